@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: venv + deps, Debian packages, a throwaway PostgreSQL and a moto
+# S3 server on 127.0.0.1, then pytest over tests/. Extra arguments go to pytest (e.g. `-k cli -x`).
+# Env: BAKEHOUSE_TEST_WORKERS (xdist workers, default 2; 0 = no xdist), BAKEHOUSE_TEST_TIMEOUT (per test, s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+START=$SECONDS
+
+# ------------------------------------------------------------------------------------------ install
+ensure_venv "test,postgres"
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium || log "WARNING: chromium could not be installed; browser tests will skip"
+fi
+if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+  apt_install postgresql || log "WARNING: postgresql could not be installed; postgres tests will skip"
+fi
+export PATH="$VENV/bin:$PATH"
+
+# ------------------------------------------------------------------------------------------ services
+PG_TEST_DIR=""
+MOTO_PID=""
+MOTO_LOG="$(mktemp /tmp/bakehouse-moto.XXXXXX.log)"
+cleanup() {
+  local rc=$?
+  if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+  if [ -n "$PG_TEST_DIR" ]; then PG_TEST_DIR="$PG_TEST_DIR" PG_TEST_BIN="$PG_TEST_BIN" bash scripts/pg_down.sh || true; fi
+  rm -f "$MOTO_LOG"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+  log "starting PostgreSQL"
+  eval "$(PYTHON="$VENV/bin/python" bash scripts/pg_up.sh)"
+  export BAKEHOUSE_TEST_POSTGRES_URI
+  log "PostgreSQL: $BAKEHOUSE_TEST_POSTGRES_URI"
+fi
+
+MOTO_PORT="$(free_port)"
+log "starting moto S3 server on 127.0.0.1:$MOTO_PORT"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
+MOTO_PID=$!
+if wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" 30; then
+  export BAKEHOUSE_TEST_S3_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+else
+  log "WARNING: moto server did not come up; the s3 fixture will start its own"; cat "$MOTO_LOG" >&2 || true
+  kill "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""
+fi
+
+# ------------------------------------------------------------------------------------------ pytest
+ARGS=(-p no:cacheprovider --timeout="${BAKEHOUSE_TEST_TIMEOUT:-300}" --durations=15)
+WORKERS="${BAKEHOUSE_TEST_WORKERS:-2}"
+if [ "$WORKERS" != 0 ] && "$VENV/bin/python" -c 'import xdist' 2>/dev/null; then
+  ARGS+=(-n "$WORKERS")
+fi
+log "pytest ${ARGS[*]} tests $*  (setup took $((SECONDS - START)) s)"
+set +e
+"$VENV/bin/python" -m pytest "${ARGS[@]}" tests "$@"
+RC=$?
+set -e
+
+ELAPSED=$((SECONDS - START))
+case $RC in
+  0) printf '\033[32mTESTS PASSED\033[0m in %d s\n' "$ELAPSED" ;;
+  5) printf '\033[31mTESTS FAILED: pytest collected no tests (exit 5)\033[0m\n'; RC=1 ;;
+  *) printf '\033[31mTESTS FAILED (pytest exit %d) after %d s\033[0m\n' "$RC" "$ELAPSED" ;;
+esac
+exit $RC

@@ -1,0 +1,1 @@
+from bakehouse.version import __version__

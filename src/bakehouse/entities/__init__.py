@@ -1,0 +1,42 @@
+"""Plain, cheap data objects shared by every layer. No I/O here."""
+
+from bakehouse.entities.experiment import Experiment, ExperimentTag
+from bakehouse.entities.lifecycle import LifecycleStage, ViewType
+from bakehouse.entities.metric import Metric
+from bakehouse.entities.run import FileInfo, Param, Run, RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RunTag
+from bakehouse.entities.logged_model import LoggedModel, LoggedModelStatus
+from bakehouse.entities.model_registry import (
+    ModelVersion,
+    ModelVersionStatus,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegistryEvent,
+    Stage,
+)
+from bakehouse.entities.page import PagedList
+
+__all__ = [
+    "Experiment",
+    "ExperimentTag",
+    "FileInfo",
+    "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelStatus",
+    "Metric",
+    "ModelVersion",
+    "ModelVersionStatus",
+    "PagedList",
+    "Param",
+    "RegisteredModel",
+    "RegisteredModelAlias",
+    "RegistryEvent",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunOutputs",
+    "RunStatus",
+    "RunTag",
+    "Stage",
+    "ViewType",
+]

@@ -1,0 +1,22 @@
+"""Experiments group runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class ExperimentTag:
+    key: str
+    value: str
+
+
+@dataclass(slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str = "active"
+    creation_time: int | None = None
+    last_update_time: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)

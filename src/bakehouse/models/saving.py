@@ -1,0 +1,104 @@
+"""The steps every flavor's ``save_model`` shares: directory, example, signature, environment, MLmodel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from bakehouse.errors import AlreadyExistsError
+from bakehouse.models.environment import infer_requirements, merge_requirements, python_version, write_environment_files
+from bakehouse.models.example import as_model_input, save_input_example
+from bakehouse.models.mlmodel import Model
+from bakehouse.models.signature import ModelSignature, infer_signature
+
+CODE_DIR = "code"
+
+
+def create_model_dir(path: str | Path) -> Path:
+    """A fresh directory for a model; refuse to mix files into a non-empty one (as MLflow does)."""
+    target = Path(path)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise AlreadyExistsError(f"Path '{target}' already exists and is not empty")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def copy_code_paths(model_dir: Path, code_paths: Iterable[str] | None) -> str | None:
+    """Copy ``code_paths`` into ``code/``; return the relative dir for the flavor config (or None)."""
+    paths = list(code_paths or ())
+    if not paths:
+        return None
+    code_dir = model_dir / CODE_DIR
+    code_dir.mkdir()
+    for source in paths:
+        src = Path(source)
+        if src.is_dir():
+            shutil.copytree(src, code_dir / src.name)
+        else:
+            shutil.copy2(src, code_dir / src.name)
+    return CODE_DIR
+
+
+def pyfunc_conf(loader_module: str, **extra: Any) -> dict[str, Any]:
+    conf: dict[str, Any] = {
+        "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+        "loader_module": loader_module,
+        "python_version": python_version(),
+    }
+    conf.update({k: v for k, v in extra.items() if v is not None or k == "code"})
+    return conf
+
+
+def resolve_signature(
+    signature: ModelSignature | None,
+    input_example: Any,
+    predict: Callable[[Any], Any] | None,
+) -> ModelSignature | None:
+    """Use the given signature; else infer it from the example (outputs by running ``predict`` on it)."""
+    if signature is not None or input_example is None:
+        return signature
+    example = as_model_input(input_example)
+    output = None
+    if predict is not None:
+        try:
+            output = predict(example)
+        except Exception:  # noqa: BLE001 - an example the model cannot score still gives us the inputs
+            output = None
+    try:
+        return infer_signature(example, output)
+    except Exception:  # noqa: BLE001 - an exotic example type just means no signature
+        return None
+
+
+def directory_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def finish_model(
+    model_dir: Path,
+    model: Model,
+    *,
+    modules: Iterable[str],
+    input_example: Any = None,
+    signature: ModelSignature | None = None,
+    metadata: dict[str, Any] | None = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+) -> Model:
+    """Write the example, signature, environment files and MLmodel for a flavor that saved its data."""
+    if input_example is not None:
+        model.saved_input_example_info = save_input_example(model_dir, input_example)
+    model.signature = signature
+    if metadata is not None:
+        model.metadata = metadata
+    requirements = merge_requirements(infer_requirements(modules), pip_requirements, extra_pip_requirements)
+    write_environment_files(model_dir, requirements)
+    model.model_size_bytes = directory_size(model_dir)
+    model.save(model_dir)
+    return model
+
+
+def rel(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root)

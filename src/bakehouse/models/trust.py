@@ -1,0 +1,46 @@
+"""When deserializing a model file may run code, and how the user says yes.
+
+skops files are loaded with a type allowlist (no code runs for trusted types); pickle and cloudpickle run
+arbitrary code by design, so they need ``allow_pickle=True`` or ``BAKEHOUSE_ALLOW_PICKLE=true``
+(``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true`` is accepted too). A scoring server never turns this on
+because of anything in a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from bakehouse import settings
+from bakehouse.models.flavors import ModelLoadRefusedError
+
+logger = logging.getLogger(__name__)
+
+#: top-level modules whose types skops may rebuild without an opt-in (data containers, no user code)
+SAFE_SKOPS_MODULES = frozenset({"sklearn", "numpy", "scipy"})
+
+
+class PickleWarning(UserWarning):
+    """Loading a pickle: the file can run any code."""
+
+
+def pickle_allowed(explicit: bool | None) -> bool:
+    if explicit is not None:
+        return explicit
+    return settings.env_flag("ALLOW_PICKLE") or settings.env_flag("ALLOW_PICKLE_DESERIALIZATION")
+
+
+def require_pickle_opt_in(explicit: bool | None, what: str) -> None:
+    """Raise unless pickle loading was opted into; warn when it was."""
+    if not pickle_allowed(explicit):
+        raise ModelLoadRefusedError(
+            f"Refusing to unpickle {what}: pickle files can run arbitrary code. If you trust this model, "
+            "pass allow_pickle=True or set BAKEHOUSE_ALLOW_PICKLE=true (skops-saved models need neither)."
+        )
+    warnings.warn(f"Unpickling {what}: only do this for models you trust.", PickleWarning, stacklevel=3)
+
+
+def untrusted_skops_types(types: list[str], extra_trusted: list[str] | None) -> list[str]:
+    """The types skops reports as untrusted that are neither from a safe module nor trusted by the caller."""
+    trusted = set(extra_trusted or ())
+    return [t for t in types if t not in trusted and t.split(".")[0] not in SAFE_SKOPS_MODULES]

@@ -1,0 +1,133 @@
+"""UI-only read queries that the MLflow REST API cannot answer cheaply.
+
+* which metric / param / tag keys exist in some experiments (for the column chooser and chart pickers)
+  without the browser downloading every run first;
+* which runs have a given metric;
+* a metric history downsampled into buckets that keep each bucket's min and max, so a 100,000-point
+  series draws as a few thousand points without losing its spikes.
+
+They run directly on the SQL tracking store's engine and tables (``bakehouse.store.db.schema``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.engine import Engine
+
+from bakehouse.store.db import schema
+
+#: value_kind 0 = a finite float; NaN / infinities are left out of the min/max envelope.
+FINITE = 0
+
+
+def _stage_clause(view: str) -> Any:
+    runs = schema.runs
+    if view == "DELETED_ONLY":
+        return runs.c.lifecycle_stage == "deleted"
+    if view == "ALL":
+        return runs.c.lifecycle_stage.in_(["active", "deleted"])
+    return runs.c.lifecycle_stage == "active"
+
+
+def _experiment_ids(experiment_ids: Sequence[str]) -> list[int]:
+    return [int(e) for e in experiment_ids]
+
+
+def experiment_keys(engine: Engine, experiment_ids: Sequence[str], view: str = "ACTIVE_ONLY") -> dict[str, Any]:
+    """Distinct metric, param and tag keys over the runs of ``experiment_ids`` (index-only scans)."""
+    runs = schema.runs
+    ids = _experiment_ids(experiment_ids)
+    where = and_(runs.c.experiment_id.in_(ids), _stage_clause(view))
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for name, table in (("metric_keys", schema.latest_metrics), ("param_keys", schema.params),
+                            ("tag_keys", schema.tags)):
+            stmt = (
+                select(distinct(table.c.key))
+                .select_from(table.join(runs, runs.c.run_uuid == table.c.run_uuid))
+                .where(where)
+                .order_by(table.c.key)
+            )
+            out[name] = [row[0] for row in conn.execute(stmt)]
+        out["run_count"] = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
+    return out
+
+
+def runs_with_metric(engine: Engine, experiment_ids: Sequence[str], key: str,
+                     view: str = "ACTIVE_ONLY") -> list[str]:
+    """Run ids (of these experiments) that logged metric ``key``: one indexed lookup, no run scan."""
+    runs, lm = schema.runs, schema.latest_metrics
+    stmt = (
+        select(lm.c.run_uuid)
+        .select_from(lm.join(runs, runs.c.run_uuid == lm.c.run_uuid))
+        .where(lm.c.key == key, runs.c.experiment_id.in_(_experiment_ids(experiment_ids)), _stage_clause(view))
+    )
+    with engine.connect() as conn:
+        return [row[0] for row in conn.execute(stmt)]
+
+
+def downsampled_history(engine: Engine, run_id: str, key: str, max_points: int = 2000,
+                        axis: str = "step") -> dict[str, Any]:
+    """The history of one metric as at most ``max_points`` buckets (min, max, mean, first step/time).
+
+    Buckets are equal-width over the step range (or the timestamp range when ``axis`` is time-based or
+    every point has the same step). Short series come back unchanged (``downsampled`` false).
+    """
+    m = schema.metrics
+    base = and_(m.c.run_uuid == run_id, m.c.key == key)
+    with engine.connect() as conn:
+        lo_step, hi_step, lo_ts, hi_ts, total = conn.execute(
+            select(func.min(m.c.step), func.max(m.c.step), func.min(m.c.timestamp), func.max(m.c.timestamp),
+                   func.count()).where(base)
+        ).one()
+        result: dict[str, Any] = {"run_id": run_id, "key": key, "total": int(total or 0), "downsampled": False,
+                                  "steps": [], "timestamps": [], "values": [], "mins": [], "maxs": []}
+        if not total:
+            return result
+        if total <= max_points:
+            rows = conn.execute(
+                select(m.c.step, m.c.timestamp, m.c.value, m.c.value_kind).where(base)
+                .order_by(m.c.step, m.c.timestamp)
+            ).all()
+            for step, ts, value, kind in rows:
+                v = _decode(value, kind)
+                result["steps"].append(step)
+                result["timestamps"].append(ts)
+                result["values"].append(v)
+                result["mins"].append(v)
+                result["maxs"].append(v)
+            return result
+        by_time = axis != "step" or lo_step == hi_step
+        col, lo, hi = (m.c.timestamp, lo_ts, hi_ts) if by_time else (m.c.step, lo_step, hi_step)
+        span = int(hi) - int(lo) + 1
+        buckets = max(1, min(max_points, span))
+        bucket = ((col - int(lo)) * buckets) // span
+        stmt = (
+            select(func.min(m.c.step), func.min(m.c.timestamp), func.avg(m.c.value), func.min(m.c.value),
+                   func.max(m.c.value))
+            .where(base, m.c.value_kind == FINITE)
+            .group_by(bucket)
+            .order_by(bucket)
+        )
+        result["downsampled"] = True
+        for step, ts, avg, vmin, vmax in conn.execute(stmt):
+            result["steps"].append(int(step))
+            result["timestamps"].append(int(ts))
+            result["values"].append(float(avg))
+            result["mins"].append(float(vmin))
+            result["maxs"].append(float(vmax))
+    return result
+
+
+def _decode(value: float, kind: int) -> float | str:
+    """JSON has no NaN/inf: send them as MLflow's JSON does, as strings."""
+    if kind == 1:
+        return "NaN"
+    if kind == 2:
+        return "Infinity"
+    if kind == 3:
+        return "-Infinity"
+    return float(value)

@@ -1,0 +1,180 @@
+"""Routes of the web UI: the page, its static files and the UI-only JSON helpers.
+
+``ui_routes()`` is mounted by the server application. Every path gets ``static_prefix`` in front of it
+(the SPA only uses relative URLs, so it works under any prefix).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.concurrency import run_in_threadpool
+
+from bakehouse.server.ui import queries
+from bakehouse.server.ui.assets import AssetCache
+
+logger = logging.getLogger(__name__)
+
+_assets = AssetCache()
+
+#: The page only ever loads its own code; user content (HTML artifacts) goes into sandboxed iframes.
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; frame-src 'self' blob: data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+HELPER_PREFIX = "/ajax-api/2.0/bakehouse"
+MAX_HISTORY_RUNS = 100
+MAX_POINTS = 20000
+
+
+def ui_routes(static_prefix: str = "") -> list[BaseRoute]:
+    """The UI's routes, each under ``static_prefix`` (e.g. ``"/mlflow"``; empty for none)."""
+    p = static_prefix.rstrip("/")
+    routes: list[BaseRoute] = [
+        Route(p + "/", index, methods=["GET", "HEAD"]),
+        Route(p + "/index.html", index, methods=["GET", "HEAD"]),
+        Route(p + "/static-files/{path:path}", static_file, methods=["GET", "HEAD"]),
+        Route(p + HELPER_PREFIX + "/experiments/keys", experiment_keys, methods=["GET"]),
+        Route(p + HELPER_PREFIX + "/metrics/runs-with-metric", runs_with_metric, methods=["GET"]),
+        Route(p + HELPER_PREFIX + "/metrics/history-downsampled", history_downsampled, methods=["GET"]),
+    ]
+    if p:
+        routes.append(Route(p, lambda request: RedirectResponse(p + "/"), methods=["GET"]))
+    return routes
+
+
+# ------------------------------------------------------------------------------------------ page + files
+
+async def index(request: Request) -> Response:
+    asset = _assets.get("index.html")
+    if asset is None:  # pragma: no cover - a broken install
+        return Response("The Bakehouse UI files are missing from this installation.", status_code=500)
+    body = asset.body.replace(b"__BUILD__", _assets.build_id.encode())
+    return Response(body, media_type="text/html; charset=utf-8", headers={
+        "Cache-Control": "no-cache",
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    })
+
+
+async def static_file(request: Request) -> Response:
+    path: str = request.path_params["path"]
+    first, _, rest = path.partition("/")
+    versioned = first.startswith("b") and len(first) == 13 and bool(rest)
+    if versioned:
+        path = rest
+    asset = await run_in_threadpool(_assets.get, path)
+    if asset is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    headers = {
+        "ETag": asset.etag,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "public, max-age=31536000, immutable" if versioned else "no-cache",
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    body = asset.body
+    if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=asset.content_type, headers=headers)
+
+
+# ------------------------------------------------------------------------------------------ JSON helpers
+
+def _json(payload: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def _error(code: str, message: str, status_code: int) -> Response:
+    return _json({"error_code": code, "message": message}, status_code)
+
+
+def _engine(request: Request) -> Any:
+    store = getattr(request.app.state, "tracking_store", None)
+    return getattr(store, "engine", None)
+
+
+def _not_sql() -> Response:
+    return _error("NOT_IMPLEMENTED", "This helper needs a SQL tracking store.", 501)
+
+
+def _ids(request: Request, name: str) -> list[str] | Response:
+    values = request.query_params.getlist(name)
+    ids = [v for raw in values for v in raw.split(",") if v]
+    if not ids:
+        return _error("INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{name}'.", 400)
+    return ids
+
+
+def _view(request: Request) -> str:
+    view = request.query_params.get("view_type", "ACTIVE_ONLY").upper()
+    return view if view in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL") else "ACTIVE_ONLY"
+
+
+async def experiment_keys(request: Request) -> Response:
+    """GET ?experiment_ids=1&experiment_ids=2 → {metric_keys, param_keys, tag_keys, run_count}."""
+    engine = _engine(request)
+    if engine is None:
+        return _not_sql()
+    ids = _ids(request, "experiment_ids")
+    if isinstance(ids, Response):
+        return ids
+    if not all(i.isdigit() for i in ids):
+        return _error("INVALID_PARAMETER_VALUE", "experiment_ids must be numeric experiment ids.", 400)
+    return _json(await run_in_threadpool(queries.experiment_keys, engine, ids, _view(request)))
+
+
+async def runs_with_metric(request: Request) -> Response:
+    """GET ?experiment_ids=1&metric_key=loss → {run_ids: [...]}."""
+    engine = _engine(request)
+    if engine is None:
+        return _not_sql()
+    ids = _ids(request, "experiment_ids")
+    if isinstance(ids, Response):
+        return ids
+    key = request.query_params.get("metric_key")
+    if not key:
+        return _error("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'metric_key'.", 400)
+    if not all(i.isdigit() for i in ids):
+        return _error("INVALID_PARAMETER_VALUE", "experiment_ids must be numeric experiment ids.", 400)
+    run_ids = await run_in_threadpool(queries.runs_with_metric, engine, ids, key, _view(request))
+    return _json({"run_ids": run_ids})
+
+
+async def history_downsampled(request: Request) -> Response:
+    """GET ?run_ids=a&run_ids=b&metric_key=loss&max_points=2000&x_axis=step → {series: [...]}.
+
+    Each series holds parallel arrays ``steps``, ``timestamps``, ``values`` (bucket mean), ``mins`` and
+    ``maxs`` (the bucket's envelope), plus ``total`` (points stored) and ``downsampled``.
+    """
+    engine = _engine(request)
+    if engine is None:
+        return _not_sql()
+    run_ids = _ids(request, "run_ids")
+    if isinstance(run_ids, Response):
+        return run_ids
+    if len(run_ids) > MAX_HISTORY_RUNS:
+        return _error("INVALID_PARAMETER_VALUE", f"At most {MAX_HISTORY_RUNS} run_ids per request.", 400)
+    key = request.query_params.get("metric_key")
+    if not key:
+        return _error("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'metric_key'.", 400)
+    try:
+        max_points = int(request.query_params.get("max_points", "2000"))
+    except ValueError:
+        return _error("INVALID_PARAMETER_VALUE", "max_points must be an integer.", 400)
+    max_points = max(10, min(MAX_POINTS, max_points))
+    axis = request.query_params.get("x_axis", "step")
+
+    def load() -> list[dict[str, Any]]:
+        return [queries.downsampled_history(engine, run_id, key, max_points, axis) for run_id in run_ids]
+
+    return _json({"series": await run_in_threadpool(load)})

@@ -1,0 +1,215 @@
+"""The scikit-learn flavor: skops by default (no pickle needed to load), pickle/cloudpickle on opt-in.
+
+Saved models are MLflow's format exactly (``model.skops``, ``serialization_format: skops``,
+``loader_module: mlflow.sklearn``), so ``mlflow.sklearn.load_model`` reads them and we read MLflow's.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+from bakehouse.errors import InvalidParameterError
+from bakehouse.models.flavors import ModelLoadRefusedError
+from bakehouse.models.mlmodel import Model, ModelInfo
+from bakehouse.models.signature import ModelSignature
+from bakehouse.models.trust import pickle_allowed, require_pickle_opt_in, untrusted_skops_types
+
+logger = logging.getLogger(__name__)
+
+FLAVOR_NAME = "sklearn"
+LOADER_MODULE = "mlflow.sklearn"
+SERIALIZATION_FORMAT_SKOPS = "skops"
+SERIALIZATION_FORMAT_PICKLE = "pickle"
+SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
+SUPPORTED_SERIALIZATION_FORMATS = (SERIALIZATION_FORMAT_SKOPS, SERIALIZATION_FORMAT_PICKLE, SERIALIZATION_FORMAT_CLOUDPICKLE)
+_DATA_FILE = {SERIALIZATION_FORMAT_SKOPS: "model.skops", SERIALIZATION_FORMAT_PICKLE: "model.pkl", SERIALIZATION_FORMAT_CLOUDPICKLE: "model.pkl"}
+_FLAVOR_MODULES = ("sklearn", "numpy", "scipy", "pandas")
+
+
+def save_model(
+    sk_model: Any,
+    path: str | Path,
+    *,
+    serialization_format: str = SERIALIZATION_FORMAT_SKOPS,
+    skops_trusted_types: list[str] | None = None,
+    pyfunc_predict_fn: str = "predict",
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+    code_paths: Iterable[str] | None = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    mlflow_model: Model | None = None,
+) -> Model:
+    """Save ``sk_model`` as an MLflow-format model directory at ``path``."""
+    from bakehouse.models import saving
+
+    if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
+        raise InvalidParameterError(
+            f"Unrecognized serialization format {serialization_format!r}; use one of {list(SUPPORTED_SERIALIZATION_FORMATS)}"
+        )
+    if not callable(getattr(sk_model, pyfunc_predict_fn, None)):
+        raise InvalidParameterError(f"The model has no method {pyfunc_predict_fn!r} to use as pyfunc_predict_fn")
+    model_dir = saving.create_model_dir(path)
+    data_file = _DATA_FILE[serialization_format]
+    _serialize(sk_model, model_dir / data_file, serialization_format, skops_trusted_types)
+    code = saving.copy_code_paths(model_dir, code_paths)
+    model = mlflow_model or Model()
+    model.add_flavor(
+        "python_function",
+        **saving.pyfunc_conf(LOADER_MODULE, model_path=data_file, predict_fn=pyfunc_predict_fn, code=code),
+    )
+    import sklearn  # the caller has it: they are saving a scikit-learn model
+
+    model.add_flavor(
+        FLAVOR_NAME,
+        code=code,
+        pickled_model=data_file,
+        serialization_format=serialization_format,
+        sklearn_version=sklearn.__version__,
+        skops_trusted_types=skops_trusted_types,
+    )
+    signature = saving.resolve_signature(signature, input_example, getattr(sk_model, pyfunc_predict_fn))
+    from bakehouse.models.environment import modules_of_object
+
+    modules = set(_FLAVOR_MODULES) | modules_of_object(sk_model)
+    if serialization_format == SERIALIZATION_FORMAT_SKOPS:
+        modules.add("skops")
+    elif serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
+        modules.add("cloudpickle")
+    return saving.finish_model(
+        model_dir,
+        model,
+        modules=modules,
+        input_example=input_example,
+        signature=signature,
+        metadata=metadata,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+    )
+
+
+def _serialize(sk_model: Any, target: Path, serialization_format: str, trusted: list[str] | None) -> None:
+    if serialization_format == SERIALIZATION_FORMAT_SKOPS:
+        import skops.io as sio  # only when saving in skops format
+
+        try:
+            sio.dump(sk_model, target)
+        except Exception as e:  # noqa: BLE001 - skops raises many kinds for unsupported objects
+            raise InvalidParameterError(
+                "The model could not be saved in the skops format (skops cannot store custom functions or "
+                "classes that are not defined at module level). Use serialization_format='cloudpickle' "
+                f"if you accept that loading it will need allow_pickle=True. Cause: {e}"
+            ) from e
+        return
+    if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
+        import cloudpickle as dumper  # only for the opt-in pickle formats
+    else:
+        import pickle as dumper
+    with open(target, "wb") as out:
+        dumper.dump(sk_model, out)
+
+
+def _deserialize(
+    path: Path, serialization_format: str, *, allow_pickle: bool | None, trusted_types: list[str] | None
+) -> Any:
+    if serialization_format == SERIALIZATION_FORMAT_SKOPS:
+        import skops.io as sio  # only when loading skops files
+
+        untrusted = list(sio.get_untrusted_types(file=path))
+        blocked = untrusted_skops_types(untrusted, trusted_types)
+        if blocked and not pickle_allowed(allow_pickle):
+            raise ModelLoadRefusedError(
+                f"Refusing to load {path.name}: it contains types outside the trusted set: {blocked}. "
+                "Pass trusted_types=[...] to load_model if you trust them (or allow_pickle=True)."
+            )
+        return sio.load(path, trusted=untrusted)
+    if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
+        raise InvalidParameterError(f"Unrecognized serialization format {serialization_format!r} in MLmodel")
+    require_pickle_opt_in(allow_pickle, f"the scikit-learn model {path.name} ({serialization_format})")
+    with open(path, "rb") as f:
+        if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
+            import cloudpickle  # only for the opt-in pickle formats
+
+            return cloudpickle.load(f)
+        import pickle
+
+        return pickle.load(f)
+
+
+def _load_from_dir(
+    model_dir: str | Path, model: Model, *, allow_pickle: bool | None, trusted_types: list[str] | None = None
+) -> Any:
+    conf = model.get_flavor(FLAVOR_NAME) if FLAVOR_NAME in model.flavors else {}
+    pyfunc = model.flavors.get("python_function", {})
+    data_file = conf.get("pickled_model") or pyfunc.get("model_path")
+    if not data_file:
+        raise InvalidParameterError("The MLmodel names no scikit-learn model file")
+    path = Path(model_dir) / data_file
+    if Path(data_file).is_absolute() or ".." in Path(data_file).parts:
+        raise ModelLoadRefusedError(f"Model file {data_file!r} points outside the model directory")
+    fmt = conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE)
+    return _deserialize(path, fmt, allow_pickle=allow_pickle, trusted_types=trusted_types)
+
+
+def load_model(
+    model_uri: str, *, dst_path: str | None = None, allow_pickle: bool | None = None, trusted_types: list[str] | None = None
+) -> Any:
+    """Load the scikit-learn estimator itself from a model URI."""
+    from bakehouse.models.uri import download_model
+
+    model_dir = download_model(model_uri, dst_path)
+    return _load_from_dir(model_dir, Model.load(model_dir), allow_pickle=allow_pickle, trusted_types=trusted_types)
+
+
+class SklearnModelWrapper:
+    """The pyfunc face of an estimator: ``predict`` calls the configured ``predict_fn``."""
+
+    def __init__(self, sk_model: Any, predict_fn: str = "predict") -> None:
+        self.sk_model = sk_model
+        self.predict_fn = predict_fn
+        self._predict = getattr(sk_model, predict_fn)
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self._predict(data)
+
+    def get_raw_model(self) -> Any:
+        return self.sk_model
+
+
+def load_pyfunc(model_dir: str, model: Model, *, allow_pickle: bool | None = None) -> SklearnModelWrapper:
+    predict_fn = model.flavors.get("python_function", {}).get("predict_fn") or "predict"
+    if not isinstance(predict_fn, str) or predict_fn.startswith("_"):
+        raise ModelLoadRefusedError(f"predict_fn {predict_fn!r} is not a public method name")
+    estimator = _load_from_dir(model_dir, model, allow_pickle=allow_pickle)
+    if not callable(getattr(estimator, predict_fn, None)):
+        raise InvalidParameterError(f"The scikit-learn model has no method {predict_fn!r}")
+    return SklearnModelWrapper(estimator, predict_fn)
+
+
+def log_model(
+    sk_model: Any,
+    name: str | None = None,
+    *,
+    artifact_path: str | None = None,
+    registered_model_name: str | None = None,
+    run_id: str | None = None,
+    tags: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    **save_kwargs: Any,
+) -> ModelInfo:
+    """Save the estimator and record it as a logged model (MLflow 3: ``models:/<model_id>``)."""
+    from bakehouse.models.logging import log_model as _log
+
+    return _log(
+        lambda path, model: save_model(sk_model, path, mlflow_model=model, **save_kwargs),
+        name=name or artifact_path or "model",
+        registered_model_name=registered_model_name,
+        run_id=run_id,
+        tags=tags,
+        params=params,
+        model_type=model_type,
+    )

@@ -1,0 +1,174 @@
+"""Artifacts on the local filesystem (plain paths and ``file://`` URIs).
+
+Copies go through ``shutil.copyfile`` (``sendfile`` on Linux, no Python-level buffering); every write lands
+in a hidden temporary file next to its destination and is renamed into place, so a crashed upload never
+leaves a half file visible. Reads and listings resolve symlinks and refuse anything outside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import uuid
+from pathlib import Path
+from typing import Iterable, Iterator
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from bakehouse.entities import FileInfo
+from bakehouse.errors import InvalidParameterError, NotFoundError
+from bakehouse.store.artifacts.base import (
+    TEMP_PREFIX,
+    ArtifactRepository,
+    ChunkStream,
+    ProgressCallback,
+)
+from bakehouse.store.artifacts.paths import is_within_root, resolve_parent_under, resolve_under
+
+
+def local_path_from_uri(uri: str) -> Path:
+    """``file:///abs/path`` or ``file:rel`` or a plain path → a filesystem path."""
+    if uri.startswith("file:"):
+        parsed = urlparse(uri)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidParameterError(f"file:// URIs with a remote host are not supported: {uri!r}")
+        return Path(url2pathname(parsed.path))
+    return Path(uri)
+
+
+class LocalArtifactRepository(ArtifactRepository):
+    """Artifacts stored below a directory (created on first write)."""
+
+    max_workers = 4
+
+    def __init__(self, artifact_uri: str) -> None:
+        super().__init__(artifact_uri)
+        self.root = local_path_from_uri(artifact_uri).absolute()
+
+    # ------------------------------------------------------------------ writes (temp file + rename)
+
+    def _target_for_write(self, dest: str) -> Path:
+        target = resolve_parent_under(self.root, dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # the directories now exist: check again in case one of them was swapped for a symlink meanwhile
+        if not is_within_root(self.root, target.parent):
+            raise InvalidParameterError(f"Invalid artifact path {dest!r}: it resolves outside the artifact root")
+        if target.is_dir() and not target.is_symlink():
+            raise InvalidParameterError(f"Cannot write artifact {dest!r}: a directory with that name exists")
+        return target
+
+    def _temp_next_to(self, target: Path) -> Path:
+        return target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{target.name}"[:255])
+
+    def _upload_file(self, local_path: Path, dest: str, progress: ProgressCallback | None) -> None:
+        target = self._target_for_write(dest)
+        size = local_path.stat().st_size
+        if progress is not None:
+            progress(dest, 0, size)
+        temp = self._temp_next_to(target)
+        try:
+            shutil.copyfile(local_path, temp)
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        if progress is not None:
+            progress(dest, size, size)
+
+    def _write_stream(self, path: str, chunks: Iterable[bytes]) -> int:
+        target = self._target_for_write(path)
+        temp = self._temp_next_to(target)
+        written = 0
+        try:
+            with open(temp, "xb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    written += len(chunk)
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return written
+
+    # ------------------------------------------------------------------ reads
+
+    def _existing_file(self, path: str) -> Path:
+        source = resolve_under(self.root, path)
+        if not source.is_file():
+            raise NotFoundError(f"Artifact {path!r} does not exist (or is a directory) in {self.artifact_uri}")
+        return source
+
+    def _download_file(self, src: str, local_path: Path, progress: ProgressCallback | None) -> None:
+        source = self._existing_file(src)
+        size = source.stat().st_size
+        if progress is not None:
+            progress(src, 0, size)
+        shutil.copyfile(source, local_path)
+        if progress is not None:
+            progress(src, size, size)
+
+    def _open_read(self, path: str) -> ChunkStream:
+        source = self._existing_file(path)
+        fileobj = open(source, "rb")
+        return ChunkStream.from_file(fileobj, size=os.fstat(fileobj.fileno()).st_size)
+
+    def _list_dir(self, path: str) -> list[FileInfo]:
+        directory = resolve_under(self.root, path)
+        if not directory.is_dir():
+            return []
+        real_root = self.root.resolve()
+        infos = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(TEMP_PREFIX):
+                    continue
+                if entry.is_symlink() and not is_within_root(real_root, entry.path):
+                    continue  # a link out of the root is neither listed nor readable
+                rel = f"{path}/{entry.name}" if path else entry.name
+                try:
+                    if entry.is_dir():
+                        infos.append(FileInfo(rel, True, None))
+                    elif entry.is_file():
+                        infos.append(FileInfo(rel, False, entry.stat().st_size))
+                except FileNotFoundError:  # deleted while listing
+                    continue
+        return sorted(infos, key=lambda info: info.path)
+
+    def _is_dir(self, path: str) -> bool:
+        return resolve_under(self.root, path).is_dir()
+
+    def _walk(self, path: str) -> Iterator[FileInfo]:
+        """One ``os.walk`` (symlinked directories are not descended, so link loops cannot recurse)."""
+        top = resolve_under(self.root, path)
+        for dirpath, dirnames, filenames in os.walk(top):
+            rel_dir = Path(dirpath).relative_to(top).as_posix()
+            base = path if rel_dir == "." else (f"{path}/{rel_dir}" if path else rel_dir)
+            for name in list(dirnames):
+                full = os.path.join(dirpath, name)
+                if name.startswith(TEMP_PREFIX) or (os.path.islink(full) and not is_within_root(self.root, full)):
+                    dirnames.remove(name)
+                    continue
+                yield FileInfo(f"{base}/{name}" if base else name, True, None)
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                if name.startswith(TEMP_PREFIX) or (os.path.islink(full) and not is_within_root(self.root, full)):
+                    continue
+                try:
+                    size = os.stat(full).st_size
+                except FileNotFoundError:
+                    continue
+                yield FileInfo(f"{base}/{name}" if base else name, False, size)
+
+    # ------------------------------------------------------------------ delete
+
+    def _delete(self, path: str) -> None:
+        target = resolve_parent_under(self.root, path)
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(mode):
+            shutil.rmtree(target)  # rmtree never follows symlinks inside the tree
+        else:
+            target.unlink()  # a file, or a symlink itself (never its target)

@@ -1,0 +1,126 @@
+"""Artifact path safety, in one place.
+
+Every repository and the server's artifact proxy pass user-supplied artifact paths through
+:func:`safe_relative_path` before touching storage, and local storage additionally goes through
+:func:`resolve_under` / :func:`resolve_parent_under`, so that no spelling of a path (``..``, ``%2e%2e``,
+absolute paths, backslashes, NUL bytes, drive letters, symlinks) can read or write outside the root.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+from bakehouse.errors import InvalidParameterError
+
+_DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+
+
+def _reject(path: str, reason: str) -> InvalidParameterError:
+    return InvalidParameterError(f"Invalid artifact path {path!r}: {reason}")
+
+
+def _check_form(original: str, candidate: str) -> None:
+    """Refuse the dangerous shapes in ``candidate`` (either the raw path or its percent-decoded form)."""
+    if "\x00" in candidate:
+        raise _reject(original, "NUL bytes are not allowed")
+    if "\\" in candidate:
+        raise _reject(original, "backslashes are not allowed, use '/' as the separator")
+    if candidate.startswith("/"):
+        raise _reject(original, "absolute paths are not allowed, artifact paths are relative to the artifact root")
+    if _DRIVE_LETTER.match(candidate):
+        raise _reject(original, "drive letters are not allowed")
+    if ".." in candidate.split("/"):
+        raise _reject(original, "'..' segments are not allowed")
+
+
+def safe_relative_path(path: str | None) -> str:
+    """Validate and normalise an artifact path relative to an artifact root.
+
+    Returns the canonical form: ``/``-separated, no ``.`` segments, no leading ``./`` and no trailing
+    ``/``; ``""`` (or ``None``) means the root itself. The path is refused with
+    :class:`~bakehouse.errors.InvalidParameterError` if it, or its percent-decoded form (decoded once,
+    which catches ``%2e%2e``, ``%2f``, ``%5c`` and ``%00`` arriving through a URL), contains a ``..``
+    segment, a backslash, a NUL byte, a drive letter or a leading ``/``; empty segments (``a//b``) are
+    refused as well because different stores interpret them differently. The returned path is the
+    original spelling (never the decoded one): a file literally named ``a%20b`` stays ``a%20b``.
+    """
+    if path is None or path == "":
+        return ""
+    if not isinstance(path, str):
+        raise InvalidParameterError(f"Invalid artifact path {path!r}: expected a string")
+    _check_form(path, path)
+    decoded = unquote(path) if "%" in path else path
+    if decoded != path:
+        _check_form(path, decoded)
+    trimmed = path[:-1] if path.endswith("/") else path
+    segments = [segment for segment in trimmed.split("/") if segment != "."]
+    if any(segment == "" for segment in segments):
+        raise _reject(path, "empty path segments ('//') are not allowed")
+    return "/".join(segments)
+
+
+def safe_file_name(name: str) -> str:
+    """A single path segment (a file or directory name as listed by a remote server)."""
+    relative = safe_relative_path(name)
+    if relative == "" or "/" in relative:
+        raise _reject(name, "expected a single file or directory name")
+    return relative
+
+
+def join_artifact_path(*parts: str | None) -> str:
+    """Join relative artifact paths with ``/``, skipping empty parts; the result is validated."""
+    return safe_relative_path("/".join(part.strip("/") for part in parts if part and part.strip("/")))
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+def resolve_under(root: Path | str, relative: str | None) -> Path:
+    """The real location of ``relative`` under ``root``, following every symlink.
+
+    Use it for reads and listings: a symlink inside the root that points outside it is refused with
+    :class:`~bakehouse.errors.InvalidParameterError`. The path does not have to exist.
+    """
+    real_root = Path(root).resolve()
+    rel = safe_relative_path(relative)
+    if rel == "":
+        return real_root
+    candidate = (real_root / rel).resolve()
+    if not _is_within(candidate, real_root):
+        raise _reject(relative or "", "it resolves outside the artifact root")
+    return candidate
+
+
+def resolve_parent_under(root: Path | str, relative: str | None) -> Path:
+    """``relative`` under ``root`` with every directory resolved but the final name kept as is.
+
+    Use it for writes and deletes: replacing or deleting a final component that is a symlink affects the
+    link, never its target, while a symlinked *directory* on the way out of the root is refused.
+    """
+    real_root = Path(root).resolve()
+    rel = safe_relative_path(relative)
+    if rel == "":
+        return real_root
+    parent_rel, _, name = rel.rpartition("/")
+    parent = (real_root / parent_rel).resolve() if parent_rel else real_root
+    if not _is_within(parent, real_root):
+        raise _reject(relative or "", "it resolves outside the artifact root")
+    return parent / name
+
+
+def is_within_root(root: Path | str, path: Path | str) -> bool:
+    """Whether ``path`` (after resolving symlinks) lies inside ``root``."""
+    return _is_within(Path(path).resolve(), Path(root).resolve())
+
+
+def append_to_uri(base_uri: str, relative: str | None) -> str:
+    """Append a validated relative artifact path to an artifact URI or a local path."""
+    rel = safe_relative_path(relative)
+    if rel == "":
+        return base_uri
+    if base_uri.endswith("/"):
+        return base_uri + rel
+    return f"{base_uri}/{rel}"

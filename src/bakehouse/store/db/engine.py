@@ -1,0 +1,199 @@
+"""Engines for every SQL backend, with SQLite's pragmas in one place, and the schema life cycle.
+
+SQLite is tuned for several processes logging at once: WAL journal (readers never block the writer),
+a long busy timeout, and ``BEGIN IMMEDIATE`` for write transactions so that two writers queue on the
+lock instead of failing with "database is locked" when a read transaction tries to upgrade to a write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
+from bakehouse.store.db.schema import SCHEMA_HEAD, metadata
+
+logger = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+WRITE = "bakehouse_write"
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def normalize_uri(uri: str) -> str:
+    """Map the URI spellings users bring from MLflow onto SQLAlchemy drivers we ship."""
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://") :]
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    if uri.startswith("mysql://"):
+        uri = "mysql+pymysql://" + uri[len("mysql://") :]
+    return uri
+
+
+def get_engine(uri: str) -> Engine:
+    """One engine per database URI per process (engines own connection pools)."""
+    uri = normalize_uri(uri)
+    with _engines_lock:
+        engine = _engines.get(uri)
+        if engine is None:
+            engine = _create_engine(uri)
+            _engines[uri] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _create_engine(uri: str) -> Engine:
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        # NullPool: SQLite connections are cheap, and a pool would hold file handles across fork().
+        engine = create_engine(
+            url,
+            poolclass=NullPool if database and database != ":memory:" else None,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        _install_sqlite_hooks(engine)
+        return engine
+    pool_size = int(os.environ.get("BAKEHOUSE_SQL_POOL_SIZE", "10"))
+    max_overflow = int(os.environ.get("BAKEHOUSE_SQL_MAX_OVERFLOW", "20"))
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.execute("PRAGMA cache_size=-16000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(WRITE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+# ------------------------------------------------------------------------------------- schema life cycle
+
+
+class SchemaOutOfDateError(BakehouseError):
+    default_code = ErrorCode.INVALID_STATE
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return row[0] if row else None
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse an out-of-date one with a clear message."""
+    revision = current_revision(engine)
+    if revision == SCHEMA_HEAD:
+        return
+    if revision is None:
+        with engine.connect() as conn:
+            existing = set(inspect(conn).get_table_names())
+        if existing & {"experiments", "runs"}:
+            raise SchemaOutOfDateError(
+                f"The database at {_safe_url(engine)} has tables but no Bakehouse schema version. "
+                f"Run `bakehouse db upgrade {_safe_url(engine)}` or point Bakehouse at an empty database."
+            )
+        _create_fresh(engine)
+        return
+    raise SchemaOutOfDateError(
+        f"The database schema at {_safe_url(engine)} is at revision {revision!r} but this Bakehouse needs "
+        f"{SCHEMA_HEAD!r}. Back up the database, then run `bakehouse db upgrade {_safe_url(engine)}`."
+    )
+
+
+def _create_fresh(engine: Engine) -> None:
+    """Fresh databases get the head schema straight from the metadata and are stamped at head."""
+    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+        if inspect(conn).has_table("alembic_version"):
+            return  # another process created it while we were looking
+        metadata.create_all(conn)
+        conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_HEAD})
+        _ensure_default_experiment(conn)
+
+
+def _ensure_default_experiment(conn: Any) -> None:
+    from bakehouse.store.db.schema import experiments  # local: avoid a cycle at import time
+
+    exists = conn.execute(experiments.select().where(experiments.c.experiment_id == 0)).first()
+    if exists is None:
+        conn.execute(
+            experiments.insert().values(
+                experiment_id=0,
+                name="Default",
+                artifact_location=None,
+                lifecycle_stage="active",
+                creation_time=None,
+                last_update_time=None,
+            )
+        )
+
+
+def upgrade(uri: str, progress: Callable[[str], None] | None = None) -> str:
+    """Run the Alembic chain up to head (``bakehouse db upgrade``); returns the new revision."""
+    from alembic import command  # heavy, only for upgrades
+    from alembic.config import Config
+
+    engine = get_engine(uri)
+    migrations_dir = Path(__file__).parent / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", normalize_uri(uri).replace("%", "%%"))
+    revision = current_revision(engine)
+    if revision is None:
+        with engine.connect() as conn:
+            existing = set(inspect(conn).get_table_names())
+        if existing & {"experiments", "runs"}:
+            raise InvalidParameterError(
+                f"The database at {_safe_url(engine)} holds tables that Bakehouse did not create; refusing to upgrade it."
+            )
+    if progress:
+        progress(f"Current revision: {revision or 'empty database'}; target: {SCHEMA_HEAD}")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        config.attributes["progress"] = progress
+        command.upgrade(config, "head")
+    if progress:
+        progress(f"Database is at {SCHEMA_HEAD}")
+    return SCHEMA_HEAD
+
+
+def _safe_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,340 @@
+"""The one relational schema, shared by SQLite, PostgreSQL and MySQL (SQLAlchemy Core tables).
+
+The Alembic chain in ``migrations/`` must produce exactly this metadata; a test compares them.
+
+Metric values: ``value_kind`` records what the float really was (0 finite, 1 NaN, 2 +inf, 3 -inf) so that
+NaN and infinities round-trip exactly on every database (MySQL has no infinity, SQLite stores NaN as NULL),
+while ``value`` keeps a sortable stand-in (0 for NaN, +/-DBL_MAX for infinities).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+
+#: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
+#: is created directly from the metadata (faster than running the migration chain).
+SCHEMA_HEAD = "0003_auth"
+
+metadata = MetaData()
+
+# Values may be up to 1 MiB (compat-traps: never truncate); MySQL's TEXT stops at 64 KiB.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
+# Keys are part of primary keys, so they need a bounded length everywhere.
+Key = String(250)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", Text, nullable=True),
+    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Column("creation_time", BigInteger, nullable=True),
+    Column("last_update_time", BigInteger, nullable=True),
+    Column("deleted_time", BigInteger, nullable=True),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", LongText, nullable=True),
+    PrimaryKeyConstraint("experiment_id", "key", name="experiment_tag_pk"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("name", String(250), nullable=True),
+    Column("source_type", String(20), nullable=True),
+    Column("source_name", String(500), nullable=True),
+    Column("entry_point_name", String(50), nullable=True),
+    Column("user_id", String(256), nullable=True),
+    Column("status", String(9), nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("deleted_time", BigInteger, nullable=True),
+    Column("source_version", String(50), nullable=True),
+    Column("lifecycle_stage", String(20), nullable=False, default="active"),
+    Column("artifact_uri", Text, nullable=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Index("index_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False, default=0),
+    Column("value", Double, nullable=False),
+    Column("value_kind", SmallInteger, nullable=False, default=0),
+    Column("dataset_name", String(500), nullable=True),
+    Column("dataset_digest", String(36), nullable=True),
+    Column("model_id", String(64), nullable=True),
+    PrimaryKeyConstraint("run_uuid", "key", "timestamp", "step", "value", "value_kind", name="metric_pk"),
+    Index("index_metrics_run_key_step", "run_uuid", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Double, nullable=False),
+    Column("value_kind", SmallInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("run_uuid", "key", name="latest_metric_pk"),
+    Index("index_latest_metrics_key_value", "key", "value"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", LongText, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", name="param_pk"),
+    Index("index_params_key", "key"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", LongText, nullable=True),
+    PrimaryKeyConstraint("run_uuid", "key", name="tag_pk"),
+    Index("index_tags_key", "key"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_uuid", String(36), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("dataset_source_type", String(36), nullable=False),
+    Column("dataset_source", Text, nullable=False),
+    Column("dataset_schema", LongText, nullable=True),
+    Column("dataset_profile", LongText, nullable=True),
+    Index("index_datasets_experiment_name_digest", "experiment_id", "name", "digest", unique=True),
+)
+
+inputs = Table(
+    "inputs",
+    metadata,
+    Column("input_uuid", String(36), primary_key=True),
+    Column("source_type", String(36), nullable=False),  # DATASET | MODEL | RUN_OUTPUT
+    Column("source_id", String(36), nullable=False),
+    Column("destination_type", String(36), nullable=False),  # RUN | MODEL_OUTPUT
+    Column("destination_id", String(36), nullable=False),
+    Column("step", BigInteger, nullable=False, default=0),
+    Index("index_inputs_destination", "destination_type", "destination_id"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("input_uuid", String(36), ForeignKey("inputs.input_uuid"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("input_uuid", "name", name="input_tags_pk"),
+)
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("creation_timestamp_ms", BigInteger, nullable=False),
+    Column("last_updated_timestamp_ms", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Column("model_type", String(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("status_message", Text, nullable=True),
+    Column("creator_id", String(256), nullable=True),
+    Index("index_logged_models_experiment", "experiment_id", "creation_timestamp_ms"),
+    Index("index_logged_models_source_run", "source_run_id"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", String(64), ForeignKey("logged_models.model_id"), nullable=False),
+    Column("tag_key", Key, nullable=False),
+    Column("tag_value", LongText, nullable=False),
+    PrimaryKeyConstraint("model_id", "tag_key", name="logged_model_tags_pk"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", String(64), ForeignKey("logged_models.model_id"), nullable=False),
+    Column("param_key", Key, nullable=False),
+    Column("param_value", LongText, nullable=False),
+    PrimaryKeyConstraint("model_id", "param_key", name="logged_model_params_pk"),
+)
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("model_id", String(64), ForeignKey("logged_models.model_id"), nullable=False),
+    Column("metric_name", Key, nullable=False),
+    Column("metric_timestamp_ms", BigInteger, nullable=False),
+    Column("metric_step", BigInteger, nullable=False),
+    Column("metric_value", Double, nullable=False),
+    Column("value_kind", SmallInteger, nullable=False, default=0),
+    Column("run_id", String(32), nullable=False),
+    Column("dataset_name", String(500), nullable=True),
+    Column("dataset_digest", String(36), nullable=True),
+    PrimaryKeyConstraint(
+        "model_id", "metric_name", "metric_timestamp_ms", "metric_step", "run_id", name="logged_model_metrics_pk"
+    ),
+)
+
+# ---------------------------------------------------------------------------------------------- registry
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("user_id", String(256), nullable=True),
+    # The next version number to hand out: incremented atomically, so concurrent registrations through
+    # several servers never collide and deleted version numbers are never reused.
+    Column("next_version", Integer, nullable=False, default=1),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", LongText, nullable=True),
+    PrimaryKeyConstraint("name", "key", name="registered_model_tag_pk"),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("alias", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("name", "alias", name="registered_model_alias_pk"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("user_id", String(256), nullable=True),
+    Column("current_stage", String(20), nullable=False, default="None"),
+    Column("source", Text, nullable=True),
+    Column("storage_location", Text, nullable=True),
+    Column("run_id", String(32), nullable=True),
+    Column("run_link", Text, nullable=True),
+    Column("model_id", String(64), nullable=True),
+    Column("status", String(20), nullable=False, default="READY"),
+    Column("status_message", Text, nullable=True),
+    PrimaryKeyConstraint("name", "version", name="model_version_pk"),
+    Index("index_model_versions_run_id", "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", LongText, nullable=True),
+    PrimaryKeyConstraint("name", "version", "key", name="model_version_tag_pk"),
+)
+
+# The audit trail MLflow lacks: every alias move and stage transition, who and when.
+registry_events = Table(
+    "registry_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("user_id", String(256), nullable=True),
+    Column("alias", String(256), nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("from_value", String(256), nullable=True),
+    Column("to_value", String(256), nullable=True),
+    Index("index_registry_events_name_time", "name", "timestamp"),
+)
+
+# ---------------------------------------------------------------------------------------------- auth
+
+users = Table(
+    "auth_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("password_hash", String(512), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_time", BigInteger, nullable=True),
+)
+
+api_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("auth_users.id"), nullable=False),
+    Column("name", String(255), nullable=True),
+    Column("token_prefix", String(16), nullable=False),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+experiment_permissions = Table(
+    "auth_experiment_permissions",
+    metadata,
+    Column("experiment_id", String(64), nullable=False),
+    Column("user_id", Integer, ForeignKey("auth_users.id"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("experiment_id", "user_id", name="auth_experiment_permission_pk"),
+)
+
+registered_model_permissions = Table(
+    "auth_registered_model_permissions",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("user_id", Integer, ForeignKey("auth_users.id"), nullable=False),
+    Column("permission", String(32), nullable=False),
+    PrimaryKeyConstraint("name", "user_id", name="auth_registered_model_permission_pk"),
+)

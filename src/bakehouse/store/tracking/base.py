@@ -1,0 +1,165 @@
+"""The tracking store contract: every backend (SQL, REST) implements these methods with MLflow's names.
+
+Methods raise :mod:`bakehouse.errors` exceptions only; a REST store rebuilds them from error codes, so
+callers see the same exception class from every backend.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+from bakehouse.entities import (
+    Experiment,
+    LoggedModel,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunTag,
+    ViewType,
+)
+from bakehouse.entities.run import DatasetInput, ModelOutput
+
+#: Search limits shared by every store (MLflow's SEARCH_MAX_RESULTS_THRESHOLD and defaults).
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+SEARCH_MAX_RESULTS_THRESHOLD = 50000
+EXPERIMENTS_MAX_RESULTS_DEFAULT = 1000
+LOGGED_MODELS_MAX_RESULTS_DEFAULT = 50
+
+
+@runtime_checkable
+class TrackingStore(Protocol):
+    # ----------------------------------------------------------------------------------- experiments
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str: ...
+
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = EXPERIMENTS_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]: ...
+
+    def delete_experiment(self, experiment_id: str) -> None: ...
+
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
+    # ----------------------------------------------------------------------------------------- runs
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str | None = None,
+        start_time: int | None = None,
+        tags: Sequence[RunTag] | None = None,
+        run_name: str | None = None,
+    ) -> Run: ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def update_run_info(
+        self, run_id: str, run_status: str | None = None, end_time: int | None = None, run_name: str | None = None
+    ) -> RunInfo: ...
+
+    def delete_run(self, run_id: str) -> None: ...
+
+    def restore_run(self, run_id: str) -> None: ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None: ...
+
+    def log_metric(self, run_id: str, metric: Metric) -> None: ...
+
+    def log_param(self, run_id: str, param: Param) -> None: ...
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None: ...
+
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    def get_metric_history(
+        self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList[Metric]: ...
+
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        metric_key: str,
+        max_results: int,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> list[Metric]: ...
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]: ...
+
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
+    ) -> None: ...
+
+    def log_outputs(self, run_id: str, models: Sequence[ModelOutput]) -> None: ...
+
+    # -------------------------------------------------------------------------------- logged models
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel: ...
+
+    def get_logged_model(self, model_id: str) -> LoggedModel: ...
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel: ...
+
+    def delete_logged_model(self, model_id: str) -> None: ...
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None: ...
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None: ...
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None: ...
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = LOGGED_MODELS_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[dict[str, object]] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]: ...
+
+    # ---------------------------------------------------------------------------- garbage collection
+    def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]: ...
+
+    def hard_delete_run(self, run_id: str) -> None: ...
+
+    def get_deleted_experiments(self, older_than_ms: int | None = None) -> list[str]: ...
+
+    def hard_delete_experiment(self, experiment_id: str) -> None: ...

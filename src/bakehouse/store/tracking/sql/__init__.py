@@ -1,0 +1,1 @@
+"""The SQL tracking store (SQLite, PostgreSQL, MySQL) split by concern; ``store.SqlTrackingStore`` composes it."""

@@ -1,0 +1,94 @@
+"""Shared plumbing of the SQL store: the engine, read and write transactions, artifact locations."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from bakehouse.errors import InvalidParameterError, TemporarilyUnavailableError
+from bakehouse.store.db.engine import WRITE, ensure_schema, get_engine, is_sqlite
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def is_local_uri(uri: str) -> bool:
+    scheme = urlparse(uri).scheme
+    return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+
+
+def local_path_of(uri: str) -> Path:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    return Path(uri)
+
+
+def append_to_uri(base: str, *parts: str) -> str:
+    """Join path segments onto an artifact location, local path or URI alike."""
+    if is_local_uri(base) and not base.startswith("file:"):
+        return str(Path(base).joinpath(*parts))
+    return base.rstrip("/") + "/" + "/".join(p.strip("/") for p in parts)
+
+
+class SqlConnection:
+    """Owns the engine and hands out transactions; SQLite writes take the lock up front."""
+
+    def __init__(self, db_uri: str, default_artifact_root: str, restrict_artifact_locations: bool = False) -> None:
+        self.db_uri = db_uri
+        self.engine: Engine = get_engine(db_uri)
+        ensure_schema(self.engine)
+        if is_local_uri(default_artifact_root) and not default_artifact_root.startswith("file:"):
+            default_artifact_root = str(Path(default_artifact_root).expanduser().resolve())
+        self.default_artifact_root = default_artifact_root
+        self.restrict_artifact_locations = restrict_artifact_locations
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            if "database is locked" in str(exc):
+                raise TemporarilyUnavailableError(
+                    "The database is busy (locked by another writer for too long); try again"
+                ) from exc
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def check_artifact_location(self, location: str) -> str:
+        """A user-given experiment location; on a server, a local one must stay inside the artifact root."""
+        if not isinstance(location, str) or not location.strip():
+            raise InvalidParameterError("artifact_location must be a non-empty string")
+        if "\x00" in location:
+            raise InvalidParameterError("artifact_location must not contain NUL characters")
+        if not self.restrict_artifact_locations or not is_local_uri(location):
+            return location
+        root = self.default_artifact_root
+        if not is_local_uri(root):
+            raise InvalidParameterError(
+                f"artifact_location {location!r} is a local path, but this server stores artifacts at {root!r}"
+            )
+        target = local_path_of(location).expanduser().resolve()
+        root_path = local_path_of(root).resolve()
+        if target != root_path and root_path not in target.parents:
+            raise InvalidParameterError(
+                f"artifact_location {location!r} is outside the server's artifact root {str(root_path)!r}"
+            )
+        return str(target)
+
+    @property
+    def sqlite(self) -> bool:
+        return is_sqlite(self.engine)

@@ -1,0 +1,93 @@
+"""The few statements that differ between SQL dialects: upserts and insert-or-ignore."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy import Connection, Table, and_, or_
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, silently skipping ones whose primary key already exists."""
+    if not rows:
+        return
+    name = conn.dialect.name
+    if name == "sqlite":
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+    elif name == "postgresql":
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    elif name in ("mysql", "mariadb"):
+        conn.execute(table.insert().prefix_with("IGNORE"), rows)
+    else:  # generic fallback: one by one
+        for row in rows:
+            exists = conn.execute(
+                table.select().where(and_(*[c == row[c.name] for c in table.primary_key.columns]))
+            ).first()
+            if exists is None:
+                conn.execute(table.insert(), row)
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], update_columns: Sequence[str]) -> None:
+    """Insert rows or overwrite ``update_columns`` of the existing row with the same primary key."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        module = sqlite if name == "sqlite" else postgresql
+        stmt = module.insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in update_columns}
+        )
+        conn.execute(stmt, rows)
+    elif name in ("mysql", "mariadb"):
+        stmt = mysql.insert(table)
+        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update_columns})
+        conn.execute(stmt, rows)
+    else:
+        for row in rows:
+            where = and_(*[table.c[k] == row[k] for k in keys])
+            if conn.execute(table.select().where(where)).first() is None:
+                conn.execute(table.insert(), row)
+            else:
+                conn.execute(table.update().where(where).values({c: row[c] for c in update_columns}))
+
+
+def upsert_latest_metrics(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep ``latest_metrics`` at the point with the greatest (step, timestamp, value) per key.
+
+    One statement on SQLite/PostgreSQL: the conditional ``ON CONFLICT DO UPDATE ... WHERE`` is atomic, so
+    several servers writing the same run cannot lose the true latest point. ``rows`` holds one row per key.
+    """
+    if not rows:
+        return
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        module = sqlite if name == "sqlite" else postgresql
+        stmt = module.insert(table)
+        new = stmt.excluded
+        newer = or_(
+            new.step > table.c.step,
+            and_(new.step == table.c.step, new.timestamp > table.c.timestamp),
+            and_(new.step == table.c.step, new.timestamp == table.c.timestamp, new.value > table.c.value),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_uuid", "key"],
+            set_={c: new[c] for c in ("timestamp", "step", "value", "value_kind")},
+            where=newer,
+        )
+        conn.execute(stmt, rows)
+        return
+    # MySQL and others: read, compare, write inside the caller's transaction (rows locked FOR UPDATE).
+    for row in rows:
+        where = and_(table.c.run_uuid == row["run_uuid"], table.c.key == row["key"])
+        current = conn.execute(table.select().where(where).with_for_update()).first()
+        if current is None:
+            conn.execute(table.insert(), row)
+        elif (row["step"], row["timestamp"], row["value"]) > (current.step, current.timestamp, current.value):
+            conn.execute(
+                table.update()
+                .where(where)
+                .values({c: row[c] for c in ("timestamp", "step", "value", "value_kind")})
+            )

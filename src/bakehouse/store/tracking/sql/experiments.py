@@ -1,0 +1,241 @@
+"""Experiments in the SQL store."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bakehouse.entities import Experiment, PagedList, ViewType
+from bakehouse.errors import AlreadyExistsError, ErrorCode, InvalidParameterError, NotFoundError
+from bakehouse.store.db import schema as s
+from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
+from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
+from bakehouse.store.validation import (
+    validate_experiment_name,
+    validate_key,
+    validate_max_results,
+    validate_string_value,
+)
+
+
+def parse_experiment_id(experiment_id: object) -> int:
+    """SQL experiment ids are integers; anything else simply does not exist."""
+    try:
+        if isinstance(experiment_id, bool):
+            raise ValueError
+        value = int(str(experiment_id))
+        if value < 0 or value > 2**31 - 1:
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise NotFoundError(f"No Experiment with id={experiment_id} exists") from None
+
+
+class ExperimentsMixin:
+    db: SqlConnection
+
+    # ------------------------------------------------------------------------------------ writes
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        validate_experiment_name(name)
+        tag_items = dict(tags or {})
+        for key, value in tag_items.items():
+            validate_key(key, "experiment tag")
+            validate_string_value(value, "experiment tag", key)
+        location = self.db.check_artifact_location(artifact_location) if artifact_location else None
+        now = now_ms()
+        try:
+            with self.db.write() as conn:
+                if conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first():
+                    raise AlreadyExistsError(f"Experiment(name={name}) already exists.")
+                result = conn.execute(
+                    s.experiments.insert().values(
+                        name=name,
+                        artifact_location=location,
+                        lifecycle_stage="active",
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
+                experiment_id = int(result.inserted_primary_key[0])
+                if location is None:
+                    conn.execute(
+                        update(s.experiments)
+                        .where(s.experiments.c.experiment_id == experiment_id)
+                        .values(artifact_location=append_to_uri(self.db.default_artifact_root, str(experiment_id)))
+                    )
+                if tag_items:
+                    conn.execute(
+                        s.experiment_tags.insert(),
+                        [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tag_items.items()],
+                    )
+        except IntegrityError as exc:  # a concurrent create won the race for the name
+            raise AlreadyExistsError(f"Experiment(name={name}) already exists.") from exc
+        return str(experiment_id)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        eid = parse_experiment_id(experiment_id)
+        now = now_ms()
+        with self.db.write() as conn:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != "active":
+                raise InvalidParameterError(
+                    f"Cannot delete an already deleted experiment: {experiment_id}", ErrorCode.INVALID_PARAMETER_VALUE
+                )
+            conn.execute(
+                update(s.experiments)
+                .where(s.experiments.c.experiment_id == eid)
+                .values(lifecycle_stage="deleted", last_update_time=now, deleted_time=now)
+            )
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == "active")
+                .values(lifecycle_stage="deleted", deleted_time=now)
+            )
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        eid = parse_experiment_id(experiment_id)
+        with self.db.write() as conn:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != "deleted":
+                raise InvalidParameterError(
+                    f"Cannot restore an active experiment: {experiment_id}", ErrorCode.INVALID_PARAMETER_VALUE
+                )
+            conn.execute(
+                update(s.experiments)
+                .where(s.experiments.c.experiment_id == eid)
+                .values(lifecycle_stage="active", last_update_time=now_ms(), deleted_time=None)
+            )
+            conn.execute(
+                update(s.runs)
+                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == "deleted")
+                .values(lifecycle_stage="active", deleted_time=None)
+            )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        validate_experiment_name(new_name)
+        eid = parse_experiment_id(experiment_id)
+        try:
+            with self.db.write() as conn:
+                row = self._experiment_row(conn, eid)
+                if row.lifecycle_stage != "active":
+                    raise InvalidParameterError("Cannot rename a non-active experiment.")
+                clash = conn.execute(
+                    select(s.experiments.c.experiment_id).where(
+                        s.experiments.c.name == new_name, s.experiments.c.experiment_id != eid
+                    )
+                ).first()
+                if clash:
+                    raise AlreadyExistsError(f"Experiment(name={new_name}) already exists.")
+                conn.execute(
+                    update(s.experiments)
+                    .where(s.experiments.c.experiment_id == eid)
+                    .values(name=new_name, last_update_time=now_ms())
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"Experiment(name={new_name}) already exists.") from exc
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        validate_key(key, "experiment tag")
+        validate_string_value(value, "experiment tag", key)
+        eid = parse_experiment_id(experiment_id)
+        from bakehouse.store.tracking.sql.dialect import upsert
+
+        with self.db.write() as conn:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != "active":
+                raise InvalidParameterError(
+                    f"The experiment {experiment_id} must be in the 'active' state. "
+                    f"Current state is {row.lifecycle_stage}."
+                )
+            upsert(conn, s.experiment_tags, [{"experiment_id": eid, "key": key, "value": value}], ["value"])
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        eid = parse_experiment_id(experiment_id)
+        with self.db.write() as conn:
+            row = self._experiment_row(conn, eid)
+            if row.lifecycle_stage != "active":
+                raise InvalidParameterError(f"The experiment {experiment_id} must be in the 'active' state.")
+            result = conn.execute(
+                delete(s.experiment_tags).where(s.experiment_tags.c.experiment_id == eid, s.experiment_tags.c.key == key)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"No tag with name: {key} in experiment with id {experiment_id}")
+
+    # ------------------------------------------------------------------------------------- reads
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        eid = parse_experiment_id(experiment_id)
+        with self.db.read() as conn:
+            return self._load_experiments(conn, [eid])[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self.db.read() as conn:
+            row = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
+            if row is None:
+                return None
+            return self._load_experiments(conn, [row[0]])[0]
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        from bakehouse.store.db.filters import build_experiment_search
+        from bakehouse.store.search import decode_page_token, encode_page_token
+
+        validate_max_results(max_results, SEARCH_MAX_RESULTS_THRESHOLD)
+        offset = decode_page_token(page_token) if page_token else 0
+        query = build_experiment_search(ViewType.parse(view_type), filter_string, list(order_by or []), offset, max_results + 1)
+        with self.db.read() as conn:
+            ids = [row[0] for row in conn.execute(query)]
+            has_more = len(ids) > max_results
+            ids = ids[:max_results]
+            experiments = self._load_experiments(conn, ids) if ids else []
+        token = encode_page_token(offset + max_results) if has_more else None
+        return PagedList(experiments, token)
+
+    # ----------------------------------------------------------------------------------- helpers
+    def _experiment_row(self, conn: Connection, eid: int):  # type: ignore[no-untyped-def]
+        row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == eid)).first()
+        if row is None:
+            raise NotFoundError(f"No Experiment with id={eid} exists")
+        return row
+
+    def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
+        rows = {r.experiment_id: r for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise NotFoundError(f"No Experiment with id={missing[0]} exists")
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        for t in conn.execute(
+            select(s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value).where(
+                s.experiment_tags.c.experiment_id.in_(ids)
+            )
+        ):
+            tags[t.experiment_id][t.key] = t.value
+        out = []
+        for i in ids:
+            r = rows[i]
+            location = r.artifact_location or append_to_uri(self.db.default_artifact_root, str(i))
+            out.append(
+                Experiment(
+                    experiment_id=str(i),
+                    name=r.name,
+                    artifact_location=location,
+                    lifecycle_stage=r.lifecycle_stage,
+                    creation_time=r.creation_time,
+                    last_update_time=r.last_update_time,
+                    tags=tags[i],
+                )
+            )
+        return out
+
+    def _count_experiments(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.experiments)).scalar_one())

@@ -1,0 +1,56 @@
+"""The REST contract as data: one row per endpoint.
+
+The server mounts its routes from this table, the REST stores build their calls from it, and the
+OpenAPI document is generated from it; a test asserts the three agree. Each group of endpoints lives in
+its own module (``wire/tracking.py``, ``wire/registry.py``, ``wire/artifacts.py``, ``wire/auth.py``) and
+is gathered here.
+
+Conventions:
+- ``path`` is relative to the API root, e.g. ``/mlflow/runs/create``; the server mounts every row under
+  ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``).
+- ``request`` is a pydantic model (unknown fields ignored, MLflow's proto-JSON conventions), or None.
+- ``handler`` is ``"module:function"`` under ``bakehouse.server.handlers``; the function is called as
+  ``handler(ctx: RequestContext, request: <request model instance>) -> dict`` and returns the JSON body.
+  Streaming endpoints (artifact bytes) set ``raw=True`` and receive the Starlette request instead.
+- ``permission`` names what the auth layer checks: ``(resource, level)`` where resource is
+  ``"experiment" | "run" | "registered_model" | "logged_model" | "admin" | "user" | None`` and level is
+  ``"read" | "update" | "delete" | "manage" | "create"``. ``None`` means no check beyond authentication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str  # the RPC name, e.g. "CreateExperiment"
+    method: str  # GET | POST | PATCH | DELETE | PUT
+    path: str  # e.g. "/mlflow/experiments/create", may contain {placeholders}
+    handler: str  # "tracking:create_experiment" -> bakehouse.server.handlers.tracking.create_experiment
+    request: Any = None  # pydantic model class or None
+    response: Any = None  # pydantic model class (for OpenAPI) or None
+    version: str = "2.0"
+    raw: bool = False
+    permission: tuple[str | None, str] = (None, "read")
+    summary: str = ""
+    extra_methods: tuple[str, ...] = field(default_factory=tuple)  # e.g. search accepts GET and POST
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return (self.method, *self.extra_methods)
+
+
+def all_endpoints() -> list[Endpoint]:
+    """Every endpoint of every group. Imported lazily so clients load only what they use."""
+    endpoints: list[Endpoint] = []
+    for module_name in ("tracking", "artifacts", "registry", "auth"):
+        try:
+            module = __import__(f"bakehouse.wire.{module_name}", fromlist=["ENDPOINTS"])
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bakehouse.wire.{module_name}":
+                continue  # group not built yet
+            raise
+        endpoints.extend(module.ENDPOINTS)
+    return endpoints

@@ -1,0 +1,351 @@
+"""Tracking service messages (MLflow's ``MlflowService``) and their ENDPOINTS rows.
+
+Field names, defaults and paths follow ``mlflow/protos/service.proto``. Run endpoints accept ``run_id`` and
+its deprecated alias ``run_uuid``; :meth:`RunScoped.resolved_run_id` picks whichever was sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from bakehouse.errors import InvalidParameterError
+from bakehouse.wire.endpoints import Endpoint
+from bakehouse.wire.messages import Double, Id, Int64, KeyValue, Text, WireModel
+
+
+def _missing(name: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"Missing value for required parameter '{name}'. See the API docs for more information about request "
+        "parameters."
+    )
+
+
+class RunScoped(WireModel):
+    run_id: Id | None = None
+    run_uuid: Id | None = None
+
+    def resolved_run_id(self) -> str:
+        run_id = self.run_id or self.run_uuid
+        if not run_id:
+            raise _missing("run_id")
+        return run_id
+
+
+# --------------------------------------------------------------------------------------- experiments
+class CreateExperiment(WireModel):
+    name: Text
+    artifact_location: Text | None = None
+    tags: list[KeyValue] = Field(default_factory=list)
+
+
+class SearchExperiments(WireModel):
+    max_results: Int64 | None = None
+    page_token: str | None = None
+    filter: Text | None = None
+    order_by: list[str] = Field(default_factory=list)
+    view_type: str | int | None = None
+
+
+class GetExperiment(WireModel):
+    experiment_id: Id
+
+
+class GetExperimentByName(WireModel):
+    experiment_name: Text
+
+
+class DeleteExperiment(WireModel):
+    experiment_id: Id
+
+
+class RestoreExperiment(WireModel):
+    experiment_id: Id
+
+
+class UpdateExperiment(WireModel):
+    experiment_id: Id
+    new_name: Text | None = None
+
+
+class SetExperimentTag(WireModel):
+    experiment_id: Id
+    key: Text
+    value: Text
+
+
+class DeleteExperimentTag(WireModel):
+    experiment_id: Id
+    key: Text
+
+
+# ---------------------------------------------------------------------------------------------- runs
+class CreateRun(WireModel):
+    experiment_id: Id | None = None
+    user_id: Text | None = None
+    run_name: Text | None = None
+    start_time: Int64 | None = None
+    tags: list[KeyValue] = Field(default_factory=list)
+
+
+class UpdateRun(RunScoped):
+    status: str | int | None = None
+    end_time: Int64 | None = None
+    run_name: Text | None = None
+
+
+class DeleteRun(RunScoped):
+    pass
+
+
+class RestoreRun(RunScoped):
+    pass
+
+
+class GetRun(RunScoped):
+    pass
+
+
+class SearchRuns(WireModel):
+    experiment_ids: list[Id] = Field(default_factory=list)
+    filter: Text | None = None
+    run_view_type: str | int | None = None
+    max_results: Int64 = 1000
+    order_by: list[str] = Field(default_factory=list)
+    page_token: str | None = None
+
+
+class MetricIn(WireModel):
+    key: Text
+    value: Double
+    timestamp: Int64
+    step: Int64 = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class LogMetric(RunScoped, MetricIn):
+    pass
+
+
+class LogParam(RunScoped):
+    key: Text
+    value: Text
+
+
+class SetTag(RunScoped):
+    key: Text
+    value: Text
+
+
+class DeleteTag(WireModel):
+    run_id: Id
+    key: Text
+
+
+class LogBatch(RunScoped):
+    metrics: list[MetricIn] = Field(default_factory=list)
+    params: list[KeyValue] = Field(default_factory=list)
+    tags: list[KeyValue] = Field(default_factory=list)
+
+
+class LogModel(RunScoped):
+    model_json: str | None = None
+
+
+class DatasetMessage(WireModel):
+    name: Text = ""
+    digest: Text = ""
+    source_type: Text = ""
+    source: Text = ""
+    schema_: Text | None = Field(default=None, alias="schema")
+    profile: Text | None = None
+
+
+class DatasetInputMessage(WireModel):
+    tags: list[KeyValue] = Field(default_factory=list)
+    dataset: DatasetMessage
+
+
+class ModelInputMessage(WireModel):
+    model_id: Id
+
+
+class ModelOutputMessage(WireModel):
+    model_id: Id
+    step: Int64 = 0
+
+
+class LogInputs(WireModel):
+    run_id: Id
+    datasets: list[DatasetInputMessage] = Field(default_factory=list)
+    models: list[ModelInputMessage] = Field(default_factory=list)
+
+
+class LogOutputs(WireModel):
+    run_id: Id
+    models: list[ModelOutputMessage] = Field(default_factory=list)
+
+
+class GetMetricHistory(RunScoped):
+    metric_key: Text
+    page_token: str | None = None
+    max_results: Int64 | None = None
+
+
+class GetMetricHistoryBulkInterval(WireModel):
+    run_ids: list[Id] = Field(default_factory=list)
+    metric_key: Text
+    start_step: Int64 | None = None
+    end_step: Int64 | None = None
+    max_results: Int64 | None = None
+
+
+class GetMetricHistoryBulk(WireModel):
+    """The UI-only ``/ajax-api/2.0/mlflow/metrics/get-history-bulk`` (not a proto RPC)."""
+
+    run_id: list[Id] = Field(default_factory=list)
+    metric_key: Text
+    max_results: Int64 | None = None
+
+
+class ListArtifacts(RunScoped):
+    path: Text | None = None
+    page_token: str | None = None
+
+
+# ------------------------------------------------------------------------------------- logged models
+class CreateLoggedModel(WireModel):
+    experiment_id: Id
+    name: Text | None = None
+    model_type: Text | None = None
+    source_run_id: Id | None = None
+    params: list[KeyValue] = Field(default_factory=list)
+    tags: list[KeyValue] = Field(default_factory=list)
+
+
+class FinalizeLoggedModel(WireModel):
+    model_id: Id
+    status: str | int
+
+
+class GetLoggedModel(WireModel):
+    model_id: Id
+
+
+class DeleteLoggedModel(WireModel):
+    model_id: Id
+
+
+class LoggedModelOrderBy(WireModel):
+    field_name: str
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class LoggedModelDataset(WireModel):
+    dataset_name: str
+    dataset_digest: str | None = None
+
+
+class SearchLoggedModels(WireModel):
+    experiment_ids: list[Id] = Field(default_factory=list)
+    filter: Text | None = None
+    datasets: list[LoggedModelDataset] = Field(default_factory=list)
+    max_results: Int64 | None = None
+    order_by: list[LoggedModelOrderBy] = Field(default_factory=list)
+    page_token: str | None = None
+
+
+class SetLoggedModelTags(WireModel):
+    model_id: Id
+    tags: list[KeyValue] = Field(default_factory=list)
+
+
+class DeleteLoggedModelTag(WireModel):
+    model_id: Id
+    tag_key: Text
+
+
+class ListLoggedModelArtifacts(WireModel):
+    model_id: Id
+    artifact_directory_path: Text | None = None
+    page_token: str | None = None
+
+
+class LogLoggedModelParams(WireModel):
+    model_id: Id
+    params: list[KeyValue] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------ the table
+def _row(name: str, method: str, path: str, fn: str, request: Any, permission: tuple[str | None, str], **kw: Any) -> Endpoint:
+    return Endpoint(
+        name=name, method=method, path=path, handler=f"tracking:{fn}", request=request, permission=permission, **kw
+    )
+
+
+_EXP_R = ("experiment", "read")
+_EXP_U = ("experiment", "update")
+_EXP_D = ("experiment", "delete")
+_RUN_R = ("run", "read")
+_RUN_U = ("run", "update")
+_RUN_D = ("run", "delete")
+_LM_R = ("logged_model", "read")
+_LM_U = ("logged_model", "update")
+_LM_D = ("logged_model", "delete")
+
+ENDPOINTS: list[Endpoint] = [
+    _row("CreateExperiment", "POST", "/mlflow/experiments/create", "create_experiment", CreateExperiment, ("experiment", "create")),
+    _row("SearchExperiments", "POST", "/mlflow/experiments/search", "search_experiments", SearchExperiments, (None, "read"), extra_methods=("GET",)),
+    _row("GetExperiment", "GET", "/mlflow/experiments/get", "get_experiment", GetExperiment, _EXP_R),
+    _row("GetExperimentByName", "GET", "/mlflow/experiments/get-by-name", "get_experiment_by_name", GetExperimentByName, _EXP_R),
+    _row("DeleteExperiment", "POST", "/mlflow/experiments/delete", "delete_experiment", DeleteExperiment, _EXP_D),
+    _row("RestoreExperiment", "POST", "/mlflow/experiments/restore", "restore_experiment", RestoreExperiment, _EXP_D),
+    _row("UpdateExperiment", "POST", "/mlflow/experiments/update", "update_experiment", UpdateExperiment, _EXP_U),
+    _row("SetExperimentTag", "POST", "/mlflow/experiments/set-experiment-tag", "set_experiment_tag", SetExperimentTag, _EXP_U),
+    _row("DeleteExperimentTag", "POST", "/mlflow/experiments/delete-experiment-tag", "delete_experiment_tag", DeleteExperimentTag, _EXP_U),
+    _row("CreateRun", "POST", "/mlflow/runs/create", "create_run", CreateRun, _EXP_U),
+    _row("UpdateRun", "POST", "/mlflow/runs/update", "update_run", UpdateRun, _RUN_U),
+    _row("DeleteRun", "POST", "/mlflow/runs/delete", "delete_run", DeleteRun, _RUN_D),
+    _row("RestoreRun", "POST", "/mlflow/runs/restore", "restore_run", RestoreRun, _RUN_D),
+    _row("GetRun", "GET", "/mlflow/runs/get", "get_run", GetRun, _RUN_R),
+    _row("SearchRuns", "POST", "/mlflow/runs/search", "search_runs", SearchRuns, (None, "read"), extra_methods=("GET",)),
+    _row("LogMetric", "POST", "/mlflow/runs/log-metric", "log_metric", LogMetric, _RUN_U),
+    _row("LogParam", "POST", "/mlflow/runs/log-parameter", "log_param", LogParam, _RUN_U),
+    _row("SetTag", "POST", "/mlflow/runs/set-tag", "set_tag", SetTag, _RUN_U),
+    _row("DeleteTag", "POST", "/mlflow/runs/delete-tag", "delete_tag", DeleteTag, _RUN_U),
+    _row("LogBatch", "POST", "/mlflow/runs/log-batch", "log_batch", LogBatch, _RUN_U),
+    _row("LogModel", "POST", "/mlflow/runs/log-model", "log_model", LogModel, _RUN_U),
+    _row("LogInputs", "POST", "/mlflow/runs/log-inputs", "log_inputs", LogInputs, _RUN_U),
+    _row("LogOutputs", "POST", "/mlflow/runs/outputs", "log_outputs", LogOutputs, _RUN_U),
+    _row("GetMetricHistory", "GET", "/mlflow/metrics/get-history", "get_metric_history", GetMetricHistory, _RUN_R),
+    _row(
+        "GetMetricHistoryBulkInterval", "GET", "/mlflow/metrics/get-history-bulk-interval",
+        "get_metric_history_bulk_interval", GetMetricHistoryBulkInterval, (None, "read"),
+    ),
+    _row("ListArtifacts", "GET", "/mlflow/artifacts/list", "list_artifacts", ListArtifacts, _RUN_R),
+    _row("CreateLoggedModel", "POST", "/mlflow/logged-models", "create_logged_model", CreateLoggedModel, _EXP_U),
+    _row("SearchLoggedModels", "POST", "/mlflow/logged-models/search", "search_logged_models", SearchLoggedModels, (None, "read")),
+    _row("FinalizeLoggedModel", "PATCH", "/mlflow/logged-models/{model_id}", "finalize_logged_model", FinalizeLoggedModel, _LM_U),
+    _row("GetLoggedModel", "GET", "/mlflow/logged-models/{model_id}", "get_logged_model", GetLoggedModel, _LM_R),
+    _row("DeleteLoggedModel", "DELETE", "/mlflow/logged-models/{model_id}", "delete_logged_model", DeleteLoggedModel, _LM_D),
+    _row("SetLoggedModelTags", "PATCH", "/mlflow/logged-models/{model_id}/tags", "set_logged_model_tags", SetLoggedModelTags, _LM_U),
+    _row(
+        "DeleteLoggedModelTag", "DELETE", "/mlflow/logged-models/{model_id}/tags/{tag_key}",
+        "delete_logged_model_tag", DeleteLoggedModelTag, _LM_U,
+    ),
+    _row(
+        "ListLoggedModelArtifacts", "GET", "/mlflow/logged-models/{model_id}/artifacts/directories",
+        "list_logged_model_artifacts", ListLoggedModelArtifacts, _LM_R,
+    ),
+    _row("LogLoggedModelParams", "POST", "/mlflow/logged-models/{model_id}/params", "log_logged_model_params", LogLoggedModelParams, _LM_U),
+]
+
+#: Routes the web UI uses that are not proto RPCs; mounted under ``/ajax-api/2.0`` only.
+AJAX_ONLY_ENDPOINTS: list[Endpoint] = [
+    _row("GetMetricHistoryBulk", "GET", "/mlflow/metrics/get-history-bulk", "get_metric_history_bulk", GetMetricHistoryBulk, (None, "read")),
+]

@@ -1,0 +1,215 @@
+"""The HTTP transport every REST store uses.
+
+One keep-alive ``httpx.Client`` per process (re-created after ``fork``), a timeout on every call, retries
+with exponential backoff on connection errors and on 429/503 (honouring ``Retry-After``), credentials from
+:class:`bakehouse.settings.HttpSettings` (Basic or Bearer), and error bodies rebuilt into the exception
+classes of :mod:`bakehouse.errors` so ``except NotFoundError`` works the same against a server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from typing import IO, Any, Callable, Iterator, Mapping
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from bakehouse.errors import BakehouseError, code_for_http_status, error_from_code
+from bakehouse.settings import HttpSettings
+from bakehouse.version import __version__ as _version
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 503})
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def encode_query(body: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """A request dict as MLflow's GET convention: repeated keys for lists, ``true``/``false`` booleans."""
+    params: list[tuple[str, str]] = []
+    for key, value in (body or {}).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if item is None:
+                continue
+            if isinstance(item, bool):
+                params.append((key, "true" if item else "false"))
+            else:
+                params.append((key, str(item)))
+    return params
+
+
+def error_from_response(response: httpx.Response) -> BakehouseError:
+    """The exception a failed response stands for (JSON error body if any, else the HTTP status)."""
+    try:
+        body = orjson.loads(response.read())
+    except (orjson.JSONDecodeError, httpx.ResponseNotRead, ValueError):
+        body = None
+    if isinstance(body, dict) and "error_code" in body:
+        return error_from_code(str(body["error_code"]), str(body.get("message", "")))
+    text = response.text[:500] if response.is_stream_consumed or not response.is_closed else ""
+    code = code_for_http_status(response.status_code)
+    return error_from_code(
+        code.value, f"{response.request.method} {response.request.url.path} failed with HTTP {response.status_code}: {text}"
+    )
+
+
+class HttpTransport:
+    """Talks to one server (``base_url`` = the tracking URI, e.g. ``http://host:5000/prefix``)."""
+
+    def __init__(self, base_url: str, settings: HttpSettings | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings or HttpSettings.from_env()
+        self._client: httpx.Client | None = None
+        self._client_pid = -1
+        self._lock = threading.Lock()
+
+    # --------------------------------------------------------------------------------- connection
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": f"bakehouse/{_version}"}
+        s = self.settings
+        if s.token:
+            headers["Authorization"] = f"Bearer {s.token}"
+        return headers
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None or self._client_pid != os.getpid():
+            with self._lock:
+                if self._client is None or self._client_pid != os.getpid():
+                    s = self.settings
+                    auth = (s.username, s.password or "") if (s.username and not s.token) else None
+                    self._client = httpx.Client(
+                        base_url=self.base_url,
+                        headers=self._headers(),
+                        auth=auth,
+                        timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
+                        verify=not s.insecure_tls,
+                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                        follow_redirects=False,
+                        trust_env=False,
+                    )
+                    self._client_pid = os.getpid()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None and self._client_pid == os.getpid():
+            self._client.close()
+        self._client = None
+
+    # ------------------------------------------------------------------------------------ requests
+    def _sleep_before_retry(self, attempt: int, response: httpx.Response | None) -> None:
+        delay = self.settings.backoff_factor * (2**attempt)
+        if response is not None:
+            retry_after = response.headers.get("Retry-After")
+            if retry_after and retry_after.isdigit():
+                delay = max(delay, float(retry_after))
+        delay = min(delay, MAX_BACKOFF_SECONDS) * (0.75 + random.random() / 2)
+        time.sleep(delay)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        content: bytes | Callable[[], Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """One request with retries; raises the rebuilt BakehouseError for a non-2xx answer.
+
+        ``content`` may be a zero-argument callable returning a fresh body (bytes, file or iterator), so a
+        streamed upload can be retried from the start.
+        """
+        attempts = max(0, self.settings.max_retries) + 1
+        last_exc: Exception | None = None
+        for attempt in range(attempts):
+            body = content() if callable(content) else content
+            request = self.client.build_request(
+                method, path, params=params, content=body, headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+            try:
+                response = self.client.send(request, stream=stream)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
+                    httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                last_exc = exc
+                if attempt + 1 < attempts:
+                    logger.debug("%s %s failed (%s); retrying", method, path, exc)
+                    self._sleep_before_retry(attempt, None)
+                    continue
+                raise error_from_code(
+                    "TEMPORARILY_UNAVAILABLE", f"Could not reach the tracking server at {self.base_url}: {exc}"
+                ) from exc
+            except httpx.TimeoutException as exc:
+                raise error_from_code(
+                    "DEADLINE_EXCEEDED", f"{method} {self.base_url}{path} timed out after {self.settings.timeout}s"
+                ) from exc
+            if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
+                response.close()
+                self._sleep_before_retry(attempt, response)
+                continue
+            if response.status_code >= 400:
+                if stream:
+                    response.read()
+                raise error_from_response(response)
+            return response
+        raise error_from_code("TEMPORARILY_UNAVAILABLE", f"Giving up on {method} {path}: {last_exc}")
+
+    def call(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """A JSON RPC: GET bodies go to the query string, others are sent as JSON. Returns the JSON answer."""
+        if method == "GET":
+            response = self.send(method, path, params=encode_query(body), timeout=timeout)
+        else:
+            response = self.send(
+                method, path, content=orjson.dumps(body or {}),
+                headers={"Content-Type": "application/json"}, timeout=timeout,
+            )
+        if not response.content:
+            return {}
+        result = orjson.loads(response.content)
+        return result if isinstance(result, dict) else {}
+
+    # ------------------------------------------------------------------------------------ bytes
+    def upload_file(self, path: str, local_file: str, content_type: str = "application/octet-stream") -> None:
+        """Stream a local file as the PUT body (never held in memory; restarted from 0 on a retry)."""
+        size = os.path.getsize(local_file)
+
+        def body() -> Iterator[bytes]:
+            with open(local_file, "rb") as fh:
+                while True:
+                    chunk = fh.read(1024 * 1024)
+                    if not chunk:
+                        return
+                    yield chunk
+
+        self.send(
+            "PUT", path, content=body,
+            headers={"Content-Type": content_type, "Content-Length": str(size)},
+        ).close()
+
+    def download_to(self, path: str, out: IO[bytes], params: list[tuple[str, str]] | None = None) -> int:
+        """Stream a GET response body into ``out``; returns the byte count."""
+        response = self.send("GET", path, params=params, stream=True)
+        written = 0
+        try:
+            for chunk in response.iter_raw(1024 * 1024):
+                out.write(chunk)
+                written += len(chunk)
+        finally:
+            response.close()
+        return written
+
+
+def quote_path(path: str) -> str:
+    """Percent-encode an artifact path for a URL, keeping ``/`` separators."""
+    return quote(path, safe="/")

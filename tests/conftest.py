@@ -1,0 +1,381 @@
+"""Shared fixtures for every test: real PostgreSQL, a real S3 server (moto), the real `bakehouse server`.
+
+``scripts/test.sh`` starts PostgreSQL and moto once and exports ``BAKEHOUSE_TEST_POSTGRES_URI`` and
+``BAKEHOUSE_TEST_S3_ENDPOINT``; when they are absent (a plain ``pytest``), the fixtures start their own
+throwaway instances once per session (per xdist worker), so both ways work. Nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = REPO_ROOT / "scripts"
+#: The venv that runs the tests; its `bakehouse` entry point is what subprocess tests start.
+VENV_BIN = Path(sys.executable).parent
+
+#: Variables that select a tracking/registry target. They are cleared for the session and restored after each
+#: test, so neither the developer's shell nor mlflow (which exports MLFLOW_TRACKING_URI / MLFLOW_EXPERIMENT_ID
+#: into os.environ on set_tracking_uri / set_experiment) leaks state from one test into the next.
+_ENV_PREFIXES = ("BAKEHOUSE_", "MLFLOW_", "AWS_")
+_TEST_INFRA_VARS = ("BAKEHOUSE_TEST_POSTGRES_URI", "BAKEHOUSE_TEST_S3_ENDPOINT")
+_SELECTING_VARS = [
+    f"{prefix}{name}"
+    for prefix in ("BAKEHOUSE_", "MLFLOW_")
+    for name in ("TRACKING_URI", "REGISTRY_URI", "EXPERIMENT_ID", "EXPERIMENT_NAME", "RUN_ID")
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in _SELECTING_VARS:
+        os.environ.pop(name, None)
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1 (the kernel picks it, so parallel workers don't clash)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bakehouse_executable() -> list[str]:
+    """The command that runs the `bakehouse` CLI of the venv under test."""
+    exe = VENV_BIN / "bakehouse"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("bakehouse")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "bakehouse.cli.main"]
+
+
+# ------------------------------------------------------------------------------------ global state reset
+
+
+@pytest.fixture(autouse=True)
+def _isolate_global_state() -> Iterator[None]:
+    """Restore env vars and reset the fluent APIs (ours and mlflow's) after every test."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
+    yield
+    _reset_bakehouse_fluent()
+    _reset_mlflow_fluent()
+    for key in [k for k in os.environ if k.startswith(_ENV_PREFIXES)]:
+        if key not in saved:
+            del os.environ[key]
+    os.environ.update(saved)
+
+
+def _reset_bakehouse_fluent() -> None:
+    fluent = sys.modules.get("bakehouse.client.fluent")  # only if a test imported it: importing costs time
+    reset = getattr(fluent, "_reset_for_tests", None)
+    if reset is not None:
+        reset()
+
+
+def _reset_mlflow_fluent() -> None:
+    if "mlflow" not in sys.modules:  # importing mlflow takes seconds; skip when no test used it
+        return
+    try:
+        import mlflow.tracking.fluent as mlflow_fluent
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+    except Exception:  # noqa: BLE001 - a half-imported mlflow has no state worth resetting
+        return
+    stack = getattr(mlflow_fluent, "_active_run_stack", None)
+    if stack is not None:
+        try:
+            stack.get().clear()
+        except Exception:  # noqa: BLE001 - internal layout differs between mlflow versions
+            pass
+    last = getattr(mlflow_fluent, "_last_active_run_id", None)
+    if last is not None and hasattr(last, "set"):
+        last.set(None)
+    if hasattr(mlflow_fluent, "_active_experiment_id"):
+        mlflow_fluent._active_experiment_id = None
+    tracking_utils._tracking_uri = None
+    registry_utils._registry_uri = None
+
+
+# ------------------------------------------------------------------------------------------- tracking
+
+
+@pytest.fixture
+def tmp_tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite tracking URI in tmp_path, exported as BAKEHOUSE_TRACKING_URI; cwd is tmp_path."""
+    uri = f"sqlite:///{tmp_path / 'bakehouse.db'}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAKEHOUSE_TRACKING_URI", uri)
+    return uri
+
+
+# ----------------------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def _postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL server's database (from test.sh, or a throwaway one started here)."""
+    uri = os.environ.get("BAKEHOUSE_TEST_POSTGRES_URI")
+    if uri:
+        yield uri
+        return
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and not shutil.which("initdb"):
+        pytest.skip("PostgreSQL binaries are not installed")
+    proc = subprocess.run(
+        ["bash", str(SCRIPTS / "pg_up.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL:\n{proc.stderr}")
+    exported: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        for assignment in line.removeprefix("export ").split():
+            key, _, value = assignment.partition("=")
+            exported[key] = value
+    try:
+        yield exported["BAKEHOUSE_TEST_POSTGRES_URI"]
+    finally:
+        subprocess.run(
+            ["bash", str(SCRIPTS / "pg_down.sh")], env={**os.environ, **exported}, capture_output=True, timeout=60
+        )
+
+
+@pytest.fixture
+def postgres_uri(_postgres_server: str) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database (``postgresql+psycopg://...``), dropped after the test."""
+    import psycopg  # test-only dependency
+
+    base, _, _ = _postgres_server.rpartition("/")
+    admin_url = _postgres_server.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"bh_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------------------------------------- S3
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of a moto S3 server on 127.0.0.1, with fake AWS credentials exported for the session."""
+    session_env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    endpoint = os.environ.get("BAKEHOUSE_TEST_S3_ENDPOINT")
+    server = None
+    if not endpoint:
+        from moto.server import ThreadedMotoServer  # test-only dependency
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+    session_env["BAKEHOUSE_S3_ENDPOINT_URL"] = endpoint
+    session_env["MLFLOW_S3_ENDPOINT_URL"] = endpoint
+    previous = {k: os.environ.get(k) for k in session_env}
+    os.environ.update(session_env)
+    try:
+        yield endpoint
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if server is not None:
+            server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty bucket on the moto server; its name is returned (use ``s3://<name>/...``)."""
+    import boto3  # heavy; only S3 tests pay for it
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "BAKEHOUSE_S3_ENDPOINT_URL"):
+        monkeypatch.setenv(key, os.environ[key])  # survive a test that clears the environment
+    name = f"bh-{uuid.uuid4().hex[:20]}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        try:
+            paginator = client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=name):
+                keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+                if keys:
+                    client.delete_objects(Bucket=name, Delete={"Objects": keys})
+            client.delete_bucket(Bucket=name)
+        except Exception:  # noqa: BLE001 - the server may already be gone; the bucket dies with it
+            pass
+
+
+# ------------------------------------------------------------------------------------- the server
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def wait_for_server(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 60.0) -> None:
+    """Poll ``url/health`` until it answers 200; on exit or timeout, fail with the server's log."""
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerStartError(
+                f"bakehouse server exited with code {proc.returncode} before answering:\n{_tail(log_path)}"
+            )
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = str(exc)
+        time.sleep(0.1)
+    raise ServerStartError(f"bakehouse server at {url} not healthy after {timeout:.0f} s ({last_error}):\n{_tail(log_path)}")
+
+
+def _tail(path: Path, limit: int = 20000) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return text[-limit:]
+
+
+@dataclass
+class ServerHandle:
+    """A running `bakehouse server` subprocess."""
+
+    url: str
+    port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes]
+    backend_store_uri: str
+    artifacts_destination: str | None
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def log(self) -> str:
+        return _tail(self.log_path)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the whole process group (uvicorn workers included): SIGTERM, then SIGKILL."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # stragglers in the group, if any
+        except ProcessLookupError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(timeout=5)
+
+
+ServerFactory = Callable[..., ServerHandle]
+
+
+@pytest.fixture
+def bakehouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """Factory: ``start(backend_store_uri=None, artifacts_destination=None, extra_args=(), env=None)``.
+
+    Starts ``bakehouse server --host 127.0.0.1 --port <free>`` in its own session and waits for /health.
+    Defaults: a SQLite file and an artifacts directory in a fresh temp dir. Every server started is stopped
+    (whole process group) at teardown.
+    """
+    started: list[ServerHandle] = []
+
+    def start(
+        backend_store_uri: str | None = None,
+        artifacts_destination: str | None = None,
+        extra_args: list[str] | tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> ServerHandle:
+        workdir = tmp_path_factory.mktemp("server")
+        if backend_store_uri is None:
+            backend_store_uri = f"sqlite:///{workdir / 'bakehouse.db'}"
+        if artifacts_destination is None:
+            artifacts_destination = str(workdir / "artifacts")
+        last_error: ServerStartError | None = None
+        for attempt in range(3):  # a free port can be taken between picking and binding; retry then
+            port = free_port()
+            log_path = workdir / f"server-{port}.log"
+            cmd = [
+                *bakehouse_executable(),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                backend_store_uri,
+            ]
+            if artifacts_destination:
+                cmd += ["--artifacts-destination", artifacts_destination]
+            cmd += list(extra_args)
+            with open(log_path, "wb") as log_file:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=workdir,
+                    env={**os.environ, **(env or {})},
+                    start_new_session=True,
+                )
+            handle = ServerHandle(
+                url=f"http://127.0.0.1:{port}",
+                port=port,
+                log_path=log_path,
+                proc=proc,
+                backend_store_uri=backend_store_uri,
+                artifacts_destination=artifacts_destination,
+            )
+            started.append(handle)
+            try:
+                wait_for_server(handle.url, proc, log_path, timeout=timeout)
+                return handle
+            except ServerStartError as exc:
+                handle.stop()
+                last_error = exc
+                if "address already in use" not in handle.log.lower():
+                    break
+        pytest.fail(str(last_error), pytrace=False)
+
+    yield start
+    for handle in started:
+        handle.stop()
