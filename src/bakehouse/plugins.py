@@ -66,8 +66,10 @@ class PluginRegistry(Generic[T]):
 def resolve_reference(reference: str) -> Any:
     """Import ``"package.module:attribute"`` and return the attribute."""
     module_name, _, attribute = reference.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attribute) if attribute else module
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split(".") if attribute else ():
+        target = getattr(target, part)
+    return target
 
 
 #: tracking store factories by URI scheme: ``factory(uri: str, artifact_uri: str | None) -> TrackingStore``

@@ -202,7 +202,7 @@ def log_model(
     **save_kwargs: Any,
 ) -> ModelInfo:
     """Save the estimator and record it as a logged model (MLflow 3: ``models:/<model_id>``)."""
-    from bakehouse.models.logging import log_model as _log
+    from bakehouse.models.logged import log_model as _log
 
     return _log(
         lambda path, model: save_model(sk_model, path, mlflow_model=model, **save_kwargs),

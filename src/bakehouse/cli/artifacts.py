@@ -127,12 +127,13 @@ def repository_for_run(client: "Client", run_id: str) -> Any | None:
 
 
 def repository_for_uri(uri: str, client: "Client") -> Any:
+    """The artifact repository for ``uri``, resolved the way the client does (server proxy included)."""
+    factory = getattr(client, "artifact_repository", None)
+    if factory is not None:
+        return factory(uri)
     from bakehouse.store.artifacts import get_artifact_repository
 
-    try:
-        return get_artifact_repository(uri, tracking_uri=client.tracking_uri)
-    except TypeError:  # a version of the factory without tracking_uri
-        return get_artifact_repository(uri)
+    return get_artifact_repository(uri, tracking_uri=client.tracking_uri)
 
 
 def call_with_progress(method: Callable[..., Any], progress: ProgressCallback, *args: Any, **kwargs: Any) -> Any:

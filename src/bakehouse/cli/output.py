@@ -25,7 +25,7 @@ def console(stderr: bool = False) -> "Console":
     if cached is None or cached.file is not stream:
         from rich.console import Console
 
-        cached = Console(file=stream, stderr=stderr, highlight=False, soft_wrap=False)
+        cached = Console(file=stream, stderr=stderr, highlight=False, soft_wrap=True)
         _consoles[stderr] = cached
     return cached
 

@@ -315,7 +315,13 @@ class _Tokenizer:
                 out.append(_Token("NUMBER", m.group(), i, m.group()))
                 i = end
             elif (m := _WORD_RE.match(src, i)) is not None:
-                text = m.group()
+                text, end = m.group(), m.end()
+                if end < n and src[end] == ".":  # the identifier stops short of a key
+                    nxt = src[end + 1] if end + 1 < n else ""
+                    if nxt in ("`", '"'):
+                        quote = "backtick quote" if nxt == "`" else "double quote"
+                        self.fail(f"unterminated {quote} starting at position {end + 1}")
+                    self.fail(f"expected a key after {src[i:end + 1]!r} at position {end + 1}")
                 if "." not in text and text.upper() in _KEYWORDS:
                     out.append(_Token("KEYWORD", text, i, text.upper()))
                 else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 from bakehouse.errors import InvalidParameterError
@@ -33,6 +34,14 @@ _EXPERIMENT_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
 
 def validate_key(key: Any, kind: str) -> str:
     """A metric/param/tag key: bounded, a safe relative path (keys may become file names)."""
+    if not isinstance(key, str):
+        raise InvalidParameterError(f"Invalid {kind} key {key!r}: keys must be strings")
+    return _validate_key_cached(key, kind)
+
+
+@lru_cache(maxsize=4096)
+def _validate_key_cached(key: str, kind: str) -> str:
+    """Keys repeat endlessly in a training loop: each distinct key is checked once."""
     if not isinstance(key, str):
         raise InvalidParameterError(f"Invalid {kind} key {key!r}: keys must be strings")
     if key == "":

@@ -70,8 +70,8 @@ def safe_file_name(name: str) -> str:
 
 
 def join_artifact_path(*parts: str | None) -> str:
-    """Join relative artifact paths with ``/``, skipping empty parts; the result is validated."""
-    return safe_relative_path("/".join(part.strip("/") for part in parts if part and part.strip("/")))
+    """Join relative artifact paths with ``/``, skipping empty parts; each part is validated."""
+    return "/".join(rel for rel in (safe_relative_path(part) for part in parts) if rel)
 
 
 def _is_within(path: Path, root: Path) -> bool:

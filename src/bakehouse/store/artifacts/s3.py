@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from boto3.s3.transfer import TransferConfig
 
 #: Files at or above this size are uploaded/downloaded in parts.
-MULTIPART_THRESHOLD = 64 * 1024 * 1024
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
 #: Part size for managed transfers and for streamed writes (S3's minimum part size is 5 MiB).
 MULTIPART_CHUNK_SIZE = 16 * 1024 * 1024
 STREAM_PART_SIZE = 8 * 1024 * 1024

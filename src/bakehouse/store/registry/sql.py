@@ -62,6 +62,11 @@ from bakehouse.store.registry.validation import (
     validate_version,
 )
 
+try:  # the shared search language (OR, parentheses, MLflow's rules); the local parser is the fallback
+    from bakehouse.store.db import filters as _shared_search
+except ImportError:  # pragma: no cover - only while the search module is missing
+    _shared_search = None  # type: ignore[assignment]
+
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 ACTIVE_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
 
@@ -355,6 +360,26 @@ class SqlRegistryStore:
             max_results = REGISTERED_MODELS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, REGISTERED_MODELS_MAX_RESULTS_THRESHOLD)
         offset = _decode_token(page_token)
+        if _shared_search is not None:
+            query = _shared_search.build_registered_model_search(filter_string, order_by, offset, max_results + 1)
+            with self._read() as conn:
+                names = [r[0] for r in conn.execute(query)]
+                by_name = {r.name: r for r in conn.execute(select(rm).where(rm.c.name.in_(names[:max_results])))}
+                rows = [by_name[n] for n in names[:max_results] if n in by_name]
+                models = self._models_from_rows(conn, rows)
+            token = _encode_token(offset + max_results) if len(names) > max_results else ""
+            return PagedList(models, token)
+        query = self._fallback_registered_model_query(filter_string, order_by)
+        query = query.offset(offset).limit(max_results + 1)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            models = self._models_from_rows(conn, rows[:max_results])
+        token = _encode_token(offset + max_results) if len(rows) > max_results else ""
+        return PagedList(models, token)
+
+
+    def _fallback_registered_model_query(self, filter_string: str | None, order_by: Sequence[str] | None) -> Any:
+        """Used only when the shared search module (``store/db/filters.py``) is unavailable."""
         node = parse_filter(filter_string)
         ordering = parse_order_by(order_by, _RM_ORDER)
 
@@ -378,12 +403,7 @@ class SqlRegistryStore:
         clauses = [rm.c[col].asc() if asc else rm.c[col].desc() for col, asc in ordering]
         if "name" not in {col for col, _ in ordering}:
             clauses.append(rm.c.name.asc())
-        query = query.order_by(*clauses).offset(offset).limit(max_results + 1)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-            models = self._models_from_rows(conn, rows[:max_results])
-        token = _encode_token(offset + max_results) if len(rows) > max_results else ""
-        return PagedList(models, token)
+        return query.order_by(*clauses)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         validate_model_name(name)
@@ -606,6 +626,30 @@ class SqlRegistryStore:
             max_results = MODEL_VERSIONS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, MODEL_VERSIONS_MAX_RESULTS_THRESHOLD)
         offset = _decode_token(page_token)
+        if _shared_search is not None:
+            query = _shared_search.build_model_version_search(filter_string, order_by, offset, max_results + 1)
+            with self._read() as conn:
+                keys = [(r[0], int(r[1])) for r in conn.execute(query)]
+                page = keys[:max_results]
+                by_key: dict[tuple[str, int], Any] = {}
+                for chunk_names in _chunks(sorted({n for n, _ in page}), 500):
+                    for r in conn.execute(select(mv).where(mv.c.name.in_(chunk_names))):
+                        by_key[(r.name, r.version)] = r
+                rows = [by_key[k] for k in page if k in by_key]
+                versions = self._versions_from_rows(conn, rows)
+            token = _encode_token(offset + max_results) if len(keys) > max_results else ""
+            return PagedList(versions, token)
+        query = self._fallback_model_version_query(filter_string, order_by)
+        query = query.offset(offset).limit(max_results + 1)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            versions = self._versions_from_rows(conn, rows[:max_results])
+        token = _encode_token(offset + max_results) if len(rows) > max_results else ""
+        return PagedList(versions, token)
+
+
+    def _fallback_model_version_query(self, filter_string: str | None, order_by: Sequence[str] | None) -> Any:
+        """Used only when the shared search module (``store/db/filters.py``) is unavailable."""
         node = parse_filter(filter_string)
         ordering = parse_order_by(order_by, _MV_ORDER)
         columns = {"name": mv.c.name, "run_id": mv.c.run_id, "source_path": mv.c.source, "model_id": mv.c.model_id}
@@ -646,12 +690,7 @@ class SqlRegistryStore:
             clauses.append(mv.c.name.asc())
         if "version" not in used:
             clauses.append(mv.c.version.desc())
-        query = query.order_by(*clauses).offset(offset).limit(max_results + 1)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-            versions = self._versions_from_rows(conn, rows[:max_results])
-        token = _encode_token(offset + max_results) if len(rows) > max_results else ""
-        return PagedList(versions, token)
+        return query.order_by(*clauses)
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
         validate_model_name(name)

@@ -114,3 +114,38 @@ def _join(location: str, sub_path: str) -> str:
     if not sub_path:
         return location
     return location.rstrip("/") + "/" + posixpath.normpath(sub_path).lstrip("/")
+
+
+def registry_store_for(registry_uri: str | None = None, tracking_uri: str | None = None) -> Any:
+    """The registry store a URI names (default: ``BAKEHOUSE_REGISTRY_URI``, else the tracking URI)."""
+    from urllib.parse import urlparse
+
+    from bakehouse import plugins, settings
+
+    uri = (
+        registry_uri
+        or settings.registry_uri_from_env()
+        or tracking_uri
+        or settings.tracking_uri_from_env()
+        or settings.default_tracking_uri()
+    )
+    scheme = urlparse(uri).scheme.split("+", 1)[0]
+    return plugins.registry_stores.get(scheme)(uri)
+
+
+def resolve_registered_models_uri(
+    uri: str,
+    tracking_uri: str | None = None,
+    tracking_store: Any = None,
+    registry_uri: str | None = None,
+    registry_store: Any = None,
+) -> str:
+    """The artifact layer's hook (``store/artifacts/logical.py``): any ``models:/`` URI -> artifact URI."""
+    store = registry_store if registry_store is not None else registry_store_for(registry_uri, tracking_uri)
+    if tracking_store is None and parse_models_uri(uri).model_id is not None:
+        from bakehouse import plugins, settings
+        from urllib.parse import urlparse
+
+        t_uri = tracking_uri or settings.tracking_uri_from_env() or settings.default_tracking_uri()
+        tracking_store = plugins.tracking_stores.get(urlparse(t_uri).scheme.split("+", 1)[0])(t_uri)
+    return resolve_models_uri(uri, store, tracking_store)

@@ -1,0 +1,66 @@
+"""Which store a tracking URI means, one instance per URI per process."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from bakehouse import plugins, settings
+from bakehouse.errors import InvalidParameterError
+
+_tracking_stores: dict[str, Any] = {}
+_registry_stores: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def scheme_of(uri: str) -> str:
+    scheme = urlparse(uri).scheme
+    return scheme.split("+", 1)[0]  # postgresql+psycopg -> postgresql
+
+
+def normalize_tracking_uri(uri: str) -> str:
+    """A bare ``*.db`` path means SQLite; other bare paths are refused with a clear message."""
+    scheme = scheme_of(uri)
+    if scheme in ("", "file"):
+        path = Path(urlparse(uri).path if scheme == "file" else uri).expanduser()
+        if path.suffix in (".db", ".sqlite", ".sqlite3"):
+            return "sqlite:///" + str(path.resolve())
+        raise InvalidParameterError(
+            f"Unsupported tracking URI {uri!r}: Bakehouse stores tracking data in a database. Use "
+            "'sqlite:///path/to/bakehouse.db', 'postgresql://...', 'mysql://...' or the URL of a tracking server."
+        )
+    return uri
+
+
+def get_tracking_store(uri: str, artifact_uri: str | None = None) -> Any:
+    key = f"{uri}|{artifact_uri or ''}"
+    with _lock:
+        store = _tracking_stores.get(key)
+        if store is None:
+            factory = plugins.tracking_stores.get(scheme_of(uri))
+            store = factory(uri, artifact_uri)
+            _tracking_stores[key] = store
+        return store
+
+
+def get_registry_store(uri: str) -> Any:
+    with _lock:
+        store = _registry_stores.get(uri)
+        if store is None:
+            factory = plugins.registry_stores.get(scheme_of(uri))
+            store = factory(uri)
+            _registry_stores[uri] = store
+        return store
+
+
+def clear_store_cache() -> None:
+    with _lock:
+        _tracking_stores.clear()
+        _registry_stores.clear()
+
+
+def resolve_tracking_uri(explicit: str | None, fluent_default: str | None = None) -> str:
+    uri = explicit or fluent_default or settings.tracking_uri_from_env() or settings.default_tracking_uri()
+    return normalize_tracking_uri(uri)

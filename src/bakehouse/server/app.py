@@ -1,0 +1,167 @@
+"""``create_app(config)``: the tracking server as a Starlette application.
+
+Routes come from the ENDPOINTS table (``bakehouse.wire.endpoints.all_endpoints``), mounted under
+``/api/<version>`` and ``/ajax-api/<version>`` behind ``--static-prefix``; the non-RPC routes (health,
+version, server-info, OpenAPI, UI downloads) and the web UI are added around them.
+
+Extension hooks (the auth layer uses them): ``middleware_factories`` wrap the router (each takes the ASGI
+app and returns one) inside the security middleware, and ``handler_wrapper(endpoint, handler)`` wraps
+every RPC handler. With ``config.app_name`` set, ``bakehouse.server.auth:hooks(config)`` supplies both.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from bakehouse import plugins
+from bakehouse.errors import ErrorCode, InvalidParameterError
+from bakehouse.server.artifact_access import ArtifactAccess
+from bakehouse.server.config import ServerConfig
+from bakehouse.server.handlers.meta import meta_routes, openapi_document
+from bakehouse.server.middleware import SecurityMiddleware
+from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
+from bakehouse.wire.endpoints import Endpoint, all_endpoints
+
+logger = logging.getLogger(__name__)
+
+ASGIApp = Callable[..., Any]
+MiddlewareFactory = Callable[[ASGIApp], ASGIApp]
+
+
+def uri_scheme(uri: str) -> str:
+    """``postgresql+psycopg://...`` -> ``postgresql``; a plain path -> ``""``."""
+    scheme, sep, _ = uri.partition(":")
+    if not sep or "/" in scheme or len(scheme) == 1:
+        return ""
+    return scheme.split("+", 1)[0].lower()
+
+
+def create_tracking_store(config: ServerConfig) -> Any:
+    factory = plugins.tracking_stores.get(uri_scheme(config.backend_store_uri) or "sqlite")
+    try:
+        return factory(config.backend_store_uri, config.effective_artifact_root, restrict_artifact_locations=True)
+    except TypeError:  # a plug-in store without the server-only keyword
+        return factory(config.backend_store_uri, config.effective_artifact_root)
+
+
+def create_registry_store(config: ServerConfig) -> Any:
+    """The registry store, or None (with a log line) when it cannot be built yet."""
+    uri = config.effective_registry_uri
+    try:
+        factory = plugins.registry_stores.get(uri_scheme(uri) or "sqlite")
+        return factory(uri)
+    except (ImportError, AttributeError) as exc:
+        logger.warning("Model registry disabled: no registry store for %s (%s)", uri, exc)
+        return None
+
+
+class _FactoryMiddleware:
+    """Adapts ``factory(app) -> app`` to Starlette's ``Middleware(cls, **kwargs)``."""
+
+    def __init__(self, app: ASGIApp, factory: MiddlewareFactory) -> None:
+        self.app = factory(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse(
+        {"error_code": ErrorCode.ENDPOINT_NOT_FOUND.value, "message": f"No endpoint {request.url.path}"},
+        status_code=404,
+    )
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return JSONResponse(
+        {
+            "error_code": ErrorCode.BAD_REQUEST.value,
+            "message": f"Method {request.method} is not allowed for {request.url.path}",
+        },
+        status_code=405,
+    )
+
+
+def _auth_hooks(config: ServerConfig) -> tuple[list[MiddlewareFactory], HandlerWrapper | None]:
+    if not config.app_name:
+        return [], None
+    try:
+        from bakehouse.server.auth import hooks  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise InvalidParameterError(f"--app-name {config.app_name!r} is not available in this installation") from exc
+    middleware, wrapper = hooks(config)
+    return list(middleware), wrapper
+
+
+def served_endpoints(config: ServerConfig) -> list[Endpoint]:
+    endpoints = all_endpoints()
+    if config.artifacts_only:
+        from bakehouse.wire.artifacts import ENDPOINTS as artifact_endpoints
+
+        return list(artifact_endpoints)
+    if not config.serve_artifacts:
+        from bakehouse.wire.artifacts import ENDPOINTS as artifact_endpoints
+
+        names = {e.name for e in artifact_endpoints}
+        endpoints = [e for e in endpoints if e.name not in names]
+    return endpoints
+
+
+def create_app(
+    config: ServerConfig | None = None,
+    *,
+    tracking_store: Any = None,
+    registry_store: Any = None,
+    middleware_factories: Sequence[MiddlewareFactory] = (),
+    handler_wrapper: HandlerWrapper | None = None,
+) -> Starlette:
+    """Build the application. Stores are created from ``config`` unless given (tests pass their own)."""
+    config = (config or ServerConfig()).normalized()
+    auth_middleware, auth_wrapper = _auth_hooks(config)
+    wrapper = handler_wrapper or auth_wrapper
+    prefix = config.static_prefix
+
+    endpoints = served_endpoints(config)
+    routes: list[BaseRoute] = list(meta_routes(prefix, artifacts_only=config.artifacts_only))
+    routes += routes_for(endpoints, prefix, wrapper)
+    if not config.artifacts_only:
+        from bakehouse.wire.tracking import AJAX_ONLY_ENDPOINTS
+
+        routes += routes_for(AJAX_ONLY_ENDPOINTS, prefix, wrapper, ajax_only=True)
+        if config.serve_ui:
+            try:
+                from bakehouse.server.ui.routes import ui_routes
+            except ImportError as exc:  # the UI package is optional while it is being built
+                logger.info("Web UI not mounted: %s", exc)
+            else:
+                routes += ui_routes(prefix)
+
+    middleware: list[Middleware] = []
+    if not config.disable_security_middleware:
+        middleware.append(Middleware(SecurityMiddleware, config=config))
+    for factory in [*auth_middleware, *middleware_factories]:
+        middleware.append(Middleware(_FactoryMiddleware, factory=factory))
+
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={404: _not_found, 405: _method_not_allowed},
+    )
+    app.state.config = config
+    app.state.endpoints = endpoints
+    app.state.openapi = openapi_document(endpoints, prefix)
+    app.state.artifact_access = ArtifactAccess(config)
+    if config.artifacts_only:
+        app.state.tracking_store = tracking_store
+        app.state.registry_store = registry_store
+    else:
+        app.state.tracking_store = tracking_store if tracking_store is not None else create_tracking_store(config)
+        app.state.registry_store = registry_store if registry_store is not None else create_registry_store(config)
+    return app

@@ -1,0 +1,130 @@
+"""The artifact proxy: bytes between clients and ``--artifacts-destination`` (local disk or S3).
+
+Both directions stream: an upload is handed to the repository's ``write_stream`` in ~1 MiB blocks from a
+worker thread, a download is the repository's ``ChunkStream`` iterated by the response. Neither holds a
+whole file in memory. Every path goes through :func:`bakehouse.store.artifacts.paths.safe_relative_path`
+(inside the repository primitives as well), so no spelling of a path reaches outside the destination.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from typing import Any, AsyncIterator, Iterator
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from bakehouse.errors import InvalidParameterError, NotImplementedFeatureError
+from bakehouse.server.context import RequestContext
+from bakehouse.store.artifacts.paths import safe_relative_path
+from bakehouse.wire import artifacts as wa
+from bakehouse.wire import json as wj
+
+UPLOAD_BLOCK = 1024 * 1024
+
+#: content types a browser may render inline from /get-artifact; everything else is text/plain or a download
+_INLINE_SAFE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "application/pdf"}
+
+
+def _access(ctx: RequestContext) -> Any:
+    return ctx.request.app.state.artifact_access
+
+
+def _path_param(request: Request) -> str:
+    rel = safe_relative_path(request.path_params.get("artifact_path", ""))
+    if not rel:
+        raise InvalidParameterError("An artifact path is required")
+    return rel
+
+
+def stream_response(stream: Any, name: str, inline: bool = False) -> Response:
+    """Send a ChunkStream; ``inline`` picks a browser-safe content type (UI), else octet-stream."""
+    headers = {}
+    if stream.size is not None:
+        headers["Content-Length"] = str(stream.size)
+    media_type = "application/octet-stream"
+    if inline:
+        guessed, _ = mimetypes.guess_type(name)
+        if guessed in _INLINE_SAFE:
+            media_type = guessed
+        elif guessed is None or guessed.startswith("text/") or guessed in ("application/json", "image/svg+xml"):
+            media_type = "text/plain; charset=utf-8"
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return StreamingResponse(stream, media_type=media_type, headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------- routes
+def list_artifacts(ctx: RequestContext, req: wa.ListArtifactsProxy) -> dict[str, Any]:
+    """Children of ``path`` with paths relative to it; a file or missing path lists as ``{}``."""
+    rel = safe_relative_path(req.path)
+    repo = _access(ctx).destination_repo()
+    infos = repo.list_dir(rel or None)
+    files = []
+    for info in infos:
+        name = posixpath.relpath(info.path, rel) if rel else info.path
+        info.path = name
+        files.append(wj.file_info_to_json(info))
+    return {"files": files} if files else {}
+
+
+async def download_artifact(ctx: RequestContext, request: Request) -> Response:
+    rel = _path_param(request)
+    repo = _access(ctx).destination_repo()
+    stream = await anyio.to_thread.run_sync(repo.open_read, rel)
+    return stream_response(stream, rel)
+
+
+async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
+    rel = _path_param(request)
+    repo = _access(ctx).destination_repo()
+    body: AsyncIterator[bytes] = request.stream().__aiter__()
+
+    async def next_block() -> bytes:
+        block = bytearray()
+        while len(block) < UPLOAD_BLOCK:
+            try:
+                chunk = await body.__anext__()
+            except StopAsyncIteration:
+                break
+            block += chunk
+        return bytes(block)
+
+    def blocks() -> Iterator[bytes]:
+        while True:
+            block = anyio.from_thread.run(next_block)
+            if not block:
+                return
+            yield block
+
+    await anyio.to_thread.run_sync(repo.write_stream, rel, blocks())
+    return Response(b"{}", media_type="application/json")
+
+
+async def delete_artifact(ctx: RequestContext, request: Request) -> Response:
+    rel = _path_param(request)
+    repo = _access(ctx).destination_repo()
+    await anyio.to_thread.run_sync(repo.delete, rel)
+    return Response(b"{}", media_type="application/json")
+
+
+def _multipart_unsupported() -> NotImplementedFeatureError:
+    return NotImplementedFeatureError(
+        "Multipart uploads through presigned URLs are not offered by this server; the client falls back to a "
+        "single streaming PUT, which the server streams to storage (multipart on S3) without buffering."
+    )
+
+
+def create_multipart_upload(ctx: RequestContext, req: wa.CreateMultipartUpload) -> dict[str, Any]:
+    raise _multipart_unsupported()
+
+
+def complete_multipart_upload(ctx: RequestContext, req: wa.CompleteMultipartUpload) -> dict[str, Any]:
+    raise _multipart_unsupported()
+
+
+def abort_multipart_upload(ctx: RequestContext, req: wa.AbortMultipartUpload) -> dict[str, Any]:
+    raise _multipart_unsupported()

@@ -1,0 +1,207 @@
+"""Model registry handlers: parse -> registry store -> MLflow's JSON.
+
+Who did it (for the audit trail) is the authenticated user when auth is on, else the optional ``user_id``
+a Bakehouse client sends; the official client sends none, and the event is recorded without a user.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from bakehouse.errors import InvalidParameterError, NotImplementedFeatureError
+from bakehouse.store.registry.base import REGISTERED_MODELS_MAX_RESULTS_DEFAULT
+from bakehouse.server.context import RequestContext
+from bakehouse.wire import registry as w
+from bakehouse.wire.registry import model_version_to_json, registered_model_to_json, registry_event_to_json
+
+logger = logging.getLogger(__name__)
+
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+
+
+def _store(ctx: RequestContext) -> Any:
+    store = ctx.registry_store
+    if store is None:
+        raise NotImplementedFeatureError("The model registry is not enabled on this server.")
+    if getattr(store, "logged_model_resolver", False) is None and ctx.tracking_store is not None:
+        # versions registered from ``models:/<model_id>`` resolve through the tracking store's logged models
+        store.logged_model_resolver = ctx.tracking_store.get_logged_model
+    return store
+
+
+def _who(ctx: RequestContext, sent: str | None) -> str | None:
+    return ctx.username or sent or None
+
+
+def _tags(items: list[w.KeyValue]) -> dict[str, str]:
+    return {t.key: t.value for t in items}
+
+
+# ------------------------------------------------------------------------------------ registered models
+def create_registered_model(ctx: RequestContext, req: w.CreateRegisteredModel) -> dict[str, Any]:
+    model = _store(ctx).create_registered_model(
+        req.name, tags=_tags(req.tags), description=req.description, user_id=ctx.username
+    )
+    return {"registered_model": registered_model_to_json(model)}
+
+
+def rename_registered_model(ctx: RequestContext, req: w.RenameRegisteredModel) -> dict[str, Any]:
+    if not req.new_name:
+        raise InvalidParameterError(
+            "Missing value for required parameter 'new_name'. See the API docs for more information about "
+            "request parameters."
+        )
+    model = _store(ctx).rename_registered_model(req.name, req.new_name, user_id=_who(ctx, req.user_id))
+    return {"registered_model": registered_model_to_json(model)}
+
+
+def update_registered_model(ctx: RequestContext, req: w.UpdateRegisteredModel) -> dict[str, Any]:
+    model = _store(ctx).update_registered_model(req.name, req.description)
+    return {"registered_model": registered_model_to_json(model)}
+
+
+def delete_registered_model(ctx: RequestContext, req: w.DeleteRegisteredModel) -> dict[str, Any]:
+    _store(ctx).delete_registered_model(req.name)
+    return {}
+
+
+def get_registered_model(ctx: RequestContext, req: w.GetRegisteredModel) -> dict[str, Any]:
+    return {"registered_model": registered_model_to_json(_store(ctx).get_registered_model(req.name))}
+
+
+def search_registered_models(ctx: RequestContext, req: w.SearchRegisteredModels) -> dict[str, Any]:
+    page = _store(ctx).search_registered_models(
+        filter_string=req.filter,
+        max_results=req.max_results if req.max_results is not None else REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
+        order_by=req.order_by or None,
+        page_token=req.page_token or None,
+    )
+    out: dict[str, Any] = {}
+    if page:
+        out["registered_models"] = [registered_model_to_json(m) for m in page]
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def get_latest_versions(ctx: RequestContext, req: w.GetLatestVersions) -> dict[str, Any]:
+    versions = _store(ctx).get_latest_versions(req.name, req.stages or None)
+    return {"model_versions": [model_version_to_json(v) for v in versions]} if versions else {}
+
+
+def set_registered_model_tag(ctx: RequestContext, req: w.SetRegisteredModelTag) -> dict[str, Any]:
+    _store(ctx).set_registered_model_tag(req.name, req.key, req.value)
+    return {}
+
+
+def delete_registered_model_tag(ctx: RequestContext, req: w.DeleteRegisteredModelTag) -> dict[str, Any]:
+    _store(ctx).delete_registered_model_tag(req.name, req.key)
+    return {}
+
+
+# ---------------------------------------------------------------------------------------- aliases
+def set_registered_model_alias(ctx: RequestContext, req: w.SetRegisteredModelAlias) -> dict[str, Any]:
+    _store(ctx).set_registered_model_alias(req.name, req.alias, req.version, user_id=_who(ctx, req.user_id))
+    return {}
+
+
+def delete_registered_model_alias(ctx: RequestContext, req: w.DeleteRegisteredModelAlias) -> dict[str, Any]:
+    _store(ctx).delete_registered_model_alias(req.name, req.alias, user_id=_who(ctx, req.user_id))
+    return {}
+
+
+def get_model_version_by_alias(ctx: RequestContext, req: w.GetModelVersionByAlias) -> dict[str, Any]:
+    return {"model_version": model_version_to_json(_store(ctx).get_model_version_by_alias(req.name, req.alias))}
+
+
+# ---------------------------------------------------------------------------------------- model versions
+def create_model_version(ctx: RequestContext, req: w.CreateModelVersion) -> dict[str, Any]:
+    store = _store(ctx)
+    version = store.create_model_version(
+        req.name,
+        req.source,
+        run_id=req.run_id or None,
+        tags=_tags(req.tags),
+        run_link=req.run_link or None,
+        description=req.description,
+        model_id=req.model_id or None,
+        user_id=_who(ctx, req.user_id),
+    )
+    if version.model_id:
+        _record_version_on_logged_model(ctx, version.model_id, version.name, version.version)
+    return {"model_version": model_version_to_json(version)}
+
+
+def _record_version_on_logged_model(ctx: RequestContext, model_id: str, name: str, version: str) -> None:
+    """MLflow 3 tags the logged model with ``mlflow.modelVersions`` so the UI links model -> versions."""
+    tracking = ctx.tracking_store
+    if tracking is None:
+        return
+    try:
+        model = tracking.get_logged_model(model_id)
+        entries = json.loads(model.tags.get(MODEL_VERSIONS_TAG) or "[]")
+        entries.append({"name": name, "version": str(version)})
+        tracking.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
+    except Exception:  # noqa: BLE001 - the version exists either way; the link is a convenience
+        logger.debug("Could not tag logged model %s with its model version", model_id, exc_info=True)
+
+
+def update_model_version(ctx: RequestContext, req: w.UpdateModelVersion) -> dict[str, Any]:
+    version = _store(ctx).update_model_version(req.name, req.version, req.description)
+    return {"model_version": model_version_to_json(version)}
+
+
+def transition_model_version_stage(ctx: RequestContext, req: w.TransitionModelVersionStage) -> dict[str, Any]:
+    version = _store(ctx).transition_model_version_stage(
+        req.name, req.version, req.stage, req.archive_existing_versions, user_id=_who(ctx, req.user_id)
+    )
+    return {"model_version": model_version_to_json(version)}
+
+
+def delete_model_version(ctx: RequestContext, req: w.DeleteModelVersion) -> dict[str, Any]:
+    _store(ctx).delete_model_version(req.name, req.version, user_id=_who(ctx, req.user_id))
+    return {}
+
+
+def get_model_version(ctx: RequestContext, req: w.GetModelVersion) -> dict[str, Any]:
+    return {"model_version": model_version_to_json(_store(ctx).get_model_version(req.name, req.version))}
+
+
+def search_model_versions(ctx: RequestContext, req: w.SearchModelVersions) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if req.max_results is not None:
+        kwargs["max_results"] = req.max_results
+    page = _store(ctx).search_model_versions(
+        filter_string=req.filter, order_by=req.order_by or None, page_token=req.page_token or None, **kwargs
+    )
+    out: dict[str, Any] = {}
+    if page:
+        out["model_versions"] = [model_version_to_json(v) for v in page]
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+def get_model_version_download_uri(ctx: RequestContext, req: w.GetModelVersionDownloadUri) -> dict[str, Any]:
+    return {"artifact_uri": _store(ctx).get_model_version_download_uri(req.name, req.version)}
+
+
+def set_model_version_tag(ctx: RequestContext, req: w.SetModelVersionTag) -> dict[str, Any]:
+    _store(ctx).set_model_version_tag(req.name, req.version, req.key, req.value)
+    return {}
+
+
+def delete_model_version_tag(ctx: RequestContext, req: w.DeleteModelVersionTag) -> dict[str, Any]:
+    _store(ctx).delete_model_version_tag(req.name, req.version, req.key)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------ audit trail
+def get_registry_history(ctx: RequestContext, req: w.GetRegistryHistory) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if req.max_results is not None:
+        kwargs["max_results"] = req.max_results
+    events = _store(ctx).get_registry_history(req.name, **kwargs)
+    return {"events": [registry_event_to_json(e) for e in events]}

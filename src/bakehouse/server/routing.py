@@ -1,0 +1,235 @@
+"""Routes from the ENDPOINTS table: parse the request MLflow's way, call the handler, answer JSON.
+
+- GET: fields from the query string; repeated keys fill list fields; ``true``/``false`` booleans.
+- Other methods: a JSON object body (a double-encoded JSON string is tolerated, as MLflow does); path
+  placeholders are merged in. Malformed JSON, a non-object body or a wrong field type is a 400
+  INVALID_PARAMETER_VALUE; unknown fields are ignored. Bodies are bounded by ``max_json_body_bytes``.
+- Errors: ``{"error_code", "message"}`` with the status of :data:`bakehouse.errors.HTTP_STATUS`. Anything
+  unexpected is logged with its traceback and answered with a generic 500 INTERNAL_ERROR.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import types
+import typing
+from typing import Any, Awaitable, Callable
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
+from bakehouse.server.context import RequestContext
+from bakehouse.wire.endpoints import Endpoint
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+#: ``wrapper(endpoint, handler) -> handler``: how the auth layer adds its checks around every handler.
+HandlerWrapper = Callable[[Endpoint, Handler], Handler]
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+class JSONResponse(Response):
+    media_type = JSON_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_response(exc: BakehouseError) -> Response:
+    return JSONResponse(exc.to_json(), status_code=exc.http_status)
+
+
+def internal_error_response() -> Response:
+    return JSONResponse(
+        {"error_code": ErrorCode.INTERNAL_ERROR.value, "message": "Internal server error; see the server log."},
+        status_code=500,
+    )
+
+
+def resolve_handler(reference: str) -> Handler:
+    module_name, _, function = reference.partition(":")
+    module = importlib.import_module(f"bakehouse.server.handlers.{module_name}")
+    return getattr(module, function)  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------------------- parsing
+def _is_list_annotation(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_list_annotation(arg) for arg in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return _is_list_annotation(typing.get_args(annotation)[0])
+    return False
+
+
+_LIST_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def list_fields(model: type[BaseModel]) -> frozenset[str]:
+    cached = _LIST_FIELDS.get(model)
+    if cached is None:
+        names = set()
+        for name, info in model.model_fields.items():
+            if _is_list_annotation(info.annotation):
+                names.add(name)
+                if info.alias:
+                    names.add(info.alias)
+        cached = _LIST_FIELDS[model] = frozenset(names)
+    return cached
+
+
+def query_to_dict(request: Request, model: type[BaseModel] | None) -> dict[str, Any]:
+    lists = list_fields(model) if model is not None else frozenset()
+    out: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if "\x00" in key:
+            raise InvalidParameterError("NUL characters are not allowed in query parameters")
+        if value in ("true", "false") and model is not None and _is_bool_field(model, key):
+            parsed: Any = value == "true"
+        else:
+            parsed = value
+        if key in lists:
+            out.setdefault(key, []).append(parsed)
+        else:
+            out[key] = parsed
+    return out
+
+
+def _is_bool_field(model: type[BaseModel], key: str) -> bool:
+    info = model.model_fields.get(key)
+    return info is not None and info.annotation in (bool, bool | None)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise InvalidParameterError(f"Request body is larger than the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidParameterError(f"Request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def body_to_dict(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+        if isinstance(data, str):  # double-encoded JSON from old clients
+            data = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameterError(f"Malformed JSON in request body: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError("The request body must be a JSON object")
+    return data
+
+
+def validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False)[:5]:
+        location = ".".join(str(p) for p in error.get("loc", ()))
+        if error.get("type") == "missing":
+            return (
+                f"Missing value for required parameter '{location}'. See the API docs for more information about "
+                "request parameters."
+            )
+        value = error.get("input")
+        shown = repr(value)
+        if len(shown) > 100:
+            shown = shown[:100] + "..."
+        parts.append(f"Invalid value {shown} for parameter '{location}': {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "Invalid request"
+
+
+def parse_request(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidParameterError(validation_message(exc)) from None
+
+
+# ------------------------------------------------------------------------------------------ endpoints
+def make_context(request: Request) -> RequestContext:
+    state = request.app.state
+    return RequestContext(
+        tracking_store=state.tracking_store,
+        registry_store=getattr(state, "registry_store", None),
+        settings=state.config,
+        username=getattr(request.state, "username", None),
+        is_admin=bool(getattr(request.state, "is_admin", False)),
+        request=request,
+    )
+
+
+def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    model = endpoint.request
+
+    async def run(request: Request) -> Response:
+        try:
+            if request.method in ("GET", "HEAD"):
+                data = query_to_dict(request, model)
+            else:
+                data = body_to_dict(await read_body(request, request.app.state.config.max_json_body_bytes))
+            if request.path_params:
+                data.update(request.path_params)
+            parsed = parse_request(model, data) if model is not None else None
+            ctx = make_context(request)
+            result = await run_in_threadpool(handler, ctx, parsed)
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(result if result is not None else {})
+        except BakehouseError as exc:
+            return error_response(exc)
+        except Exception:  # noqa: BLE001 - the one place unknown errors become a generic 500
+            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
+            return internal_error_response()
+
+    return run
+
+
+def raw_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(make_context(request), request)  # type: ignore[no-any-return]
+        except BakehouseError as exc:
+            return error_response(exc)
+        except Exception:  # noqa: BLE001
+            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
+            return internal_error_response()
+
+    return run
+
+
+def api_prefixes(endpoint: Endpoint, static_prefix: str) -> list[str]:
+    return [f"{static_prefix}/api/{endpoint.version}", f"{static_prefix}/ajax-api/{endpoint.version}"]
+
+
+def routes_for(
+    endpoints: list[Endpoint], static_prefix: str, wrapper: HandlerWrapper | None = None, ajax_only: bool = False
+) -> list[Route]:
+    routes: list[Route] = []
+    for endpoint in endpoints:
+        handler = resolve_handler(endpoint.handler)
+        if wrapper is not None:
+            handler = wrapper(endpoint, handler)
+        app = raw_endpoint(endpoint, handler) if endpoint.raw else json_endpoint(endpoint, handler)
+        prefixes = api_prefixes(endpoint, static_prefix)
+        if ajax_only:
+            prefixes = prefixes[1:]
+        for prefix in prefixes:
+            routes.append(Route(prefix + endpoint.path, app, methods=list(endpoint.methods), name=None))
+    return routes

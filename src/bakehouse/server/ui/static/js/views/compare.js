@@ -1,0 +1,164 @@
+// Compare runs: side-by-side params/metrics ("differences only"), parallel coordinates (canvas),
+// scatter and contour plots over chosen params and metrics.
+import * as api from '../api.js';
+import { h, clear, errorBox, spinner, empty, fmtNum, fmtTime } from '../dom.js';
+import { parallelCoordinates } from '../parcoords.js';
+import { accessor, colLabel } from '../columns.js';
+import { loadPlotly, LAYOUT, CONFIG } from '../plot.js';
+import { setQuery } from '../app.js';
+
+const TABLE_MAX = 100;
+
+export async function render(main, _args, query) {
+  document.title = 'Compare runs · Bakehouse';
+  const runIds = (query.get('runs') || '').split(',').filter(Boolean);
+  const expIds = (query.get('experiments') || '').split(',').filter(Boolean);
+  const head = h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / ',
+    expIds.length ? [h('a', { href: `#/experiments/${expIds.join(',')}` }, 'Runs'), ' / '] : null), h('h1', null, 'Compare runs'));
+  const status = h('p', { class: 'muted', 'aria-live': 'polite' });
+  const box = h('div', null, spinner());
+  main.append(head, status, box);
+  let rows = [];
+  let cancelled = false; let loader = null;
+  const t0 = performance.now();
+  try {
+    if (runIds.length) {
+      for (let i = 0; i < runIds.length; i += 16) {
+        const got = await Promise.all(runIds.slice(i, i + 16).map((id) => api.getRun(id)));
+        rows.push(...got.map((r) => api.toRow(r)));
+        if (cancelled) return;
+      }
+      show();
+    } else if (expIds.length) {
+      await new Promise((resolve, reject) => {
+        loader = api.loadAllRuns({ experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY', firstPage: 50000, pageSize: 50000 }, (page, done) => {
+          rows = rows.concat(page); status.textContent = `${rows.length.toLocaleString()} runs loaded${done ? '' : '…'}`; if (done) resolve();
+        }, reject);
+      });
+      if (cancelled) return;
+      show();
+    } else {
+      clear(box).append(empty('No runs chosen. Select runs in a runs table and press “Compare”.'));
+    }
+  } catch (e) { clear(box).append(errorBox(e)); }
+
+  function show() {
+    document.body.dataset.compareLoadMs = String(Math.round(performance.now() - t0));
+    status.textContent = `${rows.length.toLocaleString()} runs`;
+    clear(box);
+    if (!rows.length) { box.append(empty('No runs to compare.')); return; }
+    const paramKeys = [...new Set(rows.flatMap((r) => Object.keys(r.params)))].sort();
+    const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
+    const varies = (get) => { const seen = new Set(); for (const r of rows) { seen.add(String(get(r))); if (seen.size > 1) return true; } return false; };
+    const allCols = [...paramKeys.map((k) => `p:${k}`), ...metricKeys.map((k) => `m:${k}`)];
+    let pcCols = query.get('pc') ? query.get('pc').split(',').map(decodeURIComponent).filter((c) => allCols.includes(c)) : null;
+    if (!pcCols || !pcCols.length) {
+      const vp = paramKeys.filter((k) => varies(accessor(`p:${k}`))).slice(0, 6).map((k) => `p:${k}`);
+      const vm = metricKeys.slice(0, Math.max(1, 7 - vp.length)).map((k) => `m:${k}`);
+      pcCols = [...vp, ...vm];
+    }
+    box.append(
+      section('Parallel coordinates', pcSection()),
+      section('Scatter plot', scatterSection()),
+      section('Contour plot', contourSection()),
+      section(`Runs side by side${rows.length > TABLE_MAX ? ` (first ${TABLE_MAX})` : ''}`, tableSection()));
+
+    function pcSection() {
+      const holder = h('div', { class: 'pc-holder' });
+      const chooser = h('details', { class: 'pc-chooser' }, h('summary', null, 'Axes (last one colors the lines)'),
+        h('div', { class: 'chk-list' }, allCols.map((c) => h('label', { class: 'chk' }, h('input', { type: 'checkbox', checked: pcCols.includes(c), onchange: (e) => {
+          pcCols = e.target.checked ? [...pcCols, c] : pcCols.filter((x) => x !== c);
+          const q = new URLSearchParams(query); q.set('pc', pcCols.map(encodeURIComponent).join(',')); setQuery(q); draw();
+        } }), `${c[0] === 'p' ? 'param' : 'metric'}: ${colLabel(c)}`))));
+      const selInfo = h('p', { class: 'muted' });
+      const draw = () => {
+        clear(holder);
+        if (!pcCols.length) { holder.append(empty('Choose at least one axis.')); return; }
+        holder.append(parallelCoordinates(rows, pcCols.map((c) => ({ id: c, label: `${colLabel(c)}`, get: accessor(c) })), {
+          onBrush: (kept) => { selInfo.textContent = kept.length <= 20 ? `Selected: ${kept.map((r) => r.name || r.id).join(', ')}` : `${kept.length} runs in the brushed range.`; },
+        }));
+      };
+      draw();
+      return [chooser, holder, selInfo];
+    }
+
+    function colSelect(label, value) {
+      return h('select', { 'aria-label': label }, allCols.map((c) => h('option', { value: c, selected: c === value }, `${c[0] === 'p' ? 'param' : 'metric'}: ${colLabel(c)}`)));
+    }
+
+    function scatterSection() {
+      const xs = colSelect('Scatter X', query.get('sx') || pcCols[0] || allCols[0]);
+      const ys = colSelect('Scatter Y', query.get('sy') || pcCols[pcCols.length - 1] || allCols[0]);
+      const plot = h('div', { class: 'plot', id: 'scatter-plot' });
+      const draw = async () => {
+        const gx = accessor(xs.value); const gy = accessor(ys.value);
+        const pts = rows.filter((r) => gx(r) != null && gy(r) != null);
+        try {
+          const Plotly = await loadPlotly();
+          await Plotly.react(plot, [{ type: pts.length > 3000 ? 'scattergl' : 'scatter', mode: 'markers', x: pts.map(gx), y: pts.map(gy), text: pts.map((r) => r.name), marker: { size: pts.length > 1000 ? 4 : 8, opacity: 0.7, color: '#1f77b4' }, hovertemplate: '%{text}<br>x=%{x}<br>y=%{y}<extra></extra>' }],
+            { ...LAYOUT, height: 360, xaxis: { title: { text: colLabel(xs.value) } }, yaxis: { title: { text: colLabel(ys.value) } } }, CONFIG);
+          plot.dataset.points = String(pts.length);
+        } catch (e) { clear(plot).append(errorBox(e)); }
+      };
+      xs.addEventListener('change', draw); ys.addEventListener('change', draw);
+      lazy(plot, draw);
+      return [h('div', { class: 'toolbar' }, h('label', null, 'X ', xs), h('label', null, 'Y ', ys)), plot];
+    }
+
+    function contourSection() {
+      const numericCols = allCols.filter((c) => rows.every((r) => { const v = accessor(c)(r); return v == null || !isNaN(Number(v)); }));
+      if (numericCols.length < 3) return h('p', { class: 'muted' }, 'A contour plot needs three numeric params or metrics.');
+      const xs = colSelect('Contour X', numericCols[0]); const ys = colSelect('Contour Y', numericCols[1]); const zs = colSelect('Contour Z', metricKeys.length ? `m:${metricKeys[0]}` : numericCols[2]);
+      const plot = h('div', { class: 'plot', id: 'contour-plot' });
+      const draw = async () => {
+        const gx = accessor(xs.value); const gy = accessor(ys.value); const gz = accessor(zs.value);
+        const pts = rows.filter((r) => gx(r) != null && gy(r) != null && gz(r) != null).slice(0, 5000);
+        try {
+          const Plotly = await loadPlotly();
+          await Plotly.react(plot, [{ type: 'contour', x: pts.map((r) => Number(gx(r))), y: pts.map((r) => Number(gy(r))), z: pts.map((r) => Number(gz(r))), colorscale: 'Viridis', contours: { coloring: 'heatmap' }, colorbar: { title: { text: colLabel(zs.value) } } },
+            { type: 'scatter', mode: 'markers', x: pts.map((r) => Number(gx(r))), y: pts.map((r) => Number(gy(r))), marker: { color: '#fff', size: 5, line: { width: 1, color: '#000' } }, showlegend: false, text: pts.map((r) => r.name) }],
+          { ...LAYOUT, height: 380, xaxis: { title: { text: colLabel(xs.value) } }, yaxis: { title: { text: colLabel(ys.value) } } }, CONFIG);
+        } catch (e) { clear(plot).append(errorBox(e)); }
+      };
+      [xs, ys, zs].forEach((s) => s.addEventListener('change', draw));
+      lazy(plot, draw);
+      return [h('div', { class: 'toolbar' }, h('label', null, 'X ', xs), h('label', null, 'Y ', ys), h('label', null, 'Z (color) ', zs)), plot];
+    }
+
+    function tableSection() {
+      const shown = rows.slice(0, TABLE_MAX);
+      let diffOnly = query.get('diff') === '1';
+      const holder = h('div', { class: 'scroll-x' });
+      const chk = h('label', { class: 'chk' }, h('input', { type: 'checkbox', checked: diffOnly, onchange: (e) => { diffOnly = e.target.checked; const q = new URLSearchParams(query); if (diffOnly) q.set('diff', '1'); else q.delete('diff'); setQuery(q); draw(); } }), 'Differences only');
+      const draw = () => {
+        const line = (label, get, fmt = (v) => (v == null ? '' : String(v))) => {
+          const vals = shown.map(get);
+          const differs = new Set(vals.map((v) => String(v))).size > 1;
+          if (diffOnly && !differs) return null;
+          return h('tr', { class: differs ? 'differs' : '' }, h('th', null, label), vals.map((v) => h('td', null, fmt(v))));
+        };
+        clear(holder).append(h('table', { class: 'table compare' },
+          h('thead', null, h('tr', null, h('th', null, 'Run'), shown.map((r) => h('th', null, h('a', { href: `#/experiments/${encodeURIComponent(r.exp)}/runs/${encodeURIComponent(r.id)}` }, r.name || r.id))))),
+          h('tbody', null,
+            line('Start time', (r) => r.start, fmtTime), line('Status', (r) => r.status),
+            h('tr', { class: 'group' }, h('th', { colspan: shown.length + 1 }, `Parameters (${paramKeys.length})`)),
+            paramKeys.map((k) => line(k, (r) => r.params[k])),
+            h('tr', { class: 'group' }, h('th', { colspan: shown.length + 1 }, `Metrics (${metricKeys.length})`)),
+            metricKeys.map((k) => line(k, (r) => r.metrics[k], fmtNum)))));
+      };
+      draw();
+      return [chk, holder];
+    }
+  }
+  return () => { cancelled = true; if (loader) loader.cancel(); };
+}
+
+function section(title, content) {
+  return h('section', { class: 'card' }, h('h2', null, title), content);
+}
+
+/** Draw a plotly chart only when it scrolls into view (keeps the page fast with 10k runs). */
+function lazy(el, draw) {
+  const io = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) { io.disconnect(); draw(); } });
+  io.observe(el);
+}

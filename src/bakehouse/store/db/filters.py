@@ -1,0 +1,627 @@
+"""Search queries for every entity: a parsed filter (``store.search``) -> one SQLAlchemy Core ``Select``.
+
+Each builder returns a ``Select`` of primary keys, already filtered, ordered, offset and limited, so the
+store runs one cheap query and then loads only one page of rows.
+
+Shape of the run query (the hot one)::
+
+    SELECT runs.run_uuid FROM runs
+      LEFT OUTER JOIN latest_metrics AS order_1 ON order_1.run_uuid = runs.run_uuid AND order_1.key = ?
+    WHERE runs.experiment_id IN (...) AND runs.lifecycle_stage IN (...)
+      AND EXISTS (SELECT 1 FROM latest_metrics WHERE run_uuid = runs.run_uuid AND key = ? AND value > ? ...)
+    ORDER BY <missing/NaN last>, order_1.value DESC, runs.start_time DESC, runs.run_uuid LIMIT ? OFFSET ?
+
+Every comparison on a metric/param/tag is an ``EXISTS`` on the run's own rows, so ``OR`` composes, ``!=``
+never matches a run that lacks the key, and ``IS NULL`` is ``NOT EXISTS``. The correlated lookups hit the
+(run_uuid, key) primary keys. Sorting on a key is a LEFT OUTER JOIN of an aliased table per order key;
+missing values sort last in both directions via a CASE (portable: MySQL has no NULLS LAST).
+
+Metric values follow ``schema.py``: ``value_kind`` 0 finite, 1 NaN, 2 +inf, 3 -inf; ``value`` holds 0 for
+NaN and +/-DBL_MAX for infinities. No numeric comparison matches a NaN except ``!=`` (as in Python and
+MLflow: NaN != x is true); infinities compare as infinities.
+
+``LIKE`` is case-sensitive on every database: a small dialect-compiled construct renders ``GLOB`` on SQLite
+(with the pattern translated exactly), ``LIKE`` on PostgreSQL and a ``BINARY`` comparison on MySQL. In every
+dialect ``%`` and ``_`` are the only wildcards and every other character (backslash included) is literal,
+as in MLflow's file store. ``ILIKE`` is ``lower(x) LIKE lower(pattern)`` everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import sys
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Double,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from bakehouse.entities.lifecycle import ViewType
+from bakehouse.errors import InvalidParameterError
+from bakehouse.store.db import schema as s
+from bakehouse.store.search import (
+    ATTRIBUTE,
+    DATASET,
+    METRIC,
+    PARAM,
+    TAG,
+    And,
+    Comparison,
+    Node,
+    OrderKey,
+    comparisons,
+    parse_filter,
+    parse_logged_model_order_by,
+    parse_order_by,
+)
+
+__all__ = [
+    "build_experiment_search",
+    "build_logged_model_search",
+    "build_model_version_search",
+    "build_registered_model_search",
+    "build_run_search",
+    "case_sensitive_like",
+    "case_insensitive_like",
+]
+
+DBL_MAX = sys.float_info.max
+NAN_KIND, POS_INF_KIND, NEG_INF_KIND = 1, 2, 3
+IS_PROMPT_TAG = "mlflow.prompt.is_prompt"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+# ---------------------------------------------------------------------------------- LIKE, portably
+
+_LIKE_ESCAPE = "!"  # a character that needs no escaping inside SQL string literals on any database
+
+
+def _like_pattern(pattern: str) -> str:
+    """User pattern (only % and _ special) -> a LIKE pattern for ``ESCAPE '!'``."""
+    return pattern.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+
+
+def _glob_pattern(pattern: str) -> str:
+    """User LIKE pattern -> an equivalent, case-sensitive SQLite GLOB pattern."""
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class case_sensitive_like(FunctionElement[bool]):
+    """``column LIKE pattern``, case-sensitive on every dialect (see module doc)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "case_sensitive_like"
+
+    def __init__(self, column: ColumnElement[Any], pattern: str) -> None:
+        super().__init__(
+            column,
+            literal(_like_pattern(pattern), String()),
+            literal(_glob_pattern(pattern), String()),
+        )
+
+
+@compiles(case_sensitive_like)
+def _like_default(element: case_sensitive_like, compiler: Any, **kw: Any) -> str:
+    column, like, _glob = list(element.clauses)
+    return f"({compiler.process(column, **kw)} LIKE {compiler.process(like, **kw)} ESCAPE '{_LIKE_ESCAPE}')"
+
+
+@compiles(case_sensitive_like, "sqlite")
+def _like_sqlite(element: case_sensitive_like, compiler: Any, **kw: Any) -> str:
+    column, _like, glob = list(element.clauses)
+    return f"({compiler.process(column, **kw)} GLOB {compiler.process(glob, **kw)})"
+
+
+@compiles(case_sensitive_like, "mysql")
+def _like_mysql(element: case_sensitive_like, compiler: Any, **kw: Any) -> str:
+    column, like, _glob = list(element.clauses)
+    col, pat = compiler.process(column, **kw), compiler.process(like, **kw)
+    return f"(CAST({col} AS BINARY) LIKE CAST({pat} AS BINARY) ESCAPE '{_LIKE_ESCAPE}')"
+
+
+def case_insensitive_like(column: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
+    return func.lower(column).like(func.lower(literal(_like_pattern(pattern), String())), escape=_LIKE_ESCAPE)
+
+
+# --------------------------------------------------------------------------------- comparisons
+
+_PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _compare(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+    """A plain comparison of a column with a parsed value (strings, numbers, lists)."""
+    if op == "LIKE":
+        return case_sensitive_like(column, value)
+    if op == "ILIKE":
+        return case_insensitive_like(column, value)
+    if op == "IN":
+        return column.in_(list(value))
+    if op == "NOT IN":
+        return column.not_in(list(value))
+    if isinstance(value, float):
+        value = literal(value, Double())
+    return _PY_OPS[op](column, value)  # type: ignore[no-any-return]
+
+
+def _number_condition(value_col: ColumnElement[Any], kind_col: ColumnElement[Any], op: str, v: float) -> ColumnElement[bool]:
+    """``metric <op> v`` over (value, value_kind): NaN only satisfies ``!=``; infinities are exact."""
+    if math.isfinite(v) and abs(v) < DBL_MAX:
+        # The stand-ins (+/-DBL_MAX) already order infinities correctly against such a literal, which keeps
+        # the comparison a plain range on (key, value) that the index can serve.
+        plain = _PY_OPS[op](value_col, literal(float(v), Double()))
+        if op == "!=":
+            return or_(plain, kind_col == NAN_KIND)
+        return and_(plain, kind_col != NAN_KIND)
+    parts: list[ColumnElement[bool]] = []
+    if math.isnan(v):
+        finite: ColumnElement[bool] = (kind_col == 0) if op == "!=" else false()
+    elif math.isinf(v):
+        # finite op +/-inf is the same for every finite value
+        finite = (kind_col == 0) if _PY_OPS[op](0.0, v) else false()
+    else:
+        finite = and_(kind_col == 0, _PY_OPS[op](value_col, literal(float(v), Double())))
+    parts.append(finite)
+    if _PY_OPS[op](math.inf, v):
+        parts.append(kind_col == POS_INF_KIND)
+    if _PY_OPS[op](-math.inf, v):
+        parts.append(kind_col == NEG_INF_KIND)
+    if op == "!=":
+        parts.append(kind_col == NAN_KIND)
+    return or_(*parts)
+
+
+def _null_last(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    return case((expr.is_(None), 1), else_=0)
+
+
+def _direction(expr: ColumnElement[Any], ascending: bool) -> ColumnElement[Any]:
+    return expr.asc() if ascending else expr.desc()
+
+
+class _Compiler:
+    """Turns a filter tree into one boolean expression, given a per-comparison callback."""
+
+    def __init__(self, leaf: Callable[[Comparison], ColumnElement[bool]]) -> None:
+        self.leaf = leaf
+
+    def __call__(self, node: Node) -> ColumnElement[bool]:
+        if isinstance(node, Comparison):
+            return self.leaf(node)
+        parts = [self(item) for item in node.items]
+        return and_(*parts) if isinstance(node, And) else or_(*parts)
+
+
+def _paged(query: Select[Any], offset: int, limit: int | None) -> Select[Any]:
+    if offset < 0:
+        raise InvalidParameterError(f"Invalid offset {offset}: must not be negative")
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return query
+
+
+def _int_ids(values: Iterable[Any], what: str = "experiment id") -> list[int]:
+    out = []
+    for v in values:
+        text = str(v).strip()
+        if not text.lstrip("-").isdigit():
+            raise InvalidParameterError(f"Invalid {what} {v!r}: expected an integer")
+        out.append(int(text))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ runs
+
+_RUN_COLUMNS = {
+    "run_id": s.runs.c.run_uuid,
+    "run_name": s.runs.c.name,
+    "status": s.runs.c.status,
+    "user_id": s.runs.c.user_id,
+    "artifact_uri": s.runs.c.artifact_uri,
+    "lifecycle_stage": s.runs.c.lifecycle_stage,
+    "start_time": s.runs.c.start_time,
+    "end_time": s.runs.c.end_time,
+}
+
+
+def _run_leaf(c: Comparison) -> ColumnElement[bool]:
+    runs = s.runs
+    if c.kind == ATTRIBUTE:
+        return _compare(_RUN_COLUMNS[c.key], c.op, c.value)
+    if c.kind == METRIC:
+        lm = s.latest_metrics.alias()
+        return exists().where(
+            lm.c.run_uuid == runs.c.run_uuid,
+            lm.c.key == c.key,
+            _number_condition(lm.c.value, lm.c.value_kind, c.op, float(c.value)),  # type: ignore[arg-type]
+        )
+    if c.kind in (PARAM, TAG):
+        table = (s.params if c.kind == PARAM else s.tags).alias()
+        keyed = exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == c.key)
+        if c.op == "IS NULL":
+            return ~keyed
+        if c.op == "IS NOT NULL":
+            return keyed
+        return keyed.where(_compare(table.c.value, c.op, c.value))
+    if c.kind == DATASET:
+        inputs, datasets = s.inputs.alias(), s.datasets.alias()
+        query = exists().where(
+            inputs.c.destination_type == "RUN",
+            inputs.c.destination_id == runs.c.run_uuid,
+            inputs.c.source_type == "DATASET",
+            datasets.c.dataset_uuid == inputs.c.source_id,
+        )
+        if c.key == "context":
+            tags = s.input_tags.alias()
+            return query.where(
+                tags.c.input_uuid == inputs.c.input_uuid,
+                tags.c.name == DATASET_CONTEXT_TAG,
+                _compare(tags.c.value, c.op, c.value),
+            )
+        return query.where(_compare(datasets.c[c.key], c.op, c.value))
+    raise InvalidParameterError(f"Cannot filter runs on {c.kind} {c.key!r}")
+
+
+def build_run_search(
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view_type: ViewType | str | int | None,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int | None,
+) -> Select[Any]:
+    """``SELECT runs.run_uuid`` for one page of ``search_runs`` (MLflow's semantics, plus OR)."""
+    runs = s.runs
+    stages = ViewType.parse(view_type).stages()
+    tree = parse_filter("run", filter_string)
+    keys = parse_order_by("run", list(order_by or []))
+    ids = _int_ids(experiment_ids)
+
+    source: Any = runs
+    where: list[ColumnElement[bool]] = [
+        runs.c.experiment_id.in_(ids) if len(ids) != 1 else runs.c.experiment_id == ids[0],
+        runs.c.lifecycle_stage.in_(stages) if len(stages) != 1 else runs.c.lifecycle_stage == stages[0],
+    ]
+    if tree is not None:
+        where.append(_Compiler(_run_leaf)(tree))
+
+    ordering: list[ColumnElement[Any]] = []
+    for n, key in enumerate(keys, 1):
+        if key.kind == ATTRIBUTE:
+            column = _RUN_COLUMNS[key.key]
+            if column.nullable:
+                ordering.append(_null_last(column))
+            ordering.append(_direction(column, key.ascending))
+            continue
+        table = {METRIC: s.latest_metrics, PARAM: s.params, TAG: s.tags}[key.kind].alias(f"order_{n}")
+        source = source.outerjoin(table, and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == key.key))
+        if key.kind == METRIC:
+            # numbers first, then NaN, then runs without the metric -- in both directions
+            ordering.append(
+                case((table.c.value_kind == NAN_KIND, 1), (table.c.run_uuid.is_(None), 2), else_=0)
+            )
+        else:
+            ordering.append(_null_last(table.c.value))
+        ordering.append(_direction(table.c.value, key.ascending))
+    named = {(k.kind, k.key) for k in keys}
+    if (ATTRIBUTE, "start_time") not in named:
+        ordering += [_null_last(runs.c.start_time), runs.c.start_time.desc()]
+    if (ATTRIBUTE, "run_id") not in named:
+        ordering.append(runs.c.run_uuid.asc())
+
+    query = select(runs.c.run_uuid).select_from(source).where(*where).order_by(*ordering)
+    return _paged(query, offset, limit)
+
+
+# ------------------------------------------------------------------------------------ experiments
+
+_EXPERIMENT_COLUMNS = {
+    "name": s.experiments.c.name,
+    "experiment_id": s.experiments.c.experiment_id,
+    "creation_time": s.experiments.c.creation_time,
+    "last_update_time": s.experiments.c.last_update_time,
+}
+
+
+def _experiment_leaf(c: Comparison) -> ColumnElement[bool]:
+    experiments = s.experiments
+    if c.kind == ATTRIBUTE:
+        column = _EXPERIMENT_COLUMNS[c.key]
+        if c.key == "experiment_id":
+            if c.op in ("LIKE", "ILIKE"):
+                return _compare(cast(column, String()), c.op, c.value)
+            if c.op in ("IN", "NOT IN"):
+                return _compare(column, c.op, _int_ids(c.value))  # type: ignore[arg-type]
+            return _compare(column, c.op, _int_ids([c.value])[0])
+        return _compare(column, c.op, c.value)
+    if c.kind == TAG:
+        tags = s.experiment_tags.alias()
+        keyed = exists().where(tags.c.experiment_id == experiments.c.experiment_id, tags.c.key == c.key)
+        if c.op == "IS NULL":
+            return ~keyed
+        if c.op == "IS NOT NULL":
+            return keyed
+        return keyed.where(_compare(tags.c.value, c.op, c.value))
+    raise InvalidParameterError(f"Cannot filter experiments on {c.kind} {c.key!r}")
+
+
+def build_experiment_search(
+    view_type: ViewType | str | int | None,
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int | None,
+) -> Select[Any]:
+    """``SELECT experiments.experiment_id`` for one page of ``search_experiments``."""
+    experiments = s.experiments
+    stages = ViewType.parse(view_type).stages()
+    tree = parse_filter("experiment", filter_string)
+    keys = parse_order_by("experiment", list(order_by or []))
+    if not keys:
+        keys = [OrderKey(ATTRIBUTE, "creation_time", False), OrderKey(ATTRIBUTE, "experiment_id", True)]
+    elif not any(k.key == "experiment_id" for k in keys):
+        keys.append(OrderKey(ATTRIBUTE, "experiment_id", False))  # MLflow's tie-breaker
+
+    where = [experiments.c.lifecycle_stage.in_(stages)]
+    if tree is not None:
+        where.append(_Compiler(_experiment_leaf)(tree))
+    ordering: list[ColumnElement[Any]] = []
+    for key in keys:
+        column = _EXPERIMENT_COLUMNS[key.key]
+        if column.nullable:
+            ordering.append(_null_last(column))
+        ordering.append(_direction(column, key.ascending))
+    query = select(experiments.c.experiment_id).where(*where).order_by(*ordering)
+    return _paged(query, offset, limit)
+
+
+# ------------------------------------------------------------------------------------- registry
+
+
+def _queries_prompts(tree: Node | None) -> bool:
+    """MLflow hides prompts unless the filter asks for them by their tag."""
+    for c in comparisons(tree):
+        if c.kind == TAG and c.key == IS_PROMPT_TAG and isinstance(c.value, str):
+            if (c.op == "=" and c.value.lower() == "true") or (c.op == "!=" and c.value.lower() == "false"):
+                return True
+    return False
+
+
+def _registry_filter(
+    tree: Node | None,
+    columns: Mapping[str, ColumnElement[Any]],
+    tag_exists: Callable[[], tuple[Any, ColumnElement[bool]]],
+) -> list[ColumnElement[bool]]:
+    """Filter + prompt exclusion for registered models and model versions (same rules in MLflow)."""
+    prompts = _queries_prompts(tree)
+
+    def leaf(c: Comparison) -> ColumnElement[bool]:
+        if c.kind == ATTRIBUTE:
+            return _compare(columns[c.key], c.op, c.value)
+        if c.kind == TAG:
+            if c.key == IS_PROMPT_TAG and not prompts:
+                return true()  # prompts are excluded below; a tag test on them is moot, as in MLflow
+            table, correlation = tag_exists()
+            return exists().where(correlation, table.c.key == c.key, _compare(table.c.value, c.op, c.value))
+        raise InvalidParameterError(f"Cannot filter on {c.kind} {c.key!r}")
+
+    where: list[ColumnElement[bool]] = []
+    if tree is not None:
+        where.append(_Compiler(leaf)(tree))
+    if not prompts:
+        table, correlation = tag_exists()
+        where.append(~exists().where(correlation, table.c.key == IS_PROMPT_TAG, func.lower(table.c.value) == "true"))
+    return where
+
+
+_REGISTERED_MODEL_COLUMNS = {
+    "name": s.registered_models.c.name,
+    "creation_timestamp": s.registered_models.c.creation_time,
+    "last_updated_timestamp": s.registered_models.c.last_updated_time,
+}
+
+
+def build_registered_model_search(
+    filter_string: str | None, order_by: Sequence[str] | None, offset: int, limit: int | None
+) -> Select[Any]:
+    """``SELECT registered_models.name`` for one page of ``search_registered_models``."""
+    rm = s.registered_models
+    tree = parse_filter("registered_model", filter_string)
+    keys = parse_order_by("registered_model", list(order_by or []))
+
+    def tag_exists() -> tuple[Any, ColumnElement[bool]]:
+        tags = s.registered_model_tags.alias()
+        return tags, tags.c.name == rm.c.name
+
+    where = _registry_filter(tree, _REGISTERED_MODEL_COLUMNS, tag_exists)
+    if not any(k.key == "name" for k in keys):
+        keys.append(OrderKey(ATTRIBUTE, "name", True))
+    ordering = [_direction(_REGISTERED_MODEL_COLUMNS[k.key], k.ascending) for k in keys]
+    return _paged(select(rm.c.name).where(*where).order_by(*ordering), offset, limit)
+
+
+_MODEL_VERSION_COLUMNS = {
+    "name": s.model_versions.c.name,
+    "version_number": s.model_versions.c.version,
+    "run_id": s.model_versions.c.run_id,
+    "source_path": s.model_versions.c.source,
+    "creation_timestamp": s.model_versions.c.creation_time,
+    "last_updated_timestamp": s.model_versions.c.last_updated_time,
+}
+DELETED_VERSION_STAGE = "Deleted_Internal"
+
+
+def build_model_version_search(
+    filter_string: str | None, order_by: Sequence[str] | None, offset: int, limit: int | None
+) -> Select[Any]:
+    """``SELECT model_versions.name, model_versions.version`` for one page of ``search_model_versions``."""
+    mv = s.model_versions
+    tree = parse_filter("model_version", filter_string)
+    keys = parse_order_by("model_version", list(order_by or []))
+    if not keys:
+        keys = [OrderKey(ATTRIBUTE, "last_updated_timestamp", False)]
+    if not any(k.key == "name" for k in keys):
+        keys.append(OrderKey(ATTRIBUTE, "name", True))
+    if not any(k.key == "version_number" for k in keys):
+        keys.append(OrderKey(ATTRIBUTE, "version_number", False))
+
+    def tag_exists() -> tuple[Any, ColumnElement[bool]]:
+        tags = s.model_version_tags.alias()
+        return tags, and_(tags.c.name == mv.c.name, tags.c.version == mv.c.version)
+
+    where = _registry_filter(tree, _MODEL_VERSION_COLUMNS, tag_exists)
+    where.append(mv.c.current_stage != DELETED_VERSION_STAGE)
+    ordering: list[ColumnElement[Any]] = []
+    for k in keys:
+        column = _MODEL_VERSION_COLUMNS[k.key]
+        if column.nullable:
+            ordering.append(_null_last(column))
+        ordering.append(_direction(column, k.ascending))
+    return _paged(select(mv.c.name, mv.c.version).where(*where).order_by(*ordering), offset, limit)
+
+
+# ---------------------------------------------------------------------------------- logged models
+
+_LOGGED_MODEL_COLUMNS = {
+    "name": s.logged_models.c.name,
+    "model_id": s.logged_models.c.model_id,
+    "model_type": s.logged_models.c.model_type,
+    "status": s.logged_models.c.status,
+    "source_run_id": s.logged_models.c.source_run_id,
+    "creation_timestamp": s.logged_models.c.creation_timestamp_ms,
+    "last_updated_timestamp": s.logged_models.c.last_updated_timestamp_ms,
+}
+
+
+def _dataset_match(metrics: Any, datasets: Sequence[Mapping[str, Any]] | None) -> list[ColumnElement[bool]]:
+    if not datasets:
+        return []
+    options = []
+    for d in datasets:
+        name = d.get("dataset_name")
+        if not name:
+            raise InvalidParameterError("`dataset_name` in the `datasets` clause must be specified.")
+        cond = metrics.c.dataset_name == name
+        if d.get("dataset_digest"):
+            cond = and_(cond, metrics.c.dataset_digest == d["dataset_digest"])
+        options.append(cond)
+    return [or_(*options)]
+
+
+def build_logged_model_search(
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[Mapping[str, Any] | str] | None,
+    offset: int,
+    limit: int | None,
+    datasets: Sequence[Mapping[str, Any]] | None = None,
+) -> Select[Any]:
+    """``SELECT logged_models.model_id`` for one page of ``search_logged_models``.
+
+    A metric comparison matches a model if any of its metric points matches (MLflow's SQL store);
+    ``datasets`` restricts metric comparisons to those datasets, and without a metric comparison keeps
+    only models that have a metric on one of them.
+    """
+    lm = s.logged_models
+    tree = parse_filter("logged_model", filter_string)
+    keys = parse_logged_model_order_by(list(order_by or []))
+    ids = _int_ids(experiment_ids)
+
+    def leaf(c: Comparison) -> ColumnElement[bool]:
+        if c.kind == ATTRIBUTE:
+            return _compare(_LOGGED_MODEL_COLUMNS[c.key], c.op, c.value)
+        if c.kind == METRIC:
+            m = s.logged_model_metrics.alias()
+            return exists().where(
+                m.c.model_id == lm.c.model_id,
+                m.c.metric_name == c.key,
+                _number_condition(m.c.metric_value, m.c.value_kind, c.op, float(c.value)),  # type: ignore[arg-type]
+                *_dataset_match(m, datasets),
+            )
+        if c.kind == PARAM:
+            p = s.logged_model_params.alias()
+            return exists().where(
+                p.c.model_id == lm.c.model_id, p.c.param_key == c.key, _compare(p.c.param_value, c.op, c.value)
+            )
+        if c.kind == TAG:
+            t = s.logged_model_tags.alias()
+            return exists().where(
+                t.c.model_id == lm.c.model_id, t.c.tag_key == c.key, _compare(t.c.tag_value, c.op, c.value)
+            )
+        raise InvalidParameterError(f"Cannot filter logged models on {c.kind} {c.key!r}")
+
+    where: list[ColumnElement[bool]] = [
+        lm.c.experiment_id.in_(ids),
+        lm.c.lifecycle_stage != "deleted",
+    ]
+    if tree is not None:
+        where.append(_Compiler(leaf)(tree))
+    if datasets and not any(c.kind == METRIC for c in comparisons(tree)):
+        m = s.logged_model_metrics.alias()
+        where.append(exists().where(m.c.model_id == lm.c.model_id, *_dataset_match(m, datasets)))
+
+    ordering: list[ColumnElement[Any]] = []
+    for key in keys:
+        if key.kind == ATTRIBUTE:
+            column = _LOGGED_MODEL_COLUMNS[key.key]
+            if column.nullable:
+                ordering.append(_null_last(column))
+            ordering.append(_direction(column, key.ascending))
+            continue
+        # the model's latest point of the metric (optionally on one dataset)
+        m = s.logged_model_metrics.alias()
+        latest = (
+            select(m.c.metric_value, m.c.value_kind)
+            .where(m.c.model_id == lm.c.model_id, m.c.metric_name == key.key)
+            .order_by(m.c.metric_timestamp_ms.desc(), m.c.metric_step.desc(), m.c.run_id.asc())
+            .limit(1)
+        )
+        if key.dataset_name:
+            latest = latest.where(m.c.dataset_name == key.dataset_name)
+        if key.dataset_digest:
+            latest = latest.where(m.c.dataset_digest == key.dataset_digest)
+        value = latest.with_only_columns(m.c.metric_value).scalar_subquery()
+        kind = latest.with_only_columns(m.c.value_kind).scalar_subquery()
+        ordering.append(case((kind == NAN_KIND, 1), (kind.is_(None), 2), else_=0))
+        ordering.append(_direction(value, key.ascending))
+    named = {(k.kind, k.key) for k in keys}
+    if (ATTRIBUTE, "creation_timestamp") not in named:
+        ordering.append(lm.c.creation_timestamp_ms.desc())
+    if (ATTRIBUTE, "model_id") not in named:
+        ordering.append(lm.c.model_id.asc())
+    return _paged(select(lm.c.model_id).where(*where).order_by(*ordering), offset, limit)
