@@ -169,6 +169,9 @@ def postgres_uri(_postgres_server: str) -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
+        engine_module = sys.modules.get("bakehouse.store.db.engine")
+        if engine_module is not None:  # close pooled connections to the database before dropping it
+            engine_module.dispose_engines()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -571,3 +571,11 @@ def test_failed_stream_keeps_previous_version(backend: Backend) -> None:
         repo.write_stream("f.bin", broken())
     assert repo.open_read("f.bin").read_all() == b"good"
     assert _listing(repo) == [("f.bin", False, 4)]
+
+
+def test_s3_missing_bucket_is_not_found(artifact_s3_endpoint: str, tmp_path: Path) -> None:
+    repo = get_artifact_repository("s3://no-such-bucket-here/x", endpoint_url=artifact_s3_endpoint)
+    with pytest.raises(NotFoundError, match="bucket does not exist"):
+        repo.list_artifacts()
+    with pytest.raises(NotFoundError):
+        repo.write_stream("f.txt", [b"x"])

@@ -7,6 +7,7 @@ for good. Artifacts go first, so an interrupted gc never leaves artifacts withou
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -91,7 +92,10 @@ def gc_command(older_than: str | None, run_ids: str | None, experiment_ids: str 
         output.info(f"{prefix} run {run_id}")
     for experiment_id in chosen_experiments:
         if not dry_run:
+            location = store.get_experiment(experiment_id).artifact_location
             store.hard_delete_experiment(experiment_id)
+            if location:
+                _remove_empty_local_dirs(location, levels=1)
         output.info(f"{prefix} experiment {experiment_id}")
     verb = "Would permanently delete" if dry_run else "Permanently deleted"
     output.success(f"{verb} {len(run_ids_to_delete)} run(s) and {len(chosen_experiments)} experiment(s)")
@@ -136,3 +140,20 @@ def _delete_artifacts(artifact_uri: str, artifacts_destination: str | None) -> N
 
     repo: Any = get_artifact_repository(artifact_uri)
     repo.delete_artifacts()
+    _remove_empty_local_dirs(artifact_uri, levels=2)  # <experiment>/<run_id>/artifacts -> drop <run_id>/
+
+
+def _remove_empty_local_dirs(uri: str, levels: int) -> None:
+    """Remove up to ``levels`` now-empty directories of a local artifact location (never non-empty ones)."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return
+    path = Path(unquote(parsed.path) if parsed.scheme == "file" else uri)
+    for directory in [path, *path.parents][:levels]:
+        try:
+            directory.rmdir()
+        except OSError:  # not empty, missing or not ours: stop there
+            if directory.exists():
+                return

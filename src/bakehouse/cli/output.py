@@ -25,9 +25,18 @@ def console(stderr: bool = False) -> "Console":
     if cached is None or cached.file is not stream:
         from rich.console import Console
 
-        cached = Console(file=stream, stderr=stderr, highlight=False, soft_wrap=True)
+        # Piped output is not cut at 80 columns: scripts and logs read better with full ids and paths.
+        width = None if _isatty(stream) else 160
+        cached = Console(file=stream, stderr=stderr, highlight=False, soft_wrap=True, width=width)
         _consoles[stderr] = cached
     return cached
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
 
 
 def error(message: str) -> None:
@@ -89,7 +98,8 @@ def print_table(
         return
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        # ids stay on one line so they can be copied; everything else folds
+        table.add_column(column, overflow="fold", no_wrap=column.endswith("ID"))
     for row in rows:
         table.add_row(*(_escape(format_value(cell)) for cell in row))
     console().print(table)

@@ -47,12 +47,14 @@ def list_runs(experiment_ids: tuple[str, ...], experiment_names: tuple[str, ...]
     if as_json:
         output.print_json([run_to_dict(r) for r in runs])
         return
+    show_stage = view.lower() != "active_only"
     rows = []
     for run in runs:
         tags = run.data.tags if all_tags else {k: v for k, v in run.data.tags.items()
                                                 if not k.startswith(SYSTEM_TAG_PREFIX)}
+        status = f"{run.info.status} ({run.info.lifecycle_stage})" if show_stage else run.info.status
         rows.append((
-            run.info.run_id, run.info.run_name, run.info.status, output.format_time(run.info.start_time),
+            run.info.run_id, run.info.run_name, status, output.format_time(run.info.start_time),
             output.format_pairs(run.data.params), output.format_pairs(run.data.metrics), output.format_pairs(tags),
         ))
     title = f"Runs in experiment{'s' if len(ids) > 1 else ''} {', '.join(ids)}"

@@ -31,9 +31,11 @@ _NONFINITE_IN = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, 
 # ------------------------------------------------------------------------------------------ scalars
 def float_to_json(value: float) -> float | str:
     """A double as MLflow writes it: finite numbers as numbers, the rest as proto-JSON strings."""
+    if not isinstance(value, float):
+        return value  # ints pass as they are; anything else is left for the receiver to refuse
     if math.isfinite(value):
         return value
-    return _NONFINITE_OUT[repr(float(value))]
+    return _NONFINITE_OUT[repr(value)]
 
 
 def float_from_json(value: Any) -> float:

@@ -32,7 +32,7 @@ def _double(value: Any) -> float:
     try:
         return float_from_json(value)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"expected a number, got {value!r}") from exc
+        raise ValueError(f"expected a valid double, got {value!r}") from exc
 
 
 def _id_string(value: Any) -> Any:

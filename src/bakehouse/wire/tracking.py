@@ -349,3 +349,6 @@ ENDPOINTS: list[Endpoint] = [
 AJAX_ONLY_ENDPOINTS: list[Endpoint] = [
     _row("GetMetricHistoryBulk", "GET", "/mlflow/metrics/get-history-bulk", "get_metric_history_bulk", GetMetricHistoryBulk, (None, "read")),
 ]
+
+#: rows by RPC name, for the REST store
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS + AJAX_ONLY_ENDPOINTS}

@@ -29,8 +29,12 @@ class Interpreter:
 
 
 def current() -> Interpreter:
+    """This interpreter; its base installation when running inside a virtualenv (no venv-in-venv)."""
     info = sys.version_info
-    return Interpreter(Path(sys.executable), f"{info.major}.{info.minor}.{info.micro}")
+    executable = getattr(sys, "_base_executable", None) or sys.executable
+    if not Path(executable).exists():
+        executable = sys.executable
+    return Interpreter(Path(executable), f"{info.major}.{info.minor}.{info.micro}")
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -30,7 +30,7 @@ class PythonRequirements:
 
     def cache_fields(self) -> dict[str, Any]:
         return {
-            "python": self.python,
+            "requested_python": self.python,
             "build": list(self.build_dependencies),
             "deps": list(self.dependencies),
             "files": self.referenced_files,

@@ -45,9 +45,9 @@ def _split_logical(uri: str, scheme: str) -> list[str]:
 def resolve_runs_uri(uri: str, tracking_uri: str | None = None, tracking_store: Any = None) -> str:
     """``runs:/<run_id>/<path>`` → ``<the run's artifact_uri>/<path>``."""
     run_id, *rest = _split_logical(uri, "runs")
+    sub_path = safe_relative_path("/".join(rest))  # refuse a hostile path before any lookup
     store = tracking_store if tracking_store is not None else _tracking_store(tracking_uri)
-    artifact_uri = store.get_run(run_id).info.artifact_uri
-    return append_to_uri(artifact_uri, safe_relative_path("/".join(rest)))
+    return append_to_uri(store.get_run(run_id).info.artifact_uri, sub_path)
 
 
 def _is_logged_model_id(segment: str) -> bool:
@@ -64,9 +64,9 @@ def resolve_models_uri(uri: str, tracking_uri: str | None = None, tracking_store
     """
     parts = _split_logical(uri, "models")
     if _is_logged_model_id(parts[0]):
+        sub_path = safe_relative_path("/".join(parts[1:]))
         store = tracking_store if tracking_store is not None else _tracking_store(tracking_uri)
-        location = store.get_logged_model(parts[0]).artifact_location
-        return append_to_uri(location, safe_relative_path("/".join(parts[1:])))
+        return append_to_uri(store.get_logged_model(parts[0]).artifact_location, sub_path)
     raise InvalidParameterError(
         f"Resolving registered-model URIs such as {uri!r} needs the model registry store, "
         "which is not available to the artifact layer yet; use models:/m-<model_id> or the model's artifact URI"

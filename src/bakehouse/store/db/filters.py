@@ -204,12 +204,47 @@ def _number_condition(value_col: ColumnElement[Any], kind_col: ColumnElement[Any
     return or_(*parts)
 
 
-def _null_last(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    return case((expr.is_(None), 1), else_=0)
+class _asc_nulls_last(FunctionElement[Any]):
+    """``x ASC NULLS LAST``; on MySQL (no NULLS LAST) ``x IS NULL, x ASC``."""
+
+    inherit_cache = True
+    name = "asc_nulls_last"
+    direction = "ASC"
 
 
-def _direction(expr: ColumnElement[Any], ascending: bool) -> ColumnElement[Any]:
-    return expr.asc() if ascending else expr.desc()
+class _desc_nulls_last(FunctionElement[Any]):
+    """``x DESC NULLS LAST``: SQLite can still walk an index in this order (its NULLs sort first)."""
+
+    inherit_cache = True
+    name = "desc_nulls_last"
+    direction = "DESC"
+
+
+@compiles(_asc_nulls_last)
+@compiles(_desc_nulls_last)
+def _nulls_last_default(element: Any, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return f"{compiler.process(column, **kw)} {element.direction} NULLS LAST"
+
+
+@compiles(_asc_nulls_last, "mysql")
+@compiles(_desc_nulls_last, "mysql")
+def _nulls_last_mysql(element: Any, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    col = compiler.process(column, **kw)
+    return f"{col} IS NULL, {col} {element.direction}"
+
+
+def _order(column: ColumnElement[Any], ascending: bool, nullable: bool = True) -> list[ColumnElement[Any]]:
+    """One sort key, with NULLs (missing values) last in both directions on every database."""
+    if not nullable:
+        return [column.asc() if ascending else column.desc()]
+    return [_asc_nulls_last(column) if ascending else _desc_nulls_last(column)]
+
+
+def _attribute_order(column: Any, ascending: bool) -> list[ColumnElement[Any]]:
+    """A sort key on a column of the searched table itself (never NULL through a join)."""
+    return _order(column, ascending, nullable=bool(column.nullable))
 
 
 class _Compiler:
@@ -323,10 +358,7 @@ def build_run_search(
     ordering: list[ColumnElement[Any]] = []
     for n, key in enumerate(keys, 1):
         if key.kind == ATTRIBUTE:
-            column = _RUN_COLUMNS[key.key]
-            if column.nullable:
-                ordering.append(_null_last(column))
-            ordering.append(_direction(column, key.ascending))
+            ordering += _attribute_order(_RUN_COLUMNS[key.key], key.ascending)
             continue
         table = {METRIC: s.latest_metrics, PARAM: s.params, TAG: s.tags}[key.kind].alias(f"order_{n}")
         source = source.outerjoin(table, and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == key.key))
@@ -335,12 +367,12 @@ def build_run_search(
             ordering.append(
                 case((table.c.value_kind == NAN_KIND, 1), (table.c.run_uuid.is_(None), 2), else_=0)
             )
+            ordering.append(table.c.value.asc() if key.ascending else table.c.value.desc())
         else:
-            ordering.append(_null_last(table.c.value))
-        ordering.append(_direction(table.c.value, key.ascending))
+            ordering += _order(table.c.value, key.ascending)
     named = {(k.kind, k.key) for k in keys}
     if (ATTRIBUTE, "start_time") not in named:
-        ordering += [_null_last(runs.c.start_time), runs.c.start_time.desc()]
+        ordering += _attribute_order(runs.c.start_time, False)
     if (ATTRIBUTE, "run_id") not in named:
         ordering.append(runs.c.run_uuid.asc())
 
@@ -402,10 +434,7 @@ def build_experiment_search(
         where.append(_Compiler(_experiment_leaf)(tree))
     ordering: list[ColumnElement[Any]] = []
     for key in keys:
-        column = _EXPERIMENT_COLUMNS[key.key]
-        if column.nullable:
-            ordering.append(_null_last(column))
-        ordering.append(_direction(column, key.ascending))
+        ordering += _attribute_order(_EXPERIMENT_COLUMNS[key.key], key.ascending)
     query = select(experiments.c.experiment_id).where(*where).order_by(*ordering)
     return _paged(query, offset, limit)
 
@@ -471,7 +500,7 @@ def build_registered_model_search(
     where = _registry_filter(tree, _REGISTERED_MODEL_COLUMNS, tag_exists)
     if not any(k.key == "name" for k in keys):
         keys.append(OrderKey(ATTRIBUTE, "name", True))
-    ordering = [_direction(_REGISTERED_MODEL_COLUMNS[k.key], k.ascending) for k in keys]
+    ordering = [o for k in keys for o in _attribute_order(_REGISTERED_MODEL_COLUMNS[k.key], k.ascending)]
     return _paged(select(rm.c.name).where(*where).order_by(*ordering), offset, limit)
 
 
@@ -508,10 +537,7 @@ def build_model_version_search(
     where.append(mv.c.current_stage != DELETED_VERSION_STAGE)
     ordering: list[ColumnElement[Any]] = []
     for k in keys:
-        column = _MODEL_VERSION_COLUMNS[k.key]
-        if column.nullable:
-            ordering.append(_null_last(column))
-        ordering.append(_direction(column, k.ascending))
+        ordering += _attribute_order(_MODEL_VERSION_COLUMNS[k.key], k.ascending)
     return _paged(select(mv.c.name, mv.c.version).where(*where).order_by(*ordering), offset, limit)
 
 
@@ -598,10 +624,7 @@ def build_logged_model_search(
     ordering: list[ColumnElement[Any]] = []
     for key in keys:
         if key.kind == ATTRIBUTE:
-            column = _LOGGED_MODEL_COLUMNS[key.key]
-            if column.nullable:
-                ordering.append(_null_last(column))
-            ordering.append(_direction(column, key.ascending))
+            ordering += _attribute_order(_LOGGED_MODEL_COLUMNS[key.key], key.ascending)
             continue
         # the model's latest point of the metric (optionally on one dataset)
         m = s.logged_model_metrics.alias()
@@ -618,7 +641,7 @@ def build_logged_model_search(
         value = latest.with_only_columns(m.c.metric_value).scalar_subquery()
         kind = latest.with_only_columns(m.c.value_kind).scalar_subquery()
         ordering.append(case((kind == NAN_KIND, 1), (kind.is_(None), 2), else_=0))
-        ordering.append(_direction(value, key.ascending))
+        ordering.append(value.asc() if key.ascending else value.desc())
     named = {(k.kind, k.key) for k in keys}
     if (ATTRIBUTE, "creation_timestamp") not in named:
         ordering.append(lm.c.creation_timestamp_ms.desc())

@@ -3,7 +3,7 @@ import { fmtDuration, fmtNum, fmtTime } from './dom.js';
 
 export const ATTRS = {
   run_name: { label: 'Run name', width: 220, order: 'attributes.run_name', value: (r) => r.name, str: true },
-  start_time: { label: 'Created', width: 150, order: 'attributes.start_time', value: (r) => r.start, fmt: fmtTime },
+  start_time: { label: 'Created', width: 165, order: 'attributes.start_time', value: (r) => r.start, fmt: fmtTime },
   duration: { label: 'Duration', width: 90, value: (r) => r.duration, fmt: fmtDuration },
   status: { label: 'Status', width: 90, order: 'attributes.status', value: (r) => r.status, str: true },
   user_id: { label: 'User', width: 110, order: 'attributes.user_id', value: (r) => r.user, str: true },

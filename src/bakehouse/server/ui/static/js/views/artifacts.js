@@ -33,12 +33,12 @@ export function renderArtifacts(container, run, initialPath) {
           btn.setAttribute('aria-expanded', String(open));
           if (open && !sub.dataset.loaded) { sub.dataset.loaded = '1'; await listInto(sub, f.path, depth + 1); }
           if (sub.querySelector('button[data-path="' + CSS.escape(f.path + '/MLmodel') + '"]') && open) select(f.path + '/MLmodel', { path: f.path + '/MLmodel', is_dir: false });
-        } }, `📁 ${name}`);
+        } }, name);
         btn.dataset.path = f.path;
         ul.append(h('li', null, btn, sub));
         if (initialPath && (initialPath === f.path || initialPath.startsWith(f.path + '/'))) btn.click();
       } else {
-        const btn = h('button', { class: 'art-item file', onclick: () => select(f.path, f) }, `📄 ${name}`, h('span', { class: 'muted size' }, fmtBytes(f.file_size)));
+        const btn = h('button', { class: 'art-item file', onclick: () => select(f.path, f) }, name, h('span', { class: 'muted size' }, fmtBytes(f.file_size)));
         btn.dataset.path = f.path;
         ul.append(h('li', null, btn));
         if (initialPath === f.path) select(f.path, f);

@@ -1,7 +1,7 @@
 // Run page: overview (editable description and tags), params, metrics with sparklines, logged models,
 // artifacts; a RUNNING run refreshes itself.
 import * as api from '../api.js';
-import { h, clear, errorBox, fmtTime, fmtDuration, fmtNum, spinner, statusBadge, toast, ask, empty } from '../dom.js';
+import { h, append, clear, errorBox, fmtTime, fmtDuration, fmtNum, spinner, statusBadge, toast, ask, empty } from '../dom.js';
 import { markdown } from '../markdown.js';
 import { sparkline } from '../sparkline.js';
 import { setQuery } from '../app.js';
@@ -18,7 +18,7 @@ export async function render(main, args, query) {
   try { run = await api.getRun(runId); } catch (e) { clear(main).appendChild(errorBox(e)); return; }
   const expId = run.info.experiment_id;
   let exp = { name: `Experiment ${expId}` };
-  api.get('experiments/get', { experiment_id: expId }).then((r) => { exp = r.experiment; crumbExp.textContent = exp.name; }).catch(() => {});
+  api.get('experiments/get', { experiment_id: expId }).then((r) => { exp = r.experiment; crumbExp.textContent = exp.name; document.querySelectorAll('.exp-name').forEach((e) => { e.textContent = exp.name; }); }).catch(() => {});
 
   const crumbExp = h('a', { href: `#/experiments/${encodeURIComponent(expId)}` }, exp.name);
   const titleEl = h('h1');
@@ -35,8 +35,8 @@ export async function render(main, args, query) {
   function drawHead() {
     titleEl.textContent = run.info.run_name || run.info.run_id;
     document.title = `${titleEl.textContent} · Bakehouse`;
-    clear(statusEl).append(statusBadge(run.info.status), run.info.lifecycle_stage === 'deleted' ? h('span', { class: 'badge' }, 'deleted') : null,
-      run.info.status === 'RUNNING' ? h('span', { class: 'muted live' }, ' live') : null);
+    append(clear(statusEl), [statusBadge(run.info.status), run.info.lifecycle_stage === 'deleted' ? h('span', { class: 'badge' }, 'deleted') : null,
+      run.info.status === 'RUNNING' ? h('span', { class: 'muted live' }, ' live') : null]);
   }
 
   function drawBody() {
@@ -58,7 +58,7 @@ export async function render(main, args, query) {
     const kv = (k, v) => h('tr', null, h('th', null, k), h('td', null, v));
     body.append(h('section', { class: 'card' }, h('h2', null, 'About this run'), h('table', { class: 'kv' }, h('tbody', null,
       kv('Run ID', h('code', null, info.run_id)),
-      kv('Experiment', h('a', { href: `#/experiments/${encodeURIComponent(expId)}` }, exp.name || expId)),
+      kv('Experiment', h('a', { class: 'exp-name', href: `#/experiments/${encodeURIComponent(expId)}` }, exp.name || expId)),
       kv('Status', statusBadge(info.status)),
       kv('Started', fmtTime(info.start_time)),
       kv('Ended', fmtTime(info.end_time)),

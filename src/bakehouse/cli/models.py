@@ -1,0 +1,184 @@
+"""``bakehouse models``: serve, predict, generate-dockerfile, build-docker, prepare-env.
+
+The group is exported as ``models_group`` so other commands (register, list, ...) can be added to it with
+``@models_group.command()`` from their own module. ``python -m bakehouse.cli.models`` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from bakehouse.errors import BakehouseError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENV_MANAGERS = ("local", "virtualenv", "uv")
+
+
+def _friendly_errors(func: F) -> F:
+    """Print our errors as one clear line and exit 1 (tracebacks only with --debug on the main CLI)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BakehouseError as e:
+            raise click.ClickException(e.message) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group("models", help="Serve, score and package MLflow-format models.")
+def models_group() -> None:
+    pass
+
+
+_model_uri = click.option("-m", "--model-uri", required=True, help="Model path or URI (runs:/, models:/, s3://, ...).")
+_env_manager = click.option(
+    "--env-manager",
+    type=click.Choice(ENV_MANAGERS),
+    default="local",
+    show_default=True,
+    help="local = this interpreter; virtualenv/uv = a cached venv built from the model's requirements.",
+)
+_allow_pickle = click.option(
+    "--allow-pickle/--no-allow-pickle",
+    default=None,
+    help="Allow loading pickle/cloudpickle model files (they can run code). Off unless set here or by env.",
+)
+
+
+@models_group.command("serve")
+@_model_uri
+@click.option("-h", "--host", default="127.0.0.1", show_default=True)
+@click.option("-p", "--port", default=5000, show_default=True, type=int)
+@click.option("-w", "--workers", default=1, show_default=True, type=int)
+@click.option("-t", "--timeout", default=None, type=float, help="Per-request timeout in seconds (default 60).")
+@click.option("--max-body-bytes", default=None, type=int, help="Largest accepted request body (default 100 MiB).")
+@_env_manager
+@_allow_pickle
+@_friendly_errors
+def serve_command(
+    model_uri: str,
+    host: str,
+    port: int,
+    workers: int,
+    timeout: float | None,
+    max_body_bytes: int | None,
+    env_manager: str,
+    allow_pickle: bool | None,
+) -> None:
+    """Serve a model over HTTP (POST /invocations)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if env_manager != "local":
+        from bakehouse.models.virtualenv import run_in_model_env
+
+        args = ["serve", "-m", model_uri, "-h", host, "-p", str(port), "-w", str(workers), "--env-manager", "local"]
+        if timeout is not None:
+            args += ["-t", str(timeout)]
+        if max_body_bytes is not None:
+            args += ["--max-body-bytes", str(max_body_bytes)]
+        if allow_pickle:
+            args.append("--allow-pickle")
+        sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
+    from bakehouse.serving.server import serve
+
+    serve(model_uri, host=host, port=port, workers=workers, timeout=timeout, max_body_bytes=max_body_bytes, allow_pickle=allow_pickle)
+
+
+@models_group.command("predict")
+@_model_uri
+@click.option("-i", "--input-path", default=None, help="Input file (default: stdin).")
+@click.option("-o", "--output-path", default=None, help="Output file (default: stdout).")
+@click.option("-t", "--content-type", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--batch-size", default=10_000, show_default=True, type=int, help="Rows per predict call.")
+@click.option("--no-progress", is_flag=True, help="Never show the progress bar.")
+@_env_manager
+@_allow_pickle
+@_friendly_errors
+def predict_command(
+    model_uri: str,
+    input_path: str | None,
+    output_path: str | None,
+    content_type: str,
+    batch_size: int,
+    no_progress: bool,
+    env_manager: str,
+    allow_pickle: bool | None,
+) -> None:
+    """Score a JSON (serving payload) or CSV file with a model; prints {"predictions": ...}."""
+    if env_manager != "local":
+        from bakehouse.models.virtualenv import run_in_model_env
+
+        args = ["predict", "-m", model_uri, "-t", content_type, "--batch-size", str(batch_size), "--env-manager", "local"]
+        if input_path:
+            args += ["-i", str(Path(input_path).resolve())]
+        if output_path:
+            args += ["-o", str(Path(output_path).resolve())]
+        if no_progress:
+            args.append("--no-progress")
+        if allow_pickle:
+            args.append("--allow-pickle")
+        sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
+    from bakehouse.models.batch import predict_file
+
+    predict_file(
+        model_uri,
+        input_path,
+        output_path,
+        content_type,
+        batch_size=batch_size,
+        progress=not no_progress,
+        allow_pickle=allow_pickle,
+    )
+
+
+@models_group.command("generate-dockerfile")
+@click.option("-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model).")
+@click.option("-d", "--output-directory", default="bakehouse-dockerfile", show_default=True)
+@click.option("--base-image", default=None, help="Base image (default python:<this Python's X.Y>-slim).")
+@click.option("--bakehouse-spec", default=None, help="pip spec used to install Bakehouse in the image.")
+@_friendly_errors
+def generate_dockerfile_command(
+    model_uri: str | None, output_directory: str, base_image: str | None, bakehouse_spec: str | None
+) -> None:
+    """Write a slim Dockerfile (serving on 8080) and the model next to it."""
+    from bakehouse.serving.docker import generate_dockerfile
+
+    path = generate_dockerfile(output_directory, model_uri, base_image=base_image, bakehouse_spec=bakehouse_spec)
+    click.echo(f"Wrote {path}")
+
+
+@models_group.command("build-docker")
+@click.option("-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model).")
+@click.option("-n", "--name", default="bakehouse-model", show_default=True, help="Image name.")
+@click.option("--base-image", default=None)
+@click.option("--bakehouse-spec", default=None)
+@_friendly_errors
+def build_docker_command(model_uri: str | None, name: str, base_image: str | None, bakehouse_spec: str | None) -> None:
+    """Build a Docker image serving the model on port 8080 (needs a Docker engine)."""
+    from bakehouse.serving.docker import build_docker
+
+    build_docker(name, model_uri, base_image=base_image, bakehouse_spec=bakehouse_spec, report=lambda m: click.echo(m, err=True))
+
+
+@models_group.command("prepare-env")
+@_model_uri
+@click.option("--env-manager", type=click.Choice(["virtualenv", "uv"]), default="uv", show_default=True)
+@_friendly_errors
+def prepare_env_command(model_uri: str, env_manager: str) -> None:
+    """Build (or reuse) the model's virtualenv, cached by a hash of its requirements; prints its path."""
+    from bakehouse.models.virtualenv import prepare_env
+
+    env = prepare_env(model_uri, env_manager, report=lambda m: click.echo(m, err=True))
+    click.echo(str(env))
+
+
+if __name__ == "__main__":
+    models_group()

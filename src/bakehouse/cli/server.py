@@ -1,0 +1,172 @@
+"""``bakehouse server`` and ``bakehouse ui``: the tracking server (REST API, artifact proxy, web UI)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bakehouse.server.config import DEFAULT_BACKEND_STORE_URI, ServerConfig
+from bakehouse.settings import DEFAULT_ARTIFACTS_DIR
+
+_CONTEXT = {"help_option_names": ["--help"]}  # -h is --host, as in MLflow
+
+
+def _split(values: tuple[str, ...] | str | None) -> list[str]:
+    out: list[str] = []
+    for value in ([values] if isinstance(values, str) else values or ()):
+        out += [v.strip() for v in value.split(",") if v.strip()]
+    return out
+
+
+def _exposure_warning(host: str, config: ServerConfig) -> str:
+    what = []
+    if not config.artifacts_only:
+        what.append("the tracking REST API (read and write: experiments, runs, models, registry)")
+    if config.serve_artifacts:
+        what.append(f"the artifact proxy (read, write and delete of files under {config.artifacts_destination})")
+    if not config.artifacts_only and config.serve_ui:
+        what.append("the web UI")
+    auth = (
+        "with authentication (--app-name)" if config.app_name
+        else "WITHOUT authentication (add --app-name basic-auth, or put an authenticating proxy in front)"
+    )
+    return (
+        f"Binding to {host} exposes " + ", ".join(what) + f" to every machine that can reach this host, {auth}."
+        " Requests must also carry an allowed Host header (--allowed-hosts)."
+    )
+
+
+def _check_schema(config: ServerConfig) -> None:
+    """Fail fast with the store's clear message (it names ``bakehouse db upgrade``) before serving."""
+    from bakehouse.server.app import create_tracking_store
+
+    store = create_tracking_store(config)
+    check = getattr(store, "check_schema", None)
+    if check is not None:
+        check()
+    engine = getattr(store, "engine", None)
+    if engine is not None and hasattr(engine, "dispose"):
+        engine.dispose()  # workers are forked next; each opens its own connections
+
+
+def run_server(config: ServerConfig) -> None:
+    from bakehouse.cli import output
+    from bakehouse.server.runner import serve
+
+    config = config.normalized()
+    if config.host in ("0.0.0.0", "::"):
+        output.warn(_exposure_warning(config.host, config))
+    app = None
+    if config.workers <= 1:
+        from bakehouse.server.app import create_app
+
+        app = create_app(config)  # checks the schema while building the store
+        store = app.state.tracking_store
+        if store is not None and hasattr(store, "check_schema"):
+            store.check_schema()
+    elif not config.artifacts_only:
+        _check_schema(config)
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    click.echo(
+        f"Bakehouse server listening on http://{host}:{config.port}{config.static_prefix or ''}/ "
+        f"({config.workers} worker{'s' if config.workers != 1 else ''}; store {_redact(config.backend_store_uri)})",
+        err=True,
+    )
+    serve(config, app)
+
+
+def _redact(uri: str) -> str:
+    """Never print a database password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
+def _server_options(func: Any) -> Any:
+    options = [
+        click.option("--backend-store-uri", default=DEFAULT_BACKEND_STORE_URI, show_default=True, metavar="URI",
+                     help="Tracking database: sqlite:///path.db, postgresql://..., mysql://..."),
+        click.option("--registry-store-uri", default=None, metavar="URI",
+                     help="Model registry database (default: the backend store)."),
+        click.option("--default-artifact-root", default=None, metavar="URI",
+                     help="Artifact root for new experiments (default: mlflow-artifacts:/ when serving artifacts, "
+                          "else --artifacts-destination)."),
+        click.option("--serve-artifacts/--no-serve-artifacts", default=True, show_default=True,
+                     help="Proxy artifact uploads and downloads through this server."),
+        click.option("--artifacts-destination", default=f"./{DEFAULT_ARTIFACTS_DIR}", show_default=True,
+                     metavar="URI", help="Where proxied artifacts are stored: a local directory or s3://bucket/prefix."),
+        click.option("--artifacts-only", is_flag=True, help="Serve only the artifact proxy (no tracking API, no UI)."),
+        click.option("-h", "--host", default="127.0.0.1", show_default=True,
+                     help="Interface to bind; 0.0.0.0 exposes the server to the network."),
+        click.option("-p", "--port", default=5000, show_default=True, type=int),
+        click.option("-w", "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+                     help="Worker processes sharing the port."),
+        click.option("--allowed-hosts", multiple=True, metavar="HOSTS",
+                     help="Extra Host header values to accept (comma-separated; '*.example.com' wildcards; '*' = any)."),
+        click.option("--cors-allowed-origins", multiple=True, metavar="ORIGINS",
+                     help="Origins allowed to call the API from a browser (comma-separated, wildcards ok). "
+                          "Default: localhost only."),
+        click.option("--static-prefix", default="", metavar="PREFIX", help="Path prefix for every route, e.g. /mlflow."),
+        click.option("--x-frame-options", default="SAMEORIGIN", show_default=True,
+                     type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False)),
+        click.option("--disable-security-middleware", is_flag=True,
+                     help="Turn off the Host check, CORS policy and security headers (only behind a proxy doing them)."),
+        click.option("--app-name", default=None, metavar="NAME", help="Server app plug-in, e.g. basic-auth."),
+        click.option("--auth", "auth", is_flag=True, help="Shortcut for --app-name basic-auth."),
+        click.option("--log-level", default="info", show_default=True,
+                     type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False)),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
+    app_name = kwargs.pop("app_name", None)
+    if kwargs.pop("auth", False):
+        app_name = app_name or "basic-auth"
+    return ServerConfig(
+        backend_store_uri=kwargs["backend_store_uri"],
+        registry_store_uri=kwargs["registry_store_uri"],
+        default_artifact_root=kwargs["default_artifact_root"],
+        serve_artifacts=kwargs["serve_artifacts"],
+        artifacts_destination=kwargs["artifacts_destination"],
+        artifacts_only=kwargs["artifacts_only"],
+        host=kwargs["host"],
+        port=kwargs["port"],
+        workers=kwargs["workers"],
+        allowed_hosts=_split(kwargs["allowed_hosts"]),
+        cors_allowed_origins=_split(kwargs["cors_allowed_origins"]),
+        static_prefix=kwargs["static_prefix"],
+        x_frame_options=kwargs["x_frame_options"].upper(),
+        disable_security_middleware=kwargs["disable_security_middleware"],
+        app_name=app_name,
+        log_level=kwargs["log_level"].lower(),
+    )
+
+
+@click.command("server", context_settings=_CONTEXT)
+@_server_options
+def server_command(**kwargs: Any) -> None:
+    """Run the tracking server: MLflow-compatible REST API, artifact proxy and web UI."""
+    run_server(_config_from(kwargs))
+
+
+@click.command("ui", context_settings=_CONTEXT)
+@_server_options
+def ui_command(**kwargs: Any) -> None:
+    """Open the web UI on the local default store (the same server as ``bakehouse server``)."""
+    run_server(_config_from(kwargs))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    server_command(sys.argv[1:])

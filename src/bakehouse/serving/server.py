@@ -1,0 +1,109 @@
+"""Run the scoring app under uvicorn, with ``TCP_NODELAY`` on every connection whatever the worker count.
+
+uvicorn with ``--workers N`` hands a pre-bound socket to its worker processes and the accepted
+connections lose ``TCP_NODELAY`` (uvicorn #3149): every keep-alive request after the first then waits
+~40 ms for a delayed ACK. Our protocol class sets the option itself in ``connection_made``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from bakehouse import settings
+from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
+
+logger = logging.getLogger(__name__)
+
+_ENV_URI = "SERVING_MODEL_URI"
+_ENV_TIMEOUT = "SCORING_SERVER_REQUEST_TIMEOUT"
+_ENV_MAX_BODY = "SCORING_SERVER_MAX_BODY_BYTES"
+_ENV_ALLOW_PICKLE = "SERVING_ALLOW_PICKLE"
+
+
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, plus ``TCP_NODELAY`` on the accepted socket."""
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # not a TCP socket (unix socket): nothing to do
+                pass
+        super().connection_made(transport)
+
+
+def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelHolder:
+    """Load the model and warm it up with its serving example so the first request is fast."""
+    from bakehouse.models.example import load_serving_example
+    from bakehouse.models.uri import download_model
+    from bakehouse.pyfunc import load_model_from_dir
+    from bakehouse.serving.app import predict_body
+
+    model_dir = download_model(model_uri)
+    model = load_model_from_dir(model_dir, allow_pickle=allow_pickle)
+    example = load_serving_example(model_dir)
+    if example is not None:
+        try:
+            predict_body(model, example, "application/json")
+        except Exception as e:  # noqa: BLE001 - a broken example must not stop the server
+            logger.warning("Warm-up with serving_input_example.json failed: %s", e)
+    return ModelHolder(model, model_uri)
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for multi-worker mode: each worker loads the model named in the environment."""
+    uri = settings.env(_ENV_URI)
+    if not uri:
+        raise RuntimeError("BAKEHOUSE_SERVING_MODEL_URI is not set")
+    holder = load_for_serving(uri, settings.env_flag(_ENV_ALLOW_PICKLE) or None)
+    return create_scoring_app(
+        holder,
+        timeout=settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT),
+        max_body_bytes=int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
+    )
+
+
+def serve(
+    model_uri: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    workers: int = 1,
+    timeout: float | None = None,
+    max_body_bytes: int | None = None,
+    allow_pickle: bool | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``model_uri`` until interrupted."""
+    import uvicorn
+
+    timeout = timeout if timeout is not None else settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT)
+    max_body = max_body_bytes if max_body_bytes is not None else int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES))
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "http": NoDelayHttpToolsProtocol,
+        "log_level": log_level,
+        "access_log": False,
+        "server_header": False,
+        "timeout_keep_alive": 30,
+    }
+    if workers > 1:
+        # the workers are new processes: they learn the model through the environment
+        os.environ["BAKEHOUSE_" + _ENV_URI] = model_uri
+        os.environ["BAKEHOUSE_" + _ENV_TIMEOUT] = str(timeout)
+        os.environ["BAKEHOUSE_" + _ENV_MAX_BODY] = str(max_body)
+        if allow_pickle:
+            os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
+        common["http"] = "bakehouse.serving.server:NoDelayHttpToolsProtocol"
+        uvicorn.run("bakehouse.serving.server:app_from_env", factory=True, workers=workers, **common)
+        return
+    holder = load_for_serving(model_uri, allow_pickle)
+    app = create_scoring_app(holder, timeout=timeout, max_body_bytes=max_body)
+    uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()

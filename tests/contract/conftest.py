@@ -1,0 +1,102 @@
+"""Store fixtures for the contract suites: the same tests run against every tracking store backend.
+
+Backends: ``sqlite`` (a fresh file per test), ``postgres`` (a fresh database per test on the real
+PostgreSQL server), and the REST store through a real ``bakehouse server`` (``rest`` over SQLite,
+``rest-postgres`` over PostgreSQL) — see ``rest_stores.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+TRACKING_BACKENDS = ["sqlite", "postgres", "rest", "rest-postgres"]
+
+
+@pytest.fixture(params=TRACKING_BACKENDS)
+def tracking_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    backend = request.param
+    artifact_root = str(tmp_path / "artifacts")
+    if backend == "sqlite":
+        from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+        yield SqlTrackingStore(f"sqlite:///{tmp_path / 'store.db'}", artifact_root)
+    elif backend == "postgres":
+        from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+        uri = request.getfixturevalue("postgres_uri")
+        yield SqlTrackingStore(uri, artifact_root)
+    else:
+        from bakehouse.store.tracking.rest import RestTrackingStore
+
+        fixture = "rest_postgres_server_url" if backend == "rest-postgres" else "rest_sqlite_server_url"
+        yield RestTrackingStore.from_uri(request.getfixturevalue(fixture))
+
+
+def _start_server(tmp_dir: Path, backend_store_uri: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `bakehouse server` for a whole module: starting one per test would dominate the suite."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(tmp_dir / "server.log", "wb")
+    exe = Path(sys.executable).parent / "bakehouse"
+    proc = subprocess.Popen(
+        [str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", backend_store_uri,
+         "--artifacts-destination", str(tmp_dir / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_dir, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("bakehouse server did not start:\n" + (tmp_dir / "server.log").read_text(errors="replace"))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def rest_sqlite_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp_dir = tmp_path_factory.mktemp("rest-sqlite")
+    proc, url = _start_server(tmp_dir, f"sqlite:///{tmp_dir / 'server.db'}")
+    yield url
+    _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def rest_postgres_server_url(tmp_path_factory: pytest.TempPathFactory, _postgres_server: str) -> Iterator[str]:
+    import psycopg  # test-only dependency
+
+    name = f"bh_rest_{uuid.uuid4().hex[:12]}"
+    admin = _postgres_server.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    tmp_dir = tmp_path_factory.mktemp("rest-postgres")
+    proc, url = _start_server(tmp_dir, f"{_postgres_server.rpartition('/')[0]}/{name}")
+    yield url
+    _stop(proc)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,151 @@
+"""Fixtures for the registry contract suite: one store per backend (SQLite, PostgreSQL, REST).
+
+The REST store talks to a real ``bakehouse server`` subprocess (one per test module, shared by its tests,
+which use unique model names). If the ``server`` command is not available, the same application
+(``bakehouse.server.app.create_app``) is served by uvicorn in a thread, still over real HTTP.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, log: Path | None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text() if log else ''}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} not healthy after {timeout}s:\n{log.read_text() if log else ''}")
+
+
+def server_command_available() -> bool:
+    return importlib.util.find_spec("bakehouse.cli.server") is not None
+
+
+class RunningServer:
+    """A `bakehouse server` subprocess in its own session (stopped as a whole process group)."""
+
+    def __init__(self, backend_store_uri: str, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"server-{self.port}.log"
+        exe = VENV_BIN / "bakehouse"
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bakehouse.cli.main"]
+        cmd += ["server", "--host", "127.0.0.1", "--port", str(self.port), "--backend-store-uri", backend_store_uri,
+                "--artifacts-destination", str(workdir / "artifacts"), *extra_args]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_TRACKING", "MLFLOW_TRACKING"))}
+        with open(self.log, "wb") as log_file:
+            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         cwd=workdir, env=env, start_new_session=True)
+        try:
+            _wait_healthy(self.url, self.proc, self.log)
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=10)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+class ThreadedServer:
+    """Fallback: the same ASGI app under uvicorn in this process (real HTTP on a free port)."""
+
+    def __init__(self, backend_store_uri: str, workdir: Path) -> None:
+        import uvicorn
+
+        from bakehouse.server.app import create_app
+        from bakehouse.server.config import ServerConfig
+
+        app = create_app(ServerConfig(backend_store_uri=backend_store_uri,
+                                      artifacts_destination=str(workdir / "artifacts")))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        _wait_healthy(self.url, None, None)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_server(backend_store_uri: str, workdir: Path) -> Any:
+    if server_command_available():
+        return RunningServer(backend_store_uri, workdir)
+    return ThreadedServer(backend_store_uri, workdir)
+
+
+@pytest.fixture(scope="module")
+def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    workdir = tmp_path_factory.mktemp("registry-server")
+    server = start_server(f"sqlite:///{workdir / 'bakehouse.db'}", workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "rest"])
+def registry_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A RegistryStore on each backend; model names must come from ``model_name`` (unique per test)."""
+    if request.param == "rest":
+        from bakehouse.store.registry.rest import RestRegistryStore
+
+        server = request.getfixturevalue("registry_server")
+        store = RestRegistryStore.from_uri(server.url)
+        yield store
+        store.transport.close()
+        return
+    from bakehouse.store.db.engine import dispose_engines
+    from bakehouse.store.registry.sql import SqlRegistryStore
+
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path / 'registry.db'}"
+    else:
+        uri = request.getfixturevalue("postgres_uri")
+    yield SqlRegistryStore.from_uri(uri)
+    dispose_engines()  # close pooled connections before the database is dropped
+
+
+@pytest.fixture
+def model_name() -> str:
+    """A unique prefix/name, so tests sharing one REST server never see each other's models."""
+    return f"m{uuid.uuid4().hex[:10]}"
