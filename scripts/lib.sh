@@ -3,7 +3,9 @@
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${BAKEHOUSE_VENV:-$REPO_ROOT/.venv}"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+if [ -t 1 ]; then C_BOLD=$'\033[1m' C_RED=$'\033[31m' C_GREEN=$'\033[32m' C_YELLOW=$'\033[33m' C_CYAN=$'\033[1;36m' C_OFF=$'\033[0m'
+else C_BOLD="" C_RED="" C_GREEN="" C_YELLOW="" C_CYAN="" C_OFF=""; fi
+log() { printf '%s==> %s%s\n' "$C_BOLD" "$*" "$C_OFF" >&2; }
 
 # The interpreter a fresh venv is made from: pyenv's 3.11 on our machines, else python3 (>=3.11).
 base_python() {

@@ -19,8 +19,8 @@ for arg in "$@"; do
   esac
 done
 
-step() { printf '\n\033[1;36m[%s] %s\033[0m\n' "$1" "$2"; }
-skip() { printf '\033[33m  skipped: %s\033[0m\n' "$*"; }
+step() { printf '\n%s[%s] %s%s\n' "$C_CYAN" "$1" "$2" "$C_OFF"; }
+skip() { printf '%s  skipped: %s%s\n' "$C_YELLOW" "$*" "$C_OFF"; }
 
 step 1 "Install Bakehouse into $VENV"
 if [ "${BAKEHOUSE_QUICKSTART_SKIP_INSTALL:-0}" = 1 ] && [ -x "$VENV/bin/bakehouse" ]; then

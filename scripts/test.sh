@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: venv + deps, Debian packages, a throwaway PostgreSQL and a moto
-# S3 server on 127.0.0.1, then pytest over tests/. Extra arguments go to pytest (e.g. `-k cli -x`).
+# S3 server on 127.0.0.1, then pytest over tests/. Arguments replace the default target `tests`
+# (e.g. `bash scripts/test.sh tests/integration -k cli -x`).
 # Env: BAKEHOUSE_TEST_WORKERS (xdist workers, default 2; 0 = no xdist), BAKEHOUSE_TEST_TIMEOUT (per test, s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,16 +56,18 @@ WORKERS="${BAKEHOUSE_TEST_WORKERS:-2}"
 if [ "$WORKERS" != 0 ] && "$VENV/bin/python" -c 'import xdist' 2>/dev/null; then
   ARGS+=(-n "$WORKERS")
 fi
-log "pytest ${ARGS[*]} tests $*  (setup took $((SECONDS - START)) s)"
+# No arguments: the whole tests/ tree. Otherwise the arguments choose (paths, -k, -m ...; testpaths = tests).
+[ $# -eq 0 ] && set -- tests
+log "pytest ${ARGS[*]} $*  (setup took $((SECONDS - START)) s)"
 set +e
-"$VENV/bin/python" -m pytest "${ARGS[@]}" tests "$@"
+"$VENV/bin/python" -m pytest "${ARGS[@]}" "$@"
 RC=$?
 set -e
 
 ELAPSED=$((SECONDS - START))
 case $RC in
-  0) printf '\033[32mTESTS PASSED\033[0m in %d s\n' "$ELAPSED" ;;
-  5) printf '\033[31mTESTS FAILED: pytest collected no tests (exit 5)\033[0m\n'; RC=1 ;;
-  *) printf '\033[31mTESTS FAILED (pytest exit %d) after %d s\033[0m\n' "$RC" "$ELAPSED" ;;
+  0) printf '%sTESTS PASSED%s in %d s\n' "$C_GREEN" "$C_OFF" "$ELAPSED" ;;
+  5) printf '%sTESTS FAILED: pytest collected no tests (exit 5)%s\n' "$C_RED" "$C_OFF"; RC=1 ;;
+  *) printf '%sTESTS FAILED (pytest exit %d) after %d s%s\n' "$C_RED" "$RC" "$ELAPSED" "$C_OFF" ;;
 esac
 exit $RC

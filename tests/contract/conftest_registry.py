@@ -134,15 +134,15 @@ def registry_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[A
         yield store
         store.transport.close()
         return
-    from bakehouse.store.db.engine import dispose_engines
     from bakehouse.store.registry.sql import SqlRegistryStore
 
     if request.param == "sqlite":
         uri = f"sqlite:///{tmp_path / 'registry.db'}"
     else:
         uri = request.getfixturevalue("postgres_uri")
-    yield SqlRegistryStore.from_uri(uri)
-    dispose_engines()  # close pooled connections before the database is dropped
+    sql_store = SqlRegistryStore.from_uri(uri)
+    yield sql_store
+    sql_store.engine.dispose()  # close pooled connections before the database is dropped
 
 
 @pytest.fixture

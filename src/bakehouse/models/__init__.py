@@ -1,0 +1,27 @@
+"""The MLmodel format: model metadata, signatures, environments, URIs and the flavor allowlist.
+
+Imports here stay light (no pandas/numpy/sklearn) so ``import bakehouse.models`` is cheap.
+"""
+
+from bakehouse.models.mlmodel import Model, ModelInfo
+from bakehouse.models.signature import (
+    ColSpec,
+    ModelSignature,
+    ParamSchema,
+    ParamSpec,
+    Schema,
+    TensorSpec,
+    infer_signature,
+)
+
+__all__ = [
+    "ColSpec",
+    "Model",
+    "ModelInfo",
+    "ModelSignature",
+    "ParamSchema",
+    "ParamSpec",
+    "Schema",
+    "TensorSpec",
+    "infer_signature",
+]

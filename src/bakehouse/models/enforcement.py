@@ -109,7 +109,7 @@ def _enforce_column(name: str | None, values: Any, spec: ColSpec) -> Any:
     kind = spec.type_name
     if kind == "any" or isinstance(spec.type, dict):
         return values
-    if spec.required and values.isna().any() and kind not in ("double", "float"):
+    if spec.required and kind not in ("double", "float", "long", "integer") and values.isna().any():
         raise SchemaEnforcementError(f"Column '{name}' is required ({kind}) but has missing values")
     dtype = values.dtype
     if kind == "string":

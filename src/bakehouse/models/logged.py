@@ -31,8 +31,7 @@ def _active_run_and_experiment(run_id: str | None, client: Any) -> tuple[str | N
         run_id = active.info.run_id if active is not None else None
     if run_id is not None:
         return run_id, client.tracking_store.get_run(run_id).info.experiment_id
-    experiment_id = getattr(fluent, "_get_experiment_id", None)
-    return None, str(experiment_id()) if callable(experiment_id) else "0"
+    return None, fluent._resolve_experiment_id(None)
 
 
 def log_model(
@@ -49,9 +48,9 @@ def log_model(
     if not name or "/" in name or ":" in name:
         raise InvalidParameterError(f"Invalid model name {name!r}: it may not be empty or contain '/' or ':'")
     if client is None:
-        from bakehouse.client.client import Client
+        from bakehouse.client import fluent
 
-        client = Client()
+        client = fluent._client()
     store = client.tracking_store
     run_id, experiment_id = _active_run_and_experiment(run_id, client)
     logged = store.create_logged_model(

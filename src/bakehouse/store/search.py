@@ -15,8 +15,9 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, NoReturn
 
 from bakehouse.errors import InvalidParameterError
 
@@ -38,7 +39,7 @@ __all__ = [
 # ------------------------------------------------------------------------------------------------ AST
 
 #: What a comparison value can be: a number, a string, a tuple of strings (IN lists) or None (IS NULL).
-Value = Union[float, int, str, tuple[str, ...], None]
+Value = float | int | str | tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,15 @@ class Comparison:
 
 @dataclass(frozen=True)
 class And:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
-Node = Union[Comparison, And, Or]
+Node = Comparison | And | Or
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,12 @@ _RUN_STRING = {
     "artifact_uri": "artifact_uri",
     "lifecycle_stage": "lifecycle_stage",
 }
-_RUN_NUMERIC = {"start_time": "start_time", "end_time": "end_time", "created": "start_time", "Created": "start_time"}
+_RUN_NUMERIC = {
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "created": "start_time",
+    "Created": "start_time",
+}
 
 _GRAMMARS: dict[str, _Grammar] = {
     "run": _Grammar(
@@ -249,7 +255,9 @@ def _grammar(entity: str) -> _Grammar:
     try:
         return _GRAMMARS[entity]
     except KeyError:
-        raise InvalidParameterError(f"Unknown search entity {entity!r}; expected one of {', '.join(ENTITIES)}")
+        raise InvalidParameterError(
+            f"Unknown search entity {entity!r}; expected one of {', '.join(ENTITIES)}"
+        )
 
 
 # ------------------------------------------------------------------------------------------- tokenizer
@@ -273,7 +281,7 @@ class _Token:
 
 
 class _Tokenizer:
-    def __init__(self, source: str, fail: Any) -> None:
+    def __init__(self, source: str, fail: Callable[[str], NoReturn]) -> None:
         self.source = source
         self.fail = fail
 
@@ -310,7 +318,7 @@ class _Tokenizer:
                 end = m.end()
                 if end < n and _NUMBER_END_RE.match(src, end):
                     bad = re.match(r"[\w.\-+]+", src[i:])
-                    text = bad.group() if bad else src[i:end + 1]
+                    text = bad.group() if bad else src[i : end + 1]
                     self.fail(f"invalid number {text!r} at position {i}")
                 out.append(_Token("NUMBER", m.group(), i, m.group()))
                 i = end
@@ -321,7 +329,7 @@ class _Tokenizer:
                     if nxt in ("`", '"'):
                         quote = "backtick quote" if nxt == "`" else "double quote"
                         self.fail(f"unterminated {quote} starting at position {end + 1}")
-                    self.fail(f"expected a key after {src[i:end + 1]!r} at position {end + 1}")
+                    self.fail(f"expected a key after {src[i : end + 1]!r} at position {end + 1}")
                 if "." not in text and text.upper() in _KEYWORDS:
                     out.append(_Token("KEYWORD", text, i, text.upper()))
                 else:
@@ -354,7 +362,7 @@ class _Tokenizer:
 
 
 def _unquote_segment(segment: str) -> str:
-    if len(segment) >= 2 and segment[0] == segment[-1] and segment[0] in "`\"":
+    if len(segment) >= 2 and segment[0] == segment[-1] and segment[0] in '`"':
         inner = segment[1:-1]
         if segment[0] == '"':
             inner = re.sub(r'\\(["\\])|""', lambda m: m.group(1) or '"', inner)
@@ -364,7 +372,7 @@ def _unquote_segment(segment: str) -> str:
 
 def _split_identifier(text: str) -> tuple[str | None, str]:
     """``tags.`a.b``` -> ("tags", "a.b"); ``status`` -> (None, "status"); ```run name``` -> (None, "run name")."""
-    if text[0] in "`\"":
+    if text[0] in '`"':
         m = re.match(_SEGMENT, text)
         assert m is not None
         if m.end() == len(text):
@@ -392,7 +400,7 @@ class _Parser:
         self.depth = 0
 
     # -- plumbing
-    def fail(self, problem: str) -> None:
+    def fail(self, problem: str) -> NoReturn:
         raise InvalidParameterError(f"Invalid {self.what} {self.source!r}: {problem}")
 
     @property
@@ -418,7 +426,9 @@ class _Parser:
         if self.tok.type != "EOF":
             if self.tok.type == "RPAREN":
                 self.fail(f"unbalanced ')' at position {self.tok.pos}")
-            self.fail(f"expected AND, OR or the end of the filter at position {self.tok.pos}, found {self.describe(self.tok)}")
+            self.fail(
+                f"expected AND, OR or the end of the filter at position {self.tok.pos}, found {self.describe(self.tok)}"
+            )
         return node
 
     def or_expr(self) -> Node:
@@ -543,9 +553,15 @@ class _Parser:
         if numeric:
             if tok.type == "NUMBER":
                 return Comparison(kind, key, op, self.number(tok, integral=kind == ATTRIBUTE))
-            if tok.type in ("STRING", "DSTRING") and key in g.quoted_numbers and re.fullmatch(r"\d+", tok.value):
+            if (
+                tok.type in ("STRING", "DSTRING")
+                and key in g.quoted_numbers
+                and re.fullmatch(r"\d+", tok.value)
+            ):
                 return Comparison(kind, key, op, int(tok.value))
-            self.fail(f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}")
+            self.fail(
+                f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}"
+            )
         if tok.type in ("STRING", "DSTRING"):
             return Comparison(kind, key, op, tok.value)
         self.fail(
@@ -574,8 +590,12 @@ class _Parser:
                     last = self.advance()
                     if last.type == "KEYWORD" and last.value == "NULL":
                         return "IS NOT NULL", tok
-                    self.fail(f"expected NULL after IS NOT at position {last.pos}, found {self.describe(last)}")
-                self.fail(f"expected NULL or NOT NULL after IS at position {nxt.pos}, found {self.describe(nxt)}")
+                    self.fail(
+                        f"expected NULL after IS NOT at position {last.pos}, found {self.describe(last)}"
+                    )
+                self.fail(
+                    f"expected NULL or NOT NULL after IS at position {nxt.pos}, found {self.describe(nxt)}"
+                )
         self.fail(
             f"expected a comparison operator after {id_tok.text!r} at position {tok.pos}, "
             f"found {self.describe(tok)}"
@@ -585,7 +605,9 @@ class _Parser:
     def string_list(self, op_tok: _Token) -> tuple[str, ...]:
         tok = self.advance()
         if tok.type != "LPAREN":
-            self.fail(f"expected '(' after {op_tok.text.upper()} at position {tok.pos}, found {self.describe(tok)}")
+            self.fail(
+                f"expected '(' after {op_tok.text.upper()} at position {tok.pos}, found {self.describe(tok)}"
+            )
         values: list[str] = []
         while True:
             tok = self.advance()
@@ -594,13 +616,17 @@ class _Parser:
             if tok.type == "RPAREN":
                 self.fail(f"empty list at position {tok.pos}: expected at least one quoted string")
             if tok.type not in ("STRING", "DSTRING"):
-                self.fail(f"expected a quoted string in the list at position {tok.pos}, found {self.describe(tok)}")
+                self.fail(
+                    f"expected a quoted string in the list at position {tok.pos}, found {self.describe(tok)}"
+                )
             values.append(tok.value)
             sep = self.advance()
             if sep.type == "RPAREN":
                 break
             if sep.type != "COMMA":
-                self.fail(f"expected ',' or ')' in the list at position {sep.pos}, found {self.describe(sep)}")
+                self.fail(
+                    f"expected ',' or ')' in the list at position {sep.pos}, found {self.describe(sep)}"
+                )
             if self.tok.type == "RPAREN":  # a trailing comma, as Python tuples allow
                 self.advance()
                 break
@@ -649,8 +675,11 @@ def _parse_order_clause(grammar: _Grammar, clause: str) -> OrderKey:
     if kind not in grammar.order_kinds:
         parser.fail(
             f"cannot order by {_PREFIX_HINT[kind]} ({id_tok.text!r}); "
-            + ("valid fields are " + ", ".join(sorted(grammar.order_attrs)) if grammar.order_kinds == {ATTRIBUTE} else
-               "expected one of " + ", ".join(sorted(_PREFIX_HINT[k] for k in grammar.order_kinds)))
+            + (
+                "valid fields are " + ", ".join(sorted(grammar.order_attrs))
+                if grammar.order_kinds == {ATTRIBUTE}
+                else "expected one of " + ", ".join(sorted(_PREFIX_HINT[k] for k in grammar.order_kinds))
+            )
         )
     if kind == ATTRIBUTE:
         if key not in grammar.order_attrs:
@@ -690,11 +719,15 @@ def parse_order_by(entity: str, order_by: list[str] | None) -> list[OrderKey]:
         return []
     if isinstance(order_by, str):
         order_by = [order_by]
-    keys = [_parse_order_clause(grammar, clause) for clause in order_by if not (isinstance(clause, str) and not clause.strip())]
+    keys = [
+        _parse_order_clause(grammar, clause)
+        for clause in order_by
+        if not (isinstance(clause, str) and not clause.strip())
+    ]
     return _check_duplicates(keys, order_by)
 
 
-def parse_logged_model_order_by(order_by: list[Mapping[str, Any]] | None) -> list[OrderKey]:
+def parse_logged_model_order_by(order_by: Sequence[Mapping[str, Any] | str] | None) -> list[OrderKey]:
     """The logged-model search's ``order_by``: dicts with ``field_name``, ``ascending`` (default True),
     and for metrics optionally ``dataset_name`` / ``dataset_digest``. Plain strings are accepted too."""
     grammar = _GRAMMARS["logged_model"]
@@ -707,7 +740,9 @@ def parse_logged_model_order_by(order_by: list[Mapping[str, Any]] | None) -> lis
             raise InvalidParameterError(f"Invalid order_by {item!r}: expected an object with 'field_name'")
         field_name = item.get("field_name")
         if not isinstance(field_name, str) or not field_name.strip():
-            raise InvalidParameterError(f"Invalid order_by {dict(item)!r}: 'field_name' must be a non-empty string")
+            raise InvalidParameterError(
+                f"Invalid order_by {dict(item)!r}: 'field_name' must be a non-empty string"
+            )
         ascending = item.get("ascending", True)
         if ascending is None:
             ascending = True
@@ -745,7 +780,9 @@ def decode_page_token(token: str | bytes | None) -> int:
         decoded = base64.b64decode(raw.replace(b"-", b"+").replace(b"_", b"/"), validate=True)
         parsed = json.loads(decoded.decode("utf-8"))
     except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
-        raise InvalidParameterError(f"Invalid page token {token!r}: not a token returned by a search") from None
+        raise InvalidParameterError(
+            f"Invalid page token {token!r}: not a token returned by a search"
+        ) from None
     offset = parsed.get("offset") if isinstance(parsed, dict) else None
     if isinstance(offset, str) and offset.isdigit():
         offset = int(offset)

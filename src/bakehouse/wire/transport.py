@@ -59,6 +59,15 @@ def error_from_response(response: httpx.Response) -> BakehouseError:
     )
 
 
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # e.g. an integer beyond 64 bits: send it anyway, the server refuses it clearly
+        import json
+
+        return json.dumps(body, default=str).encode()
+
+
 class HttpTransport:
     """Talks to one server (``base_url`` = the tracking URI, e.g. ``http://host:5000/prefix``)."""
 
@@ -171,7 +180,7 @@ class HttpTransport:
             response = self.send(method, path, params=encode_query(body), timeout=timeout)
         else:
             response = self.send(
-                method, path, content=orjson.dumps(body or {}),
+                method, path, content=_dumps(body or {}),
                 headers={"Content-Type": "application/json"}, timeout=timeout,
             )
         if not response.content:

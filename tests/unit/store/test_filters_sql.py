@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.pool import NullPool
 
@@ -36,10 +38,28 @@ POSTGRES_URI = os.environ.get("BAKEHOUSE_TEST_POSTGRES_URI")
 
 # ------------------------------------------------------------------------------------------ data
 
-def _run(uid: str, exp: int, start: int | None, name: str | None = None, status: str = "FINISHED",
-         stage: str = "active", user: str = "alice", end: int | None = None) -> dict[str, Any]:
-    return {"run_uuid": uid, "experiment_id": exp, "start_time": start, "name": name, "status": status,
-            "lifecycle_stage": stage, "user_id": user, "end_time": end, "artifact_uri": f"file:///a/{uid}"}
+
+def _run(
+    uid: str,
+    exp: int,
+    start: int | None,
+    name: str | None = None,
+    status: str = "FINISHED",
+    stage: str = "active",
+    user: str = "alice",
+    end: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "run_uuid": uid,
+        "experiment_id": exp,
+        "start_time": start,
+        "name": name,
+        "status": status,
+        "lifecycle_stage": stage,
+        "user_id": user,
+        "end_time": end,
+        "artifact_uri": f"file:///a/{uid}",
+    }
 
 
 def _metric(run: str, key: str, value: float, kind: int = 0) -> dict[str, Any]:
@@ -47,10 +67,34 @@ def _metric(run: str, key: str, value: float, kind: int = 0) -> dict[str, Any]:
 
 
 EXPERIMENTS = [
-    {"experiment_id": 1, "name": "Alpha", "lifecycle_stage": "active", "creation_time": 100, "last_update_time": 100},
-    {"experiment_id": 2, "name": "beta", "lifecycle_stage": "active", "creation_time": 200, "last_update_time": 250},
-    {"experiment_id": 3, "name": "gamma", "lifecycle_stage": "deleted", "creation_time": 300, "last_update_time": 300},
-    {"experiment_id": 4, "name": "delta", "lifecycle_stage": "active", "creation_time": 200, "last_update_time": None},
+    {
+        "experiment_id": 1,
+        "name": "Alpha",
+        "lifecycle_stage": "active",
+        "creation_time": 100,
+        "last_update_time": 100,
+    },
+    {
+        "experiment_id": 2,
+        "name": "beta",
+        "lifecycle_stage": "active",
+        "creation_time": 200,
+        "last_update_time": 250,
+    },
+    {
+        "experiment_id": 3,
+        "name": "gamma",
+        "lifecycle_stage": "deleted",
+        "creation_time": 300,
+        "last_update_time": 300,
+    },
+    {
+        "experiment_id": 4,
+        "name": "delta",
+        "lifecycle_stage": "active",
+        "creation_time": 200,
+        "last_update_time": None,
+    },
 ]
 EXPERIMENT_TAGS = [
     {"experiment_id": 1, "key": "team", "value": "vision"},
@@ -96,16 +140,40 @@ TAGS = [
     {"run_uuid": "r1", "key": "mlflow.source.type", "value": "LOCAL"},
 ]
 DATASETS = [
-    {"dataset_uuid": "d-train", "experiment_id": 1, "name": "train", "digest": "d1", "dataset_source_type": "local",
-     "dataset_source": "{}"},
-    {"dataset_uuid": "d-eval", "experiment_id": 1, "name": "eval", "digest": "d2", "dataset_source_type": "local",
-     "dataset_source": "{}"},
+    {
+        "dataset_uuid": "d-train",
+        "experiment_id": 1,
+        "name": "train",
+        "digest": "d1",
+        "dataset_source_type": "local",
+        "dataset_source": "{}",
+    },
+    {
+        "dataset_uuid": "d-eval",
+        "experiment_id": 1,
+        "name": "eval",
+        "digest": "d2",
+        "dataset_source_type": "local",
+        "dataset_source": "{}",
+    },
 ]
 INPUTS = [
-    {"input_uuid": "i1", "source_type": "DATASET", "source_id": "d-train", "destination_type": "RUN",
-     "destination_id": "r1", "step": 0},
-    {"input_uuid": "i2", "source_type": "DATASET", "source_id": "d-eval", "destination_type": "RUN",
-     "destination_id": "r3", "step": 0},
+    {
+        "input_uuid": "i1",
+        "source_type": "DATASET",
+        "source_id": "d-train",
+        "destination_type": "RUN",
+        "destination_id": "r1",
+        "step": 0,
+    },
+    {
+        "input_uuid": "i2",
+        "source_type": "DATASET",
+        "source_id": "d-eval",
+        "destination_type": "RUN",
+        "destination_id": "r3",
+        "step": 0,
+    },
 ]
 INPUT_TAGS = [
     {"input_uuid": "i1", "name": "mlflow.data.context", "value": "training"},
@@ -125,8 +193,16 @@ REGISTERED_MODEL_TAGS = [
 
 
 def _version(name: str, version: int, run: str | None, lut: int, stage: str = "None") -> dict[str, Any]:
-    return {"name": name, "version": version, "run_id": run, "creation_time": lut - 1, "last_updated_time": lut,
-            "source": f"s3://{name}/{version}", "current_stage": stage, "status": "READY"}
+    return {
+        "name": name,
+        "version": version,
+        "run_id": run,
+        "creation_time": lut - 1,
+        "last_updated_time": lut,
+        "source": f"s3://{name}/{version}",
+        "current_stage": stage,
+        "status": "READY",
+    }
 
 
 MODEL_VERSIONS = [
@@ -142,11 +218,27 @@ MODEL_VERSION_TAGS = [
 ]
 
 
-def _model(mid: str, exp: int, created: int, name: str = "model", run: str | None = None,
-           stage: str = "active", model_type: str | None = None) -> dict[str, Any]:
-    return {"model_id": mid, "experiment_id": exp, "name": name, "artifact_location": f"file:///m/{mid}",
-            "creation_timestamp_ms": created, "last_updated_timestamp_ms": created + 1,
-            "status": "LOGGED_MODEL_READY", "lifecycle_stage": stage, "model_type": model_type, "source_run_id": run}
+def _model(
+    mid: str,
+    exp: int,
+    created: int,
+    name: str = "model",
+    run: str | None = None,
+    stage: str = "active",
+    model_type: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "model_id": mid,
+        "experiment_id": exp,
+        "name": name,
+        "artifact_location": f"file:///m/{mid}",
+        "creation_timestamp_ms": created,
+        "last_updated_timestamp_ms": created + 1,
+        "status": "LOGGED_MODEL_READY",
+        "lifecycle_stage": stage,
+        "model_type": model_type,
+        "source_run_id": run,
+    }
 
 
 LOGGED_MODELS = [
@@ -160,8 +252,16 @@ LOGGED_MODELS = [
 
 
 def _lm_metric(mid: str, value: float, ts: int, kind: int = 0, dataset: str | None = None) -> dict[str, Any]:
-    return {"model_id": mid, "metric_name": "acc", "metric_timestamp_ms": ts, "metric_step": 0,
-            "metric_value": value, "value_kind": kind, "run_id": "r1", "dataset_name": dataset}
+    return {
+        "model_id": mid,
+        "metric_name": "acc",
+        "metric_timestamp_ms": ts,
+        "metric_step": 0,
+        "metric_value": value,
+        "value_kind": kind,
+        "run_id": "r1",
+        "dataset_name": dataset,
+    }
 
 
 LOGGED_MODEL_METRICS = [
@@ -174,17 +274,28 @@ LOGGED_MODEL_PARAMS = [{"model_id": "m1", "param_key": "lr", "param_value": "0.1
 LOGGED_MODEL_TAGS = [{"model_id": "m2", "tag_key": "t", "tag_value": "x"}]
 
 ROWS = [
-    (s.experiments, EXPERIMENTS), (s.experiment_tags, EXPERIMENT_TAGS), (s.runs, RUNS),
-    (s.latest_metrics, LATEST_METRICS), (s.params, PARAMS), (s.tags, TAGS), (s.datasets, DATASETS),
-    (s.inputs, INPUTS), (s.input_tags, INPUT_TAGS), (s.registered_models, REGISTERED_MODELS),
-    (s.registered_model_tags, REGISTERED_MODEL_TAGS), (s.model_versions, MODEL_VERSIONS),
-    (s.model_version_tags, MODEL_VERSION_TAGS), (s.logged_models, LOGGED_MODELS),
-    (s.logged_model_metrics, LOGGED_MODEL_METRICS), (s.logged_model_params, LOGGED_MODEL_PARAMS),
+    (s.experiments, EXPERIMENTS),
+    (s.experiment_tags, EXPERIMENT_TAGS),
+    (s.runs, RUNS),
+    (s.latest_metrics, LATEST_METRICS),
+    (s.params, PARAMS),
+    (s.tags, TAGS),
+    (s.datasets, DATASETS),
+    (s.inputs, INPUTS),
+    (s.input_tags, INPUT_TAGS),
+    (s.registered_models, REGISTERED_MODELS),
+    (s.registered_model_tags, REGISTERED_MODEL_TAGS),
+    (s.model_versions, MODEL_VERSIONS),
+    (s.model_version_tags, MODEL_VERSION_TAGS),
+    (s.logged_models, LOGGED_MODELS),
+    (s.logged_model_metrics, LOGGED_MODEL_METRICS),
+    (s.logged_model_params, LOGGED_MODEL_PARAMS),
     (s.logged_model_tags, LOGGED_MODEL_TAGS),
 ]
 
 
 # -------------------------------------------------------------------------------------- engines
+
 
 def _sqlite_engine(path: Path) -> Engine:
     return create_engine(f"sqlite:///{path}", poolclass=NullPool)
@@ -234,8 +345,16 @@ def fetch(engine: Engine, query: Any) -> list[Any]:
     return [row[0] if len(row) == 1 else tuple(row) for row in rows]
 
 
-def runs(engine: Engine, flt: str | None = None, order_by: list[str] | None = None, *, exps: tuple[str, ...] = ("1",),
-         view: ViewType = ViewType.ACTIVE_ONLY, offset: int = 0, limit: int | None = 100) -> list[str]:
+def runs(
+    engine: Engine,
+    flt: str | None = None,
+    order_by: list[str] | None = None,
+    *,
+    exps: tuple[str, ...] = ("1",),
+    view: ViewType = ViewType.ACTIVE_ONLY,
+    offset: int = 0,
+    limit: int | None = 100,
+) -> list[str]:
     return fetch(engine, build_run_search(list(exps), flt, view, order_by, offset, limit))
 
 
@@ -244,6 +363,7 @@ def run_set(engine: Engine, flt: str, **kw: Any) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------- runs
+
 
 def test_default_order_is_start_time_desc_then_run_id(engine: Engine) -> None:
     assert runs(engine) == ["r4", "r3", "r7", "r2", "r1", "r8"]
@@ -383,7 +503,10 @@ def test_order_by_attributes(engine: Engine) -> None:
 
 
 def test_order_by_combined_with_filter(engine: Engine) -> None:
-    assert runs(engine, "metrics.acc > -1e400 AND params.lr IS NOT NULL", ["metrics.acc DESC"]) == ["r3", "r1"]
+    assert runs(engine, "metrics.acc > -1e400 AND params.lr IS NOT NULL", ["metrics.acc DESC"]) == [
+        "r3",
+        "r1",
+    ]
     assert runs(engine, "params.lr IS NOT NULL", ["metrics.acc DESC"]) == ["r3", "r1", "r2"]
 
 
@@ -406,10 +529,105 @@ def test_builder_errors_are_invalid_parameters(engine: Engine) -> None:
         build_run_search(["1"], None, ViewType.ALL, None, -1, 10)
 
 
+ATOMS = [
+    "metrics.acc > 0.4",
+    "metrics.acc != 0.5",
+    "metrics.loss <= 0",
+    "params.lr = '0.1'",
+    "params.lr IS NULL",
+    "tags.team LIKE 'v%'",
+    "tags.team ILIKE 'v%'",
+    "tags.note != 'axb'",
+    "status = 'FINISHED'",
+    "run_id IN ('r1', 'r4')",
+    "start_time > 150",
+    "datasets.name = 'train'",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=st.sampled_from(ATOMS), b=st.sampled_from(ATOMS), c=st.sampled_from(ATOMS))
+def test_or_is_union_and_and_is_intersection(engine: Engine, a: str, b: str, c: str) -> None:
+    sa, sb, sc = run_set(engine, a), run_set(engine, b), run_set(engine, c)
+    assert run_set(engine, f"{a} OR {b}") == sa | sb
+    assert run_set(engine, f"{a} AND {b}") == sa & sb
+    assert run_set(engine, f"{a} OR {b} AND {c}") == sa | (sb & sc)
+    assert run_set(engine, f"({a} OR {b}) AND {c}") == (sa | sb) & sc
+
+
+FILTER_PIECES = st.sampled_from(
+    [
+        "metrics.",
+        "params.",
+        "tags.",
+        "attributes.",
+        "datasets.",
+        "acc",
+        "lr",
+        "`a b`",
+        "name",
+        "context",
+        "status",
+        "run_id",
+        "start_time",
+        "created",
+        " = ",
+        " != ",
+        " > ",
+        " <= ",
+        " LIKE ",
+        " ILIKE ",
+        " IN ",
+        " NOT IN ",
+        " IS NULL",
+        " IS NOT NULL",
+        " AND ",
+        " OR ",
+        "(",
+        ")",
+        "'x%'",
+        "'_'",
+        "'[*?]'",
+        '"\'"',
+        "1e400",
+        "-1",
+        "99999999999999999999",
+        "0.5",
+        "('r1', 'r2')",
+        "'ü'",
+        "'!'",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(FILTER_PIECES, min_size=1, max_size=12),
+    order=st.sampled_from([None, ["metrics.acc DESC"], ["params.lr", "tags.team DESC"], ["end_time"]]),
+)
+def test_any_accepted_filter_runs_on_the_database(
+    engine: Engine, pieces: list[str], order: list[str] | None
+) -> None:
+    """Whatever the parser accepts compiles and executes; everything else is an InvalidParameterError."""
+    try:
+        query = build_run_search(["1"], "".join(pieces), ViewType.ALL, order, 0, 50)
+    except InvalidParameterError:
+        return
+    result = fetch(engine, query)
+    assert set(result) <= {"r1", "r2", "r3", "r4", "r5", "r7", "r8"}
+
+
 # ------------------------------------------------------------------------------------ experiments
 
-def experiments(engine: Engine, flt: str | None = None, order_by: list[str] | None = None,
-                view: ViewType = ViewType.ACTIVE_ONLY, offset: int = 0, limit: int | None = 100) -> list[int]:
+
+def experiments(
+    engine: Engine,
+    flt: str | None = None,
+    order_by: list[str] | None = None,
+    view: ViewType = ViewType.ACTIVE_ONLY,
+    offset: int = 0,
+    limit: int | None = 100,
+) -> list[int]:
     return fetch(engine, build_experiment_search(view, flt, order_by, offset, limit))
 
 
@@ -439,8 +657,14 @@ def test_experiment_search(engine: Engine) -> None:
 
 # ---------------------------------------------------------------------------------------- registry
 
-def registered(engine: Engine, flt: str | None = None, order_by: list[str] | None = None,
-               offset: int = 0, limit: int | None = 100) -> list[str]:
+
+def registered(
+    engine: Engine,
+    flt: str | None = None,
+    order_by: list[str] | None = None,
+    offset: int = 0,
+    limit: int | None = 100,
+) -> list[str]:
     return fetch(engine, build_registered_model_search(flt, order_by, offset, limit))
 
 
@@ -460,8 +684,13 @@ def test_registered_model_search(engine: Engine) -> None:
     assert registered(engine, order_by=["name DESC"], offset=1, limit=1) == ["alpha"]
 
 
-def versions(engine: Engine, flt: str | None = None, order_by: list[str] | None = None,
-             offset: int = 0, limit: int | None = 100) -> list[tuple[str, int]]:
+def versions(
+    engine: Engine,
+    flt: str | None = None,
+    order_by: list[str] | None = None,
+    offset: int = 0,
+    limit: int | None = 100,
+) -> list[tuple[str, int]]:
     return fetch(engine, build_model_version_search(flt, order_by, offset, limit))
 
 
@@ -474,19 +703,34 @@ def test_model_version_search(engine: Engine) -> None:
     assert versions(engine, "source_path LIKE 's3://alpha/%'") == [("alpha", 2), ("alpha", 1)]
     assert versions(engine, "tags.stage = 'prod'") == [("alpha", 2)]
     assert versions(engine, "name = 'alpha' AND (version_number = 1 OR tags.stage = 'prod')") == [
-        ("alpha", 2), ("alpha", 1)
+        ("alpha", 2),
+        ("alpha", 1),
     ]
     assert versions(engine, "tags.`mlflow.prompt.is_prompt` = 'true'") == [("prompt1", 1)]
     assert versions(engine, order_by=["name ASC"]) == [("Beta", 1), ("alpha", 2), ("alpha", 1)]
-    assert versions(engine, order_by=["version_number", "name DESC"]) == [("alpha", 1), ("Beta", 1), ("alpha", 2)]
+    assert versions(engine, order_by=["version_number", "name DESC"]) == [
+        ("alpha", 1),
+        ("Beta", 1),
+        ("alpha", 2),
+    ]
     assert versions(engine, offset=2, limit=5) == [("alpha", 1)]
 
 
 # ----------------------------------------------------------------------------------- logged models
 
-def models(engine: Engine, flt: str | None = None, order_by: list[Any] | None = None, exps: tuple[str, ...] = ("1",),
-           offset: int = 0, limit: int | None = 100, datasets: list[dict[str, Any]] | None = None) -> list[str]:
-    return fetch(engine, build_logged_model_search(list(exps), flt, order_by, offset, limit, datasets=datasets))
+
+def models(
+    engine: Engine,
+    flt: str | None = None,
+    order_by: list[Any] | None = None,
+    exps: tuple[str, ...] = ("1",),
+    offset: int = 0,
+    limit: int | None = 100,
+    datasets: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    return fetch(
+        engine, build_logged_model_search(list(exps), flt, order_by, offset, limit, datasets=datasets)
+    )
 
 
 def test_logged_model_search(engine: Engine) -> None:
@@ -506,14 +750,34 @@ def test_logged_model_search(engine: Engine) -> None:
 
 def test_logged_model_ordering_and_datasets(engine: Engine) -> None:
     # latest point per model: m1 0.7 (ts 2), m5 0.6, m2 NaN, m6 none
-    assert models(engine, order_by=[{"field_name": "metrics.acc", "ascending": False}]) == ["m1", "m5", "m2", "m6"]
-    assert models(engine, order_by=[{"field_name": "metrics.acc", "ascending": True}]) == ["m5", "m1", "m2", "m6"]
-    # only m5 has the metric on "train": the others count as missing (then creation DESC)
-    assert models(engine, order_by=[{"field_name": "metrics.acc", "ascending": False, "dataset_name": "train"}]) == [
-        "m5", "m2", "m1", "m6"
+    assert models(engine, order_by=[{"field_name": "metrics.acc", "ascending": False}]) == [
+        "m1",
+        "m5",
+        "m2",
+        "m6",
     ]
-    assert models(engine, order_by=[{"field_name": "name"}, {"field_name": "creation_time"}]) == ["m5", "m6", "m1", "m2"]
-    assert models(engine, order_by=[{"field_name": "creation_timestamp", "ascending": True}]) == ["m6", "m1", "m5", "m2"]
+    assert models(engine, order_by=[{"field_name": "metrics.acc", "ascending": True}]) == [
+        "m5",
+        "m1",
+        "m2",
+        "m6",
+    ]
+    # only m5 has the metric on "train": the others count as missing (then creation DESC)
+    assert models(
+        engine, order_by=[{"field_name": "metrics.acc", "ascending": False, "dataset_name": "train"}]
+    ) == ["m5", "m2", "m1", "m6"]
+    assert models(engine, order_by=[{"field_name": "name"}, {"field_name": "creation_time"}]) == [
+        "m5",
+        "m6",
+        "m1",
+        "m2",
+    ]
+    assert models(engine, order_by=[{"field_name": "creation_timestamp", "ascending": True}]) == [
+        "m6",
+        "m1",
+        "m5",
+        "m2",
+    ]
     assert models(engine, datasets=[{"dataset_name": "eval"}]) == ["m1"]
     assert models(engine, "metrics.acc > 0.55", datasets=[{"dataset_name": "train"}]) == ["m5"]
     assert models(engine, offset=1, limit=2) == ["m5", "m1"]
@@ -521,19 +785,29 @@ def test_logged_model_ordering_and_datasets(engine: Engine) -> None:
 
 # ---------------------------------------------------------------------------------- performance
 
+
 def test_two_thousand_run_search_is_fast_and_uses_indexes(tmp_path: Path) -> None:
     eng = _sqlite_engine(tmp_path / "perf.db")
     s.metadata.create_all(eng)
     n = 2000
     with eng.begin() as conn:
-        conn.execute(insert(s.experiments), [{"experiment_id": 1, "name": "perf", "lifecycle_stage": "active"}])
+        conn.execute(
+            insert(s.experiments), [{"experiment_id": 1, "name": "perf", "lifecycle_stage": "active"}]
+        )
         conn.execute(insert(s.runs), [_run(f"run{i:05d}", 1, 1000 + i) for i in range(n)])
         conn.execute(
             insert(s.latest_metrics),
-            [_metric(f"run{i:05d}", key, ((i * 7919) % 1000) / 1000.0) for i in range(n) for key in ("acc", "loss")]
+            [
+                _metric(f"run{i:05d}", key, ((i * 7919) % 1000) / 1000.0)
+                for i in range(n)
+                for key in ("acc", "loss")
+            ]
             + [_metric(f"run{i:05d}", f"m{j}", float(i)) for i in range(n) for j in range(3)],
         )
-        conn.execute(insert(s.params), [{"run_uuid": f"run{i:05d}", "key": "lr", "value": str(i % 10)} for i in range(n)])
+        conn.execute(
+            insert(s.params),
+            [{"run_uuid": f"run{i:05d}", "key": "lr", "value": str(i % 10)} for i in range(n)],
+        )
     query = build_run_search(["1"], "metrics.loss < 0.5", ViewType.ACTIVE_ONLY, ["metrics.acc DESC"], 0, 1001)
     with eng.connect() as conn:
         compiled = query.compile(eng, compile_kwargs={"literal_binds": True})
@@ -546,6 +820,9 @@ def test_two_thousand_run_search_is_fast_and_uses_indexes(tmp_path: Path) -> Non
             timings.append(time.perf_counter() - t0)
     eng.dispose()
     assert len(ids) == 1000  # half of the runs have loss < 0.5
-    assert "sqlite_autoindex_latest_metrics_1" in plan or "latest_metric_pk" in plan or "PRIMARY KEY" in plan, plan
+    assert (
+        "sqlite_autoindex_latest_metrics_1" in plan or "latest_metric_pk" in plan or "PRIMARY KEY" in plan
+    ), plan
     assert "SCAN latest_metrics" not in plan and "SCAN order_1" not in plan, plan
-    assert min(timings) < 0.05, (timings, plan)
+    # ~3 ms on an idle machine; the bound leaves room for a loaded CI box while catching a bad plan
+    assert min(timings) < 0.1, (timings, plan)

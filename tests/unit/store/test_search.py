@@ -55,8 +55,18 @@ def test_every_numeric_operator_on_metrics(op: str) -> None:
 
 @pytest.mark.parametrize(
     ("literal", "value"),
-    [("1", 1.0), ("-2", -2.0), ("+3", 3.0), ("1.5", 1.5), (".5", 0.5), ("5.", 5.0), ("1e3", 1000.0),
-     ("-1.5E-3", -0.0015), ("2e+2", 200.0), ("1e400", float("inf"))],
+    [
+        ("1", 1.0),
+        ("-2", -2.0),
+        ("+3", 3.0),
+        ("1.5", 1.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("1e3", 1000.0),
+        ("-1.5E-3", -0.0015),
+        ("2e+2", 200.0),
+        ("1e400", float("inf")),
+    ],
 )
 def test_numeric_literals(literal: str, value: float) -> None:
     assert run(f"metrics.m > {literal}") == C("metric", "m", ">", value)
@@ -85,7 +95,7 @@ def test_is_null_and_is_not_null(prefix: str, kind: str) -> None:
 
 def test_in_and_not_in_on_run_id() -> None:
     assert run("attributes.run_id IN ('a', 'b')") == C("attribute", "run_id", "IN", ("a", "b"))
-    assert run("run_id not in (\"a\",)") == C("attribute", "run_id", "NOT IN", ("a",))
+    assert run('run_id not in ("a",)') == C("attribute", "run_id", "NOT IN", ("a",))
     assert run("run_id IN('x')") == C("attribute", "run_id", "IN", ("x",))
 
 
@@ -119,7 +129,7 @@ def test_type_aliases(text: str, expected: Comparison) -> None:
         ("run_id = 'a'", "run_id"),
         ("run_name = 'a'", "run_name"),
         ("`run name` = 'a'", "run_name"),
-        ('"run name" = \'a\'', "run_name"),
+        ("\"run name\" = 'a'", "run_name"),
         ("`Run Name` = 'a'", "run_name"),
         ("status = 'a'", "status"),
         ("user_id = 'a'", "user_id"),
@@ -131,8 +141,15 @@ def test_run_string_attributes_and_aliases(text: str, key: str) -> None:
     assert run(text) == C("attribute", key, "=", "a")
 
 
-@pytest.mark.parametrize(("name", "key"), [("start_time", "start_time"), ("end_time", "end_time"),
-                                           ("created", "start_time"), ("Created", "start_time")])
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("start_time", "start_time"),
+        ("end_time", "end_time"),
+        ("created", "start_time"),
+        ("Created", "start_time"),
+    ],
+)
 def test_run_numeric_attributes_and_aliases(name: str, key: str) -> None:
     assert run(f"{name} > 5") == C("attribute", key, ">", 5)
 
@@ -141,7 +158,7 @@ def test_run_numeric_attributes_and_aliases(name: str, key: str) -> None:
     ("text", "key"),
     [
         ("tags.`mlflow.source.type` = 'x'", "mlflow.source.type"),
-        ('tags."mlflow.source.type" = \'x\'', "mlflow.source.type"),
+        ("tags.\"mlflow.source.type\" = 'x'", "mlflow.source.type"),
         ("tags.mlflow.source.type = 'x'", "mlflow.source.type"),
         ("tags.`with space` = 'x'", "with space"),
         ("tags.`a=b` = 'x'", "a=b"),
@@ -236,8 +253,12 @@ def test_comparisons_walks_the_tree_in_order() -> None:
 def test_experiment_grammar() -> None:
     assert parse_filter("experiment", "name LIKE 'exp%'") == C("attribute", "name", "LIKE", "exp%")
     assert parse_filter("experiment", "creation_time > 10") == C("attribute", "creation_time", ">", 10)
-    assert parse_filter("experiment", "last_update_time <= 10") == C("attribute", "last_update_time", "<=", 10)
-    assert parse_filter("experiment", "experiment_id IN ('1', '2')") == C("attribute", "experiment_id", "IN", ("1", "2"))
+    assert parse_filter("experiment", "last_update_time <= 10") == C(
+        "attribute", "last_update_time", "<=", 10
+    )
+    assert parse_filter("experiment", "experiment_id IN ('1', '2')") == C(
+        "attribute", "experiment_id", "IN", ("1", "2")
+    )
     assert parse_filter("experiment", "tags.team IS NULL") == C("tag", "team", "IS NULL", None)
     assert parse_filter("experiment", "attributes.name ILIKE 'A%'") == C("attribute", "name", "ILIKE", "A%")
     assert "metrics cannot be used in a experiment filter" in error("experiment", "metrics.a > 1")
@@ -260,10 +281,14 @@ def test_model_version_grammar() -> None:
     assert parse_filter(mv, "version_number = '3'") == C("attribute", "version_number", "=", 3)
     assert parse_filter(mv, "run_id IN ('a')") == C("attribute", "run_id", "IN", ("a",))
     assert parse_filter(mv, "name NOT IN ('a')") == C("attribute", "name", "NOT IN", ("a",))
-    assert parse_filter(mv, "source_path LIKE 'models:/%'") == C("attribute", "source_path", "LIKE", "models:/%")
+    assert parse_filter(mv, "source_path LIKE 'models:/%'") == C(
+        "attribute", "source_path", "LIKE", "models:/%"
+    )
     assert parse_filter(mv, "tags.k != 'v'") == C("tag", "k", "!=", "v")
     assert "must be compared with a number" in error(mv, "version_number = 'x'")
-    assert "'IN' at position 12 is not allowed for attribute 'source_path'" in error(mv, "source_path IN ('a')")
+    assert "'IN' at position 12 is not allowed for attribute 'source_path'" in error(
+        mv, "source_path IN ('a')"
+    )
 
 
 def test_logged_model_grammar() -> None:
@@ -275,7 +300,9 @@ def test_logged_model_grammar() -> None:
         assert parse_filter(lm, f"{alias} > 5") == C("attribute", "creation_timestamp", ">", 5)
     for alias in ("last_updated_time", "last_updated_timestamp"):
         assert parse_filter(lm, f"{alias} < 5") == C("attribute", "last_updated_timestamp", "<", 5)
-    assert parse_filter(lm, "status IN ('LOGGED_MODEL_READY')") == C("attribute", "status", "IN", ("LOGGED_MODEL_READY",))
+    assert parse_filter(lm, "status IN ('LOGGED_MODEL_READY')") == C(
+        "attribute", "status", "IN", ("LOGGED_MODEL_READY",)
+    )
     assert parse_filter(lm, "model_type = 'agent'") == C("attribute", "model_type", "=", "agent")
     assert parse_filter(lm, "model_id != 'm-1'") == C("attribute", "model_id", "!=", "m-1")
     assert parse_filter(lm, "metrics.acc >= 0.9") == C("metric", "acc", ">=", 0.9)
@@ -297,18 +324,30 @@ def test_unknown_entity() -> None:
     ("text", "message"),
     [
         ("metrics.acc >", "Invalid filter 'metrics.acc >': expected a value after '>' at position 13"),
-        ("metrics.acc", "expected a comparison operator after 'metrics.acc' at position 11, found end of input"),
+        (
+            "metrics.acc",
+            "expected a comparison operator after 'metrics.acc' at position 11, found end of input",
+        ),
         ("metrics.acc ~ 1", "unexpected character '~' at position 12"),
         ("metrics.acc > 1 AND", "expected a comparison after 'AND' at position 19, found end of input"),
         ("metrics.acc > 1 OR", "expected a comparison after 'OR' at position 18, found end of input"),
-        ("metrics.acc > 1 metrics.b > 2", "expected AND, OR or the end of the filter at position 16, found 'metrics.b'"),
+        (
+            "metrics.acc > 1 metrics.b > 2",
+            "expected AND, OR or the end of the filter at position 16, found 'metrics.b'",
+        ),
         ("(metrics.a > 1", "missing ')' to close the '(' at position 0: found end of input at position 14"),
         ("metrics.a > 1)", "unbalanced ')' at position 13"),
         ("()", "expected a comparison after '(' at position 1, found ')'"),
         ("AND metrics.a > 1", "expected a comparison at position 0, found 'AND'"),
         ("metrics.a > 'x'", "metric 'a' must be compared with a number, found \"'x'\" at position 12"),
-        ("params.a = 1", "param 'a' must be compared with a quoted string (e.g. 'value'), found '1' at position 11"),
-        ("tags.a = unquoted", "tag 'a' must be compared with a quoted string (e.g. 'value'), found 'unquoted' at position 9"),
+        (
+            "params.a = 1",
+            "param 'a' must be compared with a quoted string (e.g. 'value'), found '1' at position 11",
+        ),
+        (
+            "tags.a = unquoted",
+            "tag 'a' must be compared with a quoted string (e.g. 'value'), found 'unquoted' at position 9",
+        ),
         ("tags.a = 'x", "unterminated string starting at position 9"),
         ("tags.`a = 'x'", "unterminated backtick quote starting at position 5"),
         ("metrics.a = 0x10", "invalid number '0x10' at position 12"),
@@ -316,9 +355,15 @@ def test_unknown_entity() -> None:
         ("metricz.a > 1", "unknown entity type 'metricz' in 'metricz.a' at position 0"),
         ("acc > 1", "unknown attribute 'acc' at position 0; valid attributes are"),
         ("STATUS = 'x'", "unknown attribute 'STATUS' at position 0"),
-        ("metrics.a LIKE 'x'", "operator 'LIKE' at position 10 is not allowed for metric 'a'; allowed: =, !=, <, <=, >, >="),
+        (
+            "metrics.a LIKE 'x'",
+            "operator 'LIKE' at position 10 is not allowed for metric 'a'; allowed: =, !=, <, <=, >, >=",
+        ),
         ("metrics.a IS NULL", "operator 'IS NULL' at position 10 is not allowed for metric 'a'"),
-        ("status IN ('a')", "operator 'IN' at position 7 is not allowed for attribute 'status'; allowed: =, !=, LIKE, ILIKE"),
+        (
+            "status IN ('a')",
+            "operator 'IN' at position 7 is not allowed for attribute 'status'; allowed: =, !=, LIKE, ILIKE",
+        ),
         ("start_time LIKE 'x'", "operator 'LIKE' at position 11 is not allowed for attribute 'start_time'"),
         ("start_time = 'x'", "attribute 'start_time' must be compared with a number"),
         ("tags.a > 'x'", "operator '>' at position 7 is not allowed for tag 'a'"),
@@ -329,7 +374,10 @@ def test_unknown_entity() -> None:
         ("params.a IS 'x'", "expected NULL or NOT NULL after IS at position 12"),
         ("params.a IS NOT 'x'", "expected NULL after IS NOT at position 16"),
         ("params.a NOT LIKE 'x'", "expected IN after NOT at position 13"),
-        ("datasets.foo = 'x'", "unknown dataset key 'foo' at position 0; valid keys are context, digest, name"),
+        (
+            "datasets.foo = 'x'",
+            "unknown dataset key 'foo' at position 0; valid keys are context, digest, name",
+        ),
         ("tags. = 'x'", "expected a key after 'tags.' at position 5"),
         ('tags."a = 1', "unterminated double quote starting at position 5"),
         ("tags.`` = 'x'", "empty key in 'tags.``' at position 0"),
@@ -342,7 +390,10 @@ def test_error_messages_point_at_the_problem(text: str, message: str) -> None:
 
 
 def test_error_message_quotes_the_whole_filter() -> None:
-    assert error("run", "metrics.acc >") == "Invalid filter 'metrics.acc >': expected a value after '>' at position 13"
+    assert (
+        error("run", "metrics.acc >")
+        == "Invalid filter 'metrics.acc >': expected a value after '>' at position 13"
+    )
 
 
 def test_deep_nesting_is_refused_cleanly() -> None:
@@ -358,8 +409,27 @@ def test_non_string_filter_is_refused() -> None:
 
 FILTER_ALPHABET = st.sampled_from(
     list("abcdemtsx_.`'\"()<>=!,%-+0123456789eE \t")
-    + ["metrics.", "params.", "tags.", "attributes.", " AND ", " OR ", " IN ", " NOT ", " IS ", " NULL ",
-       " LIKE ", " ILIKE ", "run_id", "status", "start_time", "datasets.name", "\\", "1e5", "ü"]
+    + [
+        "metrics.",
+        "params.",
+        "tags.",
+        "attributes.",
+        " AND ",
+        " OR ",
+        " IN ",
+        " NOT ",
+        " IS ",
+        " NULL ",
+        " LIKE ",
+        " ILIKE ",
+        "run_id",
+        "status",
+        "start_time",
+        "datasets.name",
+        "\\",
+        "1e5",
+        "ü",
+    ]
 )
 
 
@@ -423,7 +493,8 @@ def test_order_by_errors() -> None:
 
 def test_order_by_for_registry_and_experiments() -> None:
     assert parse_order_by("experiment", ["name", "creation_time DESC"]) == [
-        OrderKey("attribute", "name", True), OrderKey("attribute", "creation_time", False)
+        OrderKey("attribute", "name", True),
+        OrderKey("attribute", "creation_time", False),
     ]
     assert parse_order_by("registered_model", ["timestamp DESC"]) == [
         OrderKey("attribute", "last_updated_timestamp", False)
@@ -432,7 +503,8 @@ def test_order_by_for_registry_and_experiments() -> None:
         OrderKey("attribute", "creation_timestamp", True)
     ]
     assert parse_order_by("model_version", ["version_number DESC", "name"]) == [
-        OrderKey("attribute", "version_number", False), OrderKey("attribute", "name", True)
+        OrderKey("attribute", "version_number", False),
+        OrderKey("attribute", "name", True),
     ]
     with pytest.raises(InvalidParameterError, match="unknown field 'run_id'"):
         parse_order_by("model_version", ["run_id"])
@@ -480,9 +552,17 @@ def test_page_tokens_match_mlflow_format() -> None:
 
 @pytest.mark.parametrize(
     "token",
-    ["garbage!", "bm90IGpzb24=", base64.b64encode(b'{"offset": -1}').decode(), base64.b64encode(b"[1]").decode(),
-     base64.b64encode(b'{"offset": "x"}').decode(), base64.b64encode(b'{"offset": true}').decode(),
-     base64.b64encode(b'{"offset": 1.5}').decode(), base64.b64encode(b"\xff\xfe").decode(), "ü"],
+    [
+        "garbage!",
+        "bm90IGpzb24=",
+        base64.b64encode(b'{"offset": -1}').decode(),
+        base64.b64encode(b"[1]").decode(),
+        base64.b64encode(b'{"offset": "x"}').decode(),
+        base64.b64encode(b'{"offset": true}').decode(),
+        base64.b64encode(b'{"offset": 1.5}').decode(),
+        base64.b64encode(b"\xff\xfe").decode(),
+        "ü",
+    ],
 )
 def test_bad_page_tokens_are_invalid_parameters(token: str) -> None:
     with pytest.raises(InvalidParameterError, match="Invalid page token"):

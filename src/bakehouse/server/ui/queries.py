@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
 from bakehouse.store.db import schema
@@ -46,7 +46,8 @@ def experiment_keys(engine: Engine, experiment_ids: Sequence[str], view: str = "
         for name, table in (("metric_keys", schema.latest_metrics), ("param_keys", schema.params),
                             ("tag_keys", schema.tags)):
             stmt = (
-                select(distinct(table.c.key))
+                select(table.c.key)
+                .distinct()
                 .select_from(table.join(runs, runs.c.run_uuid == table.c.run_uuid))
                 .where(where)
                 .order_by(table.c.key)

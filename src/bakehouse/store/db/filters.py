@@ -31,7 +31,8 @@ from __future__ import annotations
 import math
 import operator
 import sys
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -78,8 +79,8 @@ __all__ = [
     "build_model_version_search",
     "build_registered_model_search",
     "build_run_search",
-    "case_sensitive_like",
     "case_insensitive_like",
+    "case_sensitive_like",
 ]
 
 DBL_MAX = sys.float_info.max
@@ -152,7 +153,7 @@ def case_insensitive_like(column: ColumnElement[Any], pattern: str) -> ColumnEle
 
 # --------------------------------------------------------------------------------- comparisons
 
-_PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
+_PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "=": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -174,10 +175,13 @@ def _compare(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[b
         return column.not_in(list(value))
     if isinstance(value, float):
         value = literal(value, Double())
-    return _PY_OPS[op](column, value)  # type: ignore[no-any-return]
+    result: ColumnElement[bool] = _PY_OPS[op](column, value)
+    return result
 
 
-def _number_condition(value_col: ColumnElement[Any], kind_col: ColumnElement[Any], op: str, v: float) -> ColumnElement[bool]:
+def _number_condition(
+    value_col: ColumnElement[Any], kind_col: ColumnElement[Any], op: str, v: float
+) -> ColumnElement[bool]:
     """``metric <op> v`` over (value, value_kind): NaN only satisfies ``!=``; infinities are exact."""
     if math.isfinite(v) and abs(v) < DBL_MAX:
         # The stand-ins (+/-DBL_MAX) already order infinities correctly against such a literal, which keeps
@@ -429,7 +433,7 @@ def build_experiment_search(
     elif not any(k.key == "experiment_id" for k in keys):
         keys.append(OrderKey(ATTRIBUTE, "experiment_id", False))  # MLflow's tie-breaker
 
-    where = [experiments.c.lifecycle_stage.in_(stages)]
+    where: list[ColumnElement[bool]] = [experiments.c.lifecycle_stage.in_(stages)]
     if tree is not None:
         where.append(_Compiler(_experiment_leaf)(tree))
     ordering: list[ColumnElement[Any]] = []
@@ -445,9 +449,10 @@ def build_experiment_search(
 def _queries_prompts(tree: Node | None) -> bool:
     """MLflow hides prompts unless the filter asks for them by their tag."""
     for c in comparisons(tree):
-        if c.kind == TAG and c.key == IS_PROMPT_TAG and isinstance(c.value, str):
-            if (c.op == "=" and c.value.lower() == "true") or (c.op == "!=" and c.value.lower() == "false"):
-                return True
+        if c.kind != TAG or c.key != IS_PROMPT_TAG or not isinstance(c.value, str):
+            continue
+        if (c.op == "=" and c.value.lower() == "true") or (c.op == "!=" and c.value.lower() == "false"):
+            return True
     return False
 
 
@@ -474,7 +479,9 @@ def _registry_filter(
         where.append(_Compiler(leaf)(tree))
     if not prompts:
         table, correlation = tag_exists()
-        where.append(~exists().where(correlation, table.c.key == IS_PROMPT_TAG, func.lower(table.c.value) == "true"))
+        where.append(
+            ~exists().where(correlation, table.c.key == IS_PROMPT_TAG, func.lower(table.c.value) == "true")
+        )
     return where
 
 
@@ -602,7 +609,9 @@ def build_logged_model_search(
         if c.kind == PARAM:
             p = s.logged_model_params.alias()
             return exists().where(
-                p.c.model_id == lm.c.model_id, p.c.param_key == c.key, _compare(p.c.param_value, c.op, c.value)
+                p.c.model_id == lm.c.model_id,
+                p.c.param_key == c.key,
+                _compare(p.c.param_value, c.op, c.value),
             )
         if c.kind == TAG:
             t = s.logged_model_tags.alias()

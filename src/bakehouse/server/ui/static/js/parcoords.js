@@ -85,9 +85,8 @@ export function parallelCoordinates(rows, axes, { height = 420, onBrush } = {}) 
       const g = h('svg:g', { class: 'pc-axis', 'data-axis': a.id });
       g.append(h('svg:line', { x1: x, x2: x, y1: PAD.t, y2: PAD.t + plotH, stroke: '#333', 'stroke-width': 1 }));
       const title = h('svg:text', { x, y: PAD.t - 24, 'text-anchor': 'middle', class: 'pc-title' }, a.label.length > 22 ? `${a.label.slice(0, 21)}…` : a.label);
-      title.append(h('svg:title', null, a.label));
-      g.append(title);
-      const ticks = s.numeric ? [0, 0.25, 0.5, 0.75, 1].map((p) => [p, fmtNum(s.lo + p * (s.hi - s.lo))]) : s.cats.length <= 12 ? s.cats.map((c, i) => [s.cats.length === 1 ? 0.5 : i / (s.cats.length - 1), c]) : [[0, s.cats[0]], [1, s.cats[s.cats.length - 1]]];
+      g.append(h('svg:title', null, a.label), title);
+      const ticks = s.numeric ? [0, 0.25, 0.5, 0.75, 1].map((p) => [p, fmtNum(Number((s.lo + p * (s.hi - s.lo)).toPrecision(4)))]) : s.cats.length <= 12 ? s.cats.map((c, i) => [s.cats.length === 1 ? 0.5 : i / (s.cats.length - 1), c]) : [[0, s.cats[0]], [1, s.cats[s.cats.length - 1]]];
       for (const [p, label] of ticks) {
         g.append(h('svg:line', { x1: x - 4, x2: x, y1: y(p), y2: y(p), stroke: '#333' }));
         g.append(h('svg:text', { x: x - 6, y: y(p) + 4, 'text-anchor': 'end', class: 'pc-tick' }, String(label).slice(0, 12)));

@@ -81,7 +81,7 @@ export function renderChartsInto(container, runIds, keys, opts = {}) {
       points += s.values.length; stored += s.total; down = down || s.downsampled;
       if (s.downsampled) {
         traces.push({ x: xs, y: s.maxs, mode: 'lines', line: { width: 0, color }, hoverinfo: 'skip', showlegend: false, type: 'scatter' });
-        traces.push({ x: xs, y: s.mins, mode: 'lines', line: { width: 0, color }, fill: 'tonexty', fillcolor: `${color}33`, hoverinfo: 'skip', showlegend: false, type: 'scatter', name: `${name} min/max` });
+        traces.push({ x: xs, y: s.mins, mode: 'lines', line: { width: 0, color }, fill: 'tonexty', fillcolor: `${color}55`, hoverinfo: 'skip', showlegend: false, type: 'scatter', name: `${name} min/max` });
       }
       traces.push({ x: xs, y: ema(s.values, st.smooth), mode: s.values.length === 1 ? 'markers' : 'lines', name, line: { color, width: 1.5 }, type: 'scatter' });
     });

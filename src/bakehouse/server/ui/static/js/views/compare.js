@@ -54,8 +54,9 @@ export async function render(main, _args, query) {
     let pcCols = query.get('pc') ? query.get('pc').split(',').map(decodeURIComponent).filter((c) => allCols.includes(c)) : null;
     if (!pcCols || !pcCols.length) {
       const vp = paramKeys.filter((k) => varies(accessor(`p:${k}`))).slice(0, 6).map((k) => `p:${k}`);
+      // metrics after the params; the first metric (alphabetically) goes last, where it colors the lines
       const vm = metricKeys.slice(0, Math.max(1, 7 - vp.length)).map((k) => `m:${k}`);
-      pcCols = [...vp, ...vm];
+      pcCols = [...vp, ...vm.slice(1), ...vm.slice(0, 1)];
     }
     box.append(
       section('Parallel coordinates', pcSection()),

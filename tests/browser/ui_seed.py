@@ -8,6 +8,7 @@ import os
 import struct
 import tempfile
 import time
+import warnings
 import zlib
 from dataclasses import dataclass, field
 
@@ -72,7 +73,9 @@ utc_time_created: '2026-11-23 10:00:00.000000'
 """
 
 
-def seed(url: str, long_points: int = 100_000) -> Seeded:
+def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> Seeded:
+    """Seed through the REST API; with ``store_uri`` the 100k-point metric goes straight into the SQL store
+    (the same database the server reads), which is ~10x faster than 100 REST batches."""
     c = MlflowClient(tracking_uri=url, registry_uri=url)
     s = Seeded()
     now = int(time.time() * 1000)
@@ -91,6 +94,7 @@ def seed(url: str, long_points: int = 100_000) -> Seeded:
         metrics += [Metric("train_loss", 1.5 * math.exp(-st / (5 + C)) + 0.05, now + st * 1000, st) for st in range(40)]
         c.log_batch(rid, metrics=metrics, params=[Param("C", str(C)), Param("solver", solver), Param("max_iter", "200")],
                     tags=[RunTag("model", "LogisticRegression")])
+        c.log_text(rid, MLMODEL.replace("5d0c2b5a1f2e4c4f9b1d0c1e2f3a4b5c", f"{i:032x}"), "model/MLmodel")
         c.set_terminated(rid, "FINISHED", end_time=now - (10 - i) * 60_000 + 4200 + i * 900)
         s.iris_runs[str(C)] = rid
 
@@ -141,15 +145,18 @@ def seed(url: str, long_points: int = 100_000) -> Seeded:
 
     long_run = c.create_run(s.misc_exp, run_name="long-metric")
     s.long_run = long_run.info.run_id
-    batch: list[Metric] = []
-    for st in range(long_points):
-        v = math.sin(st / 2000) + 0.1 * math.sin(st / 7) + (3.0 if st == 54_321 else 0.0)
-        batch.append(Metric("signal", v, now + st, st))
-        if len(batch) == 1000:
-            c.log_batch(s.long_run, metrics=batch)
-            batch = []
-    if batch:
-        c.log_batch(s.long_run, metrics=batch)
+    values = [(st, math.sin(st / 2000) + 0.1 * math.sin(st / 7) + (3.0 if st == 54_321 else 0.0)) for st in range(long_points)]
+    if store_uri:
+        from bakehouse.entities import Metric as BhMetric
+        from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+        store = SqlTrackingStore.from_uri(store_uri)
+        for i in range(0, len(values), 1000):
+            store.log_batch(s.long_run, metrics=[BhMetric("signal", v, now + st, st) for st, v in values[i:i + 1000]])
+        store.engine.dispose()
+    else:
+        for i in range(0, len(values), 1000):
+            c.log_batch(s.long_run, metrics=[Metric("signal", v, now + st, st) for st, v in values[i:i + 1000]])
     c.set_terminated(s.long_run)
 
     s.empty_exp = c.create_experiment("Empty experiment")
@@ -159,8 +166,10 @@ def seed(url: str, long_points: int = 100_000) -> Seeded:
     for C in ("0.1", "1.0", "10.0"):
         c.create_model_version(s.model_name, f"runs:/{s.iris_runs[C]}/model", run_id=s.iris_runs[C])
     c.set_registered_model_alias(s.model_name, "champion", "2")
-    c.transition_model_version_stage(s.model_name, "2", "Production")
-    c.transition_model_version_stage(s.model_name, "1", "Archived")
+    with warnings.catch_warnings():  # stages are deprecated in mlflow, still supported (and audited) here
+        warnings.simplefilter("ignore")
+        c.transition_model_version_stage(s.model_name, "2", "Production")
+        c.transition_model_version_stage(s.model_name, "1", "Archived")
     c.set_model_version_tag(s.model_name, "2", "validated", "true")
     return s
 
