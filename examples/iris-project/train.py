@@ -8,6 +8,7 @@ directly (`python train.py --C 0.5`) it creates its own run.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
@@ -32,7 +33,7 @@ def main() -> None:
         predictions = model.predict(X_test)
         accuracy = accuracy_score(y_test, predictions)
         bakehouse.log_metrics({"accuracy": accuracy, "f1": f1_score(y_test, predictions, average="macro")})
-        print(f"run {run.info.run_id}: C={args.C} accuracy={accuracy:.4f}")
+        print(f"run {run.info.run_id}: C={args.C} accuracy={accuracy:.4f} (python {sys.prefix})")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -130,8 +131,13 @@ class ServerThread:
 def artifact_s3_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    saved = {key: os.environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    saved = {
+        key: os.environ.get(key)
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -224,8 +230,13 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         sub = uuid.uuid4().hex
         repo = get_artifact_repository(f"mlflow-artifacts:/{sub}", tracking_uri=url)
         try:
-            yield Backend(name, repo, lambda: _tree_snapshot(server_root.parent, exclude=server_root / sub),
-                          server_root / sub, server_root.parent)
+            yield Backend(
+                name,
+                repo,
+                lambda: _tree_snapshot(server_root.parent, exclude=server_root / sub),
+                server_root / sub,
+                server_root.parent,
+            )
         finally:
             repo.close()  # type: ignore[attr-defined]
 
@@ -259,8 +270,9 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     path = tmp_path_factory.mktemp("big") / "big.bin"
     block = os.urandom(1 << 20)
     with open(path, "wb") as out:
-        for index in range(BIG_SIZE >> 20):
-            out.write(block[index:] + block[:index])  # 50 distinct MiB blocks
+        out.writelines(
+            block[index:] + block[:index] for index in range(BIG_SIZE >> 20)
+        )  # 50 distinct MiB blocks
     return path, _sha256_file(path)
 
 
@@ -363,7 +375,9 @@ def test_names_with_spaces_unicode_and_url_characters(backend: Backend, tmp_path
     for index, name in enumerate(names):
         repo.log_artifact(_write(tmp_path / "src" / name, f"content {index}"), "dir with space/ünï")
     listed = _listing(repo, "dir with space/ünï")
-    assert listed == sorted((f"dir with space/ünï/{name}", False, len(f"content {index}")) for index, name in enumerate(names))
+    assert listed == sorted(
+        (f"dir with space/ünï/{name}", False, len(f"content {index}")) for index, name in enumerate(names)
+    )
     out = Path(repo.download_artifacts("dir with space", tmp_path / "dl"))
     for index, name in enumerate(names):
         assert (out / "ünï" / name).read_text() == f"content {index}"
@@ -415,10 +429,14 @@ def test_progress_callback_reports_every_byte(backend: Backend, tmp_path: Path) 
     for rel, size in sizes.items():
         _write(tmp_path / "src" / rel, os.urandom(size))
     repo.log_artifacts(tmp_path / "src" / "p", "p", progress=progress)
-    assert {path: tuple(v) for path, v in seen.items()} == {path: (size, size) for path, size in sizes.items()}
+    assert {path: tuple(v) for path, v in seen.items()} == {
+        path: (size, size) for path, size in sizes.items()
+    }
     seen.clear()
     repo.download_artifacts("p", tmp_path / "dl", progress=progress)
-    assert {path: tuple(v) for path, v in seen.items()} == {path: (size, size) for path, size in sizes.items()}
+    assert {path: tuple(v) for path, v in seen.items()} == {
+        path: (size, size) for path, size in sizes.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------- traversal
@@ -516,8 +534,13 @@ def test_proxy_server_rejects_traversal_sent_on_the_wire(proxy_server: tuple[str
     url, root = proxy_server
     secret = root.parent / "secret-outside.txt"
     with httpx.Client(base_url=url) as client:
-        for raw in ["%2e%2e/secret-outside.txt", "%252e%252e/secret-outside.txt", "a/%2E%2E/%2E%2E/secret-outside.txt",
-                    "..%5csecret-outside.txt", "%2Fetc%2Fpasswd"]:
+        for raw in [
+            "%2e%2e/secret-outside.txt",
+            "%252e%252e/secret-outside.txt",
+            "a/%2E%2E/%2E%2E/secret-outside.txt",
+            "..%5csecret-outside.txt",
+            "%2Fetc%2Fpasswd",
+        ]:
             response = client.get(f"{PROXY_API}/{raw}")
             assert response.status_code == 400, raw
             assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -537,7 +560,9 @@ def test_s3_stream_uses_multipart_and_env_endpoint(
     repo = get_artifact_repository(f"s3://{artifact_bucket}/{uuid.uuid4().hex}")
     assert repo.endpoint_url == artifact_s3_endpoint  # type: ignore[attr-defined]
     data = os.urandom(20 * 1024 * 1024 + 5)
-    assert repo.write_stream("multi.bin", (data[i : i + 1_000_000] for i in range(0, len(data), 1_000_000))) == len(data)
+    assert repo.write_stream(
+        "multi.bin", (data[i : i + 1_000_000] for i in range(0, len(data), 1_000_000))
+    ) == len(data)
     head = repo.client.head_object(Bucket=artifact_bucket, Key=f"{repo.prefix}/multi.bin")  # type: ignore[attr-defined]
     assert head["ETag"].strip('"').endswith("-3")  # 8 MiB + 8 MiB + the rest
     assert repo.open_read("multi.bin").read_all() == data
@@ -546,7 +571,9 @@ def test_s3_stream_uses_multipart_and_env_endpoint(
 
 
 def test_s3_failed_stream_leaves_nothing(artifact_s3_endpoint: str, artifact_bucket: str) -> None:
-    repo = get_artifact_repository(f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=artifact_s3_endpoint)
+    repo = get_artifact_repository(
+        f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=artifact_s3_endpoint
+    )
 
     def broken() -> Iterator[bytes]:
         yield os.urandom(9 * 1024 * 1024)  # one full part is uploaded

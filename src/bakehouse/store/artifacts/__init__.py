@@ -17,8 +17,8 @@ __all__ = [
     "ArtifactRepository",
     "ChunkStream",
     "ProgressCallback",
-    "get_artifact_repository",
     "artifact_uri_scheme",
+    "get_artifact_repository",
     "resolve_parent_under",
     "resolve_under",
     "safe_relative_path",
@@ -37,7 +37,9 @@ def artifact_uri_scheme(uri: str) -> str:
     return scheme.lower()
 
 
-def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None, **kwargs: Any) -> ArtifactRepository:
+def get_artifact_repository(
+    artifact_uri: str, tracking_uri: str | None = None, **kwargs: Any
+) -> ArtifactRepository:
     """The repository for ``artifact_uri``.
 
     ``tracking_uri`` reaches the repositories that need a server address or a tracking store

@@ -16,9 +16,10 @@ import os
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO, Self
 
 from bakehouse.entities import FileInfo
 from bakehouse.errors import InvalidParameterError
@@ -52,7 +53,9 @@ class ChunkStream:
         self.size = size
 
     @classmethod
-    def from_file(cls, fileobj: IO[bytes], size: int | None = None, chunk_size: int = CHUNK_SIZE) -> "ChunkStream":
+    def from_file(
+        cls, fileobj: IO[bytes], size: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> ChunkStream:
         def chunks() -> Iterator[bytes]:
             while True:
                 chunk = fileobj.read(chunk_size)
@@ -62,7 +65,7 @@ class ChunkStream:
 
         return cls(chunks(), fileobj.close, size)
 
-    def __iter__(self) -> "ChunkStream":
+    def __iter__(self) -> ChunkStream:
         return self
 
     def __next__(self) -> bytes:
@@ -84,7 +87,7 @@ class ChunkStream:
             self._closed = True
             self._close()
 
-    def __enter__(self) -> "ChunkStream":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -190,7 +193,9 @@ class ArtifactRepository(ABC):
     # ------------------------------------------------------------------ MLflow-shaped operations
 
     def log_artifact(
-        self, local_file: str | os.PathLike[str], artifact_path: str | None = None,
+        self,
+        local_file: str | os.PathLike[str],
+        artifact_path: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
         """Upload one file to ``<artifact_path>/<its file name>``."""
@@ -198,7 +203,9 @@ class ArtifactRepository(ABC):
         self.upload_file(local, join_artifact_path(artifact_path, local.name), progress)
 
     def log_artifacts(
-        self, local_dir: str | os.PathLike[str], artifact_path: str | None = None,
+        self,
+        local_dir: str | os.PathLike[str],
+        artifact_path: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
         """Upload a directory tree under ``artifact_path`` (files in parallel on remote stores)."""
@@ -219,7 +226,9 @@ class ArtifactRepository(ABC):
         return self.list_dir(path)
 
     def download_artifacts(
-        self, artifact_path: str | None = None, dst_path: str | os.PathLike[str] | None = None,
+        self,
+        artifact_path: str | None = None,
+        dst_path: str | os.PathLike[str] | None = None,
         progress: ProgressCallback | None = None,
     ) -> str:
         """Download a file or a whole directory into ``dst_path`` (a new temp dir if None).
@@ -277,9 +286,11 @@ class ArtifactRepository(ABC):
             for job in jobs:
                 job()
             return
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(jobs)), thread_name_prefix="artifacts") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(self.max_workers, len(jobs)), thread_name_prefix="artifacts"
+        ) as pool:
             futures: list[Future[None]] = [pool.submit(job) for job in jobs]
-            done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+            _done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
             for future in not_done:
                 future.cancel()
             for future in futures:

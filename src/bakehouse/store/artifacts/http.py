@@ -17,8 +17,9 @@ import logging
 import mimetypes
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
 import httpx
@@ -120,7 +121,9 @@ class HttpArtifactRepository(ArtifactRepository):
                     auth=auth,
                     verify=not self.http.insecure_tls,
                     timeout=httpx.Timeout(self.http.timeout, connect=min(self.http.timeout, 30.0)),
-                    limits=httpx.Limits(max_connections=self.max_workers * 2, max_keepalive_connections=self.max_workers),
+                    limits=httpx.Limits(
+                        max_connections=self.max_workers * 2, max_keepalive_connections=self.max_workers
+                    ),
                     follow_redirects=True,
                 )
             return self._client
@@ -215,8 +218,11 @@ class HttpArtifactRepository(ArtifactRepository):
 
         # the caller's iterator can only be consumed once, so this request is never retried
         response = self._send(
-            "PUT", self._file_url(path), headers={"Content-Type": "application/octet-stream"},
-            content=body, retriable=False,
+            "PUT",
+            self._file_url(path),
+            headers={"Content-Type": "application/octet-stream"},
+            content=body,
+            retriable=False,
         )
         self._checked(response, f"Uploading artifact {path!r}").close()
         return written
@@ -261,7 +267,11 @@ class HttpArtifactRepository(ArtifactRepository):
             name = safe_file_name(str(entry.get("path", "")))  # never trust a server-provided name
             is_dir = bool(entry.get("is_dir", False))
             size = entry.get("file_size")
-            infos.append(FileInfo(join_artifact_path(path, name), is_dir, None if is_dir or size is None else int(size)))
+            infos.append(
+                FileInfo(
+                    join_artifact_path(path, name), is_dir, None if is_dir or size is None else int(size)
+                )
+            )
         return sorted(infos, key=lambda info: info.path)
 
     def _delete(self, path: str) -> None:

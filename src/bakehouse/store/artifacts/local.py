@@ -11,8 +11,8 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -53,7 +53,9 @@ class LocalArtifactRepository(ArtifactRepository):
         target.parent.mkdir(parents=True, exist_ok=True)
         # the directories now exist: check again in case one of them was swapped for a symlink meanwhile
         if not is_within_root(self.root, target.parent):
-            raise InvalidParameterError(f"Invalid artifact path {dest!r}: it resolves outside the artifact root")
+            raise InvalidParameterError(
+                f"Invalid artifact path {dest!r}: it resolves outside the artifact root"
+            )
         if target.is_dir() and not target.is_symlink():
             raise InvalidParameterError(f"Cannot write artifact {dest!r}: a directory with that name exists")
         return target
@@ -96,7 +98,9 @@ class LocalArtifactRepository(ArtifactRepository):
     def _existing_file(self, path: str) -> Path:
         source = resolve_under(self.root, path)
         if not source.is_file():
-            raise NotFoundError(f"Artifact {path!r} does not exist (or is a directory) in {self.artifact_uri}")
+            raise NotFoundError(
+                f"Artifact {path!r} does not exist (or is a directory) in {self.artifact_uri}"
+            )
         return source
 
     def _download_file(self, src: str, local_path: Path, progress: ProgressCallback | None) -> None:
@@ -110,7 +114,7 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def _open_read(self, path: str) -> ChunkStream:
         source = self._existing_file(path)
-        fileobj = open(source, "rb")
+        fileobj = open(source, "rb")  # noqa: SIM115 - the returned stream owns and closes it
         return ChunkStream.from_file(fileobj, size=os.fstat(fileobj.fileno()).st_size)
 
     def _list_dir(self, path: str) -> list[FileInfo]:
@@ -146,13 +150,17 @@ class LocalArtifactRepository(ArtifactRepository):
             base = path if rel_dir == "." else (f"{path}/{rel_dir}" if path else rel_dir)
             for name in list(dirnames):
                 full = os.path.join(dirpath, name)
-                if name.startswith(TEMP_PREFIX) or (os.path.islink(full) and not is_within_root(self.root, full)):
+                if name.startswith(TEMP_PREFIX) or (
+                    os.path.islink(full) and not is_within_root(self.root, full)
+                ):
                     dirnames.remove(name)
                     continue
                 yield FileInfo(f"{base}/{name}" if base else name, True, None)
             for name in filenames:
                 full = os.path.join(dirpath, name)
-                if name.startswith(TEMP_PREFIX) or (os.path.islink(full) and not is_within_root(self.root, full)):
+                if name.startswith(TEMP_PREFIX) or (
+                    os.path.islink(full) and not is_within_root(self.root, full)
+                ):
                     continue
                 try:
                     size = os.stat(full).st_size

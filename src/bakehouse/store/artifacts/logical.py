@@ -10,8 +10,9 @@ store layer sits below the client), then every operation is delegated to the rep
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 from bakehouse import plugins, settings
@@ -78,7 +79,9 @@ class _DelegatingArtifactRepository(ArtifactRepository):
 
     accepts_tracking_uri = True
 
-    def __init__(self, artifact_uri: str, tracking_uri: str | None = None, tracking_store: Any = None) -> None:
+    def __init__(
+        self, artifact_uri: str, tracking_uri: str | None = None, tracking_store: Any = None
+    ) -> None:
         super().__init__(artifact_uri)
         self.resolved_uri = self._resolve(artifact_uri, tracking_uri, tracking_store)
         self.inner = get_artifact_repository(self.resolved_uri, tracking_uri=tracking_uri)

@@ -28,7 +28,9 @@ def _check_form(original: str, candidate: str) -> None:
     if "\\" in candidate:
         raise _reject(original, "backslashes are not allowed, use '/' as the separator")
     if candidate.startswith("/"):
-        raise _reject(original, "absolute paths are not allowed, artifact paths are relative to the artifact root")
+        raise _reject(
+            original, "absolute paths are not allowed, artifact paths are relative to the artifact root"
+        )
     if _DRIVE_LETTER.match(candidate):
         raise _reject(original, "drive letters are not allowed")
     if ".." in candidate.split("/"):
@@ -54,7 +56,7 @@ def safe_relative_path(path: str | None) -> str:
     decoded = unquote(path) if "%" in path else path
     if decoded != path:
         _check_form(path, decoded)
-    trimmed = path[:-1] if path.endswith("/") else path
+    trimmed = path.removesuffix("/")
     segments = [segment for segment in trimmed.split("/") if segment != "."]
     if any(segment == "" for segment in segments):
         raise _reject(path, "empty path segments ('//') are not allowed")

@@ -8,7 +8,7 @@ safe to share between the parallel transfer threads.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Self
 
 #: Files smaller than this only count towards the totals (a bar per tiny file is noise).
 DEFAULT_MIN_BAR_BYTES = 8 * 1024 * 1024
@@ -17,12 +17,17 @@ DEFAULT_MIN_BAR_BYTES = 8 * 1024 * 1024
 class RichTransferProgress:
     """Context manager and progress callback::
 
-        with RichTransferProgress("Uploading") as progress:
-            repo.log_artifacts(local_dir, progress=progress)
+    with RichTransferProgress("Uploading") as progress:
+        repo.log_artifacts(local_dir, progress=progress)
     """
 
-    def __init__(self, description: str = "Transferring", min_bar_bytes: int = DEFAULT_MIN_BAR_BYTES,
-                 console: Any = None, transient: bool = False) -> None:
+    def __init__(
+        self,
+        description: str = "Transferring",
+        min_bar_bytes: int = DEFAULT_MIN_BAR_BYTES,
+        console: Any = None,
+        transient: bool = False,
+    ) -> None:
         from rich.progress import (  # rich is only needed when a CLI actually shows progress
             BarColumn,
             DownloadColumn,
@@ -51,7 +56,7 @@ class RichTransferProgress:
         self.files_started = 0
         self.bytes_done = 0
 
-    def __enter__(self) -> "RichTransferProgress":
+    def __enter__(self) -> Self:
         self._progress.start()
         self._overall = self._progress.add_task(f"{self.description} (0 files)", total=0)
         return self
@@ -70,7 +75,8 @@ class RichTransferProgress:
                 if self._overall is not None:
                     overall_total = sum(size or 0 for size in self._totals.values())
                     self._progress.update(
-                        self._overall, total=overall_total,
+                        self._overall,
+                        total=overall_total,
                         description=f"{self.description} ({self.files_started} files)",
                     )
             if advance <= 0:

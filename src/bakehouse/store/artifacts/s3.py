@@ -7,9 +7,11 @@ client is slower than most small transfers. Large files go through boto3's manag
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from bakehouse import settings
@@ -27,11 +29,15 @@ MULTIPART_CHUNK_SIZE = 16 * 1024 * 1024
 STREAM_PART_SIZE = 8 * 1024 * 1024
 MAX_CONCURRENCY = 8
 
+logger = logging.getLogger(__name__)
+
 _clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def _s3_client(endpoint_url: str | None, addressing_style: str | None, verify: bool, region: str | None) -> Any:
+def _s3_client(
+    endpoint_url: str | None, addressing_style: str | None, verify: bool, region: str | None
+) -> Any:
     key = (endpoint_url, addressing_style, verify, region)
     with _clients_lock:
         client = _clients.get(key)
@@ -109,7 +115,7 @@ class S3ArtifactRepository(ArtifactRepository):
         key = self._key(path)
         return f"{key}/" if key else ""
 
-    def _transfer_config(self) -> "TransferConfig":
+    def _transfer_config(self) -> TransferConfig:
         from boto3.s3.transfer import TransferConfig  # heavy optional dependency
 
         return TransferConfig(
@@ -126,10 +132,14 @@ class S3ArtifactRepository(ArtifactRepository):
         callback = None
         if progress is not None:
             progress(dest, 0, size)
-            callback = lambda amount: progress(dest, amount, size)  # noqa: E731
+            callback = lambda amount: progress(dest, amount, size)
         try:
             self.client.upload_file(
-                str(local_path), self.bucket, self._key(dest), Config=self._transfer_config(), Callback=callback
+                str(local_path),
+                self.bucket,
+                self._key(dest),
+                Config=self._transfer_config(),
+                Callback=callback,
             )
         except Exception as exc:  # boto3/botocore errors carry no common base worth importing eagerly
             raise _storage_error(exc, f"upload {dest!r}") from exc
@@ -145,7 +155,7 @@ class S3ArtifactRepository(ArtifactRepository):
                     raise NotFoundError(f"Artifact {src!r} does not exist in {self.artifact_uri}") from exc
                 raise _storage_error(exc, f"download {src!r}") from exc
             progress(src, 0, size)
-            callback = lambda amount: progress(src, amount, size)  # noqa: E731
+            callback = lambda amount: progress(src, amount, size)
         try:
             self.client.download_file(
                 self.bucket, key, str(local_path), Config=self._transfer_config(), Callback=callback
@@ -203,8 +213,12 @@ class S3ArtifactRepository(ArtifactRepository):
                 try:
                     client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
                 except Exception:  # noqa: BLE001 - the original error matters more
-                    pass
-            if isinstance(exc, Exception) and not isinstance(exc, BakehouseError) and hasattr(exc, "response"):
+                    logger.warning("could not abort multipart upload %s of %r", upload_id, key, exc_info=True)
+            if (
+                isinstance(exc, Exception)
+                and not isinstance(exc, BakehouseError)
+                and hasattr(exc, "response")
+            ):
                 raise _storage_error(exc, f"write {path!r}") from exc
             raise
 
@@ -250,7 +264,11 @@ class S3ArtifactRepository(ArtifactRepository):
         keys: list[str] = []
         if path:
             keys.append(self._key(path))
-        keys.extend(obj["Key"] for page in self._pages(self._dir_prefix(path), None) for obj in page.get("Contents", []))
+        keys.extend(
+            obj["Key"]
+            for page in self._pages(self._dir_prefix(path), None)
+            for obj in page.get("Contents", [])
+        )
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]
             try:

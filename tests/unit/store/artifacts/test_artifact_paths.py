@@ -144,7 +144,9 @@ def test_a_symlinked_root_is_the_users_choice(tmp_path: Path) -> None:
     assert resolve_under(tmp_path / "alias", "f") == (tmp_path / "real" / "f")
 
 
-_ALPHABET = st.sampled_from(["a", ".", "..", "/", "\\", "%", "2", "e", "E", "f", "5", "c", "0", "\x00", "C:", "%2e", "%2f"])
+_ALPHABET = st.sampled_from(
+    ["a", ".", "..", "/", "\\", "%", "2", "e", "E", "f", "5", "c", "0", "\x00", "C:", "%2e", "%2f"]
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

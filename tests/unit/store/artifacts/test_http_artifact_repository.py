@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -27,16 +28,24 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _settings(**overrides: object) -> HttpSettings:
-    values: dict[str, object] = dict(
-        username=None, password=None, token=None, insecure_tls=False, timeout=10.0, max_retries=3, backoff_factor=0.01
-    )
+    values: dict[str, object] = {
+        "username": None,
+        "password": None,
+        "token": None,
+        "insecure_tls": False,
+        "timeout": 10.0,
+        "max_retries": 3,
+        "backoff_factor": 0.01,
+    }
     values.update(overrides)
     return HttpSettings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def repo(scripted_server: ScriptedServer) -> Iterator[ProxyArtifactRepository]:
-    repository = ProxyArtifactRepository("mlflow-artifacts:/root", tracking_uri=scripted_server.url, http_settings=_settings())
+    repository = ProxyArtifactRepository(
+        "mlflow-artifacts:/root", tracking_uri=scripted_server.url, http_settings=_settings()
+    )
     yield repository
     repository.close()
 
@@ -44,11 +53,18 @@ def repo(scripted_server: ScriptedServer) -> Iterator[ProxyArtifactRepository]:
 def test_listing_is_retried_on_503_and_429(repo: ProxyArtifactRepository, script: Script) -> None:
     script.reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"})
     script.reply(429, b"slow down", headers={"Retry-After": "0"})
-    script.reply(200, {"files": [{"path": "b.txt", "is_dir": False, "file_size": "12"}, {"path": "a", "is_dir": True}]})
+    script.reply(
+        200, {"files": [{"path": "b.txt", "is_dir": False, "file_size": "12"}, {"path": "a", "is_dir": True}]}
+    )
     infos = repo.list_artifacts("dir")
-    assert [(i.path, i.is_dir, i.file_size) for i in infos] == [("dir/a", True, None), ("dir/b.txt", False, 12)]
+    assert [(i.path, i.is_dir, i.file_size) for i in infos] == [
+        ("dir/a", True, None),
+        ("dir/b.txt", False, 12),
+    ]
     assert len(script.requests) == 3
-    assert {(r.method, r.raw_path, r.query) for r in script.requests} == {("GET", ARTIFACTS_API, "path=root%2Fdir")}
+    assert {(r.method, r.raw_path, r.query) for r in script.requests} == {
+        ("GET", ARTIFACTS_API, "path=root%2Fdir")
+    }
 
 
 def test_retries_give_up_with_the_servers_error(repo: ProxyArtifactRepository, script: Script) -> None:
@@ -64,7 +80,8 @@ def test_connection_errors_are_retried_then_reported() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again below: nothing listens there
     repo = HttpArtifactRepository(
-        f"http://127.0.0.1:{port}{ARTIFACTS_API}/x", http_settings=_settings(max_retries=2, backoff_factor=0.05)
+        f"http://127.0.0.1:{port}{ARTIFACTS_API}/x",
+        http_settings=_settings(max_retries=2, backoff_factor=0.05),
     )
     started = time.monotonic()
     with pytest.raises(TemporarilyUnavailableError, match="after 3 attempt"):
@@ -81,7 +98,9 @@ def test_stream_uploads_are_not_retried(repo: ProxyArtifactRepository, script: S
     assert script.requests[0].body == b"abc"
 
 
-def test_file_upload_is_retried_with_the_whole_body(repo: ProxyArtifactRepository, script: Script, tmp_path: Path) -> None:
+def test_file_upload_is_retried_with_the_whole_body(
+    repo: ProxyArtifactRepository, script: Script, tmp_path: Path
+) -> None:
     local = tmp_path / "f.bin"
     local.write_bytes(b"0123456789" * 1000)
     script.reply(502, b"bad gateway")
@@ -106,7 +125,9 @@ def test_upload_is_one_put_with_content_length_and_quoted_path(
 
 def test_auth_headers(scripted_server: ScriptedServer, script: Script) -> None:
     basic = ProxyArtifactRepository(
-        "mlflow-artifacts:/r", tracking_uri=scripted_server.url, http_settings=_settings(username="ann", password="pw")
+        "mlflow-artifacts:/r",
+        tracking_uri=scripted_server.url,
+        http_settings=_settings(username="ann", password="pw"),
     )
     bearer = ProxyArtifactRepository(
         "mlflow-artifacts:/r", tracking_uri=scripted_server.url, http_settings=_settings(token="tok-123")
@@ -118,7 +139,9 @@ def test_auth_headers(scripted_server: ScriptedServer, script: Script) -> None:
     bearer.close()
 
 
-def test_auth_from_environment(scripted_server: ScriptedServer, script: Script, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_from_environment(
+    scripted_server: ScriptedServer, script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "env-token")
     repo = ProxyArtifactRepository("mlflow-artifacts:/r", tracking_uri=scripted_server.url)
     repo.list_artifacts()
@@ -138,11 +161,17 @@ def test_error_bodies_become_the_same_exception_class(repo: ProxyArtifactReposit
         repo.open_read("gone.txt")
 
 
-def test_delete_tolerates_missing_and_refuses_the_store_root(repo: ProxyArtifactRepository, script: Script) -> None:
+def test_delete_tolerates_missing_and_refuses_the_store_root(
+    repo: ProxyArtifactRepository, script: Script
+) -> None:
     script.reply(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no"})
     repo.delete_artifacts("nothing/here")
-    assert [(r.method, r.raw_path) for r in script.requests] == [("DELETE", f"{ARTIFACTS_API}/root/nothing/here")]
-    bare = ProxyArtifactRepository("mlflow-artifacts:/", tracking_uri=repo.server_url, http_settings=_settings())
+    assert [(r.method, r.raw_path) for r in script.requests] == [
+        ("DELETE", f"{ARTIFACTS_API}/root/nothing/here")
+    ]
+    bare = ProxyArtifactRepository(
+        "mlflow-artifacts:/", tracking_uri=repo.server_url, http_settings=_settings()
+    )
     with pytest.raises(InvalidParameterError, match="whole artifact store"):
         bare.delete_artifacts()
     bare.close()
@@ -183,7 +212,9 @@ def test_download_streams_to_disk(repo: ProxyArtifactRepository, script: Script,
 
 
 def test_proxy_uri_uses_the_tracking_uri() -> None:
-    repo = ProxyArtifactRepository("mlflow-artifacts:/1/abc/artifacts", tracking_uri="https://mlflow.example:8443/prefix/")
+    repo = ProxyArtifactRepository(
+        "mlflow-artifacts:/1/abc/artifacts", tracking_uri="https://mlflow.example:8443/prefix/"
+    )
     assert (repo.server_url, repo.root) == ("https://mlflow.example:8443/prefix", "1/abc/artifacts")
     assert repo._file_url("my file.txt") == (
         f"https://mlflow.example:8443/prefix{ARTIFACTS_API}/1/abc/artifacts/my%20file.txt"
@@ -193,7 +224,9 @@ def test_proxy_uri_uses_the_tracking_uri() -> None:
 def test_proxy_uri_host_wins_over_tracking_host() -> None:
     repo = ProxyArtifactRepository("mlflow-artifacts://other:5000/x", tracking_uri="https://tracking:443")
     assert (repo.server_url, repo.root) == ("https://other:5000", "x")
-    assert ProxyArtifactRepository("mlflow-artifacts://other:5000/x").server_url.startswith("http://other:5000")
+    assert ProxyArtifactRepository("mlflow-artifacts://other:5000/x").server_url.startswith(
+        "http://other:5000"
+    )
 
 
 def test_proxy_uri_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +236,10 @@ def test_proxy_uri_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(repo, ProxyArtifactRepository)
     assert repo.server_url == "http://envhost:5005"
     # an explicit tracking URI (what the Client passes) wins over the environment
-    assert get_artifact_repository("mlflow-artifacts:/5/r", tracking_uri="http://explicit:1").server_url == "http://explicit:1"  # type: ignore[attr-defined]
+    assert (
+        get_artifact_repository("mlflow-artifacts:/5/r", tracking_uri="http://explicit:1").server_url
+        == "http://explicit:1"
+    )  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("tracking", [None, "sqlite:///x.db", "/local/path"])

@@ -33,7 +33,10 @@ def test_runs_uri_resolves_to_the_runs_artifact_uri(tracking: tuple[str, Any], t
     run = store.create_run(store.create_experiment("exp"))
     run_id = run.info.run_id
     assert resolve_runs_uri(f"runs:/{run_id}", tracking_store=store) == run.info.artifact_uri
-    assert resolve_runs_uri(f"runs:/{run_id}/model/sub", tracking_store=store) == run.info.artifact_uri + "/model/sub"
+    assert (
+        resolve_runs_uri(f"runs:/{run_id}/model/sub", tracking_store=store)
+        == run.info.artifact_uri + "/model/sub"
+    )
 
     repo = get_artifact_repository(f"runs:/{run_id}/model", tracking_store=store)
     assert isinstance(repo, RunsArtifactRepository)
@@ -51,14 +54,22 @@ def test_models_uri_resolves_logged_models(tracking: tuple[str, Any]) -> None:
     experiment_id = store.create_experiment("exp")
     model = store.create_logged_model(experiment_id, name="clf")
     assert resolve_models_uri(f"models:/{model.model_id}", tracking_store=store) == model.artifact_location
-    assert resolve_models_uri(f"models:/{model.model_id}/data", tracking_store=store) == model.artifact_location + "/data"
+    assert (
+        resolve_models_uri(f"models:/{model.model_id}/data", tracking_store=store)
+        == model.artifact_location + "/data"
+    )
     repo = get_artifact_repository(f"models:/{model.model_id}", tracking_store=store)
     assert isinstance(repo, ModelsArtifactRepository)
     repo.write_stream("MLmodel", [b"artifact_path: model\n"])
-    assert get_artifact_repository(model.artifact_location).open_read("MLmodel").read_all() == b"artifact_path: model\n"
+    assert (
+        get_artifact_repository(model.artifact_location).open_read("MLmodel").read_all()
+        == b"artifact_path: model\n"
+    )
 
 
-@pytest.mark.parametrize("uri", ["models:/clf/1", "models:/clf@champion", "models:/clf/Production", "models:/clf/latest"])
+@pytest.mark.parametrize(
+    "uri", ["models:/clf/1", "models:/clf@champion", "models:/clf/Production", "models:/clf/latest"]
+)
 def test_registry_forms_need_the_registry_store(tracking: tuple[str, Any], uri: str) -> None:
     with pytest.raises(InvalidParameterError, match="needs the model registry store"):
         resolve_models_uri(uri, tracking_store=tracking[1])
@@ -72,7 +83,8 @@ def test_missing_run_and_model(tracking: tuple[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["runs:/", "runs://host/abc/x", "runs:/abc/../../x", "runs:/abc/%2e%2e/x", "models:/", "models://h/m-1"]
+    "uri",
+    ["runs:/", "runs://host/abc/x", "runs:/abc/../../x", "runs:/abc/%2e%2e/x", "models:/", "models://h/m-1"],
 )
 def test_malformed_logical_uris(tracking: tuple[str, Any], uri: str) -> None:
     with pytest.raises(InvalidParameterError):
@@ -87,14 +99,22 @@ def test_runs_uri_through_the_tracking_uri(tracking: tuple[str, Any]) -> None:
 
 
 def test_schemes_map_to_repositories(tmp_path: Path) -> None:
-    assert [artifact_uri_scheme(u) for u in ("/a", "rel/a", "C:\\x", "file:///a", "S3://b", "mlflow-artifacts:/x")] == [
-        "", "", "", "file", "s3", "mlflow-artifacts"
-    ]
+    assert [
+        artifact_uri_scheme(u) for u in ("/a", "rel/a", "C:\\x", "file:///a", "S3://b", "mlflow-artifacts:/x")
+    ] == ["", "", "", "file", "s3", "mlflow-artifacts"]
     assert isinstance(get_artifact_repository(str(tmp_path)), LocalArtifactRepository)
-    assert isinstance(get_artifact_repository(tmp_path.as_uri(), tracking_uri="http://ignored"), LocalArtifactRepository)
+    assert isinstance(
+        get_artifact_repository(tmp_path.as_uri(), tracking_uri="http://ignored"), LocalArtifactRepository
+    )
     assert isinstance(get_artifact_repository("s3://bucket/prefix"), S3ArtifactRepository)
-    assert type(get_artifact_repository("mlflow-artifacts:/x", tracking_uri="http://h:1")) is ProxyArtifactRepository
-    assert type(get_artifact_repository("http://h:1/api/2.0/mlflow-artifacts/artifacts/x")) is HttpArtifactRepository
+    assert (
+        type(get_artifact_repository("mlflow-artifacts:/x", tracking_uri="http://h:1"))
+        is ProxyArtifactRepository
+    )
+    assert (
+        type(get_artifact_repository("http://h:1/api/2.0/mlflow-artifacts/artifacts/x"))
+        is HttpArtifactRepository
+    )
     with pytest.raises(InvalidParameterError, match="No artifact repository registered for 'gopher'"):
         get_artifact_repository("gopher://h/x")
 
@@ -105,11 +125,20 @@ def test_s3_uri_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
     repo = S3ArtifactRepository("s3://bucket/a/b/")
-    assert (repo.bucket, repo.prefix, repo.endpoint_url, repo.addressing_style) == ("bucket", "a/b", None, None)
+    assert (repo.bucket, repo.prefix, repo.endpoint_url, repo.addressing_style) == (
+        "bucket",
+        "a/b",
+        None,
+        None,
+    )
     assert repo._key("x/y") == "a/b/x/y" and repo._key("") == "a/b"
     monkeypatch.setenv("BAKEHOUSE_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
     custom = S3ArtifactRepository("s3://bucket")
-    assert (custom.prefix, custom.endpoint_url, custom.addressing_style) == ("", "http://127.0.0.1:9000", "path")
+    assert (custom.prefix, custom.endpoint_url, custom.addressing_style) == (
+        "",
+        "http://127.0.0.1:9000",
+        "path",
+    )
     assert custom._key("x") == "x"
     with pytest.raises(InvalidParameterError, match="Not an S3 URI"):
         S3ArtifactRepository("s3:///nobucket")

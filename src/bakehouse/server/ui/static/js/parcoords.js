@@ -99,10 +99,11 @@ export function parallelCoordinates(rows, axes, { height = 420, onBrush } = {}) 
         const rect = overlay.getBoundingClientRect();
         const toP = (cy) => Math.min(1, Math.max(0, 1 - (cy - rect.top - PAD.t) / plotH));
         const start = toP(e.clientY);
-        hit.setPointerCapture(e.pointerId);
+        e.preventDefault();
+        // listen on window: the overlay is redrawn while dragging
         const move = (ev) => { const p = toP(ev.clientY); brushes[j] = Math.abs(p - start) < 0.01 ? null : [Math.min(start, p), Math.max(start, p)]; draw(); };
-        const up = () => { hit.removeEventListener('pointermove', move); hit.removeEventListener('pointerup', up); if (onBrush) onBrush(rows.filter((_, i) => active(i))); };
-        hit.addEventListener('pointermove', move); hit.addEventListener('pointerup', up);
+        const up = (ev) => { move(ev); window.removeEventListener('pointermove', move); window.removeEventListener('pointerup', up); if (onBrush) onBrush(rows.filter((_, i) => active(i))); };
+        window.addEventListener('pointermove', move); window.addEventListener('pointerup', up);
       });
       hit.addEventListener('keydown', (e) => { if (e.key === 'Escape' || e.key === 'Delete') { brushes[j] = null; draw(); } });
       g.append(hit);

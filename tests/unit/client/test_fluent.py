@@ -1,0 +1,210 @@
+"""The fluent API's run life cycle, system tags and buffered logging, on the embedded SQLite store."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import bakehouse as bh
+from bakehouse.client.client import Client
+from bakehouse.errors import BakehouseError, InvalidParameterError
+
+
+def test_default_store_is_sqlite_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with bh.start_run() as run:
+        bh.log_param("p", 1)
+    assert (tmp_path / "bakehouse.db").exists()
+    assert bh.get_tracking_uri() == f"sqlite:///{tmp_path / 'bakehouse.db'}"
+    assert run.info.artifact_uri.startswith(str(tmp_path / "bakehouse-artifacts" / "0"))
+
+
+def test_run_ends_finished_failed_or_killed(tmp_tracking_uri: str) -> None:
+    with bh.start_run() as ok:
+        pass
+    with pytest.raises(ValueError):
+        with bh.start_run() as failed:
+            raise ValueError("boom")
+    with pytest.raises(KeyboardInterrupt):
+        with bh.start_run() as killed:
+            raise KeyboardInterrupt
+    assert bh.get_run(ok.info.run_id).info.status == "FINISHED"
+    assert bh.get_run(failed.info.run_id).info.status == "FAILED"
+    assert bh.get_run(killed.info.run_id).info.status == "KILLED"
+    assert bh.get_run(ok.info.run_id).info.end_time is not None
+    assert bh.active_run() is None
+
+
+def test_system_tags_and_description(tmp_tracking_uri: str) -> None:
+    with bh.start_run(run_name="named", tags={"team": "x"}, description="**notes**") as run:
+        pass
+    tags = bh.get_run(run.info.run_id).data.tags
+    assert tags["mlflow.runName"] == "named"
+    assert tags["team"] == "x"
+    assert tags["mlflow.note.content"] == "**notes**"
+    assert tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.user"]
+    assert tags["mlflow.source.name"]
+
+
+def test_git_commit_tag_inside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
+    (repo / "train.py").write_text(textwrap.dedent("""
+        import bakehouse as bh
+        with bh.start_run() as run:
+            pass
+        print(run.info.run_id)
+    """))
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "init"], check=True, env=env)
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    uri = f"sqlite:///{tmp_path / 'git.db'}"
+    out = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True, text=True, check=True,
+                         env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri}).stdout.strip()
+    tags = Client(uri).get_run(out).data.tags
+    assert tags["mlflow.source.git.commit"] == commit
+    assert tags["mlflow.source.name"] == str(repo / "train.py")
+
+
+def test_nested_runs_record_their_parent(tmp_tracking_uri: str) -> None:
+    with bh.start_run() as parent:
+        with pytest.raises(BakehouseError, match="already active"):
+            bh.start_run()
+        with bh.start_run(nested=True) as child:
+            assert bh.active_run().info.run_id == child.info.run_id
+        assert bh.active_run().info.run_id == parent.info.run_id
+    assert bh.get_run(child.info.run_id).data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert bh.last_active_run().info.run_id == parent.info.run_id
+
+
+def test_resume_a_run_by_id(tmp_tracking_uri: str) -> None:
+    with bh.start_run() as first:
+        bh.log_metric("m", 1, step=0)
+    end_time = bh.get_run(first.info.run_id).info.end_time
+    with bh.start_run(run_id=first.info.run_id) as again:
+        assert bh.get_run(again.info.run_id).info.status == "RUNNING"
+        assert bh.get_run(again.info.run_id).info.end_time == end_time
+        bh.log_metric("m", 2, step=1)
+    run = bh.get_run(first.info.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["m"] == 2
+
+
+def test_set_experiment_creates_and_activates(tmp_tracking_uri: str) -> None:
+    experiment = bh.set_experiment("my-exp")
+    with bh.start_run() as run:
+        pass
+    assert run.info.experiment_id == experiment.experiment_id
+    assert bh.set_experiment("my-exp").experiment_id == experiment.experiment_id
+    assert bh.set_experiment(experiment_id=experiment.experiment_id).name == "my-exp"
+    bh.delete_experiment(experiment.experiment_id)
+    with pytest.raises(InvalidParameterError, match="deleted experiment"):
+        bh.set_experiment("my-exp")
+
+
+def test_buffered_metrics_are_visible_to_reads_immediately(tmp_tracking_uri: str) -> None:
+    with bh.start_run() as run:
+        for step in range(2500):
+            bh.log_metric("loss", 1.0 / (step + 1), step=step)
+        bh.log_metrics({"a": 1.0, "b": math.inf}, step=3)
+        # reads flush first: no point is missing even before the run ends
+        assert len(Client().get_metric_history(run.info.run_id, "loss")) == 2500
+        assert bh.get_run(run.info.run_id).data.metrics["b"] == math.inf
+
+
+def test_invalid_metric_raises_at_the_call_site(tmp_tracking_uri: str) -> None:
+    with bh.start_run():
+        with pytest.raises(InvalidParameterError):
+            bh.log_metric("bad", "x")  # type: ignore[arg-type]
+        with pytest.raises(InvalidParameterError):
+            bh.log_metric("../escape", 1.0)
+        with pytest.raises(InvalidParameterError):
+            bh.log_metric("ok", True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ending", ["clean", "exception", "no-end-run", "sys-exit"])
+def test_no_point_is_lost_at_process_exit(tmp_path: Path, ending: str) -> None:
+    uri = f"sqlite:///{tmp_path / 'exit.db'}"
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        import bakehouse as bh
+        run = bh.start_run()
+        print(run.info.run_id, flush=True)
+        for step in range(1234):
+            bh.log_metric("x", step, step=step)
+        ending = {ending!r}
+        if ending == "clean":
+            bh.end_run()
+        elif ending == "exception":
+            raise RuntimeError("crash in user code")
+        elif ending == "sys-exit":
+            sys.exit(3)
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri})
+    run_id = proc.stdout.split()[0]
+    client = Client(uri)
+    assert len(client.get_metric_history(run_id, "x")) == 1234
+    expected = "FAILED" if ending == "exception" else "FINISHED"
+    assert client.get_run(run_id).info.status == expected
+
+
+def test_points_survive_a_dead_flusher_thread(tmp_tracking_uri: str) -> None:
+    with bh.start_run() as run:
+        bh.log_metric("x", 1.0, step=0)
+        client = Client()
+        batcher = client._batcher
+        # the background thread dies (as if killed by an unexpected error); pending points stay queued
+        batcher._closed = True
+        batcher._wake.set()
+        if batcher._thread is not None:
+            batcher._thread.join(timeout=5)
+        batcher._closed = False
+        for step in range(1, 50):
+            bh.log_metric("x", float(step), step=step)
+    assert len(Client().get_metric_history(run.info.run_id, "x")) == 50
+
+
+def test_search_runs_dataframe_and_list(tmp_tracking_uri: str) -> None:
+    for i in range(3):
+        with bh.start_run(run_name=f"r{i}"):
+            bh.log_param("i", i)
+            bh.log_metric("score", i * 0.5)
+    df = bh.search_runs(filter_string="metrics.score >= 0.5 OR params.i = '0'", order_by=["metrics.score DESC"])
+    assert list(df["params.i"]) == ["2", "1", "0"]
+    assert list(df["metrics.score"]) == [1.0, 0.5, 0.0]
+    assert str(df["start_time"].dtype).startswith("datetime64")
+    runs = bh.search_runs(output_format="list", filter_string="params.i = '1'")
+    assert [r.data.params["i"] for r in runs] == ["1"]
+
+
+def test_artifacts_text_dict_and_files(tmp_tracking_uri: str, tmp_path: Path) -> None:
+    local = tmp_path / "data dir"
+    (local / "sub").mkdir(parents=True)
+    (local / "sub" / "ünï code.txt").write_text("hello")
+    with bh.start_run() as run:
+        bh.log_text("some text", "notes/readme.txt")
+        bh.log_dict({"a": 1}, "config.json")
+        bh.log_dict({"b": [1, 2]}, "config.yaml")
+        bh.log_artifacts(str(local), "tree")
+        bh.log_artifact(str(local / "sub" / "ünï code.txt"))
+    client = Client()
+    top = {f.path: f.is_dir for f in client.list_artifacts(run.info.run_id)}
+    assert top == {"notes": True, "config.json": False, "config.yaml": False, "tree": True, "ünï code.txt": False}
+    out = Path(client.download_artifacts(run.info.run_id, "tree", str(tmp_path / "dl")))
+    assert (out / "sub" / "ünï code.txt").read_text() == "hello"
+    assert Path(client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path / "dl2"))).read_text() == "b:\n- 1\n- 2\n"
+    with pytest.raises(InvalidParameterError):
+        client.download_artifacts(run.info.run_id, "../../etc/passwd", str(tmp_path / "dl3"))
