@@ -1,5 +1,9 @@
 # Shared shell pieces for scripts/*.sh (sourced, not run): the project venv and how to fill it.
 
+# Cached bytecode matters: without it every test subprocess recompiles sklearn/mlflow/pandas from source
+# (10+ s per process). Some shells export PYTHONDONTWRITEBYTECODE; the scripts let Python cache again.
+unset PYTHONDONTWRITEBYTECODE
+
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${BAKEHOUSE_VENV:-$REPO_ROOT/.venv}"
 

@@ -43,6 +43,9 @@ _SELECTING_VARS = [
 def pytest_configure(config: pytest.Config) -> None:
     for name in _SELECTING_VARS:
         os.environ.pop(name, None)
+    # Subprocesses (servers, CLI, scripts) must be able to cache bytecode, or each one recompiles
+    # sklearn/mlflow from source for 10+ seconds.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def free_port() -> int:

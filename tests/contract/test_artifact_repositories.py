@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -179,7 +180,9 @@ def _tree_snapshot(top: Path, exclude: Path | None = None) -> dict[str, bytes]:
         if path.is_symlink():
             snapshot[str(path)] = b"->" + os.readlink(path).encode()
         elif path.is_file():
-            snapshot[str(path)] = path.read_bytes()
+            info = path.stat()
+            small = info.st_size <= 1 << 20
+            snapshot[str(path)] = path.read_bytes() if small else f"{info.st_size}:{info.st_mtime_ns}".encode()
         else:
             snapshot[str(path)] = b"<dir>"
     return snapshot
@@ -367,6 +370,34 @@ def test_big_file_round_trip_is_byte_exact_and_streamed(
             hasher.update(chunk)
     assert hasher.hexdigest() == digest
     assert largest <= 16 * 1024 * 1024  # never the whole file in one piece
+    repo.delete_artifacts("big")
+    repo.delete_artifacts("streamed")
+    assert repo.list_artifacts() == []
+
+
+def test_streams_use_bounded_memory(backend: Backend) -> None:
+    """A proxied upload/download of 64 MiB never holds more than a few parts in memory."""
+    repo = backend.repo
+    block = os.urandom(1 << 20)
+    size = 64 * (1 << 20)
+    tracemalloc.start()
+    try:
+        assert repo.write_stream("mem/stream.bin", (block for _ in range(64))) == size
+        _, write_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        total = 0
+        with repo.open_read("mem/stream.bin") as stream:
+            for chunk in stream:
+                total += len(chunk)
+        _, read_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    repo.delete_artifacts("mem")
+    assert total == size
+    limit = 40 * (1 << 20) if backend.name == "s3" else 12 * (1 << 20)  # S3: one 8 MiB part + boto's copies
+    print(backend.name, write_peak, read_peak)
+    assert write_peak < limit, write_peak
+    assert read_peak < limit, read_peak
 
 
 def test_names_with_spaces_unicode_and_url_characters(backend: Backend, tmp_path: Path) -> None:

@@ -231,3 +231,61 @@ def add_registry_commands(group: click.Group) -> None:
     for command in REGISTRY_COMMANDS:
         if command.name not in group.commands:
             group.add_command(command)
+    serve = group.commands.get("serve")
+    if serve is not None:
+        add_watch_options(serve)
+
+
+def add_watch_options(serve: click.Command) -> None:
+    """Give ``models serve`` ``--watch/--watch-interval`` (continuous delivery from the registry).
+
+    Without ``--watch`` the original command runs untouched; with it, the registry watcher serves instead.
+    """
+    if any(p.name == "watch" for p in serve.params) or serve.callback is None:
+        return
+    original = serve.callback
+    serve.params.append(click.Option(
+        ["--watch/--no-watch"], default=False,
+        help="Follow a moving registry URI (models:/name@alias, /Stage, /latest): poll it and hot-swap new "
+             "versions without dropping a request.",
+    ))
+    serve.params.append(click.Option(
+        ["--watch-interval"], type=click.FloatRange(min=0.05), default=10.0, show_default=True,
+        help="Seconds between registry polls with --watch.",
+    ))
+
+    def callback(**kwargs: Any) -> Any:
+        watch = kwargs.pop("watch", False)
+        interval = kwargs.pop("watch_interval", 10.0)
+        if not watch:
+            return original(**kwargs)
+        return _serve_watching(interval=interval, **kwargs)
+
+    serve.callback = callback
+
+
+def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
+    import logging
+
+    from bakehouse.serving.watch import is_watchable, serve_watching
+
+    if not is_watchable(model_uri):
+        raise click.BadParameter(
+            "--watch needs a registry URI that can move: models:/<name>@<alias>, models:/<name>/<stage> or "
+            "models:/<name>/latest", param_hint="--model-uri",
+        )
+    if kwargs.get("env_manager", "local") != "local":
+        raise click.BadParameter("--watch serves in this interpreter; use --env-manager local", param_hint="--watch")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        serve_watching(
+            model_uri, interval=interval, host=kwargs.get("host", "127.0.0.1"), port=kwargs.get("port", 5000),
+            workers=kwargs.get("workers", 1), timeout=kwargs.get("timeout"),
+            max_body_bytes=kwargs.get("max_body_bytes"), allow_pickle=kwargs.get("allow_pickle"),
+        )
+    except Exception as exc:
+        from bakehouse.errors import BakehouseError
+
+        if isinstance(exc, BakehouseError):
+            raise click.ClickException(exc.message) from None
+        raise

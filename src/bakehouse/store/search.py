@@ -22,12 +22,18 @@ from typing import Any, NoReturn
 from bakehouse.errors import InvalidParameterError
 
 __all__ = [
+    "ATTRIBUTE",
+    "DATASET",
     "ENTITIES",
+    "METRIC",
+    "PARAM",
+    "TAG",
     "And",
     "Comparison",
     "Node",
     "Or",
     "OrderKey",
+    "Value",
     "comparisons",
     "decode_page_token",
     "encode_page_token",
@@ -134,7 +140,7 @@ class _Grammar:
     quoted_numbers: frozenset[str] = field(default_factory=frozenset)
 
     def attr_names(self) -> list[str]:
-        return sorted(set(self.string_attrs) | set(self.numeric_attrs))
+        return sorted(set(self.string_attrs.values()) | set(self.numeric_attrs.values()))
 
 
 _RUN_STRING = {
@@ -358,7 +364,6 @@ class _Tokenizer:
             chars.append(ch)
             i += 1
         self.fail(f"unterminated string starting at position {start}")
-        raise AssertionError("unreachable")
 
 
 def _unquote_segment(segment: str) -> str:
@@ -469,7 +474,6 @@ class _Parser:
         previous = self.tokens[self.i - 1] if self.i else None
         after = f" after {previous.text!r}" if previous is not None else ""
         self.fail(f"expected a comparison{after} at position {tok.pos}, found {self.describe(tok)}")
-        raise AssertionError("unreachable")
 
     def identifier(self) -> tuple[str, str, _Token]:
         tok = self.advance()
@@ -568,7 +572,6 @@ class _Parser:
             f"{subject} must be compared with a quoted string (e.g. 'value'), found {self.describe(tok)} "
             f"at position {tok.pos}"
         )
-        raise AssertionError("unreachable")
 
     def operator(self, id_tok: _Token) -> tuple[str, _Token]:
         tok = self.advance()
@@ -600,7 +603,6 @@ class _Parser:
             f"expected a comparison operator after {id_tok.text!r} at position {tok.pos}, "
             f"found {self.describe(tok)}"
         )
-        raise AssertionError("unreachable")
 
     def string_list(self, op_tok: _Token) -> tuple[str, ...]:
         tok = self.advance()
@@ -642,7 +644,6 @@ class _Parser:
             return float(text)
         except (ValueError, OverflowError):
             self.fail(f"invalid number {text!r} at position {tok.pos}")
-            raise AssertionError("unreachable")
 
 
 def parse_filter(entity: str, filter_string: str | None) -> Node | None:

@@ -71,9 +71,12 @@ def _dumps(body: Mapping[str, Any]) -> bytes:
 class HttpTransport:
     """Talks to one server (``base_url`` = the tracking URI, e.g. ``http://host:5000/prefix``)."""
 
-    def __init__(self, base_url: str, settings: HttpSettings | None = None) -> None:
+    def __init__(
+        self, base_url: str, settings: HttpSettings | None = None, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.settings = settings or HttpSettings.from_env()
+        self._transport = transport  # tests and embedders may supply one (e.g. to go through a proxy)
         self._client: httpx.Client | None = None
         self._client_pid = -1
         self._lock = threading.Lock()
@@ -102,6 +105,7 @@ class HttpTransport:
                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                         follow_redirects=False,
                         trust_env=False,
+                        transport=self._transport,
                     )
                     self._client_pid = os.getpid()
         return self._client
@@ -211,7 +215,7 @@ class HttpTransport:
         response = self.send("GET", path, params=params, stream=True)
         written = 0
         try:
-            for chunk in response.iter_raw(1024 * 1024):
+            for chunk in response.iter_bytes(1024 * 1024):
                 out.write(chunk)
                 written += len(chunk)
         finally:

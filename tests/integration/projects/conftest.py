@@ -125,3 +125,35 @@ def git(*args: str, cwd: Path) -> str:
         cwd=cwd, capture_output=True, text=True, check=True,
     )
     return result.stdout.strip()
+
+
+# the helpers above as fixtures: test modules never import conftest (its module name is shared by every folder)
+@pytest.fixture
+def new_project() -> Callable[..., Path]:
+    return make_project
+
+
+@pytest.fixture
+def runs(client: Any) -> Callable[[], list[Any]]:
+    return lambda: all_runs(client)
+
+
+@pytest.fixture
+def iris_project() -> Path:
+    return IRIS_PROJECT
+
+
+@pytest.fixture
+def git_cmd() -> Callable[..., str]:
+    return git
+
+
+@pytest.fixture
+def cli_environ(tracking_uri: str, env_cache: Path) -> dict[str, str]:
+    """The environment a ``bakehouse run`` subprocess gets (for tests that drive the process themselves)."""
+    return cli_env(tracking_uri, env_cache)
+
+
+@pytest.fixture
+def bakehouse_exe() -> Path:
+    return BAKEHOUSE

@@ -318,7 +318,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     admin = create_engine(POSTGRES_URI, poolclass=NullPool)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = create_engine(POSTGRES_URI, poolclass=NullPool)
+    eng = create_engine(POSTGRES_URI, pool_size=1)  # pooled: the property tests run many small queries
 
     @event.listens_for(eng, "connect")
     def _search_path(dbapi_conn: Any, _record: Any) -> None:
@@ -545,7 +545,7 @@ ATOMS = [
 ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(a=st.sampled_from(ATOMS), b=st.sampled_from(ATOMS), c=st.sampled_from(ATOMS))
 def test_or_is_union_and_and_is_intersection(engine: Engine, a: str, b: str, c: str) -> None:
     sa, sb, sc = run_set(engine, a), run_set(engine, b), run_set(engine, c)

@@ -18,6 +18,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from functools import partial
 from pathlib import Path
 from typing import IO, Self
 
@@ -219,7 +220,7 @@ class ArtifactRepository(ABC):
             for name in sorted(filenames):
                 rel = name if rel_dir == "." else f"{rel_dir}/{name}"
                 jobs.append((Path(dirpath) / name, join_artifact_path(base, rel)))
-        self._run_parallel([lambda job=job: self._upload_file(job[0], job[1], progress) for job in jobs])
+        self._run_parallel([partial(self._upload_file, local, dest, progress) for local, dest in jobs])
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         """Direct children of ``path``, paths relative to the root; ``[]`` for a file or a missing path."""
@@ -260,7 +261,7 @@ class ArtifactRepository(ABC):
             if info.is_dir:
                 local.mkdir(parents=True, exist_ok=True)
             else:
-                jobs.append(lambda path=path, local=local: self._download_atomically(path, local, progress))
+                jobs.append(partial(self._download_atomically, path, local, progress))
         self._run_parallel(jobs)
         return str(out)
 

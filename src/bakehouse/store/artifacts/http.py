@@ -139,7 +139,7 @@ class HttpArtifactRepository(ArtifactRepository):
         return f"{self.server_url}{ARTIFACTS_API}/{quote(full, safe='/')}"
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.http.backoff_factor * (2**attempt), MAX_BACKOFF_SECONDS)
+        return min(float(self.http.backoff_factor) * 2.0**attempt, MAX_BACKOFF_SECONDS)
 
     def _send(
         self,

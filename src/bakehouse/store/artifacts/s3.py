@@ -20,7 +20,7 @@ from bakehouse.errors import BakehouseError, InvalidParameterError, NotFoundErro
 from bakehouse.store.artifacts.base import ArtifactRepository, ChunkStream, ProgressCallback
 
 if TYPE_CHECKING:  # pragma: no cover
-    from boto3.s3.transfer import TransferConfig
+    from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
 
 #: Files at or above this size are uploaded/downloaded in parts.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -42,8 +42,8 @@ def _s3_client(
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            import boto3  # heavy optional dependency: only when S3 is used
-            from botocore.config import Config
+            import boto3  # type: ignore[import-untyped]  # heavy: only when S3 is used
+            from botocore.config import Config  # type: ignore[import-untyped]
 
             config = Config(
                 s3={"addressing_style": addressing_style or "auto"},
@@ -189,7 +189,9 @@ class S3ArtifactRepository(ArtifactRepository):
                 while len(buffer) >= STREAM_PART_SIZE:
                     if upload_id is None:
                         upload_id = client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
-                    part, buffer = bytes(buffer[:STREAM_PART_SIZE]), buffer[STREAM_PART_SIZE:]
+                    with memoryview(buffer) as view:
+                        part = bytes(view[:STREAM_PART_SIZE])
+                    del buffer[:STREAM_PART_SIZE]
                     number = len(parts) + 1
                     etag = client.upload_part(
                         Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=part
@@ -212,7 +214,7 @@ class S3ArtifactRepository(ArtifactRepository):
             if upload_id is not None:
                 try:
                     client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-                except Exception:  # noqa: BLE001 - the original error matters more
+                except Exception:  # the original error matters more: log this one
                     logger.warning("could not abort multipart upload %s of %r", upload_id, key, exc_info=True)
             if (
                 isinstance(exc, Exception)

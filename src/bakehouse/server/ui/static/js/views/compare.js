@@ -107,16 +107,20 @@ export async function render(main, _args, query) {
     }
 
     function contourSection() {
-      const numericCols = allCols.filter((c) => rows.every((r) => { const v = accessor(c)(r); return v == null || !isNaN(Number(v)); }));
-      if (numericCols.length < 3) return h('p', { class: 'muted' }, 'A contour plot needs three numeric params or metrics.');
-      const xs = colSelect('Contour X', numericCols[0]); const ys = colSelect('Contour Y', numericCols[1]); const zs = colSelect('Contour Z', metricKeys.length ? `m:${metricKeys[0]}` : numericCols[2]);
+      const distinct = (c) => new Set(rows.map((r) => accessor(c)(r)).filter((v) => v != null && v !== '')).size;
+      const numericCols = allCols.filter((c) => rows.every((r) => { const v = accessor(c)(r); return v == null || !isNaN(Number(v)); }) && distinct(c) > 1);
+      if (numericCols.length < 3) return h('p', { class: 'muted' }, 'A contour plot needs three numeric params or metrics that vary between the runs.');
+      const zDefault = numericCols.filter((c) => c[0] === 'm').pop() || numericCols[2];
+      const [xDefault, yDefault] = numericCols.filter((c) => c !== zDefault);
+      const xs = colSelect('Contour X', xDefault); const ys = colSelect('Contour Y', yDefault); const zs = colSelect('Contour Z', zDefault);
       const plot = h('div', { class: 'plot', id: 'contour-plot' });
       const draw = async () => {
         const gx = accessor(xs.value); const gy = accessor(ys.value); const gz = accessor(zs.value);
         const pts = rows.filter((r) => gx(r) != null && gy(r) != null && gz(r) != null).slice(0, 5000);
+        if (new Set(pts.map(gx)).size < 2 || new Set(pts.map(gy)).size < 2) { clear(plot).append(empty('X and Y need at least two different values each.')); return; }
         try {
           const Plotly = await loadPlotly();
-          await Plotly.react(plot, [{ type: 'contour', x: pts.map((r) => Number(gx(r))), y: pts.map((r) => Number(gy(r))), z: pts.map((r) => Number(gz(r))), colorscale: 'Viridis', contours: { coloring: 'heatmap' }, colorbar: { title: { text: colLabel(zs.value) } } },
+          await Plotly.react(plot, [{ type: 'contour', x: pts.map((r) => Number(gx(r))), y: pts.map((r) => Number(gy(r))), z: pts.map((r) => Number(gz(r))), colorscale: 'Viridis', connectgaps: true, contours: { coloring: 'heatmap' }, colorbar: { title: { text: colLabel(zs.value) } } },
             { type: 'scatter', mode: 'markers', x: pts.map((r) => Number(gx(r))), y: pts.map((r) => Number(gy(r))), marker: { color: '#fff', size: 5, line: { width: 1, color: '#000' } }, showlegend: false, text: pts.map((r) => r.name) }],
           { ...LAYOUT, height: 380, xaxis: { title: { text: colLabel(xs.value) } }, yaxis: { title: { text: colLabel(ys.value) } } }, CONFIG);
         } catch (e) { clear(plot).append(errorBox(e)); }
