@@ -182,7 +182,9 @@ def _tree_snapshot(top: Path, exclude: Path | None = None) -> dict[str, bytes]:
         elif path.is_file():
             info = path.stat()
             small = info.st_size <= 1 << 20
-            snapshot[str(path)] = path.read_bytes() if small else f"{info.st_size}:{info.st_mtime_ns}".encode()
+            snapshot[str(path)] = (
+                path.read_bytes() if small else f"{info.st_size}:{info.st_mtime_ns}".encode()
+            )
         else:
             snapshot[str(path)] = b"<dir>"
     return snapshot
@@ -376,7 +378,11 @@ def test_big_file_round_trip_is_byte_exact_and_streamed(
 
 
 def test_streams_use_bounded_memory(backend: Backend) -> None:
-    """A proxied upload/download of 64 MiB never holds more than a few parts in memory."""
+    """A proxied upload/download of 64 MiB never holds more than a few chunks in memory."""
+    if backend.name == "s3":
+        pytest.skip(
+            "moto keeps objects in this process's memory; see test_s3_stream_uploads_parts_while_reading"
+        )
     repo = backend.repo
     block = os.urandom(1 << 20)
     size = 64 * (1 << 20)
@@ -394,10 +400,8 @@ def test_streams_use_bounded_memory(backend: Backend) -> None:
         tracemalloc.stop()
     repo.delete_artifacts("mem")
     assert total == size
-    limit = 40 * (1 << 20) if backend.name == "s3" else 12 * (1 << 20)  # S3: one 8 MiB part + boto's copies
-    print(backend.name, write_peak, read_peak)
-    assert write_peak < limit, write_peak
-    assert read_peak < limit, read_peak
+    assert write_peak < 12 * (1 << 20), write_peak
+    assert read_peak < 12 * (1 << 20), read_peak
 
 
 def test_names_with_spaces_unicode_and_url_characters(backend: Backend, tmp_path: Path) -> None:
@@ -637,3 +641,32 @@ def test_s3_missing_bucket_is_not_found(artifact_s3_endpoint: str, tmp_path: Pat
         repo.list_artifacts()
     with pytest.raises(NotFoundError):
         repo.write_stream("f.txt", [b"x"])
+
+
+def test_s3_stream_uploads_parts_while_reading(artifact_s3_endpoint: str, artifact_bucket: str) -> None:
+    """Parts leave while the stream is still being read: at most one part is ever buffered."""
+    repo = get_artifact_repository(
+        f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=artifact_s3_endpoint
+    )
+    client = repo.client  # type: ignore[attr-defined]
+    key = f"{repo.prefix}/parts.bin"  # type: ignore[attr-defined]
+    block = os.urandom(1 << 20)
+    uploaded_parts_seen: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for index in range(30):
+            if index in (20, 29):
+                uploads = [
+                    u
+                    for u in client.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads", [])
+                    if u["Key"] == key
+                ]
+                parts = client.list_parts(
+                    Bucket=artifact_bucket, Key=key, UploadId=uploads[0]["UploadId"]
+                ).get("Parts", [])
+                uploaded_parts_seen.append(len(parts))
+            yield block
+
+    assert repo.write_stream("parts.bin", chunks()) == 30 << 20
+    assert uploaded_parts_seen == [2, 3]  # after 20 MiB read: 2 parts of 8 MiB sent; after 29 MiB: 3
+    assert repo.open_read("parts.bin").read_all() == block * 30

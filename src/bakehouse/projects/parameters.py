@@ -88,9 +88,8 @@ def check_value(spec: ParameterSpec, value: str) -> str | None:
     elif spec.type == "uri":
         if not is_uri(value):
             return f"{shown}: not a URI (expected scheme://..., e.g. s3://bucket/key or file:///path)"
-    elif spec.type == "path":
-        if value == "":
-            return f"{shown}: a path cannot be empty"
+    elif spec.type == "path" and value == "":
+        return f"{shown}: a path cannot be empty"
     return None
 
 

@@ -27,9 +27,14 @@ from bakehouse import plugins, settings
 from bakehouse.errors import InvalidParameterError
 from bakehouse.projects import sweep as sweeps
 from bakehouse.projects.backends import local as local_backend
-from bakehouse.projects.environments import BuildProgress, NullProgress, PreparedEnvironment, resolve_environment
+from bakehouse.projects.environments import (
+    BuildProgress,
+    NullProgress,
+    PreparedEnvironment,
+    resolve_environment,
+)
 from bakehouse.projects.fetch import FetchedProject, fetch_project
-from bakehouse.projects.parameters import ResolvedParameters, resolve_parameters
+from bakehouse.projects.parameters import ParameterValidationError, ResolvedParameters, resolve_parameters
 from bakehouse.projects.spec import ENV_DOCKER, EntryPoint, ProjectSpec, load_project
 
 logger = logging.getLogger(__name__)
@@ -86,7 +91,7 @@ class ProjectRunResult:
     status: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     command: str | None = None
-    children: list["ProjectRunResult"] = field(default_factory=list)
+    children: list[ProjectRunResult] = field(default_factory=list)
     environment: PreparedEnvironment | None = None
     plan: list[str] = field(default_factory=list)
     job: dict[str, Any] | None = None
@@ -150,9 +155,10 @@ def _prepare(request: ProjectRunRequest, fetched: FetchedProject, storage_dir: P
                 entry_point, params, project_dir=project.directory, storage_dir=storage_dir,
                 download=not request.dry_run,
             )
-        except InvalidParameterError as exc:
+        except ParameterValidationError as exc:
             if combination:
-                raise type(exc)(f"Sweep combination {sweeps.describe(combination)}: {exc.message}") from None
+                where = f"Sweep combination {sweeps.describe(combination)}: "
+                raise ParameterValidationError([where + problem for problem in exc.problems]) from None
             raise
         runs.append((combination, resolved))
     return _Prepared(fetched, project, entry_point, runs, axes)
@@ -269,7 +275,7 @@ def _execute(
     plan: _Prepared,
     resolved: ResolvedParameters,
     label: str | None,
-    supervisor: "_Supervisor | None" = None,
+    supervisor: _Supervisor | None = None,
 ) -> str:
     """Run one command to completion and record its status; Ctrl-C kills the child group and re-raises."""
     env = child_environment(prepared, tracking_uri, run_id, experiment_id)
@@ -280,11 +286,11 @@ def _execute(
     except OSError as exc:
         client.set_terminated(run_id, "FAILED")
         raise InvalidParameterError(f"Could not start {argv[0]!r}: {exc}") from None
-    if supervisor is not None and not supervisor.adopt(child):
-        child.terminate()
-        client.set_terminated(run_id, "KILLED")
-        return "KILLED"
     try:
+        if supervisor is not None and not supervisor.adopt(child):
+            child.terminate()
+            client.set_terminated(run_id, "KILLED")
+            return "KILLED"
         code = child.wait()
     except BaseException:
         child.terminate()
@@ -379,7 +385,7 @@ def _run_sweep(
             for future in done:
                 error = future.exception()
                 if error is not None:
-                    logger.error("A sweep run failed to start: %s", error)
+                    logger.error("A sweep run failed: %s", error)
     except BaseException:
         supervisor.stop_all()
         executor.shutdown(wait=True, cancel_futures=True)

@@ -113,8 +113,8 @@ def load_project(directory: str | Path) -> ProjectSpec:
         raise ProjectSpecError(f"MLproject may declare at most one environment, found: {', '.join(env_keys)}")
     name = document.get("name")
     entry_points = _parse_entry_points(document.get("entry_points") or {})
-    common = dict(directory=root, name=str(name) if name is not None else None, entry_points=entry_points,
-                  has_mlproject_file=mlproject is not None)
+    common = {"directory": root, "name": str(name) if name is not None else None, "entry_points": entry_points,
+                  "has_mlproject_file": mlproject is not None}
     if ENV_DOCKER in env_keys:
         return ProjectSpec(env_type=ENV_DOCKER, docker_env=_parse_docker_env(document[ENV_DOCKER]), **common)
     for key in (ENV_PYTHON, ENV_CONDA):

@@ -25,17 +25,20 @@ class MultipartPart(WireModel):
 
 
 class CreateMultipartUpload(WireModel):
+    artifact_path: Text | None = None  # from the URL
     path: Text | None = None
     num_parts: Int64 = 1
 
 
 class CompleteMultipartUpload(WireModel):
+    artifact_path: Text | None = None
     path: Text | None = None
     upload_id: str
     parts: list[MultipartPart] = Field(default_factory=list)
 
 
 class AbortMultipartUpload(WireModel):
+    artifact_path: Text | None = None
     path: Text | None = None
     upload_id: str
 

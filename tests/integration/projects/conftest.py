@@ -10,9 +10,10 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -78,7 +79,7 @@ def run_cli(tracking_uri: str, env_cache: Path, tmp_path: Path) -> Callable[...,
     def run(*args: str, timeout: float = 240, cwd: Path | None = None) -> CliResult:
         done = subprocess.run(
             [str(BAKEHOUSE), "run", *args], cwd=cwd or tmp_path, env=cli_env(tracking_uri, env_cache),
-            capture_output=True, text=True, timeout=timeout,
+            check=False, capture_output=True, text=True, timeout=timeout,
         )
         return CliResult(done.returncode, done.stdout, done.stderr)
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bakehouse.projects.environments import EnvironmentError_, NullProgress, resolve_environment
-from bakehouse.projects.environments import cache
+from bakehouse.projects.environments import EnvironmentError_, NullProgress, cache, resolve_environment
 from bakehouse.projects.environments.conda import conda_or_virtualenv, find_conda
 from bakehouse.projects.environments.docker import CONTAINER_PROJECT_DIR, DockerEnvironment, local_store_path
 from bakehouse.projects.environments.interpreters import current, find_interpreter
@@ -189,7 +188,7 @@ def test_docker_without_engine_fails_clearly(tmp_path: Path) -> None:
     import subprocess
 
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "info"], capture_output=True).returncode == 0:
+    if docker and subprocess.run([docker, "info"], check=False, capture_output=True).returncode == 0:
         pytest.skip("a Docker engine is running here")
     env = DockerEnvironment(tmp_path, DockerEnv(image="python:3.11-slim"), tracking_uri=None)
     with pytest.raises(EnvironmentError_) as info:

@@ -48,7 +48,7 @@ class KubernetesConfig:
     wait: bool = True
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], base_dir: Path | None = None) -> "KubernetesConfig":
+    def from_dict(cls, raw: dict[str, Any], base_dir: Path | None = None) -> KubernetesConfig:
         template_path = raw.get("kube-job-template-path")
         if not template_path:
             raise KubernetesBackendError("Kubernetes backend config needs 'kube-job-template-path'")
@@ -291,10 +291,10 @@ def build_and_push(project_dir: Path, base_image: str, tag: str) -> str:
             f"FROM {base_image}\nCOPY . /mlflow/projects/code/\nWORKDIR /mlflow/projects/code/\n", encoding="utf-8"
         )
         for argv in (["docker", "build", "-f", str(dockerfile), "-t", tag, str(project_dir)], ["docker", "push", tag]):
-            result = subprocess.run(argv, capture_output=True, text=True)
+            result = subprocess.run(argv, check=False, capture_output=True, text=True)
             if result.returncode != 0:
                 raise KubernetesBackendError(f"{' '.join(argv[:2])} failed: {result.stderr.strip()[-500:]}")
         digest = subprocess.run(
-            ["docker", "inspect", "--format", "{{index .RepoDigests 0}}", tag], capture_output=True, text=True
+            ["docker", "inspect", "--format", "{{index .RepoDigests 0}}", tag], check=False, capture_output=True, text=True
         )
     return digest.stdout.strip() or tag

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 TERMINATE_GRACE_SECONDS = 10.0
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: children are kept in sets
 class ChildProcess:
     """A started child process group."""
 

@@ -15,8 +15,8 @@ from bakehouse.projects.environments.base import (
 from bakehouse.projects.environments.selection import ENV_MANAGERS, resolve_environment
 
 __all__ = [
-    "BuildProgress",
     "ENV_MANAGERS",
+    "BuildProgress",
     "Environment",
     "EnvironmentError_",
     "NullProgress",

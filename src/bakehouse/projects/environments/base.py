@@ -13,7 +13,7 @@ from bakehouse.errors import InvalidParameterError
 logger = logging.getLogger(__name__)
 
 
-class EnvironmentError_(InvalidParameterError):  # noqa: N801 - avoid shadowing the builtin EnvironmentError
+class EnvironmentError_(InvalidParameterError):
     """The project's environment cannot be created (missing tool, unsatisfiable spec, failed install)."""
 
 

@@ -60,7 +60,7 @@ class CondaEnvironment:
             try:
                 result = subprocess.run(
                     [self.conda, "env", "create", "--yes", "--quiet", "-p", str(path), "-f", str(self.conda_yaml)],
-                    capture_output=True, text=True,
+                    check=False, capture_output=True, text=True,
                 )
                 if result.returncode != 0:
                     tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])

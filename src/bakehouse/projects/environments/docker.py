@@ -102,7 +102,7 @@ def check_docker_engine() -> None:
     if docker is None:
         raise EnvironmentError_("This project uses docker_env, but the docker command is not installed")
     try:
-        result = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+        result = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], check=False, capture_output=True,
                                 text=True, timeout=20)
     except subprocess.TimeoutExpired:
         raise EnvironmentError_("This project uses docker_env, but the Docker engine did not answer") from None

@@ -226,7 +226,7 @@ class VirtualenvEnvironment:
                       "install packages")
 
     def _verify(self, python: Path) -> str | None:
-        result = subprocess.run([str(python), "-c", _VERIFY], capture_output=True, text=True, env=self._tool_env())
+        result = subprocess.run([str(python), "-c", _VERIFY], check=False, capture_output=True, text=True, env=self._tool_env())
         if result.returncode == 0:
             return None
         out, err = result.stdout.strip(), result.stderr.strip()
@@ -241,7 +241,7 @@ class VirtualenvEnvironment:
 
     def _run(self, argv: list[str], what: str) -> None:
         logger.debug("Running %s", " ".join(argv))
-        result = subprocess.run(argv, capture_output=True, text=True, env=self._tool_env())
+        result = subprocess.run(argv, check=False, capture_output=True, text=True, env=self._tool_env())
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
             raise EnvironmentError_(f"Could not {what} (exit {result.returncode}):\n{tail}")

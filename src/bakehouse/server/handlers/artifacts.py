@@ -118,13 +118,19 @@ def _multipart_unsupported() -> NotImplementedFeatureError:
     )
 
 
-def create_multipart_upload(ctx: RequestContext, req: wa.CreateMultipartUpload) -> dict[str, Any]:
+def _refuse_multipart(req: Any) -> dict[str, Any]:
+    safe_relative_path(req.artifact_path)  # a bad path is a 400 before anything else
+    safe_relative_path(req.path)
     raise _multipart_unsupported()
+
+
+def create_multipart_upload(ctx: RequestContext, req: wa.CreateMultipartUpload) -> dict[str, Any]:
+    return _refuse_multipart(req)
 
 
 def complete_multipart_upload(ctx: RequestContext, req: wa.CompleteMultipartUpload) -> dict[str, Any]:
-    raise _multipart_unsupported()
+    return _refuse_multipart(req)
 
 
 def abort_multipart_upload(ctx: RequestContext, req: wa.AbortMultipartUpload) -> dict[str, Any]:
-    raise _multipart_unsupported()
+    return _refuse_multipart(req)

@@ -17,8 +17,9 @@ never matches a run that lacks the key, and ``IS NULL`` is ``NOT EXISTS``. The c
 missing values sort last in both directions via a CASE (portable: MySQL has no NULLS LAST).
 
 Metric values follow ``schema.py``: ``value_kind`` 0 finite, 1 NaN, 2 +inf, 3 -inf; ``value`` holds 0 for
-NaN and +/-DBL_MAX for infinities. No numeric comparison matches a NaN except ``!=`` (as in Python and
-MLflow: NaN != x is true); infinities compare as infinities.
+NaN and +/-DBL_MAX for infinities. No numeric comparison ever matches a NaN, not even ``!=`` (MLflow's
+``!=`` does match NaN; we treat NaN as "no comparable value", like a missing metric); infinities compare
+as infinities.
 
 ``LIKE`` is case-sensitive on every database: a small dialect-compiled construct renders ``GLOB`` on SQLite
 (with the pattern translated exactly), ``LIKE`` on PostgreSQL and a ``BINARY`` comparison on MySQL. In every
@@ -182,20 +183,17 @@ def _compare(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[b
 def _number_condition(
     value_col: ColumnElement[Any], kind_col: ColumnElement[Any], op: str, v: float
 ) -> ColumnElement[bool]:
-    """``metric <op> v`` over (value, value_kind): NaN only satisfies ``!=``; infinities are exact."""
+    """``metric <op> v`` over (value, value_kind): a NaN point never matches; infinities are exact."""
     if math.isfinite(v) and abs(v) < DBL_MAX:
         # The stand-ins (+/-DBL_MAX) already order infinities correctly against such a literal, which keeps
         # the comparison a plain range on (key, value) that the index can serve.
-        plain = _PY_OPS[op](value_col, literal(float(v), Double()))
-        if op == "!=":
-            return or_(plain, kind_col == NAN_KIND)
-        return and_(plain, kind_col != NAN_KIND)
+        return and_(_PY_OPS[op](value_col, literal(float(v), Double())), kind_col != NAN_KIND)
     parts: list[ColumnElement[bool]] = []
-    if math.isnan(v):
-        finite: ColumnElement[bool] = (kind_col == 0) if op == "!=" else false()
-    elif math.isinf(v):
+    if math.isnan(v):  # the parser never produces one; a NaN literal compares with nothing
+        return false()
+    if math.isinf(v):
         # finite op +/-inf is the same for every finite value
-        finite = (kind_col == 0) if _PY_OPS[op](0.0, v) else false()
+        finite: ColumnElement[bool] = (kind_col == 0) if _PY_OPS[op](0.0, v) else false()
     else:
         finite = and_(kind_col == 0, _PY_OPS[op](value_col, literal(float(v), Double())))
     parts.append(finite)
@@ -203,8 +201,6 @@ def _number_condition(
         parts.append(kind_col == POS_INF_KIND)
     if _PY_OPS[op](-math.inf, v):
         parts.append(kind_col == NEG_INF_KIND)
-    if op == "!=":
-        parts.append(kind_col == NAN_KIND)
     return or_(*parts)
 
 

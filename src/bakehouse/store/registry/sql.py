@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-from sqlalchemy import Engine, and_, delete, exists, func, insert, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bakehouse.entities import (
@@ -28,6 +28,7 @@ from bakehouse.entities import (
 )
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db.engine import WRITE, ensure_schema, get_engine
+from bakehouse.store.db.filters import build_model_version_search, build_registered_model_search
 from bakehouse.store.db.schema import (
     logged_models,
     model_version_tags,
@@ -44,14 +45,6 @@ from bakehouse.store.registry.base import (
     REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
     REGISTERED_MODELS_MAX_RESULTS_THRESHOLD,
 )
-from bakehouse.store.registry.filters import (
-    Comparison,
-    compare,
-    compile_filter,
-    mentions_tag,
-    parse_filter,
-    parse_order_by,
-)
 from bakehouse.store.registry.validation import (
     validate_alias,
     validate_alias_not_reserved,
@@ -62,31 +55,10 @@ from bakehouse.store.registry.validation import (
     validate_version,
 )
 
-try:  # the shared search language (OR, parentheses, MLflow's rules); the local parser is the fallback
-    from bakehouse.store.db import filters as _shared_search
-except ImportError:  # pragma: no cover - only while the search module is missing
-    _shared_search = None  # type: ignore[assignment]
-
-PROMPT_TAG = "mlflow.prompt.is_prompt"
 ACTIVE_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
 
 rm, mv = registered_models, model_versions
 rmt, mvt, rma, ev = registered_model_tags, model_version_tags, registered_model_aliases, registry_events
-
-_RM_ORDER = {
-    "name": "name",
-    "creation_timestamp": "creation_time",
-    "timestamp": "creation_time",
-    "last_updated_timestamp": "last_updated_time",
-}
-_MV_ORDER = {
-    "name": "name",
-    "version_number": "version",
-    "creation_timestamp": "creation_time",
-    "timestamp": "creation_time",
-    "last_updated_timestamp": "last_updated_time",
-}
-
 
 def _now() -> int:
     return int(time.time() * 1000)
@@ -360,50 +332,15 @@ class SqlRegistryStore:
             max_results = REGISTERED_MODELS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, REGISTERED_MODELS_MAX_RESULTS_THRESHOLD)
         offset = _decode_token(page_token)
-        if _shared_search is not None:
-            query = _shared_search.build_registered_model_search(filter_string, order_by, offset, max_results + 1)
-            with self._read() as conn:
-                names = [r[0] for r in conn.execute(query)]
-                by_name = {r.name: r for r in conn.execute(select(rm).where(rm.c.name.in_(names[:max_results])))}
-                rows = [by_name[n] for n in names[:max_results] if n in by_name]
-                models = self._models_from_rows(conn, rows)
-            token = _encode_token(offset + max_results) if len(names) > max_results else ""
-            return PagedList(models, token)
-        query = self._fallback_registered_model_query(filter_string, order_by)
-        query = query.offset(offset).limit(max_results + 1)
+        query = build_registered_model_search(filter_string, order_by, offset, max_results + 1)
         with self._read() as conn:
-            rows = conn.execute(query).all()
-            models = self._models_from_rows(conn, rows[:max_results])
-        token = _encode_token(offset + max_results) if len(rows) > max_results else ""
+            names = [r[0] for r in conn.execute(query)]
+            by_name = {r.name: r for r in conn.execute(select(rm).where(rm.c.name.in_(names[:max_results])))}
+            rows = [by_name[n] for n in names[:max_results] if n in by_name]
+            models = self._models_from_rows(conn, rows)
+        token = _encode_token(offset + max_results) if len(names) > max_results else ""
         return PagedList(models, token)
 
-
-    def _fallback_registered_model_query(self, filter_string: str | None, order_by: Sequence[str] | None) -> Any:
-        """Used only when the shared search module (``store/db/filters.py``) is unavailable."""
-        node = parse_filter(filter_string)
-        ordering = parse_order_by(order_by, _RM_ORDER)
-
-        def leaf(c: Comparison) -> Any:
-            if c.kind == "tag":
-                _check_tag_op(c)
-                return exists().where(rmt.c.name == rm.c.name, rmt.c.key == c.key, compare(rmt.c.value, c.op, c.value, self.dialect))
-            if c.key != "name":
-                raise InvalidParameterError(f"Invalid attribute key '{c.key}' specified. Valid keys are '{{'name'}}'")
-            if c.op not in ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"):
-                raise InvalidParameterError(f"Invalid comparator for attribute: {c.op}")
-            return compare(rm.c.name, c.op, _as_str(c.value), self.dialect)
-
-        query = select(rm)
-        if node is not None:
-            query = query.where(compile_filter(node, leaf))
-        if not mentions_tag(node, PROMPT_TAG):
-            query = query.where(
-                ~exists().where(rmt.c.name == rm.c.name, rmt.c.key == PROMPT_TAG, func.lower(rmt.c.value) == "true")
-            )
-        clauses = [rm.c[col].asc() if asc else rm.c[col].desc() for col, asc in ordering]
-        if "name" not in {col for col, _ in ordering}:
-            clauses.append(rm.c.name.asc())
-        return query.order_by(*clauses)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         validate_model_name(name)
@@ -626,71 +563,19 @@ class SqlRegistryStore:
             max_results = MODEL_VERSIONS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, MODEL_VERSIONS_MAX_RESULTS_THRESHOLD)
         offset = _decode_token(page_token)
-        if _shared_search is not None:
-            query = _shared_search.build_model_version_search(filter_string, order_by, offset, max_results + 1)
-            with self._read() as conn:
-                keys = [(r[0], int(r[1])) for r in conn.execute(query)]
-                page = keys[:max_results]
-                by_key: dict[tuple[str, int], Any] = {}
-                for chunk_names in _chunks(sorted({n for n, _ in page}), 500):
-                    for r in conn.execute(select(mv).where(mv.c.name.in_(chunk_names))):
-                        by_key[(r.name, r.version)] = r
-                rows = [by_key[k] for k in page if k in by_key]
-                versions = self._versions_from_rows(conn, rows)
-            token = _encode_token(offset + max_results) if len(keys) > max_results else ""
-            return PagedList(versions, token)
-        query = self._fallback_model_version_query(filter_string, order_by)
-        query = query.offset(offset).limit(max_results + 1)
+        query = build_model_version_search(filter_string, order_by, offset, max_results + 1)
         with self._read() as conn:
-            rows = conn.execute(query).all()
-            versions = self._versions_from_rows(conn, rows[:max_results])
-        token = _encode_token(offset + max_results) if len(rows) > max_results else ""
+            keys = [(r[0], int(r[1])) for r in conn.execute(query)]
+            page = keys[:max_results]
+            by_key: dict[tuple[str, int], Any] = {}
+            for chunk_names in _chunks(sorted({n for n, _ in page}), 500):
+                for r in conn.execute(select(mv).where(mv.c.name.in_(chunk_names))):
+                    by_key[(r.name, r.version)] = r
+            rows = [by_key[k] for k in page if k in by_key]
+            versions = self._versions_from_rows(conn, rows)
+        token = _encode_token(offset + max_results) if len(keys) > max_results else ""
         return PagedList(versions, token)
 
-
-    def _fallback_model_version_query(self, filter_string: str | None, order_by: Sequence[str] | None) -> Any:
-        """Used only when the shared search module (``store/db/filters.py``) is unavailable."""
-        node = parse_filter(filter_string)
-        ordering = parse_order_by(order_by, _MV_ORDER)
-        columns = {"name": mv.c.name, "run_id": mv.c.run_id, "source_path": mv.c.source, "model_id": mv.c.model_id}
-        numeric = {"version_number": mv.c.version, "creation_timestamp": mv.c.creation_time,
-                   "last_updated_timestamp": mv.c.last_updated_time}
-
-        def leaf(c: Comparison) -> Any:
-            if c.kind == "tag":
-                _check_tag_op(c)
-                return exists().where(
-                    mvt.c.name == mv.c.name, mvt.c.version == mv.c.version, mvt.c.key == c.key,
-                    compare(mvt.c.value, c.op, c.value, self.dialect),
-                )
-            if c.key in numeric:
-                if c.op not in ("=", "!=", ">", ">=", "<", "<=", "IN", "NOT IN"):
-                    raise InvalidParameterError(f"Invalid comparator for attribute {c.key}: {c.op}")
-                return compare(numeric[c.key], c.op, _as_int(c.key, c.value), self.dialect)
-            if c.key not in columns:
-                raise InvalidParameterError(f"Invalid attribute name: {c.key}")
-            if c.op not in ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN") or (
-                c.op in ("IN", "NOT IN") and c.key not in ("name", "run_id")
-            ):
-                raise InvalidParameterError(f"Invalid comparator for attribute: {c.op}")
-            return compare(columns[c.key], c.op, _as_str(c.value), self.dialect)
-
-        query = select(mv)
-        if node is not None:
-            query = query.where(compile_filter(node, leaf))
-        if not mentions_tag(node, PROMPT_TAG):
-            query = query.where(
-                ~exists().where(rmt.c.name == mv.c.name, rmt.c.key == PROMPT_TAG, func.lower(rmt.c.value) == "true")
-            )
-        if not ordering:
-            ordering = [("last_updated_time", False), ("name", True), ("version", False)]
-        clauses = [mv.c[col].asc() if asc else mv.c[col].desc() for col, asc in ordering]
-        used = {col for col, _ in ordering}
-        if "name" not in used:
-            clauses.append(mv.c.name.asc())
-        if "version" not in used:
-            clauses.append(mv.c.version.desc())
-        return query.order_by(*clauses)
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
         validate_model_name(name)
@@ -796,29 +681,3 @@ def _upsert_tag(conn: Any, table: Any, key_values: dict[str, Any], value: str) -
     where = [table.c[k] == v for k, v in key_values.items()]
     if conn.execute(update(table).where(*where).values(value=value)).rowcount == 0:
         conn.execute(insert(table).values(**key_values, value=value))
-
-
-def _check_tag_op(c: Comparison) -> None:
-    if c.op not in ("=", "!=", "LIKE", "ILIKE"):
-        raise InvalidParameterError(f"Invalid comparator for tag: {c.op}")
-    if not isinstance(c.value, str):
-        raise InvalidParameterError(f"Tag values must be quoted strings, got {c.value!r} for tag '{c.key}'")
-
-
-def _as_str(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return tuple(str(v) for v in value)
-    if not isinstance(value, str):
-        raise InvalidParameterError(f"Expected a quoted string value, got {value!r}")
-    return value
-
-
-def _as_int(key: str, value: Any) -> Any:
-    try:
-        if isinstance(value, tuple):
-            return tuple(int(v) for v in value)
-        if isinstance(value, float):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"Invalid value for numeric attribute '{key}': {value!r}") from None

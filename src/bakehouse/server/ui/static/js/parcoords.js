@@ -13,7 +13,13 @@ function axisScale(values) {
     for (const v of present) { const n = Number(v); if (isFinite(n)) { if (n < lo) lo = n; if (n > hi) hi = n; } }
     if (lo === Infinity) { lo = 0; hi = 1; }
     if (lo === hi) { lo -= 0.5; hi += 0.5; }
-    return { numeric: true, lo, hi, pos: (v) => (v === null || v === undefined || v === '' || !isFinite(Number(v)) ? null : (Number(v) - lo) / (hi - lo)) };
+    const missing = (v) => v === null || v === undefined || v === '' || !isFinite(Number(v));
+    if (lo > 0 && hi / lo >= 1000) {
+      // values spanning 3+ orders of magnitude (learning rates, C, ...) get a log axis
+      const a = Math.log10(lo); const b = Math.log10(hi);
+      return { numeric: true, log: true, lo, hi, value: (p) => 10 ** (a + p * (b - a)), pos: (v) => (missing(v) ? null : (Math.log10(Number(v)) - a) / (b - a)) };
+    }
+    return { numeric: true, lo, hi, value: (p) => lo + p * (hi - lo), pos: (v) => (missing(v) ? null : (Number(v) - lo) / (hi - lo)) };
   }
   const cats = [...new Set(present.map(String))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const idx = new Map(cats.map((c, i) => [c, i]));
@@ -85,8 +91,9 @@ export function parallelCoordinates(rows, axes, { height = 420, onBrush } = {}) 
       const g = h('svg:g', { class: 'pc-axis', 'data-axis': a.id });
       g.append(h('svg:line', { x1: x, x2: x, y1: PAD.t, y2: PAD.t + plotH, stroke: '#333', 'stroke-width': 1 }));
       const title = h('svg:text', { x, y: PAD.t - 24, 'text-anchor': 'middle', class: 'pc-title' }, a.label.length > 22 ? `${a.label.slice(0, 21)}…` : a.label);
+      if (s.log) g.append(h('svg:text', { x, y: PAD.t - 10, 'text-anchor': 'middle', class: 'pc-note' }, 'log scale'));
       g.append(h('svg:title', null, a.label), title);
-      const ticks = s.numeric ? [0, 0.25, 0.5, 0.75, 1].map((p) => [p, fmtNum(Number((s.lo + p * (s.hi - s.lo)).toPrecision(4)))]) : s.cats.length <= 12 ? s.cats.map((c, i) => [s.cats.length === 1 ? 0.5 : i / (s.cats.length - 1), c]) : [[0, s.cats[0]], [1, s.cats[s.cats.length - 1]]];
+      const ticks = s.numeric ? [0, 0.25, 0.5, 0.75, 1].map((p) => [p, fmtNum(Number(s.value(p).toPrecision(s.log ? 2 : 4)))]) : s.cats.length <= 12 ? s.cats.map((c, i) => [s.cats.length === 1 ? 0.5 : i / (s.cats.length - 1), c]) : [[0, s.cats[0]], [1, s.cats[s.cats.length - 1]]];
       for (const [p, label] of ticks) {
         g.append(h('svg:line', { x1: x - 4, x2: x, y1: y(p), y2: y(p), stroke: '#333' }));
         g.append(h('svg:text', { x: x - 6, y: y(p) + 4, 'text-anchor': 'end', class: 'pc-tick' }, String(label).slice(0, 12)));

@@ -97,7 +97,7 @@ export async function render(main, _args, query) {
         try {
           const Plotly = await loadPlotly();
           await Plotly.react(plot, [{ type: pts.length > 3000 ? 'scattergl' : 'scatter', mode: 'markers', x: pts.map(gx), y: pts.map(gy), text: pts.map((r) => r.name), marker: { size: pts.length > 1000 ? 4 : 8, opacity: 0.7, color: '#1f77b4' }, hovertemplate: '%{text}<br>x=%{x}<br>y=%{y}<extra></extra>' }],
-            { ...LAYOUT, height: 360, xaxis: { title: { text: colLabel(xs.value) } }, yaxis: { title: { text: colLabel(ys.value) } } }, CONFIG);
+            { ...LAYOUT, height: 360, xaxis: { title: { text: colLabel(xs.value) }, type: axisType(pts.map(gx)) }, yaxis: { title: { text: colLabel(ys.value) }, type: axisType(pts.map(gy)) } }, CONFIG);
           plot.dataset.points = String(pts.length);
         } catch (e) { clear(plot).append(errorBox(e)); }
       };
@@ -156,6 +156,14 @@ export async function render(main, _args, query) {
     }
   }
   return () => { cancelled = true; if (loader) loader.cancel(); };
+}
+
+/** plotly axis type: log when every value is positive and they span 3+ orders of magnitude. */
+function axisType(values) {
+  const nums = values.map(Number).filter((v) => isFinite(v));
+  if (!nums.length) return 'linear';
+  const lo = Math.min(...nums); const hi = Math.max(...nums);
+  return lo > 0 && hi / lo >= 1000 ? 'log' : 'linear';
 }
 
 function section(title, content) {

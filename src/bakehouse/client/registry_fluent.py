@@ -1,0 +1,62 @@
+"""The registry's fluent functions (``bakehouse.register_model``, ...), as ``mlflow.*`` has them.
+
+They act on a Client for the current tracking/registry URI (``set_tracking_uri``/``set_registry_uri`` or
+the environment), like the rest of the fluent API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from bakehouse.entities import ModelVersion, PagedList, RegisteredModel
+from bakehouse.store.registry.base import MODEL_VERSIONS_MAX_RESULTS_DEFAULT, REGISTERED_MODELS_MAX_RESULTS_DEFAULT
+
+
+def _client() -> Any:
+    from bakehouse.client.client import Client
+
+    return Client()
+
+
+def register_model(
+    model_uri: str, name: str, await_registration_for: int = 300, *, tags: dict[str, Any] | None = None
+) -> ModelVersion:
+    """Create ``name`` if missing, then a new version from ``model_uri`` (``runs:/``, ``models:/``, any URI)."""
+    return _client().register_model(model_uri, name, tags=tags, await_registration_for=await_registration_for)
+
+
+def search_registered_models(
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[RegisteredModel]:
+    """Every matching registered model (all pages unless ``max_results`` is given), as ``mlflow`` does."""
+    return _collect(
+        lambda token, n: _client().search_registered_models(filter_string, n, order_by, token),
+        max_results, REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
+    )
+
+
+def search_model_versions(
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[ModelVersion]:
+    return _collect(
+        lambda token, n: _client().search_model_versions(filter_string, n, order_by, token),
+        max_results, MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
+    )
+
+
+def _collect(fetch: Any, max_results: int | None, page_size: int) -> list[Any]:
+    out: list[Any] = []
+    token: str | None = None
+    while True:
+        wanted = page_size if max_results is None else min(page_size, max_results - len(out))
+        if wanted <= 0:
+            return out
+        page: PagedList[Any] = fetch(token, wanted)
+        out.extend(page)
+        token = page.token
+        if not token:
+            return out
