@@ -58,19 +58,30 @@ SERVE_PID=""
 cleanup() { if [ -n "$SERVE_PID" ]; then kill -- -"$SERVE_PID" 2>/dev/null || kill "$SERVE_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
+# `bakehouse models set-alias` when the registry CLI is there, else the Python API.
+set_alias() {
+  if "$BH" models set-alias --help >/dev/null 2>&1; then
+    echo "  \$ bakehouse models set-alias iris champion $1"
+    "$BH" models set-alias iris champion "$1" || return 1
+  else
+    "$PY" - "$1" <<'PY' || return 1
+import sys
+from bakehouse.client.client import Client
+Client().set_registered_model_alias("iris", "champion", sys.argv[1])
+PY
+  fi
+  "$PY" - <<'PY'
+from bakehouse.client.client import Client
+mv = Client().get_model_version_by_alias("iris", "champion")
+print(f"  models:/iris@champion -> version {mv.version} (run {mv.run_id})")
+PY
+}
+
 SERVED=0
 step 4 "Set the alias champion on iris version ${VERSION:-?}"
 if [ -z "$VERSION" ]; then
   skip "the model was not registered (model logging / registry not available yet)"
-elif "$PY" - "$VERSION" <<'PY'
-import sys
-from bakehouse.client.client import Client
-client = Client()
-client.set_registered_model_alias("iris", "champion", sys.argv[1])
-mv = client.get_model_version_by_alias("iris", "champion")
-print(f"  models:/iris@champion -> version {mv.version} (run {mv.run_id})")
-PY
-then
+elif set_alias "$VERSION"; then
   step 5 "Serve models:/iris@champion and send one prediction"
   if "$BH" models serve --help >/dev/null 2>&1; then
     PORT="$(free_port)"

@@ -34,9 +34,13 @@ trap 'exit 130' INT TERM
 
 if ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
   log "starting PostgreSQL"
-  eval "$(PYTHON="$VENV/bin/python" bash scripts/pg_up.sh)"
-  export BAKEHOUSE_TEST_POSTGRES_URI
-  log "PostgreSQL: $BAKEHOUSE_TEST_POSTGRES_URI"
+  if PG_ENV="$(PYTHON="$VENV/bin/python" bash scripts/pg_up.sh)"; then
+    eval "$PG_ENV"
+    export BAKEHOUSE_TEST_POSTGRES_URI
+    log "PostgreSQL: $BAKEHOUSE_TEST_POSTGRES_URI"
+  else
+    log "WARNING: PostgreSQL did not start (see above); the postgres fixture will try again and report"
+  fi
 fi
 
 MOTO_PORT="$(free_port)"

@@ -128,38 +128,32 @@ class ServerThread:
 # ---------------------------------------------------------------------------------------- backends
 
 
-@pytest.fixture(scope="session")
-def artifact_s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    saved = {
-        key: os.environ.get(key)
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    }
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-    )
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+@pytest.fixture
+def s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials for this test: the suite-wide conftest restores AWS_* variables after every test."""
+    for key, default in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        monkeypatch.setenv(key, os.environ.get(key) or default)
 
 
 @pytest.fixture(scope="session")
-def artifact_bucket(artifact_s3_endpoint: str) -> str:
+def artifact_bucket(s3_endpoint: str) -> str:
+    """One bucket for this module; every test writes under its own random prefix."""
     import boto3
 
-    client = boto3.client("s3", endpoint_url=artifact_s3_endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket="bakehouse-contract")
-    return "bakehouse-contract"
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "testing",
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "testing",
+    )
+    name = f"bh-artifacts-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return name
 
 
 @pytest.fixture(scope="session")
@@ -216,8 +210,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         repo = get_artifact_repository(str(root))
         yield Backend(name, repo, lambda: _tree_snapshot(world, exclude=root), root, world)
     elif name == "s3":
-        endpoint = request.getfixturevalue("artifact_s3_endpoint")
+        endpoint = request.getfixturevalue("s3_endpoint")
         bucket = request.getfixturevalue("artifact_bucket")
+        request.getfixturevalue("s3_credentials")
         prefix = f"{uuid.uuid4().hex}/artifacts"
         repo = get_artifact_repository(f"s3://{bucket}/{prefix}", endpoint_url=endpoint)
 
@@ -588,12 +583,12 @@ def test_proxy_server_rejects_traversal_sent_on_the_wire(proxy_server: tuple[str
 
 
 def test_s3_stream_uses_multipart_and_env_endpoint(
-    artifact_s3_endpoint: str, artifact_bucket: str, monkeypatch: pytest.MonkeyPatch
+    s3_endpoint: str, artifact_bucket: str, s3_credentials: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", artifact_s3_endpoint)
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", s3_endpoint)
     monkeypatch.delenv("BAKEHOUSE_S3_ENDPOINT_URL", raising=False)
     repo = get_artifact_repository(f"s3://{artifact_bucket}/{uuid.uuid4().hex}")
-    assert repo.endpoint_url == artifact_s3_endpoint  # type: ignore[attr-defined]
+    assert repo.endpoint_url == s3_endpoint  # type: ignore[attr-defined]
     data = os.urandom(20 * 1024 * 1024 + 5)
     assert repo.write_stream(
         "multi.bin", (data[i : i + 1_000_000] for i in range(0, len(data), 1_000_000))
@@ -605,10 +600,10 @@ def test_s3_stream_uses_multipart_and_env_endpoint(
     assert uploads == []
 
 
-def test_s3_failed_stream_leaves_nothing(artifact_s3_endpoint: str, artifact_bucket: str) -> None:
-    repo = get_artifact_repository(
-        f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=artifact_s3_endpoint
-    )
+def test_s3_failed_stream_leaves_nothing(
+    s3_endpoint: str, artifact_bucket: str, s3_credentials: None
+) -> None:
+    repo = get_artifact_repository(f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=s3_endpoint)
 
     def broken() -> Iterator[bytes]:
         yield os.urandom(9 * 1024 * 1024)  # one full part is uploaded
@@ -635,19 +630,19 @@ def test_failed_stream_keeps_previous_version(backend: Backend) -> None:
     assert _listing(repo) == [("f.bin", False, 4)]
 
 
-def test_s3_missing_bucket_is_not_found(artifact_s3_endpoint: str, tmp_path: Path) -> None:
-    repo = get_artifact_repository("s3://no-such-bucket-here/x", endpoint_url=artifact_s3_endpoint)
+def test_s3_missing_bucket_is_not_found(s3_endpoint: str, s3_credentials: None) -> None:
+    repo = get_artifact_repository("s3://no-such-bucket-here/x", endpoint_url=s3_endpoint)
     with pytest.raises(NotFoundError, match="bucket does not exist"):
         repo.list_artifacts()
     with pytest.raises(NotFoundError):
         repo.write_stream("f.txt", [b"x"])
 
 
-def test_s3_stream_uploads_parts_while_reading(artifact_s3_endpoint: str, artifact_bucket: str) -> None:
+def test_s3_stream_uploads_parts_while_reading(
+    s3_endpoint: str, artifact_bucket: str, s3_credentials: None
+) -> None:
     """Parts leave while the stream is still being read: at most one part is ever buffered."""
-    repo = get_artifact_repository(
-        f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=artifact_s3_endpoint
-    )
+    repo = get_artifact_repository(f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=s3_endpoint)
     client = repo.client  # type: ignore[attr-defined]
     key = f"{repo.prefix}/parts.bin"  # type: ignore[attr-defined]
     block = os.urandom(1 << 20)
@@ -670,3 +665,39 @@ def test_s3_stream_uploads_parts_while_reading(artifact_s3_endpoint: str, artifa
     assert repo.write_stream("parts.bin", chunks()) == 30 << 20
     assert uploaded_parts_seen == [2, 3]  # after 20 MiB read: 2 parts of 8 MiB sent; after 29 MiB: 3
     assert repo.open_read("parts.bin").read_all() == block * 30
+
+
+@pytest.mark.slow  # importing mlflow costs a few seconds
+def test_official_mlflow_client_against_the_reference_proxy(
+    proxy_server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference proxy above (the primitives as the server wires them) speaks MLflow's wire format."""
+    url, root = proxy_server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    from mlflow.store.artifact.artifact_repository_registry import (
+        get_artifact_repository as mlflow_repository,
+    )
+
+    sub = uuid.uuid4().hex
+    _write(tmp_path / "src" / "a b.txt", "hello")
+    _write(tmp_path / "src" / "sub" / "w.bin", bytes(range(256)) * 4096)
+    official = mlflow_repository(f"mlflow-artifacts:/{sub}")
+    official.log_artifacts(str(tmp_path / "src"), "model")
+    listed = [(f.path, f.is_dir, f.file_size) for f in official.list_artifacts("model")]
+    assert listed == [("model/a b.txt", False, 5), ("model/sub", True, None)]
+    assert official.list_artifacts("model/a b.txt") == []
+    ours = get_artifact_repository(f"mlflow-artifacts:/{sub}", tracking_uri=url)
+    assert ours.open_read("model/sub/w.bin").read_all() == bytes(range(256)) * 4096
+    ours.write_stream("model/ours.txt", [b"from bakehouse"])
+    (tmp_path / "dl").mkdir()
+    out = Path(official.download_artifacts("model", str(tmp_path / "dl")))
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "a b.txt",
+        "ours.txt",
+        "sub/w.bin",
+    ]
+    assert (out / "ours.txt").read_text() == "from bakehouse"
+    official.delete_artifacts("model/sub")
+    assert [i.path for i in ours.list_artifacts("model")] == ["model/a b.txt", "model/ours.txt"]
+    assert not (root / sub / "model" / "sub").exists()
+    ours.close()  # type: ignore[attr-defined]

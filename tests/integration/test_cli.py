@@ -411,3 +411,35 @@ def test_subprocess_unexpected_error_is_one_line(tmp_path: Path) -> None:
     assert plain.stderr.startswith("Error: ") and "--debug" in plain.stderr
     debug = run_bakehouse("--debug", "runs", "list", "--tracking-uri", uri, cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+# ------------------------------------------------------------------------------ lazy command loading
+
+
+def test_absent_command_module_is_not_listed(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakehouse.cli import main as main_module
+
+    monkeypatch.setitem(main_module.LAZY_COMMANDS, "ghost", "bakehouse.cli.not_built_yet:ghost_command")
+    assert "ghost" not in cli("--help").stdout
+    assert "No such command 'ghost'" in cli("ghost", expect=2).stderr
+
+
+def test_broken_command_module_fails_clearly(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from bakehouse.cli import main as main_module
+
+    (tmp_path / "bh_broken_cli_module.py").write_text("raise RuntimeError('half-written module')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(main_module.LAZY_COMMANDS, "broken", "bh_broken_cli_module:command")
+    help_text = cli("--help").stdout  # listing never fails because of one broken module
+    assert "experiments" in help_text and "broken" not in help_text
+    result = cli("broken", expect=1)
+    assert "The 'broken' command failed to load: RuntimeError: half-written module" in result.stderr
+
+
+def test_server_ui_models_and_run_commands_are_registered(cli) -> None:
+    help_text = cli("--help").stdout
+    for name in ("server", "ui", "models", "run"):
+        assert f"  {name} " in help_text
+    models_help = cli("models", "--help").stdout
+    for name in ("serve", "set-alias", "register"):  # serving + registry commands on one group
+        assert f"  {name} " in models_help

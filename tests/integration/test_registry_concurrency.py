@@ -1,7 +1,7 @@
 """Concurrent registrations of one model name get versions 1..N exactly once.
 
 Two ``bakehouse server`` processes share one PostgreSQL database; registrations race through both, from
-threads and from separate processes. Version numbers come from one atomic ``UPDATE ... next_version + 1``,
+20 threads of one process and from 5 processes x 4 threads. Version numbers come from one atomic ``UPDATE ... next_version + 1``,
 so nothing collides and nothing is skipped.
 """
 
@@ -20,15 +20,23 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 N = 20
 
+PROCESSES = 5  # x THREADS_PER_PROCESS = N concurrent calls from separate processes (cheap to start on 2 cores)
+THREADS_PER_PROCESS = N // PROCESSES
+
 _REGISTER_SCRIPT = r"""
-import sys, time
+import sys, threading, time
 from bakehouse.client.client import Client
-url, name, source, start_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-client = Client(tracking_uri=url)
-client.registry_store  # connect before the start line, so the race is on the registration itself
-while time.time() < start_at:
-    time.sleep(0.001)
-print(client.register_model(source, name).version)
+url, name, source, start_at, threads = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+clients = [Client(tracking_uri=url) for _ in range(threads)]
+versions = []
+def register(client, i):
+    while time.time() < start_at:  # every process fires at the same wall-clock instant
+        time.sleep(0.001)
+    versions.append(client.register_model(f"{source}-{i}", name).version)
+workers = [threading.Thread(target=register, args=(c, i)) for i, c in enumerate(clients)]
+for w in workers: w.start()
+for w in workers: w.join()
+print(" ".join(versions))
 """
 
 
@@ -67,21 +75,22 @@ def test_threads_through_two_servers_sharing_postgres(two_servers_on_postgres, t
 def test_processes_through_two_servers_sharing_postgres(two_servers_on_postgres, tmp_path):
     urls = two_servers_on_postgres
     name = f"race-{uuid.uuid4().hex[:8]}"
-    start_at = time.time() + 8.0  # every process is up and connected by then, then all fire at once
+    start_at = time.time() + 4.0  # every process is up by then; then all N calls fire at once
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _REGISTER_SCRIPT, urls[i % 2], name, str(tmp_path / f"m{i}"), str(start_at)],
+            [sys.executable, "-c", _REGISTER_SCRIPT, urls[i % 2], name, str(tmp_path / f"m{i}"), str(start_at),
+             str(THREADS_PER_PROCESS)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for i in range(N)
+        for i in range(PROCESSES)
     ]
     versions = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        versions.append(out.strip().splitlines()[-1])
+        versions.extend(out.strip().splitlines()[-1].split())
     _assert_exactly_once(versions, urls[1], name)
 
 

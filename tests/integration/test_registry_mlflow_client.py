@@ -164,6 +164,10 @@ def test_log_model_with_registered_model_name_mlflow3_style(client, server):
     with urllib.request.urlopen(f"{server.url}/api/2.0/mlflow/model-versions/get?name={name}&version=1") as response:
         assert json.loads(response.read())["model_version"]["model_id"] == info.model_id
     assert version.run_id == run.info.run_id
+    # MLflow 3 links the logged model to its versions with a tag (the server sets it, and the official
+    # fluent client appends the same entry again, exactly as against an MLflow server)
+    linked = json.loads(client.get_logged_model(info.model_id).tags["mlflow.modelVersions"])
+    assert {(e["name"], e["version"]) for e in linked} == {(name, "1")}
     client.set_registered_model_alias(name, "champion", "1")
     assert _predict(f"models:/{name}@champion") == [7, 7]
     # registering the run's model again through runs:/ resolves to the same logged model

@@ -131,7 +131,7 @@ def run_command(
     try:
         result = run_project(request, progress=RichBuildProgress())
     except KeyboardInterrupt:
-        output.error("Interrupted: the run was marked KILLED and its processes were stopped")
+        output.error("Interrupted: the run in progress (if any) was marked KILLED and its processes were stopped")
         sys.exit(EXIT_KILLED)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -183,6 +183,13 @@ def absolute_tracking_uri(uri: str) -> str:
     return uri
 
 
+def _planned_tracking_uri(request: ProjectRunRequest) -> str:
+    """The tracking URI the run will use, known without opening the store (for docker mounts, dry runs)."""
+    from bakehouse.client.stores import resolve_tracking_uri
+
+    return absolute_tracking_uri(resolve_tracking_uri(request.tracking_uri))
+
+
 def _experiment_id(request: ProjectRunRequest, client: Any) -> str:
     if request.experiment_id:
         return str(client.get_experiment(request.experiment_id).experiment_id)
@@ -242,7 +249,9 @@ def child_environment(prepared: PreparedEnvironment, tracking_uri: str, run_id: 
 # -- local backend -----------------------------------------------------------------------------------------
 def _run_local(request: ProjectRunRequest, plan: _Prepared, progress: BuildProgress, client: Any) -> ProjectRunResult:
     environment = resolve_environment(
-        plan.project, request.env_manager, tracking_uri=request.tracking_uri, host_env=dict(os.environ),
+        plan.project, request.env_manager, tracking_uri=_planned_tracking_uri(request),
+        artifact_root=settings.artifact_root_from_env() or settings.default_artifact_root(),
+        host_env=dict(os.environ),
     )
     if request.dry_run:
         lines = [f"environment: {environment.describe()}", f"directory: {plan.project.directory}"]
@@ -418,9 +427,10 @@ def _run_kubernetes(request: ProjectRunRequest, plan: _Prepared, client: Any) ->
     command = k8s.container_command(resolved.command)
     if request.dry_run:
         image = k8s.project_image(config, project.directory, base_image, dry_run=True)
-        tracking_uri = request.tracking_uri or settings.tracking_uri_from_env() or settings.default_tracking_uri()
+        tracking_uri = _planned_tracking_uri(request)
         job = k8s.render_job(config.job_template, project_name=project.display_name, image=image, command=command,
                              env_vars=k8s.run_env_vars(tracking_uri, "<run-id>", "<experiment-id>"))
+        k8s.to_v1_job(job)  # the same model check as a real submission
         return ProjectRunResult(job=job, command=resolved.command, plan=[json.dumps(job, indent=2)])
     image = k8s.project_image(config, project.directory, base_image, dry_run=False)
     client = _client(request, client)

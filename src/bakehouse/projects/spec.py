@@ -8,7 +8,7 @@ offending key.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,20 +113,25 @@ def load_project(directory: str | Path) -> ProjectSpec:
         raise ProjectSpecError(f"MLproject may declare at most one environment, found: {', '.join(env_keys)}")
     name = document.get("name")
     entry_points = _parse_entry_points(document.get("entry_points") or {})
-    common = {"directory": root, "name": str(name) if name is not None else None, "entry_points": entry_points,
-                  "has_mlproject_file": mlproject is not None}
+    base = ProjectSpec(
+        directory=root,
+        name=str(name) if name is not None else None,
+        env_type=ENV_LOCAL,
+        entry_points=entry_points,
+        has_mlproject_file=mlproject is not None,
+    )
     if ENV_DOCKER in env_keys:
-        return ProjectSpec(env_type=ENV_DOCKER, docker_env=_parse_docker_env(document[ENV_DOCKER]), **common)
+        return replace(base, env_type=ENV_DOCKER, docker_env=_parse_docker_env(document[ENV_DOCKER]))
     for key in (ENV_PYTHON, ENV_CONDA):
         if key in env_keys:
             env_file = root / str(document[key])
             if not env_file.is_file():
                 raise ProjectSpecError(f"MLproject names {key} file {document[key]!r}, but no such file exists")
-            return ProjectSpec(env_type=key, env_file=env_file, **common)
+            return replace(base, env_type=key, env_file=env_file)
     for key, filename in ((ENV_PYTHON, PYTHON_ENV_FILE_NAME), (ENV_CONDA, CONDA_ENV_FILE_NAME)):
         if (root / filename).is_file():
-            return ProjectSpec(env_type=key, env_file=root / filename, **common)
-    return ProjectSpec(env_type=ENV_LOCAL, **common)
+            return replace(base, env_type=key, env_file=root / filename)
+    return base
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

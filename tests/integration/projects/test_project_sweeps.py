@@ -95,3 +95,39 @@ def test_sweep_with_a_failing_child_fails_the_parent(run_cli: Callable[..., Any]
     statuses = {r.data.params["C"]: r.info.status for r in found if "mlflow.parentRunId" in r.data.tags}
     assert statuses == {"1.0": "FINISHED", "2.0": "FAILED"}
     assert parent.info.status == "FAILED"
+
+
+def test_ctrl_c_stops_a_parallel_sweep(tmp_path: Path, sweep_project: Path, runs: Callable[[], list[Any]],
+                                       cli_environ: dict[str, str], bakehouse_exe: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    (sweep_project / "train.py").write_text(
+        "import os, time, pathlib, bakehouse\n"
+        "with bakehouse.start_run():\n"
+        f"    pathlib.Path({str(pids)!r}, str(os.getpid())).write_text('x')\n"
+        "    time.sleep(120)\n"
+    )
+    process = subprocess.Popen([str(bakehouse_exe), "run", str(sweep_project), "--sweep", "C=1,2,3,4",
+                                "--parallel", "2"], cwd=tmp_path, env=cli_environ,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    started = [int(p.name) for p in pids.iterdir()]
+    assert len(started) == 2
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    for pid in started:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    found = runs()
+    parent = next(r for r in found if "mlflow.parentRunId" not in r.data.tags)
+    children = [r for r in found if "mlflow.parentRunId" in r.data.tags]
+    assert parent.info.status == "KILLED"
+    assert len(children) == 2  # the two waiting combinations were never started
+    assert {r.info.status for r in children} == {"KILLED"}

@@ -36,6 +36,11 @@ def test_register_model_from_a_logged_model_mlflow3_style(client, tmp_tracking_u
     client.set_registered_model_alias("iris", "champion", "2")
     assert client.resolve_models_uri("models:/iris@champion/MLmodel") == location.rstrip("/") + "/MLmodel"
     assert client.resolve_model_version("models:/iris@champion").version == "2"
+    # the artifact layer's hook resolves the same URIs from nothing but the tracking URI
+    from bakehouse.store.registry.uri import resolve_registered_models_uri
+
+    assert resolve_registered_models_uri("models:/iris@champion", tracking_uri=tmp_tracking_uri) == location
+    assert resolve_registered_models_uri(f"models:/{info.model_id}", tracking_uri=tmp_tracking_uri) == location
 
 
 def test_register_model_from_run_artifacts(client, tmp_path):

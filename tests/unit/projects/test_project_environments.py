@@ -196,3 +196,14 @@ def test_docker_without_engine_fails_clearly(tmp_path: Path) -> None:
     message = str(info.value)
     assert message.startswith("This project uses docker_env, but ")
     assert ("no Docker engine is running" in message) or ("docker command is not installed" in message)
+
+
+def test_failed_build_is_discarded_with_the_installer_message(tmp_path: Path) -> None:
+    from bakehouse.projects.environments.requirements import PythonRequirements
+
+    env = VirtualenvEnvironment(PythonRequirements(dependencies=("not a valid requirement !!",)), cache_root=tmp_path)
+    target = env.path
+    with pytest.raises(EnvironmentError_, match=r"Could not install packages \(exit \d+\):\n"):
+        env.prepare(NullProgress())
+    assert not target.exists()
+    assert not cache.is_complete(target)

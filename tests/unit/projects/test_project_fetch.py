@@ -114,3 +114,35 @@ def test_zip_slip_refused(tmp_path: Path) -> None:
     bad.write_text("not a zip")
     with pytest.raises(ProjectFetchError, match="not a valid zip"):
         fetch_project(str(bad))
+
+
+def test_zip_over_http(tmp_path: Path) -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / "project.zip", "w") as zf:
+        zf.writestr("MLproject", "name: remote\n")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/project.zip"
+        fetched = fetch_project(url)
+        try:
+            assert (fetched.directory / "MLproject").read_text() == "name: remote\n"
+            assert fetched.source_name == url
+        finally:
+            fetched.cleanup()
+        with pytest.raises(ProjectFetchError, match="Could not download project archive"):
+            fetch_project(f"http://127.0.0.1:{httpd.server_address[1]}/missing.zip")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

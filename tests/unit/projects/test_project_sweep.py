@@ -39,3 +39,15 @@ def test_bad_sweeps(specs: list[str], message: str) -> None:
 
 def test_single_axis() -> None:
     assert grid([parse_sweep("lr=0.1")]) == [{"lr": "0.1"}]
+
+
+def test_absolute_tracking_uri(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from bakehouse.projects.runner import absolute_tracking_uri
+
+    monkeypatch.chdir(str(tmp_path))
+    assert absolute_tracking_uri("sqlite:///rel/t.db") == "sqlite:///" + str(Path(str(tmp_path)).resolve() / "rel/t.db")
+    assert absolute_tracking_uri("sqlite:////abs/t.db") == "sqlite:////abs/t.db"
+    assert absolute_tracking_uri("http://server:5000") == "http://server:5000"
+    assert absolute_tracking_uri("sqlite:///:memory:") == "sqlite:///:memory:"

@@ -60,9 +60,9 @@ class DockerEnvironment:
     def command(self) -> list[str]:
         """``docker run ... IMAGE`` — the shell command is appended by :meth:`PreparedEnvironment.argv`."""
         argv = ["docker", "run", "--rm"]
-        for name, value in self.docker_args.items():
-            flag = ("-" if len(name) == 1 else "--") + name
-            argv += [flag] if value is True else [flag, str(value)]
+        for arg, arg_value in self.docker_args.items():
+            flag = ("-" if len(arg) == 1 else "--") + arg
+            argv += [flag] if arg_value is True else [flag, str(arg_value)]
         argv += ["-v", f"{self.project_dir}:{CONTAINER_PROJECT_DIR}", "-w", CONTAINER_PROJECT_DIR]
         mounted: set[str] = set()
         for uri in (self.tracking_uri, self.artifact_root):

@@ -142,7 +142,10 @@ def _record_version_on_logged_model(ctx: RequestContext, model_id: str, name: st
     try:
         model = tracking.get_logged_model(model_id)
         entries = json.loads(model.tags.get(MODEL_VERSIONS_TAG) or "[]")
-        entries.append({"name": name, "version": str(version)})
+        entry = {"name": name, "version": str(version)}
+        if entry in entries:
+            return
+        entries.append(entry)
         tracking.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
     except Exception:  # noqa: BLE001 - the version exists either way; the link is a convenience
         logger.debug("Could not tag logged model %s with its model version", model_id, exc_info=True)

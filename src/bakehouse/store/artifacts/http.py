@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +29,7 @@ from bakehouse import settings
 from bakehouse.entities import FileInfo
 from bakehouse.errors import (
     BakehouseError,
+    DeadlineExceededError,
     InvalidParameterError,
     NotFoundError,
     TemporarilyUnavailableError,
@@ -52,6 +54,14 @@ def _auth_headers(http: HttpSettings) -> tuple[dict[str, str], httpx.Auth | None
     if http.username and http.password is not None:
         return {}, httpx.BasicAuth(http.username, http.password)
     return {}, None
+
+
+_USERINFO = re.compile(r"://[^/@]*@")
+
+
+def _redact(url: str) -> str:
+    """``http://user:secret@host/...`` → ``http://***@host/...`` for messages and logs."""
+    return _USERINFO.sub("://***@", url)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -164,17 +174,20 @@ class HttpArtifactRepository(ArtifactRepository):
             except _RETRIABLE_ERRORS as exc:
                 if last:
                     raise TemporarilyUnavailableError(
-                        f"{method} {url} failed after {attempt + 1} attempt(s): {exc or type(exc).__name__}"
+                        f"{method} {_redact(url)} failed after {attempt + 1} attempt(s): {exc or type(exc).__name__}"
                     ) from exc
-                logger.debug("retrying %s %s after %r", method, url, exc)
+                logger.debug("retrying %s %s after %r", method, _redact(url), exc)
                 time.sleep(self._backoff(attempt))
                 continue
             except httpx.TimeoutException as exc:
-                raise TemporarilyUnavailableError(f"{method} {url} timed out: {type(exc).__name__}") from exc
+                raise DeadlineExceededError(
+                    f"{method} {_redact(url)} timed out after {self.http.timeout:g} s ({type(exc).__name__}); "
+                    "raise BAKEHOUSE_HTTP_REQUEST_TIMEOUT for slow links"
+                ) from exc
             if response.status_code in RETRY_STATUSES and not last:
                 delay = _retry_after(response)
                 response.close()
-                logger.debug("retrying %s %s after HTTP %s", method, url, response.status_code)
+                logger.debug("retrying %s %s after HTTP %s", method, _redact(url), response.status_code)
                 time.sleep(self._backoff(attempt) if delay is None else delay)
                 continue
             return response
@@ -194,14 +207,21 @@ class HttpArtifactRepository(ArtifactRepository):
         size = local_path.stat().st_size
         content_type = mimetypes.guess_type(local_path.name)[0] or "application/octet-stream"
 
+        reported = 0  # a retried upload re-reads the file: report each byte once
+
         def body() -> Iterator[bytes]:
-            if progress is not None:
-                progress(dest, 0, size)
+            nonlocal reported
+            sent = 0
             with open(local_path, "rb") as fileobj:
                 while chunk := fileobj.read(CHUNK_SIZE):
-                    if progress is not None:
-                        progress(dest, len(chunk), size)
+                    sent += len(chunk)
+                    if progress is not None and sent > reported:
+                        progress(dest, sent - reported, size)
+                        reported = sent
                     yield chunk
+
+        if progress is not None:
+            progress(dest, 0, size)
 
         headers = {"Content-Length": str(size), "Content-Type": content_type}
         response = self._send("PUT", self._file_url(dest), headers=headers, content=body)

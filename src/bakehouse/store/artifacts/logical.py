@@ -44,11 +44,42 @@ def _split_logical(uri: str, scheme: str) -> list[str]:
 
 
 def resolve_runs_uri(uri: str, tracking_uri: str | None = None, tracking_store: Any = None) -> str:
-    """``runs:/<run_id>/<path>`` → ``<the run's artifact_uri>/<path>``."""
+    """``runs:/<run_id>/<path>`` → ``<the run's artifact_uri>/<path>``.
+
+    MLflow 3 stores models outside the run's artifacts, so ``runs:/<run_id>/<name>/...`` falls back to the
+    logged model called ``<name>`` created by that run when the run has no artifact of that name (what
+    ``load_model("runs:/<run_id>/model")`` relies on).
+    """
     run_id, *rest = _split_logical(uri, "runs")
     sub_path = safe_relative_path("/".join(rest))  # refuse a hostile path before any lookup
     store = tracking_store if tracking_store is not None else _tracking_store(tracking_uri)
-    return append_to_uri(store.get_run(run_id).info.artifact_uri, sub_path)
+    run = store.get_run(run_id)
+    if sub_path:
+        name, _, remainder = sub_path.partition("/")
+        model = _run_model_without_artifact(store, run, name, tracking_uri)
+        if model is not None:
+            return append_to_uri(model.artifact_location, remainder)
+    return append_to_uri(run.info.artifact_uri, sub_path)
+
+
+def _run_model_without_artifact(store: Any, run: Any, name: str, tracking_uri: str | None) -> Any:
+    """The logged model ``name`` of ``run``, only if the run's own artifacts have nothing called ``name``."""
+    if "'" in name or not hasattr(store, "search_logged_models"):
+        return None
+    run_artifacts = get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri)
+    if any(info.path == name for info in run_artifacts.list_dir("")):
+        return None
+    page_token = None
+    while True:
+        page = store.search_logged_models(
+            experiment_ids=[run.info.experiment_id], filter_string=f"name = '{name}'", page_token=page_token
+        )
+        for model in page:
+            if model.source_run_id == run.info.run_id:
+                return model
+        page_token = getattr(page, "token", None)
+        if not page_token:
+            return None
 
 
 def _is_logged_model_id(segment: str) -> bool:

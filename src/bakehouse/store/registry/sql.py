@@ -45,6 +45,7 @@ from bakehouse.store.registry.base import (
     REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
     REGISTERED_MODELS_MAX_RESULTS_THRESHOLD,
 )
+from bakehouse.store.registry.uri import parse_models_uri, resolve_model_version
 from bakehouse.store.registry.validation import (
     validate_alias,
     validate_alias_not_reserved,
@@ -358,7 +359,7 @@ class SqlRegistryStore:
         validate_model_name(name)
         validate_tag(key, value)
         with self._write() as conn:
-            self._require_model(conn, name)
+            self._require_model(conn, name, lock=True)  # serialises concurrent upserts of one tag
             _upsert_tag(conn, rmt, {"name": name, "key": key}, value)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
@@ -428,8 +429,6 @@ class SqlRegistryStore:
     def _resolve_source(self, source: str, run_id: str | None, model_id: str | None) -> tuple[str, str | None, str | None]:
         """Where the files really are: ``models:/<model_id>`` points at a logged model's artifacts,
         ``models:/<name>/<version>`` at another version's."""
-        from bakehouse.store.registry.uri import parse_models_uri  # sibling module, kept lazy for clarity
-
         if not source.startswith("models:"):
             return source, run_id, model_id
         parsed = parse_models_uri(source)
@@ -437,8 +436,9 @@ class SqlRegistryStore:
             model_id = model_id or parsed.model_id
             location, source_run = self._logged_model_location(parsed.model_id)
             return location or source, run_id or source_run, model_id
-        target = self.resolve_models_uri_version(source)
-        return self.get_model_version_download_uri(target.name, target.version), run_id or target.run_id, model_id or target.model_id
+        target = resolve_model_version(self, source)  # another version: pin it, as MLflow does
+        location = self.get_model_version_download_uri(target.name, target.version)
+        return location, run_id or target.run_id, model_id or target.model_id
 
     def _logged_model_location(self, model_id: str) -> tuple[str | None, str | None]:
         with self._read() as conn:
@@ -456,11 +456,6 @@ class SqlRegistryStore:
             f"Unable to fetch model from model URI source artifact location 'models:/{model_id}'. "
             f"Error: Logged model with ID '{model_id}' not found."
         )
-
-    def resolve_models_uri_version(self, uri: str) -> ModelVersion:
-        from bakehouse.store.registry.uri import resolve_model_version
-
-        return resolve_model_version(self, uri)
 
     def update_model_version(self, name: str, version: str | int, description: str | None) -> ModelVersion:
         validate_model_name(name)
@@ -582,7 +577,7 @@ class SqlRegistryStore:
         number = validate_version(version)
         validate_tag(key, value)
         with self._write() as conn:
-            self._require_version(conn, name, number)
+            self._require_version(conn, name, number, lock=True)  # serialises concurrent upserts
             _upsert_tag(conn, mvt, {"name": name, "version": number, "key": key}, value)
 
     def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:

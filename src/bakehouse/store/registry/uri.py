@@ -11,7 +11,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
+from bakehouse import plugins, settings
 from bakehouse.entities import ModelVersion, Stage
 from bakehouse.errors import InvalidParameterError, NotFoundError
 
@@ -118,10 +120,6 @@ def _join(location: str, sub_path: str) -> str:
 
 def registry_store_for(registry_uri: str | None = None, tracking_uri: str | None = None) -> Any:
     """The registry store a URI names (default: ``BAKEHOUSE_REGISTRY_URI``, else the tracking URI)."""
-    from urllib.parse import urlparse
-
-    from bakehouse import plugins, settings
-
     uri = (
         registry_uri
         or settings.registry_uri_from_env()
@@ -143,9 +141,6 @@ def resolve_registered_models_uri(
     """The artifact layer's hook (``store/artifacts/logical.py``): any ``models:/`` URI -> artifact URI."""
     store = registry_store if registry_store is not None else registry_store_for(registry_uri, tracking_uri)
     if tracking_store is None and parse_models_uri(uri).model_id is not None:
-        from bakehouse import plugins, settings
-        from urllib.parse import urlparse
-
         t_uri = tracking_uri or settings.tracking_uri_from_env() or settings.default_tracking_uri()
         tracking_store = plugins.tracking_stores.get(urlparse(t_uri).scheme.split("+", 1)[0])(t_uri)
     return resolve_models_uri(uri, store, tracking_store)

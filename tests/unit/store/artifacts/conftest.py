@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import pytest
 import uvicorn
 from starlette.requests import Request
@@ -32,12 +33,14 @@ class Recorded:
 @dataclass
 class Script:
     requests: list[Recorded] = field(default_factory=list)
-    responses: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    responses: list[tuple[int, dict[str, str], bytes, float]] = field(default_factory=list)
 
-    def reply(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
-        """Queue one response; dict/list bodies are sent as JSON."""
+    def reply(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, delay: float = 0.0
+    ) -> None:
+        """Queue one response (sent after ``delay`` seconds); dict/list bodies are sent as JSON."""
         payload = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
-        self.responses.append((status, headers or {}, payload))
+        self.responses.append((status, headers or {}, payload, delay))
 
     def reset(self) -> None:
         self.requests.clear()
@@ -73,7 +76,11 @@ class ScriptedServer:
                 body,
             )
         )
-        status, headers, payload = self.script.responses.pop(0) if self.script.responses else (200, {}, b"{}")
+        status, headers, payload, delay = (
+            self.script.responses.pop(0) if self.script.responses else (200, {}, b"{}", 0.0)
+        )
+        if delay:
+            await anyio.sleep(delay)
         media = "application/json" if payload[:1] in (b"{", b"[") else "application/octet-stream"
         await Response(payload, status_code=status, headers=headers, media_type=media)(scope, receive, send)
 

@@ -149,7 +149,7 @@ _ALPHABET = st.sampled_from(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=st.lists(_ALPHABET, max_size=12))
 def test_no_accepted_path_escapes_the_root(tmp_path: Path, parts: list[str]) -> None:
     raw = "".join(parts)

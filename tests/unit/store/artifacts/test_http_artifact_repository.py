@@ -3,6 +3,7 @@ hostile listings and URI resolution."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bakehouse.errors import (
+    DeadlineExceededError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
@@ -80,12 +82,13 @@ def test_connection_errors_are_retried_then_reported() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again below: nothing listens there
     repo = HttpArtifactRepository(
-        f"http://127.0.0.1:{port}{ARTIFACTS_API}/x",
+        f"http://ann:s3cret@127.0.0.1:{port}{ARTIFACTS_API}/x",
         http_settings=_settings(max_retries=2, backoff_factor=0.05),
     )
     started = time.monotonic()
-    with pytest.raises(TemporarilyUnavailableError, match="after 3 attempt"):
+    with pytest.raises(TemporarilyUnavailableError, match="after 3 attempt") as info:
         repo.list_artifacts()
+    assert "s3cret" not in info.value.message and "http://***@127.0.0.1" in info.value.message
     assert time.monotonic() - started >= 0.05 + 0.1  # backoff 0.05 then 0.1
     repo.close()
 
@@ -102,10 +105,25 @@ def test_file_upload_is_retried_with_the_whole_body(
     repo: ProxyArtifactRepository, script: Script, tmp_path: Path
 ) -> None:
     local = tmp_path / "f.bin"
-    local.write_bytes(b"0123456789" * 1000)
+    local.write_bytes(os.urandom(3 * 1024 * 1024 + 5))
     script.reply(502, b"bad gateway")
-    repo.upload_file(local, "d/f.bin")
+    reported: list[tuple[str, int, int | None]] = []
+    repo.upload_file(local, "d/f.bin", progress=lambda *event: reported.append(event))
     assert [r.body for r in script.requests] == [local.read_bytes()] * 2
+    assert reported[0] == ("d/f.bin", 0, local.stat().st_size)
+    assert (
+        sum(advance for _, advance, _ in reported) == local.stat().st_size
+    )  # each byte once despite the retry
+
+
+def test_timeouts_are_deadline_errors(scripted_server: ScriptedServer, script: Script) -> None:
+    repo = ProxyArtifactRepository(
+        "mlflow-artifacts:/r", tracking_uri=scripted_server.url, http_settings=_settings(timeout=0.2)
+    )
+    script.reply(200, {}, delay=1.0)
+    with pytest.raises(DeadlineExceededError, match="timed out after 0.2 s"):
+        repo.list_artifacts()
+    repo.close()
 
 
 def test_upload_is_one_put_with_content_length_and_quoted_path(
