@@ -239,3 +239,18 @@ def test_docker_project_without_engine_fails_clearly(run_cli: Callable[..., Any]
     assert result.returncode == 1
     assert "This project uses docker_env, but" in result.stderr
     assert runs() == []
+
+
+def test_experiment_name_created_and_run_named(run_cli: Callable[..., Any], client: Any,
+                                               logger_project: Path) -> None:
+    result = run_cli(str(logger_project), "--experiment-name", "iris-tuning", "--run-name", "first-try")
+    assert result.returncode == 0, result.output
+    experiment = client.get_experiment_by_name("iris-tuning")
+    assert experiment is not None
+    [run] = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "first-try"
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["seen_args"] == 2.0
+    missing = run_cli(str(logger_project), "--experiment-id", "424242")
+    assert missing.returncode == 1
+    assert "424242" in missing.stderr
