@@ -59,7 +59,10 @@ class Server:
     def __init__(self, kind: str, model: Path, log_dir: Path) -> None:
         self.kind = kind
         self.port = free_port()
-        env = dict(os.environ, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true")
+        # mlflow runs `uvicorn` through bash, so the venv's bin must be on PATH; MLflow 3.17 also refuses to
+        # deserialize any model file (skops included) unless told it may
+        path = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+        env = dict(os.environ, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true", PATH=path)
         self.log = open(log_dir / f"{kind}-{self.port}.log", "wb")
         start = time.perf_counter()
         self.proc = subprocess.Popen(command(kind, model, self.port), stdout=self.log, stderr=subprocess.STDOUT, env=env,

@@ -26,6 +26,17 @@ SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
 SUPPORTED_SERIALIZATION_FORMATS = (SERIALIZATION_FORMAT_SKOPS, SERIALIZATION_FORMAT_PICKLE, SERIALIZATION_FORMAT_CLOUDPICKLE)
 _DATA_FILE = {SERIALIZATION_FORMAT_SKOPS: "model.skops", SERIALIZATION_FORMAT_PICKLE: "model.pkl", SERIALIZATION_FORMAT_CLOUDPICKLE: "model.pkl"}
 _FLAVOR_MODULES = ("sklearn", "numpy", "scipy", "pandas")
+#: estimators that treat a DataFrame purely as a numeric matrix (no column selection by name)
+_PLAIN_ESTIMATOR_MODULES = (
+    "sklearn.linear_model",
+    "sklearn.ensemble",
+    "sklearn.tree",
+    "sklearn.neighbors",
+    "sklearn.svm",
+    "sklearn.naive_bayes",
+    "sklearn.discriminant_analysis",
+    "sklearn.neural_network",
+)
 
 
 def save_model(
@@ -171,9 +182,29 @@ class SklearnModelWrapper:
         self.sk_model = sk_model
         self.predict_fn = predict_fn
         self._predict = getattr(sk_model, predict_fn)
+        #: set by the scoring server: hand plain numeric estimators a numpy array instead of a DataFrame
+        self.numpy_fast_path = False
+        self._plain = type(sk_model).__module__.startswith(_PLAIN_ESTIMATOR_MODULES)
+        names = getattr(sk_model, "feature_names_in_", None)
+        self._feature_names = [str(n) for n in names] if names is not None else None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        if self.numpy_fast_path and self._plain and hasattr(data, "columns"):
+            data = self._as_array(data)
         return self._predict(data)
+
+    def _as_array(self, frame: Any) -> Any:
+        """A DataFrame whose columns are exactly the fitted features, all one numeric dtype -> its array.
+
+        The estimator would convert it the same way; skipping pandas' checks saves most of a one-row
+        prediction. The server filters sklearn's "X does not have valid feature names" warning.
+        """
+        if self._feature_names is not None and [str(c) for c in frame.columns] != self._feature_names:
+            return frame
+        dtypes = set(frame.dtypes)
+        if len(dtypes) != 1 or getattr(next(iter(dtypes)), "kind", "O") not in "fiub":
+            return frame
+        return frame.to_numpy()
 
     def get_raw_model(self) -> Any:
         return self.sk_model

@@ -65,7 +65,7 @@ def test_threads_through_two_servers_sharing_postgres(two_servers_on_postgres, t
 
     def register(i: int) -> str:
         barrier.wait(timeout=30)
-        return clients[i].register_model(str(tmp_path / f"model-{i}"), name).version
+        return clients[i].register_model(f"s3://models/{name}/{i}", name).version
 
     with ThreadPoolExecutor(max_workers=N) as pool:
         versions = list(pool.map(register, range(N)))
@@ -78,7 +78,7 @@ def test_processes_through_two_servers_sharing_postgres(two_servers_on_postgres,
     start_at = time.time() + 4.0  # every process is up by then; then all N calls fire at once
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _REGISTER_SCRIPT, urls[i % 2], name, str(tmp_path / f"m{i}"), str(start_at),
+            [sys.executable, "-c", _REGISTER_SCRIPT, urls[i % 2], name, f"s3://models/{name}/p{i}", str(start_at),
              str(THREADS_PER_PROCESS)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -57,12 +57,16 @@ def test_registry_end_to_end_with_the_official_client(client, server, tmp_path):
     from mlflow.exceptions import MlflowException
 
     name = f"iris-{uuid.uuid4().hex[:8]}"
-    sources = [_save(tmp_path, i) for i in (1, 2, 3)]
+    mlflow.set_experiment(f"exp-{uuid.uuid4().hex[:8]}")
+    with mlflow.start_run() as run:
+        for i in (1, 2, 3):
+            mlflow.log_artifacts(_save(tmp_path, i), f"model{i}")
+    sources = [f"{run.info.artifact_uri}/model{i}" for i in (1, 2, 3)]
 
     # register_model creates the model, then versions 1, 2, 3 (strings)
-    versions = [mlflow.register_model(source, name) for source in sources]
+    versions = [mlflow.register_model(f"runs:/{run.info.run_id}/model{i}", name) for i in (1, 2, 3)]
     assert [v.version for v in versions] == ["1", "2", "3"]
-    assert versions[0].source == sources[0]
+    assert (versions[0].source, versions[0].run_id) == (sources[0], run.info.run_id)
     assert client.get_registered_model(name).name == name
 
     # aliases: set, get, load through the alias, move, delete
@@ -134,7 +138,7 @@ def test_registry_end_to_end_with_the_official_client(client, server, tmp_path):
     client.delete_model_version(new_name, "3")
     left = client.search_model_versions(f"name = '{new_name}'", order_by=["version_number DESC"])
     assert [v.version for v in left] == ["2", "1"]
-    assert client.create_model_version(new_name, sources[0]).version == "4"
+    assert client.create_model_version(new_name, sources[0], run_id=run.info.run_id).version == "4"
     client.delete_registered_model(new_name)
     with pytest.raises(MlflowException) as deleted:
         client.get_registered_model(new_name)
@@ -148,6 +152,22 @@ def test_registry_end_to_end_with_the_official_client(client, server, tmp_path):
     assert ("stage_transition", None, "1", "Production", "Archived") in kinds
     assert ("alias_deleted", "challenger", "3", "3", None) in kinds  # dropped with version 3
     assert kinds[-1] == ("renamed", None, None, name, new_name) or ("renamed", None, None, name, new_name) in kinds
+
+
+def test_sources_outside_the_run_are_refused(client, tmp_path):
+    """MLflow's server rules (no registering arbitrary server-side files), kept by Bakehouse."""
+    from mlflow.exceptions import MlflowException
+
+    name = f"guard-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name)
+    with pytest.raises(MlflowException, match="local path") as local:
+        client.create_model_version(name, _save(tmp_path, 1))
+    assert local.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException, match="Relative paths"):
+        client.create_model_version(name, "s3://bucket/a/../../etc")
+    with pytest.raises(MlflowException, match="run_id"):
+        client.create_model_version(name, "mlflow-artifacts:/0/someone-elses-run/artifacts/model")
+    assert client.create_model_version(name, "s3://bucket/models/ok").version == "1"
 
 
 def test_log_model_with_registered_model_name_mlflow3_style(client, server):

@@ -34,11 +34,12 @@ class RichBuildProgress:
         self._title = title
         self._started = 0
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20), TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[step]}"),
             console=output.console(stderr=True), transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task(title, total=steps)
+        self._task = self._progress.add_task(title, total=steps, step="")
 
     def advance(self, message: str) -> None:
         if self._progress is None:
@@ -46,7 +47,7 @@ class RichBuildProgress:
         if self._started:
             self._progress.advance(self._task)
         self._started += 1
-        self._progress.update(self._task, description=f"{self._title}: {message}")
+        self._progress.update(self._task, step=message)
 
     def note(self, message: str) -> None:
         output.info(message)
@@ -54,7 +55,7 @@ class RichBuildProgress:
     def end(self) -> None:
         if self._progress is not None:
             task = self._progress.tasks[0]
-            self._progress.update(self._task, completed=task.total, description=self._title)
+            self._progress.update(self._task, completed=task.total, step="done")
             self._progress.stop()
             self._progress = None
 

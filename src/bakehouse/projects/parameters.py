@@ -30,7 +30,7 @@ class ParameterValidationError(InvalidParameterError):
         if len(problems) == 1:
             message = problems[0]
         else:
-            message = "Invalid parameters:\n" + "\n".join(f"  - {p}" for p in problems)
+            message = f"{len(problems)} invalid parameters: " + "; ".join(problems)
         super().__init__(message)
 
 

@@ -51,6 +51,7 @@ TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 TAG_USER = "mlflow.user"
 TAG_SWEEP = "bakehouse.sweep"
 TAG_K8S_JOB = "bakehouse.kubernetes.job"
+BUILTIN_BACKENDS = ("local", "kubernetes")
 
 #: variables the child must not inherit from us: they would point it at another run or experiment
 _RUN_VARIABLES = tuple(
@@ -124,9 +125,12 @@ def run_project(
         raise InvalidParameterError("--parallel must be at least 1")
     if request.experiment_id and request.experiment_name:
         raise InvalidParameterError("Give --experiment-id or --experiment-name, not both")
-    if request.backend not in plugins.project_backends:
-        known = ", ".join(plugins.project_backends.keys())
-        raise InvalidParameterError(f"Unknown backend {request.backend!r} (known: {known})")
+    if request.backend not in BUILTIN_BACKENDS:
+        registered = request.backend in plugins.project_backends
+        raise InvalidParameterError(
+            f"{'Backend' if registered else 'Unknown backend'} {request.backend!r} "
+            f"{'cannot run projects yet' if registered else 'is not available'} (use one of: {', '.join(BUILTIN_BACKENDS)})"
+        )
     own_storage = request.storage_dir is None
     storage_dir = request.storage_dir or Path(tempfile.mkdtemp(prefix="bakehouse-run-"))
     fetched = fetch_project(request.uri, request.version)

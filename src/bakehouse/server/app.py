@@ -24,7 +24,7 @@ from bakehouse import plugins
 from bakehouse.errors import ErrorCode, InvalidParameterError
 from bakehouse.server.artifact_access import ArtifactAccess
 from bakehouse.server.config import ServerConfig
-from bakehouse.server.handlers.meta import meta_routes, openapi_document
+from bakehouse.server.handlers.meta import meta_routes
 from bakehouse.server.middleware import SecurityMiddleware
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
 from bakehouse.wire.endpoints import Endpoint, all_endpoints
@@ -156,7 +156,7 @@ def create_app(
     )
     app.state.config = config
     app.state.endpoints = endpoints
-    app.state.openapi = openapi_document(endpoints, prefix)
+    app.state.openapi = None  # generated from the same rows on first request
     app.state.artifact_access = ArtifactAccess(config)
     if config.artifacts_only:
         app.state.tracking_store = tracking_store

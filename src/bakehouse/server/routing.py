@@ -138,20 +138,46 @@ def body_to_dict(raw: bytes) -> dict[str, Any]:
     return data
 
 
+_BRANCH_TAGS = {"float", "int", "str", "bool"}
+
+
+def _is_branch(part: object) -> bool:
+    """pydantic adds union-branch names ('float', 'constrained-int', 'literal[...]') to error locations."""
+    return isinstance(part, str) and (part in _BRANCH_TAGS or "-" in part or "[" in part)
+
+
+def _explain(errors: list[dict[str, Any]]) -> str:
+    kinds = {str(e.get("type", "")) for e in errors}
+    branches = {str(e["loc"][-1]) for e in errors if e.get("loc") and _is_branch(e["loc"][-1])}
+    if "float" in branches:
+        return 'expected a valid double (a number, or "NaN", "Infinity", "-Infinity")'
+    if "constrained-int" in branches or "int_parsing" in kinds:
+        too_big = any(t in kinds for t in ("less_than_equal", "greater_than_equal"))
+        return "outside the int64 range" if too_big else "expected a 64-bit integer"
+    if "string_pattern_mismatch" in kinds:
+        return "NUL characters are not allowed"
+    return "; ".join(str(e.get("msg", "invalid")) for e in errors[:2])
+
+
 def validation_message(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False)[:5]:
-        location = ".".join(str(p) for p in error.get("loc", ()))
+    by_field: dict[str, list[dict[str, Any]]] = {}
+    inputs: dict[str, Any] = {}
+    for error in exc.errors(include_url=False):
+        loc = [p for p in error.get("loc", ()) if not _is_branch(p)]
+        location = ".".join(str(p) for p in loc)
         if error.get("type") == "missing":
             return (
                 f"Missing value for required parameter '{location}'. See the API docs for more information about "
                 "request parameters."
             )
-        value = error.get("input")
-        shown = repr(value)
+        by_field.setdefault(location, []).append(error)
+        inputs.setdefault(location, error.get("input"))
+    parts = []
+    for location, errors in list(by_field.items())[:5]:
+        shown = repr(inputs[location])
         if len(shown) > 100:
             shown = shown[:100] + "..."
-        parts.append(f"Invalid value {shown} for parameter '{location}': {error.get('msg', 'invalid')}")
+        parts.append(f"Invalid value {shown} for parameter '{location}': {_explain(errors)}")
     return "; ".join(parts) or "Invalid request"
 
 

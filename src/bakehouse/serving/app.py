@@ -22,7 +22,16 @@ from starlette.routing import Route
 
 from bakehouse.errors import BadRequestError, BakehouseError
 from bakehouse.models.enforcement import SchemaEnforcementError
-from bakehouse.serving.payload import UnsupportedMediaType, encode_predictions, parse_request
+from bakehouse.serving.fastpath import MatrixFastPath
+from bakehouse.serving.payload import (
+    JSON_TYPES,
+    UnsupportedMediaType,
+    decode_json,
+    encode_predictions,
+    media_type,
+    parse_json_payload,
+    parse_request,
+)
 from bakehouse.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -39,6 +48,7 @@ class LoadedModel:
     model: Any
     uri: str
     version: str | None = None
+    fast: MatrixFastPath | None = None
 
     @property
     def label(self) -> str:
@@ -49,7 +59,7 @@ class ModelHolder:
     """The model being served; ``swap`` is atomic (one reference assignment under a lock)."""
 
     def __init__(self, model: Any, uri: str, version: str | None = None) -> None:
-        self._current = LoadedModel(model, uri, version)
+        self._current = LoadedModel(model, uri, version, MatrixFastPath.for_model(model))
         self._lock = threading.Lock()
 
     @property
@@ -59,7 +69,7 @@ class ModelHolder:
     def swap(self, new_model: Any, version: str | None = None, uri: str | None = None) -> LoadedModel:
         with self._lock:
             previous = self._current
-            self._current = LoadedModel(new_model, uri or previous.uri, version)
+            self._current = LoadedModel(new_model, uri or previous.uri, version, MatrixFastPath.for_model(new_model))
             return previous
 
 
@@ -74,9 +84,19 @@ def _signature_inputs(model: Any) -> Any:
     return signature.inputs if signature is not None else None
 
 
-def predict_body(model: Any, body: bytes, content_type: str | None) -> bytes:
+def predict_body(model: Any, body: bytes, content_type: str | None, fast: MatrixFastPath | None = None) -> bytes:
     """Parse, predict and encode one request (synchronous: runs in the worker thread)."""
-    parsed = parse_request(body, content_type, _signature_inputs(model))
+    kind = media_type(content_type)
+    schema = _signature_inputs(model)
+    if kind in JSON_TYPES:
+        payload = decode_json(body)
+        if fast is not None:
+            result = fast.try_predict(payload, body)
+            if result is not None:
+                return encode_predictions(result)
+        parsed = parse_json_payload(payload, schema)
+    else:
+        parsed = parse_request(body, content_type, schema)
     if parsed.unwrapped:
         return encode_predictions(model.predict(parsed.data, parsed.params), unwrapped=True)
     return encode_predictions(model.predict(parsed.data, parsed.params))
@@ -127,7 +147,7 @@ def create_scoring_app(
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         content_type = request.headers.get("content-type")
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, predict_body, loaded.model, body, content_type)
+        future = loop.run_in_executor(executor, predict_body, loaded.model, body, content_type, loaded.fast)
         try:
             payload = await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:

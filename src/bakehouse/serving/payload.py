@@ -67,10 +67,18 @@ def parse_request(body: bytes, content_type: str | None, schema: Schema | None) 
         return ParsedRequest(_parse_csv(body, schema))
     if kind in PARQUET_TYPES:
         return ParsedRequest(_parse_parquet(body))
+    return parse_json_payload(decode_json(body), schema)
+
+
+def decode_json(body: bytes) -> Any:
     try:
-        payload = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise BadRequestError(f"Invalid JSON input: {e}") from None
+
+
+def parse_json_payload(payload: Any, schema: Schema | None) -> ParsedRequest:
+    """A decoded JSON body -> model input (see the module docstring for the accepted shapes)."""
     if not isinstance(payload, dict):
         raise BadRequestError(_FORMAT_HELP)
     keys = [k for k in INPUT_KEYS if k in payload]

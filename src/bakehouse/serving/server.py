@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
+import warnings
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -38,6 +40,35 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
 
 
+def _import_skops_without_estimator_scan() -> None:
+    """Import skops.io without its import-time walk over every scikit-learn estimator module.
+
+    skops builds its default trusted-type list by importing all of scikit-learn (~300 modules, a large part
+    of a cold start). Our loader never relies on that list (scikit-learn types are trusted by module, see
+    :mod:`bakehouse.models.trust`), so in this serving-only process we let skops see an empty list.
+    """
+    if "skops.io" in sys.modules:
+        return
+    try:
+        import sklearn.utils
+    except ImportError:
+        return
+    original = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []  # type: ignore[assignment]
+    try:
+        import skops.io  # noqa: F401 - imported for its side effect on sys.modules
+    except ImportError:
+        pass
+    finally:
+        sklearn.utils.all_estimators = original
+
+
+def _uses_skops(model_dir: str) -> bool:
+    from bakehouse.models.mlmodel import Model
+
+    return Model.load(model_dir).flavors.get("sklearn", {}).get("serialization_format") == "skops"
+
+
 def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelHolder:
     """Load the model and warm it up with its serving example so the first request is fast."""
     from bakehouse.models.example import load_serving_example
@@ -46,14 +77,23 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
     from bakehouse.serving.app import predict_body
 
     model_dir = download_model(model_uri)
+    if _uses_skops(model_dir):
+        _import_skops_without_estimator_scan()
     model = load_model_from_dir(model_dir, allow_pickle=allow_pickle)
+    impl = getattr(model, "_model_impl", None)
+    if hasattr(impl, "numpy_fast_path"):
+        # this process only serves: the array fast path is safe, and sklearn's warning about it is noise
+        warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+        impl.numpy_fast_path = True
+    holder = ModelHolder(model, model_uri)
     example = load_serving_example(model_dir)
     if example is not None:
-        try:
+        try:  # both the general and the fast path, so lazy imports happen before the first request
             predict_body(model, example, "application/json")
+            predict_body(model, example, "application/json", holder.current.fast)
         except Exception as e:  # noqa: BLE001 - a broken example must not stop the server
             logger.warning("Warm-up with serving_input_example.json failed: %s", e)
-    return ModelHolder(model, model_uri)
+    return holder
 
 
 def app_from_env() -> Any:

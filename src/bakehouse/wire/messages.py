@@ -8,9 +8,9 @@ something other than what was sent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from bakehouse.wire.json import float_from_json
 
@@ -18,21 +18,17 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 
-def _int64(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("expected an integer, got a boolean")
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+def _to_int64(value: int | str) -> int:
+    number = int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{value} is outside the int64 range")
+    return number
+
+
+def _to_double(value: float | int | str) -> float:
     if isinstance(value, str):
-        value = value.strip()
-    return value
-
-
-def _double(value: Any) -> float:
-    try:
         return float_from_json(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"expected a valid double, got {value!r}") from exc
+    return float(value)
 
 
 def _id_string(value: Any) -> Any:
@@ -42,22 +38,24 @@ def _id_string(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    return value
-
-
-Int64 = Annotated[int, BeforeValidator(_int64), Field(ge=INT64_MIN, le=INT64_MAX)]
-Double = Annotated[float, BeforeValidator(_double)]
+# The types below validate inside pydantic-core (no Python call per field on the way in), which matters for
+# a 1000-metric log-batch. Strict ints and floats refuse booleans; int64 also arrives as a decimal string
+# (proto-JSON); doubles also arrive as "NaN", "Infinity", "-Infinity".
+_NONFINITE = Literal["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf", "infinity", "-infinity"]
+Int64 = Annotated[
+    Union[Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)], Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")]],
+    AfterValidator(_to_int64),
+]
+Double = Annotated[Union[StrictFloat, StrictInt, _NONFINITE], AfterValidator(_to_double)]
 Id = Annotated[str, BeforeValidator(_id_string)]
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[StrictStr, Field(pattern=r"^[^\x00]*$")]
 
 
 class WireModel(BaseModel):
     """Base of every request/response message."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=False)
+    # defer_build: validators are compiled on first use, so a server starts without building ~100 of them
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=False, defer_build=True)
 
 
 class KeyValue(WireModel):

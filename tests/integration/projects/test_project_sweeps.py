@@ -11,10 +11,11 @@ import pytest
 pytestmark = pytest.mark.timeout(300)
 
 SWEEP_SCRIPT = """\
-import sys, time, bakehouse
+import time
+start = time.time()  # before the slow imports, so that two children started together overlap for sure
+import sys, bakehouse
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 with bakehouse.start_run():
-    start = time.time()
     time.sleep(1.0)
     bakehouse.log_metrics({"start": start, "end": time.time(), "score": float(args["--C"]) * int(args["--max-iter"])})
     print("trained", flush=True)

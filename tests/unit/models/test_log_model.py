@@ -75,3 +75,17 @@ def test_registered_model_name_creates_a_version(tmp_tracking_uri: str, iris: An
     for uri in ("models:/iris/1", "models:/iris/latest"):
         assert bakehouse.pyfunc.load_model(uri).predict(X_test).tolist() == iris_lr.predict(X_test).tolist()
     assert bakehouse.pyfunc.load_model("models:/iris/latest").model_id == second.model_id
+    from bakehouse.client.client import Client
+
+    Client().registry_store.set_registered_model_alias("iris", "champion", "1")
+    assert bakehouse.pyfunc.load_model("models:/iris@champion").model_id == first.model_id
+
+
+@pytest.mark.s3
+def test_model_loads_from_an_s3_artifact_uri(s3_bucket: str, sklearn_model_dir: Path, iris: Any, iris_lr: Any) -> None:
+    from bakehouse.store.artifacts import get_artifact_repository
+
+    uri = f"s3://{s3_bucket}/models/iris"
+    get_artifact_repository(uri).log_artifacts(str(sklearn_model_dir))
+    model = bakehouse.pyfunc.load_model(uri)
+    assert model.predict(iris[1]).tolist() == iris_lr.predict(iris[1]).tolist()

@@ -73,7 +73,7 @@ def test_missing_required_and_all_problems_reported_together(tmp_path: Path) -> 
         "parameter 'b' of type path is required but no value was given (-P b=...)",
         "parameter 'c' of type int got 'x': not an integer",
     ]
-    assert str(info.value).startswith("Invalid parameters:\n  - parameter 'a'")
+    assert str(info.value).startswith("3 invalid parameters: parameter 'a' of type float is required")
 
 
 def test_path_found_relative_to_cwd_then_project(tmp_path: Path) -> None:

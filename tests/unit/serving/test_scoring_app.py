@@ -161,3 +161,36 @@ async def test_ping_version_and_atomic_swap() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_matrix_fast_path_matches_general_path(sklearn_model_dir: Path, iris_lr: Any) -> None:
+    from bakehouse.serving.app import predict_body
+    from bakehouse.serving.server import load_for_serving
+
+    holder = load_for_serving(str(sklearn_model_dir))
+    fast = holder.current.fast
+    assert fast is not None and fast.columns == COLUMNS
+    model = holder.current.model
+    bodies = [
+        {"dataframe_split": {"columns": COLUMNS, "data": ROWS}},
+        {"dataframe_split": {"columns": COLUMNS, "data": INT_ROWS}},
+        {"instances": ROWS},
+        {"inputs": ROWS},
+    ]
+    for payload in bodies:
+        body = json.dumps(payload).encode()
+        assert fast.try_predict(payload) is not None
+        assert predict_body(model, body, "application/json", fast) == predict_body(model, body, "application/json")
+    # anything that is not a plain numeric matrix in the signature's column order takes the general path
+    assert fast.try_predict({"dataframe_split": {"columns": COLUMNS[::-1], "data": ROWS}}) is None
+    assert fast.try_predict({"dataframe_split": {"columns": COLUMNS, "data": [["5.1", 1, 1, 1]]}}) is None
+    assert fast.try_predict({"dataframe_split": {"columns": COLUMNS, "data": [[True, 1, 1, 1]]}}) is None
+    assert fast.try_predict({"dataframe_split": {"columns": COLUMNS, "data": [[None, 1, 1, 1]]}}) is None
+    assert fast.try_predict({"instances": ROWS, "params": {"a": 1}}) is None
+    from bakehouse.models.enforcement import SchemaEnforcementError
+
+    with pytest.raises(SchemaEnforcementError, match="sepal length"):
+        predict_body(model, json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [["x", 1, 1, 1]]}}).encode(),
+                     "application/json", fast)
+    # the plain pyfunc loader keeps sklearn's DataFrame path (no process-wide warning filters)
+    assert ModelHolder(bakehouse.pyfunc.load_model(str(sklearn_model_dir)), "x").current.fast is None

@@ -188,22 +188,22 @@ class VirtualenvEnvironment:
 
     def _build(self, path: Path, progress: BuildProgress) -> None:
         interp = self.interpreter
-        progress.begin(f"Building Python {interp.version} environment {path.name}", 4)
-        progress.advance(f"creating virtualenv with {interp.path}")
+        progress.begin(f"Python {interp.version} env {path.name[:13]}", 4)
+        progress.advance(f"creating the virtualenv ({'uv' if self.uv else 'venv'})")
         if self.uv:
             self._run([self.uv, "venv", "--quiet", "--python", str(interp.path), str(path)], "create the virtualenv")
         else:
             self._run([str(interp.path), "-m", "venv", str(path)], "create the virtualenv")
         python = path / "bin" / "python"
-        progress.advance("linking bakehouse into the environment")
+        progress.advance("linking bakehouse")
         link_bakehouse(python)
         same_python = interp.minor == f"{sys.version_info.major}.{sys.version_info.minor}"
         if self.requirements.build_dependencies:
             self._install(python, list(self.requirements.build_dependencies))
         packages = list(self.requirements.dependencies) + _pinned(CLIENT_REQUIREMENTS, same_python)
-        progress.advance(f"installing {len(packages)} requirement(s): " + ", ".join(self.requirements.dependencies or ["bakehouse client"]))
+        progress.advance("installing " + ", ".join([*self.requirements.dependencies, "bakehouse client"]))
         self._install(python, packages)
-        progress.advance("checking that bakehouse imports in the environment")
+        progress.advance("checking imports")
         missing = self._verify(python)
         if missing:
             logger.info("bakehouse needs %s in the environment; installing its full requirements", missing)

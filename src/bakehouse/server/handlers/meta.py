@@ -150,8 +150,10 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
 
 
 async def openapi(request: Request) -> Response:
-    doc = request.app.state.openapi
-    return JSONResponse(doc)
+    state = request.app.state
+    if getattr(state, "openapi", None) is None:  # built on first request: start-up stays fast
+        state.openapi = openapi_document(state.endpoints, state.config.static_prefix)
+    return JSONResponse(state.openapi)
 
 
 def meta_routes(static_prefix: str, artifacts_only: bool = False) -> list[BaseRoute]:

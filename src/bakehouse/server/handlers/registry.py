@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from bakehouse.errors import InvalidParameterError, NotImplementedFeatureError
+from bakehouse.errors import InvalidParameterError, NotFoundError, NotImplementedFeatureError
 from bakehouse.store.registry.base import REGISTERED_MODELS_MAX_RESULTS_DEFAULT
 from bakehouse.server.context import RequestContext
 from bakehouse.wire import registry as w
@@ -119,6 +121,7 @@ def get_model_version_by_alias(ctx: RequestContext, req: w.GetModelVersionByAlia
 # ---------------------------------------------------------------------------------------- model versions
 def create_model_version(ctx: RequestContext, req: w.CreateModelVersion) -> dict[str, Any]:
     store = _store(ctx)
+    validate_source(ctx, req.source, req.run_id or None, req.model_id or None)
     version = store.create_model_version(
         req.name,
         req.source,
@@ -132,6 +135,83 @@ def create_model_version(ctx: RequestContext, req: w.CreateModelVersion) -> dict
     if version.model_id:
         _record_version_on_logged_model(ctx, version.model_id, version.name, version.version)
     return {"model_version": model_version_to_json(version)}
+
+
+def _invalid_source(source: str, id_name: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"Invalid model version source: '{source}'. The {id_name} request parameter must identify the resource "
+        "that contains the source."
+    )
+
+
+def validate_source(ctx: RequestContext, source: str, run_id: str | None, model_id: str | None) -> None:
+    """MLflow's server-side rules, so a client cannot register (and later read through the server) files
+    that belong to no run: a local path must lie inside the artifact directory of the given run or logged
+    model, ``mlflow-artifacts:`` sources inside that run's/model's artifact root, a ``runs:/`` source must
+    name the given run, and no source may climb out with ``..``."""
+    parsed = urlsplit(source)
+    scheme = parsed.scheme.lower()
+    if scheme == "models":
+        if parsed.netloc:
+            raise InvalidParameterError(
+                f"Invalid model version source: '{source}'. Registered model sources must use the active model "
+                "registry."
+            )
+        return  # models:/<id> and models:/<name>/<version> are resolved (and checked) by the store
+    owner_name = "model_id" if model_id else "run_id"
+    if scheme in ("", "file") or (len(scheme) == 1 and source[1:2] == ":"):  # local path (or C:\...)
+        root = _owner_artifact_root(ctx, source, run_id, model_id)
+        local_root = _local_path(root) if root else None
+        if local_root is not None:
+            path = Path(_local_path(source) or source).resolve()
+            if local_root.resolve() in (path, *path.parents):
+                return
+        raise InvalidParameterError(
+            f"Invalid model version source: '{source}'. To use a local path as a model version source, the "
+            f"{owner_name} request parameter has to be specified and the local path has to be contained within "
+            f"the artifact directory of the run specified by the {owner_name}."
+        )
+    if any(unquote(part) == ".." for part in parsed.path.split("/")):
+        raise InvalidParameterError(f"Invalid model version source: '{source}'. Relative paths are not allowed.")
+    if scheme == "runs":
+        if parsed.netloc or model_id or not run_id or parsed.path.strip("/").split("/")[0] != run_id:
+            raise _invalid_source(source, owner_name)
+        return
+    if scheme == "mlflow-artifacts" or "/mlflow-artifacts/artifacts" in parsed.path:
+        root = _owner_artifact_root(ctx, source, run_id, model_id)
+        if not root or not _within(source, root):
+            raise _invalid_source(source, owner_name)
+
+
+def _owner_artifact_root(ctx: RequestContext, source: str, run_id: str | None, model_id: str | None) -> str | None:
+    tracking = ctx.tracking_store
+    if tracking is None or not (run_id or model_id):
+        return None
+    try:
+        if model_id:
+            return str(tracking.get_logged_model(model_id).artifact_location)
+        return str(tracking.get_run(run_id).info.artifact_uri)
+    except NotFoundError:
+        raise _invalid_source(source, "model_id" if model_id else "run_id") from None
+
+
+def _local_path(uri: str) -> Path | None:
+    parsed = urlsplit(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" or len(parsed.scheme) == 1:
+        return Path(uri)
+    return None
+
+
+def _within(source: str, root: str) -> bool:
+    def parts(uri: str) -> tuple[str, str, list[str]]:
+        p = urlsplit(uri)
+        return p.scheme.lower(), p.netloc.lower(), [unquote(x) for x in p.path.split("/") if x]
+
+    s_scheme, s_netloc, s_parts = parts(source)
+    r_scheme, r_netloc, r_parts = parts(root)
+    return (s_scheme, s_netloc) == (r_scheme, r_netloc) and bool(r_parts) and s_parts[: len(r_parts)] == r_parts
 
 
 def _record_version_on_logged_model(ctx: RequestContext, model_id: str, name: str, version: str) -> None:

@@ -244,20 +244,20 @@ class ArtifactRepository(ABC):
             if dst.exists() and not dst.is_dir():
                 raise InvalidParameterError(f"Download destination {str(dst)!r} is not a directory")
             dst.mkdir(parents=True, exist_ok=True)
-        dst = dst.resolve()
+        real_dst = os.path.realpath(dst)
         if not self._is_dir(rel):
-            target = resolve_parent_under(dst, rel)
+            target = resolve_parent_under(real_dst, rel, root_is_real=True)
             self._download_atomically(rel, target, progress)
             return str(target)
         prefix = f"{rel}/" if rel else ""
-        out = resolve_parent_under(dst, rel)
+        out = resolve_parent_under(real_dst, rel, root_is_real=True)
         out.mkdir(parents=True, exist_ok=True)
         jobs: list[Callable[[], None]] = []
         for info in self._walk(rel):
             path = safe_relative_path(info.path)
             if not path.startswith(prefix):
                 raise InvalidParameterError(f"Artifact listing returned {info.path!r} outside {rel!r}")
-            local = resolve_parent_under(dst, path)
+            local = resolve_parent_under(real_dst, path, root_is_real=True)
             if info.is_dir:
                 local.mkdir(parents=True, exist_ok=True)
             else:
@@ -272,7 +272,8 @@ class ArtifactRepository(ABC):
     # ------------------------------------------------------------------ shared machinery
 
     def _download_atomically(self, src: str, target: Path, progress: ProgressCallback | None) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not os.path.isdir(target.parent):
+            target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{target.name}"[:255])
         try:
             self._download_file(src, temp, progress)

@@ -45,18 +45,32 @@ class LocalArtifactRepository(ArtifactRepository):
     def __init__(self, artifact_uri: str) -> None:
         super().__init__(artifact_uri)
         self.root = local_path_from_uri(artifact_uri).absolute()
+        self._real_root: str | None = None
+
+    def _real(self) -> str:
+        """The root with symlinks resolved, cached once it exists (resolving it per file is measurable)."""
+        if self._real_root is not None:
+            return self._real_root
+        real = os.path.realpath(self.root)
+        if os.path.isdir(real):
+            self._real_root = real
+        return real
+
+    def _read_path(self, path: str) -> Path:
+        return resolve_under(self._real(), path, root_is_real=True)
 
     # ------------------------------------------------------------------ writes (temp file + rename)
 
     def _target_for_write(self, dest: str) -> Path:
-        target = resolve_parent_under(self.root, dest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # the directories now exist: check again in case one of them was swapped for a symlink meanwhile
-        if not is_within_root(self.root, target.parent):
-            raise InvalidParameterError(
-                f"Invalid artifact path {dest!r}: it resolves outside the artifact root"
-            )
-        if target.is_dir() and not target.is_symlink():
+        target = resolve_parent_under(self._real(), dest, root_is_real=True)
+        if not os.path.isdir(target.parent):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # the directories were just created: check again in case one was swapped for a symlink meanwhile
+            if not is_within_root(self._real(), target.parent, root_is_real=True):
+                raise InvalidParameterError(
+                    f"Invalid artifact path {dest!r}: it resolves outside the artifact root"
+                )
+        elif os.path.isdir(target) and not os.path.islink(target):
             raise InvalidParameterError(f"Cannot write artifact {dest!r}: a directory with that name exists")
         return target
 
@@ -96,7 +110,7 @@ class LocalArtifactRepository(ArtifactRepository):
     # ------------------------------------------------------------------ reads
 
     def _existing_file(self, path: str) -> Path:
-        source = resolve_under(self.root, path)
+        source = self._read_path(path)
         if not source.is_file():
             raise NotFoundError(
                 f"Artifact {path!r} does not exist (or is a directory) in {self.artifact_uri}"
@@ -118,16 +132,16 @@ class LocalArtifactRepository(ArtifactRepository):
         return ChunkStream.from_file(fileobj, size=os.fstat(fileobj.fileno()).st_size)
 
     def _list_dir(self, path: str) -> list[FileInfo]:
-        directory = resolve_under(self.root, path)
+        directory = self._read_path(path)
         if not directory.is_dir():
             return []
-        real_root = self.root.resolve()
+        real_root = self._real()
         infos = []
         with os.scandir(directory) as entries:
             for entry in entries:
                 if entry.name.startswith(TEMP_PREFIX):
                     continue
-                if entry.is_symlink() and not is_within_root(real_root, entry.path):
+                if entry.is_symlink() and not is_within_root(real_root, entry.path, root_is_real=True):
                     continue  # a link out of the root is neither listed nor readable
                 rel = f"{path}/{entry.name}" if path else entry.name
                 try:
@@ -140,18 +154,19 @@ class LocalArtifactRepository(ArtifactRepository):
         return sorted(infos, key=lambda info: info.path)
 
     def _is_dir(self, path: str) -> bool:
-        return resolve_under(self.root, path).is_dir()
+        return self._read_path(path).is_dir()
 
     def _walk(self, path: str) -> Iterator[FileInfo]:
         """One ``os.walk`` (symlinked directories are not descended, so link loops cannot recurse)."""
-        top = resolve_under(self.root, path)
+        top = self._read_path(path)
+        real_root = self._real()
         for dirpath, dirnames, filenames in os.walk(top):
             rel_dir = Path(dirpath).relative_to(top).as_posix()
             base = path if rel_dir == "." else (f"{path}/{rel_dir}" if path else rel_dir)
             for name in list(dirnames):
                 full = os.path.join(dirpath, name)
                 if name.startswith(TEMP_PREFIX) or (
-                    os.path.islink(full) and not is_within_root(self.root, full)
+                    os.path.islink(full) and not is_within_root(real_root, full, root_is_real=True)
                 ):
                     dirnames.remove(name)
                     continue
@@ -159,7 +174,7 @@ class LocalArtifactRepository(ArtifactRepository):
             for name in filenames:
                 full = os.path.join(dirpath, name)
                 if name.startswith(TEMP_PREFIX) or (
-                    os.path.islink(full) and not is_within_root(self.root, full)
+                    os.path.islink(full) and not is_within_root(real_root, full, root_is_real=True)
                 ):
                     continue
                 try:
@@ -171,7 +186,7 @@ class LocalArtifactRepository(ArtifactRepository):
     # ------------------------------------------------------------------ delete
 
     def _delete(self, path: str) -> None:
-        target = resolve_parent_under(self.root, path)
+        target = resolve_parent_under(self._real(), path, root_is_real=True)
         try:
             mode = os.lstat(target).st_mode
         except FileNotFoundError:

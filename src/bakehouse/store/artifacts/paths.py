@@ -8,6 +8,7 @@ absolute paths, backslashes, NUL bytes, drive letters, symlinks) can read or wri
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -76,46 +77,51 @@ def join_artifact_path(*parts: str | None) -> str:
     return "/".join(rel for rel in (safe_relative_path(part) for part in parts) if rel)
 
 
-def _is_within(path: Path, root: Path) -> bool:
-    return path == root or path.is_relative_to(root)
+def _is_within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root if root.endswith(os.sep) else root + os.sep)
 
 
-def resolve_under(root: Path | str, relative: str | None) -> Path:
+def _real_root(root: Path | str, root_is_real: bool) -> str:
+    return os.fspath(root) if root_is_real else os.path.realpath(root)
+
+
+def resolve_under(root: Path | str, relative: str | None, *, root_is_real: bool = False) -> Path:
     """The real location of ``relative`` under ``root``, following every symlink.
 
     Use it for reads and listings: a symlink inside the root that points outside it is refused with
     :class:`~bakehouse.errors.InvalidParameterError`. The path does not have to exist.
+    ``root_is_real=True`` skips resolving ``root`` (pass ``os.path.realpath(root)`` cached by the caller).
     """
-    real_root = Path(root).resolve()
+    real_root = _real_root(root, root_is_real)
     rel = safe_relative_path(relative)
     if rel == "":
-        return real_root
-    candidate = (real_root / rel).resolve()
+        return Path(real_root)
+    candidate = os.path.realpath(os.path.join(real_root, rel))
     if not _is_within(candidate, real_root):
         raise _reject(relative or "", "it resolves outside the artifact root")
-    return candidate
+    return Path(candidate)
 
 
-def resolve_parent_under(root: Path | str, relative: str | None) -> Path:
+def resolve_parent_under(root: Path | str, relative: str | None, *, root_is_real: bool = False) -> Path:
     """``relative`` under ``root`` with every directory resolved but the final name kept as is.
 
     Use it for writes and deletes: replacing or deleting a final component that is a symlink affects the
     link, never its target, while a symlinked *directory* on the way out of the root is refused.
     """
-    real_root = Path(root).resolve()
+    real_root = _real_root(root, root_is_real)
     rel = safe_relative_path(relative)
     if rel == "":
-        return real_root
+        return Path(real_root)
     parent_rel, _, name = rel.rpartition("/")
-    parent = (real_root / parent_rel).resolve() if parent_rel else real_root
+    parent = os.path.realpath(os.path.join(real_root, parent_rel)) if parent_rel else real_root
     if not _is_within(parent, real_root):
         raise _reject(relative or "", "it resolves outside the artifact root")
-    return parent / name
+    return Path(parent, name)
 
 
-def is_within_root(root: Path | str, path: Path | str) -> bool:
+def is_within_root(root: Path | str, path: Path | str, *, root_is_real: bool = False) -> bool:
     """Whether ``path`` (after resolving symlinks) lies inside ``root``."""
-    return _is_within(Path(path).resolve(), Path(root).resolve())
+    return _is_within(os.path.realpath(path), _real_root(root, root_is_real))
 
 
 def append_to_uri(base_uri: str, relative: str | None) -> str:

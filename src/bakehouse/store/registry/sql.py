@@ -61,6 +61,7 @@ ACTIVE_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
 rm, mv = registered_models, model_versions
 rmt, mvt, rma, ev = registered_model_tags, model_version_tags, registered_model_aliases, registry_events
 
+
 def _now() -> int:
     return int(time.time() * 1000)
 
@@ -341,7 +342,6 @@ class SqlRegistryStore:
             models = self._models_from_rows(conn, rows)
         token = _encode_token(offset + max_results) if len(names) > max_results else ""
         return PagedList(models, token)
-
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         validate_model_name(name)
