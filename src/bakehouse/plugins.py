@@ -100,3 +100,5 @@ artifact_repositories.register("http", "bakehouse.store.artifacts.http:HttpArtif
 artifact_repositories.register("https", "bakehouse.store.artifacts.http:HttpArtifactRepository")
 artifact_repositories.register("runs", "bakehouse.store.artifacts.logical:RunsArtifactRepository")
 artifact_repositories.register("models", "bakehouse.store.artifacts.logical:ModelsArtifactRepository")
+project_backends.register("local", "bakehouse.projects.backends.local:LocalBackend")
+project_backends.register("kubernetes", "bakehouse.projects.backends.kubernetes:KubernetesBackend")

@@ -342,6 +342,11 @@ def test_charts_for_selected_runs(page: Page, ui_server: UiServer) -> None:
     expect(plot.locator(".ytick").first).to_be_attached()
     assert "log=1" in page.url
     shot(page, "charts-runs")
+    # without a selection: the runs that have the metric, found by the server (no scan of every run)
+    page.goto(f"{ui_server.url}/#/charts?experiments={s.iris_exp}&keys=train_loss")
+    plot = page.locator(".plot[data-metric='train_loss']")
+    expect(plot).to_have_attribute("data-points", "280")  # the 7 IrisProject runs x 40 steps
+    expect(plot.locator(".scatterlayer .trace")).to_have_count(7)
 
 
 def test_registry_screens(page: Page, ui_server: UiServer) -> None:

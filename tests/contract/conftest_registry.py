@@ -1,19 +1,16 @@
 """Fixtures for the registry contract suite: one store per backend (SQLite, PostgreSQL, REST).
 
 The REST store talks to a real ``bakehouse server`` subprocess (one per test module, shared by its tests,
-which use unique model names). If the ``server`` command is not available, the same application
-(``bakehouse.server.app.create_app``) is served by uvicorn in a thread, still over real HTTP.
+which use unique model names, so the suite stays fast).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -44,10 +41,6 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, log: Path | No
             pass
         time.sleep(0.1)
     raise RuntimeError(f"server at {url} not healthy after {timeout}s:\n{log.read_text() if log else ''}")
-
-
-def server_command_available() -> bool:
-    return importlib.util.find_spec("bakehouse.cli.server") is not None
 
 
 class RunningServer:
@@ -84,39 +77,10 @@ class RunningServer:
                 continue
 
 
-class ThreadedServer:
-    """Fallback: the same ASGI app under uvicorn in this process (real HTTP on a free port)."""
-
-    def __init__(self, backend_store_uri: str, workdir: Path) -> None:
-        import uvicorn
-
-        from bakehouse.server.app import create_app
-        from bakehouse.server.config import ServerConfig
-
-        app = create_app(ServerConfig(backend_store_uri=backend_store_uri,
-                                      artifacts_destination=str(workdir / "artifacts")))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        _wait_healthy(self.url, None, None)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def start_server(backend_store_uri: str, workdir: Path) -> Any:
-    if server_command_available():
-        return RunningServer(backend_store_uri, workdir)
-    return ThreadedServer(backend_store_uri, workdir)
-
-
 @pytest.fixture(scope="module")
 def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     workdir = tmp_path_factory.mktemp("registry-server")
-    server = start_server(f"sqlite:///{workdir / 'bakehouse.db'}", workdir)
+    server = RunningServer(f"sqlite:///{workdir / 'bakehouse.db'}", workdir)
     try:
         yield server
     finally:

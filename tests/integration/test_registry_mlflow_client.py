@@ -134,6 +134,11 @@ def test_registry_end_to_end_with_the_official_client(client, server, tmp_path):
     assert [v.version for v in newer] == ["2", "3"]
     assert client.get_model_version_download_uri(new_name, "2") == sources[1]
 
+    # copy a version into another model: the copy points at the same files
+    copied = client.copy_model_version(f"models:/{new_name}/2", name + "-copy")
+    assert (copied.name, copied.version, copied.run_id) == (name + "-copy", "1", run.info.run_id)
+    assert client.get_model_version_download_uri(name + "-copy", "1") == sources[1]
+
     # delete a version (its number is not reused), then the model
     client.delete_model_version(new_name, "3")
     left = client.search_model_versions(f"name = '{new_name}'", order_by=["version_number DESC"])

@@ -128,7 +128,7 @@ def predict_command(
         sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
     from bakehouse.models.batch import predict_file
 
-    predict_file(
+    payload = predict_file(
         model_uri,
         input_path,
         output_path,
@@ -137,6 +137,8 @@ def predict_command(
         progress=not no_progress,
         allow_pickle=allow_pickle,
     )
+    if payload is not None:
+        click.echo(payload.decode("utf-8"))
 
 
 @models_group.command("generate-dockerfile")

@@ -54,8 +54,9 @@ def predict_file(
     batch_size: int = 10_000,
     progress: bool = True,
     allow_pickle: bool | None = None,
-) -> None:
-    """Score the input file (a serving JSON payload or CSV) and write ``{"predictions": ...}``."""
+) -> bytes | None:
+    """Score the input file (a serving JSON payload or CSV); write ``{"predictions": ...}`` to ``output_path``,
+    or return it when no path is given (the CLI prints it)."""
     from bakehouse.pyfunc import load_model
     from bakehouse.serving.payload import encode_predictions
 
@@ -82,6 +83,5 @@ def predict_file(
     payload = encode_predictions(_concat(results))
     if output_path:
         Path(output_path).write_bytes(payload)
-    else:
-        sys.stdout.buffer.write(payload + b"\n")
-        sys.stdout.flush()
+        return None
+    return payload

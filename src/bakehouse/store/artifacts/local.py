@@ -1,6 +1,6 @@
 """Artifacts on the local filesystem (plain paths and ``file://`` URIs).
 
-Copies go through ``shutil.copyfile`` (``sendfile`` on Linux, no Python-level buffering); every write lands
+Copies go through ``os.sendfile`` (kernel-side, no Python-level buffering); every write lands
 in a hidden temporary file next to its destination and is renamed into place, so a crashed upload never
 leaves a half file visible. Reads and listings resolve symlinks and refuse anything outside the root.
 """
@@ -35,6 +35,29 @@ def local_path_from_uri(uri: str) -> Path:
             raise InvalidParameterError(f"file:// URIs with a remote host are not supported: {uri!r}")
         return Path(url2pathname(parsed.path))
     return Path(uri)
+
+
+def copy_file(source: Path | str, destination: Path | str) -> int:
+    """Copy bytes kernel-side (``sendfile``) into a new file; fewer system calls than ``shutil.copyfile``."""
+    with open(source, "rb") as src, open(destination, "xb") as dst:
+        size = os.fstat(src.fileno()).st_size
+        try:
+            offset = 0
+            while offset < size:
+                sent = os.sendfile(dst.fileno(), src.fileno(), offset, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+            if offset == size:
+                return size
+            dst.seek(offset)
+            src.seek(offset)
+        except OSError:  # sendfile unsupported for this pair (some filesystems): plain copy
+            dst.seek(0)
+            dst.truncate()
+            src.seek(0)
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+        return dst.tell()
 
 
 class LocalArtifactRepository(ArtifactRepository):
@@ -79,12 +102,11 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def _upload_file(self, local_path: Path, dest: str, progress: ProgressCallback | None) -> None:
         target = self._target_for_write(dest)
-        size = local_path.stat().st_size
         if progress is not None:
-            progress(dest, 0, size)
+            progress(dest, 0, local_path.stat().st_size)
         temp = self._temp_next_to(target)
         try:
-            shutil.copyfile(local_path, temp)
+            size = copy_file(local_path, temp)
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
@@ -119,10 +141,9 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def _download_file(self, src: str, local_path: Path, progress: ProgressCallback | None) -> None:
         source = self._existing_file(src)
-        size = source.stat().st_size
         if progress is not None:
-            progress(src, 0, size)
-        shutil.copyfile(source, local_path)
+            progress(src, 0, source.stat().st_size)
+        size = copy_file(source, local_path)
         if progress is not None:
             progress(src, size, size)
 

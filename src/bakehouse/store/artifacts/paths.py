@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -85,6 +86,25 @@ def _real_root(root: Path | str, root_is_real: bool) -> str:
     return os.fspath(root) if root_is_real else os.path.realpath(root)
 
 
+def _realpath_below(real_root: str, rel: str) -> str:
+    """``os.path.realpath(real_root/rel)`` for a validated ``rel``, checking only the components of ``rel``.
+
+    ``rel`` has no ``.``/``..``/empty segments, so until a symlink turns up the real path is the lexical
+    one; a missing component means nothing below it exists either. A symlink hands over to realpath.
+    """
+    path = real_root.rstrip(os.sep)
+    parts = rel.split("/")
+    for index, part in enumerate(parts):
+        path = f"{path}{os.sep}{part}"
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return os.path.join(path, *parts[index + 1 :])
+        if stat.S_ISLNK(mode):
+            return os.path.realpath(os.path.join(path, *parts[index + 1 :]))
+    return path
+
+
 def resolve_under(root: Path | str, relative: str | None, *, root_is_real: bool = False) -> Path:
     """The real location of ``relative`` under ``root``, following every symlink.
 
@@ -96,7 +116,7 @@ def resolve_under(root: Path | str, relative: str | None, *, root_is_real: bool 
     rel = safe_relative_path(relative)
     if rel == "":
         return Path(real_root)
-    candidate = os.path.realpath(os.path.join(real_root, rel))
+    candidate = _realpath_below(real_root, rel)
     if not _is_within(candidate, real_root):
         raise _reject(relative or "", "it resolves outside the artifact root")
     return Path(candidate)
@@ -113,7 +133,7 @@ def resolve_parent_under(root: Path | str, relative: str | None, *, root_is_real
     if rel == "":
         return Path(real_root)
     parent_rel, _, name = rel.rpartition("/")
-    parent = os.path.realpath(os.path.join(real_root, parent_rel)) if parent_rel else real_root
+    parent = _realpath_below(real_root, parent_rel) if parent_rel else real_root
     if not _is_within(parent, real_root):
         raise _reject(relative or "", "it resolves outside the artifact root")
     return Path(parent, name)

@@ -6,9 +6,19 @@ import { loadPlotly, PALETTE, LAYOUT, CONFIG } from '../plot.js';
 import { setQuery } from '../app.js';
 
 export async function render(main, _args, query) {
-  const runIds = (query.get('runs') || '').split(',').filter(Boolean);
+  let runIds = (query.get('runs') || '').split(',').filter(Boolean);
+  const expIds = (query.get('experiments') || '').split(',').filter(Boolean);
   document.title = 'Charts · Bakehouse';
   main.append(h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / '), h('h1', null, 'Metric charts')));
+  const firstKey = (query.get('keys') || '').split(',').filter(Boolean).map(decodeURIComponent)[0];
+  if (!runIds.length && expIds.length && firstKey) {
+    // which runs have this metric: one indexed query on the server, no scan of every run in the browser
+    const found = await api.helper('metrics/runs-with-metric', { experiment_ids: expIds, metric_key: firstKey }).catch(() => null);
+    if (found) {
+      if (found.run_ids.length > 10) main.append(h('p', { class: 'muted' }, `${found.run_ids.length} runs have ${firstKey}; showing 10. Select runs in the table to choose others.`));
+      runIds = found.run_ids.slice(0, 10);
+    }
+  }
   if (!runIds.length) { main.append(empty('No runs chosen. Select runs in a runs table and press “Chart metrics”.')); return; }
   const box = h('div', null, spinner());
   main.append(box);

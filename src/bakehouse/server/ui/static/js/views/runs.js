@@ -50,7 +50,7 @@ export async function render(main, [expParam], query) {
   const countEl = h('span', { class: 'count', 'aria-live': 'polite' });
   const selEl = h('span', { class: 'muted' });
   const btnCompare = h('button', { onclick: () => openCompare(), disabled: true }, 'Compare');
-  const btnChart = h('button', { onclick: () => openCharts(), disabled: true }, 'Chart metrics');
+  const btnChart = h('button', { onclick: () => openCharts(), title: 'Chart the selected runs (or runs that have the first metric)' }, 'Chart metrics');
   const btnDelete = h('button', { class: 'danger', onclick: () => lifecycle('delete'), disabled: true }, 'Delete');
   const btnRestore = h('button', { onclick: () => lifecycle('restore'), disabled: true }, 'Restore');
   const btnCols = h('button', { 'aria-haspopup': 'true', onclick: () => toggleChooser() }, 'Columns');
@@ -172,7 +172,6 @@ export async function render(main, [expParam], query) {
     const n = selected.size;
     selEl.textContent = n ? `${n} selected` : '';
     btnCompare.disabled = n < 1;
-    btnChart.disabled = n < 1;
     btnDelete.disabled = n < 1;
     btnRestore.disabled = n < 1;
     grid.refresh();
@@ -271,6 +270,11 @@ export async function render(main, [expParam], query) {
   // ----------------------------------------------------------------------------------- actions
   function openCompare() { location.hash = `#/compare?runs=${[...selected].join(',')}`; }
   function openCharts() {
+    if (!selected.size) {
+      const key = [...known.m][0];
+      location.hash = `#/charts?experiments=${expIds.join(',')}${key ? `&keys=${encodeURIComponent(key)}` : ''}`;
+      return;
+    }
     const sel = rows.filter((r) => selected.has(r.id));
     const keys = [...new Set(sel.flatMap((r) => Object.keys(r.metrics)))].slice(0, 4);
     location.hash = `#/charts?runs=${[...selected].slice(0, 100).join(',')}&keys=${keys.map(encodeURIComponent).join(',')}`;
