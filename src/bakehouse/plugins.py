@@ -101,4 +101,4 @@ artifact_repositories.register("https", "bakehouse.store.artifacts.http:HttpArti
 artifact_repositories.register("runs", "bakehouse.store.artifacts.logical:RunsArtifactRepository")
 artifact_repositories.register("models", "bakehouse.store.artifacts.logical:ModelsArtifactRepository")
 project_backends.register("local", "bakehouse.projects.backends.local:LocalBackend")
-project_backends.register("kubernetes", "bakehouse.projects.backends.kubernetes:KubernetesBackend")
+project_backends.register("kubernetes", "bakehouse.projects.backends.kubernetes")
