@@ -155,123 +155,216 @@ def timed(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def run_workloads(server: RunningServer, results: Results, args: argparse.Namespace, scale: float) -> None:
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
+class Workbench:
+    """One running server plus the data its timed workloads use (set up before any clock starts)."""
 
-    name = server.name
-    time.sleep(1.0)  # let the workers settle before measuring idle memory
-    results.add("server start-up (to /health)", name, server.startup_s, "s")
-    results.add("idle memory (all processes)", name, session_rss_mb(server.proc.pid), "MB")
+    def __init__(self, server: RunningServer, scale: float) -> None:
+        from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=server.url)
-    eid = client.create_experiment(f"bench-{uuid.uuid4().hex[:8]}")
-    rid = client.create_run(eid).info.run_id
+        self.server = server
+        self.name = server.name
+        self.scale = scale
+        self.client = MlflowClient(tracking_uri=server.url)
+        self.eid = self.client.create_experiment(f"bench-{uuid.uuid4().hex[:8]}")
+        self.loop_run = self.client.create_run(self.eid).info.run_id
+        self.loop_step = 0
+        self.batch_run = self.client.create_run(self.eid).info.run_id
+        self.batch_step = 0
+        self.search_eid = self.client.create_experiment(f"search-{uuid.uuid4().hex[:8]}")
+        self.history_run = self.client.create_run(self.eid).info.run_id
+        self.artifact_run = self.client.create_run(self.eid).info.run_id
+        self.n_runs = int(2000 * scale)
+        self.points = int(100_000 * scale)
 
-    # --- log_metric loop with the official client (time-bounded: MLflow does ~17/s)
-    n = 0
-    t0 = time.perf_counter()
-    budget = 6.0 * max(scale, 0.3)
-    while n < int(3000 * scale) and time.perf_counter() - t0 < budget:
-        client.log_metric(rid, "loop", float(n), step=n)
-        n += 1
-    results.add("log_metric loop, mlflow client", name, n / (time.perf_counter() - t0), "calls/s", True)
+    # ------------------------------------------------------------------ setup (not timed)
+    def populate(self) -> None:
+        t0 = time.perf_counter()
+        db = self.server.workdir / "db.sqlite"
+        if self.name.startswith("bakehouse"):
+            self._populate_bakehouse(f"sqlite:///{db}")
+        elif self.name == "mlflow":
+            self._populate_mlflow(f"sqlite:///{db}")
+        else:
+            self._populate_http()
+        print(f"  ({self.name}: {self.n_runs} runs + {self.points} history points set up in "
+              f"{time.perf_counter() - t0:.1f} s, not timed)", flush=True)
+        assert len(self.client.get_metric_history(self.history_run, "h")) == self.points
 
-    if name.startswith("bakehouse"):
+    def _run_rows(self, i: int) -> tuple[dict[str, str], list[tuple[str, float]], list[tuple[str, str]]]:
+        tags = {"group": "a" if i % 2 else "b", "note": f"n{i}"}
+        metrics = [("acc", (i % 100) / 100), ("loss", 1 - (i % 100) / 100)]
+        params = [("model", "cnn" if i % 3 else "mlp"), ("lr", str(i / 1000))]
+        return tags, metrics, params
+
+    def _populate_bakehouse(self, uri: str) -> None:
+        from bakehouse.entities import Metric, Param, RunTag
+        from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+        store = SqlTrackingStore(uri, "mlflow-artifacts:/")
+        for i in range(self.n_runs):
+            tags, metrics, params = self._run_rows(i)
+            run = store.create_run(self.search_eid, "bench", 1_700_000_000_000 + i, [RunTag(k, v) for k, v in tags.items()], f"r{i}")
+            store.log_batch(run.info.run_id, metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
+                            params=[Param(k, v) for k, v in params])
+        for start_step in range(0, self.points, 1000):
+            store.log_batch(self.history_run, metrics=[
+                Metric("h", float(s), 1_700_000_000_000 + s, s) for s in range(start_step, min(self.points, start_step + 1000))])
+        store.engine.dispose()
+
+    def _populate_mlflow(self, uri: str) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = SqlAlchemyStore(uri, "mlflow-artifacts:/")
+        for i in range(self.n_runs):
+            tags, metrics, params = self._run_rows(i)
+            run = store.create_run(self.search_eid, "bench", 1_700_000_000_000 + i,
+                                   [RunTag(k, v) for k, v in tags.items()], f"r{i}")
+            store.log_batch(run.info.run_id, metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
+                            params=[Param(k, v) for k, v in params], tags=[])
+        for start_step in range(0, self.points, 1000):
+            store.log_batch(self.history_run, metrics=[
+                Metric("h", float(s), 1_700_000_000_000 + s, s) for s in range(start_step, min(self.points, start_step + 1000))],
+                params=[], tags=[])
+        store.engine.dispose()
+
+    def _populate_http(self) -> None:
+        from mlflow.entities import Metric, Param
+
+        def make_run(i: int) -> None:
+            tags, metrics, params = self._run_rows(i)
+            run = self.client.create_run(self.search_eid, start_time=1_700_000_000_000 + i, tags=tags, run_name=f"r{i}")
+            self.client.log_batch(run.info.run_id, metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
+                                  params=[Param(k, v) for k, v in params])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(make_run, range(self.n_runs)))
+        for start_step in range(0, self.points, 1000):
+            self.client.log_batch(self.history_run, metrics=[
+                Metric("h", float(s), 1_700_000_000_000 + s, s) for s in range(start_step, min(self.points, start_step + 1000))])
+
+    # ------------------------------------------------------------------ timed workloads (one sample each)
+    def log_metric_loop(self) -> float:
+        """calls/s of the official client's log_metric, for ~2 s or 1000 calls."""
+        n, t0 = 0, time.perf_counter()
+        while n < 1000 and time.perf_counter() - t0 < 2.0 * max(self.scale, 0.5):
+            self.client.log_metric(self.loop_run, "loop", float(n), step=self.loop_step)
+            self.loop_step += 1
+            n += 1
+        return n / (time.perf_counter() - t0)
+
+    def log_metric_ours(self) -> float:
         from bakehouse.client.client import Client
 
-        ours = Client(tracking_uri=server.url)
-        orid = ours.create_run(eid).info.run_id
-        count = int(100_000 * scale)
+        ours = Client(tracking_uri=self.server.url)
+        rid = ours.create_run(self.eid).info.run_id
+        count = int(50_000 * self.scale)
         t0 = time.perf_counter()
         for i in range(count):
-            ours.log_metric(orid, "ours", float(i), step=i)
-        ours.flush() if hasattr(ours, "flush") else None
-        history = ours.get_metric_history(orid, "ours")
+            ours.log_metric(rid, "ours", float(i), step=i)
+        got = len(ours.get_metric_history(rid, "ours"))  # flushes, then reads everything back
         elapsed = time.perf_counter() - t0
-        assert len(history) == count, (len(history), count)
-        results.add("log_metric loop, bakehouse client", name, count / elapsed, "calls/s", True)
+        assert got == count, (got, count)
+        return count / elapsed
 
-    # --- log_batch: 10 x 1000 metrics
-    brid = client.create_run(eid).info.run_id
-    batches = max(1, int(10 * scale))
-    t0 = time.perf_counter()
-    for b in range(batches):
-        client.log_batch(brid, metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000 + b, b * 1000 + i)
-                                        for i in range(1000)])
-    results.add("log_batch 10x1000 metrics", name, batches * 1000 / (time.perf_counter() - t0), "metrics/s", True)
+    def log_batch(self) -> float:
+        from mlflow.entities import Metric
 
-    # --- search over 2,000 runs (setup not timed)
-    seid = client.create_experiment(f"search-{uuid.uuid4().hex[:8]}")
-    n_runs = int(2000 * scale)
+        batches = 3
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            base = self.batch_step
+            self.client.log_batch(self.batch_run, metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000, base + i)
+                                                            for i in range(1000)])
+            self.batch_step += 1000
+        return batches * 1000 / (time.perf_counter() - t0)
 
-    def make_run(i: int) -> None:
-        r = client.create_run(seid, tags={"group": "a" if i % 2 else "b"}, run_name=f"r{i}")
-        client.log_batch(
-            r.info.run_id,
-            metrics=[Metric("acc", (i % 100) / 100, 1_700_000_000_000, 0), Metric("loss", 1 - (i % 100) / 100, 1_700_000_000_000, 0)],
-            params=[Param("model", "cnn" if i % 3 else "mlp"), Param("lr", str(i / 1000))],
-            tags=[RunTag("note", f"n{i}")],
-        )
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(make_run, range(n_runs)))
-    print(f"  ({name}: created {n_runs} runs in {time.perf_counter() - t0:.1f} s, not timed)", flush=True)
-
-    def search_all(filter_string: str = "", order_by: list[str] | None = None) -> int:
+    def search(self, filter_string: str = "", order_by: list[str] | None = None) -> float:
         total, token = 0, None
+        t0 = time.perf_counter()
         while True:
-            page = client.search_runs([seid], filter_string, max_results=1000, order_by=order_by, page_token=token)
+            page = self.client.search_runs([self.search_eid], filter_string, max_results=1000, order_by=order_by,
+                                           page_token=token)
             total += len(page)
             token = page.token
             if not token:
-                return total
+                break
+        elapsed = time.perf_counter() - t0
+        if not filter_string:
+            assert total == self.n_runs, (total, self.n_runs)
+        return elapsed * 1000
 
-    assert search_all() == n_runs
-    results.add(f"search {n_runs} runs, no filter", name, timed(search_all, args.repeat) * 1000, "ms")
-    results.add(f"search {n_runs} runs, filter", name, timed(
-        lambda: search_all("metrics.acc > 0.5 AND params.model = 'cnn'"), args.repeat) * 1000, "ms")
-    results.add(f"search {n_runs} runs, order_by metric", name, timed(
-        lambda: search_all("", ["metrics.loss DESC"]), args.repeat) * 1000, "ms")
+    def history(self) -> float:
+        t0 = time.perf_counter()
+        got = len(self.client.get_metric_history(self.history_run, "h"))
+        elapsed = time.perf_counter() - t0
+        assert got == self.points
+        return elapsed * 1000
 
-    # --- metric history, 100k points
-    hrid = client.create_run(eid).info.run_id
-    points = int(100_000 * scale)
-    for start_step in range(0, points, 1000):
-        client.log_batch(hrid, metrics=[Metric("h", float(s), 1_700_000_000_000 + s, s)
-                                        for s in range(start_step, min(points, start_step + 1000))])
-    assert len(client.get_metric_history(hrid, "h")) == points
-    results.add(f"get_metric_history {points} points", name,
-                timed(lambda: client.get_metric_history(hrid, "h"), args.repeat) * 1000, "ms")
 
-    # --- 100 MB artifact up and down
-    if server.supports_artifacts:
-        size_mb = max(1, int(100 * scale))
-        src = server.workdir / "payload.bin"
-        block = os.urandom(1 << 20)
-        with open(src, "wb") as fh:
-            for _ in range(size_mb):
-                fh.write(block)
-        digest = hashlib.sha256(src.read_bytes()).hexdigest()
-        arid = client.create_run(eid).info.run_id
-        up = timed(lambda: client.log_artifact(arid, str(src)), args.repeat)
-        results.add(f"artifact upload {size_mb} MB", name, size_mb / up, "MB/s", True)
+def run_all(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
+    """Each workload runs on every server in turn, ``repeat`` rounds: machine noise hits all servers alike."""
+    n_runs, points = benches[0].n_runs, benches[0].points
+    workloads: list[tuple[str, str, bool, Callable[[Workbench], float] | None]] = [
+        ("log_metric loop, mlflow client", "calls/s", True, Workbench.log_metric_loop),
+        ("log_metric loop, bakehouse client", "calls/s", True, None),
+        ("log_batch 1000 metrics/call", "metrics/s", True, Workbench.log_batch),
+        (f"search {n_runs} runs, no filter", "ms", False, lambda b: b.search()),
+        (f"search {n_runs} runs, filter", "ms", False,
+         lambda b: b.search("metrics.acc > 0.5 AND params.model = 'cnn'")),
+        (f"search {n_runs} runs, order_by metric", "ms", False, lambda b: b.search("", ["metrics.loss DESC"])),
+        (f"get_metric_history {points} points", "ms", False, Workbench.history),
+    ]
+    for title, unit, higher, fn in workloads:
+        samples: dict[str, list[float]] = {b.name: [] for b in benches}
+        for _ in range(repeat):
+            for bench in benches:
+                if fn is None:
+                    if not bench.name.startswith("bakehouse"):
+                        continue
+                    samples[bench.name].append(bench.log_metric_ours())
+                else:
+                    samples[bench.name].append(fn(bench))
+        for name, values in samples.items():
+            if values:
+                results.add(title, name, statistics.median(values), unit, higher)
 
-        def download() -> None:
-            out = Path(tempfile.mkdtemp(dir=server.workdir))
-            path = client.download_artifacts(arid, "payload.bin", str(out))
+
+def artifact_round(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
+    size_mb = max(1, int(100 * scale))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-http-payload-"))
+    src = workdir / "payload.bin"
+    block = os.urandom(1 << 20)
+    with open(src, "wb") as fh:
+        for i in range(size_mb):
+            fh.write(block[i:] + block[:i])
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    up: dict[str, list[float]] = {}
+    down: dict[str, list[float]] = {}
+    copies = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        shutil.copyfile(src, workdir / "copy.bin")
+        copies.append(size_mb / (time.perf_counter() - t0))
+        for bench in benches:
+            if not bench.server.supports_artifacts:
+                continue
+            t0 = time.perf_counter()
+            bench.client.log_artifact(bench.artifact_run, str(src))
+            up.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
+            out = Path(tempfile.mkdtemp(dir=workdir))
+            t0 = time.perf_counter()
+            path = bench.client.download_artifacts(bench.artifact_run, "payload.bin", str(out))
+            down.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
             if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
-                raise AssertionError("download differs")
+                raise AssertionError(f"{bench.name}: downloaded bytes differ")
             shutil.rmtree(out)
-
-        down = timed(download, args.repeat)
-        results.add(f"artifact download {size_mb} MB", name, size_mb / down, "MB/s", True)
-        if "disk copy (reference)" not in results.rows.get(f"artifact upload {size_mb} MB", {}):
-            copy = timed(lambda: shutil.copyfile(src, server.workdir / "copy.bin"), args.repeat)
-            results.add(f"artifact upload {size_mb} MB", "disk copy", size_mb / copy, "MB/s", True)
-    mlflow.set_tracking_uri(None) if hasattr(mlflow, "set_tracking_uri") else None
+    results.add(f"artifact upload {size_mb} MB", "disk copy", statistics.median(copies), "MB/s", True)
+    for name, values in up.items():
+        results.add(f"artifact upload {size_mb} MB", name, statistics.median(values), "MB/s", True)
+    for name, values in down.items():
+        results.add(f"artifact download {size_mb} MB", name, statistics.median(values), "MB/s", True)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def print_summary(results: Results, servers: list[str]) -> None:
@@ -303,24 +396,34 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10x smaller workloads")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
-    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    names = [s.strip() for s in args.servers.split(",") if s.strip()]
     results = Results()
-    done = []
-    for name in servers:
-        workdir = Path(tempfile.mkdtemp(prefix=f"bench-http-{name}-"))
-        print(f"\n# {name}", flush=True)
-        try:
-            server = start(name, workdir)
-        except FileNotFoundError:
-            print("  (not installed: skipped)")
-            continue
-        try:
-            run_workloads(server, results, args, scale)
-            done.append(name)
-        finally:
+    running: list[RunningServer] = []
+    try:
+        print("\n# start-up and idle memory (each server started alone, on an empty database)", flush=True)
+        for name in names:
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-http-{name}-"))
+            try:
+                server = start(name, workdir)
+            except FileNotFoundError:
+                print(f"  {name}: not installed, skipped")
+                continue
+            time.sleep(1.5)  # let every worker finish booting before reading memory
+            results.add("server start-up (to /health)", name, server.startup_s, "s")
+            results.add("idle memory (all processes)", name, session_rss_mb(server.proc.pid), "MB")
+            running.append(server)
+        print("\n# setup (not timed)", flush=True)
+        benches = [Workbench(server, scale) for server in running]
+        for bench in benches:
+            bench.populate()
+        print(f"\n# workloads (each one on every server in turn, {args.repeat} rounds, medians)", flush=True)
+        run_all(benches, results, args.repeat, scale)
+        artifact_round(benches, results, args.repeat, scale)
+    finally:
+        for server in running:
             server.stop()
-            shutil.rmtree(workdir, ignore_errors=True)
-    print_summary(results, done)
+            shutil.rmtree(server.workdir, ignore_errors=True)
+    print_summary(results, [s.name for s in running])
 
 
 if __name__ == "__main__":

@@ -109,6 +109,15 @@ class ArtifactRepository(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.artifact_uri!r})"
 
+    def close(self) -> None:
+        """Release connections (HTTP pools); the repository stays usable and reconnects on demand."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ primitives a backend implements
 
     @abstractmethod
@@ -156,6 +165,7 @@ class ArtifactRepository(ABC):
     def upload_file(
         self, local_path: str | os.PathLike[str], dest_path: str, progress: ProgressCallback | None = None
     ) -> None:
+        """Store one local file at ``dest_path`` (relative to the root), replacing any existing file."""
         dest = safe_relative_path(dest_path)
         if dest == "":
             raise InvalidParameterError("An artifact destination path is required to upload a file")
@@ -174,18 +184,26 @@ class ArtifactRepository(ABC):
         self._download_atomically(src, Path(local_path), progress)
 
     def list_dir(self, path: str | None = None) -> list[FileInfo]:
+        """Direct children of ``path``, root-relative and sorted; ``[]`` for a file or a missing path."""
         return sorted(self._list_dir(safe_relative_path(path)), key=lambda info: info.path)
 
     def delete(self, path: str | None = None) -> None:
+        """Remove a file or a tree (``None``/``""`` = everything); a missing path is not an error."""
         self._delete(safe_relative_path(path))
 
     def open_read(self, path: str) -> ChunkStream:
+        """Open a file for streaming (NotFoundError right away if missing); iterate it, then close it."""
         rel = safe_relative_path(path)
         if rel == "":
             raise InvalidParameterError("An artifact path is required to read a file")
         return self._open_read(rel)
 
     def write_stream(self, path: str, chunks: Iterable[bytes]) -> int:
+        """Store an iterable of byte chunks at ``path`` in bounded memory; returns the bytes written.
+
+        The previous version (if any) stays visible until the new one is complete; if ``chunks`` raises,
+        nothing changes.
+        """
         rel = safe_relative_path(path)
         if rel == "":
             raise InvalidParameterError("An artifact path is required to write a file")

@@ -121,6 +121,9 @@ class _DelegatingArtifactRepository(ArtifactRepository):
     def _resolve(self, uri: str, tracking_uri: str | None, tracking_store: Any) -> str:
         raise NotImplementedError
 
+    def close(self) -> None:
+        self.inner.close()
+
     def _upload_file(self, local_path: Path, dest: str, progress: ProgressCallback | None) -> None:
         self.inner._upload_file(local_path, dest, progress)
 

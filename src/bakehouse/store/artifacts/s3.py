@@ -175,7 +175,10 @@ class S3ArtifactRepository(ArtifactRepository):
         return ChunkStream.from_file(response["Body"], size=int(response.get("ContentLength", 0)))
 
     def _write_stream(self, path: str, chunks: Iterable[bytes]) -> int:
-        """Small streams become one PUT; larger ones a multipart upload with bounded buffering."""
+        """Small streams become one PUT; larger ones a multipart upload buffering one part at a time.
+
+        With 8 MiB parts and S3's 10,000-part limit a single stream can be up to ~80 GB.
+        """
         key = self._key(path)
         buffer = bytearray()
         total = 0

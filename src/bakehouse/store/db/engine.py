@@ -159,11 +159,18 @@ def _create_fresh(engine: Engine) -> None:
         _ensure_default_experiment(conn)
 
 
+def allow_zero_id(conn: Any) -> None:
+    """MySQL turns an inserted 0 into the next AUTO_INCREMENT value unless told otherwise."""
+    if conn.dialect.name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+
+
 def _ensure_default_experiment(conn: Any) -> None:
     from bakehouse.store.db.schema import experiments  # local: avoid a cycle at import time
 
     exists = conn.execute(experiments.select().where(experiments.c.experiment_id == 0)).first()
     if exists is None:
+        allow_zero_id(conn)
         conn.execute(
             experiments.insert().values(
                 experiment_id=0,

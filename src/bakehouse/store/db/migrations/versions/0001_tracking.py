@@ -170,6 +170,8 @@ def upgrade() -> None:
     )
     op.create_index('index_tags_key', 'tags', ['key'], unique=False)
 
+    if op.get_bind().dialect.name in ("mysql", "mariadb"):  # keep the Default experiment's id 0
+        op.execute("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
     op.bulk_insert(
         sa.table("experiments", sa.column("experiment_id", sa.Integer), sa.column("name", sa.String),
                  sa.column("lifecycle_stage", sa.String)),

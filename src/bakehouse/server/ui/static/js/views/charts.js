@@ -39,15 +39,15 @@ export async function render(main, _args, query) {
   draw();
 }
 
+/** Exponential moving average (TensorBoard-style smoothing); non-finite values pass through. */
 function ema(values, alpha) {
   if (!alpha) return values;
-  const out = new Array(values.length); let s = null; let n = 0;
+  const out = new Array(values.length); let s = null;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number' || !isFinite(v)) { out[i] = v; continue; }
     s = s === null ? v : alpha * s + (1 - alpha) * v;
-    n++;
-    out[i] = s / 1; // debiasing unnecessary: seeded with the first value
+    out[i] = s;
   }
   return out;
 }
@@ -85,7 +85,7 @@ export function renderChartsInto(container, runIds, keys, opts = {}) {
     const traces = []; let points = 0; let stored = 0; let down = false;
     series.forEach((s, i) => {
       const color = PALETTE[i % PALETTE.length];
-      const t0 = s.timestamps.length ? Math.min(...s.timestamps.slice(0, 1)) : 0;
+      const t0 = s.timestamps.length ? s.timestamps[0] : 0;
       const xs = st.x === 'step' ? s.steps : st.x === 'wall' ? s.timestamps.map((t) => new Date(t)) : s.timestamps.map((t) => (t - t0) / 1000);
       const name = (opts.names && opts.names[s.run_id]) || s.run_id;
       points += s.values.length; stored += s.total; down = down || s.downsampled;

@@ -1,6 +1,6 @@
 // Runs table of one or several experiments: all matching runs in one virtualized, sortable table.
 import * as api from '../api.js';
-import { h, clear, errorBox, toast, downloadText, fmtNum } from '../dom.js';
+import { h, clear, errorBox, toast, downloadText } from '../dom.js';
 import { VirtualGrid } from '../table.js';
 import { ATTRS, DEFAULT_ATTRS, accessor, colGroup, colLabel, formatter, orderClause, parseCol, sortRows, toCsv } from '../columns.js';
 import { setQuery } from '../app.js';
@@ -126,7 +126,7 @@ export async function render(main, [expParam], query) {
   function rebuild() {
     const ids = new Set(rows.length ? rows.map((r) => r.id) : []);
     childrenOf = new Map();
-    let sorted = sortedRows;
+    const sorted = sortedRows;
     for (const r of sorted) {
       if (r.parent && ids.has(r.parent) && r.parent !== r.id) {
         let l = childrenOf.get(r.parent);
