@@ -89,20 +89,18 @@ def _is_logged_model_id(segment: str) -> bool:
 def resolve_models_uri(uri: str, tracking_uri: str | None = None, tracking_store: Any = None) -> str:
     """``models:/...`` → the concrete artifact URI of that model.
 
-    Implemented: ``models:/m-<id>[/<path>]`` (a logged model, via ``get_logged_model``).
-    Registry extension point: ``models:/<name>/<version>``, ``models:/<name>@<alias>``,
-    ``models:/<name>/<stage>`` and ``models:/<name>/latest`` need the registry store
-    (``plugins.registry_stores``) and are refused until it is wired in here.
+    ``models:/m-<id>[/<path>]`` is a logged model (via ``get_logged_model``); ``models:/<name>/<version>``,
+    ``models:/<name>@<alias>``, ``models:/<name>/<stage>`` and ``models:/<name>/latest`` resolve through
+    the registry store.
     """
     parts = _split_logical(uri, "models")
     if _is_logged_model_id(parts[0]):
         sub_path = safe_relative_path("/".join(parts[1:]))
         store = tracking_store if tracking_store is not None else _tracking_store(tracking_uri)
         return append_to_uri(store.get_logged_model(parts[0]).artifact_location, sub_path)
-    raise InvalidParameterError(
-        f"Resolving registered-model URIs such as {uri!r} needs the model registry store, "
-        "which is not available to the artifact layer yet; use models:/m-<model_id> or the model's artifact URI"
-    )
+    from bakehouse.store.registry.uri import resolve_registered_models_uri  # registry: only for models:/ URIs
+
+    return resolve_registered_models_uri(uri, tracking_uri=tracking_uri, tracking_store=tracking_store)
 
 
 class _DelegatingArtifactRepository(ArtifactRepository):
