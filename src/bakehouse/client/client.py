@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from bakehouse import settings
 from bakehouse.client.batching import MetricBatcher
+from bakehouse.client.registry import RegistryClientMixin
 from bakehouse.client.stores import get_registry_store, get_tracking_store, resolve_tracking_uri, scheme_of
 from bakehouse.entities import (
     Experiment,
@@ -33,11 +34,6 @@ from bakehouse.entities import (
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError
 from bakehouse.store.validation import validate_metric, validate_key
-
-try:  # the registry client lands separately; until then the Client has tracking methods only
-    from bakehouse.client.registry import RegistryClientMixin
-except ImportError:  # pragma: no cover - removed once bakehouse.client.registry exists
-    RegistryClientMixin = object  # type: ignore[assignment,misc]
 
 _batchers: "weakref.WeakSet[MetricBatcher]" = weakref.WeakSet()
 _batchers_lock = threading.Lock()
