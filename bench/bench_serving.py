@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 ONE_ROW = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [[5.1, 3.5, 1.4, 0.2]]}}).encode()
@@ -55,6 +54,24 @@ def command(kind: str, model: Path, port: int) -> list[str]:
     return [mlflow, "models", "serve", "-m", str(model), "-p", str(port), "--env-manager", "local"]
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by every process of the group: a start-up cost that a busy,
+    shared machine inflates far less than wall-clock time."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[2] is pgrp (after pid and comm)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 class Server:
     def __init__(self, kind: str, model: Path, log_dir: Path) -> None:
         self.kind = kind
@@ -82,6 +99,7 @@ class Server:
                 raise RuntimeError(f"{kind} server not ready after 180 s")
             time.sleep(0.01)
         self.ready_seconds = time.perf_counter() - start
+        self.ready_cpu_seconds = group_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         try:
@@ -181,6 +199,7 @@ def run_once(kind: str, model: Path, log_dir: Path, args: argparse.Namespace) ->
         server.stop()
     return {
         "ready_s": server.ready_seconds,
+        "ready_cpu_s": server.ready_cpu_seconds,
         "seq_p50_ms": seq["p50_ms"],
         "seq_p99_ms": seq["p99_ms"],
         "seq_req_per_s": seq["req_per_s"],
@@ -190,7 +209,7 @@ def run_once(kind: str, model: Path, log_dir: Path, args: argparse.Namespace) ->
     }
 
 
-LOWER_IS_BETTER = {"ready_s", "seq_p50_ms", "seq_p99_ms", "conc_p50_ms", "big_10k_ms"}
+LOWER_IS_BETTER = {"ready_s", "ready_cpu_s", "seq_p50_ms", "seq_p99_ms", "conc_p50_ms", "big_10k_ms"}
 
 
 def main() -> None:

@@ -200,8 +200,10 @@ class Result:
 
 
 def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BAKEHOUSE_"))}
-    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONDONTWRITEBYTECODE": "1"})
+    # Both tools import from cached bytecode, as installed packages normally do.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLFLOW_", "BAKEHOUSE_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
     return env
 
 

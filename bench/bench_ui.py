@@ -115,6 +115,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def warm_up(url: str, eid: str) -> None:
+    """Load the server's code paths once (not the browser's cache): the UI page and a small runs search."""
+    urllib.request.urlopen(url + "/", timeout=60).read()
+    body = json.dumps({"experiment_ids": [eid], "max_results": 100}).encode()
+    req = urllib.request.Request(url + "/ajax-api/2.0/mlflow/runs/search", body, {"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=120).read()
+
+
 # ------------------------------------------------------------------------------------------------ browser
 
 def browser_pss_mb(tag: str, only_renderers: bool = False) -> float:
@@ -159,6 +167,22 @@ def renderer_pss_mb(tag: str) -> float:
     return browser_pss_mb(tag, only_renderers=True)
 
 
+def memory(ctx: Any, page: Any, tag: str) -> dict[str, float]:
+    """Tab (renderer) and whole-browser PSS right after the runs arrived, then after a full GC (what the
+    page really keeps), and the JS heap; the same procedure for both UIs."""
+    out = {"memory_mb": renderer_pss_mb(tag), "browser_total_mb": browser_pss_mb(tag)}
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    cdp.send("HeapProfiler.collectGarbage")
+    time.sleep(1)
+    heap = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    out["js_heap_mb"] = heap.get("JSHeapUsedSize", float("nan")) / 2**20
+    out["memory_gc_mb"] = renderer_pss_mb(tag)
+    out["browser_total_gc_mb"] = browser_pss_mb(tag)
+    cdp.detach()
+    return out
+
+
 def asset_bytes(page: Any) -> dict[str, int]:
     """JS and CSS bytes this page fetched (compressed on the wire, and decoded)."""
     return page.evaluate("""() => {
@@ -193,6 +217,15 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
         page = ctx.new_page()
         page.set_default_timeout(120_000)
         eid = info["experiment_id"]
+        page.goto(f"{url}/#/no-such-page")
+        page.wait_for_selector("h2")
+        time.sleep(0.5)
+        out["baseline_tab_mb"] = renderer_pss_mb(tag)
+        page.close()
+        ctx.close()
+        ctx = browser.new_context(viewport=VIEWPORT)
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
         t0 = time.perf_counter()
         page.goto(f"{url}/#/experiments/{eid}")
         page.wait_for_selector(".grid-body .gr")
@@ -205,12 +238,7 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
         page.wait_for_selector(f".gr[data-index='{n - 1}']")
         out["dom_rows"] = page.eval_on_selector_all(".grid-body .gr", "e => e.length")
         time.sleep(0.5)
-        out["memory_mb"] = renderer_pss_mb(tag)
-        out["browser_total_mb"] = browser_pss_mb(tag)
-        cdp = ctx.new_cdp_session(page)
-        cdp.send("Performance.enable")
-        heap = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-        out["js_heap_mb"] = heap.get("JSHeapUsedSize", float("nan")) / 2**20
+        out.update(memory(ctx, page, tag))
         page.evaluate("document.querySelector('.grid').scrollTop = 0")
         # sort by a metric (first click: descending), timed inside the page from the click until the sorted
         # rows are painted (two animation frames); then check the right run is on top
@@ -235,6 +263,13 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
         page.wait_for_selector(f".parcoords[data-lines='{n}']")
         out["parcoords_all_s"] = time.perf_counter() - t
         out["parcoords_all_draw_ms"] = float(page.get_attribute(".parcoords", "data-render-ms") or "nan")
+        # ... and straight from a link, in a fresh page (every run fetched again)
+        page2 = ctx.new_page()
+        page2.set_default_timeout(120_000)
+        t = time.perf_counter()
+        page2.goto(f"{url}/#/compare?experiments={eid}")
+        page2.wait_for_selector(f".parcoords[data-lines='{n}']")
+        out["parcoords_all_cold_s"] = time.perf_counter() - t
         ctx.close()
         # 100,000-point chart: cold (a new browser cache: plotly.js fetched too), then in-app from the
         # experiments page with plotly.js in the HTTP cache (the usual case after the first chart)
@@ -287,26 +322,25 @@ def measure_mlflow(pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any],
                   "&modelVersionFilter=All+Runs&datasetsFilter=W10%3D")
         page.wait_for_function(f"{row0} && {row0}.textContent.includes({json.dumps(exp['top_metric'])})")
         out["sort_metric_s"] = time.perf_counter() - t
-        # "Load more" until every run is listed (or the click budget is used up)
+        # "Load more" until every run is listed (or the click budget is used up); the button is replaced by
+        # a spinner while a page loads, so wait for it to come back (or for the end of the list)
         rowcount = "+(document.querySelector('[aria-rowcount]') || {getAttribute: () => 0}).getAttribute('aria-rowcount')"
         clicks = 0
         t = time.perf_counter()
+        button = page.get_by_role("button", name="Load more").first
         while clicks < load_more:
-            button = page.get_by_role("button", name="Load more")
-            if button.count() == 0 or not button.first.is_visible():
+            try:
+                button.wait_for(state="visible", timeout=30_000)
+            except Exception:  # noqa: BLE001 - no button: everything is listed
                 break
             before = page.evaluate(rowcount)
-            button.first.click()
+            button.click()
             clicks += 1
             page.wait_for_function(f"{rowcount} > {before}", timeout=300_000)
+        out["rows_listed"] = page.evaluate(rowcount)
         out["load_more_clicks"] = clicks
         out["load_more_s"] = time.perf_counter() - t
-        out["memory_mb"] = renderer_pss_mb(tag)
-        out["browser_total_mb"] = browser_pss_mb(tag)
-        cdp = ctx.new_cdp_session(page)
-        cdp.send("Performance.enable")
-        heap = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-        out["js_heap_mb"] = heap.get("JSHeapUsedSize", float("nan")) / 2**20
+        out.update(memory(ctx, page, tag))
         ctx.close()
         ctx = browser.new_context(viewport=VIEWPORT)
         page = ctx.new_page()
@@ -336,12 +370,18 @@ ROWS = [
     ("  of which the sort itself (ms)", "sort_metric_js_ms", None),
     ("sort all runs by a param (s)", "sort_param_s", 0.5),
     ("all runs in the table (s)", "all_rows_s", 5.0),
-    ("'load more' clicks to see all", "load_more_clicks", None),
-    ("tab memory, all runs shown (MB PSS)", "memory_mb", 200),
+    ("'load more' clicks made", "load_more_clicks", None),
+    ("  time for those clicks (s)", "load_more_s", None),
+    ("  runs listed after them", "rows_listed", None),
+    ("tab memory, all runs shown (MB PSS)", "memory_mb", None),
+    ("  after a GC (MB PSS)", "memory_gc_mb", 200),
     ("whole browser memory (MB PSS)", "browser_total_mb", None),
-    ("JS heap (MB)", "js_heap_mb", None),
+    ("  after a GC (MB PSS)", "browser_total_gc_mb", None),
+    ("JS heap after GC (MB)", "js_heap_mb", None),
+    ("tab memory, empty page (MB PSS)", "baseline_tab_mb", None),
     ("parallel coordinates, 20 runs (s)", "parcoords_20_s", 1.0),
-    ("parallel coordinates, all runs (s)", "parcoords_all_s", 3.0),
+    ("parallel coordinates, all runs, from the table (s)", "parcoords_all_s", 3.0),
+    ("parallel coordinates, all runs, opened by link (s)", "parcoords_all_cold_s", 3.0),
     ("  of which the canvas draw (ms)", "parcoords_all_draw_ms", None),
     ("100k-point chart, cold (s)", "chart_100k_cold_s", None),
     ("100k-point chart, plotly cached (s)", "chart_100k_warm_s", 1.0),
@@ -367,7 +407,7 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bakehouse-bench-ui"))
     ap.add_argument("--skip-mlflow", action="store_true")
     ap.add_argument("--mlflow-repeat", type=int, default=1, help="MLflow's 'load more' pass takes minutes")
-    ap.add_argument("--mlflow-load-more", type=int, default=10_000, help="cap on 'Load more' clicks")
+    ap.add_argument("--mlflow-load-more", type=int, default=10_000, help="cap on 'Load more' clicks (99 show 10,000 runs)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -381,7 +421,7 @@ def main() -> None:
                       f"sqlite:///{args.workdir / 'bakehouse.db'}", "--artifacts-destination", str(args.workdir / "bh-art")],
                      url, args.workdir / "bakehouse-server.log")
         try:
-            urllib.request.urlopen(url + "/", timeout=10).read()  # server warm-up, not the browser's cache
+            warm_up(url, info["experiment_id"])
             for i in range(args.repeat):
                 r = measure_bakehouse(pw, url, info, exp, args.runs)
                 print(f"bakehouse #{i + 1}: {json.dumps(r)}", flush=True)
@@ -391,11 +431,11 @@ def main() -> None:
         if not args.skip_mlflow:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            proc = start([str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            proc = start([str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
                           "--backend-store-uri", f"sqlite:///{args.workdir / 'mlflow.db'}", "--default-artifact-root",
                           str(args.workdir / "ml-art")], url, args.workdir / "mlflow-server.log")
             try:
-                urllib.request.urlopen(url + "/", timeout=30).read()
+                warm_up(url, info["experiment_id"])
                 for i in range(args.mlflow_repeat):
                     r = measure_mlflow(pw, url, info, exp, args.runs, args.mlflow_load_more)
                     print(f"mlflow #{i + 1}: {json.dumps(r)}", flush=True)

@@ -1,5 +1,6 @@
 """Crash safety: SIGKILL the server (its whole process group) while 8 clients log; after a restart on the same
-store every write the server acknowledged (HTTP 200) is there, and the database passes an integrity check.
+store every write the server acknowledged (HTTP 200) is there, and the database passes an integrity check
+(SQLite with one and with two worker processes; PostgreSQL with two, checked with amcheck).
 
 Writers go through our REST store (``RestTrackingStore`` over ``HttpTransport``) with retries off, so a
 call that returned is exactly a write the server answered 200 to. Each write is unique (run, kind, n), so
@@ -13,12 +14,12 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from server_process import Server, start_server
 
 from bakehouse.entities import Metric, Param, RunTag
@@ -65,10 +66,10 @@ def write_until_refused(server: Server, writer: Writer, stop: threading.Event) -
         n += 1
 
 
-def crash_and_restart(tmp_path: Path, backend_store_uri: str) -> tuple[list[Writer], int]:
-    """Log from 8 threads, SIGKILL the server mid-stream, restart it; return the writers and the killed pid."""
+def crash(tmp_path: Path, backend_store_uri: str, workers: int = 1) -> list[Writer]:
+    """Log from 8 threads and SIGKILL the server's process group mid-stream; return what was acknowledged."""
     server = start_server(tmp_path / "first", backend_store_uri=backend_store_uri,
-                          artifacts_destination=str(tmp_path / "artifacts"))
+                          artifacts_destination=str(tmp_path / "artifacts"), extra_args=["--workers", str(workers)])
     try:
         setup = rest_store(server)
         experiment_id = setup.create_experiment("crash-safety")
@@ -94,7 +95,7 @@ def crash_and_restart(tmp_path: Path, backend_store_uri: str) -> tuple[list[Writ
     assert server.proc.returncode == -signal.SIGKILL
     # every writer was cut off mid-stream by the kill
     assert all(w.failed for w in writers), [w.failed for w in writers]
-    return writers, server.proc.pid
+    return writers
 
 
 def assert_acknowledged_writes_survived(tmp_path: Path, backend_store_uri: str, writers: list[Writer]) -> None:
@@ -135,10 +136,12 @@ def assert_latest_metrics_consistent(rows: Callable[[str], list[tuple[Any, ...]]
 
 
 @pytest.mark.slow
-def test_sqlite_survives_sigkill_mid_stream(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-worker", "two-workers"])
+def test_sqlite_survives_sigkill_mid_stream(tmp_path: Path, workers: int) -> None:
+    """With two workers, two processes write the same SQLite file when the kill lands (one may hold the lock)."""
     db_path = tmp_path / "crash.db"
     uri = f"sqlite:///{db_path}"
-    writers, _ = crash_and_restart(tmp_path, uri)
+    writers = crash(tmp_path, uri, workers)
     assert_acknowledged_writes_survived(tmp_path, uri, writers)
 
     conn = sqlite3.connect(db_path)
@@ -155,7 +158,7 @@ def test_sqlite_survives_sigkill_mid_stream(tmp_path: Path) -> None:
 def test_postgresql_survives_sigkill_mid_stream(tmp_path: Path, postgres_uri: str) -> None:
     import psycopg  # test-only dependency
 
-    writers, _ = crash_and_restart(tmp_path, postgres_uri)
+    writers = crash(tmp_path, postgres_uri, workers=2)
     assert_acknowledged_writes_survived(tmp_path, postgres_uri, writers)
 
     with psycopg.connect(postgres_uri.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:

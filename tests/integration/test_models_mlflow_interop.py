@@ -15,7 +15,8 @@ import bakehouse.sklearn
 from bakehouse.models.mlmodel import Model
 from bakehouse.models.signature import infer_signature
 
-mlflow = pytest.importorskip("mlflow")
+pytest.importorskip("mlflow")
+import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 import mlflow.sklearn  # noqa: E402
 
@@ -127,3 +128,28 @@ def test_signature_json_is_identical_to_mlflows(iris: Any) -> None:
     assert json.loads(ours["inputs"]) == json.loads(theirs["inputs"])
     assert json.loads(ours["outputs"]) == json.loads(theirs["outputs"])
     assert json.loads(ours["params"]) == json.loads(theirs["params"])
+
+
+@pytest.mark.slow
+def test_logged_models_through_a_bakehouse_server_both_ways(
+    bakehouse_server: Any, iris: Any, mlflow_may_deserialize: None
+) -> None:
+    """MLflow 3 semantics end to end over HTTP: logged models, runs:/ fallback, registry, proxied artifacts."""
+    import bakehouse
+
+    X, _, lr = iris
+    server = bakehouse_server()
+    bakehouse.set_tracking_uri(server.url)
+    with bakehouse.start_run() as run:
+        info = bakehouse.sklearn.log_model(lr, name="model", input_example=X[:3], registered_model_name="iris-http")
+    assert info.model_uri.startswith("models:/m-") and info.registered_model_version == 1
+    expected = lr.predict(X[:3]).tolist()
+    assert bakehouse.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X[:3]).tolist() == expected
+
+    mlflow.set_tracking_uri(server.url)
+    assert mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X[:3]).tolist() == expected
+    assert mlflow.pyfunc.load_model("models:/iris-http/1").predict(X[:3]).tolist() == expected
+    with mlflow.start_run() as theirs:
+        mlflow_info = mlflow.sklearn.log_model(lr, name="mlflow_model", input_example=X[:3], serialization_format="skops")
+    assert bakehouse.pyfunc.load_model(f"runs:/{theirs.info.run_id}/mlflow_model").predict(X[:3]).tolist() == expected
+    assert bakehouse.pyfunc.load_model(mlflow_info.model_uri).model_id == mlflow_info.model_id

@@ -22,7 +22,7 @@ TOKENS_API = "/api/2.0/bakehouse/tokens"
 MAX_EXPIRY_DAYS = 3650
 
 
-def _transport(tracking_uri: str | None) -> "HttpTransport":
+def _transport(tracking_uri: str | None) -> HttpTransport:
     from bakehouse.settings import tracking_uri_from_env
     from bakehouse.wire.transport import HttpTransport
 

@@ -71,9 +71,10 @@ def predict_file(
     rows = len(data) if hasattr(data, "__len__") else 0
     results: list[Any] = []
     if progress and rows >= PROGRESS_MIN_ROWS and len(chunks) > 1:
-        from rich.progress import Progress  # only for big inputs
+        from rich.console import Console  # only for big inputs
+        from rich.progress import Progress
 
-        with Progress(transient=True) as bar:
+        with Progress(console=Console(stderr=True), transient=True) as bar:  # stdout carries the predictions
             task = bar.add_task("Scoring", total=rows)
             for chunk in chunks:
                 results.append(model.predict(chunk, params))

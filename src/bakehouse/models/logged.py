@@ -69,7 +69,8 @@ def log_model(
             model = save(str(local), model)
             from bakehouse.store.artifacts import get_artifact_repository
 
-            get_artifact_repository(logged.artifact_location).log_artifacts(str(local))
+            repository = get_artifact_repository(logged.artifact_location, tracking_uri=client.tracking_uri)
+            repository.log_artifacts(str(local))
     except BaseException:
         store.finalize_logged_model(logged.model_id, LoggedModelStatus.UPLOAD_FAILED.value)
         raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -98,7 +97,3 @@ def finish_model(
     model.model_size_bytes = directory_size(model_dir)
     model.save(model_dir)
     return model
-
-
-def rel(path: Path, root: Path) -> str:
-    return os.path.relpath(path, root)

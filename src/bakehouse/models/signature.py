@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from bakehouse.errors import InvalidParameterError
 
@@ -361,7 +361,3 @@ def infer_signature(
         infer_schema(model_output) if model_output is not None else None,
         infer_param_schema(params) if params else None,
     )
-
-
-def spec_names(specs: Iterable[Spec]) -> list[str | None]:
-    return [s.name for s in specs]

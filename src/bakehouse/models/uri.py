@@ -39,14 +39,20 @@ def _join(base: str, sub: str) -> str:
     return base.rstrip("/") + "/" + sub.strip("/") if sub.strip("/") else base
 
 
-def _has_mlmodel(artifact_uri: str) -> bool:
+def _repository(artifact_uri: str, tracking_uri: str | None) -> Any:
+    """The artifact repository; ``mlflow-artifacts:`` and ``http(s):`` URIs need the tracking server's address."""
+    from bakehouse.client import fluent
+    from bakehouse.store.artifacts import get_artifact_repository
+
+    return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri or fluent.get_tracking_uri())
+
+
+def _has_mlmodel(artifact_uri: str, tracking_uri: str | None = None) -> bool:
     local = _local_path(artifact_uri)
     if local is not None:
         return (local / MLMODEL_FILE_NAME).is_file()
-    from bakehouse.store.artifacts import get_artifact_repository
-
     try:
-        names = {Path(f.path).name for f in get_artifact_repository(artifact_uri).list_artifacts(None)}
+        names = {Path(f.path).name for f in _repository(artifact_uri, tracking_uri).list_artifacts(None)}
     except NotFoundError:
         return False
     return MLMODEL_FILE_NAME in names
@@ -63,7 +69,7 @@ def resolve_runs_model_uri(uri: str, tracking_uri: str | None = None) -> str:
     store = client.tracking_store
     run = store.get_run(run_id)
     candidate = _join(run.info.artifact_uri, sub)
-    if sub and _has_mlmodel(candidate):
+    if sub and _has_mlmodel(candidate, client.tracking_uri):
         return candidate
     name, _, rest = sub.partition("/")
     if name:
@@ -107,6 +113,4 @@ def download_model(uri: str, dst_path: str | None = None, tracking_uri: str | No
             shutil.copytree(local, target, dirs_exist_ok=True)
             return str(target)
         return str(local.resolve())
-    from bakehouse.store.artifacts import get_artifact_repository
-
-    return str(get_artifact_repository(resolved).download_artifacts(None, dst_path))
+    return str(_repository(resolved, tracking_uri).download_artifacts(None, dst_path))

@@ -22,7 +22,10 @@ def absolute_local_uri(uri: str) -> str:
 
 
 def is_local_uri(uri: str) -> bool:
-    return "://" not in uri and not uri.startswith("mlflow-artifacts:") or uri.startswith("file:")
+    """A plain path or a ``file:`` URI (as opposed to ``s3://``, ``mlflow-artifacts:/``, ``http://``...)."""
+    if uri.startswith("file:"):
+        return True
+    return "://" not in uri and not uri.startswith("mlflow-artifacts:")
 
 
 @dataclass

@@ -69,6 +69,18 @@ def _uses_skops(model_dir: str) -> bool:
     return Model.load(model_dir).flavors.get("sklearn", {}).get("serialization_format") == "skops"
 
 
+def _pinned_version(model_uri: str) -> str | None:
+    """``models:/iris/3`` -> ``"3"``; other URIs name no registry version by themselves."""
+    if not model_uri.startswith("models:/"):
+        return None
+    from bakehouse.store.registry.uri import parse_models_uri
+
+    try:
+        return parse_models_uri(model_uri).version
+    except Exception:  # noqa: BLE001 - a URI we cannot parse here is reported by the loader instead
+        return None
+
+
 def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelHolder:
     """Load the model and warm it up with its serving example so the first request is fast."""
     from bakehouse.models.example import load_serving_example
@@ -85,7 +97,7 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
         # this process only serves: the array fast path is safe, and sklearn's warning about it is noise
         warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
         impl.numpy_fast_path = True
-    holder = ModelHolder(model, model_uri)
+    holder = ModelHolder(model, model_uri, _pinned_version(model_uri))
     example = load_serving_example(model_dir)
     if example is not None:
         try:  # both the general and the fast path, so lazy imports happen before the first request

@@ -99,6 +99,10 @@ def _password_hasher() -> Any:
     return PasswordHasher()
 
 
+def password_generation(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -143,6 +147,15 @@ class AuthStore:
         if row is None:
             raise NotFoundError(f"User with id={user_id} not found")
         return User(row.id, row.username, bool(row.is_admin))
+
+    def get_user_with_generation(self, user_id: int) -> tuple[User, str] | None:
+        """The user and a short digest of their password hash: sessions issued before a password change
+        carry an older digest and stop working."""
+        with self.db.read() as conn:
+            row = conn.execute(select(s.users).where(s.users.c.id == user_id)).first()
+        if row is None:
+            return None
+        return User(row.id, row.username, bool(row.is_admin)), password_generation(row.password_hash)
 
     def list_users(self) -> list[User]:
         with self.db.read() as conn:

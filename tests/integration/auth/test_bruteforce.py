@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from auth_support import PASSWORD, AuthServer
 
 CURRENT_USER = "/api/2.0/mlflow/users/current"
@@ -107,11 +106,6 @@ def test_right_password_is_refused_until_the_back_off_has_passed(auth_server: Au
         assert attacker.get(CURRENT_USER, auth=("manager", "typo-after")).status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AUTH BUG (server/auth/middleware.py AuthMiddleware._check_password): the credential cache is consulted "
-    "before the throttle, so once the real user has signed in (cached 30 s, refreshed by every request), a "
-    "throttled guesser still gets 200 for the right password and 429 for wrong ones - a full-speed password "
-    "oracle. Fix: check throttle.retry_after(client) before the cache lookup (same in _check_token)."))
 def test_cached_credentials_do_not_bypass_the_throttle(auth_server: AuthServer) -> None:
     with client_from(auth_server, "127.0.0.6") as owner_machine:
         assert owner_machine.get(CURRENT_USER, auth=("owner", PASSWORD)).status_code == 200  # now cached

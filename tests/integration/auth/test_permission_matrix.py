@@ -53,14 +53,17 @@ class World:
         with credentials("owner"):
             owner = MlflowClient(server.url)
             self.experiment_id = owner.create_experiment(f"matrix-{uuid.uuid4().hex[:8]}")
-            self.run_id = owner.create_run(self.experiment_id).info.run_id
+            run = owner.create_run(self.experiment_id)
+            self.run_id = run.info.run_id
             owner.log_metric(self.run_id, "m", 1.0)
             local = tmp_path / "hello.txt"
             local.write_text("hello")
             owner.log_artifact(self.run_id, str(local))
             self.model = f"model-{uuid.uuid4().hex[:8]}"
             owner.create_registered_model(self.model)
-            self.version = owner.create_model_version(self.model, f"mlflow-artifacts:/{self.experiment_id}/x").version
+            self.version = owner.create_model_version(
+                self.model, f"{run.info.artifact_uri}/hello.txt", run_id=self.run_id
+            ).version
         if role in GRANTS:
             with credentials("admin"):
                 auth = mlflow.server.get_app_client("basic-auth", tracking_uri=server.url)

@@ -170,3 +170,13 @@ def test_custom_python_model_with_artifacts_params_and_code(tmp_path: Path) -> N
 def test_flavors_are_registered_by_name() -> None:
     assert {"python_function", "sklearn", "pytorch"} <= set(flavors.keys())
     assert flavors.get("sklearn") is bakehouse.sklearn
+
+
+def test_batch_predict_large_csv_in_chunks(tmp_path: Path, sklearn_model_dir: Path, iris: Any, iris_lr: Any) -> None:
+    from bakehouse.models.batch import PROGRESS_MIN_ROWS, predict_file
+
+    frame = pd.concat([iris[1]] * (PROGRESS_MIN_ROWS // len(iris[1]) + 1), ignore_index=True)
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    payload = predict_file(str(sklearn_model_dir), str(tmp_path / "big.csv"), None, "csv", batch_size=7_000)
+    assert payload is not None
+    assert json.loads(payload)["predictions"] == iris_lr.predict(frame).tolist()

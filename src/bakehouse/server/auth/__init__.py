@@ -6,6 +6,7 @@ wrapper that checks permissions around every RPC.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import secrets
@@ -41,17 +42,15 @@ class AuthRuntime:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     cache: CredentialCache = field(default_factory=CredentialCache)
 
-    def user_by_id(self, user_id: int) -> User | None:
-        try:
-            return self.store.get_user_by_id(user_id)
-        except Exception:  # noqa: BLE001 - a deleted user's session simply stops working
+    def session_user(self, user_id: int, generation: str) -> User | None:
+        """The session's user, unless deleted or their password changed since the session began."""
+        found = self.store.get_user_with_generation(user_id)
+        if found is None or not hmac.compare_digest(found[1], generation):
             return None
+        return found[0]
 
     def forget_credentials(self, username: str) -> None:
         self.cache.forget(lambda key, user: user.username == username)
-
-    def forget_tokens(self) -> None:
-        self.cache.forget(lambda key, user: key.startswith("t:"))
 
     def check_non_rpc_route(self, path: str, scope: dict[str, Any], caller: Caller) -> None:
         """Routes outside the ENDPOINTS table that return data: artifact downloads and UI helpers."""

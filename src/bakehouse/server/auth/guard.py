@@ -11,8 +11,8 @@ import inspect
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from bakehouse.errors import InvalidParameterError, NotFoundError, PermissionDeniedError, UnauthenticatedError
-from bakehouse.server.auth.permissions import Caller, PermissionChecker
+from bakehouse.errors import NotFoundError, PermissionDeniedError, UnauthenticatedError
+from bakehouse.server.auth.permissions import Caller, PermissionChecker, canonical_experiment_id
 from bakehouse.server.context import RequestContext
 from bakehouse.store.auth import Permission
 from bakehouse.wire.endpoints import Endpoint
@@ -42,11 +42,16 @@ def _field(req: Any, *names: str) -> Any:
 
 
 def experiment_from_artifact_path(path: str | None) -> str | None:
-    """Proxied artifacts live under ``<experiment_id>/...``: the first segment names the experiment."""
-    if not path:
-        return None
-    first = unquote(path).lstrip("/").split("/", 1)[0]
-    return first or None
+    """Proxied artifacts live under ``<experiment_id>/...``: the first segment names the experiment.
+
+    The path is normalised exactly as the artifact layer will normalise it (``./7/x`` is ``7/x``), so the
+    checked experiment is the one whose files are touched; the root itself (``""``) returns None.
+    """
+    from bakehouse.store.artifacts.paths import safe_relative_path
+
+    relative = safe_relative_path(unquote(path or ""))
+    first = relative.split("/", 1)[0]
+    return canonical_experiment_id(first) if first else None
 
 
 def check_request(endpoint: Endpoint, ctx: RequestContext, req: Any) -> None:
@@ -94,7 +99,7 @@ def _experiment_id_of(endpoint: Endpoint, req: Any, checker: PermissionChecker) 
         return None
     value = _field(req, "experiment_id")
     if value is not None:
-        return str(value)
+        return canonical_experiment_id(value)
     return experiment_from_artifact_path(_field(req, "artifact_path", "path"))
 
 
@@ -126,7 +131,9 @@ def _filter_search(name: str, result: dict[str, Any], caller: Caller, checker: P
     def readable_model(model_name: Any) -> bool:
         return checker.can(caller, "registered_model", str(model_name), "read")
 
-    if name == "SearchExperiments" and "experiments" in result:
+    if name == "SearchRuns" and "runs" in result:  # defence in depth: filter by each run's real experiment
+        result["runs"] = [r for r in result["runs"] if readable_experiment((r.get("info") or {}).get("experiment_id"))]
+    elif name == "SearchExperiments" and "experiments" in result:
         result["experiments"] = [e for e in result["experiments"] if readable_experiment(e.get("experiment_id"))]
     elif name == "SearchLoggedModels" and "models" in result:
         result["models"] = [
@@ -146,7 +153,7 @@ def restrict_search_request(endpoint: Endpoint, ctx: RequestContext, req: Any) -
         return
     checker = checker_of(ctx)
     if endpoint.name in ("SearchRuns", "SearchLoggedModels") and hasattr(req, "experiment_ids"):
-        requested = [str(e) for e in (req.experiment_ids or [])]
+        requested = list(dict.fromkeys(canonical_experiment_id(e) for e in (req.experiment_ids or [])))
         allowed = checker.readable_experiments(caller, requested)
         if requested and not allowed:
             raise PermissionDeniedError(f"Permission denied: {caller.username} may not read these experiments")
@@ -171,7 +178,7 @@ def wrap(endpoint: Endpoint, handler: Handler) -> Handler:
 
                 experiment_id = experiment_from_artifact_path(request.path_params.get("artifact_path"))
                 if experiment_id is None:
-                    raise InvalidParameterError("An artifact path must start with an experiment id")
+                    raise PermissionDeniedError("Only administrators may touch the root of the artifact store")
                 await run_in_threadpool(checker_of(ctx).require_experiment, caller, experiment_id, level)
             return await handler(ctx, request)
 

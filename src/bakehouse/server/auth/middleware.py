@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import math
@@ -29,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 ASGIApp = Callable[..., Awaitable[None]]
 CACHE_SECONDS = 30.0
-TOKEN_CACHE_SECONDS = 10.0
 LOGIN_PATH = "/bakehouse/auth/login"
 LOGOUT_PATH = "/bakehouse/auth/logout"
 SESSION_PATH = "/bakehouse/auth/session"
@@ -118,7 +118,7 @@ class AuthMiddleware:
             await self._unauthenticated(send, path)
             return
         if via_cookie and scope["method"] in UNSAFE_METHODS:
-            if not csrf or headers.get(CSRF_HEADER) != csrf:
+            if not csrf or not hmac.compare_digest(headers.get(CSRF_HEADER, "").encode(), csrf.encode()):
                 await _json_response(403, {"error_code": "PERMISSION_DENIED",
                                            "message": "Missing or wrong CSRF token (X-CSRF-Token header)"})(send)
                 return
@@ -154,19 +154,19 @@ class AuthMiddleware:
             session = runtime.signer.verify(cookie)
             if session is None:
                 return None, True, None
-            user = await anyio.to_thread.run_sync(runtime.user_by_id, session.user_id)
+            user = await anyio.to_thread.run_sync(runtime.session_user, session.user_id, session.generation)
             return user, True, session.csrf
         return None, False, None
 
     async def _check_password(self, username: str, password: str, client: str) -> User | None:
         runtime = self.runtime
+        wait = runtime.throttle.retry_after(client)  # before the cache: a throttled client gets no answer at all
+        if wait > 0:
+            raise _Throttled(wait)
         key = "p:" + hashlib.sha256(f"{username}\x00{password}".encode()).hexdigest()
         cached = runtime.cache.get(key)
         if cached is not None:
             return cached
-        wait = runtime.throttle.retry_after(client)
-        if wait > 0:
-            raise _Throttled(wait)
         user = await anyio.to_thread.run_sync(runtime.store.authenticate, username, password)
         if user is None:
             runtime.throttle.failed(client)
@@ -177,11 +177,9 @@ class AuthMiddleware:
         return user
 
     async def _check_token(self, token: str, client: str) -> User | None:
+        """Tokens are checked against the database every time (one indexed lookup of a SHA-256), so a
+        revoked or expired token stops working at once, on every server process."""
         runtime = self.runtime
-        key = "t:" + hashlib.sha256(token.encode()).hexdigest()
-        cached = runtime.cache.get(key)
-        if cached is not None:
-            return cached
         wait = runtime.throttle.retry_after(client)
         if wait > 0:
             raise _Throttled(wait)
@@ -190,7 +188,6 @@ class AuthMiddleware:
             runtime.throttle.failed(client)
             logger.warning("Rejected API token from %s", client)
             return None
-        runtime.cache.put(key, user, TOKEN_CACHE_SECONDS)
         return user
 
     # --------------------------------------------------------------------------------- login/logout
@@ -222,7 +219,11 @@ class AuthMiddleware:
         if user is None:
             await _json_response(401, {"error_code": "UNAUTHENTICATED", "message": "Wrong username or password"})(send)
             return
-        cookie, session = self.runtime.signer.issue(user.id)
+        found = await anyio.to_thread.run_sync(self.runtime.store.get_user_with_generation, user.id)
+        if found is None:
+            await _json_response(401, {"error_code": "UNAUTHENTICATED", "message": "Wrong username or password"})(send)
+            return
+        cookie, session = self.runtime.signer.issue(user.id, found[1])
         secure = "; Secure" if scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https" else ""
         set_cookie = (f"{COOKIE_NAME}={cookie}; Path={self.runtime.static_prefix or '/'}; HttpOnly; SameSite=Strict; "
                       f"Max-Age={SESSION_SECONDS}{secure}")

@@ -14,6 +14,20 @@ from bakehouse.errors import NotFoundError, PermissionDeniedError, Unauthenticat
 from bakehouse.store.auth import AuthStore, Permission
 
 
+def canonical_experiment_id(value: Any) -> str:
+    """The id as the store will read it: ``07``, ``+7`` and `` 7`` all name experiment ``7``.
+
+    Permission checks must use the same spelling as the store, or a differently written id would be
+    checked against a grant that does not exist (and fall back to the default permission).
+    """
+    text = str(value).strip()
+    try:
+        return str(int(text))
+    except ValueError:
+        return text
+
+
+
 @dataclass(frozen=True)
 class Caller:
     user_id: int
@@ -31,6 +45,8 @@ class PermissionChecker:
     def effective(self, caller: Caller, resource_type: str, resource_id: str) -> Permission:
         if caller.is_admin:
             return Permission.MANAGE
+        if resource_type == "experiment":
+            resource_id = canonical_experiment_id(resource_id)
         granted = self.store.get_permission(caller.user_id, resource_type, resource_id)
         return granted if granted is not None else self.default_permission
 

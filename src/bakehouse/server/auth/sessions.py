@@ -25,6 +25,7 @@ class Session:
     user_id: int
     expires: int
     csrf: str
+    generation: str  # digest of the user's password hash when the session began
 
 
 def _b64(data: bytes) -> str:
@@ -41,9 +42,10 @@ class SessionSigner:
             raise ValueError("the session secret must be at least 16 bytes")
         self._key = hashlib.sha256(b"bakehouse-session:" + secret).digest()
 
-    def issue(self, user_id: int, seconds: int = SESSION_SECONDS) -> tuple[str, Session]:
-        session = Session(user_id, int(time.time()) + seconds, secrets.token_urlsafe(24))
-        payload = _b64(json.dumps({"u": session.user_id, "e": session.expires, "c": session.csrf}).encode())
+    def issue(self, user_id: int, generation: str, seconds: int = SESSION_SECONDS) -> tuple[str, Session]:
+        session = Session(user_id, int(time.time()) + seconds, secrets.token_urlsafe(24), generation)
+        payload = _b64(json.dumps({"u": session.user_id, "e": session.expires, "c": session.csrf,
+                                   "g": session.generation}).encode())
         return f"{payload}.{self._sign(payload)}", session
 
     def verify(self, cookie: str) -> Session | None:
@@ -52,7 +54,7 @@ class SessionSigner:
             return None
         try:
             data = json.loads(_unb64(payload))
-            session = Session(int(data["u"]), int(data["e"]), str(data["c"]))
+            session = Session(int(data["u"]), int(data["e"]), str(data["c"]), str(data["g"]))
         except (ValueError, KeyError, TypeError):
             return None
         return session if session.expires > time.time() else None

@@ -243,5 +243,4 @@ def list_tokens(ctx: RequestContext, req: w.Empty) -> dict[str, Any]:
 def revoke_token(ctx: RequestContext, req: w.RevokeToken) -> dict[str, Any]:
     me = _me(ctx)
     _store(ctx).revoke_token(me.id, int(req.token_id), is_admin=ctx.is_admin)
-    _runtime(ctx).forget_tokens()
     return {}

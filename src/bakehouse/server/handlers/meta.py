@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -16,6 +17,8 @@ from bakehouse.server.routing import JSONResponse, error_response, internal_erro
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.version import __version__
 from bakehouse.wire.endpoints import Endpoint
+
+logger = logging.getLogger(__name__)
 
 
 async def health(request: Request) -> Response:
@@ -62,9 +65,7 @@ async def _artifact_bytes(request: Request, raw_path: str | None, uri_of: Any) -
     except BakehouseError as exc:
         return error_response(exc)
     except Exception:  # noqa: BLE001
-        import logging
-
-        logging.getLogger(__name__).exception("Unhandled error in %s", request.url.path)
+        logger.exception("Unhandled error in %s", request.url.path)
         return internal_error_response()
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from bakehouse.entities import Metric, Param, RunTag, ViewType
 from bakehouse.entities.run import DatasetInput, ModelOutput
-from bakehouse.errors import InvalidParameterError
+from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.server.context import RequestContext
+from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.wire import json as wj
 from bakehouse.wire import tracking as t
 
@@ -65,8 +66,6 @@ def get_experiment(ctx: RequestContext, req: t.GetExperiment) -> dict[str, Any]:
 def get_experiment_by_name(ctx: RequestContext, req: t.GetExperimentByName) -> dict[str, Any]:
     experiment = ctx.tracking_store.get_experiment_by_name(req.experiment_name)
     if experiment is None:
-        from bakehouse.errors import NotFoundError
-
         raise NotFoundError(f"Could not find experiment with name '{req.experiment_name}'")
     return {"experiment": wj.experiment_to_json(experiment)}
 
@@ -289,8 +288,6 @@ def get_metric_history_bulk(ctx: RequestContext, req: t.GetMetricHistoryBulk) ->
 
 # -------------------------------------------------------------------------------------------- artifacts
 def _list_under(ctx: RequestContext, root_uri: str, path: str | None) -> dict[str, Any]:
-    from bakehouse.store.artifacts.paths import safe_relative_path
-
     rel = safe_relative_path(path)
     repo = _artifacts(ctx).repo_for_uri(root_uri)
     files = [wj.file_info_to_json(f) for f in repo.list_artifacts(rel or None)]

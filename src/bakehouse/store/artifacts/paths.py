@@ -39,6 +39,10 @@ def _check_form(original: str, candidate: str) -> None:
         raise _reject(original, "'..' segments are not allowed")
 
 
+#: the longest file name common file systems (and S3 keys' usual tooling) accept, per path segment
+MAX_NAME_BYTES = 255
+
+
 def safe_relative_path(path: str | None) -> str:
     """Validate and normalise an artifact path relative to an artifact root.
 
@@ -62,6 +66,8 @@ def safe_relative_path(path: str | None) -> str:
     segments = [segment for segment in trimmed.split("/") if segment != "."]
     if any(segment == "" for segment in segments):
         raise _reject(path, "empty path segments ('//') are not allowed")
+    if any(len(segment.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for segment in segments):
+        raise _reject(path, f"a file or directory name may be at most {MAX_NAME_BYTES} bytes long")
     return "/".join(segments)
 
 

@@ -29,7 +29,7 @@ from bakehouse.store.tracking.base import (
 )
 from bakehouse.wire import json as wj
 from bakehouse.wire.tracking import BY_NAME
-from bakehouse.wire.transport import HttpTransport
+from bakehouse.wire.transport import HttpTransport, quote_path
 
 API_PREFIX = "/api/2.0"
 HISTORY_PAGE = 25000
@@ -73,8 +73,6 @@ class RestTrackingStore:
         endpoint = BY_NAME[rpc]
         path = endpoint.path
         for name, value in path_params.items():
-            from bakehouse.wire.transport import quote_path
-
             path = path.replace("{" + name + "}", quote_path(value).replace("/", "%2F"))
         return self.transport.call(endpoint.method, f"{API_PREFIX}{path}", _drop_none(body or {}))
 

@@ -19,15 +19,14 @@ function qs(params) {
 }
 
 async function handle(resp) {
+  if (resp.ok) {
+    try { return await resp.json(); } catch { throw new ApiError('The server sent a response that is not JSON.', 'BAD_RESPONSE', resp.status); }
+  }
   const text = await resp.text();
   let body = null;
-  try { body = text ? JSON.parse(text) : {}; } catch { body = null; }
-  if (!resp.ok) {
-    const msg = body && body.message ? body.message : `HTTP ${resp.status}: ${text.slice(0, 200)}`;
-    throw new ApiError(msg, body && body.error_code, resp.status);
-  }
-  if (body === null) throw new ApiError('The server sent a response that is not JSON.', 'BAD_RESPONSE', resp.status);
-  return body;
+  try { body = JSON.parse(text); } catch { body = null; }
+  const msg = body && body.message ? body.message : `HTTP ${resp.status}: ${text.slice(0, 200)}`;
+  throw new ApiError(msg, body && body.error_code, resp.status);
 }
 
 export async function get(path, params, base = BASE) {
@@ -92,32 +91,72 @@ export function toRow(run) {
   };
 }
 
+/** The offset inside an MLflow-style page token (base64 of {"offset": N}); null for any other format. */
+export function tokenOffset(token) {
+  try {
+    const v = JSON.parse(atob(token));
+    return Number.isInteger(v.offset) && Object.keys(v).length === 1 ? v.offset : null;
+  } catch { return null; }
+}
+
+const offsetToken = (n) => btoa(`{"offset": ${n}}`);
+const PARALLEL = 4;
+
 /**
- * Fetch every run matching a search, first a small page (fast first rows), then big pages in the
- * background. onPage(rows, done, nextToken) is called after each page; returns {cancel()}.
+ * Fetch every run matching a search: first a small page (fast first rows), then the rest in the
+ * background. When the server's page tokens are plain offsets (MLflow's format, and ours) the remaining
+ * pages are fetched PARALLEL at a time; otherwise one after the other by following next_page_token.
+ * onPage(rows, done) is called in order after each page; returns {cancel()}.
  */
-export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPage = 200, pageSize = 10000, maxRuns = Infinity }, onPage, onError) {
+export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPage = 200, pageSize = 1500, maxRuns = Infinity }, onPage, onError) {
   let cancelled = false;
+  const base = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY' };
+  if (orderBy && orderBy.length) base.order_by = orderBy;
+  const page = (size, token) => post('runs/search', token ? { ...base, max_results: size, page_token: token } : { ...base, max_results: size });
   (async () => {
-    let token = null; let first = true; let count = 0;
     try {
-      do {
-        const size = first ? firstPage : Math.min(pageSize, maxRuns - count);
-        const body = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY', max_results: size };
-        if (orderBy && orderBy.length) body.order_by = orderBy;
-        if (token) body.page_token = token;
-        const out = await post('runs/search', body);
+      const first = await page(Math.min(firstPage, maxRuns));
+      if (cancelled) return;
+      let count = (first.runs || []).length;
+      let token = first.next_page_token || null;
+      onPage((first.runs || []).map(toRow), !token || count >= maxRuns);
+      let offset = token ? tokenOffset(token) : null;
+      while (token && !cancelled && count < maxRuns) {
+        if (offset === null) {
+          const out = await page(Math.min(pageSize, maxRuns - count), token);
+          if (cancelled) return;
+          count += (out.runs || []).length;
+          token = out.next_page_token || null;
+          onPage((out.runs || []).map(toRow), !token || count >= maxRuns);
+          continue;
+        }
+        // a wave of PARALLEL consecutive pages; results are delivered in order
+        const offsets = Array.from({ length: PARALLEL }, (_, i) => offset + i * pageSize).filter((o) => o < offset + (maxRuns - count));
+        const outs = await Promise.all(offsets.map((o) => page(pageSize, offsetToken(o))));
         if (cancelled) return;
-        const rows = (out.runs || []).map(toRow);
-        count += rows.length;
-        token = out.next_page_token || null;
-        first = false;
-        onPage(rows, !token || count >= maxRuns);
-      } while (token && !cancelled && count < maxRuns);
+        for (let i = 0; i < outs.length; i++) {
+          const runs = outs[i].runs || [];
+          count += runs.length;
+          token = outs[i].next_page_token || null;
+          const done = !token || count >= maxRuns;
+          onPage(runs.map(toRow), done);
+          if (done) { token = null; break; }
+        }
+        offset += offsets.length * pageSize;
+      }
     } catch (e) { if (!cancelled) onError(e); }
   })();
   return { cancel() { cancelled = true; } };
 }
+
+// Complete result sets of recent searches, so the compare view can reuse what the runs table just loaded.
+const recent = new Map();
+export function rememberRuns(key, rows) { recent.clear(); recent.set(key, { rows, at: Date.now() }); }
+export function recentRuns(key, maxAgeMs = 60000) {
+  const hit = recent.get(key);
+  return hit && Date.now() - hit.at < maxAgeMs ? hit.rows : null;
+}
+export const searchKey = (experimentIds, filter, viewType) => JSON.stringify([experimentIds, filter || '', viewType || 'ACTIVE_ONLY']);
 
 export async function getRun(runId) {
   return (await get('runs/get', { run_id: runId })).run;

@@ -29,9 +29,12 @@ export async function render(main, _args, query) {
         if (cancelled) return;
       }
       show();
+    } else if (expIds.length && api.recentRuns(api.searchKey(expIds, query.get('q') || '', query.get('life') || 'ACTIVE_ONLY'))) {
+      rows = api.recentRuns(api.searchKey(expIds, query.get('q') || '', query.get('life') || 'ACTIVE_ONLY')); // just loaded by the runs table
+      show();
     } else if (expIds.length) {
       await new Promise((resolve, reject) => {
-        loader = api.loadAllRuns({ experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY', firstPage: 50000, pageSize: 50000 }, (page, done) => {
+        loader = api.loadAllRuns({ experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY', firstPage: 1500, pageSize: 1500 }, (page, done) => {
           rows = rows.concat(page); status.textContent = `${rows.length.toLocaleString()} runs loaded${done ? '' : '…'}`; if (done) resolve();
         }, reject);
       });

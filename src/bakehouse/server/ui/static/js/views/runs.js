@@ -210,6 +210,7 @@ export async function render(main, [expParam], query) {
       rebuild();
       if (first) { grid.el.dataset.firstRowsMs = String(Math.round(performance.now() - t0)); first = false; }
       if (done) {
+        api.rememberRuns(api.searchKey(expIds, fullFilter(), state.life), rows);
         grid.el.dataset.allRowsMs = String(Math.round(performance.now() - t0));
         emptyEl.replaceChildren(h('p', null, state.q || state.status ? 'No runs match this filter.' : 'This experiment has no runs yet.'),
           h('p', { class: 'muted' }, 'Log runs with ', h('code', null, 'bakehouse.start_run()'), ' or the mlflow client.'));
