@@ -32,6 +32,8 @@ VENV_BIN = Path(sys.executable).parent
 #: test, so neither the developer's shell nor mlflow (which exports MLFLOW_TRACKING_URI / MLFLOW_EXPERIMENT_ID
 #: into os.environ on set_tracking_uri / set_experiment) leaks state from one test into the next.
 _ENV_PREFIXES = ("BAKEHOUSE_", "MLFLOW_", "AWS_")
+#: variables exported by session-scoped fixtures (S3 credentials and endpoint) for the rest of the session
+_SESSION_ENV: dict[str, str] = {}
 _TEST_INFRA_VARS = ("BAKEHOUSE_TEST_POSTGRES_URI", "BAKEHOUSE_TEST_S3_ENDPOINT")
 _SELECTING_VARS = [
     f"{prefix}{name}"
@@ -80,6 +82,7 @@ def _isolate_global_state() -> Iterator[None]:
         if key not in saved:
             del os.environ[key]
     os.environ.update(saved)
+    os.environ.update(_SESSION_ENV)  # session fixtures first used inside this test keep their variables
 
 
 def _reset_bakehouse_fluent() -> None:
@@ -204,9 +207,12 @@ def s3_endpoint() -> Iterator[str]:
     session_env["MLFLOW_S3_ENDPOINT_URL"] = endpoint
     previous = {k: os.environ.get(k) for k in session_env}
     os.environ.update(session_env)
+    _SESSION_ENV.update(session_env)  # re-applied after every test: see _isolate_global_state
     try:
         yield endpoint
     finally:
+        for key in session_env:
+            _SESSION_ENV.pop(key, None)
         for key, value in previous.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -222,7 +228,7 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     import boto3  # heavy; only S3 tests pay for it
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "BAKEHOUSE_S3_ENDPOINT_URL"):
-        monkeypatch.setenv(key, os.environ[key])  # survive a test that clears the environment
+        monkeypatch.setenv(key, _SESSION_ENV[key])  # survive a test that clears the environment
     name = f"bh-{uuid.uuid4().hex[:20]}"
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=name)
