@@ -31,6 +31,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 pytestmark = pytest.mark.browser
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # the machine running the suite may be busy: give assertions the same patience as actions
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
 @dataclass
 class UiServer:
     url: str

@@ -100,6 +100,8 @@ def resolve_models_uri(uri: str, tracking_uri: str | None = None, tracking_store
         return append_to_uri(store.get_logged_model(parts[0]).artifact_location, sub_path)
     from bakehouse.store.registry.uri import resolve_registered_models_uri  # registry: only for models:/ URIs
 
+    if tracking_uri is None and tracking_store is not None:
+        tracking_uri = getattr(tracking_store, "tracking_uri", None)
     return resolve_registered_models_uri(uri, tracking_uri=tracking_uri, tracking_store=tracking_store)
 
 

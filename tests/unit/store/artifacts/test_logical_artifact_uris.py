@@ -68,11 +68,24 @@ def test_models_uri_resolves_logged_models(tracking: tuple[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["models:/clf/1", "models:/clf@champion", "models:/clf/Production", "models:/clf/latest"]
+    "uri, version", [("models:/clf/1", 1), ("models:/clf@champion", 2), ("models:/clf/Production", 1),
+                     ("models:/clf/latest", 2)]
 )
-def test_registry_forms_need_the_registry_store(tracking: tuple[str, Any], uri: str) -> None:
-    with pytest.raises(InvalidParameterError, match="needs the model registry store"):
-        resolve_models_uri(uri, tracking_store=tracking[1])
+def test_registry_forms_resolve_through_the_registry(tracking: tuple[str, Any], uri: str, version: int) -> None:
+    from bakehouse.store.registry.sql import SqlRegistryStore
+
+    tracking_uri, store = tracking
+    run = store.create_run(store.create_experiment("exp"))
+    registry = SqlRegistryStore.from_uri(tracking_uri)
+    registry.create_registered_model("clf")
+    sources = [f"{run.info.artifact_uri}/model-{i}" for i in (1, 2)]
+    for source in sources:
+        registry.create_model_version("clf", source, run_id=run.info.run_id)
+    registry.set_registered_model_alias("clf", "champion", "2")
+    registry.transition_model_version_stage("clf", "1", "Production", archive_existing_versions=False)
+    assert resolve_models_uri(uri, tracking_store=store) == sources[version - 1]
+    with pytest.raises(NotFoundError):
+        resolve_models_uri("models:/missing/1", tracking_store=store)
 
 
 def test_missing_run_and_model(tracking: tuple[str, Any]) -> None:

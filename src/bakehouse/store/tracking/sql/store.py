@@ -27,6 +27,11 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin):
         return cls(uri, artifact_uri, **kwargs)
 
     @property
+    def tracking_uri(self) -> str:
+        """The database URI (the registry lives in the same database unless told otherwise)."""
+        return self.db.db_uri
+
+    @property
     def engine(self):  # type: ignore[no-untyped-def]
         return self.db.engine
 
