@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "artifacts": "bakehouse.cli.artifacts:artifacts_group",
     "db": "bakehouse.cli.db:db_group",
     "gc": "bakehouse.cli.gc:gc_command",
+    "tokens": "bakehouse.cli.tokens:tokens_group",
 }
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".
