@@ -102,3 +102,7 @@ artifact_repositories.register("runs", "bakehouse.store.artifacts.logical:RunsAr
 artifact_repositories.register("models", "bakehouse.store.artifacts.logical:ModelsArtifactRepository")
 project_backends.register("local", "bakehouse.projects.backends.local:LocalBackend")
 project_backends.register("kubernetes", "bakehouse.projects.backends.kubernetes")
+
+flavors.register("python_function", "bakehouse.pyfunc.model")
+flavors.register("sklearn", "bakehouse.sklearn")
+flavors.register("pytorch", "bakehouse.pytorch")

@@ -194,6 +194,7 @@ def test_run_page_overview_description_tags_and_xss(page: Page, ui_server: UiSer
     expect(page.locator("table.metrics svg.spark polyline")).to_have_count(1)  # sparkline drawn
     assert page.evaluate("window.__xss") is None
     assert page.locator("img[src='x']").count() == 0
+    shot(page, "run-overview", full_page=True)
 
     # edit the description (stored in tag mlflow.note.content)
     page.locator("section", has_text="Description").get_by_role("button", name="Edit").click()
@@ -209,7 +210,6 @@ def test_run_page_overview_description_tags_and_xss(page: Page, ui_server: UiSer
     run = MlflowClient(ui_server.url).get_run(s.artifact_run)
     assert run.data.tags["reviewed"] == "yes"
     assert run.data.tags["mlflow.note.content"] == "Updated *from the browser*"
-    shot(page, "run-overview")
 
     # parent / child links and git commit
     page.goto(f"{ui_server.url}/#/runs/{s.child_runs[0]}")

@@ -1,7 +1,7 @@
 """The flavor allowlist: which ``loader_module`` names a model may ask for, and the flavor that serves each.
 
 An MLmodel is data, and data must not choose code. MLflow imports whatever module ``loader_module`` names;
-we only map it to a flavor registered in :data:`bakehouse.plugins.flavors` (built-ins below, third-party
+we only map it to a flavor registered in :data:`bakehouse.plugins.flavors` (built-ins in plugins.py, third-party
 flavors through the ``bakehouse.flavor`` entry point, i.e. installed on purpose). MLflow's own names
 (``mlflow.sklearn``, ``mlflow.pyfunc.model``, ...) map to ours so MLflow-saved models load here, and we
 write MLflow's names so our models load in MLflow. Anything else is refused before any import happens.
@@ -25,10 +25,6 @@ LOADER_MODULE_FLAVORS: dict[str, str] = {
     "mlflow.pytorch": "pytorch",
     "bakehouse.pytorch": "pytorch",
 }
-
-flavors.register(PYFUNC_FLAVOR, "bakehouse.pyfunc.model")
-flavors.register("sklearn", "bakehouse.sklearn")
-flavors.register("pytorch", "bakehouse.pytorch")
 
 
 class ModelLoadRefusedError(InvalidParameterError):
