@@ -72,6 +72,15 @@ def test_experiments_list_search_create_rename_delete_restore_tags(page: Page, u
     page.get_by_label("Show").select_option("ACTIVE_ONLY")
     expect(page.locator("table.exps tbody tr", has_text="renamed-in-browser")).to_have_count(1)
 
+    # several experiments in one runs table
+    page.get_by_label("Select IrisProject", exact=True).check()
+    page.get_by_label("Select Misc & <b>edge</b> cases").check()
+    page.get_by_role("button", name="Open selected").click()
+    expect(page.locator("h1")).to_have_text(re.compile(r"IrisProject \+ Misc|Misc .* \+ IrisProject"))
+    expect(page.locator(".gh[data-col='a:experiment_id']")).to_have_count(1)
+    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    assert int(page.locator(".grid").get_attribute("data-loaded") or 0) >= 15
+
 
 def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServer) -> None:
     s = ui_server.seeded
@@ -217,6 +226,8 @@ def test_run_page_overview_description_tags_and_xss(page: Page, ui_server: UiSer
     page.goto(f"{ui_server.url}/#/runs/{s.iris_runs['1.0']}")
     expect(page.locator("table.kv")).to_contain_text("03ab3f9c0d1e2f")
     expect(page.locator("table.kv")).to_contain_text("train.py")
+    # the registered model version made from this run is linked from its page
+    expect(page.locator("section", has_text="Models").get_by_role("link", name="iris-classifier v2")).to_be_visible()
 
 
 def test_artifact_browser_previews(page: Page, ui_server: UiServer) -> None:

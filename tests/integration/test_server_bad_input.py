@@ -216,3 +216,25 @@ def test_unknown_routes_and_methods_are_json_errors(server: Server) -> None:
     assert status == 404 and b"root:" not in body
     status, body = _raw(server, "TRACE", "/api/2.0/mlflow/runs/get")
     assert status in (404, 405)
+
+
+def test_an_interrupted_upload_leaves_nothing_behind(server: Server) -> None:
+    import socket
+    import time
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"PUT /api/2.0/mlflow-artifacts/artifacts/cut/half.bin HTTP/1.1\r\n"
+            + f"Host: 127.0.0.1:{server.port}\r\n".encode()
+            + b"Content-Type: application/octet-stream\r\nContent-Length: 10485760\r\n\r\n"
+        )
+        sock.sendall(b"x" * (3 * 1024 * 1024))
+    deadline = time.monotonic() + 10
+    leftovers = ["?"]
+    while time.monotonic() < deadline and leftovers:
+        leftovers = [p for p in (server.workdir / "artifacts").rglob("*") if p.is_file() and "cut" in p.as_posix()]
+        time.sleep(0.2)
+    assert leftovers == []  # neither the file nor its hidden temporary
+    status, body = _raw(server, "GET", "/api/2.0/mlflow-artifacts/artifacts/inside.txt")
+    assert (status, body) == (200, b"inside")
+    assert "Traceback" not in server.log()

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -233,6 +233,9 @@ def raw_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Aw
             return await handler(make_context(request), request)  # type: ignore[no-any-return]
         except BakehouseError as exc:
             return error_response(exc)
+        except ClientDisconnect:  # an upload cut short: the partial file was discarded, nobody is listening
+            logger.info("Client went away during %s %s", request.method, request.url.path)
+            return Response(status_code=499)
         except Exception:  # noqa: BLE001
             logger.exception("Unhandled error in %s %s", request.method, request.url.path)
             return internal_error_response()

@@ -6,19 +6,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute, Route
 
 from bakehouse.server.ui import queries
 from bakehouse.server.ui.assets import AssetCache
-
-logger = logging.getLogger(__name__)
 
 _assets = AssetCache()
 

@@ -13,9 +13,9 @@ from sqlalchemy import Connection, select
 from bakehouse.entities import Metric, Run, RunData, RunInfo, RunInputs, RunOutputs
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.store.db import schema as s
+from bakehouse.store.tracking.sql import raw
 from bakehouse.store.validation import decode_metric_value
 
-_CHUNK = 500  # stay below SQLite's bound-parameter limits
 
 
 def run_info_from_row(row: Any) -> RunInfo:
@@ -32,36 +32,47 @@ def run_info_from_row(row: Any) -> RunInfo:
     )
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)] or [[]]
+_RUN_COLUMNS = ("run_uuid", "experiment_id", "name", "user_id", "status", "start_time", "end_time", "artifact_uri",
+                "lifecycle_stage")
 
 
 def load_runs(conn: Connection, run_ids: Sequence[str], with_io: bool = False) -> list[Run]:
-    """The runs with these ids, in the given order (missing ids are skipped)."""
+    """The runs with these ids, in the given order (missing ids are skipped).
+
+    Five queries for any number of runs, read straight from the DB-API cursor (see ``raw.py``).
+    """
     if not run_ids:
         return []
-    r, lm, p, t = s.runs.c, s.latest_metrics.c, s.params.c, s.tags.c
     infos: dict[str, RunInfo] = {}
     datas: dict[str, RunData] = {}
-    for chunk in _chunks(run_ids):
-        for row in conn.execute(select(s.runs).where(r.run_uuid.in_(chunk))):
-            infos[row.run_uuid] = run_info_from_row(row)
-            datas[row.run_uuid] = RunData()
+    for run_id, experiment_id, name, user_id, status, start, end, artifact_uri, stage in raw.fetch_in(
+        conn, f"SELECT {raw.columns(conn, *_RUN_COLUMNS)} FROM runs WHERE run_uuid", run_ids
+    ):
+        infos[run_id] = RunInfo(run_id, str(experiment_id), name or "", user_id or "", status, start, end,
+                                artifact_uri or "", stage)
+        datas[run_id] = RunData()
     if not infos:
         return []
     present = list(infos)
-    for chunk in _chunks(present):
-        for run_id, key, value, kind, ts, step in conn.execute(
-            select(lm.run_uuid, lm.key, lm.value, lm.value_kind, lm.timestamp, lm.step).where(lm.run_uuid.in_(chunk))
-        ):
-            real = decode_metric_value(value, kind) if kind else value
-            data = datas[run_id]
-            data.metrics[key] = real
-            data.metric_points.append(Metric(key, real, ts, step, run_id))
-        for run_id, key, value in conn.execute(select(p.run_uuid, p.key, p.value).where(p.run_uuid.in_(chunk))):
-            datas[run_id].params[key] = value
-        for run_id, key, value in conn.execute(select(t.run_uuid, t.key, t.value).where(t.run_uuid.in_(chunk))):
-            datas[run_id].tags[key] = value
+    decode = decode_metric_value
+    for run_id, key, value, kind, ts, step in raw.fetch_in(
+        conn,
+        f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value', 'value_kind', 'timestamp', 'step')} "
+        "FROM latest_metrics WHERE run_uuid",
+        present,
+    ):
+        real = decode(value, kind) if kind else value
+        data = datas[run_id]
+        data.metrics[key] = real
+        data.metric_points.append(Metric(key, real, ts, step, run_id))
+    for run_id, key, value in raw.fetch_in(
+        conn, f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM params WHERE run_uuid", present
+    ):
+        datas[run_id].params[key] = value
+    for run_id, key, value in raw.fetch_in(
+        conn, f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM tags WHERE run_uuid", present
+    ):
+        datas[run_id].tags[key] = value
     inputs: dict[str, RunInputs] = {}
     outputs: dict[str, RunOutputs] = {}
     if with_io:
@@ -74,24 +85,29 @@ def load_runs(conn: Connection, run_ids: Sequence[str], with_io: bool = False) -
 
 
 def _load_inputs_outputs(conn: Connection, run_ids: Sequence[str]) -> tuple[dict[str, RunInputs], dict[str, RunOutputs]]:
-    i = s.inputs.c
     inputs: dict[str, RunInputs] = {}
     outputs: dict[str, RunOutputs] = {}
     dataset_links: list[tuple[str, str, str]] = []
-    for chunk in _chunks(run_ids):
-        for input_uuid, source_type, source_id, dest_id in conn.execute(
-            select(i.input_uuid, i.source_type, i.source_id, i.destination_id).where(
-                i.destination_type == "RUN", i.destination_id.in_(chunk)
-            )
-        ):
-            if source_type == "DATASET":
-                dataset_links.append((input_uuid, source_id, dest_id))
-            elif source_type == "MODEL":
-                inputs.setdefault(dest_id, RunInputs()).model_inputs.append(source_id)
-        for source_id, dest_id, step in conn.execute(
-            select(i.source_id, i.destination_id, i.step).where(i.source_type == "RUN_OUTPUT", i.source_id.in_(chunk))
-        ):
-            outputs.setdefault(source_id, RunOutputs()).model_outputs.append(ModelOutput(dest_id, step or 0))
+    mark = raw.marker(conn)
+    for input_uuid, source_type, source_id, dest_id in raw.fetch_in(
+        conn,
+        f"SELECT {raw.columns(conn, 'input_uuid', 'source_type', 'source_id', 'destination_id')} FROM inputs "
+        f"WHERE destination_type = {mark} AND destination_id",
+        run_ids,
+        params_before=["RUN"],
+    ):
+        if source_type == "DATASET":
+            dataset_links.append((input_uuid, source_id, dest_id))
+        elif source_type == "MODEL":
+            inputs.setdefault(dest_id, RunInputs()).model_inputs.append(source_id)
+    for source_id, dest_id, step in raw.fetch_in(
+        conn,
+        f"SELECT {raw.columns(conn, 'source_id', 'destination_id', 'step')} FROM inputs "
+        f"WHERE source_type = {mark} AND source_id",
+        run_ids,
+        params_before=["RUN_OUTPUT"],
+    ):
+        outputs.setdefault(source_id, RunOutputs()).model_outputs.append(ModelOutput(dest_id, step or 0))
     if dataset_links:
         dataset_ids = list({d for _, d, _ in dataset_links})
         input_ids = [u for u, _, _ in dataset_links]

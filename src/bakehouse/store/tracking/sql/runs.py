@@ -7,14 +7,15 @@ from typing import Any, Sequence
 
 from sqlalchemy import Connection, and_, delete, select, update
 
-from bakehouse.entities import Metric, PagedList, Param, Run, RunInfo, RunStatus, RunTag, ViewType
+from bakehouse.entities import Metric, PagedList, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.names import generate_run_name
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
-from bakehouse.store.tracking.sql.dialect import insert_ignore, upsert, upsert_latest_metrics
+from bakehouse.store.tracking.sql import raw
+from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
 from bakehouse.store.validation import (
@@ -87,7 +88,9 @@ class RunsMixin:
             }
             conn.execute(s.runs.insert(), row)
             conn.execute(s.tags.insert(), [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()])
-            return load_runs(conn, [run_id])[0]
+        info = RunInfo(run_id, str(eid), run_name, user_id, RunStatus.RUNNING.value, start_time, None, artifact_uri,
+                       "active")
+        return Run(info=info, data=RunData(tags=dict(tag_map)))
 
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as conn:
@@ -210,7 +213,9 @@ class RunsMixin:
                 current["value"],
             ):
                 best[m.key] = row
-        insert_ignore(conn, s.metrics, rows)
+        columns = ("run_uuid", "key", "timestamp", "step", "value", "value_kind", "dataset_name", "dataset_digest",
+                   "model_id")
+        raw.execute_many(conn, raw.insert_ignore_sql(conn, "metrics", columns), [[r[c] for c in columns] for r in rows])
         upsert_latest_metrics(
             conn,
             s.latest_metrics,
@@ -232,25 +237,29 @@ class RunsMixin:
         from bakehouse.store.search import decode_page_token, encode_page_token
 
         offset = decode_page_token(page_token) if page_token else 0
-        m = s.metrics.c
-        query = (
-            select(m.key, m.value, m.value_kind, m.timestamp, m.step)
-            .where(m.run_uuid == run_id, m.key == metric_key)
-            .order_by(m.timestamp, m.step, m.value)
-        )
         if max_results is not None:
             validate_max_results(max_results, 10**9)
-            query = query.offset(offset).limit(max_results + 1)
         with self.db.read() as conn:
             self._run_row(conn, run_id)
-            rows = conn.execute(query).all()
+            mark = raw.marker(conn)
+            sql = (
+                f"SELECT {raw.columns(conn, 'value', 'value_kind', 'timestamp', 'step')} FROM metrics "
+                f"WHERE run_uuid = {mark} AND {raw.quoted(conn, 'key')} = {mark} "
+                f"ORDER BY {raw.columns(conn, 'timestamp', 'step', 'value')}"
+            )
+            params: list[Any] = [run_id, metric_key]
+            if max_results is not None:
+                sql += f" LIMIT {int(max_results) + 1} OFFSET {int(offset)}"
+            elif offset:
+                sql += f" LIMIT {2**62} OFFSET {int(offset)}"
+            rows = raw.fetch_all(conn, sql, params)
         token = None
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
             token = encode_page_token(offset + max_results)
         decode = decode_metric_value
         return PagedList(
-            [Metric(key, decode(value, kind) if kind else value, ts, step, run_id) for key, value, kind, ts, step in rows],
+            [Metric(metric_key, decode(value, kind) if kind else value, ts, step, run_id) for value, kind, ts, step in rows],
             token,
         )
 

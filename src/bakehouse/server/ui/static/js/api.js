@@ -108,7 +108,7 @@ const PARALLEL = 4;
  * pages are fetched PARALLEL at a time; otherwise one after the other by following next_page_token.
  * onPage(rows, done) is called in order after each page; returns {cancel()}.
  */
-export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPage = 200, pageSize = 1500, maxRuns = Infinity }, onPage, onError) {
+export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPage = 200, pageSize = 1000, maxRuns = Infinity }, onPage, onError) {
   let cancelled = false;
   const base = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY' };
   if (orderBy && orderBy.length) base.order_by = orderBy;

@@ -5,7 +5,7 @@ export const ATTRS = {
   run_name: { label: 'Run name', width: 220, order: 'attributes.run_name', value: (r) => r.name, str: true },
   start_time: { label: 'Created', width: 165, order: 'attributes.start_time', value: (r) => r.start, fmt: fmtTime },
   duration: { label: 'Duration', width: 90, value: (r) => r.duration, fmt: fmtDuration },
-  status: { label: 'Status', width: 90, order: 'attributes.status', value: (r) => r.status, str: true },
+  status: { label: 'Status', width: 104, order: 'attributes.status', value: (r) => r.status, str: true },
   user_id: { label: 'User', width: 110, order: 'attributes.user_id', value: (r) => r.user, str: true },
   source: { label: 'Source', width: 140, value: (r) => r.tags['mlflow.source.name'] || '', str: true, fmt: (v) => v.split(/[\\/]/).pop() },
   version: { label: 'Version', width: 80, value: (r) => r.tags['mlflow.source.git.commit'] || '', str: true, fmt: (v) => v.slice(0, 7) },

@@ -34,7 +34,7 @@ export async function render(main, _args, query) {
       show();
     } else if (expIds.length) {
       await new Promise((resolve, reject) => {
-        loader = api.loadAllRuns({ experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY', firstPage: 1500, pageSize: 1500 }, (page, done) => {
+        loader = api.loadAllRuns({ experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY', firstPage: 1000, pageSize: 1000 }, (page, done) => {
           rows = rows.concat(page); status.textContent = `${rows.length.toLocaleString()} runs loaded${done ? '' : '…'}`; if (done) resolve();
         }, reject);
       });
@@ -50,8 +50,10 @@ export async function render(main, _args, query) {
     status.textContent = `${rows.length.toLocaleString()} runs`;
     clear(box);
     if (!rows.length) { box.append(empty('No runs to compare.')); return; }
-    const paramKeys = [...new Set(rows.flatMap((r) => Object.keys(r.params)))].sort();
-    const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
+    const pk = new Set(); const mk = new Set();
+    for (const r of rows) { for (const k in r.params) pk.add(k); for (const k in r.metrics) mk.add(k); }
+    const paramKeys = [...pk].sort();
+    const metricKeys = [...mk].sort();
     const varies = (get) => { const seen = new Set(); for (const r of rows) { seen.add(String(get(r))); if (seen.size > 1) return true; } return false; };
     const allCols = [...paramKeys.map((k) => `p:${k}`), ...metricKeys.map((k) => `m:${k}`)];
     let pcCols = query.get('pc') ? query.get('pc').split(',').map(decodeURIComponent).filter((c) => allCols.includes(c)) : null;
@@ -110,8 +112,17 @@ export async function render(main, _args, query) {
     }
 
     function contourSection() {
-      const distinct = (c) => new Set(rows.map((r) => accessor(c)(r)).filter((v) => v != null && v !== '')).size;
-      const numericCols = allCols.filter((c) => rows.every((r) => { const v = accessor(c)(r); return v == null || !isNaN(Number(v)); }) && distinct(c) > 1);
+      const usable = (c) => { // numeric everywhere and at least two different values
+        const get = accessor(c); let first; let two = false;
+        for (const r of rows) {
+          const v = get(r);
+          if (v == null || v === '') continue;
+          if (isNaN(Number(v))) return false;
+          if (first === undefined) first = v; else if (v !== first) two = true;
+        }
+        return two;
+      };
+      const numericCols = allCols.filter(usable);
       if (numericCols.length < 3) return h('p', { class: 'muted' }, 'A contour plot needs three numeric params or metrics that vary between the runs.');
       const zDefault = numericCols.filter((c) => c[0] === 'm').pop() || numericCols[2];
       const [xDefault, yDefault] = numericCols.filter((c) => c !== zDefault);
@@ -173,8 +184,16 @@ function section(title, content) {
   return h('section', { class: 'card' }, h('h2', null, title), content);
 }
 
-/** Draw a plotly chart only when it scrolls into view (keeps the page fast with 10k runs). */
+/**
+ * Draw a plotly chart only when it scrolls into view, and never before the parallel coordinates are on
+ * screen: plotly.js is 4.8 MB of script to compile, which must not delay the main plot.
+ */
 function lazy(el, draw) {
-  const io = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) { io.disconnect(); draw(); } });
+  const io = new IntersectionObserver((entries) => {
+    if (!entries.some((e) => e.isIntersecting)) return;
+    io.disconnect();
+    const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
+    requestAnimationFrame(() => requestAnimationFrame(() => idle(() => draw(), { timeout: 1500 })));
+  });
   io.observe(el);
 }

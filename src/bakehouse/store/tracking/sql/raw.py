@@ -1,0 +1,72 @@
+"""Hot paths on the DB-API cursor itself: bulk reads of runs and metric histories, bulk metric inserts.
+
+SQLAlchemy Core costs tens of microseconds per row (result objects, bind processing); for a page of 1,000
+runs or a 100,000-point history that is most of the time. These few statements are plain SQL that every
+supported dialect accepts, executed on the connection of the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Connection
+
+_CHUNK = 900  # below SQLite's default limit of bound parameters per statement
+
+
+def marker(conn: Connection) -> str:
+    """The driver's placeholder: ``?`` for sqlite3, ``%s`` for psycopg and PyMySQL."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
+
+
+def fetch_in(conn: Connection, sql_prefix: str, values: Sequence[Any], sql_suffix: str = "",
+             params_before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """``<prefix> IN (?, ?, ...) <suffix>`` over ``values`` in chunks; rows of every chunk concatenated."""
+    out: list[tuple[Any, ...]] = []
+    mark = marker(conn)
+    for start in range(0, len(values), _CHUNK):
+        chunk = list(values[start : start + _CHUNK])
+        sql = f"{sql_prefix} IN ({', '.join([mark] * len(chunk))}) {sql_suffix}"
+        out.extend(fetch_all(conn, sql, [*params_before, *chunk]))
+    return out
+
+
+def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(sql, list(rows))
+    finally:
+        cursor.close()
+
+
+def insert_ignore_sql(conn: Connection, table: str, columns: Sequence[str]) -> str:
+    """An INSERT that skips rows whose primary key exists, in the dialect's spelling."""
+    mark = marker(conn)
+    values = ", ".join([mark] * len(columns))
+    quote = conn.dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(c) for c in columns)
+    name = conn.dialect.name
+    if name == "sqlite":
+        return f"INSERT OR IGNORE INTO {table} ({column_list}) VALUES ({values})"
+    if name in ("mysql", "mariadb"):
+        return f"INSERT IGNORE INTO {table} ({column_list}) VALUES ({values})"
+    return f"INSERT INTO {table} ({column_list}) VALUES ({values}) ON CONFLICT DO NOTHING"
+
+
+def columns(conn: Connection, *names: str) -> str:
+    """Column names quoted as the dialect needs (``key`` is reserved in MySQL)."""
+    quote = conn.dialect.identifier_preparer.quote
+    return ", ".join(quote(n) for n in names)
+
+
+def quoted(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)  # type: ignore[no-any-return]
