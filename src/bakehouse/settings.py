@@ -155,3 +155,8 @@ def pyenv_root() -> Path:
 def kube_tracking_uri() -> str | None:
     """The tracking URI given to Kubernetes Jobs when the cluster reaches the server at another address."""
     return os.environ.get("BAKEHOUSE_KUBE_TRACKING_URI") or os.environ.get("KUBE_MLFLOW_TRACKING_URI") or None
+
+
+def session_secret_key() -> str | None:
+    """The key that signs browser sessions; every server process behind one URL must share it."""
+    return os.environ.get("BAKEHOUSE_SECRET_KEY") or os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")

@@ -58,6 +58,8 @@ def run_server(config: ServerConfig) -> None:
     config = config.normalized()
     if config.host in ("0.0.0.0", "::"):
         output.warn(_exposure_warning(config.host, config))
+    if config.app_name:
+        _ensure_admin(config)
     app = None
     if config.workers <= 1:
         from bakehouse.server.app import create_app
@@ -75,6 +77,19 @@ def run_server(config: ServerConfig) -> None:
         err=True,
     )
     serve(config, app)
+
+
+def _ensure_admin(config: ServerConfig) -> None:
+    """The first administrator: from BAKEHOUSE_ADMIN_PASSWORD, or asked for when a person is at the terminal."""
+    from bakehouse.server.auth import ensure_admin
+
+    def prompt() -> str:
+        if not sys.stdin.isatty():
+            return ""
+        return str(click.prompt("No administrator exists yet. Choose the admin password", hide_input=True,
+                                confirmation_prompt=True))
+
+    ensure_admin(config, prompt)
 
 
 def _redact(uri: str) -> str:
@@ -122,6 +137,13 @@ def _server_options(func: Any) -> Any:
                      help="Turn off the Host check, CORS policy and security headers (only behind a proxy doing them)."),
         click.option("--app-name", default=None, metavar="NAME", help="Server app plug-in, e.g. basic-auth."),
         click.option("--auth", "auth", is_flag=True, help="Shortcut for --app-name basic-auth."),
+        click.option("--auth-default-permission", default="READ", show_default=True,
+                     type=click.Choice(["READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
+                     help="With --auth: what users may do on experiments and models nobody granted them."),
+        click.option("--rate-limit", default=1000.0, show_default=True, type=click.FloatRange(min=0),
+                     help="With --auth: requests per second per client address (0 = no limit)."),
+        click.option("--forwarded-allow-ips", default="", metavar="IPS",
+                     help="Reverse proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated)."),
         click.option("--log-level", default="info", show_default=True,
                      type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False)),
     ]
@@ -151,6 +173,9 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
         disable_security_middleware=kwargs["disable_security_middleware"],
         app_name=app_name,
         log_level=kwargs["log_level"].lower(),
+        auth_default_permission=kwargs["auth_default_permission"].upper(),
+        rate_limit_per_second=kwargs["rate_limit"],
+        forwarded_allow_ips=kwargs["forwarded_allow_ips"],
     )
 
 

@@ -60,6 +60,9 @@ def uvicorn_config(config: ServerConfig, app: Any = None) -> Any:
         date_header=True,
         timeout_keep_alive=30,
         backlog=2048,
+        # Client addresses key the login throttle and rate limits: only proxies named on purpose may set them.
+        proxy_headers=bool(config.forwarded_allow_ips),
+        forwarded_allow_ips=config.forwarded_allow_ips or None,
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,8 +25,6 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_APP_NAMES = ("basic-auth", "bakehouse-auth")
 UI_HELPER_PREFIX = "/ajax-api/2.0/bakehouse/"
-#: requests per second per client address with authentication on (bursts of twice that); 0 turns it off
-DEFAULT_RATE_LIMIT = 1000.0
 
 
 @dataclass
@@ -82,7 +79,9 @@ class AuthRuntime:
 
 
 def _secret_key() -> bytes:
-    configured = os.environ.get("BAKEHOUSE_SECRET_KEY") or os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")
+    from bakehouse.settings import session_secret_key
+
+    configured = session_secret_key()
     if configured:
         return configured.encode()
     # Per process: browser sessions then only work with one worker; multi-worker servers set the key.
@@ -90,10 +89,9 @@ def _secret_key() -> bytes:
 
 
 def build_runtime(config: Any, tracking_store: Any) -> AuthRuntime:
-    store = AuthStore(getattr(config, "auth_db_uri", None) or config.backend_store_uri)
-    default = Permission.parse(getattr(config, "auth_default_permission", None) or "READ")
-    configured = getattr(config, "rate_limit_per_second", None)
-    rate = DEFAULT_RATE_LIMIT if configured is None else float(configured)
+    store = AuthStore(config.backend_store_uri)
+    default = Permission.parse(config.auth_default_permission)
+    rate = float(config.rate_limit_per_second)
     return AuthRuntime(
         store=store,
         checker=PermissionChecker(store, tracking_store, default),
@@ -107,7 +105,7 @@ def ensure_admin(config: Any, password_prompt: Callable[[], str] | None = None) 
     """Create the first admin from ``BAKEHOUSE_ADMIN_PASSWORD`` (or a prompt); refuse to run without one."""
     from bakehouse.settings import admin_credentials
 
-    store = AuthStore(getattr(config, "auth_db_uri", None) or config.backend_store_uri)
+    store = AuthStore(config.backend_store_uri)
     if store.has_admin():
         return
     username, password = admin_credentials()
