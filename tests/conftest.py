@@ -48,6 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Subprocesses (servers, CLI, scripts) must be able to cache bytecode, or each one recompiles
     # sklearn/mlflow from source for 10+ seconds.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    # A shell that starts a job in the background (`cmd &`, nohup, some CI runners) ignores SIGINT, and an
+    # ignored signal stays ignored across exec: every subprocess a test starts would then shrug off the
+    # Ctrl-C that tests of graceful shutdown send. Restore the default so children get SIG_DFL.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def free_port() -> int:

@@ -188,6 +188,6 @@ export function mlmodelView(text, path, runId) {
     sig.inputs ? signatureTable('Inputs', sig.inputs) : h('p', { class: 'muted' }, 'No signature recorded.'),
     sig.outputs ? signatureTable('Outputs', sig.outputs) : null,
     h('h3', null, 'Load this model'),
-    h('pre', { class: 'code snippet' }, `import bakehouse.models\n\nmodel = bakehouse.models.load_model("${uri}")\npredictions = model.predict(data)\n\n# or with the mlflow client against this server:\nimport mlflow\nmodel = mlflow.pyfunc.load_model("${uri}")`),
+    h('pre', { class: 'code snippet' }, `import bakehouse.pyfunc\n\nmodel = bakehouse.pyfunc.load_model("${uri}")\npredictions = model.predict(data)\n\n# or with the mlflow client against this server:\nimport mlflow\nmodel = mlflow.pyfunc.load_model("${uri}")`),
     h('details', null, h('summary', null, 'Raw MLmodel'), h('pre', { class: 'code' }, text)));
 }
