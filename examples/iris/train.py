@@ -69,6 +69,15 @@ def log_model(lr: LogisticRegression, X_test: object, registered_model_name: str
     info = bakehouse.sklearn.log_model(
         lr, name="model", input_example=X_test[:5], registered_model_name=registered_model_name  # type: ignore[index]
     )
+    # Load it back the way a consumer would, and check it predicts exactly what the trained model does.
+    import bakehouse.pyfunc
+
+    run = bakehouse.active_run()
+    loaded = bakehouse.pyfunc.load_model(f"runs:/{run.info.run_id}/model")  # type: ignore[union-attr]
+    same = list(loaded.predict(X_test)) == list(lr.predict(X_test))
+    print(f"  reloaded runs:/{run.info.run_id}/model -> same predictions: {same}")  # type: ignore[union-attr]
+    if not same:
+        raise SystemExit("the reloaded model predicts differently from the trained one")
     version = getattr(info, "registered_model_version", None)
     return None if version is None else str(version)
 

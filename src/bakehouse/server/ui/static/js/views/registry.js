@@ -149,7 +149,7 @@ async function versionPage(main, name, version) {
     if (text && /flavors/.test(text)) {
       parseSimpleYaml(text);
       const view = mlmodelView(text, path, runId);
-      if (!runId) view.querySelector('.snippet').textContent = `import bakehouse.pyfunc\n\nmodel = bakehouse.pyfunc.load_model("models:/${name}/${version}")\npredictions = model.predict(data)`;
+      view.querySelector('.snippet').textContent = `import bakehouse.pyfunc\n\nmodel = bakehouse.pyfunc.load_model("models:/${name}/${version}")\npredictions = model.predict(data)`;
       clear(sigBox).append(view);
     } else clear(sigBox).append(h('p', { class: 'muted' }, 'The MLmodel file of this version could not be read.'));
   })();
