@@ -43,6 +43,25 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+#: JSON bodies at least this large are gzip'd for the web UI (``/ajax-api``), which often runs over a real
+#: network; API clients on loopback gain nothing from compression and would pay its CPU.
+GZIP_MIN_BYTES = 64 * 1024
+
+
+def json_result(request: Request, result: Any) -> Response:
+    body = orjson.dumps(result if result is not None else {})
+    if (
+        len(body) >= GZIP_MIN_BYTES
+        and "/ajax-api/" in request.url.path
+        and "gzip" in request.headers.get("accept-encoding", "")
+    ):
+        import gzip  # only for large UI responses
+
+        return Response(gzip.compress(body, compresslevel=1), media_type=JSON_MEDIA_TYPE,
+                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return Response(body, media_type=JSON_MEDIA_TYPE)
+
+
 def error_response(exc: BakehouseError) -> Response:
     return JSONResponse(exc.to_json(), status_code=exc.http_status)
 
@@ -217,7 +236,7 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
             result = await run_in_threadpool(handler, ctx, parsed)
             if isinstance(result, Response):
                 return result
-            return JSONResponse(result if result is not None else {})
+            return json_result(request, result)
         except BakehouseError as exc:
             return error_response(exc)
         except Exception:  # noqa: BLE001 - the one place unknown errors become a generic 500
