@@ -16,16 +16,25 @@ fi
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
   apt_install postgresql || log "WARNING: postgresql could not be installed; postgres tests will skip"
 fi
+# The PyTorch flavor's tests need torch; these machines keep a CPU build on disk (no multi-GB download).
+TORCH_WHEEL="$(ls /opt/wheels/torch-*-cp311-*.whl 2>/dev/null | head -1 || true)"
+if [ -n "$TORCH_WHEEL" ] && ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+  log "installing torch from $TORCH_WHEEL"
+  "$VENV/bin/uv" pip install -q -p "$VENV/bin/python" "$TORCH_WHEEL" >&2 || log "WARNING: torch did not install; its tests will skip"
+fi
 export PATH="$VENV/bin:$PATH"
 
 # ------------------------------------------------------------------------------------------ services
 PG_TEST_DIR=""
+MY_TEST_DIR=""
+MY_TEST_PID=""
 MOTO_PID=""
 MOTO_LOG="$(mktemp /tmp/bakehouse-moto.XXXXXX.log)"
 cleanup() {
   local rc=$?
   if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
   if [ -n "$PG_TEST_DIR" ]; then PG_TEST_DIR="$PG_TEST_DIR" PG_TEST_BIN="$PG_TEST_BIN" bash scripts/pg_down.sh || true; fi
+  if [ -n "$MY_TEST_DIR" ]; then MY_TEST_DIR="$MY_TEST_DIR" MY_TEST_PID="$MY_TEST_PID" bash scripts/mysql_down.sh || true; fi
   rm -f "$MOTO_LOG"
   exit $rc
 }
@@ -41,6 +50,15 @@ if ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
   else
     log "WARNING: PostgreSQL did not start (see above); the postgres fixture will try again and report"
   fi
+fi
+
+log "starting MariaDB (MySQL) for the migration chain and the store contract suite"
+if MY_ENV="$(PYTHON="$VENV/bin/python" bash scripts/mysql_up.sh)"; then
+  eval "$MY_ENV"
+  export BAKEHOUSE_TEST_MYSQL_URI
+  log "MariaDB: $BAKEHOUSE_TEST_MYSQL_URI"
+else
+  log "WARNING: MariaDB did not start; the mysql store tests will skip"
 fi
 
 MOTO_PORT="$(free_port)"
