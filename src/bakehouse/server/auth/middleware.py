@@ -236,7 +236,9 @@ class AuthMiddleware:
 
     # ----------------------------------------------------------------------------------- responses
     async def _unauthenticated(self, send: Any, path: str) -> None:
-        extra = [] if path.startswith("/ajax-api/") else [(b"www-authenticate", b'Basic realm="bakehouse"')]
+        # The web UI's own calls get no WWW-Authenticate, so the browser shows our sign-in form, not its dialog.
+        from_ui = path.startswith(("/ajax-api/", "/bakehouse/auth/"))
+        extra = [] if from_ui else [(b"www-authenticate", b'Basic realm="bakehouse"')]
         await _json_response(401, {"error_code": "UNAUTHENTICATED",
                                    "message": "You are not authenticated. Send HTTP Basic credentials, an API token "
                                               "(Authorization: Bearer ...) or sign in."}, extra)(send)

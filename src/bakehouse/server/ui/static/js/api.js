@@ -18,7 +18,40 @@ function qs(params) {
   return s ? `?${s}` : '';
 }
 
+// ------------------------------------------------------------------------------------- sign-in (servers with --auth)
+
+const AUTH = 'bakehouse/auth/';
+let csrfToken = '';
+
+/** The signed-in user ({user, csrf_token}), null when the server has no authentication, or 'login' when a
+ * sign-in is needed. The CSRF token is kept in memory only and sent on every state-changing request. */
+export async function session() {
+  const resp = await fetch(`${AUTH}session`, { headers: { Accept: 'application/json' } });
+  if (resp.status === 401) return 'login';
+  if (!resp.ok) return null;
+  const body = await resp.json();
+  csrfToken = body.csrf_token || '';
+  return body;
+}
+
+export async function login(username, password) {
+  const resp = await fetch(`${AUTH}login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new ApiError(body.message || `HTTP ${resp.status}`, body.error_code, resp.status);
+  csrfToken = body.csrf_token || '';
+  return body;
+}
+
+export async function logout() {
+  await fetch(`${AUTH}logout`, { method: 'POST', headers: { 'X-CSRF-Token': csrfToken } });
+  csrfToken = '';
+}
+
 async function handle(resp) {
+  if (resp.status === 401) window.dispatchEvent(new CustomEvent('bakehouse:login-required'));
   if (resp.ok) {
     try { return await resp.json(); } catch { throw new ApiError('The server sent a response that is not JSON.', 'BAD_RESPONSE', resp.status); }
   }
@@ -34,7 +67,9 @@ export async function get(path, params, base = BASE) {
 }
 
 export async function send(method, path, body, base = BASE) {
-  return handle(await fetch(base + path, { method, headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body || {}) }));
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  return handle(await fetch(base + path, { method, headers, body: JSON.stringify(body || {}) }));
 }
 
 export const post = (path, body) => send('POST', path, body);

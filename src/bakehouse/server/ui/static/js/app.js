@@ -1,4 +1,5 @@
 // Hash router: every view state lives in the URL (#/path?query), so any view can be shared as a link.
+import { login, logout, session } from './api.js';
 import { clear, errorBox, h } from './dom.js';
 
 const routes = [
@@ -56,5 +57,49 @@ async function render() {
   clear(main).appendChild(h('div', { class: 'empty' }, h('h2', null, 'Page not found'), h('p', null, h('a', { href: '#/' }, 'Back to experiments'))));
 }
 
-window.addEventListener('hashchange', render);
-render();
+// ------------------------------------------------------------------------------ sign-in (servers with --auth)
+
+let showingLogin = false;
+
+function showLogin(message) {
+  if (showingLogin) return;
+  showingLogin = true;
+  const main = document.getElementById('main');
+  const user = h('input', { name: 'username', autocomplete: 'username', required: true, 'aria-label': 'User name' });
+  const pass = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'aria-label': 'Password' });
+  const error = h('p', { class: 'error', role: 'alert' }, message || '');
+  const form = h('form', { class: 'card login', onsubmit: async (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    try {
+      const who = await login(user.value, pass.value);
+      showingLogin = false;
+      showUser(who.user);
+      render();
+    } catch (err) { error.textContent = err.message; pass.value = ''; pass.focus(); }
+  } },
+  h('h1', null, 'Sign in'),
+  h('label', null, 'User name', user), h('label', null, 'Password', pass), error,
+  h('button', { type: 'submit', class: 'primary' }, 'Sign in'));
+  clear(main).appendChild(form);
+  user.focus();
+}
+
+function showUser(user) {
+  const bar = document.querySelector('.topbar');
+  bar.querySelector('.who')?.remove();
+  if (!user) return;
+  const out = h('button', { class: 'link', onclick: async () => { await logout(); showUser(null); showLogin(); } }, 'Sign out');
+  bar.appendChild(h('span', { class: 'who' }, `${user.username}${user.is_admin ? ' (admin)' : ''} · `, out));
+}
+
+window.addEventListener('bakehouse:login-required', () => showLogin('Please sign in.'));
+window.addEventListener('hashchange', () => { if (!showingLogin) render(); });
+
+(async () => {
+  let who = null;
+  try { who = await session(); } catch { who = null; }
+  if (who === 'login') { showLogin(); return; }
+  if (who && who.user) showUser(who.user);
+  render();
+})();
