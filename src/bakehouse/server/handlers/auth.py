@@ -137,52 +137,72 @@ def _lookup(ctx: RequestContext, resource_type: str, resource_id: str, username:
     return user, granted
 
 
+#: MLflow's per-resource permission endpoints: resource type -> (id field in the JSON, response key)
+_FAMILIES = {
+    "experiment": ("experiment_id", "experiment_permission"),
+    "registered_model": ("name", "registered_model_permission"),
+}
+
+
+def _grant_json(resource_type: str, resource_id: str, user: User, level: Permission) -> dict[str, Any]:
+    id_field, key = _FAMILIES[resource_type]
+    return {key: {id_field: resource_id, "user_id": user.id, "permission": level.value}}
+
+
+def _create_grant(ctx: RequestContext, resource_type: str, resource_id: str, username: str,
+                  permission: str | None) -> dict[str, Any]:
+    level = _grant(ctx, resource_type, resource_id, username, permission, must_be_new=True)
+    return _grant_json(resource_type, resource_id, _store(ctx).get_user(username), level)
+
+
+def _get_grant(ctx: RequestContext, resource_type: str, resource_id: str, username: str) -> dict[str, Any]:
+    user, granted = _lookup(ctx, resource_type, resource_id, username)
+    return _grant_json(resource_type, resource_id, user, granted)
+
+
+def _update_grant(ctx: RequestContext, resource_type: str, resource_id: str, username: str,
+                  permission: str | None) -> dict[str, Any]:
+    _lookup(ctx, resource_type, resource_id, username)
+    _grant(ctx, resource_type, resource_id, username, permission, must_be_new=False)
+    return {}
+
+
+def _delete_grant(ctx: RequestContext, resource_type: str, resource_id: str, username: str) -> dict[str, Any]:
+    _require_manage(ctx, resource_type, resource_id)
+    _store(ctx).delete_permission(_store(ctx).get_user(username).id, resource_type, resource_id)
+    return {}
+
+
 def create_experiment_permission(ctx: RequestContext, req: w.ExperimentPermissionRequest) -> dict[str, Any]:
-    level = _grant(ctx, "experiment", req.experiment_id, req.username, req.permission, must_be_new=True)
-    user = _store(ctx).get_user(req.username)
-    return {"experiment_permission": {"experiment_id": req.experiment_id, "user_id": user.id, "permission": level.value}}
+    return _create_grant(ctx, "experiment", req.experiment_id, req.username, req.permission)
 
 
 def get_experiment_permission(ctx: RequestContext, req: w.ExperimentPermissionRequest) -> dict[str, Any]:
-    user, granted = _lookup(ctx, "experiment", req.experiment_id, req.username)
-    return {"experiment_permission": {"experiment_id": req.experiment_id, "user_id": user.id, "permission": granted.value}}
+    return _get_grant(ctx, "experiment", req.experiment_id, req.username)
 
 
 def update_experiment_permission(ctx: RequestContext, req: w.ExperimentPermissionRequest) -> dict[str, Any]:
-    _lookup(ctx, "experiment", req.experiment_id, req.username)
-    _grant(ctx, "experiment", req.experiment_id, req.username, req.permission, must_be_new=False)
-    return {}
+    return _update_grant(ctx, "experiment", req.experiment_id, req.username, req.permission)
 
 
 def delete_experiment_permission(ctx: RequestContext, req: w.ExperimentPermissionRequest) -> dict[str, Any]:
-    _require_manage(ctx, "experiment", req.experiment_id)
-    user = _store(ctx).get_user(req.username)
-    _store(ctx).delete_permission(user.id, "experiment", req.experiment_id)
-    return {}
+    return _delete_grant(ctx, "experiment", req.experiment_id, req.username)
 
 
 def create_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
-    level = _grant(ctx, "registered_model", req.name, req.username, req.permission, must_be_new=True)
-    user = _store(ctx).get_user(req.username)
-    return {"registered_model_permission": {"name": req.name, "user_id": user.id, "permission": level.value}}
+    return _create_grant(ctx, "registered_model", req.name, req.username, req.permission)
 
 
 def get_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
-    user, granted = _lookup(ctx, "registered_model", req.name, req.username)
-    return {"registered_model_permission": {"name": req.name, "user_id": user.id, "permission": granted.value}}
+    return _get_grant(ctx, "registered_model", req.name, req.username)
 
 
 def update_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
-    _lookup(ctx, "registered_model", req.name, req.username)
-    _grant(ctx, "registered_model", req.name, req.username, req.permission, must_be_new=False)
-    return {}
+    return _update_grant(ctx, "registered_model", req.name, req.username, req.permission)
 
 
 def delete_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
-    _require_manage(ctx, "registered_model", req.name)
-    user = _store(ctx).get_user(req.username)
-    _store(ctx).delete_permission(user.id, "registered_model", req.name)
-    return {}
+    return _delete_grant(ctx, "registered_model", req.name, req.username)
 
 
 def grant_user_permission(ctx: RequestContext, req: w.UserPermissionRequest) -> dict[str, Any]:
