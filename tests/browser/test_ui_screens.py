@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-import time
 
 import pytest
 from mlflow.tracking import MlflowClient

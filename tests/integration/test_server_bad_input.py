@@ -11,8 +11,6 @@ import http.client
 import json
 import os
 import re
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest

@@ -26,7 +26,6 @@ from bakehouse.entities import (
     PagedList,
     Param,
     Run,
-    RunInfo,
     RunStatus,
     RunTag,
     ViewType,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from bakehouse import settings
 from bakehouse.entities import Experiment, Run, RunStatus, ViewType
-from bakehouse.errors import BakehouseError, InvalidParameterError, NotFoundError
+from bakehouse.errors import BakehouseError, InvalidParameterError
 
 if TYPE_CHECKING:  # the client imports stores; keep `import bakehouse` light
     from bakehouse.client.client import Client
@@ -472,6 +472,3 @@ def _reset_for_tests() -> None:
     _client_cache.clear()
     clear_store_cache()
 
-
-__all__ = [name for name in dir() if not name.startswith("_") and name not in ("annotations", "TYPE_CHECKING")]
-_ = NotFoundError  # re-exported for users catching it from the fluent module

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
-import pytest
 
 ADMIN = ("admin", "admin-secret-pw")
 PASSWORD = "user-secret-pw"

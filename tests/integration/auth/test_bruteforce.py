@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from auth_support import PASSWORD, AuthServer
 
 CURRENT_USER = "/api/2.0/mlflow/users/current"

@@ -6,7 +6,6 @@ Revises: 0002_registry
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
 revision = '0003_auth'
 down_revision = '0002_registry'
