@@ -65,12 +65,8 @@ def assert_not_logged(server: Server, *secrets: str) -> None:
 
 # ------------------------------------------------------------------------------------------- CLI
 def tokens_command() -> list[str]:
-    """`bakehouse tokens` once the lead has mounted it; the module's own entry point until then."""
-    from bakehouse.cli.main import LAZY_COMMANDS
-
-    if "tokens" in LAZY_COMMANDS:
-        return [str(Path(sys.executable).parent / "bakehouse"), "tokens"]
-    return [sys.executable, "-m", "bakehouse.cli.tokens"]
+    """The real `bakehouse tokens` command of the venv under test."""
+    return [str(Path(sys.executable).parent / "bakehouse"), "tokens"]
 
 
 def run_tokens(server: Server, *args: str, username: str = "owner") -> subprocess.CompletedProcess[str]:
