@@ -1,6 +1,6 @@
 """Registry methods of the Client, with MlflowClient's names, over ``self.registry_store``.
 
-The lead's ``Client`` inherits :class:`RegistryClientMixin`; it must provide ``registry_store`` and
+``bakehouse.client.client.Client`` inherits :class:`RegistryClientMixin`; it must provide ``registry_store`` and
 ``tracking_store``. ``register_model`` follows MLflow 3: create the registered model (continuing only when
 it already exists), resolve ``runs:/`` URIs to the run's files or to the logged model the run produced, then
 create the version. Stage APIs are kept, with MLflow's FutureWarning pointing at aliases.
