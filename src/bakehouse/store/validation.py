@@ -11,7 +11,7 @@ import math
 import posixpath
 import re
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from bakehouse.errors import InvalidParameterError
 
@@ -23,7 +23,6 @@ MAX_KEY_LENGTH = 250
 MAX_VALUE_BYTES = 1024 * 1024  # params and tags: stored whole up to 1 MiB
 MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_RUN_NAME_LENGTH = 250
-MAX_EXPERIMENT_TAG_VALUE_BYTES = MAX_VALUE_BYTES
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -42,8 +41,6 @@ def validate_key(key: Any, kind: str) -> str:
 @lru_cache(maxsize=4096)
 def _validate_key_cached(key: str, kind: str) -> str:
     """Keys repeat endlessly in a training loop: each distinct key is checked once."""
-    if not isinstance(key, str):
-        raise InvalidParameterError(f"Invalid {kind} key {key!r}: keys must be strings")
     if key == "":
         raise InvalidParameterError(f"Invalid {kind} key '': keys must not be empty")
     if len(key) > MAX_KEY_LENGTH:
@@ -208,7 +205,3 @@ def decode_metric_value(value: float, kind: int) -> float:
     if kind == 1:
         return math.nan
     return math.inf if kind == 2 else -math.inf
-
-
-def unique_keys(items: Iterable[Any]) -> list[str]:
-    return list(dict.fromkeys(i.key for i in items))

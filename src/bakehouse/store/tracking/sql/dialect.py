@@ -1,4 +1,4 @@
-"""The few statements that differ between SQL dialects: upserts and insert-or-ignore."""
+"""The few statements that differ between SQL dialects: upserts (insert-or-ignore lives in ``raw.py``)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,6 @@ from typing import Any, Sequence
 
 from sqlalchemy import Connection, Table, and_, or_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-
-
-def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows, silently skipping ones whose primary key already exists."""
-    if not rows:
-        return
-    name = conn.dialect.name
-    if name == "sqlite":
-        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
-    elif name == "postgresql":
-        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
-    elif name in ("mysql", "mariadb"):
-        conn.execute(table.insert().prefix_with("IGNORE"), rows)
-    else:  # generic fallback: one by one
-        for row in rows:
-            exists = conn.execute(
-                table.select().where(and_(*[c == row[c.name] for c in table.primary_key.columns]))
-            ).first()
-            if exists is None:
-                conn.execute(table.insert(), row)
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], update_columns: Sequence[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bakehouse.entities import Experiment, PagedList, ViewType
@@ -235,7 +235,3 @@ class ExperimentsMixin:
                 )
             )
         return out
-
-    def _count_experiments(self) -> int:
-        with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(s.experiments)).scalar_one())
