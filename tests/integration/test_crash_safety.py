@@ -80,7 +80,10 @@ def crash(tmp_path: Path, backend_store_uri: str, workers: int = 1) -> list[Writ
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 60
-        while sum(len(w.metric_steps) + len(w.batch_steps) for w in writers) < ACKS_BEFORE_KILL:
+        # kill only once every writer has had both kinds of write acknowledged (a busy 2-core machine can
+        # leave one thread's first request queued long after the others have logged hundreds)
+        while (sum(len(w.metric_steps) + len(w.batch_steps) for w in writers) < ACKS_BEFORE_KILL
+               or not all(w.metric_steps and w.batch_steps for w in writers)):
             assert time.monotonic() < deadline, f"the writers are too slow:\n{server.log()}"
             assert all(t.is_alive() for t in threads), [w.failed for w in writers]
             time.sleep(0.01)
