@@ -57,3 +57,64 @@ def test_out_of_date_schema_is_refused_with_the_upgrade_command(tmp_path: Path) 
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001_tracking'")
     with pytest.raises(db_engine.SchemaOutOfDateError, match="bakehouse db upgrade"):
         db_engine.ensure_schema(engine)
+
+
+def _upgrade_to(uri: str, revision: str) -> None:
+    from alembic import command
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = db_engine.get_engine(uri)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def test_metrics_survive_the_move_to_primary_key_order(empty_database: str) -> None:
+    """0004 rebuilds SQLite's metrics table WITHOUT ROWID (elsewhere it drops an index): no point is lost."""
+    from sqlalchemy import text
+
+    _upgrade_to(empty_database, "0003_auth")
+    engine = db_engine.get_engine(empty_database)
+    points = [("r" * 32, "loss", 1000 + i, i, float(i) / 3, 0) for i in range(50)]
+    points.append(("r" * 32, "loss", 2000, 7, 0.0, 1))  # a NaN at a step that also has a finite value
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (7, 'e', 'active')"))
+        conn.execute(text(
+            "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+            "VALUES (:r, 'n', 7, 'RUNNING', 'active', 'a')"), {"r": "r" * 32})
+        conn.execute(text(
+            "INSERT INTO metrics (run_uuid, " + ("`key`" if engine.dialect.name in ("mysql", "mariadb") else "key")
+            + ", timestamp, step, value, value_kind) VALUES (:r, :k, :t, :s, :v, :kind)"),
+            [dict(zip(("r", "k", "t", "s", "v", "kind"), p)) for p in points])
+    db_engine.upgrade(empty_database)
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    history = store.get_metric_history("r" * 32, "loss")
+    assert len(history) == 51
+    assert [(m.step, m.value) for m in history[:3]] == [(0, 0.0), (1, 1 / 3), (2, 2 / 3)]
+    assert history[-1].step == 7 and history[-1].value != history[-1].value  # NaN kept, last by timestamp
+    with engine.connect() as conn:
+        indexes = {i["name"] for i in inspect_indexes(conn, "metrics")}
+        assert "index_metrics_run_key_step" not in indexes
+        if engine.dialect.name == "sqlite":
+            ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'metrics'")).scalar_one()
+            assert "WITHOUT ROWID" in ddl
+
+
+def inspect_indexes(conn: object, table: str) -> list[dict[str, object]]:
+    from sqlalchemy import inspect
+
+    return inspect(conn).get_indexes(table)  # type: ignore[arg-type, return-value]
+
+
+def test_fresh_sqlite_databases_store_metrics_in_primary_key_order(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    uri = f"sqlite:///{tmp_path / 'fresh.db'}"
+    engine = db_engine.get_engine(uri)
+    db_engine.ensure_schema(engine)
+    with engine.connect() as conn:
+        ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'metrics'")).scalar_one()
+    assert "WITHOUT ROWID" in ddl

@@ -192,11 +192,11 @@ def validate_max_results(max_results: Any, limit: int) -> int:
 def encode_metric_value(value: float) -> tuple[float, int]:
     """(sortable stand-in, kind): kind 0 finite, 1 NaN, 2 +inf, 3 -inf (see schema.py)."""
     value = float(value)
+    if math.isfinite(value):
+        return value, 0
     if math.isnan(value):
         return 0.0, 1
-    if math.isinf(value):
-        return (1.7976931348623157e308, 2) if value > 0 else (-1.7976931348623157e308, 3)
-    return value, 0
+    return (1.7976931348623157e308, 2) if value > 0 else (-1.7976931348623157e308, 3)
 
 
 def decode_metric_value(value: float, kind: int) -> float:

@@ -129,6 +129,21 @@ def metric_from_json(d: Mapping[str, Any], run_id: str | None = None) -> Metric:
     )
 
 
+_PLAIN_POINT_FIELDS = frozenset(("key", "value", "timestamp", "step"))
+
+
+def history_from_json(items: Iterable[Mapping[str, Any]], run_id: str | None) -> list[Metric]:
+    """Metric points of a history response; plain points (the usual case) skip the general converter."""
+    out = []
+    for d in items:
+        value, ts, step = d.get("value", 0.0), d.get("timestamp", 0), d.get("step", 0)
+        if type(value) is float and type(ts) is int and type(step) is int and d.keys() <= _PLAIN_POINT_FIELDS:
+            out.append(Metric(d["key"], value, ts, step, run_id))
+        else:
+            out.append(metric_from_json(d, run_id))
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- run
 def run_info_to_json(info: RunInfo) -> dict[str, Any]:
     return _compact(

@@ -145,16 +145,9 @@ def search_runs(ctx: RequestContext, req: t.SearchRuns) -> dict[str, Any]:
     return out
 
 
-def _metric(m: t.MetricIn, run_id: str) -> Metric:
-    return Metric(
-        key=m.key, value=m.value, timestamp=m.timestamp, step=m.step, run_id=run_id,
-        dataset_name=m.dataset_name, dataset_digest=m.dataset_digest, model_id=m.model_id,
-    )
-
-
 def log_metric(ctx: RequestContext, req: t.LogMetric) -> dict[str, Any]:
     run_id = req.resolved_run_id()
-    ctx.tracking_store.log_metric(run_id, _metric(req, run_id))
+    ctx.tracking_store.log_metric(run_id, req.to_entity(run_id))
     return {}
 
 
@@ -174,10 +167,9 @@ def delete_tag(ctx: RequestContext, req: t.DeleteTag) -> dict[str, Any]:
 
 
 def log_batch(ctx: RequestContext, req: t.LogBatch) -> dict[str, Any]:
-    run_id = req.resolved_run_id()
     ctx.tracking_store.log_batch(
-        run_id,
-        metrics=[_metric(m, run_id) for m in req.metrics],
+        req.resolved_run_id(),
+        metrics=req.metric_entities(),
         params=[Param(p.key, p.value) for p in req.params],
         tags=[RunTag(kv.key, kv.value) for kv in req.tags],
     )
@@ -227,17 +219,34 @@ def log_outputs(ctx: RequestContext, req: t.LogOutputs) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- metrics
 def get_metric_history(ctx: RequestContext, req: t.GetMetricHistory) -> dict[str, Any]:
-    page = ctx.tracking_store.get_metric_history(
-        req.resolved_run_id(), req.metric_key, max_results=req.max_results, page_token=req.page_token or None
-    )
-    out: dict[str, Any] = {"metrics": _history_json(page)}
-    if page.token:
-        out["next_page_token"] = page.token
+    run_id = req.resolved_run_id()
+    token = req.page_token or None
+    rows_of = getattr(ctx.tracking_store, "metric_history_rows", None)  # the SQL store's shortcut
+    if rows_of is not None:
+        rows = rows_of(run_id, req.metric_key, max_results=req.max_results, page_token=token)
+        out: dict[str, Any] = {"metrics": _history_json_from_rows(req.metric_key, rows)}
+        next_token = rows.token
+    else:
+        page = ctx.tracking_store.get_metric_history(run_id, req.metric_key, max_results=req.max_results,
+                                                     page_token=token)
+        out = {"metrics": _history_json(page)}
+        next_token = page.token
+    if next_token:
+        out["next_page_token"] = next_token
     return out
 
 
+def _history_json_from_rows(key: str, rows: list[tuple[float, int, int]]) -> list[dict[str, Any]]:
+    """The hot path of big histories: (value, timestamp, step) rows straight to MLflow's JSON shape."""
+    finite = math.isfinite
+    return [
+        {"key": key, "value": value if finite(value) else wj.float_to_json(value), "timestamp": ts, "step": step}
+        for value, ts, step in rows
+    ]
+
+
 def _history_json(points: list[Metric]) -> list[dict[str, Any]]:
-    """The hot path of big histories: plain points skip the general converter (same output)."""
+    """Plain points skip the general converter (same output)."""
     finite = math.isfinite
     out = []
     for m in points:

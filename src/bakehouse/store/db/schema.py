@@ -28,7 +28,7 @@ from sqlalchemy.dialects import mysql
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0003_auth"
+SCHEMA_HEAD = "0004_metrics_clustered"
 
 metadata = MetaData()
 
@@ -90,8 +90,9 @@ metrics = Table(
     Column("dataset_name", String(500), nullable=True),
     Column("dataset_digest", String(36), nullable=True),
     Column("model_id", String(64), nullable=True),
+    # the primary key's order is the order of a metric history; on SQLite the table IS that b-tree
     PrimaryKeyConstraint("run_uuid", "key", "timestamp", "step", "value", "value_kind", name="metric_pk"),
-    Index("index_metrics_run_key_step", "run_uuid", "key", "step"),
+    sqlite_with_rowid=False,
 )
 
 latest_metrics = Table(

@@ -210,8 +210,7 @@ class RestTrackingStore:
                 "GetMetricHistory",
                 {"run_id": run_id, "metric_key": metric_key, "max_results": max_results, "page_token": page_token},
             )
-            points = [wj.metric_from_json(m, run_id) for m in out.get("metrics") or ()]
-            return PagedList(points, out.get("next_page_token") or None)
+            return PagedList(wj.history_from_json(out.get("metrics") or (), run_id), out.get("next_page_token") or None)
         # everything: follow the pages
         points = []
         token = page_token
@@ -220,7 +219,7 @@ class RestTrackingStore:
                 "GetMetricHistory",
                 {"run_id": run_id, "metric_key": metric_key, "max_results": HISTORY_PAGE, "page_token": token},
             )
-            points.extend(wj.metric_from_json(m, run_id) for m in out.get("metrics") or ())
+            points.extend(wj.history_from_json(out.get("metrics") or (), run_id))
             token = out.get("next_page_token") or None
             if not token:
                 return PagedList(points, None)
