@@ -10,7 +10,11 @@ Every server runs as a subprocess in its own session on 127.0.0.1 with a fresh S
 directory, with its default worker count (MLflow 4 uvicorn workers, Bakehouse 1; `bakehouse-w2` = 2
 workers, to show TCP_NODELAY survives the worker processes). The clients are the official `mlflow` client
 (the same code for every server) and, where named, Bakehouse's own client. Each workload prints the median
-over --repeat runs; ratios are MLflow time / other time (higher = faster than MLflow).
+over --repeat runs; ratios are MLflow time / other time (higher = faster than MLflow). Rows marked
+"bakehouse client" run the same workload through Bakehouse's own client and are compared with MLflow's
+figure for its own client. Rows marked "the mlflow client's own parsing" time the official client turning
+the server's responses into entities with no server involved: the floor of that client, so the best ratio
+any server can reach with it.
 
 FastTrackML needs `pip install fasttrackml`; it pins mlflow<3, so install it in a separate venv
 (`uv venv /tmp/fml-venv && uv pip install -p /tmp/fml-venv/bin/python --no-deps fasttrackml`), never into
@@ -138,6 +142,12 @@ class Results:
     rows: dict[str, dict[str, float]] = field(default_factory=dict)  # workload -> server -> value
     units: dict[str, str] = field(default_factory=dict)
     higher_is_better: dict[str, bool] = field(default_factory=dict)
+    #: workload -> the workload whose mlflow figure it is compared with (rows measured with our client)
+    baseline: dict[str, str] = field(default_factory=dict)
+
+    def mlflow_value(self, workload: str) -> float | None:
+        values = self.rows.get(self.baseline.get(workload, workload), {})
+        return values.get("mlflow")
 
     def add(self, workload: str, server: str, value: float, unit: str, higher_is_better: bool = False) -> None:
         self.rows.setdefault(workload, {})[server] = value
@@ -175,6 +185,11 @@ class Workbench:
         self.artifact_run = self.client.create_run(self.eid).info.run_id
         self.n_runs = int(2000 * scale)
         self.points = int(100_000 * scale)
+        self.ours: Any = None
+        if self.name.startswith("bakehouse"):
+            from bakehouse.client.client import Client
+
+            self.ours = Client(tracking_uri=server.url)
 
     # ------------------------------------------------------------------ setup (not timed)
     def populate(self) -> None:
@@ -301,6 +316,89 @@ class Workbench:
         assert got == self.points
         return elapsed * 1000
 
+    # the same workloads through Bakehouse's own client (bakehouse servers only)
+    def log_batch_ours(self) -> float:
+        from bakehouse.entities import Metric
+
+        batches = 3
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            base = self.batch_step
+            self.ours.log_batch(self.batch_run, metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000, base + i)
+                                                          for i in range(1000)])
+            self.batch_step += 1000
+        return batches * 1000 / (time.perf_counter() - t0)
+
+    def search_ours(self, filter_string: str = "", order_by: list[str] | None = None) -> float:
+        total, token = 0, None
+        t0 = time.perf_counter()
+        while True:
+            page = self.ours.search_runs([self.search_eid], filter_string, max_results=1000, order_by=order_by,
+                                         page_token=token)
+            total += len(page)
+            token = page.token
+            if not token:
+                break
+        elapsed = time.perf_counter() - t0
+        if not filter_string:
+            assert total == self.n_runs, (total, self.n_runs)
+        return elapsed * 1000
+
+    def history_ours(self) -> float:
+        t0 = time.perf_counter()
+        got = len(self.ours.get_metric_history(self.history_run, "h"))
+        elapsed = time.perf_counter() - t0
+        assert got == self.points
+        return elapsed * 1000
+
+    # ------------------------------------------------------------------ the official client's own floor
+    def _raw_pages(self, kind: str) -> list[bytes]:
+        """The responses the official client receives, fetched once, so its parsing can be timed alone."""
+        import requests
+
+        session, pages, token = requests.Session(), [], None
+        while True:
+            if kind == "search":
+                body: dict[str, Any] = {"experiment_ids": [self.search_eid], "max_results": 1000}
+                if token:
+                    body["page_token"] = token
+                response = session.post(self.server.url + "/api/2.0/mlflow/runs/search", json=body)
+            else:
+                params = {"run_id": self.history_run, "metric_key": "h", "max_results": 25000}
+                if token:
+                    params["page_token"] = token
+                response = session.get(self.server.url + "/api/2.0/mlflow/metrics/get-history", params=params)
+            response.raise_for_status()
+            pages.append(response.content)
+            token = response.json().get("next_page_token")
+            if not token:
+                return pages
+
+    def client_parse_floor(self, kind: str, repeat: int) -> float:
+        """ms the official client spends turning these responses into entities, with no server at all:
+        json.loads, protobuf's ParseDict and from_proto, exactly as mlflow.utils.rest_utils.call_endpoint
+        and RestStore do. No server can make that client faster than this."""
+        import json
+
+        from mlflow.entities import Metric, Run
+        from mlflow.protos.service_pb2 import GetMetricHistory, SearchRuns
+        from mlflow.utils.proto_json_utils import parse_dict
+
+        pages = self._raw_pages(kind)
+
+        def parse() -> None:
+            for raw in pages:
+                if kind == "search":
+                    proto = SearchRuns.Response()
+                    parse_dict(json.loads(raw.decode("utf-8")), proto)
+                    [Run.from_proto(r) for r in proto.runs]
+                else:
+                    proto = GetMetricHistory.Response()
+                    parse_dict(json.loads(raw.decode("utf-8")), proto)
+                    [Metric.from_proto(m) for m in proto.metrics]
+
+        return timed(parse, repeat) * 1000
+
 
 def run_all(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
     """Each workload runs on every server in turn, ``repeat`` rounds: machine noise hits all servers alike."""
@@ -328,6 +426,30 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
         for name, values in samples.items():
             if values:
                 results.add(title, name, statistics.median(values), unit, higher)
+    ours: list[tuple[str, str, str, bool, Callable[[Workbench], float]]] = [
+        ("log_batch 1000 metrics/call, bakehouse client", "log_batch 1000 metrics/call", "metrics/s", True,
+         Workbench.log_batch_ours),
+        (f"search {n_runs} runs, no filter, bakehouse client", f"search {n_runs} runs, no filter", "ms", False,
+         lambda b: b.search_ours()),
+        (f"search {n_runs} runs, order_by metric, bakehouse client", f"search {n_runs} runs, order_by metric", "ms",
+         False, lambda b: b.search_ours("", ["metrics.loss DESC"])),
+        (f"get_metric_history {points} points, bakehouse client", f"get_metric_history {points} points", "ms", False,
+         Workbench.history_ours),
+    ]
+    for title, baseline, unit, higher, fn in ours:
+        samples = {b.name: [] for b in benches if b.ours is not None}
+        for _ in range(repeat):
+            for bench in benches:
+                if bench.ours is not None:
+                    samples[bench.name].append(fn(bench))
+        for name, values in samples.items():
+            results.add(title, name, statistics.median(values), unit, higher)
+        results.baseline[title] = baseline
+    # the official client's parsing alone, on the responses of the first server (all servers send the same)
+    for kind, baseline in (("search", f"search {n_runs} runs, no filter"), ("history", f"get_metric_history {points} points")):
+        title = f"{baseline}: the mlflow client's own parsing"
+        results.add(title, "no server", benches[0].client_parse_floor(kind, repeat), "ms", False)
+        results.baseline[title] = baseline
 
 
 def artifact_round(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
@@ -359,11 +481,28 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
             if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
                 raise AssertionError(f"{bench.name}: downloaded bytes differ")
             shutil.rmtree(out)
+            if bench.ours is None:
+                continue
+            t0 = time.perf_counter()
+            bench.ours.log_artifact(bench.artifact_run, str(src), "ours")
+            up.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
+            out = Path(tempfile.mkdtemp(dir=workdir))
+            t0 = time.perf_counter()
+            path = bench.ours.download_artifacts(bench.artifact_run, "ours/payload.bin", str(out))
+            down.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
+            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
+                raise AssertionError(f"{bench.name}: downloaded bytes differ (bakehouse client)")
+            shutil.rmtree(out)
     results.add(f"artifact upload {size_mb} MB", "disk copy", statistics.median(copies), "MB/s", True)
-    for name, values in up.items():
-        results.add(f"artifact upload {size_mb} MB", name, statistics.median(values), "MB/s", True)
-    for name, values in down.items():
-        results.add(f"artifact download {size_mb} MB", name, statistics.median(values), "MB/s", True)
+    for direction, samples in (("upload", up), ("download", down)):
+        title = f"artifact {direction} {size_mb} MB"
+        for name, values in samples.items():
+            if name.endswith("+client"):  # Bakehouse's client against Bakehouse's server
+                results.add(f"{title}, bakehouse client", name.removesuffix("+client"), statistics.median(values),
+                            "MB/s", True)
+                results.baseline[f"{title}, bakehouse client"] = title
+            else:
+                results.add(title, name, statistics.median(values), "MB/s", True)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -374,13 +513,29 @@ def print_summary(results: Results, servers: list[str]) -> None:
     print("|" + "---|" * (1 + len(servers) + len([s for s in servers if s != "mlflow"])))
     for workload, values in results.rows.items():
         unit = results.units[workload]
-        cells = [f"{values[s]:.2f} {unit}" if s in values else "–" for s in servers]
+        mlflow = results.mlflow_value(workload)
+        borrowed = "mlflow" not in values and mlflow is not None
+        if "no server" in values:  # the client's own floor: one figure, the best ratio any server could reach
+            floor = values["no server"]
+            cells = [f"{floor:.2f} {unit}" if s == "mlflow" else "–" for s in servers]
+            ceiling = f"at most {mlflow / floor:.1f}x" if mlflow else "–"
+            ratios = [ceiling for s in servers if s != "mlflow"]
+            print(f"| {workload} (no server) | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+            continue
+        cells = []
+        for s in servers:
+            if s in values:
+                cells.append(f"{values[s]:.2f} {unit}")
+            elif s == "mlflow" and borrowed:
+                cells.append(f"({mlflow:.2f} {unit}, its own client)")
+            else:
+                cells.append("–")
         ratios = []
         for s in servers:
             if s == "mlflow":
                 continue
-            if s in values and "mlflow" in values and values[s] > 0 and values["mlflow"] > 0:
-                ratio = values[s] / values["mlflow"] if results.higher_is_better[workload] else values["mlflow"] / values[s]
+            if s in values and mlflow and values[s] > 0:
+                ratio = values[s] / mlflow if results.higher_is_better[workload] else mlflow / values[s]
                 ratios.append(f"{ratio:.1f}x")
             else:
                 ratios.append("–")

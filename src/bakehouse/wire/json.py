@@ -146,20 +146,21 @@ def history_from_json(items: Iterable[Mapping[str, Any]], run_id: str | None) ->
 
 # ----------------------------------------------------------------------------------------------- run
 def run_info_to_json(info: RunInfo) -> dict[str, Any]:
-    return _compact(
-        {
-            "run_id": info.run_id,
-            "run_uuid": info.run_id,
-            "run_name": info.run_name,
-            "experiment_id": info.experiment_id,
-            "user_id": info.user_id,
-            "status": info.status,
-            "start_time": info.start_time,
-            "end_time": info.end_time,
-            "artifact_uri": info.artifact_uri,
-            "lifecycle_stage": info.lifecycle_stage,
-        }
-    )
+    out = {
+        "run_id": info.run_id,
+        "run_uuid": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id,
+        "status": info.status,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+        "artifact_uri": info.artifact_uri,
+        "lifecycle_stage": info.lifecycle_stage,
+    }
+    if None in out.values():  # unset fields are omitted, as proto-JSON does
+        out = {k: v for k, v in out.items() if v is not None}
+    return out
 
 
 def run_info_from_json(d: Mapping[str, Any]) -> RunInfo:
@@ -183,18 +184,27 @@ def _metric_points(data: RunData) -> list[Metric]:
     return [Metric(key=k, value=v, timestamp=0, step=0) for k, v in data.metrics.items()]
 
 
+def _is_plain(m: Metric) -> bool:
+    return m.dataset_name is None and m.dataset_digest is None and m.model_id is None and math.isfinite(m.value)
+
+
 def run_data_to_json(data: RunData) -> dict[str, Any]:
-    return _compact(
-        {
-            "metrics": [metric_to_json(m) for m in _metric_points(data)],
-            "params": _kv_list(data.params),
-            "tags": _kv_list(data.tags),
-        }
-    )
+    """Runs go out by the thousand in searches, so the common shapes are built directly."""
+    out: dict[str, Any] = {}
+    if data.metrics or data.metric_points:
+        out["metrics"] = [
+            {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step} if _is_plain(m) else metric_to_json(m)
+            for m in _metric_points(data)
+        ]
+    if data.params:
+        out["params"] = [{"key": k, "value": v} for k, v in data.params.items()]
+    if data.tags:
+        out["tags"] = [{"key": k, "value": v} for k, v in data.tags.items()]
+    return out
 
 
 def run_data_from_json(d: Mapping[str, Any]) -> RunData:
-    points = [metric_from_json(m) for m in d.get("metrics") or ()]
+    points = history_from_json(d.get("metrics") or (), None)
     return RunData(
         metrics={m.key: m.value for m in points},
         params=_kv_dict(d.get("params")),
@@ -235,6 +245,8 @@ def dataset_input_from_json(d: Mapping[str, Any]) -> DatasetInput:
 
 
 def run_inputs_to_json(inputs: RunInputs) -> dict[str, Any]:
+    if not inputs.dataset_inputs and not inputs.model_inputs:
+        return {}
     return _compact(
         {
             "dataset_inputs": [dataset_input_to_json(ds) for ds in inputs.dataset_inputs],
@@ -244,6 +256,8 @@ def run_inputs_to_json(inputs: RunInputs) -> dict[str, Any]:
 
 
 def run_outputs_to_json(outputs: RunOutputs) -> dict[str, Any]:
+    if not outputs.model_outputs:
+        return {}
     return _compact({"model_outputs": [{"model_id": m.model_id, "step": m.step} for m in outputs.model_outputs]})
 
 

@@ -8,8 +8,10 @@ classes of :mod:`bakehouse.errors` so ``except NotFoundError`` works the same ag
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import ssl
 import random
 import threading
 import time
@@ -24,6 +26,19 @@ from bakehouse.settings import HttpSettings
 from bakehouse.version import __version__ as _version
 
 logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=4)
+def tls_verification(insecure: bool, trust_env: bool = True) -> ssl.SSLContext | bool:
+    """One TLS context per process for every HTTP client (False when verification is off).
+
+    Building a context reads the whole CA bundle (~25 ms); each new client used to pay that, even for
+    plain-http servers. An SSLContext may be shared between clients and threads.
+    """
+    if insecure:
+        return False
+    return httpx.create_ssl_context(trust_env=trust_env)
+
 
 RETRY_STATUSES = frozenset({429, 503})
 MAX_BACKOFF_SECONDS = 30.0
@@ -101,7 +116,7 @@ class HttpTransport:
                         headers=self._headers(),
                         auth=auth,
                         timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
-                        verify=not s.insecure_tls,
+                        verify=tls_verification(s.insecure_tls, trust_env=False),
                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                         follow_redirects=False,
                         trust_env=False,

@@ -39,6 +39,7 @@ from bakehouse.errors import (
 from bakehouse.settings import HttpSettings
 from bakehouse.store.artifacts.base import CHUNK_SIZE, ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.paths import join_artifact_path, safe_file_name, safe_relative_path
+from bakehouse.wire.transport import tls_verification
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class HttpArtifactRepository(ArtifactRepository):
                 self._client = httpx.Client(
                     headers=headers,
                     auth=auth,
-                    verify=not self.http.insecure_tls,
+                    verify=tls_verification(self.http.insecure_tls),
                     timeout=httpx.Timeout(self.http.timeout, connect=min(self.http.timeout, 30.0)),
                     limits=httpx.Limits(
                         max_connections=self.max_workers * 2, max_keepalive_connections=self.max_workers
@@ -262,7 +263,7 @@ class HttpArtifactRepository(ArtifactRepository):
             if progress is not None:
                 progress(src, 0, total)
             with open(local_path, "wb") as out:
-                for chunk in response.iter_bytes(CHUNK_SIZE):
+                for chunk in response.iter_bytes():  # as received: re-chunking would copy every byte
                     out.write(chunk)
                     if progress is not None:
                         progress(src, len(chunk), total)

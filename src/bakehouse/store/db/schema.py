@@ -152,6 +152,7 @@ inputs = Table(
     Column("destination_id", String(36), nullable=False),
     Column("step", BigInteger, nullable=False, default=0),
     Index("index_inputs_destination", "destination_type", "destination_id"),
+    Index("index_inputs_source", "source_type", "source_id"),  # a run's model outputs, read by every search
 )
 
 input_tags = Table(

@@ -1,10 +1,13 @@
-"""metrics stored in primary-key order, without the second index
+"""metrics stored in primary-key order, without the second index; inputs indexed by source
 
 Every metric point was written three times on SQLite (the rowid table, the primary-key index and
 ``index_metrics_run_key_step``); history reads use the primary key, whose order (run, key, timestamp, step,
 value) is the order a history is returned in. SQLite: the table becomes WITHOUT ROWID (one b-tree in key
 order: half the space, ~35% less time per 1000-point batch). PostgreSQL and MySQL: the redundant index is
 dropped (InnoDB already clusters by primary key; the foreign key on run_uuid uses the primary key's prefix).
+
+Also an index on inputs (source_type, source_id): every run search reads the runs' model outputs by
+source id, which scanned the whole inputs table.
 
 Revision ID: 0004_metrics_clustered
 Revises: 0003_auth
@@ -52,9 +55,11 @@ def upgrade() -> None:
         _rebuild_sqlite_metrics(with_rowid=False)  # the old table and its indexes go with it
     else:
         op.drop_index('index_metrics_run_key_step', table_name='metrics')
+    op.create_index('index_inputs_source', 'inputs', ['source_type', 'source_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('index_inputs_source', table_name='inputs')
     if op.get_bind().dialect.name == 'sqlite':
         _rebuild_sqlite_metrics(with_rowid=True)
     op.create_index('index_metrics_run_key_step', 'metrics', ['run_uuid', 'key', 'step'], unique=False)
