@@ -83,22 +83,26 @@ async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
     repo = _access(ctx).destination_repo()
     body: AsyncIterator[bytes] = request.stream().__aiter__()
 
-    async def next_block() -> bytes:
-        block = bytearray()
-        while len(block) < UPLOAD_BLOCK:
+    async def next_block() -> list[bytes]:
+        """The next ~UPLOAD_BLOCK bytes as the chunks they arrived in (joining them would copy every byte)."""
+        chunks: list[bytes] = []
+        size = 0
+        while size < UPLOAD_BLOCK:
             try:
                 chunk = await body.__anext__()
             except StopAsyncIteration:
                 break
-            block += chunk
-        return bytes(block)
+            if chunk:
+                chunks.append(chunk)
+                size += len(chunk)
+        return chunks
 
     def blocks() -> Iterator[bytes]:
         while True:
-            block = anyio.from_thread.run(next_block)
-            if not block:
+            chunks = anyio.from_thread.run(next_block)  # one hop to the event loop per block, not per chunk
+            if not chunks:
                 return
-            yield block
+            yield from chunks
 
     await anyio.to_thread.run_sync(repo.write_stream, rel, blocks())
     return Response(b"{}", media_type="application/json")
