@@ -1,7 +1,7 @@
 """Browser benchmark of the web UI: Bakehouse vs MLflow on the same 10,000 runs x 20 params x 20 metrics.
 
     .venv/bin/python bench/bench_ui.py [--runs 10000] [--repeat 3] [--workdir DIR] [--skip-mlflow]
-                                       [--mlflow-load-more N]
+                                       [--mlflow-load-more N] [--standard-api]
 
 Both servers run on 127.0.0.1 from the same data (Bakehouse's database is written through its SQL store,
 MLflow's is created by MLflow and filled with the same rows; the data is cached in
@@ -270,12 +270,20 @@ def median(values: list[float]) -> float:
 
 # ------------------------------------------------------------------------------------------------ Bakehouse
 
-def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any], n: int) -> dict[str, Any]:
+def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any], n: int,
+                      standard_api: bool = False) -> dict[str, Any]:
     tag = f"--bench-id={uuid.uuid4().hex}"
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, tag])
     out: dict[str, Any] = {}
-    try:
+
+    def new_context() -> Any:
         ctx = browser.new_context(viewport=VIEWPORT)
+        if standard_api:  # as against a server without the columnar helper: the UI falls back to runs/search
+            ctx.route("**/ajax-api/2.0/bakehouse/runs/table*", lambda route: route.fulfill(status=404, body="{}"))
+        return ctx
+
+    try:
+        ctx = new_context()
         page = ctx.new_page()
         page.set_default_timeout(120_000)
         eid = info["experiment_id"]
@@ -285,7 +293,7 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
         out["baseline_tab_mb"] = renderer_pss_mb(tag)
         page.close()
         ctx.close()
-        ctx = browser.new_context(viewport=VIEWPORT)
+        ctx = new_context()
         page = ctx.new_page()
         page.set_default_timeout(120_000)
         t0 = time.perf_counter()
@@ -335,7 +343,7 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
         ctx.close()
         # 100,000-point chart: cold (a new browser cache: plotly.js fetched too), then in-app from the
         # experiments page with plotly.js in the HTTP cache (the usual case after the first chart)
-        ctx = browser.new_context(viewport=VIEWPORT)
+        ctx = new_context()
         page = ctx.new_page()
         page.set_default_timeout(60_000)
         chart = f"#/charts?runs={info['long_run_id']}&keys=signal"
@@ -470,6 +478,8 @@ def main() -> None:
     ap.add_argument("--skip-mlflow", action="store_true")
     ap.add_argument("--mlflow-repeat", type=int, default=1, help="MLflow's 'load more' pass takes minutes")
     ap.add_argument("--mlflow-load-more", type=int, default=10_000, help="cap on 'Load more' clicks (99 show 10,000 runs)")
+    ap.add_argument("--standard-api", action="store_true",
+                    help="Bakehouse's UI without its columnar runs helper (runs/search only, as against other servers)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -485,7 +495,7 @@ def main() -> None:
         try:
             warm_up(url, info["experiment_id"])
             for i in range(args.repeat):
-                r = measure_bakehouse(pw, url, info, exp, args.runs)
+                r = measure_bakehouse(pw, url, info, exp, args.runs, args.standard_api)
                 print(f"bakehouse #{i + 1}: {json.dumps(r)}", flush=True)
                 results["bakehouse"].append(r)
         finally:

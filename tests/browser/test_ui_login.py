@@ -30,6 +30,12 @@ def auth_ui(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
         grant = "/api/2.0/mlflow/experiments/permissions/create"
         assert admin.post(grant, json={"experiment_id": hidden, "username": "alice", "permission": "NO_PERMISSIONS"}).status_code == 200
         assert admin.post(grant, json={"experiment_id": visible, "username": "alice", "permission": "READ"}).status_code == 200
+        editable = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "alice-edits"}).json()["experiment_id"]
+        assert admin.post(grant, json={"experiment_id": editable, "username": "alice", "permission": "EDIT"}).status_code == 200
+        run = admin.post("/api/2.0/mlflow/runs/create", json={"experiment_id": visible, "run_name": "read-only-run",
+                                                             "tags": [{"key": "team", "value": "vision"}]}).json()["run"]
+        admin.post("/api/2.0/mlflow/runs/log-batch", json={"run_id": run["info"]["run_id"],
+                                                          "params": [{"key": "lr", "value": "0.1"}]})
     yield url
     stop_server(proc)
 
@@ -69,3 +75,66 @@ def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(browser, auth
     with httpx.Client(base_url=auth_ui, auth=ADMIN, timeout=30) as admin:
         names = [e["name"] for e in admin.get("/api/2.0/mlflow/experiments/search", params={"max_results": 100}).json()["experiments"]]
     assert "made-in-the-browser" in names
+
+
+def _sign_in(page, url: str, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(url + "/")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".topbar .who")).to_contain_text(user)
+
+
+def test_read_permission_hides_writes_and_a_refused_write_says_why(browser, auth_ui: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1300, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, auth_ui, "alice", "alice-password")
+    # experiments: READ -> no buttons, a "read only" marker; EDIT -> rename and tags, but no delete (MANAGE)
+    shared = page.locator("table.exps tr", has_text="shared-with-alice")
+    expect(shared.locator("td.actions .read-only")).to_have_text("read only")
+    expect(shared.locator("td.actions button")).to_have_count(0)
+    edits = page.locator("table.exps tr", has_text="alice-edits")
+    expect(edits.get_by_role("button", name="Rename")).to_be_visible()
+    expect(edits.get_by_role("button", name="Tags")).to_be_visible()
+    expect(edits.get_by_role("button", name="Delete")).to_have_count(0)
+    # runs table of the READ experiment: no delete / restore, selection and compare still work
+    shared.get_by_role("link", name="shared-with-alice").click()
+    expect(page.locator(".grid-body .gr", has_text="read-only-run")).to_have_count(1)
+    expect(page.locator(".toolbar .read-only")).to_be_visible()
+    expect(page.get_by_role("button", name="Delete")).to_be_hidden()
+    expect(page.get_by_role("button", name="Restore")).to_be_hidden()
+    page.locator(".gr", has_text="read-only-run").locator("input[type=checkbox]").check()
+    expect(page.get_by_role("button", name="Compare")).to_be_enabled()
+    # run page: the description and the tags are shown but not editable
+    page.locator(".gr", has_text="read-only-run").get_by_role("link", name="read-only-run").click()
+    expect(page.get_by_role("heading", name="Tags")).to_be_visible()
+    expect(page.get_by_text("vision")).to_be_visible()
+    description = page.locator("section.card", has=page.get_by_role("heading", name="Description"))
+    expect(description.locator(".read-only")).to_be_visible()
+    expect(description.get_by_role("button", name="Edit")).to_have_count(0)
+    expect(page.get_by_role("button", name="Add tag")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete tag team")).to_have_count(0)
+    # the permission changes while the page shows the buttons: the refusal is a clear message, not silence
+    page.goto(auth_ui + "/#/")
+    edits = page.locator("table.exps tr", has_text="alice-edits")
+    expect(edits.get_by_role("button", name="Rename")).to_be_visible()
+    with httpx.Client(base_url=auth_ui, auth=ADMIN, timeout=30) as admin:
+        eid = admin.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "alice-edits"}).json()["experiment"]["experiment_id"]
+        r = admin.patch("/api/2.0/mlflow/experiments/permissions/update", json={"experiment_id": eid, "username": "alice", "permission": "READ"})
+        assert r.status_code == 200, r.text
+    edits.get_by_role("button", name="Rename").click()
+    page.get_by_label("New name").fill("renamed-by-alice")
+    page.get_by_role("button", name="OK").click()
+    toast = page.locator("#toasts .toast.error[role=alert]")
+    expect(toast).to_contain_text("Permission denied")
+    expect(toast).to_contain_text("alice")
+    with httpx.Client(base_url=auth_ui, auth=ADMIN, timeout=30) as admin:
+        assert admin.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": eid}).json()["experiment"]["name"] == "alice-edits"
+    # after the refusal the UI re-reads the permissions: the next drawing has no rename button
+    page.reload()
+    expect(page.locator("table.exps tr", has_text="alice-edits").locator(".read-only")).to_be_visible()
+    context.close()
+    assert not errors, errors

@@ -157,6 +157,35 @@ def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServ
     assert float(by_name["iris-C=1.0"]["metrics.accuracy"]) == pytest.approx(0.9053, abs=1e-3)
 
 
+def _csv_of_runs_table(page: Page, url: str) -> tuple[str, list[str]]:
+    """Open a runs table, download its CSV; also the API paths the page used to list runs."""
+    paths: list[str] = []
+    page.on("request", lambda r: paths.append(r.url.split("?")[0].split("/ajax-api/2.0/")[-1]) if "/ajax-api/" in r.url else None)
+    page.goto(url)
+    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    return open(dl.value.path(), encoding="utf-8").read(), paths
+
+
+def test_runs_table_from_columns_helper_equals_standard_api(page: Page, ui_server: UiServer) -> None:
+    """The columnar helper (runs/table) and the fallback (runs/search, e.g. against MLflow) give the same table."""
+    s = ui_server.seeded
+    cols = ",".join(["a:run_name", "a:start_time", "a:duration", "a:status", "a:user_id", "a:source", "a:lifecycle",
+                     "a:experiment_id", "m:accuracy", "m:log_loss", "p:C", "t:model", "t:mlflow.parentRunId"])
+    url = f"{ui_server.url}/#/experiments/{s.iris_exp},{s.misc_exp}?life=ALL&expand=1&cols={cols}"
+    via_helper, paths = _csv_of_runs_table(page, url)
+    assert "bakehouse/runs/table" in paths and "mlflow/runs/search" not in paths, paths
+    page.context.route("**/ajax-api/2.0/bakehouse/runs/table*", lambda route: route.fulfill(status=404, body="{}"))
+    fresh = page.context.new_page()
+    via_search, paths = _csv_of_runs_table(fresh, url)
+    assert "mlflow/runs/search" in paths, paths
+    table = list(csv.DictReader(io.StringIO(via_helper)))
+    assert len(table) >= 15 and any(r["tags.model"] for r in table) and any(r["tags.mlflow.parentRunId"] for r in table)
+    assert via_helper == via_search
+    fresh.close()
+
+
 def test_runs_table_select_delete_restore_and_compare(page: Page, ui_server: UiServer) -> None:
     s = ui_server.seeded
     page.goto(f"{ui_server.url}/#/experiments/{s.misc_exp}")

@@ -14,7 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Route
 
-from bakehouse.server.ui import queries
+from bakehouse.errors import BakehouseError
+from bakehouse.server.ui import queries, table_query
 from bakehouse.server.ui.assets import AssetCache
 
 _assets = AssetCache()
@@ -40,6 +41,8 @@ def ui_routes(static_prefix: str = "") -> list[BaseRoute]:
         Route(p + HELPER_PREFIX + "/experiments/keys", experiment_keys, methods=["GET"]),
         Route(p + HELPER_PREFIX + "/metrics/runs-with-metric", runs_with_metric, methods=["GET"]),
         Route(p + HELPER_PREFIX + "/metrics/history-downsampled", history_downsampled, methods=["GET"]),
+        Route(p + HELPER_PREFIX + "/runs/table", runs_table, methods=["GET"]),
+        Route(p + HELPER_PREFIX + "/permissions/mine", my_permissions, methods=["GET"]),
     ]
     if p:
         routes.append(Route(p, lambda request: RedirectResponse(p + "/"), methods=["GET"]))
@@ -175,3 +178,64 @@ async def history_downsampled(request: Request) -> Response:
         return [queries.downsampled_history(engine, run_id, key, max_points, axis) for run_id in run_ids]
 
     return _json({"series": await run_in_threadpool(load)})
+
+
+async def runs_table(request: Request) -> Response:
+    """GET ?experiment_ids=1&filter=...&run_view_type=ACTIVE_ONLY&order_by=...&max_results=1000&page_token=...
+
+    One page of ``runs/search`` (same selection, order and page tokens) as columns: see ``table_query``.
+    The experiment ids are query parameters so that, with ``--auth``, the middleware checks READ on each.
+    """
+    engine = _engine(request)
+    if engine is None:
+        return _not_sql()
+    ids = _ids(request, "experiment_ids")
+    if isinstance(ids, Response):
+        return ids
+    if not all(i.strip().isdigit() for i in ids):
+        return _error("INVALID_PARAMETER_VALUE", "experiment_ids must be numeric experiment ids.", 400)
+    qp = request.query_params
+    try:
+        max_results = int(qp.get("max_results", "1000"))
+    except ValueError:
+        return _error("INVALID_PARAMETER_VALUE", "max_results must be an integer.", 400)
+    if not 1 <= max_results <= table_query.MAX_RESULTS:
+        return _error("INVALID_PARAMETER_VALUE",
+                      f"max_results must be between 1 and {table_query.MAX_RESULTS}, got {max_results}.", 400)
+    view = qp.get("run_view_type", "ACTIVE_ONLY").upper()
+    if view not in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL"):
+        return _error("INVALID_PARAMETER_VALUE", f"Invalid run_view_type {view!r}.", 400)
+    order_by = [o for o in qp.getlist("order_by") if o]
+    try:
+        out = await run_in_threadpool(table_query.runs_table, engine, [i.strip() for i in ids], qp.get("filter") or None,
+                                      view, order_by, max_results, qp.get("page_token") or None)
+    except BakehouseError as exc:
+        return _json(exc.to_json(), exc.http_status)
+    return _json(out)
+
+
+async def my_permissions(request: Request) -> Response:
+    """GET -> what the signed-in user may do, so the UI can hide the writes the server would refuse.
+
+    ``{"auth": false}`` on a server without authentication. With ``--auth``: ``{"auth": true, "user",
+    "is_admin", "default_permission", "experiments": {id: level}, "registered_models": {name: level}}``;
+    a resource without an explicit grant has the server's default permission (admins may do everything).
+    """
+    runtime = getattr(request.state, "auth", None)
+    username = getattr(request.state, "username", None)
+    user_id = getattr(request.state, "user_id", None)
+    if runtime is None or user_id is None:
+        return _json({"auth": False})
+
+    def load() -> dict[str, Any]:
+        grants = runtime.store.list_permissions(int(user_id))
+        return {
+            "auth": True,
+            "user": username,
+            "is_admin": bool(getattr(request.state, "is_admin", False)),
+            "default_permission": runtime.checker.default_permission.value,
+            "experiments": {str(rid): str(perm) for rt, rid, perm in grants if rt == "experiment"},
+            "registered_models": {str(rid): str(perm) for rt, rid, perm in grants if rt == "registered_model"},
+        }
+
+    return _json(await run_in_threadpool(load))

@@ -22,11 +22,13 @@ function qs(params) {
 
 const AUTH = 'bakehouse/auth/';
 let csrfToken = '';
+let authOn = false;
 
 /** The signed-in user ({user, csrf_token}), null when the server has no authentication, or 'login' when a
  * sign-in is needed. The CSRF token is kept in memory only and sent on every state-changing request. */
 export async function session() {
   const resp = await fetch(`${AUTH}session`, { headers: { Accept: 'application/json' } });
+  authOn = resp.status === 401 || resp.ok;
   if (resp.status === 401) return 'login';
   if (!resp.ok) return null;
   const body = await resp.json();
@@ -42,12 +44,74 @@ export async function login(username, password) {
   const body = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new ApiError(body.message || `HTTP ${resp.status}`, body.error_code, resp.status);
   csrfToken = body.csrf_token || '';
+  authOn = true;
+  forgetPermissions();
   return body;
 }
 
 export async function logout() {
   await fetch(`${AUTH}logout`, { method: 'POST', headers: { 'X-CSRF-Token': csrfToken } });
   csrfToken = '';
+  forgetPermissions();
+}
+
+// ------------------------------------------------------------------------------------- permissions (servers with --auth)
+
+// MLflow's levels; each includes the ones before it. An endpoint needs read, use, update, delete or manage.
+const LEVELS = { NO_PERMISSIONS: 0, READ: 1, USE: 2, EDIT: 3, MANAGE: 4 };
+const NEEDS = { read: 1, use: 2, update: 3, delete: 4, manage: 4 };
+const PERMISSIONS_TTL_MS = 30000;
+let perms = null;
+let permsLoad = null;
+let permsAt = 0;
+
+function forgetPermissions() { perms = null; permsLoad = null; permsAt = 0; }
+
+/**
+ * What the signed-in user may do ({is_admin, default_permission, experiments: {id: level},
+ * registered_models: {name: level}}), or null when the server has no authentication or will not say.
+ * Bakehouse answers with ajax-api/2.0/bakehouse/permissions/mine (grants plus the server's default);
+ * other servers with MLflow's users/current (grants only: the default is unknown, so unknown means "try").
+ * Cached for 30 s; views await it before drawing their buttons.
+ */
+export function loadPermissions() {
+  if (!authOn) return Promise.resolve(null);
+  if (permsLoad && Date.now() - permsAt < PERMISSIONS_TTL_MS) return permsLoad;
+  permsAt = Date.now();
+  permsLoad = (async () => {
+    try {
+      const mine = await helper('permissions/mine');
+      if (mine) return mine.auth ? mine : null;
+      const user = (await get('users/current')).user || {};
+      return {
+        is_admin: !!user.is_admin, default_permission: null,
+        experiments: Object.fromEntries((user.experiment_permissions || []).map((p) => [String(p.experiment_id), p.permission])),
+        registered_models: Object.fromEntries((user.registered_model_permissions || []).map((p) => [String(p.name), p.permission])),
+      };
+    } catch { return null; }
+  })().then((p) => { perms = p; return p; });
+  return permsLoad;
+}
+
+/**
+ * Whether the signed-in user may do `level` ('update', 'delete', ...) on an experiment or a registered
+ * model (kind 'experiment' | 'registered_model'), as far as the UI knows: true without authentication or
+ * when the permission is unknown (the server decides, and a refusal is shown as a message).
+ */
+export function can(kind, id, level) {
+  if (!perms || perms.is_admin) return true;
+  const grants = (kind === 'experiment' ? perms.experiments : perms.registered_models) || {};
+  const p = Object.prototype.hasOwnProperty.call(grants, String(id)) ? grants[String(id)] : perms.default_permission;
+  if (!p || !(p in LEVELS)) return true;
+  return LEVELS[p] >= (NEEDS[level] || 4);
+}
+
+/** The user's level on a resource for a hint like "read-only (READ)"; '' when unknown. */
+export function permissionOf(kind, id) {
+  if (!perms) return '';
+  if (perms.is_admin) return 'MANAGE';
+  const grants = (kind === 'experiment' ? perms.experiments : perms.registered_models) || {};
+  return grants[String(id)] || perms.default_permission || '';
 }
 
 async function handle(resp) {
@@ -58,7 +122,16 @@ async function handle(resp) {
   const text = await resp.text();
   let body = null;
   try { body = JSON.parse(text); } catch { body = null; }
-  const msg = body && body.message ? body.message : `HTTP ${resp.status}: ${text.slice(0, 200)}`;
+  let msg = body && body.message ? body.message : `HTTP ${resp.status}: ${text.slice(0, 200)}`;
+  if (resp.status === 403) {
+    // refused by the server: say so plainly, and re-read the permissions (they may have changed)
+    forgetPermissions();
+    if (/csrf/i.test(msg)) msg += ' Reload the page and try again.';
+    else {
+      if (!/^permission denied/i.test(msg)) msg = `Permission denied: ${msg}`;
+      msg += ' Ask an administrator or a user with MANAGE permission on it for access.';
+    }
+  }
   throw new ApiError(msg, body && body.error_code, resp.status);
 }
 
@@ -84,17 +157,16 @@ export function modelVersionArtifactUrl(name, version, path) {
 
 // ------------------------------------------------------------------------------------- helpers (optional)
 
-let helpersOk = null;
+const missingHelpers = new Set();
 
-/** The Bakehouse helper endpoints; null when the server does not have them (then callers fall back). */
+/** A Bakehouse helper endpoint; null when the server does not have it (then callers fall back). */
 export async function helper(path, params) {
-  if (helpersOk === false) return null;
+  if (missingHelpers.has(path)) return null;
   try {
-    const out = await get(path, params, HELPERS);
-    helpersOk = true;
-    return out;
+    return await get(path, params, HELPERS);
   } catch (e) {
-    if (e.status === 404 || e.status === 501 || e.status === 405) { helpersOk = false; return null; }
+    const absent = e.status === 405 || e.status === 501 || (e.status === 404 && e.code !== 'RESOURCE_DOES_NOT_EXIST');
+    if (absent) { missingHelpers.add(path); return null; }
     throw e;
   }
 }
@@ -134,35 +206,98 @@ export function tokenOffset(token) {
   } catch { return null; }
 }
 
+/**
+ * The params / metrics / tags objects of one page of rows. Keys every run has come from a template made
+ * by JSON.parse and copied with {...template}: V8 then keeps one compact shared shape for all rows, where
+ * adding 20+ keys one by one (obj[key] = v) turns each object into a hash table three times the size.
+ */
+function keyedObjects(cols, n, conv) {
+  const dense = {};
+  const sparse = [];
+  for (const key in cols) { if (Array.isArray(cols[key])) dense[key] = conv ? 0.5 : null; else sparse.push(key); }
+  const template = JSON.parse(JSON.stringify(dense));
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = { ...template };
+  for (const key in cols) {
+    const col = cols[key];
+    if (Array.isArray(col)) { for (let i = 0; i < n; i++) out[i][key] = conv ? conv(col[i]) : col[i]; }
+  }
+  for (const key of sparse) {
+    const idx = cols[key].i; const vals = cols[key].v;
+    for (let j = 0; j < idx.length; j++) out[idx[j]][key] = conv ? conv(vals[j]) : vals[j];
+  }
+  return out;
+}
+
+const toNumber = (v) => (typeof v === 'number' ? v : Number(v)); // "NaN", "Infinity", "-Infinity"
+
+/**
+ * Rows (the same shape as toRow's) from one page of the columnar helper runs/table: every key is sent
+ * once with its values in run order, as a list (every run has it) or {i: [run indexes], v: [values]}.
+ */
+export function rowsFromColumns(page) {
+  const n = page.count || 0;
+  const c = page.runs;
+  const params = keyedObjects(page.params, n);
+  const metrics = keyedObjects(page.metrics, n, toNumber);
+  const tags = keyedObjects(page.tags, n);
+  const rows = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const start = c.start_time[i]; const end = c.end_time[i]; const t = tags[i];
+    rows[i] = {
+      id: c.run_id[i], name: c.run_name[i] || t['mlflow.runName'] || '', exp: c.experiment_id[i], status: c.status[i],
+      start, end, duration: start != null && end != null ? end - start : null,
+      user: c.user_id[i] || t['mlflow.user'] || '', life: c.lifecycle_stage[i],
+      parent: t['mlflow.parentRunId'] || null,
+      params: params[i], metrics: metrics[i], tags: t,
+    };
+  }
+  return rows;
+}
+
 const offsetToken = (n) => btoa(`{"offset": ${n}}`);
 const PARALLEL = 4;
+
+/** One page of a run search as rows: through the columnar helper when the server has it, else runs/search. */
+async function searchPage(base, size, token) {
+  if (!missingHelpers.has('runs/table')) {
+    const out = await helper('runs/table', {
+      experiment_ids: base.experiment_ids.join(','), filter: base.filter, run_view_type: base.run_view_type,
+      order_by: base.order_by, max_results: size, page_token: token || undefined,
+    });
+    if (out) return { rows: rowsFromColumns(out), token: out.next_page_token || null };
+  }
+  const out = await post('runs/search', token ? { ...base, max_results: size, page_token: token } : { ...base, max_results: size });
+  return { rows: (out.runs || []).map(toRow), token: out.next_page_token || null };
+}
 
 /**
  * Fetch every run matching a search: first a small page (fast first rows), then the rest in the
  * background. When the server's page tokens are plain offsets (MLflow's format, and ours) the remaining
  * pages are fetched PARALLEL at a time; otherwise one after the other by following next_page_token.
- * onPage(rows, done) is called in order after each page; returns {cancel()}.
+ * Bakehouse servers answer in columns (ajax-api/2.0/bakehouse/runs/table: a fifth of runs/search's
+ * bytes); others through runs/search. onPage(rows, done) is called in order after each page; returns {cancel()}.
  */
 export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPage = 200, pageSize = 1000, maxRuns = Infinity }, onPage, onError) {
   let cancelled = false;
   const base = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY' };
   if (orderBy && orderBy.length) base.order_by = orderBy;
-  const page = (size, token) => post('runs/search', token ? { ...base, max_results: size, page_token: token } : { ...base, max_results: size });
+  const page = (size, token) => searchPage(base, size, token);
   (async () => {
     try {
       const first = await page(Math.min(firstPage, maxRuns));
       if (cancelled) return;
-      let count = (first.runs || []).length;
-      let token = first.next_page_token || null;
-      onPage((first.runs || []).map(toRow), !token || count >= maxRuns);
+      let count = first.rows.length;
+      let token = first.token;
+      onPage(first.rows, !token || count >= maxRuns);
       let offset = token ? tokenOffset(token) : null;
       while (token && !cancelled && count < maxRuns) {
         if (offset === null) {
           const out = await page(Math.min(pageSize, maxRuns - count), token);
           if (cancelled) return;
-          count += (out.runs || []).length;
-          token = out.next_page_token || null;
-          onPage((out.runs || []).map(toRow), !token || count >= maxRuns);
+          count += out.rows.length;
+          token = out.token;
+          onPage(out.rows, !token || count >= maxRuns);
           continue;
         }
         // a wave of PARALLEL consecutive pages; results are delivered in order
@@ -170,11 +305,10 @@ export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPag
         const outs = await Promise.all(offsets.map((o) => page(pageSize, offsetToken(o))));
         if (cancelled) return;
         for (let i = 0; i < outs.length; i++) {
-          const runs = outs[i].runs || [];
-          count += runs.length;
-          token = outs[i].next_page_token || null;
+          count += outs[i].rows.length;
+          token = outs[i].token;
           const done = !token || count >= maxRuns;
-          onPage(runs.map(toRow), done);
+          onPage(outs[i].rows, done);
           if (done) { token = null; break; }
         }
         offset += offsets.length * pageSize;

@@ -1,6 +1,6 @@
 // Hash router: every view state lives in the URL (#/path?query), so any view can be shared as a link.
-import { login, logout, session } from './api.js';
-import { clear, errorBox, h } from './dom.js';
+import { ApiError, login, logout, session } from './api.js';
+import { clear, errorBox, h, toast } from './dom.js';
 
 const routes = [
   [/^\/?$/, () => import('./views/experiments.js'), 'experiments'],
@@ -94,6 +94,10 @@ function showUser(user) {
 }
 
 window.addEventListener('bakehouse:login-required', () => showLogin('Please sign in.'));
+// a write that fails inside an event handler is never silent: show the server's message (e.g. a 403)
+window.addEventListener('unhandledrejection', (e) => {
+  if (e.reason instanceof ApiError) { toast(e.reason.message, 'error'); e.preventDefault(); }
+});
 window.addEventListener('hashchange', () => { if (!showingLogin) render(); });
 
 (async () => {

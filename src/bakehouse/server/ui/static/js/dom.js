@@ -98,9 +98,10 @@ export function empty(text, ...extra) {
 export function toast(msg, kind = 'info') {
   let box = document.getElementById('toasts');
   if (!box) { box = h('div', { id: 'toasts', 'aria-live': 'polite' }); document.body.appendChild(box); }
-  const t = h('div', { class: `toast ${kind}` }, msg);
+  // errors (a refused write, say) are announced at once and stay long enough to be read
+  const t = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : undefined }, msg);
   box.appendChild(t);
-  setTimeout(() => t.remove(), 4000);
+  setTimeout(() => t.remove(), kind === 'error' ? 10000 : 4000);
 }
 
 /** Download text as a file (CSV export). */
@@ -134,4 +135,9 @@ export function ask(title, fields) {
 export function debounce(fn, ms) {
   let t;
   return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+}
+
+/** A "read only" marker where edit buttons would be (with --auth, for a user who may only read). */
+export function readOnly(level) {
+  return h('span', { class: 'muted read-only', title: `Your permission${level ? ` (${level})` : ''} does not allow changes here.` }, 'read only');
 }

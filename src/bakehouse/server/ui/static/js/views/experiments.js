@@ -1,6 +1,6 @@
 // Experiments list: search, create, rename, delete/restore, tags; open one or several in the runs table.
 import * as api from '../api.js';
-import { h, clear, errorBox, fmtTime, spinner, toast, ask, empty } from '../dom.js';
+import { h, clear, errorBox, fmtTime, spinner, toast, ask, empty, readOnly } from '../dom.js';
 import { setQuery } from '../app.js';
 
 export async function render(main, _args, query) {
@@ -44,11 +44,13 @@ export async function render(main, _args, query) {
       const exps = [];
       let token = null;
       const filter = q ? `name ILIKE '%${q.replace(/'/g, "\\'")}%'` : '';
+      const perms = api.loadPermissions(); // with --auth: which buttons the server would refuse
       do {
         const out = await api.get('experiments/search', { max_results: 1000, view_type: view, filter, page_token: token, order_by: 'last_update_time DESC' });
         exps.push(...(out.experiments || []));
         token = out.next_page_token;
       } while (token && exps.length < 20000);
+      await perms;
       clear(list);
       if (!exps.length) {
         list.appendChild(empty(q ? 'No experiment matches this search.' : 'No experiments yet.', h('button', { class: 'primary', onclick: create }, 'Create one')));
@@ -72,10 +74,20 @@ export async function render(main, _args, query) {
       h('td', null, fmtTime(e.creation_time)),
       h('td', null, fmtTime(e.last_update_time)),
       tagCell,
-      h('td', { class: 'actions' },
-        h('button', { class: 'small', onclick: () => rename(e) }, 'Rename'),
-        h('button', { class: 'small', onclick: () => editTags(e) }, 'Tags'),
-        deleted ? h('button', { class: 'small', onclick: () => act('restore', e) }, 'Restore') : h('button', { class: 'small danger', onclick: () => act('delete', e) }, 'Delete')));
+      h('td', { class: 'actions' }, actions(e, deleted)));
+  }
+
+  // only the buttons the server will accept (with --auth: EDIT renames and edits tags, MANAGE deletes)
+  function actions(e, deleted) {
+    const edit = api.can('experiment', e.experiment_id, 'update');
+    const manage = api.can('experiment', e.experiment_id, 'delete');
+    const out = [
+      edit ? h('button', { class: 'small', onclick: () => rename(e) }, 'Rename') : null,
+      edit ? h('button', { class: 'small', onclick: () => editTags(e) }, 'Tags') : null,
+      !manage ? null : deleted ? h('button', { class: 'small', onclick: () => act('restore', e) }, 'Restore') : h('button', { class: 'small danger', onclick: () => act('delete', e) }, 'Delete'),
+    ];
+    if (!edit && !manage) return readOnly(api.permissionOf('experiment', e.experiment_id));
+    return out;
   }
 
   async function rename(e) {

@@ -1,7 +1,7 @@
 // Model registry: models list (search), model page (description, tags, aliases, versions with stages),
 // version page (source run, signature, tags, aliases, stage, alias/stage history).
 import * as api from '../api.js';
-import { h, clear, errorBox, fmtTime, spinner, toast, ask, empty } from '../dom.js';
+import { h, clear, errorBox, fmtTime, spinner, toast, ask, empty, readOnly } from '../dom.js';
 import { markdown } from '../markdown.js';
 import { setQuery } from '../app.js';
 import { mlmodelView, parseSimpleYaml } from './artifacts.js';
@@ -52,7 +52,7 @@ async function listPage(main, query) {
   load();
 }
 
-function editableDescription(text, onSave) {
+function editableDescription(text, onSave, editable = true) {
   const view = h('div', { class: 'desc' });
   const show = () => clear(view).append(text ? markdown(text) : h('p', { class: 'muted' }, 'No description.'));
   show();
@@ -61,16 +61,16 @@ function editableDescription(text, onSave) {
     clear(view).append(ta, h('div', { class: 'row' }, h('button', { class: 'primary', onclick: async () => { try { await onSave(ta.value); text = ta.value; show(); toast('Saved'); } catch (e) { toast(e.message, 'error'); } } }, 'Save'), h('button', { onclick: show }, 'Cancel')));
     ta.focus();
   };
-  return h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Description'), h('button', { class: 'small', onclick: edit }, 'Edit')), view);
+  return h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Description'), editable ? h('button', { class: 'small', onclick: edit }, 'Edit') : null), view);
 }
 
-function tagsCard(tags, setTag, delTag, reload) {
-  return h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Tags'), h('button', { class: 'small', onclick: async () => {
+function tagsCard(tags, setTag, delTag, reload, editable = true) {
+  return h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Tags'), !editable ? null : h('button', { class: 'small', onclick: async () => {
     const v = await ask('Add tag', [{ name: 'key', label: 'Key' }, { name: 'value', label: 'Value' }]);
     if (v && v.key.trim()) { try { await setTag(v.key.trim(), v.value); reload(); } catch (e) { toast(e.message, 'error'); } }
   } }, 'Add tag')),
   tags.length ? h('table', { class: 'table kvt' }, h('tbody', null, tags.map((t) => h('tr', null, h('td', null, t.key), h('td', { class: 'val' }, t.value),
-    h('td', { class: 'actions' }, h('button', { class: 'small danger', 'aria-label': `Delete tag ${t.key}`, onclick: async () => { try { await delTag(t.key); reload(); } catch (e) { toast(e.message, 'error'); } } }, '✕')))))) : h('p', { class: 'muted' }, 'No tags.'));
+    editable ? h('td', { class: 'actions' }, h('button', { class: 'small danger', 'aria-label': `Delete tag ${t.key}`, onclick: async () => { try { await delTag(t.key); reload(); } catch (e) { toast(e.message, 'error'); } } }, '✕')) : null)))) : h('p', { class: 'muted' }, 'No tags.'));
 }
 
 async function modelPage(main, name) {
@@ -78,24 +78,26 @@ async function modelPage(main, name) {
   main.append(spinner());
   let model; let versions;
   try {
-    model = (await api.get('registered-models/get', { name })).registered_model;
+    [model] = await Promise.all([api.get('registered-models/get', { name }).then((r) => r.registered_model), api.loadPermissions()]);
     versions = (await api.get('model-versions/search', { filter: `name='${sq(name)}'`, max_results: 10000, order_by: 'version_number DESC' })).model_versions || [];
   } catch (e) { clear(main).append(errorBox(e)); return; }
   versions.sort((a, b) => Number(b.version) - Number(a.version));
   const aliasesOf = {};
   for (const a of model.aliases || []) (aliasesOf[a.version] = aliasesOf[a.version] || []).push(a.alias);
   const reload = () => { clear(main); modelPage(main, name); };
+  // with --auth, changing a model needs EDIT on it: no buttons the server refuses
+  const edit = api.can('registered_model', name, 'update');
   clear(main).append(
-    h('div', { class: 'page-head' }, crumbs(), h('h1', null, model.name)),
+    h('div', { class: 'page-head' }, crumbs(), h('h1', null, model.name), edit ? null : readOnly(api.permissionOf('registered_model', name))),
     h('p', { class: 'muted' }, `Created ${fmtTime(model.creation_timestamp)} · last modified ${fmtTime(model.last_updated_timestamp)}`),
-    editableDescription(model.description || '', (d) => api.send('PATCH', 'registered-models/update', { name, description: d })),
-    h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Aliases'), h('button', { class: 'small', onclick: async () => {
+    editableDescription(model.description || '', (d) => api.send('PATCH', 'registered-models/update', { name, description: d }), edit),
+    h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Aliases'), !edit ? null : h('button', { class: 'small', onclick: async () => {
       const v = await ask('Set alias', [{ name: 'alias', label: 'Alias (e.g. champion)' }, { name: 'version', label: 'Version', value: versions[0] ? versions[0].version : '' }]);
       if (v && v.alias.trim()) { try { await api.post('registered-models/alias', { name, alias: v.alias.trim(), version: v.version.trim() }); reload(); } catch (e) { toast(e.message, 'error'); } }
     } }, 'Set alias')),
     (model.aliases || []).length ? h('ul', { class: 'plain' }, model.aliases.map((a) => h('li', null, h('span', { class: 'tag alias' }, `@${a.alias}`), ' → ', h('a', { href: `#/models/${encodeURIComponent(name)}/versions/${a.version}` }, `Version ${a.version}`), ' ',
-      h('button', { class: 'small danger', 'aria-label': `Remove alias ${a.alias}`, onclick: async () => { try { await api.send('DELETE', 'registered-models/alias', { name, alias: a.alias }); reload(); } catch (e) { toast(e.message, 'error'); } } }, '✕')))) : h('p', { class: 'muted' }, 'No aliases.')),
-    tagsCard(model.tags || [], (key, value) => api.post('registered-models/set-tag', { name, key, value }), (key) => api.send('DELETE', 'registered-models/delete-tag', { name, key }), reload),
+      !edit ? null : h('button', { class: 'small danger', 'aria-label': `Remove alias ${a.alias}`, onclick: async () => { try { await api.send('DELETE', 'registered-models/alias', { name, alias: a.alias }); reload(); } catch (e) { toast(e.message, 'error'); } } }, '✕')))) : h('p', { class: 'muted' }, 'No aliases.')),
+    tagsCard(model.tags || [], (key, value) => api.post('registered-models/set-tag', { name, key, value }), (key) => api.send('DELETE', 'registered-models/delete-tag', { name, key }), reload, edit),
     h('section', { class: 'card' }, h('h2', null, `Versions (${versions.length})`), versions.length ? h('table', { class: 'table versions' },
       h('thead', null, h('tr', null, ['Version', 'Stage', 'Aliases', 'Created', 'Source run', 'Status'].map((t) => h('th', null, t)))),
       h('tbody', null, versions.map((v) => h('tr', null,
@@ -111,9 +113,10 @@ async function versionPage(main, name, version) {
   document.title = `${name} v${version} · Bakehouse`;
   main.append(spinner());
   let v;
-  try { v = (await api.get('model-versions/get', { name, version })).model_version; } catch (e) { clear(main).append(errorBox(e)); return; }
+  try { [v] = await Promise.all([api.get('model-versions/get', { name, version }).then((r) => r.model_version), api.loadPermissions()]); } catch (e) { clear(main).append(errorBox(e)); return; }
   const reload = () => { clear(main); versionPage(main, name, version); };
-  const stageSel = h('select', { 'aria-label': 'Stage' }, STAGES.map((s) => h('option', { value: s, selected: s === (v.current_stage || 'None') }, s)));
+  const edit = api.can('registered_model', name, 'update');
+  const stageSel = h('select', { 'aria-label': 'Stage', disabled: !edit, title: edit ? undefined : 'Your permission on this model does not allow changes.' }, STAGES.map((s) => h('option', { value: s, selected: s === (v.current_stage || 'None') }, s)));
   stageSel.addEventListener('change', async () => {
     try { await api.post('model-versions/transition-stage', { name, version, stage: stageSel.value, archive_existing_versions: false }); toast(`Moved to ${stageSel.value}`); reload(); } catch (e) { toast(e.message, 'error'); }
   });
@@ -121,7 +124,7 @@ async function versionPage(main, name, version) {
   const sigBox = h('div', null, spinner());
   const histBox = h('div', null, spinner());
   clear(main).append(
-    h('div', { class: 'page-head' }, crumbs(h('a', { href: `#/models/${encodeURIComponent(name)}` }, name)), h('h1', null, `${name} · version ${v.version}`)),
+    h('div', { class: 'page-head' }, crumbs(h('a', { href: `#/models/${encodeURIComponent(name)}` }, name)), h('h1', null, `${name} · version ${v.version}`), edit ? null : readOnly(api.permissionOf('registered_model', name))),
     h('section', { class: 'card' }, h('table', { class: 'kv' }, h('tbody', null,
       kv('Source run', v.run_id ? h('a', { href: `#/runs/${encodeURIComponent(v.run_id)}` }, v.run_id) : '—'),
       kv('Source', h('code', null, v.source || '')),
@@ -131,8 +134,8 @@ async function versionPage(main, name, version) {
       kv('Created', fmtTime(v.creation_timestamp)),
       kv('Last modified', fmtTime(v.last_updated_timestamp)),
       kv('Created by', v.user_id || '')))),
-    editableDescription(v.description || '', (d) => api.send('PATCH', 'model-versions/update', { name, version, description: d })),
-    tagsCard(v.tags || [], (key, value) => api.post('model-versions/set-tag', { name, version, key, value }), (key) => api.send('DELETE', 'model-versions/delete-tag', { name, version, key }), reload),
+    editableDescription(v.description || '', (d) => api.send('PATCH', 'model-versions/update', { name, version, description: d }), edit),
+    tagsCard(v.tags || [], (key, value) => api.post('model-versions/set-tag', { name, version, key, value }), (key) => api.send('DELETE', 'model-versions/delete-tag', { name, version, key }), reload, edit),
     h('section', { class: 'card' }, h('h2', null, 'Model (MLmodel)'), sigBox),
     h('section', { class: 'card' }, h('h2', null, 'Alias and stage history'), histBox));
 

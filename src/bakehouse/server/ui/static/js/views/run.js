@@ -1,7 +1,7 @@
 // Run page: overview (editable description and tags), params, metrics with sparklines, logged models,
 // artifacts; a RUNNING run refreshes itself.
 import * as api from '../api.js';
-import { h, append, clear, errorBox, fmtTime, fmtDuration, fmtNum, spinner, statusBadge, toast, ask, empty } from '../dom.js';
+import { h, append, clear, errorBox, fmtTime, fmtDuration, fmtNum, spinner, statusBadge, toast, ask, empty, readOnly } from '../dom.js';
 import { markdown } from '../markdown.js';
 import { sparkline } from '../sparkline.js';
 import { setQuery } from '../app.js';
@@ -15,8 +15,10 @@ export async function render(main, args, query) {
   let timer = null;
   let run;
   main.appendChild(spinner());
-  try { run = await api.getRun(runId); } catch (e) { clear(main).appendChild(errorBox(e)); return; }
+  try { [run] = await Promise.all([api.getRun(runId), api.loadPermissions()]); } catch (e) { clear(main).appendChild(errorBox(e)); return; }
   const expId = run.info.experiment_id;
+  // with --auth, editing the description and tags needs EDIT on the experiment: no buttons the server refuses
+  const mayEdit = () => api.can('experiment', expId, 'update');
   let exp = { name: `Experiment ${expId}` };
   api.get('experiments/get', { experiment_id: expId }).then((r) => { exp = r.experiment; crumbExp.textContent = exp.name; document.querySelectorAll('.exp-name').forEach((e) => { e.textContent = exp.name; }); }).catch(() => {});
 
@@ -75,7 +77,7 @@ export async function render(main, args, query) {
 
   function descriptionCard(text) {
     const view = h('div', { class: 'desc' }, text ? markdown(text) : h('p', { class: 'muted' }, 'No description.'));
-    const card = h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Description'), h('button', { class: 'small', onclick: edit }, 'Edit')), view);
+    const card = h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Description'), mayEdit() ? h('button', { class: 'small', onclick: edit }, 'Edit') : readOnly(api.permissionOf('experiment', expId))), view);
     function edit() {
       const ta = h('textarea', { rows: 8, 'aria-label': 'Description (Markdown)', value: text });
       const save = async () => {
@@ -120,7 +122,7 @@ export async function render(main, args, query) {
     const draw = () => {
       const keys = Object.keys(tags).filter((k) => showSystem || !k.startsWith('mlflow.')).sort();
       clear(tbody).append(...keys.map((k) => h('tr', null, h('td', null, k), h('td', { class: 'val' }, tags[k]),
-        h('td', { class: 'actions' }, h('button', { class: 'small', onclick: () => editTag(k, tags[k]) }, 'Edit'), h('button', { class: 'small danger', 'aria-label': `Delete tag ${k}`, onclick: () => delTag(k) }, '✕')))));
+        mayEdit() ? h('td', { class: 'actions' }, h('button', { class: 'small', onclick: () => editTag(k, tags[k]) }, 'Edit'), h('button', { class: 'small danger', 'aria-label': `Delete tag ${k}`, onclick: () => delTag(k) }, '✕')) : null)));
       if (!keys.length) tbody.append(h('tr', null, h('td', { colspan: 3, class: 'muted' }, 'No tags.')));
     };
     const editTag = async (key = '', value = '') => {
@@ -133,7 +135,7 @@ export async function render(main, args, query) {
     };
     draw();
     const sys = h('label', { class: 'chk' }, h('input', { type: 'checkbox', onchange: (e) => { showSystem = e.target.checked; draw(); } }), 'show system tags');
-    return h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Tags'), sys, h('button', { class: 'small', onclick: () => editTag() }, 'Add tag')),
+    return h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Tags'), sys, mayEdit() ? h('button', { class: 'small', onclick: () => editTag() }, 'Add tag') : null),
       h('table', { class: 'table kvt tags' }, tbody));
   }
 

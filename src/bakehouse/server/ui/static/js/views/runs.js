@@ -1,6 +1,6 @@
 // Runs table of one or several experiments: all matching runs in one virtualized, sortable table.
 import * as api from '../api.js';
-import { h, clear, errorBox, toast, downloadText } from '../dom.js';
+import { h, clear, errorBox, toast, downloadText, readOnly } from '../dom.js';
 import { VirtualGrid } from '../table.js';
 import { ATTRS, DEFAULT_ATTRS, accessor, colGroup, colLabel, formatter, orderClause, parseCol, sortRows, toCsv } from '../columns.js';
 import { setQuery } from '../app.js';
@@ -75,6 +75,13 @@ export async function render(main, [expParam], query) {
     searchErr,
     h('div', { class: 'toolbar' }, countEl, selEl, btnCompare, btnChart, btnDelete, btnRestore, h('span', { class: 'spacer' }), btnExpand, btnCols, btnCsv, btnParallel),
     chooser);
+  // with --auth, deleting and restoring runs needs MANAGE on their experiment: no buttons the server refuses
+  const canDelete = (exp) => api.can('experiment', exp, 'delete');
+  api.loadPermissions().then(() => {
+    const any = expIds.some(canDelete);
+    btnDelete.hidden = !any; btnRestore.hidden = !any;
+    if (!any) btnDelete.after(readOnly(api.permissionOf('experiment', expIds[0])));
+  });
   statusSel.addEventListener('change', () => { state.status = statusSel.value; saveUrl(); reload(); });
   lifeSel.addEventListener('change', () => { state.life = lifeSel.value; saveUrl(); reload(); });
 
@@ -116,7 +123,7 @@ export async function render(main, [expParam], query) {
     rowClass: (r) => `${selected.has(r.id) ? 'selected' : ''}${r.life === 'deleted' ? ' deleted' : ''}`,
   });
   const emptyEl = h('div', { class: 'empty', hidden: true });
-  main.append(grid.el, emptyEl);
+  main.append(h('div', { class: 'grid-wrap' }, grid.el), emptyEl);
 
   // ----------------------------------------------------------------------------------- nesting
   let childrenOf = new Map();
@@ -281,14 +288,19 @@ export async function render(main, [expParam], query) {
     location.hash = `#/charts?runs=${[...selected].slice(0, 100).join(',')}&keys=${keys.map(encodeURIComponent).join(',')}`;
   }
   async function lifecycle(action) {
-    const ids = [...selected];
-    if (action === 'delete' && !confirm(`Delete ${ids.length} run(s)? They can be restored later.`)) return;
-    let failed = 0;
+    const exps = new Map(rows.map((r) => [r.id, r.exp]));
+    const all = [...selected];
+    const ids = all.filter((id) => canDelete(exps.get(id)));
+    const refused = all.length - ids.length;
+    if (!ids.length) { toast(`You may not ${action} these runs: that needs MANAGE permission on their experiment.`, 'error'); return; }
+    if (action === 'delete' && !confirm(`Delete ${ids.length} run(s)? They can be restored later.${refused ? ` ${refused} other selected run(s) are left alone: you may not delete them.` : ''}`)) return;
+    let failed = 0; let reason = '';
     for (let i = 0; i < ids.length; i += 8) {
       const res = await Promise.allSettled(ids.slice(i, i + 8).map((id) => api.post(`runs/${action}`, { run_id: id })));
-      failed += res.filter((r) => r.status === 'rejected').length;
+      for (const r of res) if (r.status === 'rejected') { failed++; reason = reason || r.reason.message; }
     }
-    toast(`${action === 'delete' ? 'Deleted' : 'Restored'} ${ids.length - failed} run(s)${failed ? `, ${failed} failed` : ''}.`, failed ? 'error' : 'info');
+    const skipped = refused ? ` ${refused} skipped (no permission).` : '';
+    toast(`${action === 'delete' ? 'Deleted' : 'Restored'} ${ids.length - failed} run(s)${failed ? `, ${failed} failed: ${reason}` : '.'}${skipped}`, failed || refused ? 'error' : 'info');
     reload();
   }
   function downloadCsv() {
