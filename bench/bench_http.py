@@ -452,6 +452,42 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
         results.baseline[title] = baseline
 
 
+def loopback_copy(src: Path, dst: Path) -> float:
+    """MB/s of the bytes crossing user space once each way: file -> TCP socket on 127.0.0.1 -> file, 1 MiB
+    reads and writes, sender and receiver in two threads. The floor of any HTTP transfer on this machine
+    (a disk copy can skip user space entirely; an HTTP upload cannot)."""
+    import threading
+
+    size = src.stat().st_size
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def receive() -> None:
+        conn, _ = listener.accept()
+        buffer = bytearray(1 << 20)
+        view = memoryview(buffer)
+        got = 0
+        with conn, open(dst, "wb") as out:
+            while got < size:
+                n = conn.recv_into(buffer)
+                if not n:
+                    break
+                out.write(view[:n])
+                got += n
+
+    receiver = threading.Thread(target=receive)
+    receiver.start()
+    t0 = time.perf_counter()
+    with socket.create_connection(listener.getsockname()) as sender, open(src, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            sender.sendall(chunk)
+    receiver.join()
+    elapsed = time.perf_counter() - t0
+    listener.close()
+    return size / (1 << 20) / elapsed
+
+
 def artifact_round(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
     size_mb = max(1, int(100 * scale))
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-payload-"))
@@ -463,11 +499,12 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     up: dict[str, list[float]] = {}
     down: dict[str, list[float]] = {}
-    copies = []
+    copies, loopbacks = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
         shutil.copyfile(src, workdir / "copy.bin")
         copies.append(size_mb / (time.perf_counter() - t0))
+        loopbacks.append(loopback_copy(src, workdir / "loopback.bin"))
         for bench in benches:
             if not bench.server.supports_artifacts:
                 continue
@@ -494,6 +531,7 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
                 raise AssertionError(f"{bench.name}: downloaded bytes differ (bakehouse client)")
             shutil.rmtree(out)
     results.add(f"artifact upload {size_mb} MB", "disk copy", statistics.median(copies), "MB/s", True)
+    results.add(f"artifact upload {size_mb} MB", "loopback", statistics.median(loopbacks), "MB/s", True)
     for direction, samples in (("upload", up), ("download", down)):
         title = f"artifact {direction} {size_mb} MB"
         for name, values in samples.items():
@@ -517,7 +555,8 @@ def print_summary(results: Results, servers: list[str]) -> None:
         borrowed = "mlflow" not in values and mlflow is not None
         if "no server" in values:  # the client's own floor: one figure, the best ratio any server could reach
             floor = values["no server"]
-            cells = [f"{floor:.2f} {unit}" if s == "mlflow" else "–" for s in servers]
+            home = "mlflow" if "mlflow" in servers else servers[0]  # the figure belongs to no server
+            cells = [f"{floor:.2f} {unit}" if s == home else "–" for s in servers]
             ceiling = f"at most {mlflow / floor:.1f}x" if mlflow else "–"
             ratios = [ceiling for s in servers if s != "mlflow"]
             print(f"| {workload} (no server) | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
@@ -540,7 +579,7 @@ def print_summary(results: Results, servers: list[str]) -> None:
             else:
                 ratios.append("–")
         extra = values.get("disk copy")
-        label = workload + (f" (disk copy {extra:.0f} MB/s)" if extra else "")
+        label = workload + (f" (disk copy {extra:.0f} MB/s, loopback {values.get('loopback', 0):.0f} MB/s)" if extra else "")
         print(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
