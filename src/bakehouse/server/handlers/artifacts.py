@@ -1,7 +1,7 @@
 """The artifact proxy: bytes between clients and ``--artifacts-destination`` (local disk or S3).
 
-Both directions stream: an upload is handed to the repository's ``write_stream`` in ~1 MiB blocks from a
-worker thread, a download is the repository's ``ChunkStream`` iterated by the response. Neither holds a
+Both directions stream: an upload is handed to the repository's ``write_stream`` in ~1 MiB blocks, read
+ahead by the event loop while a worker thread writes, a download is the repository's ``ChunkStream`` iterated by the response. Neither holds a
 whole file in memory. Every path goes through :func:`bakehouse.store.artifacts.paths.safe_relative_path`
 (inside the repository primitives as well), so no spelling of a path reaches outside the destination.
 """
@@ -25,6 +25,8 @@ from bakehouse.wire import artifacts as wa
 from bakehouse.wire import json as wj
 
 UPLOAD_BLOCK = 1024 * 1024
+#: blocks received ahead of the writer (bounds an upload's memory to a few MiB)
+UPLOAD_QUEUE_BLOCKS = 4
 
 #: content types a browser may render inline from /get-artifact; everything else is text/plain or a download
 _INLINE_SAFE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "application/pdf"}
@@ -79,33 +81,52 @@ async def download_artifact(ctx: RequestContext, request: Request) -> Response:
 
 
 async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
+    """Receive and store at the same time: the event loop reads the body into a small queue of ~1 MiB
+    blocks while a worker thread writes the previous ones (strictly alternating, each side waited for the
+    other and an upload ran at half speed). A body that ends early is an error, never a shorter file."""
     rel = _path_param(request)
     repo = _access(ctx).destination_repo()
-    body: AsyncIterator[bytes] = request.stream().__aiter__()
+    send, receive = anyio.create_memory_object_stream[list[bytes] | BaseException](max_buffer_size=UPLOAD_QUEUE_BLOCKS)
 
-    async def next_block() -> list[bytes]:
-        """The next ~UPLOAD_BLOCK bytes as the chunks they arrived in (joining them would copy every byte)."""
-        chunks: list[bytes] = []
-        size = 0
-        while size < UPLOAD_BLOCK:
+    async def read_body() -> None:
+        async with send:
             try:
-                chunk = await body.__anext__()
-            except StopAsyncIteration:
-                break
-            if chunk:
-                chunks.append(chunk)
-                size += len(chunk)
-        return chunks
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in request.stream():
+                    if chunk:  # the chunks as they arrived: joining them would copy every byte
+                        chunks.append(chunk)
+                        size += len(chunk)
+                    if size >= UPLOAD_BLOCK:
+                        await send.send(chunks)
+                        chunks, size = [], 0
+                if chunks:
+                    await send.send(chunks)
+            except Exception as exc:  # noqa: BLE001 - handed to the writer, which discards the partial file
+                await send.send(exc)
 
     def blocks() -> Iterator[bytes]:
         while True:
-            chunks = anyio.from_thread.run(next_block)  # one hop to the event loop per block, not per chunk
-            if not chunks:
+            try:
+                item = anyio.from_thread.run(receive.receive)
+            except anyio.EndOfStream:
                 return
-            yield from chunks
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
 
-    await anyio.to_thread.run_sync(repo.write_stream, rel, blocks())
+    try:
+        async with receive, anyio.create_task_group() as tasks:
+            tasks.start_soon(read_body)
+            await anyio.to_thread.run_sync(repo.write_stream, rel, blocks())
+    except BaseExceptionGroup as group:  # raise what went wrong (a refused path, a client gone), not the group
+        raise _first_leaf(group) from None
     return Response(b"{}", media_type="application/json")
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def delete_artifact(ctx: RequestContext, request: Request) -> Response:
