@@ -189,7 +189,7 @@ class LogBatch(RunScoped):
     @classmethod
     def fast_validate(cls, data: dict[str, Any]) -> LogBatch | None:
         """A metrics-only batch in the plain shape, without per-field validation; None: use model_validate."""
-        if not data.keys() <= _PLAIN_BATCH_FIELDS or data.get("params") or data.get("tags"):
+        if not data.keys() <= _PLAIN_BATCH_FIELDS or data.get("params", []) != [] or data.get("tags", []) != []:
             return None
         run_id, run_uuid = data.get("run_id"), data.get("run_uuid")
         if type(run_id) not in (str, type(None)) or type(run_uuid) not in (str, type(None)):

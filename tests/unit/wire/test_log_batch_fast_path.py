@@ -61,6 +61,8 @@ def test_run_uuid_alone_is_resolved_the_same_way() -> None:
         {"run_id": RUN, "params": [{"key": "p", "value": "1"}]},
         {"run_id": RUN, "tags": [{"key": "t", "value": "1"}]},
         {"run_id": RUN, "metrics": [], "unknown_field": 1},
+        {"run_id": RUN, "metrics": [], "params": {}},  # not a list: full validation refuses it
+        {"run_id": RUN, "metrics": [], "tags": None},
     ],
 )
 def test_anything_else_goes_through_full_validation(data: dict[str, Any]) -> None:
