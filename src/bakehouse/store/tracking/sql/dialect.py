@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 from sqlalchemy import Connection, Table, and_, or_
@@ -14,17 +15,8 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], updat
         return
     keys = [c.name for c in table.primary_key.columns]
     name = conn.dialect.name
-    if name in ("sqlite", "postgresql"):
-        module = sqlite if name == "sqlite" else postgresql
-        stmt = module.insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in update_columns}
-        )
-        conn.execute(stmt, rows)
-    elif name in ("mysql", "mariadb"):
-        stmt = mysql.insert(table)
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update_columns})
-        conn.execute(stmt, rows)
+    if name in ("sqlite", "postgresql", "mysql", "mariadb"):
+        conn.execute(_upsert_statement(name, table, tuple(update_columns)), rows)
     else:
         for row in rows:
             where = and_(*[table.c[k] == row[k] for k in keys])
@@ -44,20 +36,7 @@ def upsert_latest_metrics(conn: Connection, table: Table, rows: Sequence[dict[st
         return
     name = conn.dialect.name
     if name in ("sqlite", "postgresql"):
-        module = sqlite if name == "sqlite" else postgresql
-        stmt = module.insert(table)
-        new = stmt.excluded
-        newer = or_(
-            new.step > table.c.step,
-            and_(new.step == table.c.step, new.timestamp > table.c.timestamp),
-            and_(new.step == table.c.step, new.timestamp == table.c.timestamp, new.value > table.c.value),
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["run_uuid", "key"],
-            set_={c: new[c] for c in ("timestamp", "step", "value", "value_kind")},
-            where=newer,
-        )
-        conn.execute(stmt, rows)
+        conn.execute(_latest_metrics_statement(name, table), rows)
         return
     # MySQL and others: read, compare, write inside the caller's transaction (rows locked FOR UPDATE).
     for row in rows:
@@ -71,3 +50,33 @@ def upsert_latest_metrics(conn: Connection, table: Table, rows: Sequence[dict[st
                 .where(where)
                 .values({c: row[c] for c in ("timestamp", "step", "value", "value_kind")})
             )
+
+
+# Statements are built once per (dialect, table): building an upsert's ``excluded`` columns is a noticeable
+# part of a single log_metric call, and the statement does not depend on the rows.
+@lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, update_columns: tuple[str, ...]) -> Any:
+    keys = [c.name for c in table.primary_key.columns]
+    if dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(table)
+        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update_columns})
+    module = sqlite if dialect == "sqlite" else postgresql
+    stmt = module.insert(table)
+    return stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update_columns})
+
+
+@lru_cache(maxsize=8)
+def _latest_metrics_statement(dialect: str, table: Table) -> Any:
+    module = sqlite if dialect == "sqlite" else postgresql
+    stmt = module.insert(table)
+    new = stmt.excluded
+    newer = or_(
+        new.step > table.c.step,
+        and_(new.step == table.c.step, new.timestamp > table.c.timestamp),
+        and_(new.step == table.c.step, new.timestamp == table.c.timestamp, new.value > table.c.value),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["run_uuid", "key"],
+        set_={c: new[c] for c in ("timestamp", "step", "value", "value_kind")},
+        where=newer,
+    )
