@@ -282,23 +282,28 @@ class Workbench:
         assert got == count, (got, count)
         return count / elapsed
 
-    def log_batch(self) -> float:
-        from mlflow.entities import Metric
-
+    def log_batch(self, ours: bool = False) -> float:
+        """metrics/s of 3 calls of 1000 metrics, through the official client or (``ours``) Bakehouse's."""
+        if ours:
+            from bakehouse.entities import Metric
+        else:
+            from mlflow.entities import Metric  # type: ignore[assignment]
+        client = self.ours if ours else self.client
         batches = 3
         t0 = time.perf_counter()
         for _ in range(batches):
             base = self.batch_step
-            self.client.log_batch(self.batch_run, metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000, base + i)
-                                                            for i in range(1000)])
+            client.log_batch(self.batch_run, metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000, base + i)
+                                                      for i in range(1000)])
             self.batch_step += 1000
         return batches * 1000 / (time.perf_counter() - t0)
 
-    def search(self, filter_string: str = "", order_by: list[str] | None = None) -> float:
+    def search(self, filter_string: str = "", order_by: list[str] | None = None, ours: bool = False) -> float:
+        client = self.ours if ours else self.client  # the two clients share this method's signature
         total, token = 0, None
         t0 = time.perf_counter()
         while True:
-            page = self.client.search_runs([self.search_eid], filter_string, max_results=1000, order_by=order_by,
+            page = client.search_runs([self.search_eid], filter_string, max_results=1000, order_by=order_by,
                                            page_token=token)
             total += len(page)
             token = page.token
@@ -309,44 +314,10 @@ class Workbench:
             assert total == self.n_runs, (total, self.n_runs)
         return elapsed * 1000
 
-    def history(self) -> float:
+    def history(self, ours: bool = False) -> float:
+        client = self.ours if ours else self.client
         t0 = time.perf_counter()
-        got = len(self.client.get_metric_history(self.history_run, "h"))
-        elapsed = time.perf_counter() - t0
-        assert got == self.points
-        return elapsed * 1000
-
-    # the same workloads through Bakehouse's own client (bakehouse servers only)
-    def log_batch_ours(self) -> float:
-        from bakehouse.entities import Metric
-
-        batches = 3
-        t0 = time.perf_counter()
-        for _ in range(batches):
-            base = self.batch_step
-            self.ours.log_batch(self.batch_run, metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000, base + i)
-                                                          for i in range(1000)])
-            self.batch_step += 1000
-        return batches * 1000 / (time.perf_counter() - t0)
-
-    def search_ours(self, filter_string: str = "", order_by: list[str] | None = None) -> float:
-        total, token = 0, None
-        t0 = time.perf_counter()
-        while True:
-            page = self.ours.search_runs([self.search_eid], filter_string, max_results=1000, order_by=order_by,
-                                         page_token=token)
-            total += len(page)
-            token = page.token
-            if not token:
-                break
-        elapsed = time.perf_counter() - t0
-        if not filter_string:
-            assert total == self.n_runs, (total, self.n_runs)
-        return elapsed * 1000
-
-    def history_ours(self) -> float:
-        t0 = time.perf_counter()
-        got = len(self.ours.get_metric_history(self.history_run, "h"))
+        got = len(client.get_metric_history(self.history_run, "h"))
         elapsed = time.perf_counter() - t0
         assert got == self.points
         return elapsed * 1000
@@ -428,13 +399,13 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
                 results.add(title, name, statistics.median(values), unit, higher)
     ours: list[tuple[str, str, str, bool, Callable[[Workbench], float]]] = [
         ("log_batch 1000 metrics/call, bakehouse client", "log_batch 1000 metrics/call", "metrics/s", True,
-         Workbench.log_batch_ours),
+         lambda b: b.log_batch(ours=True)),
         (f"search {n_runs} runs, no filter, bakehouse client", f"search {n_runs} runs, no filter", "ms", False,
-         lambda b: b.search_ours()),
+         lambda b: b.search(ours=True)),
         (f"search {n_runs} runs, order_by metric, bakehouse client", f"search {n_runs} runs, order_by metric", "ms",
-         False, lambda b: b.search_ours("", ["metrics.loss DESC"])),
+         False, lambda b: b.search("", ["metrics.loss DESC"], ours=True)),
         (f"get_metric_history {points} points, bakehouse client", f"get_metric_history {points} points", "ms", False,
-         Workbench.history_ours),
+         lambda b: b.history(ours=True)),
     ]
     for title, baseline, unit, higher, fn in ours:
         samples = {b.name: [] for b in benches if b.ours is not None}

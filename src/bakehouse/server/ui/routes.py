@@ -120,32 +120,37 @@ def _view(request: Request) -> str:
     return view if view in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL") else "ACTIVE_ONLY"
 
 
-async def experiment_keys(request: Request) -> Response:
-    """GET ?experiment_ids=1&experiment_ids=2 → {metric_keys, param_keys, tag_keys, run_count}."""
+def _engine_and_experiments(request: Request) -> tuple[Any, list[str]] | Response:
+    """The SQL engine and the numeric ``experiment_ids`` of a helper request, or the error response."""
     engine = _engine(request)
     if engine is None:
         return _not_sql()
     ids = _ids(request, "experiment_ids")
     if isinstance(ids, Response):
         return ids
-    if not all(i.isdigit() for i in ids):
+    if not all(i.strip().isdigit() for i in ids):
         return _error("INVALID_PARAMETER_VALUE", "experiment_ids must be numeric experiment ids.", 400)
+    return engine, ids
+
+
+async def experiment_keys(request: Request) -> Response:
+    """GET ?experiment_ids=1&experiment_ids=2 → {metric_keys, param_keys, tag_keys, run_count}."""
+    checked = _engine_and_experiments(request)
+    if isinstance(checked, Response):
+        return checked
+    engine, ids = checked
     return _json(await run_in_threadpool(queries.experiment_keys, engine, ids, _view(request)))
 
 
 async def runs_with_metric(request: Request) -> Response:
     """GET ?experiment_ids=1&metric_key=loss → {run_ids: [...]}."""
-    engine = _engine(request)
-    if engine is None:
-        return _not_sql()
-    ids = _ids(request, "experiment_ids")
-    if isinstance(ids, Response):
-        return ids
+    checked = _engine_and_experiments(request)
+    if isinstance(checked, Response):
+        return checked
+    engine, ids = checked
     key = request.query_params.get("metric_key")
     if not key:
         return _error("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'metric_key'.", 400)
-    if not all(i.isdigit() for i in ids):
-        return _error("INVALID_PARAMETER_VALUE", "experiment_ids must be numeric experiment ids.", 400)
     run_ids = await run_in_threadpool(queries.runs_with_metric, engine, ids, key, _view(request))
     return _json({"run_ids": run_ids})
 
@@ -186,14 +191,10 @@ async def runs_table(request: Request) -> Response:
     One page of ``runs/search`` (same selection, order and page tokens) as columns: see ``table_query``.
     The experiment ids are query parameters so that, with ``--auth``, the middleware checks READ on each.
     """
-    engine = _engine(request)
-    if engine is None:
-        return _not_sql()
-    ids = _ids(request, "experiment_ids")
-    if isinstance(ids, Response):
-        return ids
-    if not all(i.strip().isdigit() for i in ids):
-        return _error("INVALID_PARAMETER_VALUE", "experiment_ids must be numeric experiment ids.", 400)
+    checked = _engine_and_experiments(request)
+    if isinstance(checked, Response):
+        return checked
+    engine, ids = checked
     qp = request.query_params
     try:
         max_results = int(qp.get("max_results", "1000"))
