@@ -2,7 +2,8 @@
 
 ``TCP_NODELAY`` is set on every accepted connection by our own protocol class, whatever the worker count:
 uvicorn's ``--workers`` mode hands pre-bound sockets to its children and loses the option there, and a
-keep-alive client (the official one) then stalls ~40 ms per request on Linux's delayed ACKs.
+keep-alive client (the official one) then stalls ~40 ms per request on Linux's delayed ACKs. The same class
+passes request bodies on without copying them (see :class:`_BodyChunks`).
 
 Workers are forked from one process that bound the socket, so they share it (the kernel balances
 ``accept``); each worker builds its own app and database connections after the fork.
@@ -23,10 +24,40 @@ from bakehouse.server.config import ServerConfig
 logger = logging.getLogger(__name__)
 
 
-def _nodelay_protocol() -> type:
+class _BodyChunks:
+    """Request body bytes as the list of chunks they arrived in, standing in for uvicorn's bytearray.
+
+    uvicorn's protocol appends every received chunk to a bytearray (``cycle.body += chunk``) and hands the
+    app ``bytes(cycle.body)``: two copies of every uploaded byte, half the server's CPU in a 100 MB upload.
+    This object takes the same two operations without copying (one chunk, the usual case, is passed on as
+    it is); ``receive()`` then resets ``cycle.body`` to a plain bytearray, and the next chunk puts a fresh
+    one of these back.
+    """
+
+    __slots__ = ("chunks", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def __iadd__(self, chunk: bytes) -> _BodyChunks:
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return self
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        if len(self.chunks) == 1:
+            return self.chunks[0]
+        return b"".join(self.chunks)
+
+
+def _http_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class NoDelayHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    class BakehouseHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
         def connection_made(self, transport: Any) -> None:
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -36,7 +67,13 @@ def _nodelay_protocol() -> type:
                     pass
             super().connection_made(transport)
 
-    return NoDelayHttpToolsProtocol
+        def on_body(self, body: bytes) -> None:
+            cycle = self.cycle
+            if type(cycle.body) is bytearray and not cycle.body:  # nothing pending: collect without copies
+                cycle.body = _BodyChunks()
+            super().on_body(body)
+
+    return BakehouseHttpToolsProtocol
 
 
 def uvicorn_config(config: ServerConfig, app: Any = None) -> Any:
@@ -50,7 +87,7 @@ def uvicorn_config(config: ServerConfig, app: Any = None) -> Any:
         factory=app is None,
         host=config.host,
         port=config.port,
-        http=_nodelay_protocol(),
+        http=_http_protocol(),
         loop="uvloop",
         ws="none",
         lifespan="off",

@@ -58,3 +58,15 @@ def test_help_is_not_minus_h() -> None:
     assert isinstance(server_command, click.Command)
     names = {n for p in server_command.params for n in p.opts}
     assert "-h" in names and "--help" not in names  # -h is --host; --help comes from the context
+
+
+def test_request_body_chunks_are_passed_on_without_copies() -> None:
+    """The stand-in for uvicorn's body bytearray: appends without copying, one chunk handed on as it is."""
+    from bakehouse.server.runner import _BodyChunks
+
+    body = _BodyChunks()
+    first = b"a" * 70_000
+    body += first
+    assert len(body) == 70_000 and bytes(body) is first
+    body += b"tail"
+    assert len(body) == 70_004 and bytes(body) == first + b"tail"
