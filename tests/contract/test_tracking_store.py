@@ -542,6 +542,29 @@ def test_logged_model_life_cycle(tracking_store):
         tracking_store.get_logged_model(model.model_id)
 
 
+def test_metrics_logged_with_a_model_id_belong_to_that_model(tracking_store):
+    """MLflow 3: ``log_metric(..., model_id=...)`` also records the point on the logged model, where
+    get_logged_model and search_logged_models' ``metrics.`` filters and order read it."""
+    run = new_run(tracking_store)
+    eid = run.info.experiment_id
+    good = tracking_store.create_logged_model(eid, "good", run.info.run_id)
+    weak = tracking_store.create_logged_model(eid, "weak", run.info.run_id)
+    tracking_store.log_batch(run.info.run_id, metrics=[
+        Metric("accuracy", 0.97, 1_000, 0, model_id=good.model_id),
+        Metric("accuracy", 0.55, 1_000, 0, model_id=weak.model_id),
+        Metric("accuracy", 0.99, 1_000, 0, model_id="m-does-not-exist"),  # stays a run metric only
+    ])
+    points = tracking_store.get_logged_model(good.model_id).metrics
+    assert [(m.key, m.value, m.step, m.run_id) for m in points] == [("accuracy", 0.97, 0, run.info.run_id)]
+    found = tracking_store.search_logged_models([eid], "metrics.accuracy > 0.9")
+    assert [m.model_id for m in found] == [good.model_id]
+    ordered = tracking_store.search_logged_models(
+        [eid], None, order_by=[{"field_name": "metrics.accuracy", "ascending": True}])
+    assert [m.model_id for m in ordered] == [weak.model_id, good.model_id]
+    history = tracking_store.get_metric_history(run.info.run_id, "accuracy")
+    assert sorted(m.value for m in history) == [0.55, 0.97, 0.99]
+
+
 # ----------------------------------------------------------------------------------------- gc (SQL only)
 
 

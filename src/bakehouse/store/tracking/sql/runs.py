@@ -32,6 +32,8 @@ RUN_NAME_TAG = "mlflow.runName"
 MAX_HISTORY_PAGE = 25000
 
 
+_MODEL_METRIC_COLUMNS = ("model_id", "metric_name", "metric_timestamp_ms", "metric_step", "metric_value", "value_kind",
+                         "run_id", "dataset_name", "dataset_digest")
 _METRIC_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "value_kind", "dataset_name", "dataset_digest",
                    "model_id")
 
@@ -206,12 +208,32 @@ class RunsMixin:
             if current is None or point[:3] > current[:3]:
                 best[m.key] = point
         raw.execute_many(conn, raw.insert_ignore_sql(conn, "metrics", _METRIC_COLUMNS), rows)
+        with_model = [m for m in metrics if m.model_id is not None]
+        if with_model:
+            self._write_logged_model_metrics(conn, run_id, with_model)
         upsert_latest_metrics(
             conn,
             s.latest_metrics,
             [{"run_uuid": run_id, "key": key, "step": step, "timestamp": ts, "value": value, "value_kind": kind}
              for key, (step, ts, value, kind) in best.items()],
         )
+
+    def _write_logged_model_metrics(self, conn: Connection, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Points logged with a ``model_id`` (MLflow 3) also belong to that logged model: its metrics in
+        get_logged_model and search_logged_models (``metrics.accuracy > 0.9``) come from here. Points naming
+        a model that does not exist stay run metrics only."""
+        wanted = sorted({m.model_id for m in metrics if m.model_id is not None})
+        existing = {
+            r[0] for r in raw.fetch_in(conn, f"SELECT {raw.columns(conn, 'model_id')} FROM logged_models WHERE model_id", wanted)
+        }
+        rows = []
+        for m in metrics:
+            if m.model_id in existing:
+                value, kind = encode_metric_value(m.value)
+                rows.append((m.model_id, m.key, m.timestamp, m.step or 0, value, kind, run_id, m.dataset_name,
+                             m.dataset_digest))
+        if rows:
+            raw.execute_many(conn, raw.insert_ignore_sql(conn, "logged_model_metrics", _MODEL_METRIC_COLUMNS), rows)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.db.write() as conn:
