@@ -380,3 +380,28 @@ def test_sklearn_log_model_and_pyfunc_load(client: MlflowClient, tmp_path: Path)
         assert list(loaded.predict(X)) == list(model.predict(X)), uri
     found = client.search_logged_models([run.info.experiment_id])
     assert [m.model_id for m in found] == [info.model_id]
+
+
+def test_model_metrics_filter_and_order_logged_models(client: MlflowClient) -> None:
+    """MLflow 3: metrics logged with ``model_id=`` show on the logged model and drive search_logged_models."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
+    y = np.array([0, 1, 0, 1])
+    experiment = mlflow.set_experiment(_name("model-metrics"))
+    ids = {}
+    for C, accuracy in ((0.1, 0.62), (10.0, 0.97)):
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(LogisticRegression(C=C).fit(X, y), name="model", params={"C": str(C)},
+                                            pip_requirements=["scikit-learn"])
+            mlflow.log_metric("accuracy", accuracy, model_id=info.model_id)
+            ids[C] = info.model_id
+    strong = client.get_logged_model(ids[10.0])
+    assert [(m.key, m.value) for m in strong.metrics] == [("accuracy", 0.97)]
+    found = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id],
+                                        filter_string="metrics.accuracy > 0.9", output_format="list")
+    assert [m.model_id for m in found] == [ids[10.0]]
+    ordered = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list",
+                                          order_by=[{"field_name": "metrics.accuracy", "ascending": True}])
+    assert [m.model_id for m in ordered] == [ids[0.1], ids[10.0]]
