@@ -1,8 +1,8 @@
 """Routes from the ENDPOINTS table: parse the request MLflow's way, call the handler, answer JSON.
 
 - GET: fields from the query string; repeated keys fill list fields; ``true``/``false`` booleans.
-- Other methods: a JSON object body (a double-encoded JSON string is tolerated, as MLflow does); path
-  placeholders are merged in. Malformed JSON, a non-object body or a wrong field type is a 400
+- Other methods: a JSON object body (a double-encoded JSON string is tolerated, as MLflow does); POST and
+  PUT must declare ``Content-Type: application/json`` (MLflow's rule); path placeholders are merged in. Malformed JSON, a non-object body or a wrong field type is a 400
   INVALID_PARAMETER_VALUE; unknown fields are ignored. Bodies are bounded by ``max_json_body_bytes``.
 - Errors: ``{"error_code", "message"}`` with the status of :data:`bakehouse.errors.HTTP_STATUS`. Anything
   unexpected is logged with its traceback and answered with a generic 500 INTERNAL_ERROR.
@@ -143,6 +143,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def check_json_content_type(request: Request) -> None:
+    """POST and PUT bodies must be declared JSON, as MLflow requires (same messages).
+
+    Besides compatibility, a browser can send a cross-site form or ``text/plain`` POST without a CORS
+    preflight; refusing anything but ``application/json`` keeps such requests away from every JSON endpoint.
+    """
+    if request.method not in ("POST", "PUT"):
+        return
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        raise InvalidParameterError("Bad Request. Content-Type header is missing.")
+    if content_type.split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise InvalidParameterError(f"Bad Request. Content-Type must be one of ['{JSON_MEDIA_TYPE}'].")
+
+
 def body_to_dict(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
@@ -233,6 +248,7 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
             if request.method in ("GET", "HEAD"):
                 data = query_to_dict(request, model)
             else:
+                check_json_content_type(request)
                 data = body_to_dict(await read_body(request, request.app.state.config.max_json_body_bytes))
             if request.path_params:
                 data.update(request.path_params)

@@ -117,6 +117,28 @@ def test_bad_bodies_are_400_invalid_parameter_value(api: SyncASGIClient, content
     assert fragment in r.json()["message"]
 
 
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({}, "Bad Request. Content-Type header is missing."),
+        ({"Content-Type": "text/plain"}, "Bad Request. Content-Type must be one of ['application/json']."),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type must be one of"),
+    ],
+)
+def test_post_bodies_must_be_declared_json_as_mlflow_requires(api: SyncASGIClient, headers: dict[str, str],
+                                                              message: str) -> None:
+    """A form or text/plain post (which a browser sends cross-site without a preflight) creates nothing."""
+    before = api.post(f"{API}/experiments/search", json={"max_results": 1000}).json().get("experiments", [])
+    r = api.post(f"{API}/experiments/create", content=b'{"name": "sneaky"}', headers=headers)
+    assert r.status_code == 400
+    assert r.json() == {"error_code": "INVALID_PARAMETER_VALUE", "message": message} or message in r.json()["message"]
+    after = api.post(f"{API}/experiments/search", json={"max_results": 1000}).json().get("experiments", [])
+    assert len(after) == len(before) and all(e["name"] != "sneaky" for e in after)
+    ok = api.post(f"{API}/experiments/create", content=b'{"name": "declared"}',
+                  headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
 def test_double_encoded_json_and_unknown_fields_are_accepted(api: SyncASGIClient) -> None:
     r = api.post(f"{API}/experiments/create", content=b'"{\\"name\\": \\"dbl\\", \\"future_field\\": 1}"',
                  headers={"Content-Type": "application/json"})

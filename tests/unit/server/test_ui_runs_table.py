@@ -52,7 +52,8 @@ def _seed(api: SyncASGIClient) -> str:
         params = [{"key": "model", "value": "tree" if i % 2 else "linear"}, {"key": "depth", "value": str(i)}]
         tags = [{"key": "team", "value": "a" if i < 6 else "b"}] if i % 4 else []
         body = {"run_id": rid, "metrics": metrics, "params": params, "tags": tags}
-        assert api.post("/api/2.0/mlflow/runs/log-batch", content=json.dumps(body).replace("NaN", '"NaN"')).status_code == 200
+        assert api.post("/api/2.0/mlflow/runs/log-batch", content=json.dumps(body).replace("NaN", '"NaN"'),
+                        headers={"Content-Type": "application/json"}).status_code == 200
     return str(eid)
 
 
