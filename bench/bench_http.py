@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_http.py                   # everything
     .venv/bin/python bench/bench_http.py --servers bakehouse,mlflow --repeat 5
     .venv/bin/python bench/bench_http.py --quick            # 10x smaller workloads (smoke run)
+    .venv/bin/python bench/bench_http.py --only artifacts   # start-up, memory and 100 MB transfers only
     FML=/path/to/fml .venv/bin/python bench/bench_http.py   # FastTrackML binary (default: `fml` on PATH or
                                                             # /tmp/fml-venv/bin/fml)
 
@@ -424,7 +425,7 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
 
 
 def loopback_copy(src: Path, dst: Path) -> float:
-    """MB/s of the bytes crossing user space once each way: file -> TCP socket on 127.0.0.1 -> file, 1 MiB
+    """MB/s of the bytes crossing user space once each way: file -> TCP socket on 127.0.0.1 -> new file, 1 MiB
     reads and writes, sender and receiver in two threads. The floor of any HTTP transfer on this machine
     (a disk copy can skip user space entirely; an HTTP upload cannot)."""
     import threading
@@ -439,7 +440,7 @@ def loopback_copy(src: Path, dst: Path) -> float:
         buffer = bytearray(1 << 20)
         view = memoryview(buffer)
         got = 0
-        with conn, open(dst, "wb") as out:
+        with conn, open(dst, "xb") as out:
             while got < size:
                 n = conn.recv_into(buffer)
                 if not n:
@@ -459,7 +460,120 @@ def loopback_copy(src: Path, dst: Path) -> float:
     return size / (1 << 20) / elapsed
 
 
+class RawHttpPeer:
+    """The least work an HTTP peer written in Python can do, to measure what a *client* can reach.
+
+    A PUT's body (Content-Length bytes, ``recv_into`` a reused 1 MiB buffer) goes straight into a new file; a
+    GET is answered with ``sendfile`` of ``payload``. No framework, no routing, no parsing beyond the header
+    lines. A client's figure against this peer is that client's own ceiling on this machine: no server, ours
+    or anyone's, can move its bytes faster.
+    """
+
+    def __init__(self, payload: Path, sink: Path) -> None:
+        import threading
+
+        self.payload, self.sink = payload, sink
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = bytearray(1 << 20)
+        view = memoryview(buffer)
+        pending = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    pending += data
+                head, pending = pending.split(b"\r\n\r\n", 1)
+                method = head.split(b" ", 1)[0]
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                if method == b"PUT":
+                    with open(self.sink / uuid.uuid4().hex, "xb") as out:
+                        out.write(pending[:length])
+                        got = len(pending[:length])
+                        pending = pending[length:]
+                        while got < length:
+                            n = conn.recv_into(buffer, min(len(buffer), length - got))
+                            if not n:
+                                return
+                            out.write(view[:n])
+                            got += n
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                elif method == b"GET":
+                    size = self.payload.stat().st_size
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % size)
+                    with open(self.payload, "rb") as fh:
+                        conn.sendfile(fh)
+                else:
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def raw_peer_round(src: Path, workdir: Path, digest: str, size_mb: int) -> dict[str, tuple[float, float]]:
+    """(upload, download) MB/s of each client's own artifact code against :class:`RawHttpPeer`."""
+    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository as MlflowHttpRepo
+
+    from bakehouse.store.artifacts.http import HttpArtifactRepository as BakehouseHttpRepo
+
+    sink = Path(tempfile.mkdtemp(dir=workdir))
+    peer = RawHttpPeer(src, sink)
+    figures = {}
+    try:
+        root = f"{peer.url}/api/2.0/mlflow-artifacts/artifacts/raw"
+        clients: dict[str, tuple[Callable[[], None], Callable[[Path], None]]] = {}
+        theirs = MlflowHttpRepo(root)
+        clients["mlflow client"] = (lambda: theirs.log_artifact(str(src)),
+                                    lambda out: theirs._download_file("payload.bin", str(out)))
+        ours = BakehouseHttpRepo(root)
+        clients["bakehouse client"] = (lambda: ours.log_artifact(str(src)),
+                                       lambda out: ours._download_file("payload.bin", out, None))
+        for name, (upload, download) in clients.items():
+            t0 = time.perf_counter()
+            upload()
+            up = size_mb / (time.perf_counter() - t0)
+            out = sink / "download.bin"
+            t0 = time.perf_counter()
+            download(out)
+            down = size_mb / (time.perf_counter() - t0)
+            if hashlib.sha256(out.read_bytes()).hexdigest() != digest:
+                raise AssertionError(f"raw peer, {name}: downloaded bytes differ")
+            figures[name] = (up, down)
+            for leftover in sink.iterdir():
+                leftover.unlink()
+        ours.close()
+    finally:
+        peer.close()
+        shutil.rmtree(sink, ignore_errors=True)
+    return figures
+
+
 def artifact_round(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
+    """Every transfer writes a new file, as a user's uploads to new runs do, and each round deletes what it
+    wrote before the next starts (dirty pages piling up across rounds would slow the later ones). Writing
+    over an existing file is a different, slower case on ext4 (replacing a file flushes the new one first)."""
     size_mb = max(1, int(100 * scale))
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-payload-"))
     src = workdir / "payload.bin"
@@ -470,48 +584,64 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     up: dict[str, list[float]] = {}
     down: dict[str, list[float]] = {}
-    copies, loopbacks = [], []
-    for _ in range(repeat):
+    references: dict[str, list[float]] = {}
+
+    def fresh_dir() -> Path:
+        return Path(tempfile.mkdtemp(dir=workdir))
+
+    for round_no in range(repeat):
+        target = fresh_dir()
         t0 = time.perf_counter()
-        shutil.copyfile(src, workdir / "copy.bin")
-        copies.append(size_mb / (time.perf_counter() - t0))
-        loopbacks.append(loopback_copy(src, workdir / "loopback.bin"))
+        shutil.copyfile(src, target / "copy.bin")
+        references.setdefault("disk copy", []).append(size_mb / (time.perf_counter() - t0))
+        references.setdefault("loopback", []).append(loopback_copy(src, target / "loopback.bin"))
+        shutil.rmtree(target)
+        for client, (up_mbs, down_mbs) in raw_peer_round(src, workdir, digest, size_mb).items():
+            references.setdefault(f"raw peer up, {client}", []).append(up_mbs)
+            references.setdefault(f"raw peer down, {client}", []).append(down_mbs)
         for bench in benches:
             if not bench.server.supports_artifacts:
                 continue
+            remote = f"round-{round_no}"
             t0 = time.perf_counter()
-            bench.client.log_artifact(bench.artifact_run, str(src))
+            bench.client.log_artifact(bench.artifact_run, str(src), remote)
             up.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
-            out = Path(tempfile.mkdtemp(dir=workdir))
+            out = fresh_dir()
             t0 = time.perf_counter()
-            path = bench.client.download_artifacts(bench.artifact_run, "payload.bin", str(out))
+            path = bench.client.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
             down.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
             if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
                 raise AssertionError(f"{bench.name}: downloaded bytes differ")
             shutil.rmtree(out)
-            if bench.ours is None:
-                continue
-            t0 = time.perf_counter()
-            bench.ours.log_artifact(bench.artifact_run, str(src), "ours")
-            up.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
-            out = Path(tempfile.mkdtemp(dir=workdir))
-            t0 = time.perf_counter()
-            path = bench.ours.download_artifacts(bench.artifact_run, "ours/payload.bin", str(out))
-            down.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
-            if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
-                raise AssertionError(f"{bench.name}: downloaded bytes differ (bakehouse client)")
-            shutil.rmtree(out)
-    results.add(f"artifact upload {size_mb} MB", "disk copy", statistics.median(copies), "MB/s", True)
-    results.add(f"artifact upload {size_mb} MB", "loopback", statistics.median(loopbacks), "MB/s", True)
+            if bench.ours is not None:
+                remote = f"ours-{round_no}"
+                t0 = time.perf_counter()
+                bench.ours.log_artifact(bench.artifact_run, str(src), remote)
+                up.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
+                out = fresh_dir()
+                t0 = time.perf_counter()
+                path = bench.ours.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
+                down.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
+                if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
+                    raise AssertionError(f"{bench.name}: downloaded bytes differ (bakehouse client)")
+                shutil.rmtree(out)
+            # the server's copies of this round's files, deleted outside any clock
+            shutil.rmtree(bench.server.workdir / "artifacts", ignore_errors=True)
     for direction, samples in (("upload", up), ("download", down)):
-        title = f"artifact {direction} {size_mb} MB"
+        for client in ("mlflow client", "bakehouse client"):
+            title = f"artifact {direction} {size_mb} MB" + (", bakehouse client" if client == "bakehouse client" else "")
+            for reference in ("disk copy", "loopback"):
+                results.add(title, reference, statistics.median(references[reference]), "MB/s", True)
+            peer = f"raw peer {'up' if direction == 'upload' else 'down'}, {client}"
+            results.add(title, "raw peer", statistics.median(references[peer]), "MB/s", True)
+        base = f"artifact {direction} {size_mb} MB"
         for name, values in samples.items():
             if name.endswith("+client"):  # Bakehouse's client against Bakehouse's server
-                results.add(f"{title}, bakehouse client", name.removesuffix("+client"), statistics.median(values),
+                results.add(f"{base}, bakehouse client", name.removesuffix("+client"), statistics.median(values),
                             "MB/s", True)
-                results.baseline[f"{title}, bakehouse client"] = title
+                results.baseline[f"{base}, bakehouse client"] = base
             else:
-                results.add(title, name, statistics.median(values), "MB/s", True)
+                results.add(base, name, statistics.median(values), "MB/s", True)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -549,8 +679,10 @@ def print_summary(results: Results, servers: list[str]) -> None:
                 ratios.append(f"{ratio:.1f}x")
             else:
                 ratios.append("–")
-        extra = values.get("disk copy")
-        label = workload + (f" (disk copy {extra:.0f} MB/s, loopback {values.get('loopback', 0):.0f} MB/s)" if extra else "")
+        label = workload
+        if "disk copy" in values:  # the limits this transfer is measured against, in the row's label
+            label += (f" (disk copy {values['disk copy']:.0f} MB/s, loopback {values['loopback']:.0f} MB/s, "
+                      f"this client against a raw Python peer {values['raw peer']:.0f} MB/s)")
         print(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
@@ -559,6 +691,8 @@ def main() -> None:
     parser.add_argument("--servers", default="bakehouse,bakehouse-w2,mlflow,fml")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x smaller workloads")
+    parser.add_argument("--only", choices=["all", "artifacts"], default="all",
+                        help="'artifacts': start-up, memory and the artifact transfers only (no data to set up)")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -579,10 +713,12 @@ def main() -> None:
             running.append(server)
         print("\n# setup (not timed)", flush=True)
         benches = [Workbench(server, scale) for server in running]
-        for bench in benches:
-            bench.populate()
+        if args.only == "all":
+            for bench in benches:
+                bench.populate()
         print(f"\n# workloads (each one on every server in turn, {args.repeat} rounds, medians)", flush=True)
-        run_all(benches, results, args.repeat, scale)
+        if args.only == "all":
+            run_all(benches, results, args.repeat, scale)
         artifact_round(benches, results, args.repeat, scale)
     finally:
         for server in running:
