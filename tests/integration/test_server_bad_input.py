@@ -236,3 +236,43 @@ def test_an_interrupted_upload_leaves_nothing_behind(server: Server) -> None:
     status, body = _raw(server, "GET", "/api/2.0/mlflow-artifacts/artifacts/inside.txt")
     assert (status, body) == (200, b"inside")
     assert "Traceback" not in server.log()
+
+
+def _open_files(pid: int, name: str) -> list[str]:
+    found = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.endswith(name):
+            found.append(target)
+    return found
+
+
+def test_an_abandoned_download_releases_the_file(server: Server) -> None:
+    """A client that reads a little of a big download and hangs up: the server's read-ahead stops and the
+    file is closed (no descriptor or thread left behind), and the server keeps answering."""
+    import socket
+    import time
+
+    big = server.workdir / "artifacts" / "abandoned.bin"
+    big.write_bytes(os.urandom(1 << 20) * 24)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"GET /api/2.0/mlflow-artifacts/artifacts/abandoned.bin HTTP/1.1\r\n"
+            + f"Host: 127.0.0.1:{server.port}\r\n\r\n".encode()
+        )
+        got = sock.recv(65536)
+        assert got.startswith(b"HTTP/1.1 200")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _open_files(server.proc.pid, "abandoned.bin"):
+            time.sleep(0.05)
+        assert _open_files(server.proc.pid, "abandoned.bin")  # the download really is in flight
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _open_files(server.proc.pid, "abandoned.bin"):
+        time.sleep(0.1)
+    assert _open_files(server.proc.pid, "abandoned.bin") == []
+    status, body = _raw(server, "GET", "/api/2.0/mlflow-artifacts/artifacts/inside.txt")
+    assert (status, body) == (200, b"inside")
+    assert "Traceback" not in server.log()

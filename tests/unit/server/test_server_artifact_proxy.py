@@ -90,3 +90,73 @@ def test_artifacts_only_serves_just_the_proxy(tmp_path: Path) -> None:
         assert client.post("/api/2.0/mlflow/experiments/create", json={"name": "x"}).status_code == 404
     finally:
         client.close()
+
+
+class _Chunks:
+    """A ChunkStream stand-in that records how far it was read and whether it was closed."""
+
+    def __init__(self, count: int, fail_at: int | None = None) -> None:
+        self.count, self.fail_at = count, fail_at
+        self.read = 0
+        self.closed = False
+
+    def __iter__(self) -> "_Chunks":
+        return self
+
+    def __next__(self) -> bytes:
+        if self.read == self.fail_at:
+            raise OSError("disk went away")
+        if self.read >= self.count:
+            raise StopIteration
+        self.read += 1
+        return bytes([self.read % 256]) * 10
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _drain(stream: Any, take: int | None = None) -> list[bytes]:
+    import asyncio
+
+    from bakehouse.server.handlers.artifacts import read_ahead
+
+    async def consume() -> list[bytes]:
+        got = []
+        iterator = read_ahead(stream, depth=3)
+        try:
+            async for chunk in iterator:
+                got.append(chunk)
+                if take is not None and len(got) == take:
+                    break
+        finally:
+            await iterator.aclose()
+        return got
+
+    return asyncio.run(consume())
+
+
+def test_read_ahead_yields_every_chunk_in_order_and_closes() -> None:
+    stream = _Chunks(50)
+    assert _drain(stream) == [bytes([i % 256]) * 10 for i in range(1, 51)]
+    assert stream.closed
+
+
+def test_read_ahead_raises_the_readers_error_and_closes() -> None:
+    import pytest
+
+    stream = _Chunks(50, fail_at=7)
+    with pytest.raises(OSError, match="disk went away"):
+        _drain(stream)
+    assert stream.closed
+
+
+def test_read_ahead_stops_reading_when_the_consumer_stops() -> None:
+    import time
+
+    stream = _Chunks(10_000)
+    assert len(_drain(stream, take=2)) == 2
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not stream.closed:
+        time.sleep(0.01)
+    assert stream.closed
+    assert stream.read <= 2 + 3 + 1  # bounded: what was taken, the queue's depth, one in the reader's hand

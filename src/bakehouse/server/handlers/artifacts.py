@@ -1,15 +1,17 @@
 """The artifact proxy: bytes between clients and ``--artifacts-destination`` (local disk or S3).
 
 Both directions stream: an upload is handed to the repository's ``write_stream`` in ~1 MiB blocks, read
-ahead by the event loop while a worker thread writes, a download is the repository's ``ChunkStream`` iterated by the response. Neither holds a
-whole file in memory. Every path goes through :func:`bakehouse.store.artifacts.paths.safe_relative_path`
+ahead by the event loop while a worker thread writes; a download is the repository's ``ChunkStream``, read
+ahead by a thread while the event loop sends. Neither holds a whole file in memory. Every path goes through :func:`bakehouse.store.artifacts.paths.safe_relative_path`
 (inside the repository primitives as well), so no spelling of a path reaches outside the destination.
 """
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import posixpath
+import threading
 from typing import Any, AsyncIterator, Iterator
 
 import anyio
@@ -27,6 +29,9 @@ from bakehouse.wire import json as wj
 UPLOAD_BLOCK = 1024 * 1024
 #: blocks received ahead of the writer (bounds an upload's memory to a few MiB)
 UPLOAD_QUEUE_BLOCKS = 4
+
+#: blocks read ahead of the socket on a download (bounds a download's memory to a few MiB)
+DOWNLOAD_QUEUE_BLOCKS = 4
 
 #: content types a browser may render inline from /get-artifact; everything else is text/plain or a download
 _INLINE_SAFE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "application/pdf"}
@@ -56,7 +61,59 @@ def stream_response(stream: Any, name: str, inline: bool = False) -> Response:
         elif guessed is None or guessed.startswith("text/") or guessed in ("application/json", "image/svg+xml"):
             media_type = "text/plain; charset=utf-8"
         headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return StreamingResponse(stream, media_type=media_type, headers=headers)
+    return StreamingResponse(read_ahead(stream), media_type=media_type, headers=headers)
+
+
+_END = object()
+
+
+async def read_ahead(stream: Iterator[bytes], depth: int = DOWNLOAD_QUEUE_BLOCKS) -> AsyncIterator[bytes]:
+    """The chunks of ``stream`` with up to ``depth`` of them read by a thread while the event loop sends.
+
+    Reading a block (disk or S3) and sending one then overlap; iterated the plain way, each block was read
+    only after the previous one had been sent. A client that goes away stops the reader (within
+    0.2 s) and the stream is closed either way.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    slots = threading.Semaphore(depth)
+    stop = threading.Event()
+
+    def hand_over(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is gone (server shutting down): nobody is waiting
+            stop.set()
+
+    def produce() -> None:
+        try:
+            for chunk in stream:
+                while not slots.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                hand_over(chunk)
+            hand_over(_END)
+        except BaseException as exc:  # noqa: BLE001 - raised again on the event loop, in the response
+            hand_over(exc)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+    threading.Thread(target=produce, name="artifact-read-ahead", daemon=True).start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            slots.release()
+            yield item
+    finally:
+        stop.set()
 
 
 # ---------------------------------------------------------------------------------------------- routes
