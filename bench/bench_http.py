@@ -424,91 +424,54 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
         results.baseline[title] = baseline
 
 
-def loopback_copy(src: Path, dst: Path) -> float:
-    """MB/s of the bytes crossing user space once each way: file -> TCP socket on 127.0.0.1 -> new file, 1 MiB
-    reads and writes, sender and receiver in two threads. The floor of any HTTP transfer on this machine
-    (a disk copy can skip user space entirely; an HTTP upload cannot)."""
-    import threading
-
-    size = src.stat().st_size
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def receive() -> None:
-        conn, _ = listener.accept()
-        buffer = bytearray(1 << 20)
-        view = memoryview(buffer)
-        got = 0
-        with conn, open(dst, "xb") as out:
-            while got < size:
-                n = conn.recv_into(buffer)
-                if not n:
-                    break
-                out.write(view[:n])
-                got += n
-
-    receiver = threading.Thread(target=receive)
-    receiver.start()
-    t0 = time.perf_counter()
-    with socket.create_connection(listener.getsockname()) as sender, open(src, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            sender.sendall(chunk)
-    receiver.join()
-    elapsed = time.perf_counter() - t0
-    listener.close()
-    return size / (1 << 20) / elapsed
-
-
 class RawHttpPeer:
-    """The least work an HTTP peer written in Python can do, to measure what a *client* can reach.
+    """The least work an HTTP peer written in Python can do, in its own process: the reference transfers.
 
     A PUT's body (Content-Length bytes, ``recv_into`` a reused 1 MiB buffer) goes straight into a new file; a
-    GET is answered with ``sendfile`` of ``payload``. No framework, no routing, no parsing beyond the header
-    lines. A client's figure against this peer is that client's own ceiling on this machine: no server, ours
-    or anyone's, can move its bytes faster.
+    GET is answered with ``payload`` in 1 MiB reads and ``sendall``. No framework, no routing, no parsing
+    beyond the header lines. Against it, :func:`raw_put` / :func:`raw_get` (the same loops on the client side)
+    give the loopback limit of an HTTP transfer on this machine (every byte crosses user space once each
+    way, as it must through any HTTP client and server), and each real client's figure is that client's own
+    ceiling: no server, ours or anyone's, can move its bytes faster.
     """
 
     def __init__(self, payload: Path, sink: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--raw-peer", str(payload), str(sink)],
+                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    @staticmethod
+    def serve(payload: Path, sink: Path) -> None:
         import threading
 
-        self.payload, self.sink = payload, sink
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import threading
-
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        print(listener.getsockname()[1], flush=True)
         while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            conn, _ = listener.accept()
+            threading.Thread(target=RawHttpPeer._serve, args=(conn, payload, sink), daemon=True).start()
 
-    def _serve(self, conn: socket.socket) -> None:
+    @staticmethod
+    def _serve(conn: socket.socket, payload: Path, sink: Path) -> None:
         buffer = bytearray(1 << 20)
         view = memoryview(buffer)
         pending = b""
         with conn:
             while True:
-                while b"\r\n\r\n" not in pending:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    pending += data
-                head, pending = pending.split(b"\r\n\r\n", 1)
+                head, pending = _read_head(conn, pending)
+                if head is None:
+                    return
                 method = head.split(b" ", 1)[0]
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
                 if method == b"PUT":
-                    with open(self.sink / uuid.uuid4().hex, "xb") as out:
+                    length = _content_length(head)
+                    with open(sink / uuid.uuid4().hex, "xb") as out:
                         out.write(pending[:length])
                         got = len(pending[:length])
                         pending = pending[length:]
@@ -520,53 +483,98 @@ class RawHttpPeer:
                             got += n
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
                 elif method == b"GET":
-                    size = self.payload.stat().st_size
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                                 b"Content-Length: %d\r\n\r\n" % size)
-                    with open(self.payload, "rb") as fh:
-                        conn.sendfile(fh)
+                                 b"Content-Length: %d\r\n\r\n" % payload.stat().st_size)
+                    with open(payload, "rb") as fh:
+                        while n := fh.readinto(buffer):
+                            conn.sendall(view[:n])
                 else:
                     conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
 
-    def close(self) -> None:
-        self.listener.close()
+
+def _read_head(conn: socket.socket, pending: bytes) -> tuple[bytes | None, bytes]:
+    while b"\r\n\r\n" not in pending:
+        data = conn.recv(65536)
+        if not data:
+            return None, b""
+        pending += data
+    head, rest = pending.split(b"\r\n\r\n", 1)
+    return head, rest
 
 
-def raw_peer_round(src: Path, workdir: Path, digest: str, size_mb: int) -> dict[str, tuple[float, float]]:
-    """(upload, download) MB/s of each client's own artifact code against :class:`RawHttpPeer`."""
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def raw_put(url: str, src: Path) -> None:
+    """The loopback reference upload: headers, then the file in 1 MiB reads and ``sendall``."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock, open(src, "rb") as fh:
+        sock.sendall(b"PUT /raw HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % src.stat().st_size)
+        buffer = bytearray(1 << 20)
+        view = memoryview(buffer)
+        while n := fh.readinto(buffer):
+            sock.sendall(view[:n])
+        head, _ = _read_head(sock, b"")
+        assert head is not None and head.startswith(b"HTTP/1.1 200")
+
+
+def raw_get(url: str, dst: Path) -> None:
+    """The loopback reference download: ``recv_into`` a reused 1 MiB buffer, written to a new file."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock, open(dst, "xb") as out:
+        sock.sendall(b"GET /raw HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, pending = _read_head(sock, b"")
+        assert head is not None and head.startswith(b"HTTP/1.1 200")
+        length = _content_length(head)
+        out.write(pending)
+        got = len(pending)
+        buffer = bytearray(1 << 20)
+        view = memoryview(buffer)
+        while got < length:
+            n = sock.recv_into(buffer, min(len(buffer), length - got))
+            if not n:
+                raise ConnectionError("raw peer closed early")
+            out.write(view[:n])
+            got += n
+
+
+def raw_peer_round(peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_mb: int) -> dict[str, tuple[float, float]]:
+    """(upload, download) MB/s against :class:`RawHttpPeer`: the loopback reference, then each client's own
+    artifact code."""
     from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository as MlflowHttpRepo
 
     from bakehouse.store.artifacts.http import HttpArtifactRepository as BakehouseHttpRepo
 
-    sink = Path(tempfile.mkdtemp(dir=workdir))
-    peer = RawHttpPeer(src, sink)
     figures = {}
-    try:
-        root = f"{peer.url}/api/2.0/mlflow-artifacts/artifacts/raw"
-        clients: dict[str, tuple[Callable[[], None], Callable[[Path], None]]] = {}
-        theirs = MlflowHttpRepo(root)
-        clients["mlflow client"] = (lambda: theirs.log_artifact(str(src)),
-                                    lambda out: theirs._download_file("payload.bin", str(out)))
-        ours = BakehouseHttpRepo(root)
-        clients["bakehouse client"] = (lambda: ours.log_artifact(str(src)),
-                                       lambda out: ours._download_file("payload.bin", out, None))
-        for name, (upload, download) in clients.items():
-            t0 = time.perf_counter()
-            upload()
-            up = size_mb / (time.perf_counter() - t0)
-            out = sink / "download.bin"
-            t0 = time.perf_counter()
-            download(out)
-            down = size_mb / (time.perf_counter() - t0)
-            if hashlib.sha256(out.read_bytes()).hexdigest() != digest:
-                raise AssertionError(f"raw peer, {name}: downloaded bytes differ")
-            figures[name] = (up, down)
-            for leftover in sink.iterdir():
-                leftover.unlink()
-        ours.close()
-    finally:
-        peer.close()
-        shutil.rmtree(sink, ignore_errors=True)
+    root = f"{peer.url}/api/2.0/mlflow-artifacts/artifacts/raw"
+    theirs = MlflowHttpRepo(root)
+    ours = BakehouseHttpRepo(root)
+    clients: dict[str, tuple[Callable[[], None], Callable[[Path], None]]] = {
+        "loopback": (lambda: raw_put(peer.url, src), lambda out: raw_get(peer.url, out)),
+        "mlflow client": (lambda: theirs.log_artifact(str(src)),
+                          lambda out: theirs._download_file("payload.bin", str(out))),
+        "bakehouse client": (lambda: ours.log_artifact(str(src)),
+                             lambda out: ours._download_file("payload.bin", out, None)),
+    }
+    for name, (upload, download) in clients.items():
+        t0 = time.perf_counter()
+        upload()
+        up = size_mb / (time.perf_counter() - t0)
+        out = sink / "download.bin"
+        t0 = time.perf_counter()
+        download(out)
+        down = size_mb / (time.perf_counter() - t0)
+        if hashlib.sha256(out.read_bytes()).hexdigest() != digest:
+            raise AssertionError(f"raw peer, {name}: downloaded bytes differ")
+        figures[name] = (up, down)
+        for leftover in sink.iterdir():
+            leftover.unlink()
+    ours.close()
     return figures
 
 
@@ -589,14 +597,20 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
     def fresh_dir() -> Path:
         return Path(tempfile.mkdtemp(dir=workdir))
 
+    sink = fresh_dir()
+    peer = RawHttpPeer(src, sink)
+    raw_put(peer.url, src)  # warm-up, not timed: a fresh process's first transfer is slower
+    raw_get(peer.url, sink / "warm-up.bin")
+    for leftover in sink.iterdir():
+        leftover.unlink()
+
     for round_no in range(repeat):
         target = fresh_dir()
         t0 = time.perf_counter()
         shutil.copyfile(src, target / "copy.bin")
         references.setdefault("disk copy", []).append(size_mb / (time.perf_counter() - t0))
-        references.setdefault("loopback", []).append(loopback_copy(src, target / "loopback.bin"))
         shutil.rmtree(target)
-        for client, (up_mbs, down_mbs) in raw_peer_round(src, workdir, digest, size_mb).items():
+        for client, (up_mbs, down_mbs) in raw_peer_round(peer, src, sink, digest, size_mb).items():
             references.setdefault(f"raw peer up, {client}", []).append(up_mbs)
             references.setdefault(f"raw peer down, {client}", []).append(down_mbs)
         for bench in benches:
@@ -630,10 +644,10 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
     for direction, samples in (("upload", up), ("download", down)):
         for client in ("mlflow client", "bakehouse client"):
             title = f"artifact {direction} {size_mb} MB" + (", bakehouse client" if client == "bakehouse client" else "")
-            for reference in ("disk copy", "loopback"):
-                results.add(title, reference, statistics.median(references[reference]), "MB/s", True)
-            peer = f"raw peer {'up' if direction == 'upload' else 'down'}, {client}"
-            results.add(title, "raw peer", statistics.median(references[peer]), "MB/s", True)
+            way = "up" if direction == "upload" else "down"
+            results.add(title, "disk copy", statistics.median(references["disk copy"]), "MB/s", True)
+            results.add(title, "loopback", statistics.median(references[f"raw peer {way}, loopback"]), "MB/s", True)
+            results.add(title, "raw peer", statistics.median(references[f"raw peer {way}, {client}"]), "MB/s", True)
         base = f"artifact {direction} {size_mb} MB"
         for name, values in samples.items():
             if name.endswith("+client"):  # Bakehouse's client against Bakehouse's server
@@ -642,6 +656,7 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
                 results.baseline[f"{base}, bakehouse client"] = base
             else:
                 results.add(base, name, statistics.median(values), "MB/s", True)
+    peer.close()
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -681,12 +696,15 @@ def print_summary(results: Results, servers: list[str]) -> None:
                 ratios.append("–")
         label = workload
         if "disk copy" in values:  # the limits this transfer is measured against, in the row's label
-            label += (f" (disk copy {values['disk copy']:.0f} MB/s, loopback {values['loopback']:.0f} MB/s, "
-                      f"this client against a raw Python peer {values['raw peer']:.0f} MB/s)")
+            label += (f" (disk copy {values['disk copy']:.0f} MB/s, HTTP loopback limit {values['loopback']:.0f} MB/s, "
+                      f"this client against a minimal peer {values['raw peer']:.0f} MB/s)")
         print(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--raw-peer":  # the reference peer's own process
+        RawHttpPeer.serve(Path(sys.argv[2]), Path(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--servers", default="bakehouse,bakehouse-w2,mlflow,fml")
     parser.add_argument("--repeat", type=int, default=3)

@@ -3,7 +3,8 @@
 ``TCP_NODELAY`` is set on every accepted connection by our own protocol class, whatever the worker count:
 uvicorn's ``--workers`` mode hands pre-bound sockets to its children and loses the option there, and a
 keep-alive client (the official one) then stalls ~40 ms per request on Linux's delayed ACKs. The same class
-passes request bodies on without copying them (see :class:`_BodyChunks`).
+passes request bodies on without copying them (see :class:`_BodyChunks`) and offers large bodies to the app
+straight from the socket (see :mod:`bakehouse.server.body_pump`).
 
 Workers are forked from one process that bound the socket, so they share it (the kernel balances
 ``accept``); each worker builds its own app and database connections after the fork.
@@ -57,7 +58,11 @@ class _BodyChunks:
 def _http_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    from bakehouse.server.body_pump import BODY_PUMP, MIN_PUMPED_BODY, BodyPump, declared_length
+
     class BakehouseHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+        _body_seen = 0  # body bytes the parser has passed on for the current request
+
         def connection_made(self, transport: Any) -> None:
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -67,11 +72,47 @@ def _http_protocol() -> type:
                     pass
             super().connection_made(transport)
 
+        def on_headers_complete(self) -> None:
+            self._body_seen = 0
+            super().on_headers_complete()
+            length = declared_length(self.headers)
+            if (length is not None and length >= MIN_PUMPED_BODY and self.scheme == "http"
+                    and self.cycle is not None and self.cycle.scope is self.scope):
+                cycle = self.cycle
+                extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
+                extensions[BODY_PUMP] = lambda: self._take_body(cycle, length)
+
         def on_body(self, body: bytes) -> None:
+            self._body_seen += len(body)
             cycle = self.cycle
             if type(cycle.body) is bytearray and not cycle.body:  # nothing pending: collect without copies
                 cycle.body = _BodyChunks()
             super().on_body(body)
+
+        def _take_body(self, cycle: Any, length: int) -> BodyPump | None:
+            """The rest of ``cycle``'s body as a :class:`BodyPump`, or None if it can no longer be taken
+            (another request is being parsed, the app already read part of it, the client is gone)."""
+            pending = cycle.body
+            pending_size = len(pending)
+            if (cycle is not self.cycle or self.pipeline or cycle.disconnected or cycle.response_started
+                    or self.transport.is_closing() or self._body_seen - pending_size != 0):
+                return None
+            sock = self.transport.get_extra_info("socket")
+            remaining = length - self._body_seen if cycle.more_body else 0
+            if remaining and sock is None:
+                return None
+            if cycle.waiting_for_100_continue:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                cycle.waiting_for_100_continue = False
+            chunks = pending.chunks if isinstance(pending, _BodyChunks) else ([bytes(pending)] if pending else [])
+            cycle.body = bytearray()
+            fd = -1
+            if remaining:
+                self.flow.pause_reading()  # the rest is the pump's; the parser never sees it ...
+                cycle.keep_alive = False  # ... so this connection ends with the response
+                fd = os.dup(sock.fileno())
+            cycle.more_body = False
+            return BodyPump(chunks, fd, remaining)
 
     return BakehouseHttpToolsProtocol
 

@@ -9,6 +9,7 @@ ahead by a thread while the event loop sends. Neither holds a whole file in memo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import posixpath
 import threading
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from bakehouse.errors import InvalidParameterError, NotImplementedFeatureError
+from bakehouse.server.body_pump import BODY_PUMP
 from bakehouse.server.context import RequestContext
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.wire import artifacts as wa
@@ -143,6 +145,8 @@ async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
     other and an upload ran at half speed). A body that ends early is an error, never a shorter file."""
     rel = _path_param(request)
     repo = _access(ctx).destination_repo()
+    if await _pump_to_local_file(request, repo, rel):
+        return Response(b"{}", media_type="application/json")
     send, receive = anyio.create_memory_object_stream[list[bytes] | BaseException](max_buffer_size=UPLOAD_QUEUE_BLOCKS)
 
     async def read_body() -> None:
@@ -179,6 +183,31 @@ async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
     except BaseExceptionGroup as group:  # raise what went wrong (a refused path, a client gone), not the group
         raise _first_leaf(group) from None
     return Response(b"{}", media_type="application/json")
+
+
+async def _pump_to_local_file(request: Request, repo: Any, rel: str) -> bool:
+    """Store a large upload to a local destination straight from the socket (see
+    :mod:`bakehouse.server.body_pump`): one worker thread reads and writes, nothing crosses the event loop.
+    False when that is not on offer (small body, TLS, an S3 destination): the caller reads the body itself."""
+    take_body = request.scope.get("extensions", {}).get(BODY_PUMP)
+    open_atomic = getattr(repo, "open_atomic", None)
+    if take_body is None or open_atomic is None:
+        return False
+    pump = take_body()
+    if pump is None:
+        return False
+
+    def store() -> None:
+        with contextlib.ExitStack() as stack:
+            try:
+                out = stack.enter_context(open_atomic(rel))
+            except BaseException:
+                pump.discard()  # let the client finish sending and read the error, rather than a reset
+                raise
+            pump.into(out.write)
+
+    await anyio.to_thread.run_sync(store)
+    return True
 
 
 def _first_leaf(group: BaseExceptionGroup) -> BaseException:  # type: ignore[type-arg]

@@ -7,11 +7,13 @@ leaves a half file visible. Reads and listings resolve symlinks and refuse anyth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import uuid
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -24,7 +26,7 @@ from bakehouse.store.artifacts.base import (
     ChunkStream,
     ProgressCallback,
 )
-from bakehouse.store.artifacts.paths import is_within_root, resolve_parent_under, resolve_under
+from bakehouse.store.artifacts.paths import is_within_root, resolve_parent_under, resolve_under, safe_relative_path
 
 
 def local_path_from_uri(uri: str) -> Path:
@@ -116,19 +118,29 @@ class LocalArtifactRepository(ArtifactRepository):
             progress(dest, size, size)
 
     def _write_stream(self, path: str, chunks: Iterable[bytes]) -> int:
-        target = self._target_for_write(path)
-        temp = self._temp_next_to(target)
         written = 0
+        with self.open_atomic(path) as out:
+            for chunk in chunks:
+                out.write(chunk)
+                written += len(chunk)
+        return written
+
+    @contextlib.contextmanager
+    def open_atomic(self, path: str) -> Iterator[BinaryIO]:
+        """A new file for ``path``, written next to it under a hidden name: it takes the place of any previous
+        version at once when the block ends, and disappears if the block raises (nothing changes then)."""
+        rel = safe_relative_path(path)
+        if rel == "":
+            raise InvalidParameterError("An artifact path is required to write a file")
+        target = self._target_for_write(rel)
+        temp = self._temp_next_to(target)
         try:
             with open(temp, "xb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    written += len(chunk)
+                yield out
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return written
 
     # ------------------------------------------------------------------ reads
 
