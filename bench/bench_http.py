@@ -562,10 +562,12 @@ def raw_peer_round(peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_m
                              lambda out: ours._download_file("payload.bin", out, None)),
     }
     for name, (upload, download) in clients.items():
+        os.sync()  # the previous transfer's writeback must not compete with this one
         t0 = time.perf_counter()
         upload()
         up = size_mb / (time.perf_counter() - t0)
         out = sink / "download.bin"
+        os.sync()  # the previous transfer's writeback must not compete with this one
         t0 = time.perf_counter()
         download(out)
         down = size_mb / (time.perf_counter() - t0)
@@ -579,9 +581,10 @@ def raw_peer_round(peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_m
 
 
 def artifact_round(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
-    """Every transfer writes a new file, as a user's uploads to new runs do, and each round deletes what it
-    wrote before the next starts (dirty pages piling up across rounds would slow the later ones). Writing
-    over an existing file is a different, slower case on ext4 (replacing a file flushes the new one first)."""
+    """Every transfer writes a new file, as a user's uploads to new runs do, and starts with nothing left to
+    write back (``sync`` before each clock starts: a previous transfer's writeback would otherwise compete
+    with the next one); each round deletes what it wrote. Writing over an existing file is a different,
+    slower case on ext4 (replacing a file flushes the new one first)."""
     size_mb = max(1, int(100 * scale))
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-payload-"))
     src = workdir / "payload.bin"
@@ -606,6 +609,7 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
 
     for round_no in range(repeat):
         target = fresh_dir()
+        os.sync()  # the previous transfer's writeback must not compete with this one
         t0 = time.perf_counter()
         shutil.copyfile(src, target / "copy.bin")
         references.setdefault("disk copy", []).append(size_mb / (time.perf_counter() - t0))
@@ -617,10 +621,12 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
             if not bench.server.supports_artifacts:
                 continue
             remote = f"round-{round_no}"
+            os.sync()  # the previous transfer's writeback must not compete with this one
             t0 = time.perf_counter()
             bench.client.log_artifact(bench.artifact_run, str(src), remote)
             up.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
             out = fresh_dir()
+            os.sync()  # the previous transfer's writeback must not compete with this one
             t0 = time.perf_counter()
             path = bench.client.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
             down.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
@@ -629,10 +635,12 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
             shutil.rmtree(out)
             if bench.ours is not None:
                 remote = f"ours-{round_no}"
+                os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
                 bench.ours.log_artifact(bench.artifact_run, str(src), remote)
                 up.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
                 out = fresh_dir()
+                os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
                 path = bench.ours.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
                 down.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))

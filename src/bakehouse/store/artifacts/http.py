@@ -38,6 +38,7 @@ from bakehouse.errors import (
 )
 from bakehouse.settings import HttpSettings
 from bakehouse.store.artifacts.base import CHUNK_SIZE, ArtifactRepository, ChunkStream, ProgressCallback
+from bakehouse.store.artifacts.direct_download import DirectDownloader, auth_header
 from bakehouse.store.artifacts.paths import join_artifact_path, safe_file_name, safe_relative_path
 from bakehouse.wire.transport import tls_verification
 
@@ -106,6 +107,7 @@ class HttpArtifactRepository(ArtifactRepository):
         self.root = safe_relative_path(root)
         self.http = http_settings or HttpSettings.from_env()
         self._client: httpx.Client | None = None
+        self._direct: DirectDownloader | None = None
         self._client_lock = threading.Lock()
 
     @staticmethod
@@ -144,6 +146,8 @@ class HttpArtifactRepository(ArtifactRepository):
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            if self._direct is not None:
+                self._direct.close()
 
     def _file_url(self, path: str) -> str:
         full = join_artifact_path(self.root, path)
@@ -255,8 +259,26 @@ class HttpArtifactRepository(ArtifactRepository):
             raise NotFoundError(f"Artifact {path!r} does not exist in {self.artifact_uri}")
         return self._checked(response, f"Downloading artifact {path!r}")
 
+    @property
+    def direct(self) -> DirectDownloader:
+        with self._client_lock:
+            if self._direct is None:
+                self._direct = DirectDownloader(
+                    auth_header(self.http.token, self.http.username, self.http.password),
+                    tls_verification(self.http.insecure_tls),
+                    self.http.timeout,
+                )
+            return self._direct
+
     def _download_file(self, src: str, local_path: Path, progress: ProgressCallback | None) -> None:
-        response = self._get_stream(src)
+        report = None if progress is None else (lambda n, total: progress(src, n, total))
+        try:
+            with open(local_path, "wb") as out:
+                if self.direct.download(self._file_url(src), out, report) is not None:
+                    return
+        except OSError as exc:
+            raise TemporarilyUnavailableError(f"Downloading artifact {src!r} was interrupted: {exc}") from exc
+        response = self._get_stream(src)  # redirects, error answers, proxies, retries: the httpx client
         try:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
