@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_http.py --servers bakehouse,mlflow --repeat 5
     .venv/bin/python bench/bench_http.py --quick            # 10x smaller workloads (smoke run)
     .venv/bin/python bench/bench_http.py --only artifacts   # start-up, memory and 100 MB transfers only
+    .venv/bin/python bench/bench_http.py --only artifacts --workdir /dev/shm   # the same, in memory
     FML=/path/to/fml .venv/bin/python bench/bench_http.py   # FastTrackML binary (default: `fml` on PATH or
                                                             # /tmp/fml-venv/bin/fml)
 
@@ -566,7 +567,7 @@ def raw_peer_round(peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_m
         t0 = time.perf_counter()
         upload()
         up = size_mb / (time.perf_counter() - t0)
-        out = sink / "download.bin"
+        out = sink / f"download-{uuid.uuid4().hex}.bin"
         os.sync()  # the previous transfer's writeback must not compete with this one
         t0 = time.perf_counter()
         download(out)
@@ -574,17 +575,32 @@ def raw_peer_round(peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_m
         if hashlib.sha256(out.read_bytes()).hexdigest() != digest:
             raise AssertionError(f"raw peer, {name}: downloaded bytes differ")
         figures[name] = (up, down)
-        for leftover in sink.iterdir():
-            leftover.unlink()
     ours.close()
     return figures
+
+
+def _transfer_clients(bench: Workbench) -> list[tuple[str, Callable[[str], Any]]]:
+    """Each client's own artifact repository class, for the transfer-only rows."""
+    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository as MlflowHttpRepo
+
+    from bakehouse.store.artifacts.http import HttpArtifactRepository as BakehouseHttpRepo
+
+    clients: list[tuple[str, Callable[[str], Any]]] = [("mlflow client", MlflowHttpRepo)]
+    if bench.ours is not None:
+        clients.append(("bakehouse client", BakehouseHttpRepo))
+    return clients
+
+
+def _ignore(value: float) -> None:
+    """Where a warm-up round's figures go."""
 
 
 def artifact_round(benches: list[Workbench], results: Results, repeat: int, scale: float) -> None:
     """Every transfer writes a new file, as a user's uploads to new runs do, and starts with nothing left to
     write back (``sync`` before each clock starts: a previous transfer's writeback would otherwise compete
-    with the next one); each round deletes what it wrote. Writing over an existing file is a different,
-    slower case on ext4 (replacing a file flushes the new one first)."""
+    with the next one); what a round wrote is deleted after it, outside the clocks. Writing over an existing
+    file is a different, slower case on ext4 (replacing a file flushes the new one first). Round 0 is a
+    warm-up for every path and is not recorded."""
     size_mb = max(1, int(100 * scale))
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-payload-"))
     src = workdir / "payload.bin"
@@ -595,6 +611,8 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     up: dict[str, list[float]] = {}
     down: dict[str, list[float]] = {}
+    transfer_up: dict[tuple[str, str], list[float]] = {}
+    transfer_down: dict[tuple[str, str], list[float]] = {}
     references: dict[str, list[float]] = {}
 
     def fresh_dir() -> Path:
@@ -607,16 +625,19 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
     for leftover in sink.iterdir():
         leftover.unlink()
 
-    for round_no in range(repeat):
+    for round_no in range(repeat + 1):  # round 0 warms every path up and is not recorded
+        keep = round_no > 0
+        trash: list[Path] = []  # deleted at the end of the round, outside every clock
         target = fresh_dir()
         os.sync()  # the previous transfer's writeback must not compete with this one
         t0 = time.perf_counter()
         shutil.copyfile(src, target / "copy.bin")
-        references.setdefault("disk copy", []).append(size_mb / (time.perf_counter() - t0))
-        shutil.rmtree(target)
+        (references.setdefault("disk copy", []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
+        trash.append(target)
         for client, (up_mbs, down_mbs) in raw_peer_round(peer, src, sink, digest, size_mb).items():
-            references.setdefault(f"raw peer up, {client}", []).append(up_mbs)
-            references.setdefault(f"raw peer down, {client}", []).append(down_mbs)
+            if keep:
+                references.setdefault(f"raw peer up, {client}", []).append(up_mbs)
+                references.setdefault(f"raw peer down, {client}", []).append(down_mbs)
         for bench in benches:
             if not bench.server.supports_artifacts:
                 continue
@@ -624,38 +645,68 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
             os.sync()  # the previous transfer's writeback must not compete with this one
             t0 = time.perf_counter()
             bench.client.log_artifact(bench.artifact_run, str(src), remote)
-            up.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
+            (up.setdefault(bench.name, []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
             out = fresh_dir()
             os.sync()  # the previous transfer's writeback must not compete with this one
             t0 = time.perf_counter()
             path = bench.client.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
-            down.setdefault(bench.name, []).append(size_mb / (time.perf_counter() - t0))
+            (down.setdefault(bench.name, []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
             if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
                 raise AssertionError(f"{bench.name}: downloaded bytes differ")
-            shutil.rmtree(out)
+            trash.append(out)
             if bench.ours is not None:
                 remote = f"ours-{round_no}"
                 os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
                 bench.ours.log_artifact(bench.artifact_run, str(src), remote)
-                up.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
+                (up.setdefault(f"{bench.name}+client", []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
                 out = fresh_dir()
                 os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
                 path = bench.ours.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
-                down.setdefault(f"{bench.name}+client", []).append(size_mb / (time.perf_counter() - t0))
+                (down.setdefault(f"{bench.name}+client", []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
                 if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
                     raise AssertionError(f"{bench.name}: downloaded bytes differ (bakehouse client)")
-                shutil.rmtree(out)
-            # the server's copies of this round's files, deleted outside any clock
-            shutil.rmtree(bench.server.workdir / "artifacts", ignore_errors=True)
+                trash.append(out)
+            # the transfer alone: each client's artifact repository against the proxy, the same calls as
+            # against the minimal peer (no run lookup, no listing), so comparable with the limits
+            for label, make in _transfer_clients(bench):
+                repo = make(f"{bench.server.url}/api/2.0/mlflow-artifacts/artifacts/transfer-{label}-{round_no}")
+                os.sync()  # the previous transfer's writeback must not compete with this one
+                t0 = time.perf_counter()
+                repo.log_artifact(str(src))
+                (transfer_up.setdefault((label, bench.name), []).append if keep else _ignore)(
+                    size_mb / (time.perf_counter() - t0))
+                out = fresh_dir() / "payload.bin"
+                os.sync()  # the previous transfer's writeback must not compete with this one
+                t0 = time.perf_counter()
+                if label == "mlflow client":
+                    repo._download_file("payload.bin", str(out))
+                else:
+                    repo._download_file("payload.bin", out, None)
+                (transfer_down.setdefault((label, bench.name), []).append if keep else _ignore)(
+                    size_mb / (time.perf_counter() - t0))
+                if hashlib.sha256(out.read_bytes()).hexdigest() != digest:
+                    raise AssertionError(f"{bench.name}, {label}: downloaded bytes differ (transfer only)")
+                trash.append(out.parent)
+                if label == "bakehouse client":
+                    repo.close()
+            trash.append(bench.server.workdir / "artifacts")  # the server's copies of this round's files
+        # Deleting 100 MB files makes the file system discard their blocks in the background (this disk is
+        # mounted with online discard): done here, between rounds, it cannot slow any timed transfer.
+        for path in trash:
+            shutil.rmtree(path, ignore_errors=True)
+        for leftover in sink.iterdir():
+            leftover.unlink()
+        os.sync()
+        time.sleep(1.0)
+    print("  samples (MB/s, round by round):", flush=True)
+    for name, values in [*references.items(), *((f"{n} up", v) for n, v in up.items()),
+                         *((f"{n} down", v) for n, v in down.items()),
+                         *((f"{s} {c} up (transfer only)", v) for (c, s), v in transfer_up.items()),
+                         *((f"{s} {c} down (transfer only)", v) for (c, s), v in transfer_down.items())]:
+        print(f"    {name:<52} " + " ".join(f"{v:7.0f}" for v in values), flush=True)
     for direction, samples in (("upload", up), ("download", down)):
-        for client in ("mlflow client", "bakehouse client"):
-            title = f"artifact {direction} {size_mb} MB" + (", bakehouse client" if client == "bakehouse client" else "")
-            way = "up" if direction == "upload" else "down"
-            results.add(title, "disk copy", statistics.median(references["disk copy"]), "MB/s", True)
-            results.add(title, "loopback", statistics.median(references[f"raw peer {way}, loopback"]), "MB/s", True)
-            results.add(title, "raw peer", statistics.median(references[f"raw peer {way}, {client}"]), "MB/s", True)
         base = f"artifact {direction} {size_mb} MB"
         for name, values in samples.items():
             if name.endswith("+client"):  # Bakehouse's client against Bakehouse's server
@@ -664,6 +715,20 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
                 results.baseline[f"{base}, bakehouse client"] = base
             else:
                 results.add(base, name, statistics.median(values), "MB/s", True)
+    for direction, samples in (("upload", transfer_up), ("download", transfer_down)):
+        way = "up" if direction == "upload" else "down"
+        for client in ("mlflow client", "bakehouse client"):
+            title = f"artifact {direction} {size_mb} MB, transfer only, {client}"
+            rows = {server: values for (label, server), values in samples.items() if label == client}
+            if not rows:
+                continue
+            results.add(title, "disk copy", statistics.median(references["disk copy"]), "MB/s", True)
+            results.add(title, "loopback", statistics.median(references[f"raw peer {way}, loopback"]), "MB/s", True)
+            results.add(title, "raw peer", statistics.median(references[f"raw peer {way}, {client}"]), "MB/s", True)
+            for server, values in rows.items():
+                results.add(title, server, statistics.median(values), "MB/s", True)
+            if client == "bakehouse client":
+                results.baseline[title] = f"artifact {direction} {size_mb} MB, transfer only, mlflow client"
     peer.close()
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -717,9 +782,13 @@ def main() -> None:
     parser.add_argument("--servers", default="bakehouse,bakehouse-w2,mlflow,fml")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x smaller workloads")
+    parser.add_argument("--workdir", help="where servers, payloads and downloads live (default: the temp "
+                        "directory); /dev/shm takes the disk out of the artifact figures")
     parser.add_argument("--only", choices=["all", "artifacts"], default="all",
                         help="'artifacts': start-up, memory and the artifact transfers only (no data to set up)")
     args = parser.parse_args()
+    if args.workdir:
+        tempfile.tempdir = args.workdir
     scale = 0.1 if args.quick else 1.0
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
     results = Results()
