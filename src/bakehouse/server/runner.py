@@ -144,10 +144,25 @@ def uvicorn_config(config: ServerConfig, app: Any = None) -> Any:
     )
 
 
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, the app, its stores) out of the garbage collector's way.
+
+    Answering a large request allocates enough objects to trigger full collections, and each one walked the
+    few hundred thousand objects that imports leave behind: every third or fourth 1,000-run search page
+    took twice as long (25 -> 50-80 ms). Frozen objects are never scanned (nor freed: they live as long
+    as the process anyway)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def _worker(uconfig: Any, sock: socket.socket) -> None:
     import uvicorn
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    uconfig.load()  # build this worker's app now, so that it is frozen with the rest
+    freeze_startup_objects()
     uvicorn.Server(uconfig).run(sockets=[sock])
 
 
@@ -156,7 +171,10 @@ def serve(config: ServerConfig, app: Any = None) -> None:
     import uvicorn
 
     if config.workers <= 1:
-        uvicorn.Server(uvicorn_config(config, app)).run()
+        uconfig = uvicorn_config(config, app)
+        uconfig.load()
+        freeze_startup_objects()
+        uvicorn.Server(uconfig).run()
         return
     uconfig = uvicorn_config(config)
     sock = uconfig.bind_socket()

@@ -70,3 +70,17 @@ def test_request_body_chunks_are_passed_on_without_copies() -> None:
     assert len(body) == 70_000 and bytes(body) is first
     body += b"tail"
     assert len(body) == 70_004 and bytes(body) == first + b"tail"
+
+
+def test_startup_objects_are_frozen_out_of_the_collectors_way() -> None:
+    import gc
+
+    from bakehouse.server.runner import freeze_startup_objects
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > 10_000  # the imported modules, at least
+    finally:
+        gc.unfreeze()
