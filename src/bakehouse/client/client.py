@@ -214,8 +214,10 @@ class Client(RegistryClientMixin):
     ) -> None:
         """Log many values at once; split into store-sized batches (each batch all-or-nothing)."""
         metric_list = [
-            Metric(m.key, _as_float(m.key, m.value), m.timestamp, m.step or 0, None,
-                   getattr(m, "dataset_name", None), getattr(m, "dataset_digest", None), getattr(m, "model_id", None))
+            m if type(m) is Metric and type(m.value) is float and type(m.step) is int  # already what we send
+            else Metric(m.key, _as_float(m.key, m.value), m.timestamp, m.step or 0, None,
+                        getattr(m, "dataset_name", None), getattr(m, "dataset_digest", None),
+                        getattr(m, "model_id", None))
             for m in metrics
         ]
         param_list = [Param(p.key, _stringify(p.value)) for p in params]

@@ -7,6 +7,7 @@ Large batches are split to the server's per-request limits (1000 metrics / 100 p
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 from bakehouse.entities import (
@@ -44,7 +45,10 @@ def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metric_body(m: Metric) -> dict[str, Any]:
-    body: dict[str, Any] = {"key": m.key, "value": wj.float_to_json(m.value), "timestamp": m.timestamp, "step": m.step}
+    value = m.value
+    if not (type(value) is float and -math.inf < value < math.inf):  # the usual case skips a call per point
+        value = wj.float_to_json(value)
+    body: dict[str, Any] = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if m.dataset_name is not None:
         body["dataset_name"] = m.dataset_name
     if m.dataset_digest is not None:
