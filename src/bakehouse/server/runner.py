@@ -92,10 +92,13 @@ def _http_protocol() -> type:
         def _take_body(self, cycle: Any, length: int) -> BodyPump | None:
             """The rest of ``cycle``'s body as a :class:`BodyPump`, or None if it can no longer be taken
             (another request is being parsed, the app already read part of it, the client is gone)."""
-            pending = cycle.body
-            pending_size = len(pending)
-            if (cycle is not self.cycle or self.pipeline or cycle.disconnected or cycle.response_started
-                    or self.transport.is_closing() or self._body_seen - pending_size != 0):
+            try:  # uvicorn's internals: a version that differs only loses this shortcut, never the body
+                pending = cycle.body
+                if (cycle is not self.cycle or self.pipeline or cycle.disconnected or cycle.response_started
+                        or self.transport.is_closing() or self._body_seen != len(pending)
+                        or not hasattr(cycle, "waiting_for_100_continue") or not hasattr(cycle, "keep_alive")):
+                    return None
+            except AttributeError:
                 return None
             sock = self.transport.get_extra_info("socket")
             remaining = length - self._body_seen if cycle.more_body else 0
