@@ -118,3 +118,36 @@ def test_fresh_sqlite_databases_store_metrics_in_primary_key_order(tmp_path: Pat
     with engine.connect() as conn:
         ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'metrics'")).scalar_one()
     assert "WITHOUT ROWID" in ddl
+
+
+def _open_when_released(uri: str, barrier: object, results: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        db_engine.ensure_schema(db_engine.get_engine(uri))  # this process's own engine and connections
+        results.put("ok")  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+
+
+def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_database: str) -> None:
+    """A team's servers or a sweep's workers starting together on a new database: every one of them must
+    start (one creates the schema, the others wait for it), never 'tables but no schema version'."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    processes = 8
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    workers = [context.Process(target=_open_when_released, args=(empty_database, barrier, results))
+               for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in range(processes)]
+    for worker in workers:
+        worker.join(timeout=30)
+    assert outcomes == ["ok"] * processes
+    engine = db_engine.get_engine(empty_database)
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM experiments").scalar() == 1  # one Default experiment

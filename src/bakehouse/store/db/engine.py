@@ -7,9 +7,13 @@ lock instead of failing with "database is locked" when a read transaction tries 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -93,8 +97,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is DEFERRED).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
         cursor.execute("PRAGMA foreign_keys=OFF")
         cursor.execute("PRAGMA cache_size=-16000")
@@ -106,6 +110,22 @@ def _install_sqlite_hooks(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (readers and one writer at once). The mode is stored in the file, so
+    only the first connections to a new database switch it, and several processes may race to: the switch
+    needs an exclusive lock and SQLite answers "database is locked" at once instead of waiting for it."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -128,35 +148,66 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the schema in an empty database; refuse an out-of-date one with a clear message."""
+    """Create the schema in an empty database; refuse an out-of-date one with a clear message.
+
+    Many processes may open one new database at the same moment (a team's servers starting together, a
+    sweep's workers): the decision is taken again under a lock, since another process may have created the
+    schema between the first look and this one."""
     revision = current_revision(engine)
     if revision == SCHEMA_HEAD:
         return
-    if revision is None:
-        with engine.connect() as conn:
-            existing = set(inspect(conn).get_table_names())
-        if existing & {"experiments", "runs"}:
+    if revision is not None:
+        raise _out_of_date(engine, revision)
+    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin(), _schema_lock(conn):
+        inspector = inspect(conn)
+        if inspector.has_table("alembic_version"):
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if revision != SCHEMA_HEAD:
+                raise _out_of_date(engine, revision)
+            return  # another process created it while we were looking
+        if set(inspector.get_table_names()) & {"experiments", "runs"}:
             raise SchemaOutOfDateError(
                 f"The database at {_safe_url(engine)} has tables but no Bakehouse schema version. "
                 f"Run `bakehouse db upgrade {_safe_url(engine)}` or point Bakehouse at an empty database."
             )
-        _create_fresh(engine)
-        return
-    raise SchemaOutOfDateError(
+        _create_fresh(conn)
+
+
+def _out_of_date(engine: Engine, revision: str | None) -> SchemaOutOfDateError:
+    return SchemaOutOfDateError(
         f"The database schema at {_safe_url(engine)} is at revision {revision!r} but this Bakehouse needs "
         f"{SCHEMA_HEAD!r}. Back up the database, then run `bakehouse db upgrade {_safe_url(engine)}`."
     )
 
 
-def _create_fresh(engine: Engine) -> None:
+#: PostgreSQL advisory-lock key and MySQL lock name that serialize schema creation between processes
+_SCHEMA_LOCK_KEY = 0x62616B65
+_SCHEMA_LOCK_NAME = "bakehouse-schema"
+
+
+@contextlib.contextmanager
+def _schema_lock(conn: Any) -> Iterator[None]:
+    """Hold the database-wide lock under which a schema is created (SQLite: the write transaction's own)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        yield
+    elif dialect in ("mysql", "mariadb"):
+        conn.execute(text("SELECT GET_LOCK(:name, 120)"), {"name": _SCHEMA_LOCK_NAME})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _SCHEMA_LOCK_NAME})
+    else:  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
+        yield
+
+
+def _create_fresh(conn: Any) -> None:
     """Fresh databases get the head schema straight from the metadata and are stamped at head."""
-    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-        if inspect(conn).has_table("alembic_version"):
-            return  # another process created it while we were looking
-        metadata.create_all(conn)
-        conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
-        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_HEAD})
-        _ensure_default_experiment(conn)
+    metadata.create_all(conn)
+    conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_HEAD})
+    _ensure_default_experiment(conn)
 
 
 def allow_zero_id(conn: Any) -> None:
