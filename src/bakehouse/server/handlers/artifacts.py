@@ -1,9 +1,11 @@
 """The artifact proxy: bytes between clients and ``--artifacts-destination`` (local disk or S3).
 
 Both directions stream: an upload is handed to the repository's ``write_stream`` in ~1 MiB blocks, read
-ahead by the event loop while a worker thread writes; a download is the repository's ``ChunkStream``, read
-ahead by a thread while the event loop sends. Neither holds a whole file in memory. Every path goes through :func:`bakehouse.store.artifacts.paths.safe_relative_path`
-(inside the repository primitives as well), so no spelling of a path reaches outside the destination.
+ahead by the event loop while a worker thread writes (a large one to a local destination is read straight
+from the socket instead, see :mod:`bakehouse.server.body_pump`); a download is the repository's
+``ChunkStream``, read ahead by a thread while the event loop sends. Neither holds a whole file in memory.
+Every path goes through :func:`bakehouse.store.artifacts.paths.safe_relative_path` (inside the repository
+primitives as well), so no spelling of a path reaches outside the destination.
 """
 
 from __future__ import annotations

@@ -24,11 +24,12 @@ _STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, BrokenPipeError, Con
 
 
 def auth_header(token: str | None, username: str | None, password: str | None) -> dict[str, str]:
-    """The Authorization header the httpx client would send for these settings."""
+    """The Authorization header for these settings, as the tracking client sends it (a token wins; a user
+    name without a password is sent with an empty one)."""
     if token:
         return {"Authorization": f"Bearer {token}"}
-    if username and password is not None:
-        pair = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    if username:
+        pair = base64.b64encode(f"{username}:{password or ''}".encode()).decode("ascii")
         return {"Authorization": f"Basic {pair}"}
     return {}
 

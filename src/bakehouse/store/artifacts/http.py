@@ -50,14 +50,6 @@ MAX_BACKOFF_SECONDS = 30.0
 _RETRIABLE_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 
 
-def _auth_headers(http: HttpSettings) -> tuple[dict[str, str], httpx.Auth | None]:
-    if http.token:
-        return {"Authorization": f"Bearer {http.token}"}, None
-    if http.username and http.password is not None:
-        return {}, httpx.BasicAuth(http.username, http.password)
-    return {}, None
-
-
 _USERINFO = re.compile(r"://[^/@]*@")
 
 
@@ -128,10 +120,8 @@ class HttpArtifactRepository(ArtifactRepository):
     def client(self) -> httpx.Client:
         with self._client_lock:
             if self._client is None:
-                headers, auth = _auth_headers(self.http)
                 self._client = httpx.Client(
-                    headers=headers,
-                    auth=auth,
+                    headers=auth_header(self.http.token, self.http.username, self.http.password),
                     verify=tls_verification(self.http.insecure_tls),
                     timeout=httpx.Timeout(self.http.timeout, connect=min(self.http.timeout, 30.0)),
                     limits=httpx.Limits(

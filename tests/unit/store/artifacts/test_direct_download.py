@@ -124,3 +124,4 @@ def test_the_auth_header_is_sent(server: str) -> None:
     _downloader(auth_header(None, "ann", "pw")).download(f"{server}/file", io.BytesIO())
     assert [h.get("Authorization") for h in _Handler.seen_headers] == ["Bearer t0ken", "Basic YW5uOnB3"]
     assert auth_header(None, None, None) == {}
+    assert auth_header(None, "ann", None) == {"Authorization": "Basic YW5uOg=="}  # as the tracking client sends it
