@@ -135,6 +135,25 @@ def test_artifact_routes_never_leave_the_root(server: Server, run_id: str) -> No
     assert (status, body) == (200, b"inside")
 
 
+def test_large_uploads_never_leave_the_root_either(server: Server) -> None:
+    """Bodies of 1 MiB and more take the socket-to-file path (body_pump): the same paths are refused, the
+    client reads the refusal (the body is drained, not reset), and nothing lands outside the root."""
+    link = server.workdir / "artifacts" / "big-link-out"  # its own: another test deletes "link-out" (legally)
+    if not link.is_symlink():
+        os.symlink(server.workdir, link)
+    before = _snapshot_outside(server)
+    body = b"P" * (2 * 1024 * 1024)
+    for evil in ["../outside.txt", "big-link-out/outside.txt", "big-link-out/new.bin", "%2e%2e/outside.txt",
+                 "a/%00/b", "/etc/passwd", "..%5coutside.txt"]:
+        target = f"/api/2.0/mlflow-artifacts/artifacts/{quote(evil, safe='/%')}"
+        status, response = _raw(server, "PUT", target, body, {"Content-Type": "application/octet-stream"})
+        _assert_safe(status, response, f"PUT {target}")
+        assert status >= 400, f"PUT {target} answered {status}"
+    assert _snapshot_outside(server) == before
+    assert (server.workdir / "outside.txt").read_text() == CANARY
+    assert not (server.workdir / "new.bin").exists()
+
+
 def test_percent_encoded_names_stay_literal_inside_the_root(server: Server) -> None:
     status, _ = _raw(server, "PUT", "/api/2.0/mlflow-artifacts/artifacts/lit/a%2520b.txt", b"x",
                      {"Content-Type": "application/octet-stream"})
