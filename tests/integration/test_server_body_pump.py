@@ -115,3 +115,33 @@ def test_a_chunked_upload_takes_the_usual_path(server: Server) -> None:
         assert headers.get("connection") != "close"
     assert _stored(server, "pump/chunked.bin").read_bytes() == b"".join(parts)
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("declared", [500_000, 4 * 1024 * 1024], ids=["asgi-path", "socket-path"])
+def test_stalled_uploads_do_not_starve_the_api(server: Server, declared: int) -> None:
+    """60 clients that start an upload and then send nothing: uploads wait in their own line, so every
+    JSON endpoint still answers at once (they shared the worker threads with uploads, and 40 stalled
+    uploads hung the whole API)."""
+    import json
+    import time
+    import urllib.request
+
+    stalled = []
+    try:
+        for i in range(60):
+            sock = _connect(server)
+            sock.sendall(_put_head(server, f"pump/stalled-{declared}-{i}.bin", declared) + b"x" * 10)
+            stalled.append(sock)
+        time.sleep(1.0)
+        started = time.monotonic()
+        request = urllib.request.Request(
+            f"{server.url}/api/2.0/mlflow/experiments/search", data=b'{"max_results": 5}',
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            assert response.status == 200
+            assert "experiments" in json.loads(response.read())
+        assert time.monotonic() - started < 5
+    finally:
+        for sock in stalled:
+            sock.close()

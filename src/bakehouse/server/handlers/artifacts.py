@@ -36,6 +36,8 @@ UPLOAD_QUEUE_BLOCKS = 4
 
 #: blocks read ahead of the socket on a download (bounds a download's memory to a few MiB)
 DOWNLOAD_QUEUE_BLOCKS = 4
+#: uploads written at once; more wait for a turn (their senders are held back by TCP meanwhile)
+UPLOAD_WRITERS = 16
 
 #: content types a browser may render inline from /get-artifact; everything else is text/plain or a download
 _INLINE_SAFE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "application/pdf"}
@@ -50,6 +52,17 @@ def _path_param(request: Request) -> str:
     if not rel:
         raise InvalidParameterError("An artifact path is required")
     return rel
+
+
+def _upload_slots(request: Request) -> anyio.CapacityLimiter:
+    """Uploads get worker threads of their own. A thread stays busy for as long as its client takes to send,
+    and slow or stalled senders must never take the threads every JSON request runs on: with 45 stalled
+    uploads sharing them, every API call hung."""
+    state = request.app.state
+    slots = getattr(state, "upload_slots", None)
+    if slots is None:
+        slots = state.upload_slots = anyio.CapacityLimiter(UPLOAD_WRITERS)
+    return slots
 
 
 def stream_response(stream: Any, name: str, inline: bool = False) -> Response:
@@ -181,7 +194,7 @@ async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
     try:
         async with receive, anyio.create_task_group() as tasks:
             tasks.start_soon(read_body)
-            await anyio.to_thread.run_sync(repo.write_stream, rel, blocks())
+            await anyio.to_thread.run_sync(repo.write_stream, rel, blocks(), limiter=_upload_slots(request))
     except BaseExceptionGroup as group:  # raise what went wrong (a refused path, a client gone), not the group
         raise _first_leaf(group) from None
     return Response(b"{}", media_type="application/json")
@@ -208,7 +221,7 @@ async def _pump_to_local_file(request: Request, repo: Any, rel: str) -> bool:
                 raise
             pump.into(out.write)
 
-    await anyio.to_thread.run_sync(store)
+    await anyio.to_thread.run_sync(store, limiter=_upload_slots(request))
     return True
 
 
