@@ -45,6 +45,7 @@ def test_upgrade_builds_the_declared_schema(empty_database: str) -> None:
 
     store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
     assert store.get_experiment("0").name == "Default"
+    assert store.get_experiment("0").creation_time > 0
     assert store.create_experiment("after-upgrade") == "1"
     assert db_engine.current_revision(engine) == SCHEMA_HEAD
 

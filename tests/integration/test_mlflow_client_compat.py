@@ -74,6 +74,10 @@ def test_experiment_lifecycle(client: MlflowClient, server: Server) -> None:
     client.rename_experiment(eid, new_name)
     assert client.get_experiment(eid).name == new_name
     assert client.get_experiment_by_name(name) is None
+    with pytest.raises(RestException) as info:  # MLflow requires the new name
+        client.rename_experiment(eid, "")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE" and "new_name" in info.value.message
+    assert client.get_experiment(eid).name == new_name
 
     client.delete_experiment(eid)
     assert client.get_experiment(eid).lifecycle_stage == "deleted"
@@ -101,6 +105,10 @@ def test_search_experiments_filter_order_and_pages(client: MlflowClient) -> None
     )
     assert [e.name for e in [*page1, *page2, *page3]] == [f"{prefix}-{i}" for i in range(5)]
     assert not page3.token
+    # the Default experiment has a creation time too, as in MLflow, so time filters see it
+    recent = client.search_experiments(filter_string="creation_time > 0", max_results=1000)
+    assert "0" in {e.experiment_id for e in recent}
+    assert client.get_experiment("0").creation_time > 0
 
 
 def test_unknown_entities_map_to_mlflow_error_codes(client: MlflowClient) -> None:
@@ -110,6 +118,10 @@ def test_unknown_entities_map_to_mlflow_error_codes(client: MlflowClient) -> Non
     with pytest.raises(RestException) as info:
         client.get_experiment("987654321")
     assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(RestException) as info:  # not an integer: a bad parameter, as in MLflow
+        client.get_experiment("abc")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "Invalid experiment ID 'abc'. Experiment ID must be a valid integer." in info.value.message
     with pytest.raises(MlflowException) as info:
         client.create_experiment("")
     assert "name" in str(info.value)

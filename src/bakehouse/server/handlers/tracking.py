@@ -81,8 +81,12 @@ def restore_experiment(ctx: RequestContext, req: t.RestoreExperiment) -> dict[st
 
 
 def update_experiment(ctx: RequestContext, req: t.UpdateExperiment) -> dict[str, Any]:
-    if req.new_name:
-        ctx.tracking_store.rename_experiment(req.experiment_id, req.new_name)
+    if not req.new_name:  # MLflow requires it (an empty name would make an experiment nobody can find)
+        raise InvalidParameterError(
+            "Missing value for required parameter 'new_name'. See the API docs for more information about "
+            "request parameters."
+        )
+    ctx.tracking_store.rename_experiment(req.experiment_id, req.new_name)
     return {}
 
 

@@ -222,14 +222,15 @@ def _ensure_default_experiment(conn: Any) -> None:
     exists = conn.execute(experiments.select().where(experiments.c.experiment_id == 0)).first()
     if exists is None:
         allow_zero_id(conn)
+        now = int(time.time() * 1000)  # as MLflow does: filters on creation_time see the Default experiment
         conn.execute(
             experiments.insert().values(
                 experiment_id=0,
                 name="Default",
                 artifact_location=None,
                 lifecycle_stage="active",
-                creation_time=None,
-                last_update_time=None,
+                creation_time=now,
+                last_update_time=now,
             )
         )
 

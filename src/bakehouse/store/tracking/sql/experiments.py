@@ -21,16 +21,19 @@ from bakehouse.store.validation import (
 
 
 def parse_experiment_id(experiment_id: object) -> int:
-    """SQL experiment ids are integers; anything else simply does not exist."""
+    """SQL experiment ids are integers: anything else is a bad parameter (as in MLflow), and an integer out of
+    the column's range simply does not exist."""
     try:
         if isinstance(experiment_id, bool):
             raise ValueError
         value = int(str(experiment_id))
-        if value < 0 or value > 2**31 - 1:
-            raise ValueError
-        return value
     except (TypeError, ValueError):
-        raise NotFoundError(f"No Experiment with id={experiment_id} exists") from None
+        raise InvalidParameterError(
+            f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+        ) from None
+    if value < 0 or value > 2**31 - 1:
+        raise NotFoundError(f"No Experiment with id={experiment_id} exists")
+    return value
 
 
 class ExperimentsMixin:

@@ -4,6 +4,8 @@ Revision ID: 0001_tracking
 Revises: None
 """
 
+import time
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
@@ -172,10 +174,13 @@ def upgrade() -> None:
 
     if op.get_bind().dialect.name in ("mysql", "mariadb"):  # keep the Default experiment's id 0
         op.execute("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+    now = int(time.time() * 1000)  # as MLflow does: filters on creation_time see the Default experiment
     op.bulk_insert(
         sa.table("experiments", sa.column("experiment_id", sa.Integer), sa.column("name", sa.String),
-                 sa.column("lifecycle_stage", sa.String)),
-        [{"experiment_id": 0, "name": "Default", "lifecycle_stage": "active"}],
+                 sa.column("lifecycle_stage", sa.String), sa.column("creation_time", sa.BigInteger),
+                 sa.column("last_update_time", sa.BigInteger)),
+        [{"experiment_id": 0, "name": "Default", "lifecycle_stage": "active", "creation_time": now,
+          "last_update_time": now}],
     )
 
 
