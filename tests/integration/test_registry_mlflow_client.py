@@ -195,6 +195,11 @@ def test_log_model_with_registered_model_name_mlflow3_style(client, server):
     assert {(e["name"], e["version"]) for e in linked} == {(name, "1")}
     client.set_registered_model_alias(name, "champion", "1")
     assert _predict(f"models:/{name}@champion") == [7, 7]
+    # a models:/<model id> source must come with that model_id (as MLflow's server checks); register_model
+    # sends it, a bare create_model_version does not
+    with pytest.raises(mlflow.exceptions.MlflowException, match="model_id request parameter") as bare:
+        client.create_model_version(name, info.model_uri, run.info.run_id)
+    assert bare.value.error_code == "INVALID_PARAMETER_VALUE"
     # registering the run's model again through runs:/ resolves to the same logged model
     again = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
     assert again.version == "2"

@@ -157,7 +157,11 @@ def validate_source(ctx: RequestContext, source: str, run_id: str | None, model_
                 f"Invalid model version source: '{source}'. Registered model sources must use the active model "
                 "registry."
             )
-        return  # models:/<id> and models:/<name>/<version> are resolved (and checked) by the store
+        target = parsed.path.strip("/")
+        if target and "/" not in target and "@" not in target and model_id != target:
+            # models:/<model id>: the request's model_id must name that logged model (as MLflow checks)
+            raise _invalid_source(source, "model_id")
+        return  # models:/<name>/<version> and models:/<name>@<alias> are resolved (and checked) by the store
     owner_name = "model_id" if model_id else "run_id"
     if scheme in ("", "file") or (len(scheme) == 1 and source[1:2] == ":"):  # local path (or C:\...)
         root = _owner_artifact_root(ctx, source, run_id, model_id)
