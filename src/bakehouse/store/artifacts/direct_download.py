@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import os
 import ssl
 import threading
 import urllib.request
@@ -112,10 +113,12 @@ class DirectDownloader:
         return None
 
     def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
-        key = (scheme, netloc)
+        key = (scheme, netloc, os.getpid())  # a forked child must not talk on its parent's socket
         cached = getattr(self._local, "connection", None)
         if cached is not None and cached[0] == key:
             return cached[1]
+        if cached is not None and cached[0][2] != key[2]:
+            self._local.connection = None  # the parent's: left to the parent (closing our copy is GC's job)
         self._drop()
         if scheme == "https":
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(

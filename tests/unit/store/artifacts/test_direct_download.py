@@ -125,3 +125,18 @@ def test_the_auth_header_is_sent(server: str) -> None:
     assert [h.get("Authorization") for h in _Handler.seen_headers] == ["Bearer t0ken", "Basic YW5uOnB3"]
     assert auth_header(None, None, None) == {}
     assert auth_header(None, "ann", None) == {"Authorization": "Basic YW5uOg=="}  # as the tracking client sends it
+
+
+def test_a_forked_child_opens_its_own_connection(server: str) -> None:
+    downloader = _downloader()
+    assert downloader.download(f"{server}/file", io.BytesIO()) == len(PAYLOAD)
+    pid = os.fork()
+    if pid == 0:  # the child: download on a connection of its own, then report through the exit code
+        try:
+            ok = downloader.download(f"{server}/file", io.BytesIO()) == len(PAYLOAD)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert downloader.download(f"{server}/file", io.BytesIO()) == len(PAYLOAD)  # the parent's still works
+    assert len(_Handler.connections) == 2  # the parent's kept-alive one, and the child's own
