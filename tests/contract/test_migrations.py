@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -122,9 +123,15 @@ def test_fresh_sqlite_databases_store_metrics_in_primary_key_order(tmp_path: Pat
 
 
 def _open_when_released(uri: str, barrier: object, results: object) -> None:
+    from sqlalchemy import event
+
+    engine = db_engine.get_engine(uri)  # this process's own engine and connections
+    # Every commit is slowed down, so whatever a process does between giving up its lock and committing
+    # is seen by the others (on a fast machine that window is too short to hit by chance).
+    event.listen(engine, "commit", lambda _conn: time.sleep(0.2))
     barrier.wait()  # type: ignore[attr-defined]
     try:
-        db_engine.ensure_schema(db_engine.get_engine(uri))  # this process's own engine and connections
+        db_engine.ensure_schema(engine)
         results.put("ok")  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 - reported to the test
         results.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]

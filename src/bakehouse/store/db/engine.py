@@ -158,7 +158,9 @@ def ensure_schema(engine: Engine) -> None:
         return
     if revision is not None:
         raise _out_of_date(engine, revision)
-    with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin(), _schema_lock(conn):
+    with engine.connect().execution_options(**{WRITE: True}) as conn, _schema_lock(conn), conn.begin():
+        if conn.dialect.name == "postgresql":  # held to the commit, so nobody looks before the schema is visible
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         inspector = inspect(conn)
         if inspector.has_table("alembic_version"):
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -187,19 +189,24 @@ _SCHEMA_LOCK_NAME = "bakehouse-schema"
 
 @contextlib.contextmanager
 def _schema_lock(conn: Any) -> Iterator[None]:
-    """Hold the database-wide lock under which a schema is created (SQLite: the write transaction's own)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+    """Hold MySQL's named schema lock around the whole creating transaction, released only after its commit.
+
+    MySQL commits DDL at once but the version row only at the end: a lock released before the commit let the
+    next process see the tables without their version. The lock is taken and given back outside any
+    transaction, so the next holder's snapshot starts after this commit. PostgreSQL takes a transaction-level
+    advisory lock inside the transaction instead; SQLite's BEGIN IMMEDIATE already holds the write lock."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
         yield
-    elif dialect in ("mysql", "mariadb"):
-        conn.execute(text("SELECT GET_LOCK(:name, 120)"), {"name": _SCHEMA_LOCK_NAME})
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _SCHEMA_LOCK_NAME})
-    else:  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
+        return
+    conn.execute(text("SELECT GET_LOCK(:name, 120)"), {"name": _SCHEMA_LOCK_NAME})
+    conn.commit()  # end the auto-begun transaction; the named lock belongs to the session
+    try:
         yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _SCHEMA_LOCK_NAME})
+        conn.commit()
 
 
 def _create_fresh(conn: Any) -> None:
