@@ -332,6 +332,27 @@ def test_log_inputs_and_outputs(tracking_store):
     assert [(o.model_id, o.step) for o in fetched.outputs.model_outputs] == [(model.model_id, 3)]
 
 
+@pytest.mark.parametrize("field, too_long", [
+    ("name", "n" * 501), ("digest", "d" * 37), ("source_type", "t" * 37), ("source", "\u00e9" * 32768),
+])
+def test_dataset_fields_are_stored_whole_up_to_their_columns_and_refused_beyond(tracking_store, field, too_long):
+    """Every database must either store a dataset exactly or refuse it cleanly (on PostgreSQL and MySQL a
+    longer value used to fail inside the database instead)."""
+    run = new_run(tracking_store)
+    at_limit = DatasetInput(name="n" * 500, digest="d" * 36, source_type="t" * 36, source="s" * 65535)
+    tracking_store.log_inputs(run.info.run_id, datasets=[at_limit])
+    stored = tracking_store.get_run(run.info.run_id).inputs.dataset_inputs
+    assert [(d.name, d.digest, d.source_type, d.source) for d in stored] == [
+        ("n" * 500, "d" * 36, "t" * 36, "s" * 65535)
+    ]
+    fine = DatasetInput(name="fine", digest="f1")
+    bad = DatasetInput(name="bad", digest="b1")
+    setattr(bad, field, too_long)
+    with pytest.raises(InvalidParameterError, match="limit"):
+        tracking_store.log_inputs(run.info.run_id, datasets=[fine, bad])
+    assert [d.name for d in tracking_store.get_run(run.info.run_id).inputs.dataset_inputs] == ["n" * 500]
+
+
 # ---------------------------------------------------------------------------------- bad input atomicity
 
 

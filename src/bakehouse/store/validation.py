@@ -77,6 +77,39 @@ def validate_string_value(value: Any, kind: str, key: str, max_bytes: int = MAX_
     return value
 
 
+#: Dataset fields and the column each is stored in (MLflow's limits; TEXT holds 65,535 bytes on MySQL)
+_DATASET_CHAR_LIMITS = {"name": 500, "digest": 36, "source_type": 36}
+_DATASET_BYTE_LIMITS = {"source": 65535, "schema": MAX_VALUE_BYTES, "profile": MAX_VALUE_BYTES}
+
+
+def validate_dataset(dataset: Any) -> None:
+    """A logged dataset input, refused whole before any of it is stored (a longer value would fail in the
+    database, after other inputs of the same call were written)."""
+    if not dataset.name or not dataset.digest:
+        raise InvalidParameterError("Dataset input must have a dataset with a name and a digest.")
+    for attr, limit in _DATASET_CHAR_LIMITS.items():
+        value = getattr(dataset, attr)
+        if not isinstance(value, str):
+            raise InvalidParameterError(f"Invalid dataset {attr} {value!r}: it must be a string")
+        if len(value) > limit:
+            raise InvalidParameterError(
+                f"Dataset {attr} '{value[:40]}...' is {len(value)} characters long; the limit is {limit}"
+            )
+    for attr, limit in _DATASET_BYTE_LIMITS.items():
+        value = getattr(dataset, attr)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidParameterError(f"Invalid dataset {attr}: it must be a string")
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise InvalidParameterError(f"Dataset '{dataset.name}' has a {attr} of {size} bytes; the limit is {limit}")
+    for key, value in dataset.tags.items():
+        validate_key(key, "input tag")
+        if not isinstance(value, str) or len(value) > 500:
+            raise InvalidParameterError(f"Input tag '{key}' must be a string of at most 500 characters")
+
+
 def validate_metric(key: Any, value: Any, timestamp: Any, step: Any) -> None:
     validate_key(key, "metric")
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -22,6 +22,7 @@ from bakehouse.store.validation import (
     decode_metric_value,
     encode_metric_value,
     validate_batch,
+    validate_dataset,
     validate_key,
     validate_max_results,
     validate_run_name,
@@ -351,12 +352,7 @@ class RunsMixin:
     # -------------------------------------------------------------------------------------- inputs
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()) -> None:
         for d in datasets:
-            if not d.name or not d.digest:
-                raise InvalidParameterError("Dataset input must have a dataset with a name and a digest.")
-            for key, value in d.tags.items():
-                validate_key(key, "input tag")
-                if not isinstance(value, str) or len(value) > 500:
-                    raise InvalidParameterError(f"Input tag '{key}' must be a string of at most 500 characters")
+            validate_dataset(d)
         with self.db.write() as conn:
             row = self._run_row(conn, run_id)
             self._check_active(row)
