@@ -353,6 +353,40 @@ def test_dataset_fields_are_stored_whole_up_to_their_columns_and_refused_beyond(
     assert [d.name for d in tracking_store.get_run(run.info.run_id).inputs.dataset_inputs] == ["n" * 500]
 
 
+_OVER_LONG_REFERENCES = {
+    "user id": lambda store, run: store.create_run(run.info.experiment_id, user_id="u" * 257),
+    "metric model id": lambda store, run: store.log_batch(
+        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, model_id="m" * 65)]),
+    "metric dataset name": lambda store, run: store.log_batch(
+        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, dataset_name="d" * 501, dataset_digest="x")]),
+    "metric dataset digest": lambda store, run: store.log_batch(
+        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, dataset_name="d", dataset_digest="x" * 37)]),
+    "input model id": lambda store, run: store.log_inputs(run.info.run_id, models=["m" * 65]),
+    "output model id": lambda store, run: store.log_outputs(run.info.run_id, [ModelOutput("m" * 65, 0)]),
+    "logged model type": lambda store, run: store.create_logged_model(
+        run.info.experiment_id, "model", run.info.run_id, model_type="t" * 501),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_OVER_LONG_REFERENCES))
+def test_over_long_references_are_refused_on_every_database(tracking_store, case):
+    """Values bound for fixed-width columns: PostgreSQL used to fail inside the database (a 500) and MySQL's
+    INSERT IGNORE cut metric references short without a word."""
+    run = new_run(tracking_store)
+    with pytest.raises(InvalidParameterError, match="limit"):
+        _OVER_LONG_REFERENCES[case](tracking_store, run)
+    fetched = tracking_store.get_run(run.info.run_id)
+    assert fetched.data.metrics == {} and fetched.inputs.model_inputs == []
+    assert fetched.outputs.model_outputs == []
+
+
+def test_a_long_source_type_tag_is_kept_whole(tracking_store):
+    run = tracking_store.create_run(new_run(tracking_store).info.experiment_id, user_id="u" * 256,
+                                    tags=[RunTag("mlflow.source.type", "t" * 30)])
+    fetched = tracking_store.get_run(run.info.run_id)
+    assert fetched.data.tags["mlflow.source.type"] == "t" * 30 and fetched.info.user_id == "u" * 256
+
+
 # ---------------------------------------------------------------------------------- bad input atomicity
 
 

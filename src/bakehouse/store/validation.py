@@ -23,6 +23,8 @@ MAX_KEY_LENGTH = 250
 MAX_VALUE_BYTES = 1024 * 1024  # params and tags: stored whole up to 1 MiB
 MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_RUN_NAME_LENGTH = 250
+MAX_USER_ID_LENGTH = 256
+MAX_MODEL_ID_LENGTH = 64
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -130,6 +132,26 @@ def validate_metric(key: Any, value: Any, timestamp: Any, step: Any) -> None:
         )
 
 
+def validate_bounded_string(value: Any, what: str, limit: int) -> str:
+    """An identifier-like string stored in a column of ``limit`` characters: refused, never cut, when longer
+    (PostgreSQL fails inside the database and MySQL's INSERT IGNORE would silently cut it)."""
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"Invalid {what} {value!r}: it must be a string")
+    if len(value) > limit:
+        raise InvalidParameterError(f"{what.capitalize()} '{value[:40]}...' is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def validate_metric_links(metric: Any) -> None:
+    """The optional dataset and logged-model references a metric point may carry (MLflow 3)."""
+    if metric.dataset_name is not None:
+        validate_bounded_string(metric.dataset_name, "metric dataset name", 500)
+    if metric.dataset_digest is not None:
+        validate_bounded_string(metric.dataset_digest, "metric dataset digest", 36)
+    if metric.model_id is not None:
+        validate_bounded_string(metric.model_id, "logged model id", MAX_MODEL_ID_LENGTH)
+
+
 def validate_param(key: Any, value: Any) -> None:
     validate_key(key, "param")
     validate_string_value(value, "param", key)
@@ -163,6 +185,8 @@ def validate_batch(metrics: Sequence[Any], params: Sequence[Any], tags: Sequence
     validate_batch_limits(len(metrics), len(params), len(tags))
     for m in metrics:
         validate_metric(m.key, m.value, m.timestamp, m.step)
+        if m.model_id is not None or m.dataset_name is not None or m.dataset_digest is not None:
+            validate_metric_links(m)
     seen: set[str] = set()
     for p in params:
         validate_param(p.key, p.value)

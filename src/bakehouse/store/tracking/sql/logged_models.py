@@ -13,7 +13,13 @@ from bakehouse.store.db import schema as s
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
 from bakehouse.store.tracking.sql.dialect import upsert
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
-from bakehouse.store.validation import decode_metric_value, validate_key, validate_max_results, validate_string_value
+from bakehouse.store.validation import (
+    decode_metric_value,
+    validate_bounded_string,
+    validate_key,
+    validate_max_results,
+    validate_string_value,
+)
 
 _STATUSES = {status.value for status in LoggedModelStatus}
 _STATUS_NUMBERS = {"1": LoggedModelStatus.PENDING.value, "2": LoggedModelStatus.READY.value,
@@ -49,6 +55,8 @@ class LoggedModelsMixin:
         name = name or "model"
         if not isinstance(name, str) or len(name) > 500 or "/" in name or ":" in name:
             raise InvalidParameterError(f"Invalid logged model name {name!r}: no '/' or ':' and at most 500 characters")
+        if model_type is not None:
+            validate_bounded_string(model_type, "logged model type", 500)
         for key, value in (tags or {}).items():
             validate_key(key, "logged model tag")
             validate_string_value(value, "logged model tag", key)

@@ -19,9 +19,12 @@ from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
 from bakehouse.store.validation import (
+    MAX_MODEL_ID_LENGTH,
+    MAX_USER_ID_LENGTH,
     decode_metric_value,
     encode_metric_value,
     validate_batch,
+    validate_bounded_string,
     validate_dataset,
     validate_key,
     validate_max_results,
@@ -67,6 +70,7 @@ class RunsMixin:
         tag_map[RUN_NAME_TAG] = run_name
         if user_id is None:
             user_id = tag_map.get("mlflow.user", "unknown")
+        validate_bounded_string(user_id, "user id", MAX_USER_ID_LENGTH)
         run_id = uuid.uuid4().hex
         start_time = now_ms() if start_time is None else int(start_time)
         with self.db.write() as conn:
@@ -80,7 +84,7 @@ class RunsMixin:
             row = {
                 "run_uuid": run_id,
                 "name": run_name,
-                "source_type": tag_map.get("mlflow.source.type", "UNKNOWN"),
+                "source_type": (tag_map.get("mlflow.source.type") or "UNKNOWN")[:20],  # the tag keeps the whole value
                 "source_name": (tag_map.get("mlflow.source.name") or "")[:500],
                 "entry_point_name": (tag_map.get("mlflow.project.entryPoint") or "")[:50],
                 "user_id": user_id,
@@ -353,6 +357,8 @@ class RunsMixin:
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()) -> None:
         for d in datasets:
             validate_dataset(d)
+        for model_id in models:
+            validate_bounded_string(model_id, "logged model id", MAX_MODEL_ID_LENGTH)
         with self.db.write() as conn:
             row = self._run_row(conn, run_id)
             self._check_active(row)
@@ -420,6 +426,8 @@ class RunsMixin:
                 conn.execute(s.inputs.insert(), model_rows)
 
     def log_outputs(self, run_id: str, models: Sequence[ModelOutput]) -> None:
+        for out in models:
+            validate_bounded_string(out.model_id, "logged model id", MAX_MODEL_ID_LENGTH)
         with self.db.write() as conn:
             row = self._run_row(conn, run_id)
             self._check_active(row)
