@@ -208,6 +208,8 @@ class AuthStore:
         """A new API token; the plain token is returned once and never stored."""
         if expires_in_seconds is not None and expires_in_seconds <= 0:
             raise InvalidParameterError("A token's expiry must be in the future")
+        if name is not None and (not isinstance(name, str) or len(name) > 255):
+            raise InvalidParameterError("A token name must be a string of at most 255 characters")
         secret = secrets.token_urlsafe(32)
         token = TOKEN_PREFIX + secret
         now = int(time.time() * 1000)

@@ -50,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("tokens-sessions")
     proc, url, log_path = start_auth_server(workdir, env={"BAKEHOUSE_SECRET_KEY": SECRET_KEY})
     with httpx.Client(base_url=url, auth=ADMIN, timeout=30) as admin:
-        for name in ("owner", "other"):
+        for name in ("owner", "other", "namer"):
             created = admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD})
             assert created.status_code == 200, created.text
     yield Server(url, Path(log_path), f"sqlite:///{workdir / 'auth.db'}")
@@ -307,3 +307,14 @@ def test_forged_or_tampered_cookies_are_refused(server: Server) -> None:
         # a session that predates the user's current password is refused
         stale, _ = SessionSigner(SECRET_KEY.encode()).issue(data["u"], "0" * 16)
         assert http.get(SESSION, headers=with_cookie(stale)).status_code == 401
+
+
+def test_an_over_long_token_name_is_refused_and_nothing_is_made(server: Server) -> None:
+    with server.http(auth=("namer", PASSWORD)) as http:
+        refused = http.post("/api/2.0/bakehouse/tokens/create", json={"name": "n" * 256})
+        assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "255" in refused.json()["message"]
+        assert http.get("/api/2.0/bakehouse/tokens/list").json().get("tokens", []) == []
+        made = http.post("/api/2.0/bakehouse/tokens/create", json={"name": "n" * 255})
+        assert made.status_code == 200, made.text
+        assert [t["name"] for t in http.get("/api/2.0/bakehouse/tokens/list").json()["tokens"]] == ["n" * 255]
