@@ -107,8 +107,12 @@ def test_delete_restore_experiment_cascades_to_runs(tracking_store):
         new_run(tracking_store, eid)
     with pytest.raises(InvalidParameterError):
         tracking_store.log_batch(run.info.run_id, metrics=[Metric("m", 1.0, now(), 0)])
+    with pytest.raises(NotFoundError):  # no active experiment with that id: MLflow's code
+        tracking_store.delete_experiment(eid)
     tracking_store.restore_experiment(eid)
     assert tracking_store.get_experiment(eid).lifecycle_stage == "active"
+    with pytest.raises(NotFoundError):
+        tracking_store.restore_experiment(eid)
     assert tracking_store.get_run(run.info.run_id).info.lifecycle_stage == "active"
 
 

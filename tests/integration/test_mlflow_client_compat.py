@@ -125,6 +125,17 @@ def test_unknown_entities_map_to_mlflow_error_codes(client: MlflowClient) -> Non
     with pytest.raises(MlflowException) as info:
         client.create_experiment("")
     assert "name" in str(info.value)
+    # deleting twice or restoring an active experiment: MLflow's server cannot find it in that state
+    eid = client.create_experiment(_name())
+    with pytest.raises(RestException) as info:
+        client.restore_experiment(eid)
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    client.delete_experiment(eid)
+    with pytest.raises(RestException) as info:
+        client.delete_experiment(eid)
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    client.restore_experiment(eid)
+    assert client.get_experiment(eid).lifecycle_stage == "active"
 
 
 # ------------------------------------------------------------------------------------------------ runs

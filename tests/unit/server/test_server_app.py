@@ -81,6 +81,11 @@ def test_get_query_strings_repeated_keys_and_numbers(api: SyncASGIClient, run_id
     )
     assert r3.status_code == 200
     assert {m["run_id"] for m in r3.json()["metrics"]} == {run_id}
+    backwards = api.get(f"{API}/metrics/get-history-bulk-interval",
+                        params={"run_ids": run_id, "metric_key": "m", "start_step": 5, "end_step": 2})
+    assert backwards.status_code == 400 and "end_step must be greater than start_step" in backwards.json()["message"]
+    nameless = api.get(f"{API}/experiments/get-by-name", params={"experiment_name": ""})
+    assert nameless.status_code == 400 and nameless.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     ajax = api.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", params=[("run_id", run_id), ("metric_key", "m")])
     assert len(ajax.json()["metrics"]) == 10
 

@@ -64,6 +64,8 @@ def get_experiment(ctx: RequestContext, req: t.GetExperiment) -> dict[str, Any]:
 
 
 def get_experiment_by_name(ctx: RequestContext, req: t.GetExperimentByName) -> dict[str, Any]:
+    if not req.experiment_name:
+        raise InvalidParameterError("Missing value for required parameter 'experiment_name'.")
     experiment = ctx.tracking_store.get_experiment_by_name(req.experiment_name)
     if experiment is None:
         raise NotFoundError(f"Could not find experiment with name '{req.experiment_name}'")
@@ -268,6 +270,10 @@ def get_metric_history_bulk_interval(ctx: RequestContext, req: t.GetMetricHistor
         raise InvalidParameterError(
             f"GetMetricHistoryBulkInterval request cannot specify more than {BULK_INTERVAL_MAX_RUNS} run_ids. "
             f"Received {len(req.run_ids)} run_ids."
+        )
+    if req.start_step is not None and req.end_step is not None and req.start_step > req.end_step:
+        raise InvalidParameterError(
+            f"end_step must be greater than start_step. Found start_step={req.start_step} and end_step={req.end_step}."
         )
     max_results = req.max_results if req.max_results is not None else BULK_INTERVAL_DEFAULT_RESULTS
     if not 1 <= max_results <= BULK_INTERVAL_MAX_RESULTS:

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bakehouse.entities import Experiment, PagedList, ViewType
-from bakehouse.errors import AlreadyExistsError, ErrorCode, InvalidParameterError, NotFoundError
+from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
@@ -85,8 +85,8 @@ class ExperimentsMixin:
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
             if row.lifecycle_stage != "active":
-                raise InvalidParameterError(
-                    f"Cannot delete an already deleted experiment: {experiment_id}", ErrorCode.INVALID_PARAMETER_VALUE
+                raise NotFoundError(  # MLflow's code: only an active experiment can be found to delete
+                    f"No active experiment with id={experiment_id} exists: it is already deleted"
                 )
             conn.execute(
                 update(s.experiments)
@@ -104,8 +104,8 @@ class ExperimentsMixin:
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
             if row.lifecycle_stage != "deleted":
-                raise InvalidParameterError(
-                    f"Cannot restore an active experiment: {experiment_id}", ErrorCode.INVALID_PARAMETER_VALUE
+                raise NotFoundError(  # MLflow's code: only a deleted experiment can be found to restore
+                    f"No deleted experiment with id={experiment_id} exists: it is active"
                 )
             conn.execute(
                 update(s.experiments)
