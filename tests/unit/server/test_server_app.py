@@ -234,11 +234,17 @@ def test_logged_model_endpoints(api: SyncASGIClient, run_id: str) -> None:
 
 
 def test_legacy_log_model_appends_history(api: SyncASGIClient, run_id: str) -> None:
-    for flavor in ("sklearn", "pytorch"):
-        r = api.post(f"{API}/runs/log-model", json={"run_id": run_id, "model_json": f'{{"flavors": {{"{flavor}": {{}}}}}}'})
-        assert r.status_code == 200
-    tags = api.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["tags"]
-    history = next(t["value"] for t in tags if t["key"] == "mlflow.log-model.history")
     import json
 
+    for flavor in ("sklearn", "pytorch"):
+        model = {"run_id": run_id, "artifact_path": "model", "utc_time_created": "2026-01-01 00:00:00.000000",
+                 "flavors": {flavor: {}}}
+        r = api.post(f"{API}/runs/log-model", json={"run_id": run_id, "model_json": json.dumps(model)})
+        assert r.status_code == 200, r.text
+    incomplete = api.post(f"{API}/runs/log-model", json={"run_id": run_id, "model_json": '{"flavors": {}}'})
+    assert incomplete.status_code == 400
+    assert incomplete.json()["message"] == (
+        "Model json is missing mandatory fields: artifact_path, run_id, utc_time_created")
+    tags = api.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["tags"]
+    history = next(t["value"] for t in tags if t["key"] == "mlflow.log-model.history")
     assert [list(m["flavors"]) for m in json.loads(history)] == [["sklearn"], ["pytorch"]]

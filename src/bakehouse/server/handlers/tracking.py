@@ -182,6 +182,9 @@ def log_batch(ctx: RequestContext, req: t.LogBatch) -> dict[str, Any]:
     return {}
 
 
+_LOG_MODEL_FIELDS = frozenset({"artifact_path", "flavors", "utc_time_created", "run_id"})
+
+
 def log_model(ctx: RequestContext, req: t.LogModel) -> dict[str, Any]:
     """The legacy LogModel RPC: append the MLmodel JSON to the run's ``mlflow.log-model.history`` tag."""
     run_id = req.resolved_run_id()
@@ -193,6 +196,9 @@ def log_model(ctx: RequestContext, req: t.LogModel) -> dict[str, Any]:
         raise InvalidParameterError("model_json is not valid JSON") from None
     if not isinstance(model, dict):
         raise InvalidParameterError("model_json must be a JSON object")
+    missing = sorted(_LOG_MODEL_FIELDS - model.keys())
+    if missing:  # MLflow's check: readers of the history tag rely on these
+        raise InvalidParameterError(f"Model json is missing mandatory fields: {', '.join(missing)}")
     run = ctx.tracking_store.get_run(run_id)
     history = []
     existing = run.data.tags.get(LOG_MODEL_HISTORY_TAG)
