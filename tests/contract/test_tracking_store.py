@@ -624,6 +624,37 @@ def test_metrics_logged_with_a_model_id_belong_to_that_model(tracking_store):
     assert sorted(m.value for m in history) == [0.55, 0.97, 0.99]
 
 
+def test_search_logged_models_by_dataset(tracking_store):
+    """MLflow's ``datasets`` argument: models with a metric on one of the datasets (name, optionally digest);
+    with a metric filter, only points on those datasets count."""
+    run = new_run(tracking_store)
+    eid = run.info.experiment_id
+    on_train = tracking_store.create_logged_model(eid, "on-train", run.info.run_id)
+    on_eval = tracking_store.create_logged_model(eid, "on-eval", run.info.run_id)
+    tracking_store.create_logged_model(eid, "no-metrics", run.info.run_id)
+    tracking_store.log_batch(run.info.run_id, metrics=[
+        Metric("acc", 0.9, 1_000, 0, dataset_name="train", dataset_digest="t1", model_id=on_train.model_id),
+        Metric("acc", 0.4, 1_001, 0, dataset_name="eval", dataset_digest="e1", model_id=on_train.model_id),
+        Metric("acc", 0.8, 1_000, 0, dataset_name="eval", dataset_digest="e1", model_id=on_eval.model_id),
+    ])
+
+    def names(**kwargs):
+        return sorted(m.name for m in tracking_store.search_logged_models([eid], **kwargs))
+
+    assert names() == ["no-metrics", "on-eval", "on-train"]
+    assert names(datasets=[{"dataset_name": "train"}]) == ["on-train"]
+    assert names(datasets=[{"dataset_name": "eval"}]) == ["on-eval", "on-train"]
+    assert names(datasets=[{"dataset_name": "eval", "dataset_digest": "other"}]) == []
+    assert names(datasets=[{"dataset_name": "train"}, {"dataset_name": "eval", "dataset_digest": "e1"}]) == [
+        "on-eval", "on-train"]
+    assert names(datasets=[{"dataset_name": "nope"}]) == []
+    # on "eval" on-train scored 0.4: only on-eval passes; on any dataset both do
+    assert names(filter_string="metrics.acc > 0.5", datasets=[{"dataset_name": "eval"}]) == ["on-eval"]
+    assert names(filter_string="metrics.acc > 0.5") == ["on-eval", "on-train"]
+    with pytest.raises(InvalidParameterError):
+        names(datasets=[{"dataset_digest": "e1"}])
+
+
 # ----------------------------------------------------------------------------------------- gc (SQL only)
 
 

@@ -414,12 +414,13 @@ def test_model_metrics_filter_and_order_logged_models(client: MlflowClient) -> N
     y = np.array([0, 1, 0, 1])
     experiment = mlflow.set_experiment(_name("model-metrics"))
     ids = {}
+    runs = {}
     for C, accuracy in ((0.1, 0.62), (10.0, 0.97)):
-        with mlflow.start_run():
+        with mlflow.start_run() as run:
             info = mlflow.sklearn.log_model(LogisticRegression(C=C).fit(X, y), name="model", params={"C": str(C)},
                                             pip_requirements=["scikit-learn"])
             mlflow.log_metric("accuracy", accuracy, model_id=info.model_id)
-            ids[C] = info.model_id
+            ids[C], runs[C] = info.model_id, run.info.run_id
     strong = client.get_logged_model(ids[10.0])
     assert [(m.key, m.value) for m in strong.metrics] == [("accuracy", 0.97)]
     found = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id],
@@ -428,3 +429,12 @@ def test_model_metrics_filter_and_order_logged_models(client: MlflowClient) -> N
     ordered = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list",
                                           order_by=[{"field_name": "metrics.accuracy", "ascending": True}])
     assert [m.model_id for m in ordered] == [ids[0.1], ids[10.0]]
+    # the weak model scores best on a holdout set: the datasets argument narrows search to that set
+    client.log_metric(runs[0.1], "accuracy", 0.99, model_id=ids[0.1], dataset_name="holdout", dataset_digest="h1")
+    holdout = [{"dataset_name": "holdout", "dataset_digest": "h1"}]
+    on_holdout = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], datasets=holdout,
+                                             filter_string="metrics.accuracy > 0.9", output_format="list")
+    assert [m.model_id for m in on_holdout] == [ids[0.1]]
+    elsewhere = [{"dataset_name": "holdout", "dataset_digest": "other"}]
+    assert mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], datasets=elsewhere,
+                                       output_format="list") == []

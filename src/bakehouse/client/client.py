@@ -372,12 +372,15 @@ class Client(RegistryClientMixin):
         self,
         experiment_ids: Sequence[str],
         filter_string: str | None = None,
+        datasets: Sequence[dict[str, str | None]] | None = None,
         max_results: int | None = None,
         order_by: Sequence[dict[str, Any]] | None = None,
         page_token: str | None = None,
     ) -> PagedList[LoggedModel]:
+        """MLflow's signature: ``datasets`` ({"dataset_name", "dataset_digest"?}) limits the search to models
+        with metrics on those datasets."""
         return self.tracking_store.search_logged_models(
-            [str(i) for i in experiment_ids], filter_string, max_results or 50, order_by, page_token
+            [str(i) for i in experiment_ids], filter_string, max_results or 50, order_by, page_token, datasets
         )
 
 

@@ -362,6 +362,7 @@ def search_logged_models(ctx: RequestContext, req: t.SearchLoggedModels) -> dict
         "filter_string": req.filter or None,
         "order_by": [o.model_dump(exclude_none=True) for o in req.order_by] or None,
         "page_token": req.page_token or None,
+        "datasets": [d.model_dump(exclude_none=True) for d in req.datasets] or None,
     }
     if req.max_results is not None:
         kwargs["max_results"] = req.max_results

@@ -153,6 +153,7 @@ class TrackingStore(Protocol):
         max_results: int = LOGGED_MODELS_MAX_RESULTS_DEFAULT,
         order_by: Sequence[dict[str, object]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, str | None]] | None = None,
     ) -> PagedList[LoggedModel]: ...
 
     # ---------------------------------------------------------------------------- garbage collection

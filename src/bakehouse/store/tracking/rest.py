@@ -333,12 +333,14 @@ class RestTrackingStore:
         max_results: int = LOGGED_MODELS_MAX_RESULTS_DEFAULT,
         order_by: Sequence[dict[str, object]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, str | None]] | None = None,
     ) -> PagedList[LoggedModel]:
         out = self._call(
             "SearchLoggedModels",
             {
                 "experiment_ids": [str(e) for e in experiment_ids],
                 "filter": filter_string,
+                "datasets": [dict(d) for d in datasets or ()],
                 "max_results": max_results,
                 "order_by": list(order_by or []),
                 "page_token": page_token,

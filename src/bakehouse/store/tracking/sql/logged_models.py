@@ -173,14 +173,19 @@ class LoggedModelsMixin:
         max_results: int = 50,
         order_by: Sequence[dict[str, object]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, str | None]] | None = None,
     ) -> PagedList[LoggedModel]:
+        """``datasets`` ({dataset_name, dataset_digest?}, any of them) keeps models with a metric on one of
+        those datasets, and makes ``metrics.`` comparisons count only points on them."""
         from bakehouse.store.db.filters import build_logged_model_search
         from bakehouse.store.search import decode_page_token, encode_page_token
 
         validate_max_results(max_results, 50000)
         offset = decode_page_token(page_token) if page_token else 0
         ids = [str(parse_experiment_id(e)) for e in experiment_ids]
-        query = build_logged_model_search(ids, filter_string, list(order_by or []), offset, max_results + 1)
+        query = build_logged_model_search(
+            ids, filter_string, list(order_by or []), offset, max_results + 1, list(datasets or [])
+        )
         with self.db.read() as conn:
             model_ids = [r[0] for r in conn.execute(query)]
             has_more = len(model_ids) > max_results
