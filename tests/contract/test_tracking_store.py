@@ -473,7 +473,7 @@ def _names(runs):
         ("metrics.acc > 0.75", {"a", "c", "e"}),
         ("metrics.acc >= 0.8 AND params.model = 'cnn'", {"a", "c"}),
         ("metrics.loss < 0.25", {"a", "d", "e"}),
-        ("metrics.acc != 0.9", {"b", "c", "e"}),  # never matches runs lacking the key, nor NaN
+        ("metrics.acc != 0.9", {"b", "c", "e", "f"}),  # NaN (f) matches, as in MLflow; runs lacking the key never
         ("params.model = 'cnn' OR tags.team = 'green'", {"a", "c", "e", "f"}),
         ("(params.model = 'cnn' OR params.model = 'rnn') AND metrics.loss > 0.15", {"c", "f"}),
         ("params.model != 'cnn'", {"b", "d"}),

@@ -17,9 +17,8 @@ never matches a run that lacks the key, and ``IS NULL`` is ``NOT EXISTS``. The c
 missing values sort last in both directions via a CASE (portable: MySQL has no NULLS LAST).
 
 Metric values follow ``schema.py``: ``value_kind`` 0 finite, 1 NaN, 2 +inf, 3 -inf; ``value`` holds 0 for
-NaN and +/-DBL_MAX for infinities. No numeric comparison ever matches a NaN, not even ``!=`` (MLflow's
-``!=`` does match NaN; we treat NaN as "no comparable value", like a missing metric); infinities compare
-as infinities.
+NaN and +/-DBL_MAX for infinities. As in IEEE arithmetic and MLflow, a NaN matches ``!=`` and no other
+comparison; infinities compare as infinities.
 
 ``LIKE`` is case-sensitive on every database: a small dialect-compiled construct renders ``GLOB`` on SQLite
 (with the pattern translated exactly), ``LIKE`` on PostgreSQL and a ``BINARY`` comparison on MySQL. In every
@@ -183,14 +182,18 @@ def _compare(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[b
 def _number_condition(
     value_col: ColumnElement[Any], kind_col: ColumnElement[Any], op: str, v: float
 ) -> ColumnElement[bool]:
-    """``metric <op> v`` over (value, value_kind): a NaN point never matches; infinities are exact."""
+    """``metric <op> v`` over (value, value_kind): a NaN point matches ``!=`` only; infinities are exact."""
     if math.isfinite(v) and abs(v) < DBL_MAX:
         # The stand-ins (+/-DBL_MAX) already order infinities correctly against such a literal, which keeps
         # the comparison a plain range on (key, value) that the index can serve.
+        if op == "!=":
+            return or_(value_col != literal(float(v), Double()), kind_col == NAN_KIND)
         return and_(_PY_OPS[op](value_col, literal(float(v), Double())), kind_col != NAN_KIND)
     parts: list[ColumnElement[bool]] = []
     if math.isnan(v):  # the parser never produces one; a NaN literal compares with nothing
         return false()
+    if op == "!=":
+        parts.append(kind_col == NAN_KIND)
     if math.isinf(v):
         # finite op +/-inf is the same for every finite value
         finite: ColumnElement[bool] = (kind_col == 0) if _PY_OPS[op](0.0, v) else false()
