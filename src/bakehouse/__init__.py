@@ -14,6 +14,7 @@ from bakehouse.client.fluent import (
     active_run,
     create_experiment,
     delete_experiment,
+    delete_experiment_tag,
     delete_run,
     delete_tag,
     end_run,
@@ -21,23 +22,31 @@ from bakehouse.client.fluent import (
     get_artifact_uri,
     get_experiment,
     get_experiment_by_name,
+    get_parent_run,
     get_registry_uri,
     get_run,
     get_tracking_uri,
+    is_tracking_uri_set,
     last_active_run,
     log_artifact,
     log_artifacts,
     log_dict,
     log_figure,
     log_image,
+    log_input,
+    log_inputs,
     log_metric,
     log_metrics,
     log_param,
     log_params,
+    log_table,
     log_text,
+    load_table,
     search_experiments,
     search_runs,
     set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
     set_registry_uri,
     set_tag,
     set_tags,
@@ -47,7 +56,8 @@ from bakehouse.client.fluent import (
 from bakehouse.version import __version__
 
 # Submodules and classes loaded on first attribute access (mlflow-style `bakehouse.sklearn.log_model`).
-_LAZY_MODULES = {"sklearn", "pyfunc", "pytorch", "models", "projects", "entities", "errors", "client"}
+_LAZY_MODULES = {"sklearn", "pyfunc", "pytorch", "models", "projects", "entities", "errors", "client", "data",
+                 "artifacts"}
 _LAZY_ATTRIBUTES = {
     "Client": "bakehouse.client.client:Client",
     "MlflowClient": "bakehouse.client.client:Client",
@@ -56,6 +66,12 @@ _LAZY_ATTRIBUTES = {
     "search_model_versions": "bakehouse.client.registry_fluent:search_model_versions",
     "infer_signature": "bakehouse.models.signature:infer_signature",
     "run": "bakehouse.projects:run",
+    "get_logged_model": "bakehouse.client.logged_models_fluent:get_logged_model",
+    "search_logged_models": "bakehouse.client.logged_models_fluent:search_logged_models",
+    "last_logged_model": "bakehouse.client.logged_models_fluent:last_logged_model",
+    "set_logged_model_tags": "bakehouse.client.logged_models_fluent:set_logged_model_tags",
+    "delete_logged_model_tag": "bakehouse.client.logged_models_fluent:delete_logged_model_tag",
+    "log_model_params": "bakehouse.client.logged_models_fluent:log_model_params",
 }
 
 
@@ -71,9 +87,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ActiveRun", "Client", "MlflowClient", "__version__", "active_run", "create_experiment", "delete_experiment",
-    "delete_run", "delete_tag", "end_run", "flush_async_logging", "get_artifact_uri", "get_experiment",
-    "get_experiment_by_name", "get_registry_uri", "get_run", "get_tracking_uri", "last_active_run", "log_artifact",
-    "log_artifacts", "log_dict", "log_figure", "log_image", "log_metric", "log_metrics", "log_param", "log_params",
-    "log_text", "register_model", "search_experiments", "search_model_versions", "search_registered_models",
-    "search_runs", "set_experiment", "set_registry_uri", "set_tag", "set_tags", "set_tracking_uri", "start_run",
+    "delete_experiment_tag", "delete_logged_model_tag", "delete_run", "delete_tag", "end_run", "flush_async_logging",
+    "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_logged_model", "get_parent_run",
+    "get_registry_uri", "get_run", "get_tracking_uri", "is_tracking_uri_set", "last_active_run", "last_logged_model",
+    "load_table", "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_image", "log_input", "log_inputs",
+    "log_metric", "log_metrics", "log_model_params", "log_param", "log_params", "log_table", "log_text",
+    "register_model", "search_experiments", "search_logged_models", "search_model_versions",
+    "search_registered_models", "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags",
+    "set_logged_model_tags", "set_registry_uri", "set_tag", "set_tags", "set_tracking_uri", "start_run",
 ]

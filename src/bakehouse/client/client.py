@@ -306,6 +306,19 @@ class Client(RegistryClientMixin):
             else:
                 local.write_text(json.dumps(dictionary, indent=2, default=str), "utf-8")
 
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """A DataFrame (or dict of columns) as a table artifact; an existing table there gets the rows appended."""
+        from bakehouse.client.tables import log_table
+
+        log_table(self, run_id, data, artifact_file)
+
+    def load_table(self, experiment_id: str, artifact_file: str, run_ids: Sequence[str] | None = None,
+                   extra_columns: Sequence[str] | None = None) -> Any:
+        """The table ``artifact_file`` of the experiment's runs (or of ``run_ids``) as one DataFrame."""
+        from bakehouse.client.tables import load_table
+
+        return load_table(self, experiment_id, artifact_file, run_ids, extra_columns)
+
     def log_figure(self, run_id: str, figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None = None) -> None:
         with self._artifact_file(run_id, artifact_file) as local:
             module = type(figure).__module__

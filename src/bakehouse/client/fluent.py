@@ -69,6 +69,11 @@ def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     _tracking_uri = os.fspath(uri) if uri is not None else None
 
 
+def is_tracking_uri_set() -> bool:
+    """Whether a tracking URI was chosen (by ``set_tracking_uri`` or the environment), not defaulted."""
+    return _tracking_uri is not None or bool(settings.tracking_uri_from_env())
+
+
 def get_tracking_uri() -> str:
     from bakehouse.client.stores import resolve_tracking_uri
 
@@ -131,6 +136,21 @@ def _resolve_experiment_id(explicit: str | None) -> str:
 
 def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
     return _client().create_experiment(name, artifact_location, tags)
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Tag the active experiment (the one ``start_run`` would use)."""
+    _client().set_experiment_tag(_resolve_experiment_id(None), key, value)
+
+
+def set_experiment_tags(tags: dict[str, Any]) -> None:
+    experiment_id = _resolve_experiment_id(None)
+    for key, value in tags.items():
+        _client().set_experiment_tag(experiment_id, key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    _client().delete_experiment_tag(_resolve_experiment_id(None), key)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
@@ -268,6 +288,12 @@ def get_run(run_id: str) -> Run:
     return _client().get_run(run_id)
 
 
+def get_parent_run(run_id: str) -> Run | None:
+    """The run that ``run_id`` is nested in, or None for a top-level run."""
+    parent_id = _client().get_run(run_id).data.tags.get("mlflow.parentRunId")
+    return _client().get_run(parent_id) if parent_id else None
+
+
 def delete_run(run_id: str) -> None:
     _client().delete_run(run_id)
 
@@ -378,6 +404,39 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] |
 def log_image(image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None,
               timestamp: int | None = None) -> None:
     _client().log_image(_active_run_id(), image, artifact_file, key, step, timestamp)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """A DataFrame or dict of columns as a JSON/Parquet table artifact; logging again to the file appends."""
+    _client().log_table(run_id or _active_run_id(), data, artifact_file)
+
+
+def load_table(artifact_file: str, run_ids: Sequence[str] | None = None,
+               extra_columns: Sequence[str] | None = None) -> Any:
+    """The table ``artifact_file`` from every run of the active experiment that has it (or from ``run_ids``)."""
+    return _client().load_table(_resolve_experiment_id(None), artifact_file, run_ids, extra_columns)
+
+
+def log_input(dataset: Any, context: str | None = None, tags: dict[str, str] | None = None,
+              model: Any = None) -> None:
+    """Record a dataset (``bakehouse.data.from_pandas`` / ``from_numpy``) as an input of the active run;
+    ``context`` ("training", "eval", ...) becomes the ``mlflow.data.context`` tag, as in MLflow."""
+    log_inputs([dataset] if dataset is not None else None, [context], [tags], [model])
+
+
+def log_inputs(datasets: Sequence[Any] | None = None, contexts: Sequence[str | None] | None = None,
+               tags_list: Sequence[dict[str, str] | None] | None = None,
+               models: Sequence[Any] | None = None) -> None:
+    """Several dataset inputs (and logged models, as objects with ``model_id`` or as ids) at once."""
+    datasets = list(datasets or [])
+    contexts = list(contexts or [None] * len(datasets))
+    tags_list = list(tags_list or [None] * len(datasets))
+    if len(contexts) < len(datasets) or len(tags_list) < len(datasets):
+        raise InvalidParameterError("contexts and tags_list must have one entry per dataset")
+    inputs = [d.to_dataset_input(context=c, tags=t) for d, c, t in zip(datasets, contexts, tags_list)]
+    model_ids = [getattr(m, "model_id", m) for m in models or [] if m is not None]
+    if inputs or model_ids:
+        _client().log_inputs(_active_run_id(), inputs, model_ids)
 
 
 def flush_async_logging() -> None:

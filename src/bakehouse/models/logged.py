@@ -75,6 +75,9 @@ def log_model(
         store.finalize_logged_model(logged.model_id, LoggedModelStatus.UPLOAD_FAILED.value)
         raise
     store.finalize_logged_model(logged.model_id, LoggedModelStatus.READY.value)
+    from bakehouse.client.logged_models_fluent import record_logged_model
+
+    record_logged_model(logged.model_id)
     if run_id is not None:
         store.log_outputs(run_id, [ModelOutput(model_id=logged.model_id, step=0)])
     info = ModelInfo.from_model(model, f"models:/{logged.model_id}", name=name)

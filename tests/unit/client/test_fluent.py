@@ -208,3 +208,29 @@ def test_artifacts_text_dict_and_files(tmp_tracking_uri: str, tmp_path: Path) ->
     assert Path(client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path / "dl2"))).read_text() == "b:\n- 1\n- 2\n"
     with pytest.raises(InvalidParameterError):
         client.download_artifacts(run.info.run_id, "../../etc/passwd", str(tmp_path / "dl3"))
+
+
+def test_experiment_tags_parent_run_and_tracking_uri_state(tmp_tracking_uri: str) -> None:
+    assert bh.is_tracking_uri_set()
+    experiment = bh.set_experiment("tagged")
+    bh.set_experiment_tag("team", "vision")
+    bh.set_experiment_tags({"stage": "dev", "owner": 7})
+    bh.delete_experiment_tag("stage")
+    assert {k: v for k, v in bh.get_experiment(experiment.experiment_id).tags.items()
+            if not k.startswith("mlflow.")} == {"team": "vision", "owner": "7"}
+    with bh.start_run() as parent:
+        with bh.start_run(nested=True) as child:
+            pass
+    assert bh.get_parent_run(child.info.run_id).info.run_id == parent.info.run_id
+    assert bh.get_parent_run(parent.info.run_id) is None
+
+
+def test_is_tracking_uri_set_is_false_for_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakehouse.client import fluent
+
+    fluent._reset_for_tests()
+    for name in ("BAKEHOUSE_TRACKING_URI", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    assert not bh.is_tracking_uri_set()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+    assert bh.is_tracking_uri_set()
