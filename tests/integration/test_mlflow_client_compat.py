@@ -438,3 +438,23 @@ def test_model_metrics_filter_and_order_logged_models(client: MlflowClient) -> N
     elsewhere = [{"dataset_name": "holdout", "dataset_digest": "other"}]
     assert mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], datasets=elsewhere,
                                        output_format="list") == []
+
+
+# ------------------------------------------------------------------------------------- tables, both ways
+def test_tables_logged_by_either_client_load_in_the_other(client: MlflowClient, server: Server) -> None:
+    from bakehouse.client.client import Client
+
+    ours = Client(tracking_uri=server.url)
+    experiment_id = client.create_experiment(_name("tables"))
+    theirs_run = client.create_run(experiment_id).info.run_id
+    ours_run = ours.create_run(experiment_id).info.run_id
+    client.log_table(theirs_run, {"q": ["a", "b"], "score": [0.5, 1.0]}, "eval/t.json")
+    ours.log_table(ours_run, {"q": ["c"], "score": [0.25]}, "eval/t.json")
+    ours.log_table(ours_run, {"q": ["d"], "score": [0.75]}, "eval/t.json")  # appended
+
+    loaded_by_mlflow = client.load_table(experiment_id, "eval/t.json", extra_columns=["run_id"])
+    loaded_by_us = ours.load_table(experiment_id, "eval/t.json", extra_columns=["run_id"])
+    for frame in (loaded_by_mlflow, loaded_by_us):
+        rows = sorted(zip(frame["q"], frame["score"], frame["run_id"]))
+        assert rows == [("a", 0.5, theirs_run), ("b", 1.0, theirs_run), ("c", 0.25, ours_run),
+                        ("d", 0.75, ours_run)]
