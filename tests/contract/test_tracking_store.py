@@ -391,6 +391,26 @@ def test_a_long_source_type_tag_is_kept_whole(tracking_store):
     assert fetched.data.tags["mlflow.source.type"] == "t" * 30 and fetched.info.user_id == "u" * 256
 
 
+def test_the_largest_filters_allowed_run_on_every_database(tracking_store):
+    """100 comparisons and 10,000 IN values work everywhere; one more is refused by name, never a database
+    error (SQLite gave up on 20,000 ANDed comparisons with "Expression tree is too large")."""
+    run = new_run(tracking_store)
+    eid = run.info.experiment_id
+    tracking_store.log_batch(run.info.run_id, metrics=[Metric("a", 5.0, now(), 0)], params=[Param("p", "x")])
+
+    def found(filter_string):
+        return [r.info.run_id for r in tracking_store.search_runs([eid], filter_string, ViewType.ACTIVE_ONLY, 10)]
+
+    assert found(" AND ".join(["metrics.a > 1", "params.p = 'x'"] * 50)) == [run.info.run_id]
+    assert found(" OR ".join(["metrics.a > 9"] * 99 + ["params.p LIKE 'x%'"])) == [run.info.run_id]
+    ids = [uuid.uuid4().hex for _ in range(9999)] + [run.info.run_id]
+    assert found("attributes.run_id IN (" + ", ".join(f"'{i}'" for i in ids) + ")") == [run.info.run_id]
+    with pytest.raises(InvalidParameterError, match="101 comparisons; the limit is 100"):
+        found(" AND ".join(["metrics.a > 1"] * 101))
+    with pytest.raises(InvalidParameterError, match="10001 values; the limit is 10000"):
+        found("attributes.run_id IN (" + ", ".join(f"'{i}'" for i in [*ids, "x"]) + ")")
+
+
 # ---------------------------------------------------------------------------------- bad input atomicity
 
 

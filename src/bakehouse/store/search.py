@@ -393,6 +393,11 @@ def _split_identifier(text: str) -> tuple[str | None, str]:
 # --------------------------------------------------------------------------------------------- parser
 
 _MAX_DEPTH = 50  # bounds the recursion on "(((((...": a clear error instead of a RecursionError
+#: Comparisons in one filter: every database has a limit on expression size (SQLite's is a tree depth of
+#: 1000), and a filter long enough to reach it should be refused by name rather than fail inside the database.
+MAX_FILTER_COMPARISONS = 100
+#: Values in one IN (...) list (SQLite allows 32,766 bound parameters per statement)
+MAX_IN_VALUES = 10000
 
 
 class _Parser:
@@ -659,7 +664,18 @@ def parse_filter(entity: str, filter_string: str | None) -> Node | None:
         raise InvalidParameterError(f"Invalid filter {filter_string!r}: expected a string")
     if not filter_string.strip():
         return None
-    return _Parser(grammar, filter_string).parse()
+    tree = _Parser(grammar, filter_string).parse()
+    found = list(comparisons(tree))
+    if len(found) > MAX_FILTER_COMPARISONS:
+        raise InvalidParameterError(
+            f"Invalid filter: it has {len(found)} comparisons; the limit is {MAX_FILTER_COMPARISONS}"
+        )
+    for comparison in found:
+        if isinstance(comparison.value, (list, tuple)) and len(comparison.value) > MAX_IN_VALUES:
+            raise InvalidParameterError(
+                f"Invalid filter: an IN list has {len(comparison.value)} values; the limit is {MAX_IN_VALUES}"
+            )
+    return tree
 
 
 # ------------------------------------------------------------------------------------------- order_by
