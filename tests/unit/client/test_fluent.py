@@ -58,7 +58,11 @@ def test_git_commit_tag_inside_a_checkout(tmp_path: Path, monkeypatch: pytest.Mo
     repo.mkdir()
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
+    subprocess.run(["git", "init", "-q", "-b", "feature/x", str(repo)], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "upstream", "https://bot:s3cret@git.example/team/m.git"],
+                   check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "git@git.example:team/fork.git"],
+                   check=True, env=env)
     (repo / "train.py").write_text(textwrap.dedent("""
         import bakehouse as bh
         with bh.start_run() as run:
@@ -75,6 +79,15 @@ def test_git_commit_tag_inside_a_checkout(tmp_path: Path, monkeypatch: pytest.Mo
     tags = Client(uri).get_run(out).data.tags
     assert tags["mlflow.source.git.commit"] == commit
     assert tags["mlflow.source.name"] == str(repo / "train.py")
+    assert tags["mlflow.source.git.branch"] == "feature/x"
+    # MLflow's: the first remote, with the token taken out of the URL
+    assert tags["mlflow.source.git.repoURL"] == "https://git.example/team/m.git"
+    assert "s3cret" not in str(tags)
+    subprocess.run(["git", "-C", str(repo), "checkout", "-q", "--detach"], check=True, env=env)
+    out = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True, text=True, check=True,
+                         env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri}).stdout.strip()
+    detached = Client(uri).get_run(out).data.tags
+    assert detached["mlflow.source.git.commit"] == commit and "mlflow.source.git.branch" not in detached
 
 
 def test_nested_runs_record_their_parent(tmp_tracking_uri: str) -> None:
