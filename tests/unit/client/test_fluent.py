@@ -247,3 +247,22 @@ def test_is_tracking_uri_set_is_false_for_the_default(monkeypatch: pytest.Monkey
     assert not bh.is_tracking_uri_set()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
     assert bh.is_tracking_uri_set()
+
+
+def test_log_input_records_a_dataset_on_the_active_run(tmp_tracking_uri: str) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "label": [0, 1, 0]})
+    train = bh.data.from_pandas(frame, name="train", targets="label")
+    holdout = bh.data.from_pandas(frame.head(1), name="holdout")
+    with bh.start_run() as run:
+        bh.log_input(train, context="training", tags={"version": "3"})
+        bh.log_inputs([holdout], contexts=["eval"])
+        with pytest.raises(InvalidParameterError):
+            bh.log_inputs([train, holdout], contexts=["training"])
+    inputs = {d.name: d for d in bh.get_run(run.info.run_id).inputs.dataset_inputs}
+    assert set(inputs) == {"train", "holdout"}
+    assert inputs["train"].tags == {"version": "3", "mlflow.data.context": "training"}
+    assert inputs["train"].digest == train.digest and inputs["train"].source_type == "code"
+    assert inputs["holdout"].tags == {"mlflow.data.context": "eval"}
+    assert '"num_rows": 3' in inputs["train"].profile
