@@ -29,6 +29,22 @@ def test_out_of_date_schema_is_refused_with_the_upgrade_command(tmp_path: Path) 
     assert "Traceback" not in proc.stderr
 
 
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.run(
+        [BAKEHOUSE, "server", "-p", "1", "--backend-store-uri",
+         f"postgresql+psycopg://bh:hunter2@127.0.0.1:{port}/db"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert "The database refused or could not be reached" in proc.stderr and "Connection refused" in proc.stderr
+    assert "Traceback" not in proc.stderr and "sqlalche.me" not in proc.stderr and "hunter2" not in proc.stderr
+
+
 def test_help_lists_mlflow_options() -> None:
     out = subprocess.run([BAKEHOUSE, "server", "--help"], capture_output=True, text=True, timeout=60).stdout
     for option in ("--backend-store-uri", "--registry-store-uri", "--default-artifact-root", "--serve-artifacts",
