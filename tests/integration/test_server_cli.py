@@ -93,3 +93,9 @@ def test_binding_all_interfaces_warns_about_exposure(tmp_path: Path) -> None:
 
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_a_port_out_of_range_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    for command in (["server", "--port", "99999"], ["models", "serve", "-m", str(tmp_path), "--port", "70000"]):
+        proc = subprocess.run([BAKEHOUSE, *command], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 2 and "is not in the range 0<=x<=65535" in proc.stderr, proc.stderr

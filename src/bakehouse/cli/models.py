@@ -57,7 +57,7 @@ _allow_pickle = click.option(
 @models_group.command("serve")
 @_model_uri
 @click.option("-h", "--host", default="127.0.0.1", show_default=True)
-@click.option("-p", "--port", default=5000, show_default=True, type=int)
+@click.option("-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("-w", "--workers", default=1, show_default=True, type=int)
 @click.option("-t", "--timeout", default=None, type=float, help="Per-request timeout in seconds (default 60).")
 @click.option("--max-body-bytes", default=None, type=int, help="Largest accepted request body (default 100 MiB).")

@@ -122,7 +122,7 @@ def _server_options(func: Any) -> Any:
         click.option("--artifacts-only", is_flag=True, help="Serve only the artifact proxy (no tracking API, no UI)."),
         click.option("-h", "--host", default="127.0.0.1", show_default=True,
                      help="Interface to bind; 0.0.0.0 exposes the server to the network."),
-        click.option("-p", "--port", default=5000, show_default=True, type=int),
+        click.option("-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535)),
         click.option("-w", "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
                      help="Worker processes sharing the port."),
         click.option("--allowed-hosts", multiple=True, metavar="HOSTS",
