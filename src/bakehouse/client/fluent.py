@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from bakehouse import settings
 from bakehouse.entities import Experiment, Run, RunStatus, ViewType
+from bakehouse.entities.page import collect_pages
 from bakehouse.errors import BakehouseError, InvalidParameterError
 
 if TYPE_CHECKING:  # the client imports stores; keep `import bakehouse` light
@@ -469,14 +470,9 @@ def search_runs(
             ids = [e.experiment_id for e in search_experiments(view_type=ViewType.ALL)]
         else:
             ids = [_resolve_experiment_id(None)]
-    runs: list[Run] = []
-    token = None
-    while len(runs) < max_results:
-        page = client.search_runs(ids, filter_string, run_view_type, min(max_results - len(runs), 50000), order_by, token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
+    runs: list[Run] = collect_pages(
+        lambda token, n: client.search_runs(ids, filter_string, run_view_type, n, order_by, token), max_results, 50000
+    )
     if output_format == "list":
         return runs
     if output_format != "pandas":

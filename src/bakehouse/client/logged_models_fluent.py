@@ -10,6 +10,7 @@ import threading
 from typing import Any, Sequence
 
 from bakehouse.entities.logged_model import LoggedModel
+from bakehouse.entities.page import collect_pages
 from bakehouse.errors import InvalidParameterError
 
 _last = threading.local()
@@ -72,15 +73,9 @@ def search_logged_models(
         raise InvalidParameterError(f"Unsupported output_format {output_format!r}: use 'pandas' or 'list'")
     ids = [str(e) for e in experiment_ids] if experiment_ids else [fluent._resolve_experiment_id(None)]
     client = _client()
-    models: list[LoggedModel] = []
-    token = None
-    while max_results is None or len(models) < max_results:
-        page_size = 100 if max_results is None else min(max_results - len(models), 100)
-        page = client.search_logged_models(ids, filter_string, datasets, page_size, order_by, token)
-        models.extend(page)
-        token = page.token
-        if not token:
-            break
+    models: list[LoggedModel] = collect_pages(
+        lambda token, n: client.search_logged_models(ids, filter_string, datasets, n, order_by, token), max_results, 100
+    )
     if output_format == "list":
         return models
     return _to_frame(models)

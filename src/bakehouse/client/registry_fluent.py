@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from bakehouse.entities import ModelVersion, PagedList, RegisteredModel
+from bakehouse.entities import ModelVersion, RegisteredModel
+from bakehouse.entities.page import collect_pages
 from bakehouse.store.registry.base import MODEL_VERSIONS_MAX_RESULTS_DEFAULT, REGISTERED_MODELS_MAX_RESULTS_DEFAULT
 
 
@@ -31,7 +32,7 @@ def search_registered_models(
     order_by: Sequence[str] | None = None,
 ) -> list[RegisteredModel]:
     """Every matching registered model (all pages unless ``max_results`` is given), as ``mlflow`` does."""
-    return _collect(
+    return collect_pages(
         lambda token, n: _client().search_registered_models(filter_string, n, order_by, token),
         max_results, REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
     )
@@ -42,21 +43,9 @@ def search_model_versions(
     filter_string: str | None = None,
     order_by: Sequence[str] | None = None,
 ) -> list[ModelVersion]:
-    return _collect(
+    return collect_pages(
         lambda token, n: _client().search_model_versions(filter_string, n, order_by, token),
         max_results, MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
     )
 
 
-def _collect(fetch: Any, max_results: int | None, page_size: int) -> list[Any]:
-    out: list[Any] = []
-    token: str | None = None
-    while True:
-        wanted = page_size if max_results is None else min(page_size, max_results - len(out))
-        if wanted <= 0:
-            return out
-        page: PagedList[Any] = fetch(token, wanted)
-        out.extend(page)
-        token = page.token
-        if not token:
-            return out

@@ -13,6 +13,7 @@ import posixpath
 import tempfile
 from typing import TYPE_CHECKING, Any, Sequence
 
+from bakehouse.entities.page import collect_pages
 from bakehouse.errors import InvalidParameterError, NotFoundError
 
 if TYPE_CHECKING:
@@ -91,14 +92,10 @@ def load_table(
     filter_string = f"tags.`{LOGGED_ARTIFACTS_TAG}` LIKE '%\"path\"%:%\"{escaped}\",%\"type\"%:%\"table\"%'"
     if run_ids:
         filter_string += " AND attributes.run_id IN (" + ", ".join(f"'{r}'" for r in run_ids) + ")"
-    runs = []
-    token = None
-    while True:
-        page = client.search_runs([str(experiment_id)], filter_string, max_results=1000, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
+    runs = collect_pages(
+        lambda token, n: client.search_runs([str(experiment_id)], filter_string, max_results=n, page_token=token),
+        None, 1000,
+    )
     if run_ids and len(runs) != len(set(run_ids)):
         logger.warning("Not all runs have the table %s; those without it are skipped.", artifact_file)
     if not runs:
