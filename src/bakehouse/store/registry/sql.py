@@ -27,8 +27,9 @@ from bakehouse.entities import (
     Stage,
 )
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
-from bakehouse.store.db.engine import WRITE, ensure_schema, get_engine
+from bakehouse.store.db.engine import ensure_schema, get_engine
 from bakehouse.store.db.filters import build_model_version_search, build_registered_model_search
+from bakehouse.store.db.transactions import write_transaction
 from bakehouse.store.db.schema import (
     logged_models,
     model_version_tags,
@@ -113,7 +114,7 @@ class SqlRegistryStore:
     # ----------------------------------------------------------------------------------- plumbing
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+        with write_transaction(self.engine) as conn:
             yield conn
 
     @contextmanager

@@ -10,10 +10,10 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
-from bakehouse.errors import InvalidParameterError, TemporarilyUnavailableError
-from bakehouse.store.db.engine import WRITE, ensure_schema, get_engine, is_sqlite
+from bakehouse.errors import InvalidParameterError
+from bakehouse.store.db.engine import ensure_schema, get_engine, is_sqlite
+from bakehouse.store.db.transactions import write_transaction
 
 
 def now_ms() -> int:
@@ -53,15 +53,8 @@ class SqlConnection:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-                yield conn
-        except OperationalError as exc:
-            if "database is locked" in str(exc):
-                raise TemporarilyUnavailableError(
-                    "The database is busy (locked by another writer for too long); try again"
-                ) from exc
-            raise
+        with write_transaction(self.engine) as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

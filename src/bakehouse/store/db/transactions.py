@@ -1,0 +1,33 @@
+"""Write transactions shared by every SQL store (tracking, registry, users)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, OperationalError
+
+from bakehouse.errors import InvalidParameterError, TemporarilyUnavailableError
+from bakehouse.store.db.engine import WRITE
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction whose database refusals a user can act on become Bakehouse errors.
+
+    Every value is validated before it is written; a DataError (a value longer than its column, a number out
+    of range) is the safety net for one that was missed: the transaction is rolled back and the client gets a
+    400 naming the problem in the driver's words, never a 500."""
+    try:
+        with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+            yield conn
+    except OperationalError as exc:
+        if "database is locked" in str(exc):
+            raise TemporarilyUnavailableError(
+                "The database is busy (locked by another writer for too long); try again"
+            ) from exc
+        raise
+    except DataError as exc:
+        reason = " ".join(str(exc.orig).split()) if exc.orig is not None else "invalid value"
+        raise InvalidParameterError(f"A value does not fit the database: {reason}") from exc
