@@ -204,3 +204,22 @@ def test_log_model_with_registered_model_name_mlflow3_style(client, server):
     again = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
     assert again.version == "2"
     assert client.get_model_version(name, "2").source == f"models:/{info.model_id}"
+
+
+def test_prompt_registry_through_the_server(client, server):
+    """MLflow's prompt registry rides on registered models: versions with a placeholder source and the
+    prompt text in a tag. The server accepts only MLflow's placeholders for them, as MLflow's does."""
+    name = f"greet-{uuid.uuid4().hex[:6]}"
+    first = mlflow.genai.register_prompt(name=name, template="Hello {{name}}", commit_message="first")
+    second = mlflow.genai.register_prompt(name=name, template="Hi {{name}}!")
+    assert (first.version, second.version) == (1, 2)
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/1").format(name="Ada") == "Hello Ada"
+    mlflow.genai.set_prompt_alias(name, alias="prod", version=2)
+    assert mlflow.genai.load_prompt(f"prompts:/{name}@prod").format(name="Ada") == "Hi Ada!"
+    assert name in [p.name for p in mlflow.genai.search_prompts()]
+    assert name not in [m.name for m in mlflow.search_registered_models()]  # prompts are not models
+    import httpx  # the official client refuses this itself; the server must too
+
+    refused = httpx.post(f"{server.url}/api/2.0/mlflow/model-versions/create", timeout=30, json={
+        "name": name, "source": "/etc", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
+    assert refused.status_code == 400 and "Invalid prompt source" in refused.json()["message"]

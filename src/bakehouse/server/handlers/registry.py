@@ -119,9 +119,26 @@ def get_model_version_by_alias(ctx: RequestContext, req: w.GetModelVersionByAlia
 
 
 # ---------------------------------------------------------------------------------------- model versions
+#: MLflow's prompt registry keeps prompts as registered models; their versions carry no files, only this
+#: placeholder source (the client's and the store's), and MLflow's server accepts nothing else for them.
+_PROMPT_SOURCES = frozenset({"dummy-source", "prompt-template"})
+
+
+def _is_prompt_version(tags: Any) -> bool:
+    """Tagged ``mlflow.prompt.is_prompt=true`` (the last value of a repeated key wins, as in MLflow)."""
+    values = {t.key: t.value for t in tags}
+    return str(values.get("mlflow.prompt.is_prompt", "false")).lower() == "true"
+
+
 def create_model_version(ctx: RequestContext, req: w.CreateModelVersion) -> dict[str, Any]:
     store = _store(ctx)
-    validate_source(ctx, req.source, req.run_id or None, req.model_id or None)
+    if _is_prompt_version(req.tags):
+        if req.source not in _PROMPT_SOURCES:
+            raise InvalidParameterError(
+                f"Invalid prompt source: '{req.source}'. Prompt sources must use an MLflow placeholder."
+            )
+    else:
+        validate_source(ctx, req.source, req.run_id or None, req.model_id or None)
     version = store.create_model_version(
         req.name,
         req.source,
