@@ -171,6 +171,11 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
         c.transition_model_version_stage(s.model_name, "2", "Production")
         c.transition_model_version_stage(s.model_name, "1", "Archived")
     c.set_model_version_tag(s.model_name, "2", "validated", "true")
+    # a prompt of MLflow's prompt registry is a registered model too: the models list must not show it
+    import httpx  # the official client only makes prompts through mlflow.genai; the REST call is the same
+
+    httpx.post(f"{url}/api/2.0/mlflow/registered-models/create", timeout=30, json={
+        "name": "greeting-prompt", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]}).raise_for_status()
     return s
 
 

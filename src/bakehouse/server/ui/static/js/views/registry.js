@@ -33,7 +33,9 @@ async function listPage(main, query) {
     try {
       const models = []; let token = null;
       do {
-        const out = await api.get('registered-models/search', { filter: q ? `name ILIKE '%${sq(q)}%'` : undefined, max_results: 1000, page_token: token, order_by: 'name ASC' });
+        // prompts (MLflow's prompt registry) are registered models too, but not models: hidden, as MLflow's UI does
+        const filter = [q ? `name ILIKE '%${sq(q)}%'` : null, "tags.`mlflow.prompt.is_prompt` != 'true'"].filter(Boolean).join(' AND ');
+        const out = await api.get('registered-models/search', { filter, max_results: 1000, page_token: token, order_by: 'name ASC' });
         models.push(...(out.registered_models || [])); token = out.next_page_token;
       } while (token && models.length < 10000);
       clear(list);
