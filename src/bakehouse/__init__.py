@@ -72,6 +72,12 @@ _LAZY_ATTRIBUTES = {
     "set_logged_model_tags": "bakehouse.client.logged_models_fluent:set_logged_model_tags",
     "delete_logged_model_tag": "bakehouse.client.logged_models_fluent:delete_logged_model_tag",
     "log_model_params": "bakehouse.client.logged_models_fluent:log_model_params",
+    "enable_system_metrics_logging": "bakehouse.client.system_metrics:enable_system_metrics_logging",
+    "disable_system_metrics_logging": "bakehouse.client.system_metrics:disable_system_metrics_logging",
+    "set_system_metrics_sampling_interval": "bakehouse.client.system_metrics:set_system_metrics_sampling_interval",
+    "set_system_metrics_samples_before_logging":
+        "bakehouse.client.system_metrics:set_system_metrics_samples_before_logging",
+    "set_system_metrics_node_id": "bakehouse.client.system_metrics:set_system_metrics_node_id",
 }
 
 
@@ -87,12 +93,14 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ActiveRun", "Client", "MlflowClient", "__version__", "active_run", "create_experiment", "delete_experiment",
-    "delete_experiment_tag", "delete_logged_model_tag", "delete_run", "delete_tag", "end_run", "flush_async_logging",
+    "delete_experiment_tag", "delete_logged_model_tag", "delete_run", "delete_tag", "disable_system_metrics_logging",
+    "enable_system_metrics_logging", "end_run", "flush_async_logging",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_logged_model", "get_parent_run",
     "get_registry_uri", "get_run", "get_tracking_uri", "is_tracking_uri_set", "last_active_run", "last_logged_model",
     "load_table", "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_image", "log_input", "log_inputs",
     "log_metric", "log_metrics", "log_model_params", "log_param", "log_params", "log_table", "log_text",
     "register_model", "search_experiments", "search_logged_models", "search_model_versions",
     "search_registered_models", "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags",
-    "set_logged_model_tags", "set_registry_uri", "set_tag", "set_tags", "set_tracking_uri", "start_run",
+    "set_logged_model_tags", "set_registry_uri", "set_system_metrics_node_id", "set_system_metrics_sampling_interval",
+    "set_system_metrics_samples_before_logging", "set_tag", "set_tags", "set_tracking_uri", "start_run",
 ]

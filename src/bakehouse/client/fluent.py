@@ -31,6 +31,7 @@ class ActiveRun(Run):
     def __init__(self, run: Run, client: "Client") -> None:
         super().__init__(run.info, run.data, run.inputs, run.outputs)
         self.client = client  # the client that started it: logging skips every lookup
+        self.system_metrics: Any = None  # its SystemMetricsMonitor, when system metrics are logged
 
     def __enter__(self) -> "ActiveRun":
         return self
@@ -234,6 +235,10 @@ def start_run(
             all_tags.pop("mlflow.runName", None)
         run = client.create_run(_resolve_experiment_id(experiment_id), tags=all_tags, run_name=run_name)
     active = ActiveRun(run, client)
+    from bakehouse.client import system_metrics
+
+    if system_metrics.wanted(log_system_metrics):
+        active.system_metrics = system_metrics.start_for_run(client, active.info.run_id, resuming=run_id is not None)
     stack.append(active)
     _last_active_run_id = active.info.run_id
     return active
@@ -252,6 +257,8 @@ def end_run(status: str = "FINISHED") -> None:
     if not stack:
         return
     run = stack[-1]
+    if run.system_metrics is not None:
+        run.system_metrics.stop()
     try:
         run.client.set_terminated(run.info.run_id, RunStatus.parse(status).value)
     finally:
