@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from bakehouse.data.dataset import Dataset
 from bakehouse.data.digest import compute_numpy_digest
-from bakehouse.data.schema import TensorDatasetSchema, tensor_schema
+from bakehouse.data.schema import TensorDatasetSchema
 from bakehouse.data.sources import DatasetSource, code_source, resolve_source
 from bakehouse.errors import BakehouseError, InvalidParameterError
+from bakehouse.models.signature import infer_schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,14 +82,12 @@ class NumpyDataset(Dataset):
 
     @cached_property
     def schema(self) -> TensorDatasetSchema | None:
-        """Tensor specs of features and targets, or None where MLflow's inference would fail (0-d arrays)."""
+        """Tensor specs of features and targets, or None where MLflow's inference fails (0-d arrays)."""
         try:
-            features = tensor_schema(self._features)
-            targets = tensor_schema(self._targets) if self._targets is not None else None
+            features = infer_schema(self._features)
+            targets = infer_schema(self._targets) if self._targets is not None else None
         except BakehouseError as exc:
             _logger.warning("Failed to infer schema for NumPy dataset: %s", exc)
-            return None
-        if features is None or (self._targets is not None and targets is None):
             return None
         return TensorDatasetSchema(features, targets)
 

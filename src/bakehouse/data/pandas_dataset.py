@@ -74,7 +74,7 @@ class PandasDataset(Dataset):
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         schema = self.schema
-        out["schema"] = pandas_schema_json(schema, self._df.columns) if schema else None
+        out["schema"] = pandas_schema_json(schema) if schema else None
         out["profile"] = json.dumps(self.profile)
         return out
 
