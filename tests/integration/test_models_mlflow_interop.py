@@ -98,9 +98,7 @@ def test_bakehouse_sklearn_model_loads_in_mlflow(tmp_path: Path, iris: Any, mlfl
     assert mlflow.sklearn.load_model(str(path)).predict(X[:5]).tolist() == lr.predict(X[:5]).tolist()
     meta = mlflow.models.Model.load(str(path))
     assert meta.signature.inputs.input_names() == list(X.columns)
-    assert json.loads(meta.signature.outputs.to_json()) == [
-        {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}
-    ]
+    assert json.loads(meta.signature.outputs.to_json()) == [{"type": "long", "required": True}]  # as mlflow writes
     assert meta.saved_input_example_info["serving_input_path"] == "serving_input_example.json"
     # MLflow's own parser accepts our serving example for this model
     from mlflow.pyfunc.scoring_server import infer_and_parse_data

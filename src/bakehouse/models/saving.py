@@ -10,7 +10,7 @@ from bakehouse.errors import AlreadyExistsError
 from bakehouse.models.environment import infer_requirements, merge_requirements, python_version, write_environment_files
 from bakehouse.models.example import as_model_input, save_input_example
 from bakehouse.models.mlmodel import Model
-from bakehouse.models.signature import ModelSignature, infer_signature
+from bakehouse.models.signature import ModelSignature, infer_signature_from_example
 
 CODE_DIR = "code"
 
@@ -55,20 +55,11 @@ def resolve_signature(
     input_example: Any,
     predict: Callable[[Any], Any] | None,
 ) -> ModelSignature | None:
-    """Use the given signature; else infer it from the example (outputs by running ``predict`` on it)."""
+    """Use the given signature; else infer it from the example (outputs by running ``predict`` on it) with
+    MLflow's log_model rules: an example that cannot be typed or scored gives no signature at all."""
     if signature is not None or input_example is None:
         return signature
-    example = as_model_input(input_example)
-    output = None
-    if predict is not None:
-        try:
-            output = predict(example)
-        except Exception:  # noqa: BLE001 - an example the model cannot score still gives us the inputs
-            output = None
-    try:
-        return infer_signature(example, output)
-    except Exception:  # noqa: BLE001 - an exotic example type just means no signature
-        return None
+    return infer_signature_from_example(as_model_input(input_example), predict)
 
 
 def directory_size(path: Path) -> int:

@@ -42,7 +42,7 @@ def test_sklearn_save_writes_mlflow_layout(sklearn_model_dir: Path) -> None:
         "pandas_orient": "split",
         "serving_input_path": "serving_input_example.json",
     }
-    assert json.loads(doc["signature"]["outputs"]) == [{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]
+    assert json.loads(doc["signature"]["outputs"]) == [{"type": "long", "required": True}]  # as mlflow writes it
     assert doc["model_size_bytes"] > 1000
     requirements = (sklearn_model_dir / "requirements.txt").read_text().split()
     assert f"scikit-learn=={installed_version('scikit-learn')}" in requirements
@@ -180,3 +180,18 @@ def test_batch_predict_large_csv_in_chunks(tmp_path: Path, sklearn_model_dir: Pa
     payload = predict_file(str(sklearn_model_dir), str(tmp_path / "big.csv"), None, "csv", batch_size=7_000)
     assert payload is not None
     assert json.loads(payload)["predictions"] == iris_lr.predict(frame).tolist()
+
+
+@pytest.mark.parametrize("example_kind", ["dataframe", "numpy"])
+def test_signature_block_is_the_one_mlflow_writes(tmp_path: Path, iris: Any, iris_lr: Any, example_kind: str) -> None:
+    mlflow = pytest.importorskip("mlflow")
+    import warnings
+
+    X = iris[0]
+    example = X.head(3) if example_kind == "dataframe" else X.head(3).to_numpy()
+    with warnings.catch_warnings():  # sklearn warns on numpy input to a model fitted on named columns
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.save_model(iris_lr, str(tmp_path / "theirs"), input_example=example)
+        bakehouse.sklearn.save_model(iris_lr, str(tmp_path / "ours"), input_example=example)
+    theirs, ours = (yaml.safe_load((tmp_path / d / "MLmodel").read_text())["signature"] for d in ("theirs", "ours"))
+    assert ours == theirs
