@@ -64,7 +64,7 @@ _LAZY_ATTRIBUTES = {
     "register_model": "bakehouse.client.registry_fluent:register_model",
     "search_registered_models": "bakehouse.client.registry_fluent:search_registered_models",
     "search_model_versions": "bakehouse.client.registry_fluent:search_model_versions",
-    "infer_signature": "bakehouse.models.signature:infer_signature",
+    "infer_signature": "bakehouse.models.schema_inference:infer_signature",
     "run": "bakehouse.projects:run",
     "get_logged_model": "bakehouse.client.logged_models_fluent:get_logged_model",
     "search_logged_models": "bakehouse.client.logged_models_fluent:search_logged_models",

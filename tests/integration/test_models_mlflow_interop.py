@@ -13,7 +13,7 @@ import pytest
 import bakehouse.pyfunc
 import bakehouse.sklearn
 from bakehouse.models.mlmodel import Model
-from bakehouse.models.signature import infer_signature
+from bakehouse.models.schema_inference import infer_signature
 
 pytest.importorskip("mlflow")
 import mlflow  # noqa: E402

@@ -12,7 +12,7 @@ from bakehouse.data.digest import compute_numpy_digest
 from bakehouse.data.schema import TensorDatasetSchema
 from bakehouse.data.sources import DatasetSource, code_source, resolve_source
 from bakehouse.errors import BakehouseError, InvalidParameterError
-from bakehouse.models.signature import infer_schema
+from bakehouse.models.schema_inference import infer_schema
 
 if TYPE_CHECKING:
     import numpy as np

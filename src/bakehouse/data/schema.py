@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bakehouse.models.signature import Schema, infer_schema
+from bakehouse.models.schema_inference import infer_schema
+from bakehouse.models.signature import Schema
 
 _logger = logging.getLogger(__name__)
 

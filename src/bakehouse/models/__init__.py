@@ -11,8 +11,8 @@ from bakehouse.models.signature import (
     ParamSpec,
     Schema,
     TensorSpec,
-    infer_signature,
 )
+from bakehouse.models.schema_inference import infer_signature
 
 __all__ = [
     "ColSpec",

@@ -10,7 +10,8 @@ from bakehouse.errors import AlreadyExistsError
 from bakehouse.models.environment import infer_requirements, merge_requirements, python_version, write_environment_files
 from bakehouse.models.example import as_model_input, save_input_example
 from bakehouse.models.mlmodel import Model
-from bakehouse.models.signature import ModelSignature, infer_signature_from_example
+from bakehouse.models.schema_inference import infer_signature_from_example
+from bakehouse.models.signature import ModelSignature
 
 CODE_DIR = "code"
 

@@ -152,7 +152,7 @@ def test_custom_python_model_with_artifacts_params_and_code(tmp_path: Path) -> N
     assert conf["python_model"] == "python_model.pkl"
     assert conf["artifacts"]["n"]["path"] == "artifacts/n.txt"
     assert conf["code"] == "code" and (path / "code" / "helper_mod.py").is_file()
-    from bakehouse.models.signature import infer_signature
+    from bakehouse.models.schema_inference import infer_signature
 
     sig = infer_signature(pd.DataFrame({"x": [1.0]}), params={"shift": 0.0})
     path2 = tmp_path / "custom2"

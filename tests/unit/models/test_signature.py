@@ -22,10 +22,8 @@ from bakehouse.models.signature import (
     ParamSpec,
     Schema,
     TensorSpec,
-    infer_schema,
-    infer_signature,
-    infer_signature_from_example,
 )
+from bakehouse.models.schema_inference import infer_schema, infer_signature, infer_signature_from_example
 
 
 def test_infer_from_dataframe_maps_dtypes_and_optional_columns() -> None:
