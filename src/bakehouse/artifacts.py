@@ -40,23 +40,23 @@ def _check_arguments(artifact_uri: str | None, run_id: str | None, artifact_path
 
 def _repository_and_path(uri: str, tracking_uri: str | None) -> tuple[Any, str]:
     """The repository that holds ``uri`` and the path inside it ('' for its root)."""
-    from bakehouse.models.uri import _repository, resolve_model_uri
+    from bakehouse.models.uri import repository_for, resolve_model_uri
 
     if uri.startswith("models:"):
-        return _repository(resolve_model_uri(uri, tracking_uri), tracking_uri), ""
+        return repository_for(resolve_model_uri(uri, tracking_uri), tracking_uri), ""
     is_local = uri.startswith("file:") or ("://" not in uri and ":/" not in uri)
     if is_local:
         local = Path(urlparse(uri).path if uri.startswith("file:") else uri).expanduser()
         if not local.exists():
             raise NotFoundError(f"No such file or directory: {local}")
         if local.is_file():
-            return _repository(str(local.parent.resolve()), tracking_uri), local.name
-        return _repository(str(local.resolve()), tracking_uri), ""
+            return repository_for(str(local.parent.resolve()), tracking_uri), local.name
+        return repository_for(str(local.resolve()), tracking_uri), ""
     base, _, name = uri.rstrip("/").rpartition("/")
-    repository = _repository(base, tracking_uri)
+    repository = repository_for(base, tracking_uri)
     if any(f.path == name for f in repository.list_artifacts(None)):
         return repository, name
-    return _repository(uri, tracking_uri), ""
+    return repository_for(uri, tracking_uri), ""
 
 
 def download_artifacts(

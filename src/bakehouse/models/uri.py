@@ -39,7 +39,7 @@ def _join(base: str, sub: str) -> str:
     return base.rstrip("/") + "/" + sub.strip("/") if sub.strip("/") else base
 
 
-def _repository(artifact_uri: str, tracking_uri: str | None) -> Any:
+def repository_for(artifact_uri: str, tracking_uri: str | None) -> Any:
     """The artifact repository; ``mlflow-artifacts:`` and ``http(s):`` URIs need the tracking server's address."""
     from bakehouse.client import fluent
     from bakehouse.store.artifacts import get_artifact_repository
@@ -52,7 +52,7 @@ def _has_mlmodel(artifact_uri: str, tracking_uri: str | None = None) -> bool:
     if local is not None:
         return (local / MLMODEL_FILE_NAME).is_file()
     try:
-        names = {Path(f.path).name for f in _repository(artifact_uri, tracking_uri).list_artifacts(None)}
+        names = {Path(f.path).name for f in repository_for(artifact_uri, tracking_uri).list_artifacts(None)}
     except NotFoundError:
         return False
     return MLMODEL_FILE_NAME in names
@@ -113,4 +113,4 @@ def download_model(uri: str, dst_path: str | None = None, tracking_uri: str | No
             shutil.copytree(local, target, dirs_exist_ok=True)
             return str(target)
         return str(local.resolve())
-    return str(_repository(resolved, tracking_uri).download_artifacts(None, dst_path))
+    return str(repository_for(resolved, tracking_uri).download_artifacts(None, dst_path))
