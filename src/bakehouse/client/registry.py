@@ -31,6 +31,9 @@ STAGES_DEPRECATION = (
     "#migrating-from-stages"
 )
 
+#: the tag that marks a registered model as a prompt of MLflow's prompt registry
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
 
 class RegistryClientMixin:
     registry_store: Any
@@ -69,6 +72,11 @@ class RegistryClientMixin:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
+        """Prompts of MLflow's prompt registry are registered models too; like MLflow's client, leave them out
+        unless the filter itself mentions the prompt tag."""
+        if PROMPT_TAG not in (filter_string or ""):
+            not_a_prompt = f"tags.`{PROMPT_TAG}` != 'true'"
+            filter_string = f"({filter_string}) AND {not_a_prompt}" if filter_string else not_a_prompt
         return self.registry_store.search_registered_models(filter_string, max_results, order_by, page_token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:

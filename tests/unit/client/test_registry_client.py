@@ -79,3 +79,15 @@ def test_fluent_search_collects_every_page(client):
     ]
     assert len(bakehouse.search_registered_models(max_results=3)) == 3
     assert len(bakehouse.search_model_versions(filter_string="name != 'model-0'")) == 4
+
+
+def test_prompts_are_left_out_of_model_searches_unless_asked_for(client):
+    client.create_registered_model("classifier")
+    client.create_registered_model("greeting", tags={"mlflow.prompt.is_prompt": "true"})
+    client.create_registered_model("other-classifier", tags={"team": "x"})
+    assert [m.name for m in client.search_registered_models()] == ["classifier", "other-classifier"]
+    either = client.search_registered_models("name = 'greeting' OR tags.team = 'x'")  # the OR stays grouped
+    assert [m.name for m in either] == ["other-classifier"]
+    asked = client.search_registered_models("tags.`mlflow.prompt.is_prompt` = 'true'")
+    assert [m.name for m in asked] == ["greeting"]
+    assert [m.name for m in bakehouse.search_registered_models()] == ["classifier", "other-classifier"]
