@@ -15,6 +15,7 @@ from bakehouse.models.flavors import ModelLoadRefusedError
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.signature import ModelSignature
 from bakehouse.models.trust import pickle_allowed, require_pickle_opt_in, untrusted_skops_types
+from bakehouse.sklearn_autolog import autolog as autolog  # bakehouse.sklearn.autolog(), as mlflow.sklearn.autolog()
 
 logger = logging.getLogger(__name__)
 
