@@ -72,6 +72,7 @@ _LAZY_ATTRIBUTES = {
     "set_logged_model_tags": "bakehouse.client.logged_models_fluent:set_logged_model_tags",
     "delete_logged_model_tag": "bakehouse.client.logged_models_fluent:delete_logged_model_tag",
     "log_model_params": "bakehouse.client.logged_models_fluent:log_model_params",
+    "autolog": "bakehouse.client.autolog:autolog",
     "enable_system_metrics_logging": "bakehouse.client.system_metrics:enable_system_metrics_logging",
     "disable_system_metrics_logging": "bakehouse.client.system_metrics:disable_system_metrics_logging",
     "set_system_metrics_sampling_interval": "bakehouse.client.system_metrics:set_system_metrics_sampling_interval",
@@ -92,7 +93,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ActiveRun", "Client", "MlflowClient", "__version__", "active_run", "create_experiment", "delete_experiment",
+    "ActiveRun", "Client", "MlflowClient", "__version__", "active_run", "autolog", "create_experiment",
+    "delete_experiment",
     "delete_experiment_tag", "delete_logged_model_tag", "delete_run", "delete_tag", "disable_system_metrics_logging",
     "enable_system_metrics_logging", "end_run", "flush_async_logging",
     "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_logged_model", "get_parent_run",
