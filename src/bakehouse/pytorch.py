@@ -35,7 +35,7 @@ def save_model(
     pytorch_model: Any,
     path: str | Path,
     *,
-    signature: ModelSignature | None = None,
+    signature: ModelSignature | None | bool = None,
     input_example: Any = None,
     code_paths: Iterable[str] | None = None,
     pip_requirements: Iterable[str] | None = None,

@@ -47,7 +47,7 @@ def save_model(
     serialization_format: str = SERIALIZATION_FORMAT_SKOPS,
     skops_trusted_types: list[str] | None = None,
     pyfunc_predict_fn: str = "predict",
-    signature: ModelSignature | None = None,
+    signature: ModelSignature | None | bool = None,
     input_example: Any = None,
     code_paths: Iterable[str] | None = None,
     pip_requirements: Iterable[str] | None = None,

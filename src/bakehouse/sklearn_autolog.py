@@ -124,8 +124,6 @@ def autolog(
       ``accuracy_score_X_test``).
     - Classifier plots (``training_confusion_matrix.png``, ROC and precision-recall curves) are not logged.
     - ``disable_for_unsupported_versions=True`` is refused: Bakehouse keeps no table of tested versions.
-    - ``log_model_signatures=False`` with ``log_input_examples=True``: the saved example still yields a
-      signature, since Bakehouse's ``log_model`` infers one from any example.
     """
     if disable_for_unsupported_versions:
         raise InvalidParameterError(
@@ -580,6 +578,9 @@ def _log_model(
     from bakehouse import sklearn as flavor
 
     fmt = config.serialization_format or flavor.SERIALIZATION_FORMAT_SKOPS
+
+    if signature is None and not config.log_model_signatures:
+        signature = False  # no signature at all, not even one inferred from the input example
 
     def log(serialization_format: str) -> Any:
         return flavor.log_model(estimator, name=name, signature=signature, input_example=input_example,

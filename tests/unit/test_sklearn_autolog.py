@@ -340,3 +340,13 @@ def test_keys_match_mlflow_sklearn_autolog(tmp_tracking_uri: str, tmp_path: Path
         fit()
         runs = bh.search_runs([experiment.experiment_id], output_format="list")
         assert _normalized([_summary(r) for r in runs]) == _normalized(expected[name]), name
+
+
+def test_an_input_example_without_a_signature(tmp_tracking_uri: str, iris: Any) -> None:
+    X, y = iris
+    bakehouse.sklearn.autolog(log_input_examples=True, log_model_signatures=False)
+    LogisticRegression(max_iter=1000).fit(X, y)
+    [output] = _only_run().outputs.model_outputs
+    loaded = bakehouse.pyfunc.load_model(f"models:/{output.model_id}")
+    assert loaded.metadata.signature is None
+    assert loaded.metadata.saved_input_example_info is not None

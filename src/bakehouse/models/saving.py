@@ -52,14 +52,17 @@ def pyfunc_conf(loader_module: str, **extra: Any) -> dict[str, Any]:
 
 
 def resolve_signature(
-    signature: ModelSignature | None,
+    signature: ModelSignature | None | bool,
     input_example: Any,
     predict: Callable[[Any], Any] | None,
 ) -> ModelSignature | None:
-    """Use the given signature; else infer it from the example (outputs by running ``predict`` on it) with
-    MLflow's log_model rules: an example that cannot be typed or scored gives no signature at all."""
+    """Use the given signature; ``False`` means none, not even inferred (MLflow's ``signature=False``); else
+    infer it from the example (outputs by running ``predict`` on it) with MLflow's log_model rules: an example
+    that cannot be typed or scored gives no signature at all."""
+    if signature is False:
+        return None
     if signature is not None or input_example is None:
-        return signature
+        return signature  # type: ignore[return-value]
     return infer_signature_from_example(as_model_input(input_example), predict)
 
 

@@ -126,7 +126,7 @@ def save_model(
     *,
     artifacts: dict[str, str] | None = None,
     code_paths: Iterable[str] | None = None,
-    signature: ModelSignature | None = None,
+    signature: ModelSignature | None | bool = None,
     input_example: Any = None,
     pip_requirements: Iterable[str] | None = None,
     extra_pip_requirements: Iterable[str] | None = None,

@@ -195,3 +195,17 @@ def test_signature_block_is_the_one_mlflow_writes(tmp_path: Path, iris: Any, iri
         bakehouse.sklearn.save_model(iris_lr, str(tmp_path / "ours"), input_example=example)
     theirs, ours = (yaml.safe_load((tmp_path / d / "MLmodel").read_text())["signature"] for d in ("theirs", "ours"))
     assert ours == theirs
+
+
+def test_signature_false_means_no_signature_even_with_an_example(tmp_path: Path, iris: Any, iris_lr: Any) -> None:
+    X = iris[0]
+    bakehouse.sklearn.save_model(iris_lr, str(tmp_path / "plain"), input_example=X.head(2), signature=False)
+    doc = yaml.safe_load((tmp_path / "plain" / "MLmodel").read_text())
+    assert "signature" not in doc and doc["saved_input_example_info"]["type"] == "dataframe"
+
+    class Echo(bakehouse.pyfunc.PythonModel):
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            return model_input
+
+    bakehouse.pyfunc.save_model(str(tmp_path / "echo"), python_model=Echo(), input_example=X.head(2), signature=False)
+    assert "signature" not in yaml.safe_load((tmp_path / "echo" / "MLmodel").read_text())
