@@ -122,7 +122,6 @@ def autolog(
     - ``log_post_training_metrics`` is accepted but nothing is captured: calls to ``sklearn.metrics``
       functions or ``model.score`` after training are not logged (MLflow logs them as e.g.
       ``accuracy_score_X_test``).
-    - Classifier plots (``training_confusion_matrix.png``, ROC and precision-recall curves) are not logged.
     - ``disable_for_unsupported_versions=True`` is refused: Bakehouse keeps no table of tested versions.
     """
     if disable_for_unsupported_versions:
@@ -433,6 +432,7 @@ def _log_posttraining(run: Any, estimator: Any, X: Any, y: Any, sample_weight: A
                       "automatically record training metrics, provide training labels as inputs to the model "
                       "training function.")
     _log_estimator_html(run, estimator, config)
+    _log_classifier_plots(run, estimator, X, y, sample_weight, config)
     if is_parameter_search(estimator):
         _log_search(run, estimator, signature, input_example, dataset, model_id, config)
 
@@ -600,6 +600,29 @@ def _log_model(
     except Exception as exc:  # noqa: BLE001 - see the docstring
         _warn(config, "Failed to log the model %r: %s", name, exc)
         return None
+
+
+def _log_classifier_plots(run: Any, estimator: Any, X: Any, y: Any, sample_weight: Any,
+                          config: AutologConfig) -> None:
+    """MLflow's confusion matrix (and ROC / precision-recall curves for a binary classifier), when
+    matplotlib is installed."""
+    import importlib.util
+
+    import sklearn.base
+
+    if y is None or not sklearn.base.is_classifier(estimator):
+        return
+    if importlib.util.find_spec("matplotlib") is None:
+        _warn(config, "matplotlib is not installed: the classifier plots are not logged.")
+        return
+    from bakehouse.sklearn_plots import classifier_plots
+
+    with tempfile.TemporaryDirectory(prefix="bakehouse-plots-") as tmp:
+        try:
+            if classifier_plots(estimator, X, y, sample_weight, TRAINING_PREFIX, Path(tmp)):
+                run.client.log_artifacts(run.info.run_id, tmp)
+        except Exception as exc:  # noqa: BLE001 - plots are not worth a failed fit
+            _warn(config, "Failed to log the classifier plots: %s", exc)
 
 
 def _log_estimator_html(run: Any, estimator: Any, config: AutologConfig) -> None:

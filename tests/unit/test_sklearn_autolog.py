@@ -108,7 +108,9 @@ def test_classifier_params_tags_metrics_dataset_and_model(tmp_tracking_uri: str,
     np.testing.assert_array_equal(loaded.predict(X[:10]), pred[:10])
     signature = loaded.metadata.signature
     assert signature is not None and signature.inputs.is_tensor_spec()
-    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["estimator.html"]
+    # three classes: the confusion matrix only (ROC and precision-recall curves are for binary classifiers)
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == [
+        "estimator.html", "training_confusion_matrix.png"]
 
 
 def test_regressor_metrics_respect_sample_weight(tmp_tracking_uri: str, diabetes: Any) -> None:
@@ -162,7 +164,8 @@ def test_grid_search_parent_and_child_runs(tmp_tracking_uri: str, iris: Any) -> 
     assert set(parent.data.metrics) == CLASSIFIER_METRICS | {"best_cv_score"}
     model_names = sorted(Client().get_logged_model(o.model_id).name for o in parent.outputs.model_outputs)
     assert model_names == ["best_estimator", "model"]
-    assert sorted(a.path for a in Client().list_artifacts(parent.info.run_id)) == ["cv_results.csv", "estimator.html"]
+    assert sorted(a.path for a in Client().list_artifacts(parent.info.run_id)) == [
+        "cv_results.csv", "estimator.html", "training_confusion_matrix.png"]
     results = pd.DataFrame(search.cv_results_)
     best_two = results.nsmallest(2, "rank_test_score")
     assert sorted(c.data.params["C"] for c in children) == sorted(str(p["C"]) for p in best_two["params"])
@@ -350,3 +353,17 @@ def test_an_input_example_without_a_signature(tmp_tracking_uri: str, iris: Any) 
     loaded = bakehouse.pyfunc.load_model(f"models:/{output.model_id}")
     assert loaded.metadata.signature is None
     assert loaded.metadata.saved_input_example_info is not None
+
+
+def test_a_binary_classifier_gets_roc_and_precision_recall_curves(tmp_tracking_uri: str, iris: Any,
+                                                                   tmp_path: Path) -> None:
+    X, y = iris
+    binary = y < 2
+    bakehouse.sklearn.autolog()
+    LogisticRegression(max_iter=1000).fit(X[binary], y[binary])
+    run = _only_run()
+    names = ["training_confusion_matrix.png", "training_precision_recall_curve.png", "training_roc_curve.png"]
+    assert [a.path for a in Client().list_artifacts(run.info.run_id) if a.path.endswith(".png")] == names
+    for name in names:
+        local = Path(Client().download_artifacts(run.info.run_id, name, str(tmp_path)))
+        assert local.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and local.stat().st_size > 5000
