@@ -64,6 +64,7 @@ class AutologConfig:
     registered_model_name: str | None = None
     pos_label: Any = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    log_post_training_metrics: bool = True
 
 
 @dataclass
@@ -115,13 +116,13 @@ def autolog(
     ``best_estimator`` for GridSearchCV/RandomizedSearchCV, with ``best_cv_score``, ``cv_results.csv`` and one
     child run per top-``max_tuning_runs`` candidate) and ``estimator.html``. With no active run, a run is
     started (tag ``mlflow.autologging=sklearn`` plus ``extra_tags``) and ended FINISHED, or FAILED if fit raises.
+    With ``log_post_training_metrics``, scoring the model afterwards (``model.score(X_test, y_test)``, or a
+    ``sklearn.metrics`` function on its predictions) logs to the same run as MLflow does (see
+    ``sklearn_post_training``), and the data predicted on is logged as an "eval" dataset.
 
     Differences from MLflow, on purpose:
     - ``serialization_format`` defaults to skops (loads without pickle); ``None`` means skops, falling back
       to cloudpickle with a warning when skops cannot store the estimator. MLflow's default is cloudpickle.
-    - ``log_post_training_metrics`` is accepted but nothing is captured: calls to ``sklearn.metrics``
-      functions or ``model.score`` after training are not logged (MLflow logs them as e.g.
-      ``accuracy_score_X_test``).
     - ``disable_for_unsupported_versions=True`` is refused: Bakehouse keeps no table of tested versions.
     """
     if disable_for_unsupported_versions:
@@ -162,6 +163,7 @@ def autolog(
             registered_model_name=registered_model_name,
             pos_label=pos_label,
             extra_tags=tags,
+            log_post_training_metrics=log_post_training_metrics,
         )
         if not _state.patches:
             _patch_all()
@@ -217,6 +219,53 @@ def _patch_all() -> None:
         original = getattr(sklearn.model_selection, name, None)
         if original is not None:
             _replace(sklearn.model_selection, name, _without_autolog(original))
+    _patch_post_training()
+
+
+def _unwrapped(function: Any) -> Any:
+    return getattr(function, _ORIGINAL_ATTR, function)
+
+
+def _marked(wrapper: Any, original: Any) -> Any:
+    setattr(wrapper, _ORIGINAL_ATTR, original)  # a subclass reaching it through its MRO wraps the original
+    return wrapper
+
+
+def _patch_post_training() -> None:
+    """Predictions, ``score`` and the ``sklearn.metrics`` functions, for post-training metrics."""
+    import sklearn.metrics
+
+    from bakehouse import sklearn_post_training as post
+
+    def wrap(name: str, function: Any) -> Any:
+        original = _unwrapped(function)
+        if name == "score":
+            return _marked(post.patched_score(original), original)
+        return _marked(post.patched_predict(original, _log_eval_dataset), original)
+
+    patched_descriptors: set[int] = set()
+    for cls in estimators_to_patch():
+        for name in (*post.PREDICT_METHODS, "score"):
+            raw = _raw_attribute(cls, name)
+            if inspect.isfunction(raw):
+                _replace(cls, name, wrap(name, raw))
+            elif callable(getattr(raw, "fn", None)) and hasattr(raw, "check") and id(raw) not in patched_descriptors:
+                patched_descriptors.add(id(raw))
+                _replace(raw, "fn", wrap(name, raw.fn))
+    for name in post.metric_names():
+        _replace(sklearn.metrics, name, post.patched_metric(getattr(sklearn.metrics, name)))
+
+
+def _log_eval_dataset(run_id: str, data: Any) -> None:
+    """The data a model predicted on after training, as a run input with context "eval" (MLflow's)."""
+    config = _state.config
+    if config is None or not config.log_datasets:
+        return
+    from bakehouse.client import fluent
+
+    dataset = _dataset(data, None)
+    if dataset is not None:
+        fluent._client().log_inputs(run_id, [dataset.to_dataset_input(context="eval")])
 
 
 def _unpatch_all() -> None:
@@ -420,6 +469,10 @@ def _log_posttraining(run: Any, estimator: Any, X: Any, y: Any, sample_weight: A
         info = _log_model(estimator, "model", signature, input_example, config, params,
                           registered_model_name=config.registered_model_name)
         model_id = info.model_id if info is not None else None
+    if config.log_post_training_metrics:
+        from bakehouse.sklearn_post_training import register_model
+
+        register_model(estimator, run_id, model_id)
     try:
         dataset = _dataset(X, y)
     except Exception:  # noqa: BLE001 - metrics are still logged, only not linked to a dataset

@@ -367,3 +367,71 @@ def test_a_binary_classifier_gets_roc_and_precision_recall_curves(tmp_tracking_u
     for name in names:
         local = Path(Client().download_artifacts(run.info.run_id, name, str(tmp_path)))
         assert local.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and local.stat().st_size > 5000
+
+
+_POST_TRAINING_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, warnings
+    warnings.simplefilter("ignore")
+    import logging; logging.disable(logging.CRITICAL)
+    TOOL = sys.argv[1]
+    if TOOL == "mlflow":
+        import mlflow as tool
+        tool.set_tracking_uri(sys.argv[2])
+    else:
+        import bakehouse as tool
+        tool.set_tracking_uri(sys.argv[2])
+    import sklearn.metrics as m
+    from sklearn.datasets import load_diabetes, load_iris
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    tool.autolog()
+    X, y = load_iris(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    model = LogisticRegression(max_iter=500).fit(X_train, y_train)
+    pred = model.predict(X_test)
+    m.accuracy_score(y_test, pred)
+    m.f1_score(y_test, pred, average="macro")
+    model.score(X_test, y_test)
+    m.accuracy_score(y_test, pred)
+    m.log_loss(y_test, model.predict_proba(X_test))
+    m.accuracy_score(y_test, y_test)  # not a prediction of the model: not logged
+    Xd, yd = load_diabetes(return_X_y=True)
+    reg = LinearRegression().fit(Xd[:300], yd[:300])
+    holdout = Xd[300:]
+    m.r2_score(yd[300:], reg.predict(holdout))
+    out = {}
+    for run in tool.search_runs(output_format="list"):
+        metrics = {k: round(v, 9) for k, v in run.data.metrics.items() if not k.startswith("training_")}
+        info = tool.artifacts.load_dict(f"runs:/{run.info.run_id}/metric_info.json")
+        contexts = sorted(t.value for d in run.inputs.dataset_inputs for t in (
+            d.tags if TOOL == "mlflow" else [type("T", (), {"value": v}) for v in d.tags.values()]))
+        out[run.data.tags["estimator_name"]] = {"metrics": metrics, "info": info, "contexts": contexts}
+    print(json.dumps(out, sort_keys=True))
+    """
+)
+
+
+def test_post_training_metrics_match_mlflow(tmp_path: Path) -> None:
+    """Scoring an autologged model afterwards logs what MLflow logs: same keys (named after the caller's
+    variables, indexed on repeats), same values, same metric_info.json, an "eval" dataset."""
+    pytest.importorskip("mlflow")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BAKEHOUSE_"))}
+    results = {}
+    for tool in ("mlflow", "bakehouse"):
+        workdir = tmp_path / tool
+        workdir.mkdir()
+        proc = subprocess.run([sys.executable, "-c", _POST_TRAINING_SCRIPT, tool, f"sqlite:///{workdir / 'db'}"],
+                              cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results[tool] = json.loads(proc.stdout.strip().splitlines()[-1])
+    ours = results["bakehouse"]
+    assert set(ours["LogisticRegression"]["metrics"]) == {
+        "accuracy_score_X_test", "accuracy_score-2_X_test", "f1_score_X_test", "LogisticRegression_score_X_test",
+        "log_loss_X_test"}
+    assert ours["LogisticRegression"]["info"]["f1_score_X_test"] == (
+        "f1_score(y_true=y_test, y_pred=pred, average='macro')")
+    assert set(ours["LinearRegression"]["metrics"]) == {"r2_score_holdout"}
+    assert ours["LogisticRegression"]["contexts"] == ["eval", "train"]
+    assert ours == results["mlflow"]
