@@ -11,6 +11,7 @@ metric) log nothing of their own.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -18,7 +19,7 @@ import sys
 import threading
 import weakref
 from collections import defaultdict
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +41,14 @@ class _Registry:
     def nested(self) -> bool:
         return getattr(self.local, "depth", 0) > 0
 
-    def enter(self) -> None:
+    @contextlib.contextmanager
+    def inner_call(self) -> Iterator[None]:
+        """A patched call in progress: what it calls in turn (a metric inside ``score``) logs nothing."""
         self.local.depth = getattr(self.local, "depth", 0) + 1
-
-    def leave(self) -> None:
-        self.local.depth -= 1
+        try:
+            yield
+        finally:
+            self.local.depth -= 1
 
 
 _registry = _Registry()
@@ -149,11 +153,8 @@ def patched_predict(original: Callable[..., Any], log_eval_dataset: Callable[[st
         owner = getattr(self, _RUN_ATTR, None)
         if owner is None or _registry.nested() or _training():
             return original(self, *args, **kwargs)
-        _registry.enter()
-        try:
+        with _registry.inner_call():
             result = original(self, *args, **kwargs)
-        finally:
-            _registry.leave()
         data = args[0] if args else next(iter(kwargs.values()), None)
         try:
             run_id, model_id = owner
@@ -183,11 +184,8 @@ def patched_score(original: Callable[..., Any]) -> Callable[..., Any]:
         owner = getattr(self, _RUN_ATTR, None)
         if owner is None or _registry.nested() or _training():
             return original(self, *args, **kwargs)
-        _registry.enter()
-        try:
+        with _registry.inner_call():
             value = original(self, *args, **kwargs)
-        finally:
-            _registry.leave()
         try:
             if _loggable(value):
                 run_id, model_id = owner
@@ -209,11 +207,8 @@ def patched_metric(original: Callable[..., Any]) -> Callable[..., Any]:
     def metric(*args: Any, **kwargs: Any) -> Any:
         if _registry.nested() or _training() or not _registry.predictions:
             return original(*args, **kwargs)
-        _registry.enter()
-        try:
+        with _registry.inner_call():
             value = original(*args, **kwargs)
-        finally:
-            _registry.leave()
         try:
             owner = next((_registry.predictions[id(a)] for a in (*args, *kwargs.values())
                           if a is not None and id(a) in _registry.predictions), None)
