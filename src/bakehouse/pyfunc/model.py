@@ -11,6 +11,7 @@ our custom models and we load MLflow's.
 from __future__ import annotations
 
 import inspect
+import os
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -101,6 +102,11 @@ def save_custom_model(
     from bakehouse.models import saving
     from bakehouse.models.environment import modules_imported_by, modules_of_object
 
+    if isinstance(python_model, (str, os.PathLike)):
+        raise InvalidParameterError(
+            f"python_model={os.fspath(python_model)!r} names a code file (MLflow's models-from-code), which "
+            "Bakehouse does not save: pass a PythonModel instance instead"
+        )
     if not callable(getattr(python_model, "predict", None)):
         raise InvalidParameterError("python_model must define predict(context, model_input, params=None)")
     model_dir = saving.create_model_dir(path)
