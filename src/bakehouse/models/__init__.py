@@ -3,6 +3,7 @@
 Imports here stay light (no pandas/numpy/sklearn) so ``import bakehouse.models`` is cheap.
 """
 
+from bakehouse.models.code_model import set_model
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.signature import (
     ColSpec,
@@ -24,4 +25,5 @@ __all__ = [
     "Schema",
     "TensorSpec",
     "infer_signature",
+    "set_model",
 ]

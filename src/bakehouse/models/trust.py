@@ -44,3 +44,14 @@ def untrusted_skops_types(types: list[str], extra_trusted: list[str] | None) -> 
     """The types skops reports as untrusted that are neither from a safe module nor trusted by the caller."""
     trusted = set(extra_trusted or ())
     return [t for t in types if t not in trusted and t.split(".")[0] not in SAFE_SKOPS_MODULES]
+
+
+def require_code_opt_in(explicit: bool | None, what: str) -> None:
+    """Running a model's code file is the same trust as unpickling it: the same switch, its own words."""
+    if not pickle_allowed(explicit):
+        raise ModelLoadRefusedError(
+            f"Refusing to run the code file of {what}: a model's code runs with your permissions. If you trust "
+            "this model, pass allow_pickle=True or set BAKEHOUSE_ALLOW_PICKLE=true."
+        )
+    warnings.warn(f"Running the code file of {what}: only do this for models you trust.", PickleWarning,
+                  stacklevel=3)

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bakehouse.errors import InvalidParameterError
+from bakehouse.models.code_model import CODE_MODEL_LOADER, as_python_model, load_code_model
 from bakehouse.models.flavors import ModelLoadRefusedError
 from bakehouse.models.mlmodel import Model
 from bakehouse.models.signature import ModelSignature
-from bakehouse.models.trust import require_pickle_opt_in
+from bakehouse.models.trust import require_code_opt_in, require_pickle_opt_in
 
 FLAVOR_NAME = "python_function"
 LOADER_MODULE = "mlflow.pyfunc.model"
@@ -102,11 +103,12 @@ def save_custom_model(
     from bakehouse.models import saving
     from bakehouse.models.environment import modules_imported_by, modules_of_object
 
-    if isinstance(python_model, (str, os.PathLike)):
-        raise InvalidParameterError(
-            f"python_model={os.fspath(python_model)!r} names a code file (MLflow's models-from-code), which "
-            "Bakehouse does not save: pass a PythonModel instance instead"
-        )
+    code_file: Path | None = None
+    if isinstance(python_model, (str, os.PathLike)):  # models from code: the file is saved, nothing pickled
+        code_file = Path(python_model)
+        if code_file.suffix != ".py" or not code_file.is_file():
+            raise InvalidParameterError(f"python_model={os.fspath(python_model)!r} is not an existing .py file")
+        python_model = as_python_model(load_code_model(code_file))
     if not callable(getattr(python_model, "predict", None)):
         raise InvalidParameterError("python_model must define predict(context, model_input, params=None)")
     model_dir = saving.create_model_dir(path)
@@ -124,16 +126,23 @@ def save_custom_model(
                 shutil.copy2(src, dst)
             saved_artifacts[name] = {"path": f"{ARTIFACTS_DIR}/{src.name}", "uri": source}
     code = saving.copy_code_paths(model_dir, code_paths)
-    with open(model_dir / PYTHON_MODEL_FILE, "wb") as out:
-        cloudpickle.dump(python_model, out)
     conf: dict[str, Any] = {}
     if saved_artifacts:
         conf["artifacts"] = saved_artifacts
-    conf.update(cloudpickle_version=cloudpickle.__version__, code=code, python_model=PYTHON_MODEL_FILE, streamable=False)
+    conf.update(cloudpickle_version=cloudpickle.__version__, code=code)
+    if code_file is not None:
+        shutil.copy2(code_file, model_dir / code_file.name)
+        conf.update(model_code_path=code_file.name, streamable=False)  # MLflow's loader takes the basename
+        loader = CODE_MODEL_LOADER
+    else:
+        with open(model_dir / PYTHON_MODEL_FILE, "wb") as out:
+            cloudpickle.dump(python_model, out)
+        conf.update(python_model=PYTHON_MODEL_FILE, streamable=False)
+        loader = LOADER_MODULE
     if model_config:
         conf["config"] = model_config
     model = mlflow_model or Model()
-    model.add_flavor(FLAVOR_NAME, **saving.pyfunc_conf(LOADER_MODULE, **conf))
+    model.add_flavor(FLAVOR_NAME, **saving.pyfunc_conf(loader, **conf))
     context = PythonModelContext({k: str(model_dir / v["path"]) for k, v in saved_artifacts.items()}, dict(model_config or {}))
     predict = None
     if input_example is not None and signature is None:
@@ -168,29 +177,34 @@ def load_pyfunc(
     """Unpickle a custom model (opt-in only), add its ``code/`` to sys.path, run ``load_context``."""
     root = Path(model_dir)
     conf = model.get_flavor(FLAVOR_NAME)
-    if "model_code_path" in conf:
-        raise ModelLoadRefusedError(
-            "This is an MLflow models-from-code model; executing its code file is not supported here"
-        )
-    pickled = conf.get("python_model")
-    if not pickled:
-        raise InvalidParameterError("The MLmodel names no python_model file")
-    require_pickle_opt_in(allow_pickle, "a custom Python model")
     code = conf.get("code")
     if code:
         code_dir = str(_inside(root, code))
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
-    import cloudpickle  # custom models are code: cloudpickle is the only way to read them
-
-    path = _inside(root, pickled)
-    if conf.get("compression"):
-        raise InvalidParameterError(f"Compressed python_model files ({conf['compression']}) are not supported")
-    with open(path, "rb") as f:
-        python_model = cloudpickle.load(f)
+    if "model_code_path" in conf:
+        require_code_opt_in(allow_pickle, "a model from code")
+        code_file = _inside(root, Path(str(conf["model_code_path"])).name)  # MLflow writes the author's path
+        python_model = as_python_model(load_code_model(code_file))
+    else:
+        python_model = _unpickle(root, conf, allow_pickle)
     artifacts = {name: str(_inside(root, info["path"])) for name, info in (conf.get("artifacts") or {}).items()}
     config = dict(conf.get("config") or {})
     config.update(model_config or {})
     context = PythonModelContext(artifacts, config)
     python_model.load_context(context)
     return PythonModelWrapper(python_model, context)
+
+
+def _unpickle(root: Path, conf: dict[str, Any], allow_pickle: bool | None) -> Any:
+    pickled = conf.get("python_model")
+    if not pickled:
+        raise InvalidParameterError("The MLmodel names no python_model file")
+    require_pickle_opt_in(allow_pickle, "a custom Python model")
+    import cloudpickle  # custom models are code: cloudpickle is the only way to read them
+
+    path = _inside(root, pickled)
+    if conf.get("compression"):
+        raise InvalidParameterError(f"Compressed python_model files ({conf['compression']}) are not supported")
+    with open(path, "rb") as f:
+        return cloudpickle.load(f)

@@ -209,11 +209,3 @@ def test_signature_false_means_no_signature_even_with_an_example(tmp_path: Path,
 
     bakehouse.pyfunc.save_model(str(tmp_path / "echo"), python_model=Echo(), input_example=X.head(2), signature=False)
     assert "signature" not in yaml.safe_load((tmp_path / "echo" / "MLmodel").read_text())
-
-
-def test_a_code_file_as_python_model_is_refused_by_name(tmp_path: Path) -> None:
-    code = tmp_path / "model.py"
-    code.write_text("import bakehouse\n")
-    with pytest.raises(InvalidParameterError, match="models-from-code"):
-        bakehouse.pyfunc.save_model(str(tmp_path / "out"), python_model=str(code))
-    assert not (tmp_path / "out").exists()

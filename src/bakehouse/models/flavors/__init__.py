@@ -20,6 +20,7 @@ PYFUNC_FLAVOR = "python_function"
 LOADER_MODULE_FLAVORS: dict[str, str] = {
     "mlflow.pyfunc.model": PYFUNC_FLAVOR,
     "bakehouse.pyfunc.model": PYFUNC_FLAVOR,
+    "mlflow.pyfunc.loaders.code_model": PYFUNC_FLAVOR,  # models from code (the flavor runs them on opt-in)
     "mlflow.sklearn": "sklearn",
     "bakehouse.sklearn": "sklearn",
     "mlflow.pytorch": "pytorch",
