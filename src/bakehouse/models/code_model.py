@@ -23,7 +23,7 @@ from bakehouse.errors import InvalidParameterError
 CODE_MODEL_LOADER = "mlflow.pyfunc.loaders.code_model"
 
 _slot = threading.local()
-_lock = threading.Lock()  # one code file runs at a time: set_model's slot is per thread, the file is global
+_lock = threading.RLock()  # one code file runs at a time (a file may load another model from code)
 
 
 def set_model(model: Any) -> None:
