@@ -26,7 +26,6 @@ from bakehouse.store.validation import (
     validate_batch,
     validate_bounded_string,
     validate_dataset,
-    validate_key,
     validate_max_results,
     validate_run_name,
     validate_tag,
