@@ -91,6 +91,7 @@ def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServ
     assert "tree-depth-2" not in names
     # nested runs: expand the parent
     page.get_by_role("button", name="Expand 3 child runs").click()
+    expect(page.locator(".grid-body .gr")).to_have_count(11)  # the redraw is asynchronous: wait for it
     names = rows(page)
     parent_at = names.index("grid-search")
     assert names[parent_at + 1: parent_at + 4] == ["tree-depth-2", "tree-depth-4", "tree-depth-8"] or \
