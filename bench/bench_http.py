@@ -38,10 +38,11 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -104,30 +105,67 @@ def start(name: str, workdir: Path) -> RunningServer:
     health = "/health"
     supports_artifacts = True
     if name.startswith("bakehouse"):
-        cmd = [str(VENV_BIN / "bakehouse"), "server", "-p", str(port), "--backend-store-uri", db,
-               "--artifacts-destination", art, "--log-level", "warning"]
+        cmd = [
+            str(VENV_BIN / "bakehouse"),
+            "server",
+            "-p",
+            str(port),
+            "--backend-store-uri",
+            db,
+            "--artifacts-destination",
+            art,
+            "--log-level",
+            "warning",
+        ]
         if name == "bakehouse-w2":
             cmd += ["--workers", "2"]
     elif name == "mlflow":
-        cmd = [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-               "--backend-store-uri", db, "--artifacts-destination", art]
+        cmd = [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            db,
+            "--artifacts-destination",
+            art,
+        ]
     elif name == "fml":
         binary = fml_binary()
         if binary is None:
             raise FileNotFoundError("fml")
-        cmd = [binary, "server", "--listen-address", f"127.0.0.1:{port}", "--database-uri",
-               f"sqlite://{workdir / 'fml.db'}", "--default-artifact-root", art]
+        cmd = [
+            binary,
+            "server",
+            "--listen-address",
+            f"127.0.0.1:{port}",
+            "--database-uri",
+            f"sqlite://{workdir / 'fml.db'}",
+            "--default-artifact-root",
+            art,
+        ]
         supports_artifacts = False  # FastTrackML has no artifact proxy
     else:
         raise ValueError(name)
     log = open(workdir / "server.log", "wb")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
-                            start_new_session=True, env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")})
+    proc = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=workdir,
+        start_new_session=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+    )
     url = f"http://127.0.0.1:{port}"
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited:\n" + (workdir / "server.log").read_text(errors="replace")[-3000:])
+            raise RuntimeError(
+                f"{name} exited:\n" + (workdir / "server.log").read_text(errors="replace")[-3000:]
+            )
         try:
             with urllib.request.urlopen(url + health, timeout=1) as response:
                 if response.status == 200:
@@ -151,7 +189,9 @@ class Results:
         values = self.rows.get(self.baseline.get(workload, workload), {})
         return values.get("mlflow")
 
-    def add(self, workload: str, server: str, value: float, unit: str, higher_is_better: bool = False) -> None:
+    def add(
+        self, workload: str, server: str, value: float, unit: str, higher_is_better: bool = False
+    ) -> None:
         self.rows.setdefault(workload, {})[server] = value
         self.units[workload] = unit
         self.higher_is_better[workload] = higher_is_better
@@ -203,8 +243,11 @@ class Workbench:
             self._populate_mlflow(f"sqlite:///{db}")
         else:
             self._populate_http()
-        print(f"  ({self.name}: {self.n_runs} runs + {self.points} history points set up in "
-              f"{time.perf_counter() - t0:.1f} s, not timed)", flush=True)
+        print(
+            f"  ({self.name}: {self.n_runs} runs + {self.points} history points set up in "
+            f"{time.perf_counter() - t0:.1f} s, not timed)",
+            flush=True,
+        )
         assert len(self.client.get_metric_history(self.history_run, "h")) == self.points
 
     def _run_rows(self, i: int) -> tuple[dict[str, str], list[tuple[str, float]], list[tuple[str, str]]]:
@@ -220,12 +263,26 @@ class Workbench:
         store = SqlTrackingStore(uri, "mlflow-artifacts:/")
         for i in range(self.n_runs):
             tags, metrics, params = self._run_rows(i)
-            run = store.create_run(self.search_eid, "bench", 1_700_000_000_000 + i, [RunTag(k, v) for k, v in tags.items()], f"r{i}")
-            store.log_batch(run.info.run_id, metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
-                            params=[Param(k, v) for k, v in params])
+            run = store.create_run(
+                self.search_eid,
+                "bench",
+                1_700_000_000_000 + i,
+                [RunTag(k, v) for k, v in tags.items()],
+                f"r{i}",
+            )
+            store.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
+                params=[Param(k, v) for k, v in params],
+            )
         for start_step in range(0, self.points, 1000):
-            store.log_batch(self.history_run, metrics=[
-                Metric("h", float(s), 1_700_000_000_000 + s, s) for s in range(start_step, min(self.points, start_step + 1000))])
+            store.log_batch(
+                self.history_run,
+                metrics=[
+                    Metric("h", float(s), 1_700_000_000_000 + s, s)
+                    for s in range(start_step, min(self.points, start_step + 1000))
+                ],
+            )
         store.engine.dispose()
 
     def _populate_mlflow(self, uri: str) -> None:
@@ -235,14 +292,29 @@ class Workbench:
         store = SqlAlchemyStore(uri, "mlflow-artifacts:/")
         for i in range(self.n_runs):
             tags, metrics, params = self._run_rows(i)
-            run = store.create_run(self.search_eid, "bench", 1_700_000_000_000 + i,
-                                   [RunTag(k, v) for k, v in tags.items()], f"r{i}")
-            store.log_batch(run.info.run_id, metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
-                            params=[Param(k, v) for k, v in params], tags=[])
+            run = store.create_run(
+                self.search_eid,
+                "bench",
+                1_700_000_000_000 + i,
+                [RunTag(k, v) for k, v in tags.items()],
+                f"r{i}",
+            )
+            store.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
+                params=[Param(k, v) for k, v in params],
+                tags=[],
+            )
         for start_step in range(0, self.points, 1000):
-            store.log_batch(self.history_run, metrics=[
-                Metric("h", float(s), 1_700_000_000_000 + s, s) for s in range(start_step, min(self.points, start_step + 1000))],
-                params=[], tags=[])
+            store.log_batch(
+                self.history_run,
+                metrics=[
+                    Metric("h", float(s), 1_700_000_000_000 + s, s)
+                    for s in range(start_step, min(self.points, start_step + 1000))
+                ],
+                params=[],
+                tags=[],
+            )
         store.engine.dispose()
 
     def _populate_http(self) -> None:
@@ -250,15 +322,25 @@ class Workbench:
 
         def make_run(i: int) -> None:
             tags, metrics, params = self._run_rows(i)
-            run = self.client.create_run(self.search_eid, start_time=1_700_000_000_000 + i, tags=tags, run_name=f"r{i}")
-            self.client.log_batch(run.info.run_id, metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
-                                  params=[Param(k, v) for k, v in params])
+            run = self.client.create_run(
+                self.search_eid, start_time=1_700_000_000_000 + i, tags=tags, run_name=f"r{i}"
+            )
+            self.client.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, v, 1_700_000_000_000, 0) for k, v in metrics],
+                params=[Param(k, v) for k, v in params],
+            )
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(make_run, range(self.n_runs)))
         for start_step in range(0, self.points, 1000):
-            self.client.log_batch(self.history_run, metrics=[
-                Metric("h", float(s), 1_700_000_000_000 + s, s) for s in range(start_step, min(self.points, start_step + 1000))])
+            self.client.log_batch(
+                self.history_run,
+                metrics=[
+                    Metric("h", float(s), 1_700_000_000_000 + s, s)
+                    for s in range(start_step, min(self.points, start_step + 1000))
+                ],
+            )
 
     # ------------------------------------------------------------------ timed workloads (one sample each)
     def log_metric_loop(self) -> float:
@@ -295,8 +377,10 @@ class Workbench:
         t0 = time.perf_counter()
         for _ in range(batches):
             base = self.batch_step
-            client.log_batch(self.batch_run, metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000, base + i)
-                                                      for i in range(1000)])
+            client.log_batch(
+                self.batch_run,
+                metrics=[Metric(f"k{i % 10}", float(i), 1_700_000_000_000, base + i) for i in range(1000)],
+            )
             self.batch_step += 1000
         return batches * 1000 / (time.perf_counter() - t0)
 
@@ -305,8 +389,9 @@ class Workbench:
         total, token = 0, None
         t0 = time.perf_counter()
         while True:
-            page = client.search_runs([self.search_eid], filter_string, max_results=1000, order_by=order_by,
-                                           page_token=token)
+            page = client.search_runs(
+                [self.search_eid], filter_string, max_results=1000, order_by=order_by, page_token=token
+            )
             total += len(page)
             token = page.token
             if not token:
@@ -381,9 +466,18 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
         ("log_metric loop, bakehouse client", "calls/s", True, None),
         ("log_batch 1000 metrics/call", "metrics/s", True, Workbench.log_batch),
         (f"search {n_runs} runs, no filter", "ms", False, lambda b: b.search()),
-        (f"search {n_runs} runs, filter", "ms", False,
-         lambda b: b.search("metrics.acc > 0.5 AND params.model = 'cnn'")),
-        (f"search {n_runs} runs, order_by metric", "ms", False, lambda b: b.search("", ["metrics.loss DESC"])),
+        (
+            f"search {n_runs} runs, filter",
+            "ms",
+            False,
+            lambda b: b.search("metrics.acc > 0.5 AND params.model = 'cnn'"),
+        ),
+        (
+            f"search {n_runs} runs, order_by metric",
+            "ms",
+            False,
+            lambda b: b.search("", ["metrics.loss DESC"]),
+        ),
         (f"get_metric_history {points} points", "ms", False, Workbench.history),
     ]
     for title, unit, higher, fn in workloads:
@@ -400,14 +494,34 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
             if values:
                 results.add(title, name, statistics.median(values), unit, higher)
     ours: list[tuple[str, str, str, bool, Callable[[Workbench], float]]] = [
-        ("log_batch 1000 metrics/call, bakehouse client", "log_batch 1000 metrics/call", "metrics/s", True,
-         lambda b: b.log_batch(ours=True)),
-        (f"search {n_runs} runs, no filter, bakehouse client", f"search {n_runs} runs, no filter", "ms", False,
-         lambda b: b.search(ours=True)),
-        (f"search {n_runs} runs, order_by metric, bakehouse client", f"search {n_runs} runs, order_by metric", "ms",
-         False, lambda b: b.search("", ["metrics.loss DESC"], ours=True)),
-        (f"get_metric_history {points} points, bakehouse client", f"get_metric_history {points} points", "ms", False,
-         lambda b: b.history(ours=True)),
+        (
+            "log_batch 1000 metrics/call, bakehouse client",
+            "log_batch 1000 metrics/call",
+            "metrics/s",
+            True,
+            lambda b: b.log_batch(ours=True),
+        ),
+        (
+            f"search {n_runs} runs, no filter, bakehouse client",
+            f"search {n_runs} runs, no filter",
+            "ms",
+            False,
+            lambda b: b.search(ours=True),
+        ),
+        (
+            f"search {n_runs} runs, order_by metric, bakehouse client",
+            f"search {n_runs} runs, order_by metric",
+            "ms",
+            False,
+            lambda b: b.search("", ["metrics.loss DESC"], ours=True),
+        ),
+        (
+            f"get_metric_history {points} points, bakehouse client",
+            f"get_metric_history {points} points",
+            "ms",
+            False,
+            lambda b: b.history(ours=True),
+        ),
     ]
     for title, baseline, unit, higher, fn in ours:
         samples = {b.name: [] for b in benches if b.ours is not None}
@@ -419,7 +533,10 @@ def run_all(benches: list[Workbench], results: Results, repeat: int, scale: floa
             results.add(title, name, statistics.median(values), unit, higher)
         results.baseline[title] = baseline
     # the official client's parsing alone, on the responses of the first server (all servers send the same)
-    for kind, baseline in (("search", f"search {n_runs} runs, no filter"), ("history", f"get_metric_history {points} points")):
+    for kind, baseline in (
+        ("search", f"search {n_runs} runs, no filter"),
+        ("history", f"get_metric_history {points} points"),
+    ):
         title = f"{baseline}: the mlflow client's own parsing"
         results.add(title, "no server", benches[0].client_parse_floor(kind, repeat), "ms", False)
         results.baseline[title] = baseline
@@ -437,8 +554,11 @@ class RawHttpPeer:
     """
 
     def __init__(self, payload: Path, sink: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--raw-peer", str(payload), str(sink)],
-                                     stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--raw-peer", str(payload), str(sink)],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}"
@@ -482,10 +602,14 @@ class RawHttpPeer:
                                 return
                             out.write(view[:n])
                             got += n
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                    )
                 elif method == b"GET":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                                 b"Content-Length: %d\r\n\r\n" % payload.stat().st_size)
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                        b"Content-Length: %d\r\n\r\n" % payload.stat().st_size
+                    )
                     with open(payload, "rb") as fh:
                         while n := fh.readinto(buffer):
                             conn.sendall(view[:n])
@@ -544,7 +668,9 @@ def raw_get(url: str, dst: Path) -> None:
             got += n
 
 
-def raw_peer_round(peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_mb: int) -> dict[str, tuple[float, float]]:
+def raw_peer_round(
+    peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_mb: int
+) -> dict[str, tuple[float, float]]:
     """(upload, download) MB/s against :class:`RawHttpPeer`: the loopback reference, then each client's own
     artifact code."""
     from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository as MlflowHttpRepo
@@ -557,10 +683,14 @@ def raw_peer_round(peer: RawHttpPeer, src: Path, sink: Path, digest: str, size_m
     ours = BakehouseHttpRepo(root)
     clients: dict[str, tuple[Callable[[], None], Callable[[Path], None]]] = {
         "loopback": (lambda: raw_put(peer.url, src), lambda out: raw_get(peer.url, out)),
-        "mlflow client": (lambda: theirs.log_artifact(str(src)),
-                          lambda out: theirs._download_file("payload.bin", str(out))),
-        "bakehouse client": (lambda: ours.log_artifact(str(src)),
-                             lambda out: ours._download_file("payload.bin", out, None)),
+        "mlflow client": (
+            lambda: theirs.log_artifact(str(src)),
+            lambda out: theirs._download_file("payload.bin", str(out)),
+        ),
+        "bakehouse client": (
+            lambda: ours.log_artifact(str(src)),
+            lambda out: ours._download_file("payload.bin", out, None),
+        ),
     }
     for name, (upload, download) in clients.items():
         os.sync()  # the previous transfer's writeback must not compete with this one
@@ -606,8 +736,7 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
     src = workdir / "payload.bin"
     block = os.urandom(1 << 20)
     with open(src, "wb") as fh:
-        for i in range(size_mb):
-            fh.write(block[i:] + block[:i])
+        fh.writelines(block[i:] + block[:i] for i in range(size_mb))
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     up: dict[str, list[float]] = {}
     down: dict[str, list[float]] = {}
@@ -632,7 +761,9 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
         os.sync()  # the previous transfer's writeback must not compete with this one
         t0 = time.perf_counter()
         shutil.copyfile(src, target / "copy.bin")
-        (references.setdefault("disk copy", []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
+        (references.setdefault("disk copy", []).append if keep else _ignore)(
+            size_mb / (time.perf_counter() - t0)
+        )
         trash.append(target)
         for client, (up_mbs, down_mbs) in raw_peer_round(peer, src, sink, digest, size_mb).items():
             if keep:
@@ -650,7 +781,9 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
             os.sync()  # the previous transfer's writeback must not compete with this one
             t0 = time.perf_counter()
             path = bench.client.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
-            (down.setdefault(bench.name, []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
+            (down.setdefault(bench.name, []).append if keep else _ignore)(
+                size_mb / (time.perf_counter() - t0)
+            )
             if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
                 raise AssertionError(f"{bench.name}: downloaded bytes differ")
             trash.append(out)
@@ -659,24 +792,31 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
                 os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
                 bench.ours.log_artifact(bench.artifact_run, str(src), remote)
-                (up.setdefault(f"{bench.name}+client", []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
+                (up.setdefault(f"{bench.name}+client", []).append if keep else _ignore)(
+                    size_mb / (time.perf_counter() - t0)
+                )
                 out = fresh_dir()
                 os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
                 path = bench.ours.download_artifacts(bench.artifact_run, f"{remote}/payload.bin", str(out))
-                (down.setdefault(f"{bench.name}+client", []).append if keep else _ignore)(size_mb / (time.perf_counter() - t0))
+                (down.setdefault(f"{bench.name}+client", []).append if keep else _ignore)(
+                    size_mb / (time.perf_counter() - t0)
+                )
                 if hashlib.sha256(Path(path).read_bytes()).hexdigest() != digest:
                     raise AssertionError(f"{bench.name}: downloaded bytes differ (bakehouse client)")
                 trash.append(out)
             # the transfer alone: each client's artifact repository against the proxy, the same calls as
             # against the minimal peer (no run lookup, no listing), so comparable with the limits
             for label, make in _transfer_clients(bench):
-                repo = make(f"{bench.server.url}/api/2.0/mlflow-artifacts/artifacts/transfer-{label}-{round_no}")
+                repo = make(
+                    f"{bench.server.url}/api/2.0/mlflow-artifacts/artifacts/transfer-{label}-{round_no}"
+                )
                 os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
                 repo.log_artifact(str(src))
                 (transfer_up.setdefault((label, bench.name), []).append if keep else _ignore)(
-                    size_mb / (time.perf_counter() - t0))
+                    size_mb / (time.perf_counter() - t0)
+                )
                 out = fresh_dir() / "payload.bin"
                 os.sync()  # the previous transfer's writeback must not compete with this one
                 t0 = time.perf_counter()
@@ -685,7 +825,8 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
                 else:
                     repo._download_file("payload.bin", out, None)
                 (transfer_down.setdefault((label, bench.name), []).append if keep else _ignore)(
-                    size_mb / (time.perf_counter() - t0))
+                    size_mb / (time.perf_counter() - t0)
+                )
                 if hashlib.sha256(out.read_bytes()).hexdigest() != digest:
                     raise AssertionError(f"{bench.name}, {label}: downloaded bytes differ (transfer only)")
                 trash.append(out.parent)
@@ -701,17 +842,25 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
         os.sync()
         time.sleep(1.0)
     print("  samples (MB/s, round by round):", flush=True)
-    for name, values in [*references.items(), *((f"{n} up", v) for n, v in up.items()),
-                         *((f"{n} down", v) for n, v in down.items()),
-                         *((f"{s} {c} up (transfer only)", v) for (c, s), v in transfer_up.items()),
-                         *((f"{s} {c} down (transfer only)", v) for (c, s), v in transfer_down.items())]:
+    for name, values in [
+        *references.items(),
+        *((f"{n} up", v) for n, v in up.items()),
+        *((f"{n} down", v) for n, v in down.items()),
+        *((f"{s} {c} up (transfer only)", v) for (c, s), v in transfer_up.items()),
+        *((f"{s} {c} down (transfer only)", v) for (c, s), v in transfer_down.items()),
+    ]:
         print(f"    {name:<52} " + " ".join(f"{v:7.0f}" for v in values), flush=True)
     for direction, samples in (("upload", up), ("download", down)):
         base = f"artifact {direction} {size_mb} MB"
         for name, values in samples.items():
             if name.endswith("+client"):  # Bakehouse's client against Bakehouse's server
-                results.add(f"{base}, bakehouse client", name.removesuffix("+client"), statistics.median(values),
-                            "MB/s", True)
+                results.add(
+                    f"{base}, bakehouse client",
+                    name.removesuffix("+client"),
+                    statistics.median(values),
+                    "MB/s",
+                    True,
+                )
                 results.baseline[f"{base}, bakehouse client"] = base
             else:
                 results.add(base, name, statistics.median(values), "MB/s", True)
@@ -723,8 +872,12 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
             if not rows:
                 continue
             results.add(title, "disk copy", statistics.median(references["disk copy"]), "MB/s", True)
-            results.add(title, "loopback", statistics.median(references[f"raw peer {way}, loopback"]), "MB/s", True)
-            results.add(title, "raw peer", statistics.median(references[f"raw peer {way}, {client}"]), "MB/s", True)
+            results.add(
+                title, "loopback", statistics.median(references[f"raw peer {way}, loopback"]), "MB/s", True
+            )
+            results.add(
+                title, "raw peer", statistics.median(references[f"raw peer {way}, {client}"]), "MB/s", True
+            )
             for server, values in rows.items():
                 results.add(title, server, statistics.median(values), "MB/s", True)
             if client == "bakehouse client":
@@ -735,7 +888,13 @@ def artifact_round(benches: list[Workbench], results: Results, repeat: int, scal
 
 def print_summary(results: Results, servers: list[str]) -> None:
     print("\n## Summary (medians; ratio = how many times faster than MLflow)\n")
-    header = "| workload | " + " | ".join(servers) + " | " + " | ".join(f"{s} vs mlflow" for s in servers if s != "mlflow") + " |"
+    header = (
+        "| workload | "
+        + " | ".join(servers)
+        + " | "
+        + " | ".join(f"{s} vs mlflow" for s in servers if s != "mlflow")
+        + " |"
+    )
     print(header)
     print("|" + "---|" * (1 + len(servers) + len([s for s in servers if s != "mlflow"])))
     for workload, values in results.rows.items():
@@ -769,8 +928,10 @@ def print_summary(results: Results, servers: list[str]) -> None:
                 ratios.append("–")
         label = workload
         if "disk copy" in values:  # the limits this transfer is measured against, in the row's label
-            label += (f" (disk copy {values['disk copy']:.0f} MB/s, HTTP loopback limit {values['loopback']:.0f} MB/s, "
-                      f"this client against a minimal peer {values['raw peer']:.0f} MB/s)")
+            label += (
+                f" (disk copy {values['disk copy']:.0f} MB/s, HTTP loopback limit {values['loopback']:.0f} MB/s, "
+                f"this client against a minimal peer {values['raw peer']:.0f} MB/s)"
+            )
         print(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 
@@ -778,14 +939,23 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--raw-peer":  # the reference peer's own process
         RawHttpPeer.serve(Path(sys.argv[2]), Path(sys.argv[3]))
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--servers", default="bakehouse,bakehouse-w2,mlflow,fml")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x smaller workloads")
-    parser.add_argument("--workdir", help="where servers, payloads and downloads live (default: the temp "
-                        "directory); /dev/shm takes the disk out of the artifact figures")
-    parser.add_argument("--only", choices=["all", "artifacts"], default="all",
-                        help="'artifacts': start-up, memory and the artifact transfers only (no data to set up)")
+    parser.add_argument(
+        "--workdir",
+        help="where servers, payloads and downloads live (default: the temp "
+        "directory); /dev/shm takes the disk out of the artifact figures",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["all", "artifacts"],
+        default="all",
+        help="'artifacts': start-up, memory and the artifact transfers only (no data to set up)",
+    )
     args = parser.parse_args()
     if args.workdir:
         tempfile.tempdir = args.workdir

@@ -82,8 +82,13 @@ class Server:
         env = dict(os.environ, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true", PATH=path)
         self.log = open(log_dir / f"{kind}-{self.port}.log", "wb")
         start = time.perf_counter()
-        self.proc = subprocess.Popen(command(kind, model, self.port), stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            command(kind, model, self.port),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{kind} server exited with {self.proc.returncode}; see {self.log.name}")
@@ -213,7 +218,9 @@ LOWER_IS_BETTER = {"ready_s", "ready_cpu_s", "seq_p50_ms", "seq_p99_ms", "conc_p
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sequential", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
@@ -231,9 +238,14 @@ def main() -> None:
             for kind in order:
                 result = run_once(kind, model, tmp_path, args)
                 results[kind].append(result)
-                print(f"run {repeat + 1} {kind:9s} " + " ".join(f"{k}={v:.2f}" for k, v in result.items()), flush=True)
+                print(
+                    f"run {repeat + 1} {kind:9s} " + " ".join(f"{k}={v:.2f}" for k, v in result.items()),
+                    flush=True,
+                )
 
-    medians = {kind: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for kind, runs in results.items()}
+    medians = {
+        kind: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for kind, runs in results.items()
+    }
     print()
     print(f"{'metric':16s} {'bakehouse':>10s} {'mlflow':>10s} {'advantage':>10s}")
     ratios: dict[str, float] = {}

@@ -21,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TOOLS = ("bakehouse", "mlflow")
 WORKLOADS = ("log_metric", "log_batch", "create_runs", "search_runs", "metric_history", "import")
@@ -132,14 +133,13 @@ def work_search_runs(tool: str, workdir: Path, n: int) -> dict[str, Any]:
     client = _client(tool, workdir)
     experiment_id = _experiment(client, "search")
     start = time.perf_counter()
-    runs = client.search_runs([experiment_id], filter_string=SEARCH_FILTER, order_by=SEARCH_ORDER_BY,
-                              max_results=n)
+    runs = client.search_runs(
+        [experiment_id], filter_string=SEARCH_FILTER, order_by=SEARCH_ORDER_BY, max_results=n
+    )
     elapsed = time.perf_counter() - start
     values = [run.data.metrics["m1"] for run in runs]
     assert values == sorted(values, reverse=True), "order_by not applied"
-    expected = sum(
-        1 for i in range(n) if ((i * 7) % 100) / 100.0 > 0.5 and "ab"[i % 2] == "a"
-    )
+    expected = sum(1 for i in range(n) if ((i * 7) % 100) / 100.0 > 0.5 and "ab"[i % 2] == "a")
     return {"seconds": elapsed, "check": len(runs), "expected": expected}
 
 
@@ -149,8 +149,10 @@ def prep_metric_history(tool: str, workdir: Path, n: int) -> dict[str, Any]:
     run_id = client.create_run(_experiment(client, "history"), run_name="history").info.run_id
     now = int(time.time() * 1000)
     for chunk in range(0, n, 1000):
-        client.log_batch(run_id, metrics=[Metric("loss", 1.0 / (i + 1), now + i, i)
-                                          for i in range(chunk, min(n, chunk + 1000))])
+        client.log_batch(
+            run_id,
+            metrics=[Metric("loss", 1.0 / (i + 1), now + i, i) for i in range(chunk, min(n, chunk + 1000))],
+        )
     (workdir / "history_run_id").write_text(run_id)
     return {}
 
@@ -201,8 +203,11 @@ class Result:
 
 def child_env() -> dict[str, str]:
     # Both tools import from cached bytecode, as installed packages normally do.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLFLOW_", "BAKEHOUSE_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "BAKEHOUSE_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
     return env
 
@@ -212,12 +217,16 @@ def run_child(python: str, tool: str, workload: str, workdir: Path, n: int, log:
     with open(log, "a") as log_file:
         log_file.write(f"\n$ {' '.join(cmd)}\n")
         log_file.flush()
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=child_env(), timeout=3600)
+        proc = subprocess.run(
+            cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=child_env(), timeout=3600
+        )
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             result: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
             if "expected" in result and result.get("check") != result["expected"]:
-                raise SystemExit(f"{tool} {workload}: got {result.get('check')} items, expected {result['expected']}")
+                raise SystemExit(
+                    f"{tool} {workload}: got {result.get('check')} items, expected {result['expected']}"
+                )
             return result
     raise SystemExit(f"{tool} {workload} failed (exit {proc.returncode}); see {log}")
 
@@ -248,11 +257,16 @@ def measure(args: argparse.Namespace, log: Path) -> list[Result]:
                     for i in range(args.repeat):
                         workdir = base / str(i)
                         workdir.mkdir()
-                        result.seconds.append(run_child(args.python, tool, workload, workdir, n, log)["seconds"])
+                        result.seconds.append(
+                            run_child(args.python, tool, workload, workdir, n, log)["seconds"]
+                        )
             finally:
                 shutil.rmtree(base, ignore_errors=True)
-            print(f"  {workload:<15} {tool:<10} n={n:<7} " + " ".join(f"{s:.3f}s" for s in result.seconds),
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {workload:<15} {tool:<10} n={n:<7} " + " ".join(f"{s:.3f}s" for s in result.seconds),
+                file=sys.stderr,
+                flush=True,
+            )
             results.append(result)
     return results
 
@@ -269,8 +283,10 @@ def report(results: list[Result], repeat: int) -> str:
         bh, ml = by_key.get((workload, "bakehouse")), by_key.get((workload, "mlflow"))
         n = (bh or ml).n if (bh or ml) else 0  # type: ignore[union-attr]
         ratio = f"{ml.median / bh.median:.1f}x" if bh and ml and bh.median > 0 else "-"
-        lines.append(f"| {workload:<15} | {n if workload != 'import' else '':>7} | {_cell(bh):>20} | "
-                     f"{_cell(ml):>20} | {ratio:>8} |")
+        lines.append(
+            f"| {workload:<15} | {n if workload != 'import' else '':>7} | {_cell(bh):>20} | "
+            f"{_cell(ml):>20} | {ratio:>8} |"
+        )
     return "\n".join(lines)
 
 
@@ -307,7 +323,9 @@ def main() -> None:
     print()
     print(report(results, args.repeat))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps([r.__dict__ | {"median": r.median} for r in results], indent=2))
+        Path(args.json_path).write_text(
+            json.dumps([r.__dict__ | {"median": r.median} for r in results], indent=2)
+        )
 
 
 if __name__ == "__main__":

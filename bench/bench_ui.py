@@ -32,11 +32,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1400, "height": 900}
 
 
@@ -61,25 +67,52 @@ def seed_bakehouse(db_path: Path, art_root: Path, n_runs: int) -> dict[str, str]
     models = ["tree", "forest", "linear", "boosting", "knn"]
     for i in range(n_runs):
         start = t0 + i * 1000
-        run = store.create_run(eid, user_id=f"user{i % 7}", start_time=start, run_name=f"run-{i:05d}",
-                               tags=[RunTag("mlflow.source.name", "train.py"), RunTag("mlflow.source.type", "LOCAL")])
+        run = store.create_run(
+            eid,
+            user_id=f"user{i % 7}",
+            start_time=start,
+            run_name=f"run-{i:05d}",
+            tags=[RunTag("mlflow.source.name", "train.py"), RunTag("mlflow.source.type", "LOCAL")],
+        )
         lr = 10 ** rng.uniform(-4, -1)
-        params = [Param("lr", f"{lr:.6f}"), Param("model", models[i % 5]), Param("depth", str(rng.randint(2, 12)))]
+        params = [
+            Param("lr", f"{lr:.6f}"),
+            Param("model", models[i % 5]),
+            Param("depth", str(rng.randint(2, 12))),
+        ]
         params += [Param(f"p_{k:02d}", str(rng.randint(0, 1000))) for k in range(3, N_PARAMS)]
         base = rng.random()
-        metrics = [Metric(f"m_{k:02d}", base * (k + 1) + rng.gauss(0, 0.1), start + 500, 10) for k in range(N_METRICS)]
+        metrics = [
+            Metric(f"m_{k:02d}", base * (k + 1) + rng.gauss(0, 0.1), start + 500, 10)
+            for k in range(N_METRICS)
+        ]
         store.log_batch(run.info.run_id, metrics=metrics, params=params)
-        store.update_run_info(run.info.run_id, "FINISHED", start + 500 + rng.randint(100, 100_000), f"run-{i:05d}")
+        store.update_run_info(
+            run.info.run_id, "FINISHED", start + 500 + rng.randint(100, 100_000), f"run-{i:05d}"
+        )
     # one extra experiment with a 100,000-point metric for the chart benchmark
     long_eid = store.create_experiment("bench-long-metric")
     long_run = store.create_run(long_eid, user_id="bench", start_time=t0, run_name="long", tags=[])
     for b in range(0, LONG_POINTS, 1000):
-        store.log_batch(long_run.info.run_id, metrics=[
-            Metric("signal", math.sin(s / 2000) + 0.1 * math.sin(s / 7) + (3.0 if s == 54_321 else 0.0), t0 + s, s)
-            for s in range(b, b + 1000)])
+        store.log_batch(
+            long_run.info.run_id,
+            metrics=[
+                Metric(
+                    "signal",
+                    math.sin(s / 2000) + 0.1 * math.sin(s / 7) + (3.0 if s == 54_321 else 0.0),
+                    t0 + s,
+                    s,
+                )
+                for s in range(b, b + 1000)
+            ],
+        )
     store.update_run_info(long_run.info.run_id, "FINISHED", t0 + LONG_POINTS, "long")
     store.engine.dispose()
-    return {"experiment_id": str(eid), "long_experiment_id": str(long_eid), "long_run_id": long_run.info.run_id}
+    return {
+        "experiment_id": str(eid),
+        "long_experiment_id": str(long_eid),
+        "long_run_id": long_run.info.run_id,
+    }
 
 
 def copy_to_mlflow(bh_db: Path, ml_db: Path, art_root: Path) -> None:
@@ -91,24 +124,36 @@ def copy_to_mlflow(bh_db: Path, ml_db: Path, art_root: Path) -> None:
     con = sqlite3.connect(ml_db)
     con.execute("ATTACH DATABASE ? AS bh", (str(bh_db),))
     now = int(time.time() * 1000)
-    for eid, name in con.execute("SELECT experiment_id, name FROM bh.experiments WHERE name LIKE 'bench-%'").fetchall():
-        con.execute("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) "
-                    "VALUES (?, ?, ?, 'active', ?, ?)", (eid, name, f"{art_root}/{eid}", now, now))
-    con.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, "
-                "deleted_time, source_version, lifecycle_stage, artifact_uri, experiment_id) SELECT run_uuid, name, source_type, "
-                "source_name, entry_point_name, user_id, status, start_time, end_time, deleted_time, source_version, lifecycle_stage, "
-                "artifact_uri, experiment_id FROM bh.runs")
+    for eid, name in con.execute(
+        "SELECT experiment_id, name FROM bh.experiments WHERE name LIKE 'bench-%'"
+    ).fetchall():
+        con.execute(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) "
+            "VALUES (?, ?, ?, 'active', ?, ?)",
+            (eid, name, f"{art_root}/{eid}", now, now),
+        )
+    con.execute(
+        "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, "
+        "deleted_time, source_version, lifecycle_stage, artifact_uri, experiment_id) SELECT run_uuid, name, source_type, "
+        "source_name, entry_point_name, user_id, status, start_time, end_time, deleted_time, source_version, lifecycle_stage, "
+        "artifact_uri, experiment_id FROM bh.runs"
+    )
     con.execute("INSERT INTO params (key, value, run_uuid) SELECT key, value, run_uuid FROM bh.params")
     con.execute("INSERT INTO tags (key, value, run_uuid) SELECT key, value, run_uuid FROM bh.tags")
-    con.execute("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                "SELECT key, value, timestamp, run_uuid, step, value_kind = 1 FROM bh.metrics")
-    con.execute("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                "SELECT key, value, timestamp, step, value_kind = 1, run_uuid FROM bh.latest_metrics")
+    con.execute(
+        "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+        "SELECT key, value, timestamp, run_uuid, step, value_kind = 1 FROM bh.metrics"
+    )
+    con.execute(
+        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+        "SELECT key, value, timestamp, step, value_kind = 1, run_uuid FROM bh.latest_metrics"
+    )
     con.commit()
     con.close()
 
 
 # ------------------------------------------------------------------------------------------------ setup
+
 
 def ensure_data(workdir: Path, n_runs: int) -> dict[str, Any]:
     marker = workdir / "seed.json"
@@ -125,8 +170,11 @@ def ensure_data(workdir: Path, n_runs: int) -> dict[str, Any]:
     t = time.perf_counter()
     copy_to_mlflow(workdir / "bakehouse.db", workdir / "mlflow.db", workdir / "ml-art")
     con = sqlite3.connect(workdir / "mlflow.db")  # show MLflow's classic ML runs view, not the GenAI overview
-    con.execute("INSERT INTO experiment_tags (key, value, experiment_id) VALUES ('mlflow.experimentKind', "
-                "'custom_model_development', ?)", (int(info["experiment_id"]),))
+    con.execute(
+        "INSERT INTO experiment_tags (key, value, experiment_id) VALUES ('mlflow.experimentKind', "
+        "'custom_model_development', ?)",
+        (int(info["experiment_id"]),),
+    )
     con.commit()
     con.close()
     print(f"copied the same rows into MLflow's schema in {time.perf_counter() - t:.0f} s", flush=True)
@@ -138,16 +186,35 @@ def ensure_data(workdir: Path, n_runs: int) -> dict[str, Any]:
 def expectations(db: Path, eid: str) -> dict[str, Any]:
     """What must be on top after each sort, and run ids for the 20-run comparison (from the data itself)."""
     con = sqlite3.connect(db)
-    q = ("SELECT r.name FROM latest_metrics m JOIN runs r ON r.run_uuid = m.run_uuid "
-         "WHERE r.experiment_id = ? AND m.key = 'm_05' ORDER BY m.value DESC LIMIT 1")
+    q = (
+        "SELECT r.name FROM latest_metrics m JOIN runs r ON r.run_uuid = m.run_uuid "
+        "WHERE r.experiment_id = ? AND m.key = 'm_05' ORDER BY m.value DESC LIMIT 1"
+    )
     top_metric = con.execute(q, (int(eid),)).fetchone()[0]
-    q = ("SELECT r.name FROM params p JOIN runs r ON r.run_uuid = p.run_uuid WHERE r.experiment_id = ? AND p.key = 'p_03' "
-         "ORDER BY CAST(p.value AS REAL) ASC, r.start_time DESC LIMIT 1")
-    top_param_value = con.execute("SELECT MIN(CAST(value AS REAL)) FROM params WHERE key = 'p_03'").fetchone()[0]
-    ids20 = [r[0] for r in con.execute("SELECT run_uuid FROM runs WHERE experiment_id = ? ORDER BY start_time DESC LIMIT 20", (int(eid),))]
-    newest = con.execute("SELECT name FROM runs WHERE experiment_id = ? ORDER BY start_time DESC LIMIT 1", (int(eid),)).fetchone()[0]
+    q = (
+        "SELECT r.name FROM params p JOIN runs r ON r.run_uuid = p.run_uuid WHERE r.experiment_id = ? AND p.key = 'p_03' "
+        "ORDER BY CAST(p.value AS REAL) ASC, r.start_time DESC LIMIT 1"
+    )
+    top_param_value = con.execute(
+        "SELECT MIN(CAST(value AS REAL)) FROM params WHERE key = 'p_03'"
+    ).fetchone()[0]
+    ids20 = [
+        r[0]
+        for r in con.execute(
+            "SELECT run_uuid FROM runs WHERE experiment_id = ? ORDER BY start_time DESC LIMIT 20", (int(eid),)
+        )
+    ]
+    newest = con.execute(
+        "SELECT name FROM runs WHERE experiment_id = ? ORDER BY start_time DESC LIMIT 1", (int(eid),)
+    ).fetchone()[0]
     con.close()
-    return {"top_metric": top_metric, "top_param_value": top_param_value, "ids20": ids20, "newest": newest, "q": q}
+    return {
+        "top_metric": top_metric,
+        "top_param_value": top_param_value,
+        "ids20": ids20,
+        "newest": newest,
+        "q": q,
+    }
 
 
 def free_port() -> int:
@@ -158,8 +225,14 @@ def free_port() -> int:
 
 def start(cmd: list[str], url: str, log: Path, timeout: float = 180) -> subprocess.Popen[bytes]:
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                cwd=log.parent)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=log.parent,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -187,11 +260,14 @@ def warm_up(url: str, eid: str) -> None:
     """Load the server's code paths once (not the browser's cache): the UI page and a small runs search."""
     urllib.request.urlopen(url + "/", timeout=60).read()
     body = json.dumps({"experiment_ids": [eid], "max_results": 100}).encode()
-    req = urllib.request.Request(url + "/ajax-api/2.0/mlflow/runs/search", body, {"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url + "/ajax-api/2.0/mlflow/runs/search", body, {"Content-Type": "application/json"}
+    )
     urllib.request.urlopen(req, timeout=120).read()
 
 
 # ------------------------------------------------------------------------------------------------ browser
+
 
 def browser_pss_mb(tag: str, only_renderers: bool = False) -> float:
     """PSS of the Chromium process whose command line holds ``tag`` plus all its descendants (MB)."""
@@ -270,8 +346,10 @@ def median(values: list[float]) -> float:
 
 # ------------------------------------------------------------------------------------------------ Bakehouse
 
-def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any], n: int,
-                      standard_api: bool = False) -> dict[str, Any]:
+
+def measure_bakehouse(
+    pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any], n: int, standard_api: bool = False
+) -> dict[str, Any]:
     tag = f"--bench-id={uuid.uuid4().hex}"
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, tag])
     out: dict[str, Any] = {}
@@ -279,7 +357,9 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
     def new_context() -> Any:
         ctx = browser.new_context(viewport=VIEWPORT)
         if standard_api:  # as against a server without the columnar helper: the UI falls back to runs/search
-            ctx.route("**/ajax-api/2.0/bakehouse/runs/table*", lambda route: route.fulfill(status=404, body="{}"))
+            ctx.route(
+                "**/ajax-api/2.0/bakehouse/runs/table*", lambda route: route.fulfill(status=404, body="{}")
+            )
         return ctx
 
     try:
@@ -300,7 +380,9 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
         page.goto(f"{url}/#/experiments/{eid}")
         page.wait_for_selector(".grid-body .gr")
         out["first_rows_s"] = time.perf_counter() - t0
-        page.wait_for_function(f"document.querySelector('.grid').dataset.complete === '1' && +document.querySelector('.grid').dataset.loaded === {n}")
+        page.wait_for_function(
+            f"document.querySelector('.grid').dataset.complete === '1' && +document.querySelector('.grid').dataset.loaded === {n}"
+        )
         out["all_rows_s"] = time.perf_counter() - t0
         out["bytes"] = asset_bytes(page)
         # every run is reachable by scrolling the one table (no "load more")
@@ -319,7 +401,9 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
         assert first == exp["top_metric"], (first, exp["top_metric"])
         out["sort_metric_js_ms"] = float(page.get_attribute(".grid", "data-sort-ms") or "nan")
         out["sort_param_s"] = page.evaluate(sort_js, "p:p_03") / 1000
-        top = page.evaluate("[...document.querySelectorAll('.gh')].findIndex(h => h.dataset.col === 'p:p_03')")
+        top = page.evaluate(
+            "[...document.querySelectorAll('.gh')].findIndex(h => h.dataset.col === 'p:p_03')"
+        )
         shown = page.evaluate(f"document.querySelector(\".gr[data-index='0']\").children[{top}].textContent")
         assert float(shown) == exp["top_param_value"], (shown, exp["top_param_value"])
         out["sort_param_js_ms"] = float(page.get_attribute(".grid", "data-sort-ms") or "nan")
@@ -368,7 +452,10 @@ def measure_bakehouse(pw: Any, url: str, info: dict[str, Any], exp: dict[str, An
 
 # ------------------------------------------------------------------------------------------------ MLflow
 
-def measure_mlflow(pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any], n: int, load_more: int) -> dict[str, Any]:
+
+def measure_mlflow(
+    pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any], n: int, load_more: int
+) -> dict[str, Any]:
     tag = f"--bench-id={uuid.uuid4().hex}"
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, tag])
     out: dict[str, Any] = {}
@@ -385,11 +472,15 @@ def measure_mlflow(pw: Any, url: str, info: dict[str, Any], exp: dict[str, Any],
         out["first_rows_s"] = time.perf_counter() - t0
         time.sleep(1)
         out["bytes"] = asset_bytes(page)
-        out["rows_after_first_page"] = page.eval_on_selector_all(".ag-center-cols-container .ag-row", "e => e.length")
+        out["rows_after_first_page"] = page.eval_on_selector_all(
+            ".ag-center-cols-container .ag-row", "e => e.length"
+        )
         # sort by the same metric: MLflow sorts on the server and shows the first page again
         t = time.perf_counter()
-        page.goto(f"{base}?searchFilter=&orderByKey=metrics.%60m_05%60&orderByAsc=false&startTime=ALL&lifecycleFilter=Active"
-                  "&modelVersionFilter=All+Runs&datasetsFilter=W10%3D")
+        page.goto(
+            f"{base}?searchFilter=&orderByKey=metrics.%60m_05%60&orderByAsc=false&startTime=ALL&lifecycleFilter=Active"
+            "&modelVersionFilter=All+Runs&datasetsFilter=W10%3D"
+        )
         page.wait_for_function(f"{row0} && {row0}.textContent.includes({json.dumps(exp['top_metric'])})")
         out["sort_metric_s"] = time.perf_counter() - t
         # "Load more" until every run is listed (or the click budget is used up); the button is replaced by
@@ -463,7 +554,11 @@ def summarize(samples: list[dict[str, Any]]) -> dict[str, float]:
     flat: dict[str, list[float]] = {}
     for s in samples:
         b = s.get("bytes") or {}
-        s = {**s, "wire_mb": b.get("wire", float("nan")) / 1e6, "decoded_mb": b.get("decoded", float("nan")) / 1e6}
+        s = {
+            **s,
+            "wire_mb": b.get("wire", float("nan")) / 1e6,
+            "decoded_mb": b.get("decoded", float("nan")) / 1e6,
+        }
         for k, v in s.items():
             if isinstance(v, (int, float)):
                 flat.setdefault(k, []).append(float(v))
@@ -477,9 +572,14 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bakehouse-bench-ui"))
     ap.add_argument("--skip-mlflow", action="store_true")
     ap.add_argument("--mlflow-repeat", type=int, default=1, help="MLflow's 'load more' pass takes minutes")
-    ap.add_argument("--mlflow-load-more", type=int, default=10_000, help="cap on 'Load more' clicks (99 show 10,000 runs)")
-    ap.add_argument("--standard-api", action="store_true",
-                    help="Bakehouse's UI without its columnar runs helper (runs/search only, as against other servers)")
+    ap.add_argument(
+        "--mlflow-load-more", type=int, default=10_000, help="cap on 'Load more' clicks (99 show 10,000 runs)"
+    )
+    ap.add_argument(
+        "--standard-api",
+        action="store_true",
+        help="Bakehouse's UI without its columnar runs helper (runs/search only, as against other servers)",
+    )
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -489,9 +589,22 @@ def main() -> None:
     with sync_playwright() as pw:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start([str(VENV_BIN / "bakehouse"), "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri",
-                      f"sqlite:///{args.workdir / 'bakehouse.db'}", "--artifacts-destination", str(args.workdir / "bh-art")],
-                     url, args.workdir / "bakehouse-server.log")
+        proc = start(
+            [
+                str(VENV_BIN / "bakehouse"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{args.workdir / 'bakehouse.db'}",
+                "--artifacts-destination",
+                str(args.workdir / "bh-art"),
+            ],
+            url,
+            args.workdir / "bakehouse-server.log",
+        )
         try:
             warm_up(url, info["experiment_id"])
             for i in range(args.repeat):
@@ -503,9 +616,22 @@ def main() -> None:
         if not args.skip_mlflow:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            proc = start([str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-                          "--backend-store-uri", f"sqlite:///{args.workdir / 'mlflow.db'}", "--default-artifact-root",
-                          str(args.workdir / "ml-art")], url, args.workdir / "mlflow-server.log")
+            proc = start(
+                [
+                    str(VENV_BIN / "mlflow"),
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--backend-store-uri",
+                    f"sqlite:///{args.workdir / 'mlflow.db'}",
+                    "--default-artifact-root",
+                    str(args.workdir / "ml-art"),
+                ],
+                url,
+                args.workdir / "mlflow-server.log",
+            )
             try:
                 warm_up(url, info["experiment_id"])
                 for i in range(args.mlflow_repeat):
@@ -517,7 +643,9 @@ def main() -> None:
     bh, ml = summarize(results["bakehouse"]), summarize(results["mlflow"])
     results["median"] = {"bakehouse": bh, "mlflow": ml}
     (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"\n{args.runs:,} runs x 20 params x 20 metrics, medians of {args.repeat} (Bakehouse) / {args.mlflow_repeat} (MLflow)")
+    print(
+        f"\n{args.runs:,} runs x 20 params x 20 metrics, medians of {args.repeat} (Bakehouse) / {args.mlflow_repeat} (MLflow)"
+    )
     print(f"{'':42} {'Bakehouse':>10} {'target':>8} {'MLflow':>10} {'ratio':>7}")
     for label, key, target in ROWS:
         b, m = bh.get(key, float("nan")), ml.get(key, float("nan"))

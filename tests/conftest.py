@@ -17,9 +17,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -163,7 +163,10 @@ def _postgres_server() -> Iterator[str]:
         yield exported["BAKEHOUSE_TEST_POSTGRES_URI"]
     finally:
         subprocess.run(
-            ["bash", str(SCRIPTS / "pg_down.sh")], env={**os.environ, **exported}, capture_output=True, timeout=60
+            ["bash", str(SCRIPTS / "pg_down.sh")],
+            env={**os.environ, **exported},
+            capture_output=True,
+            timeout=60,
         )
 
 
@@ -232,7 +235,12 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     """A fresh, empty bucket on the moto server; its name is returned (use ``s3://<name>/...``)."""
     import boto3  # heavy; only S3 tests pay for it
 
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "BAKEHOUSE_S3_ENDPOINT_URL"):
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "BAKEHOUSE_S3_ENDPOINT_URL",
+    ):
         monkeypatch.setenv(key, _SESSION_ENV[key])  # survive a test that clears the environment
     name = f"bh-{uuid.uuid4().hex[:20]}"
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
@@ -274,7 +282,9 @@ def wait_for_server(url: str, proc: subprocess.Popen[bytes], log_path: Path, tim
         except (urllib.error.URLError, OSError) as exc:
             last_error = str(exc)
         time.sleep(0.1)
-    raise ServerStartError(f"bakehouse server at {url} not healthy after {timeout:.0f} s ({last_error}):\n{_tail(log_path)}")
+    raise ServerStartError(
+        f"bakehouse server at {url} not healthy after {timeout:.0f} s ({last_error}):\n{_tail(log_path)}"
+    )
 
 
 def _tail(path: Path, limit: int = 20000) -> str:

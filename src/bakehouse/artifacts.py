@@ -33,7 +33,9 @@ def _run_and_path(uri: str) -> tuple[str, str]:
 
 def _check_arguments(artifact_uri: str | None, run_id: str | None, artifact_path: str | None) -> None:
     if artifact_uri is not None and (run_id is not None or artifact_path is not None):
-        raise InvalidParameterError("Give either artifact_uri, or run_id (with an optional artifact_path), not both")
+        raise InvalidParameterError(
+            "Give either artifact_uri, or run_id (with an optional artifact_path), not both"
+        )
     if artifact_uri is None and run_id is None:
         raise InvalidParameterError("Give artifact_uri, or run_id with an optional artifact_path")
 
@@ -103,7 +105,9 @@ def list_artifacts(
 
 
 def _download_one(artifact_uri: str) -> Path:
-    local = Path(download_artifacts(artifact_uri=artifact_uri, dst_path=tempfile.mkdtemp(prefix="bakehouse-")))
+    local = Path(
+        download_artifacts(artifact_uri=artifact_uri, dst_path=tempfile.mkdtemp(prefix="bakehouse-"))
+    )
     if not local.is_file():
         raise InvalidParameterError(f"{artifact_uri} is a directory, not a file")
     return local

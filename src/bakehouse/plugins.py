@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from bakehouse.errors import InvalidParameterError
 
@@ -73,9 +74,13 @@ def resolve_reference(reference: str) -> Any:
 
 
 #: tracking store factories by URI scheme: ``factory(uri: str, artifact_uri: str | None) -> TrackingStore``
-tracking_stores: PluginRegistry[Callable[..., Any]] = PluginRegistry("tracking store", "bakehouse.tracking_store")
+tracking_stores: PluginRegistry[Callable[..., Any]] = PluginRegistry(
+    "tracking store", "bakehouse.tracking_store"
+)
 #: registry store factories by URI scheme: ``factory(uri: str) -> RegistryStore``
-registry_stores: PluginRegistry[Callable[..., Any]] = PluginRegistry("registry store", "bakehouse.registry_store")
+registry_stores: PluginRegistry[Callable[..., Any]] = PluginRegistry(
+    "registry store", "bakehouse.registry_store"
+)
 #: artifact repository classes by URI scheme: ``cls(artifact_uri: str) -> ArtifactRepository``
 artifact_repositories: PluginRegistry[Callable[..., Any]] = PluginRegistry(
     "artifact repository", "bakehouse.artifact_repository"

@@ -7,8 +7,9 @@ with ``torch.load(weights_only=True)`` (no code runs) and returned as a dict. Ev
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import ModelLoadRefusedError
@@ -121,7 +122,9 @@ class _TorchWrapper:
 def load_pyfunc(model_dir: str, model: Model, *, allow_pickle: bool | None = None) -> _TorchWrapper:
     loaded = _load_from_dir(model_dir, model, allow_pickle=allow_pickle)
     if isinstance(loaded, dict):
-        raise InvalidParameterError("This PyTorch model is a state dict; load it with bakehouse.pytorch.load_model")
+        raise InvalidParameterError(
+            "This PyTorch model is a state dict; load it with bakehouse.pytorch.load_model"
+        )
     return _TorchWrapper(loaded)
 
 

@@ -90,7 +90,7 @@ class HttpSettings:
     backoff_factor: float
 
     @classmethod
-    def from_env(cls) -> "HttpSettings":
+    def from_env(cls) -> HttpSettings:
         return cls(
             username=env("TRACKING_USERNAME"),
             password=env("TRACKING_PASSWORD"),
@@ -103,7 +103,9 @@ class HttpSettings:
 
 
 def s3_endpoint_url() -> str | None:
-    return env("S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return (
+        env("S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
 
 
 def s3_ignore_tls() -> bool:

@@ -7,15 +7,18 @@ Saved models are MLflow's format exactly (``model.skops``, ``serialization_forma
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import ModelLoadRefusedError
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.signature import ModelSignature
 from bakehouse.models.trust import pickle_allowed, require_pickle_opt_in, untrusted_skops_types
-from bakehouse.sklearn_autolog import autolog as autolog  # bakehouse.sklearn.autolog(), as mlflow.sklearn.autolog()
+from bakehouse.sklearn_autolog import (
+    autolog as autolog,
+)  # bakehouse.sklearn.autolog(), as mlflow.sklearn.autolog()
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +27,16 @@ LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMAT_SKOPS = "skops"
 SERIALIZATION_FORMAT_PICKLE = "pickle"
 SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
-SUPPORTED_SERIALIZATION_FORMATS = (SERIALIZATION_FORMAT_SKOPS, SERIALIZATION_FORMAT_PICKLE, SERIALIZATION_FORMAT_CLOUDPICKLE)
-_DATA_FILE = {SERIALIZATION_FORMAT_SKOPS: "model.skops", SERIALIZATION_FORMAT_PICKLE: "model.pkl", SERIALIZATION_FORMAT_CLOUDPICKLE: "model.pkl"}
+SUPPORTED_SERIALIZATION_FORMATS = (
+    SERIALIZATION_FORMAT_SKOPS,
+    SERIALIZATION_FORMAT_PICKLE,
+    SERIALIZATION_FORMAT_CLOUDPICKLE,
+)
+_DATA_FILE = {
+    SERIALIZATION_FORMAT_SKOPS: "model.skops",
+    SERIALIZATION_FORMAT_PICKLE: "model.pkl",
+    SERIALIZATION_FORMAT_CLOUDPICKLE: "model.pkl",
+}
 _FLAVOR_MODULES = ("sklearn", "numpy", "scipy", "pandas")
 #: estimators that treat a DataFrame purely as a numeric matrix (no column selection by name)
 _PLAIN_ESTIMATOR_MODULES = (
@@ -63,7 +74,9 @@ def save_model(
             f"Unrecognized serialization format {serialization_format!r}; use one of {list(SUPPORTED_SERIALIZATION_FORMATS)}"
         )
     if not callable(getattr(sk_model, pyfunc_predict_fn, None)):
-        raise InvalidParameterError(f"The model has no method {pyfunc_predict_fn!r} to use as pyfunc_predict_fn")
+        raise InvalidParameterError(
+            f"The model has no method {pyfunc_predict_fn!r} to use as pyfunc_predict_fn"
+        )
     model_dir = saving.create_model_dir(path)
     data_file = _DATA_FILE[serialization_format]
     _serialize(sk_model, model_dir / data_file, serialization_format, skops_trusted_types)
@@ -109,7 +122,7 @@ def _serialize(sk_model: Any, target: Path, serialization_format: str, trusted: 
 
         try:
             sio.dump(sk_model, target)
-        except Exception as e:  # noqa: BLE001 - skops raises many kinds for unsupported objects
+        except Exception as e:
             raise InvalidParameterError(
                 "The model could not be saved in the skops format (skops cannot store custom functions or "
                 "classes that are not defined at module level). Use serialization_format='cloudpickle' "
@@ -167,13 +180,19 @@ def _load_from_dir(
 
 
 def load_model(
-    model_uri: str, *, dst_path: str | None = None, allow_pickle: bool | None = None, trusted_types: list[str] | None = None
+    model_uri: str,
+    *,
+    dst_path: str | None = None,
+    allow_pickle: bool | None = None,
+    trusted_types: list[str] | None = None,
 ) -> Any:
     """Load the scikit-learn estimator itself from a model URI."""
     from bakehouse.models.uri import download_model
 
     model_dir = download_model(model_uri, dst_path)
-    return _load_from_dir(model_dir, Model.load(model_dir), allow_pickle=allow_pickle, trusted_types=trusted_types)
+    return _load_from_dir(
+        model_dir, Model.load(model_dir), allow_pickle=allow_pickle, trusted_types=trusted_types
+    )
 
 
 class SklearnModelWrapper:

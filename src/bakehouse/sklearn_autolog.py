@@ -17,10 +17,11 @@ import logging
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from numbers import Number
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from bakehouse.errors import InvalidParameterError
 
@@ -35,7 +36,12 @@ TRAINING_PREFIX = "training_"
 INPUT_EXAMPLE_ROWS = 5
 _FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 #: data-manipulation estimators MLflow does not log on their own (they are logged inside a Pipeline)
-_EXCLUDED_MODULES = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_extraction", "sklearn.feature_selection")
+_EXCLUDED_MODULES = (
+    "sklearn.preprocessing",
+    "sklearn.impute",
+    "sklearn.feature_extraction",
+    "sklearn.feature_selection",
+)
 _EXCLUDED_CLASSES = ("sklearn.compose._column_transformer.ColumnTransformer",)
 #: model_selection helpers that fit clones many times: MLflow turns autologging off inside them
 _NO_AUTOLOG_FUNCTIONS = (
@@ -249,7 +255,11 @@ def _patch_post_training() -> None:
             raw = _raw_attribute(cls, name)
             if inspect.isfunction(raw):
                 _replace(cls, name, wrap(name, raw))
-            elif callable(getattr(raw, "fn", None)) and hasattr(raw, "check") and id(raw) not in patched_descriptors:
+            elif (
+                callable(getattr(raw, "fn", None))
+                and hasattr(raw, "check")
+                and id(raw) not in patched_descriptors
+            ):
                 patched_descriptors.add(id(raw))
                 _replace(raw, "fn", wrap(name, raw.fn))
     for name in post.metric_names():
@@ -328,7 +338,9 @@ def _rerouted_warnings(config: AutologConfig) -> Iterator[None]:
         _warn(config, "%s: %s", w.category.__name__, w.message)
 
 
-def _autologged_fit(original: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _autologged_fit(
+    original: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     config = _state.config
     if config is None or _state.sessions or _state.suppressed:
         return original(estimator, *args, **kwargs)
@@ -367,7 +379,11 @@ def _end_run(config: AutologConfig, status: str) -> None:
 
 
 def _fit_and_log(
-    original: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run: Any,
+    original: Callable[..., Any],
+    estimator: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run: Any,
     config: AutologConfig,
 ) -> Any:
     try:
@@ -375,8 +391,12 @@ def _fit_and_log(
             X, y, sample_weight = training_data(estimator.fit, args, kwargs)
             _log_pretraining(run, estimator, X, y, config)
     except Exception as exc:  # noqa: BLE001 - see the module docstring
-        _warn(config, "Autologging failed before training %s; this fit is not logged: %s",
-              type(estimator).__name__, exc)
+        _warn(
+            config,
+            "Autologging failed before training %s; this fit is not logged: %s",
+            type(estimator).__name__,
+            exc,
+        )
         return original(estimator, *args, **kwargs)
     result = original(estimator, *args, **kwargs)
     try:
@@ -388,7 +408,9 @@ def _fit_and_log(
 
 
 # -------------------------------------------------------------------------------------- what is logged
-def training_data(fit: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
+def training_data(
+    fit: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, Any, Any]:
     """(X, y, sample_weight) of a fit call, found by the fit's own argument names (some estimators don't say
     X/y); X and y are copied so that what we log is the data as given, not as training mutated it."""
     names = list(inspect.signature(fit).parameters)
@@ -460,14 +482,23 @@ def _log_pretraining(run: Any, estimator: Any, X: Any, y: Any, config: AutologCo
             _warn(config, "Failed to log training dataset information to MLflow Tracking. Reason: %s", exc)
 
 
-def _log_posttraining(run: Any, estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig) -> None:
+def _log_posttraining(
+    run: Any, estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig
+) -> None:
     run_id = run.info.run_id
     input_example, signature, model_id = None, None, None
     if config.log_models:
         input_example, signature = _example_and_signature(estimator, X, config)
         params = _params(estimator) | _best_params(estimator)
-        info = _log_model(estimator, "model", signature, input_example, config, params,
-                          registered_model_name=config.registered_model_name)
+        info = _log_model(
+            estimator,
+            "model",
+            signature,
+            input_example,
+            config,
+            params,
+            registered_model_name=config.registered_model_name,
+        )
         model_id = info.model_id if info is not None else None
     if config.log_post_training_metrics:
         from bakehouse.sklearn_post_training import register_model
@@ -475,22 +506,27 @@ def _log_posttraining(run: Any, estimator: Any, X: Any, y: Any, sample_weight: A
         register_model(estimator, run_id, model_id)
     try:
         dataset = _dataset(X, y)
-    except Exception:  # noqa: BLE001 - metrics are still logged, only not linked to a dataset
+    except Exception:
         logger.debug("Failed to create dataset for logging.", exc_info=True)
         dataset = None
     metrics = training_metrics(estimator, X, y, sample_weight, config)
     _log_metrics(run, run_id, metrics, dataset, model_id)
     if y is None and not metrics:
-        _warn(config, "Training metrics will not be recorded because training labels were not specified. To "
-                      "automatically record training metrics, provide training labels as inputs to the model "
-                      "training function.")
+        _warn(
+            config,
+            "Training metrics will not be recorded because training labels were not specified. To "
+            "automatically record training metrics, provide training labels as inputs to the model "
+            "training function.",
+        )
     _log_estimator_html(run, estimator, config)
     _log_classifier_plots(run, estimator, X, y, sample_weight, config)
     if is_parameter_search(estimator):
         _log_search(run, estimator, signature, input_example, dataset, model_id, config)
 
 
-def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig) -> dict[str, float]:
+def training_metrics(
+    estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig
+) -> dict[str, float]:
     """MLflow's training metrics: classifier or regressor metrics, then ``training_score`` from
     ``estimator.score`` (with sample_weight when score takes it). Each one that fails is a warning."""
     import sklearn.base
@@ -511,38 +547,55 @@ def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any, config:
             score_args = (X, y, sample_weight) if takes_weight else (X, y)
             metrics[TRAINING_PREFIX + "score"] = estimator.score(*score_args)
         except Exception as exc:  # noqa: BLE001
-            _warn(config, "%s failed. The 'training_score' metric will not be recorded. Scoring error: %s",
-                  type(estimator).__name__ + ".score", exc)
+            _warn(
+                config,
+                "%s failed. The 'training_score' metric will not be recorded. Scoring error: %s",
+                type(estimator).__name__ + ".score",
+                exc,
+            )
     return metrics
 
 
-def _computed(config: AutologConfig, calls: dict[str, tuple[Callable[..., Any], dict[str, Any]]]) -> dict[str, float]:
+def _computed(
+    config: AutologConfig, calls: dict[str, tuple[Callable[..., Any], dict[str, Any]]]
+) -> dict[str, float]:
     values: dict[str, float] = {}
     for name, (function, arguments) in calls.items():
         try:
             values[name] = function(**arguments)
         except Exception as exc:  # noqa: BLE001 - one metric failing leaves the others
             qualname = getattr(getattr(function, "func", function), "__qualname__", name)
-            _warn(config, "%s failed. The metric %s will not be recorded. Metric error: %s", qualname, name, exc)
+            _warn(
+                config, "%s failed. The metric %s will not be recorded. Metric error: %s", qualname, name, exc
+            )
     return values
 
 
-def _classifier_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig) -> dict[str, float]:
+def _classifier_metrics(
+    estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig
+) -> dict[str, float]:
     """Weighted averages unless ``pos_label`` is given (then binary); ROC AUC one-vs-one, weighted."""
     from sklearn import metrics as m
 
     pos_label = config.pos_label
     average = "weighted" if pos_label is None else "binary"
     y_pred = estimator.predict(X)
-    averaged = {"y_true": y, "y_pred": y_pred, "pos_label": pos_label, "average": average,
-                "sample_weight": sample_weight}
+    averaged = {
+        "y_true": y,
+        "y_pred": y_pred,
+        "pos_label": pos_label,
+        "average": average,
+        "sample_weight": sample_weight,
+    }
     p = TRAINING_PREFIX
     calls: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
         p + "precision_score": (m.precision_score, averaged),
         p + "recall_score": (m.recall_score, averaged),
         p + "f1_score": (m.f1_score, averaged),
-        p + "accuracy_score": (m.accuracy_score, {"y_true": y, "y_pred": y_pred, "normalize": True,
-                                                  "sample_weight": sample_weight}),
+        p + "accuracy_score": (
+            m.accuracy_score,
+            {"y_true": y, "y_pred": y_pred, "normalize": True, "sample_weight": sample_weight},
+        ),
     }
     if hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(X)
@@ -550,23 +603,41 @@ def _classifier_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any, conf
         calls[p + "log_loss"] = (functools.partial(m.log_loss, y, proba), {"sample_weight": sample_weight})
         if len(proba[0]) == 2:  # binary: the score of the greater label
             proba = proba[:, 1]
-        calls[p + "roc_auc"] = (m.roc_auc_score, {"y_true": y, "y_score": proba, "average": "weighted",
-                                                  "sample_weight": sample_weight, "multi_class": "ovo"})
+        calls[p + "roc_auc"] = (
+            m.roc_auc_score,
+            {
+                "y_true": y,
+                "y_score": proba,
+                "average": "weighted",
+                "sample_weight": sample_weight,
+                "multi_class": "ovo",
+            },
+        )
     return _computed(config, calls)
 
 
-def _regressor_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig) -> dict[str, float]:
+def _regressor_metrics(
+    estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig
+) -> dict[str, float]:
     import numpy as np
     from sklearn import metrics as m
 
     y_pred = estimator.predict(X)
-    arguments = {"y_true": y, "y_pred": y_pred, "sample_weight": sample_weight, "multioutput": "uniform_average"}
+    arguments = {
+        "y_true": y,
+        "y_pred": y_pred,
+        "sample_weight": sample_weight,
+        "multioutput": "uniform_average",
+    }
     p = TRAINING_PREFIX
-    values = _computed(config, {
-        p + "mean_squared_error": (m.mean_squared_error, arguments),
-        p + "mean_absolute_error": (m.mean_absolute_error, arguments),
-        p + "r2_score": (m.r2_score, arguments),
-    })
+    values = _computed(
+        config,
+        {
+            p + "mean_squared_error": (m.mean_squared_error, arguments),
+            p + "mean_absolute_error": (m.mean_absolute_error, arguments),
+            p + "r2_score": (m.r2_score, arguments),
+        },
+    )
     values[p + "root_mean_squared_error"] = float(np.sqrt(values[p + "mean_squared_error"]))
     return values
 
@@ -575,7 +646,9 @@ def _best_params(estimator: Any) -> dict[str, Any]:
     return {f"best_{k}": v for k, v in getattr(estimator, "best_params_", {}).items()}
 
 
-def _log_metrics(run: Any, run_id: str, metrics: dict[str, float], dataset: Any, model_id: str | None) -> None:
+def _log_metrics(
+    run: Any, run_id: str, metrics: dict[str, float], dataset: Any, model_id: str | None
+) -> None:
     from bakehouse.client.client import now_ms
     from bakehouse.entities import Metric
 
@@ -599,7 +672,11 @@ def _example_and_signature(estimator: Any, X: Any, config: AutologConfig) -> tup
         if config.log_input_examples:
             _warn(config, "Failed to gather input example: %s", exc)
         if config.log_model_signatures:
-            _warn(config, "Failed to infer model signature: could not sample data to infer model signature: %s", exc)
+            _warn(
+                config,
+                "Failed to infer model signature: could not sample data to infer model signature: %s",
+                exc,
+            )
         return None, None
     signature = None
     if config.log_model_signatures:
@@ -618,13 +695,20 @@ def _infer_signature(estimator: Any, example: Any) -> Any:
     elif hasattr(estimator, "transform"):
         output = estimator.transform(copy.deepcopy(example))
     else:
-        raise ValueError("the trained model does not have a `predict` or `transform` function, which is "
-                         "required in order to infer the signature")
+        raise ValueError(
+            "the trained model does not have a `predict` or `transform` function, which is "
+            "required in order to infer the signature"
+        )
     return infer_signature(example, output)
 
 
 def _log_model(
-    estimator: Any, name: str, signature: Any, input_example: Any, config: AutologConfig, params: dict[str, Any],
+    estimator: Any,
+    name: str,
+    signature: Any,
+    input_example: Any,
+    config: AutologConfig,
+    params: dict[str, Any],
     registered_model_name: str | None = None,
 ) -> Any:
     """``bakehouse.sklearn.log_model``; a model that cannot be saved is a warning, not a failed fit."""
@@ -636,9 +720,15 @@ def _log_model(
         signature = False  # no signature at all, not even one inferred from the input example
 
     def log(serialization_format: str) -> Any:
-        return flavor.log_model(estimator, name=name, signature=signature, input_example=input_example,
-                                serialization_format=serialization_format,
-                                registered_model_name=registered_model_name, params=params)
+        return flavor.log_model(
+            estimator,
+            name=name,
+            signature=signature,
+            input_example=input_example,
+            serialization_format=serialization_format,
+            registered_model_name=registered_model_name,
+            params=params,
+        )
 
     try:
         return log(fmt)
@@ -646,8 +736,14 @@ def _log_model(
         if config.serialization_format is not None or "skops" not in str(exc):
             _warn(config, "Failed to log the model %r: %s", name, exc)
             return None
-        _warn(config, "skops cannot store this %s, so the model %r is logged with cloudpickle (loading it needs "
-                      "allow_pickle=True). Cause: %s", type(estimator).__name__, name, exc)
+        _warn(
+            config,
+            "skops cannot store this %s, so the model %r is logged with cloudpickle (loading it needs "
+            "allow_pickle=True). Cause: %s",
+            type(estimator).__name__,
+            name,
+            exc,
+        )
     try:
         return log(flavor.SERIALIZATION_FORMAT_CLOUDPICKLE)
     except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -655,8 +751,9 @@ def _log_model(
         return None
 
 
-def _log_classifier_plots(run: Any, estimator: Any, X: Any, y: Any, sample_weight: Any,
-                          config: AutologConfig) -> None:
+def _log_classifier_plots(
+    run: Any, estimator: Any, X: Any, y: Any, sample_weight: Any, config: AutologConfig
+) -> None:
     """MLflow's confusion matrix (and ROC / precision-recall curves for a binary classifier), when
     matplotlib is installed."""
     import importlib.util
@@ -700,7 +797,12 @@ def _log_estimator_html(run: Any, estimator: Any, config: AutologConfig) -> None
 
 # --------------------------------------------------------------------------------- parameter search
 def _log_search(
-    run: Any, estimator: Any, signature: Any, input_example: Any, dataset: Any, model_id: str | None,
+    run: Any,
+    estimator: Any,
+    signature: Any,
+    input_example: Any,
+    dataset: Any,
+    model_id: str | None,
     config: AutologConfig,
 ) -> None:
     from bakehouse.entities import Param
@@ -709,7 +811,9 @@ def _log_search(
     best_model_id, best_params = None, None
     if hasattr(estimator, "best_estimator_") and config.log_models:
         best_params = dict(estimator.best_estimator_.get_params(deep=True))
-        info = _log_model(estimator.best_estimator_, "best_estimator", signature, input_example, config, best_params)
+        info = _log_model(
+            estimator.best_estimator_, "best_estimator", signature, input_example, config, best_params
+        )
         best_model_id = info.model_id if info is not None else None
     if hasattr(estimator, "best_score_"):
         _log_metrics(run, run_id, {"best_cv_score": estimator.best_score_}, dataset, model_id)
@@ -720,8 +824,12 @@ def _log_search(
     try:
         _log_child_runs(run, estimator, dataset, best_params, best_model_id, config)
     except Exception as exc:  # noqa: BLE001 - the parent run is complete without them
-        _warn(config, "Encountered exception during creation of child runs for parameter search. Child runs "
-                      "may be missing. Exception: %s", exc)
+        _warn(
+            config,
+            "Encountered exception during creation of child runs for parameter search. Child runs "
+            "may be missing. Exception: %s",
+            exc,
+        )
     try:
         import pandas as pd
 
@@ -734,7 +842,11 @@ def _log_search(
 
 
 def _log_child_runs(
-    parent: Any, search: Any, dataset: Any, best_params: dict[str, Any] | None, best_model_id: str | None,
+    parent: Any,
+    search: Any,
+    dataset: Any,
+    best_params: dict[str, Any] | None,
+    best_model_id: str | None,
     config: AutologConfig,
 ) -> None:
     """One finished child run per candidate among the ``max_tuning_runs`` best by rank, rebuilt from
@@ -754,11 +866,19 @@ def _log_child_runs(
         rank = "rank_test_score"
         if rank not in results.columns:
             rank = next(c for c in results.columns if "rank_test_" in c)
-            _warn(config, "Top %s child runs will be created based on ordering in %s column.  You can choose not to "
-                          "limit the number of child runs created by setting `max_tuning_runs=None`.",
-                  config.max_tuning_runs, rank)
+            _warn(
+                config,
+                "Top %s child runs will be created based on ordering in %s column.  You can choose not to "
+                "limit the number of child runs created by setting `max_tuning_runs=None`.",
+                config.max_tuning_runs,
+                rank,
+            )
         results = results.nsmallest(config.max_tuning_runs, rank)
-    tags = default_tags() | {AUTOLOGGING_TAG: FLAVOR_NAME, PARENT_RUN_TAG: parent.info.run_id} | estimator_tags(seed)
+    tags = (
+        default_tags()
+        | {AUTOLOGGING_TAG: FLAVOR_NAME, PARENT_RUN_TAG: parent.info.run_id}
+        | estimator_tags(seed)
+    )
     inputs = [dataset.to_dataset_input(context="train")] if dataset is not None else []
     for _, row in results.iterrows():
         child = client.create_run(parent.info.experiment_id, start_time=start_time, tags=tags)
@@ -767,7 +887,8 @@ def _log_child_runs(
         params = base_params | dict(candidate)
         client.log_batch(child_id, params=[Param(str(k), str(v)) for k, v in params.items()])
         metrics = {
-            str(k): v for k, v in row.items()
+            str(k): v
+            for k, v in row.items()
             if not str(k).startswith(("param", "split")) and isinstance(v, Number) and not isinstance(v, bool)
         }
         matches_best = bool(best_params) and candidate.items() <= best_params.items()

@@ -8,8 +8,9 @@ non-interactive backend, so a notebook's figures or a headless machine are not d
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,9 @@ def _labels(estimator: Any, y: Any) -> list[Any]:
     return list(classes) if classes is not None else sorted(set(y))
 
 
-def classifier_plots(estimator: Any, X: Any, y: Any, sample_weight: Any, prefix: str,
-                     directory: Path) -> list[Path]:
+def classifier_plots(
+    estimator: Any, X: Any, y: Any, sample_weight: Any, prefix: str, directory: Path
+) -> list[Path]:
     """Write the plots into ``directory``; returns the files written. A plot that fails is skipped with a
     log line (autologging never fails a fit)."""
     import matplotlib
@@ -32,20 +34,32 @@ def classifier_plots(estimator: Any, X: Any, y: Any, sample_weight: Any, prefix:
 
     def confusion_matrix(ax: Any) -> Any:
         labels = _labels(estimator, y)
-        with matplotlib.rc_context({"font.size": min(8.0, 50.0 / max(len(labels), 1)), "axes.labelsize": 8.0}):
+        with matplotlib.rc_context(
+            {"font.size": min(8.0, 50.0 / max(len(labels), 1)), "axes.labelsize": 8.0}
+        ):
             return metrics.ConfusionMatrixDisplay.from_estimator(
-                estimator, X, y, sample_weight=sample_weight, normalize="true", cmap="Blues", ax=ax)
+                estimator, X, y, sample_weight=sample_weight, normalize="true", cmap="Blues", ax=ax
+            )
 
     plots: list[tuple[str, str, Callable[[Any], Any]]] = [
         ("confusion_matrix", "Normalized confusion matrix", confusion_matrix),
     ]
     if len(set(y)) == 2:
         plots += [
-            ("roc_curve", "ROC curve",
-             lambda ax: metrics.RocCurveDisplay.from_estimator(estimator, X, y, sample_weight=sample_weight, ax=ax)),
-            ("precision_recall_curve", "Precision recall curve",
-             lambda ax: metrics.PrecisionRecallDisplay.from_estimator(
-                 estimator, X, y, sample_weight=sample_weight, ax=ax)),
+            (
+                "roc_curve",
+                "ROC curve",
+                lambda ax: metrics.RocCurveDisplay.from_estimator(
+                    estimator, X, y, sample_weight=sample_weight, ax=ax
+                ),
+            ),
+            (
+                "precision_recall_curve",
+                "Precision recall curve",
+                lambda ax: metrics.PrecisionRecallDisplay.from_estimator(
+                    estimator, X, y, sample_weight=sample_weight, ax=ax
+                ),
+            ),
         ]
     written = []
     for name, title, draw in plots:

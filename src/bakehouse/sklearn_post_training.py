@@ -19,7 +19,8 @@ import sys
 import threading
 import weakref
 from collections import defaultdict
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ _registry = _Registry()
 def register_model(estimator: Any, run_id: str, model_id: str | None) -> None:
     try:
         setattr(estimator, _RUN_ATTR, (run_id, model_id))
-    except Exception:  # noqa: BLE001 - an estimator that refuses attributes just logs no post-training metrics
+    except Exception:
         logger.debug("Cannot remember the run of %s", type(estimator).__name__, exc_info=True)
 
 
@@ -65,9 +66,12 @@ def metric_names() -> list[str]:
     from sklearn import metrics
 
     return [
-        name for name in metrics.__all__
-        if name not in _NOT_METRICS and not name.startswith("plot_")
-        and callable(getattr(metrics, name)) and not inspect.isclass(getattr(metrics, name))
+        name
+        for name in metrics.__all__
+        if name not in _NOT_METRICS
+        and not name.startswith("plot_")
+        and callable(getattr(metrics, name))
+        and not inspect.isclass(getattr(metrics, name))
     ]
 
 
@@ -117,10 +121,16 @@ def _describe(value: Any, frame: Any) -> str:
     return variable_name(value, f"<{type(value).__name__}>", frame)
 
 
-def _call_command(name: str, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                  bound: bool, frame: Any) -> str:
+def _call_command(
+    name: str,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    bound: bool,
+    frame: Any,
+) -> str:
     """``accuracy_score(y_true=y_test, y_pred=<ndarray>)``: what ``metric_info.json`` records for a key."""
-    parameters = list(inspect.signature(function).parameters)[1 if bound else 0:]
+    parameters = list(inspect.signature(function).parameters)[1 if bound else 0 :]
     parts = [f"{p}={_describe(a, frame)}" for p, a in zip(parameters, args)]
     parts += [f"{k}={_describe(v, frame)}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
@@ -147,7 +157,9 @@ def _log(run_id: str, model_id: str | None, metric: str, dataset: str, value: An
 
 
 # ------------------------------------------------------------------------------------------ patches
-def patched_predict(original: Callable[..., Any], log_eval_dataset: Callable[[str, Any], None]) -> Callable[..., Any]:
+def patched_predict(
+    original: Callable[..., Any], log_eval_dataset: Callable[[str, Any], None]
+) -> Callable[..., Any]:
     @functools.wraps(original)
     def predict(self: Any, *args: Any, **kwargs: Any) -> Any:
         owner = getattr(self, _RUN_ATTR, None)
@@ -192,8 +204,9 @@ def patched_score(original: Callable[..., Any]) -> Callable[..., Any]:
                 data = args[0] if args else next(iter(kwargs.values()), None)
                 name = f"{type(self).__name__}_score"
                 caller = sys._getframe(1)
-                command = _call_command(f"{type(self).__name__}.{original.__name__}", original, args, kwargs, True,
-                                        caller)
+                command = _call_command(
+                    f"{type(self).__name__}.{original.__name__}", original, args, kwargs, True, caller
+                )
                 _log(run_id, model_id, name, _dataset_name(run_id, data, caller), value, command)
         except Exception as exc:  # noqa: BLE001
             logger.warning("Post-training metrics: could not log %s.score: %s", type(self).__name__, exc)
@@ -210,8 +223,14 @@ def patched_metric(original: Callable[..., Any]) -> Callable[..., Any]:
         with _registry.inner_call():
             value = original(*args, **kwargs)
         try:
-            owner = next((_registry.predictions[id(a)] for a in (*args, *kwargs.values())
-                          if a is not None and id(a) in _registry.predictions), None)
+            owner = next(
+                (
+                    _registry.predictions[id(a)]
+                    for a in (*args, *kwargs.values())
+                    if a is not None and id(a) in _registry.predictions
+                ),
+                None,
+            )
             if owner is not None and _loggable(value):
                 dataset, run_id, model_id = owner
                 command = _call_command(original.__name__, original, args, kwargs, False, sys._getframe(1))

@@ -14,19 +14,25 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from ui_seed import Seeded, seed
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "docs" / "images"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -56,22 +62,47 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(workdir: Path, db_uri: str, artifacts: Path, timeout: float = 60.0,
-                 extra_args: tuple[str, ...] = (), prefix: str = "") -> tuple[str, subprocess.Popen[bytes], Path]:
+def start_server(
+    workdir: Path,
+    db_uri: str,
+    artifacts: Path,
+    timeout: float = 60.0,
+    extra_args: tuple[str, ...] = (),
+    prefix: str = "",
+) -> tuple[str, subprocess.Popen[bytes], Path]:
     """Start ``bakehouse server`` and wait until /health answers (the log is shown if it never does)."""
     port = _free_port()
     log_path = workdir / f"server-{port}.log"
     exe = Path(sys.executable).parent / "bakehouse"
-    cmd = [str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", db_uri,
-           "--artifacts-destination", str(artifacts), *extra_args]
+    cmd = [
+        str(exe),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        db_uri,
+        "--artifacts-destination",
+        str(artifacts),
+        *extra_args,
+    ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"bakehouse server exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"bakehouse server exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}"
+            )
         try:
             with urllib.request.urlopen(url + prefix + "/health", timeout=1) as resp:
                 if resp.status == 200:

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, UiServer, shot
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, expect
-
-from conftest import REPO, UiServer, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -23,9 +22,26 @@ def test_iris_project_sweep_in_parallel_coordinates(page: Page, ui_server: UiSer
     exe = Path(sys.executable).parent / "bakehouse"
     env = {**os.environ, "BAKEHOUSE_TRACKING_URI": ui_server.url}
     proc = subprocess.run(
-        [str(exe), "run", str(REPO / "examples" / "iris-project"), "--sweep", "C=" + ",".join(C_VALUES), "--parallel", "2",
-         "--env-manager", "local", "--experiment-name", "IrisProject-sweep", "--tracking-uri", ui_server.url],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=200,
+        [
+            str(exe),
+            "run",
+            str(REPO / "examples" / "iris-project"),
+            "--sweep",
+            "C=" + ",".join(C_VALUES),
+            "--parallel",
+            "2",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "IrisProject-sweep",
+            "--tracking-uri",
+            ui_server.url,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=200,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     client = MlflowClient(ui_server.url)

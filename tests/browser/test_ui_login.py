@@ -19,28 +19,65 @@ def auth_ui(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
     os.environ["BAKEHOUSE_ADMIN_PASSWORD"] = ADMIN[1]
     try:
-        url, proc, _ = start_server(workdir, f"sqlite:///{workdir / 'auth.db'}", workdir / "artifacts",
-                                    extra_args=("--auth",))
+        url, proc, _ = start_server(
+            workdir, f"sqlite:///{workdir / 'auth.db'}", workdir / "artifacts", extra_args=("--auth",)
+        )
     finally:
         os.environ.pop("BAKEHOUSE_ADMIN_PASSWORD", None)
     with httpx.Client(base_url=url, auth=ADMIN, timeout=30) as admin:
-        assert admin.post("/api/2.0/mlflow/users/create", json={"username": "alice", "password": "alice-password"}).status_code == 200
-        visible = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "shared-with-alice"}).json()["experiment_id"]
-        hidden = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "admins-only"}).json()["experiment_id"]
+        assert (
+            admin.post(
+                "/api/2.0/mlflow/users/create", json={"username": "alice", "password": "alice-password"}
+            ).status_code
+            == 200
+        )
+        visible = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "shared-with-alice"}).json()[
+            "experiment_id"
+        ]
+        hidden = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "admins-only"}).json()[
+            "experiment_id"
+        ]
         grant = "/api/2.0/mlflow/experiments/permissions/create"
-        assert admin.post(grant, json={"experiment_id": hidden, "username": "alice", "permission": "NO_PERMISSIONS"}).status_code == 200
-        assert admin.post(grant, json={"experiment_id": visible, "username": "alice", "permission": "READ"}).status_code == 200
-        editable = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "alice-edits"}).json()["experiment_id"]
-        assert admin.post(grant, json={"experiment_id": editable, "username": "alice", "permission": "EDIT"}).status_code == 200
-        run = admin.post("/api/2.0/mlflow/runs/create", json={"experiment_id": visible, "run_name": "read-only-run",
-                                                             "tags": [{"key": "team", "value": "vision"}]}).json()["run"]
-        admin.post("/api/2.0/mlflow/runs/log-batch", json={"run_id": run["info"]["run_id"],
-                                                          "params": [{"key": "lr", "value": "0.1"}]})
+        assert (
+            admin.post(
+                grant, json={"experiment_id": hidden, "username": "alice", "permission": "NO_PERMISSIONS"}
+            ).status_code
+            == 200
+        )
+        assert (
+            admin.post(
+                grant, json={"experiment_id": visible, "username": "alice", "permission": "READ"}
+            ).status_code
+            == 200
+        )
+        editable = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "alice-edits"}).json()[
+            "experiment_id"
+        ]
+        assert (
+            admin.post(
+                grant, json={"experiment_id": editable, "username": "alice", "permission": "EDIT"}
+            ).status_code
+            == 200
+        )
+        run = admin.post(
+            "/api/2.0/mlflow/runs/create",
+            json={
+                "experiment_id": visible,
+                "run_name": "read-only-run",
+                "tags": [{"key": "team", "value": "vision"}],
+            },
+        ).json()["run"]
+        admin.post(
+            "/api/2.0/mlflow/runs/log-batch",
+            json={"run_id": run["info"]["run_id"], "params": [{"key": "lr", "value": "0.1"}]},
+        )
     yield url
     stop_server(proc)
 
 
-def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(browser, auth_ui: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(
+    browser, auth_ui: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -73,7 +110,12 @@ def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(browser, auth
     context.close()
     assert not errors, errors
     with httpx.Client(base_url=auth_ui, auth=ADMIN, timeout=30) as admin:
-        names = [e["name"] for e in admin.get("/api/2.0/mlflow/experiments/search", params={"max_results": 100}).json()["experiments"]]
+        names = [
+            e["name"]
+            for e in admin.get("/api/2.0/mlflow/experiments/search", params={"max_results": 100}).json()[
+                "experiments"
+            ]
+        ]
     assert "made-in-the-browser" in names
 
 
@@ -122,8 +164,13 @@ def test_read_permission_hides_writes_and_a_refused_write_says_why(browser, auth
     edits = page.locator("table.exps tr", has_text="alice-edits")
     expect(edits.get_by_role("button", name="Rename")).to_be_visible()
     with httpx.Client(base_url=auth_ui, auth=ADMIN, timeout=30) as admin:
-        eid = admin.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "alice-edits"}).json()["experiment"]["experiment_id"]
-        r = admin.patch("/api/2.0/mlflow/experiments/permissions/update", json={"experiment_id": eid, "username": "alice", "permission": "READ"})
+        eid = admin.get(
+            "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "alice-edits"}
+        ).json()["experiment"]["experiment_id"]
+        r = admin.patch(
+            "/api/2.0/mlflow/experiments/permissions/update",
+            json={"experiment_id": eid, "username": "alice", "permission": "READ"},
+        )
         assert r.status_code == 200, r.text
     edits.get_by_role("button", name="Rename").click()
     page.get_by_label("New name").fill("renamed-by-alice")
@@ -132,7 +179,12 @@ def test_read_permission_hides_writes_and_a_refused_write_says_why(browser, auth
     expect(toast).to_contain_text("Permission denied")
     expect(toast).to_contain_text("alice")
     with httpx.Client(base_url=auth_ui, auth=ADMIN, timeout=30) as admin:
-        assert admin.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": eid}).json()["experiment"]["name"] == "alice-edits"
+        assert (
+            admin.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": eid}).json()["experiment"][
+                "name"
+            ]
+            == "alice-edits"
+        )
     # after the refusal the UI re-reads the permissions: the next drawing has no rename button
     page.reload()
     expect(page.locator("table.exps tr", has_text="alice-edits").locator(".read-only")).to_be_visible()

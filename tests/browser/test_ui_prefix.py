@@ -6,16 +6,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect
-
 from conftest import start_server, stop_server
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
 
 def test_ui_under_a_static_prefix(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    url, proc, _log = start_server(tmp_path, f"sqlite:///{tmp_path / 'db'}", tmp_path / "art", extra_args=("--static-prefix", "/mlflow"),
-                                  prefix="/mlflow")
+    url, proc, _log = start_server(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'db'}",
+        tmp_path / "art",
+        extra_args=("--static-prefix", "/mlflow"),
+        prefix="/mlflow",
+    )
     try:
         r = httpx.post(f"{url}/mlflow/api/2.0/mlflow/experiments/create", json={"name": "under-a-prefix"})
         assert r.status_code == 200, r.text

@@ -8,7 +8,6 @@ import re
 
 import httpx
 import pytest
-
 from conftest import UiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
@@ -42,7 +41,11 @@ def test_static_files_are_gzipped_and_cached_forever_under_the_build_path(ui_ser
     again = httpx.get(url, headers={"If-None-Match": raw.headers["etag"]})
     assert again.status_code == 304
     # plotly.js comes from the installed plotly package, compressed ~3.4x
-    with httpx.stream("GET", f"{ui_server.url}/static-files/{build}/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"}) as resp:
+    with httpx.stream(
+        "GET",
+        f"{ui_server.url}/static-files/{build}/vendor/plotly.min.js",
+        headers={"Accept-Encoding": "gzip"},
+    ) as resp:
         body = b"".join(resp.iter_raw())
     assert resp.headers["content-encoding"] == "gzip"
     assert 800_000 < len(body) < 1_800_000
@@ -51,7 +54,9 @@ def test_static_files_are_gzipped_and_cached_forever_under_the_build_path(ui_ser
     assert httpx.get(f"{ui_server.url}/static-files/css/app.css").headers["cache-control"] == "no-cache"
 
 
-@pytest.mark.parametrize("path", ["../routes.py", "..%2Froutes.py", "js/../../routes.py", ".hidden", "%2e%2e/assets.py", "nope.js"])
+@pytest.mark.parametrize(
+    "path", ["../routes.py", "..%2Froutes.py", "js/../../routes.py", ".hidden", "%2e%2e/assets.py", "nope.js"]
+)
 def test_static_files_refuse_traversal_and_unknown_files(ui_server: UiServer, path: str) -> None:
     r = httpx.get(f"{ui_server.url}/static-files/{path}")
     assert r.status_code == 404
@@ -67,25 +72,41 @@ def test_experiment_keys_helper(ui_server: UiServer) -> None:
     assert body["param_keys"] == ["C", "max_depth", "max_iter", "solver"]
     assert "mlflow.parentRunId" in body["tag_keys"] and "model" in body["tag_keys"]
     assert body["run_count"] == 11
-    both = httpx.get(f"{ui_server.url}{HELPERS}/experiments/keys", params=[("experiment_ids", s.iris_exp), ("experiment_ids", s.misc_exp)]).json()
+    both = httpx.get(
+        f"{ui_server.url}{HELPERS}/experiments/keys",
+        params=[("experiment_ids", s.iris_exp), ("experiment_ids", s.misc_exp)],
+    ).json()
     assert {"signal", "loss", "accuracy"} <= set(both["metric_keys"])
     bad = httpx.get(f"{ui_server.url}{HELPERS}/experiments/keys")
     assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert httpx.get(f"{ui_server.url}{HELPERS}/experiments/keys", params={"experiment_ids": "x;drop"}).status_code == 400
+    assert (
+        httpx.get(
+            f"{ui_server.url}{HELPERS}/experiments/keys", params={"experiment_ids": "x;drop"}
+        ).status_code
+        == 400
+    )
 
 
 def test_runs_with_metric_helper(ui_server: UiServer) -> None:
     s = ui_server.seeded
-    r = httpx.get(f"{ui_server.url}{HELPERS}/metrics/runs-with-metric", params={"experiment_ids": s.iris_exp, "metric_key": "train_loss"})
+    r = httpx.get(
+        f"{ui_server.url}{HELPERS}/metrics/runs-with-metric",
+        params={"experiment_ids": s.iris_exp, "metric_key": "train_loss"},
+    )
     assert sorted(r.json()["run_ids"]) == sorted(s.iris_runs.values())
-    r = httpx.get(f"{ui_server.url}{HELPERS}/metrics/runs-with-metric", params={"experiment_ids": s.iris_exp, "metric_key": "max_depth"})
+    r = httpx.get(
+        f"{ui_server.url}{HELPERS}/metrics/runs-with-metric",
+        params={"experiment_ids": s.iris_exp, "metric_key": "max_depth"},
+    )
     assert r.json()["run_ids"] == []
 
 
 def test_downsampled_history_keeps_the_envelope(ui_server: UiServer) -> None:
     s = ui_server.seeded
-    r = httpx.get(f"{ui_server.url}{HELPERS}/metrics/history-downsampled",
-                  params={"run_ids": s.long_run, "metric_key": "signal", "max_points": 1000})
+    r = httpx.get(
+        f"{ui_server.url}{HELPERS}/metrics/history-downsampled",
+        params={"run_ids": s.long_run, "metric_key": "signal", "max_points": 1000},
+    )
     assert r.status_code == 200
     (series,) = r.json()["series"]
     assert series["total"] == 100_000 and series["downsampled"] is True
@@ -99,13 +120,23 @@ def test_downsampled_history_keeps_the_envelope(ui_server: UiServer) -> None:
     assert series["values"][spike] < 2.0
     assert all(lo <= v <= hi for lo, v, hi in zip(series["mins"], series["values"], series["maxs"]))
     # short series come back unchanged
-    short = httpx.get(f"{ui_server.url}{HELPERS}/metrics/history-downsampled",
-                      params=[("run_ids", s.iris_runs["1.0"]), ("run_ids", s.iris_runs["10.0"]), ("metric_key", "train_loss")]).json()["series"]
+    short = httpx.get(
+        f"{ui_server.url}{HELPERS}/metrics/history-downsampled",
+        params=[
+            ("run_ids", s.iris_runs["1.0"]),
+            ("run_ids", s.iris_runs["10.0"]),
+            ("metric_key", "train_loss"),
+        ],
+    ).json()["series"]
     assert [x["total"] for x in short] == [40, 40]
     assert short[0]["downsampled"] is False and short[0]["steps"] == list(range(40))
     # x axis by time buckets on timestamps instead of steps
-    by_time = httpx.get(f"{ui_server.url}{HELPERS}/metrics/history-downsampled",
-                        params={"run_ids": s.long_run, "metric_key": "signal", "max_points": 500, "x_axis": "wall"}).json()["series"][0]
+    by_time = httpx.get(
+        f"{ui_server.url}{HELPERS}/metrics/history-downsampled",
+        params={"run_ids": s.long_run, "metric_key": "signal", "max_points": 500, "x_axis": "wall"},
+    ).json()["series"][0]
     assert len(by_time["values"]) <= 500 and max(by_time["maxs"]) > 3.5
-    missing = httpx.get(f"{ui_server.url}{HELPERS}/metrics/history-downsampled", params={"run_ids": s.long_run})
+    missing = httpx.get(
+        f"{ui_server.url}{HELPERS}/metrics/history-downsampled", params={"run_ids": s.long_run}
+    )
     assert missing.status_code == 400 and "metric_key" in missing.json()["message"]

@@ -7,10 +7,9 @@ import io
 import re
 
 import pytest
+from conftest import UiServer, shot
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, expect
-
-from conftest import UiServer, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -19,7 +18,8 @@ def rows(page: Page) -> list[str]:
     """Run names of the rendered rows of the runs table, top to bottom."""
     page.wait_for_selector(".grid[data-complete='1']")
     return page.eval_on_selector_all(
-        ".grid-body .gr", "rs => rs.sort((a, b) => +a.dataset.index - +b.dataset.index).map(r => r.querySelector('.namecell a').textContent)"
+        ".grid-body .gr",
+        "rs => rs.sort((a, b) => +a.dataset.index - +b.dataset.index).map(r => r.querySelector('.namecell a').textContent)",
     )
 
 
@@ -30,7 +30,9 @@ def test_experiments_list_search_create_rename_delete_restore_tags(page: Page, u
         expect(table.locator("tbody tr", has_text=name).first).to_be_visible()
     # user strings are shown as text, not markup
     expect(table).to_contain_text("Misc & <b>edge</b> cases")
-    expect(table.locator("tbody tr", has=page.get_by_role("link", name="IrisProject", exact=True))).to_contain_text("team: bakers")
+    expect(
+        table.locator("tbody tr", has=page.get_by_role("link", name="IrisProject", exact=True))
+    ).to_contain_text("team: bakers")
     shot(page, "experiments")
 
     page.get_by_label("Search experiments").fill("misc &")
@@ -94,8 +96,9 @@ def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServ
     expect(page.locator(".grid-body .gr")).to_have_count(11)  # the redraw is asynchronous: wait for it
     names = rows(page)
     parent_at = names.index("grid-search")
-    assert names[parent_at + 1: parent_at + 4] == ["tree-depth-2", "tree-depth-4", "tree-depth-8"] or \
-        sorted(names[parent_at + 1: parent_at + 4]) == ["tree-depth-2", "tree-depth-4", "tree-depth-8"]
+    assert names[parent_at + 1 : parent_at + 4] == ["tree-depth-2", "tree-depth-4", "tree-depth-8"] or sorted(
+        names[parent_at + 1 : parent_at + 4]
+    ) == ["tree-depth-2", "tree-depth-4", "tree-depth-8"]
     shot(page, "runs-table")
 
     # sort by a metric (all rows are loaded, so this is client side) - descending first
@@ -122,7 +125,9 @@ def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServ
     # the URL restores the view
     page.reload()
     expect(page.locator(".count")).to_have_text("2 runs")
-    expect(page.get_by_label("Filter runs")).to_have_value("(params.C = '1.0' OR params.C = '10.0') AND metrics.accuracy > 0.5")
+    expect(page.get_by_label("Filter runs")).to_have_value(
+        "(params.C = '1.0' OR params.C = '10.0') AND metrics.accuracy > 0.5"
+    )
 
     # a syntax error is shown inline
     search.fill("metrics.accuracy >>> 1")
@@ -161,7 +166,12 @@ def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServ
 def _csv_of_runs_table(page: Page, url: str) -> tuple[str, list[str]]:
     """Open a runs table, download its CSV; also the API paths the page used to list runs."""
     paths: list[str] = []
-    page.on("request", lambda r: paths.append(r.url.split("?")[0].split("/ajax-api/2.0/")[-1]) if "/ajax-api/" in r.url else None)
+    page.on(
+        "request",
+        lambda r: (
+            paths.append(r.url.split("?")[0].split("/ajax-api/2.0/")[-1]) if "/ajax-api/" in r.url else None
+        ),
+    )
     page.goto(url)
     expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
     with page.expect_download() as dl:
@@ -172,17 +182,38 @@ def _csv_of_runs_table(page: Page, url: str) -> tuple[str, list[str]]:
 def test_runs_table_from_columns_helper_equals_standard_api(page: Page, ui_server: UiServer) -> None:
     """The columnar helper (runs/table) and the fallback (runs/search, e.g. against MLflow) give the same table."""
     s = ui_server.seeded
-    cols = ",".join(["a:run_name", "a:start_time", "a:duration", "a:status", "a:user_id", "a:source", "a:lifecycle",
-                     "a:experiment_id", "m:accuracy", "m:log_loss", "p:C", "t:model", "t:mlflow.parentRunId"])
+    cols = ",".join(
+        [
+            "a:run_name",
+            "a:start_time",
+            "a:duration",
+            "a:status",
+            "a:user_id",
+            "a:source",
+            "a:lifecycle",
+            "a:experiment_id",
+            "m:accuracy",
+            "m:log_loss",
+            "p:C",
+            "t:model",
+            "t:mlflow.parentRunId",
+        ]
+    )
     url = f"{ui_server.url}/#/experiments/{s.iris_exp},{s.misc_exp}?life=ALL&expand=1&cols={cols}"
     via_helper, paths = _csv_of_runs_table(page, url)
     assert "bakehouse/runs/table" in paths and "mlflow/runs/search" not in paths, paths
-    page.context.route("**/ajax-api/2.0/bakehouse/runs/table*", lambda route: route.fulfill(status=404, body="{}"))
+    page.context.route(
+        "**/ajax-api/2.0/bakehouse/runs/table*", lambda route: route.fulfill(status=404, body="{}")
+    )
     fresh = page.context.new_page()
     via_search, paths = _csv_of_runs_table(fresh, url)
     assert "mlflow/runs/search" in paths, paths
     table = list(csv.DictReader(io.StringIO(via_helper)))
-    assert len(table) >= 15 and any(r["tags.model"] for r in table) and any(r["tags.mlflow.parentRunId"] for r in table)
+    assert (
+        len(table) >= 15
+        and any(r["tags.model"] for r in table)
+        and any(r["tags.mlflow.parentRunId"] for r in table)
+    )
     assert via_helper == via_search
     fresh.close()
 
@@ -255,7 +286,9 @@ def test_run_page_overview_description_tags_and_xss(page: Page, ui_server: UiSer
     expect(page.locator("table.kv")).to_contain_text("03ab3f9c0d1e2f")
     expect(page.locator("table.kv")).to_contain_text("train.py")
     # the registered model version made from this run is linked from its page
-    expect(page.locator("section", has_text="Models").get_by_role("link", name="iris-classifier v2")).to_be_visible()
+    expect(
+        page.locator("section", has_text="Models").get_by_role("link", name="iris-classifier v2")
+    ).to_be_visible()
 
 
 def test_artifact_browser_previews(page: Page, ui_server: UiServer) -> None:
@@ -301,7 +334,9 @@ def test_metric_chart_100k_points_downsampled(page: Page, ui_server: UiServer) -
     expect(plot.locator("svg.main-svg").first).to_be_visible()
     expect(plot).to_contain_text("downsampled on the server")
     # the envelope keeps the single spike at step 54,321 (value ~3.9) although it is 1 point in 100,000
-    ymax = page.evaluate("Math.max(...document.querySelector(\".plot[data-metric='signal']\").data.flatMap(t => t.y.filter(Number.isFinite)))")
+    ymax = page.evaluate(
+        "Math.max(...document.querySelector(\".plot[data-metric='signal']\").data.flatMap(t => t.y.filter(Number.isFinite)))"
+    )
     assert ymax > 3.5
     shot(page, "chart-100k")
     # warm (plotly cached): the whole fetch + draw is well under a second

@@ -34,14 +34,25 @@ class Seeded:
 
 def _png(width: int = 64, height: int = 40) -> bytes:
     """A small gradient PNG without Pillow."""
-    raw = b"".join(b"\x00" + b"".join(bytes((x * 4 % 256, y * 6 % 256, 160)) for x in range(width))
-                   for y in range(height))
+    raw = b"".join(
+        b"\x00" + b"".join(bytes((x * 4 % 256, y * 6 % 256, 160)) for x in range(width))
+        for y in range(height)
+    )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 MLMODEL = """artifact_path: model
@@ -84,16 +95,34 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
     s.iris_exp = c.create_experiment("IrisProject", tags={"team": "bakers", "dataset": "iris"})
     for i, C in enumerate([0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 100.0]):
         solver = "lbfgs" if i % 2 == 0 else "liblinear"
-        run = c.create_run(s.iris_exp, run_name=f"iris-C={C}", start_time=now - (10 - i) * 60_000,
-                           tags={"mlflow.source.name": "train.py", "mlflow.source.type": "PROJECT",
-                                 "mlflow.source.git.commit": f"{i:02d}ab3f9c0d1e2f", "mlflow.user": "alice"})
+        run = c.create_run(
+            s.iris_exp,
+            run_name=f"iris-C={C}",
+            start_time=now - (10 - i) * 60_000,
+            tags={
+                "mlflow.source.name": "train.py",
+                "mlflow.source.type": "PROJECT",
+                "mlflow.source.git.commit": f"{i:02d}ab3f9c0d1e2f",
+                "mlflow.user": "alice",
+            },
+        )
         rid = run.info.run_id
         acc = 0.62 + 0.33 * (1 - math.exp(-C * 2)) - (0.03 if C > 20 else 0)
-        metrics = [Metric("accuracy", acc, now, 0), Metric("f1", acc - 0.02, now, 0),
-                   Metric("log_loss", 1.2 / (1 + C), now, 0)]
-        metrics += [Metric("train_loss", 1.5 * math.exp(-st / (5 + C)) + 0.05, now + st * 1000, st) for st in range(40)]
-        c.log_batch(rid, metrics=metrics, params=[Param("C", str(C)), Param("solver", solver), Param("max_iter", "200")],
-                    tags=[RunTag("model", "LogisticRegression")])
+        metrics = [
+            Metric("accuracy", acc, now, 0),
+            Metric("f1", acc - 0.02, now, 0),
+            Metric("log_loss", 1.2 / (1 + C), now, 0),
+        ]
+        metrics += [
+            Metric("train_loss", 1.5 * math.exp(-st / (5 + C)) + 0.05, now + st * 1000, st)
+            for st in range(40)
+        ]
+        c.log_batch(
+            rid,
+            metrics=metrics,
+            params=[Param("C", str(C)), Param("solver", solver), Param("max_iter", "200")],
+            tags=[RunTag("model", "LogisticRegression")],
+        )
         c.log_text(rid, MLMODEL.replace("5d0c2b5a1f2e4c4f9b1d0c1e2f3a4b5c", f"{i:032x}"), "model/MLmodel")
         c.set_terminated(rid, "FINISHED", end_time=now - (10 - i) * 60_000 + 4200 + i * 900)
         s.iris_runs[str(C)] = rid
@@ -102,8 +131,16 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
     parent = c.create_run(s.iris_exp, run_name="grid-search", tags={"mlflow.user": "alice"})
     s.parent_run = parent.info.run_id
     for depth in (2, 4, 8):
-        child = c.create_run(s.iris_exp, run_name=f"tree-depth-{depth}", tags={"mlflow.parentRunId": s.parent_run, "mlflow.user": "alice"})
-        c.log_batch(child.info.run_id, metrics=[Metric("accuracy", 0.8 + depth / 100, now, 0)], params=[Param("max_depth", str(depth))])
+        child = c.create_run(
+            s.iris_exp,
+            run_name=f"tree-depth-{depth}",
+            tags={"mlflow.parentRunId": s.parent_run, "mlflow.user": "alice"},
+        )
+        c.log_batch(
+            child.info.run_id,
+            metrics=[Metric("accuracy", 0.8 + depth / 100, now, 0)],
+            params=[Param("max_depth", str(depth))],
+        )
         c.set_terminated(child.info.run_id)
         s.child_runs.append(child.info.run_id)
     c.log_metric(s.parent_run, "accuracy", 0.88)
@@ -111,8 +148,14 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
 
     # --- misc experiment: artifacts, a running run, a failed run, hostile strings, a long metric
     s.misc_exp = c.create_experiment("Misc & <b>edge</b> cases")
-    art = c.create_run(s.misc_exp, run_name=f"artifacts {XSS}", tags={"mlflow.note.content": "# Notes\nThis run has **artifacts** and a [link](https://example.com).\n\n- item one\n- item `two`\n\n<script>window.__xss=1</script>",
-                                                                  "owner": XSS})
+    art = c.create_run(
+        s.misc_exp,
+        run_name=f"artifacts {XSS}",
+        tags={
+            "mlflow.note.content": "# Notes\nThis run has **artifacts** and a [link](https://example.com).\n\n- item one\n- item `two`\n\n<script>window.__xss=1</script>",
+            "owner": XSS,
+        },
+    )
     s.artifact_run = art.info.run_id
     c.log_param(s.artifact_run, "evil", XSS)
     with tempfile.TemporaryDirectory() as d:
@@ -120,7 +163,7 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
             "notes.txt": "plain text artifact\nline two\n",
             "config.yaml": "lr: 0.01\nlayers: [64, 32]\n",
             "metrics.json": json.dumps({"accuracy": 0.93, "per_class": [0.9, 0.95, 0.94]}),
-            "predictions.csv": "id,label,score\n1,setosa,0.99\n2,versicolor,0.81\n3,\"virginica, maybe\",0.64\n",
+            "predictions.csv": 'id,label,score\n1,setosa,0.99\n2,versicolor,0.81\n3,"virginica, maybe",0.64\n',
             "report.html": "<html><body><h1>Report</h1><p>Accuracy 93%</p><script>parent.__xss=1</script></body></html>",
             "model/MLmodel": MLMODEL,
             "model/requirements.txt": "scikit-learn==1.9.1\n",
@@ -145,24 +188,35 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
 
     long_run = c.create_run(s.misc_exp, run_name="long-metric")
     s.long_run = long_run.info.run_id
-    values = [(st, math.sin(st / 2000) + 0.1 * math.sin(st / 7) + (3.0 if st == 54_321 else 0.0)) for st in range(long_points)]
+    values = [
+        (st, math.sin(st / 2000) + 0.1 * math.sin(st / 7) + (3.0 if st == 54_321 else 0.0))
+        for st in range(long_points)
+    ]
     if store_uri:
         from bakehouse.entities import Metric as BhMetric
         from bakehouse.store.tracking.sql.store import SqlTrackingStore
 
         store = SqlTrackingStore.from_uri(store_uri)
         for i in range(0, len(values), 1000):
-            store.log_batch(s.long_run, metrics=[BhMetric("signal", v, now + st, st) for st, v in values[i:i + 1000]])
+            store.log_batch(
+                s.long_run, metrics=[BhMetric("signal", v, now + st, st) for st, v in values[i : i + 1000]]
+            )
         store.engine.dispose()
     else:
         for i in range(0, len(values), 1000):
-            c.log_batch(s.long_run, metrics=[Metric("signal", v, now + st, st) for st, v in values[i:i + 1000]])
+            c.log_batch(
+                s.long_run, metrics=[Metric("signal", v, now + st, st) for st, v in values[i : i + 1000]]
+            )
     c.set_terminated(s.long_run)
 
     s.empty_exp = c.create_experiment("Empty experiment")
 
     # --- registry: a model with three versions, stages and aliases
-    c.create_registered_model(s.model_name, tags={"task": "classification"}, description="Iris **classifier** trained by IrisProject.")
+    c.create_registered_model(
+        s.model_name,
+        tags={"task": "classification"},
+        description="Iris **classifier** trained by IrisProject.",
+    )
     for C in ("0.1", "1.0", "10.0"):
         c.create_model_version(s.model_name, f"runs:/{s.iris_runs[C]}/model", run_id=s.iris_runs[C])
     c.set_registered_model_alias(s.model_name, "champion", "2")
@@ -174,8 +228,11 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
     # a prompt of MLflow's prompt registry is a registered model too: the models list must not show it
     import httpx  # the official client only makes prompts through mlflow.genai; the REST call is the same
 
-    httpx.post(f"{url}/api/2.0/mlflow/registered-models/create", timeout=30, json={
-        "name": "greeting-prompt", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]}).raise_for_status()
+    httpx.post(
+        f"{url}/api/2.0/mlflow/registered-models/create",
+        timeout=30,
+        json={"name": "greeting-prompt", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]},
+    ).raise_for_status()
     return s
 
 

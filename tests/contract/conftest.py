@@ -15,8 +15,9 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -55,9 +56,23 @@ def _start_server(tmp_dir: Path, backend_store_uri: str) -> tuple[subprocess.Pop
     log = open(tmp_dir / "server.log", "wb")
     exe = Path(sys.executable).parent / "bakehouse"
     proc = subprocess.Popen(
-        [str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--backend-store-uri", backend_store_uri,
-         "--artifacts-destination", str(tmp_dir / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_dir, start_new_session=True,
+        [
+            str(exe),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            backend_store_uri,
+            "--artifacts-destination",
+            str(tmp_dir / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_dir,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -71,7 +86,9 @@ def _start_server(tmp_dir: Path, backend_store_uri: str) -> tuple[subprocess.Pop
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("bakehouse server did not start:\n" + (tmp_dir / "server.log").read_text(errors="replace"))
+    raise RuntimeError(
+        "bakehouse server did not start:\n" + (tmp_dir / "server.log").read_text(errors="replace")
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -91,7 +108,9 @@ def rest_sqlite_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def rest_postgres_server_url(tmp_path_factory: pytest.TempPathFactory, _postgres_server: str) -> Iterator[str]:
+def rest_postgres_server_url(
+    tmp_path_factory: pytest.TempPathFactory, _postgres_server: str
+) -> Iterator[str]:
     import psycopg  # test-only dependency
 
     name = f"bh_rest_{uuid.uuid4().hex[:12]}"
@@ -121,7 +140,9 @@ def mysql_uri() -> Iterator[str]:
 
     url = make_url(base)
     name = f"bh_{uuid.uuid4().hex[:12]}"
-    connection = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username, password=url.password or "")
+    connection = pymysql.connect(
+        host=url.host, port=url.port or 3306, user=url.username, password=url.password or ""
+    )
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")

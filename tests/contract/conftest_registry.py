@@ -14,8 +14,9 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, log: Path | None, timeout: float = 60) -> None:
+def _wait_healthy(
+    url: str, proc: subprocess.Popen[bytes] | None, log: Path | None, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -52,12 +55,31 @@ class RunningServer:
         self.log = workdir / f"server-{self.port}.log"
         exe = VENV_BIN / "bakehouse"
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bakehouse.cli.main"]
-        cmd += ["server", "--host", "127.0.0.1", "--port", str(self.port), "--backend-store-uri", backend_store_uri,
-                "--artifacts-destination", str(workdir / "artifacts"), *extra_args]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_TRACKING", "MLFLOW_TRACKING"))}
+        cmd += [
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--backend-store-uri",
+            backend_store_uri,
+            "--artifacts-destination",
+            str(workdir / "artifacts"),
+            *extra_args,
+        ]
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_TRACKING", "MLFLOW_TRACKING"))
+        }
         with open(self.log, "wb") as log_file:
-            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         cwd=workdir, env=env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=workdir,
+                env=env,
+                start_new_session=True,
+            )
         try:
             _wait_healthy(self.url, self.proc, self.log)
         except Exception:

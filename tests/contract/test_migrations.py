@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.config import Config
 
 from bakehouse.store.db import engine as db_engine
 from bakehouse.store.db.schema import SCHEMA_HEAD, metadata
@@ -40,7 +40,9 @@ def test_upgrade_builds_the_declared_schema(empty_database: str) -> None:
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     # MySQL reports its implicit indexes on foreign keys; nothing else may differ anywhere.
-    real = [d for d in differences if not (engine.dialect.name in ("mysql", "mariadb") and d[0] == "remove_index")]
+    real = [
+        d for d in differences if not (engine.dialect.name in ("mysql", "mariadb") and d[0] == "remove_index")
+    ]
     assert real == []
     from bakehouse.store.tracking.sql.store import SqlTrackingStore
 
@@ -81,14 +83,24 @@ def test_metrics_survive_the_move_to_primary_key_order(empty_database: str) -> N
     points = [("r" * 32, "loss", 1000 + i, i, float(i) / 3, 0) for i in range(50)]
     points.append(("r" * 32, "loss", 2000, 7, 0.0, 1))  # a NaN at a step that also has a finite value
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (7, 'e', 'active')"))
-        conn.execute(text(
-            "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
-            "VALUES (:r, 'n', 7, 'RUNNING', 'active', 'a')"), {"r": "r" * 32})
-        conn.execute(text(
-            "INSERT INTO metrics (run_uuid, " + ("`key`" if engine.dialect.name in ("mysql", "mariadb") else "key")
-            + ", timestamp, step, value, value_kind) VALUES (:r, :k, :t, :s, :v, :kind)"),
-            [dict(zip(("r", "k", "t", "s", "v", "kind"), p)) for p in points])
+        conn.execute(
+            text("INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (7, 'e', 'active')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', 7, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "r" * 32},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO metrics (run_uuid, "
+                + ("`key`" if engine.dialect.name in ("mysql", "mariadb") else "key")
+                + ", timestamp, step, value, value_kind) VALUES (:r, :k, :t, :s, :v, :kind)"
+            ),
+            [dict(zip(("r", "k", "t", "s", "v", "kind"), p)) for p in points],
+        )
     db_engine.upgrade(empty_database)
     from bakehouse.store.tracking.sql.store import SqlTrackingStore
 
@@ -146,8 +158,10 @@ def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_datab
     processes = 8
     barrier = context.Barrier(processes)
     results = context.Queue()
-    workers = [context.Process(target=_open_when_released, args=(empty_database, barrier, results))
-               for _ in range(processes)]
+    workers = [
+        context.Process(target=_open_when_released, args=(empty_database, barrier, results))
+        for _ in range(processes)
+    ]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=120) for _ in range(processes)]
@@ -158,4 +172,6 @@ def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_datab
     assert db_engine.current_revision(engine) == SCHEMA_HEAD
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
-        assert conn.exec_driver_sql("SELECT count(*) FROM experiments").scalar() == 1  # one Default experiment
+        assert (
+            conn.exec_driver_sql("SELECT count(*) FROM experiments").scalar() == 1
+        )  # one Default experiment

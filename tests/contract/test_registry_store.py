@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import pytest
+from conftest_registry import model_name, registry_server, registry_store  # noqa: F401 - fixtures
 
 from bakehouse.errors import AlreadyExistsError, ErrorCode, InvalidParameterError, NotFoundError
 from bakehouse.store.registry.uri import resolve_model_version, resolve_models_uri
-from conftest_registry import model_name, registry_server, registry_store  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def _versions(store, name, n, **kw):
-    return [store.create_model_version(name, f"s3://bucket/{name}/{i}", run_id=f"run{i}", **kw) for i in range(n)]
+    return [
+        store.create_model_version(name, f"s3://bucket/{name}/{i}", run_id=f"run{i}", **kw) for i in range(n)
+    ]
 
 
 # ------------------------------------------------------------------------------------ registered models
 def test_create_and_get_registered_model(registry_store, model_name):
-    created = registry_store.create_registered_model(model_name, tags={"team": "ml", "k": "v"}, description="first")
+    created = registry_store.create_registered_model(
+        model_name, tags={"team": "ml", "k": "v"}, description="first"
+    )
     assert created.name == model_name
     assert created.description == "first"
     assert created.tags == {"team": "ml", "k": "v"}
     assert created.creation_timestamp > 0 and created.last_updated_timestamp == created.creation_timestamp
     got = registry_store.get_registered_model(model_name)
     assert (got.name, got.description, got.tags, got.aliases, got.latest_versions) == (
-        model_name, "first", {"team": "ml", "k": "v"}, [], []
+        model_name,
+        "first",
+        {"team": "ml", "k": "v"},
+        [],
+        [],
     )
 
 
@@ -97,7 +105,13 @@ def test_versions_increment_and_are_never_reused(registry_store, model_name):
     assert [v.version for v in created] == ["1", "2", "3"]
     v = created[0]
     assert (v.name, v.source, v.run_id, v.current_stage, v.status, v.tags, v.description) == (
-        model_name, f"s3://bucket/{model_name}/0", "run0", "None", "READY", {"a": "b"}, "d"
+        model_name,
+        f"s3://bucket/{model_name}/0",
+        "run0",
+        "None",
+        "READY",
+        {"a": "b"},
+        "d",
     )
     registry_store.delete_model_version(model_name, "3")
     with pytest.raises(NotFoundError) as exc:
@@ -176,7 +190,9 @@ def test_deleting_a_version_drops_its_aliases(registry_store, model_name):
     registry_store.set_registered_model_alias(model_name, "champion", "2")
     registry_store.set_registered_model_alias(model_name, "stable", "1")
     registry_store.delete_model_version(model_name, "2")
-    assert [(a.alias, a.version) for a in registry_store.get_registered_model(model_name).aliases] == [("stable", "1")]
+    assert [(a.alias, a.version) for a in registry_store.get_registered_model(model_name).aliases] == [
+        ("stable", "1")
+    ]
     with pytest.raises(InvalidParameterError):
         registry_store.get_model_version_by_alias(model_name, "champion")
 
@@ -185,15 +201,24 @@ def test_deleting_a_version_drops_its_aliases(registry_store, model_name):
 def test_stage_transitions_and_archive_existing(registry_store, model_name):
     registry_store.create_registered_model(model_name)
     _versions(registry_store, model_name, 4)
-    assert registry_store.transition_model_version_stage(model_name, "1", "production").current_stage == "Production"
+    assert (
+        registry_store.transition_model_version_stage(model_name, "1", "production").current_stage
+        == "Production"
+    )
     registry_store.transition_model_version_stage(model_name, "2", "STAGING")
-    moved = registry_store.transition_model_version_stage(model_name, "3", "Production", archive_existing_versions=True)
+    moved = registry_store.transition_model_version_stage(
+        model_name, "3", "Production", archive_existing_versions=True
+    )
     assert moved.current_stage == "Production"
-    stages = {v.version: v.current_stage for v in registry_store.search_model_versions(f"name = '{model_name}'")}
+    stages = {
+        v.version: v.current_stage for v in registry_store.search_model_versions(f"name = '{model_name}'")
+    }
     # only the version that was in the target stage is archived
     assert stages == {"1": "Archived", "2": "Staging", "3": "Production", "4": "None"}
     with pytest.raises(InvalidParameterError):
-        registry_store.transition_model_version_stage(model_name, "4", "Archived", archive_existing_versions=True)
+        registry_store.transition_model_version_stage(
+            model_name, "4", "Archived", archive_existing_versions=True
+        )
     with pytest.raises(InvalidParameterError):
         registry_store.transition_model_version_stage(model_name, "4", "Prod")
 
@@ -222,12 +247,25 @@ def test_search_registered_models_filters_order_and_pages(registry_store, model_
     for suffix, team in (("-alpha", "a"), ("-beta", "b"), ("-Gamma", "a"), ("-delta", "c")):
         registry_store.create_registered_model(p + suffix, tags={"team": team})
     scoped = f"name LIKE '{p}%'"
-    assert _names(registry_store.search_registered_models(scoped)) == [p + "-Gamma", p + "-alpha", p + "-beta", p + "-delta"]
+    assert _names(registry_store.search_registered_models(scoped)) == [
+        p + "-Gamma",
+        p + "-alpha",
+        p + "-beta",
+        p + "-delta",
+    ]
     assert _names(registry_store.search_registered_models(f"name = '{p}-beta'")) == [p + "-beta"]
-    assert _names(registry_store.search_registered_models(f"name LIKE '{p}-g%'")) == []  # LIKE is case-sensitive
+    assert (
+        _names(registry_store.search_registered_models(f"name LIKE '{p}-g%'")) == []
+    )  # LIKE is case-sensitive
     assert _names(registry_store.search_registered_models(f"name ILIKE '{p}-g%'")) == [p + "-Gamma"]
-    assert _names(registry_store.search_registered_models(f"name IN ('{p}-beta', '{p}-delta')")) == [p + "-beta", p + "-delta"]
-    assert _names(registry_store.search_registered_models(f"{scoped} AND tags.team = 'a'")) == [p + "-Gamma", p + "-alpha"]
+    assert _names(registry_store.search_registered_models(f"name IN ('{p}-beta', '{p}-delta')")) == [
+        p + "-beta",
+        p + "-delta",
+    ]
+    assert _names(registry_store.search_registered_models(f"{scoped} AND tags.team = 'a'")) == [
+        p + "-Gamma",
+        p + "-alpha",
+    ]
     either = registry_store.search_registered_models(f"{scoped} AND (tags.team = 'b' OR name = '{p}-delta')")
     assert _names(either) == [p + "-beta", p + "-delta"]
     desc = registry_store.search_registered_models(scoped, order_by=["name DESC"])
@@ -253,22 +291,35 @@ def test_search_model_versions(registry_store, model_name):
     assert [v.version for v in registry_store.search_model_versions(scoped)] == ["4", "3", "2", "1"]
     asc = registry_store.search_model_versions(scoped, order_by=["version_number ASC"])
     assert [v.version for v in asc] == ["1", "2", "3", "4"]
-    assert [v.version for v in registry_store.search_model_versions(f"{scoped} AND version_number > 2",
-                                                                    order_by=["version_number"])] == ["3", "4"]
+    assert [
+        v.version
+        for v in registry_store.search_model_versions(
+            f"{scoped} AND version_number > 2", order_by=["version_number"]
+        )
+    ] == ["3", "4"]
     by_run = registry_store.search_model_versions(
         f"name LIKE '{model_name}%' AND run_id IN ('run1', 'run3')", order_by=["name", "version_number"]
     )
-    assert [(v.name, v.version) for v in by_run] == [(model_name, "2"), (model_name, "4"), (model_name + "-other", "1")]
+    assert [(v.name, v.version) for v in by_run] == [
+        (model_name, "2"),
+        (model_name, "4"),
+        (model_name + "-other", "1"),
+    ]
     tagged = registry_store.search_model_versions(f"{scoped} AND tags.quality = 'good'")
     assert [(v.version, v.tags) for v in tagged] == [("2", {"quality": "good"})]
-    either = registry_store.search_model_versions(f"{scoped} AND (version_number = 1 OR tags.quality = 'good')",
-                                                  order_by=["version_number"])
+    either = registry_store.search_model_versions(
+        f"{scoped} AND (version_number = 1 OR tags.quality = 'good')", order_by=["version_number"]
+    )
     assert [v.version for v in either] == ["1", "2"]
-    src = registry_store.search_model_versions(f"source_path LIKE 's3://elsewhere/%' AND name LIKE '{model_name}%'")
+    src = registry_store.search_model_versions(
+        f"source_path LIKE 's3://elsewhere/%' AND name LIKE '{model_name}%'"
+    )
     assert [(v.name, v.version) for v in src] == [(model_name + "-other", "1")]
     page = registry_store.search_model_versions(scoped, max_results=3, order_by=["version_number"])
     assert [v.version for v in page] == ["1", "2", "3"] and page.token
-    rest = registry_store.search_model_versions(scoped, max_results=3, order_by=["version_number"], page_token=page.token)
+    rest = registry_store.search_model_versions(
+        scoped, max_results=3, order_by=["version_number"], page_token=page.token
+    )
     assert [v.version for v in rest] == ["4"] and not rest.token
 
 
@@ -278,7 +329,9 @@ def test_history_records_alias_moves_and_stage_transitions(registry_store, model
     _versions(registry_store, model_name, 3)
     registry_store.set_registered_model_alias(model_name, "champion", "1", user_id="alice")
     registry_store.set_registered_model_alias(model_name, "champion", "2", user_id="bob")
-    registry_store.set_registered_model_alias(model_name, "champion", "2", user_id="bob")  # no change, no event
+    registry_store.set_registered_model_alias(
+        model_name, "champion", "2", user_id="bob"
+    )  # no change, no event
     registry_store.transition_model_version_stage(model_name, "1", "Production", user_id="carol")
     registry_store.transition_model_version_stage(model_name, "3", "production", True, user_id="dave")
     registry_store.delete_registered_model_alias(model_name, "champion", user_id="erin")

@@ -26,8 +26,12 @@ def new_experiment(store, **kwargs) -> str:
 
 
 def new_run(store, experiment_id: str | None = None, **kwargs):
-    return store.create_run(experiment_id or new_experiment(store), user_id="tester",
-                            start_time=kwargs.pop("start_time", int(time.time() * 1000)), **kwargs)
+    return store.create_run(
+        experiment_id or new_experiment(store),
+        user_id="tester",
+        start_time=kwargs.pop("start_time", int(time.time() * 1000)),
+        **kwargs,
+    )
 
 
 def now() -> int:
@@ -123,7 +127,9 @@ def test_search_experiments_filters_order_and_pages(tracking_store):
     found = tracking_store.search_experiments(filter_string=f"name LIKE '{prefix}-%'")
     assert sorted(e.experiment_id for e in found) == sorted(ids[:4])
     # default order: creation_time DESC, experiment_id ASC
-    by_name = tracking_store.search_experiments(filter_string=f"name LIKE '{prefix}%'", order_by=["name DESC"])
+    by_name = tracking_store.search_experiments(
+        filter_string=f"name LIKE '{prefix}%'", order_by=["name DESC"]
+    )
     assert [e.name for e in by_name] == [f"{prefix}-{i}" for i in (3, 2, 1, 0)]
     tagged = tracking_store.search_experiments(filter_string=f"name LIKE '{prefix}%' AND tags.i = '2'")
     assert [e.experiment_id for e in tagged] == [ids[2]]
@@ -137,7 +143,9 @@ def test_search_experiments_filters_order_and_pages(tracking_store):
     assert [e.experiment_id for e in deleted] == [ids[4]]
     every = tracking_store.search_experiments(view_type=ViewType.ALL, filter_string=f"name LIKE '{prefix}%'")
     assert len(every) == 5
-    page1 = tracking_store.search_experiments(max_results=2, filter_string=f"name LIKE '{prefix}%'", order_by=["name"])
+    page1 = tracking_store.search_experiments(
+        max_results=2, filter_string=f"name LIKE '{prefix}%'", order_by=["name"]
+    )
     assert len(page1) == 2 and page1.token
     page2 = tracking_store.search_experiments(
         max_results=2, filter_string=f"name LIKE '{prefix}%'", order_by=["name"], page_token=page1.token
@@ -152,7 +160,9 @@ def test_search_experiments_filters_order_and_pages(tracking_store):
 def test_create_and_get_run(tracking_store):
     eid = new_experiment(tracking_store)
     start = now()
-    run = tracking_store.create_run(eid, user_id="alice", start_time=start, tags=[RunTag("k", "v")], run_name="r1")
+    run = tracking_store.create_run(
+        eid, user_id="alice", start_time=start, tags=[RunTag("k", "v")], run_name="r1"
+    )
     assert run.info.run_name == "r1"
     assert run.info.status == "RUNNING"
     assert run.info.user_id == "alice"
@@ -298,7 +308,9 @@ def test_metric_history_order_duplicates_and_pagination(tracking_store):
     tracking_store.log_batch(rid, metrics=points)
     tracking_store.log_batch(rid, metrics=points[:10])  # identical points are not duplicated
     history = tracking_store.get_metric_history(rid, "acc")
-    assert [(m.timestamp, m.step, m.value) for m in history] == [(m.timestamp, m.step, m.value) for m in points]
+    assert [(m.timestamp, m.step, m.value) for m in history] == [
+        (m.timestamp, m.step, m.value) for m in points
+    ]
     page1 = tracking_store.get_metric_history(rid, "acc", max_results=250)
     page2 = tracking_store.get_metric_history(rid, "acc", max_results=250, page_token=page1.token)
     page3 = tracking_store.get_metric_history(rid, "acc", max_results=250, page_token=page2.token)
@@ -311,7 +323,9 @@ def test_metric_history_order_duplicates_and_pagination(tracking_store):
 def test_metric_history_bulk_interval_samples_steps(tracking_store):
     r1, r2 = new_run(tracking_store), new_run(tracking_store)
     for run in (r1, r2):
-        tracking_store.log_batch(run.info.run_id, metrics=[Metric("loss", float(s), 1000 + s, s) for s in range(100)])
+        tracking_store.log_batch(
+            run.info.run_id, metrics=[Metric("loss", float(s), 1000 + s, s) for s in range(100)]
+        )
     sampled = tracking_store.get_metric_history_bulk_interval([r1.info.run_id, r2.info.run_id], "loss", 10)
     for run in (r1, r2):
         steps = [m.step for m in sampled if m.run_id == run.info.run_id]
@@ -325,8 +339,15 @@ def test_log_inputs_and_outputs(tracking_store):
     run = new_run(tracking_store)
     tracking_store.log_inputs(
         run.info.run_id,
-        datasets=[DatasetInput(name="iris", digest="abc123", source_type="local", source="/data/iris.csv",
-                               tags={"mlflow.data.context": "training"})],
+        datasets=[
+            DatasetInput(
+                name="iris",
+                digest="abc123",
+                source_type="local",
+                source="/data/iris.csv",
+                tags={"mlflow.data.context": "training"},
+            )
+        ],
     )
     model = tracking_store.create_logged_model(run.info.experiment_id, "model", run.info.run_id)
     tracking_store.log_outputs(run.info.run_id, [ModelOutput(model.model_id, 3)])
@@ -336,10 +357,18 @@ def test_log_inputs_and_outputs(tracking_store):
     assert [(o.model_id, o.step) for o in fetched.outputs.model_outputs] == [(model.model_id, 3)]
 
 
-@pytest.mark.parametrize("field, too_long", [
-    ("name", "n" * 501), ("digest", "d" * 37), ("source_type", "t" * 37), ("source", "\u00e9" * 32768),
-])
-def test_dataset_fields_are_stored_whole_up_to_their_columns_and_refused_beyond(tracking_store, field, too_long):
+@pytest.mark.parametrize(
+    "field, too_long",
+    [
+        ("name", "n" * 501),
+        ("digest", "d" * 37),
+        ("source_type", "t" * 37),
+        ("source", "\u00e9" * 32768),
+    ],
+)
+def test_dataset_fields_are_stored_whole_up_to_their_columns_and_refused_beyond(
+    tracking_store, field, too_long
+):
     """Every database must either store a dataset exactly or refuse it cleanly (on PostgreSQL and MySQL a
     longer value used to fail inside the database instead)."""
     run = new_run(tracking_store)
@@ -360,15 +389,19 @@ def test_dataset_fields_are_stored_whole_up_to_their_columns_and_refused_beyond(
 _OVER_LONG_REFERENCES = {
     "user id": lambda store, run: store.create_run(run.info.experiment_id, user_id="u" * 257),
     "metric model id": lambda store, run: store.log_batch(
-        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, model_id="m" * 65)]),
+        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, model_id="m" * 65)]
+    ),
     "metric dataset name": lambda store, run: store.log_batch(
-        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, dataset_name="d" * 501, dataset_digest="x")]),
+        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, dataset_name="d" * 501, dataset_digest="x")]
+    ),
     "metric dataset digest": lambda store, run: store.log_batch(
-        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, dataset_name="d", dataset_digest="x" * 37)]),
+        run.info.run_id, metrics=[Metric("m", 1.0, 1, 0, dataset_name="d", dataset_digest="x" * 37)]
+    ),
     "input model id": lambda store, run: store.log_inputs(run.info.run_id, models=["m" * 65]),
     "output model id": lambda store, run: store.log_outputs(run.info.run_id, [ModelOutput("m" * 65, 0)]),
     "logged model type": lambda store, run: store.create_logged_model(
-        run.info.experiment_id, "model", run.info.run_id, model_type="t" * 501),
+        run.info.experiment_id, "model", run.info.run_id, model_type="t" * 501
+    ),
 }
 
 
@@ -385,8 +418,11 @@ def test_over_long_references_are_refused_on_every_database(tracking_store, case
 
 
 def test_a_long_source_type_tag_is_kept_whole(tracking_store):
-    run = tracking_store.create_run(new_run(tracking_store).info.experiment_id, user_id="u" * 256,
-                                    tags=[RunTag("mlflow.source.type", "t" * 30)])
+    run = tracking_store.create_run(
+        new_run(tracking_store).info.experiment_id,
+        user_id="u" * 256,
+        tags=[RunTag("mlflow.source.type", "t" * 30)],
+    )
     fetched = tracking_store.get_run(run.info.run_id)
     assert fetched.data.tags["mlflow.source.type"] == "t" * 30 and fetched.info.user_id == "u" * 256
 
@@ -399,7 +435,9 @@ def test_the_largest_filters_allowed_run_on_every_database(tracking_store):
     tracking_store.log_batch(run.info.run_id, metrics=[Metric("a", 5.0, now(), 0)], params=[Param("p", "x")])
 
     def found(filter_string):
-        return [r.info.run_id for r in tracking_store.search_runs([eid], filter_string, ViewType.ACTIVE_ONLY, 10)]
+        return [
+            r.info.run_id for r in tracking_store.search_runs([eid], filter_string, ViewType.ACTIVE_ONLY, 10)
+        ]
 
     assert found(" AND ".join(["metrics.a > 1", "params.p = 'x'"] * 50)) == [run.info.run_id]
     assert found(" OR ".join(["metrics.a > 9"] * 99 + ["params.p LIKE 'x%'"])) == [run.info.run_id]
@@ -434,7 +472,10 @@ def _snapshot(store, run_id):
         ({"params": [Param(f"p{i}", "v") for i in range(101)]}, "100 params"),
         ({"params": [Param("dup", "v"), Param("dup", "v")]}, "Duplicate"),
         ({"params": [Param("good_param", "changed")]}, "Changing param values"),
-        ({"metrics": [Metric("good", 9.0, 1, 0)], "params": [Param("fresh", "x" * (1024 * 1024 + 1))]}, "limit"),
+        (
+            {"metrics": [Metric("good", 9.0, 1, 0)], "params": [Param("fresh", "x" * (1024 * 1024 + 1))]},
+            "limit",
+        ),
     ],
 )
 def test_bad_input_never_changes_stored_data(tracking_store, kwargs, message):
@@ -493,7 +534,10 @@ def _names(runs):
         ("metrics.acc > 0.75", {"a", "c", "e"}),
         ("metrics.acc >= 0.8 AND params.model = 'cnn'", {"a", "c"}),
         ("metrics.loss < 0.25", {"a", "d", "e"}),
-        ("metrics.acc != 0.9", {"b", "c", "e", "f"}),  # NaN (f) matches, as in MLflow; runs lacking the key never
+        (
+            "metrics.acc != 0.9",
+            {"b", "c", "e", "f"},
+        ),  # NaN (f) matches, as in MLflow; runs lacking the key never
         ("params.model = 'cnn' OR tags.team = 'green'", {"a", "c", "e", "f"}),
         ("(params.model = 'cnn' OR params.model = 'rnn') AND metrics.loss > 0.15", {"c", "f"}),
         ("params.model != 'cnn'", {"b", "d"}),
@@ -507,7 +551,7 @@ def _names(runs):
         ("run_name = 'c'", {"c"}),
         ("attributes.run_name ILIKE 'A'", {"a"}),
         ("tags.`mlflow.runName` = 'e'", {"e"}),
-        ('tags."team" = \'blue\'', {"b", "f"}),
+        ("tags.\"team\" = 'blue'", {"b", "f"}),
     ],
 )
 def test_search_runs_filters(search_runs_fixture, filter_string, expected):
@@ -531,8 +575,19 @@ def test_search_runs_ordering_nan_and_missing_last(search_runs_fixture):
     assert _names(store.search_runs([eid], order_by=["params.model ASC"]))[-1] == "e"  # missing last
     # default: start_time DESC
     assert _names(store.search_runs([eid])) == ["f", "e", "d", "c", "b", "a"]
-    assert _names(store.search_runs([eid], order_by=["attributes.run_name DESC"])) == ["f", "e", "d", "c", "b", "a"]
-    assert _names(store.search_runs([eid], order_by=["tags.team ASC", "attributes.run_name DESC"]))[:3] == ["f", "b", "e"]
+    assert _names(store.search_runs([eid], order_by=["attributes.run_name DESC"])) == [
+        "f",
+        "e",
+        "d",
+        "c",
+        "b",
+        "a",
+    ]
+    assert _names(store.search_runs([eid], order_by=["tags.team ASC", "attributes.run_name DESC"]))[:3] == [
+        "f",
+        "b",
+        "e",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -601,8 +656,9 @@ def test_pagination_over_2500_runs(tracking_store):
 def test_logged_model_life_cycle(tracking_store):
     run = new_run(tracking_store)
     eid = run.info.experiment_id
-    model = tracking_store.create_logged_model(eid, "clf", run.info.run_id, tags={"a": "1"}, params={"p": "2"},
-                                               model_type="sklearn")
+    model = tracking_store.create_logged_model(
+        eid, "clf", run.info.run_id, tags={"a": "1"}, params={"p": "2"}, model_type="sklearn"
+    )
     assert model.model_id.startswith("m-")
     assert model.status == "LOGGED_MODEL_PENDING"
     assert model.artifact_location.endswith(f"models/{model.model_id}/artifacts")
@@ -612,7 +668,9 @@ def test_logged_model_life_cycle(tracking_store):
     fetched = tracking_store.get_logged_model(model.model_id)
     assert fetched.tags == {"a": "1", "b": "2"} and fetched.params == {"p": "2"}
     assert fetched.source_run_id == run.info.run_id and fetched.name == "clf"
-    found = tracking_store.search_logged_models([eid], f"source_run_id = '{run.info.run_id}' AND name = 'clf'")
+    found = tracking_store.search_logged_models(
+        [eid], f"source_run_id = '{run.info.run_id}' AND name = 'clf'"
+    )
     assert [m.model_id for m in found] == [model.model_id]
     tracking_store.delete_logged_model_tag(model.model_id, "a")
     assert tracking_store.get_logged_model(model.model_id).tags == {"b": "2"}
@@ -628,17 +686,21 @@ def test_metrics_logged_with_a_model_id_belong_to_that_model(tracking_store):
     eid = run.info.experiment_id
     good = tracking_store.create_logged_model(eid, "good", run.info.run_id)
     weak = tracking_store.create_logged_model(eid, "weak", run.info.run_id)
-    tracking_store.log_batch(run.info.run_id, metrics=[
-        Metric("accuracy", 0.97, 1_000, 0, model_id=good.model_id),
-        Metric("accuracy", 0.55, 1_000, 0, model_id=weak.model_id),
-        Metric("accuracy", 0.99, 1_000, 0, model_id="m-does-not-exist"),  # stays a run metric only
-    ])
+    tracking_store.log_batch(
+        run.info.run_id,
+        metrics=[
+            Metric("accuracy", 0.97, 1_000, 0, model_id=good.model_id),
+            Metric("accuracy", 0.55, 1_000, 0, model_id=weak.model_id),
+            Metric("accuracy", 0.99, 1_000, 0, model_id="m-does-not-exist"),  # stays a run metric only
+        ],
+    )
     points = tracking_store.get_logged_model(good.model_id).metrics
     assert [(m.key, m.value, m.step, m.run_id) for m in points] == [("accuracy", 0.97, 0, run.info.run_id)]
     found = tracking_store.search_logged_models([eid], "metrics.accuracy > 0.9")
     assert [m.model_id for m in found] == [good.model_id]
     ordered = tracking_store.search_logged_models(
-        [eid], None, order_by=[{"field_name": "metrics.accuracy", "ascending": True}])
+        [eid], None, order_by=[{"field_name": "metrics.accuracy", "ascending": True}]
+    )
     assert [m.model_id for m in ordered] == [weak.model_id, good.model_id]
     history = tracking_store.get_metric_history(run.info.run_id, "accuracy")
     assert sorted(m.value for m in history) == [0.55, 0.97, 0.99]
@@ -652,11 +714,18 @@ def test_search_logged_models_by_dataset(tracking_store):
     on_train = tracking_store.create_logged_model(eid, "on-train", run.info.run_id)
     on_eval = tracking_store.create_logged_model(eid, "on-eval", run.info.run_id)
     tracking_store.create_logged_model(eid, "no-metrics", run.info.run_id)
-    tracking_store.log_batch(run.info.run_id, metrics=[
-        Metric("acc", 0.9, 1_000, 0, dataset_name="train", dataset_digest="t1", model_id=on_train.model_id),
-        Metric("acc", 0.4, 1_001, 0, dataset_name="eval", dataset_digest="e1", model_id=on_train.model_id),
-        Metric("acc", 0.8, 1_000, 0, dataset_name="eval", dataset_digest="e1", model_id=on_eval.model_id),
-    ])
+    tracking_store.log_batch(
+        run.info.run_id,
+        metrics=[
+            Metric(
+                "acc", 0.9, 1_000, 0, dataset_name="train", dataset_digest="t1", model_id=on_train.model_id
+            ),
+            Metric(
+                "acc", 0.4, 1_001, 0, dataset_name="eval", dataset_digest="e1", model_id=on_train.model_id
+            ),
+            Metric("acc", 0.8, 1_000, 0, dataset_name="eval", dataset_digest="e1", model_id=on_eval.model_id),
+        ],
+    )
 
     def names(**kwargs):
         return sorted(m.name for m in tracking_store.search_logged_models([eid], **kwargs))
@@ -666,7 +735,9 @@ def test_search_logged_models_by_dataset(tracking_store):
     assert names(datasets=[{"dataset_name": "eval"}]) == ["on-eval", "on-train"]
     assert names(datasets=[{"dataset_name": "eval", "dataset_digest": "other"}]) == []
     assert names(datasets=[{"dataset_name": "train"}, {"dataset_name": "eval", "dataset_digest": "e1"}]) == [
-        "on-eval", "on-train"]
+        "on-eval",
+        "on-train",
+    ]
     assert names(datasets=[{"dataset_name": "nope"}]) == []
     # on "eval" on-train scored 0.4: only on-eval passes; on any dataset both do
     assert names(filter_string="metrics.acc > 0.5", datasets=[{"dataset_name": "eval"}]) == ["on-eval"]

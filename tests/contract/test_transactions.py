@@ -19,7 +19,9 @@ def strict_database(request: pytest.FixtureRequest) -> str:
     return uri
 
 
-def test_a_value_longer_than_its_column_is_a_400_and_the_transaction_is_rolled_back(strict_database: str) -> None:
+def test_a_value_longer_than_its_column_is_a_400_and_the_transaction_is_rolled_back(
+    strict_database: str,
+) -> None:
     engine = db_engine.get_engine(strict_database)
     with pytest.raises(InvalidParameterError, match="A value does not fit the database") as info:
         with write_transaction(engine) as conn:

@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 BAKEHOUSE = str(Path(sys.executable).parent / "bakehouse")
 
@@ -68,13 +68,27 @@ def start_server(
     port = free_port()
     log_path = workdir / f"server-{port}.log"
     cmd = [
-        BAKEHOUSE, "server", "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", backend_store_uri, "--artifacts-destination", artifacts_destination, *extra_args,
+        BAKEHOUSE,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        artifacts_destination,
+        *extra_args,
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
         )
     server = Server(f"http://127.0.0.1:{port}", port, proc, log_path, workdir)
     deadline = time.monotonic() + timeout

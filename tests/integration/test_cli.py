@@ -38,7 +38,9 @@ def client(tmp_tracking_uri: str):
     return Client(tracking_uri=tmp_tracking_uri)
 
 
-def _log_run(client, experiment_id: str, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str]):
+def _log_run(
+    client, experiment_id: str, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str]
+):
     from bakehouse.entities import Metric, Param, RunTag
 
     run = client.create_run(experiment_id, run_name="cli-run")
@@ -55,9 +57,15 @@ def _log_run(client, experiment_id: str, params: dict[str, str], metrics: dict[s
 BAKEHOUSE = [str(Path(sys.executable).parent / "bakehouse")]
 
 
-def run_bakehouse(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_bakehouse(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*BAKEHOUSE, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [*BAKEHOUSE, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, **(env or {})},
     )
 
@@ -80,7 +88,9 @@ def test_version_imports_nothing_heavy(tmp_path: Path) -> None:
         "heavy = [m for m in ('sqlalchemy', 'rich', 'pandas', 'numpy', 'boto3', 'sklearn', 'mlflow') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"bakehouse {__version__}" in proc.stdout
     assert "HEAVY=\n" in proc.stdout
@@ -106,7 +116,9 @@ def test_experiments_lifecycle(cli, client) -> None:
     table = cli("experiments", "search").stdout
     assert "alpha" in table and "Default" in table
 
-    assert "renamed to 'beta'" in cli("experiments", "rename", "-x", experiment_id, "--new-name", "beta").stdout
+    assert (
+        "renamed to 'beta'" in cli("experiments", "rename", "-x", experiment_id, "--new-name", "beta").stdout
+    )
     assert client.get_experiment(experiment_id).name == "beta"
 
     cli("experiments", "delete", "-x", experiment_id)
@@ -140,7 +152,9 @@ def test_experiment_create_rejects_malformed_tag(cli) -> None:
 
 def test_runs_list_shows_params_metrics_and_tags(cli, client) -> None:
     experiment_id = client.create_experiment("iris")
-    run_id = _log_run(client, experiment_id, {"C": "0.5", "solver": "lbfgs"}, {"accuracy": 0.97}, {"team": "ml"})
+    run_id = _log_run(
+        client, experiment_id, {"C": "0.5", "solver": "lbfgs"}, {"accuracy": 0.97}, {"team": "ml"}
+    )
 
     table = cli("runs", "list", "--experiment-name", "iris").stdout
     assert run_id in table
@@ -160,13 +174,37 @@ def test_runs_list_shows_params_metrics_and_tags(cli, client) -> None:
 
 def test_runs_list_filter_and_order(cli, client) -> None:
     experiment_id = client.create_experiment("sweep")
-    ids = [_log_run(client, experiment_id, {"lr": str(lr)}, {"acc": acc}, {}) for lr, acc in
-           [(0.1, 0.5), (0.01, 0.9), (0.001, 0.7)]]
-    runs = json.loads(cli("runs", "list", "-x", experiment_id, "--filter", "metrics.acc > 0.6",
-                          "--order-by", "metrics.acc DESC", "--json").stdout)
+    ids = [
+        _log_run(client, experiment_id, {"lr": str(lr)}, {"acc": acc}, {})
+        for lr, acc in [(0.1, 0.5), (0.01, 0.9), (0.001, 0.7)]
+    ]
+    runs = json.loads(
+        cli(
+            "runs",
+            "list",
+            "-x",
+            experiment_id,
+            "--filter",
+            "metrics.acc > 0.6",
+            "--order-by",
+            "metrics.acc DESC",
+            "--json",
+        ).stdout
+    )
     assert [r["info"]["run_id"] for r in runs] == [ids[1], ids[2]]
-    limited = json.loads(cli("runs", "list", "-x", experiment_id, "--max-results", "1",
-                             "--order-by", "metrics.acc ASC", "--json").stdout)
+    limited = json.loads(
+        cli(
+            "runs",
+            "list",
+            "-x",
+            experiment_id,
+            "--max-results",
+            "1",
+            "--order-by",
+            "metrics.acc ASC",
+            "--json",
+        ).stdout
+    )
     assert [r["info"]["run_id"] for r in limited] == [ids[0]]
 
 
@@ -310,8 +348,9 @@ def test_gc_explicit_ids_and_experiments(cli, client) -> None:
         client.get_run(other_deleted)
 
 
-@pytest.mark.parametrize("text, millis", [("30d", 30 * 86_400_000), ("1d2h30m", 95_400_000),
-                                          ("90s", 90_000), ("1.5h", 5_400_000)])
+@pytest.mark.parametrize(
+    "text, millis", [("30d", 30 * 86_400_000), ("1d2h30m", 95_400_000), ("90s", 90_000), ("1.5h", 5_400_000)]
+)
 def test_gc_duration_parsing(text: str, millis: int) -> None:
     from bakehouse.cli.gc import parse_duration
 
@@ -370,8 +409,14 @@ def test_subprocess_end_to_end(tmp_path: Path) -> None:
         "        bakehouse.log_metric('loss', 1.0 / (i + 1), step=i)\n"
         "print(run.info.run_id)\n"
     )
-    logged = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, **env}, timeout=120)
+    logged = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
     assert logged.returncode == 0, logged.stderr
     run_id = logged.stdout.strip()
 

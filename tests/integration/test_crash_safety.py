@@ -31,8 +31,15 @@ from bakehouse.wire.transport import HttpTransport
 WRITERS = 8
 #: acknowledged writes to collect before the kill (the writers keep going: the kill lands mid-stream)
 ACKS_BEFORE_KILL = 160
-NO_RETRIES = HttpSettings(username=None, password=None, token=None, insecure_tls=False, timeout=20.0,
-                          max_retries=0, backoff_factor=0.1)
+NO_RETRIES = HttpSettings(
+    username=None,
+    password=None,
+    token=None,
+    insecure_tls=False,
+    timeout=20.0,
+    max_retries=0,
+    backoff_factor=0.1,
+)
 
 
 def rest_store(server: Server) -> RestTrackingStore:
@@ -43,7 +50,7 @@ def rest_store(server: Server) -> RestTrackingStore:
 class Writer:
     run_id: str
     metric_steps: list[int] = field(default_factory=list)  # log_metric "m", step n  (acknowledged)
-    batch_steps: list[int] = field(default_factory=list)   # log_batch: metric "b" step n, param p<n>, tag t<n>
+    batch_steps: list[int] = field(default_factory=list)  # log_batch: metric "b" step n, param p<n>, tag t<n>
     failed: list[str] = field(default_factory=list)
 
 
@@ -57,8 +64,12 @@ def write_until_refused(server: Server, writer: Writer, stop: threading.Event) -
                 store.log_metric(writer.run_id, Metric("m", float(n), now, n))
                 writer.metric_steps.append(n)
             else:
-                store.log_batch(writer.run_id, metrics=[Metric("b", n / 2, now, n)], params=[Param(f"p{n}", str(n))],
-                                tags=[RunTag(f"t{n}", f"v{n}")])
+                store.log_batch(
+                    writer.run_id,
+                    metrics=[Metric("b", n / 2, now, n)],
+                    params=[Param(f"p{n}", str(n))],
+                    tags=[RunTag(f"t{n}", f"v{n}")],
+                )
                 writer.batch_steps.append(n)
         except BakehouseError as exc:  # the server is gone: this write was never acknowledged
             writer.failed.append(f"{type(exc).__name__}: {exc}")
@@ -68,22 +79,39 @@ def write_until_refused(server: Server, writer: Writer, stop: threading.Event) -
 
 def crash(tmp_path: Path, backend_store_uri: str, workers: int = 1) -> list[Writer]:
     """Log from 8 threads and SIGKILL the server's process group mid-stream; return what was acknowledged."""
-    server = start_server(tmp_path / "first", backend_store_uri=backend_store_uri,
-                          artifacts_destination=str(tmp_path / "artifacts"), extra_args=["--workers", str(workers)])
+    server = start_server(
+        tmp_path / "first",
+        backend_store_uri=backend_store_uri,
+        artifacts_destination=str(tmp_path / "artifacts"),
+        extra_args=["--workers", str(workers)],
+    )
     try:
         setup = rest_store(server)
         experiment_id = setup.create_experiment("crash-safety")
-        writers = [Writer(setup.create_run(experiment_id, user_id="crash", start_time=int(time.time() * 1000),
-                                           tags=[], run_name=f"writer-{i}").info.run_id) for i in range(WRITERS)]
+        writers = [
+            Writer(
+                setup.create_run(
+                    experiment_id,
+                    user_id="crash",
+                    start_time=int(time.time() * 1000),
+                    tags=[],
+                    run_name=f"writer-{i}",
+                ).info.run_id
+            )
+            for i in range(WRITERS)
+        ]
         stop = threading.Event()
-        threads = [threading.Thread(target=write_until_refused, args=(server, w, stop), daemon=True) for w in writers]
+        threads = [
+            threading.Thread(target=write_until_refused, args=(server, w, stop), daemon=True) for w in writers
+        ]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 60
         # kill only once every writer has had both kinds of write acknowledged (a busy 2-core machine can
         # leave one thread's first request queued long after the others have logged hundreds)
-        while (sum(len(w.metric_steps) + len(w.batch_steps) for w in writers) < ACKS_BEFORE_KILL
-               or not all(w.metric_steps and w.batch_steps for w in writers)):
+        while sum(len(w.metric_steps) + len(w.batch_steps) for w in writers) < ACKS_BEFORE_KILL or not all(
+            w.metric_steps and w.batch_steps for w in writers
+        ):
             assert time.monotonic() < deadline, f"the writers are too slow:\n{server.log()}"
             assert all(t.is_alive() for t in threads), [w.failed for w in writers]
             time.sleep(0.01)
@@ -101,13 +129,20 @@ def crash(tmp_path: Path, backend_store_uri: str, workers: int = 1) -> list[Writ
     return writers
 
 
-def assert_acknowledged_writes_survived(tmp_path: Path, backend_store_uri: str, writers: list[Writer]) -> None:
-    restarted = start_server(tmp_path / "second", backend_store_uri=backend_store_uri,
-                             artifacts_destination=str(tmp_path / "artifacts"))
+def assert_acknowledged_writes_survived(
+    tmp_path: Path, backend_store_uri: str, writers: list[Writer]
+) -> None:
+    restarted = start_server(
+        tmp_path / "second",
+        backend_store_uri=backend_store_uri,
+        artifacts_destination=str(tmp_path / "artifacts"),
+    )
     try:
         store = rest_store(restarted)
         for writer in writers:
-            assert writer.metric_steps and writer.batch_steps, "each writer got writes acknowledged before the kill"
+            assert writer.metric_steps and writer.batch_steps, (
+                "each writer got writes acknowledged before the kill"
+            )
             m_steps = {int(p.step) for p in store.get_metric_history(writer.run_id, "m")}
             b_points = {int(p.step): p.value for p in store.get_metric_history(writer.run_id, "b")}
             missing_m = set(writer.metric_steps) - m_steps
@@ -128,11 +163,15 @@ def assert_acknowledged_writes_survived(tmp_path: Path, backend_store_uri: str, 
 def assert_latest_metrics_consistent(rows: Callable[[str], list[tuple[Any, ...]]]) -> None:
     """latest_metrics holds, per (run, key), the point with the greatest (step, timestamp, value)."""
     best: dict[tuple[str, str], tuple[int, int, float]] = {}
-    for run_uuid, key, step, timestamp, value in rows("SELECT run_uuid, key, step, timestamp, value FROM metrics"):
+    for run_uuid, key, step, timestamp, value in rows(
+        "SELECT run_uuid, key, step, timestamp, value FROM metrics"
+    ):
         point = (int(step), int(timestamp), float(value))
         best[(run_uuid, key)] = max(best.get((run_uuid, key), point), point)
-    latest = {(r, k): (int(s), int(t), float(v))
-              for r, k, s, t, v in rows("SELECT run_uuid, key, step, timestamp, value FROM latest_metrics")}
+    latest = {
+        (r, k): (int(s), int(t), float(v))
+        for r, k, s, t, v in rows("SELECT run_uuid, key, step, timestamp, value FROM latest_metrics")
+    }
     assert latest == best
     orphans = rows("SELECT count(*) FROM metrics WHERE run_uuid NOT IN (SELECT run_uuid FROM runs)")
     assert orphans == [(0,)]
@@ -164,7 +203,10 @@ def test_postgresql_survives_sigkill_mid_stream(tmp_path: Path, postgres_uri: st
     writers = crash(tmp_path, postgres_uri, workers=2)
     assert_acknowledged_writes_survived(tmp_path, postgres_uri, writers)
 
-    with psycopg.connect(postgres_uri.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+    with psycopg.connect(
+        postgres_uri.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True
+    ) as conn:
+
         def rows(sql: str) -> list[tuple[Any, ...]]:
             return list(conn.execute(sql).fetchall())
 
@@ -179,7 +221,11 @@ def test_postgresql_survives_sigkill_mid_stream(tmp_path: Path, postgres_uri: st
         assert len(indexes) >= 10
         for oid, name in indexes:
             conn.execute("SELECT bt_index_check(index => %s, heapallindexed => true)", (oid,))
-        tables = rows("SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                      "WHERE c.relkind = 'r' AND n.nspname = 'public'")
+        tables = rows(
+            "SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'r' AND n.nspname = 'public'"
+        )
         for oid, name in tables:
-            assert rows(f"SELECT * FROM verify_heapam({int(oid)}::regclass)") == [], f"heap corruption in {name}"
+            assert rows(f"SELECT * FROM verify_heapam({int(oid)}::regclass)") == [], (
+                f"heap corruption in {name}"
+            )

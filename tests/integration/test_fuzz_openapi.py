@@ -51,7 +51,9 @@ class Findings:
         self.problems.setdefault(label, []).append(problem)
 
     def report(self) -> str:
-        return "\n".join(f"{label}:\n    " + "\n    ".join(sorted(set(p))[:3]) for label, p in self.problems.items())
+        return "\n".join(
+            f"{label}:\n    " + "\n    ".join(sorted(set(p))[:3]) for label, p in self.problems.items()
+        )
 
 
 def _acceptable(path: str, response: Any) -> str | None:
@@ -66,27 +68,44 @@ def _acceptable(path: str, response: Any) -> str | None:
         if any(path.startswith(p) and status == s and code == c for p, s, c in DELIBERATE):
             return None
         return f"HTTP {status}: {response.text[:300]}"
-    if status >= 400 and not (isinstance(body, dict) and isinstance(body.get("error_code"), str)
-                              and isinstance(body.get("message"), str)):
+    if status >= 400 and not (
+        isinstance(body, dict)
+        and isinstance(body.get("error_code"), str)
+        and isinstance(body.get("message"), str)
+    ):
         return f"HTTP {status} without MLflow's JSON error body: {response.text[:200]}"
     return None
 
 
-def fuzz_operation(operation: Any, base_url: str, headers: dict[str, str], findings: Findings,
-                   negative: bool = True) -> None:
+def fuzz_operation(
+    operation: Any, base_url: str, headers: dict[str, str], findings: Findings, negative: bool = True
+) -> None:
     has_input = bool(operation.body) or bool(list(operation.query))
-    modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_input and negative else (GenerationMode.POSITIVE,)
+    modes = (
+        (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        if has_input and negative
+        else (GenerationMode.POSITIVE,)
+    )
     session = requests.Session()
     for mode in modes:
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+        )
         @given(case=operation.as_strategy(mode))
         def check(case: Any) -> None:
             findings.requests += 1
             try:
                 response = case.call(base_url=base_url, session=session, headers=headers, timeout=30)
             except Exception as exc:  # noqa: BLE001 - a dropped connection or a hang is a finding too
-                findings.add(operation.label, f"{type(exc).__name__}: {exc}\n      {case.as_curl_command(headers)}")
+                findings.add(
+                    operation.label, f"{type(exc).__name__}: {exc}\n      {case.as_curl_command(headers)}"
+                )
                 return
             problem = _acceptable(operation.path, response)
             if problem:
@@ -99,7 +118,9 @@ def fuzz_operation(operation: Any, base_url: str, headers: dict[str, str], findi
     session.close()
 
 
-def fuzz(server: Server, headers: dict[str, str], only: tuple[str, ...] = (), negative: bool = True) -> Findings:
+def fuzz(
+    server: Server, headers: dict[str, str], only: tuple[str, ...] = (), negative: bool = True
+) -> Findings:
     """Fuzz every operation (or those whose path contains one of ``only``); ``negative`` adds invalid inputs."""
     schema = schemathesis.openapi.from_url(server.url + OPENAPI, headers=headers, timeout=30)
     findings = Findings()
@@ -137,15 +158,25 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def fuzz_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
     """`--auth` with an ordinary user; yields (server, that user's API token, the admin's API token)."""
-    server = start_server(tmp_path_factory.mktemp("fuzz-auth"), extra_args=["--auth"],
-                          env={"BAKEHOUSE_ADMIN_USERNAME": ADMIN[0], "BAKEHOUSE_ADMIN_PASSWORD": ADMIN[1]})
+    server = start_server(
+        tmp_path_factory.mktemp("fuzz-auth"),
+        extra_args=["--auth"],
+        env={"BAKEHOUSE_ADMIN_USERNAME": ADMIN[0], "BAKEHOUSE_ADMIN_PASSWORD": ADMIN[1]},
+    )
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            made = http.post("/api/2.0/mlflow/users/create", auth=ADMIN,
-                             json={"username": "fuzzer", "password": "fuzzer-password"})
+            made = http.post(
+                "/api/2.0/mlflow/users/create",
+                auth=ADMIN,
+                json={"username": "fuzzer", "password": "fuzzer-password"},
+            )
             assert made.status_code == 200, made.text
-            tokens = [http.post("/api/2.0/bakehouse/tokens/create", auth=auth, json={"name": "fuzz"}).json()["token"]
-                      for auth in (("fuzzer", "fuzzer-password"), ADMIN)]
+            tokens = [
+                http.post("/api/2.0/bakehouse/tokens/create", auth=auth, json={"name": "fuzz"}).json()[
+                    "token"
+                ]
+                for auth in (("fuzzer", "fuzzer-password"), ADMIN)
+            ]
         yield server, tokens[0], tokens[1]
     finally:
         server.stop()
@@ -180,19 +211,24 @@ def test_fuzz_auth_server_as_user_and_admin(fuzz_auth_server: tuple[Server, str,
     assert as_user.requests > 200 and as_admin.requests > 30
     problems = {**as_user.problems, **{f"(admin) {k}": v for k, v in as_admin.problems.items()}}
     assert not problems, f"{len(problems)} operations misbehave:\n" + "\n".join(
-        f"{label}: {sorted(set(p))[:3]}" for label, p in problems.items())
+        f"{label}: {sorted(set(p))[:3]}" for label, p in problems.items()
+    )
     assert_clean_log(server, offset)
 
 
 def test_overlong_artifact_path_component_is_a_client_error(plain_server: Server) -> None:
     name = "a" * 300
-    calls = [("GET", "/api/2.0/mlflow-artifacts/artifacts", {"path": name}, None),
-             ("GET", f"/api/2.0/mlflow-artifacts/artifacts/0/{name}", None, None),
-             ("PUT", f"/api/2.0/mlflow-artifacts/artifacts/0/{name}", None, b"data"),
-             ("DELETE", f"/api/2.0/mlflow-artifacts/artifacts/0/{name}", None, None)]
+    calls = [
+        ("GET", "/api/2.0/mlflow-artifacts/artifacts", {"path": name}, None),
+        ("GET", f"/api/2.0/mlflow-artifacts/artifacts/0/{name}", None, None),
+        ("PUT", f"/api/2.0/mlflow-artifacts/artifacts/0/{name}", None, b"data"),
+        ("DELETE", f"/api/2.0/mlflow-artifacts/artifacts/0/{name}", None, None),
+    ]
     with httpx.Client(base_url=plain_server.url, timeout=30) as http:
-        statuses = {f"{method} {path[:45]}": http.request(method, path, params=params, content=body).status_code
-                    for method, path, params, body in calls}
+        statuses = {
+            f"{method} {path[:45]}": http.request(method, path, params=params, content=body).status_code
+            for method, path, params, body in calls
+        }
     assert all(400 <= status < 500 for status in statuses.values()), statuses
 
 
@@ -207,14 +243,25 @@ class Secret:
 def secret(fuzz_auth_server: tuple[Server, str, str]) -> Secret:
     """An experiment with a run and an artifact that the user 'fuzzer' was explicitly denied (NO_PERMISSIONS)."""
     server, _, admin_token = fuzz_auth_server
-    with httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {admin_token}"}) as admin:
-        experiment_id = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "secret"}).json()["experiment_id"]
-        run_id = admin.post("/api/2.0/mlflow/runs/create",
-                            json={"experiment_id": experiment_id}).json()["run"]["info"]["run_id"]
-        assert admin.put(f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/secret.txt",
-                         content=b"TOP SECRET").status_code == 200
-        denied = admin.post("/api/2.0/mlflow/experiments/permissions/create",
-                            json={"experiment_id": experiment_id, "username": "fuzzer", "permission": "NO_PERMISSIONS"})
+    with httpx.Client(
+        base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {admin_token}"}
+    ) as admin:
+        experiment_id = admin.post("/api/2.0/mlflow/experiments/create", json={"name": "secret"}).json()[
+            "experiment_id"
+        ]
+        run_id = admin.post("/api/2.0/mlflow/runs/create", json={"experiment_id": experiment_id}).json()[
+            "run"
+        ]["info"]["run_id"]
+        assert (
+            admin.put(
+                f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/secret.txt", content=b"TOP SECRET"
+            ).status_code
+            == 200
+        )
+        denied = admin.post(
+            "/api/2.0/mlflow/experiments/permissions/create",
+            json={"experiment_id": experiment_id, "username": "fuzzer", "permission": "NO_PERMISSIONS"},
+        )
         assert denied.status_code == 200, denied.text
     return Secret(experiment_id, run_id)
 
@@ -227,25 +274,60 @@ def _request(server: Server, token: str, method: str, path: str, **kwargs: Any) 
 SPELLINGS = [
     # (id, method, path template, request kwargs (templated), known bug or None)
     ("get-experiment", "GET", "/api/2.0/mlflow/experiments/get", {"params": {"experiment_id": "{x}"}}, None),
-    ("get-experiment-leading-zero", "GET", "/api/2.0/mlflow/experiments/get", {"params": {"experiment_id": "0{x}"}},
-     "with a leading zero ('07')"),
-    ("get-experiment-space", "GET", "/api/2.0/mlflow/experiments/get", {"params": {"experiment_id": " {x}"}},
-     "with a leading space"),
+    (
+        "get-experiment-leading-zero",
+        "GET",
+        "/api/2.0/mlflow/experiments/get",
+        {"params": {"experiment_id": "0{x}"}},
+        "with a leading zero ('07')",
+    ),
+    (
+        "get-experiment-space",
+        "GET",
+        "/api/2.0/mlflow/experiments/get",
+        {"params": {"experiment_id": " {x}"}},
+        "with a leading space",
+    ),
     ("search-runs", "POST", "/api/2.0/mlflow/runs/search", {"json": {"experiment_ids": ["{x}"]}}, None),
-    ("search-runs-leading-zero", "POST", "/api/2.0/mlflow/runs/search", {"json": {"experiment_ids": ["0{x}"]}},
-     "with a leading zero in SearchRuns.experiment_ids"),
-    ("ui-keys-leading-zero", "GET", "/ajax-api/2.0/bakehouse/experiments/keys", {"params": {"experiment_ids": "0{x}"}},
-     "with a leading zero in the UI helper's experiment_ids"),
+    (
+        "search-runs-leading-zero",
+        "POST",
+        "/api/2.0/mlflow/runs/search",
+        {"json": {"experiment_ids": ["0{x}"]}},
+        "with a leading zero in SearchRuns.experiment_ids",
+    ),
+    (
+        "ui-keys-leading-zero",
+        "GET",
+        "/ajax-api/2.0/bakehouse/experiments/keys",
+        {"params": {"experiment_ids": "0{x}"}},
+        "with a leading zero in the UI helper's experiment_ids",
+    ),
     ("get-run", "GET", "/api/2.0/mlflow/runs/get", {"params": {"run_id": "{r}"}}, None),
     ("artifact", "GET", "/api/2.0/mlflow-artifacts/artifacts/{x}/secret.txt", {}, None),
     # (httpx removes a literal "./" from URLs; "%2e" reaches the server, which decodes it to "./<id>/...")
-    ("artifact-encoded-dot", "GET", "/api/2.0/mlflow-artifacts/artifacts/%2e/{x}/secret.txt", {},
-     "as '%2e/<id>/...' (decoded to './<id>/...') in a proxied artifact path"),
-    ("list-artifacts-dot-segment", "GET", "/api/2.0/mlflow-artifacts/artifacts", {"params": {"path": "./{x}"}},
-     "as './<id>' in the artifact list path"),
+    (
+        "artifact-encoded-dot",
+        "GET",
+        "/api/2.0/mlflow-artifacts/artifacts/%2e/{x}/secret.txt",
+        {},
+        "as '%2e/<id>/...' (decoded to './<id>/...') in a proxied artifact path",
+    ),
+    (
+        "list-artifacts-dot-segment",
+        "GET",
+        "/api/2.0/mlflow-artifacts/artifacts",
+        {"params": {"path": "./{x}"}},
+        "as './<id>' in the artifact list path",
+    ),
     ("list-artifact-root", "GET", "/api/2.0/mlflow-artifacts/artifacts", {}, None),
-    ("list-artifact-root-dot", "GET", "/api/2.0/mlflow-artifacts/artifacts", {"params": {"path": "."}},
-     "as '.', the artifact root (an admin-only listing of every experiment's directory)"),
+    (
+        "list-artifact-root-dot",
+        "GET",
+        "/api/2.0/mlflow-artifacts/artifacts",
+        {"params": {"path": "."}},
+        "as '.', the artifact root (an admin-only listing of every experiment's directory)",
+    ),
 ]
 
 
@@ -259,17 +341,28 @@ def _fill(value: Any, secret: Secret) -> Any:
     return value
 
 
-@pytest.mark.parametrize("method, path, kwargs", [
-    pytest.param(method, path, kwargs, id=name,
-                 )
-    for name, method, path, kwargs, bug in SPELLINGS
-])
-def test_denied_experiment_stays_denied_however_it_is_spelled(fuzz_auth_server: tuple[Server, str, str],
-                                                              secret: Secret, method: str, path: str,
-                                                              kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "method, path, kwargs",
+    [
+        pytest.param(
+            method,
+            path,
+            kwargs,
+            id=name,
+        )
+        for name, method, path, kwargs, bug in SPELLINGS
+    ],
+)
+def test_denied_experiment_stays_denied_however_it_is_spelled(
+    fuzz_auth_server: tuple[Server, str, str], secret: Secret, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
     server, user_token, _ = fuzz_auth_server
     response = _request(server, user_token, method, _fill(path, secret), **_fill(kwargs, secret))
-    leaked = secret.run_id in response.text or "TOP SECRET" in response.text or "secret.txt" in response.text \
+    leaked = (
+        secret.run_id in response.text
+        or "TOP SECRET" in response.text
+        or "secret.txt" in response.text
         or '"name": "secret"' in response.text.replace('":"', '": "')
+    )
     assert not leaked, f"{response.status_code}: {response.text[:300]}"
     assert response.status_code in (400, 403, 404), f"{response.status_code}: {response.text[:300]}"

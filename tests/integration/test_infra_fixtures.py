@@ -11,7 +11,9 @@ import pytest
 
 
 def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -58,7 +60,9 @@ def test_postgres_uri_is_a_fresh_database(postgres_uri: str) -> None:
     assert postgres_uri.startswith("postgresql+psycopg://")
     with psycopg.connect(postgres_uri.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
         name = conn.execute("SELECT current_database()").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
     assert postgres_uri.endswith("/" + name)
     assert tables[0] == 0
 
@@ -69,12 +73,15 @@ def test_server_on_postgres_and_s3(bakehouse_server, postgres_uri: str, s3_bucke
     import boto3
 
     server = bakehouse_server(backend_store_uri=postgres_uri, artifacts_destination=f"s3://{s3_bucket}/root")
-    experiment_id = _post(server.url + "/api/2.0/mlflow/experiments/create", {"name": "pg-s3"})["experiment_id"]
+    experiment_id = _post(server.url + "/api/2.0/mlflow/experiments/create", {"name": "pg-s3"})[
+        "experiment_id"
+    ]
     run = _post(server.url + "/api/2.0/mlflow/runs/create", {"experiment_id": experiment_id})["run"]
     run_id = run["info"]["run_id"]
     request = urllib.request.Request(
         server.url + f"/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts/hello.txt",
-        data=b"hello s3", method="PUT",
+        data=b"hello s3",
+        method="PUT",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 mlflow = pytest.importorskip("mlflow")
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.exceptions import MlflowException, RestException  # noqa: E402
-from server_process import Server, start_server  # noqa: E402
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException, RestException
+from server_process import Server, start_server
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -82,7 +82,9 @@ def test_experiment_lifecycle(client: MlflowClient, server: Server) -> None:
     client.delete_experiment(eid)
     assert client.get_experiment(eid).lifecycle_stage == "deleted"
     active = {e.experiment_id for e in client.search_experiments()}
-    deleted = {e.experiment_id for e in client.search_experiments(view_type=mlflow.entities.ViewType.DELETED_ONLY)}
+    deleted = {
+        e.experiment_id for e in client.search_experiments(view_type=mlflow.entities.ViewType.DELETED_ONLY)
+    }
     assert eid not in active and eid in deleted
     client.restore_experiment(eid)
     assert client.get_experiment(eid).lifecycle_stage == "active"
@@ -95,7 +97,9 @@ def test_search_experiments_filter_order_and_pages(client: MlflowClient) -> None
     assert [e.name for e in found] == [f"{prefix}-{i}" for i in reversed(range(5))]
     tagged = client.search_experiments(filter_string=f"name LIKE '{prefix}-%' AND tags.i = '3'")
     assert [e.experiment_id for e in tagged] == [ids[3]]
-    page1 = client.search_experiments(filter_string=f"name LIKE '{prefix}-%'", max_results=2, order_by=["name"])
+    page1 = client.search_experiments(
+        filter_string=f"name LIKE '{prefix}-%'", max_results=2, order_by=["name"]
+    )
     assert len(page1) == 2 and page1.token
     page2 = client.search_experiments(
         filter_string=f"name LIKE '{prefix}-%'", max_results=2, order_by=["name"], page_token=page1.token
@@ -217,7 +221,9 @@ def test_log_batch_at_the_limits(client: MlflowClient) -> None:
     assert run.data.tags["t49"] == "w49"
 
 
-def test_log_batch_over_the_limits_is_split_by_client_and_refused_raw(client: MlflowClient, server: Server) -> None:
+def test_log_batch_over_the_limits_is_split_by_client_and_refused_raw(
+    client: MlflowClient, server: Server
+) -> None:
     import requests
 
     eid = client.create_experiment(_name())
@@ -236,7 +242,10 @@ def test_log_batch_over_the_limits_is_split_by_client_and_refused_raw(client: Ml
     assert sum(1 for k in run.data.tags if k.startswith("t")) == 150
     # one raw request over the limit: refused with MLflow's code, nothing written
     rid2 = client.create_run(eid).info.run_id
-    body = {"run_id": rid2, "metrics": [{"key": f"x{i}", "value": 1.0, "timestamp": t0, "step": 0} for i in range(1001)]}
+    body = {
+        "run_id": rid2,
+        "metrics": [{"key": f"x{i}", "value": 1.0, "timestamp": t0, "step": 0} for i in range(1001)],
+    }
     response = requests.post(f"{server.url}/api/2.0/mlflow/runs/log-batch", json=body, timeout=30)
     assert response.status_code == 400
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -267,7 +276,9 @@ def search_experiment(client: MlflowClient) -> tuple[str, dict[str, str]]:
 
 def test_search_runs_filters_order_and_pagination(client: MlflowClient, search_experiment) -> None:
     eid, ids = search_experiment
-    runs = client.search_runs([eid], "metrics.acc > 0.75 AND params.model = 'cnn'", order_by=["metrics.acc DESC"])
+    runs = client.search_runs(
+        [eid], "metrics.acc > 0.75 AND params.model = 'cnn'", order_by=["metrics.acc DESC"]
+    )
     assert [r.info.run_name for r in runs] == ["r11", "r09"]
     failed = client.search_runs([eid], "attributes.status = 'FAILED'", order_by=["attributes.run_name ASC"])
     assert [r.info.run_name for r in failed] == ["r00", "r03", "r06", "r09"]
@@ -354,10 +365,17 @@ def test_artifacts_round_trip_byte_exact(client: MlflowClient, server: Server, t
     out = Path(client.download_artifacts(rid, "bundle", str(tmp_path / "dl")))
     for rel, data in files.items():
         assert (out / rel).read_bytes() == data, rel
-    single = Path(mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="notes/readme.md", dst_path=str(tmp_path / "one")))
+    single = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=rid, artifact_path="notes/readme.md", dst_path=str(tmp_path / "one")
+        )
+    )
     assert single.read_text(encoding="utf-8") == "some text ✓"
     assert mlflow.artifacts.load_dict(f"runs:/{rid}/config/params.json") == {"a": [1, 2, 3]}
-    assert mlflow.artifacts.load_text(f"{client.get_run(rid).info.artifact_uri}/plain.txt") == "hello bakehouse\n"
+    assert (
+        mlflow.artifacts.load_text(f"{client.get_run(rid).info.artifact_uri}/plain.txt")
+        == "hello bakehouse\n"
+    )
 
     # the bytes are where --artifacts-destination says, under <exp>/<run>/artifacts
     stored = server.workdir / "artifacts" / eid / rid / "artifacts" / "bundle" / "with space.bin"
@@ -371,8 +389,7 @@ def test_200_mb_artifact_round_trip(client: MlflowClient, tmp_path: Path) -> Non
     big = tmp_path / "big file.bin"
     block = os.urandom(1 << 20)
     with open(big, "wb") as fh:
-        for i in range(200):
-            fh.write(block[i:] + block[:i])
+        fh.writelines(block[i:] + block[:i] for i in range(200))
     client.log_artifact(rid, str(big), "large")
     (info,) = client.list_artifacts(rid, "large")
     assert info.file_size == 200 * (1 << 20)
@@ -417,27 +434,47 @@ def test_model_metrics_filter_and_order_logged_models(client: MlflowClient) -> N
     runs = {}
     for C, accuracy in ((0.1, 0.62), (10.0, 0.97)):
         with mlflow.start_run() as run:
-            info = mlflow.sklearn.log_model(LogisticRegression(C=C).fit(X, y), name="model", params={"C": str(C)},
-                                            pip_requirements=["scikit-learn"])
+            info = mlflow.sklearn.log_model(
+                LogisticRegression(C=C).fit(X, y),
+                name="model",
+                params={"C": str(C)},
+                pip_requirements=["scikit-learn"],
+            )
             mlflow.log_metric("accuracy", accuracy, model_id=info.model_id)
             ids[C], runs[C] = info.model_id, run.info.run_id
     strong = client.get_logged_model(ids[10.0])
     assert [(m.key, m.value) for m in strong.metrics] == [("accuracy", 0.97)]
-    found = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id],
-                                        filter_string="metrics.accuracy > 0.9", output_format="list")
+    found = mlflow.search_logged_models(
+        experiment_ids=[experiment.experiment_id],
+        filter_string="metrics.accuracy > 0.9",
+        output_format="list",
+    )
     assert [m.model_id for m in found] == [ids[10.0]]
-    ordered = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list",
-                                          order_by=[{"field_name": "metrics.accuracy", "ascending": True}])
+    ordered = mlflow.search_logged_models(
+        experiment_ids=[experiment.experiment_id],
+        output_format="list",
+        order_by=[{"field_name": "metrics.accuracy", "ascending": True}],
+    )
     assert [m.model_id for m in ordered] == [ids[0.1], ids[10.0]]
     # the weak model scores best on a holdout set: the datasets argument narrows search to that set
-    client.log_metric(runs[0.1], "accuracy", 0.99, model_id=ids[0.1], dataset_name="holdout", dataset_digest="h1")
+    client.log_metric(
+        runs[0.1], "accuracy", 0.99, model_id=ids[0.1], dataset_name="holdout", dataset_digest="h1"
+    )
     holdout = [{"dataset_name": "holdout", "dataset_digest": "h1"}]
-    on_holdout = mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], datasets=holdout,
-                                             filter_string="metrics.accuracy > 0.9", output_format="list")
+    on_holdout = mlflow.search_logged_models(
+        experiment_ids=[experiment.experiment_id],
+        datasets=holdout,
+        filter_string="metrics.accuracy > 0.9",
+        output_format="list",
+    )
     assert [m.model_id for m in on_holdout] == [ids[0.1]]
     elsewhere = [{"dataset_name": "holdout", "dataset_digest": "other"}]
-    assert mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], datasets=elsewhere,
-                                       output_format="list") == []
+    assert (
+        mlflow.search_logged_models(
+            experiment_ids=[experiment.experiment_id], datasets=elsewhere, output_format="list"
+        )
+        == []
+    )
 
 
 # ------------------------------------------------------------------------------------- tables, both ways
@@ -456,5 +493,9 @@ def test_tables_logged_by_either_client_load_in_the_other(client: MlflowClient, 
     loaded_by_us = ours.load_table(experiment_id, "eval/t.json", extra_columns=["run_id"])
     for frame in (loaded_by_mlflow, loaded_by_us):
         rows = sorted(zip(frame["q"], frame["score"], frame["run_id"]))
-        assert rows == [("a", 0.5, theirs_run), ("b", 1.0, theirs_run), ("c", 0.25, ours_run),
-                        ("d", 0.75, ours_run)]
+        assert rows == [
+            ("a", 0.5, theirs_run),
+            ("b", 1.0, theirs_run),
+            ("c", 0.25, ours_run),
+            ("d", 0.75, ours_run),
+        ]

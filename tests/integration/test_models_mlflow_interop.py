@@ -16,9 +16,9 @@ from bakehouse.models.mlmodel import Model
 from bakehouse.models.schema_inference import infer_signature
 
 pytest.importorskip("mlflow")
-import mlflow  # noqa: E402
-import mlflow.pyfunc  # noqa: E402
-import mlflow.sklearn  # noqa: E402
+import mlflow
+import mlflow.pyfunc
+import mlflow.sklearn
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +73,22 @@ def test_mlflow_sklearn_model_loads_in_bakehouse(tmp_path: Path, iris: Any) -> N
     with pytest.raises(bakehouse.pyfunc.ModelLoadRefusedError):
         bakehouse.pyfunc.load_model(str(pickled))
     with pytest.warns(UserWarning, match="Unpickling the scikit-learn model model.pkl"):
-        assert bakehouse.pyfunc.load_model(str(pickled), allow_pickle=True).predict(X[:5]).tolist() == lr.predict(X[:5]).tolist()
+        assert (
+            bakehouse.pyfunc.load_model(str(pickled), allow_pickle=True).predict(X[:5]).tolist()
+            == lr.predict(X[:5]).tolist()
+        )
 
 
 def test_mlflow_custom_pyfunc_loads_in_bakehouse(tmp_path: Path) -> None:
     (tmp_path / "shift.txt").write_text("10")
     path = tmp_path / "mlflow_custom"
     signature = mlflow.models.infer_signature(pd.DataFrame({"x": [1.0]}), params={"factor": 1.0})
-    mlflow.pyfunc.save_model(str(path), python_model=MlflowShift(), artifacts={"shift": str(tmp_path / "shift.txt")},
-                             signature=signature)
+    mlflow.pyfunc.save_model(
+        str(path),
+        python_model=MlflowShift(),
+        artifacts={"shift": str(tmp_path / "shift.txt")},
+        signature=signature,
+    )
     with pytest.warns(UserWarning, match="Unpickling a custom Python model"):
         model = bakehouse.pyfunc.load_model(str(path), allow_pickle=True)
     frame = pd.DataFrame({"x": [1.0, 2.0]})
@@ -89,7 +96,9 @@ def test_mlflow_custom_pyfunc_loads_in_bakehouse(tmp_path: Path) -> None:
     assert model.predict(frame, params={"factor": 2.0}).tolist() == [22.0, 24.0]
 
 
-def test_bakehouse_sklearn_model_loads_in_mlflow(tmp_path: Path, iris: Any, mlflow_may_deserialize: None) -> None:
+def test_bakehouse_sklearn_model_loads_in_mlflow(
+    tmp_path: Path, iris: Any, mlflow_may_deserialize: None
+) -> None:
     X, _, lr = iris
     path = tmp_path / "bakehouse_sk"
     bakehouse.sklearn.save_model(lr, path, input_example=X[:3])
@@ -98,12 +107,16 @@ def test_bakehouse_sklearn_model_loads_in_mlflow(tmp_path: Path, iris: Any, mlfl
     assert mlflow.sklearn.load_model(str(path)).predict(X[:5]).tolist() == lr.predict(X[:5]).tolist()
     meta = mlflow.models.Model.load(str(path))
     assert meta.signature.inputs.input_names() == list(X.columns)
-    assert json.loads(meta.signature.outputs.to_json()) == [{"type": "long", "required": True}]  # as mlflow writes
+    assert json.loads(meta.signature.outputs.to_json()) == [
+        {"type": "long", "required": True}
+    ]  # as mlflow writes
     assert meta.saved_input_example_info["serving_input_path"] == "serving_input_example.json"
     # MLflow's own parser accepts our serving example for this model
     from mlflow.pyfunc.scoring_server import infer_and_parse_data
 
-    parsed = infer_and_parse_data(json.loads((path / "serving_input_example.json").read_text()), meta.signature.inputs)
+    parsed = infer_and_parse_data(
+        json.loads((path / "serving_input_example.json").read_text()), meta.signature.inputs
+    )
     assert loaded.predict(parsed).tolist() == lr.predict(X[:3]).tolist()
 
 
@@ -111,7 +124,9 @@ def test_bakehouse_custom_pyfunc_loads_in_mlflow(tmp_path: Path, mlflow_may_dese
     (tmp_path / "shift.txt").write_text("5")
     path = tmp_path / "bakehouse_custom"
     signature = infer_signature(pd.DataFrame({"x": [1.0]}), params={"factor": 1.0})
-    bakehouse.pyfunc.save_model(path, BakehouseShift(), artifacts={"shift": str(tmp_path / "shift.txt")}, signature=signature)
+    bakehouse.pyfunc.save_model(
+        path, BakehouseShift(), artifacts={"shift": str(tmp_path / "shift.txt")}, signature=signature
+    )
     loaded = mlflow.pyfunc.load_model(str(path))
     frame = pd.DataFrame({"x": [1.0, 2.0]})
     assert loaded.predict(frame).tolist() == [6.0, 7.0]
@@ -139,7 +154,9 @@ def test_logged_models_through_a_bakehouse_server_both_ways(
     server = bakehouse_server()
     bakehouse.set_tracking_uri(server.url)
     with bakehouse.start_run() as run:
-        info = bakehouse.sklearn.log_model(lr, name="model", input_example=X[:3], registered_model_name="iris-http")
+        info = bakehouse.sklearn.log_model(
+            lr, name="model", input_example=X[:3], registered_model_name="iris-http"
+        )
     assert info.model_uri.startswith("models:/m-") and info.registered_model_version == 1
     expected = lr.predict(X[:3]).tolist()
     assert bakehouse.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X[:3]).tolist() == expected
@@ -148,6 +165,11 @@ def test_logged_models_through_a_bakehouse_server_both_ways(
     assert mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X[:3]).tolist() == expected
     assert mlflow.pyfunc.load_model("models:/iris-http/1").predict(X[:3]).tolist() == expected
     with mlflow.start_run() as theirs:
-        mlflow_info = mlflow.sklearn.log_model(lr, name="mlflow_model", input_example=X[:3], serialization_format="skops")
-    assert bakehouse.pyfunc.load_model(f"runs:/{theirs.info.run_id}/mlflow_model").predict(X[:3]).tolist() == expected
+        mlflow_info = mlflow.sklearn.log_model(
+            lr, name="mlflow_model", input_example=X[:3], serialization_format="skops"
+        )
+    assert (
+        bakehouse.pyfunc.load_model(f"runs:/{theirs.info.run_id}/mlflow_model").predict(X[:3]).tolist()
+        == expected
+    )
     assert bakehouse.pyfunc.load_model(mlflow_info.model_uri).model_id == mlflow_info.model_id

@@ -37,8 +37,12 @@ def test_quickstart_trains_serves_and_opens_the_ui(tmp_path: Path) -> None:
     log_path = tmp_path / "quickstart.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["bash", str(REPO_ROOT / "scripts" / "quickstart.sh")], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            ["bash", str(REPO_ROOT / "scripts" / "quickstart.sh")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 480

@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 N = 20
 
-PROCESSES = 5  # x THREADS_PER_PROCESS = N concurrent calls from separate processes (cheap to start on 2 cores)
+PROCESSES = (
+    5  # x THREADS_PER_PROCESS = N concurrent calls from separate processes (cheap to start on 2 cores)
+)
 THREADS_PER_PROCESS = N // PROCESSES
 
 _REGISTER_SCRIPT = r"""
@@ -78,8 +80,16 @@ def test_processes_through_two_servers_sharing_postgres(two_servers_on_postgres,
     start_at = time.time() + 4.0  # every process is up by then; then all N calls fire at once
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _REGISTER_SCRIPT, urls[i % 2], name, f"s3://models/{name}/p{i}", str(start_at),
-             str(THREADS_PER_PROCESS)],
+            [
+                sys.executable,
+                "-c",
+                _REGISTER_SCRIPT,
+                urls[i % 2],
+                name,
+                f"s3://models/{name}/p{i}",
+                str(start_at),
+                str(THREADS_PER_PROCESS),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

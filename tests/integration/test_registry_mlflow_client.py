@@ -25,7 +25,7 @@ class ConstantModel(mlflow.pyfunc.PythonModel):
     def __init__(self, value: int) -> None:
         self.value = value
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 - MLflow's signature
+    def predict(self, context, model_input, params=None):
         return [self.value] * len(model_input)
 
 
@@ -129,8 +129,12 @@ def test_registry_end_to_end_with_the_official_client(client, server, tmp_path):
     client.create_registered_model(other, tags={"kind": "baseline"})
     found = client.search_registered_models(filter_string=f"name = '{new_name}' OR name = '{other}'")
     assert sorted(m.name for m in found) == sorted([new_name, other])
-    assert [m.name for m in client.search_registered_models(filter_string="tags.kind = 'baseline'")] == [other]
-    newer = client.search_model_versions(f"name = '{new_name}' AND version_number >= 2", order_by=["version_number ASC"])
+    assert [m.name for m in client.search_registered_models(filter_string="tags.kind = 'baseline'")] == [
+        other
+    ]
+    newer = client.search_model_versions(
+        f"name = '{new_name}' AND version_number >= 2", order_by=["version_number ASC"]
+    )
     assert [v.version for v in newer] == ["2", "3"]
     assert client.get_model_version_download_uri(new_name, "2") == sources[1]
 
@@ -150,13 +154,20 @@ def test_registry_end_to_end_with_the_official_client(client, server, tmp_path):
     assert deleted.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
     # the audit trail, over REST
-    with urllib.request.urlopen(f"{server.url}/api/2.0/bakehouse/registry/history?name={new_name}") as response:
+    with urllib.request.urlopen(
+        f"{server.url}/api/2.0/bakehouse/registry/history?name={new_name}"
+    ) as response:
         events = json.loads(response.read())["events"]
-    kinds = [(e["kind"], e.get("alias"), e.get("version"), e.get("from_value"), e.get("to_value")) for e in events]
+    kinds = [
+        (e["kind"], e.get("alias"), e.get("version"), e.get("from_value"), e.get("to_value")) for e in events
+    ]
     assert ("alias_set", "champion", "3", "2", "3") in kinds
     assert ("stage_transition", None, "1", "Production", "Archived") in kinds
     assert ("alias_deleted", "challenger", "3", "3", None) in kinds  # dropped with version 3
-    assert kinds[-1] == ("renamed", None, None, name, new_name) or ("renamed", None, None, name, new_name) in kinds
+    assert (
+        kinds[-1] == ("renamed", None, None, name, new_name)
+        or ("renamed", None, None, name, new_name) in kinds
+    )
 
 
 def test_sources_outside_the_run_are_refused(client, tmp_path):
@@ -186,7 +197,9 @@ def test_log_model_with_registered_model_name_mlflow3_style(client, server):
     version = client.get_model_version(name, "1")
     assert version.source == f"models:/{info.model_id}"
     # the official client drops model_id when reading protos ("TODO" in MLflow); the JSON carries it
-    with urllib.request.urlopen(f"{server.url}/api/2.0/mlflow/model-versions/get?name={name}&version=1") as response:
+    with urllib.request.urlopen(
+        f"{server.url}/api/2.0/mlflow/model-versions/get?name={name}&version=1"
+    ) as response:
         assert json.loads(response.read())["model_version"]["model_id"] == info.model_id
     assert version.run_id == run.info.run_id
     # MLflow 3 links the logged model to its versions with a tag (the server sets it, and the official
@@ -220,6 +233,9 @@ def test_prompt_registry_through_the_server(client, server):
     assert name not in [m.name for m in mlflow.search_registered_models()]  # prompts are not models
     import httpx  # the official client refuses this itself; the server must too
 
-    refused = httpx.post(f"{server.url}/api/2.0/mlflow/model-versions/create", timeout=30, json={
-        "name": name, "source": "/etc", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]})
+    refused = httpx.post(
+        f"{server.url}/api/2.0/mlflow/model-versions/create",
+        timeout=30,
+        json={"name": name, "source": "/etc", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]},
+    )
     assert refused.status_code == 400 and "Invalid prompt source" in refused.json()["message"]

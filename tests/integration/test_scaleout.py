@@ -28,12 +28,15 @@ SINGLE_POINTS = 10
 def two_servers(bakehouse_server, postgres_uri, s3_bucket):  # type: ignore[no-untyped-def]
     destination = f"s3://{s3_bucket}/shared-artifacts"
     first = bakehouse_server(backend_store_uri=postgres_uri, artifacts_destination=destination)
-    second = bakehouse_server(backend_store_uri=postgres_uri, artifacts_destination=destination,
-                              extra_args=["--workers", "2"])
+    second = bakehouse_server(
+        backend_store_uri=postgres_uri, artifacts_destination=destination, extra_args=["--workers", "2"]
+    )
     return first, second, s3_bucket
 
 
-def _client_work(index: int, stores: list[RestTrackingStore], experiment_id: str, tmp_dir: str) -> tuple[str, str]:
+def _client_work(
+    index: int, stores: list[RestTrackingStore], experiment_id: str, tmp_dir: str
+) -> tuple[str, str]:
     """Create a run on one server, then alternate servers for every call."""
     run = stores[index % 2].create_run(experiment_id, user_id=f"client{index}", run_name=f"c{index}")
     run_id = run.info.run_id
@@ -45,8 +48,9 @@ def _client_work(index: int, stores: list[RestTrackingStore], experiment_id: str
             Metric("loss", float(batch * POINTS_PER_BATCH + i), 1_000 + batch, batch * POINTS_PER_BATCH + i)
             for i in range(POINTS_PER_BATCH)
         ]
-        store.log_batch(run_id, metrics=metrics, params=[Param(f"p{batch}", str(index))],
-                        tags=[RunTag(f"t{batch}", "x")])
+        store.log_batch(
+            run_id, metrics=metrics, params=[Param(f"p{batch}", str(index))], tags=[RunTag(f"t{batch}", "x")]
+        )
     for i in range(SINGLE_POINTS):
         stores[(index + calls) % 2].log_metric(run_id, Metric("acc", i / 10, 5_000 + i, i))
         calls += 1
@@ -61,7 +65,9 @@ def test_two_servers_share_postgres_and_s3(two_servers, tmp_path) -> None:  # ty
     assert stores[1].get_experiment(experiment_id).name == "scale-out"
 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        results = list(pool.map(lambda i: _client_work(i, stores, experiment_id, str(tmp_path)), range(CLIENTS)))
+        results = list(
+            pool.map(lambda i: _client_work(i, stores, experiment_id, str(tmp_path)), range(CLIENTS))
+        )
 
     expected_loss = list(range(BATCHES * POINTS_PER_BATCH))
     for run_id, name in results:
@@ -94,7 +100,9 @@ def test_artifacts_cross_servers_through_one_bucket(two_servers, tmp_path) -> No
         i, (path, data) = item
         url = (first if i % 2 else second).url
         try:
-            r = httpx.put(f"{url}/api/2.0/mlflow-artifacts/artifacts/7/run/artifacts/{path}", content=data, timeout=60)
+            r = httpx.put(
+                f"{url}/api/2.0/mlflow-artifacts/artifacts/7/run/artifacts/{path}", content=data, timeout=60
+            )
             assert r.status_code == 200, r.text
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -107,10 +115,14 @@ def test_artifacts_cross_servers_through_one_bucket(two_servers, tmp_path) -> No
     assert not errors
     for i, (path, data) in enumerate(payloads.items()):
         other = (second if i % 2 else first).url
-        body = httpx.get(f"{other}/api/2.0/mlflow-artifacts/artifacts/7/run/artifacts/{path}", timeout=60).content
+        body = httpx.get(
+            f"{other}/api/2.0/mlflow-artifacts/artifacts/7/run/artifacts/{path}", timeout=60
+        ).content
         assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
     s3 = boto3.client("s3", endpoint_url=os.environ["BAKEHOUSE_S3_ENDPOINT_URL"], region_name="us-east-1")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == sorted(f"shared-artifacts/7/run/artifacts/{p}" for p in payloads)
-    listing = httpx.get(f"{first.url}/api/2.0/mlflow-artifacts/artifacts", params={"path": "7/run/artifacts/dir"}).json()
+    listing = httpx.get(
+        f"{first.url}/api/2.0/mlflow-artifacts/artifacts", params={"path": "7/run/artifacts/dir"}
+    ).json()
     assert sorted(f["path"] for f in listing["files"]) == sorted(p.split("/")[1] for p in payloads)

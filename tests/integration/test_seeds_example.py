@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from bakehouse.client.client import Client
 
 # The script from the seeds (section 4.1), verbatim but for the two changes the issue allows.
-SEEDS_SCRIPT = '''
+SEEDS_SCRIPT = """
 import mlflow
 import mlflow.sklearn
 from sklearn import datasets
@@ -56,7 +56,7 @@ with mlflow.start_run():
     mlflow.sklearn.log_model(lr, "model")   # 모델 저장
 
     print(f"Accuracy: {accuracy}")
-'''
+"""
 
 
 def adapted_script() -> str:
@@ -72,8 +72,9 @@ def test_seeds_iris_script_runs_with_bakehouse(tmp_path: Path) -> None:
     script = tmp_path / "iris_train.py"
     script.write_text(adapted_script(), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_", "MLFLOW_"))}
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     accuracy = float(proc.stdout.split("Accuracy:")[1].strip())
     assert (tmp_path / "bakehouse.db").exists()  # the embedded default, no configuration

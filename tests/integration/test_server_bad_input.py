@@ -60,8 +60,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     srv.stop()
 
 
-def _raw(server: Server, method: str, target: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _raw(
+    server: Server, method: str, target: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
@@ -96,7 +97,9 @@ def run_id(server: Server) -> str:
     status, body = _raw(server, "POST", "/api/2.0/mlflow/experiments/create", b'{"name": "bad-input"}')
     assert status == 200
     eid = json.loads(body)["experiment_id"]
-    status, body = _raw(server, "POST", "/api/2.0/mlflow/runs/create", json.dumps({"experiment_id": eid}).encode())
+    status, body = _raw(
+        server, "POST", "/api/2.0/mlflow/runs/create", json.dumps({"experiment_id": eid}).encode()
+    )
     return str(json.loads(body)["run"]["info"]["run_id"])
 
 
@@ -123,7 +126,13 @@ def test_artifact_routes_never_leave_the_root(server: Server, run_id: str) -> No
             ("GET", f"/get-artifact?run_uuid={run_id}&path={quote(evil)}", None),
             ("GET", f"/api/2.0/mlflow/artifacts/list?run_id={run_id}&path={quote(evil)}", None),
         ]:
-            status, response = _raw(server, method, target, body, {"Content-Type": "application/octet-stream"} if method == "PUT" else None)
+            status, response = _raw(
+                server,
+                method,
+                target,
+                body,
+                {"Content-Type": "application/octet-stream"} if method == "PUT" else None,
+            )
             _assert_safe(status, response, f"{method} {target}")
             escapes = ".." in re.split(r"[/\\]", unquote(unquote(evil)))
             if method in ("GET", "PUT") and "artifacts/" in target and "?" not in target and escapes:
@@ -143,8 +152,15 @@ def test_large_uploads_never_leave_the_root_either(server: Server) -> None:
         os.symlink(server.workdir, link)
     before = _snapshot_outside(server)
     body = b"P" * (2 * 1024 * 1024)
-    for evil in ["../outside.txt", "big-link-out/outside.txt", "big-link-out/new.bin", "%2e%2e/outside.txt",
-                 "a/%00/b", "/etc/passwd", "..%5coutside.txt"]:
+    for evil in [
+        "../outside.txt",
+        "big-link-out/outside.txt",
+        "big-link-out/new.bin",
+        "%2e%2e/outside.txt",
+        "a/%00/b",
+        "/etc/passwd",
+        "..%5coutside.txt",
+    ]:
         target = f"/api/2.0/mlflow-artifacts/artifacts/{quote(evil, safe='/%')}"
         status, response = _raw(server, "PUT", target, body, {"Content-Type": "application/octet-stream"})
         _assert_safe(status, response, f"PUT {target}")
@@ -155,8 +171,13 @@ def test_large_uploads_never_leave_the_root_either(server: Server) -> None:
 
 
 def test_percent_encoded_names_stay_literal_inside_the_root(server: Server) -> None:
-    status, _ = _raw(server, "PUT", "/api/2.0/mlflow-artifacts/artifacts/lit/a%2520b.txt", b"x",
-                     {"Content-Type": "application/octet-stream"})
+    status, _ = _raw(
+        server,
+        "PUT",
+        "/api/2.0/mlflow-artifacts/artifacts/lit/a%2520b.txt",
+        b"x",
+        {"Content-Type": "application/octet-stream"},
+    )
     assert status in (200, 400)
     for path in server.workdir.rglob("*"):
         if path.is_file() and path.read_bytes() == b"x":
@@ -175,16 +196,57 @@ BAD_BODIES: list[bytes] = [
     b'"\\"nested\\""',
     b"\xff\xfe\x00garbage",
     b'{"a":' * 2000 + b"1" + b"}" * 2000,
-    json.dumps({"run_id": ["x"], "experiment_id": {"a": 1}, "name": 5, "key": None, "value": [], "metrics": "x",
-                "params": [1, 2], "tags": [{"key": 1}], "max_results": "many", "timestamp": "soon",
-                "step": 1e400 if False else "1e400", "page_token": 7, "order_by": "x", "version": {},
-                "model_id": [], "alias": 3, "stage": 9, "status": [], "experiment_ids": "1"}).encode(),
-    json.dumps({"run_id": "../../etc", "experiment_id": "../1", "name": "\x00", "key": "../x", "value": "v",
-                "max_results": -1, "timestamp": -5, "step": 2**70, "page_token": "!!notbase64!!",
-                "filter": "metrics.x > AND ((", "order_by": ["nope DESC DESC"], "version": "-1",
-                "experiment_ids": ["'; DROP TABLE runs; --"], "model_id": "../../m", "alias": "latest"}).encode(),
-    json.dumps({"run_id": "r" * 10000, "name": "n" * 100_000, "page_token": "eyJvZmZzZXQiOiAtMX0=",
-                "max_results": 10**12, "metrics": [{"key": "k", "value": "NaN", "timestamp": 1}] * 3}).encode(),
+    json.dumps(
+        {
+            "run_id": ["x"],
+            "experiment_id": {"a": 1},
+            "name": 5,
+            "key": None,
+            "value": [],
+            "metrics": "x",
+            "params": [1, 2],
+            "tags": [{"key": 1}],
+            "max_results": "many",
+            "timestamp": "soon",
+            "step": 1e400 if False else "1e400",
+            "page_token": 7,
+            "order_by": "x",
+            "version": {},
+            "model_id": [],
+            "alias": 3,
+            "stage": 9,
+            "status": [],
+            "experiment_ids": "1",
+        }
+    ).encode(),
+    json.dumps(
+        {
+            "run_id": "../../etc",
+            "experiment_id": "../1",
+            "name": "\x00",
+            "key": "../x",
+            "value": "v",
+            "max_results": -1,
+            "timestamp": -5,
+            "step": 2**70,
+            "page_token": "!!notbase64!!",
+            "filter": "metrics.x > AND ((",
+            "order_by": ["nope DESC DESC"],
+            "version": "-1",
+            "experiment_ids": ["'; DROP TABLE runs; --"],
+            "model_id": "../../m",
+            "alias": "latest",
+        }
+    ).encode(),
+    json.dumps(
+        {
+            "run_id": "r" * 10000,
+            "name": "n" * 100_000,
+            "page_token": "eyJvZmZzZXQiOiAtMX0=",
+            "max_results": 10**12,
+            "metrics": [{"key": "k", "value": "NaN", "timestamp": 1}] * 3,
+        }
+    ).encode(),
 ]
 
 BAD_QUERIES = [
@@ -220,8 +282,13 @@ def test_every_json_endpoint_answers_bad_input_without_a_500(server: Server, run
 
 
 def test_wrong_content_and_oversized_bodies(server: Server) -> None:
-    status, body = _raw(server, "POST", "/api/2.0/mlflow/experiments/create", b"name=x",
-                        {"Content-Type": "application/x-www-form-urlencoded"})
+    status, body = _raw(
+        server,
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        b"name=x",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 400 and json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
     huge = b'{"name": "' + b"x" * (40 * 1024 * 1024) + b'"}'
     status, body = _raw(server, "POST", "/api/2.0/mlflow/experiments/create", huge)
@@ -249,7 +316,9 @@ def test_an_interrupted_upload_leaves_nothing_behind(server: Server) -> None:
     deadline = time.monotonic() + 10
     leftovers = ["?"]
     while time.monotonic() < deadline and leftovers:
-        leftovers = [p for p in (server.workdir / "artifacts").rglob("*") if p.is_file() and "cut" in p.as_posix()]
+        leftovers = [
+            p for p in (server.workdir / "artifacts").rglob("*") if p.is_file() and "cut" in p.as_posix()
+        ]
         time.sleep(0.2)
     assert leftovers == []  # neither the file nor its hidden temporary
     status, body = _raw(server, "GET", "/api/2.0/mlflow-artifacts/artifacts/inside.txt")

@@ -46,8 +46,10 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 
 def _put_head(server: Server, path: str, length: int, extra: str = "") -> bytes:
-    return (f"PUT {API}/{path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n{extra}\r\n").encode()
+    return (
+        f"PUT {API}/{path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n{extra}\r\n"
+    ).encode()
 
 
 def _stored(server: Server, path: str) -> Path:
@@ -63,7 +65,9 @@ def test_a_large_upload_is_stored_byte_exact_and_the_connection_then_closes(serv
         assert (status, payload) == (200, b"{}")
         assert headers.get("connection") == "close"
         assert sock.recv(10) == b""  # closed by the server: the parser never saw the body
-    assert hashlib.sha256(_stored(server, "pump/big.bin").read_bytes()).digest() == hashlib.sha256(body).digest()
+    assert (
+        hashlib.sha256(_stored(server, "pump/big.bin").read_bytes()).digest() == hashlib.sha256(body).digest()
+    )
 
 
 def test_small_uploads_keep_the_connection(server: Server) -> None:
@@ -105,8 +109,10 @@ def test_an_upload_that_cannot_be_stored_gets_a_readable_error(server: Server) -
 def test_a_chunked_upload_takes_the_usual_path(server: Server) -> None:
     parts = [os.urandom(700_000) for _ in range(4)]
     with _connect(server) as sock:
-        sock.sendall(f"PUT {API}/pump/chunked.bin HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        sock.sendall(
+            f"PUT {API}/pump/chunked.bin HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
         for part in parts:
             sock.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
         sock.sendall(b"0\r\n\r\n")
@@ -135,7 +141,8 @@ def test_stalled_uploads_do_not_starve_the_api(server: Server, declared: int) ->
         time.sleep(1.0)
         started = time.monotonic()
         request = urllib.request.Request(
-            f"{server.url}/api/2.0/mlflow/experiments/search", data=b'{"max_results": 5}',
+            f"{server.url}/api/2.0/mlflow/experiments/search",
+            data=b'{"max_results": 5}',
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=20) as response:

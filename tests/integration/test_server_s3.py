@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 mlflow = pytest.importorskip("mlflow")
-from mlflow import MlflowClient  # noqa: E402
+from mlflow import MlflowClient
 
 pytestmark = [pytest.mark.s3, pytest.mark.timeout(300)]
 
@@ -60,8 +60,12 @@ def test_direct_s3_artifact_root(bakehouse_server, s3_bucket, tmp_path: Path, mo
     # the server reads the same bucket for its own listings and the UI download route
     import httpx
 
-    listing = httpx.get(f"{server.url}/api/2.0/mlflow/artifacts/list", params={"run_id": rid, "path": "notes"}).json()
+    listing = httpx.get(
+        f"{server.url}/api/2.0/mlflow/artifacts/list", params={"run_id": rid, "path": "notes"}
+    ).json()
     assert listing["files"] == [{"path": "notes/hello.txt", "is_dir": False, "file_size": 36}]
     body = httpx.get(f"{server.url}/get-artifact", params={"run_uuid": rid, "path": "notes/hello.txt"})
     assert body.content == b"written by the client straight to S3"
-    assert mlflow.artifacts.load_text(f"s3://{s3_bucket}/direct/{eid}/{rid}/artifacts/notes/hello.txt").startswith("written")
+    assert mlflow.artifacts.load_text(
+        f"s3://{s3_bucket}/direct/{eid}/{rid}/artifacts/notes/hello.txt"
+    ).startswith("written")

@@ -12,8 +12,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -36,7 +37,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._out = open(log, "wb")
-        self.proc = subprocess.Popen([*args, "-p", str(self.port)], stdout=self._out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*args, "-p", str(self.port)], stdout=self._out, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -102,12 +105,16 @@ def test_every_input_format(iris_server: Server, iris_setup: tuple[Path, Any]) -
             assert response.status_code == 200, (payload, response.text)
             assert response.json() == {"predictions": expected}
         frame = pd.DataFrame(ROWS, columns=COLUMNS)
-        response = client.post("/invocations", content=frame.to_csv(index=False), headers={"content-type": "text/csv"})
+        response = client.post(
+            "/invocations", content=frame.to_csv(index=False), headers={"content-type": "text/csv"}
+        )
         assert response.json() == {"predictions": expected}
         buffer = io.BytesIO()
         frame.to_parquet(buffer)
         response = client.post(
-            "/invocations", content=buffer.getvalue(), headers={"content-type": "application/vnd.apache.parquet"}
+            "/invocations",
+            content=buffer.getvalue(),
+            headers={"content-type": "application/vnd.apache.parquet"},
         )
         assert response.json() == {"predictions": expected}
         assert client.get("/health").status_code == 200
@@ -117,7 +124,9 @@ def test_every_input_format(iris_server: Server, iris_setup: tuple[Path, Any]) -
 def test_serving_input_example_posted_as_is(iris_server: Server, iris_setup: tuple[Path, Any]) -> None:
     path, lr = iris_setup
     body = (path / "serving_input_example.json").read_bytes()
-    response = httpx.post(iris_server.url + "/invocations", content=body, headers={"content-type": "application/json"})
+    response = httpx.post(
+        iris_server.url + "/invocations", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 200
     rows = json.loads(body)["dataframe_split"]["data"]
     assert response.json() == {"predictions": _expected(lr, rows)}
@@ -134,7 +143,9 @@ def test_error_cases(iris_server: Server) -> None:
             "/invocations", json={"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}
         )
         assert mismatch.status_code == 400
-        assert mismatch.json()["message"].startswith("Invalid input. Data is not compatible with model signature.")
+        assert mismatch.json()["message"].startswith(
+            "Invalid input. Data is not compatible with model signature."
+        )
         assert "Model is missing inputs ['sepal length (cm)'" in mismatch.json()["message"]
         wrong_type = client.post(
             "/invocations", json={"dataframe_records": [dict(zip(COLUMNS, ["big", 1, 1, 1]))]}
@@ -181,9 +192,17 @@ def test_multi_worker_server_and_timeout(tmp_path: Path, iris_setup: tuple[Path,
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("slow_model_mod", None)
-    refused = subprocess.run([*CLI, "serve", "-m", str(tmp_path / "slow"), "-p", str(_free_port())], capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [*CLI, "serve", "-m", str(tmp_path / "slow"), "-p", str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 1 and "allow_pickle=True" in refused.stderr
-    server = Server([*CLI, "serve", "-m", str(tmp_path / "slow"), "-t", "2", "-w", "2", "--allow-pickle"], tmp_path / "slow.log")
+    server = Server(
+        [*CLI, "serve", "-m", str(tmp_path / "slow"), "-t", "2", "-w", "2", "--allow-pickle"],
+        tmp_path / "slow.log",
+    )
     try:
         with httpx.Client(base_url=server.url) as client:
             for _ in range(4):  # the first request in each worker imports pandas: warm both up
@@ -208,42 +227,86 @@ def test_predict_cli_json_and_csv(tmp_path: Path, iris_setup: tuple[Path, Any]) 
     (tmp_path / "in.json").write_text(json.dumps({"dataframe_split": {"columns": COLUMNS, "data": ROWS}}))
     done = subprocess.run(
         [*CLI, "predict", "-m", str(path), "-i", str(tmp_path / "in.json"), "-o", str(tmp_path / "out.json")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "out.json").read_text()) == {"predictions": _expected(lr, ROWS)}
     pd.DataFrame(ROWS * 1000, columns=COLUMNS).to_csv(tmp_path / "in.csv", index=False)
     done = subprocess.run(
-        [*CLI, "predict", "-m", str(path), "-i", str(tmp_path / "in.csv"), "-t", "csv", "--batch-size", "700"],
-        capture_output=True, text=True, timeout=120,
+        [
+            *CLI,
+            "predict",
+            "-m",
+            str(path),
+            "-i",
+            str(tmp_path / "in.csv"),
+            "-t",
+            "csv",
+            "--batch-size",
+            "700",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"predictions": _expected(lr, ROWS) * 1000}
-    missing = subprocess.run([*CLI, "predict", "-m", str(tmp_path / "nope"), "-i", str(tmp_path / "in.json")],
-                             capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1 and "Model path not found" in missing.stderr and "Traceback" not in missing.stderr
+    missing = subprocess.run(
+        [*CLI, "predict", "-m", str(tmp_path / "nope"), "-i", str(tmp_path / "in.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        missing.returncode == 1
+        and "Model path not found" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
 
 
-def test_generate_dockerfile_and_its_command_outside_docker(tmp_path: Path, iris_setup: tuple[Path, Any]) -> None:
+def test_generate_dockerfile_and_its_command_outside_docker(
+    tmp_path: Path, iris_setup: tuple[Path, Any]
+) -> None:
     path, lr = iris_setup
     out = tmp_path / "docker"
-    done = subprocess.run([*CLI, "generate-dockerfile", "-m", str(path), "-d", str(out)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*CLI, "generate-dockerfile", "-m", str(path), "-d", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     text = (out / "Dockerfile").read_text()
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     assert lines[0] == f"FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim"
     assert "COPY model_dir /opt/ml/model" in lines
-    assert any(line.startswith("RUN pip install -r /opt/ml/model/requirements.txt bakehouse==") for line in lines)
+    assert any(
+        line.startswith("RUN pip install -r /opt/ml/model/requirements.txt bakehouse==") for line in lines
+    )
     assert "EXPOSE 8080" in lines and "USER bakehouse" in lines
     assert (out / "model_dir" / "MLmodel").is_file() and (out / "model_dir" / "model.skops").is_file()
-    cmd = json.loads(lines[-1][len("CMD "):])
+    cmd = json.loads(lines[-1][len("CMD ") :])
     assert cmd[:3] == ["bakehouse", "models", "serve"] and cmd[cmd.index("-p") + 1] == "8080"
     # the image's requirements are already satisfiable here (a resolver dry run installs nothing new)
     uv = Path(sys.executable).parent / "uv"
     if uv.is_file():
         dry = subprocess.run(
-            [str(uv), "pip", "install", "--dry-run", "--offline", "--python", sys.executable, "-r",
-             str(out / "model_dir" / "requirements.txt")], capture_output=True, text=True, timeout=120,
+            [
+                str(uv),
+                "pip",
+                "install",
+                "--dry-run",
+                "--offline",
+                "--python",
+                sys.executable,
+                "-r",
+                str(out / "model_dir" / "requirements.txt"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert dry.returncode == 0, dry.stderr
         assert "Would make no changes" in dry.stderr
@@ -252,7 +315,7 @@ def test_generate_dockerfile_and_its_command_outside_docker(tmp_path: Path, iris
     args[args.index("-m") + 1] = str(out / "model_dir")
     args[args.index("-h") + 1] = "127.0.0.1"
     port_at = args.index("-p")
-    args = args[:port_at] + args[port_at + 2:]
+    args = args[:port_at] + args[port_at + 2 :]
     server = Server([*CLI, "serve", *args], tmp_path / "docker-cmd.log")
     try:
         response = httpx.post(server.url + "/invocations", json={"inputs": ROWS})
@@ -263,8 +326,13 @@ def test_generate_dockerfile_and_its_command_outside_docker(tmp_path: Path, iris
 
 def test_build_docker_fails_clearly_without_docker(tmp_path: Path, iris_setup: tuple[Path, Any]) -> None:
     env = dict(os.environ, PATH=str(tmp_path))  # no docker binary anywhere on PATH
-    done = subprocess.run([*CLI, "build-docker", "-m", str(iris_setup[0]), "-n", "iris"], capture_output=True,
-                          text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [*CLI, "build-docker", "-m", str(iris_setup[0]), "-n", "iris"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert "the 'docker' command was not found" in done.stderr and "Traceback" not in done.stderr
 
@@ -274,22 +342,39 @@ def test_prepare_env_builds_once_and_is_cached(tmp_path: Path, iris_setup: tuple
     if not (Path(sys.executable).parent / "uv").is_file() and shutil.which("uv") is None:
         pytest.skip("uv is not installed")
     env = dict(os.environ, BAKEHOUSE_ENV_ROOT=str(tmp_path / "envs"))
-    first = subprocess.run([*CLI, "prepare-env", "-m", str(iris_setup[0])], capture_output=True, text=True, env=env, timeout=600)
+    first = subprocess.run(
+        [*CLI, "prepare-env", "-m", str(iris_setup[0])], capture_output=True, text=True, env=env, timeout=600
+    )
     assert first.returncode == 0, first.stderr
     env_dir = Path(first.stdout.strip())
     assert "[2/3] Installing 5 model requirements" in first.stderr and (env_dir / ".ready").is_file()
-    check = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import sklearn, skops, bakehouse.sklearn; print(sklearn.__version__)"],
-                           capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [
+            str(env_dir / "bin" / "python"),
+            "-c",
+            "import sklearn, skops, bakehouse.sklearn; print(sklearn.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     import sklearn
 
     assert check.stdout.strip() == sklearn.__version__
     start = time.perf_counter()
-    second = subprocess.run([*CLI, "prepare-env", "-m", str(iris_setup[0])], capture_output=True, text=True, env=env, timeout=120)
+    second = subprocess.run(
+        [*CLI, "prepare-env", "-m", str(iris_setup[0])], capture_output=True, text=True, env=env, timeout=120
+    )
     assert Path(second.stdout.strip()) == env_dir and "Reusing environment" in second.stderr
     assert time.perf_counter() - start < 10
     (tmp_path / "in.json").write_text(json.dumps({"inputs": ROWS}))
-    scored = subprocess.run([*CLI, "predict", "-m", str(iris_setup[0]), "-i", str(tmp_path / "in.json"), "--env-manager", "uv"],
-                            capture_output=True, text=True, env=env, timeout=300)
+    scored = subprocess.run(
+        [*CLI, "predict", "-m", str(iris_setup[0]), "-i", str(tmp_path / "in.json"), "--env-manager", "uv"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert json.loads(scored.stdout) == {"predictions": _expected(iris_setup[1], ROWS)}
 
 

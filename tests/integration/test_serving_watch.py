@@ -65,12 +65,28 @@ def watching_server(registry, tmp_path):
     client, uri, name = registry
     port = _free_port()
     exe = Path(sys.executable).parent / "bakehouse"
-    cmd = [str(exe), "models", "serve", "-m", f"models:/{name}@champion", "-p", str(port),
-           "--watch", "--watch-interval", str(INTERVAL)]
+    cmd = [
+        str(exe),
+        "models",
+        "serve",
+        "-m",
+        f"models:/{name}@champion",
+        "-p",
+        str(port),
+        "--watch",
+        "--watch-interval",
+        str(INTERVAL),
+    ]
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri}, cwd=tmp_path)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri},
+            cwd=tmp_path,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -109,7 +125,9 @@ def test_alias_move_is_followed_without_a_failed_request(registry, watching_serv
                 except httpx.HTTPError as exc:
                     errors.append(repr(exc))
                     continue
-                prediction = response.json().get("predictions") if response.status_code == 200 else response.text
+                prediction = (
+                    response.json().get("predictions") if response.status_code == 200 else response.text
+                )
                 results.append((sent, response.status_code, response.headers.get(VERSION_HEADER), prediction))
 
     threads = [threading.Thread(target=hammer) for _ in range(2)]
@@ -136,4 +154,7 @@ def test_alias_move_is_followed_without_a_failed_request(registry, watching_serv
     assert first_v2 - switched_at < INTERVAL + LOAD_BUDGET
     assert httpx.get(url + "/version").json()["model_version"] == "2"
     events = client.get_registry_history(name)
-    assert [(e.kind, e.from_value, e.to_value) for e in events] == [("alias_set", None, "1"), ("alias_set", "1", "2")]
+    assert [(e.kind, e.from_value, e.to_value) for e in events] == [
+        ("alias_set", None, "1"),
+        ("alias_set", "1", "2"),
+    ]

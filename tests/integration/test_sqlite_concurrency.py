@@ -39,7 +39,10 @@ def test_eight_processes_log_into_one_sqlite_file(tmp_path: Path, mode: str, poi
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), str(i), str(points), mode],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for i in range(8)
     ]

@@ -20,18 +20,25 @@ def test_by_run_id_by_runs_uri_and_by_artifact_uri(tmp_tracking_uri: str, tmp_pa
     run_id = run.info.run_id
     assert {f.path for f in bh.artifacts.list_artifacts(run_id=run_id)} == {"config", "notes.txt"}
     assert [f.path for f in bh.artifacts.list_artifacts(f"runs:/{run_id}/config")] == [
-        "config/net.yaml", "config/params.json"]
+        "config/net.yaml",
+        "config/params.json",
+    ]
     assert bh.artifacts.load_dict(f"runs:/{run_id}/config/params.json") == {"lr": 0.1}
     assert bh.artifacts.load_dict(f"runs:/{run_id}/config/net.yaml") == {"layers": [1, 2]}
     assert bh.artifacts.load_text(f"runs:/{run_id}/notes.txt") == "hello"
 
-    folder = Path(bh.artifacts.download_artifacts(run_id=run_id, artifact_path="config", dst_path=str(tmp_path)))
+    folder = Path(
+        bh.artifacts.download_artifacts(run_id=run_id, artifact_path="config", dst_path=str(tmp_path))
+    )
     assert sorted(p.name for p in folder.iterdir()) == ["net.yaml", "params.json"]
     whole = Path(bh.artifacts.download_artifacts(f"runs:/{run_id}", dst_path=str(tmp_path / "all")))
     assert (whole / "notes.txt").read_text() == "hello"
     # the run's artifact URI itself (a local directory here), a file inside it, and file://
     root = bh.get_run(run_id).info.artifact_uri
-    assert Path(bh.artifacts.download_artifacts(f"{root}/notes.txt", dst_path=str(tmp_path / "f"))).read_text() == "hello"
+    assert (
+        Path(bh.artifacts.download_artifacts(f"{root}/notes.txt", dst_path=str(tmp_path / "f"))).read_text()
+        == "hello"
+    )
     assert bh.artifacts.load_text(f"file://{root}/notes.txt") == "hello"
     assert {f.path for f in bh.artifacts.list_artifacts(root)} == {"config", "notes.txt"}
 

@@ -7,8 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,12 +29,20 @@ from bakehouse.entities import Run
 from bakehouse.errors import InvalidParameterError
 
 CLASSIFIER_METRICS = {
-    "training_score", "training_accuracy_score", "training_precision_score", "training_recall_score",
-    "training_f1_score", "training_log_loss", "training_roc_auc",
+    "training_score",
+    "training_accuracy_score",
+    "training_precision_score",
+    "training_recall_score",
+    "training_f1_score",
+    "training_log_loss",
+    "training_roc_auc",
 }
 REGRESSOR_METRICS = {
-    "training_score", "training_mean_squared_error", "training_root_mean_squared_error",
-    "training_mean_absolute_error", "training_r2_score",
+    "training_score",
+    "training_mean_squared_error",
+    "training_root_mean_squared_error",
+    "training_mean_absolute_error",
+    "training_r2_score",
 }
 
 
@@ -110,7 +119,9 @@ def test_classifier_params_tags_metrics_dataset_and_model(tmp_tracking_uri: str,
     assert signature is not None and signature.inputs.is_tensor_spec()
     # three classes: the confusion matrix only (ROC and precision-recall curves are for binary classifiers)
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == [
-        "estimator.html", "training_confusion_matrix.png"]
+        "estimator.html",
+        "training_confusion_matrix.png",
+    ]
 
 
 def test_regressor_metrics_respect_sample_weight(tmp_tracking_uri: str, diabetes: Any) -> None:
@@ -121,16 +132,23 @@ def test_regressor_metrics_respect_sample_weight(tmp_tracking_uri: str, diabetes
     run = _only_run()
     pred = model.predict(X)
     mse = skm.mean_squared_error(y, pred, sample_weight=weight)
-    assert run.data.metrics == pytest.approx({
-        "training_score": model.score(X, y, sample_weight=weight),
-        "training_mean_squared_error": mse,
-        "training_root_mean_squared_error": float(np.sqrt(mse)),
-        "training_mean_absolute_error": skm.mean_absolute_error(y, pred, sample_weight=weight),
-        "training_r2_score": skm.r2_score(y, pred, sample_weight=weight),
-    })
+    assert run.data.metrics == pytest.approx(
+        {
+            "training_score": model.score(X, y, sample_weight=weight),
+            "training_mean_squared_error": mse,
+            "training_root_mean_squared_error": float(np.sqrt(mse)),
+            "training_mean_absolute_error": skm.mean_absolute_error(y, pred, sample_weight=weight),
+            "training_r2_score": skm.r2_score(y, pred, sample_weight=weight),
+        }
+    )
     assert mse != pytest.approx(skm.mean_squared_error(y, pred))  # the weights made a difference
-    assert run.data.params == {"copy_X": "True", "fit_intercept": "True", "n_jobs": "None", "positive": "False",
-                               "tol": "1e-06"}
+    assert run.data.params == {
+        "copy_X": "True",
+        "fit_intercept": "True",
+        "n_jobs": "None",
+        "positive": "False",
+        "tol": "1e-06",
+    }
 
 
 def test_pipeline_logs_once_with_deep_params_and_dataframe_input(tmp_tracking_uri: str, iris: Any) -> None:
@@ -165,7 +183,10 @@ def test_grid_search_parent_and_child_runs(tmp_tracking_uri: str, iris: Any) -> 
     model_names = sorted(Client().get_logged_model(o.model_id).name for o in parent.outputs.model_outputs)
     assert model_names == ["best_estimator", "model"]
     assert sorted(a.path for a in Client().list_artifacts(parent.info.run_id)) == [
-        "cv_results.csv", "estimator.html", "training_confusion_matrix.png"]
+        "cv_results.csv",
+        "estimator.html",
+        "training_confusion_matrix.png",
+    ]
     results = pd.DataFrame(search.cv_results_)
     best_two = results.nsmallest(2, "rank_test_score")
     assert sorted(c.data.params["C"] for c in children) == sorted(str(p["C"]) for p in best_two["params"])
@@ -300,10 +321,18 @@ _MLFLOW_SCRIPT = textwrap.dedent(
 
 
 def _summary(run: Run) -> dict[str, Any]:
-    tags = {k: v for k, v in run.data.tags.items()
-            if not k.startswith("mlflow.") or k in ("mlflow.autologging", "mlflow.parentRunId")}
-    return {"params": sorted(run.data.params), "metrics": sorted(run.data.metrics), "tags": tags,
-            "status": run.info.status, "n_outputs": len(run.outputs.model_outputs)}
+    tags = {
+        k: v
+        for k, v in run.data.tags.items()
+        if not k.startswith("mlflow.") or k in ("mlflow.autologging", "mlflow.parentRunId")
+    }
+    return {
+        "params": sorted(run.data.params),
+        "metrics": sorted(run.data.metrics),
+        "tags": tags,
+        "status": run.info.status,
+        "n_outputs": len(run.outputs.model_outputs),
+    }
 
 
 def _normalized(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -324,7 +353,11 @@ def test_keys_match_mlflow_sklearn_autolog(tmp_tracking_uri: str, tmp_path: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BAKEHOUSE_"))}
     proc = subprocess.run(
         [sys.executable, "-c", _MLFLOW_SCRIPT, f"sqlite:///{mlflow_dir / 'mlflow.db'}"],
-        cwd=mlflow_dir, env=env, capture_output=True, text=True, timeout=300,
+        cwd=mlflow_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     expected = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -335,8 +368,12 @@ def test_keys_match_mlflow_sklearn_autolog(tmp_tracking_uri: str, tmp_path: Path
     fits = {
         "logreg": lambda: LogisticRegression(max_iter=1000).fit(Xi, yi),
         "linreg": lambda: LinearRegression().fit(Xd, yd, sample_weight=np.ones(len(yd))),
-        "pipeline": lambda: Pipeline([("scaler", StandardScaler()), ("clf", LogisticRegression())]).fit(Xi, yi),
-        "search": lambda: GridSearchCV(LogisticRegression(max_iter=1000), {"C": [0.01, 0.1, 1.0]}, cv=3).fit(Xi, yi),
+        "pipeline": lambda: Pipeline([("scaler", StandardScaler()), ("clf", LogisticRegression())]).fit(
+            Xi, yi
+        ),
+        "search": lambda: GridSearchCV(LogisticRegression(max_iter=1000), {"C": [0.01, 0.1, 1.0]}, cv=3).fit(
+            Xi, yi
+        ),
     }
     for name, fit in fits.items():
         experiment = bh.set_experiment(name)
@@ -355,8 +392,9 @@ def test_an_input_example_without_a_signature(tmp_tracking_uri: str, iris: Any) 
     assert loaded.metadata.saved_input_example_info is not None
 
 
-def test_a_binary_classifier_gets_roc_and_precision_recall_curves(tmp_tracking_uri: str, iris: Any,
-                                                                   tmp_path: Path) -> None:
+def test_a_binary_classifier_gets_roc_and_precision_recall_curves(
+    tmp_tracking_uri: str, iris: Any, tmp_path: Path
+) -> None:
     X, y = iris
     binary = y < 2
     bakehouse.sklearn.autolog()
@@ -422,16 +460,27 @@ def test_post_training_metrics_match_mlflow(tmp_path: Path) -> None:
     for tool in ("mlflow", "bakehouse"):
         workdir = tmp_path / tool
         workdir.mkdir()
-        proc = subprocess.run([sys.executable, "-c", _POST_TRAINING_SCRIPT, tool, f"sqlite:///{workdir / 'db'}"],
-                              cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", _POST_TRAINING_SCRIPT, tool, f"sqlite:///{workdir / 'db'}"],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         results[tool] = json.loads(proc.stdout.strip().splitlines()[-1])
     ours = results["bakehouse"]
     assert set(ours["LogisticRegression"]["metrics"]) == {
-        "accuracy_score_X_test", "accuracy_score-2_X_test", "f1_score_X_test", "LogisticRegression_score_X_test",
-        "log_loss_X_test"}
+        "accuracy_score_X_test",
+        "accuracy_score-2_X_test",
+        "f1_score_X_test",
+        "LogisticRegression_score_X_test",
+        "log_loss_X_test",
+    }
     assert ours["LogisticRegression"]["info"]["f1_score_X_test"] == (
-        "f1_score(y_true=y_test, y_pred=pred, average='macro')")
+        "f1_score(y_true=y_test, y_pred=pred, average='macro')"
+    )
     assert set(ours["LinearRegression"]["metrics"]) == {"r2_score_holdout"}
     assert ours["LogisticRegression"]["contexts"] == ["eval", "train"]
     assert ours == results["mlflow"]

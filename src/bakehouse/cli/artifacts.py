@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -40,7 +41,10 @@ def list_artifacts(run_id: str, artifact_path: str | None, tracking_uri: str | N
         return
     output.print_table(
         ("Path", "Type", "Size"),
-        ((i.path, "dir" if i.is_dir else "file", "" if i.is_dir else output.human_size(i.file_size)) for i in infos),
+        (
+            (i.path, "dir" if i.is_dir else "file", "" if i.is_dir else output.human_size(i.file_size))
+            for i in infos
+        ),
         title=f"Artifacts of run {run_id}" + (f" under {artifact_path}" if artifact_path else ""),
         empty="No artifacts.",
     )
@@ -48,13 +52,27 @@ def list_artifacts(run_id: str, artifact_path: str | None, tracking_uri: str | N
 
 @artifacts_group.command("download")
 @click.option("--run-id", "-r", default=None, help="Run whose artifacts to download.")
-@click.option("--artifact-path", "-a", default="", help="File or directory inside the run (default: everything).")
-@click.option("--artifact-uri", "-u", default=None, help="Or a full URI: runs:/<id>/path, s3://..., models:/...")
-@click.option("--dst-path", "-d", default=None, type=click.Path(file_okay=False),
-              help="Local directory to download into (default: a new temporary directory).")
+@click.option(
+    "--artifact-path", "-a", default="", help="File or directory inside the run (default: everything)."
+)
+@click.option(
+    "--artifact-uri", "-u", default=None, help="Or a full URI: runs:/<id>/path, s3://..., models:/..."
+)
+@click.option(
+    "--dst-path",
+    "-d",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Local directory to download into (default: a new temporary directory).",
+)
 @tracking_uri_option
-def download(run_id: str | None, artifact_path: str, artifact_uri: str | None, dst_path: str | None,
-             tracking_uri: str | None) -> None:
+def download(
+    run_id: str | None,
+    artifact_path: str,
+    artifact_uri: str | None,
+    dst_path: str | None,
+    tracking_uri: str | None,
+) -> None:
     """Download artifacts and print the local path."""
     if (run_id is None) == (artifact_uri is None):
         raise click.UsageError("Give exactly one of --run-id or --artifact-uri.")
@@ -71,15 +89,22 @@ def download(run_id: str | None, artifact_path: str, artifact_uri: str | None, d
         else:
             repo = repository_for_run(client, run_id or "")
             if repo is not None:
-                local = call_with_progress(repo.download_artifacts, progress, artifact_path, dst_path=dst_path)
+                local = call_with_progress(
+                    repo.download_artifacts, progress, artifact_path, dst_path=dst_path
+                )
             else:
                 local = client.download_artifacts(run_id, artifact_path, dst_path=dst_path)
     click.echo(local)
 
 
 @artifacts_group.command("log-artifact")
-@click.option("--local-file", "-l", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The file to upload.")
+@click.option(
+    "--local-file",
+    "-l",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The file to upload.",
+)
 @click.option("--run-id", "-r", required=True)
 @click.option("--artifact-path", "-a", default=None, help="Directory inside the run's artifacts.")
 @tracking_uri_option
@@ -97,8 +122,13 @@ def log_artifact(local_file: str, run_id: str, artifact_path: str | None, tracki
 
 
 @artifacts_group.command("log-artifacts")
-@click.option("--local-dir", "-l", required=True, type=click.Path(exists=True, file_okay=False),
-              help="The directory whose contents to upload.")
+@click.option(
+    "--local-dir",
+    "-l",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The directory whose contents to upload.",
+)
 @click.option("--run-id", "-r", required=True)
 @click.option("--artifact-path", "-a", default=None, help="Directory inside the run's artifacts.")
 @tracking_uri_option
@@ -111,13 +141,15 @@ def log_artifacts(local_dir: str, run_id: str, artifact_path: str | None, tracki
             call_with_progress(repo.log_artifacts, progress, local_dir, artifact_path)
         else:
             client.log_artifacts(run_id, local_dir, artifact_path)
-    output.success(f"Logged {local_dir} to run {run_id}" + (f" under {artifact_path}" if artifact_path else ""))
+    output.success(
+        f"Logged {local_dir} to run {run_id}" + (f" under {artifact_path}" if artifact_path else "")
+    )
 
 
 # ------------------------------------------------------------------------------------------ plumbing
 
 
-def repository_for_run(client: "Client", run_id: str) -> Any | None:
+def repository_for_run(client: Client, run_id: str) -> Any | None:
     """The run's artifact repository (so transfers can report progress); None if unavailable here."""
     run = client.get_run(run_id)  # raises NotFoundError for an unknown run: a clear message
     try:
@@ -126,7 +158,7 @@ def repository_for_run(client: "Client", run_id: str) -> Any | None:
         return None
 
 
-def repository_for_uri(uri: str, client: "Client") -> Any:
+def repository_for_uri(uri: str, client: Client) -> Any:
     """The artifact repository for ``uri``, resolved the way the client does (server proxy included)."""
     factory = getattr(client, "artifact_repository", None)
     if factory is not None:
@@ -136,7 +168,9 @@ def repository_for_uri(uri: str, client: "Client") -> Any:
     return get_artifact_repository(uri, tracking_uri=client.tracking_uri)
 
 
-def call_with_progress(method: Callable[..., Any], progress: ProgressCallback, *args: Any, **kwargs: Any) -> Any:
+def call_with_progress(
+    method: Callable[..., Any], progress: ProgressCallback, *args: Any, **kwargs: Any
+) -> Any:
     """Pass the progress callback when the repository method takes one."""
     try:
         return method(*args, progress=progress, **kwargs)
@@ -159,8 +193,13 @@ def transfer_progress(verb: str) -> Iterator[ProgressCallback]:
     )
 
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), console=output.console(stderr=True), transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=output.console(stderr=True),
+        transient=True,
     )
     tasks: dict[str, Any] = {}
     lock = threading.Lock()

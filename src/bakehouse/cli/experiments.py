@@ -15,12 +15,22 @@ def experiments_group() -> None:
 
 @experiments_group.command("create")
 @click.option("--experiment-name", "-n", required=True, help="Name of the new experiment (unique).")
-@click.option("--artifact-location", "-l", default=None, help="Where its runs store artifacts (default: the store's root).")
+@click.option(
+    "--artifact-location",
+    "-l",
+    default=None,
+    help="Where its runs store artifacts (default: the store's root).",
+)
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Experiment tag; repeatable.")
 @tracking_uri_option
 @json_option
-def create(experiment_name: str, artifact_location: str | None, tags: tuple[str, ...], tracking_uri: str | None,
-           as_json: bool) -> None:
+def create(
+    experiment_name: str,
+    artifact_location: str | None,
+    tags: tuple[str, ...],
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
     """Create an experiment and print its id."""
     client = make_client(tracking_uri)
     experiment_id = client.create_experiment(
@@ -33,21 +43,35 @@ def create(experiment_name: str, artifact_location: str | None, tags: tuple[str,
 
 
 @experiments_group.command("search")
-@click.option("--view", "-v", type=VIEW_CHOICES, default="active_only", show_default=True,
-              help="Which lifecycle stages to include.")
+@click.option(
+    "--view",
+    "-v",
+    type=VIEW_CHOICES,
+    default="active_only",
+    show_default=True,
+    help="Which lifecycle stages to include.",
+)
 @click.option("--filter", "filter_string", default=None, help="Filter, e.g. \"name LIKE 'iris%'\".")
 @click.option("--order-by", multiple=True, help="e.g. 'name ASC'; repeatable.")
 @click.option("--max-results", type=click.IntRange(1, 50000), default=1000, show_default=True)
 @tracking_uri_option
 @json_option
-def search(view: str, filter_string: str | None, order_by: tuple[str, ...], max_results: int,
-           tracking_uri: str | None, as_json: bool) -> None:
+def search(
+    view: str,
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    max_results: int,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
     """List experiments."""
     from bakehouse.entities import ViewType
 
     client = make_client(tracking_uri)
     experiments = client.search_experiments(
-        view_type=ViewType.parse(view), max_results=max_results, filter_string=filter_string,
+        view_type=ViewType.parse(view),
+        max_results=max_results,
+        filter_string=filter_string,
         order_by=list(order_by) or None,
     )
     if as_json:
@@ -56,8 +80,14 @@ def search(view: str, filter_string: str | None, order_by: tuple[str, ...], max_
     output.print_table(
         ("ID", "Name", "Stage", "Artifact location", "Created", "Tags"),
         (
-            (e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location, output.format_time(e.creation_time),
-             output.format_pairs({k: v for k, v in (e.tags or {}).items() if not k.startswith("mlflow.")}))
+            (
+                e.experiment_id,
+                e.name,
+                e.lifecycle_stage,
+                e.artifact_location,
+                output.format_time(e.creation_time),
+                output.format_pairs({k: v for k, v in (e.tags or {}).items() if not k.startswith("mlflow.")}),
+            )
             for e in experiments
         ),
         empty="No experiments found.",

@@ -26,7 +26,9 @@ def parse_duration(text: str) -> int:
     compact = text.replace(" ", "")
     matches = list(_DURATION.finditer(compact))
     if not matches or "".join(m.group(0) for m in matches) != compact:
-        raise click.BadParameter(f"{text!r}: use a duration like 30d, 12h, 1d2h30m or 90s", param_hint="--older-than")
+        raise click.BadParameter(
+            f"{text!r}: use a duration like 30d, 12h, 1d2h30m or 90s", param_hint="--older-than"
+        )
     return int(sum(float(m.group(1)) * _UNIT_MS[m.group(2).lower()] for m in matches))
 
 
@@ -35,18 +37,41 @@ def _split_ids(value: str | None) -> list[str]:
 
 
 @click.command("gc")
-@click.option("--older-than", default=None, metavar="DURATION",
-              help="Only what was deleted longer ago than this (e.g. 30d, 12h, 1d2h30m).")
+@click.option(
+    "--older-than",
+    default=None,
+    metavar="DURATION",
+    help="Only what was deleted longer ago than this (e.g. 30d, 12h, 1d2h30m).",
+)
 @click.option("--run-ids", default=None, help="Comma-separated run ids (default: every deleted run).")
-@click.option("--experiment-ids", default=None,
-              help="Comma-separated experiment ids (default: every deleted experiment).")
-@click.option("--backend-store-uri", "--tracking-uri", "backend_store_uri", default=None, metavar="URI",
-              help="The tracking database (default: BAKEHOUSE_TRACKING_URI, else ./bakehouse.db).")
-@click.option("--artifacts-destination", default=None, metavar="URI",
-              help="Root behind mlflow-artifacts:/ URIs (the server's --artifacts-destination).")
+@click.option(
+    "--experiment-ids",
+    default=None,
+    help="Comma-separated experiment ids (default: every deleted experiment).",
+)
+@click.option(
+    "--backend-store-uri",
+    "--tracking-uri",
+    "backend_store_uri",
+    default=None,
+    metavar="URI",
+    help="The tracking database (default: BAKEHOUSE_TRACKING_URI, else ./bakehouse.db).",
+)
+@click.option(
+    "--artifacts-destination",
+    default=None,
+    metavar="URI",
+    help="Root behind mlflow-artifacts:/ URIs (the server's --artifacts-destination).",
+)
 @click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
-def gc_command(older_than: str | None, run_ids: str | None, experiment_ids: str | None,
-               backend_store_uri: str | None, artifacts_destination: str | None, dry_run: bool) -> None:
+def gc_command(
+    older_than: str | None,
+    run_ids: str | None,
+    experiment_ids: str | None,
+    backend_store_uri: str | None,
+    artifacts_destination: str | None,
+    dry_run: bool,
+) -> None:
     """Permanently remove deleted runs, their artifacts, and deleted experiments."""
     from bakehouse.entities import LifecycleStage
     from bakehouse.errors import InvalidParameterError
@@ -79,10 +104,14 @@ def gc_command(older_than: str | None, run_ids: str | None, experiment_ids: str 
                     "`bakehouse experiments delete`."
                 )
             if experiment_id not in old_enough_experiments:
-                raise InvalidParameterError(f"Experiment {experiment_id} was deleted less than {older_than} ago.")
+                raise InvalidParameterError(
+                    f"Experiment {experiment_id} was deleted less than {older_than} ago."
+                )
 
     # A deleted experiment's runs go with it, whatever their own stage.
-    run_ids_to_delete = list(dict.fromkeys(chosen_runs + [r for e in chosen_experiments for r in _runs_of(store, e)]))
+    run_ids_to_delete = list(
+        dict.fromkeys(chosen_runs + [r for e in chosen_experiments for r in _runs_of(store, e)])
+    )
     prefix = "Would delete" if dry_run else "Deleted"
     for run_id in run_ids_to_delete:
         run = store.get_run(run_id)
@@ -101,19 +130,21 @@ def gc_command(older_than: str | None, run_ids: str | None, experiment_ids: str 
     output.success(f"{verb} {len(run_ids_to_delete)} run(s) and {len(chosen_experiments)} experiment(s)")
 
 
-def _open_store(uri: str | None) -> "TrackingStore":
+def _open_store(uri: str | None) -> TrackingStore:
     from bakehouse.client.client import Client
 
     return Client(tracking_uri=uri).tracking_store
 
 
-def _runs_of(store: "TrackingStore", experiment_id: str) -> list[str]:
+def _runs_of(store: TrackingStore, experiment_id: str) -> list[str]:
     from bakehouse.entities import ViewType
 
     ids: list[str] = []
     token = None
     while True:
-        page = store.search_runs([experiment_id], run_view_type=ViewType.ALL, max_results=50000, page_token=token)
+        page = store.search_runs(
+            [experiment_id], run_view_type=ViewType.ALL, max_results=50000, page_token=token
+        )
         ids.extend(run.info.run_id for run in page)
         token = page.token
         if not token:

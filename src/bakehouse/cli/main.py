@@ -61,9 +61,11 @@ def load_command(name: str, strict: bool) -> click.Command | None:
         return None
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - report which command is broken instead of crashing help
+    except Exception as exc:
         if strict:
-            raise CommandLoadError(f"The '{name}' command failed to load: {type(exc).__name__}: {exc}") from exc
+            raise CommandLoadError(
+                f"The '{name}' command failed to load: {type(exc).__name__}: {exc}"
+            ) from exc
         logging.getLogger(__name__).debug("skipping command %s: %s", name, exc)
         return None
     command = getattr(module, attribute, None)
@@ -157,7 +159,9 @@ def _configure_logging(debug: bool) -> None:
     )
 
 
-@click.group(cls=BakehouseGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=BakehouseGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(__version__, "--version", "-V", prog_name="bakehouse", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show debug logs and full tracebacks on errors.")
 @click.pass_context

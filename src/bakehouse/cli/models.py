@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -39,7 +40,9 @@ def models_group() -> None:
     pass
 
 
-_model_uri = click.option("-m", "--model-uri", required=True, help="Model path or URI (runs:/, models:/, s3://, ...).")
+_model_uri = click.option(
+    "-m", "--model-uri", required=True, help="Model path or URI (runs:/, models:/, s3://, ...)."
+)
 _env_manager = click.option(
     "--env-manager",
     type=click.Choice(ENV_MANAGERS),
@@ -59,8 +62,12 @@ _allow_pickle = click.option(
 @click.option("-h", "--host", default="127.0.0.1", show_default=True)
 @click.option("-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("-w", "--workers", default=1, show_default=True, type=int)
-@click.option("-t", "--timeout", default=None, type=float, help="Per-request timeout in seconds (default 60).")
-@click.option("--max-body-bytes", default=None, type=int, help="Largest accepted request body (default 100 MiB).")
+@click.option(
+    "-t", "--timeout", default=None, type=float, help="Per-request timeout in seconds (default 60)."
+)
+@click.option(
+    "--max-body-bytes", default=None, type=int, help="Largest accepted request body (default 100 MiB)."
+)
 @_env_manager
 @_allow_pickle
 @_friendly_errors
@@ -79,7 +86,19 @@ def serve_command(
     if env_manager != "local":
         from bakehouse.models.virtualenv import run_in_model_env
 
-        args = ["serve", "-m", model_uri, "-h", host, "-p", str(port), "-w", str(workers), "--env-manager", "local"]
+        args = [
+            "serve",
+            "-m",
+            model_uri,
+            "-h",
+            host,
+            "-p",
+            str(port),
+            "-w",
+            str(workers),
+            "--env-manager",
+            "local",
+        ]
         if timeout is not None:
             args += ["-t", str(timeout)]
         if max_body_bytes is not None:
@@ -89,7 +108,15 @@ def serve_command(
         sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
     from bakehouse.serving.server import serve
 
-    serve(model_uri, host=host, port=port, workers=workers, timeout=timeout, max_body_bytes=max_body_bytes, allow_pickle=allow_pickle)
+    serve(
+        model_uri,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout=timeout,
+        max_body_bytes=max_body_bytes,
+        allow_pickle=allow_pickle,
+    )
 
 
 @models_group.command("predict")
@@ -116,7 +143,17 @@ def predict_command(
     if env_manager != "local":
         from bakehouse.models.virtualenv import run_in_model_env
 
-        args = ["predict", "-m", model_uri, "-t", content_type, "--batch-size", str(batch_size), "--env-manager", "local"]
+        args = [
+            "predict",
+            "-m",
+            model_uri,
+            "-t",
+            content_type,
+            "--batch-size",
+            str(batch_size),
+            "--env-manager",
+            "local",
+        ]
         if input_path:
             args += ["-i", str(Path(input_path).resolve())]
         if output_path:
@@ -142,7 +179,9 @@ def predict_command(
 
 
 @models_group.command("generate-dockerfile")
-@click.option("-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model).")
+@click.option(
+    "-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model)."
+)
 @click.option("-d", "--output-directory", default="bakehouse-dockerfile", show_default=True)
 @click.option("--base-image", default=None, help="Base image (default python:<this Python's X.Y>-slim).")
 @click.option("--bakehouse-spec", default=None, help="pip spec used to install Bakehouse in the image.")
@@ -153,21 +192,33 @@ def generate_dockerfile_command(
     """Write a slim Dockerfile (serving on 8080) and the model next to it."""
     from bakehouse.serving.docker import generate_dockerfile
 
-    path = generate_dockerfile(output_directory, model_uri, base_image=base_image, bakehouse_spec=bakehouse_spec)
+    path = generate_dockerfile(
+        output_directory, model_uri, base_image=base_image, bakehouse_spec=bakehouse_spec
+    )
     click.echo(f"Wrote {path}")
 
 
 @models_group.command("build-docker")
-@click.option("-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model).")
+@click.option(
+    "-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model)."
+)
 @click.option("-n", "--name", default="bakehouse-model", show_default=True, help="Image name.")
 @click.option("--base-image", default=None)
 @click.option("--bakehouse-spec", default=None)
 @_friendly_errors
-def build_docker_command(model_uri: str | None, name: str, base_image: str | None, bakehouse_spec: str | None) -> None:
+def build_docker_command(
+    model_uri: str | None, name: str, base_image: str | None, bakehouse_spec: str | None
+) -> None:
     """Build a Docker image serving the model on port 8080 (needs a Docker engine)."""
     from bakehouse.serving.docker import build_docker
 
-    build_docker(name, model_uri, base_image=base_image, bakehouse_spec=bakehouse_spec, report=lambda m: click.echo(m, err=True))
+    build_docker(
+        name,
+        model_uri,
+        base_image=base_image,
+        bakehouse_spec=bakehouse_spec,
+        report=lambda m: click.echo(m, err=True),
+    )
 
 
 @models_group.command("prepare-env")

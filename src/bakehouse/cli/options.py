@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -24,10 +25,12 @@ def tracking_uri_option(func: F) -> F:
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (for scripts).")(func)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON instead of a table (for scripts)."
+    )(func)
 
 
-def make_client(tracking_uri: str | None) -> "Client":
+def make_client(tracking_uri: str | None) -> Client:
     from bakehouse.client.client import Client  # imported only when a command runs
 
     return Client(tracking_uri=tracking_uri)

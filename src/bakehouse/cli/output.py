@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # rich is imported lazily at run time
     from rich.console import Console
 
-_consoles: dict[bool, "Console"] = {}
+_consoles: dict[bool, Console] = {}
 
 
-def console(stderr: bool = False) -> "Console":
+def console(stderr: bool = False) -> Console:
     """A rich Console on stdout (or stderr); made per process, lazily."""
     cached = _consoles.get(stderr)
     # click's CliRunner swaps sys.stdout per invocation: rebuild when the stream changed.
@@ -87,7 +88,10 @@ def print_json(value: Any) -> None:
 
 
 def print_table(
-    columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None, empty: str = "Nothing found."
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    title: str | None = None,
+    empty: str = "Nothing found.",
 ) -> None:
     """A rich table on stdout; ``empty`` is printed instead when there are no rows."""
     from rich.table import Table
@@ -124,7 +128,7 @@ def format_time(millis: int | None) -> str:
     """Epoch milliseconds as a local-free UTC timestamp."""
     if not millis:
         return ""
-    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def format_pairs(mapping: dict[str, Any], limit: int = 6) -> str:

@@ -16,11 +16,15 @@ from bakehouse.cli.options import json_option, make_client
 
 def _registry_options(func: Any) -> Any:
     func = click.option(
-        "--registry-uri", default=None, metavar="URI",
+        "--registry-uri",
+        default=None,
+        metavar="URI",
         help="Registry store or server (default: BAKEHOUSE_REGISTRY_URI, else the tracking URI).",
     )(func)
     return click.option(
-        "--tracking-uri", default=None, metavar="URI",
+        "--tracking-uri",
+        default=None,
+        metavar="URI",
         help="Tracking store or server (default: BAKEHOUSE_TRACKING_URI, else ./bakehouse.db).",
     )(func)
 
@@ -48,14 +52,23 @@ def _aliases_of(version: Any) -> str:
 
 
 @click.command("register")
-@click.option("--model-uri", "-m", required=True, help="runs:/<run_id>/<path>, models:/<model_id> or an artifact URI.")
+@click.option(
+    "--model-uri", "-m", required=True, help="runs:/<run_id>/<path>, models:/<model_id> or an artifact URI."
+)
 @click.option("--name", "-n", required=True, help="Registered model name (created if missing).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Version tag; repeatable.")
 @click.option("--alias", "aliases", multiple=True, help="Point this alias at the new version; repeatable.")
 @_registry_options
 @json_option
-def register(model_uri: str, name: str, tags: tuple[str, ...], aliases: tuple[str, ...], tracking_uri: str | None,
-             registry_uri: str | None, as_json: bool) -> None:
+def register(
+    model_uri: str,
+    name: str,
+    tags: tuple[str, ...],
+    aliases: tuple[str, ...],
+    tracking_uri: str | None,
+    registry_uri: str | None,
+    as_json: bool,
+) -> None:
     """Register a model: a new version of NAME from MODEL_URI."""
     client = _client(tracking_uri, registry_uri)
     version = client.register_model(model_uri, name, tags=_pairs(tags) or None)
@@ -70,13 +83,21 @@ def register(model_uri: str, name: str, tags: tuple[str, ...], aliases: tuple[st
 
 
 @click.command("list")
-@click.option("--filter", "filter_string", default=None, help="e.g. \"name LIKE 'iris%' OR tags.team = 'ml'\".")
+@click.option(
+    "--filter", "filter_string", default=None, help="e.g. \"name LIKE 'iris%' OR tags.team = 'ml'\"."
+)
 @click.option("--order-by", multiple=True, help="e.g. 'last_updated_timestamp DESC'; repeatable.")
 @click.option("--max-results", type=click.IntRange(1, 1000), default=100, show_default=True)
 @_registry_options
 @json_option
-def list_models(filter_string: str | None, order_by: tuple[str, ...], max_results: int, tracking_uri: str | None,
-                registry_uri: str | None, as_json: bool) -> None:
+def list_models(
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    max_results: int,
+    tracking_uri: str | None,
+    registry_uri: str | None,
+    as_json: bool,
+) -> None:
     """List registered models."""
     models = _client(tracking_uri, registry_uri).search_registered_models(
         filter_string=filter_string, max_results=max_results, order_by=list(order_by) or None
@@ -129,8 +150,15 @@ def _print_versions(versions: Any) -> None:
     output.print_table(
         ("Version", "Stage", "Aliases", "Source", "Run ID", "Created", "Description"),
         (
-            (v.version, v.current_stage, _aliases_of(v), v.source, v.run_id or "",
-             output.format_time(v.creation_timestamp), v.description or "")
+            (
+                v.version,
+                v.current_stage,
+                _aliases_of(v),
+                v.source,
+                v.run_id or "",
+                output.format_time(v.creation_timestamp),
+                v.description or "",
+            )
             for v in versions
         ),
         empty="No versions.",
@@ -143,8 +171,14 @@ def _print_versions(versions: Any) -> None:
 @click.option("--max-results", type=click.IntRange(1, 200000), default=1000, show_default=True)
 @_registry_options
 @json_option
-def versions(name: str | None, filter_string: str | None, max_results: int, tracking_uri: str | None,
-             registry_uri: str | None, as_json: bool) -> None:
+def versions(
+    name: str | None,
+    filter_string: str | None,
+    max_results: int,
+    tracking_uri: str | None,
+    registry_uri: str | None,
+    as_json: bool,
+) -> None:
     """List model versions (of NAME, or matching --filter)."""
     clauses = [f"name = '{_quote(name)}'"] if name else []
     if filter_string:
@@ -163,7 +197,9 @@ def versions(name: str | None, filter_string: str | None, max_results: int, trac
 @click.argument("alias")
 @click.argument("version")
 @_registry_options
-def set_alias(name: str, alias: str, version: str, tracking_uri: str | None, registry_uri: str | None) -> None:
+def set_alias(
+    name: str, alias: str, version: str, tracking_uri: str | None, registry_uri: str | None
+) -> None:
     """Point models:/NAME@ALIAS at VERSION (moves it if it exists)."""
     client = _client(tracking_uri, registry_uri)
     client.set_registered_model_alias(name, alias, version)
@@ -183,11 +219,23 @@ def delete_alias(name: str, alias: str, tracking_uri: str | None, registry_uri: 
 @click.command("transition")
 @click.argument("name")
 @click.argument("version")
-@click.argument("stage", type=click.Choice(["None", "Staging", "Production", "Archived"], case_sensitive=False))
-@click.option("--archive-existing-versions", is_flag=True, help="Archive the versions now in STAGE (Staging/Production only).")
+@click.argument(
+    "stage", type=click.Choice(["None", "Staging", "Production", "Archived"], case_sensitive=False)
+)
+@click.option(
+    "--archive-existing-versions",
+    is_flag=True,
+    help="Archive the versions now in STAGE (Staging/Production only).",
+)
 @_registry_options
-def transition(name: str, version: str, stage: str, archive_existing_versions: bool, tracking_uri: str | None,
-               registry_uri: str | None) -> None:
+def transition(
+    name: str,
+    version: str,
+    stage: str,
+    archive_existing_versions: bool,
+    tracking_uri: str | None,
+    registry_uri: str | None,
+) -> None:
     """Move VERSION of NAME to STAGE (stages are superseded by aliases, kept for existing workflows)."""
     client = _client(tracking_uri, registry_uri)
     with warnings.catch_warnings():
@@ -201,7 +249,9 @@ def transition(name: str, version: str, stage: str, archive_existing_versions: b
 @click.option("--max-results", type=click.IntRange(1, 100000), default=1000, show_default=True)
 @_registry_options
 @json_option
-def history(name: str, max_results: int, tracking_uri: str | None, registry_uri: str | None, as_json: bool) -> None:
+def history(
+    name: str, max_results: int, tracking_uri: str | None, registry_uri: str | None, as_json: bool
+) -> None:
     """The audit trail of NAME: every alias move and stage transition (who, when, from → to)."""
     events = _client(tracking_uri, registry_uri).get_registry_history(name, max_results)
     if as_json:
@@ -210,8 +260,15 @@ def history(name: str, max_results: int, tracking_uri: str | None, registry_uri:
     output.print_table(
         ("When (UTC)", "User", "Event", "Alias", "Version", "From", "To"),
         (
-            (output.format_time(e.timestamp), e.user_id or "", e.kind, f"@{e.alias}" if e.alias else "",
-             e.version or "", e.from_value or "", e.to_value or "")
+            (
+                output.format_time(e.timestamp),
+                e.user_id or "",
+                e.kind,
+                f"@{e.alias}" if e.alias else "",
+                e.version or "",
+                e.from_value or "",
+                e.to_value or "",
+            )
             for e in events
         ),
         title=f"Registry history of {name}",
@@ -244,15 +301,23 @@ def add_watch_options(serve: click.Command) -> None:
     if any(p.name == "watch" for p in serve.params) or serve.callback is None:
         return
     original = serve.callback
-    serve.params.append(click.Option(
-        ["--watch/--no-watch"], default=False,
-        help="Follow a moving registry URI (models:/name@alias, /Stage, /latest): poll it and hot-swap new "
-             "versions without dropping a request.",
-    ))
-    serve.params.append(click.Option(
-        ["--watch-interval"], type=click.FloatRange(min=0.05), default=10.0, show_default=True,
-        help="Seconds between registry polls with --watch.",
-    ))
+    serve.params.append(
+        click.Option(
+            ["--watch/--no-watch"],
+            default=False,
+            help="Follow a moving registry URI (models:/name@alias, /Stage, /latest): poll it and hot-swap new "
+            "versions without dropping a request.",
+        )
+    )
+    serve.params.append(
+        click.Option(
+            ["--watch-interval"],
+            type=click.FloatRange(min=0.05),
+            default=10.0,
+            show_default=True,
+            help="Seconds between registry polls with --watch.",
+        )
+    )
 
     def callback(**kwargs: Any) -> Any:
         watch = kwargs.pop("watch", False)
@@ -272,16 +337,24 @@ def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
     if not is_watchable(model_uri):
         raise click.BadParameter(
             "--watch needs a registry URI that can move: models:/<name>@<alias>, models:/<name>/<stage> or "
-            "models:/<name>/latest", param_hint="--model-uri",
+            "models:/<name>/latest",
+            param_hint="--model-uri",
         )
     if kwargs.get("env_manager", "local") != "local":
-        raise click.BadParameter("--watch serves in this interpreter; use --env-manager local", param_hint="--watch")
+        raise click.BadParameter(
+            "--watch serves in this interpreter; use --env-manager local", param_hint="--watch"
+        )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         serve_watching(
-            model_uri, interval=interval, host=kwargs.get("host", "127.0.0.1"), port=kwargs.get("port", 5000),
-            workers=kwargs.get("workers", 1), timeout=kwargs.get("timeout"),
-            max_body_bytes=kwargs.get("max_body_bytes"), allow_pickle=kwargs.get("allow_pickle"),
+            model_uri,
+            interval=interval,
+            host=kwargs.get("host", "127.0.0.1"),
+            port=kwargs.get("port", 5000),
+            workers=kwargs.get("workers", 1),
+            timeout=kwargs.get("timeout"),
+            max_body_bytes=kwargs.get("max_body_bytes"),
+            allow_pickle=kwargs.get("allow_pickle"),
         )
     except Exception as exc:
         from bakehouse.errors import BakehouseError

@@ -34,9 +34,13 @@ class RichBuildProgress:
         self._title = title
         self._started = 0
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20), TimeElapsedColumn(),
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20),
+            TimeElapsedColumn(),
             TextColumn("[dim]{task.fields[step]}"),
-            console=output.console(stderr=True), transient=False,
+            console=output.console(stderr=True),
+            transient=False,
         )
         self._progress.start()
         self._task = self._progress.add_task(title, total=steps, step="")
@@ -68,23 +72,51 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 @click.argument("uri", default=".")
 @click.option("--entry-point", "-e", default="main", show_default=True, help="Entry point to run.")
 @click.option("--version", "-v", "version", default=None, help="Git branch, tag or commit to run.")
-@click.option("--param-list", "-P", "params", multiple=True, metavar="NAME=VALUE",
-              help="A parameter for the entry point (repeatable).")
+@click.option(
+    "--param-list",
+    "-P",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter for the entry point (repeatable).",
+)
 @click.option("--experiment-name", default=None, help="Experiment to log into (created if missing).")
 @click.option("--experiment-id", default=None, help="Experiment id to log into.")
 @click.option("--run-name", default=None, help="Name of the run (of the parent run for sweeps).")
-@click.option("--env-manager", type=ENV_MANAGER_CHOICE, default=None,
-              help="Environment: local, virtualenv, uv or conda (default: from the project's environment file).")
+@click.option(
+    "--env-manager",
+    type=ENV_MANAGER_CHOICE,
+    default=None,
+    help="Environment: local, virtualenv, uv or conda (default: from the project's environment file).",
+)
 @click.option("--build-env-only", is_flag=True, help="Build (or reuse) the environment, then stop.")
 @click.option("--backend", "-b", default="local", show_default=True, help="local or kubernetes.")
-@click.option("--backend-config", "-c", default=None, metavar="FILE|JSON", help="Backend config (JSON file or inline).")
-@click.option("--sweep", "sweeps", multiple=True, metavar="NAME=V1,V2,...",
-              help="Run every combination of these values as child runs of one parent run (repeatable).")
-@click.option("--parallel", default=1, show_default=True, type=click.IntRange(min=1),
-              help="How many sweep runs execute at once.")
-@click.option("--dry-run", is_flag=True, help="Validate and print what would run (the command, or the Kubernetes Job).")
-@click.option("--storage-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Where remote 'path' parameters are downloaded (default: a temporary directory).")
+@click.option(
+    "--backend-config", "-c", default=None, metavar="FILE|JSON", help="Backend config (JSON file or inline)."
+)
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="Run every combination of these values as child runs of one parent run (repeatable).",
+)
+@click.option(
+    "--parallel",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many sweep runs execute at once.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Validate and print what would run (the command, or the Kubernetes Job)."
+)
+@click.option(
+    "--storage-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where remote 'path' parameters are downloaded (default: a temporary directory).",
+)
 @tracking_uri_option
 def run_command(
     uri: str,
@@ -132,7 +164,9 @@ def run_command(
     try:
         result = run_project(request, progress=RichBuildProgress())
     except KeyboardInterrupt:
-        output.error("Interrupted: the run in progress (if any) was marked KILLED and its processes were stopped")
+        output.error(
+            "Interrupted: the run in progress (if any) was marked KILLED and its processes were stopped"
+        )
         sys.exit(EXIT_KILLED)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -24,24 +24,41 @@ def runs_group() -> None:
 
 @runs_group.command("list")
 @click.option("--experiment-id", "-x", "experiment_ids", multiple=True, help="Experiment id; repeatable.")
-@click.option("--experiment-name", "-n", "experiment_names", multiple=True, help="Experiment name; repeatable.")
-@click.option("--filter", "filter_string", default=None, help="e.g. \"metrics.acc > 0.9 and params.lr = '0.1'\".")
-@click.option("--order-by", multiple=True, help="e.g. 'metrics.acc DESC'; repeatable (default: newest first).")
+@click.option(
+    "--experiment-name", "-n", "experiment_names", multiple=True, help="Experiment name; repeatable."
+)
+@click.option(
+    "--filter", "filter_string", default=None, help="e.g. \"metrics.acc > 0.9 and params.lr = '0.1'\"."
+)
+@click.option(
+    "--order-by", multiple=True, help="e.g. 'metrics.acc DESC'; repeatable (default: newest first)."
+)
 @click.option("--view", "-v", type=VIEW_CHOICES, default="active_only", show_default=True)
 @click.option("--max-results", type=click.IntRange(1, 50000), default=100, show_default=True)
 @click.option("--all-tags", is_flag=True, help="Also show system tags (mlflow.*) in the table.")
 @tracking_uri_option
 @json_option
-def list_runs(experiment_ids: tuple[str, ...], experiment_names: tuple[str, ...], filter_string: str | None,
-              order_by: tuple[str, ...], view: str, max_results: int, all_tags: bool, tracking_uri: str | None,
-              as_json: bool) -> None:
+def list_runs(
+    experiment_ids: tuple[str, ...],
+    experiment_names: tuple[str, ...],
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    view: str,
+    max_results: int,
+    all_tags: bool,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
     """List runs with their params, metrics and tags (default: experiment 0, 'Default')."""
     from bakehouse.entities import ViewType
 
     client = make_client(tracking_uri)
     ids = resolve_experiment_ids(client, experiment_ids, experiment_names)
     runs = client.search_runs(
-        ids, filter_string=filter_string or "", run_view_type=ViewType.parse(view), max_results=max_results,
+        ids,
+        filter_string=filter_string or "",
+        run_view_type=ViewType.parse(view),
+        max_results=max_results,
         order_by=list(order_by) or None,
     )
     if as_json:
@@ -50,16 +67,30 @@ def list_runs(experiment_ids: tuple[str, ...], experiment_names: tuple[str, ...]
     show_stage = view.lower() != "active_only"
     rows = []
     for run in runs:
-        tags = run.data.tags if all_tags else {k: v for k, v in run.data.tags.items()
-                                                if not k.startswith(SYSTEM_TAG_PREFIX)}
+        tags = (
+            run.data.tags
+            if all_tags
+            else {k: v for k, v in run.data.tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)}
+        )
         status = f"{run.info.status} ({run.info.lifecycle_stage})" if show_stage else run.info.status
-        rows.append((
-            run.info.run_id, run.info.run_name, status, output.format_time(run.info.start_time),
-            output.format_pairs(run.data.params), output.format_pairs(run.data.metrics), output.format_pairs(tags),
-        ))
+        rows.append(
+            (
+                run.info.run_id,
+                run.info.run_name,
+                status,
+                output.format_time(run.info.start_time),
+                output.format_pairs(run.data.params),
+                output.format_pairs(run.data.metrics),
+                output.format_pairs(tags),
+            )
+        )
     title = f"Runs in experiment{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
-    output.print_table(("Run ID", "Name", "Status", "Started (UTC)", "Params", "Metrics", "Tags"), rows,
-                       title=title, empty=f"No runs in experiment(s) {', '.join(ids)}.")
+    output.print_table(
+        ("Run ID", "Name", "Status", "Started (UTC)", "Params", "Metrics", "Tags"),
+        rows,
+        title=title,
+        empty=f"No runs in experiment(s) {', '.join(ids)}.",
+    )
 
 
 @runs_group.command("describe")
@@ -73,12 +104,20 @@ def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
         output.print_json(run_to_dict(run))
         return
     info = run.info
-    output.print_mapping("Run", {
-        "run_id": info.run_id, "run_name": info.run_name, "experiment_id": info.experiment_id,
-        "status": info.status, "user_id": info.user_id, "lifecycle_stage": info.lifecycle_stage,
-        "start_time": output.format_time(info.start_time), "end_time": output.format_time(info.end_time),
-        "artifact_uri": info.artifact_uri,
-    })
+    output.print_mapping(
+        "Run",
+        {
+            "run_id": info.run_id,
+            "run_name": info.run_name,
+            "experiment_id": info.experiment_id,
+            "status": info.status,
+            "user_id": info.user_id,
+            "lifecycle_stage": info.lifecycle_stage,
+            "start_time": output.format_time(info.start_time),
+            "end_time": output.format_time(info.end_time),
+            "artifact_uri": info.artifact_uri,
+        },
+    )
     output.print_mapping("Params", dict(run.data.params))
     output.print_mapping("Metrics", dict(run.data.metrics))
     output.print_mapping("Tags", dict(run.data.tags))
@@ -102,7 +141,7 @@ def restore(run_id: str, tracking_uri: str | None) -> None:
     output.success(f"Run {run_id} restored")
 
 
-def resolve_experiment_ids(client: "Client", ids: tuple[str, ...], names: tuple[str, ...]) -> list[str]:
+def resolve_experiment_ids(client: Client, ids: tuple[str, ...], names: tuple[str, ...]) -> list[str]:
     from bakehouse.errors import NotFoundError
 
     result = list(ids)
@@ -114,7 +153,7 @@ def resolve_experiment_ids(client: "Client", ids: tuple[str, ...], names: tuple[
     return result or ["0"]
 
 
-def run_to_dict(run: "Run") -> dict[str, Any]:
+def run_to_dict(run: Run) -> dict[str, Any]:
     """The same shape as MLflow's REST ``Run`` (info + data with lists), plus simple dicts for scripts."""
     info = output.to_jsonable(run.info)
     return {

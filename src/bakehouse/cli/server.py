@@ -15,7 +15,7 @@ _CONTEXT = {"help_option_names": ["--help"]}  # -h is --host, as in MLflow
 
 def _split(values: tuple[str, ...] | str | None) -> list[str]:
     out: list[str] = []
-    for value in ([values] if isinstance(values, str) else values or ()):
+    for value in [values] if isinstance(values, str) else values or ():
         out += [v.strip() for v in value.split(",") if v.strip()]
     return out
 
@@ -25,15 +25,20 @@ def _exposure_warning(host: str, config: ServerConfig) -> str:
     if not config.artifacts_only:
         what.append("the tracking REST API (read and write: experiments, runs, models, registry)")
     if config.serve_artifacts:
-        what.append(f"the artifact proxy (read, write and delete of files under {config.artifacts_destination})")
+        what.append(
+            f"the artifact proxy (read, write and delete of files under {config.artifacts_destination})"
+        )
     if not config.artifacts_only and config.serve_ui:
         what.append("the web UI")
     auth = (
-        "with authentication (--app-name)" if config.app_name
+        "with authentication (--app-name)"
+        if config.app_name
         else "WITHOUT authentication (add --app-name basic-auth, or put an authenticating proxy in front)"
     )
     return (
-        f"Binding to {host} exposes " + ", ".join(what) + f" to every machine that can reach this host, {auth}."
+        f"Binding to {host} exposes "
+        + ", ".join(what)
+        + f" to every machine that can reach this host, {auth}."
         " Requests must also carry an allowed Host header (--allowed-hosts)."
     )
 
@@ -86,8 +91,13 @@ def _ensure_admin(config: ServerConfig) -> None:
     def prompt() -> str:
         if not sys.stdin.isatty():
             return ""
-        return str(click.prompt("No administrator exists yet. Choose the admin password", hide_input=True,
-                                confirmation_prompt=True))
+        return str(
+            click.prompt(
+                "No administrator exists yet. Choose the admin password",
+                hide_input=True,
+                confirmation_prompt=True,
+            )
+        )
 
     ensure_admin(config, prompt)
 
@@ -108,44 +118,113 @@ def _redact(uri: str) -> str:
 
 def _server_options(func: Any) -> Any:
     options = [
-        click.option("--backend-store-uri", default=DEFAULT_BACKEND_STORE_URI, show_default=True, metavar="URI",
-                     help="Tracking database: sqlite:///path.db, postgresql://..., mysql://..."),
-        click.option("--registry-store-uri", default=None, metavar="URI",
-                     help="Model registry database (default: the backend store)."),
-        click.option("--default-artifact-root", default=None, metavar="URI",
-                     help="Artifact root for new experiments (default: mlflow-artifacts:/ when serving artifacts, "
-                          "else --artifacts-destination)."),
-        click.option("--serve-artifacts/--no-serve-artifacts", default=True, show_default=True,
-                     help="Proxy artifact uploads and downloads through this server."),
-        click.option("--artifacts-destination", default=f"./{DEFAULT_ARTIFACTS_DIR}", show_default=True,
-                     metavar="URI", help="Where proxied artifacts are stored: a local directory or s3://bucket/prefix."),
-        click.option("--artifacts-only", is_flag=True, help="Serve only the artifact proxy (no tracking API, no UI)."),
-        click.option("-h", "--host", default="127.0.0.1", show_default=True,
-                     help="Interface to bind; 0.0.0.0 exposes the server to the network."),
+        click.option(
+            "--backend-store-uri",
+            default=DEFAULT_BACKEND_STORE_URI,
+            show_default=True,
+            metavar="URI",
+            help="Tracking database: sqlite:///path.db, postgresql://..., mysql://...",
+        ),
+        click.option(
+            "--registry-store-uri",
+            default=None,
+            metavar="URI",
+            help="Model registry database (default: the backend store).",
+        ),
+        click.option(
+            "--default-artifact-root",
+            default=None,
+            metavar="URI",
+            help="Artifact root for new experiments (default: mlflow-artifacts:/ when serving artifacts, "
+            "else --artifacts-destination).",
+        ),
+        click.option(
+            "--serve-artifacts/--no-serve-artifacts",
+            default=True,
+            show_default=True,
+            help="Proxy artifact uploads and downloads through this server.",
+        ),
+        click.option(
+            "--artifacts-destination",
+            default=f"./{DEFAULT_ARTIFACTS_DIR}",
+            show_default=True,
+            metavar="URI",
+            help="Where proxied artifacts are stored: a local directory or s3://bucket/prefix.",
+        ),
+        click.option(
+            "--artifacts-only", is_flag=True, help="Serve only the artifact proxy (no tracking API, no UI)."
+        ),
+        click.option(
+            "-h",
+            "--host",
+            default="127.0.0.1",
+            show_default=True,
+            help="Interface to bind; 0.0.0.0 exposes the server to the network.",
+        ),
         click.option("-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535)),
-        click.option("-w", "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-                     help="Worker processes sharing the port."),
-        click.option("--allowed-hosts", multiple=True, metavar="HOSTS",
-                     help="Extra Host header values to accept (comma-separated; '*.example.com' wildcards; '*' = any)."),
-        click.option("--cors-allowed-origins", multiple=True, metavar="ORIGINS",
-                     help="Origins allowed to call the API from a browser (comma-separated, wildcards ok). "
-                          "Default: localhost only."),
-        click.option("--static-prefix", default="", metavar="PREFIX", help="Path prefix for every route, e.g. /mlflow."),
-        click.option("--x-frame-options", default="SAMEORIGIN", show_default=True,
-                     type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False)),
-        click.option("--disable-security-middleware", is_flag=True,
-                     help="Turn off the Host check, CORS policy and security headers (only behind a proxy doing them)."),
+        click.option(
+            "-w",
+            "--workers",
+            default=1,
+            show_default=True,
+            type=click.IntRange(1, 64),
+            help="Worker processes sharing the port.",
+        ),
+        click.option(
+            "--allowed-hosts",
+            multiple=True,
+            metavar="HOSTS",
+            help="Extra Host header values to accept (comma-separated; '*.example.com' wildcards; '*' = any).",
+        ),
+        click.option(
+            "--cors-allowed-origins",
+            multiple=True,
+            metavar="ORIGINS",
+            help="Origins allowed to call the API from a browser (comma-separated, wildcards ok). "
+            "Default: localhost only.",
+        ),
+        click.option(
+            "--static-prefix", default="", metavar="PREFIX", help="Path prefix for every route, e.g. /mlflow."
+        ),
+        click.option(
+            "--x-frame-options",
+            default="SAMEORIGIN",
+            show_default=True,
+            type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False),
+        ),
+        click.option(
+            "--disable-security-middleware",
+            is_flag=True,
+            help="Turn off the Host check, CORS policy and security headers (only behind a proxy doing them).",
+        ),
         click.option("--app-name", default=None, metavar="NAME", help="Server app plug-in, e.g. basic-auth."),
         click.option("--auth", "auth", is_flag=True, help="Shortcut for --app-name basic-auth."),
-        click.option("--auth-default-permission", default="READ", show_default=True,
-                     type=click.Choice(["READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
-                     help="With --auth: what users may do on experiments and models nobody granted them."),
-        click.option("--rate-limit", default=1000.0, show_default=True, type=click.FloatRange(min=0),
-                     help="With --auth: requests per second per client address (0 = no limit)."),
-        click.option("--forwarded-allow-ips", default="", metavar="IPS",
-                     help="Reverse proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated)."),
-        click.option("--log-level", default="info", show_default=True,
-                     type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False)),
+        click.option(
+            "--auth-default-permission",
+            default="READ",
+            show_default=True,
+            type=click.Choice(["READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
+            help="With --auth: what users may do on experiments and models nobody granted them.",
+        ),
+        click.option(
+            "--rate-limit",
+            default=1000.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="With --auth: requests per second per client address (0 = no limit).",
+        ),
+        click.option(
+            "--forwarded-allow-ips",
+            default="",
+            metavar="IPS",
+            help="Reverse proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated).",
+        ),
+        click.option(
+            "--log-level",
+            default="info",
+            show_default=True,
+            type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
+        ),
     ]
     for option in reversed(options):
         func = option(func)

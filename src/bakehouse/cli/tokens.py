@@ -42,8 +42,12 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.option("--name", default=None, help="A label to recognise the token by in `bakehouse tokens list`.")
-@click.option("--expires-in-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None,
-              help="Days until the token stops working (server default: 90).")
+@click.option(
+    "--expires-in-days",
+    type=click.IntRange(1, MAX_EXPIRY_DAYS),
+    default=None,
+    help="Days until the token stops working (server default: 90).",
+)
 @tracking_uri_option
 @json_option
 def create(name: str | None, expires_in_days: int | None, tracking_uri: str | None, as_json: bool) -> None:
@@ -59,8 +63,10 @@ def create(name: str | None, expires_in_days: int | None, tracking_uri: str | No
         return
     info = result.get("token_info") or {}
     expires = output.format_time(info.get("expires_time")) or "never"
-    output.info(f"Created token {info.get('id')} ({info.get('prefix')}…), expires {expires} UTC. "
-                "Store it now: it will not be shown again.")
+    output.info(
+        f"Created token {info.get('id')} ({info.get('prefix')}…), expires {expires} UTC. "
+        "Store it now: it will not be shown again."
+    )
     click.echo(result["token"])
 
 
@@ -74,12 +80,22 @@ def list_tokens(tracking_uri: str | None, as_json: bool) -> None:
         output.print_json(tokens)
         return
     rows = [
-        (t.get("id"), t.get("name"), f"{t.get('prefix', '')}…", output.format_time(t.get("created_time")),
-         output.format_time(t.get("expires_time")) or "never", "yes" if t.get("revoked") else "no")
+        (
+            t.get("id"),
+            t.get("name"),
+            f"{t.get('prefix', '')}…",
+            output.format_time(t.get("created_time")),
+            output.format_time(t.get("expires_time")) or "never",
+            "yes" if t.get("revoked") else "no",
+        )
         for t in tokens
     ]
-    output.print_table(("ID", "Name", "Prefix", "Created (UTC)", "Expires (UTC)", "Revoked"), rows,
-                       title="API tokens", empty="No API tokens.")
+    output.print_table(
+        ("ID", "Name", "Prefix", "Created (UTC)", "Expires (UTC)", "Revoked"),
+        rows,
+        title="API tokens",
+        empty="No API tokens.",
+    )
 
 
 @tokens_group.command("revoke")
@@ -95,7 +111,9 @@ def revoke(token_id: int, tracking_uri: str | None) -> None:
     output.success(f"Revoked token {token_id}")
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m bakehouse.cli.tokens ...`, with the CLI's error lines
+if (
+    __name__ == "__main__"
+):  # pragma: no cover - `python -m bakehouse.cli.tokens ...`, with the CLI's error lines
     import sys
 
     from bakehouse.cli.main import main

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 #: flavor name -> (the library it needs, the module whose ``autolog`` it calls)
 _FLAVORS = {"sklearn": ("sklearn", "bakehouse.sklearn_autolog")}

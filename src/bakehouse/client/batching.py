@@ -20,8 +20,13 @@ from bakehouse.store.validation import MAX_BATCH_METRICS
 
 logger = logging.getLogger(__name__)
 
-_TRANSIENT = {ErrorCode.TEMPORARILY_UNAVAILABLE, ErrorCode.REQUEST_LIMIT_EXCEEDED, ErrorCode.INTERNAL_ERROR,
-              ErrorCode.DEADLINE_EXCEEDED, ErrorCode.IO_ERROR}
+_TRANSIENT = {
+    ErrorCode.TEMPORARILY_UNAVAILABLE,
+    ErrorCode.REQUEST_LIMIT_EXCEEDED,
+    ErrorCode.INTERNAL_ERROR,
+    ErrorCode.DEADLINE_EXCEEDED,
+    ErrorCode.IO_ERROR,
+}
 
 
 class MetricBatcher:

@@ -10,9 +10,10 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from bakehouse import settings
 from bakehouse.client.batching import MetricBatcher
@@ -32,9 +33,9 @@ from bakehouse.entities import (
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError
-from bakehouse.store.validation import validate_metric, validate_key
+from bakehouse.store.validation import validate_key, validate_metric
 
-_batchers: "weakref.WeakSet[MetricBatcher]" = weakref.WeakSet()
+_batchers: weakref.WeakSet[MetricBatcher] = weakref.WeakSet()
 _batchers_lock = threading.Lock()
 
 
@@ -139,7 +140,9 @@ class Client(RegistryClientMixin):
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         self._batcher.flush(run_id)
         self.tracking_store.update_run_info(
-            run_id, RunStatus.parse(status or "FINISHED").value, end_time if end_time is not None else now_ms()
+            run_id,
+            RunStatus.parse(status or "FINISHED").value,
+            end_time if end_time is not None else now_ms(),
         )
 
     def delete_run(self, run_id: str) -> None:
@@ -161,7 +164,12 @@ class Client(RegistryClientMixin):
         self._batcher.flush()
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
         return self.tracking_store.search_runs(
-            [str(i) for i in ids], filter_string or None, ViewType.parse(run_view_type), max_results, order_by, page_token
+            [str(i) for i in ids],
+            filter_string or None,
+            ViewType.parse(run_view_type),
+            max_results,
+            order_by,
+            page_token,
         )
 
     # ---------------------------------------------------------------------------------- logging
@@ -214,10 +222,18 @@ class Client(RegistryClientMixin):
     ) -> None:
         """Log many values at once; split into store-sized batches (each batch all-or-nothing)."""
         metric_list = [
-            m if type(m) is Metric and type(m.value) is float and type(m.step) is int  # already what we send
-            else Metric(m.key, _as_float(m.key, m.value), m.timestamp, m.step or 0, None,
-                        getattr(m, "dataset_name", None), getattr(m, "dataset_digest", None),
-                        getattr(m, "model_id", None))
+            m
+            if type(m) is Metric and type(m.value) is float and type(m.step) is int  # already what we send
+            else Metric(
+                m.key,
+                _as_float(m.key, m.value),
+                m.timestamp,
+                m.step or 0,
+                None,
+                getattr(m, "dataset_name", None),
+                getattr(m, "dataset_digest", None),
+                getattr(m, "model_id", None),
+            )
             for m in metrics
         ]
         param_list = [Param(p.key, _stringify(p.value)) for p in params]
@@ -261,17 +277,23 @@ class Client(RegistryClientMixin):
     def _run_repo(self, run_id: str) -> Any:
         return self.artifact_repository(self.tracking_store.get_run(run_id).info.artifact_uri)
 
-    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         path = Path(local_path)
         if not path.exists():
             raise InvalidParameterError(f"Cannot log artifact: {str(path)!r} does not exist")
         repo = self._run_repo(run_id)
         if path.is_dir():
-            repo.log_artifacts(str(path), posixpath.join(artifact_path, path.name) if artifact_path else path.name)
+            repo.log_artifacts(
+                str(path), posixpath.join(artifact_path, path.name) if artifact_path else path.name
+            )
         else:
             repo.log_artifact(str(path), artifact_path)
 
-    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         if not Path(local_dir).is_dir():
             raise InvalidParameterError(f"Cannot log artifacts: {str(local_dir)!r} is not a directory")
         self._run_repo(run_id).log_artifacts(str(local_dir), artifact_path)
@@ -302,7 +324,9 @@ class Client(RegistryClientMixin):
             if artifact_file.endswith((".yaml", ".yml")):
                 import yaml  # only for YAML artifacts
 
-                local.write_text(yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False), "utf-8")
+                local.write_text(
+                    yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False), "utf-8"
+                )
             else:
                 local.write_text(json.dumps(dictionary, indent=2, default=str), "utf-8")
 
@@ -312,14 +336,21 @@ class Client(RegistryClientMixin):
 
         log_table(self, run_id, data, artifact_file)
 
-    def load_table(self, experiment_id: str, artifact_file: str, run_ids: Sequence[str] | None = None,
-                   extra_columns: Sequence[str] | None = None) -> Any:
+    def load_table(
+        self,
+        experiment_id: str,
+        artifact_file: str,
+        run_ids: Sequence[str] | None = None,
+        extra_columns: Sequence[str] | None = None,
+    ) -> Any:
         """The table ``artifact_file`` of the experiment's runs (or of ``run_ids``) as one DataFrame."""
         from bakehouse.client.tables import load_table
 
         return load_table(self, experiment_id, artifact_file, run_ids, extra_columns)
 
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None = None) -> None:
+    def log_figure(
+        self, run_id: str, figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None = None
+    ) -> None:
         with self._artifact_file(run_id, artifact_file) as local:
             module = type(figure).__module__
             if module.startswith("matplotlib"):
@@ -334,8 +365,15 @@ class Client(RegistryClientMixin):
                     f"Unsupported figure type {type(figure).__name__}: expected a matplotlib or plotly figure"
                 )
 
-    def log_image(self, run_id: str, image: Any, artifact_file: str | None = None, key: str | None = None,
-                  step: int | None = None, timestamp: int | None = None) -> None:
+    def log_image(
+        self,
+        run_id: str,
+        image: Any,
+        artifact_file: str | None = None,
+        key: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+    ) -> None:
         if artifact_file is None and key is None:
             raise InvalidParameterError("log_image needs artifact_file, or key (with optional step)")
         if artifact_file is None:
@@ -466,7 +504,7 @@ def flush_all() -> None:
     for batcher in list(_batchers):
         try:
             batcher.flush()
-        except Exception:  # noqa: BLE001 - at exit, keep flushing the others; the error is logged
+        except Exception:
             import logging
 
             logging.getLogger(__name__).exception("Could not write buffered metrics")

@@ -6,7 +6,8 @@ import atexit
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from bakehouse import settings
 from bakehouse.entities import Experiment, Run, RunStatus, ViewType
@@ -21,19 +22,19 @@ _registry_uri: str | None = None
 _active_experiment_id: str | None = None
 _last_active_run_id: str | None = None
 _state = threading.local()
-_client_cache: dict[tuple[str | None, str | None], "Client"] = {}
+_client_cache: dict[tuple[str | None, str | None], Client] = {}
 _uncaught_exception = False
 
 
 class ActiveRun(Run):
     """The run returned by ``start_run``; ends itself when used as a context manager."""
 
-    def __init__(self, run: Run, client: "Client") -> None:
+    def __init__(self, run: Run, client: Client) -> None:
         super().__init__(run.info, run.data, run.inputs, run.outputs)
         self.client = client  # the client that started it: logging skips every lookup
         self.system_metrics: Any = None  # its SystemMetricsMonitor, when system metrics are logged
 
-    def __enter__(self) -> "ActiveRun":
+    def __enter__(self) -> ActiveRun:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
@@ -55,7 +56,7 @@ def _stack() -> list[ActiveRun]:
     return stack
 
 
-def _client() -> "Client":
+def _client() -> Client:
     from bakehouse.client.client import Client
 
     key = (_tracking_uri or settings.tracking_uri_from_env(), _registry_uri)
@@ -136,7 +137,9 @@ def _resolve_experiment_id(explicit: str | None) -> str:
     return "0"
 
 
-def create_experiment(name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None) -> str:
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+) -> str:
     return _client().create_experiment(name, artifact_location, tags)
 
 
@@ -212,7 +215,9 @@ def start_run(
     if run_id is not None:
         existing = client.get_run(run_id)
         if existing.info.lifecycle_stage != "active":
-            raise InvalidParameterError(f"Cannot start run with ID {run_id} because it is in the deleted state.")
+            raise InvalidParameterError(
+                f"Cannot start run with ID {run_id} because it is in the deleted state."
+            )
         if experiment_id is not None and str(experiment_id) != existing.info.experiment_id:
             raise InvalidParameterError(
                 f"The run {run_id} belongs to experiment {existing.info.experiment_id}, not {experiment_id}"
@@ -238,7 +243,9 @@ def start_run(
     from bakehouse.client import system_metrics
 
     if system_metrics.wanted(log_system_metrics):
-        active.system_metrics = system_metrics.start_for_run(client, active.info.run_id, resuming=run_id is not None)
+        active.system_metrics = system_metrics.start_for_run(
+            client, active.info.run_id, resuming=run_id is not None
+        )
     stack.append(active)
     _last_active_run_id = active.info.run_id
     return active
@@ -373,8 +380,17 @@ def log_metrics(
 
     ts = timestamp if timestamp is not None else now_ms()
     for key, value in metrics.items():
-        client.log_metric(target, key, value, ts, step, synchronous, getattr(dataset, "name", None),
-                          getattr(dataset, "digest", None), model_id)
+        client.log_metric(
+            target,
+            key,
+            value,
+            ts,
+            step,
+            synchronous,
+            getattr(dataset, "name", None),
+            getattr(dataset, "digest", None),
+            model_id,
+        )
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
@@ -409,8 +425,13 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] |
     _client().log_figure(_active_run_id(), figure, artifact_file, save_kwargs)
 
 
-def log_image(image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None,
-              timestamp: int | None = None) -> None:
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+) -> None:
     _client().log_image(_active_run_id(), image, artifact_file, key, step, timestamp)
 
 
@@ -419,22 +440,27 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
     _client().log_table(run_id or _active_run_id(), data, artifact_file)
 
 
-def load_table(artifact_file: str, run_ids: Sequence[str] | None = None,
-               extra_columns: Sequence[str] | None = None) -> Any:
+def load_table(
+    artifact_file: str, run_ids: Sequence[str] | None = None, extra_columns: Sequence[str] | None = None
+) -> Any:
     """The table ``artifact_file`` from every run of the active experiment that has it (or from ``run_ids``)."""
     return _client().load_table(_resolve_experiment_id(None), artifact_file, run_ids, extra_columns)
 
 
-def log_input(dataset: Any, context: str | None = None, tags: dict[str, str] | None = None,
-              model: Any = None) -> None:
+def log_input(
+    dataset: Any, context: str | None = None, tags: dict[str, str] | None = None, model: Any = None
+) -> None:
     """Record a dataset (``bakehouse.data.from_pandas`` / ``from_numpy``) as an input of the active run;
     ``context`` ("training", "eval", ...) becomes the ``mlflow.data.context`` tag, as in MLflow."""
     log_inputs([dataset] if dataset is not None else None, [context], [tags], [model])
 
 
-def log_inputs(datasets: Sequence[Any] | None = None, contexts: Sequence[str | None] | None = None,
-               tags_list: Sequence[dict[str, str] | None] | None = None,
-               models: Sequence[Any] | None = None) -> None:
+def log_inputs(
+    datasets: Sequence[Any] | None = None,
+    contexts: Sequence[str | None] | None = None,
+    tags_list: Sequence[dict[str, str] | None] | None = None,
+    models: Sequence[Any] | None = None,
+) -> None:
     """Several dataset inputs (and logged models, as objects with ``model_id`` or as ids) at once."""
     datasets = list(datasets or [])
     contexts = list(contexts or [None] * len(datasets))
@@ -478,7 +504,9 @@ def search_runs(
         else:
             ids = [_resolve_experiment_id(None)]
     runs: list[Run] = collect_pages(
-        lambda token, n: client.search_runs(ids, filter_string, run_view_type, n, order_by, token), max_results, 50000
+        lambda token, n: client.search_runs(ids, filter_string, run_view_type, n, order_by, token),
+        max_results,
+        50000,
     )
     if output_format == "list":
         return runs
@@ -495,7 +523,7 @@ def _end_runs_at_exit() -> None:
     while _stack():
         try:
             end_run(status)
-        except Exception:  # noqa: BLE001 - best effort at exit; the error is logged
+        except Exception:
             import logging
 
             logging.getLogger(__name__).exception("Could not end the active run at exit")
@@ -533,4 +561,3 @@ def _reset_for_tests() -> None:
     _uncaught_exception = False
     _client_cache.clear()
     clear_store_cache()
-

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bakehouse.entities import Run
 
@@ -11,7 +12,12 @@ def runs_to_dataframe(runs: Sequence[Run]) -> Any:
     import pandas as pd  # heavy: only when a DataFrame is asked for
 
     info_columns: dict[str, list[Any]] = {
-        "run_id": [], "experiment_id": [], "status": [], "artifact_uri": [], "start_time": [], "end_time": [],
+        "run_id": [],
+        "experiment_id": [],
+        "status": [],
+        "artifact_uri": [],
+        "start_time": [],
+        "end_time": [],
     }
     metric_keys = sorted({k for r in runs for k in r.data.metrics})
     param_keys = sorted({k for r in runs for k in r.data.params})

@@ -7,7 +7,8 @@ inside a run; these functions reach them through the current tracking URI like t
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bakehouse.entities.logged_model import LoggedModel
 from bakehouse.entities.page import collect_pages
@@ -74,7 +75,9 @@ def search_logged_models(
     ids = [str(e) for e in experiment_ids] if experiment_ids else [fluent._resolve_experiment_id(None)]
     client = _client()
     models: list[LoggedModel] = collect_pages(
-        lambda token, n: client.search_logged_models(ids, filter_string, datasets, n, order_by, token), max_results, 100
+        lambda token, n: client.search_logged_models(ids, filter_string, datasets, n, order_by, token),
+        max_results,
+        100,
     )
     if output_format == "list":
         return models
@@ -84,8 +87,20 @@ def search_logged_models(
 def _to_frame(models: list[LoggedModel]) -> Any:
     import pandas as pd
 
-    columns = ["artifact_location", "creation_timestamp", "experiment_id", "last_updated_timestamp",
-               "model_id", "model_type", "name", "source_run_id", "status", "status_message",
-               "tags", "params", "metrics"]
+    columns = [
+        "artifact_location",
+        "creation_timestamp",
+        "experiment_id",
+        "last_updated_timestamp",
+        "model_id",
+        "model_type",
+        "name",
+        "source_run_id",
+        "status",
+        "status_message",
+        "tags",
+        "params",
+        "metrics",
+    ]
     rows = [{c: getattr(m, c, None) for c in columns} for m in models]
     return pd.DataFrame(rows, columns=columns)

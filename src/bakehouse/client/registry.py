@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import posixpath
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bakehouse.entities import ModelVersion, PagedList, RegisteredModel, RegistryEvent
 from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError, NotFoundError
@@ -114,7 +115,9 @@ class RegistryClientMixin:
             user_id=current_user(),
         )
 
-    def update_model_version(self, name: str, version: str | int, description: str | None = None) -> ModelVersion:
+    def update_model_version(
+        self, name: str, version: str | int, description: str | None = None
+    ) -> ModelVersion:
         return self.registry_store.update_model_version(name, version, description)
 
     def transition_model_version_stage(
@@ -183,7 +186,9 @@ class RegistryClientMixin:
         return self.registry_store.get_model_version_by_alias(name, alias)
 
     # ---------------------------------------------------------------------------------- beyond MLflow
-    def get_registry_history(self, name: str, max_results: int = HISTORY_MAX_RESULTS_DEFAULT) -> list[RegistryEvent]:
+    def get_registry_history(
+        self, name: str, max_results: int = HISTORY_MAX_RESULTS_DEFAULT
+    ) -> list[RegistryEvent]:
         """Every alias set/move/delete and stage transition of ``name`` (who, when, from -> to), oldest first."""
         return self.registry_store.get_registry_history(name, max_results)
 
@@ -232,18 +237,24 @@ class RegistryClientMixin:
         run_id, _, artifact_path = rest.partition("/")
         artifact_path = artifact_path.strip("/")
         if not run_id:
-            raise InvalidParameterError(f"Not a proper runs:/ URI: {model_uri}. Expected runs:/<run_id>/<path>")
+            raise InvalidParameterError(
+                f"Not a proper runs:/ URI: {model_uri}. Expected runs:/<run_id>/<path>"
+            )
         run = self.tracking_store.get_run(run_id)
         if self._run_has_mlmodel(run.info.artifact_uri, artifact_path):
             source = run.info.artifact_uri.rstrip("/") + ("/" + artifact_path if artifact_path else "")
             return source, run_id, None
         candidates = self._logged_models_of_run(run, artifact_path)
         if not candidates:
-            raise NotFoundError(f"Unable to find a logged_model with artifact_path {artifact_path} under run {run_id}")
+            raise NotFoundError(
+                f"Unable to find a logged_model with artifact_path {artifact_path} under run {run_id}"
+            )
         model_id = candidates[-1].model_id
         logger.warning(
             "Run with id %s has no artifacts at artifact path %r, registering model based on models:/%s instead",
-            run_id, artifact_path, model_id,
+            run_id,
+            artifact_path,
+            model_id,
         )
         return f"models:/{model_id}", run_id, model_id
 

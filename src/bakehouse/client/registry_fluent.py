@@ -6,11 +6,15 @@ the environment), like the rest of the fluent API.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bakehouse.entities import ModelVersion, RegisteredModel
 from bakehouse.entities.page import collect_pages
-from bakehouse.store.registry.base import MODEL_VERSIONS_MAX_RESULTS_DEFAULT, REGISTERED_MODELS_MAX_RESULTS_DEFAULT
+from bakehouse.store.registry.base import (
+    MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
+    REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
+)
 
 
 def _client() -> Any:
@@ -34,7 +38,8 @@ def search_registered_models(
     """Every matching registered model (all pages unless ``max_results`` is given), as ``mlflow`` does."""
     return collect_pages(
         lambda token, n: _client().search_registered_models(filter_string, n, order_by, token),
-        max_results, REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
+        max_results,
+        REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
     )
 
 
@@ -45,7 +50,6 @@ def search_model_versions(
 ) -> list[ModelVersion]:
     return collect_pages(
         lambda token, n: _client().search_model_versions(filter_string, n, order_by, token),
-        max_results, MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
+        max_results,
+        MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
     )
-
-

@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bakehouse import settings
 
@@ -177,7 +178,9 @@ def aggregate(samples: list[dict[str, float]]) -> dict[str, float]:
 class SystemMetricsMonitor:
     """The sampling thread of one run; ``stop()`` ends it within a moment."""
 
-    def __init__(self, run_id: str, log: Callable[[dict[str, float], int], None], resume_step: int = 0) -> None:
+    def __init__(
+        self, run_id: str, log: Callable[[dict[str, float], int], None], resume_step: int = 0
+    ) -> None:
         self.run_id = run_id
         self._log = log
         self.interval = _sampling_interval or settings.env_float("SYSTEM_METRICS_SAMPLING_INTERVAL", 10.0)
@@ -194,8 +197,9 @@ class SystemMetricsMonitor:
         reader = _reader()
         if reader is None:
             return
-        self._thread = threading.Thread(target=self._run, args=(reader,), name="bakehouse-system-metrics",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(reader,), name="bakehouse-system-metrics", daemon=True
+        )
         self._thread.start()
 
     def _run(self, reader: Any) -> None:

@@ -76,7 +76,7 @@ def _branch(git: Path) -> str | None:
     except OSError:
         return None
     prefix = "ref: refs/heads/"
-    return head[len(prefix):] if head.startswith(prefix) else None
+    return head[len(prefix) :] if head.startswith(prefix) else None
 
 
 _REMOTE_SECTION = re.compile(r'^\s*\[remote\s+"([^"]+)"\]\s*$')

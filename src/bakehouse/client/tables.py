@@ -11,7 +11,8 @@ import json
 import logging
 import posixpath
 import tempfile
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from bakehouse.entities.page import collect_pages
 from bakehouse.errors import InvalidParameterError, NotFoundError
@@ -36,7 +37,7 @@ def _read(path: str) -> Any:
     return pd.read_json(path, orient="split") if path.endswith(".json") else pd.read_parquet(path)
 
 
-def _existing(client: "Client", run_id: str, artifact_file: str) -> Any | None:
+def _existing(client: Client, run_id: str, artifact_file: str) -> Any | None:
     """The table already stored at ``artifact_file`` in the run, or None."""
     directory = posixpath.dirname(posixpath.normpath(artifact_file)) or None
     if artifact_file not in {f.path for f in client.list_artifacts(run_id, directory) if not f.is_dir}:
@@ -45,7 +46,7 @@ def _existing(client: "Client", run_id: str, artifact_file: str) -> Any | None:
         return _read(client.download_artifacts(run_id, artifact_file, tmp))
 
 
-def log_table(client: "Client", run_id: str, data: Any, artifact_file: str) -> None:
+def log_table(client: Client, run_id: str, data: Any, artifact_file: str) -> None:
     import pandas as pd
 
     _check_table_file(artifact_file)
@@ -74,7 +75,7 @@ def log_table(client: "Client", run_id: str, data: Any, artifact_file: str) -> N
 
 
 def load_table(
-    client: "Client",
+    client: Client,
     experiment_id: str,
     artifact_file: str,
     run_ids: Sequence[str] | None = None,
@@ -89,12 +90,15 @@ def load_table(
     _check_table_file(artifact_file)
     # The tag holds JSON such as [{"path": "t.json", "type": "table"}]; LIKE's _ and % are wildcards there
     escaped = artifact_file.replace("'", "''")
-    filter_string = f"tags.`{LOGGED_ARTIFACTS_TAG}` LIKE '%\"path\"%:%\"{escaped}\",%\"type\"%:%\"table\"%'"
+    filter_string = f'tags.`{LOGGED_ARTIFACTS_TAG}` LIKE \'%"path"%:%"{escaped}",%"type"%:%"table"%\''
     if run_ids:
         filter_string += " AND attributes.run_id IN (" + ", ".join(f"'{r}'" for r in run_ids) + ")"
     runs = collect_pages(
-        lambda token, n: client.search_runs([str(experiment_id)], filter_string, max_results=n, page_token=token),
-        None, 1000,
+        lambda token, n: client.search_runs(
+            [str(experiment_id)], filter_string, max_results=n, page_token=token
+        ),
+        None,
+        1000,
     )
     if run_ids and len(runs) != len(set(run_ids)):
         logger.warning("Not all runs have the table %s; those without it are skipped.", artifact_file)

@@ -2,9 +2,8 @@
 
 from bakehouse.entities.experiment import Experiment, ExperimentTag
 from bakehouse.entities.lifecycle import LifecycleStage, ViewType
-from bakehouse.entities.metric import Metric
-from bakehouse.entities.run import FileInfo, Param, Run, RunData, RunInfo, RunInputs, RunOutputs, RunStatus, RunTag
 from bakehouse.entities.logged_model import LoggedModel, LoggedModelStatus
+from bakehouse.entities.metric import Metric
 from bakehouse.entities.model_registry import (
     ModelVersion,
     ModelVersionStatus,
@@ -14,6 +13,17 @@ from bakehouse.entities.model_registry import (
     Stage,
 )
 from bakehouse.entities.page import PagedList
+from bakehouse.entities.run import (
+    FileInfo,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunOutputs,
+    RunStatus,
+    RunTag,
+)
 
 __all__ = [
     "Experiment",

@@ -18,7 +18,7 @@ class ViewType(str, Enum):
     ALL = "ALL"
 
     @classmethod
-    def parse(cls, value: "ViewType | str | int | None") -> "ViewType":
+    def parse(cls, value: ViewType | str | int | None) -> ViewType:
         """Accept the enum, its name (any case) or MLflow's proto number (1, 2, 3)."""
         if value is None or value == "":
             return cls.ACTIVE_ONLY

@@ -15,7 +15,7 @@ class Stage(str, Enum):
     ARCHIVED = "Archived"
 
     @classmethod
-    def parse(cls, value: str) -> "Stage":
+    def parse(cls, value: str) -> Stage:
         """Stages are case-insensitive on input and canonicalised on output, as in MLflow."""
         for stage in cls:
             if isinstance(value, str) and value.strip().lower() == stage.value.lower():

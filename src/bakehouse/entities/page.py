@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -15,8 +16,9 @@ class PagedList(list[T], Generic[T]):
         self.token = token
 
 
-def collect_pages(fetch: Callable[[str | None, int], "PagedList[T]"], max_results: int | None,
-                  page_size: int) -> list[T]:
+def collect_pages(
+    fetch: Callable[[str | None, int], PagedList[T]], max_results: int | None, page_size: int
+) -> list[T]:
     """Every item of a paged search (at most ``max_results``): ``fetch(token, n)`` returns one page."""
     out: list[T] = []
     token: str | None = None

@@ -17,7 +17,7 @@ class RunStatus(str, Enum):
     KILLED = "KILLED"
 
     @classmethod
-    def parse(cls, value: "RunStatus | str | int") -> "RunStatus":
+    def parse(cls, value: RunStatus | str | int) -> RunStatus:
         """Accept the enum, its name or MLflow's proto number (1..5)."""
         if isinstance(value, RunStatus):
             return value

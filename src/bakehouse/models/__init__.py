@@ -5,6 +5,7 @@ Imports here stay light (no pandas/numpy/sklearn) so ``import bakehouse.models``
 
 from bakehouse.models.code_model import set_model
 from bakehouse.models.mlmodel import Model, ModelInfo
+from bakehouse.models.schema_inference import infer_signature
 from bakehouse.models.signature import (
     ColSpec,
     ModelSignature,
@@ -13,7 +14,6 @@ from bakehouse.models.signature import (
     Schema,
     TensorSpec,
 )
-from bakehouse.models.schema_inference import infer_signature
 
 __all__ = [
     "ColSpec",

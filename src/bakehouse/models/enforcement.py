@@ -117,7 +117,13 @@ def _already_conforms(frame: Any, schema: Schema) -> bool:
     return True
 
 
-_NUMERIC_DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32", "boolean": "bool"}
+_NUMERIC_DTYPES = {
+    "double": "float64",
+    "float": "float32",
+    "long": "int64",
+    "integer": "int32",
+    "boolean": "bool",
+}
 
 
 def _enforce_column(name: str | None, values: Any, spec: ColSpec) -> Any:
@@ -152,7 +158,9 @@ def _enforce_column(name: str | None, values: Any, spec: ColSpec) -> Any:
             try:
                 return values.astype(target)
             except (TypeError, ValueError) as e:
-                raise SchemaEnforcementError(f"Failed to convert column {name} from type {dtype} to datetime: {e}")
+                raise SchemaEnforcementError(
+                    f"Failed to convert column {name} from type {dtype} to datetime: {e}"
+                )
         raise SchemaEnforcementError(_incompatible(name, dtype, kind))
     source_kind = getattr(dtype, "kind", "O")
     if source_kind == target.kind:
@@ -160,7 +168,9 @@ def _enforce_column(name: str | None, values: Any, spec: ColSpec) -> Any:
     elif source_kind == "u" and target.kind == "i":
         upcast = dtype.itemsize < target.itemsize
     elif source_kind in "iu" and target.kind == "f":
-        upcast = dtype.itemsize <= 2 or (target.itemsize == 8 and (dtype.itemsize <= 4 or _exact_in_double(values)))
+        upcast = dtype.itemsize <= 2 or (
+            target.itemsize == 8 and (dtype.itemsize <= 4 or _exact_in_double(values))
+        )
     elif source_kind == "b" and target.kind == "b":
         upcast = True
     else:
@@ -230,7 +240,9 @@ def _enforce_tensor(values: Any, spec: TensorSpec) -> Any:
         return values
     source = values.dtype
     safe = np.can_cast(source, target, casting="safe") or (
-        source.kind in "iu" and target.kind == "f" and (values.size == 0 or np.abs(values).max() <= _EXACT_FLOAT_LIMIT)
+        source.kind in "iu"
+        and target.kind == "f"
+        and (values.size == 0 or np.abs(values).max() <= _EXACT_FLOAT_LIMIT)
     )
     if safe:
         return values.astype(target)
@@ -274,9 +286,13 @@ def enforce_params(params: dict[str, Any] | None, schema: ParamSchema | None) ->
             raise SchemaEnforcementError(f"Param '{spec.name}' must be a list of {spec.dtype}, got {value!r}")
         for item in values:
             if isinstance(item, bool) and bool not in allowed:
-                raise SchemaEnforcementError(f"Param '{spec.name}' must be of type {spec.dtype}, got {item!r}")
+                raise SchemaEnforcementError(
+                    f"Param '{spec.name}' must be of type {spec.dtype}, got {item!r}"
+                )
             if not isinstance(item, allowed):
-                raise SchemaEnforcementError(f"Param '{spec.name}' must be of type {spec.dtype}, got {item!r}")
+                raise SchemaEnforcementError(
+                    f"Param '{spec.name}' must be of type {spec.dtype}, got {item!r}"
+                )
         if spec.dtype in ("float", "double"):
             value = [float(v) for v in value] if spec.shape is not None else float(value)
         result[spec.name] = value

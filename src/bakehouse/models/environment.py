@@ -10,19 +10,22 @@ then map top-level module names to installed distributions with
 from __future__ import annotations
 
 import functools
-import importlib.metadata as metadata
 import platform
 import sys
 import types
+from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 REQUIREMENTS_FILE = "requirements.txt"
 PYTHON_ENV_FILE = "python_env.yaml"
 CONDA_ENV_FILE = "conda.yaml"
 
 #: distributions never worth pinning for a model (the serving tool installs itself)
-_SKIP_DISTRIBUTIONS = frozenset({"bakehouse", "mlflow", "mlflow-skinny", "pip", "setuptools", "wheel", "pytest"})
+_SKIP_DISTRIBUTIONS = frozenset(
+    {"bakehouse", "mlflow", "mlflow-skinny", "pip", "setuptools", "wheel", "pytest"}
+)
 _MAX_WALK = 2000
 
 
@@ -124,14 +127,24 @@ def write_environment_files(model_dir: str | Path, requirements: list[str]) -> N
     import yaml  # only when saving a model
 
     target = Path(model_dir)
-    (target / REQUIREMENTS_FILE).write_text("\n".join(requirements) + ("\n" if requirements else ""), encoding="utf-8")
+    (target / REQUIREMENTS_FILE).write_text(
+        "\n".join(requirements) + ("\n" if requirements else ""), encoding="utf-8"
+    )
     build = [pinned(d) for d in ("pip", "setuptools")] + ["wheel"]
-    python_env = {"python": python_version(), "build_dependencies": build, "dependencies": ["-r requirements.txt"]}
+    python_env = {
+        "python": python_version(),
+        "build_dependencies": build,
+        "dependencies": ["-r requirements.txt"],
+    }
     (target / PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, sort_keys=False), encoding="utf-8")
     pip_version = installed_version("pip")
     conda = {
         "channels": ["conda-forge"],
-        "dependencies": [f"python={python_version()}", f"pip<={pip_version}" if pip_version else "pip", {"pip": requirements}],
+        "dependencies": [
+            f"python={python_version()}",
+            f"pip<={pip_version}" if pip_version else "pip",
+            {"pip": requirements},
+        ],
         "name": "mlflow-env",
     }
     (target / CONDA_ENV_FILE).write_text(yaml.safe_dump(conda, sort_keys=False), encoding="utf-8")

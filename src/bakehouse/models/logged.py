@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bakehouse.entities import LoggedModelStatus
 from bakehouse.entities.run import ModelOutput

@@ -58,7 +58,7 @@ class Model:
     model_size_bytes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def add_flavor(self, name: str, **params: Any) -> "Model":
+    def add_flavor(self, name: str, **params: Any) -> Model:
         self.flavors[name] = params
         return self
 
@@ -106,7 +106,7 @@ class Model:
         target.write_text(self.to_yaml(), encoding="utf-8")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Model":
+    def from_dict(cls, data: dict[str, Any]) -> Model:
         if not isinstance(data, dict) or not isinstance(data.get("flavors", {}), dict):
             raise InvalidParameterError("MLmodel is not a mapping with a 'flavors' mapping")
         data = dict(data)
@@ -129,7 +129,7 @@ class Model:
         return model
 
     @classmethod
-    def load(cls, path: str | Path) -> "Model":
+    def load(cls, path: str | Path) -> Model:
         """Read ``MLmodel`` from a model directory (or the file itself)."""
         target = Path(path)
         if target.is_dir():
@@ -160,7 +160,7 @@ class ModelInfo:
     model_size_bytes: int | None = None
 
     @classmethod
-    def from_model(cls, model: Model, model_uri: str, name: str | None = None) -> "ModelInfo":
+    def from_model(cls, model: Model, model_uri: str, name: str | None = None) -> ModelInfo:
         return cls(
             artifact_path=model.artifact_path or "",
             flavors=model.flavors,

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from bakehouse.errors import AlreadyExistsError
-from bakehouse.models.environment import infer_requirements, merge_requirements, python_version, write_environment_files
+from bakehouse.models.environment import (
+    infer_requirements,
+    merge_requirements,
+    python_version,
+    write_environment_files,
+)
 from bakehouse.models.example import as_model_input, save_input_example
 from bakehouse.models.mlmodel import Model
 from bakehouse.models.schema_inference import infer_signature_from_example

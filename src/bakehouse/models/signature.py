@@ -139,7 +139,9 @@ class Schema:
     @classmethod
     def from_json(cls, text: str | list[dict[str, Any]]) -> Schema:
         items = json.loads(text) if isinstance(text, str) else text
-        return cls([TensorSpec.from_dict(i) if i.get("type") == "tensor" else ColSpec.from_dict(i) for i in items])
+        return cls(
+            [TensorSpec.from_dict(i) if i.get("type") == "tensor" else ColSpec.from_dict(i) for i in items]
+        )
 
 
 @dataclass(slots=True)
@@ -219,4 +221,8 @@ class ModelSignature:
             return Schema.from_json(value) if value else None
 
         params = data.get("params")
-        return cls(_schema(data.get("inputs")), _schema(data.get("outputs")), ParamSchema.from_json(params) if params else None)
+        return cls(
+            _schema(data.get("inputs")),
+            _schema(data.get("outputs")),
+            ParamSchema.from_json(params) if params else None,
+        )

@@ -53,5 +53,6 @@ def require_code_opt_in(explicit: bool | None, what: str) -> None:
             f"Refusing to run the code file of {what}: a model's code runs with your permissions. If you trust "
             "this model, pass allow_pickle=True or set BAKEHOUSE_ALLOW_PICKLE=true."
         )
-    warnings.warn(f"Running the code file of {what}: only do this for models you trust.", PickleWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f"Running the code file of {what}: only do this for models you trust.", PickleWarning, stacklevel=3
+    )

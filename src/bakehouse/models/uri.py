@@ -81,7 +81,9 @@ def resolve_runs_model_uri(uri: str, tracking_uri: str | None = None) -> str:
         models = sorted(found, key=lambda m: m.creation_timestamp, reverse=True)
         if models:
             return _join(models[0].artifact_location, rest)
-    raise NotFoundError(f"No model found at {uri}: the run has no artifact '{sub}' and no logged model named '{name}'")
+    raise NotFoundError(
+        f"No model found at {uri}: the run has no artifact '{sub}' and no logged model named '{name}'"
+    )
 
 
 def resolve_model_uri(uri: str, tracking_uri: str | None = None) -> str:

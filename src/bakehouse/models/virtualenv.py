@@ -9,13 +9,13 @@ running one came from (an editable checkout, a wheel URL, or ``bakehouse==<versi
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as metadata
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 from bakehouse import settings
 from bakehouse.errors import BakehouseError, InvalidParameterError
@@ -41,7 +41,7 @@ def bakehouse_install_args() -> list[str]:
         info = json.loads(direct)
         url = str(info.get("url", ""))
         if url.startswith("file://"):
-            path = url[len("file://"):]
+            path = url[len("file://") :]
             return ["-e", path] if info.get("dir_info", {}).get("editable") else [path]
         if url:
             return [url]
@@ -81,7 +81,9 @@ def prepare_env(model_uri: str, env_manager: str = "uv", report: Report | None =
         return target
     uv = _uv() if env_manager == "uv" else None
     if env_manager == "uv" and uv is None:
-        raise BakehouseError("uv is not installed: install it (pip install uv) or use --env-manager virtualenv")
+        raise BakehouseError(
+            "uv is not installed: install it (pip install uv) or use --env-manager virtualenv"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(target.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
@@ -91,7 +93,11 @@ def prepare_env(model_uri: str, env_manager: str = "uv", report: Report | None =
     else:
         _run([sys.executable, "-m", "venv", str(building)], "Creating the virtualenv")
     python = str(building / "bin" / "python")
-    pip = [uv, "pip", "install", "--quiet", "--python", python] if uv else [python, "-m", "pip", "install", "--quiet"]
+    pip = (
+        [uv, "pip", "install", "--quiet", "--python", python]
+        if uv
+        else [python, "-m", "pip", "install", "--quiet"]
+    )
     if requirements:
         say(f"[2/3] Installing {len(requirements)} model requirements")
         _run(pip + ["-r", str(Path(model_dir) / "requirements.txt")], "Installing the model requirements")

@@ -54,7 +54,9 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
     base, _, subdir = uri.partition("#")
     subdir = subdir.strip("/")
     if subdir and (".." in Path(subdir).parts or Path(subdir).is_absolute()):
-        raise ProjectFetchError(f"Sub-directory {subdir!r} in project URI {uri!r} must stay inside the project")
+        raise ProjectFetchError(
+            f"Sub-directory {subdir!r} in project URI {uri!r} must stay inside the project"
+        )
     return base, subdir
 
 
@@ -84,7 +86,9 @@ def fetch_project(uri: str, version: str | None = None, work_root: Path | None =
     elif local is not None or is_git_uri(base):
         remote = local.resolve().as_uri() if local is not None else base
         if local is not None and not _is_git_repository(local):
-            raise ProjectFetchError(f"A version (-v {version}) can only be used with a git project; {uri!r} is not one")
+            raise ProjectFetchError(
+                f"A version (-v {version}) can only be used with a git project; {uri!r} is not one"
+            )
         fetched = _fetch_git(remote, version, work_root)
         fetched.git_repo_url = base
     else:
@@ -97,7 +101,9 @@ def fetch_project(uri: str, version: str | None = None, work_root: Path | None =
             fetched.cleanup()
             raise ProjectFetchError(f"Sub-directory {subdir!r} not found in project {base!r}")
         fetched.directory = directory.resolve()
-        fetched.source_name = f"{fetched.source_name}#{subdir}" if fetched.git_commit else str(fetched.directory)
+        fetched.source_name = (
+            f"{fetched.source_name}#{subdir}" if fetched.git_commit else str(fetched.directory)
+        )
     return fetched
 
 
@@ -113,11 +119,17 @@ def _local_path(base: str) -> Path | None:
 def _git(*args: str, cwd: Path | None = None) -> str:
     try:
         result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
             env=_git_env(),
         )
     except FileNotFoundError:
-        raise ProjectFetchError("git is not installed; it is needed to run a project from a git repository") from None
+        raise ProjectFetchError(
+            "git is not installed; it is needed to run a project from a git repository"
+        ) from None
     if result.returncode != 0:
         raise ProjectFetchError(f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout.strip()
@@ -136,7 +148,12 @@ def _is_git_repository(path: Path) -> bool:
 
 
 def _is_bare_repository(path: Path) -> bool:
-    return path.is_dir() and (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+    return (
+        path.is_dir()
+        and (path / "HEAD").is_file()
+        and (path / "objects").is_dir()
+        and (path / "refs").is_dir()
+    )
 
 
 def _describe_local_git(fetched: FetchedProject) -> None:
@@ -192,7 +209,14 @@ def _fetch_ref(checkout: Path, ref: str) -> None:
         if not _HEX_SHA.match(ref):
             raise ProjectFetchError(f"Version {ref!r} not found: {shallow_error.message}") from None
     # the server refused a shallow fetch of a bare commit: fetch everything, then pick the commit
-    _git("fetch", "--quiet", "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*", cwd=checkout)
+    _git(
+        "fetch",
+        "--quiet",
+        "origin",
+        "+refs/heads/*:refs/remotes/origin/*",
+        "+refs/tags/*:refs/tags/*",
+        cwd=checkout,
+    )
     try:
         full = _git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=checkout)
     except ProjectFetchError:

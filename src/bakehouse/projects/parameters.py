@@ -117,7 +117,9 @@ def resolve_parameters(
         elif spec.default is not None:
             value = spec.default
         else:
-            problems.append(f"parameter {name!r} of type {spec.type} is required but no value was given (-P {name}=...)")
+            problems.append(
+                f"parameter {name!r} of type {spec.type} is required but no value was given (-P {name}=...)"
+            )
             continue
         problem = check_value(spec, value)
         if problem:
@@ -145,7 +147,9 @@ def resolve_parameters(
         elif _is_remote(declared[name]):
             command_values[name] = declared[name]
         else:
-            problems.append(f"parameter {name!r} of type path got {declared[name]!r}: no such file or directory")
+            problems.append(
+                f"parameter {name!r} of type path got {declared[name]!r}: no such file or directory"
+            )
     if problems:
         raise ParameterValidationError(problems)
     return ResolvedParameters(
@@ -211,4 +215,6 @@ def _download(uri: str, storage_dir: Path | None, position: int) -> str:
         repository = get_artifact_repository(parent)
         return str(repository.download_artifacts(name, dst_path=str(target)))
     except Exception as exc:  # noqa: BLE001 - any download failure is the user's value being wrong
-        raise ParameterValidationError([f"path parameter value {uri!r} could not be downloaded: {exc}"]) from None
+        raise ParameterValidationError(
+            [f"path parameter value {uri!r} could not be downloaded: {exc}"]
+        ) from None

@@ -156,7 +156,10 @@ def _prepare(request: ProjectRunRequest, fetched: FetchedProject, storage_dir: P
         params = {**request.parameters, **combination}
         try:
             resolved = resolve_parameters(
-                entry_point, params, project_dir=project.directory, storage_dir=storage_dir,
+                entry_point,
+                params,
+                project_dir=project.directory,
+                storage_dir=storage_dir,
                 download=not request.dry_run,
             )
         except ParameterValidationError as exc:
@@ -226,8 +229,9 @@ def _source_tags(plan: _Prepared, request: ProjectRunRequest, env_name: str) -> 
     return tags
 
 
-def _create_run(client: Any, experiment_id: str, name: str | None, tags: dict[str, str],
-                params: dict[str, str]) -> str:
+def _create_run(
+    client: Any, experiment_id: str, name: str | None, tags: dict[str, str], params: dict[str, str]
+) -> str:
     run = client.create_run(experiment_id, run_name=name, tags=tags)
     run_id = str(run.info.run_id)
     try:
@@ -239,8 +243,9 @@ def _create_run(client: Any, experiment_id: str, name: str | None, tags: dict[st
     return run_id
 
 
-def child_environment(prepared: PreparedEnvironment, tracking_uri: str, run_id: str,
-                      experiment_id: str) -> dict[str, str]:
+def child_environment(
+    prepared: PreparedEnvironment, tracking_uri: str, run_id: str, experiment_id: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _RUN_VARIABLES}
     env = prepared.child_env(env)
     for prefix in ("BAKEHOUSE_", "MLFLOW_"):
@@ -251,9 +256,13 @@ def child_environment(prepared: PreparedEnvironment, tracking_uri: str, run_id: 
 
 
 # -- local backend -----------------------------------------------------------------------------------------
-def _run_local(request: ProjectRunRequest, plan: _Prepared, progress: BuildProgress, client: Any) -> ProjectRunResult:
+def _run_local(
+    request: ProjectRunRequest, plan: _Prepared, progress: BuildProgress, client: Any
+) -> ProjectRunResult:
     environment = resolve_environment(
-        plan.project, request.env_manager, tracking_uri=_planned_tracking_uri(request),
+        plan.project,
+        request.env_manager,
+        tracking_uri=_planned_tracking_uri(request),
         artifact_root=settings.artifact_root_from_env() or settings.default_artifact_root(),
         host_env=dict(os.environ),
     )
@@ -275,8 +284,14 @@ def _run_local(request: ProjectRunRequest, plan: _Prepared, progress: BuildProgr
     _, resolved = plan.runs[0]
     run_id = _create_run(client, experiment_id, request.run_name, tags, resolved.logged)
     status = _execute(client, run_id, experiment_id, tracking_uri, prepared, plan, resolved, label=None)
-    return ProjectRunResult(run_id=run_id, experiment_id=experiment_id, status=status, params=resolved.logged,
-                            command=resolved.command, environment=prepared)
+    return ProjectRunResult(
+        run_id=run_id,
+        experiment_id=experiment_id,
+        status=status,
+        params=resolved.logged,
+        command=resolved.command,
+        environment=prepared,
+    )
 
 
 def _execute(
@@ -377,13 +392,19 @@ def _run_sweep(
         child_tags = {**tags, TAG_PARENT_RUN_ID: parent_id}
         name = f"{parent_name}-{index + 1:0{width}d}"
         run_id = _create_run(client, experiment_id, name, child_tags, resolved.logged)
-        result = ProjectRunResult(run_id=run_id, experiment_id=experiment_id, status="RUNNING",
-                                  params=resolved.logged, command=resolved.command)
+        result = ProjectRunResult(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            status="RUNNING",
+            params=resolved.logged,
+            command=resolved.command,
+        )
         results[index] = result
         label = sweeps.describe(combination) if request.parallel > 1 else None
         try:
-            result.status = _execute(client, run_id, experiment_id, tracking_uri, prepared, plan, resolved,
-                                     label, supervisor)
+            result.status = _execute(
+                client, run_id, experiment_id, tracking_uri, prepared, plan, resolved, label, supervisor
+            )
         except Exception:
             client.set_terminated(run_id, "FAILED")
             result.status = "FAILED"
@@ -406,10 +427,20 @@ def _run_sweep(
         raise
     executor.shutdown(wait=True)
     children = [r for r in results if r is not None]
-    status = "FINISHED" if len(children) == len(plan.runs) and all(c.status == "FINISHED" for c in children) else "FAILED"
+    status = (
+        "FINISHED"
+        if len(children) == len(plan.runs) and all(c.status == "FINISHED" for c in children)
+        else "FAILED"
+    )
     client.set_terminated(parent_id, status)
-    return ProjectRunResult(run_id=parent_id, experiment_id=experiment_id, status=status, params=shared,
-                            children=children, environment=prepared)
+    return ProjectRunResult(
+        run_id=parent_id,
+        experiment_id=experiment_id,
+        status=status,
+        params=shared,
+        children=children,
+        environment=prepared,
+    )
 
 
 # -- kubernetes backend ------------------------------------------------------------------------------------
@@ -425,15 +456,22 @@ def _run_kubernetes(request: ProjectRunRequest, plan: _Prepared, client: Any) ->
             "The kubernetes backend needs a project with docker_env, or an 'image' in the backend config"
         )
     if request.env_manager not in (None, "local"):
-        raise InvalidParameterError("The kubernetes backend runs the project's image; --env-manager does not apply")
+        raise InvalidParameterError(
+            "The kubernetes backend runs the project's image; --env-manager does not apply"
+        )
     base_image = project.docker_env.image if project.docker_env else ""
     _, resolved = plan.runs[0]
     command = k8s.container_command(resolved.command)
     if request.dry_run:
         image = k8s.project_image(config, project.directory, base_image, dry_run=True)
         tracking_uri = _planned_tracking_uri(request)
-        job = k8s.render_job(config.job_template, project_name=project.display_name, image=image, command=command,
-                             env_vars=k8s.run_env_vars(tracking_uri, "<run-id>", "<experiment-id>"))
+        job = k8s.render_job(
+            config.job_template,
+            project_name=project.display_name,
+            image=image,
+            command=command,
+            env_vars=k8s.run_env_vars(tracking_uri, "<run-id>", "<experiment-id>"),
+        )
         k8s.to_v1_job(job)  # the same model check as a real submission
         return ProjectRunResult(job=job, command=resolved.command, plan=[json.dumps(job, indent=2)])
     image = k8s.project_image(config, project.directory, base_image, dry_run=False)
@@ -442,16 +480,27 @@ def _run_kubernetes(request: ProjectRunRequest, plan: _Prepared, client: Any) ->
     experiment_id = _experiment_id(request, client)
     tags = _source_tags(plan, request, "docker")
     run_id = _create_run(client, experiment_id, request.run_name, tags, resolved.logged)
-    job = k8s.render_job(config.job_template, project_name=project.display_name, image=image, command=command,
-                         env_vars=k8s.run_env_vars(tracking_uri, run_id, experiment_id))
+    job = k8s.render_job(
+        config.job_template,
+        project_name=project.display_name,
+        image=image,
+        command=command,
+        env_vars=k8s.run_env_vars(tracking_uri, run_id, experiment_id),
+    )
     try:
         submitted = k8s.submit_job(job, config)
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_tag(run_id, TAG_K8S_JOB, f"{submitted.namespace}/{submitted.name}")
-    result = ProjectRunResult(run_id=run_id, experiment_id=experiment_id, status="RUNNING", params=resolved.logged,
-                              command=resolved.command, job=job)
+    result = ProjectRunResult(
+        run_id=run_id,
+        experiment_id=experiment_id,
+        status="RUNNING",
+        params=resolved.logged,
+        command=resolved.command,
+        job=job,
+    )
     if not config.wait:
         return result
     try:

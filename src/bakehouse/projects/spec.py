@@ -81,7 +81,9 @@ class ProjectSpec:
         suffix = Path(name).suffix
         if suffix in (".py", ".sh"):
             if not (self.directory / name).is_file():
-                raise ProjectSpecError(f"Entry point {name!r} is not declared and no such file exists in the project")
+                raise ProjectSpecError(
+                    f"Entry point {name!r} is not declared and no such file exists in the project"
+                )
             runner = "python" if suffix == ".py" else "bash"
             return EntryPoint(name=name, command=f"{runner} {shlex.quote(name)}")
         declared = ", ".join(sorted(self.entry_points)) or "none"
@@ -126,7 +128,9 @@ def load_project(directory: str | Path) -> ProjectSpec:
         if key in env_keys:
             env_file = root / str(document[key])
             if not env_file.is_file():
-                raise ProjectSpecError(f"MLproject names {key} file {document[key]!r}, but no such file exists")
+                raise ProjectSpecError(
+                    f"MLproject names {key} file {document[key]!r}, but no such file exists"
+                )
             return replace(base, env_type=key, env_file=env_file)
     for key, filename in ((ENV_PYTHON, PYTHON_ENV_FILE_NAME), (ENV_CONDA, CONDA_ENV_FILE_NAME)):
         if (root / filename).is_file():
@@ -158,7 +162,9 @@ def _parse_entry_points(raw: Any) -> dict[str, EntryPoint]:
         params_raw = body.get("parameters") or {}
         if not isinstance(params_raw, dict):
             raise ProjectSpecError(f"Entry point {name!r}: 'parameters' must be a mapping")
-        parameters = {str(key): _parse_parameter(str(name), str(key), value) for key, value in params_raw.items()}
+        parameters = {
+            str(key): _parse_parameter(str(name), str(key), value) for key, value in params_raw.items()
+        }
         entry_points[str(name)] = EntryPoint(name=str(name), command=body["command"], parameters=parameters)
     return entry_points
 
@@ -172,7 +178,9 @@ def _parse_parameter(entry_point: str, name: str, raw: Any) -> ParameterSpec:
     elif raw is None:
         type_, default = "string", None
     else:
-        raise ProjectSpecError(f"Entry point {entry_point!r}: parameter {name!r} must be a type name or a mapping")
+        raise ProjectSpecError(
+            f"Entry point {entry_point!r}: parameter {name!r} must be a type name or a mapping"
+        )
     if type_ not in PARAMETER_TYPES:
         raise ProjectSpecError(
             f"Entry point {entry_point!r}: parameter {name!r} has unknown type {type_!r} "

@@ -48,7 +48,9 @@ def grid(axes: list[SweepAxis]) -> list[dict[str, str]]:
         size *= len(axis.values)
     if size > MAX_SWEEP_RUNS:
         raise InvalidParameterError(f"The sweep has {size} combinations; the limit is {MAX_SWEEP_RUNS}")
-    return [dict(zip([a.name for a in axes], combo)) for combo in itertools.product(*(a.values for a in axes))]
+    return [
+        dict(zip([a.name for a in axes], combo)) for combo in itertools.product(*(a.values for a in axes))
+    ]
 
 
 def describe(combination: dict[str, str]) -> str:

@@ -7,8 +7,9 @@ the signature. Nothing a model file says can make us import an arbitrary module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.enforcement import enforce_params, enforce_schema
@@ -109,7 +110,9 @@ def load_model(
     """Load a model from a path or URI (``runs:/``, ``models:/``, ``s3://``, ...) as a PyFuncModel."""
     from bakehouse.models.uri import download_model
 
-    return load_model_from_dir(download_model(model_uri, dst_path), allow_pickle=allow_pickle, model_config=model_config)
+    return load_model_from_dir(
+        download_model(model_uri, dst_path), allow_pickle=allow_pickle, model_config=model_config
+    )
 
 
 def get_model_info(model_uri: str) -> ModelInfo:

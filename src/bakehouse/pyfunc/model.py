@@ -14,9 +14,10 @@ import inspect
 import os
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.code_model import CODE_MODEL_LOADER, as_python_model, load_code_model
@@ -53,7 +54,9 @@ class PythonModel:
     def load_context(self, context: PythonModelContext) -> None:
         """Load artifacts (weights, vocabularies, ...) once, before the first ``predict``."""
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         raise NotImplementedError
 
     @property
@@ -70,8 +73,8 @@ class PythonModelWrapper:
         parameters = inspect.signature(python_model.predict).parameters
         names = list(parameters)
         self._takes_params = "params" in parameters
-        self._takes_context = "context" in parameters or len(names) >= 3 or (
-            len(names) >= 2 and names[1] == "model_input"
+        self._takes_context = (
+            "context" in parameters or len(names) >= 3 or (len(names) >= 2 and names[1] == "model_input")
         )
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
@@ -107,7 +110,9 @@ def save_custom_model(
     if isinstance(python_model, (str, os.PathLike)):  # models from code: the file is saved, nothing pickled
         code_file = Path(python_model)
         if code_file.suffix != ".py" or not code_file.is_file():
-            raise InvalidParameterError(f"python_model={os.fspath(python_model)!r} is not an existing .py file")
+            raise InvalidParameterError(
+                f"python_model={os.fspath(python_model)!r} is not an existing .py file"
+            )
         python_model = as_python_model(load_code_model(code_file))
     if not callable(getattr(python_model, "predict", None)):
         raise InvalidParameterError("python_model must define predict(context, model_input, params=None)")
@@ -116,7 +121,7 @@ def save_custom_model(
     if artifacts:
         (model_dir / ARTIFACTS_DIR).mkdir()
         for name, source in artifacts.items():
-            src = Path(source[len("file://"):] if source.startswith("file://") else source)
+            src = Path(source.removeprefix("file://"))
             if not src.exists():
                 raise InvalidParameterError(f"Artifact {name!r} not found at {source}")
             dst = model_dir / ARTIFACTS_DIR / src.name
@@ -143,7 +148,9 @@ def save_custom_model(
         conf["config"] = model_config
     model = mlflow_model or Model()
     model.add_flavor(FLAVOR_NAME, **saving.pyfunc_conf(loader, **conf))
-    context = PythonModelContext({k: str(model_dir / v["path"]) for k, v in saved_artifacts.items()}, dict(model_config or {}))
+    context = PythonModelContext(
+        {k: str(model_dir / v["path"]) for k, v in saved_artifacts.items()}, dict(model_config or {})
+    )
     predict = None
     if input_example is not None and signature is None:
         python_model.load_context(context)
@@ -172,7 +179,11 @@ def _inside(model_dir: Path, relative: str) -> Path:
 
 
 def load_pyfunc(
-    model_dir: str, model: Model, *, allow_pickle: bool | None = None, model_config: dict[str, Any] | None = None
+    model_dir: str,
+    model: Model,
+    *,
+    allow_pickle: bool | None = None,
+    model_config: dict[str, Any] | None = None,
 ) -> PythonModelWrapper:
     """Unpickle a custom model (opt-in only), add its ``code/`` to sys.path, run ``load_context``."""
     root = Path(model_dir)
@@ -188,7 +199,9 @@ def load_pyfunc(
         python_model = as_python_model(load_code_model(code_file))
     else:
         python_model = _unpickle(root, conf, allow_pickle)
-    artifacts = {name: str(_inside(root, info["path"])) for name, info in (conf.get("artifacts") or {}).items()}
+    artifacts = {
+        name: str(_inside(root, info["path"])) for name, info in (conf.get("artifacts") or {}).items()
+    }
     config = dict(conf.get("config") or {})
     config.update(model_config or {})
     context = PythonModelContext(artifacts, config)
@@ -205,6 +218,8 @@ def _unpickle(root: Path, conf: dict[str, Any], allow_pickle: bool | None) -> An
 
     path = _inside(root, pickled)
     if conf.get("compression"):
-        raise InvalidParameterError(f"Compressed python_model files ({conf['compression']}) are not supported")
+        raise InvalidParameterError(
+            f"Compressed python_model files ({conf['compression']}) are not supported"
+        )
     with open(path, "rb") as f:
         return cloudpickle.load(f)

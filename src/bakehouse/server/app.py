@@ -12,7 +12,8 @@ every RPC handler. With ``config.app_name`` set, ``bakehouse.server.auth:hooks(c
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -46,7 +47,9 @@ def uri_scheme(uri: str) -> str:
 def create_tracking_store(config: ServerConfig) -> Any:
     factory = plugins.tracking_stores.get(uri_scheme(config.backend_store_uri) or "sqlite")
     try:
-        return factory(config.backend_store_uri, config.effective_artifact_root, restrict_artifact_locations=True)
+        return factory(
+            config.backend_store_uri, config.effective_artifact_root, restrict_artifact_locations=True
+        )
     except TypeError:  # a plug-in store without the server-only keyword
         return factory(config.backend_store_uri, config.effective_artifact_root)
 
@@ -95,7 +98,9 @@ def _auth_hooks(config: ServerConfig) -> tuple[list[MiddlewareFactory], HandlerW
     try:
         from bakehouse.server.auth import hooks  # type: ignore[attr-defined]
     except ImportError as exc:
-        raise InvalidParameterError(f"--app-name {config.app_name!r} is not available in this installation") from exc
+        raise InvalidParameterError(
+            f"--app-name {config.app_name!r} is not available in this installation"
+        ) from exc
     middleware, wrapper = hooks(config)
     return list(middleware), wrapper
 
@@ -162,6 +167,10 @@ def create_app(
         app.state.tracking_store = tracking_store
         app.state.registry_store = registry_store
     else:
-        app.state.tracking_store = tracking_store if tracking_store is not None else create_tracking_store(config)
-        app.state.registry_store = registry_store if registry_store is not None else create_registry_store(config)
+        app.state.tracking_store = (
+            tracking_store if tracking_store is not None else create_tracking_store(config)
+        )
+        app.state.registry_store = (
+            registry_store if registry_store is not None else create_registry_store(config)
+        )
     return app

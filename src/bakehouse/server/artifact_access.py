@@ -35,7 +35,9 @@ class ArtifactAccess:
 
     def destination_repo(self, relative: str = "") -> ArtifactRepository:
         if not self.config.serve_artifacts:
-            raise InvalidParameterError("This server does not serve artifacts (it was started with --no-serve-artifacts)")
+            raise InvalidParameterError(
+                "This server does not serve artifacts (it was started with --no-serve-artifacts)"
+            )
         if is_local_uri(self.destination):
             Path(local_path_from_uri(self.destination)).mkdir(parents=True, exist_ok=True)
         return get_artifact_repository(append_to_uri(self.destination, safe_relative_path(relative)))

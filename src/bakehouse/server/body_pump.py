@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import select
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from starlette.requests import ClientDisconnect
 
@@ -34,7 +35,9 @@ class BodyPump:
     """The rest of one request's body: the chunks the parser already received, then ``remaining`` bytes
     still in the socket. Read once, from one worker thread (never the event loop: it blocks)."""
 
-    def __init__(self, pending: Sequence[bytes], fd: int, remaining: int, idle_timeout: float = IDLE_TIMEOUT_S) -> None:
+    def __init__(
+        self, pending: Sequence[bytes], fd: int, remaining: int, idle_timeout: float = IDLE_TIMEOUT_S
+    ) -> None:
         self._pending = list(pending)
         self._fd = fd  # our own duplicate, closed when done: the connection may be closed meanwhile
         self._remaining = remaining

@@ -17,7 +17,7 @@ DEFAULT_CORS_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1
 def absolute_local_uri(uri: str) -> str:
     """Make a relative SQLite path or local directory absolute, so every worker agrees on it."""
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and ":memory:" not in uri:
-        return "sqlite:///" + str((Path.cwd() / uri[len("sqlite:///"):]).resolve())
+        return "sqlite:///" + str((Path.cwd() / uri[len("sqlite:///") :]).resolve())
     return uri
 
 
@@ -57,7 +57,7 @@ class ServerConfig:
     #: proxies whose X-Forwarded-For / X-Forwarded-Proto headers are trusted (comma-separated, "*" = all)
     forwarded_allow_ips: str = ""
 
-    def normalized(self) -> "ServerConfig":
+    def normalized(self) -> ServerConfig:
         """Absolute local paths, a clean prefix: what every worker process must agree on."""
         prefix = self.static_prefix.strip()
         if prefix and not prefix.startswith("/"):
@@ -72,7 +72,9 @@ class ServerConfig:
             **{
                 **self.__dict__,
                 "backend_store_uri": absolute_local_uri(self.backend_store_uri),
-                "registry_store_uri": absolute_local_uri(self.registry_store_uri) if self.registry_store_uri else None,
+                "registry_store_uri": absolute_local_uri(self.registry_store_uri)
+                if self.registry_store_uri
+                else None,
                 "static_prefix": prefix.rstrip("/"),
                 "artifacts_destination": destination,
                 "default_artifact_root": root,
@@ -105,7 +107,11 @@ class ServerConfig:
         if self.host not in ("0.0.0.0", "::", "") and host == self.host.lower():
             return True
         for pattern in patterns:
-            pattern = _strip_port(pattern.strip().lower()) if ":" in pattern and not pattern.startswith("[") else pattern.lower()
+            pattern = (
+                _strip_port(pattern.strip().lower())
+                if ":" in pattern and not pattern.startswith("[")
+                else pattern.lower()
+            )
             if pattern == host or (pattern.startswith("*.") and host.endswith(pattern[1:])):
                 return True
             if pattern == host_header.strip().lower():

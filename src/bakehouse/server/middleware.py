@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -74,7 +75,9 @@ class SecurityMiddleware:
         if host is None or not self.config.host_allowed(host):
             logger.warning("Refused a request with Host header %r", host)
             await _deny(
-                send, 403, "PERMISSION_DENIED",
+                send,
+                403,
+                "PERMISSION_DENIED",
                 f"Invalid Host header {host!r}: start the server with --allowed-hosts to accept it.",
             )
             return

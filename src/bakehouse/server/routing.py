@@ -14,7 +14,8 @@ import importlib
 import logging
 import types
 import typing
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -57,8 +58,11 @@ def json_result(request: Request, result: Any) -> Response:
     ):
         import gzip  # only for large UI responses
 
-        return Response(gzip.compress(body, compresslevel=1), media_type=JSON_MEDIA_TYPE,
-                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(
+            gzip.compress(body, compresslevel=1),
+            media_type=JSON_MEDIA_TYPE,
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
     return Response(body, media_type=JSON_MEDIA_TYPE)
 
 
@@ -68,7 +72,10 @@ def error_response(exc: BakehouseError) -> Response:
 
 def internal_error_response() -> Response:
     return JSONResponse(
-        {"error_code": ErrorCode.INTERNAL_ERROR.value, "message": "Internal server error; see the server log."},
+        {
+            "error_code": ErrorCode.INTERNAL_ERROR.value,
+            "message": "Internal server error; see the server log.",
+        },
         status_code=500,
     )
 
@@ -260,7 +267,7 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
             return json_result(request, result)
         except BakehouseError as exc:
             return error_response(exc)
-        except Exception:  # noqa: BLE001 - the one place unknown errors become a generic 500
+        except Exception:
             logger.exception("Unhandled error in %s %s", request.method, request.url.path)
             return internal_error_response()
 
@@ -276,7 +283,7 @@ def raw_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Aw
         except ClientDisconnect:  # an upload cut short: the partial file was discarded, nobody is listening
             logger.info("Client went away during %s %s", request.method, request.url.path)
             return Response(status_code=499)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("Unhandled error in %s %s", request.method, request.url.path)
             return internal_error_response()
 
@@ -288,7 +295,10 @@ def api_prefixes(endpoint: Endpoint, static_prefix: str) -> list[str]:
 
 
 def routes_for(
-    endpoints: list[Endpoint], static_prefix: str, wrapper: HandlerWrapper | None = None, ajax_only: bool = False
+    endpoints: list[Endpoint],
+    static_prefix: str,
+    wrapper: HandlerWrapper | None = None,
+    ajax_only: bool = False,
 ) -> list[Route]:
     routes: list[Route] = []
     for endpoint in endpoints:

@@ -76,8 +76,13 @@ def _http_protocol() -> type:
             self._body_seen = 0
             super().on_headers_complete()
             length = declared_length(self.headers)
-            if (length is not None and length >= MIN_PUMPED_BODY and self.scheme == "http"
-                    and self.cycle is not None and self.cycle.scope is self.scope):
+            if (
+                length is not None
+                and length >= MIN_PUMPED_BODY
+                and self.scheme == "http"
+                and self.cycle is not None
+                and self.cycle.scope is self.scope
+            ):
                 cycle = self.cycle
                 extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
                 extensions[BODY_PUMP] = lambda: self._take_body(cycle, length)
@@ -94,9 +99,16 @@ def _http_protocol() -> type:
             (another request is being parsed, the app already read part of it, the client is gone)."""
             try:  # uvicorn's internals: a version that differs only loses this shortcut, never the body
                 pending = cycle.body
-                if (cycle is not self.cycle or self.pipeline or cycle.disconnected or cycle.response_started
-                        or self.transport.is_closing() or self._body_seen != len(pending)
-                        or not hasattr(cycle, "waiting_for_100_continue") or not hasattr(cycle, "keep_alive")):
+                if (
+                    cycle is not self.cycle
+                    or self.pipeline
+                    or cycle.disconnected
+                    or cycle.response_started
+                    or self.transport.is_closing()
+                    or self._body_seen != len(pending)
+                    or not hasattr(cycle, "waiting_for_100_continue")
+                    or not hasattr(cycle, "keep_alive")
+                ):
                     return None
             except AttributeError:
                 return None
@@ -107,7 +119,9 @@ def _http_protocol() -> type:
             if cycle.waiting_for_100_continue:
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 cycle.waiting_for_100_continue = False
-            chunks = pending.chunks if isinstance(pending, _BodyChunks) else ([bytes(pending)] if pending else [])
+            chunks = (
+                pending.chunks if isinstance(pending, _BodyChunks) else ([bytes(pending)] if pending else [])
+            )
             cycle.body = bytearray()
             fd = -1
             if remaining:
@@ -182,7 +196,9 @@ def serve(config: ServerConfig, app: Any = None) -> None:
     uconfig = uvicorn_config(config)
     sock = uconfig.bind_socket()
     ctx = multiprocessing.get_context("fork")
-    children = [ctx.Process(target=_worker, args=(uconfig, sock), daemon=False) for _ in range(config.workers)]
+    children = [
+        ctx.Process(target=_worker, args=(uconfig, sock), daemon=False) for _ in range(config.workers)
+    ]
     for child in children:
         child.start()
 

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -69,7 +70,9 @@ class ModelHolder:
     def swap(self, new_model: Any, version: str | None = None, uri: str | None = None) -> LoadedModel:
         with self._lock:
             previous = self._current
-            self._current = LoadedModel(new_model, uri or previous.uri, version, MatrixFastPath.for_model(new_model))
+            self._current = LoadedModel(
+                new_model, uri or previous.uri, version, MatrixFastPath.for_model(new_model)
+            )
             return previous
 
 
@@ -84,7 +87,9 @@ def _signature_inputs(model: Any) -> Any:
     return signature.inputs if signature is not None else None
 
 
-def predict_body(model: Any, body: bytes, content_type: str | None, fast: MatrixFastPath | None = None) -> bytes:
+def predict_body(
+    model: Any, body: bytes, content_type: str | None, fast: MatrixFastPath | None = None
+) -> bytes:
     """Parse, predict and encode one request (synchronous: runs in the worker thread)."""
     kind = media_type(content_type)
     schema = _signature_inputs(model)
@@ -136,13 +141,21 @@ def create_scoring_app(
         loaded = holder.current
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return _error(413, f"Request body is larger than the limit of {max_body_bytes} bytes", "REQUEST_LIMIT_EXCEEDED")
+            return _error(
+                413,
+                f"Request body is larger than the limit of {max_body_bytes} bytes",
+                "REQUEST_LIMIT_EXCEEDED",
+            )
         chunks = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_body_bytes:
-                return _error(413, f"Request body is larger than the limit of {max_body_bytes} bytes", "REQUEST_LIMIT_EXCEEDED")
+                return _error(
+                    413,
+                    f"Request body is larger than the limit of {max_body_bytes} bytes",
+                    "REQUEST_LIMIT_EXCEEDED",
+                )
             chunks.append(chunk)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         content_type = request.headers.get("content-type")
@@ -150,7 +163,7 @@ def create_scoring_app(
         future = loop.run_in_executor(executor, predict_body, loaded.model, body, content_type, loaded.fast)
         try:
             payload = await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return _error(504, f"Prediction timed out after {timeout:g} s", "DEADLINE_EXCEEDED")
         except UnsupportedMediaType as e:
             return Response(str(e), 415, media_type="text/plain")
@@ -159,7 +172,7 @@ def create_scoring_app(
         except BakehouseError as e:
             code = "BAD_REQUEST" if isinstance(e, BadRequestError) else e.code.value
             return _error(e.http_status if e.http_status < 500 else 400, e.message, code)
-        except Exception as e:  # noqa: BLE001 - the model's own error: report it, keep serving
+        except Exception as e:
             logger.exception("Prediction failed")
             return _error(400, f"Failed to predict: {type(e).__name__}: {e}")
         return Response(payload, 200, media_type=_JSON, headers=headers(loaded))
@@ -170,6 +183,7 @@ def create_scoring_app(
         Route("/version", version, methods=["GET"]),
         Route("/invocations", invocations, methods=["POST"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield

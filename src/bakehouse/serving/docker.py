@@ -11,8 +11,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bakehouse.errors import BakehouseError
 from bakehouse.version import __version__
@@ -48,8 +48,12 @@ def default_bakehouse_spec() -> str:
     return f"bakehouse=={__version__}"
 
 
-def render_dockerfile(has_model: bool, *, base_image: str | None = None, bakehouse_spec: str | None = None) -> str:
-    copy_model = f"COPY model_dir {MODEL_DIR_IN_IMAGE}" if has_model else f"# mount the model at {MODEL_DIR_IN_IMAGE}"
+def render_dockerfile(
+    has_model: bool, *, base_image: str | None = None, bakehouse_spec: str | None = None
+) -> str:
+    copy_model = (
+        f"COPY model_dir {MODEL_DIR_IN_IMAGE}" if has_model else f"# mount the model at {MODEL_DIR_IN_IMAGE}"
+    )
     requirements_arg = f"-r {MODEL_DIR_IN_IMAGE}/requirements.txt " if has_model else ""
     return _TEMPLATE.format(
         version=__version__,
@@ -82,7 +86,8 @@ def generate_dockerfile(
         shutil.copytree(source, target)
     dockerfile = out / "Dockerfile"
     dockerfile.write_text(
-        render_dockerfile(model_uri is not None, base_image=base_image, bakehouse_spec=bakehouse_spec), encoding="utf-8"
+        render_dockerfile(model_uri is not None, base_image=base_image, bakehouse_spec=bakehouse_spec),
+        encoding="utf-8",
     )
     return dockerfile
 

@@ -23,7 +23,7 @@ class MatrixFastPath:
         self.width = len(columns)
 
     @classmethod
-    def for_model(cls, model: Any) -> "MatrixFastPath | None":
+    def for_model(cls, model: Any) -> MatrixFastPath | None:
         impl = getattr(model, "_model_impl", None)
         signature = getattr(getattr(model, "metadata", None), "signature", None)
         if impl is None or signature is None or signature.inputs is None or signature.params is not None:
@@ -31,7 +31,9 @@ class MatrixFastPath:
         if not getattr(impl, "numpy_fast_path", False) or not getattr(impl, "_plain", False):
             return None
         specs = signature.inputs.inputs
-        if not specs or not all(isinstance(s, ColSpec) and s.type == "double" and s.name is not None for s in specs):
+        if not specs or not all(
+            isinstance(s, ColSpec) and s.type == "double" and s.name is not None for s in specs
+        ):
             return None
         columns = [str(s.name) for s in specs]
         fitted = getattr(impl, "_feature_names", None)
@@ -51,7 +53,11 @@ class MatrixFastPath:
             return None
         key, value = next(iter(payload.items()))
         if key == "dataframe_split":
-            if not isinstance(value, dict) or value.get("columns") != self.columns or set(value) - {"columns", "data"}:
+            if (
+                not isinstance(value, dict)
+                or value.get("columns") != self.columns
+                or set(value) - {"columns", "data"}
+            ):
                 return None
             rows = value.get("data")
         elif key in _ROW_KEYS:

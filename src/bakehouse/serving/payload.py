@@ -27,9 +27,9 @@ _NUMERIC = frozenset({"double", "float", "long", "integer"})
 _FORMAT_HELP = (
     "The input must be a JSON dictionary with exactly one of the input fields "
     "{'dataframe_split', 'dataframe_records', 'instances', 'inputs'}, optionally with 'params'. "
-    "For example: {\"dataframe_split\": {\"columns\": [\"a\", \"b\"], \"data\": [[1, 2]]}}. "
+    'For example: {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}. '
     "IMPORTANT: the MLflow Model scoring protocol changed in MLflow 2.0: bodies such as "
-    "{\"columns\": [...], \"data\": [...]} are no longer accepted; wrap them in 'dataframe_split'."
+    '{"columns": [...], "data": [...]} are no longer accepted; wrap them in \'dataframe_split\'.'
 )
 
 
@@ -47,12 +47,16 @@ class ParsedRequest:
 def media_type(content_type: str | None) -> str:
     """The media type, refusing any parameter other than ``charset=utf-8`` (as MLflow does)."""
     if not content_type:
-        raise UnsupportedMediaType("Missing Content-Type; use application/json, text/csv or application/vnd.apache.parquet")
+        raise UnsupportedMediaType(
+            "Missing Content-Type; use application/json, text/csv or application/vnd.apache.parquet"
+        )
     kind, *parameters = [p.strip() for p in content_type.split(";")]
     for parameter in parameters:
         key, _, value = parameter.partition("=")
         if key.strip().lower() != "charset" or value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise UnsupportedMediaType(f"Unsupported content type parameter {parameter!r}; only charset=utf-8")
+            raise UnsupportedMediaType(
+                f"Unsupported content type parameter {parameter!r}; only charset=utf-8"
+            )
     kind = kind.lower()
     if kind not in JSON_TYPES and kind not in CSV_TYPES and kind not in PARQUET_TYPES:
         raise UnsupportedMediaType(
@@ -137,7 +141,12 @@ def _parse_split(value: Any, schema: Schema | None) -> Any:
     if not isinstance(rows, list):
         raise BadRequestError("'dataframe_split.data' must be a list of rows")
     specs = _named_columns(schema)
-    if columns and specs and rows and all(specs.get(c) is not None and specs[c].type_name == "double" for c in columns):
+    if (
+        columns
+        and specs
+        and rows
+        and all(specs.get(c) is not None and specs[c].type_name == "double" for c in columns)
+    ):
         # fast path: an all-double table becomes one float64 block (no per-column work)
         try:
             array = np.asarray(rows, dtype=np.float64)

@@ -136,7 +136,11 @@ def serve(
     import uvicorn
 
     timeout = timeout if timeout is not None else settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT)
-    max_body = max_body_bytes if max_body_bytes is not None else int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES))
+    max_body = (
+        max_body_bytes
+        if max_body_bytes is not None
+        else int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES))
+    )
     common: dict[str, Any] = {
         "host": host,
         "port": port,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bakehouse import settings
 from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
@@ -98,27 +99,38 @@ class RegistryWatcher:
         try:
             version = self._resolve()
         except Exception as exc:  # noqa: BLE001 - the registry being down must not stop serving
-            logger.warning("Could not resolve %s (still serving version %s): %s",
-                           self.model_uri, self.holder.current.version, exc)
+            logger.warning(
+                "Could not resolve %s (still serving version %s): %s",
+                self.model_uri,
+                self.holder.current.version,
+                exc,
+            )
             return False
         if version == self.holder.current.version:
             return False
         try:
             model = self._load(pinned_uri(self.model_uri, version))
         except Exception as exc:  # noqa: BLE001 - a broken new version must not replace a working one
-            logger.error("Version %s of %s failed to load; still serving version %s: %s",
-                         version, self.model_uri, self.holder.current.version, exc)
+            logger.error(
+                "Version %s of %s failed to load; still serving version %s: %s",
+                version,
+                self.model_uri,
+                self.holder.current.version,
+                exc,
+            )
             return False
         previous = self.holder.swap(model, version=version, uri=self.model_uri)
         self.swaps += 1
-        logger.warning("Now serving %s version %s (was version %s)", self.model_uri, version, previous.version)
+        logger.warning(
+            "Now serving %s version %s (was version %s)", self.model_uri, version, previous.version
+        )
         return True
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.check_once()
 
-    def start(self) -> "RegistryWatcher":
+    def start(self) -> RegistryWatcher:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="bakehouse-registry-watch", daemon=True)
             self._thread.start()
@@ -200,8 +212,10 @@ def serve_watching(
     from bakehouse.serving.server import NoDelayHttpToolsProtocol
 
     timeout = timeout if timeout is not None else settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT)
-    max_body = max_body_bytes if max_body_bytes is not None else int(
-        settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)
+    max_body = (
+        max_body_bytes
+        if max_body_bytes is not None
+        else int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES))
     )
     common: dict[str, Any] = {
         "host": host,
@@ -219,9 +233,14 @@ def serve_watching(
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
         uvicorn.run(
-            "bakehouse.serving.watch:app_from_env", factory=True, workers=workers,
-            http="bakehouse.serving.server:NoDelayHttpToolsProtocol", **common,
+            "bakehouse.serving.watch:app_from_env",
+            factory=True,
+            workers=workers,
+            http="bakehouse.serving.server:NoDelayHttpToolsProtocol",
+            **common,
         )
         return
-    app = create_watching_app(model_uri, interval, timeout=timeout, max_body_bytes=max_body, allow_pickle=allow_pickle)
+    app = create_watching_app(
+        model_uri, interval, timeout=timeout, max_body_bytes=max_body, allow_pickle=allow_pickle
+    )
     uvicorn.Server(uvicorn.Config(app, lifespan="on", http=NoDelayHttpToolsProtocol, **common)).run()

@@ -36,7 +36,7 @@ class Permission(str, Enum):
     MANAGE = "MANAGE"
 
     @classmethod
-    def parse(cls, value: Any) -> "Permission":
+    def parse(cls, value: Any) -> Permission:
         if isinstance(value, Permission):
             return value
         if isinstance(value, str) and value.strip().upper() in cls.__members__:
@@ -125,7 +125,9 @@ class AuthStore:
                     raise AlreadyExistsError(f"User '{username}' already exists")
                 result = conn.execute(
                     s.users.insert().values(
-                        username=username, password_hash=password_hash, is_admin=is_admin,
+                        username=username,
+                        password_hash=password_hash,
+                        is_admin=is_admin,
                         created_time=int(time.time() * 1000),
                     )
                 )
@@ -184,13 +186,17 @@ class AuthStore:
         self._check_password(password)
         password_hash = self._hasher.hash(password)
         with self.db.write() as conn:
-            result = conn.execute(update(s.users).where(s.users.c.username == username).values(password_hash=password_hash))
+            result = conn.execute(
+                update(s.users).where(s.users.c.username == username).values(password_hash=password_hash)
+            )
             if result.rowcount == 0:
                 raise NotFoundError(f"User with username={username} not found")
 
     def update_admin(self, username: str, is_admin: bool) -> None:
         with self.db.write() as conn:
-            result = conn.execute(update(s.users).where(s.users.c.username == username).values(is_admin=bool(is_admin)))
+            result = conn.execute(
+                update(s.users).where(s.users.c.username == username).values(is_admin=bool(is_admin))
+            )
             if result.rowcount == 0:
                 raise NotFoundError(f"User with username={username} not found")
 
@@ -204,7 +210,9 @@ class AuthStore:
             conn.execute(delete(s.users).where(s.users.c.id == row.id))
 
     # ------------------------------------------------------------------------------------ tokens
-    def create_token(self, user_id: int, name: str | None = None, expires_in_seconds: int | None = None) -> tuple[str, TokenInfo]:
+    def create_token(
+        self, user_id: int, name: str | None = None, expires_in_seconds: int | None = None
+    ) -> tuple[str, TokenInfo]:
         """A new API token; the plain token is returned once and never stored."""
         if expires_in_seconds is not None and expires_in_seconds <= 0:
             raise InvalidParameterError("A token's expiry must be in the future")
@@ -217,8 +225,13 @@ class AuthStore:
         with self.db.write() as conn:
             result = conn.execute(
                 s.api_tokens.insert().values(
-                    user_id=user_id, name=name, token_prefix=token[:11], token_hash=hash_token(token),
-                    created_time=now, expires_time=expires, revoked=False,
+                    user_id=user_id,
+                    name=name,
+                    token_prefix=token[:11],
+                    token_hash=hash_token(token),
+                    created_time=now,
+                    expires_time=expires,
+                    revoked=False,
                 )
             )
             token_id = int(result.inserted_primary_key[0])
@@ -242,9 +255,15 @@ class AuthStore:
 
     def list_tokens(self, user_id: int) -> list[TokenInfo]:
         with self.db.read() as conn:
-            rows = conn.execute(select(s.api_tokens).where(s.api_tokens.c.user_id == user_id).order_by(s.api_tokens.c.id)).all()
-        return [TokenInfo(r.id, r.user_id, r.name, r.token_prefix, r.created_time, r.expires_time, bool(r.revoked))
-                for r in rows]
+            rows = conn.execute(
+                select(s.api_tokens).where(s.api_tokens.c.user_id == user_id).order_by(s.api_tokens.c.id)
+            ).all()
+        return [
+            TokenInfo(
+                r.id, r.user_id, r.name, r.token_prefix, r.created_time, r.expires_time, bool(r.revoked)
+            )
+            for r in rows
+        ]
 
     def revoke_token(self, user_id: int, token_id: int, is_admin: bool = False) -> None:
         with self.db.write() as conn:
@@ -271,8 +290,14 @@ class AuthStore:
             ).first()
         return Permission(row[0]) if row else None
 
-    def set_permission(self, user_id: int, resource_type: str, resource_id: str, permission: Permission | str,
-                       must_be_new: bool = False) -> None:
+    def set_permission(
+        self,
+        user_id: int,
+        resource_type: str,
+        resource_id: str,
+        permission: Permission | str,
+        must_be_new: bool = False,
+    ) -> None:
         table, column = self._permission_table(resource_type)
         permission = Permission.parse(permission)
         with self.db.write() as conn:
@@ -285,8 +310,11 @@ class AuthStore:
             if exists:
                 conn.execute(update(table).where(where).values(permission=permission.value))
             else:
-                conn.execute(table.insert().values({column.name: str(resource_id), "user_id": user_id,
-                                                    "permission": permission.value}))
+                conn.execute(
+                    table.insert().values(
+                        {column.name: str(resource_id), "user_id": user_id, "permission": permission.value}
+                    )
+                )
 
     def delete_permission(self, user_id: int, resource_type: str, resource_id: str) -> None:
         table, column = self._permission_table(resource_type)
@@ -300,7 +328,9 @@ class AuthStore:
         with self.db.read() as conn:
             for resource_type in RESOURCE_TYPES:
                 table, column = self._permission_table(resource_type)
-                for rid, perm in conn.execute(select(column, table.c.permission).where(table.c.user_id == user_id)):
+                for rid, perm in conn.execute(
+                    select(column, table.c.permission).where(table.c.user_id == user_id)
+                ):
                     out.append((resource_type, str(rid), perm))
         return out
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from bakehouse.errors import InvalidParameterError
 
@@ -54,7 +55,13 @@ def _validate_key_cached(key: str, kind: str) -> str:
             f"Invalid {kind} name: '{key}'. Names may only contain alphanumerics, underscores (_), dashes (-), "
             "periods (.), spaces ( ), colon(:) and slashes (/)."
         )
-    if key.startswith("/") or key.endswith("/") or "//" in key or posixpath.normpath(key) != key or key == ".":
+    if (
+        key.startswith("/")
+        or key.endswith("/")
+        or "//" in key
+        or posixpath.normpath(key) != key
+        or key == "."
+    ):
         raise InvalidParameterError(
             f"Invalid {kind} name: '{key}'. Names may be treated as files in certain cases, and must not resolve "
             f"to other names when treated as such. This name would resolve to '{posixpath.normpath(key)}'"
@@ -105,7 +112,9 @@ def validate_dataset(dataset: Any) -> None:
             raise InvalidParameterError(f"Invalid dataset {attr}: it must be a string")
         size = len(value.encode("utf-8", "surrogatepass"))
         if size > limit:
-            raise InvalidParameterError(f"Dataset '{dataset.name}' has a {attr} of {size} bytes; the limit is {limit}")
+            raise InvalidParameterError(
+                f"Dataset '{dataset.name}' has a {attr} of {size} bytes; the limit is {limit}"
+            )
     for key, value in dataset.tags.items():
         validate_key(key, "input tag")
         if not isinstance(value, str) or len(value) > 500:
@@ -138,7 +147,9 @@ def validate_bounded_string(value: Any, what: str, limit: int) -> str:
     if not isinstance(value, str):
         raise InvalidParameterError(f"Invalid {what} {value!r}: it must be a string")
     if len(value) > limit:
-        raise InvalidParameterError(f"{what.capitalize()} '{value[:40]}...' is {len(value)} characters long; the limit is {limit}")
+        raise InvalidParameterError(
+            f"{what.capitalize()} '{value[:40]}...' is {len(value)} characters long; the limit is {limit}"
+        )
     return value
 
 
@@ -215,7 +226,9 @@ def validate_run_name(name: Any) -> str:
     if not isinstance(name, str):
         raise InvalidParameterError(f"Invalid run name {name!r}: it must be a string")
     if len(name) > MAX_RUN_NAME_LENGTH:
-        raise InvalidParameterError(f"Run name is {len(name)} characters long; the limit is {MAX_RUN_NAME_LENGTH}")
+        raise InvalidParameterError(
+            f"Run name is {len(name)} characters long; the limit is {MAX_RUN_NAME_LENGTH}"
+        )
     if "\x00" in name:
         raise InvalidParameterError("Invalid run name: NUL characters are not allowed")
     return name
@@ -237,7 +250,9 @@ def validate_experiment_id(experiment_id: Any) -> str:
 
 def validate_max_results(max_results: Any, limit: int) -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, int):
-        raise InvalidParameterError(f"Invalid value {max_results!r} for parameter 'max_results': expected an integer")
+        raise InvalidParameterError(
+            f"Invalid value {max_results!r} for parameter 'max_results': expected an integer"
+        )
     if not 1 <= max_results <= limit:
         raise InvalidParameterError(
             f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at most {limit}, "

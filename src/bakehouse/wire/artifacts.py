@@ -43,23 +43,61 @@ class AbortMultipartUpload(WireModel):
     upload_id: str
 
 
-def _row(name: str, method: str, path: str, fn: str, request: object = None, raw: bool = False,
-         level: str = "read") -> Endpoint:
+def _row(
+    name: str, method: str, path: str, fn: str, request: object = None, raw: bool = False, level: str = "read"
+) -> Endpoint:
     return Endpoint(
-        name=name, method=method, path=ARTIFACTS_PREFIX + path, handler=f"artifacts:{fn}", request=request,
-        raw=raw, permission=("experiment", level),  # first path segment = experiment id
+        name=name,
+        method=method,
+        path=ARTIFACTS_PREFIX + path,
+        handler=f"artifacts:{fn}",
+        request=request,
+        raw=raw,
+        permission=("experiment", level),  # first path segment = experiment id
     )
 
 
 ENDPOINTS: list[Endpoint] = [
     _row("ListArtifactsProxy", "GET", "/artifacts", "list_artifacts", ListArtifactsProxy),
     _row("DownloadArtifact", "GET", "/artifacts/{artifact_path:path}", "download_artifact", raw=True),
-    _row("UploadArtifact", "PUT", "/artifacts/{artifact_path:path}", "upload_artifact", raw=True, level="update"),
-    _row("DeleteArtifact", "DELETE", "/artifacts/{artifact_path:path}", "delete_artifact", raw=True, level="delete"),
-    _row("CreateMultipartUpload", "POST", "/mpu/create/{artifact_path:path}", "create_multipart_upload",
-         CreateMultipartUpload, level="update"),
-    _row("CompleteMultipartUpload", "POST", "/mpu/complete/{artifact_path:path}", "complete_multipart_upload",
-         CompleteMultipartUpload, level="update"),
-    _row("AbortMultipartUpload", "POST", "/mpu/abort/{artifact_path:path}", "abort_multipart_upload",
-         AbortMultipartUpload, level="update"),
+    _row(
+        "UploadArtifact",
+        "PUT",
+        "/artifacts/{artifact_path:path}",
+        "upload_artifact",
+        raw=True,
+        level="update",
+    ),
+    _row(
+        "DeleteArtifact",
+        "DELETE",
+        "/artifacts/{artifact_path:path}",
+        "delete_artifact",
+        raw=True,
+        level="delete",
+    ),
+    _row(
+        "CreateMultipartUpload",
+        "POST",
+        "/mpu/create/{artifact_path:path}",
+        "create_multipart_upload",
+        CreateMultipartUpload,
+        level="update",
+    ),
+    _row(
+        "CompleteMultipartUpload",
+        "POST",
+        "/mpu/complete/{artifact_path:path}",
+        "complete_multipart_upload",
+        CompleteMultipartUpload,
+        level="update",
+    ),
+    _row(
+        "AbortMultipartUpload",
+        "POST",
+        "/mpu/abort/{artifact_path:path}",
+        "abort_multipart_upload",
+        AbortMultipartUpload,
+        level="update",
+    ),
 ]

@@ -9,7 +9,8 @@ omitted, int64 as JSON numbers, doubles that JSON cannot carry (NaN, +/-inf) as 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from bakehouse.entities import (
     Experiment,
@@ -25,7 +26,13 @@ from bakehouse.entities import (
 from bakehouse.entities.run import DatasetInput, ModelOutput
 
 _NONFINITE_OUT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-_NONFINITE_IN = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf, "-inf": -math.inf}
+_NONFINITE_IN = {
+    "nan": math.nan,
+    "infinity": math.inf,
+    "-infinity": -math.inf,
+    "inf": math.inf,
+    "-inf": -math.inf,
+}
 
 
 # ------------------------------------------------------------------------------------------ scalars
@@ -185,7 +192,9 @@ def _metric_points(data: RunData) -> list[Metric]:
 
 
 def _is_plain(m: Metric) -> bool:
-    return m.dataset_name is None and m.dataset_digest is None and m.model_id is None and math.isfinite(m.value)
+    return (
+        m.dataset_name is None and m.dataset_digest is None and m.model_id is None and math.isfinite(m.value)
+    )
 
 
 def run_data_to_json(data: RunData) -> dict[str, Any]:
@@ -193,7 +202,9 @@ def run_data_to_json(data: RunData) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if data.metrics or data.metric_points:
         out["metrics"] = [
-            {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step} if _is_plain(m) else metric_to_json(m)
+            {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
+            if _is_plain(m)
+            else metric_to_json(m)
             for m in _metric_points(data)
         ]
     if data.params:
@@ -258,7 +269,9 @@ def run_inputs_to_json(inputs: RunInputs) -> dict[str, Any]:
 def run_outputs_to_json(outputs: RunOutputs) -> dict[str, Any]:
     if not outputs.model_outputs:
         return {}
-    return _compact({"model_outputs": [{"model_id": m.model_id, "step": m.step} for m in outputs.model_outputs]})
+    return _compact(
+        {"model_outputs": [{"model_id": m.model_id, "step": m.step} for m in outputs.model_outputs]}
+    )
 
 
 def run_to_json(run: Run) -> dict[str, Any]:
@@ -347,4 +360,6 @@ def file_info_to_json(f: FileInfo) -> dict[str, Any]:
 
 def file_info_from_json(d: Mapping[str, Any]) -> FileInfo:
     size = d.get("file_size")
-    return FileInfo(path=d["path"], is_dir=bool(d.get("is_dir", False)), file_size=int(size) if size is not None else None)
+    return FileInfo(
+        path=d["path"], is_dir=bool(d.get("is_dir", False)), file_size=int(size) if size is not None else None
+    )

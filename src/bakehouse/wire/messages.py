@@ -8,9 +8,18 @@ something other than what was sent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from bakehouse.wire.json import float_from_json
 
@@ -25,7 +34,7 @@ def _to_int64(value: int | str) -> int:
     return number
 
 
-def _to_double(value: float | int | str) -> float:
+def _to_double(value: float | str) -> float:
     if isinstance(value, str):
         return float_from_json(value)
     return float(value)
@@ -43,10 +52,10 @@ def _id_string(value: Any) -> Any:
 # (proto-JSON); doubles also arrive as "NaN", "Infinity", "-Infinity".
 _NONFINITE = Literal["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf", "infinity", "-infinity"]
 Int64 = Annotated[
-    Union[Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)], Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")]],
+    Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)] | Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")],
     AfterValidator(_to_int64),
 ]
-Double = Annotated[Union[StrictFloat, StrictInt, _NONFINITE], AfterValidator(_to_double)]
+Double = Annotated[StrictFloat | StrictInt | _NONFINITE, AfterValidator(_to_double)]
 Id = Annotated[str, BeforeValidator(_id_string)]
 Text = Annotated[StrictStr, Field(pattern=r"^[^\x00]*$")]
 
@@ -55,7 +64,9 @@ class WireModel(BaseModel):
     """Base of every request/response message."""
 
     # defer_build: validators are compiled on first use, so a server starts without building ~100 of them
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=False, defer_build=True)
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, str_strip_whitespace=False, defer_build=True
+    )
 
 
 class KeyValue(WireModel):

@@ -8,7 +8,8 @@ official client never sends it, so MLflow's contract is unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pydantic import Field
 
@@ -232,7 +233,9 @@ def registered_model_from_json(d: Mapping[str, Any]) -> RegisteredModel:
         user_id=d.get("user_id"),
         latest_versions=[model_version_from_json(v) for v in d.get("latest_versions") or ()],
         tags=_kv_dict(d.get("tags")),
-        aliases=[RegisteredModelAlias(alias=a["alias"], version=str(a["version"])) for a in d.get("aliases") or ()],
+        aliases=[
+            RegisteredModelAlias(alias=a["alias"], version=str(a["version"])) for a in d.get("aliases") or ()
+        ],
     )
 
 
@@ -269,7 +272,13 @@ def _row(
     name: str, method: str, path: str, fn: str, request: Any, permission: tuple[str | None, str], **kw: Any
 ) -> Endpoint:
     return Endpoint(
-        name=name, method=method, path=path, handler=f"registry:{fn}", request=request, permission=permission, **kw
+        name=name,
+        method=method,
+        path=path,
+        handler=f"registry:{fn}",
+        request=request,
+        permission=permission,
+        **kw,
     )
 
 
@@ -281,39 +290,136 @@ _D = ("registered_model", "delete")
 _M = ("registered_model", "manage")
 
 ENDPOINTS: list[Endpoint] = [
-    _row("CreateRegisteredModel", "POST", f"{_RM}/create", "create_registered_model", CreateRegisteredModel, ("registered_model", "create")),
-    _row("RenameRegisteredModel", "POST", f"{_RM}/rename", "rename_registered_model", RenameRegisteredModel, _U),
-    _row("UpdateRegisteredModel", "PATCH", f"{_RM}/update", "update_registered_model", UpdateRegisteredModel, _U),
-    _row("DeleteRegisteredModel", "DELETE", f"{_RM}/delete", "delete_registered_model", DeleteRegisteredModel, _D),
-    _row("GetRegisteredModel", "GET", f"{_RM}/get", "get_registered_model", GetRegisteredModel, _R),
-    _row("SearchRegisteredModels", "GET", f"{_RM}/search", "search_registered_models", SearchRegisteredModels, (None, "read")),
     _row(
-        "GetLatestVersions", "POST", f"{_RM}/get-latest-versions", "get_latest_versions", GetLatestVersions, _R,
+        "CreateRegisteredModel",
+        "POST",
+        f"{_RM}/create",
+        "create_registered_model",
+        CreateRegisteredModel,
+        ("registered_model", "create"),
+    ),
+    _row(
+        "RenameRegisteredModel", "POST", f"{_RM}/rename", "rename_registered_model", RenameRegisteredModel, _U
+    ),
+    _row(
+        "UpdateRegisteredModel",
+        "PATCH",
+        f"{_RM}/update",
+        "update_registered_model",
+        UpdateRegisteredModel,
+        _U,
+    ),
+    _row(
+        "DeleteRegisteredModel",
+        "DELETE",
+        f"{_RM}/delete",
+        "delete_registered_model",
+        DeleteRegisteredModel,
+        _D,
+    ),
+    _row("GetRegisteredModel", "GET", f"{_RM}/get", "get_registered_model", GetRegisteredModel, _R),
+    _row(
+        "SearchRegisteredModels",
+        "GET",
+        f"{_RM}/search",
+        "search_registered_models",
+        SearchRegisteredModels,
+        (None, "read"),
+    ),
+    _row(
+        "GetLatestVersions",
+        "POST",
+        f"{_RM}/get-latest-versions",
+        "get_latest_versions",
+        GetLatestVersions,
+        _R,
         extra_methods=("GET",),
     ),
-    _row("SetRegisteredModelTag", "POST", f"{_RM}/set-tag", "set_registered_model_tag", SetRegisteredModelTag, _U),
-    _row("DeleteRegisteredModelTag", "DELETE", f"{_RM}/delete-tag", "delete_registered_model_tag", DeleteRegisteredModelTag, _U),
-    _row("SetRegisteredModelAlias", "POST", f"{_RM}/alias", "set_registered_model_alias", SetRegisteredModelAlias, _U),
-    _row("DeleteRegisteredModelAlias", "DELETE", f"{_RM}/alias", "delete_registered_model_alias", DeleteRegisteredModelAlias, _U),
-    _row("GetModelVersionByAlias", "GET", f"{_RM}/alias", "get_model_version_by_alias", GetModelVersionByAlias, _R),
+    _row(
+        "SetRegisteredModelTag",
+        "POST",
+        f"{_RM}/set-tag",
+        "set_registered_model_tag",
+        SetRegisteredModelTag,
+        _U,
+    ),
+    _row(
+        "DeleteRegisteredModelTag",
+        "DELETE",
+        f"{_RM}/delete-tag",
+        "delete_registered_model_tag",
+        DeleteRegisteredModelTag,
+        _U,
+    ),
+    _row(
+        "SetRegisteredModelAlias",
+        "POST",
+        f"{_RM}/alias",
+        "set_registered_model_alias",
+        SetRegisteredModelAlias,
+        _U,
+    ),
+    _row(
+        "DeleteRegisteredModelAlias",
+        "DELETE",
+        f"{_RM}/alias",
+        "delete_registered_model_alias",
+        DeleteRegisteredModelAlias,
+        _U,
+    ),
+    _row(
+        "GetModelVersionByAlias",
+        "GET",
+        f"{_RM}/alias",
+        "get_model_version_by_alias",
+        GetModelVersionByAlias,
+        _R,
+    ),
     _row("CreateModelVersion", "POST", f"{_MV}/create", "create_model_version", CreateModelVersion, _U),
     _row("UpdateModelVersion", "PATCH", f"{_MV}/update", "update_model_version", UpdateModelVersion, _U),
     _row(
-        "TransitionModelVersionStage", "POST", f"{_MV}/transition-stage", "transition_model_version_stage",
-        TransitionModelVersionStage, _U,
+        "TransitionModelVersionStage",
+        "POST",
+        f"{_MV}/transition-stage",
+        "transition_model_version_stage",
+        TransitionModelVersionStage,
+        _U,
     ),
     _row("DeleteModelVersion", "DELETE", f"{_MV}/delete", "delete_model_version", DeleteModelVersion, _D),
     _row("GetModelVersion", "GET", f"{_MV}/get", "get_model_version", GetModelVersion, _R),
-    _row("SearchModelVersions", "GET", f"{_MV}/search", "search_model_versions", SearchModelVersions, (None, "read")),
     _row(
-        "GetModelVersionDownloadUri", "GET", f"{_MV}/get-download-uri", "get_model_version_download_uri",
-        GetModelVersionDownloadUri, _R,
+        "SearchModelVersions",
+        "GET",
+        f"{_MV}/search",
+        "search_model_versions",
+        SearchModelVersions,
+        (None, "read"),
+    ),
+    _row(
+        "GetModelVersionDownloadUri",
+        "GET",
+        f"{_MV}/get-download-uri",
+        "get_model_version_download_uri",
+        GetModelVersionDownloadUri,
+        _R,
     ),
     _row("SetModelVersionTag", "POST", f"{_MV}/set-tag", "set_model_version_tag", SetModelVersionTag, _U),
-    _row("DeleteModelVersionTag", "DELETE", f"{_MV}/delete-tag", "delete_model_version_tag", DeleteModelVersionTag, _U),
+    _row(
+        "DeleteModelVersionTag",
+        "DELETE",
+        f"{_MV}/delete-tag",
+        "delete_model_version_tag",
+        DeleteModelVersionTag,
+        _U,
+    ),
     # Bakehouse's own: the audit trail of alias moves and stage transitions.
     _row(
-        "GetRegistryHistory", "GET", "/bakehouse/registry/history", "get_registry_history", GetRegistryHistory, _R,
+        "GetRegistryHistory",
+        "GET",
+        "/bakehouse/registry/history",
+        "get_registry_history",
+        GetRegistryHistory,
+        _R,
         summary="Every alias set/move/delete and stage transition of a registered model, oldest first.",
     ),
 ]

@@ -127,8 +127,16 @@ class MetricIn(WireModel):
     dataset_digest: str | None = None
 
     def to_entity(self, run_id: str) -> Metric:
-        return Metric(self.key, self.value, self.timestamp, self.step, run_id, self.dataset_name, self.dataset_digest,
-                      self.model_id)
+        return Metric(
+            self.key,
+            self.value,
+            self.timestamp,
+            self.step,
+            run_id,
+            self.dataset_name,
+            self.dataset_digest,
+            self.model_id,
+        )
 
 
 class LogMetric(RunScoped, MetricIn):
@@ -189,7 +197,11 @@ class LogBatch(RunScoped):
     @classmethod
     def fast_validate(cls, data: dict[str, Any]) -> LogBatch | None:
         """A metrics-only batch in the plain shape, without per-field validation; None: use model_validate."""
-        if not data.keys() <= _PLAIN_BATCH_FIELDS or data.get("params", []) != [] or data.get("tags", []) != []:
+        if (
+            not data.keys() <= _PLAIN_BATCH_FIELDS
+            or data.get("params", []) != []
+            or data.get("tags", []) != []
+        ):
             return None
         run_id, run_uuid = data.get("run_id"), data.get("run_uuid")
         if type(run_id) not in (str, type(None)) or type(run_uuid) not in (str, type(None)):
@@ -338,9 +350,17 @@ class LogLoggedModelParams(WireModel):
 
 
 # ------------------------------------------------------------------------------------------ the table
-def _row(name: str, method: str, path: str, fn: str, request: Any, permission: tuple[str | None, str], **kw: Any) -> Endpoint:
+def _row(
+    name: str, method: str, path: str, fn: str, request: Any, permission: tuple[str | None, str], **kw: Any
+) -> Endpoint:
     return Endpoint(
-        name=name, method=method, path=path, handler=f"tracking:{fn}", request=request, permission=permission, **kw
+        name=name,
+        method=method,
+        path=path,
+        handler=f"tracking:{fn}",
+        request=request,
+        permission=permission,
+        **kw,
     )
 
 
@@ -355,21 +375,86 @@ _LM_U = ("logged_model", "update")
 _LM_D = ("logged_model", "delete")
 
 ENDPOINTS: list[Endpoint] = [
-    _row("CreateExperiment", "POST", "/mlflow/experiments/create", "create_experiment", CreateExperiment, ("experiment", "create")),
-    _row("SearchExperiments", "POST", "/mlflow/experiments/search", "search_experiments", SearchExperiments, (None, "read"), extra_methods=("GET",)),
+    _row(
+        "CreateExperiment",
+        "POST",
+        "/mlflow/experiments/create",
+        "create_experiment",
+        CreateExperiment,
+        ("experiment", "create"),
+    ),
+    _row(
+        "SearchExperiments",
+        "POST",
+        "/mlflow/experiments/search",
+        "search_experiments",
+        SearchExperiments,
+        (None, "read"),
+        extra_methods=("GET",),
+    ),
     _row("GetExperiment", "GET", "/mlflow/experiments/get", "get_experiment", GetExperiment, _EXP_R),
-    _row("GetExperimentByName", "GET", "/mlflow/experiments/get-by-name", "get_experiment_by_name", GetExperimentByName, _EXP_R),
-    _row("DeleteExperiment", "POST", "/mlflow/experiments/delete", "delete_experiment", DeleteExperiment, _EXP_D),
-    _row("RestoreExperiment", "POST", "/mlflow/experiments/restore", "restore_experiment", RestoreExperiment, _EXP_D),
-    _row("UpdateExperiment", "POST", "/mlflow/experiments/update", "update_experiment", UpdateExperiment, _EXP_U),
-    _row("SetExperimentTag", "POST", "/mlflow/experiments/set-experiment-tag", "set_experiment_tag", SetExperimentTag, _EXP_U),
-    _row("DeleteExperimentTag", "POST", "/mlflow/experiments/delete-experiment-tag", "delete_experiment_tag", DeleteExperimentTag, _EXP_U),
+    _row(
+        "GetExperimentByName",
+        "GET",
+        "/mlflow/experiments/get-by-name",
+        "get_experiment_by_name",
+        GetExperimentByName,
+        _EXP_R,
+    ),
+    _row(
+        "DeleteExperiment",
+        "POST",
+        "/mlflow/experiments/delete",
+        "delete_experiment",
+        DeleteExperiment,
+        _EXP_D,
+    ),
+    _row(
+        "RestoreExperiment",
+        "POST",
+        "/mlflow/experiments/restore",
+        "restore_experiment",
+        RestoreExperiment,
+        _EXP_D,
+    ),
+    _row(
+        "UpdateExperiment",
+        "POST",
+        "/mlflow/experiments/update",
+        "update_experiment",
+        UpdateExperiment,
+        _EXP_U,
+    ),
+    _row(
+        "SetExperimentTag",
+        "POST",
+        "/mlflow/experiments/set-experiment-tag",
+        "set_experiment_tag",
+        SetExperimentTag,
+        _EXP_U,
+    ),
+    _row(
+        "DeleteExperimentTag",
+        "POST",
+        "/mlflow/experiments/delete-experiment-tag",
+        "delete_experiment_tag",
+        DeleteExperimentTag,
+        _EXP_U,
+    ),
     _row("CreateRun", "POST", "/mlflow/runs/create", "create_run", CreateRun, _EXP_U),
     _row("UpdateRun", "POST", "/mlflow/runs/update", "update_run", UpdateRun, _RUN_U),
     _row("DeleteRun", "POST", "/mlflow/runs/delete", "delete_run", DeleteRun, _RUN_D),
     _row("RestoreRun", "POST", "/mlflow/runs/restore", "restore_run", RestoreRun, _RUN_D),
     _row("GetRun", "GET", "/mlflow/runs/get", "get_run", GetRun, _RUN_R),
-    _row("SearchRuns", "POST", "/mlflow/runs/search", "search_runs", SearchRuns, (None, "read"), extra_methods=("GET",)),
+    _row(
+        "SearchRuns",
+        "POST",
+        "/mlflow/runs/search",
+        "search_runs",
+        SearchRuns,
+        (None, "read"),
+        extra_methods=("GET",),
+    ),
     _row("LogMetric", "POST", "/mlflow/runs/log-metric", "log_metric", LogMetric, _RUN_U),
     _row("LogParam", "POST", "/mlflow/runs/log-parameter", "log_param", LogParam, _RUN_U),
     _row("SetTag", "POST", "/mlflow/runs/set-tag", "set_tag", SetTag, _RUN_U),
@@ -378,32 +463,97 @@ ENDPOINTS: list[Endpoint] = [
     _row("LogModel", "POST", "/mlflow/runs/log-model", "log_model", LogModel, _RUN_U),
     _row("LogInputs", "POST", "/mlflow/runs/log-inputs", "log_inputs", LogInputs, _RUN_U),
     _row("LogOutputs", "POST", "/mlflow/runs/outputs", "log_outputs", LogOutputs, _RUN_U),
-    _row("GetMetricHistory", "GET", "/mlflow/metrics/get-history", "get_metric_history", GetMetricHistory, _RUN_R),
     _row(
-        "GetMetricHistoryBulkInterval", "GET", "/mlflow/metrics/get-history-bulk-interval",
-        "get_metric_history_bulk_interval", GetMetricHistoryBulkInterval, (None, "read"),
+        "GetMetricHistory",
+        "GET",
+        "/mlflow/metrics/get-history",
+        "get_metric_history",
+        GetMetricHistory,
+        _RUN_R,
+    ),
+    _row(
+        "GetMetricHistoryBulkInterval",
+        "GET",
+        "/mlflow/metrics/get-history-bulk-interval",
+        "get_metric_history_bulk_interval",
+        GetMetricHistoryBulkInterval,
+        (None, "read"),
     ),
     _row("ListArtifacts", "GET", "/mlflow/artifacts/list", "list_artifacts", ListArtifacts, _RUN_R),
-    _row("CreateLoggedModel", "POST", "/mlflow/logged-models", "create_logged_model", CreateLoggedModel, _EXP_U),
-    _row("SearchLoggedModels", "POST", "/mlflow/logged-models/search", "search_logged_models", SearchLoggedModels, (None, "read")),
-    _row("FinalizeLoggedModel", "PATCH", "/mlflow/logged-models/{model_id}", "finalize_logged_model", FinalizeLoggedModel, _LM_U),
-    _row("GetLoggedModel", "GET", "/mlflow/logged-models/{model_id}", "get_logged_model", GetLoggedModel, _LM_R),
-    _row("DeleteLoggedModel", "DELETE", "/mlflow/logged-models/{model_id}", "delete_logged_model", DeleteLoggedModel, _LM_D),
-    _row("SetLoggedModelTags", "PATCH", "/mlflow/logged-models/{model_id}/tags", "set_logged_model_tags", SetLoggedModelTags, _LM_U),
     _row(
-        "DeleteLoggedModelTag", "DELETE", "/mlflow/logged-models/{model_id}/tags/{tag_key}",
-        "delete_logged_model_tag", DeleteLoggedModelTag, _LM_U,
+        "CreateLoggedModel", "POST", "/mlflow/logged-models", "create_logged_model", CreateLoggedModel, _EXP_U
     ),
     _row(
-        "ListLoggedModelArtifacts", "GET", "/mlflow/logged-models/{model_id}/artifacts/directories",
-        "list_logged_model_artifacts", ListLoggedModelArtifacts, _LM_R,
+        "SearchLoggedModels",
+        "POST",
+        "/mlflow/logged-models/search",
+        "search_logged_models",
+        SearchLoggedModels,
+        (None, "read"),
     ),
-    _row("LogLoggedModelParams", "POST", "/mlflow/logged-models/{model_id}/params", "log_logged_model_params", LogLoggedModelParams, _LM_U),
+    _row(
+        "FinalizeLoggedModel",
+        "PATCH",
+        "/mlflow/logged-models/{model_id}",
+        "finalize_logged_model",
+        FinalizeLoggedModel,
+        _LM_U,
+    ),
+    _row(
+        "GetLoggedModel", "GET", "/mlflow/logged-models/{model_id}", "get_logged_model", GetLoggedModel, _LM_R
+    ),
+    _row(
+        "DeleteLoggedModel",
+        "DELETE",
+        "/mlflow/logged-models/{model_id}",
+        "delete_logged_model",
+        DeleteLoggedModel,
+        _LM_D,
+    ),
+    _row(
+        "SetLoggedModelTags",
+        "PATCH",
+        "/mlflow/logged-models/{model_id}/tags",
+        "set_logged_model_tags",
+        SetLoggedModelTags,
+        _LM_U,
+    ),
+    _row(
+        "DeleteLoggedModelTag",
+        "DELETE",
+        "/mlflow/logged-models/{model_id}/tags/{tag_key}",
+        "delete_logged_model_tag",
+        DeleteLoggedModelTag,
+        _LM_U,
+    ),
+    _row(
+        "ListLoggedModelArtifacts",
+        "GET",
+        "/mlflow/logged-models/{model_id}/artifacts/directories",
+        "list_logged_model_artifacts",
+        ListLoggedModelArtifacts,
+        _LM_R,
+    ),
+    _row(
+        "LogLoggedModelParams",
+        "POST",
+        "/mlflow/logged-models/{model_id}/params",
+        "log_logged_model_params",
+        LogLoggedModelParams,
+        _LM_U,
+    ),
 ]
 
 #: Routes the web UI uses that are not proto RPCs; mounted under ``/ajax-api/2.0`` only.
 AJAX_ONLY_ENDPOINTS: list[Endpoint] = [
-    _row("GetMetricHistoryBulk", "GET", "/mlflow/metrics/get-history-bulk", "get_metric_history_bulk", GetMetricHistoryBulk, (None, "read")),
+    _row(
+        "GetMetricHistoryBulk",
+        "GET",
+        "/mlflow/metrics/get-history-bulk",
+        "get_metric_history_bulk",
+        GetMetricHistoryBulk,
+        (None, "read"),
+    ),
 ]
 
 #: rows by RPC name, for the REST store

@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import ssl
 import random
+import ssl
 import threading
 import time
-from typing import IO, Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
@@ -70,7 +71,8 @@ def error_from_response(response: httpx.Response) -> BakehouseError:
     text = response.text[:500] if response.is_stream_consumed or not response.is_closed else ""
     code = code_for_http_status(response.status_code)
     return error_from_code(
-        code.value, f"{response.request.method} {response.request.url.path} failed with HTTP {response.status_code}: {text}"
+        code.value,
+        f"{response.request.method} {response.request.url.path} failed with HTTP {response.status_code}: {text}",
     )
 
 
@@ -87,7 +89,10 @@ class HttpTransport:
     """Talks to one server (``base_url`` = the tracking URI, e.g. ``http://host:5000/prefix``)."""
 
     def __init__(
-        self, base_url: str, settings: HttpSettings | None = None, transport: httpx.BaseTransport | None = None
+        self,
+        base_url: str,
+        settings: HttpSettings | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.settings = settings or HttpSettings.from_env()
@@ -161,24 +166,36 @@ class HttpTransport:
         for attempt in range(attempts):
             body = content() if callable(content) else content
             request = self.client.build_request(
-                method, path, params=params, content=body, headers=headers,
+                method,
+                path,
+                params=params,
+                content=body,
+                headers=headers,
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
             try:
                 response = self.client.send(request, stream=stream)
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
-                    httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            except (
+                httpx.ConnectError,
+                httpx.RemoteProtocolError,
+                httpx.ReadError,
+                httpx.WriteError,
+                httpx.ConnectTimeout,
+                httpx.PoolTimeout,
+            ) as exc:
                 last_exc = exc
                 if attempt + 1 < attempts:
                     logger.debug("%s %s failed (%s); retrying", method, path, exc)
                     self._sleep_before_retry(attempt, None)
                     continue
                 raise error_from_code(
-                    "TEMPORARILY_UNAVAILABLE", f"Could not reach the tracking server at {self.base_url}: {exc}"
+                    "TEMPORARILY_UNAVAILABLE",
+                    f"Could not reach the tracking server at {self.base_url}: {exc}",
                 ) from exc
             except httpx.TimeoutException as exc:
                 raise error_from_code(
-                    "DEADLINE_EXCEEDED", f"{method} {self.base_url}{path} timed out after {self.settings.timeout}s"
+                    "DEADLINE_EXCEEDED",
+                    f"{method} {self.base_url}{path} timed out after {self.settings.timeout}s",
                 ) from exc
             if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
                 response.close()
@@ -199,8 +216,11 @@ class HttpTransport:
             response = self.send(method, path, params=encode_query(body), timeout=timeout)
         else:
             response = self.send(
-                method, path, content=_dumps(body or {}),
-                headers={"Content-Type": "application/json"}, timeout=timeout,
+                method,
+                path,
+                content=_dumps(body or {}),
+                headers={"Content-Type": "application/json"},
+                timeout=timeout,
             )
         if not response.content:
             return {}
@@ -221,7 +241,9 @@ class HttpTransport:
                     yield chunk
 
         self.send(
-            "PUT", path, content=body,
+            "PUT",
+            path,
+            content=body,
             headers={"Content-Type": content_type, "Content-Length": str(size)},
         ).close()
 

@@ -8,10 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -32,21 +32,48 @@ class AuthServer:
         return httpx.Client(base_url=self.url, auth=auth, timeout=30)
 
 
-def start_auth_server(workdir: Path, backend_store_uri: str | None = None, extra_args: tuple[str, ...] = (),
-                      env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_auth_server(
+    workdir: Path,
+    backend_store_uri: str | None = None,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`bakehouse server --auth` in its own session on a free port, with the admin from the environment."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log_path = workdir / f"server-{port}.log"
     backend_store_uri = backend_store_uri or f"sqlite:///{workdir / 'auth.db'}"
-    command = [str(Path(sys.executable).parent / "bakehouse"), "server", "--auth", "--host", "127.0.0.1",
-               "--port", str(port), "--backend-store-uri", backend_store_uri,
-               "--artifacts-destination", str(workdir / "artifacts"), *extra_args]
-    full_env = {**os.environ, "BAKEHOUSE_ADMIN_USERNAME": ADMIN[0], "BAKEHOUSE_ADMIN_PASSWORD": ADMIN[1], **(env or {})}
+    command = [
+        str(Path(sys.executable).parent / "bakehouse"),
+        "server",
+        "--auth",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        str(workdir / "artifacts"),
+        *extra_args,
+    ]
+    full_env = {
+        **os.environ,
+        "BAKEHOUSE_ADMIN_USERNAME": ADMIN[0],
+        "BAKEHOUSE_ADMIN_PASSWORD": ADMIN[1],
+        **(env or {}),
+    }
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
-                                env=full_env, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env=full_env,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:

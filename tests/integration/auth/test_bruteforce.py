@@ -24,8 +24,9 @@ FREE_ATTEMPTS = 5
 
 def client_from(server: AuthServer, address: str, auth: tuple[str, str] | None = None) -> httpx.Client:
     """An HTTP client whose connections leave from ``address`` (another loopback address = another client)."""
-    return httpx.Client(base_url=server.url, auth=auth, timeout=30,
-                        transport=httpx.HTTPTransport(local_address=address))
+    return httpx.Client(
+        base_url=server.url, auth=auth, timeout=30, transport=httpx.HTTPTransport(local_address=address)
+    )
 
 
 def assert_not_logged(server: AuthServer, *secrets: str) -> None:
@@ -40,11 +41,16 @@ def retry_after(response: httpx.Response) -> int:
     return int(value)
 
 
-def test_fifty_wrong_passwords_are_refused_while_other_clients_are_unaffected(auth_server: AuthServer) -> None:
+def test_fifty_wrong_passwords_are_refused_while_other_clients_are_unaffected(
+    auth_server: AuthServer,
+) -> None:
     wrong = [f"guess-{i:02d}-not-it" for i in range(50)]
     statuses: list[int] = []
     bystander_ok: list[int] = []
-    with client_from(auth_server, "127.0.0.3") as attacker, client_from(auth_server, "127.0.0.2") as bystander:
+    with (
+        client_from(auth_server, "127.0.0.3") as attacker,
+        client_from(auth_server, "127.0.0.2") as bystander,
+    ):
         started = time.monotonic()
         for i, guess in enumerate(wrong):
             response = attacker.get(CURRENT_USER, auth=("reader", guess))
@@ -78,7 +84,9 @@ def test_fifty_wrong_passwords_are_refused_while_other_clients_are_unaffected(au
 def test_throttle_covers_the_login_form_and_api_tokens(auth_server: AuthServer) -> None:
     with client_from(auth_server, "127.0.0.4") as attacker:
         for i in range(FREE_ATTEMPTS):
-            assert attacker.post(LOGIN, json={"username": "reader", "password": f"nope-{i}"}).status_code == 401
+            assert (
+                attacker.post(LOGIN, json={"username": "reader", "password": f"nope-{i}"}).status_code == 401
+            )
         login = attacker.post(LOGIN, json={"username": "reader", "password": "nope-again"})
         assert login.status_code == 429
         retry_after(login)
@@ -121,8 +129,9 @@ def test_forwarded_for_from_an_untrusted_client_does_not_reset_the_throttle(auth
         for i in range(FREE_ATTEMPTS):
             assert attacker.get(CURRENT_USER, auth=("reader", f"wrong-{i}")).status_code == 401
         for n in range(5):
-            spoofed = attacker.get(CURRENT_USER, auth=("reader", f"spoof-{n}"),
-                                   headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+            spoofed = attacker.get(
+                CURRENT_USER, auth=("reader", f"spoof-{n}"), headers={"X-Forwarded-For": f"203.0.113.{n + 1}"}
+            )
             assert spoofed.status_code == 429
 
 
@@ -135,7 +144,7 @@ def test_unknown_user_and_wrong_password_take_the_same_time(auth_server: AuthSer
         with client_from(auth_server, f"127.0.1.{i + 1}") as client:
             client.get("/health")  # connection set up outside the measurement
             pairs = [(unknown, (f"ghost-{i}", "some-password")), (wrong, ("reader", f"wrong-{i}"))]
-            for samples, auth in (pairs if i % 2 else pairs[::-1]):
+            for samples, auth in pairs if i % 2 else pairs[::-1]:
                 started = time.perf_counter()
                 response = client.get(CURRENT_USER, auth=auth)
                 samples.append(time.perf_counter() - started)
@@ -143,7 +152,7 @@ def test_unknown_user_and_wrong_password_take_the_same_time(auth_server: AuthSer
                 assert response.json() == {
                     "error_code": "UNAUTHENTICATED",
                     "message": "You are not authenticated. Send HTTP Basic credentials, an API token "
-                               "(Authorization: Bearer ...) or sign in.",
+                    "(Authorization: Bearer ...) or sign in.",
                 }
     m_unknown, m_wrong = statistics.median(unknown), statistics.median(wrong)
     assert 1 / 3 < m_unknown / m_wrong < 3, (m_unknown, m_wrong)

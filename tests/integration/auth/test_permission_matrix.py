@@ -8,18 +8,18 @@ admin grants the role), so destructive calls never affect another case.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from auth_support import ADMIN, PASSWORD, AuthServer, credentials
 
 mlflow = pytest.importorskip("mlflow")
-import mlflow.server  # noqa: E402  (get_app_client)
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.exceptions import MlflowException, RestException  # noqa: E402
-from requests import HTTPError  # noqa: E402  (the mlflow client's artifact calls raise it)
+import mlflow.server
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException, RestException
+from requests import HTTPError
 
 
 def error_code_of(exc: BaseException) -> str:
@@ -28,6 +28,7 @@ def error_code_of(exc: BaseException) -> str:
         return str(exc.error_code)
     response = exc.response  # type: ignore[attr-defined]
     return str(response.json()["error_code"])
+
 
 GRANTS = {"reader": "READ", "editor": "EDIT", "manager": "MANAGE", "nobody": "NO_PERMISSIONS"}
 READ, UPDATE, DELETE, MANAGE, ADMIN_ONLY, ANYONE = "read", "update", "delete", "manage", "admin", "anyone"
@@ -92,6 +93,7 @@ def _raw(method: str, path: str, **kwargs: Any) -> Callable[[World], None]:
         if response.status_code >= 400:
             body = response.json()
             raise RestException(body)
+
     return call
 
 
@@ -99,7 +101,11 @@ OPERATIONS: dict[str, list[tuple[str, str, Callable[[World], Any]]]] = {
     "experiments": [
         ("get_experiment", READ, lambda w: w.client().get_experiment(w.experiment_id)),
         ("set_experiment_tag", UPDATE, lambda w: w.client().set_experiment_tag(w.experiment_id, "k", "v")),
-        ("rename_experiment", UPDATE, lambda w: w.client().rename_experiment(w.experiment_id, f"r-{uuid.uuid4().hex}")),
+        (
+            "rename_experiment",
+            UPDATE,
+            lambda w: w.client().rename_experiment(w.experiment_id, f"r-{uuid.uuid4().hex}"),
+        ),
         ("delete_experiment", DELETE, lambda w: w.client().delete_experiment(w.experiment_id)),
         ("create_experiment", ANYONE, lambda w: w.client().create_experiment(f"new-{uuid.uuid4().hex}")),
     ],
@@ -113,7 +119,11 @@ OPERATIONS: dict[str, list[tuple[str, str, Callable[[World], Any]]]] = {
     "metrics": [
         ("get_metric_history", READ, lambda w: w.client().get_metric_history(w.run_id, "m")),
         ("log_metric", UPDATE, lambda w: w.client().log_metric(w.run_id, "m", 2.0)),
-        ("log_batch", UPDATE, lambda w: w.client().log_batch(w.run_id, params=[mlflow.entities.Param("p", "1")])),
+        (
+            "log_batch",
+            UPDATE,
+            lambda w: w.client().log_batch(w.run_id, params=[mlflow.entities.Param("p", "1")]),
+        ),
     ],
     "artifacts": [
         ("list_artifacts", READ, lambda w: w.client().list_artifacts(w.run_id)),
@@ -125,19 +135,36 @@ OPERATIONS: dict[str, list[tuple[str, str, Callable[[World], Any]]]] = {
         ("get_registered_model", READ, lambda w: w.client().get_registered_model(w.model)),
         ("get_model_version", READ, lambda w: w.client().get_model_version(w.model, w.version)),
         ("update_registered_model", UPDATE, lambda w: w.client().update_registered_model(w.model, "desc")),
-        ("set_alias", UPDATE, lambda w: w.client().set_registered_model_alias(w.model, "champion", w.version)),
+        (
+            "set_alias",
+            UPDATE,
+            lambda w: w.client().set_registered_model_alias(w.model, "champion", w.version),
+        ),
         ("delete_model_version", DELETE, lambda w: w.client().delete_model_version(w.model, w.version)),
         ("delete_registered_model", DELETE, lambda w: w.client().delete_registered_model(w.model)),
     ],
     "users": [
-        ("create_user", ADMIN_ONLY, lambda w: mlflow.server.get_app_client("basic-auth", w.server.url)
-         .create_user(f"u{uuid.uuid4().hex[:8]}", "another-password")),
+        (
+            "create_user",
+            ADMIN_ONLY,
+            lambda w: mlflow.server.get_app_client("basic-auth", w.server.url).create_user(
+                f"u{uuid.uuid4().hex[:8]}", "another-password"
+            ),
+        ),
         ("list_users", ADMIN_ONLY, _raw("GET", "/api/2.0/mlflow/users/list")),
-        ("get_user_owner", SELF_OWNER, lambda w: mlflow.server.get_app_client("basic-auth", w.server.url)
-         .get_user("owner")),
+        (
+            "get_user_owner",
+            SELF_OWNER,
+            lambda w: mlflow.server.get_app_client("basic-auth", w.server.url).get_user("owner"),
+        ),
         ("current_user", ANYONE, _raw("GET", "/api/2.0/mlflow/users/current")),
-        ("grant_permission", MANAGE, lambda w: mlflow.server.get_app_client("basic-auth", w.server.url)
-         .grant_user_permission("reader", "experiment", w.experiment_id, "READ")),
+        (
+            "grant_permission",
+            MANAGE,
+            lambda w: mlflow.server.get_app_client("basic-auth", w.server.url).grant_user_permission(
+                "reader", "experiment", w.experiment_id, "READ"
+            ),
+        ),
     ],
 }
 
@@ -166,8 +193,15 @@ CASES = [
 
 
 @pytest.mark.parametrize("role, family, name, level, operation", CASES)
-def test_permission_matrix(auth_server: AuthServer, tmp_path: Path, role: str, family: str, name: str, level: str,
-                           operation: Callable[[World], Any]) -> None:
+def test_permission_matrix(
+    auth_server: AuthServer,
+    tmp_path: Path,
+    role: str,
+    family: str,
+    name: str,
+    level: str,
+    operation: Callable[[World], Any],
+) -> None:
     world = world_for(auth_server, role, name, tmp_path)
     with credentials(role):
         if role in ALLOWED[level]:
@@ -178,12 +212,22 @@ def test_permission_matrix(auth_server: AuthServer, tmp_path: Path, role: str, f
             assert error_code_of(info.value) == "PERMISSION_DENIED", str(info.value)
 
 
-@pytest.mark.parametrize("family, name, level, operation", [
-    pytest.param(family, name, level, fn, id=f"{family}-{name}")
-    for family, operations in OPERATIONS.items() for name, level, fn in operations
-])
-def test_unauthenticated_calls_get_401(auth_server: AuthServer, tmp_path: Path, family: str, name: str, level: str,
-                                       operation: Callable[[World], Any]) -> None:
+@pytest.mark.parametrize(
+    "family, name, level, operation",
+    [
+        pytest.param(family, name, level, fn, id=f"{family}-{name}")
+        for family, operations in OPERATIONS.items()
+        for name, level, fn in operations
+    ],
+)
+def test_unauthenticated_calls_get_401(
+    auth_server: AuthServer,
+    tmp_path: Path,
+    family: str,
+    name: str,
+    level: str,
+    operation: Callable[[World], Any],
+) -> None:
     world = world_for(auth_server, "owner", name, tmp_path)
     with credentials(None):
         role, world.role = world.role, None  # type: ignore[assignment]
@@ -232,9 +276,21 @@ def test_admin_password_is_required_and_default_is_none(tmp_path: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if "ADMIN" not in k}
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "bakehouse"), "server", "--auth", "--port", "0",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'a.db'}"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, stdin=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "bakehouse"),
+            "server",
+            "--auth",
+            "--port",
+            "0",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'a.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode != 0
     assert "BAKEHOUSE_ADMIN_PASSWORD" in proc.stdout + proc.stderr

@@ -38,8 +38,9 @@ class Server:
     def http(self, auth: tuple[str, str] | None = None, address: str = "127.0.0.1") -> httpx.Client:
         """A client leaving from ``address``: tests that fail credentials on purpose each use their own, since
         the server throttles failures per client address."""
-        return httpx.Client(base_url=self.url, auth=auth, timeout=30,
-                            transport=httpx.HTTPTransport(local_address=address))
+        return httpx.Client(
+            base_url=self.url, auth=auth, timeout=30, transport=httpx.HTTPTransport(local_address=address)
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -51,7 +52,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     proc, url, log_path = start_auth_server(workdir, env={"BAKEHOUSE_SECRET_KEY": SECRET_KEY})
     with httpx.Client(base_url=url, auth=ADMIN, timeout=30) as admin:
         for name in ("owner", "other", "namer"):
-            created = admin.post("/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD})
+            created = admin.post(
+                "/api/2.0/mlflow/users/create", json={"username": name, "password": PASSWORD}
+            )
             assert created.status_code == 200, created.text
     yield Server(url, Path(log_path), f"sqlite:///{workdir / 'auth.db'}")
     stop_server(proc)
@@ -71,10 +74,21 @@ def tokens_command() -> list[str]:
 
 def run_tokens(server: Server, *args: str, username: str = "owner") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_", "MLFLOW_"))}
-    env.update(BAKEHOUSE_TRACKING_URI=server.url, BAKEHOUSE_TRACKING_USERNAME=username,
-               BAKEHOUSE_TRACKING_PASSWORD=PASSWORD, COLUMNS="200")
-    return subprocess.run([*tokens_command(), *args], capture_output=True, text=True, env=env, timeout=120,
-                          stdin=subprocess.DEVNULL, check=False)
+    env.update(
+        BAKEHOUSE_TRACKING_URI=server.url,
+        BAKEHOUSE_TRACKING_USERNAME=username,
+        BAKEHOUSE_TRACKING_PASSWORD=PASSWORD,
+        COLUMNS="200",
+    )
+    return subprocess.run(
+        [*tokens_command(), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -107,8 +121,10 @@ def test_cli_token_lifecycle_with_bearer_and_the_official_client(server: Server,
     client.log_metric(run.info.run_id, "loss", 0.25)
     assert client.get_run(run.info.run_id).data.metrics == {"loss": 0.25}
     with server.http(auth=("owner", PASSWORD)) as http:  # the token's user became the experiment's owner
-        grant = http.get("/api/2.0/mlflow/experiments/permissions/get",
-                         params={"experiment_id": experiment_id, "username": "owner"})
+        grant = http.get(
+            "/api/2.0/mlflow/experiments/permissions/get",
+            params={"experiment_id": experiment_id, "username": "owner"},
+        )
         assert grant.json()["experiment_permission"]["permission"] == "MANAGE"
 
     listed = run_tokens(server, "list", "--json")
@@ -149,9 +165,15 @@ def test_cli_token_lifecycle_with_bearer_and_the_official_client(server: Server,
 
 def test_cli_needs_a_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_", "MLFLOW_"))}
-    proc = subprocess.run([*tokens_command(), "list", "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}"],
-                          capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
-                          check=False)
+    proc = subprocess.run(
+        [*tokens_command(), "list", "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "API tokens live on a tracking server" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -229,22 +251,37 @@ def test_session_cookie_attributes_and_csrf(server: Server) -> None:
         missing = http.post(CREATE_EXPERIMENT, json={"name": name}, headers=with_cookie(cookie))
         assert missing.status_code == 403
         assert missing.json()["error_code"] == "PERMISSION_DENIED" and "CSRF" in missing.json()["message"]
-        wrong = http.post(CREATE_EXPERIMENT, json={"name": name}, headers=with_cookie(cookie, **{"X-CSRF-Token": "x" + csrf}))
+        wrong = http.post(
+            CREATE_EXPERIMENT,
+            json={"name": name},
+            headers=with_cookie(cookie, **{"X-CSRF-Token": "x" + csrf}),
+        )
         assert wrong.status_code == 403
         other_cookie, other_csrf, _ = login(http, "other")
         http.cookies.clear()
-        crossed = http.post(CREATE_EXPERIMENT, json={"name": name},
-                            headers=with_cookie(cookie, **{"X-CSRF-Token": other_csrf}))
+        crossed = http.post(
+            CREATE_EXPERIMENT,
+            json={"name": name},
+            headers=with_cookie(cookie, **{"X-CSRF-Token": other_csrf}),
+        )
         assert crossed.status_code == 403  # the token is bound to its own session
-        ok = http.post(CREATE_EXPERIMENT, json={"name": name}, headers=with_cookie(cookie, **{"X-CSRF-Token": csrf}))
+        ok = http.post(
+            CREATE_EXPERIMENT, json={"name": name}, headers=with_cookie(cookie, **{"X-CSRF-Token": csrf})
+        )
         assert ok.status_code == 200, ok.text
         experiment_id = ok.json()["experiment_id"]
-        got = http.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": experiment_id},
-                       headers=with_cookie(cookie))
+        got = http.get(
+            "/api/2.0/mlflow/experiments/get",
+            params={"experiment_id": experiment_id},
+            headers=with_cookie(cookie),
+        )
         assert got.json()["experiment"]["name"] == name
         # a page on another origin cannot even send the state-changing request (CORS closed)
-        foreign = http.post(CREATE_EXPERIMENT, json={"name": name + "-x"},
-                            headers=with_cookie(cookie, **{"X-CSRF-Token": csrf, "Origin": "https://evil.example"}))
+        foreign = http.post(
+            CREATE_EXPERIMENT,
+            json={"name": name + "-x"},
+            headers=with_cookie(cookie, **{"X-CSRF-Token": csrf, "Origin": "https://evil.example"}),
+        )
         assert foreign.status_code == 403
 
         logout = http.post(LOGOUT, headers=with_cookie(cookie))
@@ -292,13 +329,19 @@ def test_forged_or_tampered_cookies_are_refused(server: Server) -> None:
             "no signature": payload,
             "garbage": "definitely-not-a-session",
             "other server's key": SessionSigner(b"some-other-secret-key-123").issue(1, data.get("g", ""))[0],
-            "expired, right key": SessionSigner(SECRET_KEY.encode()).issue(data["u"], data.get("g", ""), seconds=-5)[0],
+            "expired, right key": SessionSigner(SECRET_KEY.encode()).issue(
+                data["u"], data.get("g", ""), seconds=-5
+            )[0],
         }
         for what, value in forged.items():
             response = http.get(CURRENT_USER, headers=with_cookie(value))
             assert response.status_code == 401, what
             assert response.json()["error_code"] == "UNAUTHENTICATED", what
-            write = http.post(CREATE_EXPERIMENT, json={"name": "forged"}, headers=with_cookie(value, **{"X-CSRF-Token": csrf}))
+            write = http.post(
+                CREATE_EXPERIMENT,
+                json={"name": "forged"},
+                headers=with_cookie(value, **{"X-CSRF-Token": csrf}),
+            )
             assert write.status_code == 401, what
         # the same key on another worker process (BAKEHOUSE_SECRET_KEY) is all a valid session needs
         minted, session = SessionSigner(SECRET_KEY.encode()).issue(data["u"], data["g"])

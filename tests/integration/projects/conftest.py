@@ -78,8 +78,13 @@ def cli_env(tracking_uri: str, env_cache: Path) -> dict[str, str]:
 def run_cli(tracking_uri: str, env_cache: Path, tmp_path: Path) -> Callable[..., CliResult]:
     def run(*args: str, timeout: float = 240, cwd: Path | None = None) -> CliResult:
         done = subprocess.run(
-            [str(BAKEHOUSE), "run", *args], cwd=cwd or tmp_path, env=cli_env(tracking_uri, env_cache),
-            check=False, capture_output=True, text=True, timeout=timeout,
+            [str(BAKEHOUSE), "run", *args],
+            cwd=cwd or tmp_path,
+            env=cli_env(tracking_uri, env_cache),
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         return CliResult(done.returncode, done.stdout, done.stderr)
 
@@ -97,7 +102,9 @@ def make_project(directory: Path, mlproject: str, files: dict[str, str] | None =
 
 @pytest.fixture
 def logger_project(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "logger", """\
+    return make_project(
+        tmp_path / "logger",
+        """\
         name: logger
         entry_points:
           main:
@@ -111,7 +118,9 @@ def logger_project(tmp_path: Path) -> Path:
             parameters:
               data: path
             command: "python log.py --data {data}"
-        """, {"log.py": LOGGER_SCRIPT})
+        """,
+        {"log.py": LOGGER_SCRIPT},
+    )
 
 
 def all_runs(client: Any) -> list[Any]:
@@ -122,8 +131,20 @@ def all_runs(client: Any) -> list[Any]:
 
 def git(*args: str, cwd: Path) -> str:
     result = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main", *args],
-        cwd=cwd, capture_output=True, text=True, check=True,
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.strip()
 

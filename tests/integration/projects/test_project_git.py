@@ -25,7 +25,7 @@ def bare_repo(tmp_path: Path, git_cmd: Callable[..., str]) -> dict[str, Any]:
     git_cmd("init", "--quiet", str(work), cwd=tmp_path)
     (project / "MLproject").write_text(
         "name: demo\nentry_points:\n  main:\n    parameters:\n      tag: {type: string, default: x}\n"
-        "    command: \"python log.py\"\n"
+        '    command: "python log.py"\n'
     )
     (project / "log.py").write_text(LOG_SCRIPT)
     (project / "VERSION").write_text("v1\n")
@@ -43,8 +43,9 @@ def bare_repo(tmp_path: Path, git_cmd: Callable[..., str]) -> dict[str, Any]:
     return {"uri": bare.as_uri(), "first": first, "branch_tip": branch_tip}
 
 
-def test_git_project_at_branch(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                               bare_repo: dict[str, Any]) -> None:
+def test_git_project_at_branch(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], bare_repo: dict[str, Any]
+) -> None:
     uri = f"{bare_repo['uri']}#projects/demo"
     result = run_cli(uri, "-v", "experiment")
     assert result.returncode == 0, result.output
@@ -60,8 +61,9 @@ def test_git_project_at_branch(run_cli: Callable[..., Any], runs: Callable[[], l
     assert run.data.params == {"tag": "x"}
 
 
-def test_git_project_at_commit(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                               bare_repo: dict[str, Any]) -> None:
+def test_git_project_at_commit(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], bare_repo: dict[str, Any]
+) -> None:
     result = run_cli(f"{bare_repo['uri']}#projects/demo", "-v", bare_repo["first"])
     assert result.returncode == 0, result.output
     [run] = runs()
@@ -71,8 +73,9 @@ def test_git_project_at_commit(run_cli: Callable[..., Any], runs: Callable[[], l
     assert "mlflow.source.git.branch" not in run.data.tags
 
 
-def test_git_unknown_version_creates_no_run(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                            bare_repo: dict[str, Any]) -> None:
+def test_git_unknown_version_creates_no_run(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], bare_repo: dict[str, Any]
+) -> None:
     result = run_cli(f"{bare_repo['uri']}#projects/demo", "-v", "no-such-branch")
     assert result.returncode == 1
     assert "Version 'no-such-branch' not found" in result.stderr

@@ -67,8 +67,11 @@ class FakeApiServer:
                 server.requests.append(("GET", self.path, None))
                 name = self.path.split("/jobs/")[1].split("/")[0]
                 job = dict(server.jobs[name])
-                job["status"] = {"startTime": "2026-01-01T00:00:00Z", "succeeded": 1,
-                                 "conditions": [{"type": "Complete", "status": "True"}]}
+                job["status"] = {
+                    "startTime": "2026-01-01T00:00:00Z",
+                    "succeeded": 1,
+                    "conditions": [{"type": "Complete", "status": "True"}],
+                }
                 self._reply(200, job)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -96,7 +99,9 @@ def api_server() -> Iterator[FakeApiServer]:
 
 @pytest.fixture
 def docker_project(tmp_path: Path, new_project: Callable[..., Path]) -> Path:
-    return new_project(tmp_path / "k8s", """\
+    return new_project(
+        tmp_path / "k8s",
+        """\
         name: IrisProject
         docker_env:
           image: python:3.11-slim
@@ -105,11 +110,13 @@ def docker_project(tmp_path: Path, new_project: Callable[..., Path]) -> Path:
             parameters:
               C: {type: float, default: 1.0}
             command: "python train.py --C {C}"
-        """)
+        """,
+    )
 
 
-def test_job_submitted_over_http_and_run_finished(api_server: FakeApiServer, docker_project: Path, tmp_path: Path,
-                                                  client: Any, tracking_uri: str) -> None:
+def test_job_submitted_over_http_and_run_finished(
+    api_server: FakeApiServer, docker_project: Path, tmp_path: Path, client: Any, tracking_uri: str
+) -> None:
     from kubernetes.client import ApiClient
 
     from bakehouse.projects.backends.kubernetes import to_v1_job
@@ -123,8 +130,16 @@ def test_job_submitted_over_http_and_run_finished(api_server: FakeApiServer, doc
         "image": "registry.example.com/iris@sha256:abc",
         "poll-interval": 0.05,
     }
-    result = run_project(ProjectRunRequest(uri=str(docker_project), parameters={"C": "0.5"}, backend="kubernetes",
-                                           backend_config=config, tracking_uri=tracking_uri), client=client)
+    result = run_project(
+        ProjectRunRequest(
+            uri=str(docker_project),
+            parameters={"C": "0.5"},
+            backend="kubernetes",
+            backend_config=config,
+            tracking_uri=tracking_uri,
+        ),
+        client=client,
+    )
     assert result.status == "FINISHED"
     method, path, body = api_server.requests[0]
     assert (method, path) == ("POST", "/apis/batch/v1/namespaces/training/jobs")
@@ -154,8 +169,9 @@ def test_job_submitted_over_http_and_run_finished(api_server: FakeApiServer, doc
     assert run.data.tags["bakehouse.kubernetes.job"] == f"training/{body['metadata']['name']}"
 
 
-def test_cluster_unreachable_marks_run_failed(docker_project: Path, tmp_path: Path, client: Any,
-                                              tracking_uri: str) -> None:
+def test_cluster_unreachable_marks_run_failed(
+    docker_project: Path, tmp_path: Path, client: Any, tracking_uri: str
+) -> None:
     from bakehouse.projects.backends.kubernetes import KubernetesBackendError
     from bakehouse.projects.runner import ProjectRunRequest, run_project
 
@@ -163,22 +179,47 @@ def test_cluster_unreachable_marks_run_failed(docker_project: Path, tmp_path: Pa
     server = FakeApiServer()  # never started: nothing listens on its port once closed
     kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
     server.httpd.server_close()
-    config = {"kube-job-template-path": str(tmp_path / "job.yaml"), "kube-config-path": str(kubeconfig),
-              "image": "img:1"}
+    config = {
+        "kube-job-template-path": str(tmp_path / "job.yaml"),
+        "kube-config-path": str(kubeconfig),
+        "image": "img:1",
+    }
     with pytest.raises(KubernetesBackendError, match="Could not reach the Kubernetes API"):
-        run_project(ProjectRunRequest(uri=str(docker_project), backend="kubernetes", backend_config=config,
-                                      tracking_uri=tracking_uri), client=client)
+        run_project(
+            ProjectRunRequest(
+                uri=str(docker_project),
+                backend="kubernetes",
+                backend_config=config,
+                tracking_uri=tracking_uri,
+            ),
+            client=client,
+        )
     [run] = client.search_runs(["0"])
     assert run.info.status == "FAILED"
 
 
-def test_cli_dry_run_prints_the_job(run_cli: Callable[..., Any], runs: Callable[[], list[Any]], docker_project: Path,
-                                    tmp_path: Path) -> None:
+def test_cli_dry_run_prints_the_job(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], docker_project: Path, tmp_path: Path
+) -> None:
     (tmp_path / "job.yaml").write_text(TEMPLATE)
-    (tmp_path / "cfg.json").write_text(json.dumps({"kube-job-template-path": str(tmp_path / "job.yaml"),
-                                                   "repository-uri": "registry.example.com/iris"}))
-    result = run_cli(str(docker_project), "-b", "kubernetes", "--backend-config", str(tmp_path / "cfg.json"),
-                     "-P", "C=2", "--dry-run")
+    (tmp_path / "cfg.json").write_text(
+        json.dumps(
+            {
+                "kube-job-template-path": str(tmp_path / "job.yaml"),
+                "repository-uri": "registry.example.com/iris",
+            }
+        )
+    )
+    result = run_cli(
+        str(docker_project),
+        "-b",
+        "kubernetes",
+        "--backend-config",
+        str(tmp_path / "cfg.json"),
+        "-P",
+        "C=2",
+        "--dry-run",
+    )
     assert result.returncode == 0, result.output
     job = json.loads(result.stdout)
     container = job["spec"]["template"]["spec"]["containers"][0]

@@ -25,24 +25,39 @@ with mlflow.start_run() as run:
 """
 
 
-def test_mlflow_script_attaches_to_the_project_run(bakehouse_server: Callable[..., Any], tmp_path: Path,
-                                                    new_project: Callable[..., Path], env_cache: Path,
-                                                    bakehouse_exe: Path) -> None:
+def test_mlflow_script_attaches_to_the_project_run(
+    bakehouse_server: Callable[..., Any],
+    tmp_path: Path,
+    new_project: Callable[..., Path],
+    env_cache: Path,
+    bakehouse_exe: Path,
+) -> None:
     from bakehouse.client.client import Client
 
     server = bakehouse_server()
-    project = new_project(tmp_path / "mlflow-project", """\
+    project = new_project(
+        tmp_path / "mlflow-project",
+        """\
         name: mlflow-script
         entry_points:
           main:
             parameters:
               C: {type: float, default: 1.0}
             command: "python train.py"
-        """, {"train.py": MLFLOW_SCRIPT})
+        """,
+        {"train.py": MLFLOW_SCRIPT},
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_", "MLFLOW_"))}
     env["BAKEHOUSE_ENV_CACHE_DIR"] = str(env_cache)
-    done = subprocess.run([str(bakehouse_exe), "run", str(project), "-P", "C=0.3", "--tracking-uri", server.url],
-                          cwd=tmp_path, env=env, check=False, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [str(bakehouse_exe), "run", str(project), "-P", "C=0.3", "--tracking-uri", server.url],
+        cwd=tmp_path,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr + server.log
     client = Client(tracking_uri=server.url)
     [run] = client.search_runs(["0"])

@@ -23,8 +23,9 @@ def only_run(runs: Callable[[], list[Any]]) -> Any:
 
 
 @pytest.mark.parametrize("c_value", ["0.1", "10"])
-def test_iris_local(run_cli: Callable[..., Any], runs: Callable[[], list[Any]], iris_project: Path,
-                    c_value: str) -> None:
+def test_iris_local(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], iris_project: Path, c_value: str
+) -> None:
     result = run_cli(str(iris_project), "-P", f"C={c_value}", "--env-manager", "local")
     assert result.returncode == 0, result.output
     run = only_run(runs)
@@ -38,18 +39,26 @@ def test_iris_local(run_cli: Callable[..., Any], runs: Callable[[], list[Any]], 
     assert tags["mlflow.project.entryPoint"] == "main"
     assert tags["mlflow.project.env"] == "local"
     assert tags["mlflow.project.backend"] == "local"
-    assert f"run {run.info.run_id}: C={float(c_value)}" in result.stdout  # the child's output streamed through
+    assert (
+        f"run {run.info.run_id}: C={float(c_value)}" in result.stdout
+    )  # the child's output streamed through
     assert f"Run {run.info.run_id} FINISHED" in result.stderr
 
 
-def test_iris_virtualenv_built_once_then_reused(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                                iris_project: Path, env_cache: Path) -> None:
+def test_iris_virtualenv_built_once_then_reused(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], iris_project: Path, env_cache: Path
+) -> None:
     first = run_cli(str(iris_project), "-P", "C=0.1")  # conda.yaml, no conda here → virtualenv
     assert first.returncode == 0, first.output
     assert "conda is not installed; conda.yaml only asks for Python 3.11 and pip packages" in first.stderr
     assert "Built environment" in first.stderr
-    envs = [p for p in env_cache.iterdir() if p.is_dir() and (p / ".bakehouse-env.json").exists()
-            and json.loads((p / ".bakehouse-env.json").read_text())["spec"]["deps"] == ["scikit-learn"]]
+    envs = [
+        p
+        for p in env_cache.iterdir()
+        if p.is_dir()
+        and (p / ".bakehouse-env.json").exists()
+        and json.loads((p / ".bakehouse-env.json").read_text())["spec"]["deps"] == ["scikit-learn"]
+    ]
     assert len(envs) == 1
     venv = envs[0]
     marker_before = (venv / ".bakehouse-env.json").read_text()
@@ -73,8 +82,9 @@ def test_iris_virtualenv_built_once_then_reused(run_cli: Callable[..., Any], run
     assert f"(python {venv})" in first.stdout and f"(python {venv})" in second.stdout
 
 
-def test_failing_entry_point_is_failed(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                       logger_project: Path) -> None:
+def test_failing_entry_point_is_failed(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], logger_project: Path
+) -> None:
     result = run_cli(str(logger_project), "-e", "fail")
     assert result.returncode == 1
     assert "boom" in result.stdout
@@ -92,22 +102,39 @@ def _pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigint_kills_run_and_child(tmp_path: Path, new_project: Callable[..., Path], runs: Callable[[], list[Any]],
-                                    cli_environ: dict[str, str], bakehouse_exe: Path) -> None:
+def test_sigint_kills_run_and_child(
+    tmp_path: Path,
+    new_project: Callable[..., Path],
+    runs: Callable[[], list[Any]],
+    cli_environ: dict[str, str],
+    bakehouse_exe: Path,
+) -> None:
     pid_file = tmp_path / "child.pid"
-    project = new_project(tmp_path / "slow", """\
+    project = new_project(
+        tmp_path / "slow",
+        """\
         name: slow
         entry_points:
           main:
             command: "python slow.py"
-        """, {"slow.py": (
-        "import os, time, bakehouse\n"
-        "with bakehouse.start_run():\n"
-        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-        "    time.sleep(120)\n"
-    )})
-    process = subprocess.Popen([str(bakehouse_exe), "run", str(project)], cwd=tmp_path, env=cli_environ,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        """,
+        {
+            "slow.py": (
+                "import os, time, bakehouse\n"
+                "with bakehouse.start_run():\n"
+                f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+                "    time.sleep(120)\n"
+            )
+        },
+    )
+    process = subprocess.Popen(
+        [str(bakehouse_exe), "run", str(project)],
+        cwd=tmp_path,
+        env=cli_environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 90
     while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
@@ -137,13 +164,19 @@ def test_sigint_kills_run_and_child(tmp_path: Path, new_project: Callable[..., P
         (["-P", "alpha=abc"], "parameter 'alpha' of type float got 'abc': not a number"),
         (["-P", "steps=2.5"], "parameter 'steps' of type int got '2.5': not an integer"),
         (["-e", "needs_path"], "parameter 'data' of type path is required but no value was given"),
-        (["-e", "needs_path", "-P", "data=missing.csv"],
-         "parameter 'data' of type path got 'missing.csv': no such file or directory"),
+        (
+            ["-e", "needs_path", "-P", "data=missing.csv"],
+            "parameter 'data' of type path got 'missing.csv': no such file or directory",
+        ),
     ],
 )
 def test_invalid_parameters_refused_before_anything_runs(
-    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], logger_project: Path, tmp_path: Path,
-    args: list[str], message: str,
+    run_cli: Callable[..., Any],
+    runs: Callable[[], list[Any]],
+    logger_project: Path,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
 ) -> None:
     started = tmp_path / "started"
     (logger_project / "log.py").write_text(f"open({str(started)!r}, 'w').write('ran')\n")
@@ -155,9 +188,12 @@ def test_invalid_parameters_refused_before_anything_runs(
     assert runs() == []  # and no run was created, so none is left RUNNING
 
 
-def test_undeclared_params_quoted_and_logged(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                             logger_project: Path) -> None:
-    result = run_cli(str(logger_project), "-P", "alpha=0.25", "-P", "note=two words; echo pwned", "-P", "lr=1e-3")
+def test_undeclared_params_quoted_and_logged(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], logger_project: Path
+) -> None:
+    result = run_cli(
+        str(logger_project), "-P", "alpha=0.25", "-P", "note=two words; echo pwned", "-P", "lr=1e-3"
+    )
     assert result.returncode == 0, result.output
     run = only_run(runs)
     assert run.data.params == {"alpha": "0.25", "steps": "3", "note": "two words; echo pwned", "lr": "1e-3"}
@@ -167,9 +203,13 @@ def test_undeclared_params_quoted_and_logged(run_cli: Callable[..., Any], runs: 
     assert "pwned\n" not in result.stdout
 
 
-def test_path_parameter_downloaded_from_artifact_uri(run_cli: Callable[..., Any], client: Any,
-                                                     runs: Callable[[], list[Any]], logger_project: Path,
-                                                     tmp_path: Path) -> None:
+def test_path_parameter_downloaded_from_artifact_uri(
+    run_cli: Callable[..., Any],
+    client: Any,
+    runs: Callable[[], list[Any]],
+    logger_project: Path,
+    tmp_path: Path,
+) -> None:
     source = client.create_run("0", run_name="dataset")
     data = tmp_path / "data.csv"
     data.write_text("a,b\n1,2\n")
@@ -190,8 +230,9 @@ def test_path_parameter_downloaded_from_artifact_uri(run_cli: Callable[..., Any]
     assert project_run.data.tags["content"] == "a,b\n1,2\n"
 
 
-def test_dry_run_creates_nothing(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                 logger_project: Path) -> None:
+def test_dry_run_creates_nothing(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], logger_project: Path
+) -> None:
     result = run_cli(str(logger_project), "-P", "alpha=2", "--dry-run")
     assert result.returncode == 0, result.output
     assert "command: python log.py --alpha 2 --steps 3" in result.stdout
@@ -199,15 +240,23 @@ def test_dry_run_creates_nothing(run_cli: Callable[..., Any], runs: Callable[[],
     assert runs() == []
 
 
-def test_build_env_only_then_reuse(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                   new_project: Callable[..., Path], tmp_path: Path) -> None:
-    project = new_project(tmp_path / "pyenv", """\
+def test_build_env_only_then_reuse(
+    run_cli: Callable[..., Any],
+    runs: Callable[[], list[Any]],
+    new_project: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    project = new_project(
+        tmp_path / "pyenv",
+        """\
         name: pyenv
         python_env: python_env.yaml
         entry_points:
           main:
             command: "python -c 'import sys; print(sys.prefix)'"
-        """, {"python_env.yaml": "python: '3.11'\ndependencies:\n  - pyyaml\n"})
+        """,
+        {"python_env.yaml": "python: '3.11'\ndependencies:\n  - pyyaml\n"},
+    )
     built = run_cli(str(project), "--build-env-only")
     assert built.returncode == 0, built.output
     assert "Environment built." in built.stderr
@@ -217,9 +266,15 @@ def test_build_env_only_then_reuse(run_cli: Callable[..., Any], runs: Callable[[
     assert runs() == []
 
 
-def test_docker_project_without_engine_fails_clearly(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                                     new_project: Callable[..., Path], tmp_path: Path) -> None:
-    project = new_project(tmp_path / "dock", """\
+def test_docker_project_without_engine_fails_clearly(
+    run_cli: Callable[..., Any],
+    runs: Callable[[], list[Any]],
+    new_project: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    project = new_project(
+        tmp_path / "dock",
+        """\
         name: dock
         docker_env:
           image: python:3.11-slim
@@ -228,7 +283,8 @@ def test_docker_project_without_engine_fails_clearly(run_cli: Callable[..., Any]
             parameters:
               n: {type: int, default: 1}
             command: "python -c 'print({n})'"
-        """)
+        """,
+    )
     dry = run_cli(str(project), "--dry-run")
     assert dry.returncode == 0, dry.output
     assert f"environment: docker: docker run --rm -v {project}:/mlflow/projects/code" in dry.stdout
@@ -241,8 +297,9 @@ def test_docker_project_without_engine_fails_clearly(run_cli: Callable[..., Any]
     assert runs() == []
 
 
-def test_experiment_name_created_and_run_named(run_cli: Callable[..., Any], client: Any,
-                                               logger_project: Path) -> None:
+def test_experiment_name_created_and_run_named(
+    run_cli: Callable[..., Any], client: Any, logger_project: Path
+) -> None:
     result = run_cli(str(logger_project), "--experiment-name", "iris-tuning", "--run-name", "first-try")
     assert result.returncode == 0, result.output
     experiment = client.get_experiment_by_name("iris-tuning")

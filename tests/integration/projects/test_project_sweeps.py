@@ -24,7 +24,9 @@ with bakehouse.start_run():
 
 @pytest.fixture
 def sweep_project(tmp_path: Path, new_project: Callable[..., Path]) -> Path:
-    return new_project(tmp_path / "sweep", """\
+    return new_project(
+        tmp_path / "sweep",
+        """\
         name: sweep
         entry_points:
           main:
@@ -33,11 +35,15 @@ def sweep_project(tmp_path: Path, new_project: Callable[..., Path]) -> Path:
               max_iter: {type: int, default: 100}
               solver: {type: string, default: lbfgs}
             command: "python train.py --C {C} --max-iter {max_iter}"
-        """, {"train.py": SWEEP_SCRIPT})
+        """,
+        {"train.py": SWEEP_SCRIPT},
+    )
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    events = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1])
+    )
     best = current = 0
     for _, delta in events:
         current += delta
@@ -45,10 +51,20 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
     return best
 
 
-def test_two_by_three_sweep_in_parallel(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                        sweep_project: Path) -> None:
-    result = run_cli(str(sweep_project), "--sweep", "C=0.1,1", "--sweep", "max_iter=10,100,1000",
-                     "--parallel", "2", "--run-name", "grid")
+def test_two_by_three_sweep_in_parallel(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], sweep_project: Path
+) -> None:
+    result = run_cli(
+        str(sweep_project),
+        "--sweep",
+        "C=0.1,1",
+        "--sweep",
+        "max_iter=10,100,1000",
+        "--parallel",
+        "2",
+        "--run-name",
+        "grid",
+    )
     assert result.returncode == 0, result.output
     found = runs()
     parents = [r for r in found if "mlflow.parentRunId" not in r.data.tags]
@@ -62,10 +78,19 @@ def test_two_by_three_sweep_in_parallel(run_cli: Callable[..., Any], runs: Calla
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parent.info.run_id}
     assert all(r.info.status == "FINISHED" for r in children)
     combos = sorted((r.data.params["C"], r.data.params["max_iter"]) for r in children)
-    assert combos == [("0.1", "10"), ("0.1", "100"), ("0.1", "1000"), ("1", "10"), ("1", "100"), ("1", "1000")]
+    assert combos == [
+        ("0.1", "10"),
+        ("0.1", "100"),
+        ("0.1", "1000"),
+        ("1", "10"),
+        ("1", "100"),
+        ("1", "1000"),
+    ]
     for run in children:
         assert run.data.params["solver"] == "lbfgs"
-        assert run.data.metrics["score"] == pytest.approx(float(run.data.params["C"]) * int(run.data.params["max_iter"]))
+        assert run.data.metrics["score"] == pytest.approx(
+            float(run.data.params["C"]) * int(run.data.params["max_iter"])
+        )
         assert run.data.tags["mlflow.source.type"] == "PROJECT"
     assert sorted(r.info.run_name for r in children) == [f"grid-{i}" for i in range(1, 7)]
     overlap = max_overlap([(r.data.metrics["start"], r.data.metrics["end"]) for r in children])
@@ -75,17 +100,21 @@ def test_two_by_three_sweep_in_parallel(run_cli: Callable[..., Any], runs: Calla
     assert "[C=1 max_iter=1000] trained" in result.stdout
 
 
-def test_sweep_value_of_wrong_type_refused_before_any_run(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                                           sweep_project: Path) -> None:
+def test_sweep_value_of_wrong_type_refused_before_any_run(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], sweep_project: Path
+) -> None:
     result = run_cli(str(sweep_project), "--sweep", "C=0.1,big", "--sweep", "max_iter=10")
     assert result.returncode == 1
-    assert "Sweep combination C=big max_iter=10: parameter 'C' of type float got 'big': not a number" in " ".join(
-        result.stderr.split())
+    assert (
+        "Sweep combination C=big max_iter=10: parameter 'C' of type float got 'big': not a number"
+        in " ".join(result.stderr.split())
+    )
     assert runs() == []
 
 
-def test_sweep_with_a_failing_child_fails_the_parent(run_cli: Callable[..., Any], runs: Callable[[], list[Any]],
-                                                     sweep_project: Path) -> None:
+def test_sweep_with_a_failing_child_fails_the_parent(
+    run_cli: Callable[..., Any], runs: Callable[[], list[Any]], sweep_project: Path
+) -> None:
     (sweep_project / "train.py").write_text(
         "import sys\nsys.exit(1 if sys.argv[sys.argv.index('--C') + 1] == '2.0' else 0)\n"
     )
@@ -98,8 +127,13 @@ def test_sweep_with_a_failing_child_fails_the_parent(run_cli: Callable[..., Any]
     assert parent.info.status == "FAILED"
 
 
-def test_ctrl_c_stops_a_parallel_sweep(tmp_path: Path, sweep_project: Path, runs: Callable[[], list[Any]],
-                                       cli_environ: dict[str, str], bakehouse_exe: Path) -> None:
+def test_ctrl_c_stops_a_parallel_sweep(
+    tmp_path: Path,
+    sweep_project: Path,
+    runs: Callable[[], list[Any]],
+    cli_environ: dict[str, str],
+    bakehouse_exe: Path,
+) -> None:
     import signal
     import subprocess
     import time
@@ -112,9 +146,14 @@ def test_ctrl_c_stops_a_parallel_sweep(tmp_path: Path, sweep_project: Path, runs
         f"    pathlib.Path({str(pids)!r}, str(os.getpid())).write_text('x')\n"
         "    time.sleep(120)\n"
     )
-    process = subprocess.Popen([str(bakehouse_exe), "run", str(sweep_project), "--sweep", "C=1,2,3,4",
-                                "--parallel", "2"], cwd=tmp_path, env=cli_environ,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(bakehouse_exe), "run", str(sweep_project), "--sweep", "C=1,2,3,4", "--parallel", "2"],
+        cwd=tmp_path,
+        env=cli_environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 90
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
@@ -125,7 +164,10 @@ def test_ctrl_c_stops_a_parallel_sweep(tmp_path: Path, sweep_project: Path, runs
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     for pid in started:
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+        )
     found = runs()
     parent = next(r for r in found if "mlflow.parentRunId" not in r.data.tags)
     children = [r for r in found if "mlflow.parentRunId" in r.data.tags]

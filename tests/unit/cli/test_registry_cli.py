@@ -48,7 +48,10 @@ def test_register_alias_transition_and_history(run, model_dirs):
     listed = json.loads(run("list", "--json"))
     assert [m["name"] for m in listed] == ["iris"]
     described = json.loads(run("describe", "iris", "--json"))
-    assert [(v["version"], v["current_stage"]) for v in described["versions"]] == [("2", "Production"), ("1", "Archived")]
+    assert [(v["version"], v["current_stage"]) for v in described["versions"]] == [
+        ("2", "Production"),
+        ("1", "Archived"),
+    ]
     versions = json.loads(run("versions", "iris", "--filter", "tags.stage = 'dev'", "--json"))
     assert [(v["version"], v["tags"]) for v in versions] == [("1", {"stage": "dev"})]
 

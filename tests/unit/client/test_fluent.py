@@ -16,7 +16,9 @@ from bakehouse.client.client import Client
 from bakehouse.errors import BakehouseError, InvalidParameterError
 
 
-def test_default_store_is_sqlite_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_store_is_sqlite_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with bh.start_run() as run:
         bh.log_param("p", 1)
@@ -28,12 +30,10 @@ def test_default_store_is_sqlite_in_the_working_directory(tmp_path: Path, monkey
 def test_run_ends_finished_failed_or_killed(tmp_tracking_uri: str) -> None:
     with bh.start_run() as ok:
         pass
-    with pytest.raises(ValueError):
-        with bh.start_run() as failed:
-            raise ValueError("boom")
-    with pytest.raises(KeyboardInterrupt):
-        with bh.start_run() as killed:
-            raise KeyboardInterrupt
+    with pytest.raises(ValueError), bh.start_run() as failed:
+        raise ValueError("boom")
+    with pytest.raises(KeyboardInterrupt), bh.start_run() as killed:
+        raise KeyboardInterrupt
     assert bh.get_run(ok.info.run_id).info.status == "FINISHED"
     assert bh.get_run(failed.info.run_id).info.status == "FAILED"
     assert bh.get_run(killed.info.run_id).info.status == "KILLED"
@@ -56,26 +56,46 @@ def test_system_tags_and_description(tmp_tracking_uri: str) -> None:
 def test_git_commit_tag_inside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     subprocess.run(["git", "init", "-q", "-b", "feature/x", str(repo)], check=True, env=env)
-    subprocess.run(["git", "-C", str(repo), "remote", "add", "upstream", "https://bot:s3cret@git.example/team/m.git"],
-                   check=True, env=env)
-    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "git@git.example:team/fork.git"],
-                   check=True, env=env)
-    (repo / "train.py").write_text(textwrap.dedent("""
+    subprocess.run(
+        ["git", "-C", str(repo), "remote", "add", "upstream", "https://bot:s3cret@git.example/team/m.git"],
+        check=True,
+        env=env,
+    )
+    subprocess.run(
+        ["git", "-C", str(repo), "remote", "add", "origin", "git@git.example:team/fork.git"],
+        check=True,
+        env=env,
+    )
+    (repo / "train.py").write_text(
+        textwrap.dedent("""
         import bakehouse as bh
         with bh.start_run() as run:
             pass
         print(run.info.run_id)
-    """))
+    """)
+    )
     subprocess.run(["git", "-C", str(repo), "add", "."], check=True, env=env)
     subprocess.run(["git", "-C", str(repo), "commit", "-qm", "init"], check=True, env=env)
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     uri = f"sqlite:///{tmp_path / 'git.db'}"
-    out = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True, text=True, check=True,
-                         env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri}).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri},
+    ).stdout.strip()
     tags = Client(uri).get_run(out).data.tags
     assert tags["mlflow.source.git.commit"] == commit
     assert tags["mlflow.source.name"] == str(repo / "train.py")
@@ -84,8 +104,14 @@ def test_git_commit_tag_inside_a_checkout(tmp_path: Path, monkeypatch: pytest.Mo
     assert tags["mlflow.source.git.repoURL"] == "https://git.example/team/m.git"
     assert "s3cret" not in str(tags)
     subprocess.run(["git", "-C", str(repo), "checkout", "-q", "--detach"], check=True, env=env)
-    out = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True, text=True, check=True,
-                         env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri}).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri},
+    ).stdout.strip()
     detached = Client(uri).get_run(out).data.tags
     assert detached["mlflow.source.git.commit"] == commit and "mlflow.source.git.branch" not in detached
 
@@ -150,7 +176,8 @@ def test_invalid_metric_raises_at_the_call_site(tmp_tracking_uri: str) -> None:
 def test_no_point_is_lost_at_process_exit(tmp_path: Path, ending: str) -> None:
     uri = f"sqlite:///{tmp_path / 'exit.db'}"
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys
         import bakehouse as bh
         run = bh.start_run()
@@ -164,9 +191,15 @@ def test_no_point_is_lost_at_process_exit(tmp_path: Path, ending: str) -> None:
             raise RuntimeError("crash in user code")
         elif ending == "sys-exit":
             sys.exit(3)
-    """))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri})
+    """)
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "BAKEHOUSE_TRACKING_URI": uri},
+    )
     run_id = proc.stdout.split()[0]
     client = Client(uri)
     assert len(client.get_metric_history(run_id, "x")) == 1234
@@ -195,7 +228,9 @@ def test_search_runs_dataframe_and_list(tmp_tracking_uri: str) -> None:
         with bh.start_run(run_name=f"r{i}"):
             bh.log_param("i", i)
             bh.log_metric("score", i * 0.5)
-    df = bh.search_runs(filter_string="metrics.score >= 0.5 OR params.i = '0'", order_by=["metrics.score DESC"])
+    df = bh.search_runs(
+        filter_string="metrics.score >= 0.5 OR params.i = '0'", order_by=["metrics.score DESC"]
+    )
     assert list(df["params.i"]) == ["2", "1", "0"]
     assert list(df["metrics.score"]) == [1.0, 0.5, 0.0]
     assert str(df["start_time"].dtype).startswith("datetime64")
@@ -215,10 +250,19 @@ def test_artifacts_text_dict_and_files(tmp_tracking_uri: str, tmp_path: Path) ->
         bh.log_artifact(str(local / "sub" / "ünï code.txt"))
     client = Client()
     top = {f.path: f.is_dir for f in client.list_artifacts(run.info.run_id)}
-    assert top == {"notes": True, "config.json": False, "config.yaml": False, "tree": True, "ünï code.txt": False}
+    assert top == {
+        "notes": True,
+        "config.json": False,
+        "config.yaml": False,
+        "tree": True,
+        "ünï code.txt": False,
+    }
     out = Path(client.download_artifacts(run.info.run_id, "tree", str(tmp_path / "dl")))
     assert (out / "sub" / "ünï code.txt").read_text() == "hello"
-    assert Path(client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path / "dl2"))).read_text() == "b:\n- 1\n- 2\n"
+    assert (
+        Path(client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path / "dl2"))).read_text()
+        == "b:\n- 1\n- 2\n"
+    )
     with pytest.raises(InvalidParameterError):
         client.download_artifacts(run.info.run_id, "../../etc/passwd", str(tmp_path / "dl3"))
 
@@ -229,11 +273,13 @@ def test_experiment_tags_parent_run_and_tracking_uri_state(tmp_tracking_uri: str
     bh.set_experiment_tag("team", "vision")
     bh.set_experiment_tags({"stage": "dev", "owner": 7})
     bh.delete_experiment_tag("stage")
-    assert {k: v for k, v in bh.get_experiment(experiment.experiment_id).tags.items()
-            if not k.startswith("mlflow.")} == {"team": "vision", "owner": "7"}
-    with bh.start_run() as parent:
-        with bh.start_run(nested=True) as child:
-            pass
+    assert {
+        k: v
+        for k, v in bh.get_experiment(experiment.experiment_id).tags.items()
+        if not k.startswith("mlflow.")
+    } == {"team": "vision", "owner": "7"}
+    with bh.start_run() as parent, bh.start_run(nested=True) as child:
+        pass
     assert bh.get_parent_run(child.info.run_id).info.run_id == parent.info.run_id
     assert bh.get_parent_run(parent.info.run_id) is None
 

@@ -29,8 +29,10 @@ def test_last_logged_model_params_tags_and_search(tmp_tracking_uri: str) -> None
 
     found = bh.search_logged_models(filter_string="metrics.accuracy > 0.9", output_format="list")
     assert [m.model_id for m in found] == [strong.model_id]
-    frame = bh.search_logged_models(experiment_ids=[experiment.experiment_id],
-                                    order_by=[{"field_name": "metrics.accuracy", "ascending": True}])
+    frame = bh.search_logged_models(
+        experiment_ids=[experiment.experiment_id],
+        order_by=[{"field_name": "metrics.accuracy", "ascending": True}],
+    )
     assert list(frame["name"]) == ["weak", "strong"]
     assert set(frame["source_run_id"]) == {run.info.run_id}
     assert len(bh.search_logged_models(max_results=1, output_format="list")) == 1

@@ -26,10 +26,17 @@ def test_register_model_from_a_logged_model_mlflow3_style(client, tmp_tracking_u
         info = bakehouse.sklearn.log_model(_fitted(), name="model", pip_requirements=[])
     first = client.register_model(f"runs:/{run.info.run_id}/model", "iris")
     assert (first.version, first.source, first.run_id, first.model_id) == (
-        "1", f"models:/{info.model_id}", run.info.run_id, info.model_id
+        "1",
+        f"models:/{info.model_id}",
+        run.info.run_id,
+        info.model_id,
     )
     second = bakehouse.register_model(f"models:/{info.model_id}", "iris", tags={"via": "fluent"})
-    assert (second.version, second.source, second.tags) == ("2", f"models:/{info.model_id}", {"via": "fluent"})
+    assert (second.version, second.source, second.tags) == (
+        "2",
+        f"models:/{info.model_id}",
+        {"via": "fluent"},
+    )
     # the download URI is the logged model's files, not the models:/ indirection
     location = client.tracking_store.get_logged_model(info.model_id).artifact_location
     assert client.get_model_version_download_uri("iris", "1") == location
@@ -40,7 +47,9 @@ def test_register_model_from_a_logged_model_mlflow3_style(client, tmp_tracking_u
     from bakehouse.store.registry.uri import resolve_registered_models_uri
 
     assert resolve_registered_models_uri("models:/iris@champion", tracking_uri=tmp_tracking_uri) == location
-    assert resolve_registered_models_uri(f"models:/{info.model_id}", tracking_uri=tmp_tracking_uri) == location
+    assert (
+        resolve_registered_models_uri(f"models:/{info.model_id}", tracking_uri=tmp_tracking_uri) == location
+    )
 
 
 def test_register_model_from_run_artifacts(client, tmp_path):

@@ -11,9 +11,16 @@ import bakehouse as bh
 from bakehouse.client import system_metrics
 from bakehouse.client.client import Client
 
-NAMES = {"cpu_utilization_percentage", "system_memory_usage_megabytes", "system_memory_usage_percentage",
-         "disk_usage_percentage", "disk_usage_megabytes", "disk_available_megabytes",
-         "network_receive_megabytes", "network_transmit_megabytes"}
+NAMES = {
+    "cpu_utilization_percentage",
+    "system_memory_usage_megabytes",
+    "system_memory_usage_percentage",
+    "disk_usage_percentage",
+    "disk_usage_megabytes",
+    "disk_available_megabytes",
+    "network_receive_megabytes",
+    "network_transmit_megabytes",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -38,9 +45,14 @@ def test_one_sample_reads_every_metric_with_sane_values() -> None:
 
 
 def test_samples_are_averaged_and_network_totals_are_the_latest() -> None:
-    samples = [{"cpu_utilization_percentage": 10.0, "network_receive_megabytes": 1.0},
-               {"cpu_utilization_percentage": 25.0, "network_receive_megabytes": 3.0}]
-    assert system_metrics.aggregate(samples) == {"cpu_utilization_percentage": 17.5, "network_receive_megabytes": 3.0}
+    samples = [
+        {"cpu_utilization_percentage": 10.0, "network_receive_megabytes": 1.0},
+        {"cpu_utilization_percentage": 25.0, "network_receive_megabytes": 3.0},
+    ]
+    assert system_metrics.aggregate(samples) == {
+        "cpu_utilization_percentage": 17.5,
+        "network_receive_megabytes": 3.0,
+    }
 
 
 def _history(uri: str, run_id: str, key: str) -> list[int]:
@@ -56,16 +68,19 @@ def test_a_run_logs_system_metrics_while_it_runs_and_stops_with_it(tmp_tracking_
     steps = _history(tmp_tracking_uri, run.info.run_id, "system/cpu_utilization_percentage")
     assert len(steps) >= 2 and steps == list(range(len(steps)))  # one point per 2 samples, steps 0, 1, ...
     time.sleep(0.3)
-    assert _history(tmp_tracking_uri, run.info.run_id, "system/cpu_utilization_percentage") == steps  # stopped
+    assert (
+        _history(tmp_tracking_uri, run.info.run_id, "system/cpu_utilization_percentage") == steps
+    )  # stopped
 
     with bh.start_run(run_id=run.info.run_id, log_system_metrics=True):  # resumed: steps continue
         time.sleep(0.6)
     resumed = _history(tmp_tracking_uri, run.info.run_id, "system/cpu_utilization_percentage")
-    assert resumed[:len(steps)] == steps and resumed[len(steps)] == steps[-1] + 1
+    assert resumed[: len(steps)] == steps and resumed[len(steps)] == steps[-1] + 1
 
 
 def test_off_by_default_and_switched_on_by_the_environment_or_a_call(
-        tmp_tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with bh.start_run() as quiet:
         time.sleep(0.2)
     assert bh.get_run(quiet.info.run_id).data.metrics == {}

@@ -22,10 +22,15 @@ def test_tables_append_and_load_across_runs(tmp_tracking_uri: str, tmp_path: Pat
     with bh.start_run():
         bh.log_text("not a table", "eval/results.txt")
 
-    stored = Path(bh.artifacts.download_artifacts(run_id=first.info.run_id, artifact_path="eval/results.json",
-                                                  dst_path=str(tmp_path)))
+    stored = Path(
+        bh.artifacts.download_artifacts(
+            run_id=first.info.run_id, artifact_path="eval/results.json", dst_path=str(tmp_path)
+        )
+    )
     assert json.loads(stored.read_text()) == {
-        "columns": ["question", "score"], "data": [["a?", 0.5], ["b?", 0.75], ["c?", 1.0]]}
+        "columns": ["question", "score"],
+        "data": [["a?", 0.5], ["b?", 0.75], ["c?", 1.0]],
+    }
     tags = bh.get_run(first.info.run_id).data.tags
     assert json.loads(tags["mlflow.loggedArtifacts"]) == [{"path": "eval/results.json", "type": "table"}]
 

@@ -78,8 +78,11 @@ def test_code_models_load_both_ways_with_mlflow(tmp_path: Path) -> None:
     mlflow = pytest.importorskip("mlflow")
     ours = tmp_path / "ours"
     bakehouse.pyfunc.save_model(str(ours), python_model=str(_write(tmp_path, "add_one.py", ADD_ONE)))
-    theirs_code = _write(tmp_path, "theirs.py", textwrap.dedent(
-        """
+    theirs_code = _write(
+        tmp_path,
+        "theirs.py",
+        textwrap.dedent(
+            """
         import mlflow
         from mlflow.pyfunc import PythonModel
 
@@ -88,13 +91,17 @@ def test_code_models_load_both_ways_with_mlflow(tmp_path: Path) -> None:
                 return model_input * 3
 
         mlflow.models.set_model(Triple())
-        """))
+        """
+        ),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mlflow.pyfunc.save_model(str(tmp_path / "theirs"), python_model=str(theirs_code))
         frame = pd.DataFrame({"x": [2.0]})
         assert mlflow.pyfunc.load_model(str(ours)).predict(frame)["x"].tolist() == [3.0]
-        assert bakehouse.pyfunc.load_model(str(tmp_path / "theirs"), allow_pickle=True).predict(frame)["x"].tolist() == [6.0]
+        assert bakehouse.pyfunc.load_model(str(tmp_path / "theirs"), allow_pickle=True).predict(frame)[
+            "x"
+        ].tolist() == [6.0]
 
 
 def test_log_model_from_code_and_load_by_uri(tmp_tracking_uri: str, tmp_path: Path) -> None:

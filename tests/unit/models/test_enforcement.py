@@ -50,14 +50,20 @@ def test_dict_list_and_ndarray_inputs_become_frames() -> None:
 def test_tensor_shape_and_dtype() -> None:
     schema = Schema([TensorSpec("float32", (-1, 2))])
     assert enforce_schema(np.zeros((3, 2), dtype=np.float16), schema).dtype == np.float32
-    with pytest.raises(SchemaEnforcementError, match=r"Shape of input \(3, 3\) does not match expected shape \(-1, 2\)"):
+    with pytest.raises(
+        SchemaEnforcementError, match=r"Shape of input \(3, 3\) does not match expected shape \(-1, 2\)"
+    ):
         enforce_schema(np.zeros((3, 3), dtype=np.float32), schema)
-    with pytest.raises(SchemaEnforcementError, match="dtype of input float64 does not match expected dtype float32"):
+    with pytest.raises(
+        SchemaEnforcementError, match="dtype of input float64 does not match expected dtype float32"
+    ):
         enforce_schema(np.zeros((3, 2), dtype=np.float64), schema)
 
 
 def test_params_defaults_types_and_unknown() -> None:
-    schema = ParamSchema([ParamSpec("temperature", "double", 0.5), ParamSpec("stops", "string", ["x"], (-1,))])
+    schema = ParamSchema(
+        [ParamSpec("temperature", "double", 0.5), ParamSpec("stops", "string", ["x"], (-1,))]
+    )
     assert enforce_params(None, schema) == {"temperature": 0.5, "stops": ["x"]}
     assert enforce_params({"temperature": 1, "stops": ["a"]}, schema) == {"temperature": 1.0, "stops": ["a"]}
     with pytest.raises(SchemaEnforcementError, match="Param 'temperature' must be of type double"):

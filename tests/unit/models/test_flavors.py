@@ -42,7 +42,9 @@ def test_sklearn_save_writes_mlflow_layout(sklearn_model_dir: Path) -> None:
         "pandas_orient": "split",
         "serving_input_path": "serving_input_example.json",
     }
-    assert json.loads(doc["signature"]["outputs"]) == [{"type": "long", "required": True}]  # as mlflow writes it
+    assert json.loads(doc["signature"]["outputs"]) == [
+        {"type": "long", "required": True}
+    ]  # as mlflow writes it
     assert doc["model_size_bytes"] > 1000
     requirements = (sklearn_model_dir / "requirements.txt").read_text().split()
     assert f"scikit-learn=={installed_version('scikit-learn')}" in requirements
@@ -56,7 +58,9 @@ def test_sklearn_save_writes_mlflow_layout(sklearn_model_dir: Path) -> None:
     assert list(serving) == ["dataframe_split"] and len(serving["dataframe_split"]["data"]) == 5
 
 
-def test_sklearn_round_trip_and_predict_fn(sklearn_model_dir: Path, tmp_path: Path, iris: Any, iris_lr: Any) -> None:
+def test_sklearn_round_trip_and_predict_fn(
+    sklearn_model_dir: Path, tmp_path: Path, iris: Any, iris_lr: Any
+) -> None:
     X_test = iris[1]
     model = bakehouse.pyfunc.load_model(str(sklearn_model_dir))
     assert model.predict(X_test).tolist() == iris_lr.predict(X_test).tolist()
@@ -172,7 +176,9 @@ def test_flavors_are_registered_by_name() -> None:
     assert flavors.get("sklearn") is bakehouse.sklearn
 
 
-def test_batch_predict_large_csv_in_chunks(tmp_path: Path, sklearn_model_dir: Path, iris: Any, iris_lr: Any) -> None:
+def test_batch_predict_large_csv_in_chunks(
+    tmp_path: Path, sklearn_model_dir: Path, iris: Any, iris_lr: Any
+) -> None:
     from bakehouse.models.batch import PROGRESS_MIN_ROWS, predict_file
 
     frame = pd.concat([iris[1]] * (PROGRESS_MIN_ROWS // len(iris[1]) + 1), ignore_index=True)
@@ -183,7 +189,9 @@ def test_batch_predict_large_csv_in_chunks(tmp_path: Path, sklearn_model_dir: Pa
 
 
 @pytest.mark.parametrize("example_kind", ["dataframe", "numpy"])
-def test_signature_block_is_the_one_mlflow_writes(tmp_path: Path, iris: Any, iris_lr: Any, example_kind: str) -> None:
+def test_signature_block_is_the_one_mlflow_writes(
+    tmp_path: Path, iris: Any, iris_lr: Any, example_kind: str
+) -> None:
     mlflow = pytest.importorskip("mlflow")
     import warnings
 
@@ -193,11 +201,15 @@ def test_signature_block_is_the_one_mlflow_writes(tmp_path: Path, iris: Any, iri
         warnings.simplefilter("ignore")
         mlflow.sklearn.save_model(iris_lr, str(tmp_path / "theirs"), input_example=example)
         bakehouse.sklearn.save_model(iris_lr, str(tmp_path / "ours"), input_example=example)
-    theirs, ours = (yaml.safe_load((tmp_path / d / "MLmodel").read_text())["signature"] for d in ("theirs", "ours"))
+    theirs, ours = (
+        yaml.safe_load((tmp_path / d / "MLmodel").read_text())["signature"] for d in ("theirs", "ours")
+    )
     assert ours == theirs
 
 
-def test_signature_false_means_no_signature_even_with_an_example(tmp_path: Path, iris: Any, iris_lr: Any) -> None:
+def test_signature_false_means_no_signature_even_with_an_example(
+    tmp_path: Path, iris: Any, iris_lr: Any
+) -> None:
     X = iris[0]
     bakehouse.sklearn.save_model(iris_lr, str(tmp_path / "plain"), input_example=X.head(2), signature=False)
     doc = yaml.safe_load((tmp_path / "plain" / "MLmodel").read_text())
@@ -207,5 +219,7 @@ def test_signature_false_means_no_signature_even_with_an_example(tmp_path: Path,
         def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
             return model_input
 
-    bakehouse.pyfunc.save_model(str(tmp_path / "echo"), python_model=Echo(), input_example=X.head(2), signature=False)
+    bakehouse.pyfunc.save_model(
+        str(tmp_path / "echo"), python_model=Echo(), input_example=X.head(2), signature=False
+    )
     assert "signature" not in yaml.safe_load((tmp_path / "echo" / "MLmodel").read_text())

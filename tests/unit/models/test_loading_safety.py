@@ -37,12 +37,16 @@ def test_unknown_loader_module_is_refused_and_never_imported(
     meta.flavors["python_function"]["loader_module"] = "evil_loader"
     meta.save(model_dir)
 
-    with pytest.raises(ModelLoadRefusedError, match="Refusing to load a model whose loader_module is 'evil_loader'"):
+    with pytest.raises(
+        ModelLoadRefusedError, match="Refusing to load a model whose loader_module is 'evil_loader'"
+    ):
         bakehouse.pyfunc.load_model(str(model_dir))
     assert not marker.exists()
     assert "evil_loader" not in sys.modules
 
-    meta.flavors["python_function"]["loader_module"] = "mlflow.evil_loader"  # looks official, is not registered
+    meta.flavors["python_function"]["loader_module"] = (
+        "mlflow.evil_loader"  # looks official, is not registered
+    )
     meta.save(model_dir)
     with pytest.raises(ModelLoadRefusedError, match="not a registered flavor"):
         bakehouse.pyfunc.load_model(str(model_dir))
@@ -106,10 +110,15 @@ def test_skops_file_with_untrusted_types_is_refused(tmp_path: Path, iris: Any) -
     from sklearn.tree import DecisionTreeClassifier
 
     X_train, X_test, y_train, _ = iris
-    pipe = make_pipeline(FunctionTransformer(_double), DecisionTreeClassifier(random_state=0)).fit(X_train, y_train)
+    pipe = make_pipeline(FunctionTransformer(_double), DecisionTreeClassifier(random_state=0)).fit(
+        X_train, y_train
+    )
     path = tmp_path / "pipe"
     bakehouse.sklearn.save_model(pipe, path)
-    with pytest.raises(ModelLoadRefusedError, match=r"types outside the trusted set: \['(tests\.unit\.models\.)?test_loading_safety\._double'\]"):
+    with pytest.raises(
+        ModelLoadRefusedError,
+        match=r"types outside the trusted set: \['(tests\.unit\.models\.)?test_loading_safety\._double'\]",
+    ):
         bakehouse.pyfunc.load_model(str(path))
     # sklearn's own internal types (the tree) are trusted; the custom function only when the caller says so
     trusted = [f"{__name__}._double"]

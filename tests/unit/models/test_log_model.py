@@ -28,7 +28,10 @@ def test_iris_log_model_then_load_by_runs_uri(tmp_tracking_uri: str, iris: Any, 
     loaded = bakehouse.pyfunc.load_model(f"runs:/{run_id}/model")
     assert loaded.predict(X_test).tolist() == iris_lr.predict(X_test).tolist()
     assert loaded.model_id == info.model_id
-    assert bakehouse.pyfunc.load_model(info.model_uri).predict(X_test[:3]).tolist() == iris_lr.predict(X_test[:3]).tolist()
+    assert (
+        bakehouse.pyfunc.load_model(info.model_uri).predict(X_test[:3]).tolist()
+        == iris_lr.predict(X_test[:3]).tolist()
+    )
 
     from bakehouse.client.client import Client
 
@@ -42,7 +45,9 @@ def test_iris_log_model_then_load_by_runs_uri(tmp_tracking_uri: str, iris: Any, 
     assert bakehouse.pyfunc.get_model_info(f"runs:/{run_id}/model").model_id == info.model_id
 
 
-def test_runs_uri_prefers_run_artifacts_and_reports_missing(tmp_tracking_uri: str, tmp_path: Path, iris_lr: Any) -> None:
+def test_runs_uri_prefers_run_artifacts_and_reports_missing(
+    tmp_tracking_uri: str, tmp_path: Path, iris_lr: Any
+) -> None:
     model_dir = tmp_path / "saved"
     bakehouse.sklearn.save_model(iris_lr, model_dir)
     with bakehouse.start_run() as run:
@@ -82,7 +87,9 @@ def test_registered_model_name_creates_a_version(tmp_tracking_uri: str, iris: An
 
 
 @pytest.mark.s3
-def test_model_loads_from_an_s3_artifact_uri(s3_bucket: str, sklearn_model_dir: Path, iris: Any, iris_lr: Any) -> None:
+def test_model_loads_from_an_s3_artifact_uri(
+    s3_bucket: str, sklearn_model_dir: Path, iris: Any, iris_lr: Any
+) -> None:
     from bakehouse.store.artifacts import get_artifact_repository
 
     uri = f"s3://{s3_bucket}/models/iris"

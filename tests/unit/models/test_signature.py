@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from bakehouse.errors import InvalidParameterError
+from bakehouse.models.schema_inference import infer_schema, infer_signature, infer_signature_from_example
 from bakehouse.models.signature import (
     ColSpec,
     ModelSignature,
@@ -23,7 +24,6 @@ from bakehouse.models.signature import (
     Schema,
     TensorSpec,
 )
-from bakehouse.models.schema_inference import infer_schema, infer_signature, infer_signature_from_example
 
 
 def test_infer_from_dataframe_maps_dtypes_and_optional_columns() -> None:
@@ -87,7 +87,9 @@ def test_nested_types_are_inferred_and_round_trip() -> None:
 
 
 def test_params_schema_inferred_with_defaults_and_list_shape() -> None:
-    sig = infer_signature(pd.DataFrame({"x": [1.0]}), params={"temperature": 0.5, "stops": ["a", "b"], "n": 3})
+    sig = infer_signature(
+        pd.DataFrame({"x": [1.0]}), params={"temperature": 0.5, "stops": ["a", "b"], "n": 3}
+    )
     assert sig.params is not None
     assert sig.params.to_dict() == [
         {"name": "temperature", "type": "double", "default": 0.5, "shape": None},
@@ -227,7 +229,7 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
     "dict_of_text_arrays": lambda: {"a": np.array(["x"]), "b": np.array([b"y"])},
     "dict_of_arrays_int_key": lambda: {0: np.zeros(2)},
     "dict_with_0d_array": lambda: {"a": np.array(1)},
-    "dict_empty": lambda: {},
+    "dict_empty": dict,
     "dict_scalars": lambda: {"a": 1, "b": "x", "c": None, "d": 2.5, "e": True, "f": b"z", "g": float("nan")},
     "dict_nested": lambda: {"tags": ["a", "b"], "meta": {"k": "v", "a": 1}},
     "dict_nested_none": lambda: {"a": {"x": None, "y": [None]}},
@@ -254,7 +256,7 @@ EXAMPLES: dict[str, Callable[[], Any]] = {
     "records_int_key": lambda: [{0: 1}],
     # lists
     "list_strings": lambda: ["hello", "world"],
-    "list_empty": lambda: [],
+    "list_empty": list,
     "list_ints_and_none": lambda: [1, None],
     "list_none": lambda: [None],
     "list_mixed": lambda: [1, "a"],

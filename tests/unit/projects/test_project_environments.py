@@ -25,8 +25,10 @@ no_conda = pytest.mark.skipif(find_conda() is not None, reason="conda is install
 
 def test_conda_yaml_python_and_pip(tmp_path: Path) -> None:
     path = tmp_path / "conda.yaml"
-    path.write_text("name: e\nchannels: [defaults]\ndependencies:\n  - python=3.10\n  - pip\n  - pip:\n"
-                    "    - scikit-learn==1.9.1\n    - mlflow\n")
+    path.write_text(
+        "name: e\nchannels: [defaults]\ndependencies:\n  - python=3.10\n  - pip\n  - pip:\n"
+        "    - scikit-learn==1.9.1\n    - mlflow\n"
+    )
     req = from_conda_yaml(path)
     assert req.python == "3.10"
     assert req.dependencies == ("scikit-learn==1.9.1", "mlflow")
@@ -35,7 +37,9 @@ def test_conda_yaml_python_and_pip(tmp_path: Path) -> None:
 
 def test_conda_yaml_conda_only_packages(tmp_path: Path) -> None:
     path = tmp_path / "conda.yaml"
-    path.write_text("dependencies:\n  - python>=3.9\n  - scikit-learn\n  - cudatoolkit=11.8\n  - pip:\n    - x\n")
+    path.write_text(
+        "dependencies:\n  - python>=3.9\n  - scikit-learn\n  - cudatoolkit=11.8\n  - pip:\n    - x\n"
+    )
     req = from_conda_yaml(path)
     assert req.python == "3.9"
     assert req.conda_only == ("scikit-learn", "cudatoolkit=11.8")
@@ -44,7 +48,9 @@ def test_conda_yaml_conda_only_packages(tmp_path: Path) -> None:
 def test_python_env_with_requirements_file(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("numpy\n")
     path = tmp_path / "python_env.yaml"
-    path.write_text("python: 3.11.7\nbuild_dependencies: [pip]\ndependencies:\n  - -r requirements.txt\n  - pyyaml\n")
+    path.write_text(
+        "python: 3.11.7\nbuild_dependencies: [pip]\ndependencies:\n  - -r requirements.txt\n  - pyyaml\n"
+    )
     req = from_python_env(path)
     assert req.python == "3.11.7"
     assert req.build_dependencies == ("pip",)
@@ -62,15 +68,21 @@ def test_conda_yaml_without_conda_falls_back_to_virtualenv(tmp_path: Path) -> No
     env = conda_or_virtualenv(path, cache_root=tmp_path)
     assert isinstance(env, VirtualenvEnvironment)
     assert env.name == "virtualenv"
-    assert env.note == ("conda is not installed; conda.yaml only asks for Python 3.11 and pip packages, "
-                        "so it runs in a virtualenv instead")
+    assert env.note == (
+        "conda is not installed; conda.yaml only asks for Python 3.11 and pip packages, "
+        "so it runs in a virtualenv instead"
+    )
     path.write_text("dependencies:\n  - python=3.11\n  - r-base\n")
-    with pytest.raises(EnvironmentError_, match="needs conda packages that a virtualenv cannot provide: r-base"):
+    with pytest.raises(
+        EnvironmentError_, match="needs conda packages that a virtualenv cannot provide: r-base"
+    ):
         conda_or_virtualenv(path)
 
 
 def _project(tmp_path: Path, mlproject: str, files: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    (tmp_path / "MLproject").write_text("name: p\n" + mlproject + "entry_points:\n  main:\n    command: echo\n")
+    (tmp_path / "MLproject").write_text(
+        "name: p\n" + mlproject + "entry_points:\n  main:\n    command: echo\n"
+    )
     for name, text in (files or {}).items():
         (tmp_path / name).write_text(text)
     return load_project(tmp_path)
@@ -108,7 +120,9 @@ def test_interpreters() -> None:
     assert find_interpreter(None) == (me, None)
     assert find_interpreter(me.minor)[0].version == me.version
     assert find_interpreter(me.version) == (me, None)
-    with pytest.raises(EnvironmentError_, match=r"asks for Python 3\.99, which is not installed here \(available: "):
+    with pytest.raises(
+        EnvironmentError_, match=r"asks for Python 3\.99, which is not installed here \(available: "
+    ):
         find_interpreter("3.99")
     with pytest.raises(EnvironmentError_, match="Cannot understand the requested Python version 'latest'"):
         find_interpreter("latest")
@@ -118,10 +132,15 @@ def test_interpreters() -> None:
     assert note == f"Python {patched} is not installed; using Python {chosen.version} ({chosen.path})"
 
 
-@pytest.mark.skipif(not Path(os.path.expanduser("~/.pyenv/versions")).is_dir(), reason="no pyenv interpreters")
+@pytest.mark.skipif(
+    not Path(os.path.expanduser("~/.pyenv/versions")).is_dir(), reason="no pyenv interpreters"
+)
 def test_other_python_versions_come_from_pyenv() -> None:
-    others = sorted(p.name for p in Path(os.path.expanduser("~/.pyenv/versions")).iterdir()
-                    if not p.name.startswith(current().minor + ".") and p.name.count(".") == 2)
+    others = sorted(
+        p.name
+        for p in Path(os.path.expanduser("~/.pyenv/versions")).iterdir()
+        if not p.name.startswith(current().minor + ".") and p.name.count(".") == 2
+    )
     if not others:
         pytest.skip("only the current Python is installed")
     chosen, note = find_interpreter(others[-1])
@@ -160,25 +179,55 @@ def test_cache_hash_lock_and_marker(tmp_path: Path) -> None:
 def test_docker_command_rendering(tmp_path: Path) -> None:
     env = DockerEnvironment(
         tmp_path,
-        DockerEnv(image="python:3.11-slim", volumes=("/data:/data",), environment=(("A", "1"), ("HOME", None))),
+        DockerEnv(
+            image="python:3.11-slim", volumes=("/data:/data",), environment=(("A", "1"), ("HOME", None))
+        ),
         tracking_uri=f"sqlite:///{tmp_path}/db/t.db",
         artifact_root=str(tmp_path / "artifacts"),
         host_env={"HOME": "/root"},
         docker_args={"gpus": "all", "t": True},
     )
     assert env.command() == [
-        "docker", "run", "--rm", "--gpus", "all", "-t",
-        "-v", f"{tmp_path}:{CONTAINER_PROJECT_DIR}", "-w", CONTAINER_PROJECT_DIR,
-        "-v", f"{tmp_path}/db:{tmp_path}/db",
-        "-v", f"{tmp_path}/artifacts:{tmp_path}/artifacts",
-        "-v", "/data:/data",
-        "-e", "BAKEHOUSE_RUN_ID", "-e", "MLFLOW_RUN_ID", "-e", "BAKEHOUSE_TRACKING_URI", "-e", "MLFLOW_TRACKING_URI",
-        "-e", "BAKEHOUSE_EXPERIMENT_ID", "-e", "MLFLOW_EXPERIMENT_ID",
-        "-e", "A=1", "-e", "HOME",
+        "docker",
+        "run",
+        "--rm",
+        "--gpus",
+        "all",
+        "-t",
+        "-v",
+        f"{tmp_path}:{CONTAINER_PROJECT_DIR}",
+        "-w",
+        CONTAINER_PROJECT_DIR,
+        "-v",
+        f"{tmp_path}/db:{tmp_path}/db",
+        "-v",
+        f"{tmp_path}/artifacts:{tmp_path}/artifacts",
+        "-v",
+        "/data:/data",
+        "-e",
+        "BAKEHOUSE_RUN_ID",
+        "-e",
+        "MLFLOW_RUN_ID",
+        "-e",
+        "BAKEHOUSE_TRACKING_URI",
+        "-e",
+        "MLFLOW_TRACKING_URI",
+        "-e",
+        "BAKEHOUSE_EXPERIMENT_ID",
+        "-e",
+        "MLFLOW_EXPERIMENT_ID",
+        "-e",
+        "A=1",
+        "-e",
+        "HOME",
         "python:3.11-slim",
     ]
-    missing = DockerEnvironment(tmp_path, DockerEnv(image="i", environment=(("SECRET", None),)), tracking_uri=None)
-    with pytest.raises(EnvironmentError_, match="copies the environment variable SECRET, but it is not set here"):
+    missing = DockerEnvironment(
+        tmp_path, DockerEnv(image="i", environment=(("SECRET", None),)), tracking_uri=None
+    )
+    with pytest.raises(
+        EnvironmentError_, match="copies the environment variable SECRET, but it is not set here"
+    ):
         missing.command()
     assert local_store_path("sqlite:////abs/t.db") == Path("/abs/t.db")
     assert local_store_path("http://server:5000") is None
@@ -201,7 +250,9 @@ def test_docker_without_engine_fails_clearly(tmp_path: Path) -> None:
 def test_failed_build_is_discarded_with_the_installer_message(tmp_path: Path) -> None:
     from bakehouse.projects.environments.requirements import PythonRequirements
 
-    env = VirtualenvEnvironment(PythonRequirements(dependencies=("not a valid requirement !!",)), cache_root=tmp_path)
+    env = VirtualenvEnvironment(
+        PythonRequirements(dependencies=("not a valid requirement !!",)), cache_root=tmp_path
+    )
     target = env.path
     with pytest.raises(EnvironmentError_, match=r"Could not install packages \(exit \d+\):\n"):
         env.prepare(NullProgress())

@@ -52,13 +52,18 @@ def test_git_default_branch(git_remote: Any) -> None:
     assert not fetched.directory.exists()
 
 
-@pytest.mark.parametrize(("version", "content", "branch"), [
-    ("feature", "feature\n", "feature"),
-    ("FIRST", "main-1\n", None),
-    ("FIRST_SHORT", "main-1\n", None),
-])
+@pytest.mark.parametrize(
+    ("version", "content", "branch"),
+    [
+        ("feature", "feature\n", "feature"),
+        ("FIRST", "main-1\n", None),
+        ("FIRST_SHORT", "main-1\n", None),
+    ],
+)
 def test_git_versions(git_remote: Any, version: str, content: str, branch: str | None) -> None:
-    ref = {"FIRST": git_remote.first_commit, "FIRST_SHORT": git_remote.first_commit[:10]}.get(version, version)
+    ref = {"FIRST": git_remote.first_commit, "FIRST_SHORT": git_remote.first_commit[:10]}.get(
+        version, version
+    )
     fetched = fetch_project(f"{git_remote.bare}#sub/proj", version=ref)
     try:
         assert (fetched.directory / "VERSION").read_text() == content

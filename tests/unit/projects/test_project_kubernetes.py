@@ -60,13 +60,21 @@ def template_path(tmp_path: Path) -> Path:
 def test_render_job_field_by_field(template_path: Path) -> None:
     config = KubernetesConfig.from_dict({"kube-job-template-path": str(template_path), "image": "reg/iris:1"})
     env = run_env_vars("http://tracking:5000", "run123", "7")
-    job = render_job(config.job_template, project_name="IrisProject", image="reg/iris:1",
-                     command=["python", "train.py", "--C", "0.1"], env_vars=env,
-                     now=datetime(2026, 1, 2, 3, 4, 5, 678901))
+    job = render_job(
+        config.job_template,
+        project_name="IrisProject",
+        image="reg/iris:1",
+        command=["python", "train.py", "--C", "0.1"],
+        env_vars=env,
+        now=datetime(2026, 1, 2, 3, 4, 5, 678901),
+    )
     assert job["apiVersion"] == "batch/v1"
     assert job["kind"] == "Job"
-    assert job["metadata"] == {"name": "irisproject-2026-01-02-03-04-05-678901", "namespace": "ml-jobs",
-                               "labels": {"team": "vision"}}
+    assert job["metadata"] == {
+        "name": "irisproject-2026-01-02-03-04-05-678901",
+        "namespace": "ml-jobs",
+        "labels": {"team": "vision"},
+    }
     assert job["spec"]["ttlSecondsAfterFinished"] == 100
     assert job["spec"]["backoffLimit"] == 0
     pod = job["spec"]["template"]["spec"]
@@ -104,7 +112,9 @@ def test_unknown_template_fields_are_refused(template_path: Path) -> None:
     config = KubernetesConfig.from_dict({"kube-job-template-path": str(template_path), "image": "i"})
     job = render_job(config.job_template, project_name="p", image="i", command=["x"], env_vars={})
     job["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
-    with pytest.raises(KubernetesBackendError, match=r"spec\.template\.spec\.containers\[0\]\.imagePullPolicyy"):
+    with pytest.raises(
+        KubernetesBackendError, match=r"spec\.template\.spec\.containers\[0\]\.imagePullPolicyy"
+    ):
         to_v1_job(job)
 
 
@@ -112,12 +122,23 @@ def test_names_and_commands() -> None:
     assert dns_label("Iris Project_v2") == "iris-project-v2"
     assert dns_label("---") == "project"
     assert len(dns_label("x" * 100)) == 63
-    long_name = render_job({"metadata": {}, "spec": {"template": {"spec": {"containers": [{}]}}}},
-                           project_name="y" * 80, image="i", command=["c"], env_vars={},
-                           now=datetime(2026, 1, 1))["metadata"]["name"]
+    long_name = render_job(
+        {"metadata": {}, "spec": {"template": {"spec": {"containers": [{}]}}}},
+        project_name="y" * 80,
+        image="i",
+        command=["c"],
+        env_vars={},
+        now=datetime(2026, 1, 1),
+    )["metadata"]["name"]
     assert len(long_name) <= 63 and long_name.endswith("-2026-01-01-00-00-00-000000")
-    assert container_command("python train.py --C 0.1 --name 'a b'") == ["python", "train.py", "--C", "0.1",
-                                                                          "--name", "a b"]
+    assert container_command("python train.py --C 0.1 --name 'a b'") == [
+        "python",
+        "train.py",
+        "--C",
+        "0.1",
+        "--name",
+        "a b",
+    ]
     assert container_command("cd src && python t.py") == ["/bin/sh", "-c", "cd src && python t.py"]
 
 

@@ -30,7 +30,9 @@ def test_exit_code_and_prefixed_output(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_terminate_stops_the_whole_group(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild.pid"
-    child = start_process(["bash", "-c", f"sleep 60 & echo $! > {pid_file}; wait"], tmp_path, dict(os.environ))
+    child = start_process(
+        ["bash", "-c", f"sleep 60 & echo $! > {pid_file}; wait"], tmp_path, dict(os.environ)
+    )
     deadline = time.monotonic() + 10
     while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -28,8 +28,12 @@ def p(name: str, type_: str = "string", default: str | None = None) -> Parameter
 
 
 def test_defaults_filled_and_logged_as_written(tmp_path: Path) -> None:
-    ep = entry("python train.py --C {C} --n {n} --name {name}", C=p("C", "float", "1.0"), n=p("n", "int", "5"),
-               name=p("name", "string", "x"))
+    ep = entry(
+        "python train.py --C {C} --n {n} --name {name}",
+        C=p("C", "float", "1.0"),
+        n=p("n", "int", "5"),
+        name=p("name", "string", "x"),
+    )
     resolved = resolve_parameters(ep, {"C": "1e-3"}, project_dir=tmp_path, cwd=tmp_path)
     assert resolved.declared == {"C": "1e-3", "n": "5", "name": "x"}
     assert resolved.extra == {}
@@ -45,10 +49,16 @@ def test_defaults_filled_and_logged_as_written(tmp_path: Path) -> None:
         ("int", "1.5", "parameter 'x' of type int got '1.5': not an integer"),
         ("int", "ten", "parameter 'x' of type int got 'ten': not an integer"),
         ("uri", "just-a-name", "parameter 'x' of type uri got 'just-a-name': not a URI"),
-        ("path", "does/not/exist.csv", "parameter 'x' of type path got 'does/not/exist.csv': no such file or directory"),
+        (
+            "path",
+            "does/not/exist.csv",
+            "parameter 'x' of type path got 'does/not/exist.csv': no such file or directory",
+        ),
     ],
 )
-def test_wrong_values_name_parameter_type_and_value(tmp_path: Path, type_: str, value: str, message: str) -> None:
+def test_wrong_values_name_parameter_type_and_value(
+    tmp_path: Path, type_: str, value: str, message: str
+) -> None:
     ep = entry("run {x}", x=p("x", type_))
     with pytest.raises(ParameterValidationError) as info:
         resolve_parameters(ep, {"x": value}, project_dir=tmp_path, cwd=tmp_path)
@@ -56,9 +66,19 @@ def test_wrong_values_name_parameter_type_and_value(tmp_path: Path, type_: str, 
     assert isinstance(info.value, InvalidParameterError)
 
 
-@pytest.mark.parametrize(("type_", "value"), [("float", "0.1"), ("float", "-3"), ("float", "1E5"), ("int", "42"),
-                                               ("int", "-7"), ("uri", "s3://bucket/key"), ("uri", "runs:/abc/model"),
-                                               ("uri", "file:///tmp/x")])
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [
+        ("float", "0.1"),
+        ("float", "-3"),
+        ("float", "1E5"),
+        ("int", "42"),
+        ("int", "-7"),
+        ("uri", "s3://bucket/key"),
+        ("uri", "runs:/abc/model"),
+        ("uri", "file:///tmp/x"),
+    ],
+)
 def test_good_values_pass(tmp_path: Path, type_: str, value: str) -> None:
     ep = entry("run {x}", x=p("x", type_))
     assert resolve_parameters(ep, {"x": value}, project_dir=tmp_path, cwd=tmp_path).declared == {"x": value}

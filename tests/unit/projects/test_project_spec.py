@@ -23,7 +23,9 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_parameters_shorthand_defaults_and_required(tmp_path: Path) -> None:
-    write(tmp_path / "MLproject", """
+    write(
+        tmp_path / "MLproject",
+        """
 name: demo
 entry_points:
   main:
@@ -34,13 +36,22 @@ entry_points:
       n: {type: int, default: 3}
       flag: {type: string, default: true}
     command: "python train.py --alpha {alpha}"
-""")
+""",
+    )
     project = load_project(tmp_path)
     assert project.name == "demo"
     assert project.env_type == ENV_LOCAL
     params = project.get_entry_point("main").parameters
-    assert (params["alpha"].type, params["alpha"].default, params["alpha"].required) == ("float", "0.5", False)
-    assert (params["data_file"].type, params["data_file"].default, params["data_file"].required) == ("path", None, True)
+    assert (params["alpha"].type, params["alpha"].default, params["alpha"].required) == (
+        "float",
+        "0.5",
+        False,
+    )
+    assert (params["data_file"].type, params["data_file"].default, params["data_file"].required) == (
+        "path",
+        None,
+        True,
+    )
     assert (params["name"].type, params["name"].default) == ("string", "hello")
     assert (params["n"].type, params["n"].default) == ("int", "3")
     assert params["flag"].default == "true"
@@ -73,14 +84,20 @@ def test_no_mlproject_runs_py_and_sh_files(tmp_path: Path) -> None:
     ("mlproject", "files", "env_type", "env_file"),
     [
         ("python_env: env/py.yaml\n", {"env/py.yaml": "python: '3.11'\n"}, ENV_PYTHON, "env/py.yaml"),
-        ("conda_env: my_conda.yaml\n", {"my_conda.yaml": "dependencies: [python=3.11]\n"}, ENV_CONDA, "my_conda.yaml"),
+        (
+            "conda_env: my_conda.yaml\n",
+            {"my_conda.yaml": "dependencies: [python=3.11]\n"},
+            ENV_CONDA,
+            "my_conda.yaml",
+        ),
         ("", {"python_env.yaml": "python: '3.11'\n", "conda.yaml": "{}\n"}, ENV_PYTHON, "python_env.yaml"),
         ("", {"conda.yaml": "dependencies: []\n"}, ENV_CONDA, "conda.yaml"),
         ("", {}, ENV_LOCAL, None),
     ],
 )
-def test_environment_detection(tmp_path: Path, mlproject: str, files: dict[str, str], env_type: str,
-                               env_file: str | None) -> None:
+def test_environment_detection(
+    tmp_path: Path, mlproject: str, files: dict[str, str], env_type: str, env_file: str | None
+) -> None:
     write(tmp_path / "MLproject", "name: p\n" + mlproject)
     for name, text in files.items():
         write(tmp_path / name, text)
@@ -90,7 +107,9 @@ def test_environment_detection(tmp_path: Path, mlproject: str, files: dict[str, 
 
 
 def test_docker_env_parsed(tmp_path: Path) -> None:
-    write(tmp_path / "MLproject", """
+    write(
+        tmp_path / "MLproject",
+        """
 name: dockerized
 docker_env:
   image: python:3.11-slim
@@ -99,7 +118,8 @@ docker_env:
 entry_points:
   main:
     command: python train.py
-""")
+""",
+    )
     project = load_project(tmp_path)
     assert project.env_type == ENV_DOCKER
     assert project.docker_env is not None
@@ -113,7 +133,10 @@ entry_points:
     [
         ("python_env: a.yaml\nconda_env: b.yaml\n", "at most one environment, found: python_env, conda_env"),
         ("python_env: nothere.yaml\n", "no such file exists"),
-        ("entry_points:\n  main:\n    parameters:\n      x: decimal\n    command: echo\n", "unknown type 'decimal'"),
+        (
+            "entry_points:\n  main:\n    parameters:\n      x: decimal\n    command: echo\n",
+            "unknown type 'decimal'",
+        ),
         ("entry_points:\n  main:\n    parameters: {}\n", "needs a 'command' string"),
         ("docker_env:\n  volumes: []\n", "docker_env needs an 'image'"),
         ("- just\n- a list\n", "must be a YAML mapping"),

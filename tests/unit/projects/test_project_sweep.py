@@ -13,9 +13,12 @@ def test_parse_and_grid_order() -> None:
     assert axes == [SweepAxis("C", ("0.01", "0.1", "1")), SweepAxis("max_iter", ("100", "1000"))]
     combos = grid(axes)
     assert combos == [
-        {"C": "0.01", "max_iter": "100"}, {"C": "0.01", "max_iter": "1000"},
-        {"C": "0.1", "max_iter": "100"}, {"C": "0.1", "max_iter": "1000"},
-        {"C": "1", "max_iter": "100"}, {"C": "1", "max_iter": "1000"},
+        {"C": "0.01", "max_iter": "100"},
+        {"C": "0.01", "max_iter": "1000"},
+        {"C": "0.1", "max_iter": "100"},
+        {"C": "0.1", "max_iter": "1000"},
+        {"C": "1", "max_iter": "100"},
+        {"C": "1", "max_iter": "1000"},
     ]
     assert describe(combos[0]) == "C=0.01 max_iter=100"
     assert grid([]) == []
@@ -47,7 +50,9 @@ def test_absolute_tracking_uri(tmp_path: object, monkeypatch: pytest.MonkeyPatch
     from bakehouse.projects.runner import absolute_tracking_uri
 
     monkeypatch.chdir(str(tmp_path))
-    assert absolute_tracking_uri("sqlite:///rel/t.db") == "sqlite:///" + str(Path(str(tmp_path)).resolve() / "rel/t.db")
+    assert absolute_tracking_uri("sqlite:///rel/t.db") == "sqlite:///" + str(
+        Path(str(tmp_path)).resolve() / "rel/t.db"
+    )
     assert absolute_tracking_uri("sqlite:////abs/t.db") == "sqlite:////abs/t.db"
     assert absolute_tracking_uri("http://server:5000") == "http://server:5000"
     assert absolute_tracking_uri("sqlite:///:memory:") == "sqlite:///:memory:"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from server_app_helpers import SyncASGIClient, make_app
@@ -28,4 +29,6 @@ def api(app: Any) -> Iterator[SyncASGIClient]:
 @pytest.fixture
 def run_id(api: SyncASGIClient) -> str:
     eid = api.post("/api/2.0/mlflow/experiments/create", json={"name": "unit"}).json()["experiment_id"]
-    return str(api.post("/api/2.0/mlflow/runs/create", json={"experiment_id": eid}).json()["run"]["info"]["run_id"])
+    return str(
+        api.post("/api/2.0/mlflow/runs/create", json={"experiment_id": eid}).json()["run"]["info"]["run_id"]
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from bakehouse.server.app import create_app
 from bakehouse.server.config import ServerConfig
 
@@ -51,5 +52,3 @@ class SyncASGIClient:
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())
         self.loop.close()
-
-

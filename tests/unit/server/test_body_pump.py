@@ -132,5 +132,7 @@ def test_discard_reads_and_drops_the_body_once() -> None:
         ([(b"transfer-encoding", b"chunked")], None),
     ],
 )
-def test_declared_length_only_for_one_plain_content_length(headers: list[tuple[bytes, bytes]], expected: int | None) -> None:
+def test_declared_length_only_for_one_plain_content_length(
+    headers: list[tuple[bytes, bytes]], expected: int | None
+) -> None:
     assert declared_length(headers) == expected

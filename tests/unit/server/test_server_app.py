@@ -28,8 +28,14 @@ def _mounted(app: Any) -> set[tuple[str, str]]:
 def test_endpoints_routes_and_openapi_agree(app: Any, api: SyncASGIClient) -> None:
     endpoints = all_endpoints()
     names = {e.name for e in endpoints}
-    assert {"CreateExperiment", "LogBatch", "CreateLoggedModel", "GetMetricHistoryBulkInterval",
-            "UploadArtifact", "ListArtifactsProxy"} <= names
+    assert {
+        "CreateExperiment",
+        "LogBatch",
+        "CreateLoggedModel",
+        "GetMetricHistoryBulkInterval",
+        "UploadArtifact",
+        "ListArtifactsProxy",
+    } <= names
     mounted = _mounted(app)
     doc = api.get("/api/2.0/openapi.json").json()
     for ep in endpoints:
@@ -68,12 +74,20 @@ def test_health_version_server_info(api: SyncASGIClient) -> None:
 
 
 def test_get_query_strings_repeated_keys_and_numbers(api: SyncASGIClient, run_id: str) -> None:
-    body = {"run_id": run_id, "metrics": [{"key": "m", "value": float(i), "timestamp": i, "step": i} for i in range(10)]}
+    body = {
+        "run_id": run_id,
+        "metrics": [{"key": "m", "value": float(i), "timestamp": i, "step": i} for i in range(10)],
+    }
     assert api.post(f"{API}/runs/log-batch", json=body).status_code == 200
-    r = api.get(f"{API}/metrics/get-history", params={"run_uuid": run_id, "metric_key": "m", "max_results": "4"})
+    r = api.get(
+        f"{API}/metrics/get-history", params={"run_uuid": run_id, "metric_key": "m", "max_results": "4"}
+    )
     assert [m["step"] for m in r.json()["metrics"]] == [0, 1, 2, 3]
     token = r.json()["next_page_token"]
-    r2 = api.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m", "page_token": token, "max_results": 100})
+    r2 = api.get(
+        f"{API}/metrics/get-history",
+        params={"run_id": run_id, "metric_key": "m", "page_token": token, "max_results": 100},
+    )
     assert [m["step"] for m in r2.json()["metrics"]] == list(range(4, 10))
     r3 = api.get(
         f"{API}/metrics/get-history-bulk-interval",
@@ -81,12 +95,19 @@ def test_get_query_strings_repeated_keys_and_numbers(api: SyncASGIClient, run_id
     )
     assert r3.status_code == 200
     assert {m["run_id"] for m in r3.json()["metrics"]} == {run_id}
-    backwards = api.get(f"{API}/metrics/get-history-bulk-interval",
-                        params={"run_ids": run_id, "metric_key": "m", "start_step": 5, "end_step": 2})
-    assert backwards.status_code == 400 and "end_step must be greater than start_step" in backwards.json()["message"]
+    backwards = api.get(
+        f"{API}/metrics/get-history-bulk-interval",
+        params={"run_ids": run_id, "metric_key": "m", "start_step": 5, "end_step": 2},
+    )
+    assert (
+        backwards.status_code == 400
+        and "end_step must be greater than start_step" in backwards.json()["message"]
+    )
     nameless = api.get(f"{API}/experiments/get-by-name", params={"experiment_name": ""})
     assert nameless.status_code == 400 and nameless.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    ajax = api.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", params=[("run_id", run_id), ("metric_key", "m")])
+    ajax = api.get(
+        "/ajax-api/2.0/mlflow/metrics/get-history-bulk", params=[("run_id", run_id), ("metric_key", "m")]
+    )
     assert len(ajax.json()["metrics"]) == 10
 
 
@@ -115,7 +136,9 @@ def test_non_finite_values_round_trip_as_strings(api: SyncASGIClient, run_id: st
         (b"{}", "Missing value for required parameter 'name'"),
     ],
 )
-def test_bad_bodies_are_400_invalid_parameter_value(api: SyncASGIClient, content: bytes, fragment: str) -> None:
+def test_bad_bodies_are_400_invalid_parameter_value(
+    api: SyncASGIClient, content: bytes, fragment: str
+) -> None:
     r = api.post(f"{API}/experiments/create", content=content, headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
@@ -130,26 +153,41 @@ def test_bad_bodies_are_400_invalid_parameter_value(api: SyncASGIClient, content
         ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type must be one of"),
     ],
 )
-def test_post_bodies_must_be_declared_json_as_mlflow_requires(api: SyncASGIClient, headers: dict[str, str],
-                                                              message: str) -> None:
+def test_post_bodies_must_be_declared_json_as_mlflow_requires(
+    api: SyncASGIClient, headers: dict[str, str], message: str
+) -> None:
     """A form or text/plain post (which a browser sends cross-site without a preflight) creates nothing."""
     before = api.post(f"{API}/experiments/search", json={"max_results": 1000}).json().get("experiments", [])
     r = api.post(f"{API}/experiments/create", content=b'{"name": "sneaky"}', headers=headers)
     assert r.status_code == 400
-    assert r.json() == {"error_code": "INVALID_PARAMETER_VALUE", "message": message} or message in r.json()["message"]
+    assert (
+        r.json() == {"error_code": "INVALID_PARAMETER_VALUE", "message": message}
+        or message in r.json()["message"]
+    )
     after = api.post(f"{API}/experiments/search", json={"max_results": 1000}).json().get("experiments", [])
     assert len(after) == len(before) and all(e["name"] != "sneaky" for e in after)
-    ok = api.post(f"{API}/experiments/create", content=b'{"name": "declared"}',
-                  headers={"Content-Type": "application/json; charset=utf-8"})
+    ok = api.post(
+        f"{API}/experiments/create",
+        content=b'{"name": "declared"}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert ok.status_code == 200
 
 
 def test_double_encoded_json_and_unknown_fields_are_accepted(api: SyncASGIClient) -> None:
-    r = api.post(f"{API}/experiments/create", content=b'"{\\"name\\": \\"dbl\\", \\"future_field\\": 1}"',
-                 headers={"Content-Type": "application/json"})
+    r = api.post(
+        f"{API}/experiments/create",
+        content=b'"{\\"name\\": \\"dbl\\", \\"future_field\\": 1}"',
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 200
     eid = r.json()["experiment_id"]
-    assert api.get(f"{API}/experiments/get", params={"experiment_id": eid, "whatever": "x"}).json()["experiment"]["name"] == "dbl"
+    assert (
+        api.get(f"{API}/experiments/get", params={"experiment_id": eid, "whatever": "x"}).json()[
+            "experiment"
+        ]["name"]
+        == "dbl"
+    )
 
 
 def test_body_size_is_bounded(tmp_path: Path) -> None:
@@ -184,19 +222,27 @@ class ExplodingStore:
         return fail
 
 
-def test_unknown_exceptions_are_generic_500_without_traceback(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_exceptions_are_generic_500_without_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from bakehouse.server.app import create_app
     from bakehouse.server.config import ServerConfig
 
-    app = create_app(ServerConfig(artifacts_destination=str(tmp_path), serve_ui=False), tracking_store=ExplodingStore(),
-                     registry_store=object())
+    app = create_app(
+        ServerConfig(artifacts_destination=str(tmp_path), serve_ui=False),
+        tracking_store=ExplodingStore(),
+        registry_store=object(),
+    )
     client = SyncASGIClient(app)
     try:
         r = client.get(f"{API}/runs/get", params={"run_id": "x"})
     finally:
         client.close()
     assert r.status_code == 500
-    assert r.json() == {"error_code": "INTERNAL_ERROR", "message": "Internal server error; see the server log."}
+    assert r.json() == {
+        "error_code": "INTERNAL_ERROR",
+        "message": "Internal server error; see the server log.",
+    }
     assert "secret detail" in caplog.text  # the traceback goes to the log only
 
 
@@ -209,10 +255,16 @@ def test_local_artifact_location_outside_root_is_refused(api: SyncASGIClient, tm
 def test_logged_model_endpoints(api: SyncASGIClient, run_id: str) -> None:
     run = api.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]
     eid = run["info"]["experiment_id"]
-    created = api.post(f"{API}/logged-models", json={
-        "experiment_id": eid, "name": "m", "source_run_id": run_id, "params": [{"key": "a", "value": "1"}],
-        "tags": [{"key": "t", "value": "v"}],
-    })
+    created = api.post(
+        f"{API}/logged-models",
+        json={
+            "experiment_id": eid,
+            "name": "m",
+            "source_run_id": run_id,
+            "params": [{"key": "a", "value": "1"}],
+            "tags": [{"key": "t", "value": "v"}],
+        },
+    )
     assert created.status_code == 200, created.text
     model = created.json()["model"]
     mid = model["info"]["model_id"]
@@ -220,9 +272,17 @@ def test_logged_model_endpoints(api: SyncASGIClient, run_id: str) -> None:
     assert model["info"]["artifact_uri"] == f"mlflow-artifacts:/{eid}/models/{mid}/artifacts"
     done = api.patch(f"{API}/logged-models/{mid}", json={"model_id": mid, "status": "LOGGED_MODEL_READY"})
     assert done.json()["model"]["info"]["status"] == "LOGGED_MODEL_READY"
-    assert api.patch(f"{API}/logged-models/{mid}/tags", json={"tags": [{"key": "x", "value": "y"}]}).status_code == 200
+    assert (
+        api.patch(f"{API}/logged-models/{mid}/tags", json={"tags": [{"key": "x", "value": "y"}]}).status_code
+        == 200
+    )
     assert api.delete(f"{API}/logged-models/{mid}/tags/t").status_code == 200
-    assert api.post(f"{API}/logged-models/{mid}/params", json={"params": [{"key": "b", "value": "2"}]}).status_code == 200
+    assert (
+        api.post(
+            f"{API}/logged-models/{mid}/params", json={"params": [{"key": "b", "value": "2"}]}
+        ).status_code
+        == 200
+    )
     got = api.get(f"{API}/logged-models/{mid}").json()["model"]
     assert {t["key"]: t["value"] for t in got["info"]["tags"]} == {"x": "y"}
     assert {p["key"]: p["value"] for p in got["data"]["params"]} == {"a": "1", "b": "2"}
@@ -237,14 +297,19 @@ def test_legacy_log_model_appends_history(api: SyncASGIClient, run_id: str) -> N
     import json
 
     for flavor in ("sklearn", "pytorch"):
-        model = {"run_id": run_id, "artifact_path": "model", "utc_time_created": "2026-01-01 00:00:00.000000",
-                 "flavors": {flavor: {}}}
+        model = {
+            "run_id": run_id,
+            "artifact_path": "model",
+            "utc_time_created": "2026-01-01 00:00:00.000000",
+            "flavors": {flavor: {}},
+        }
         r = api.post(f"{API}/runs/log-model", json={"run_id": run_id, "model_json": json.dumps(model)})
         assert r.status_code == 200, r.text
     incomplete = api.post(f"{API}/runs/log-model", json={"run_id": run_id, "model_json": '{"flavors": {}}'})
     assert incomplete.status_code == 400
     assert incomplete.json()["message"] == (
-        "Model json is missing mandatory fields: artifact_path, run_id, utc_time_created")
+        "Model json is missing mandatory fields: artifact_path, run_id, utc_time_created"
+    )
     tags = api.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["tags"]
     history = next(t["value"] for t in tags if t["key"] == "mlflow.log-model.history")
     assert [list(m["flavors"]) for m in json.loads(history)] == [["sklearn"], ["pytorch"]]

@@ -24,10 +24,12 @@ def test_upload_download_list_delete(api: SyncASGIClient, app: Any, tmp_path: Pa
     assert down.headers["content-type"] == "application/octet-stream"
 
     listing = api.get(PROXY, params={"path": "1/run/artifacts"}).json()
-    assert listing == {"files": [
-        {"path": "dir one", "is_dir": True},
-        {"path": "top.txt", "is_dir": False, "file_size": 3},
-    ]}
+    assert listing == {
+        "files": [
+            {"path": "dir one", "is_dir": True},
+            {"path": "top.txt", "is_dir": False, "file_size": 3},
+        ]
+    }
     assert api.get(PROXY, params={"path": "1/run/artifacts/top.txt"}).json() == {}  # a file lists as {}
     assert api.get(PROXY, params={"path": "1/missing"}).json() == {}
 
@@ -46,7 +48,10 @@ def test_run_artifact_listing_and_ui_download(api: SyncASGIClient, run_id: str) 
     api.put(f"{PROXY}/{root}/img/plot.png", content=b"\x89PNG....")
     listing = api.get("/api/2.0/mlflow/artifacts/list", params={"run_id": run_id}).json()
     assert listing["root_uri"] == run["info"]["artifact_uri"]
-    assert listing["files"] == [{"path": "img", "is_dir": True}, {"path": "page.html", "is_dir": False, "file_size": 25}]
+    assert listing["files"] == [
+        {"path": "img", "is_dir": True},
+        {"path": "page.html", "is_dir": False, "file_size": 25},
+    ]
     sub = api.get("/api/2.0/mlflow/artifacts/list", params={"run_id": run_id, "path": "img"}).json()
     assert sub["files"] == [{"path": "img/plot.png", "is_dir": False, "file_size": 8}]
 
@@ -71,8 +76,12 @@ def test_no_serve_artifacts_unmounts_the_proxy(tmp_path: Path) -> None:
     client = SyncASGIClient(app)
     try:
         assert client.put(f"{PROXY}/1/x", content=b"x").status_code in (404, 405)
-        eid = client.post("/api/2.0/mlflow/experiments/create", json={"name": "local"}).json()["experiment_id"]
-        location = client.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": eid}).json()["experiment"]["artifact_location"]
+        eid = client.post("/api/2.0/mlflow/experiments/create", json={"name": "local"}).json()[
+            "experiment_id"
+        ]
+        location = client.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": eid}).json()[
+            "experiment"
+        ]["artifact_location"]
         assert location.startswith(str(tmp_path / "artifacts"))
     finally:
         client.close()
@@ -100,7 +109,7 @@ class _Chunks:
         self.read = 0
         self.closed = False
 
-    def __iter__(self) -> "_Chunks":
+    def __iter__(self) -> _Chunks:
         return self
 
     def __next__(self) -> bytes:

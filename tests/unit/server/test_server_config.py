@@ -24,9 +24,26 @@ def test_defaults_match_the_documented_ones() -> None:
 
 
 def test_short_options_and_lists() -> None:
-    config = _parse("-h", "0.0.0.0", "-p", "8080", "-w", "3", "--allowed-hosts", "a.example,b.example",
-                    "--allowed-hosts", "c.example", "--cors-allowed-origins", "https://x.example", "--auth",
-                    "--static-prefix", "mlflow", "--no-serve-artifacts", "--artifacts-destination", "s3://b/p")
+    config = _parse(
+        "-h",
+        "0.0.0.0",
+        "-p",
+        "8080",
+        "-w",
+        "3",
+        "--allowed-hosts",
+        "a.example,b.example",
+        "--allowed-hosts",
+        "c.example",
+        "--cors-allowed-origins",
+        "https://x.example",
+        "--auth",
+        "--static-prefix",
+        "mlflow",
+        "--no-serve-artifacts",
+        "--artifacts-destination",
+        "s3://b/p",
+    )
     assert (config.host, config.port, config.workers) == ("0.0.0.0", 8080, 3)
     assert config.allowed_hosts == ["a.example", "b.example", "c.example"]
     assert config.cors_allowed_origins == ["https://x.example"]
@@ -40,12 +57,17 @@ def test_normalized_paths_are_absolute(tmp_path: Path, monkeypatch) -> None:  # 
     config = ServerConfig(backend_store_uri="sqlite:///rel.db", artifacts_destination="./arts").normalized()
     assert config.backend_store_uri == f"sqlite:///{tmp_path.resolve() / 'rel.db'}"
     assert config.artifacts_destination == str(tmp_path.resolve() / "arts")
-    assert ServerConfig(artifacts_destination="s3://bucket/x").normalized().artifacts_destination == "s3://bucket/x"
+    assert (
+        ServerConfig(artifacts_destination="s3://bucket/x").normalized().artifacts_destination
+        == "s3://bucket/x"
+    )
 
 
 def test_exposure_warning_says_what_is_reachable() -> None:
     text = _exposure_warning("0.0.0.0", ServerConfig(artifacts_destination="/data/arts"))
-    assert "REST API" in text and "/data/arts" in text and "web UI" in text and "WITHOUT authentication" in text
+    assert (
+        "REST API" in text and "/data/arts" in text and "web UI" in text and "WITHOUT authentication" in text
+    )
     assert "with authentication" in _exposure_warning("0.0.0.0", ServerConfig(app_name="basic-auth"))
 
 

@@ -51,8 +51,11 @@ def test_security_headers_on_every_response(api: SyncASGIClient) -> None:
 
 
 def test_cors_preflight_allowed_for_localhost_origin(api: SyncASGIClient) -> None:
-    r = api.request("OPTIONS", "/api/2.0/mlflow/runs/log-batch", headers={
-        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
+    r = api.request(
+        "OPTIONS",
+        "/api/2.0/mlflow/runs/log-batch",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+    )
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == "http://localhost:3000"
 
@@ -61,12 +64,19 @@ def test_cors_preflight_allowed_for_localhost_origin(api: SyncASGIClient) -> Non
 def test_foreign_origin_cannot_preflight_or_write(api: SyncASGIClient, method: str) -> None:
     headers = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
     if method == "POST":
-        r = api.post("/api/2.0/mlflow/experiments/create", json={"name": "csrf"}, headers={"Origin": "https://evil.example"})
+        r = api.post(
+            "/api/2.0/mlflow/experiments/create",
+            json={"name": "csrf"},
+            headers={"Origin": "https://evil.example"},
+        )
     else:
         r = api.request("OPTIONS", "/api/2.0/mlflow/experiments/create", headers=headers)
     assert r.status_code == 403
     assert "access-control-allow-origin" not in r.headers
-    names = [e["name"] for e in api.post("/api/2.0/mlflow/experiments/search", json={}).json().get("experiments", [])]
+    names = [
+        e["name"]
+        for e in api.post("/api/2.0/mlflow/experiments/search", json={}).json().get("experiments", [])
+    ]
     assert "csrf" not in names
 
 
@@ -80,7 +90,11 @@ def test_configured_origin_is_granted(tmp_path: Path) -> None:
     app = make_app(tmp_path, cors_allowed_origins=["https://ui.example.com"])
     client = SyncASGIClient(app)
     try:
-        r = client.post("/api/2.0/mlflow/experiments/create", json={"name": "ok"}, headers={"Origin": "https://ui.example.com"})
+        r = client.post(
+            "/api/2.0/mlflow/experiments/create",
+            json={"name": "ok"},
+            headers={"Origin": "https://ui.example.com"},
+        )
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == "https://ui.example.com"
     finally:
@@ -109,8 +123,11 @@ def test_middleware_hooks_wrap_the_router(tmp_path: Path) -> None:
 
         return run
 
-    config = ServerConfig(backend_store_uri=f"sqlite:///{tmp_path / 'h.db'}", artifacts_destination=str(tmp_path / "a"),
-                          serve_ui=False)
+    config = ServerConfig(
+        backend_store_uri=f"sqlite:///{tmp_path / 'h.db'}",
+        artifacts_destination=str(tmp_path / "a"),
+        serve_ui=False,
+    )
     app = create_app(config, middleware_factories=[factory], handler_wrapper=wrapper)
     client = SyncASGIClient(app)
     try:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_app_helpers import SyncASGIClient
+
 from bakehouse.server.app import create_app
 from bakehouse.server.config import ServerConfig
-from server_app_helpers import SyncASGIClient
 
 TABLE = "/ajax-api/2.0/bakehouse/runs/table"
 MINE = "/ajax-api/2.0/bakehouse/permissions/mine"
@@ -25,8 +26,14 @@ SEARCH = "/api/2.0/mlflow/runs/search"
 
 def make_app(tmp_path: Path, **overrides: Any) -> Any:
     """An app over fresh SQLite with the UI routes mounted (the shared helper turns the UI off)."""
-    return create_app(ServerConfig(backend_store_uri=f"sqlite:///{tmp_path / 'server.db'}",
-                                   artifacts_destination=str(tmp_path / "artifacts"), serve_ui=True, **overrides))
+    return create_app(
+        ServerConfig(
+            backend_store_uri=f"sqlite:///{tmp_path / 'server.db'}",
+            artifacts_destination=str(tmp_path / "artifacts"),
+            serve_ui=True,
+            **overrides,
+        )
+    )
 
 
 @pytest.fixture
@@ -41,8 +48,10 @@ def ui_api(tmp_path: Path) -> Any:
 def _seed(api: SyncASGIClient) -> str:
     eid = api.post("/api/2.0/mlflow/experiments/create", json={"name": "table"}).json()["experiment_id"]
     for i in range(12):
-        run = api.post("/api/2.0/mlflow/runs/create", json={"experiment_id": eid, "start_time": 1000 + i,
-                                                             "run_name": f"r{i:02d}"}).json()["run"]
+        run = api.post(
+            "/api/2.0/mlflow/runs/create",
+            json={"experiment_id": eid, "start_time": 1000 + i, "run_name": f"r{i:02d}"},
+        ).json()["run"]
         rid = run["info"]["run_id"]
         metrics = [{"key": "loss", "value": 1.0 / (i + 1), "timestamp": 5, "step": 0}]
         if i % 3 == 0:
@@ -52,15 +61,29 @@ def _seed(api: SyncASGIClient) -> str:
         params = [{"key": "model", "value": "tree" if i % 2 else "linear"}, {"key": "depth", "value": str(i)}]
         tags = [{"key": "team", "value": "a" if i < 6 else "b"}] if i % 4 else []
         body = {"run_id": rid, "metrics": metrics, "params": params, "tags": tags}
-        assert api.post("/api/2.0/mlflow/runs/log-batch", content=json.dumps(body).replace("NaN", '"NaN"'),
-                        headers={"Content-Type": "application/json"}).status_code == 200
+        assert (
+            api.post(
+                "/api/2.0/mlflow/runs/log-batch",
+                content=json.dumps(body).replace("NaN", '"NaN"'),
+                headers={"Content-Type": "application/json"},
+            ).status_code
+            == 200
+        )
     return str(eid)
 
 
 def _rows_from_columns(page: dict[str, Any]) -> list[dict[str, Any]]:
     n = page["count"]
-    rows = [{"id": page["runs"]["run_id"][i], "name": page["runs"]["run_name"][i], "params": {}, "metrics": {}, "tags": {}}
-            for i in range(n)]
+    rows = [
+        {
+            "id": page["runs"]["run_id"][i],
+            "name": page["runs"]["run_name"][i],
+            "params": {},
+            "metrics": {},
+            "tags": {},
+        }
+        for i in range(n)
+    ]
     for section in ("params", "metrics", "tags"):
         for key, col in page[section].items():
             if isinstance(col, list):
@@ -77,28 +100,41 @@ def _rows_from_search(out: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for run in out.get("runs", []):
         data = run.get("data", {})
-        rows.append({
-            "id": run["info"]["run_id"], "name": run["info"]["run_name"],
-            "params": {p["key"]: p["value"] for p in data.get("params", [])},
-            "metrics": {m["key"]: m["value"] for m in data.get("metrics", [])},
-            "tags": {t["key"]: t["value"] for t in data.get("tags", []) if t["key"] != "mlflow.runName"},
-        })
+        rows.append(
+            {
+                "id": run["info"]["run_id"],
+                "name": run["info"]["run_name"],
+                "params": {p["key"]: p["value"] for p in data.get("params", [])},
+                "metrics": {m["key"]: m["value"] for m in data.get("metrics", [])},
+                "tags": {t["key"]: t["value"] for t in data.get("tags", []) if t["key"] != "mlflow.runName"},
+            }
+        )
     return rows
 
 
-@pytest.mark.parametrize("filter_string, order_by", [
-    ("", []),
-    ("metrics.loss < 0.3", ["metrics.loss ASC"]),
-    ("params.model = 'tree' OR tags.team = 'b'", ["params.depth DESC"]),
-    ("metrics.rare >= 0", ["metrics.rare DESC"]),
-])
-def test_runs_table_pages_match_runs_search(ui_api: SyncASGIClient, filter_string: str, order_by: list[str]) -> None:
+@pytest.mark.parametrize(
+    "filter_string, order_by",
+    [
+        ("", []),
+        ("metrics.loss < 0.3", ["metrics.loss ASC"]),
+        ("params.model = 'tree' OR tags.team = 'b'", ["params.depth DESC"]),
+        ("metrics.rare >= 0", ["metrics.rare DESC"]),
+    ],
+)
+def test_runs_table_pages_match_runs_search(
+    ui_api: SyncASGIClient, filter_string: str, order_by: list[str]
+) -> None:
     eid = _seed(ui_api)
     got: list[dict[str, Any]] = []
     token = None
     pages = 0
     while True:
-        params: dict[str, Any] = {"experiment_ids": eid, "filter": filter_string, "max_results": 5, "order_by": order_by}
+        params: dict[str, Any] = {
+            "experiment_ids": eid,
+            "filter": filter_string,
+            "max_results": 5,
+            "order_by": order_by,
+        }
         if token:
             params["page_token"] = token
         r = ui_api.get(TABLE, params=params)
@@ -109,9 +145,20 @@ def test_runs_table_pages_match_runs_search(ui_api: SyncASGIClient, filter_strin
         token = page.get("next_page_token")
         if not token:
             break
-        assert json.loads(base64.b64decode(token)) == {"offset": 5 * pages}  # offset tokens: the UI pages in parallel
-    want = _rows_from_search(ui_api.post(SEARCH, json={"experiment_ids": [eid], "filter": filter_string,
-                                                       "max_results": 1000, "order_by": order_by}).json())
+        assert json.loads(base64.b64decode(token)) == {
+            "offset": 5 * pages
+        }  # offset tokens: the UI pages in parallel
+    want = _rows_from_search(
+        ui_api.post(
+            SEARCH,
+            json={
+                "experiment_ids": [eid],
+                "filter": filter_string,
+                "max_results": 1000,
+                "order_by": order_by,
+            },
+        ).json()
+    )
     for row in got:
         row["tags"].pop("mlflow.runName", None)
     assert [r["id"] for r in got] == [r["id"] for r in want]  # same runs, same order
@@ -125,10 +172,20 @@ def test_runs_table_columns_are_dense_or_sparse(ui_api: SyncASGIClient) -> None:
     assert page["count"] == 12 and "next_page_token" not in page
     assert isinstance(page["metrics"]["loss"], list)  # every run has it
     rare = page["metrics"]["rare"]
-    assert isinstance(rare, dict) and len(rare["i"]) == len(rare["v"]) == 5  # runs 0, 3, 6, 9 and the NaN of run 4
+    assert (
+        isinstance(rare, dict) and len(rare["i"]) == len(rare["v"]) == 5
+    )  # runs 0, 3, 6, 9 and the NaN of run 4
     assert "NaN" in rare["v"]
-    assert set(page["runs"]) == {"run_id", "run_name", "experiment_id", "user_id", "status", "start_time", "end_time",
-                                 "lifecycle_stage"}
+    assert set(page["runs"]) == {
+        "run_id",
+        "run_name",
+        "experiment_id",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "lifecycle_stage",
+    }
     assert page["runs"]["run_name"][0] == "r11"  # newest first, as runs/search
 
 
@@ -155,13 +212,27 @@ def test_helpers_with_auth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     api = SyncASGIClient(app)
     try:
         admin = ("admin", "admin-password-1")
-        assert api.post("/api/2.0/mlflow/users/create", json={"username": "bob", "password": "bob-password-1"},
-                        auth=admin).status_code == 200
+        assert (
+            api.post(
+                "/api/2.0/mlflow/users/create",
+                json={"username": "bob", "password": "bob-password-1"},
+                auth=admin,
+            ).status_code
+            == 200
+        )
         ids = []
         for name in ("readable", "hidden", "editable"):
-            ids.append(api.post("/api/2.0/mlflow/experiments/create", json={"name": name}, auth=admin).json()["experiment_id"])
+            ids.append(
+                api.post("/api/2.0/mlflow/experiments/create", json={"name": name}, auth=admin).json()[
+                    "experiment_id"
+                ]
+            )
         grant = "/api/2.0/mlflow/experiments/permissions/create"
-        api.post(grant, json={"experiment_id": ids[1], "username": "bob", "permission": "NO_PERMISSIONS"}, auth=admin)
+        api.post(
+            grant,
+            json={"experiment_id": ids[1], "username": "bob", "permission": "NO_PERMISSIONS"},
+            auth=admin,
+        )
         api.post(grant, json={"experiment_id": ids[2], "username": "bob", "permission": "EDIT"}, auth=admin)
         bob = ("bob", "bob-password-1")
         mine = api.get(MINE, auth=bob).json()

@@ -53,7 +53,9 @@ INT_ROWS = [[int(v) for v in r] for r in ROWS]
     ],
     ids=["split", "split-ints", "records", "instances", "instances-dicts", "inputs-rows", "inputs-columns"],
 )
-async def test_json_formats(holder: ModelHolder, iris_lr: Any, payload: dict[str, Any], rows: list[list[float]]) -> None:
+async def test_json_formats(
+    holder: ModelHolder, iris_lr: Any, payload: dict[str, Any], rows: list[list[float]]
+) -> None:
     response = await _post(create_scoring_app(holder), json.dumps(payload))
     assert response.status_code == 200, response.text
     assert response.json() == {"predictions": _expected(iris_lr, rows)}
@@ -81,7 +83,9 @@ async def test_bad_payloads_are_400_with_clear_messages(holder: ModelHolder) -> 
     body = response.json()
     assert body["error_code"] == "BAD_REQUEST"
     assert "exactly one of the input fields" in body["message"] and "MLflow 2.0" in body["message"]
-    response = await _post(app, json.dumps({"dataframe_split": {"columns": COLUMNS[:3], "data": [r[:3] for r in ROWS]}}))
+    response = await _post(
+        app, json.dumps({"dataframe_split": {"columns": COLUMNS[:3], "data": [r[:3] for r in ROWS]}})
+    )
     assert response.status_code == 400
     assert response.json()["message"] == (
         "Invalid input. Data is not compatible with model signature. Model is missing inputs ['petal width (cm)']."
@@ -124,7 +128,10 @@ async def test_timeout_is_504() -> None:
     start = time.perf_counter()
     response = await _post(app, json.dumps({"inputs": [1]}))
     assert response.status_code == 504
-    assert response.json() == {"error_code": "DEADLINE_EXCEEDED", "message": "Prediction timed out after 0.2 s"}
+    assert response.json() == {
+        "error_code": "DEADLINE_EXCEEDED",
+        "message": "Prediction timed out after 0.2 s",
+    }
     assert time.perf_counter() - start < 0.9
 
 
@@ -180,7 +187,9 @@ def test_matrix_fast_path_matches_general_path(sklearn_model_dir: Path, iris_lr:
     for payload in bodies:
         body = json.dumps(payload).encode()
         assert fast.try_predict(payload) is not None
-        assert predict_body(model, body, "application/json", fast) == predict_body(model, body, "application/json")
+        assert predict_body(model, body, "application/json", fast) == predict_body(
+            model, body, "application/json"
+        )
     # anything that is not a plain numeric matrix in the signature's column order takes the general path
     assert fast.try_predict({"dataframe_split": {"columns": COLUMNS[::-1], "data": ROWS}}) is None
     assert fast.try_predict({"dataframe_split": {"columns": COLUMNS, "data": [["5.1", 1, 1, 1]]}}) is None
@@ -190,7 +199,11 @@ def test_matrix_fast_path_matches_general_path(sklearn_model_dir: Path, iris_lr:
     from bakehouse.models.enforcement import SchemaEnforcementError
 
     with pytest.raises(SchemaEnforcementError, match="sepal length"):
-        predict_body(model, json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [["x", 1, 1, 1]]}}).encode(),
-                     "application/json", fast)
+        predict_body(
+            model,
+            json.dumps({"dataframe_split": {"columns": COLUMNS, "data": [["x", 1, 1, 1]]}}).encode(),
+            "application/json",
+            fast,
+        )
     # the plain pyfunc loader keeps sklearn's DataFrame path (no process-wide warning filters)
     assert ModelHolder(bakehouse.pyfunc.load_model(str(sklearn_model_dir)), "x").current.fast is None

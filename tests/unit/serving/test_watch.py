@@ -14,8 +14,11 @@ from bakehouse.serving.watch import RegistryWatcher, is_watchable, load_watched,
 def _save(path, value):
     from bakehouse.sklearn import save_model
 
-    save_model(DummyClassifier(strategy="constant", constant=value).fit(np.zeros((2, 1)), [1, 2]), path,
-               pip_requirements=[])
+    save_model(
+        DummyClassifier(strategy="constant", constant=value).fit(np.zeros((2, 1)), [1, 2]),
+        path,
+        pip_requirements=[],
+    )
     return str(path)
 
 
@@ -39,7 +42,11 @@ def test_watcher_swaps_when_the_alias_moves(registry):
     assert watcher.check_once() is False  # nothing moved
     registry.set_registered_model_alias("iris", "champion", "2")
     assert watcher.check_once() is True
-    assert (holder.current.version, holder.current.uri, _predict(holder)) == ("2", "models:/iris@champion", [2])
+    assert (holder.current.version, holder.current.uri, _predict(holder)) == (
+        "2",
+        "models:/iris@champion",
+        [2],
+    )
 
 
 def test_a_version_that_fails_to_load_is_not_swapped_in(registry, tmp_path):

@@ -383,7 +383,10 @@ def test_view_types_and_experiments(engine: Engine) -> None:
         ("metrics.acc > 0.4", {"r1", "r3", "r4"}),  # +inf matches, NaN and -inf do not
         ("metrics.acc = 0", set()),  # NaN's stand-in 0 never matches
         ("metrics.acc >= 0", {"r1", "r3", "r4"}),
-        ("metrics.acc != 0.5", {"r2", "r3", "r4", "r7"}),  # NaN (r2) is != anything, as in MLflow; never r8 (no acc)
+        (
+            "metrics.acc != 0.5",
+            {"r2", "r3", "r4", "r7"},
+        ),  # NaN (r2) is != anything, as in MLflow; never r8 (no acc)
         ("metrics.acc != 1e400", {"r1", "r2", "r3", "r7"}),
         ("metrics.acc < 0", {"r7"}),
         ("metrics.acc >= 1e400", {"r4"}),  # an infinite literal

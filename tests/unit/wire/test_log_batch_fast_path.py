@@ -50,7 +50,10 @@ def test_run_uuid_alone_is_resolved_the_same_way() -> None:
         {"run_id": RUN, "metrics": [{"key": "m", "value": "NaN", "timestamp": 1}]},  # proto-JSON special
         {"run_id": RUN, "metrics": [{"key": "m", "value": 1.0, "timestamp": "17"}]},  # int64 as a string
         {"run_id": RUN, "metrics": [{"key": "m", "value": True, "timestamp": 1}]},  # bool is not a number
-        {"run_id": RUN, "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": 2**63}]},  # out of range
+        {
+            "run_id": RUN,
+            "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": 2**63}],
+        },  # out of range
         {"run_id": RUN, "metrics": [{"key": "a\x00b", "value": 1.0, "timestamp": 1}]},  # NUL in a key
         {"run_id": RUN, "metrics": [{"key": "m", "value": 1.0}]},  # no timestamp
         {"run_id": RUN, "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "model_id": "x"}]},
@@ -78,6 +81,8 @@ def test_parse_request_words_the_error_of_a_refused_plain_looking_batch() -> Non
 def test_parse_request_uses_the_shortcut_and_keeps_nonfinite_values_on_the_slow_path() -> None:
     parsed = parse_request(LogBatch, {"run_id": RUN, "metrics": [{"key": "m", "value": 1.5, "timestamp": 9}]})
     assert isinstance(parsed, LogBatch) and isinstance(parsed.metrics[0], Metric)
-    slow_parsed = parse_request(LogBatch, {"run_id": RUN, "metrics": [{"key": "m", "value": "-Infinity", "timestamp": 9}]})
+    slow_parsed = parse_request(
+        LogBatch, {"run_id": RUN, "metrics": [{"key": "m", "value": "-Infinity", "timestamp": 9}]}
+    )
     assert isinstance(slow_parsed, LogBatch)
     assert slow_parsed.metric_entities()[0].value == -math.inf

@@ -36,8 +36,13 @@ def test_experiment_round_trip_omits_empty_fields() -> None:
     exp = Experiment("7", "bread", "mlflow-artifacts:/7", "active", 10, 20, {"a": "b"})
     data = wj.experiment_to_json(exp)
     assert data == {
-        "experiment_id": "7", "name": "bread", "artifact_location": "mlflow-artifacts:/7",
-        "lifecycle_stage": "active", "last_update_time": 20, "creation_time": 10, "tags": [{"key": "a", "value": "b"}],
+        "experiment_id": "7",
+        "name": "bread",
+        "artifact_location": "mlflow-artifacts:/7",
+        "lifecycle_stage": "active",
+        "last_update_time": 20,
+        "creation_time": 10,
+        "tags": [{"key": "a", "value": "b"}],
     }
     assert wj.experiment_from_json(data) == exp
     assert "tags" not in wj.experiment_to_json(Experiment("1", "x", "loc"))
@@ -52,7 +57,10 @@ def test_run_round_trip_with_nan_metric_inputs_and_outputs() -> None:
             tags={"t": "v"},
             metric_points=[Metric("loss", math.nan, 5, 2)],
         ),
-        inputs=RunInputs(dataset_inputs=[DatasetInput("iris", "abc", "local", "/d", tags={"ctx": "train"})], model_inputs=["m-1"]),
+        inputs=RunInputs(
+            dataset_inputs=[DatasetInput("iris", "abc", "local", "/d", tags={"ctx": "train"})],
+            model_inputs=["m-1"],
+        ),
         outputs=RunOutputs(model_outputs=[ModelOutput("m-2", 4)]),
     )
     data = wj.run_to_json(run)
@@ -71,8 +79,17 @@ def test_run_round_trip_with_nan_metric_inputs_and_outputs() -> None:
 
 def test_logged_model_shape_matches_mlflow() -> None:
     model = LoggedModel(
-        "m-1", "2", "model", "mlflow-artifacts:/2/models/m-1/artifacts", 100, 200, "LOGGED_MODEL_READY",
-        source_run_id="r", tags={"a": "b"}, params={"p": "q"}, metrics=[Metric("acc", 0.5, 1, 0, run_id="r")],
+        "m-1",
+        "2",
+        "model",
+        "mlflow-artifacts:/2/models/m-1/artifacts",
+        100,
+        200,
+        "LOGGED_MODEL_READY",
+        source_run_id="r",
+        tags={"a": "b"},
+        params={"p": "q"},
+        metrics=[Metric("acc", 0.5, 1, 0, run_id="r")],
     )
     data = wj.logged_model_to_json(model)
     assert data["info"]["creation_timestamp_ms"] == 100
@@ -89,7 +106,14 @@ def test_file_info_directories_carry_no_size() -> None:
 
 def test_messages_accept_proto_json_spellings_and_ignore_unknown_fields() -> None:
     req = LogMetric.model_validate(
-        {"run_uuid": "r", "key": "k", "value": "-Infinity", "timestamp": "1700000000000", "step": "3", "extra": 1}
+        {
+            "run_uuid": "r",
+            "key": "k",
+            "value": "-Infinity",
+            "timestamp": "1700000000000",
+            "step": "3",
+            "extra": 1,
+        }
     )
     assert req.resolved_run_id() == "r"
     assert req.value == -math.inf and req.timestamp == 1_700_000_000_000 and req.step == 3

@@ -18,15 +18,25 @@ from bakehouse.wire.transport import HttpTransport, encode_query
 
 
 def settings(**overrides: object) -> HttpSettings:
-    base = dict(username=None, password=None, token=None, insecure_tls=False, timeout=5.0, max_retries=3,
-                backoff_factor=0.0)
+    base = dict(
+        username=None,
+        password=None,
+        token=None,
+        insecure_tls=False,
+        timeout=5.0,
+        max_retries=3,
+        backoff_factor=0.0,
+    )
     base.update(overrides)
     return HttpSettings(**base)  # type: ignore[arg-type]
 
 
 def test_query_encoding_follows_mlflow_get_conventions() -> None:
     assert encode_query({"run_ids": ["a", "b"], "flag": True, "n": 5, "skip": None}) == [
-        ("run_ids", "a"), ("run_ids", "b"), ("flag", "true"), ("n", "5"),
+        ("run_ids", "a"),
+        ("run_ids", "b"),
+        ("flag", "true"),
+        ("n", "5"),
     ]
 
 
@@ -50,7 +60,9 @@ def test_gives_up_after_max_retries_with_the_server_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503, json={"error_code": "TEMPORARILY_UNAVAILABLE", "message": "still busy"})
 
-    transport = HttpTransport("http://server", settings(max_retries=2), transport=httpx.MockTransport(handler))
+    transport = HttpTransport(
+        "http://server", settings(max_retries=2), transport=httpx.MockTransport(handler)
+    )
     with pytest.raises(TemporarilyUnavailableError, match="still busy"):
         transport.call("GET", "/api/2.0/x")
 
@@ -62,7 +74,9 @@ def test_connection_errors_are_retried_then_reported_clearly() -> None:
         attempts.append(1)
         raise httpx.ConnectError("refused", request=request)
 
-    transport = HttpTransport("http://server:1", settings(max_retries=2), transport=httpx.MockTransport(handler))
+    transport = HttpTransport(
+        "http://server:1", settings(max_retries=2), transport=httpx.MockTransport(handler)
+    )
     with pytest.raises(TemporarilyUnavailableError, match="Could not reach the tracking server"):
         transport.call("GET", "/api/2.0/x")
     assert len(attempts) == 3
@@ -95,7 +109,9 @@ def test_basic_and_bearer_auth_are_sent() -> None:
         seen.append(request.headers.get("authorization"))
         return httpx.Response(200, json={})
 
-    HttpTransport("http://s", settings(username="u", password="p"), transport=httpx.MockTransport(handler)).call("GET", "/x")
+    HttpTransport(
+        "http://s", settings(username="u", password="p"), transport=httpx.MockTransport(handler)
+    ).call("GET", "/x")
     HttpTransport("http://s", settings(token="tok"), transport=httpx.MockTransport(handler)).call("GET", "/x")
     assert seen == ["Basic " + base64.b64encode(b"u:p").decode(), "Bearer tok"]
 
@@ -104,11 +120,15 @@ def test_json_bodies_and_get_params_are_sent_as_mlflow_expects() -> None:
     seen = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        seen.append((request.method, request.url.query.decode(), request.headers.get("content-type"), request.content))
+        seen.append(
+            (request.method, request.url.query.decode(), request.headers.get("content-type"), request.content)
+        )
         return httpx.Response(200, json={})
 
     transport = HttpTransport("http://s/prefix", settings(), transport=httpx.MockTransport(handler))
-    transport.call("GET", "/api/2.0/mlflow/metrics/get-history-bulk-interval", {"run_ids": ["a", "b"], "metric_key": "m"})
+    transport.call(
+        "GET", "/api/2.0/mlflow/metrics/get-history-bulk-interval", {"run_ids": ["a", "b"], "metric_key": "m"}
+    )
     transport.call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": "r", "metrics": []})
     assert seen[0][:2] == ("GET", "run_ids=a&run_ids=b&metric_key=m")
     assert seen[1] == ("POST", "", "application/json", b'{"run_id":"r","metrics":[]}')

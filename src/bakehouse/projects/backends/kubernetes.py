@@ -172,7 +172,9 @@ def to_v1_job(job: dict[str, Any], api_client: Any = None) -> Any:
     round_trip = api_client.sanitize_for_serialization(body)
     lost = _lost_fields(job, round_trip)
     if lost:
-        raise KubernetesBackendError(f"Job template has fields the Kubernetes API does not know: {', '.join(lost)}")
+        raise KubernetesBackendError(
+            f"Job template has fields the Kubernetes API does not know: {', '.join(lost)}"
+        )
     return body
 
 
@@ -223,7 +225,9 @@ class SubmittedJob:
         """RUNNING until the Job reports a Complete (FINISHED) or Failed (FAILED) condition."""
         from kubernetes import client as k8s  # optional dependency
 
-        job = k8s.BatchV1Api(self.api_client).read_namespaced_job_status(name=self.name, namespace=self.namespace)
+        job = k8s.BatchV1Api(self.api_client).read_namespaced_job_status(
+            name=self.name, namespace=self.namespace
+        )
         for condition in (job.status.conditions or []) if job.status else []:
             if condition.status == "True" and condition.type == "Complete":
                 return "FINISHED"
@@ -256,7 +260,9 @@ def submit_job(job: dict[str, Any], config: KubernetesConfig) -> SubmittedJob:
     try:
         k8s.BatchV1Api(api_client).create_namespaced_job(namespace=namespace, body=body)
     except ApiException as exc:
-        raise KubernetesBackendError(f"Kubernetes refused the Job ({exc.status} {exc.reason}): {exc.body}") from None
+        raise KubernetesBackendError(
+            f"Kubernetes refused the Job ({exc.status} {exc.reason}): {exc.body}"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - connection errors from urllib3 have many types
         raise KubernetesBackendError(f"Could not reach the Kubernetes API: {exc}") from None
     logger.info("Submitted Job %s/%s", namespace, job["metadata"]["name"])
@@ -269,8 +275,11 @@ def project_image(config: KubernetesConfig, project_dir: Path, base_image: str, 
         return config.image
     from bakehouse.projects.environments.cache import spec_hash
 
-    files = sorted(str(p.relative_to(project_dir)) + str(p.stat().st_mtime_ns)
-                   for p in project_dir.rglob("*") if p.is_file() and ".git" not in p.parts)
+    files = sorted(
+        str(p.relative_to(project_dir)) + str(p.stat().st_mtime_ns)
+        for p in project_dir.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    )
     tag = f"{config.repository_uri}:{spec_hash({'base': base_image, 'files': files})[:12]}"
     if dry_run:
         return tag
@@ -288,13 +297,20 @@ def build_and_push(project_dir: Path, base_image: str, tag: str) -> str:
     with tempfile.TemporaryDirectory(prefix="bakehouse-image-") as tmp:
         dockerfile = Path(tmp) / "Dockerfile"
         dockerfile.write_text(
-            f"FROM {base_image}\nCOPY . /mlflow/projects/code/\nWORKDIR /mlflow/projects/code/\n", encoding="utf-8"
+            f"FROM {base_image}\nCOPY . /mlflow/projects/code/\nWORKDIR /mlflow/projects/code/\n",
+            encoding="utf-8",
         )
-        for argv in (["docker", "build", "-f", str(dockerfile), "-t", tag, str(project_dir)], ["docker", "push", tag]):
+        for argv in (
+            ["docker", "build", "-f", str(dockerfile), "-t", tag, str(project_dir)],
+            ["docker", "push", tag],
+        ):
             result = subprocess.run(argv, check=False, capture_output=True, text=True)
             if result.returncode != 0:
                 raise KubernetesBackendError(f"{' '.join(argv[:2])} failed: {result.stderr.strip()[-500:]}")
         digest = subprocess.run(
-            ["docker", "inspect", "--format", "{{index .RepoDigests 0}}", tag], check=False, capture_output=True, text=True
+            ["docker", "inspect", "--format", "{{index .RepoDigests 0}}", tag],
+            check=False,
+            capture_output=True,
+            text=True,
         )
     return digest.stdout.strip() or tag

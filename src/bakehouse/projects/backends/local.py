@@ -67,7 +67,10 @@ def start_process(argv: list[str], cwd: Path, env: dict[str, str], label: str | 
     if label is None:
         process = subprocess.Popen(argv, cwd=cwd, env=env, start_new_session=True)
         return ChildProcess(process)
-    env = {**env, "PYTHONUNBUFFERED": env.get("PYTHONUNBUFFERED", "1")}  # a pipe must not delay Python's lines
+    env = {
+        **env,
+        "PYTHONUNBUFFERED": env.get("PYTHONUNBUFFERED", "1"),
+    }  # a pipe must not delay Python's lines
     process = subprocess.Popen(
         argv, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

@@ -59,8 +59,20 @@ class CondaEnvironment:
             progress.advance(f"{Path(self.conda).name} env create -f {self.conda_yaml.name}")
             try:
                 result = subprocess.run(
-                    [self.conda, "env", "create", "--yes", "--quiet", "-p", str(path), "-f", str(self.conda_yaml)],
-                    check=False, capture_output=True, text=True,
+                    [
+                        self.conda,
+                        "env",
+                        "create",
+                        "--yes",
+                        "--quiet",
+                        "-p",
+                        str(path),
+                        "-f",
+                        str(self.conda_yaml),
+                    ],
+                    check=False,
+                    capture_output=True,
+                    text=True,
                 )
                 if result.returncode != 0:
                     tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
@@ -80,7 +92,9 @@ class CondaEnvironment:
         )
 
 
-def conda_or_virtualenv(conda_yaml: Path, cache_root: Path | None = None) -> CondaEnvironment | VirtualenvEnvironment:
+def conda_or_virtualenv(
+    conda_yaml: Path, cache_root: Path | None = None
+) -> CondaEnvironment | VirtualenvEnvironment:
     conda = find_conda()
     if conda:
         return CondaEnvironment(conda_yaml, conda, cache_root)

@@ -20,8 +20,12 @@ from bakehouse.projects.spec import DockerEnv
 CONTAINER_PROJECT_DIR = "/mlflow/projects/code"
 #: passed through by name; the values are set on the docker process by the runner
 RUN_VARIABLES = (
-    "BAKEHOUSE_RUN_ID", "MLFLOW_RUN_ID", "BAKEHOUSE_TRACKING_URI", "MLFLOW_TRACKING_URI",
-    "BAKEHOUSE_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_ID",
+    "BAKEHOUSE_RUN_ID",
+    "MLFLOW_RUN_ID",
+    "BAKEHOUSE_TRACKING_URI",
+    "MLFLOW_TRACKING_URI",
+    "BAKEHOUSE_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_ID",
 )
 
 
@@ -102,10 +106,17 @@ def check_docker_engine() -> None:
     if docker is None:
         raise EnvironmentError_("This project uses docker_env, but the docker command is not installed")
     try:
-        result = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], check=False, capture_output=True,
-                                text=True, timeout=20)
+        result = subprocess.run(
+            [docker, "info", "--format", "{{.ServerVersion}}"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except subprocess.TimeoutExpired:
-        raise EnvironmentError_("This project uses docker_env, but the Docker engine did not answer") from None
+        raise EnvironmentError_(
+            "This project uses docker_env, but the Docker engine did not answer"
+        ) from None
     if result.returncode != 0:
         reason = (result.stderr or result.stdout).strip().splitlines()
         raise EnvironmentError_(

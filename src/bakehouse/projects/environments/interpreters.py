@@ -64,7 +64,10 @@ def _probe(exe: str) -> str | None:
     try:
         out = subprocess.run(
             [exe, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -78,7 +81,9 @@ def find_interpreter(requested: str | None) -> tuple[Interpreter, str | None]:
     wanted = requested.strip()
     parts = wanted.split(".")
     if not all(p.isdigit() for p in parts) or len(parts) < 2:
-        raise EnvironmentError_(f"Cannot understand the requested Python version {requested!r} (expected e.g. 3.11)")
+        raise EnvironmentError_(
+            f"Cannot understand the requested Python version {requested!r} (expected e.g. 3.11)"
+        )
     me = current()
     options = candidates()
     if me.version == wanted or (len(parts) == 2 and me.minor == wanted):

@@ -66,7 +66,9 @@ def _absolutize(deps: tuple[str, ...], base: Path) -> tuple[tuple[str, ...], dic
         if flag in ("-r", "-c", "--requirement", "--constraint") and rest.strip():
             path = (base / rest.strip()).resolve()
             if not path.is_file():
-                raise EnvironmentError_(f"Requirement file {rest.strip()!r} named in the environment does not exist")
+                raise EnvironmentError_(
+                    f"Requirement file {rest.strip()!r} named in the environment does not exist"
+                )
             files[str(path)] = path.read_text(encoding="utf-8")
             result.append(f"{flag} {path}")
         else:
@@ -77,7 +79,9 @@ def _absolutize(deps: tuple[str, ...], base: Path) -> tuple[tuple[str, ...], dic
 def from_python_env(path: Path) -> PythonRequirements:
     document = _load_yaml(path)
     python = document.get("python")
-    deps, files = _absolutize(_string_list(document.get("dependencies"), "python_env dependencies"), path.parent)
+    deps, files = _absolutize(
+        _string_list(document.get("dependencies"), "python_env dependencies"), path.parent
+    )
     build = _string_list(document.get("build_dependencies"), "python_env build_dependencies")
     return PythonRequirements(
         python=str(python) if python is not None else None,
@@ -106,4 +110,6 @@ def from_conda_yaml(path: Path) -> PythonRequirements:
             continue
         conda_only.append(text)
     deps, files = _absolutize(tuple(pip_deps), path.parent)
-    return PythonRequirements(python=python, dependencies=deps, conda_only=tuple(conda_only), referenced_files=files)
+    return PythonRequirements(
+        python=python, dependencies=deps, conda_only=tuple(conda_only), referenced_files=files
+    )

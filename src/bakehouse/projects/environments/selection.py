@@ -34,15 +34,23 @@ def resolve_environment(
     docker_args: dict[str, str | bool] | None = None,
 ) -> Environment:
     if manager is not None and manager not in ENV_MANAGERS:
-        raise EnvironmentError_(f"Unknown env manager {manager!r} (expected one of {', '.join(ENV_MANAGERS)})")
+        raise EnvironmentError_(
+            f"Unknown env manager {manager!r} (expected one of {', '.join(ENV_MANAGERS)})"
+        )
     if project.env_type == ENV_DOCKER:
         if manager not in (None, "local"):
             raise EnvironmentError_(
                 f"This project runs in its docker_env image; --env-manager {manager} does not apply to it"
             )
         assert project.docker_env is not None
-        return DockerEnvironment(project.directory, project.docker_env, tracking_uri=tracking_uri,
-                                 artifact_root=artifact_root, host_env=host_env, docker_args=docker_args)
+        return DockerEnvironment(
+            project.directory,
+            project.docker_env,
+            tracking_uri=tracking_uri,
+            artifact_root=artifact_root,
+            host_env=host_env,
+            docker_args=docker_args,
+        )
     chosen = manager or default_manager(project)
     if chosen == "local":
         return LocalEnvironment()
@@ -55,8 +63,9 @@ def resolve_environment(
             raise EnvironmentError_("--env-manager conda needs a conda.yaml (conda_env) in the project")
         return conda_or_virtualenv(project.env_file, cache_root)
     requirements = _python_requirements(project)
-    return VirtualenvEnvironment(requirements, use_uv=True if chosen == "uv" else None, manager=chosen,
-                                 cache_root=cache_root)
+    return VirtualenvEnvironment(
+        requirements, use_uv=True if chosen == "uv" else None, manager=chosen, cache_root=cache_root
+    )
 
 
 def _python_requirements(project: ProjectSpec) -> PythonRequirements:

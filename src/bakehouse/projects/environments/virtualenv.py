@@ -91,7 +91,9 @@ def link_bakehouse(python: Path) -> None:
     """Make the running bakehouse importable by ``python`` (a venv's or conda env's interpreter)."""
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     package_dir, mode = bakehouse_source()
     site_dir = Path(site)
@@ -118,7 +120,9 @@ class VirtualenvEnvironment:
         self.name = manager
         self.uv = find_uv() if use_uv is not False else None
         if use_uv and self.uv is None:
-            raise EnvironmentError_("--env-manager uv needs the uv executable, which was not found (pip install uv)")
+            raise EnvironmentError_(
+                "--env-manager uv needs the uv executable, which was not found (pip install uv)"
+            )
         self.cache_root = cache_root
         self.note = note
         self._interpreter: Interpreter | None = None
@@ -191,7 +195,9 @@ class VirtualenvEnvironment:
         progress.begin(f"Python {interp.version} env {path.name[:13]}", 4)
         progress.advance(f"creating the virtualenv ({'uv' if self.uv else 'venv'})")
         if self.uv:
-            self._run([self.uv, "venv", "--quiet", "--python", str(interp.path), str(path)], "create the virtualenv")
+            self._run(
+                [self.uv, "venv", "--quiet", "--python", str(interp.path), str(path)], "create the virtualenv"
+            )
         else:
             self._run([str(interp.path), "-m", "venv", str(path)], "create the virtualenv")
         python = path / "bin" / "python"
@@ -210,7 +216,9 @@ class VirtualenvEnvironment:
             self._install(python, _pinned_requirements(_core_requirements(), same_python))
             missing = self._verify(python)
             if missing:
-                raise EnvironmentError_(f"bakehouse cannot be imported in the new environment: missing {missing}")
+                raise EnvironmentError_(
+                    f"bakehouse cannot be imported in the new environment: missing {missing}"
+                )
 
     def _install(self, python: Path, packages: list[str]) -> None:
         if not packages:
@@ -218,15 +226,23 @@ class VirtualenvEnvironment:
         args: list[str] = []
         for package in packages:
             flag, _, rest = package.partition(" ")
-            args.extend([flag, rest.strip()] if flag in ("-r", "-c", "--requirement", "--constraint") else [package])
+            args.extend(
+                [flag, rest.strip()] if flag in ("-r", "-c", "--requirement", "--constraint") else [package]
+            )
         if self.uv:
-            self._run([self.uv, "pip", "install", "--quiet", "--python", str(python), *args], "install packages")
+            self._run(
+                [self.uv, "pip", "install", "--quiet", "--python", str(python), *args], "install packages"
+            )
         else:
-            self._run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
-                      "install packages")
+            self._run(
+                [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
+                "install packages",
+            )
 
     def _verify(self, python: Path) -> str | None:
-        result = subprocess.run([str(python), "-c", _VERIFY], check=False, capture_output=True, text=True, env=self._tool_env())
+        result = subprocess.run(
+            [str(python), "-c", _VERIFY], check=False, capture_output=True, text=True, env=self._tool_env()
+        )
         if result.returncode == 0:
             return None
         out, err = result.stdout.strip(), result.stderr.strip()

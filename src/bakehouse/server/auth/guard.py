@@ -8,7 +8,8 @@ new experiment or registered model and filters search results down to what the c
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from bakehouse.errors import NotFoundError, PermissionDeniedError, UnauthenticatedError
@@ -124,7 +125,9 @@ def after_request(endpoint: Endpoint, ctx: RequestContext, req: Any, result: Any
     return _filter_search(endpoint.name, result, caller, checker)
 
 
-def _filter_search(name: str, result: dict[str, Any], caller: Caller, checker: PermissionChecker) -> dict[str, Any]:
+def _filter_search(
+    name: str, result: dict[str, Any], caller: Caller, checker: PermissionChecker
+) -> dict[str, Any]:
     def readable_experiment(experiment_id: Any) -> bool:
         return checker.can(caller, "experiment", str(experiment_id), "read")
 
@@ -132,15 +135,21 @@ def _filter_search(name: str, result: dict[str, Any], caller: Caller, checker: P
         return checker.can(caller, "registered_model", str(model_name), "read")
 
     if name == "SearchRuns" and "runs" in result:  # defence in depth: filter by each run's real experiment
-        result["runs"] = [r for r in result["runs"] if readable_experiment((r.get("info") or {}).get("experiment_id"))]
+        result["runs"] = [
+            r for r in result["runs"] if readable_experiment((r.get("info") or {}).get("experiment_id"))
+        ]
     elif name == "SearchExperiments" and "experiments" in result:
-        result["experiments"] = [e for e in result["experiments"] if readable_experiment(e.get("experiment_id"))]
+        result["experiments"] = [
+            e for e in result["experiments"] if readable_experiment(e.get("experiment_id"))
+        ]
     elif name == "SearchLoggedModels" and "models" in result:
         result["models"] = [
             m for m in result["models"] if readable_experiment((m.get("info") or {}).get("experiment_id"))
         ]
     elif name == "SearchRegisteredModels" and "registered_models" in result:
-        result["registered_models"] = [m for m in result["registered_models"] if readable_model(m.get("name"))]
+        result["registered_models"] = [
+            m for m in result["registered_models"] if readable_model(m.get("name"))
+        ]
     elif name == "SearchModelVersions" and "model_versions" in result:
         result["model_versions"] = [v for v in result["model_versions"] if readable_model(v.get("name"))]
     return result
@@ -156,7 +165,9 @@ def restrict_search_request(endpoint: Endpoint, ctx: RequestContext, req: Any) -
         requested = list(dict.fromkeys(canonical_experiment_id(e) for e in (req.experiment_ids or [])))
         allowed = checker.readable_experiments(caller, requested)
         if requested and not allowed:
-            raise PermissionDeniedError(f"Permission denied: {caller.username} may not read these experiments")
+            raise PermissionDeniedError(
+                f"Permission denied: {caller.username} may not read these experiments"
+            )
         req.experiment_ids = allowed
     elif endpoint.name in ("GetMetricHistoryBulkInterval", "GetMetricHistoryBulk"):
         for run_id in list(getattr(req, "run_ids", None) or []) + [getattr(req, "run_id", None)]:
@@ -171,14 +182,18 @@ def wrap(endpoint: Endpoint, handler: Handler) -> Handler:
         async def raw_wrapped(ctx: RequestContext, request: Any) -> Any:
             caller = caller_of(ctx)
             if caller is None:
-                raise UnauthenticatedError("You are not authenticated. Please see the documentation for details.")
+                raise UnauthenticatedError(
+                    "You are not authenticated. Please see the documentation for details."
+                )
             resource, level = endpoint.permission
             if not caller.is_admin and resource == "experiment":
                 from starlette.concurrency import run_in_threadpool
 
                 experiment_id = experiment_from_artifact_path(request.path_params.get("artifact_path"))
                 if experiment_id is None:
-                    raise PermissionDeniedError("Only administrators may touch the root of the artifact store")
+                    raise PermissionDeniedError(
+                        "Only administrators may touch the root of the artifact store"
+                    )
                 await run_in_threadpool(checker_of(ctx).require_experiment, caller, experiment_id, level)
             return await handler(ctx, request)
 

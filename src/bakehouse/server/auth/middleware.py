@@ -16,7 +16,8 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
@@ -63,16 +64,23 @@ class CredentialCache:
                 del self._entries[key]
 
 
-def _json_response(status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+def _json_response(
+    status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> Any:
     payload = json.dumps(body).encode()
 
     async def respond(send: Any) -> None:
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                        *(headers or [])],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    *(headers or []),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     return respond
@@ -91,7 +99,7 @@ class AuthMiddleware:
         path = scope.get("path", "")
         prefix = runtime.static_prefix
         if prefix and path.startswith(prefix):
-            path = path[len(prefix):] or "/"
+            path = path[len(prefix) :] or "/"
         client = (scope.get("client") or ("unknown", 0))[0]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
@@ -112,15 +120,22 @@ class AuthMiddleware:
         try:
             user, via_cookie, csrf = await self._authenticate(headers, client)
         except _Throttled as throttled:
-            await self._too_many(send, throttled.seconds, "Too many failed logins from this client; try again later")
+            await self._too_many(
+                send, throttled.seconds, "Too many failed logins from this client; try again later"
+            )
             return
         if user is None:
             await self._unauthenticated(send, path)
             return
         if via_cookie and scope["method"] in UNSAFE_METHODS:
             if not csrf or not hmac.compare_digest(headers.get(CSRF_HEADER, "").encode(), csrf.encode()):
-                await _json_response(403, {"error_code": "PERMISSION_DENIED",
-                                           "message": "Missing or wrong CSRF token (X-CSRF-Token header)"})(send)
+                await _json_response(
+                    403,
+                    {
+                        "error_code": "PERMISSION_DENIED",
+                        "message": "Missing or wrong CSRF token (X-CSRF-Token header)",
+                    },
+                )(send)
                 return
         if path == SESSION_PATH:
             await _json_response(200, {"user": user.to_json(), "csrf_token": csrf or ""})(send)
@@ -128,15 +143,18 @@ class AuthMiddleware:
         state = scope.setdefault("state", {})
         state.update(username=user.username, user_id=user.id, is_admin=user.is_admin, auth=runtime)
         try:
-            await anyio.to_thread.run_sync(runtime.check_non_rpc_route, path, scope, Caller(user.id, user.username,
-                                                                                          user.is_admin))
+            await anyio.to_thread.run_sync(
+                runtime.check_non_rpc_route, path, scope, Caller(user.id, user.username, user.is_admin)
+            )
         except BakehouseError as exc:
             await _json_response(exc.http_status, exc.to_json())(send)
             return
         await self.app(scope, receive, send)
 
     # ----------------------------------------------------------------------------------- credentials
-    async def _authenticate(self, headers: dict[str, str], client: str) -> tuple[User | None, bool, str | None]:
+    async def _authenticate(
+        self, headers: dict[str, str], client: str
+    ) -> tuple[User | None, bool, str | None]:
         runtime = self.runtime
         authorization = headers.get("authorization", "")
         scheme, _, value = authorization.partition(" ")
@@ -160,7 +178,9 @@ class AuthMiddleware:
 
     async def _check_password(self, username: str, password: str, client: str) -> User | None:
         runtime = self.runtime
-        wait = runtime.throttle.retry_after(client)  # before the cache: a throttled client gets no answer at all
+        wait = runtime.throttle.retry_after(
+            client
+        )  # before the cache: a throttled client gets no answer at all
         if wait > 0:
             raise _Throttled(wait)
         key = "p:" + hashlib.sha256(f"{username}\x00{password}".encode()).hexdigest()
@@ -191,13 +211,17 @@ class AuthMiddleware:
         return user
 
     # --------------------------------------------------------------------------------- login/logout
-    async def _login(self, scope: dict[str, Any], receive: Any, send: Any, client: str, headers: dict[str, str]) -> None:
+    async def _login(
+        self, scope: dict[str, Any], receive: Any, send: Any, client: str, headers: dict[str, str]
+    ) -> None:
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if len(body) > 16384:
-                await _json_response(413, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Body too large"})(send)
+                await _json_response(
+                    413, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Body too large"}
+                )(send)
                 return
             if not message.get("more_body"):
                 break
@@ -209,29 +233,46 @@ class AuthMiddleware:
                 data = json.loads(body or b"{}")
                 username, password = str(data.get("username", "")), str(data.get("password", ""))
         except (ValueError, UnicodeDecodeError, AttributeError):
-            await _json_response(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed login request"})(send)
+            await _json_response(
+                400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Malformed login request"}
+            )(send)
             return
         try:
             user = await self._check_password(username, password, client)
         except _Throttled as throttled:
-            await self._too_many(send, throttled.seconds, "Too many failed logins from this client; try again later")
+            await self._too_many(
+                send, throttled.seconds, "Too many failed logins from this client; try again later"
+            )
             return
         if user is None:
-            await _json_response(401, {"error_code": "UNAUTHENTICATED", "message": "Wrong username or password"})(send)
+            await _json_response(
+                401, {"error_code": "UNAUTHENTICATED", "message": "Wrong username or password"}
+            )(send)
             return
         found = await anyio.to_thread.run_sync(self.runtime.store.get_user_with_generation, user.id)
         if found is None:
-            await _json_response(401, {"error_code": "UNAUTHENTICATED", "message": "Wrong username or password"})(send)
+            await _json_response(
+                401, {"error_code": "UNAUTHENTICATED", "message": "Wrong username or password"}
+            )(send)
             return
         cookie, session = self.runtime.signer.issue(user.id, found[1])
-        secure = "; Secure" if scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https" else ""
-        set_cookie = (f"{COOKIE_NAME}={cookie}; Path={self.runtime.static_prefix or '/'}; HttpOnly; SameSite=Strict; "
-                      f"Max-Age={SESSION_SECONDS}{secure}")
-        await _json_response(200, {"user": user.to_json(), "csrf_token": session.csrf},
-                             [(b"set-cookie", set_cookie.encode())])(send)
+        secure = (
+            "; Secure"
+            if scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https"
+            else ""
+        )
+        set_cookie = (
+            f"{COOKIE_NAME}={cookie}; Path={self.runtime.static_prefix or '/'}; HttpOnly; SameSite=Strict; "
+            f"Max-Age={SESSION_SECONDS}{secure}"
+        )
+        await _json_response(
+            200, {"user": user.to_json(), "csrf_token": session.csrf}, [(b"set-cookie", set_cookie.encode())]
+        )(send)
 
     async def _logout(self, scope: dict[str, Any], send: Any) -> None:
-        clear = f"{COOKIE_NAME}=; Path={self.runtime.static_prefix or '/'}; HttpOnly; SameSite=Strict; Max-Age=0"
+        clear = (
+            f"{COOKIE_NAME}=; Path={self.runtime.static_prefix or '/'}; HttpOnly; SameSite=Strict; Max-Age=0"
+        )
         await _json_response(200, {}, [(b"set-cookie", clear.encode())])(send)
 
     # ----------------------------------------------------------------------------------- responses
@@ -239,14 +280,21 @@ class AuthMiddleware:
         # The web UI's own calls get no WWW-Authenticate, so the browser shows our sign-in form, not its dialog.
         from_ui = path.startswith(("/ajax-api/", "/bakehouse/auth/"))
         extra = [] if from_ui else [(b"www-authenticate", b'Basic realm="bakehouse"')]
-        await _json_response(401, {"error_code": "UNAUTHENTICATED",
-                                   "message": "You are not authenticated. Send HTTP Basic credentials, an API token "
-                                              "(Authorization: Bearer ...) or sign in."}, extra)(send)
+        await _json_response(
+            401,
+            {
+                "error_code": "UNAUTHENTICATED",
+                "message": "You are not authenticated. Send HTTP Basic credentials, an API token "
+                "(Authorization: Bearer ...) or sign in.",
+            },
+            extra,
+        )(send)
 
     async def _too_many(self, send: Any, seconds: float, message: str) -> None:
         retry = str(max(1, math.ceil(seconds))).encode()
-        await _json_response(429, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": message},
-                             [(b"retry-after", retry)])(send)
+        await _json_response(
+            429, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": message}, [(b"retry-after", retry)]
+        )(send)
 
 
 class _Throttled(Exception):

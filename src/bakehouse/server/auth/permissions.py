@@ -7,8 +7,9 @@ to the server's default permission. Admins may do everything.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from bakehouse.errors import NotFoundError, PermissionDeniedError, UnauthenticatedError
 from bakehouse.store.auth import AuthStore, Permission
@@ -25,7 +26,6 @@ def canonical_experiment_id(value: Any) -> str:
         return str(int(text))
     except ValueError:
         return text
-
 
 
 @dataclass(frozen=True)

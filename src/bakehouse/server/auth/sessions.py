@@ -44,8 +44,11 @@ class SessionSigner:
 
     def issue(self, user_id: int, generation: str, seconds: int = SESSION_SECONDS) -> tuple[str, Session]:
         session = Session(user_id, int(time.time()) + seconds, secrets.token_urlsafe(24), generation)
-        payload = _b64(json.dumps({"u": session.user_id, "e": session.expires, "c": session.csrf,
-                                   "g": session.generation}).encode())
+        payload = _b64(
+            json.dumps(
+                {"u": session.user_id, "e": session.expires, "c": session.csrf, "g": session.generation}
+            ).encode()
+        )
         return f"{payload}.{self._sign(payload)}", session
 
     def verify(self, cookie: str) -> Session | None:

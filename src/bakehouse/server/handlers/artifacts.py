@@ -15,7 +15,8 @@ import contextlib
 import mimetypes
 import posixpath
 import threading
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import anyio.from_thread
@@ -75,7 +76,9 @@ def stream_response(stream: Any, name: str, inline: bool = False) -> Response:
         guessed, _ = mimetypes.guess_type(name)
         if guessed in _INLINE_SAFE:
             media_type = guessed
-        elif guessed is None or guessed.startswith("text/") or guessed in ("application/json", "image/svg+xml"):
+        elif (
+            guessed is None or guessed.startswith("text/") or guessed in ("application/json", "image/svg+xml")
+        ):
             media_type = "text/plain; charset=utf-8"
         headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return StreamingResponse(read_ahead(stream), media_type=media_type, headers=headers)
@@ -162,7 +165,9 @@ async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
     repo = _access(ctx).destination_repo()
     if await _pump_to_local_file(request, repo, rel):
         return Response(b"{}", media_type="application/json")
-    send, receive = anyio.create_memory_object_stream[list[bytes] | BaseException](max_buffer_size=UPLOAD_QUEUE_BLOCKS)
+    send, receive = anyio.create_memory_object_stream[list[bytes] | BaseException](
+        max_buffer_size=UPLOAD_QUEUE_BLOCKS
+    )
 
     async def read_body() -> None:
         async with send:
@@ -195,7 +200,9 @@ async def upload_artifact(ctx: RequestContext, request: Request) -> Response:
         async with receive, anyio.create_task_group() as tasks:
             tasks.start_soon(read_body)
             await anyio.to_thread.run_sync(repo.write_stream, rel, blocks(), limiter=_upload_slots(request))
-    except BaseExceptionGroup as group:  # raise what went wrong (a refused path, a client gone), not the group
+    except (
+        BaseExceptionGroup
+    ) as group:  # raise what went wrong (a refused path, a client gone), not the group
         raise _first_leaf(group) from None
     return Response(b"{}", media_type="application/json")
 

@@ -13,7 +13,9 @@ from bakehouse.wire import auth as w
 def _runtime(ctx: RequestContext) -> Any:
     runtime = getattr(getattr(ctx.request, "state", None), "auth", None)
     if runtime is None:
-        raise NotFoundError("Authentication is not enabled on this server (start it with --auth)", "ENDPOINT_NOT_FOUND")
+        raise NotFoundError(
+            "Authentication is not enabled on this server (start it with --auth)", "ENDPOINT_NOT_FOUND"
+        )
     return runtime
 
 
@@ -41,7 +43,9 @@ def _require_manage(ctx: RequestContext, resource_type: str, resource_id: str) -
     from bakehouse.server.auth.permissions import Caller
 
     if not checker.can(Caller(me.id, me.username, False), resource_type, resource_id, "manage"):
-        raise PermissionDeniedError(f"Permission denied: managing grants on {resource_type} {resource_id} needs MANAGE")
+        raise PermissionDeniedError(
+            f"Permission denied: managing grants on {resource_type} {resource_id} needs MANAGE"
+        )
 
 
 def _user_json(ctx: RequestContext, user: User, with_permissions: bool = False) -> dict[str, Any]:
@@ -49,10 +53,14 @@ def _user_json(ctx: RequestContext, user: User, with_permissions: bool = False) 
     if with_permissions:
         grants = _store(ctx).list_permissions(user.id)
         out["experiment_permissions"] = [
-            {"experiment_id": rid, "user_id": user.id, "permission": perm} for rt, rid, perm in grants if rt == "experiment"
+            {"experiment_id": rid, "user_id": user.id, "permission": perm}
+            for rt, rid, perm in grants
+            if rt == "experiment"
         ]
         out["registered_model_permissions"] = [
-            {"name": rid, "user_id": user.id, "permission": perm} for rt, rid, perm in grants if rt == "registered_model"
+            {"name": rid, "user_id": user.id, "permission": perm}
+            for rt, rid, perm in grants
+            if rt == "registered_model"
         ]
     return out
 
@@ -108,8 +116,14 @@ def delete_user(ctx: RequestContext, req: w.UsernameRequest) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- grants
-def _grant(ctx: RequestContext, resource_type: str, resource_id: str, username: str, permission: str | None,
-           must_be_new: bool) -> Permission:
+def _grant(
+    ctx: RequestContext,
+    resource_type: str,
+    resource_id: str,
+    username: str,
+    permission: str | None,
+    must_be_new: bool,
+) -> Permission:
     if permission is None:
         raise InvalidParameterError("Missing value for required parameter 'permission'")
     level = Permission.parse(permission)
@@ -127,7 +141,9 @@ def _check_resource_exists(ctx: RequestContext, resource_type: str, resource_id:
         ctx.registry_store.get_registered_model(resource_id)
 
 
-def _lookup(ctx: RequestContext, resource_type: str, resource_id: str, username: str) -> tuple[User, Permission]:
+def _lookup(
+    ctx: RequestContext, resource_type: str, resource_id: str, username: str
+) -> tuple[User, Permission]:
     if username != ctx.username:
         _require_manage(ctx, resource_type, resource_id)
     user = _store(ctx).get_user(username)
@@ -149,8 +165,9 @@ def _grant_json(resource_type: str, resource_id: str, user: User, level: Permiss
     return {key: {id_field: resource_id, "user_id": user.id, "permission": level.value}}
 
 
-def _create_grant(ctx: RequestContext, resource_type: str, resource_id: str, username: str,
-                  permission: str | None) -> dict[str, Any]:
+def _create_grant(
+    ctx: RequestContext, resource_type: str, resource_id: str, username: str, permission: str | None
+) -> dict[str, Any]:
     level = _grant(ctx, resource_type, resource_id, username, permission, must_be_new=True)
     return _grant_json(resource_type, resource_id, _store(ctx).get_user(username), level)
 
@@ -160,8 +177,9 @@ def _get_grant(ctx: RequestContext, resource_type: str, resource_id: str, userna
     return _grant_json(resource_type, resource_id, user, granted)
 
 
-def _update_grant(ctx: RequestContext, resource_type: str, resource_id: str, username: str,
-                  permission: str | None) -> dict[str, Any]:
+def _update_grant(
+    ctx: RequestContext, resource_type: str, resource_id: str, username: str, permission: str | None
+) -> dict[str, Any]:
     _lookup(ctx, resource_type, resource_id, username)
     _grant(ctx, resource_type, resource_id, username, permission, must_be_new=False)
     return {}
@@ -189,19 +207,27 @@ def delete_experiment_permission(ctx: RequestContext, req: w.ExperimentPermissio
     return _delete_grant(ctx, "experiment", req.experiment_id, req.username)
 
 
-def create_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
+def create_registered_model_permission(
+    ctx: RequestContext, req: w.RegisteredModelPermissionRequest
+) -> dict[str, Any]:
     return _create_grant(ctx, "registered_model", req.name, req.username, req.permission)
 
 
-def get_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
+def get_registered_model_permission(
+    ctx: RequestContext, req: w.RegisteredModelPermissionRequest
+) -> dict[str, Any]:
     return _get_grant(ctx, "registered_model", req.name, req.username)
 
 
-def update_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
+def update_registered_model_permission(
+    ctx: RequestContext, req: w.RegisteredModelPermissionRequest
+) -> dict[str, Any]:
     return _update_grant(ctx, "registered_model", req.name, req.username, req.permission)
 
 
-def delete_registered_model_permission(ctx: RequestContext, req: w.RegisteredModelPermissionRequest) -> dict[str, Any]:
+def delete_registered_model_permission(
+    ctx: RequestContext, req: w.RegisteredModelPermissionRequest
+) -> dict[str, Any]:
     return _delete_grant(ctx, "registered_model", req.name, req.username)
 
 
@@ -223,15 +249,19 @@ def get_user_permission(ctx: RequestContext, req: w.UserPermissionRequest) -> di
     if req.username != ctx.username:
         _require_manage(ctx, req.resource_type, req.resource_id)
     user = _store(ctx).get_user(req.username)
-    level = _runtime(ctx).checker.effective(Caller(user.id, user.username, user.is_admin), req.resource_type,
-                                            req.resource_id)
+    level = _runtime(ctx).checker.effective(
+        Caller(user.id, user.username, user.is_admin), req.resource_type, req.resource_id
+    )
     return {"allowed": level.allows("use"), "permission": level.value}
 
 
 def _permission_list(ctx: RequestContext, user: User) -> dict[str, Any]:
-    return {"permissions": [
-        {"resource_type": rt, "resource_id": rid, "permission": perm} for rt, rid, perm in _store(ctx).list_permissions(user.id)
-    ]}
+    return {
+        "permissions": [
+            {"resource_type": rt, "resource_id": rid, "permission": perm}
+            for rt, rid, perm in _store(ctx).list_permissions(user.id)
+        ]
+    }
 
 
 def list_user_permissions(ctx: RequestContext, req: w.ListUserPermissions) -> dict[str, Any]:

@@ -64,7 +64,7 @@ async def _artifact_bytes(request: Request, raw_path: str | None, uri_of: Any) -
         return stream_response(stream, path, inline=True)
     except BakehouseError as exc:
         return error_response(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("Unhandled error in %s", request.url.path)
         return internal_error_response()
 
@@ -111,8 +111,14 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
                 "operationId": ep.name if method == ep.method else f"{ep.name}{method.title()}",
                 "summary": ep.summary or ep.name,
                 "responses": {
-                    "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "200": {
+                        "description": "Success",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "default": {
+                        "description": "Error",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
                 },
             }
             if ep.permission[0] is not None:
@@ -127,15 +133,23 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
                 ref = {"$ref": f"#/components/schemas/{ep.request.__name__}"}
                 if method in ("GET", "HEAD"):
                     operation["parameters"] = operation.get("parameters", []) + [
-                        {"name": name, "in": "query", "required": name in schema.get("required", ()),
-                         "schema": prop}
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": name in schema.get("required", ()),
+                            "schema": prop,
+                        }
                         for name, prop in schema.get("properties", {}).items()
                         if name not in {p["name"] for p in params}
                     ]
                 else:
                     operation["requestBody"] = {"content": {"application/json": {"schema": ref}}}
             elif ep.raw and method == "PUT":
-                operation["requestBody"] = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+                operation["requestBody"] = {
+                    "content": {
+                        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                    }
+                }
             paths.setdefault(path, {})[method.lower()] = operation
     schemas["Error"] = {
         "type": "object",
@@ -171,7 +185,8 @@ def meta_routes(static_prefix: str, artifacts_only: bool = False) -> list[BaseRo
             Route(p + "/get-artifact", get_artifact, methods=["GET"]),
             Route(
                 p + "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
-                get_logged_model_artifact, methods=["GET"],
+                get_logged_model_artifact,
+                methods=["GET"],
             ),
         ]
     return routes

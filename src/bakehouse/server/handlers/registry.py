@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bakehouse.errors import InvalidParameterError, NotFoundError, NotImplementedFeatureError
-from bakehouse.store.registry.base import REGISTERED_MODELS_MAX_RESULTS_DEFAULT
 from bakehouse.server.context import RequestContext
+from bakehouse.store.registry.base import REGISTERED_MODELS_MAX_RESULTS_DEFAULT
 from bakehouse.wire import registry as w
 from bakehouse.wire.registry import model_version_to_json, registered_model_to_json, registry_event_to_json
 
@@ -115,7 +115,9 @@ def delete_registered_model_alias(ctx: RequestContext, req: w.DeleteRegisteredMo
 
 
 def get_model_version_by_alias(ctx: RequestContext, req: w.GetModelVersionByAlias) -> dict[str, Any]:
-    return {"model_version": model_version_to_json(_store(ctx).get_model_version_by_alias(req.name, req.alias))}
+    return {
+        "model_version": model_version_to_json(_store(ctx).get_model_version_by_alias(req.name, req.alias))
+    }
 
 
 # ---------------------------------------------------------------------------------------- model versions
@@ -193,7 +195,9 @@ def validate_source(ctx: RequestContext, source: str, run_id: str | None, model_
             f"the artifact directory of the run specified by the {owner_name}."
         )
     if any(unquote(part) == ".." for part in parsed.path.split("/")):
-        raise InvalidParameterError(f"Invalid model version source: '{source}'. Relative paths are not allowed.")
+        raise InvalidParameterError(
+            f"Invalid model version source: '{source}'. Relative paths are not allowed."
+        )
     if scheme == "runs":
         if parsed.netloc or model_id or not run_id or parsed.path.strip("/").split("/")[0] != run_id:
             raise _invalid_source(source, owner_name)
@@ -204,7 +208,9 @@ def validate_source(ctx: RequestContext, source: str, run_id: str | None, model_
             raise _invalid_source(source, owner_name)
 
 
-def _owner_artifact_root(ctx: RequestContext, source: str, run_id: str | None, model_id: str | None) -> str | None:
+def _owner_artifact_root(
+    ctx: RequestContext, source: str, run_id: str | None, model_id: str | None
+) -> str | None:
     tracking = ctx.tracking_store
     if tracking is None or not (run_id or model_id):
         return None
@@ -232,7 +238,9 @@ def _within(source: str, root: str) -> bool:
 
     s_scheme, s_netloc, s_parts = parts(source)
     r_scheme, r_netloc, r_parts = parts(root)
-    return (s_scheme, s_netloc) == (r_scheme, r_netloc) and bool(r_parts) and s_parts[: len(r_parts)] == r_parts
+    return (
+        (s_scheme, s_netloc) == (r_scheme, r_netloc) and bool(r_parts) and s_parts[: len(r_parts)] == r_parts
+    )
 
 
 def _record_version_on_logged_model(ctx: RequestContext, model_id: str, name: str, version: str) -> None:
@@ -248,7 +256,7 @@ def _record_version_on_logged_model(ctx: RequestContext, model_id: str, name: st
             return
         entries.append(entry)
         tracking.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
-    except Exception:  # noqa: BLE001 - the version exists either way; the link is a convenience
+    except Exception:
         logger.debug("Could not tag logged model %s with its model version", model_id, exc_info=True)
 
 

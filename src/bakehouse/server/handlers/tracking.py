@@ -36,7 +36,9 @@ def _artifacts(ctx: RequestContext) -> Any:
 # ------------------------------------------------------------------------------------------ experiments
 def create_experiment(ctx: RequestContext, req: t.CreateExperiment) -> dict[str, Any]:
     if not req.name:
-        raise InvalidParameterError("Missing value for required parameter 'name'. See the API docs for more information about request parameters.")
+        raise InvalidParameterError(
+            "Missing value for required parameter 'name'. See the API docs for more information about request parameters."
+        )
     location = req.artifact_location or None
     _artifacts(ctx).check_new_location(location)
     experiment_id = ctx.tracking_store.create_experiment(req.name, location, _tags(req.tags))
@@ -215,8 +217,13 @@ def log_model(ctx: RequestContext, req: t.LogModel) -> dict[str, Any]:
 def log_inputs(ctx: RequestContext, req: t.LogInputs) -> dict[str, Any]:
     datasets = [
         DatasetInput(
-            name=d.dataset.name, digest=d.dataset.digest, source_type=d.dataset.source_type, source=d.dataset.source,
-            schema=d.dataset.schema_, profile=d.dataset.profile, tags=_tags(d.tags),
+            name=d.dataset.name,
+            digest=d.dataset.digest,
+            source_type=d.dataset.source_type,
+            source=d.dataset.source,
+            schema=d.dataset.schema_,
+            profile=d.dataset.profile,
+            tags=_tags(d.tags),
         )
         for d in req.datasets
     ]
@@ -239,8 +246,9 @@ def get_metric_history(ctx: RequestContext, req: t.GetMetricHistory) -> dict[str
         out: dict[str, Any] = {"metrics": _history_json_from_rows(req.metric_key, rows)}
         next_token = rows.token
     else:
-        page = ctx.tracking_store.get_metric_history(run_id, req.metric_key, max_results=req.max_results,
-                                                     page_token=token)
+        page = ctx.tracking_store.get_metric_history(
+            run_id, req.metric_key, max_results=req.max_results, page_token=token
+        )
         out = {"metrics": _history_json(page)}
         next_token = page.token
     if next_token:
@@ -252,7 +260,12 @@ def _history_json_from_rows(key: str, rows: list[tuple[float, int, int]]) -> lis
     """The hot path of big histories: (value, timestamp, step) rows straight to MLflow's JSON shape."""
     finite = math.isfinite
     return [
-        {"key": key, "value": value if finite(value) else wj.float_to_json(value), "timestamp": ts, "step": step}
+        {
+            "key": key,
+            "value": value if finite(value) else wj.float_to_json(value),
+            "timestamp": ts,
+            "step": step,
+        }
         for value, ts, step in rows
     ]
 
@@ -269,7 +282,9 @@ def _history_json(points: list[Metric]) -> list[dict[str, Any]]:
     return out
 
 
-def get_metric_history_bulk_interval(ctx: RequestContext, req: t.GetMetricHistoryBulkInterval) -> dict[str, Any]:
+def get_metric_history_bulk_interval(
+    ctx: RequestContext, req: t.GetMetricHistoryBulkInterval
+) -> dict[str, Any]:
     if not req.run_ids:
         raise InvalidParameterError("GetMetricHistoryBulkInterval request must specify at least one run_id.")
     if len(req.run_ids) > BULK_INTERVAL_MAX_RUNS:
@@ -297,7 +312,9 @@ def get_metric_history_bulk(ctx: RequestContext, req: t.GetMetricHistoryBulk) ->
     if not req.run_id:
         raise InvalidParameterError("GetMetricHistoryBulk request must specify at least one run_id.")
     if len(req.run_id) > HISTORY_BULK_MAX_RUNS:
-        raise InvalidParameterError(f"GetMetricHistoryBulk request cannot specify more than {HISTORY_BULK_MAX_RUNS} run_ids.")
+        raise InvalidParameterError(
+            f"GetMetricHistoryBulk request cannot specify more than {HISTORY_BULK_MAX_RUNS} run_ids."
+        )
     limit = min(req.max_results or HISTORY_BULK_MAX_POINTS, HISTORY_BULK_MAX_POINTS)
     metrics: list[dict[str, Any]] = []
     for run_id in sorted(set(req.run_id)):
@@ -343,7 +360,9 @@ def create_logged_model(ctx: RequestContext, req: t.CreateLoggedModel) -> dict[s
 def finalize_logged_model(ctx: RequestContext, req: t.FinalizeLoggedModel) -> dict[str, Any]:
     status = req.status
     if isinstance(status, int):
-        status = {1: "LOGGED_MODEL_PENDING", 2: "LOGGED_MODEL_READY", 3: "LOGGED_MODEL_UPLOAD_FAILED"}.get(status, str(status))
+        status = {1: "LOGGED_MODEL_PENDING", 2: "LOGGED_MODEL_READY", 3: "LOGGED_MODEL_UPLOAD_FAILED"}.get(
+            status, str(status)
+        )
     return {"model": wj.logged_model_to_json(ctx.tracking_store.finalize_logged_model(req.model_id, status))}
 
 

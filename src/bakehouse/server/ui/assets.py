@@ -91,7 +91,11 @@ class AssetCache:
                 logger.warning("plotly is not installed: charts are unavailable in the UI")
                 return None
         parts = Path(rel_path).parts
-        if not parts or any(p in ("..", "") or p.startswith(".") for p in parts) or Path(rel_path).is_absolute():
+        if (
+            not parts
+            or any(p in ("..", "") or p.startswith(".") for p in parts)
+            or Path(rel_path).is_absolute()
+        ):
             return None
         path = (self.root / rel_path).resolve()
         if not path.is_relative_to(self.root.resolve()) or not path.is_file():

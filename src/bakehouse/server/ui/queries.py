@@ -36,15 +36,20 @@ def _experiment_ids(experiment_ids: Sequence[str]) -> list[int]:
     return [int(e) for e in experiment_ids]
 
 
-def experiment_keys(engine: Engine, experiment_ids: Sequence[str], view: str = "ACTIVE_ONLY") -> dict[str, Any]:
+def experiment_keys(
+    engine: Engine, experiment_ids: Sequence[str], view: str = "ACTIVE_ONLY"
+) -> dict[str, Any]:
     """Distinct metric, param and tag keys over the runs of ``experiment_ids`` (index-only scans)."""
     runs = schema.runs
     ids = _experiment_ids(experiment_ids)
     where = and_(runs.c.experiment_id.in_(ids), _stage_clause(view))
     out: dict[str, Any] = {}
     with engine.connect() as conn:
-        for name, table in (("metric_keys", schema.latest_metrics), ("param_keys", schema.params),
-                            ("tag_keys", schema.tags)):
+        for name, table in (
+            ("metric_keys", schema.latest_metrics),
+            ("param_keys", schema.params),
+            ("tag_keys", schema.tags),
+        ):
             stmt = (
                 select(table.c.key)
                 .distinct()
@@ -57,21 +62,25 @@ def experiment_keys(engine: Engine, experiment_ids: Sequence[str], view: str = "
     return out
 
 
-def runs_with_metric(engine: Engine, experiment_ids: Sequence[str], key: str,
-                     view: str = "ACTIVE_ONLY") -> list[str]:
+def runs_with_metric(
+    engine: Engine, experiment_ids: Sequence[str], key: str, view: str = "ACTIVE_ONLY"
+) -> list[str]:
     """Run ids (of these experiments) that logged metric ``key``: one indexed lookup, no run scan."""
     runs, lm = schema.runs, schema.latest_metrics
     stmt = (
         select(lm.c.run_uuid)
         .select_from(lm.join(runs, runs.c.run_uuid == lm.c.run_uuid))
-        .where(lm.c.key == key, runs.c.experiment_id.in_(_experiment_ids(experiment_ids)), _stage_clause(view))
+        .where(
+            lm.c.key == key, runs.c.experiment_id.in_(_experiment_ids(experiment_ids)), _stage_clause(view)
+        )
     )
     with engine.connect() as conn:
         return [row[0] for row in conn.execute(stmt)]
 
 
-def downsampled_history(engine: Engine, run_id: str, key: str, max_points: int = 2000,
-                        axis: str = "step") -> dict[str, Any]:
+def downsampled_history(
+    engine: Engine, run_id: str, key: str, max_points: int = 2000, axis: str = "step"
+) -> dict[str, Any]:
     """The history of one metric as at most ``max_points`` buckets (min, max, mean, first step/time).
 
     Buckets are equal-width over the step range (or the timestamp range when ``axis`` is time-based or
@@ -81,16 +90,31 @@ def downsampled_history(engine: Engine, run_id: str, key: str, max_points: int =
     base = and_(m.c.run_uuid == run_id, m.c.key == key)
     with engine.connect() as conn:
         lo_step, hi_step, lo_ts, hi_ts, total = conn.execute(
-            select(func.min(m.c.step), func.max(m.c.step), func.min(m.c.timestamp), func.max(m.c.timestamp),
-                   func.count()).where(base)
+            select(
+                func.min(m.c.step),
+                func.max(m.c.step),
+                func.min(m.c.timestamp),
+                func.max(m.c.timestamp),
+                func.count(),
+            ).where(base)
         ).one()
-        result: dict[str, Any] = {"run_id": run_id, "key": key, "total": int(total or 0), "downsampled": False,
-                                  "steps": [], "timestamps": [], "values": [], "mins": [], "maxs": []}
+        result: dict[str, Any] = {
+            "run_id": run_id,
+            "key": key,
+            "total": int(total or 0),
+            "downsampled": False,
+            "steps": [],
+            "timestamps": [],
+            "values": [],
+            "mins": [],
+            "maxs": [],
+        }
         if not total:
             return result
         if total <= max_points:
             rows = conn.execute(
-                select(m.c.step, m.c.timestamp, m.c.value, m.c.value_kind).where(base)
+                select(m.c.step, m.c.timestamp, m.c.value, m.c.value_kind)
+                .where(base)
                 .order_by(m.c.step, m.c.timestamp)
             ).all()
             for step, ts, value, kind in rows:
@@ -107,8 +131,13 @@ def downsampled_history(engine: Engine, run_id: str, key: str, max_points: int =
         buckets = max(1, min(max_points, span))
         bucket = ((col - int(lo)) * buckets) // span
         stmt = (
-            select(func.min(m.c.step), func.min(m.c.timestamp), func.avg(m.c.value), func.min(m.c.value),
-                   func.max(m.c.value))
+            select(
+                func.min(m.c.step),
+                func.min(m.c.timestamp),
+                func.avg(m.c.value),
+                func.min(m.c.value),
+                func.max(m.c.value),
+            )
             .where(base, m.c.value_kind == FINITE)
             .group_by(bucket)
             .order_by(bucket)

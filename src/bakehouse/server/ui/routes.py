@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Route
 
 from bakehouse.errors import BakehouseError
@@ -51,17 +51,22 @@ def ui_routes(static_prefix: str = "") -> list[BaseRoute]:
 
 # ------------------------------------------------------------------------------------------ page + files
 
+
 async def index(request: Request) -> Response:
     asset = _assets.get("index.html")
     if asset is None:  # pragma: no cover - a broken install
         return Response("The Bakehouse UI files are missing from this installation.", status_code=500)
     body = asset.body.replace(b"__BUILD__", _assets.build_id.encode())
-    return Response(body, media_type="text/html; charset=utf-8", headers={
-        "Cache-Control": "no-cache",
-        "Content-Security-Policy": CSP,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-    })
+    return Response(
+        body,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )
 
 
 async def static_file(request: Request) -> Response:
@@ -89,6 +94,7 @@ async def static_file(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------------------------------ JSON helpers
+
 
 def _json(payload: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
@@ -201,15 +207,26 @@ async def runs_table(request: Request) -> Response:
     except ValueError:
         return _error("INVALID_PARAMETER_VALUE", "max_results must be an integer.", 400)
     if not 1 <= max_results <= table_query.MAX_RESULTS:
-        return _error("INVALID_PARAMETER_VALUE",
-                      f"max_results must be between 1 and {table_query.MAX_RESULTS}, got {max_results}.", 400)
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"max_results must be between 1 and {table_query.MAX_RESULTS}, got {max_results}.",
+            400,
+        )
     view = qp.get("run_view_type", "ACTIVE_ONLY").upper()
     if view not in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL"):
         return _error("INVALID_PARAMETER_VALUE", f"Invalid run_view_type {view!r}.", 400)
     order_by = [o for o in qp.getlist("order_by") if o]
     try:
-        out = await run_in_threadpool(table_query.runs_table, engine, [i.strip() for i in ids], qp.get("filter") or None,
-                                      view, order_by, max_results, qp.get("page_token") or None)
+        out = await run_in_threadpool(
+            table_query.runs_table,
+            engine,
+            [i.strip() for i in ids],
+            qp.get("filter") or None,
+            view,
+            order_by,
+            max_results,
+            qp.get("page_token") or None,
+        )
     except BakehouseError as exc:
         return _json(exc.to_json(), exc.http_status)
     return _json(out)
@@ -236,7 +253,9 @@ async def my_permissions(request: Request) -> Response:
             "is_admin": bool(getattr(request.state, "is_admin", False)),
             "default_permission": runtime.checker.default_permission.value,
             "experiments": {str(rid): str(perm) for rt, rid, perm in grants if rt == "experiment"},
-            "registered_models": {str(rid): str(perm) for rt, rid, perm in grants if rt == "registered_model"},
+            "registered_models": {
+                str(rid): str(perm) for rt, rid, perm in grants if rt == "registered_model"
+            },
         }
 
     return _json(await run_in_threadpool(load))

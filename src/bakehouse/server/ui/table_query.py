@@ -35,11 +35,31 @@ from bakehouse.store.tracking.sql import raw
 #: The same cap as runs/search.
 MAX_RESULTS = 50_000
 _NON_FINITE = {1: "NaN", 2: "Infinity", 3: "-Infinity"}
-_RUN_COLUMNS = ("run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time", "lifecycle_stage")
-_RUN_FIELDS = ("run_id", "run_name", "experiment_id", "user_id", "status", "start_time", "end_time", "lifecycle_stage")
+_RUN_COLUMNS = (
+    "run_uuid",
+    "name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+)
+_RUN_FIELDS = (
+    "run_id",
+    "run_name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+)
 
 
-def _columns(pairs: list[tuple[Any, ...]], index: dict[str, int], n: int, metric: bool = False) -> dict[str, Any]:
+def _columns(
+    pairs: list[tuple[Any, ...]], index: dict[str, int], n: int, metric: bool = False
+) -> dict[str, Any]:
     """(run_uuid, key, value[, kind]) rows -> {key: dense list | {"i": [...], "v": [...]}}."""
     sparse: dict[str, tuple[list[int], list[Any]]] = {}
     for row in pairs:
@@ -64,23 +84,38 @@ def _columns(pairs: list[tuple[Any, ...]], index: dict[str, int], n: int, metric
     return out
 
 
-def runs_table(engine: Engine, experiment_ids: Sequence[str], filter_string: str | None, view: str,
-               order_by: Sequence[str], max_results: int, page_token: str | None) -> dict[str, Any]:
+def runs_table(
+    engine: Engine,
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view: str,
+    order_by: Sequence[str],
+    max_results: int,
+    page_token: str | None,
+) -> dict[str, Any]:
     """One page of ``search_runs(...)`` in the columnar shape described above."""
     offset = decode_page_token(page_token) if page_token else 0
-    query = build_run_search(list(experiment_ids), filter_string, ViewType.parse(view), list(order_by), offset,
-                             max_results + 1)
+    query = build_run_search(
+        list(experiment_ids), filter_string, ViewType.parse(view), list(order_by), offset, max_results + 1
+    )
     with engine.connect() as conn:
         run_ids = [r[0] for r in conn.execute(query)]
         has_more = len(run_ids) > max_results
         run_ids = run_ids[:max_results]
-        out: dict[str, Any] = {"count": 0, "runs": {f: [] for f in _RUN_FIELDS}, "metrics": {}, "params": {},
-                               "tags": {}}
+        out: dict[str, Any] = {
+            "count": 0,
+            "runs": {f: [] for f in _RUN_FIELDS},
+            "metrics": {},
+            "params": {},
+            "tags": {},
+        }
         if not run_ids:
             return out
         by_id = {
             row[0]: row
-            for row in raw.fetch_in(conn, f"SELECT {raw.columns(conn, *_RUN_COLUMNS)} FROM runs WHERE run_uuid", run_ids)
+            for row in raw.fetch_in(
+                conn, f"SELECT {raw.columns(conn, *_RUN_COLUMNS)} FROM runs WHERE run_uuid", run_ids
+            )
         }
         run_ids = [r for r in run_ids if r in by_id]  # deleted between the two reads
         index = {r: i for i, r in enumerate(run_ids)}
@@ -92,13 +127,34 @@ def runs_table(engine: Engine, experiment_ids: Sequence[str], filter_string: str
         runs["user_id"] = [v or "" for v in runs["user_id"]]
         out["count"] = n
         out["runs"] = runs
-        out["metrics"] = _columns(raw.fetch_in(
-            conn, f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value', 'value_kind')} FROM latest_metrics WHERE run_uuid",
-            run_ids), index, n, metric=True)
-        out["params"] = _columns(raw.fetch_in(
-            conn, f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM params WHERE run_uuid", run_ids), index, n)
-        out["tags"] = _columns(raw.fetch_in(
-            conn, f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM tags WHERE run_uuid", run_ids), index, n)
+        out["metrics"] = _columns(
+            raw.fetch_in(
+                conn,
+                f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value', 'value_kind')} FROM latest_metrics WHERE run_uuid",
+                run_ids,
+            ),
+            index,
+            n,
+            metric=True,
+        )
+        out["params"] = _columns(
+            raw.fetch_in(
+                conn,
+                f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM params WHERE run_uuid",
+                run_ids,
+            ),
+            index,
+            n,
+        )
+        out["tags"] = _columns(
+            raw.fetch_in(
+                conn,
+                f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM tags WHERE run_uuid",
+                run_ids,
+            ),
+            index,
+            n,
+        )
     if has_more:
         out["next_page_token"] = encode_page_token(offset + max_results)
     return out

@@ -57,7 +57,9 @@ class DirectDownloader:
         self._timeout = timeout
         self._local = threading.local()
 
-    def download(self, url: str, out: BinaryIO, progress: Callable[[int, int | None], None] | None = None) -> int | None:
+    def download(
+        self, url: str, out: BinaryIO, progress: Callable[[int, int | None], None] | None = None
+    ) -> int | None:
         """Write the body at ``url`` to ``out``; the byte count, or None if this path does not apply (the
         caller then downloads another way; nothing was written). A body cut short raises OSError."""
         parts = urlsplit(url)

@@ -13,8 +13,8 @@ import shutil
 import stat
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -26,7 +26,12 @@ from bakehouse.store.artifacts.base import (
     ChunkStream,
     ProgressCallback,
 )
-from bakehouse.store.artifacts.paths import is_within_root, resolve_parent_under, resolve_under, safe_relative_path
+from bakehouse.store.artifacts.paths import (
+    is_within_root,
+    resolve_parent_under,
+    resolve_under,
+    safe_relative_path,
+)
 
 
 def local_path_from_uri(uri: str) -> Path:

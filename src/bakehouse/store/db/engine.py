@@ -13,9 +13,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -159,7 +159,9 @@ def ensure_schema(engine: Engine) -> None:
     if revision is not None:
         raise _out_of_date(engine, revision)
     with engine.connect().execution_options(**{WRITE: True}) as conn, _schema_lock(conn), conn.begin():
-        if conn.dialect.name == "postgresql":  # held to the commit, so nobody looks before the schema is visible
+        if (
+            conn.dialect.name == "postgresql"
+        ):  # held to the commit, so nobody looks before the schema is visible
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         inspector = inspect(conn)
         if inspector.has_table("alembic_version"):
@@ -212,7 +214,9 @@ def _schema_lock(conn: Any) -> Iterator[None]:
 def _create_fresh(conn: Any) -> None:
     """Fresh databases get the head schema straight from the metadata and are stamped at head."""
     metadata.create_all(conn)
-    conn.execute(text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+    conn.execute(
+        text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    )
     conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_HEAD})
     _ensure_default_experiment(conn)
 

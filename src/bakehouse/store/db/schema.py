@@ -214,7 +214,12 @@ logged_model_metrics = Table(
     Column("dataset_name", String(500), nullable=True),
     Column("dataset_digest", String(36), nullable=True),
     PrimaryKeyConstraint(
-        "model_id", "metric_name", "metric_timestamp_ms", "metric_step", "run_id", name="logged_model_metrics_pk"
+        "model_id",
+        "metric_name",
+        "metric_timestamp_ms",
+        "metric_step",
+        "run_id",
+        name="logged_model_metrics_pk",
     ),
 )
 

@@ -7,7 +7,8 @@ plain ``dict[str, str]``. ``user_id`` arguments feed the audit trail ("who moved
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from bakehouse.entities import ModelVersion, PagedList, RegisteredModel, RegistryEvent
 
@@ -30,7 +31,9 @@ class RegistryStore(Protocol):
         user_id: str | None = None,
     ) -> RegisteredModel: ...
 
-    def rename_registered_model(self, name: str, new_name: str, user_id: str | None = None) -> RegisteredModel: ...
+    def rename_registered_model(
+        self, name: str, new_name: str, user_id: str | None = None
+    ) -> RegisteredModel: ...
 
     def update_registered_model(self, name: str, description: str | None) -> RegisteredModel: ...
 
@@ -65,7 +68,9 @@ class RegistryStore(Protocol):
         user_id: str | None = None,
     ) -> ModelVersion: ...
 
-    def update_model_version(self, name: str, version: str | int, description: str | None) -> ModelVersion: ...
+    def update_model_version(
+        self, name: str, version: str | int, description: str | None
+    ) -> ModelVersion: ...
 
     def transition_model_version_stage(
         self,

@@ -6,7 +6,8 @@ drift from what the server mounts. Errors come back as the same exception classe
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bakehouse.entities import ModelVersion, PagedList, RegisteredModel, RegistryEvent
 from bakehouse.store.registry.base import (
@@ -38,7 +39,7 @@ class RestRegistryStore:
         self.transport = transport
 
     @classmethod
-    def from_uri(cls, uri: str, **_: Any) -> "RestRegistryStore":
+    def from_uri(cls, uri: str, **_: Any) -> RestRegistryStore:
         return cls(HttpTransport(uri))
 
     def _call(self, rpc: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -53,10 +54,14 @@ class RestRegistryStore:
         description: str | None = None,
         user_id: str | None = None,
     ) -> RegisteredModel:
-        out = self._call("CreateRegisteredModel", {"name": name, "tags": _kv(tags), "description": description})
+        out = self._call(
+            "CreateRegisteredModel", {"name": name, "tags": _kv(tags), "description": description}
+        )
         return registered_model_from_json(out.get("registered_model") or {})
 
-    def rename_registered_model(self, name: str, new_name: str, user_id: str | None = None) -> RegisteredModel:
+    def rename_registered_model(
+        self, name: str, new_name: str, user_id: str | None = None
+    ) -> RegisteredModel:
         out = self._call("RenameRegisteredModel", {"name": name, "new_name": new_name, "user_id": user_id})
         return registered_model_from_json(out.get("registered_model") or {})
 
@@ -80,8 +85,12 @@ class RestRegistryStore:
     ) -> PagedList[RegisteredModel]:
         out = self._call(
             "SearchRegisteredModels",
-            {"filter": filter_string, "max_results": max_results, "order_by": list(order_by or []),
-             "page_token": page_token},
+            {
+                "filter": filter_string,
+                "max_results": max_results,
+                "order_by": list(order_by or []),
+                "page_token": page_token,
+            },
         )
         models = [registered_model_from_json(m) for m in out.get("registered_models") or ()]
         return PagedList(models, out.get("next_page_token") or "")
@@ -110,13 +119,23 @@ class RestRegistryStore:
     ) -> ModelVersion:
         out = self._call(
             "CreateModelVersion",
-            {"name": name, "source": source, "run_id": run_id, "tags": _kv(tags), "run_link": run_link,
-             "description": description, "model_id": model_id, "user_id": user_id},
+            {
+                "name": name,
+                "source": source,
+                "run_id": run_id,
+                "tags": _kv(tags),
+                "run_link": run_link,
+                "description": description,
+                "model_id": model_id,
+                "user_id": user_id,
+            },
         )
         return model_version_from_json(out.get("model_version") or {})
 
     def update_model_version(self, name: str, version: str | int, description: str | None) -> ModelVersion:
-        out = self._call("UpdateModelVersion", {"name": name, "version": str(version), "description": description})
+        out = self._call(
+            "UpdateModelVersion", {"name": name, "version": str(version), "description": description}
+        )
         return model_version_from_json(out.get("model_version") or {})
 
     def transition_model_version_stage(
@@ -129,8 +148,13 @@ class RestRegistryStore:
     ) -> ModelVersion:
         out = self._call(
             "TransitionModelVersionStage",
-            {"name": name, "version": str(version), "stage": stage,
-             "archive_existing_versions": bool(archive_existing_versions), "user_id": user_id},
+            {
+                "name": name,
+                "version": str(version),
+                "stage": stage,
+                "archive_existing_versions": bool(archive_existing_versions),
+                "user_id": user_id,
+            },
         )
         return model_version_from_json(out.get("model_version") or {})
 
@@ -154,8 +178,12 @@ class RestRegistryStore:
     ) -> PagedList[ModelVersion]:
         out = self._call(
             "SearchModelVersions",
-            {"filter": filter_string, "max_results": max_results, "order_by": list(order_by or []),
-             "page_token": page_token},
+            {
+                "filter": filter_string,
+                "max_results": max_results,
+                "order_by": list(order_by or []),
+                "page_token": page_token,
+            },
         )
         versions = [model_version_from_json(v) for v in out.get("model_versions") or ()]
         return PagedList(versions, out.get("next_page_token") or "")
@@ -167,8 +195,13 @@ class RestRegistryStore:
         self._call("DeleteModelVersionTag", {"name": name, "version": str(version), "key": key})
 
     # ---------------------------------------------------------------------------------------- aliases
-    def set_registered_model_alias(self, name: str, alias: str, version: str | int, user_id: str | None = None) -> None:
-        self._call("SetRegisteredModelAlias", {"name": name, "alias": alias, "version": str(version), "user_id": user_id})
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str | int, user_id: str | None = None
+    ) -> None:
+        self._call(
+            "SetRegisteredModelAlias",
+            {"name": name, "alias": alias, "version": str(version), "user_id": user_id},
+        )
 
     def delete_registered_model_alias(self, name: str, alias: str, user_id: str | None = None) -> None:
         self._call("DeleteRegisteredModelAlias", {"name": name, "alias": alias, "user_id": user_id})
@@ -178,6 +211,8 @@ class RestRegistryStore:
         return model_version_from_json(out.get("model_version") or {})
 
     # ---------------------------------------------------------------------------------- beyond MLflow
-    def get_registry_history(self, name: str, max_results: int = HISTORY_MAX_RESULTS_DEFAULT) -> list[RegistryEvent]:
+    def get_registry_history(
+        self, name: str, max_results: int = HISTORY_MAX_RESULTS_DEFAULT
+    ) -> list[RegistryEvent]:
         out = self._call("GetRegistryHistory", {"name": name, "max_results": max_results})
         return [registry_event_from_json(e) for e in out.get("events") or ()]

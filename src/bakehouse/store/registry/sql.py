@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +30,6 @@ from bakehouse.entities import (
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db.engine import ensure_schema, get_engine
 from bakehouse.store.db.filters import build_model_version_search, build_registered_model_search
-from bakehouse.store.db.transactions import write_transaction
 from bakehouse.store.db.schema import (
     logged_models,
     model_version_tags,
@@ -39,6 +39,7 @@ from bakehouse.store.db.schema import (
     registered_models,
     registry_events,
 )
+from bakehouse.store.db.transactions import write_transaction
 from bakehouse.store.registry.base import (
     HISTORY_MAX_RESULTS_DEFAULT,
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
@@ -106,7 +107,7 @@ class SqlRegistryStore:
         self.logged_model_resolver = logged_model_resolver
 
     @classmethod
-    def from_uri(cls, uri: str, **kwargs: Any) -> "SqlRegistryStore":
+    def from_uri(cls, uri: str, **kwargs: Any) -> SqlRegistryStore:
         engine = get_engine(uri)
         ensure_schema(engine)
         return cls(engine, **kwargs)
@@ -233,7 +234,9 @@ class SqlRegistryStore:
             for t in conn.execute(select(rmt).where(rmt.c.name.in_(chunk))):
                 tag_map.setdefault(t.name, {})[t.key] = t.value if t.value is not None else ""
             for a in conn.execute(select(rma).where(rma.c.name.in_(chunk)).order_by(rma.c.alias)):
-                alias_map.setdefault(a.name, []).append(RegisteredModelAlias(alias=a.alias, version=str(a.version)))
+                alias_map.setdefault(a.name, []).append(
+                    RegisteredModelAlias(alias=a.alias, version=str(a.version))
+                )
         latest: dict[str, list[ModelVersion]] = {}
         for version in self._versions_from_rows(conn, self._latest_rows(conn, names)):
             latest.setdefault(version.name, []).append(version)
@@ -282,7 +285,9 @@ class SqlRegistryStore:
             raise AlreadyExistsError(f"Registered Model (name={name}) already exists.") from None
         return self.get_registered_model(name)
 
-    def rename_registered_model(self, name: str, new_name: str, user_id: str | None = None) -> RegisteredModel:
+    def rename_registered_model(
+        self, name: str, new_name: str, user_id: str | None = None
+    ) -> RegisteredModel:
         validate_model_name(name)
         validate_model_name(new_name, "new_name")
         now = _now()
@@ -297,7 +302,9 @@ class SqlRegistryStore:
                     )
                     for table in (rmt, rma, mv, mvt, ev):
                         conn.execute(update(table).where(table.c.name == name).values(name=new_name))
-                    self._event(conn, new_name, "renamed", user_id, from_value=name, to_value=new_name, timestamp=now)
+                    self._event(
+                        conn, new_name, "renamed", user_id, from_value=name, to_value=new_name, timestamp=now
+                    )
         except IntegrityError:
             raise AlreadyExistsError(f"Registered Model (name={new_name}) already exists.") from None
         return self.get_registered_model(new_name)
@@ -307,7 +314,9 @@ class SqlRegistryStore:
         validate_description(description)
         with self._write() as conn:
             self._require_model(conn, name)
-            conn.execute(update(rm).where(rm.c.name == name).values(description=description, last_updated_time=_now()))
+            conn.execute(
+                update(rm).where(rm.c.name == name).values(description=description, last_updated_time=_now())
+            )
         return self.get_registered_model(name)
 
     def delete_registered_model(self, name: str) -> None:
@@ -422,12 +431,15 @@ class SqlRegistryStore:
             )
             if tags:
                 conn.execute(
-                    insert(mvt), [{"name": name, "version": version, "key": k, "value": v} for k, v in tags.items()]
+                    insert(mvt),
+                    [{"name": name, "version": version, "key": k, "value": v} for k, v in tags.items()],
                 )
             row = self._require_version(conn, name, version)
             return self._version_entity(conn, row)
 
-    def _resolve_source(self, source: str, run_id: str | None, model_id: str | None) -> tuple[str, str | None, str | None]:
+    def _resolve_source(
+        self, source: str, run_id: str | None, model_id: str | None
+    ) -> tuple[str, str | None, str | None]:
         """Where the files really are: ``models:/<model_id>`` points at a logged model's artifacts,
         ``models:/<name>/<version>`` at another version's."""
         if not source.startswith("models:"):
@@ -494,11 +506,15 @@ class SqlRegistryStore:
         with self._write() as conn:
             current = self._require_version(conn, name, number, lock=True)
             if archive_existing_versions:
-                others = conn.execute(
-                    select(mv.c.version).where(
-                        mv.c.name == name, mv.c.version != number, mv.c.current_stage == target
+                others = (
+                    conn.execute(
+                        select(mv.c.version).where(
+                            mv.c.name == name, mv.c.version != number, mv.c.current_stage == target
+                        )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
                 if others:
                     conn.execute(
                         update(mv)
@@ -506,14 +522,32 @@ class SqlRegistryStore:
                         .values(current_stage=Stage.ARCHIVED.value, last_updated_time=now)
                     )
                     for other in sorted(others):
-                        self._event(conn, name, "stage_transition", user_id, version=other,
-                                    from_value=target, to_value=Stage.ARCHIVED.value, timestamp=now)
+                        self._event(
+                            conn,
+                            name,
+                            "stage_transition",
+                            user_id,
+                            version=other,
+                            from_value=target,
+                            to_value=Stage.ARCHIVED.value,
+                            timestamp=now,
+                        )
             conn.execute(
-                update(mv).where(mv.c.name == name, mv.c.version == number).values(current_stage=target, last_updated_time=now)
+                update(mv)
+                .where(mv.c.name == name, mv.c.version == number)
+                .values(current_stage=target, last_updated_time=now)
             )
             self._touch_model(conn, name, now)
-            self._event(conn, name, "stage_transition", user_id, version=number,
-                        from_value=current.current_stage, to_value=target, timestamp=now)
+            self._event(
+                conn,
+                name,
+                "stage_transition",
+                user_id,
+                version=number,
+                from_value=current.current_stage,
+                to_value=target,
+                timestamp=now,
+            )
             row = self._require_version(conn, name, number)
             return self._version_entity(conn, row)
 
@@ -524,11 +558,22 @@ class SqlRegistryStore:
         now = _now()
         with self._write() as conn:
             self._require_version(conn, name, number, lock=True)
-            for alias in conn.execute(
-                select(rma.c.alias).where(rma.c.name == name, rma.c.version == number)
-            ).scalars().all():
-                self._event(conn, name, "alias_deleted", user_id, alias=alias, version=number,
-                            from_value=str(number), to_value=None, timestamp=now)
+            for alias in (
+                conn.execute(select(rma.c.alias).where(rma.c.name == name, rma.c.version == number))
+                .scalars()
+                .all()
+            ):
+                self._event(
+                    conn,
+                    name,
+                    "alias_deleted",
+                    user_id,
+                    alias=alias,
+                    version=number,
+                    from_value=str(number),
+                    to_value=None,
+                    timestamp=now,
+                )
             conn.execute(delete(rma).where(rma.c.name == name, rma.c.version == number))
             conn.execute(delete(mvt).where(mvt.c.name == name, mvt.c.version == number))
             conn.execute(delete(mv).where(mv.c.name == name, mv.c.version == number))
@@ -572,7 +617,6 @@ class SqlRegistryStore:
         token = _encode_token(offset + max_results) if len(keys) > max_results else ""
         return PagedList(versions, token)
 
-
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
         validate_model_name(name)
         number = validate_version(version)
@@ -590,7 +634,9 @@ class SqlRegistryStore:
             conn.execute(delete(mvt).where(mvt.c.name == name, mvt.c.version == number, mvt.c.key == key))
 
     # ------------------------------------------------------------------------------------- aliases
-    def set_registered_model_alias(self, name: str, alias: str, version: str | int, user_id: str | None = None) -> None:
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str | int, user_id: str | None = None
+    ) -> None:
         """Create or move an alias: one statement in one transaction, so readers see old or new, never neither."""
         validate_model_name(name)
         validate_alias(alias)
@@ -606,10 +652,21 @@ class SqlRegistryStore:
             if previous is None:
                 conn.execute(insert(rma).values(name=name, alias=alias, version=number))
             elif previous != number:
-                conn.execute(update(rma).where(rma.c.name == name, rma.c.alias == alias).values(version=number))
+                conn.execute(
+                    update(rma).where(rma.c.name == name, rma.c.alias == alias).values(version=number)
+                )
             if previous != number:
-                self._event(conn, name, "alias_set", user_id, alias=alias, version=number,
-                            from_value=None if previous is None else str(previous), to_value=str(number), timestamp=now)
+                self._event(
+                    conn,
+                    name,
+                    "alias_set",
+                    user_id,
+                    alias=alias,
+                    version=number,
+                    from_value=None if previous is None else str(previous),
+                    to_value=str(number),
+                    timestamp=now,
+                )
 
     def delete_registered_model_alias(self, name: str, alias: str, user_id: str | None = None) -> None:
         validate_model_name(name)
@@ -621,8 +678,16 @@ class SqlRegistryStore:
             ).scalar_one_or_none()
             if previous is not None:
                 conn.execute(delete(rma).where(rma.c.name == name, rma.c.alias == alias))
-                self._event(conn, name, "alias_deleted", user_id, alias=alias, version=previous,
-                            from_value=str(previous), to_value=None)
+                self._event(
+                    conn,
+                    name,
+                    "alias_deleted",
+                    user_id,
+                    alias=alias,
+                    version=previous,
+                    from_value=str(previous),
+                    to_value=None,
+                )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)
@@ -643,7 +708,9 @@ class SqlRegistryStore:
             return self._version_entity(conn, row)
 
     # ------------------------------------------------------------------------------- audit trail
-    def get_registry_history(self, name: str, max_results: int = HISTORY_MAX_RESULTS_DEFAULT) -> list[RegistryEvent]:
+    def get_registry_history(
+        self, name: str, max_results: int = HISTORY_MAX_RESULTS_DEFAULT
+    ) -> list[RegistryEvent]:
         """Oldest first. Kept after a model is deleted: "what was in Production last Tuesday" still answers."""
         validate_model_name(name)
         with self._read() as conn:

@@ -88,7 +88,9 @@ def resolve_model_version(registry_store: Any, uri: str) -> ModelVersion:
     candidates = registry_store.get_latest_versions(parsed.name, stages)
     if not candidates:
         if parsed.stage is not None:
-            raise NotFoundError(f"No versions of model with name '{parsed.name}' and stage '{parsed.stage}' found")
+            raise NotFoundError(
+                f"No versions of model with name '{parsed.name}' and stage '{parsed.stage}' found"
+            )
         raise NotFoundError(f"No versions of model with name '{parsed.name}' found")
     return max(candidates, key=lambda v: int(v.version))
 
@@ -102,7 +104,9 @@ def resolve_models_uri(uri: str, registry_store: Any, tracking_store: Any = None
     parsed = parse_models_uri(base)
     if parsed.model_id is not None:
         if tracking_store is None:
-            raise InvalidParameterError(f"Resolving '{uri}' needs a tracking store (it names a logged model).")
+            raise InvalidParameterError(
+                f"Resolving '{uri}' needs a tracking store (it names a logged model)."
+            )
         location = tracking_store.get_logged_model(parsed.model_id).artifact_location
     else:
         version = resolve_model_version(registry_store, base)

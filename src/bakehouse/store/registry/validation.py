@@ -43,9 +43,7 @@ def validate_version(version: str | int | None) -> int:
     try:
         number = int(version)
     except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"Parameter 'version' must be an integer, got '{version}'."
-        ) from None
+        raise InvalidParameterError(f"Parameter 'version' must be an integer, got '{version}'.") from None
     if number < 1:
         raise InvalidParameterError(f"Parameter 'version' must be a positive integer, got '{version}'.")
     return number

@@ -6,7 +6,8 @@ callers see the same exception class from every backend.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from bakehouse.entities import (
     Experiment,
@@ -71,7 +72,11 @@ class TrackingStore(Protocol):
     def get_run(self, run_id: str) -> Run: ...
 
     def update_run_info(
-        self, run_id: str, run_status: str | None = None, end_time: int | None = None, run_name: str | None = None
+        self,
+        run_id: str,
+        run_status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
     ) -> RunInfo: ...
 
     def delete_run(self, run_id: str) -> None: ...

@@ -8,7 +8,8 @@ Large batches are split to the server's per-request limits (1000 metrics / 100 p
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bakehouse.entities import (
     Experiment,
@@ -66,7 +67,7 @@ class RestTrackingStore:
         self.artifact_uri = artifact_uri
 
     @classmethod
-    def from_uri(cls, uri: str, artifact_uri: str | None = None, **_: Any) -> "RestTrackingStore":
+    def from_uri(cls, uri: str, artifact_uri: str | None = None, **_: Any) -> RestTrackingStore:
         return cls(HttpTransport(uri), artifact_uri)
 
     @property
@@ -84,11 +85,15 @@ class RestTrackingStore:
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
     ) -> str:
-        out = self._call("CreateExperiment", {"name": name, "artifact_location": artifact_location, "tags": _kv(tags)})
+        out = self._call(
+            "CreateExperiment", {"name": name, "artifact_location": artifact_location, "tags": _kv(tags)}
+        )
         return str(out["experiment_id"])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return wj.experiment_from_json(self._call("GetExperiment", {"experiment_id": str(experiment_id)})["experiment"])
+        return wj.experiment_from_json(
+            self._call("GetExperiment", {"experiment_id": str(experiment_id)})["experiment"]
+        )
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
@@ -116,7 +121,8 @@ class RestTrackingStore:
             },
         )
         return PagedList(
-            [wj.experiment_from_json(e) for e in out.get("experiments") or ()], out.get("next_page_token") or None
+            [wj.experiment_from_json(e) for e in out.get("experiments") or ()],
+            out.get("next_page_token") or None,
         )
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -159,12 +165,22 @@ class RestTrackingStore:
         return wj.run_from_json(self._call("GetRun", {"run_id": run_id})["run"])
 
     def update_run_info(
-        self, run_id: str, run_status: str | None = None, end_time: int | None = None, run_name: str | None = None
+        self,
+        run_id: str,
+        run_status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
     ) -> RunInfo:
         status = getattr(run_status, "value", run_status)
         out = self._call(
             "UpdateRun",
-            {"run_id": run_id, "run_uuid": run_id, "status": status, "end_time": end_time, "run_name": run_name},
+            {
+                "run_id": run_id,
+                "run_uuid": run_id,
+                "status": status,
+                "end_time": end_time,
+                "run_name": run_name,
+            },
         )
         return wj.run_info_from_json(out["run_info"])
 
@@ -212,16 +228,28 @@ class RestTrackingStore:
         if max_results is not None:
             out = self._call(
                 "GetMetricHistory",
-                {"run_id": run_id, "metric_key": metric_key, "max_results": max_results, "page_token": page_token},
+                {
+                    "run_id": run_id,
+                    "metric_key": metric_key,
+                    "max_results": max_results,
+                    "page_token": page_token,
+                },
             )
-            return PagedList(wj.history_from_json(out.get("metrics") or (), run_id), out.get("next_page_token") or None)
+            return PagedList(
+                wj.history_from_json(out.get("metrics") or (), run_id), out.get("next_page_token") or None
+            )
         # everything: follow the pages
         points = []
         token = page_token
         while True:
             out = self._call(
                 "GetMetricHistory",
-                {"run_id": run_id, "metric_key": metric_key, "max_results": HISTORY_PAGE, "page_token": token},
+                {
+                    "run_id": run_id,
+                    "metric_key": metric_key,
+                    "max_results": HISTORY_PAGE,
+                    "page_token": token,
+                },
             )
             points.extend(wj.history_from_json(out.get("metrics") or (), run_id))
             token = out.get("next_page_token") or None
@@ -268,9 +296,13 @@ class RestTrackingStore:
                 "page_token": page_token,
             },
         )
-        return PagedList([wj.run_from_json(r) for r in out.get("runs") or ()], out.get("next_page_token") or None)
+        return PagedList(
+            [wj.run_from_json(r) for r in out.get("runs") or ()], out.get("next_page_token") or None
+        )
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()) -> None:
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
+    ) -> None:
         self._call(
             "LogInputs",
             {
@@ -281,7 +313,10 @@ class RestTrackingStore:
         )
 
     def log_outputs(self, run_id: str, models: Sequence[ModelOutput]) -> None:
-        self._call("LogOutputs", {"run_id": run_id, "models": [{"model_id": m.model_id, "step": m.step} for m in models]})
+        self._call(
+            "LogOutputs",
+            {"run_id": run_id, "models": [{"model_id": m.model_id, "step": m.step} for m in models]},
+        )
 
     # -------------------------------------------------------------------------------- logged models
     def create_logged_model(
@@ -347,18 +382,27 @@ class RestTrackingStore:
             },
         )
         return PagedList(
-            [wj.logged_model_from_json(m) for m in out.get("models") or ()], out.get("next_page_token") or None
+            [wj.logged_model_from_json(m) for m in out.get("models") or ()],
+            out.get("next_page_token") or None,
         )
 
     # --------------------------------------------------------------------------- garbage collection
     def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]:
-        raise NotImplementedError("Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)")
+        raise NotImplementedError(
+            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
+        )
 
     def hard_delete_run(self, run_id: str) -> None:
-        raise NotImplementedError("Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)")
+        raise NotImplementedError(
+            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
+        )
 
     def get_deleted_experiments(self, older_than_ms: int | None = None) -> list[str]:
-        raise NotImplementedError("Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)")
+        raise NotImplementedError(
+            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
+        )
 
     def hard_delete_experiment(self, experiment_id: str) -> None:
-        raise NotImplementedError("Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)")
+        raise NotImplementedError(
+            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
+        )

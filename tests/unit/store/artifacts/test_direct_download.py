@@ -27,7 +27,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         _Handler.seen_headers.append(dict(self.headers))
         if self.path.startswith("/file"):
             self.send_response(200)
@@ -68,7 +68,16 @@ def server() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -81,7 +90,9 @@ def test_a_body_arrives_whole_with_progress_on_one_kept_alive_connection(server:
     reports: list[tuple[int, int | None]] = []
     for _ in range(2):
         out = io.BytesIO()
-        assert downloader.download(f"{server}/file", out, lambda n, total: reports.append((n, total))) == len(PAYLOAD)
+        assert downloader.download(f"{server}/file", out, lambda n, total: reports.append((n, total))) == len(
+            PAYLOAD
+        )
         assert out.getvalue() == PAYLOAD
     assert len(_Handler.connections) == 1  # the second GET reused the first connection
     assert reports[0] == (0, len(PAYLOAD))
@@ -106,7 +117,9 @@ def test_no_server_is_left_to_the_caller() -> None:
     assert _downloader().download("http://127.0.0.1:9/file", io.BytesIO()) is None  # discard port: refused
 
 
-def test_a_proxy_in_the_environment_is_left_to_the_caller(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proxy_in_the_environment_is_left_to_the_caller(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
     assert _downloader().download(f"{server}/file", io.BytesIO()) is None
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -124,7 +137,9 @@ def test_the_auth_header_is_sent(server: str) -> None:
     _downloader(auth_header(None, "ann", "pw")).download(f"{server}/file", io.BytesIO())
     assert [h.get("Authorization") for h in _Handler.seen_headers] == ["Bearer t0ken", "Basic YW5uOnB3"]
     assert auth_header(None, None, None) == {}
-    assert auth_header(None, "ann", None) == {"Authorization": "Basic YW5uOg=="}  # as the tracking client sends it
+    assert auth_header(None, "ann", None) == {
+        "Authorization": "Basic YW5uOg=="
+    }  # as the tracking client sends it
 
 
 def test_a_forked_child_opens_its_own_connection(server: str) -> None:

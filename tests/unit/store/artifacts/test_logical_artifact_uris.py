@@ -68,10 +68,17 @@ def test_models_uri_resolves_logged_models(tracking: tuple[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri, version", [("models:/clf/1", 1), ("models:/clf@champion", 2), ("models:/clf/Production", 1),
-                     ("models:/clf/latest", 2)]
+    "uri, version",
+    [
+        ("models:/clf/1", 1),
+        ("models:/clf@champion", 2),
+        ("models:/clf/Production", 1),
+        ("models:/clf/latest", 2),
+    ],
 )
-def test_registry_forms_resolve_through_the_registry(tracking: tuple[str, Any], uri: str, version: int) -> None:
+def test_registry_forms_resolve_through_the_registry(
+    tracking: tuple[str, Any], uri: str, version: int
+) -> None:
     from bakehouse.store.registry.sql import SqlRegistryStore
 
     tracking_uri, store = tracking

@@ -29,6 +29,9 @@ if connection is None:
         context.run_migrations()
 else:
     context.configure(
-        connection=connection, target_metadata=metadata, render_as_batch=True, on_version_apply=_on_version_apply
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        on_version_apply=_on_version_apply,
     )
     context.run_migrations()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
 from sqlalchemy import Connection, Engine
@@ -42,7 +42,9 @@ def append_to_uri(base: str, *parts: str) -> str:
 class SqlConnection:
     """Owns the engine and hands out transactions; SQLite writes take the lock up front."""
 
-    def __init__(self, db_uri: str, default_artifact_root: str, restrict_artifact_locations: bool = False) -> None:
+    def __init__(
+        self, db_uri: str, default_artifact_root: str, restrict_artifact_locations: bool = False
+    ) -> None:
         self.db_uri = db_uri
         self.engine: Engine = get_engine(db_uri)
         ensure_schema(self.engine)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Table, and_, or_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 
-def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], update_columns: Sequence[str]) -> None:
+def upsert(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], update_columns: Sequence[str]
+) -> None:
     """Insert rows or overwrite ``update_columns`` of the existing row with the same primary key."""
     if not rows:
         return

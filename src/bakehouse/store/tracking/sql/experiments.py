@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +52,9 @@ class ExperimentsMixin:
         now = now_ms()
         try:
             with self.db.write() as conn:
-                if conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first():
+                if conn.execute(
+                    select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)
+                ).first():
                     raise AlreadyExistsError(f"Experiment(name={name}) already exists.")
                 result = conn.execute(
                     s.experiments.insert().values(
@@ -68,12 +70,17 @@ class ExperimentsMixin:
                     conn.execute(
                         update(s.experiments)
                         .where(s.experiments.c.experiment_id == experiment_id)
-                        .values(artifact_location=append_to_uri(self.db.default_artifact_root, str(experiment_id)))
+                        .values(
+                            artifact_location=append_to_uri(self.db.default_artifact_root, str(experiment_id))
+                        )
                     )
                 if tag_items:
                     conn.execute(
                         s.experiment_tags.insert(),
-                        [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tag_items.items()],
+                        [
+                            {"experiment_id": experiment_id, "key": k, "value": v}
+                            for k, v in tag_items.items()
+                        ],
                     )
         except IntegrityError as exc:  # a concurrent create won the race for the name
             raise AlreadyExistsError(f"Experiment(name={name}) already exists.") from exc
@@ -163,7 +170,9 @@ class ExperimentsMixin:
             if row.lifecycle_stage != "active":
                 raise InvalidParameterError(f"The experiment {experiment_id} must be in the 'active' state.")
             result = conn.execute(
-                delete(s.experiment_tags).where(s.experiment_tags.c.experiment_id == eid, s.experiment_tags.c.key == key)
+                delete(s.experiment_tags).where(
+                    s.experiment_tags.c.experiment_id == eid, s.experiment_tags.c.key == key
+                )
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"No tag with name: {key} in experiment with id {experiment_id}")
@@ -176,7 +185,9 @@ class ExperimentsMixin:
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self.db.read() as conn:
-            row = conn.execute(select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)).first()
+            row = conn.execute(
+                select(s.experiments.c.experiment_id).where(s.experiments.c.name == name)
+            ).first()
             if row is None:
                 return None
             return self._load_experiments(conn, [row[0]])[0]
@@ -194,7 +205,9 @@ class ExperimentsMixin:
 
         validate_max_results(max_results, SEARCH_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token) if page_token else 0
-        query = build_experiment_search(ViewType.parse(view_type), filter_string, list(order_by or []), offset, max_results + 1)
+        query = build_experiment_search(
+            ViewType.parse(view_type), filter_string, list(order_by or []), offset, max_results + 1
+        )
         with self.db.read() as conn:
             ids = [row[0] for row in conn.execute(query)]
             has_more = len(ids) > max_results
@@ -211,15 +224,18 @@ class ExperimentsMixin:
         return row
 
     def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
-        rows = {r.experiment_id: r for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))}
+        rows = {
+            r.experiment_id: r
+            for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
+        }
         missing = [i for i in ids if i not in rows]
         if missing:
             raise NotFoundError(f"No Experiment with id={missing[0]} exists")
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         for t in conn.execute(
-            select(s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value).where(
-                s.experiment_tags.c.experiment_id.in_(ids)
-            )
+            select(
+                s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value
+            ).where(s.experiment_tags.c.experiment_id.in_(ids))
         ):
             tags[t.experiment_id][t.key] = t.value
         out = []

@@ -6,7 +6,8 @@ page of runs costs five queries, run rows straight into plain dataclasses.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -15,7 +16,6 @@ from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.store.db import schema as s
 from bakehouse.store.tracking.sql import raw
 from bakehouse.store.validation import decode_metric_value
-
 
 
 def run_info_from_row(row: Any) -> RunInfo:
@@ -32,8 +32,17 @@ def run_info_from_row(row: Any) -> RunInfo:
     )
 
 
-_RUN_COLUMNS = ("run_uuid", "experiment_id", "name", "user_id", "status", "start_time", "end_time", "artifact_uri",
-                "lifecycle_stage")
+_RUN_COLUMNS = (
+    "run_uuid",
+    "experiment_id",
+    "name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "artifact_uri",
+    "lifecycle_stage",
+)
 
 
 def load_runs(conn: Connection, run_ids: Sequence[str], with_io: bool = False) -> list[Run]:
@@ -48,8 +57,17 @@ def load_runs(conn: Connection, run_ids: Sequence[str], with_io: bool = False) -
     for run_id, experiment_id, name, user_id, status, start, end, artifact_uri, stage in raw.fetch_in(
         conn, f"SELECT {raw.columns(conn, *_RUN_COLUMNS)} FROM runs WHERE run_uuid", run_ids
     ):
-        infos[run_id] = RunInfo(run_id, str(experiment_id), name or "", user_id or "", status, start, end,
-                                artifact_uri or "", stage)
+        infos[run_id] = RunInfo(
+            run_id,
+            str(experiment_id),
+            name or "",
+            user_id or "",
+            status,
+            start,
+            end,
+            artifact_uri or "",
+            stage,
+        )
         datas[run_id] = RunData()
     if not infos:
         return []
@@ -78,13 +96,20 @@ def load_runs(conn: Connection, run_ids: Sequence[str], with_io: bool = False) -
     if with_io:
         inputs, outputs = _load_inputs_outputs(conn, present)
     return [
-        Run(info=infos[i], data=datas[i], inputs=inputs.get(i) or RunInputs(), outputs=outputs.get(i) or RunOutputs())
+        Run(
+            info=infos[i],
+            data=datas[i],
+            inputs=inputs.get(i) or RunInputs(),
+            outputs=outputs.get(i) or RunOutputs(),
+        )
         for i in run_ids
         if i in infos
     ]
 
 
-def _load_inputs_outputs(conn: Connection, run_ids: Sequence[str]) -> tuple[dict[str, RunInputs], dict[str, RunOutputs]]:
+def _load_inputs_outputs(
+    conn: Connection, run_ids: Sequence[str]
+) -> tuple[dict[str, RunInputs], dict[str, RunOutputs]]:
     inputs: dict[str, RunInputs] = {}
     outputs: dict[str, RunOutputs] = {}
     dataset_links: list[tuple[str, str, str]] = []
@@ -111,7 +136,10 @@ def _load_inputs_outputs(conn: Connection, run_ids: Sequence[str]) -> tuple[dict
     if dataset_links:
         dataset_ids = list({d for _, d, _ in dataset_links})
         input_ids = [u for u, _, _ in dataset_links]
-        datasets = {row.dataset_uuid: row for row in conn.execute(select(s.datasets).where(s.datasets.c.dataset_uuid.in_(dataset_ids)))}
+        datasets = {
+            row.dataset_uuid: row
+            for row in conn.execute(select(s.datasets).where(s.datasets.c.dataset_uuid.in_(dataset_ids)))
+        }
         tags: dict[str, dict[str, str]] = {}
         for input_uuid, name, value in conn.execute(
             select(s.input_tags.c.input_uuid, s.input_tags.c.name, s.input_tags.c.value).where(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -22,8 +23,11 @@ from bakehouse.store.validation import (
 )
 
 _STATUSES = {status.value for status in LoggedModelStatus}
-_STATUS_NUMBERS = {"1": LoggedModelStatus.PENDING.value, "2": LoggedModelStatus.READY.value,
-                   "3": LoggedModelStatus.UPLOAD_FAILED.value}
+_STATUS_NUMBERS = {
+    "1": LoggedModelStatus.PENDING.value,
+    "2": LoggedModelStatus.READY.value,
+    "3": LoggedModelStatus.UPLOAD_FAILED.value,
+}
 
 
 def parse_logged_model_status(status: Any) -> str:
@@ -32,8 +36,12 @@ def parse_logged_model_status(status: Any) -> str:
         return text
     if text in _STATUS_NUMBERS:
         return _STATUS_NUMBERS[text]
-    short = {"PENDING": LoggedModelStatus.PENDING, "READY": LoggedModelStatus.READY,
-             "UPLOAD_FAILED": LoggedModelStatus.UPLOAD_FAILED, "FAILED": LoggedModelStatus.UPLOAD_FAILED}
+    short = {
+        "PENDING": LoggedModelStatus.PENDING,
+        "READY": LoggedModelStatus.READY,
+        "UPLOAD_FAILED": LoggedModelStatus.UPLOAD_FAILED,
+        "FAILED": LoggedModelStatus.UPLOAD_FAILED,
+    }
     if text.upper() in short:
         return short[text.upper()].value
     raise InvalidParameterError(f"Invalid logged model status {status!r}")
@@ -54,7 +62,9 @@ class LoggedModelsMixin:
         eid = parse_experiment_id(experiment_id)
         name = name or "model"
         if not isinstance(name, str) or len(name) > 500 or "/" in name or ":" in name:
-            raise InvalidParameterError(f"Invalid logged model name {name!r}: no '/' or ':' and at most 500 characters")
+            raise InvalidParameterError(
+                f"Invalid logged model name {name!r}: no '/' or ':' and at most 500 characters"
+            )
         if model_type is not None:
             validate_bounded_string(model_type, "logged model type", 500)
         for key, value in (tags or {}).items():
@@ -70,7 +80,9 @@ class LoggedModelsMixin:
             if experiment.lifecycle_stage != "active":
                 raise InvalidParameterError(f"The experiment {experiment_id} must be in the 'active' state.")
             if source_run_id:
-                run = conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.run_uuid == source_run_id)).first()
+                run = conn.execute(
+                    select(s.runs.c.run_uuid).where(s.runs.c.run_uuid == source_run_id)
+                ).first()
                 if run is None:
                     raise NotFoundError(f"Run with id={source_run_id} not found")
             location = append_to_uri(experiment.artifact_location, "models", model_id, "artifacts")
@@ -202,19 +214,23 @@ class LoggedModelsMixin:
 
     def _load_logged_models(self, conn: Connection, model_ids: Sequence[str]) -> list[LoggedModel]:
         lm = s.logged_models.c
-        rows = {r.model_id: r for r in conn.execute(select(s.logged_models).where(lm.model_id.in_(model_ids)))}
+        rows = {
+            r.model_id: r for r in conn.execute(select(s.logged_models).where(lm.model_id.in_(model_ids)))
+        }
         tags: dict[str, dict[str, str]] = {}
         params: dict[str, dict[str, str]] = {}
         metrics: dict[str, list[Metric]] = {}
         for mid, k, v in conn.execute(
-            select(s.logged_model_tags.c.model_id, s.logged_model_tags.c.tag_key, s.logged_model_tags.c.tag_value).where(
-                s.logged_model_tags.c.model_id.in_(model_ids)
-            )
+            select(
+                s.logged_model_tags.c.model_id, s.logged_model_tags.c.tag_key, s.logged_model_tags.c.tag_value
+            ).where(s.logged_model_tags.c.model_id.in_(model_ids))
         ):
             tags.setdefault(mid, {})[k] = v
         for mid, k, v in conn.execute(
             select(
-                s.logged_model_params.c.model_id, s.logged_model_params.c.param_key, s.logged_model_params.c.param_value
+                s.logged_model_params.c.model_id,
+                s.logged_model_params.c.param_key,
+                s.logged_model_params.c.param_value,
             ).where(s.logged_model_params.c.model_id.in_(model_ids))
         ):
             params.setdefault(mid, {})[k] = v

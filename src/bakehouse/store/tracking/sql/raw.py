@@ -7,7 +7,8 @@ supported dialect accepts, executed on the connection of the caller's transactio
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -28,8 +29,13 @@ def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tu
         cursor.close()
 
 
-def fetch_in(conn: Connection, sql_prefix: str, values: Sequence[Any], sql_suffix: str = "",
-             params_before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def fetch_in(
+    conn: Connection,
+    sql_prefix: str,
+    values: Sequence[Any],
+    sql_suffix: str = "",
+    params_before: Sequence[Any] = (),
+) -> list[tuple[Any, ...]]:
     """``<prefix> IN (?, ?, ...) <suffix>`` over ``values`` in chunks; rows of every chunk concatenated."""
     out: list[tuple[Any, ...]] = []
     mark = marker(conn)

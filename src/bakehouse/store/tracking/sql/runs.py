@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select, update
 
@@ -13,8 +14,8 @@ from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.names import generate_run_name
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
-from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
 from bakehouse.store.tracking.sql import raw
+from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
 from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
@@ -35,10 +36,28 @@ RUN_NAME_TAG = "mlflow.runName"
 MAX_HISTORY_PAGE = 25000
 
 
-_MODEL_METRIC_COLUMNS = ("model_id", "metric_name", "metric_timestamp_ms", "metric_step", "metric_value", "value_kind",
-                         "run_id", "dataset_name", "dataset_digest")
-_METRIC_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "value_kind", "dataset_name", "dataset_digest",
-                   "model_id")
+_MODEL_METRIC_COLUMNS = (
+    "model_id",
+    "metric_name",
+    "metric_timestamp_ms",
+    "metric_step",
+    "metric_value",
+    "value_kind",
+    "run_id",
+    "dataset_name",
+    "dataset_digest",
+)
+_METRIC_COLUMNS = (
+    "run_uuid",
+    "key",
+    "timestamp",
+    "step",
+    "value",
+    "value_kind",
+    "dataset_name",
+    "dataset_digest",
+    "model_id",
+)
 
 
 class RunsMixin:
@@ -83,7 +102,9 @@ class RunsMixin:
             row = {
                 "run_uuid": run_id,
                 "name": run_name,
-                "source_type": (tag_map.get("mlflow.source.type") or "UNKNOWN")[:20],  # the tag keeps the whole value
+                "source_type": (tag_map.get("mlflow.source.type") or "UNKNOWN")[
+                    :20
+                ],  # the tag keeps the whole value
                 "source_name": (tag_map.get("mlflow.source.name") or "")[:500],
                 "entry_point_name": (tag_map.get("mlflow.project.entryPoint") or "")[:50],
                 "user_id": user_id,
@@ -97,9 +118,20 @@ class RunsMixin:
                 "experiment_id": eid,
             }
             conn.execute(s.runs.insert(), row)
-            conn.execute(s.tags.insert(), [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()])
-        info = RunInfo(run_id, str(eid), run_name, user_id, RunStatus.RUNNING.value, start_time, None, artifact_uri,
-                       "active")
+            conn.execute(
+                s.tags.insert(), [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()]
+            )
+        info = RunInfo(
+            run_id,
+            str(eid),
+            run_name,
+            user_id,
+            RunStatus.RUNNING.value,
+            start_time,
+            None,
+            artifact_uri,
+            "active",
+        )
         return Run(info=info, data=RunData(tags=dict(tag_map)))
 
     def get_run(self, run_id: str) -> Run:
@@ -110,7 +142,11 @@ class RunsMixin:
         return runs[0]
 
     def update_run_info(
-        self, run_id: str, run_status: str | None = None, end_time: int | None = None, run_name: str | None = None
+        self,
+        run_id: str,
+        run_status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
     ) -> RunInfo:
         values: dict[str, Any] = {}
         if run_status is not None:
@@ -128,7 +164,9 @@ class RunsMixin:
             if values:
                 conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(**values))
             if run_name:
-                upsert(conn, s.tags, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}], ["value"])
+                upsert(
+                    conn, s.tags, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}], ["value"]
+                )
             row = self._run_row(conn, run_id)
             return run_info_from_row(row)
 
@@ -136,14 +174,18 @@ class RunsMixin:
         with self.db.write() as conn:
             self._run_row(conn, run_id)
             conn.execute(
-                update(s.runs).where(s.runs.c.run_uuid == run_id).values(lifecycle_stage="deleted", deleted_time=now_ms())
+                update(s.runs)
+                .where(s.runs.c.run_uuid == run_id)
+                .values(lifecycle_stage="deleted", deleted_time=now_ms())
             )
 
     def restore_run(self, run_id: str) -> None:
         with self.db.write() as conn:
             self._run_row(conn, run_id)
             conn.execute(
-                update(s.runs).where(s.runs.c.run_uuid == run_id).values(lifecycle_stage="active", deleted_time=None)
+                update(s.runs)
+                .where(s.runs.c.run_uuid == run_id)
+                .values(lifecycle_stage="active", deleted_time=None)
             )
 
     # -------------------------------------------------------------------------------------- logging
@@ -179,7 +221,9 @@ class RunsMixin:
         keys = [p.key for p in params]
         existing = dict(
             conn.execute(
-                select(s.params.c.key, s.params.c.value).where(s.params.c.run_uuid == run_id, s.params.c.key.in_(keys))
+                select(s.params.c.key, s.params.c.value).where(
+                    s.params.c.run_uuid == run_id, s.params.c.key.in_(keys)
+                )
             ).all()
         )
         for p in params:
@@ -188,13 +232,17 @@ class RunsMixin:
                     f"Changing param values is not allowed. Param with key='{p.key}' was already logged with "
                     f"value='{existing[p.key]}' for run ID='{run_id}'. Attempted logging new value '{p.value}'."
                 )
-        new_rows = [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in params if p.key not in existing]
+        new_rows = [
+            {"run_uuid": run_id, "key": p.key, "value": p.value} for p in params if p.key not in existing
+        ]
         if new_rows:
             conn.execute(s.params.insert(), new_rows)
 
     def _write_tags(self, conn: Connection, run_id: str, tags: Sequence[RunTag]) -> None:
         latest = {t.key: t.value for t in tags}  # the last value of a key in one batch wins
-        upsert(conn, s.tags, [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()], ["value"])
+        upsert(
+            conn, s.tags, [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()], ["value"]
+        )
         if RUN_NAME_TAG in latest:
             validate_run_name(latest[RUN_NAME_TAG])
             conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(name=latest[RUN_NAME_TAG]))
@@ -206,7 +254,9 @@ class RunsMixin:
         for m in metrics:
             value, kind = encode_metric_value(m.value)
             step = m.step or 0
-            rows.append((run_id, m.key, m.timestamp, step, value, kind, m.dataset_name, m.dataset_digest, m.model_id))
+            rows.append(
+                (run_id, m.key, m.timestamp, step, value, kind, m.dataset_name, m.dataset_digest, m.model_id)
+            )
             point = (step, m.timestamp, value, kind)
             current = best.get(m.key)
             if current is None or point[:3] > current[:3]:
@@ -218,8 +268,17 @@ class RunsMixin:
         upsert_latest_metrics(
             conn,
             s.latest_metrics,
-            [{"run_uuid": run_id, "key": key, "step": step, "timestamp": ts, "value": value, "value_kind": kind}
-             for key, (step, ts, value, kind) in best.items()],
+            [
+                {
+                    "run_uuid": run_id,
+                    "key": key,
+                    "step": step,
+                    "timestamp": ts,
+                    "value": value,
+                    "value_kind": kind,
+                }
+                for key, (step, ts, value, kind) in best.items()
+            ],
         )
 
     def _write_logged_model_metrics(self, conn: Connection, run_id: str, metrics: Sequence[Metric]) -> None:
@@ -228,16 +287,32 @@ class RunsMixin:
         a model that does not exist stay run metrics only."""
         wanted = sorted({m.model_id for m in metrics if m.model_id is not None})
         existing = {
-            r[0] for r in raw.fetch_in(conn, f"SELECT {raw.columns(conn, 'model_id')} FROM logged_models WHERE model_id", wanted)
+            r[0]
+            for r in raw.fetch_in(
+                conn, f"SELECT {raw.columns(conn, 'model_id')} FROM logged_models WHERE model_id", wanted
+            )
         }
         rows = []
         for m in metrics:
             if m.model_id in existing:
                 value, kind = encode_metric_value(m.value)
-                rows.append((m.model_id, m.key, m.timestamp, m.step or 0, value, kind, run_id, m.dataset_name,
-                             m.dataset_digest))
+                rows.append(
+                    (
+                        m.model_id,
+                        m.key,
+                        m.timestamp,
+                        m.step or 0,
+                        value,
+                        kind,
+                        run_id,
+                        m.dataset_name,
+                        m.dataset_digest,
+                    )
+                )
         if rows:
-            raw.execute_many(conn, raw.insert_ignore_sql(conn, "logged_model_metrics", _MODEL_METRIC_COLUMNS), rows)
+            raw.execute_many(
+                conn, raw.insert_ignore_sql(conn, "logged_model_metrics", _MODEL_METRIC_COLUMNS), rows
+            )
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self.db.write() as conn:
@@ -252,7 +327,9 @@ class RunsMixin:
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList[Metric]:
         page = self.metric_history_rows(run_id, metric_key, max_results, page_token)
-        return PagedList([Metric(metric_key, value, ts, step, run_id) for value, ts, step in page], page.token)
+        return PagedList(
+            [Metric(metric_key, value, ts, step, run_id) for value, ts, step in page], page.token
+        )
 
     def metric_history_rows(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
@@ -286,7 +363,9 @@ class RunsMixin:
             rows = rows[:max_results]
             token = encode_page_token(offset + max_results)
         decode = decode_metric_value
-        return PagedList([(decode(value, kind) if kind else value, ts, step) for value, kind, ts, step in rows], token)
+        return PagedList(
+            [(decode(value, kind) if kind else value, ts, step) for value, kind, ts, step in rows], token
+        )
 
     def get_metric_history_bulk_interval(
         self,
@@ -310,7 +389,9 @@ class RunsMixin:
                 conditions = [m.run_uuid == run_id, m.key == metric_key]
                 if start_step is not None and end_step is not None:
                     conditions += [m.step >= start_step, m.step <= end_step]
-                steps = [r[0] for r in conn.execute(select(m.step).where(*conditions).distinct().order_by(m.step))]
+                steps = [
+                    r[0] for r in conn.execute(select(m.step).where(*conditions).distinct().order_by(m.step))
+                ]
                 if not steps:
                     continue
                 chosen = _sample_evenly(steps, max_results)
@@ -320,7 +401,8 @@ class RunsMixin:
                     .order_by(m.step, m.timestamp, m.value)
                 ).all()
                 out.extend(
-                    Metric(k, decode_metric_value(v, kind), ts, st, run_id) for k, v, kind, ts, st in rows[:max_results]
+                    Metric(k, decode_metric_value(v, kind), ts, st, run_id)
+                    for k, v, kind, ts, st in rows[:max_results]
                 )
         return out
 
@@ -353,7 +435,9 @@ class RunsMixin:
         return PagedList(runs, encode_page_token(offset + max_results) if has_more else None)
 
     # -------------------------------------------------------------------------------------- inputs
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()) -> None:
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
+    ) -> None:
         for d in datasets:
             validate_dataset(d)
         for model_id in models:

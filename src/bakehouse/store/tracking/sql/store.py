@@ -23,7 +23,7 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin):
         self.db = SqlConnection(db_uri, root, restrict_artifact_locations)
 
     @classmethod
-    def from_uri(cls, uri: str, artifact_uri: str | None = None, **kwargs: bool) -> "SqlTrackingStore":
+    def from_uri(cls, uri: str, artifact_uri: str | None = None, **kwargs: bool) -> SqlTrackingStore:
         return cls(uri, artifact_uri, **kwargs)
 
     @property
@@ -55,16 +55,26 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin):
         eid = parse_experiment_id(experiment_id)
         with self.db.write() as conn:
             self._experiment_row(conn, eid)
-            run_ids = [r[0] for r in conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.experiment_id == eid))]
+            run_ids = [
+                r[0] for r in conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.experiment_id == eid))
+            ]
             self._hard_delete_runs(conn, run_ids)
             model_ids = [
-                r[0] for r in conn.execute(select(s.logged_models.c.model_id).where(s.logged_models.c.experiment_id == eid))
+                r[0]
+                for r in conn.execute(
+                    select(s.logged_models.c.model_id).where(s.logged_models.c.experiment_id == eid)
+                )
             ]
             if model_ids:
                 for table in (s.logged_model_tags, s.logged_model_params, s.logged_model_metrics):
                     conn.execute(delete(table).where(table.c.model_id.in_(model_ids)))
                 conn.execute(delete(s.logged_models).where(s.logged_models.c.model_id.in_(model_ids)))
-            dataset_ids = [r[0] for r in conn.execute(select(s.datasets.c.dataset_uuid).where(s.datasets.c.experiment_id == eid))]
+            dataset_ids = [
+                r[0]
+                for r in conn.execute(
+                    select(s.datasets.c.dataset_uuid).where(s.datasets.c.experiment_id == eid)
+                )
+            ]
             if dataset_ids:
                 conn.execute(delete(s.datasets).where(s.datasets.c.dataset_uuid.in_(dataset_ids)))
             conn.execute(delete(s.experiment_tags).where(s.experiment_tags.c.experiment_id == eid))

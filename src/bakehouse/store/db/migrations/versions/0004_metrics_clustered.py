@@ -16,8 +16,8 @@ Revises: 0003_auth
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_metrics_clustered'
-down_revision = '0003_auth'
+revision = "0004_metrics_clustered"
+down_revision = "0003_auth"
 branch_labels = None
 depends_on = None
 
@@ -25,41 +25,47 @@ _COLUMNS = "run_uuid, key, timestamp, step, value, value_kind, dataset_name, dat
 
 
 def _metrics_table(name: str, with_rowid: bool) -> None:
-    op.create_table(name,
-    sa.Column('run_uuid', sa.String(length=32), nullable=False),
-    sa.Column('key', sa.String(length=250), nullable=False),
-    sa.Column('timestamp', sa.BigInteger(), nullable=False),
-    sa.Column('step', sa.BigInteger(), nullable=False),
-    sa.Column('value', sa.Double(), nullable=False),
-    sa.Column('value_kind', sa.SmallInteger(), nullable=False),
-    sa.Column('dataset_name', sa.String(length=500), nullable=True),
-    sa.Column('dataset_digest', sa.String(length=36), nullable=True),
-    sa.Column('model_id', sa.String(length=64), nullable=True),
-    sa.ForeignKeyConstraint(['run_uuid'], ['runs.run_uuid'], ),
-    sa.PrimaryKeyConstraint('run_uuid', 'key', 'timestamp', 'step', 'value', 'value_kind', name='metric_pk'),
-    sqlite_with_rowid=with_rowid,
+    op.create_table(
+        name,
+        sa.Column("run_uuid", sa.String(length=32), nullable=False),
+        sa.Column("key", sa.String(length=250), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("step", sa.BigInteger(), nullable=False),
+        sa.Column("value", sa.Double(), nullable=False),
+        sa.Column("value_kind", sa.SmallInteger(), nullable=False),
+        sa.Column("dataset_name", sa.String(length=500), nullable=True),
+        sa.Column("dataset_digest", sa.String(length=36), nullable=True),
+        sa.Column("model_id", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_uuid"],
+            ["runs.run_uuid"],
+        ),
+        sa.PrimaryKeyConstraint(
+            "run_uuid", "key", "timestamp", "step", "value", "value_kind", name="metric_pk"
+        ),
+        sqlite_with_rowid=with_rowid,
     )
 
 
 def _rebuild_sqlite_metrics(with_rowid: bool) -> None:
     """SQLite cannot change a table's storage in place: copy into a new table, swap the names."""
     op.execute("DROP TABLE IF EXISTS metrics_rebuild")
-    _metrics_table('metrics_rebuild', with_rowid)
+    _metrics_table("metrics_rebuild", with_rowid)
     op.execute(f"INSERT INTO metrics_rebuild ({_COLUMNS}) SELECT {_COLUMNS} FROM metrics")
     op.execute("DROP TABLE metrics")
     op.execute("ALTER TABLE metrics_rebuild RENAME TO metrics")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == 'sqlite':
+    if op.get_bind().dialect.name == "sqlite":
         _rebuild_sqlite_metrics(with_rowid=False)  # the old table and its indexes go with it
     else:
-        op.drop_index('index_metrics_run_key_step', table_name='metrics')
-    op.create_index('index_inputs_source', 'inputs', ['source_type', 'source_id'], unique=False)
+        op.drop_index("index_metrics_run_key_step", table_name="metrics")
+    op.create_index("index_inputs_source", "inputs", ["source_type", "source_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('index_inputs_source', table_name='inputs')
-    if op.get_bind().dialect.name == 'sqlite':
+    op.drop_index("index_inputs_source", table_name="inputs")
+    if op.get_bind().dialect.name == "sqlite":
         _rebuild_sqlite_metrics(with_rowid=True)
-    op.create_index('index_metrics_run_key_step', 'metrics', ['run_uuid', 'key', 'step'], unique=False)
+    op.create_index("index_metrics_run_key_step", "metrics", ["run_uuid", "key", "step"], unique=False)
