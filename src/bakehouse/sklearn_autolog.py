@@ -216,11 +216,14 @@ def _patch_all() -> None:
             raw = _raw_attribute(cls, name)
             if inspect.isfunction(raw):
                 _replace(cls, name, _patched_fit(getattr(raw, _ORIGINAL_ATTR, raw)))
-            elif callable(getattr(raw, "fn", None)) and hasattr(raw, "check"):
+            elif (
+                callable(getattr(raw, "fn", None))
+                and hasattr(raw, "check")
+                and id(raw) not in patched_descriptors
+            ):
                 # sklearn's available_if descriptor (e.g. Pipeline.fit_transform): wrap the function it guards
-                if id(raw) not in patched_descriptors:
-                    patched_descriptors.add(id(raw))
-                    _replace(raw, "fn", _patched_fit(raw.fn))
+                patched_descriptors.add(id(raw))
+                _replace(raw, "fn", _patched_fit(raw.fn))
     for name in _NO_AUTOLOG_FUNCTIONS:
         original = getattr(sklearn.model_selection, name, None)
         if original is not None:

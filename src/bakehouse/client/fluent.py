@@ -7,7 +7,8 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 from bakehouse import settings
 from bakehouse.entities import Experiment, Run, RunStatus, ViewType
@@ -34,10 +35,12 @@ class ActiveRun(Run):
         self.client = client  # the client that started it: logging skips every lookup
         self.system_metrics: Any = None  # its SystemMetricsMonitor, when system metrics are logged
 
-    def __enter__(self) -> ActiveRun:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             status = RunStatus.FINISHED
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -46,7 +49,6 @@ class ActiveRun(Run):
             status = RunStatus.FAILED
         if any(r.info.run_id == self.info.run_id for r in _stack()):
             end_run(status.value)
-        return False
 
 
 def _stack() -> list[ActiveRun]:
@@ -106,10 +108,10 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
         if found is None:
             try:
                 new_id = client.create_experiment(experiment_name)  # type: ignore[arg-type]
-            except BakehouseError as exc:  # another process created it meanwhile
+            except BakehouseError:  # another process created it meanwhile
                 found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
                 if found is None:
-                    raise exc
+                    raise
                 new_id = found.experiment_id
             experiment = client.get_experiment(new_id)
         else:
