@@ -11,15 +11,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from bakehouse import settings
+from bakehouse.client import stores
 from bakehouse.entities import Experiment, Run, RunStatus, ViewType
 from bakehouse.entities.page import collect_pages
 from bakehouse.errors import BakehouseError, InvalidParameterError
 
-if TYPE_CHECKING:  # the client imports stores; keep `import bakehouse` light
+if TYPE_CHECKING:  # client.py loads the batching and registry machinery: imported on first use
     from bakehouse.client.client import Client
 
-_tracking_uri: str | None = None
-_registry_uri: str | None = None
 _active_experiment_id: str | None = None
 _last_active_run_id: str | None = None
 _state = threading.local()
@@ -61,7 +60,7 @@ def _stack() -> list[ActiveRun]:
 def _client() -> Client:
     from bakehouse.client.client import Client
 
-    key = (_tracking_uri or settings.tracking_uri_from_env(), _registry_uri)
+    key = (stores.chosen_tracking_uri() or settings.tracking_uri_from_env(), stores.chosen_registry_uri())
     client = _client_cache.get(key)
     if client is None:
         client = _client_cache[key] = Client()
@@ -70,24 +69,20 @@ def _client() -> Client:
 
 # ------------------------------------------------------------------------------------------ URIs
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
-    global _tracking_uri
-    _tracking_uri = os.fspath(uri) if uri is not None else None
+    stores.choose_tracking_uri(os.fspath(uri) if uri is not None else None)
 
 
 def is_tracking_uri_set() -> bool:
     """Whether a tracking URI was chosen (by ``set_tracking_uri`` or the environment), not defaulted."""
-    return _tracking_uri is not None or bool(settings.tracking_uri_from_env())
+    return stores.chosen_tracking_uri() is not None or bool(settings.tracking_uri_from_env())
 
 
 def get_tracking_uri() -> str:
-    from bakehouse.client.stores import resolve_tracking_uri
-
-    return resolve_tracking_uri(_tracking_uri)
+    return stores.resolve_tracking_uri(stores.chosen_tracking_uri())
 
 
 def set_registry_uri(uri: str | None) -> None:
-    global _registry_uri
-    _registry_uri = uri
+    stores.choose_registry_uri(uri)
 
 
 def get_registry_uri() -> str:
@@ -549,9 +544,8 @@ atexit.register(_end_runs_at_exit)
 
 def _reset_for_tests() -> None:
     """Forget every piece of global fluent state (tests run many 'processes' in one)."""
-    global _tracking_uri, _registry_uri, _active_experiment_id, _last_active_run_id, _uncaught_exception
+    global _active_experiment_id, _last_active_run_id, _uncaught_exception
     from bakehouse.client.client import flush_all
-    from bakehouse.client.stores import clear_store_cache
 
     while _stack():
         try:
@@ -559,7 +553,9 @@ def _reset_for_tests() -> None:
         except Exception:  # noqa: BLE001
             _stack().pop()
     flush_all()
-    _tracking_uri = _registry_uri = _active_experiment_id = _last_active_run_id = None
+    stores.choose_tracking_uri(None)
+    stores.choose_registry_uri(None)
+    _active_experiment_id = _last_active_run_id = None
     _uncaught_exception = False
     _client_cache.clear()
-    clear_store_cache()
+    stores.clear_store_cache()
