@@ -105,7 +105,4 @@ _random = random.SystemRandom()
 
 
 def generate_run_name() -> str:
-    from bakehouse.client import fluent  # SCRATCH: a deliberately wrong, upward import
-
-    del fluent
     return f"{_random.choice(_ADJECTIVES)}-{_random.choice(_ANIMALS)}-{_random.randint(0, 999):03d}"
