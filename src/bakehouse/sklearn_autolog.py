@@ -19,7 +19,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from numbers import Number
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -879,11 +879,11 @@ def _log_child_runs(
         params = base_params | dict(candidate)
         client.log_batch(child_id, params=[Param(str(k), str(v)) for k, v in params.items()])
         metrics = {
-            str(k): v
+            str(k): float(v)
             for k, v in row.items()
-            if not str(k).startswith(("param", "split")) and isinstance(v, Number) and not isinstance(v, bool)
+            if not str(k).startswith(("param", "split")) and isinstance(v, Real) and not isinstance(v, bool)
         }
-        matches_best = bool(best_params) and candidate.items() <= best_params.items()
+        matches_best = bool(best_params and candidate.items() <= best_params.items())
         _log_metrics(parent, child_id, metrics, dataset, best_model_id if matches_best else None)
         if inputs:
             client.log_inputs(child_id, inputs)

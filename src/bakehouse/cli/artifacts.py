@@ -93,7 +93,7 @@ def download(
                     repo.download_artifacts, progress, artifact_path, dst_path=dst_path
                 )
             else:
-                local = client.download_artifacts(run_id, artifact_path, dst_path=dst_path)
+                local = client.download_artifacts(run_id or "", artifact_path, dst_path=dst_path)
     click.echo(local)
 
 

@@ -11,28 +11,29 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 
 from bakehouse.errors import BakehouseError
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ENV_MANAGERS = ("local", "virtualenv", "uv")
 
 
-def _friendly_errors(func: F) -> F:
+def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Print our errors as one clear line and exit 1 (tracebacks only with --debug on the main CLI)."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except BakehouseError as e:
             raise click.ClickException(e.message) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @click.group("models", help="Serve, score and package MLflow-format models.")

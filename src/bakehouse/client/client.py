@@ -34,6 +34,8 @@ from bakehouse.entities import (
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError
+from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
+from bakehouse.store.registry.base import RegistryStore
 from bakehouse.store.validation import validate_key, validate_metric
 
 _batchers: weakref.WeakSet[MetricBatcher] = weakref.WeakSet()
@@ -68,7 +70,7 @@ class Client(RegistryClientMixin):
         return resolve_tracking_uri(uri)
 
     @property
-    def registry_store(self) -> Any:
+    def registry_store(self) -> RegistryStore:
         return get_registry_store(self.registry_uri)
 
     # ------------------------------------------------------------------------------ experiments
@@ -265,15 +267,13 @@ class Client(RegistryClientMixin):
         self.tracking_store.log_outputs(run_id, models)
 
     # -------------------------------------------------------------------------------- artifacts
-    def artifact_repository(self, artifact_uri: str) -> Any:
-        from bakehouse.store.artifacts import get_artifact_repository
-
+    def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
         return get_artifact_repository(artifact_uri, tracking_uri=self._http_tracking_uri())
 
     def _http_tracking_uri(self) -> str | None:
         return self.tracking_uri if scheme_of(self.tracking_uri) in ("http", "https") else None
 
-    def _run_repo(self, run_id: str) -> Any:
+    def _run_repo(self, run_id: str) -> ArtifactRepository:
         return self.artifact_repository(self.tracking_store.get_run(run_id).info.artifact_uri)
 
     def log_artifact(

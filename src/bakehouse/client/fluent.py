@@ -93,24 +93,12 @@ def get_registry_uri() -> str:
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment active, creating it by name if it does not exist."""
     global _active_experiment_id
-    if (experiment_name is None) == (experiment_id is None):
-        raise InvalidParameterError("Exactly one of experiment_name or experiment_id must be given")
-    client = _client()
-    if experiment_id is not None:
-        experiment = client.get_experiment(str(experiment_id))
+    if experiment_id is not None and experiment_name is None:
+        experiment = _client().get_experiment(str(experiment_id))
+    elif experiment_name is not None and experiment_id is None:
+        experiment = _get_or_create_experiment(_client(), experiment_name)
     else:
-        found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
-        if found is None:
-            try:
-                new_id = client.create_experiment(experiment_name)  # type: ignore[arg-type]
-            except BakehouseError:  # another process created it meanwhile
-                found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
-                if found is None:
-                    raise
-                new_id = found.experiment_id
-            experiment = client.get_experiment(new_id)
-        else:
-            experiment = found
+        raise InvalidParameterError("Exactly one of experiment_name or experiment_id must be given")
     if experiment.lifecycle_stage != "active":
         raise InvalidParameterError(
             f"Cannot set a deleted experiment '{experiment.name}' as the active experiment. You can restore the "
@@ -118,6 +106,20 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
         )
     _active_experiment_id = experiment.experiment_id
     return experiment
+
+
+def _get_or_create_experiment(client: Client, name: str) -> Experiment:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found
+    try:
+        new_id = client.create_experiment(name)
+    except BakehouseError:  # another process created it meanwhile
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        new_id = found.experiment_id
+    return client.get_experiment(new_id)
 
 
 def _resolve_experiment_id(explicit: str | None) -> str:

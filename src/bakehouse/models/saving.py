@@ -67,8 +67,10 @@ def resolve_signature(
     that cannot be typed or scored gives no signature at all."""
     if signature is False:
         return None
-    if signature is not None or input_example is None:
-        return signature  # type: ignore[return-value]
+    if isinstance(signature, ModelSignature):
+        return signature
+    if input_example is None:
+        return None
     return infer_signature_from_example(as_model_input(input_example), predict)
 
 

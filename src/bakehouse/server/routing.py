@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -83,7 +84,8 @@ def internal_error_response() -> Response:
 def resolve_handler(reference: str) -> Handler:
     module_name, _, function = reference.partition(":")
     module = importlib.import_module(f"bakehouse.server.handlers.{module_name}")
-    return getattr(module, function)  # type: ignore[no-any-return]
+    handler: Handler = getattr(module, function)
+    return handler
 
 
 # ------------------------------------------------------------------------------------------- parsing
@@ -187,7 +189,7 @@ def _is_branch(part: object) -> bool:
     return isinstance(part, str) and (part in _BRANCH_TAGS or "-" in part or "[" in part)
 
 
-def _explain(errors: list[dict[str, Any]]) -> str:
+def _explain(errors: list[ErrorDetails]) -> str:
     kinds = {str(e.get("type", "")) for e in errors}
     branches = {str(e["loc"][-1]) for e in errors if e.get("loc") and _is_branch(e["loc"][-1])}
     if "float" in branches:
@@ -201,7 +203,7 @@ def _explain(errors: list[dict[str, Any]]) -> str:
 
 
 def validation_message(exc: ValidationError) -> str:
-    by_field: dict[str, list[dict[str, Any]]] = {}
+    by_field: dict[str, list[ErrorDetails]] = {}
     inputs: dict[str, Any] = {}
     for error in exc.errors(include_url=False):
         loc = [p for p in error.get("loc", ()) if not _is_branch(p)]
@@ -225,9 +227,9 @@ def validation_message(exc: ValidationError) -> str:
 def parse_request(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
     fast = getattr(model, "fast_validate", None)  # a message's shortcut for its common plain shape
     if fast is not None:
-        parsed = fast(data)
+        parsed: BaseModel | None = fast(data)
         if parsed is not None:
-            return parsed  # type: ignore[no-any-return]
+            return parsed
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -277,7 +279,8 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
 def raw_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
-            return await handler(make_context(request), request)  # type: ignore[no-any-return]
+            response: Response = await handler(make_context(request), request)
+            return response
         except BakehouseError as exc:
             return error_response(exc)
         except ClientDisconnect:  # an upload cut short: the partial file was discarded, nobody is listening

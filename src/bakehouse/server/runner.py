@@ -60,7 +60,7 @@ def _http_protocol() -> type:
 
     from bakehouse.server.body_pump import BODY_PUMP, MIN_PUMPED_BODY, BodyPump, declared_length
 
-    class BakehouseHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    class BakehouseHttpToolsProtocol(HttpToolsProtocol):
         _body_seen = 0  # body bytes the parser has passed on for the current request
 
         def connection_made(self, transport: Any) -> None:
@@ -84,14 +84,16 @@ def _http_protocol() -> type:
                 and self.cycle.scope is self.scope
             ):
                 cycle = self.cycle
-                extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
-                extensions[BODY_PUMP] = lambda: self._take_body(cycle, length)
+                extensions = self.scope.setdefault("extensions", {})
+                # our own extension is a callable, where asgiref's types say every extension is a dict
+                extensions[BODY_PUMP] = lambda: self._take_body(cycle, length)  # type: ignore[assignment]
 
         def on_body(self, body: bytes) -> None:
             self._body_seen += len(body)
             cycle = self.cycle
             if type(cycle.body) is bytearray and not cycle.body:  # nothing pending: collect without copies
-                cycle.body = _BodyChunks()
+                # uvicorn's bytearray swapped for a list of chunks with the same += and len()
+                cycle.body = _BodyChunks()  # type: ignore[assignment]
             super().on_body(body)
 
         def _take_body(self, cycle: Any, length: int) -> BodyPump | None:

@@ -30,7 +30,7 @@ _ENV_ALLOW_PICKLE = "SERVING_ALLOW_PICKLE"
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, plus ``TCP_NODELAY`` on the accepted socket."""
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -54,7 +54,7 @@ def _import_skops_without_estimator_scan() -> None:
     except ImportError:
         return
     original = sklearn.utils.all_estimators
-    sklearn.utils.all_estimators = lambda *args, **kwargs: []  # type: ignore[assignment]
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
     try:
         import skops.io  # noqa: F401 - imported for its side effect on sys.modules
     except ImportError:
@@ -93,7 +93,7 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
         _import_skops_without_estimator_scan()
     model = load_model_from_dir(model_dir, allow_pickle=allow_pickle)
     impl = getattr(model, "_model_impl", None)
-    if hasattr(impl, "numpy_fast_path"):
+    if impl is not None and hasattr(impl, "numpy_fast_path"):
         # this process only serves: the array fast path is safe, and sklearn's warning about it is noise
         warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
         impl.numpy_fast_path = True

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.db.transactions import inserted_id
 from bakehouse.store.tracking.sql.connection import SqlConnection
 
 MIN_PASSWORD_LENGTH = 8
@@ -131,7 +132,7 @@ class AuthStore:
                         created_time=int(time.time() * 1000),
                     )
                 )
-                user_id = int(result.inserted_primary_key[0])
+                user_id = inserted_id(result)
         except IntegrityError as exc:
             raise AlreadyExistsError(f"User '{username}' already exists") from exc
         return User(user_id, username, is_admin)
@@ -234,7 +235,7 @@ class AuthStore:
                     revoked=False,
                 )
             )
-            token_id = int(result.inserted_primary_key[0])
+            token_id = inserted_id(result)
         return token, TokenInfo(token_id, user_id, name, token[:11], now, expires, False)
 
     def authenticate_token(self, token: str) -> User | None:

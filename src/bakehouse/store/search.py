@@ -726,7 +726,7 @@ def _check_duplicates(keys: list[OrderKey], raw: Any) -> list[OrderKey]:
     return keys
 
 
-def parse_order_by(entity: str, order_by: list[str] | None) -> list[OrderKey]:
+def parse_order_by(entity: str, order_by: str | Sequence[str] | None) -> list[OrderKey]:
     """MLflow's ``order_by`` strings (``"metrics.acc DESC"``, ASC by default) -> sort keys.
 
     Keys come back canonical (aliases such as ``created`` resolved); a field named twice is an error.

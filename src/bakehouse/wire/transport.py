@@ -168,7 +168,9 @@ class HttpTransport:
             request = self.client.build_request(
                 method,
                 path,
-                params=params,
+                params=tuple(params)
+                if params is not None
+                else None,  # a tuple: httpx types the list invariantly
                 content=body,
                 headers=headers,
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,

@@ -14,8 +14,6 @@ import hmac
 import json
 import logging
 import math
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,6 +22,7 @@ import anyio
 
 from bakehouse.errors import BakehouseError
 from bakehouse.server.auth.permissions import Caller
+from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.auth.sessions import COOKIE_NAME, CSRF_HEADER, SESSION_SECONDS
 from bakehouse.store.auth import User
 
@@ -37,31 +36,6 @@ SESSION_PATH = "/bakehouse/auth/session"
 PUBLIC_PATHS = ("/health", "/favicon.ico", "/", "/index.html")
 PUBLIC_PREFIXES = ("/static-files/",)
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-
-
-class CredentialCache:
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[User, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> User | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[1] < time.monotonic():
-                self._entries.pop(key, None)
-                return None
-            return entry[0]
-
-    def put(self, key: str, user: User, seconds: float) -> None:
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[key] = (user, time.monotonic() + seconds)
-
-    def forget(self, predicate: Callable[[str, User], bool]) -> None:
-        with self._lock:
-            for key in [k for k, (u, _) in self._entries.items() if predicate(k, u)]:
-                del self._entries[key]
 
 
 def _json_response(
@@ -87,7 +61,7 @@ def _json_response(
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, runtime: Any) -> None:
+    def __init__(self, app: ASGIApp, runtime: AuthRuntime) -> None:
         self.app = app
         self.runtime = runtime
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bakehouse.errors import InvalidParameterError, NotFoundError, PermissionDeniedError, UnauthenticatedError
+from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.context import RequestContext
 from bakehouse.store.auth import AuthStore, Permission, User
 from bakehouse.wire import auth as w
 
 
-def _runtime(ctx: RequestContext) -> Any:
-    runtime = getattr(getattr(ctx.request, "state", None), "auth", None)
+def _runtime(ctx: RequestContext) -> AuthRuntime:
+    runtime: AuthRuntime | None = getattr(getattr(ctx.request, "state", None), "auth", None)
     if runtime is None:
         raise NotFoundError(
             "Authentication is not enabled on this server (start it with --auth)", "ENDPOINT_NOT_FOUND"
@@ -20,7 +21,7 @@ def _runtime(ctx: RequestContext) -> Any:
 
 
 def _store(ctx: RequestContext) -> AuthStore:
-    return _runtime(ctx).store  # type: ignore[no-any-return]
+    return _runtime(ctx).store
 
 
 def _me(ctx: RequestContext) -> User:

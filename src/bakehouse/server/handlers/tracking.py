@@ -9,7 +9,7 @@ import json
 import math
 from typing import Any
 
-from bakehouse.entities import Metric, Param, RunTag, ViewType
+from bakehouse.entities import Metric, Param, RunStatus, RunTag, ViewType
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.server.context import RequestContext
@@ -117,7 +117,7 @@ def create_run(ctx: RequestContext, req: t.CreateRun) -> dict[str, Any]:
 
 
 def update_run(ctx: RequestContext, req: t.UpdateRun) -> dict[str, Any]:
-    status = req.status if req.status not in (None, "") else None
+    status = RunStatus.parse(req.status).value if req.status is not None and req.status != "" else None
     info = ctx.tracking_store.update_run_info(
         req.resolved_run_id(), run_status=status, end_time=req.end_time, run_name=req.run_name or None
     )

@@ -48,4 +48,5 @@ def get_artifact_repository(
     factory = plugins.artifact_repositories.get(artifact_uri_scheme(artifact_uri))
     if tracking_uri is not None and getattr(factory, "accepts_tracking_uri", False):
         kwargs["tracking_uri"] = tracking_uri
-    return factory(artifact_uri, **kwargs)  # type: ignore[no-any-return]
+    repository: ArtifactRepository = factory(artifact_uri, **kwargs)
+    return repository

@@ -314,5 +314,6 @@ class ArtifactRepository(ABC):
             for future in not_done:
                 future.cancel()
             for future in futures:
-                if future.done() and not future.cancelled() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
+                error = future.exception() if future.done() and not future.cancelled() else None
+                if error is not None:
+                    raise error

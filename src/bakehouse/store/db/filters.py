@@ -67,6 +67,7 @@ from bakehouse.store.search import (
     Comparison,
     Node,
     OrderKey,
+    Value,
     comparisons,
     parse_filter,
     parse_logged_model_order_by,
@@ -273,6 +274,20 @@ def _paged(query: Select[Any], offset: int, limit: int | None) -> Select[Any]:
     return query
 
 
+def _number(value: Value) -> float:
+    """A metric comparison's value: the parser only lets numbers through."""
+    if isinstance(value, tuple) or value is None:
+        raise InvalidParameterError(f"Expected a number to compare a metric with, got {value!r}")
+    return float(value)
+
+
+def _listed(value: Value) -> tuple[str, ...]:
+    """An IN comparison's values: the parser always gives a tuple."""
+    if not isinstance(value, tuple):
+        raise InvalidParameterError(f"Expected a list of values for IN, got {value!r}")
+    return value
+
+
 def _int_ids(values: Iterable[Any], what: str = "experiment id") -> list[int]:
     out = []
     for v in values:
@@ -306,7 +321,7 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
         return exists().where(
             lm.c.run_uuid == runs.c.run_uuid,
             lm.c.key == c.key,
-            _number_condition(lm.c.value, lm.c.value_kind, c.op, float(c.value)),  # type: ignore[arg-type]
+            _number_condition(lm.c.value, lm.c.value_kind, c.op, _number(c.value)),
         )
     if c.kind in (PARAM, TAG):
         table = (s.params if c.kind == PARAM else s.tags).alias()
@@ -401,7 +416,7 @@ def _experiment_leaf(c: Comparison) -> ColumnElement[bool]:
             if c.op in ("LIKE", "ILIKE"):
                 return _compare(cast(column, String()), c.op, c.value)
             if c.op in ("IN", "NOT IN"):
-                return _compare(column, c.op, _int_ids(c.value))  # type: ignore[arg-type]
+                return _compare(column, c.op, _int_ids(_listed(c.value)))
             return _compare(column, c.op, _int_ids([c.value])[0])
         return _compare(column, c.op, c.value)
     if c.kind == TAG:
@@ -602,7 +617,7 @@ def build_logged_model_search(
             return exists().where(
                 m.c.model_id == lm.c.model_id,
                 m.c.metric_name == c.key,
-                _number_condition(m.c.metric_value, m.c.value_kind, c.op, float(c.value)),  # type: ignore[arg-type]
+                _number_condition(m.c.metric_value, m.c.value_kind, c.op, _number(c.value)),
                 *_dataset_match(m, datasets),
             )
         if c.kind == PARAM:

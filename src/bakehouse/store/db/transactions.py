@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, CursorResult, Engine
 from sqlalchemy.exc import DataError, OperationalError
 
-from bakehouse.errors import InvalidParameterError, TemporarilyUnavailableError
+from bakehouse.errors import BakehouseError, InvalidParameterError, TemporarilyUnavailableError
 from bakehouse.store.db.engine import WRITE
 
 
@@ -31,3 +32,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     except DataError as exc:
         reason = " ".join(str(exc.orig).split()) if exc.orig is not None else "invalid value"
         raise InvalidParameterError(f"A value does not fit the database: {reason}") from exc
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The integer primary key of the one row an INSERT wrote (SQLAlchemy types it as optional)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise BakehouseError("The database reported no key for the row just written")
+    return int(key[0])

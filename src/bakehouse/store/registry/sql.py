@@ -20,6 +20,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bakehouse.entities import (
+    LoggedModel,
     ModelVersion,
     PagedList,
     RegisteredModel,
@@ -98,7 +99,7 @@ class SqlRegistryStore:
     def __init__(
         self,
         engine: Engine,
-        logged_model_resolver: Callable[[str], Any] | None = None,
+        logged_model_resolver: Callable[[str], LoggedModel] | None = None,
     ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from bakehouse import plugins, settings
 from bakehouse.entities import ModelVersion, Stage
 from bakehouse.errors import InvalidParameterError, NotFoundError
+from bakehouse.store.registry.base import RegistryStore
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def parse_models_uri(uri: str) -> ParsedModelsUri:
     return ParsedModelsUri(model_id=parts[0])
 
 
-def resolve_model_version(registry_store: Any, uri: str) -> ModelVersion:
+def resolve_model_version(registry_store: RegistryStore, uri: str) -> ModelVersion:
     """The registered model version a ``models:/name/...`` URI points at right now."""
     parsed = parse_models_uri(uri)
     if parsed.model_id is not None:

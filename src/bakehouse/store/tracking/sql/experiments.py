@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bakehouse.entities import Experiment, PagedList, ViewType
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.db.transactions import inserted_id
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
 from bakehouse.store.validation import (
@@ -69,7 +71,7 @@ class ExperimentsMixin:
                         last_update_time=now,
                     )
                 )
-                experiment_id = int(result.inserted_primary_key[0])
+                experiment_id = inserted_id(result)
                 if location is None:
                     conn.execute(
                         update(s.experiments)
@@ -185,7 +187,7 @@ class ExperimentsMixin:
     def get_experiment(self, experiment_id: str) -> Experiment:
         eid = parse_experiment_id(experiment_id)
         with self.db.read() as conn:
-            return self._load_experiments(conn, [eid])[0]
+            return load_experiments(conn, [eid], self.db.default_artifact_root)[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self.db.read() as conn:
@@ -194,7 +196,7 @@ class ExperimentsMixin:
             ).first()
             if row is None:
                 return None
-            return self._load_experiments(conn, [row[0]])[0]
+            return load_experiments(conn, [row[0]], self.db.default_artifact_root)[0]
 
     def search_experiments(
         self,
@@ -216,45 +218,47 @@ class ExperimentsMixin:
             ids = [row[0] for row in conn.execute(query)]
             has_more = len(ids) > max_results
             ids = ids[:max_results]
-            experiments = self._load_experiments(conn, ids) if ids else []
+            experiments = load_experiments(conn, ids, self.db.default_artifact_root) if ids else []
         token = encode_page_token(offset + max_results) if has_more else None
         return PagedList(experiments, token)
 
     # ----------------------------------------------------------------------------------- helpers
-    def _experiment_row(self, conn: Connection, eid: int):  # type: ignore[no-untyped-def]
+    def _experiment_row(self, conn: Connection, eid: int) -> Row[Any]:
         row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == eid)).first()
         if row is None:
             raise NotFoundError(f"No Experiment with id={eid} exists")
         return row
 
-    def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
-        rows = {
-            r.experiment_id: r
-            for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
-        }
-        missing = [i for i in ids if i not in rows]
-        if missing:
-            raise NotFoundError(f"No Experiment with id={missing[0]} exists")
-        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-        for t in conn.execute(
-            select(
-                s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value
-            ).where(s.experiment_tags.c.experiment_id.in_(ids))
-        ):
-            tags[t.experiment_id][t.key] = t.value
-        out = []
-        for i in ids:
-            r = rows[i]
-            location = r.artifact_location or append_to_uri(self.db.default_artifact_root, str(i))
-            out.append(
-                Experiment(
-                    experiment_id=str(i),
-                    name=r.name,
-                    artifact_location=location,
-                    lifecycle_stage=r.lifecycle_stage,
-                    creation_time=r.creation_time,
-                    last_update_time=r.last_update_time,
-                    tags=tags[i],
-                )
+
+def load_experiments(conn: Connection, ids: Sequence[int], default_artifact_root: str) -> list[Experiment]:
+    """Experiments by id, with their tags, in the order asked; one missing id is a NotFoundError."""
+    rows = {
+        r.experiment_id: r
+        for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
+    }
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise NotFoundError(f"No Experiment with id={missing[0]} exists")
+    tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+    for t in conn.execute(
+        select(s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value).where(
+            s.experiment_tags.c.experiment_id.in_(ids)
+        )
+    ):
+        tags[t.experiment_id][t.key] = t.value
+    out = []
+    for i in ids:
+        r = rows[i]
+        location = r.artifact_location or append_to_uri(default_artifact_root, str(i))
+        out.append(
+            Experiment(
+                experiment_id=str(i),
+                name=r.name,
+                artifact_location=location,
+                lifecycle_stage=r.lifecycle_stage,
+                creation_time=r.creation_time,
+                last_update_time=r.last_update_time,
+                tags=tags[i],
             )
-        return out
+        )
+    return out

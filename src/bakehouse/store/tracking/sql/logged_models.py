@@ -13,7 +13,7 @@ from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
 from bakehouse.store.tracking.sql.dialect import upsert
-from bakehouse.store.tracking.sql.experiments import parse_experiment_id
+from bakehouse.store.tracking.sql.experiments import load_experiments, parse_experiment_id
 from bakehouse.store.validation import (
     decode_metric_value,
     validate_bounded_string,
@@ -76,7 +76,7 @@ class LoggedModelsMixin:
         model_id = "m-" + uuid.uuid4().hex
         now = now_ms()
         with self.db.write() as conn:
-            experiment = self._load_experiments(conn, [eid])[0]  # type: ignore[attr-defined]
+            experiment = load_experiments(conn, [eid], self.db.default_artifact_root)[0]
             if experiment.lifecycle_stage != "active":
                 raise InvalidParameterError(f"The experiment {experiment_id} must be in the 'active' state.")
             if source_run_id:

@@ -17,7 +17,7 @@ from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
 from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
 from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
-from bakehouse.store.tracking.sql.experiments import parse_experiment_id
+from bakehouse.store.tracking.sql.experiments import load_experiments, parse_experiment_id
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
 from bakehouse.store.validation import (
     MAX_MODEL_ID_LENGTH,
@@ -92,7 +92,7 @@ class RunsMixin:
         run_id = uuid.uuid4().hex
         start_time = now_ms() if start_time is None else int(start_time)
         with self.db.write() as conn:
-            experiment = self._load_experiments(conn, [eid])[0]  # type: ignore[attr-defined]
+            experiment = load_experiments(conn, [eid], self.db.default_artifact_root)[0]
             if experiment.lifecycle_stage != "active":
                 raise InvalidParameterError(
                     f"The experiment {experiment_id} must be in the 'active' state. "

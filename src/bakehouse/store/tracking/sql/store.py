@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 
 from bakehouse import settings
 from bakehouse.store.db import schema as s
@@ -32,7 +32,7 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin):
         return self.db.db_uri
 
     @property
-    def engine(self):  # type: ignore[no-untyped-def]
+    def engine(self) -> Engine:
         return self.db.engine
 
     @property
