@@ -14,6 +14,7 @@ from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.server.context import RequestContext
 from bakehouse.store.artifacts.paths import safe_relative_path
+from bakehouse.store.tracking.base import MetricHistoryRows
 from bakehouse.wire import json as wj
 from bakehouse.wire import tracking as t
 
@@ -240,15 +241,15 @@ def log_outputs(ctx: RequestContext, req: t.LogOutputs) -> dict[str, Any]:
 def get_metric_history(ctx: RequestContext, req: t.GetMetricHistory) -> dict[str, Any]:
     run_id = req.resolved_run_id()
     token = req.page_token or None
-    rows_of = getattr(ctx.tracking_store, "metric_history_rows", None)  # the SQL store's shortcut
-    if rows_of is not None:
-        rows = rows_of(run_id, req.metric_key, max_results=req.max_results, page_token=token)
+    store = ctx.tracking_store
+    if isinstance(store, MetricHistoryRows):  # the SQL store's shortcut: no Metric objects on the way
+        rows = store.metric_history_rows(
+            run_id, req.metric_key, max_results=req.max_results, page_token=token
+        )
         out: dict[str, Any] = {"metrics": _history_json_from_rows(req.metric_key, rows)}
         next_token = rows.token
     else:
-        page = ctx.tracking_store.get_metric_history(
-            run_id, req.metric_key, max_results=req.max_results, page_token=token
-        )
+        page = store.get_metric_history(run_id, req.metric_key, max_results=req.max_results, page_token=token)
         out = {"metrics": _history_json(page)}
         next_token = page.token
     if next_token:
