@@ -25,6 +25,7 @@ from typing import Any
 
 from bakehouse import plugins
 from bakehouse import sklearn_post_training as post
+from bakehouse.clock import now_ms
 from bakehouse.errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
@@ -642,7 +643,6 @@ def _best_params(estimator: Any) -> dict[str, Any]:
 def _log_metrics(
     run: Any, run_id: str, metrics: dict[str, float], dataset: Any, model_id: str | None
 ) -> None:
-    from bakehouse.client.client import now_ms
     from bakehouse.entities import Metric
 
     if not metrics:
@@ -845,7 +845,6 @@ def _log_child_runs(
     ``cv_results_``: the seed's params updated with the candidate's, and its aggregate CV numbers."""
     import pandas as pd
 
-    from bakehouse.client.client import now_ms
     from bakehouse.client.system_tags import default_tags
     from bakehouse.entities import Param
 

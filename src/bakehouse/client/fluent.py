@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from bakehouse import settings
 from bakehouse.client import stores
-from bakehouse.entities import Experiment, Run, RunStatus, ViewType
+from bakehouse.clock import now_ms
+from bakehouse.entities import Experiment, LifecycleStage, Run, RunStatus, ViewType
 from bakehouse.entities.page import collect_pages
 from bakehouse.errors import BakehouseError, InvalidParameterError
 
@@ -99,7 +100,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
         experiment = _get_or_create_experiment(_client(), experiment_name)
     else:
         raise InvalidParameterError("Exactly one of experiment_name or experiment_id must be given")
-    if experiment.lifecycle_stage != "active":
+    if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
         raise InvalidParameterError(
             f"Cannot set a deleted experiment '{experiment.name}' as the active experiment. You can restore the "
             "experiment, or permanently delete the experiment to create a new one."
@@ -213,7 +214,7 @@ def start_run(
         run_id = settings.run_id_from_env()
     if run_id is not None:
         existing = client.get_run(run_id)
-        if existing.info.lifecycle_stage != "active":
+        if existing.info.lifecycle_stage != LifecycleStage.ACTIVE.value:
             raise InvalidParameterError(
                 f"Cannot start run with ID {run_id} because it is in the deleted state."
             )
@@ -375,8 +376,6 @@ def log_metrics(
         client, target = active.client, active.info.run_id
     else:
         client, target = _client(), run_id
-    from bakehouse.client.client import now_ms
-
     ts = timestamp if timestamp is not None else now_ms()
     for key, value in metrics.items():
         client.log_metric(

@@ -10,6 +10,7 @@ from bakehouse import plugins, settings
 from bakehouse.errors import InvalidParameterError
 from bakehouse.store.registry.base import RegistryStore
 from bakehouse.store.tracking.base import TrackingStore
+from bakehouse.uri import uri_scheme
 
 _tracking_stores: dict[str, TrackingStore] = {}
 _registry_stores: dict[str, RegistryStore] = {}
@@ -38,14 +39,9 @@ def chosen_registry_uri() -> str | None:
     return _chosen_registry_uri
 
 
-def scheme_of(uri: str) -> str:
-    scheme = urlparse(uri).scheme
-    return scheme.split("+", 1)[0]  # postgresql+psycopg -> postgresql
-
-
 def normalize_tracking_uri(uri: str) -> str:
     """A bare ``*.db`` path means SQLite; other bare paths are refused with a clear message."""
-    scheme = scheme_of(uri)
+    scheme = uri_scheme(uri)
     if scheme in ("", "file"):
         path = Path(urlparse(uri).path if scheme == "file" else uri).expanduser()
         if path.suffix in (".db", ".sqlite", ".sqlite3"):
@@ -62,7 +58,7 @@ def get_tracking_store(uri: str, artifact_uri: str | None = None) -> TrackingSto
     with _lock:
         store = _tracking_stores.get(key)
         if store is None:
-            factory = plugins.tracking_stores.get(scheme_of(uri))
+            factory = plugins.tracking_stores.get(uri_scheme(uri))
             store = _tracking_stores[key] = factory(uri, artifact_uri)
         return store
 
@@ -71,7 +67,7 @@ def get_registry_store(uri: str) -> RegistryStore:
     with _lock:
         store = _registry_stores.get(uri)
         if store is None:
-            factory = plugins.registry_stores.get(scheme_of(uri))
+            factory = plugins.registry_stores.get(uri_scheme(uri))
             store = _registry_stores[uri] = factory(uri)
         return store
 

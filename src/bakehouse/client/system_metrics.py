@@ -14,12 +14,12 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from bakehouse import settings
+from bakehouse.clock import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def start_for_run(client: Any, run_id: str, resuming: bool) -> SystemMetricsMoni
         step = max(steps) + 1 if steps else 0
 
     def log(metrics: dict[str, float], at_step: int) -> None:
-        now = int(time.time() * 1000)
+        now = now_ms()
         client.log_batch(run_id, metrics=[Metric(k, v, now, at_step) for k, v in metrics.items()])
 
     monitor = SystemMetricsMonitor(run_id, log, step)

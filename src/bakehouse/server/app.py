@@ -31,20 +31,13 @@ from bakehouse.server.middleware import SecurityMiddleware
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
 from bakehouse.store.registry.base import RegistryStore
 from bakehouse.store.tracking.base import TrackingStore
+from bakehouse.uri import uri_scheme
 from bakehouse.wire.endpoints import Endpoint, all_endpoints
 
 logger = logging.getLogger(__name__)
 
 ASGIApp = Callable[..., Any]
 MiddlewareFactory = Callable[[ASGIApp], ASGIApp]
-
-
-def uri_scheme(uri: str) -> str:
-    """``postgresql+psycopg://...`` -> ``postgresql``; a plain path -> ``""``."""
-    scheme, sep, _ = uri.partition(":")
-    if not sep or "/" in scheme or len(scheme) == 1:
-        return ""
-    return scheme.split("+", 1)[0].lower()
 
 
 def _takes_keyword(factory: Callable[..., Any], name: str) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakehouse.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE
+from bakehouse.uri import is_local_uri
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 DEFAULT_BACKEND_STORE_URI = f"sqlite:///./{DEFAULT_DB_FILE}"
@@ -19,13 +20,6 @@ def absolute_local_uri(uri: str) -> str:
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and ":memory:" not in uri:
         return "sqlite:///" + str((Path.cwd() / uri[len("sqlite:///") :]).resolve())
     return uri
-
-
-def is_local_uri(uri: str) -> bool:
-    """A plain path or a ``file:`` URI (as opposed to ``s3://``, ``mlflow-artifacts:/``, ``http://``...)."""
-    if uri.startswith("file:"):
-        return True
-    return "://" not in uri and not uri.startswith("mlflow-artifacts:")
 
 
 @dataclass

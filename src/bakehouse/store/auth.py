@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bakehouse.clock import now_ms
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.transactions import inserted_id
@@ -129,7 +129,7 @@ class AuthStore:
                         username=username,
                         password_hash=password_hash,
                         is_admin=is_admin,
-                        created_time=int(time.time() * 1000),
+                        created_time=now_ms(),
                     )
                 )
                 user_id = inserted_id(result)
@@ -221,7 +221,7 @@ class AuthStore:
             raise InvalidParameterError("A token name must be a string of at most 255 characters")
         secret = secrets.token_urlsafe(32)
         token = TOKEN_PREFIX + secret
-        now = int(time.time() * 1000)
+        now = now_ms()
         expires = now + expires_in_seconds * 1000 if expires_in_seconds else None
         with self.db.write() as conn:
             result = conn.execute(
@@ -250,7 +250,7 @@ class AuthStore:
             ).first()
         if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked:
             return None
-        if row.expires_time is not None and row.expires_time <= int(time.time() * 1000):
+        if row.expires_time is not None and row.expires_time <= now_ms():
             return None
         return User(row.user_id, row.username, bool(row.is_admin))
 

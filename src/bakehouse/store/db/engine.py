@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
+from bakehouse.clock import now_ms
+from bakehouse.entities import LifecycleStage
 from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
 from bakehouse.store.db.schema import SCHEMA_HEAD, metadata
 
@@ -233,13 +235,13 @@ def _ensure_default_experiment(conn: Any) -> None:
     exists = conn.execute(experiments.select().where(experiments.c.experiment_id == 0)).first()
     if exists is None:
         allow_zero_id(conn)
-        now = int(time.time() * 1000)  # as MLflow does: filters on creation_time see the Default experiment
+        now = now_ms()  # as MLflow does: filters on creation_time see the Default experiment
         conn.execute(
             experiments.insert().values(
                 experiment_id=0,
                 name="Default",
                 artifact_location=None,
-                lifecycle_stage="active",
+                lifecycle_stage=LifecycleStage.ACTIVE.value,
                 creation_time=now,
                 last_update_time=now,
             )

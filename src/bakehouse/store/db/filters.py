@@ -54,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
+from bakehouse.entities import LifecycleStage
 from bakehouse.entities.lifecycle import ViewType
 from bakehouse.errors import InvalidParameterError
 from bakehouse.store.db import schema as s
@@ -636,7 +637,7 @@ def build_logged_model_search(
 
     where: list[ColumnElement[bool]] = [
         lm.c.experiment_id.in_(ids),
-        lm.c.lifecycle_stage != "deleted",
+        lm.c.lifecycle_stage != LifecycleStage.DELETED.value,
     ]
     if tree is not None:
         where.append(_Compiler(leaf)(tree))

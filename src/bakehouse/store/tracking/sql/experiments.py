@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bakehouse.entities import Experiment, PagedList, ViewType
+from bakehouse.clock import now_ms
+from bakehouse.entities import Experiment, LifecycleStage, PagedList, ViewType
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.transactions import inserted_id
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
-from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
+from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.validation import (
     validate_experiment_name,
     validate_key,
@@ -66,7 +68,7 @@ class ExperimentsMixin:
                     s.experiments.insert().values(
                         name=name,
                         artifact_location=location,
-                        lifecycle_stage="active",
+                        lifecycle_stage=LifecycleStage.ACTIVE.value,
                         creation_time=now,
                         last_update_time=now,
                     )
@@ -97,38 +99,42 @@ class ExperimentsMixin:
         now = now_ms()
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "active":
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise NotFoundError(  # MLflow's code: only an active experiment can be found to delete
                     f"No active experiment with id={experiment_id} exists: it is already deleted"
                 )
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == eid)
-                .values(lifecycle_stage="deleted", last_update_time=now, deleted_time=now)
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, last_update_time=now, deleted_time=now)
             )
             conn.execute(
                 update(s.runs)
-                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == "active")
-                .values(lifecycle_stage="deleted", deleted_time=now)
+                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value)
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=now)
             )
 
     def restore_experiment(self, experiment_id: str) -> None:
         eid = parse_experiment_id(experiment_id)
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "deleted":
+            if row.lifecycle_stage != LifecycleStage.DELETED.value:
                 raise NotFoundError(  # MLflow's code: only a deleted experiment can be found to restore
                     f"No deleted experiment with id={experiment_id} exists: it is active"
                 )
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == eid)
-                .values(lifecycle_stage="active", last_update_time=now_ms(), deleted_time=None)
+                .values(
+                    lifecycle_stage=LifecycleStage.ACTIVE.value, last_update_time=now_ms(), deleted_time=None
+                )
             )
             conn.execute(
                 update(s.runs)
-                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == "deleted")
-                .values(lifecycle_stage="active", deleted_time=None)
+                .where(
+                    s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == LifecycleStage.DELETED.value
+                )
+                .values(lifecycle_stage=LifecycleStage.ACTIVE.value, deleted_time=None)
             )
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
@@ -137,7 +143,7 @@ class ExperimentsMixin:
         try:
             with self.db.write() as conn:
                 row = self._experiment_row(conn, eid)
-                if row.lifecycle_stage != "active":
+                if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                     raise InvalidParameterError("Cannot rename a non-active experiment.")
                 clash = conn.execute(
                     select(s.experiments.c.experiment_id).where(
@@ -162,7 +168,7 @@ class ExperimentsMixin:
 
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "active":
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterError(
                     f"The experiment {experiment_id} must be in the 'active' state. "
                     f"Current state is {row.lifecycle_stage}."
@@ -173,7 +179,7 @@ class ExperimentsMixin:
         eid = parse_experiment_id(experiment_id)
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "active":
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterError(f"The experiment {experiment_id} must be in the 'active' state.")
             result = conn.execute(
                 delete(s.experiment_tags).where(
@@ -207,7 +213,6 @@ class ExperimentsMixin:
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         from bakehouse.store.db.filters import build_experiment_search
-        from bakehouse.store.search import decode_page_token, encode_page_token
 
         validate_max_results(max_results, SEARCH_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token) if page_token else 0
