@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakehouse.version import __version__
 
-if TYPE_CHECKING:  # (``run`` and ``infer_signature``, outside ``__all__``, stay lazy and untyped here)
+if TYPE_CHECKING:  # (``infer_signature``, outside ``__all__``, stays lazy and untyped here)
     from bakehouse.client.autolog import autolog
     from bakehouse.client.client import Client
     from bakehouse.client.client import Client as MlflowClient
@@ -138,7 +138,6 @@ _LAZY_ATTRIBUTES = {
     "search_registered_models": "bakehouse.client.registry_fluent:search_registered_models",
     "search_model_versions": "bakehouse.client.registry_fluent:search_model_versions",
     "infer_signature": "bakehouse.models.schema_inference:infer_signature",
-    "run": "bakehouse.projects:run",
     "get_logged_model": "bakehouse.client.logged_models_fluent:get_logged_model",
     "search_logged_models": "bakehouse.client.logged_models_fluent:search_logged_models",
     "last_logged_model": "bakehouse.client.logged_models_fluent:last_logged_model",

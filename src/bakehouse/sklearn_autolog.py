@@ -540,7 +540,7 @@ def training_metrics(
             takes_weight = "sample_weight" in inspect.signature(estimator.score).parameters
             score_args = (X, y, sample_weight) if takes_weight else (X, y)
             metrics[TRAINING_PREFIX + "score"] = estimator.score(*score_args)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a score that fails is left out, as MLflow does
             _warn(
                 config,
                 "%s failed. The 'training_score' metric will not be recorded. Scoring error: %s",
@@ -829,7 +829,7 @@ def _log_search(
             path = Path(tmp) / "cv_results.csv"
             pd.DataFrame.from_dict(estimator.cv_results_).to_csv(path, index=False)
             run.client.log_artifact(run_id, path)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the run is complete without the table
         _warn(config, "Failed to log parameter search results as an artifact. Exception: %s", exc)
 
 

@@ -60,9 +60,11 @@ _allow_pickle = click.option(
 
 @models_group.command("serve")
 @_model_uri
-@click.option("-h", "--host", default="127.0.0.1", show_default=True)
-@click.option("-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("-w", "--workers", default=1, show_default=True, type=int)
+@click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
+)
+@click.option("-w", "--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option(
     "-t", "--timeout", default=None, type=float, help="Per-request timeout in seconds (default 60)."
 )
@@ -124,7 +126,14 @@ def serve_command(
 @_model_uri
 @click.option("-i", "--input-path", default=None, help="Input file (default: stdin).")
 @click.option("-o", "--output-path", default=None, help="Output file (default: stdout).")
-@click.option("-t", "--content-type", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option(
+    "-t",
+    "--content-type",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="Format of the input: a serving JSON payload or a CSV table.",
+)
 @click.option("--batch-size", default=10_000, show_default=True, type=int, help="Rows per predict call.")
 @click.option("--no-progress", is_flag=True, help="Never show the progress bar.")
 @_env_manager
@@ -183,7 +192,13 @@ def predict_command(
 @click.option(
     "-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model)."
 )
-@click.option("-d", "--output-directory", default="bakehouse-dockerfile", show_default=True)
+@click.option(
+    "-d",
+    "--output-directory",
+    default="bakehouse-dockerfile",
+    show_default=True,
+    help="Directory to write the Dockerfile (and the model) into.",
+)
 @click.option("--base-image", default=None, help="Base image (default python:<this Python's X.Y>-slim).")
 @click.option("--bakehouse-spec", default=None, help="pip spec used to install Bakehouse in the image.")
 @_friendly_errors
@@ -204,8 +219,8 @@ def generate_dockerfile_command(
     "-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model)."
 )
 @click.option("-n", "--name", default="bakehouse-model", show_default=True, help="Image name.")
-@click.option("--base-image", default=None)
-@click.option("--bakehouse-spec", default=None)
+@click.option("--base-image", default=None, help="Base image (default python:<this Python's X.Y>-slim).")
+@click.option("--bakehouse-spec", default=None, help="pip spec used to install Bakehouse in the image.")
 @_friendly_errors
 def build_docker_command(
     model_uri: str | None, name: str, base_image: str | None, bakehouse_spec: str | None
@@ -224,7 +239,13 @@ def build_docker_command(
 
 @models_group.command("prepare-env")
 @_model_uri
-@click.option("--env-manager", type=click.Choice(["virtualenv", "uv"]), default="uv", show_default=True)
+@click.option(
+    "--env-manager",
+    type=click.Choice(["virtualenv", "uv"]),
+    default="uv",
+    show_default=True,
+    help="Tool that builds the environment.",
+)
 @_friendly_errors
 def prepare_env_command(model_uri: str, env_manager: str) -> None:
     """Build (or reuse) the model's virtualenv, cached by a hash of its requirements; prints its path."""

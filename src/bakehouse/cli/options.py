@@ -24,6 +24,17 @@ def tracking_uri_option(func: F) -> F:
     )(func)
 
 
+def view_option(func: F) -> F:
+    return click.option(
+        "--view",
+        "-v",
+        type=VIEW_CHOICES,
+        default="active_only",
+        show_default=True,
+        help="Which lifecycle stages to include.",
+    )(func)
+
+
 def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print JSON instead of a table (for scripts)."

@@ -161,7 +161,14 @@ def _server_options(func: Any) -> Any:
             show_default=True,
             help="Interface to bind; 0.0.0.0 exposes the server to the network.",
         ),
-        click.option("-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535)),
+        click.option(
+            "-p",
+            "--port",
+            default=5000,
+            show_default=True,
+            type=click.IntRange(0, 65535),
+            help="Port to listen on.",
+        ),
         click.option(
             "-w",
             "--workers",
@@ -191,6 +198,7 @@ def _server_options(func: Any) -> Any:
             default="SAMEORIGIN",
             show_default=True,
             type=click.Choice(["SAMEORIGIN", "DENY", "NONE"], case_sensitive=False),
+            help="The X-Frame-Options header of every response (NONE: no header, e.g. to embed the UI).",
         ),
         click.option(
             "--disable-security-middleware",
@@ -224,6 +232,7 @@ def _server_options(func: Any) -> Any:
             default="info",
             show_default=True,
             type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
+            help="How much the server logs.",
         ),
     ]
     for option in reversed(options):

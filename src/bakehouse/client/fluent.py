@@ -551,7 +551,7 @@ def _reset_for_tests() -> None:
     while _stack():
         try:
             end_run()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a run that cannot end is dropped: the reset must finish
             _stack().pop()
     flush_all()
     stores.choose_tracking_uri(None)

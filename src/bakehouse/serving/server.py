@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bakehouse import settings
+from bakehouse.errors import InvalidParameterError
 from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ def app_from_env() -> Any:
     """uvicorn factory for multi-worker mode: each worker loads the model named in the environment."""
     uri = settings.env(_ENV_URI)
     if not uri:
-        raise RuntimeError("BAKEHOUSE_SERVING_MODEL_URI is not set")
+        raise InvalidParameterError(
+            "BAKEHOUSE_SERVING_MODEL_URI is not set: start the server with 'bakehouse models serve'"
+        )
     holder = load_for_serving(uri, settings.env_flag(_ENV_ALLOW_PICKLE) or None)
     return create_scoring_app(
         holder,

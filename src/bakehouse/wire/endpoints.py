@@ -19,6 +19,7 @@ Conventions:
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,15 +43,15 @@ class Endpoint:
         return (self.method, *self.extra_methods)
 
 
+#: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served
+GROUPS = ("tracking", "artifacts", "registry", "auth")
+
+
+def endpoint_groups() -> dict[str, list[Endpoint]]:
+    """Each group's endpoints. Imported on first use, so clients load only what they use."""
+    return {name: list(importlib.import_module(f"bakehouse.wire.{name}").ENDPOINTS) for name in GROUPS}
+
+
 def all_endpoints() -> list[Endpoint]:
-    """Every endpoint of every group. Imported lazily so clients load only what they use."""
-    endpoints: list[Endpoint] = []
-    for module_name in ("tracking", "artifacts", "registry", "auth"):
-        try:
-            module = __import__(f"bakehouse.wire.{module_name}", fromlist=["ENDPOINTS"])
-        except ModuleNotFoundError as exc:
-            if exc.name == f"bakehouse.wire.{module_name}":
-                continue  # group not built yet
-            raise
-        endpoints.extend(module.ENDPOINTS)
-    return endpoints
+    """Every endpoint of every group."""
+    return [endpoint for group in endpoint_groups().values() for endpoint in group]

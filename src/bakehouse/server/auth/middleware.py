@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from bakehouse.errors import BakehouseError
+from bakehouse.errors import BakehouseError, RateLimitedError
 from bakehouse.server.auth.permissions import Caller
 from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.auth.sessions import COOKIE_NAME, CSRF_HEADER, SESSION_SECONDS
@@ -274,9 +274,11 @@ class AuthMiddleware:
         )(send)
 
 
-class _Throttled(Exception):
+class _Throttled(RateLimitedError):
+    """Too many failed logins from one client: answered 429 with Retry-After ``seconds``."""
+
     def __init__(self, seconds: float) -> None:
-        super().__init__(seconds)
+        super().__init__(f"Too many failed logins; retry in {seconds:.0f} s")
         self.seconds = seconds
 
 

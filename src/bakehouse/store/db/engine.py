@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
+from bakehouse import settings
 from bakehouse.clock import now_ms
 from bakehouse.entities import LifecycleStage
 from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
@@ -88,9 +89,12 @@ def _create_engine(uri: str) -> Engine:
         )
         _install_sqlite_hooks(engine)
         return engine
-    pool_size = int(os.environ.get("BAKEHOUSE_SQL_POOL_SIZE", "10"))
-    max_overflow = int(os.environ.get("BAKEHOUSE_SQL_MAX_OVERFLOW", "20"))
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=settings.sql_pool_size(),
+        max_overflow=settings.sql_max_overflow(),
+        pool_pre_ping=True,
+    )
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
