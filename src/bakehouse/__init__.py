@@ -82,7 +82,7 @@ _LAZY_ATTRIBUTES = {
     "set_logged_model_tags": "bakehouse.client.logged_models_fluent:set_logged_model_tags",
     "delete_logged_model_tag": "bakehouse.client.logged_models_fluent:delete_logged_model_tag",
     "log_model_params": "bakehouse.client.logged_models_fluent:log_model_params",
-    "autolog": "bakehouse.client.autolog:autolog",
+    "autolog": "bakehouse.models.autolog:autolog",
     "enable_system_metrics_logging": "bakehouse.client.system_metrics:enable_system_metrics_logging",
     "disable_system_metrics_logging": "bakehouse.client.system_metrics:disable_system_metrics_logging",
     "set_system_metrics_sampling_interval": "bakehouse.client.system_metrics:set_system_metrics_sampling_interval",

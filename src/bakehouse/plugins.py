@@ -109,5 +109,5 @@ project_backends.register("local", "bakehouse.projects.backends.local:LocalBacke
 project_backends.register("kubernetes", "bakehouse.projects.backends.kubernetes")
 
 flavors.register("python_function", "bakehouse.pyfunc.model")
-flavors.register("sklearn", "bakehouse.sklearn")
-flavors.register("pytorch", "bakehouse.pytorch")
+flavors.register("sklearn", "bakehouse.models.flavors.sklearn")
+flavors.register("pytorch", "bakehouse.models.flavors.pytorch")

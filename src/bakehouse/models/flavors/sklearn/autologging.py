@@ -124,7 +124,7 @@ def autolog(
     started (tag ``mlflow.autologging=sklearn`` plus ``extra_tags``) and ended FINISHED, or FAILED if fit raises.
     With ``log_post_training_metrics``, scoring the model afterwards (``model.score(X_test, y_test)``, or a
     ``sklearn.metrics`` function on its predictions) logs to the same run as MLflow does (see
-    ``sklearn_post_training``), and the data predicted on is logged as an "eval" dataset.
+    ``post_training``), and the data predicted on is logged as an "eval" dataset.
 
     Differences from MLflow, on purpose:
     - ``serialization_format`` defaults to skops (loads without pickle); ``None`` means skops, falling back
@@ -142,7 +142,7 @@ def autolog(
         raise InvalidParameterError(
             f"Invalid `extra_tags` type: expecting dictionary, received `{type(extra_tags).__name__}`"
         )
-    from bakehouse.sklearn import SUPPORTED_SERIALIZATION_FORMATS
+    from bakehouse.models.flavors.sklearn import SUPPORTED_SERIALIZATION_FORMATS
 
     if serialization_format is not None and serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
         raise InvalidParameterError(
@@ -216,11 +216,14 @@ def _patch_all() -> None:
             raw = _raw_attribute(cls, name)
             if inspect.isfunction(raw):
                 _replace(cls, name, _patched_fit(getattr(raw, _ORIGINAL_ATTR, raw)))
-            elif callable(getattr(raw, "fn", None)) and hasattr(raw, "check"):
+            elif (
+                callable(getattr(raw, "fn", None))
+                and hasattr(raw, "check")
+                and id(raw) not in patched_descriptors
+            ):
                 # sklearn's available_if descriptor (e.g. Pipeline.fit_transform): wrap the function it guards
-                if id(raw) not in patched_descriptors:
-                    patched_descriptors.add(id(raw))
-                    _replace(raw, "fn", _patched_fit(raw.fn))
+                patched_descriptors.add(id(raw))
+                _replace(raw, "fn", _patched_fit(raw.fn))
     for name in _NO_AUTOLOG_FUNCTIONS:
         original = getattr(sklearn.model_selection, name, None)
         if original is not None:
@@ -241,7 +244,7 @@ def _patch_post_training() -> None:
     """Predictions, ``score`` and the ``sklearn.metrics`` functions, for post-training metrics."""
     import sklearn.metrics
 
-    from bakehouse import sklearn_post_training as post
+    from bakehouse.models.flavors.sklearn import post_training as post
 
     def wrap(name: str, function: Any) -> Any:
         original = _unwrapped(function)
@@ -501,7 +504,7 @@ def _log_posttraining(
         )
         model_id = info.model_id if info is not None else None
     if config.log_post_training_metrics:
-        from bakehouse.sklearn_post_training import register_model
+        from bakehouse.models.flavors.sklearn.post_training import register_model
 
         register_model(estimator, run_id, model_id)
     try:
@@ -712,7 +715,7 @@ def _log_model(
     registered_model_name: str | None = None,
 ) -> Any:
     """``bakehouse.sklearn.log_model``; a model that cannot be saved is a warning, not a failed fit."""
-    from bakehouse import sklearn as flavor
+    from bakehouse.models.flavors import sklearn as flavor
 
     fmt = config.serialization_format or flavor.SERIALIZATION_FORMAT_SKOPS
 
@@ -765,7 +768,7 @@ def _log_classifier_plots(
     if importlib.util.find_spec("matplotlib") is None:
         _warn(config, "matplotlib is not installed: the classifier plots are not logged.")
         return
-    from bakehouse.sklearn_plots import classifier_plots
+    from bakehouse.models.flavors.sklearn.plots import classifier_plots
 
     with tempfile.TemporaryDirectory(prefix="bakehouse-plots-") as tmp:
         try:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 #: flavor name -> (the library it needs, the module whose ``autolog`` it calls)
-_FLAVORS = {"sklearn": ("sklearn", "bakehouse.sklearn_autolog")}
+_FLAVORS = {"sklearn": ("sklearn", "bakehouse.models.flavors.sklearn.autologging")}
 
 
 def autolog(

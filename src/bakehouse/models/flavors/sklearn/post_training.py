@@ -243,6 +243,6 @@ def patched_metric(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _training() -> bool:
-    from bakehouse import sklearn_autolog
+    from bakehouse.models.flavors.sklearn import autologging as sklearn_autolog
 
     return sklearn_autolog._state.sessions > 0
