@@ -116,3 +116,11 @@ def download_model(uri: str, dst_path: str | None = None, tracking_uri: str | No
             return str(target)
         return str(local.resolve())
     return str(repository_for(resolved, tracking_uri).download_artifacts(None, dst_path))
+
+
+def download_flavor_model(uri: str, dst_path: str | None = None) -> tuple[Path, Any]:
+    """A flavor's ``load_model(uri)``: the local model directory and its MLmodel."""
+    from bakehouse.models.mlmodel import Model
+
+    model_dir = download_model(uri, dst_path)
+    return Path(model_dir), Model.load(model_dir)

@@ -12,6 +12,7 @@ from typing import Any, Unpack
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import import_library, model_file
+from bakehouse.models.flavors.pytorch.autologging import autolog as autolog
 from bakehouse.models.logged import log_flavor_model
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.saving import SaveOptions

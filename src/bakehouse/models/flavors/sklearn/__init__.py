@@ -77,7 +77,7 @@ def save_model(
     data_file = _DATA_FILE[serialization_format]
 
     def write(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-        _serialize(sk_model, model_dir / data_file, serialization_format, skops_trusted_types)
+        serialize(sk_model, model_dir / data_file, serialization_format, skops_trusted_types)
         flavor = {
             "pickled_model": data_file,
             "serialization_format": serialization_format,
@@ -102,7 +102,7 @@ def save_model(
     )
 
 
-def _serialize(sk_model: Any, target: Path, serialization_format: str, trusted: list[str] | None) -> None:
+def serialize(sk_model: Any, target: Path, serialization_format: str, trusted: list[str] | None) -> None:
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
         import skops.io as sio  # only when saving in skops format
 
@@ -123,7 +123,7 @@ def _serialize(sk_model: Any, target: Path, serialization_format: str, trusted: 
         dumper.dump(sk_model, out)
 
 
-def _deserialize(
+def deserialize(
     path: Path, serialization_format: str, *, allow_pickle: bool | None, trusted_types: list[str] | None
 ) -> Any:
     if serialization_format == SERIALIZATION_FORMAT_SKOPS:
@@ -157,7 +157,7 @@ def _load_from_dir(
     pyfunc = model.flavors.get("python_function", {})
     path = model_file(model_dir, conf.get("pickled_model") or pyfunc.get("model_path"))
     fmt = conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE)
-    return _deserialize(path, fmt, allow_pickle=allow_pickle, trusted_types=trusted_types)
+    return deserialize(path, fmt, allow_pickle=allow_pickle, trusted_types=trusted_types)
 
 
 def load_model(
