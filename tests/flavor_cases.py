@@ -38,7 +38,8 @@ class FlavorCase:
     expected: Callable[[Any], Any]
     #: a /invocations body in MLflow's format, for the first rows of the example
     request: Callable[[], dict[str, Any]]
-    #: extra keywords for mlflow.<flavor>.save_model / log_model
+    #: extra keywords for mlflow.<flavor>.save_model / log_model (explicit requirements: MLflow otherwise
+    #: infers them by loading the model in a subprocess, seconds per call that these tests do not test)
     mlflow_kwargs: dict[str, Any] = field(default_factory=dict)
     #: the file that holds the model's data, relative to the model directory
     data_file: str = ""
@@ -229,3 +230,7 @@ def _onnx_run(model: Any, X: Any) -> Any:
 
 def _with_constant(X: pd.DataFrame) -> pd.DataFrame:
     return X.assign(const=1.0)[["const", "a", "b", "c", "d"]]
+
+
+for _case in CASES.values():
+    _case.mlflow_kwargs.setdefault("pip_requirements", [_case.library])
