@@ -5,7 +5,6 @@ server``, registered, and served by alias with ``bakehouse models serve`` over H
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import subprocess
 import sys
@@ -72,7 +71,9 @@ def test_saved_by_bakehouse_loads_in_mlflow(case: FlavorCase, tmp_path: Path) ->
     assert any(r.startswith(f"{case.library}==") for r in requirements), requirements
     assert all("==" in r and "+" not in r for r in requirements), requirements
     loaded = mlflow.pyfunc.load_model(str(path))
-    np.testing.assert_allclose(case.normalize(loaded.predict(case.example())), _expected(case), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        case.normalize(loaded.predict(case.example())), _expected(case), rtol=1e-5, atol=1e-6
+    )
     native = _mlflow_flavor(case).load_model(str(path))
     assert native is not None
     info = mlflow.models.get_model_info(str(path))
@@ -82,14 +83,18 @@ def test_saved_by_bakehouse_loads_in_mlflow(case: FlavorCase, tmp_path: Path) ->
 def test_saved_by_mlflow_loads_and_serves_in_bakehouse(case: FlavorCase, tmp_path: Path) -> None:
     path = tmp_path / "model"
     path.mkdir()  # mlflow.keras.save_model writes the example before creating the directory
-    _mlflow_flavor(case).save_model(_model(case), str(path), input_example=case.example(), **case.mlflow_kwargs)
+    _mlflow_flavor(case).save_model(
+        _model(case), str(path), input_example=case.example(), **case.mlflow_kwargs
+    )
     allow = case.name == "statsmodels"
     flavor = getattr(bakehouse, case.name)
     with pytest.warns(UserWarning, match="Unpickling") if allow else _no_warning():
         model = bakehouse.pyfunc.load_model(str(path), allow_pickle=allow or None)
         assert flavor.load_model(str(path), **({"allow_pickle": True} if allow else {})) is not None
     assert model.loader_module == f"mlflow.{case.name}"
-    np.testing.assert_allclose(case.normalize(model.predict(case.example())), _expected(case), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        case.normalize(model.predict(case.example())), _expected(case), rtol=1e-5, atol=1e-6
+    )
     app = create_scoring_app(ModelHolder(model, str(path)))
     response = _post_in_process(app, case.request())
     assert response.status_code == 200, response.text
@@ -123,11 +128,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     started.stop()
 
 
-def _serve(uri: str, log: Path, env: dict[str, str], allow_pickle: bool) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(
+    uri: str, log: Path, env: dict[str, str], allow_pickle: bool
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     args = [*CLI, "serve", "-m", uri, "-p", str(port), *(["--allow-pickle"] if allow_pickle else [])]
-    out = open(log, "wb")
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

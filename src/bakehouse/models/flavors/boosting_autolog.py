@@ -46,8 +46,8 @@ class BoostingLibrary:
     ]
     #: (booster) -> {importance type: {feature: value}}
     importances: Callable[[Any], dict[str, dict[str, Any]]]
-    #: (the library's data object) -> a Bakehouse dataset, or None
-    dataset: Callable[[Any], Any]
+    #: (the library's data object, its name or None) -> a Bakehouse dataset, or None
+    dataset: Callable[[Any, str | None], Any]
     #: (booster, example) -> predictions, for the signature
     predict: Callable[[Any, Any], Any]
     #: (model, "model", **kwargs) -> ModelInfo: the flavor's log_model, plus its own keywords
@@ -125,13 +125,11 @@ def _train_and_log(
     dataset = None
     if config.log_datasets and train_data is not None:
         with integration.guarded("the datasets"):
-            dataset = library.dataset(train_data)
+            dataset = library.dataset(train_data, None)
             inputs = [dataset.to_dataset_input(context="train")] if dataset is not None else []
             for data, name in library.eval_sets(call):
-                evaluated = library.dataset(data)
+                evaluated = library.dataset(data, str(name) if name else None)
                 if evaluated is not None:
-                    if name:
-                        evaluated.name = str(name)
                     inputs.append(evaluated.to_dataset_input(context="eval"))
             run.client.log_inputs(run.info.run_id, inputs)
     results: list[dict[str, float]] = []

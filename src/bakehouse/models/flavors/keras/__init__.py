@@ -2,13 +2,14 @@
 loaded with Keras' ``safe_mode`` on (Lambda layers holding Python code are refused).
 
 Layout is MLflow's (``data/model.keras``, ``data/keras_module.txt``, ``keras.keras_backend``, ``loader_module:
-mlflow.keras``). Keras reads its backend from ``KERAS_BACKEND`` when first imported; if Keras is not imported
-yet and the variable is unset, loading a model picks the backend it was saved with. As in MLflow, no signature
-is inferred from an input example.
+mlflow.keras``). Keras reads its backend from ``KERAS_BACKEND`` (or keras.json) when first imported; when
+neither says, Bakehouse picks the backend the model was saved with if installed, else an installed one. As in
+MLflow, no signature is inferred from an input example.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -29,9 +30,29 @@ MODULE_SPEC_FILE = "keras_module.txt"
 
 
 def _keras(backend: str | None = None) -> Any:
-    if backend and "keras" not in sys.modules:
-        os.environ.setdefault("KERAS_BACKEND", backend)  # Keras' own variable, read once at its import
+    """Keras, on ``backend`` (else an installed one) when neither ``KERAS_BACKEND`` nor keras.json names an
+    installed backend: Keras' default, TensorFlow, is often not installed (torch is, here), and Keras writes
+    that default into keras.json on its first import."""
+    if "keras" not in sys.modules and "KERAS_BACKEND" not in os.environ:
+        installed = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b) is not None]
+        configured = _configured_backend()
+        if configured not in installed:
+            chosen = backend if backend in installed else (installed[0] if installed else None)
+            if chosen:
+                os.environ["KERAS_BACKEND"] = chosen  # Keras' own variable, read once when it is imported
     return import_library("keras", "keras")
+
+
+def _configured_backend() -> str | None:
+    import json
+
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
+            value = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def save_model(keras_model: Any, path: str | Path, **options: Unpack[SaveOptions]) -> Model:

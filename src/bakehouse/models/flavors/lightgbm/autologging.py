@@ -67,7 +67,7 @@ def _importances(booster: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def _dataset(lgb_dataset: Any) -> Any:
+def _dataset(lgb_dataset: Any, name: str | None) -> Any:
     import numpy as np
     import pandas as pd
     from scipy.sparse import issparse
@@ -76,11 +76,11 @@ def _dataset(lgb_dataset: Any) -> Any:
 
     data, label = lgb_dataset.data, lgb_dataset.label
     if isinstance(data, pd.DataFrame):
-        return from_pandas(data)
+        return from_pandas(data, name=name)
     if issparse(data):
         data = data.toarray()
     if isinstance(data, np.ndarray):
-        return from_numpy(data, targets=np.asarray(label)) if label is not None else from_numpy(data)
+        return from_numpy(data, targets=np.asarray(label) if label is not None else None, name=name)
     integration.warn("Unrecognized dataset type %s. Dataset logging skipped.", type(data))
     return None
 

@@ -23,6 +23,8 @@ LOADER_MODULE = "mlflow.pytorch"
 _DATA_DIR = "data"
 _MODEL_FILE = "model.pth"
 _STATE_DICT_FILE = "state_dict.pth"
+_PICKLE_MODULE_FILE = "pickle_module_info.txt"
+_MLFLOW_PICKLE_MODULE = "mlflow.pytorch.pickle_module"
 
 
 def _torch() -> Any:
@@ -41,8 +43,15 @@ def save_model(pytorch_model: Any, path: str | Path, **options: Unpack[SaveOptio
 
     def write(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         (model_dir / _DATA_DIR).mkdir()
-        file_name = _STATE_DICT_FILE if is_state_dict else _MODEL_FILE
-        torch.save(pytorch_model, model_dir / _DATA_DIR / file_name)
+        if is_state_dict:
+            torch.save(pytorch_model, model_dir / _DATA_DIR / _STATE_DICT_FILE)
+        else:
+            # cloudpickle, as MLflow: modules whose class is defined in __main__ or a function save too;
+            # MLflow's loader reads the pickle module's name from this file (ours never imports it)
+            import cloudpickle  # a whole module is pickled: cloudpickle is what MLflow writes with
+
+            torch.save(pytorch_model, model_dir / _DATA_DIR / _MODEL_FILE, pickle_module=cloudpickle)
+            (model_dir / _DATA_DIR / _PICKLE_MODULE_FILE).write_text(_MLFLOW_PICKLE_MODULE, encoding="utf-8")
         return {"model_data": _DATA_DIR, "pytorch_version": str(torch.__version__)}, {"data": _DATA_DIR}
 
     return save_flavor(
@@ -50,7 +59,8 @@ def save_model(pytorch_model: Any, path: str | Path, **options: Unpack[SaveOptio
         flavor_name=FLAVOR_NAME,
         loader_module=LOADER_MODULE,
         write=write,
-        modules={"torch", "numpy"} | modules_of_object(pytorch_model),
+        modules={"torch", "numpy", *(() if is_state_dict else ("cloudpickle",))}
+        | modules_of_object(pytorch_model),
         predict=None if is_state_dict else _TorchWrapper(pytorch_model).predict,
         **options,
     )

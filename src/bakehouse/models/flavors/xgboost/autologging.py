@@ -76,12 +76,12 @@ def _importances(booster: Any) -> dict[str, dict[str, Any]]:
     return {kind: booster.get_score(importance_type=kind) for kind in types}
 
 
-def _dataset(dmatrix: Any) -> Any:
+def _dataset(dmatrix: Any, name: str | None) -> Any:
     from bakehouse.data import from_numpy
 
     features = dmatrix.get_data().toarray()
     labels = dmatrix.get_label()
-    return from_numpy(features, targets=labels) if len(labels) else from_numpy(features)
+    return from_numpy(features, targets=labels if len(labels) else None, name=name)
 
 
 def _predict(model: Any, example: Any) -> Any:
