@@ -12,13 +12,28 @@ from typing import Any, Unpack
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import ModelLoadRefusedError, model_file
-from bakehouse.models.flavors.sklearn.autologging import (
-    autolog as autolog,
-)  # bakehouse.sklearn.autolog(), as mlflow.sklearn.autolog()
+from bakehouse.models.flavors.sklearn.autologging import autolog  # as mlflow.sklearn.autolog()
 from bakehouse.models.logged import log_flavor_model
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.saving import SaveOptions
 from bakehouse.models.trust import pickle_allowed, require_pickle_opt_in, untrusted_skops_types
+
+__all__ = [
+    "FLAVOR_NAME",
+    "LOADER_MODULE",
+    "SERIALIZATION_FORMAT_CLOUDPICKLE",
+    "SERIALIZATION_FORMAT_PICKLE",
+    "SERIALIZATION_FORMAT_SKOPS",
+    "SUPPORTED_SERIALIZATION_FORMATS",
+    "SklearnModelWrapper",
+    "autolog",
+    "deserialize",
+    "load_model",
+    "load_pyfunc",
+    "log_model",
+    "save_model",
+    "serialize",
+]
 
 logger = logging.getLogger(__name__)
 
