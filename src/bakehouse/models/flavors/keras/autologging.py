@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from bakehouse import plugins
 from bakehouse.models.flavors.autologging import Integration, flat_params, fn_args_as_params, log_metrics
 
 FLAVOR_NAME = "keras"
@@ -60,7 +61,7 @@ def autolog(
 
 
 def _install(integration: Integration) -> None:
-    from bakehouse.models.flavors import keras as flavor
+    flavor = plugins.flavors.get(FLAVOR_NAME)  # by name: the flavor module imports this one
 
     integration.replace(flavor._keras().Model, "fit", _patched_fit)
 
@@ -120,7 +121,8 @@ def _fit_and_log(
     original: Callable[..., Any], run: Any, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     from bakehouse.entities import Param
-    from bakehouse.models.flavors import keras as flavor
+
+    flavor = plugins.flavors.get(FLAVOR_NAME)  # by name: the flavor module imports this one
 
     config = integration.config
     assert config is not None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bakehouse import plugins
 from bakehouse.models.flavors.autologging import Integration, flat_params, log_metrics
 
 FLAVOR_NAME = "pytorch"
@@ -220,7 +221,7 @@ def _fit_and_log(
 def _log_module(module: Any, example: Any) -> None:
     import torch
 
-    from bakehouse.models.flavors import pytorch as flavor
+    flavor = plugins.flavors.get(FLAVOR_NAME)  # by name: the flavor module imports this one
     from bakehouse.models.schema_inference import infer_signature
 
     config = integration.config

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from bakehouse import plugins
 from bakehouse.models.flavors.autologging import Integration, flat_params, fn_args_as_params, log_metrics
 
 FLAVOR_NAME = "statsmodels"
@@ -107,7 +108,7 @@ def _log_results(run: Any, results: Any) -> None:
     config = integration.config
     model_id = None
     if config is not None and config.log_models:
-        from bakehouse.models.flavors import statsmodels as flavor
+        flavor = plugins.flavors.get(FLAVOR_NAME)  # by name: the flavor module imports this one
 
         with integration.guarded("the model"):
             model_id = flavor.log_model(

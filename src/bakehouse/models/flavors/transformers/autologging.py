@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from bakehouse import plugins
 from bakehouse.models.flavors.autologging import Integration, flat_params, log_metrics
 
 FLAVOR_NAME = "transformers"
@@ -51,7 +52,7 @@ def autolog(
 
 
 def _install(integration: Integration) -> None:
-    from bakehouse.models.flavors import transformers as flavor
+    flavor = plugins.flavors.get(FLAVOR_NAME)  # by name: the flavor module imports this one
 
     transformers = flavor._transformers()
     for cls in (transformers.Trainer, transformers.Seq2SeqTrainer):

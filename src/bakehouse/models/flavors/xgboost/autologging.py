@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bakehouse import plugins
 from bakehouse.models.flavors import boosting_autolog as boosting
 from bakehouse.models.flavors.autologging import Integration
 
@@ -95,7 +96,7 @@ def _predict(model: Any, example: Any) -> Any:
 
 
 def _log_model(model: Any, name: str, **kwargs: Any) -> Any:
-    from bakehouse.models.flavors import xgboost as flavor
+    flavor = plugins.flavors.get(FLAVOR_NAME)  # by name: the flavor module imports this one
 
     return flavor.log_model(model, name, **kwargs)
 
