@@ -5,6 +5,7 @@ server``, registered, and served by alias with ``bakehouse models serve`` over H
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -16,11 +17,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from flavor_cases import CASES, FlavorCase
 from server_process import Server, free_port, start_server
 
 import bakehouse
 import bakehouse.pyfunc
+from bakehouse.cli.models import models_group
 from bakehouse.models.mlmodel import Model
 from bakehouse.serving.app import ModelHolder, create_scoring_app
 
@@ -101,6 +104,14 @@ def test_saved_by_mlflow_loads_and_serves_in_bakehouse(case: FlavorCase, tmp_pat
     np.testing.assert_allclose(
         case.normalize(response.json()["predictions"]), _expected(case, 2), rtol=1e-5, atol=1e-6
     )
+    # `bakehouse models predict` on the same request body
+    (tmp_path / "in.json").write_text(json.dumps(case.request()))
+    args = ["predict", "-m", str(path), "-i", str(tmp_path / "in.json"), "-o", str(tmp_path / "out.json")]
+    with pytest.warns(UserWarning, match="Unpickling") if allow else _no_warning():
+        result = CliRunner().invoke(models_group, [*args, *(["--allow-pickle"] if allow else [])])
+    assert result.exit_code == 0, result.output
+    predictions = json.loads((tmp_path / "out.json").read_text())["predictions"]
+    np.testing.assert_allclose(case.normalize(predictions), _expected(case, 2), rtol=1e-5, atol=1e-6)
 
 
 class _no_warning:
