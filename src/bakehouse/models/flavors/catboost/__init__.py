@@ -81,10 +81,16 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
 
 
 class CatBoostModelWrapper:
-    """MLflow's pyfunc semantics: ``cb_model.predict(data)``."""
+    """MLflow's pyfunc semantics: ``cb_model.predict(data)``. The scoring server's one-row fast path may hand
+    it a float64 array of the fitted features (``numpy_fast_path``, ``_plain``, ``_feature_names``)."""
 
     def __init__(self, cb_model: Any) -> None:
         self.cb_model = cb_model
+        self.numpy_fast_path = False
+        self._plain = not getattr(cb_model, "get_cat_feature_indices", list)()  # categorical: by name only
+        self._predict = cb_model.predict
+        names = getattr(cb_model, "feature_names_", None)
+        self._feature_names = [str(n) for n in names] if names else None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         return self.cb_model.predict(data)

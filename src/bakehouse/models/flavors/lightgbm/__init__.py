@@ -121,10 +121,18 @@ def load_model(
 
 
 class LightGBMModelWrapper:
-    """MLflow's pyfunc semantics: ``predict`` of the model, with ``params`` as keywords."""
+    """MLflow's pyfunc semantics: ``predict`` of the model, with ``params`` as keywords. A tree model treats
+    its input as a plain matrix, so the scoring server may hand it a float64 array of the fitted features
+    (its one-row fast path: ``numpy_fast_path``, ``_plain``, ``_feature_names``, ``_predict``)."""
 
     def __init__(self, lgb_model: Any) -> None:
         self.lgb_model = lgb_model
+        self.numpy_fast_path = False
+        self._plain = True
+        self._predict = lgb_model.predict
+        names = lgb_model.feature_name() if callable(getattr(lgb_model, "feature_name", None)) else None
+        names = names if names is not None else getattr(lgb_model, "feature_name_", None)
+        self._feature_names = [str(n) for n in names] if names else None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         return self.lgb_model.predict(data, **(params or {}))
