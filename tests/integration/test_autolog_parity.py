@@ -47,11 +47,17 @@ def _run_both(tmp_path: Path, libraries: list[str]) -> dict[str, dict[str, Any]]
             text=True,
         )
     results: dict[str, dict[str, Any]] = {}
-    for tool, process in processes.items():
-        out, err = process.communicate(timeout=280)
-        assert process.returncode == 0, err[-3000:]
-        lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"library"')]
-        results[tool] = {line["library"]: line["runs"] for line in lines}
+    try:
+        for tool, process in processes.items():
+            out, err = process.communicate(timeout=280)
+            assert process.returncode == 0, err[-3000:]
+            lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"library"')]
+            results[tool] = {line["library"]: line["runs"] for line in lines}
+    finally:
+        for process in processes.values():  # a timed-out script must not outlive the test
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     return results
 
 
