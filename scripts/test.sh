@@ -25,12 +25,6 @@ fi
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
   apt_install postgresql || log "WARNING: postgresql could not be installed; postgres tests will skip"
 fi
-# The PyTorch flavor's tests need torch; these machines keep a CPU build on disk (no multi-GB download).
-TORCH_WHEEL="$(ls /opt/wheels/torch-*-cp311-*.whl 2>/dev/null | head -1 || true)"
-if [ -n "$TORCH_WHEEL" ] && ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
-  log "installing torch from $TORCH_WHEEL"
-  "$VENV/bin/uv" pip install -q -p "$VENV/bin/python" "$TORCH_WHEEL" >&2 || log "WARNING: torch did not install; its tests will skip"
-fi
 export PATH="$VENV/bin:$PATH"
 
 # ------------------------------------------------------------------------------------------ services

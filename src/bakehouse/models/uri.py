@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from bakehouse.client import fluent
 from bakehouse.client.client import Client
 from bakehouse.errors import InvalidParameterError, NotFoundError
-from bakehouse.models.mlmodel import MLMODEL_FILE_NAME
+from bakehouse.models.mlmodel import MLMODEL_FILE_NAME, Model
 from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.store.registry.uri import resolve_models_uri
 
@@ -112,3 +112,9 @@ def download_model(uri: str, dst_path: str | None = None, tracking_uri: str | No
             return str(target)
         return str(local.resolve())
     return str(repository_for(resolved, tracking_uri).download_artifacts(None, dst_path))
+
+
+def download_flavor_model(uri: str, dst_path: str | None = None) -> tuple[Path, Model]:
+    """A flavor's ``load_model(uri)``: the local model directory and its MLmodel."""
+    model_dir = download_model(uri, dst_path)
+    return Path(model_dir), Model.load(model_dir)

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bakehouse import plugins
-from bakehouse import sklearn_post_training as post
 from bakehouse.clock import now_ms
 from bakehouse.errors import InvalidParameterError
+from bakehouse.models.flavors.sklearn import post_training as post
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def autolog(
     started (tag ``mlflow.autologging=sklearn`` plus ``extra_tags``) and ended FINISHED, or FAILED if fit raises.
     With ``log_post_training_metrics``, scoring the model afterwards (``model.score(X_test, y_test)``, or a
     ``sklearn.metrics`` function on its predictions) logs to the same run as MLflow does (see
-    ``sklearn_post_training``), and the data predicted on is logged as an "eval" dataset.
+    ``post_training``), and the data predicted on is logged as an "eval" dataset.
 
     Differences from MLflow, on purpose:
     - ``serialization_format`` defaults to skops (loads without pickle); ``None`` means skops, falling back
@@ -757,7 +757,7 @@ def _log_classifier_plots(
     if importlib.util.find_spec("matplotlib") is None:
         _warn(config, "matplotlib is not installed: the classifier plots are not logged.")
         return
-    from bakehouse.sklearn_plots import classifier_plots
+    from bakehouse.models.flavors.sklearn.plots import classifier_plots
 
     with tempfile.TemporaryDirectory(prefix="bakehouse-plots-") as tmp:
         try:
