@@ -191,6 +191,20 @@ SETTINGS: tuple[Setting, ...] = (
         "(unset: the tracking URI).",
         names=("BAKEHOUSE_KUBE_TRACKING_URI", "KUBE_MLFLOW_TRACKING_URI"),
     ),
+    Setting(
+        "KERAS_BACKEND",
+        MODELS,
+        "Keras' own backend choice (`torch`, `jax`, `tensorflow`). Unset, and not named in keras.json, the Keras "
+        "flavor picks an installed backend and sets it for the process.",
+        names=("KERAS_BACKEND",),
+    ),
+    Setting(
+        "KERAS_HOME",
+        MODELS,
+        "Where Keras keeps keras.json; the Keras flavor reads the configured backend from it.",
+        "~/.keras",
+        names=("KERAS_HOME",),
+    ),
     # ------------------------------------------------------------------------------------------ server
     Setting(
         "SECRET_KEY",

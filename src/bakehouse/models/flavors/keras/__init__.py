@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Unpack
 
+from bakehouse import settings
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import import_library, model_file
 from bakehouse.models.flavors.keras.autologging import autolog as autolog
@@ -33,7 +34,7 @@ def _keras(backend: str | None = None) -> Any:
     """Keras, on ``backend`` (else an installed one) when neither ``KERAS_BACKEND`` nor keras.json names an
     installed backend: Keras' default, TensorFlow, is often not installed (torch is, here), and Keras writes
     that default into keras.json on its first import."""
-    if "keras" not in sys.modules and "KERAS_BACKEND" not in os.environ:
+    if "keras" not in sys.modules and settings.env("KERAS_BACKEND") is None:
         installed = [b for b in ("tensorflow", "jax", "torch") if importlib.util.find_spec(b) is not None]
         configured = _configured_backend()
         if configured not in installed:
@@ -46,7 +47,7 @@ def _keras(backend: str | None = None) -> Any:
 def _configured_backend() -> str | None:
     import json
 
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    home = settings.env("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     try:
         with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
             value = json.load(f).get("backend")
