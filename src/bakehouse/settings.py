@@ -159,6 +159,38 @@ def kube_tracking_uri() -> str | None:
     return os.environ.get("BAKEHOUSE_KUBE_TRACKING_URI") or os.environ.get("KUBE_MLFLOW_TRACKING_URI") or None
 
 
+def backend_store_uri_from_env() -> tuple[str | None, str | None]:
+    """``(BAKEHOUSE_BACKEND_STORE_URI, BAKEHOUSE_BACKEND_STORE_URI_FILE)``: the server's database URI, or a file
+    holding it, so that a password never sits on a command line (where ``ps`` shows it to every user)."""
+    return (
+        os.environ.get("BAKEHOUSE_BACKEND_STORE_URI") or None,
+        os.environ.get("BAKEHOUSE_BACKEND_STORE_URI_FILE") or None,
+    )
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+#: database connections one server may open across all its workers, unless BAKEHOUSE_SQL_MAX_CONNECTIONS says
+DEFAULT_SQL_MAX_CONNECTIONS = 20
+
+
+def sql_max_connections() -> int:
+    """The connection budget of one server process tree (split between its workers)."""
+    return _env_int("BAKEHOUSE_SQL_MAX_CONNECTIONS") or DEFAULT_SQL_MAX_CONNECTIONS
+
+
+def sql_pool_size() -> int | None:
+    """Per-process pool size when set explicitly (overrides the share of the budget)."""
+    return _env_int("BAKEHOUSE_SQL_POOL_SIZE")
+
+
+def sql_max_overflow() -> int | None:
+    return _env_int("BAKEHOUSE_SQL_MAX_OVERFLOW")
+
+
 def session_secret_key() -> str | None:
     """The key that signs browser sessions; every server process behind one URL must share it."""
     return os.environ.get("BAKEHOUSE_SECRET_KEY") or os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")
