@@ -88,6 +88,14 @@ class HttpSettings:
     timeout: float
     max_retries: int
     backoff_factor: float
+    #: the CA bundle that alone is trusted for the server (``*_TRACKING_SERVER_CERT_PATH``, as in MLflow)
+    server_cert_path: str | None = None
+    #: a PEM file with the client's certificate and key, for servers that ask for one (mutual TLS)
+    client_cert_path: str | None = None
+    #: a CA bundle replacing the built-in one (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE)
+    ca_bundle: str | None = None
+    #: a directory of hashed CA certificates (SSL_CERT_DIR)
+    ca_dir: str | None = None
 
     @classmethod
     def from_env(cls) -> HttpSettings:
@@ -99,6 +107,13 @@ class HttpSettings:
             timeout=env_float("HTTP_REQUEST_TIMEOUT", 120.0),
             max_retries=int(env_float("HTTP_REQUEST_MAX_RETRIES", 7)),
             backoff_factor=env_float("HTTP_REQUEST_BACKOFF_FACTOR", 0.5),
+            server_cert_path=env("TRACKING_SERVER_CERT_PATH"),
+            client_cert_path=env("TRACKING_CLIENT_CERT_PATH"),
+            ca_bundle=os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or os.environ.get("SSL_CERT_FILE")
+            or None,
+            ca_dir=os.environ.get("SSL_CERT_DIR") or None,
         )
 
 
