@@ -9,6 +9,7 @@ import click
 
 if TYPE_CHECKING:
     from bakehouse.client.client import Client
+    from bakehouse.wire.transport import HttpTransport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,3 +72,18 @@ def make_client(tracking_uri: str | None) -> Client:
     from bakehouse.client.client import Client  # imported only when a command runs
 
     return Client(tracking_uri=tracking_uri)
+
+
+def server_transport(tracking_uri: str | None, what: str) -> HttpTransport:
+    """The HTTP transport to the tracking server, for commands that only a server can answer (``what`` says
+    which, in the error); credentials come from BAKEHOUSE_TRACKING_USERNAME/PASSWORD or ..._TOKEN."""
+    from bakehouse.settings import tracking_uri_from_env
+    from bakehouse.wire.transport import HttpTransport
+
+    uri = tracking_uri or tracking_uri_from_env()
+    if not uri or not uri.lower().startswith(("http://", "https://")):
+        raise click.UsageError(
+            f"{what} live on a tracking server: pass --tracking-uri http(s)://... or set BAKEHOUSE_TRACKING_URI "
+            f"(got {uri!r})."
+        )
+    return HttpTransport(uri)

@@ -60,6 +60,10 @@ class PermissionChecker:
             self._default = (level, now + DEFAULT_PERMISSION_TTL_SECONDS)
         return level
 
+    def forget_default_permission(self) -> None:
+        """This process changed it: read it again at once (other processes within the TTL)."""
+        self._default = None
+
     # ------------------------------------------------------------------------------ effective level
     def effective(self, caller: Caller, resource_type: str, resource_id: str) -> Permission:
         if caller.is_admin:
