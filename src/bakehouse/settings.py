@@ -77,6 +77,10 @@ def username_from_env() -> str | None:
     return env("TRACKING_USERNAME")
 
 
+#: the variables naming CA bundles that requests, curl and OpenSSL honour; the client trusts all that are set
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """How the REST client talks to a server."""
@@ -92,8 +96,8 @@ class HttpSettings:
     server_cert_path: str | None = None
     #: a PEM file with the client's certificate and key, for servers that ask for one (mutual TLS)
     client_cert_path: str | None = None
-    #: a CA bundle replacing the built-in one (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE)
-    ca_bundle: str | None = None
+    #: CA bundles trusted instead of the built-in list (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE)
+    ca_files: tuple[str, ...] = ()
     #: a directory of hashed CA certificates (SSL_CERT_DIR)
     ca_dir: str | None = None
 
@@ -109,10 +113,11 @@ class HttpSettings:
             backoff_factor=env_float("HTTP_REQUEST_BACKOFF_FACTOR", 0.5),
             server_cert_path=env("TRACKING_SERVER_CERT_PATH"),
             client_cert_path=env("TRACKING_CLIENT_CERT_PATH"),
-            ca_bundle=os.environ.get("REQUESTS_CA_BUNDLE")
-            or os.environ.get("CURL_CA_BUNDLE")
-            or os.environ.get("SSL_CERT_FILE")
-            or None,
+            ca_files=tuple(
+                dict.fromkeys(  # each file once, in this order
+                    path for path in (os.environ.get(name) for name in CA_BUNDLE_VARIABLES) if path
+                )
+            ),
             ca_dir=os.environ.get("SSL_CERT_DIR") or None,
         )
 

@@ -31,7 +31,13 @@ def cli(
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(
-        [*bakehouse_executable(), *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+        [*bakehouse_executable(), *args],
+        check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
@@ -54,7 +60,10 @@ def replicas(bakehouse_server, tmp_path):  # type: ignore[no-untyped-def]
 
 def _status(url: str, user: tuple[str, str], experiment_id: str) -> int:
     response = httpx.get(
-        f"{url}/api/2.0/mlflow/experiments/get", params={"experiment_id": experiment_id}, auth=user, timeout=30
+        f"{url}/api/2.0/mlflow/experiments/get",
+        params={"experiment_id": experiment_id},
+        auth=user,
+        timeout=30,
     )
     return response.status_code
 

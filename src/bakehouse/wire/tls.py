@@ -6,8 +6,9 @@ In order, the first that applies:
    (a test server with a self-signed certificate; never in production).
 2. ``BAKEHOUSE_TRACKING_SERVER_CERT_PATH`` / ``MLFLOW_TRACKING_SERVER_CERT_PATH``: only the CAs in that
    PEM bundle are trusted (MLflow's meaning).
-3. ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (a PEM bundle), and ``SSL_CERT_DIR``
-   (a hashed directory): these replace the built-in CA list, as they do for requests, curl and OpenSSL.
+3. ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``SSL_CERT_FILE`` (PEM bundles) and ``SSL_CERT_DIR`` (a
+   hashed directory): the CAs of every one that is set replace the built-in list, as each does for requests,
+   curl and OpenSSL (a machine often sets several; all of them are trusted).
 4. Otherwise the CA list that ships with the client (certifi's).
 
 ``BAKEHOUSE_TRACKING_CLIENT_CERT_PATH`` / ``MLFLOW_TRACKING_CLIENT_CERT_PATH`` names a PEM file holding the
@@ -22,6 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
+from collections.abc import Sequence
 
 import certifi
 
@@ -36,7 +38,7 @@ def client_tls(settings: HttpSettings) -> ssl.SSLContext | bool:
     return _context(
         settings.insecure_tls,
         settings.server_cert_path,
-        settings.ca_bundle,
+        settings.ca_files,
         settings.ca_dir,
         settings.client_cert_path,
     )
@@ -46,7 +48,7 @@ def client_tls(settings: HttpSettings) -> ssl.SSLContext | bool:
 def _context(
     insecure: bool,
     server_cert_path: str | None,
-    ca_bundle: str | None,
+    ca_files: tuple[str, ...],
     ca_dir: str | None,
     client_cert_path: str | None,
 ) -> ssl.SSLContext | bool:
@@ -61,10 +63,10 @@ def _context(
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif server_cert_path:
-        context = _trusting("TRACKING_SERVER_CERT_PATH", cafile=server_cert_path)
-    elif ca_bundle or ca_dir:
+        context = _trusting("TRACKING_SERVER_CERT_PATH", [server_cert_path])
+    elif ca_files or ca_dir:
         context = _trusting(
-            "REQUESTS_CA_BUNDLE / SSL_CERT_FILE / SSL_CERT_DIR", cafile=ca_bundle, capath=ca_dir
+            "REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / SSL_CERT_FILE / SSL_CERT_DIR", ca_files, ca_dir
         )
     else:
         context = ssl.create_default_context(cafile=certifi.where())
@@ -79,13 +81,20 @@ def _context(
     return context
 
 
-def _trusting(variable: str, cafile: str | None = None, capath: str | None = None) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=cafile, capath=capath)
-    except (OSError, ssl.SSLError) as exc:
-        raise InvalidParameterError(
-            f"{variable} names CA certificates that cannot be read ({cafile or capath}): {_reason(exc)}"
-        ) from exc
+def _trusting(variable: str, cafiles: Sequence[str], capath: str | None = None) -> ssl.SSLContext:
+    """A verifying context that trusts exactly the CAs of these files (and directory)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies and checks host names, trusts nothing yet
+    for location in [*cafiles, *([capath] if capath else [])]:
+        try:
+            if location == capath:
+                context.load_verify_locations(capath=location)
+            else:
+                context.load_verify_locations(cafile=location)
+        except (OSError, ssl.SSLError) as exc:
+            raise InvalidParameterError(
+                f"{variable} names CA certificates that cannot be read ({location}): {_reason(exc)}"
+            ) from exc
+    return context
 
 
 def _reason(exc: BaseException) -> str:
