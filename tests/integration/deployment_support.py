@@ -91,8 +91,9 @@ class Caddy:
                 self.proc.wait(timeout=5)
 
 
-def start_caddy(workdir: Path, caddyfile: Path, env: dict[str, str], ready_path: str = "/health") -> Caddy:
-    """``caddy run`` with ``caddyfile``; waits until HTTPS answers ``ready_path`` through it."""
+def start_caddy(workdir: Path, caddyfile: Path, env: dict[str, str], ca: Path | None = None) -> Caddy:
+    """``caddy run`` with ``caddyfile``; waits until HTTPS answers /health through it, verified with ``ca``
+    (default: Caddy's own local CA, which signs `localhost` when the Caddyfile names no certificate)."""
     caddy = require_tool("caddy")
     https_port, http_port, admin_port = free_port(), free_port(), free_port()
     data_dir = workdir / "caddy-data"
@@ -123,10 +124,11 @@ def start_caddy(workdir: Path, caddyfile: Path, env: dict[str, str], ready_path:
     def answers() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"caddy exited with {proc.returncode}:\n{tail(log_path)}")
-        if not handle.root_ca.exists():
+        trusted = ca or handle.root_ca
+        if not trusted.exists():
             return False
-        context = ssl.create_default_context(cafile=str(handle.root_ca))
-        with urllib.request.urlopen(handle.url + ready_path, timeout=3, context=context) as response:
+        context = ssl.create_default_context(cafile=str(trusted))
+        with urllib.request.urlopen(handle.url + "/health", timeout=3, context=context) as response:
             return bool(response.status == 200)
 
     try:
