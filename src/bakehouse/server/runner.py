@@ -17,7 +17,7 @@ import functools
 import logging
 import os
 import socket
-from typing import Any
+from typing import Any, Self
 
 from bakehouse.server.config import ServerConfig
 from bakehouse.server.metrics import forget_worker, server_metrics
@@ -42,7 +42,7 @@ class _BodyChunks:
         self.chunks: list[bytes] = []
         self.size = 0
 
-    def __iadd__(self, chunk: bytes) -> _BodyChunks:
+    def __iadd__(self, chunk: bytes) -> Self:
         self.chunks.append(chunk)
         self.size += len(chunk)
         return self
