@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,17 @@ def record_pool_capacity(engines: list[Any]) -> None:
 
 
 # ------------------------------------------------------------------------------------- middleware
+def _template_of(scope: Scope) -> str:
+    """The route a request was for when it was answered before routing (refused by authentication, a
+    failure in a middleware): matched here, on that rare path only."""
+    router = getattr(scope.get("app"), "router", None)
+    for route in getattr(router, "routes", ()):
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            return str(getattr(route, "path", UNMATCHED_ROUTE))
+    return UNMATCHED_ROUTE
+
+
 class RequestMetricsMiddleware:
     """Counts and times every HTTP request; the route template is read after routing has matched it."""
 
@@ -183,7 +195,7 @@ class RequestMetricsMiddleware:
         finally:
             m.in_progress.dec()
             route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            template = getattr(route, "path", None) or _template_of(scope)
             method = scope.get("method", "GET")
             m.requests.labels(template, method, str(status)).inc()
             m.latency.labels(template, method).observe(time.perf_counter() - start)
