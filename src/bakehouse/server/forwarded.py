@@ -23,6 +23,7 @@ ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 #: peers warned about per process: enough to name a misconfigured proxy, bounded against address floods
 MAX_WARNED_PEERS = 16
+MAX_REMEMBERED_PEERS = 4096
 _FORWARDED_HEADERS = (b"x-forwarded-for", b"x-forwarded-proto", b"forwarded")
 
 
@@ -32,27 +33,32 @@ class ForwardedHeadersMiddleware:
     def __init__(self, app: ASGIApp, trusted: str) -> None:
         self.app = app
         self.proxy = ProxyHeadersMiddleware(app, trusted) if trusted.strip() else None  # type: ignore[arg-type]
+        self._trust: dict[str, bool] = {}  # peer -> trusted (parsing addresses on every request is slow)
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     def trusts(self, peer: str) -> bool:
-        return self.proxy is not None and peer in self.proxy.trusted_hosts
+        trusted = self._trust.get(peer)
+        if trusted is None:
+            trusted = self.proxy is not None and peer in self.proxy.trusted_hosts
+            if len(self._trust) < MAX_REMEMBERED_PEERS:
+                self._trust[peer] = trusted
+        return trusted
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            client = scope.get("client")
-            peer = client[0] if client else ""
-            if (
-                peer
-                and peer not in self._warned
-                and not self.trusts(peer)
-                and any(name in _FORWARDED_HEADERS for name, _ in scope.get("headers", ()))
-            ):
-                self._warn(peer)
-        if self.proxy is not None:
-            await self.proxy(scope, receive, send)  # type: ignore[arg-type]
-        else:
-            await self.app(scope, receive, send)
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        if peer and self.trusts(peer):
+            await self.proxy(scope, receive, send)  # type: ignore[misc,arg-type]
+            return
+        if (
+            peer
+            and scope["type"] == "http"
+            and peer not in self._warned
+            and any(name in _FORWARDED_HEADERS for name, _ in scope.get("headers", ()))
+        ):
+            self._warn(peer)
+        await self.app(scope, receive, send)
 
     def _warn(self, peer: str) -> None:
         with self._lock:

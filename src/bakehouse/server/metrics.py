@@ -174,6 +174,21 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.metrics = server_metrics()
+        #: labelled series by (route, method, status): looked up once, then one dict access per request
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or _template_of(scope)
+        method = scope.get("method", "GET")
+        key = (template, method, status)
+        series = self._series.get(key)
+        if series is None:
+            m = self.metrics
+            series = (m.requests.labels(template, method, str(status)), m.latency.labels(template, method))
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -181,21 +196,17 @@ class RequestMetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500  # unless a response starts: an exception that escapes everything is a 500
-        m = self.metrics
 
         async def send_and_record(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status = message["status"]
             await send(message)
 
-        m.in_progress.inc()
+        in_progress = self.metrics.in_progress
+        in_progress.inc()
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            m.in_progress.dec()
-            route = scope.get("route")
-            template = getattr(route, "path", None) or _template_of(scope)
-            method = scope.get("method", "GET")
-            m.requests.labels(template, method, str(status)).inc()
-            m.latency.labels(template, method).observe(time.perf_counter() - start)
+            in_progress.dec()
+            self._record(scope, status, time.perf_counter() - start)
