@@ -57,7 +57,18 @@ def _resource(
     return "experiment", str(experiment_id)
 
 
-def _describe(resource_type: str, resource_id: str) -> str:
+def _send(
+    verb: str,
+    username: str,
+    resource: tuple[str | None, str | None, str | None],
+    tracking_uri: str | None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """POST a grant or revoke for one user on one resource; returns the resource in words."""
+    transport = _transport(tracking_uri)
+    resource_type, resource_id = _resource(transport, *resource)
+    body = {"username": username, "resource_type": resource_type, "resource_id": resource_id, **(extra or {})}
+    transport.call("POST", f"{PERMISSIONS_API}/{verb}", body)
     return f"{resource_type.replace('_', ' ')} {resource_id}"
 
 
@@ -80,19 +91,9 @@ def grant(
     tracking_uri: str | None,
 ) -> None:
     """Give USERNAME the LEVEL on one experiment or registered model (replacing an earlier grant)."""
-    transport = _transport(tracking_uri)
-    resource_type, resource_id = _resource(transport, experiment_id, experiment_name, registered_model)
-    transport.call(
-        "POST",
-        f"{PERMISSIONS_API}/grant",
-        {
-            "username": username,
-            "resource_type": resource_type,
-            "resource_id": resource_id,
-            "permission": level.upper(),
-        },
-    )
-    output.success(f"{username} has {level.upper()} on {_describe(resource_type, resource_id)}")
+    resource = (experiment_id, experiment_name, registered_model)
+    what = _send("grant", username, resource, tracking_uri, {"permission": level.upper()})
+    output.success(f"{username} has {level.upper()} on {what}")
 
 
 @permissions_group.command("revoke")
@@ -107,14 +108,8 @@ def revoke(
     tracking_uri: str | None,
 ) -> None:
     """Remove USERNAME's grant on one resource (the default permission applies again)."""
-    transport = _transport(tracking_uri)
-    resource_type, resource_id = _resource(transport, experiment_id, experiment_name, registered_model)
-    transport.call(
-        "POST",
-        f"{PERMISSIONS_API}/revoke",
-        {"username": username, "resource_type": resource_type, "resource_id": resource_id},
-    )
-    output.success(f"Revoked {username}'s grant on {_describe(resource_type, resource_id)}")
+    what = _send("revoke", username, (experiment_id, experiment_name, registered_model), tracking_uri)
+    output.success(f"Revoked {username}'s grant on {what}")
 
 
 @permissions_group.command("list")
