@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import bakehouse_executable
+from deployment_support import BAKEHOUSE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -31,7 +31,7 @@ def cli(
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(
-        [*bakehouse_executable(), *args],
+        [BAKEHOUSE, *args],
         check=False,
         input=stdin,
         capture_output=True,
