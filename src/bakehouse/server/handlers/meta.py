@@ -15,7 +15,8 @@ from starlette.routing import BaseRoute, Route
 from bakehouse.errors import BakehouseError, InvalidParameterError
 from bakehouse.server.context import RequestContext
 from bakehouse.server.handlers.artifacts import stream_response
-from bakehouse.server.routing import JSONResponse, error_response, internal_error_response, make_context
+from bakehouse.server.handlers.probes import metrics, ready
+from bakehouse.server.routing import JSONResponse, error_response, make_context, unexpected_error_response
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.version import __version__
 from bakehouse.wire.endpoints import Endpoint
@@ -68,9 +69,8 @@ async def _artifact_bytes(
         return stream_response(stream, path, inline=True)
     except BakehouseError as exc:
         return error_response(exc)
-    except Exception:
-        logger.exception("Unhandled error in %s", request.url.path)
-        return internal_error_response()
+    except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+        return unexpected_error_response(exc, request.url.path)
 
 
 async def get_artifact(request: Request) -> Response:
@@ -179,6 +179,8 @@ def meta_routes(static_prefix: str, artifacts_only: bool = False) -> list[BaseRo
     p = static_prefix
     routes: list[BaseRoute] = [
         Route(p + "/health", health, methods=["GET"]),
+        Route(p + "/ready", ready, methods=["GET"]),
+        Route(p + "/metrics", metrics, methods=["GET"]),
         Route(p + "/version", version, methods=["GET"]),
         Route(p + "/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route(p + "/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),

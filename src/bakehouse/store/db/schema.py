@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0004_metrics_clustered"
+SCHEMA_HEAD = "0005_auth_settings"
 
 metadata = MetaData()
 
@@ -346,4 +346,13 @@ registered_model_permissions = Table(
     Column("user_id", Integer, ForeignKey("auth_users.id"), nullable=False),
     Column("permission", String(32), nullable=False),
     PrimaryKeyConstraint("name", "user_id", name="auth_registered_model_permission_pk"),
+)
+
+#: Server-wide authentication settings every server process reads (so replicas cannot disagree):
+#: ``default_permission`` is the level users have on resources nobody granted them.
+auth_settings = Table(
+    "auth_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
 )
