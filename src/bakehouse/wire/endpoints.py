@@ -2,12 +2,14 @@
 
 The server mounts its routes from this table, the REST stores build their calls from it, and the
 OpenAPI document is generated from it; a test asserts the three agree. Each group of endpoints lives in
-its own module (``wire/tracking.py``, ``wire/registry.py``, ``wire/artifacts.py``, ``wire/auth.py``) and
+its own module (``wire/tracking.py``, ``wire/tracing.py``, ``wire/registry.py``, ``wire/artifacts.py``,
+``wire/auth.py``) and
 is gathered here.
 
 Conventions:
 - ``path`` is relative to the API root, e.g. ``/mlflow/runs/create``; the server mounts every row under
-  ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``).
+  ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``). A row with ``root=True`` is
+  mounted at ``path`` itself instead (OpenTelemetry's ``/v1/traces``).
 - ``request`` is a pydantic model (unknown fields ignored, MLflow's proto-JSON conventions), or None.
 - ``handler`` is ``"module:function"`` under ``bakehouse.server.handlers``; the function is called as
   ``handler(ctx: RequestContext, request: <request model instance>) -> dict`` and returns the JSON body.
@@ -36,6 +38,7 @@ class Endpoint:
     permission: tuple[str | None, str] = (None, "read")
     summary: str = ""
     extra_methods: tuple[str, ...] = field(default_factory=tuple)  # e.g. search accepts GET and POST
+    root: bool = False  # mounted at ``path`` under the server root, not under /api/<version>
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -45,7 +48,7 @@ class Endpoint:
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of every group. Imported lazily so clients load only what they use."""
     endpoints: list[Endpoint] = []
-    for module_name in ("tracking", "artifacts", "registry", "auth"):
+    for module_name in ("tracking", "tracing", "artifacts", "registry", "auth"):
         try:
             module = __import__(f"bakehouse.wire.{module_name}", fromlist=["ENDPOINTS"])
         except ModuleNotFoundError as exc:
