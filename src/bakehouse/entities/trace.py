@@ -93,7 +93,7 @@ def trace_id_from_otel(otel_trace_id_hex: str) -> str:
 
 def otel_id_of(trace_id: str) -> str:
     """The 32 hex digits of an OpenTelemetry trace id from a ``tr-`` trace id."""
-    return trace_id[len(TRACE_ID_PREFIX) :] if trace_id.startswith(TRACE_ID_PREFIX) else trace_id
+    return trace_id.removeprefix(TRACE_ID_PREFIX)
 
 
 @dataclass(slots=True)

@@ -655,7 +655,9 @@ class _Parser:
         if kind in g.number_kinds and tok.type == "NUMBER":
             return Comparison(kind, key, op, self.number(tok, integral=False))
         if kind in g.number_kinds and op in ("<", "<=", ">", ">="):
-            self.fail(f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}")
+            self.fail(
+                f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}"
+            )
         if tok.type in ("STRING", "DSTRING"):
             return Comparison(kind, key, op, tok.value)
         self.fail(

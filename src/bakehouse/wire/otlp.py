@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -134,7 +134,7 @@ def _json_ids_to_base64(body: bytes) -> bytes:
     """OTLP JSON writes trace and span ids as hex; protobuf's JSON parser expects base64 for bytes."""
     data = orjson.loads(body)
     if not isinstance(data, dict):
-        raise ValueError("not an object")
+        raise TypeError("not an object")
     for resource_spans in data.get("resourceSpans") or []:
         for scope_spans in resource_spans.get("scopeSpans") or []:
             for span in scope_spans.get("spans") or []:
@@ -149,12 +149,12 @@ def _json_ids_to_base64(body: bytes) -> bytes:
     return orjson.dumps(data)
 
 
-def parse_export_request(body: bytes, content_type: str | None, encoding: str | None) -> ExportTraceServiceRequest:
+def parse_export_request(
+    body: bytes, content_type: str | None, encoding: str | None
+) -> ExportTraceServiceRequest:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media not in (PROTOBUF, JSON):
-        raise InvalidParameterError(
-            f"Invalid Content-Type {content_type!r}: expected {PROTOBUF} or {JSON}"
-        )
+        raise InvalidParameterError(f"Invalid Content-Type {content_type!r}: expected {PROTOBUF} or {JSON}")
     raw = _decompress(body, (encoding or "").strip().lower() or None)
     request = ExportTraceServiceRequest()
     try:
@@ -204,7 +204,8 @@ def spans_from_request(request: ExportTraceServiceRequest) -> tuple[list[Span], 
 
 
 def export_response() -> bytes:
-    return ExportTraceServiceResponse().SerializeToString()
+    encoded: bytes = ExportTraceServiceResponse().SerializeToString()
+    return encoded
 
 
 # ------------------------------------------------------------------------------------ encoding
@@ -238,7 +239,8 @@ def encode_export_request(spans: Iterable[Span], resource: Mapping[str, Any] | N
     scope.scope.name = "bakehouse"
     for span in spans:
         span_to_proto(span, scope.spans.add())
-    return request.SerializeToString()
+    encoded: bytes = request.SerializeToString()
+    return encoded
 
 
 # ----------------------------------------------------------------------------- protobuf JSON

@@ -12,7 +12,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
+from google.protobuf.timestamp_pb2 import Timestamp  # type: ignore[import-untyped]
 
 from bakehouse.entities.trace import (
     Assessment,
@@ -33,7 +33,11 @@ _STATUS_NAMES = {
     SpanStatusCode.ERROR: "STATUS_CODE_ERROR",
     SpanStatusCode.UNSET: "STATUS_CODE_UNSET",
 }
-_STATUS_FROM_NAME = {v: k for k, v in _STATUS_NAMES.items()} | {"OK": "OK", "ERROR": "ERROR", "UNSET": "UNSET"}
+_STATUS_FROM_NAME = {v: k for k, v in _STATUS_NAMES.items()} | {
+    "OK": "OK",
+    "ERROR": "ERROR",
+    "UNSET": "UNSET",
+}
 
 
 # ---------------------------------------------------------------------------------- time values
@@ -57,7 +61,7 @@ def timestamp_from_json(value: Any, name: str) -> int:
         stamp.FromJsonString(value)
     except ValueError:
         raise InvalidParameterError(f"Invalid {name} {value!r}: expected an RFC 3339 timestamp") from None
-    return stamp.seconds * 1000 + stamp.nanos // 1_000_000
+    return int(stamp.seconds) * 1000 + int(stamp.nanos) // 1_000_000
 
 
 def duration_to_json(ms: int) -> str:
@@ -129,8 +133,8 @@ def assessment_from_json(data: Any, trace_id: str | None = None) -> Assessment:
     name = data.get("assessment_name") or data.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidParameterError("Missing value for required parameter 'assessment.assessment_name'.")
-    source = data.get("source") if isinstance(data.get("source"), dict) else {}
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    source: dict[str, Any] = data["source"] if isinstance(data.get("source"), dict) else {}
+    metadata: dict[str, Any] = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
     now = int(time.time() * 1000)
     created = data.get("create_time")
     updated = data.get("last_update_time")
@@ -210,7 +214,9 @@ def trace_info_from_json(data: Any) -> TraceInfo:
         )
     state = data.get("state") or TraceState.UNSPECIFIED
     if state not in TraceState.ALL:
-        raise InvalidParameterError(f"Invalid trace state {state!r}; expected one of {', '.join(TraceState.ALL)}")
+        raise InvalidParameterError(
+            f"Invalid trace state {state!r}; expected one of {', '.join(TraceState.ALL)}"
+        )
     duration = data.get("execution_duration")
     return TraceInfo(
         trace_id=trace_id,
@@ -252,7 +258,11 @@ def span_to_json(span: Span) -> dict[str, Any]:
         out["attributes"] = attributes_to_json(span.attributes)
     if span.events:
         out["events"] = [
-            {"time_unix_nano": e.time_unix_nano, "name": e.name, "attributes": attributes_to_json(e.attributes)}
+            {
+                "time_unix_nano": e.time_unix_nano,
+                "name": e.name,
+                "attributes": attributes_to_json(e.attributes),
+            }
             if e.attributes
             else {"time_unix_nano": e.time_unix_nano, "name": e.name}
             for e in span.events
@@ -278,7 +288,11 @@ def span_from_json(data: dict[str, Any]) -> Span:
         status_message=status.get("message", ""),
         attributes=attributes_from_json(data.get("attributes")),
         events=[
-            SpanEvent(e.get("name", ""), int(e.get("time_unix_nano") or 0), attributes_from_json(e.get("attributes")))
+            SpanEvent(
+                e.get("name", ""),
+                int(e.get("time_unix_nano") or 0),
+                attributes_from_json(e.get("attributes")),
+            )
             for e in data.get("events") or []
         ],
     )
@@ -292,4 +306,6 @@ def trace_to_json(trace: Trace) -> dict[str, Any]:
 
 
 def trace_from_json(data: dict[str, Any]) -> Trace:
-    return Trace(trace_info_from_json(data.get("trace_info")), [span_from_json(s) for s in data.get("spans") or []])
+    return Trace(
+        trace_info_from_json(data.get("trace_info")), [span_from_json(s) for s in data.get("spans") or []]
+    )

@@ -28,7 +28,9 @@ def get_trace_info(ctx: RequestContext, req: w.GetTraceInfo) -> dict[str, Any]:
 
 
 def get_trace(ctx: RequestContext, req: w.GetTrace) -> dict[str, Any]:
-    return {"trace": trace_to_json(ctx.tracking_store.get_trace(req.trace_id, allow_partial=req.allow_partial))}
+    return {
+        "trace": trace_to_json(ctx.tracking_store.get_trace(req.trace_id, allow_partial=req.allow_partial))
+    }
 
 
 def batch_get_traces(ctx: RequestContext, req: w.BatchGetTraces) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def search_traces(ctx: RequestContext, req: w.SearchTraces) -> dict[str, Any]:
     ids = req.experiment_id_list()
     if not ids:
         raise InvalidParameterError("Missing value for required parameter 'locations'.")
-    if req.max_results > w.SEARCH_TRACES_MAX_RESULTS:
+    if int(req.max_results) > w.SEARCH_TRACES_MAX_RESULTS:
         raise InvalidParameterError(
             f"Invalid value {req.max_results} for parameter 'max_results': it must be at most "
             f"{w.SEARCH_TRACES_MAX_RESULTS}"
@@ -88,7 +90,9 @@ def create_assessment(ctx: RequestContext, req: w.CreateAssessment) -> dict[str,
 
 
 def get_assessment(ctx: RequestContext, req: w.AssessmentRef) -> dict[str, Any]:
-    return {"assessment": assessment_to_json(ctx.tracking_store.get_assessment(req.trace_id, req.assessment_id))}
+    return {
+        "assessment": assessment_to_json(ctx.tracking_store.get_assessment(req.trace_id, req.assessment_id))
+    }
 
 
 def update_assessment(ctx: RequestContext, req: w.UpdateAssessment) -> dict[str, Any]:

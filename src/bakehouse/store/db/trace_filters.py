@@ -92,7 +92,7 @@ def _span_condition(c: Comparison) -> ColumnElement[bool]:
     if c.key.startswith("attributes."):
         key = c.key[len("attributes.") :]
         if c.op in ("IN", "NOT IN"):
-            parts = [
+            parts: list[ColumnElement[bool]] = [
                 case_sensitive_like(spans.c.content, p)
                 for v in c.value  # type: ignore[union-attr]
                 for p in _content_pattern(key, Comparison(c.kind, c.key, "=", v))
@@ -113,7 +113,12 @@ def _span_condition(c: Comparison) -> ColumnElement[bool]:
 
 def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
     a = s.assessments.alias()
-    base = [a.c.trace_id == _TI.request_id, a.c.assessment_type == c.kind, a.c.name == c.key, a.c.valid.is_(True)]
+    base = [
+        a.c.trace_id == _TI.request_id,
+        a.c.assessment_type == c.kind,
+        a.c.name == c.key,
+        a.c.valid.is_(True),
+    ]
     if c.op == "IS NULL":
         return ~exists().where(*base)
     if c.op == "IS NOT NULL":
@@ -125,7 +130,9 @@ def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
         cond: ColumnElement[bool] = or_(a.c.value == text, a.c.numeric_value == float(c.value))
         return exists().where(*base, ~cond if c.op == "!=" else cond)
     if c.op in ("=", "!="):
-        cond = or_(a.c.value == literal(c.value, String()), a.c.value == json.dumps(c.value, ensure_ascii=False))
+        cond = or_(
+            a.c.value == literal(c.value, String()), a.c.value == json.dumps(c.value, ensure_ascii=False)
+        )
         return exists().where(*base, ~cond if c.op == "!=" else cond)
     return exists().where(*base, _compare(a.c.value, c.op, c.value))
 
@@ -171,7 +178,9 @@ def build_trace_search(
     tree = parse_filter("trace", filter_string)
     keys = parse_order_by("trace", list(order_by))
     ids = _int_ids(experiment_ids)
-    where: list[ColumnElement[bool]] = [_TI.experiment_id.in_(ids) if len(ids) != 1 else _TI.experiment_id == ids[0]]
+    where: list[ColumnElement[bool]] = [
+        _TI.experiment_id.in_(ids) if len(ids) != 1 else _TI.experiment_id == ids[0]
+    ]
     if tree is not None:
         where.append(_Compiler(_trace_leaf)(tree))
     source: Any = s.trace_info

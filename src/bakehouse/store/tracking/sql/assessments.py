@@ -147,7 +147,9 @@ class AssessmentsMixin:
             del row["assessment_id"]
             a = s.assessments.c
             conn.execute(
-                update(s.assessments).where(a.trace_id == trace_id, a.assessment_id == assessment_id).values(row)
+                update(s.assessments)
+                .where(a.trace_id == trace_id, a.assessment_id == assessment_id)
+                .values(row)
             )
             return current
 
@@ -161,7 +163,9 @@ class AssessmentsMixin:
                     .where(a.trace_id == trace_id, a.assessment_id == row.overrides)
                     .values(valid=True)
                 )
-            conn.execute(delete(s.assessments).where(a.trace_id == trace_id, a.assessment_id == assessment_id))
+            conn.execute(
+                delete(s.assessments).where(a.trace_id == trace_id, a.assessment_id == assessment_id)
+            )
 
     @staticmethod
     def _assessment_row(conn: Connection, trace_id: str, assessment_id: str) -> Any:
@@ -179,7 +183,11 @@ class AssessmentsMixin:
         a = s.assessments.c
         for i in range(0, len(trace_ids), 500):
             chunk = list(trace_ids[i : i + 500])
-            query = select(s.assessments).where(a.trace_id.in_(chunk)).order_by(a.created_timestamp, a.assessment_id)
+            query = (
+                select(s.assessments)
+                .where(a.trace_id.in_(chunk))
+                .order_by(a.created_timestamp, a.assessment_id)
+            )
             for row in conn.execute(query):
                 out[row.trace_id].append(_entity_of(row))
         return out

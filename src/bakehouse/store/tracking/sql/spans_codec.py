@@ -42,7 +42,8 @@ def encode_content(span: Span) -> str:
     content: dict[str, Any] = {"attributes": span.attributes}
     if span.events:
         content["events"] = [
-            {"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": e.attributes} for e in span.events
+            {"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": e.attributes}
+            for e in span.events
         ]
     if span.status_message:
         content["status_message"] = span.status_message

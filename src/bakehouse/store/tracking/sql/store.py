@@ -7,9 +7,9 @@ from sqlalchemy import delete, select
 from bakehouse import settings
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.engine import ensure_schema
+from bakehouse.store.tracking.sql.assessments import AssessmentsMixin
 from bakehouse.store.tracking.sql.connection import SqlConnection, now_ms
 from bakehouse.store.tracking.sql.experiments import ExperimentsMixin, parse_experiment_id
-from bakehouse.store.tracking.sql.assessments import AssessmentsMixin
 from bakehouse.store.tracking.sql.logged_models import LoggedModelsMixin
 from bakehouse.store.tracking.sql.runs import RunsMixin
 from bakehouse.store.tracking.sql.traces import TracesMixin

@@ -29,7 +29,7 @@ from bakehouse.entities.trace import (
 )
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
-from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
+from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.tracking.sql.dialect import upsert
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
 from bakehouse.store.tracking.sql.spans_codec import decode_span, encode_content
@@ -106,9 +106,7 @@ class TracesMixin:
                     if values[preview] is None:
                         del values[preview]
                 conn.execute(update(s.trace_info).where(s.trace_info.c.request_id == trace_id).values(values))
-                conn.execute(
-                    update(s.spans).where(s.spans.c.trace_id == trace_id).values(experiment_id=eid)
-                )
+                conn.execute(update(s.spans).where(s.spans.c.trace_id == trace_id).values(experiment_id=eid))
             self._write_key_values(conn, s.trace_tags, trace_id, tags)
             self._write_key_values(conn, s.trace_request_metadata, trace_id, metadata)
             for assessment in info.assessments:
@@ -148,8 +146,15 @@ class TracesMixin:
                 r.request_id: r
                 for chunk in _chunks(trace_ids)
                 for r in conn.execute(
-                    select(ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status,
-                           ti.request_preview, ti.response_preview).where(ti.request_id.in_(chunk))
+                    select(
+                        ti.request_id,
+                        ti.experiment_id,
+                        ti.timestamp_ms,
+                        ti.execution_time_ms,
+                        ti.status,
+                        ti.request_preview,
+                        ti.response_preview,
+                    ).where(ti.request_id.in_(chunk))
                 )
             }
             finalized = {
@@ -188,7 +193,9 @@ class TracesMixin:
                         {
                             "request_id": trace_id,
                             "key": TraceTag.ARTIFACT_LOCATION,
-                            "value": append_to_uri(experiment.artifact_location, "traces", trace_id, "artifacts"),
+                            "value": append_to_uri(
+                                experiment.artifact_location, "traces", trace_id, "artifacts"
+                            ),
                         }
                     )
                 elif trace_id not in finalized:
@@ -230,7 +237,9 @@ class TracesMixin:
         if root is not None and old.response_preview is None and root.outputs is not None:
             values["response_preview"] = _preview(root.outputs)
         if values:
-            conn.execute(update(s.trace_info).where(s.trace_info.c.request_id == old.request_id).values(values))
+            conn.execute(
+                update(s.trace_info).where(s.trace_info.c.request_id == old.request_id).values(values)
+            )
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         validate_key(key, "trace tag")
@@ -332,7 +341,9 @@ class TracesMixin:
                 raise NotFoundError(f"Trace with ID {trace_id} is not found.")
             spans = self._load_spans(conn, [trace_id]).get(trace_id, [])
         if not spans and not allow_partial:
-            raise NotFoundError(f"Trace with ID {trace_id} is not fully exported yet, please try again later.")
+            raise NotFoundError(
+                f"Trace with ID {trace_id} is not fully exported yet, please try again later."
+            )
         return Trace(infos[0], spans)
 
     def batch_get_traces(
@@ -379,7 +390,9 @@ class TracesMixin:
         return infos, token
 
     # -------------------------------------------------------------------------------- retention
-    def get_traces_older_than(self, timestamp_ms: int, experiment_ids: Sequence[str] | None = None) -> list[str]:
+    def get_traces_older_than(
+        self, timestamp_ms: int, experiment_ids: Sequence[str] | None = None
+    ) -> list[str]:
         """Ids of traces that started before ``timestamp_ms`` (for ``bakehouse gc``)."""
         ti = s.trace_info.c
         query = select(ti.request_id).where(ti.timestamp_ms < timestamp_ms)
@@ -433,7 +446,12 @@ class TracesMixin:
 
     @staticmethod
     def _write_key_values(conn: Connection, table: Any, trace_id: str, values: dict[str, str]) -> None:
-        upsert(conn, table, [{"request_id": trace_id, "key": k, "value": v} for k, v in values.items()], ["value"])
+        upsert(
+            conn,
+            table,
+            [{"request_id": trace_id, "key": k, "value": v} for k, v in values.items()],
+            ["value"],
+        )
 
     def _load_trace_infos(self, conn: Connection, trace_ids: Sequence[str]) -> list[TraceInfo]:
         """Trace infos in the order of ``trace_ids`` (missing ids are skipped)."""
@@ -444,8 +462,8 @@ class TracesMixin:
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         meta: dict[str, dict[str, str]] = defaultdict(dict)
         for chunk in _chunks(list(trace_ids)):
-            for r in conn.execute(select(s.trace_info).where(ti.request_id.in_(chunk))):
-                rows[r.request_id] = r
+            for found in conn.execute(select(s.trace_info).where(ti.request_id.in_(chunk))):
+                rows[found.request_id] = found
             for rid, k, v in conn.execute(
                 select(s.trace_tags.c.request_id, s.trace_tags.c.key, s.trace_tags.c.value).where(
                     s.trace_tags.c.request_id.in_(chunk)
@@ -517,4 +535,3 @@ def trace_span_counts(conn: Connection, trace_ids: Sequence[str]) -> dict[str, i
         ):
             out[trace_id] = int(count)
     return out
-
