@@ -154,7 +154,9 @@ def test_search_by_status_tags_timestamps_spans_and_or(tracking_store: Any) -> N
         ids.append(trace_id)
         tracking_store.log_spans(eid, make_trace(trace_id, (base + i * 1000) * 1_000_000, status=status))
         tracking_store.start_trace(
-            info_for(trace_id, eid, base + i * 1000, state=status, tags={"mlflow.traceName": f"t{i}", "i": str(i)})
+            info_for(
+                trace_id, eid, base + i * 1000, state=status, tags={"mlflow.traceName": f"t{i}", "i": str(i)}
+            )
         )
 
     def search(filter_string: str | None = None, **kw: Any) -> list[str]:
@@ -233,7 +235,12 @@ def test_assessments(tracking_store: Any) -> None:
             "truth",
             "expectation",
             expected,
-            {"serialized_value": {"serialization_format": "JSON_FORMAT", "value": '{"answer": ["because", 1]}'}},
+            {
+                "serialized_value": {
+                    "serialization_format": "JSON_FORMAT",
+                    "value": '{"answer": ["because", 1]}',
+                }
+            },
             "HUMAN",
             "me",
         )
@@ -254,7 +261,17 @@ def test_assessments(tracking_store: Any) -> None:
     assert updated.value == 0.9 and updated.rationale == "raised"
     assert found("feedback.score > 0.8")
     override = tracking_store.create_assessment(
-        Assessment("", trace_id, "good", "feedback", False, {"value": False}, "HUMAN", "me", overrides=good.assessment_id)
+        Assessment(
+            "",
+            trace_id,
+            "good",
+            "feedback",
+            False,
+            {"value": False},
+            "HUMAN",
+            "me",
+            overrides=good.assessment_id,
+        )
     )
     assert tracking_store.get_assessment(trace_id, good.assessment_id).valid is False
     assert found("feedback.good = 'false'") and not found("feedback.good = 'true'")

@@ -31,7 +31,6 @@ MLFLOW = str(Path(sys.executable).parent / "mlflow")
 VOLATILE_METADATA = {"mlflow.trace.sizeStats", "mlflow.trace.sizeBytes"}
 
 
-
 @pytest.fixture(scope="module")
 def bakehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server: Server = start_server(tmp_path_factory.mktemp("bakehouse"))
@@ -143,7 +142,10 @@ def normalize(result: dict[str, Any]) -> dict[str, Any]:
             normalized.append(
                 {
                     "path": path(span),
-                    **{k: span[k] for k in ("type", "status", "status_message", "inputs", "outputs", "events")},
+                    **{
+                        k: span[k]
+                        for k in ("type", "status", "status_message", "inputs", "outputs", "events")
+                    },
                     "attributes": attributes,
                 }
             )
@@ -247,4 +249,8 @@ def test_a_trace_written_by_one_client_reads_the_same_through_the_other(
     back = bh.get_trace(theirs["ids"]["agent"])
     names = sorted(s.name for s in back.spans)
     assert names.count("embed") == 2 and "flaky_tool" in names
-    assert back.info.assessments and {a.name for a in back.info.assessments} == {"helpful", "score", "expected"}
+    assert back.info.assessments and {a.name for a in back.info.assessments} == {
+        "helpful",
+        "score",
+        "expected",
+    }

@@ -55,7 +55,9 @@ def agent(question: str) -> str:
     with ThreadPoolExecutor(max_workers=2) as pool:
         docs = [
             f.result()
-            for f in [pool.submit(contextvars.copy_context().run, retrieve, q) for q in (question, question + "?")]
+            for f in [
+                pool.submit(contextvars.copy_context().run, retrieve, q) for q in (question, question + "?")
+            ]
         ]
 
     async def both() -> list[str]:

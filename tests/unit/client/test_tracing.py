@@ -107,8 +107,15 @@ def test_generators_and_async_generators_keep_their_children(traced: str) -> Non
     trace = last_trace()
     parents = [(s.name, tree(trace)[s.name]) for s in trace.spans]
     assert sorted(parents) == sorted(
-        [("root", None), ("numbers", "root"), ("leaf", "numbers"), ("leaf", "numbers"),
-         ("anumbers", "root"), ("aleaf", "anumbers"), ("aleaf", "anumbers")]
+        [
+            ("root", None),
+            ("numbers", "root"),
+            ("leaf", "numbers"),
+            ("leaf", "numbers"),
+            ("anumbers", "root"),
+            ("aleaf", "anumbers"),
+            ("aleaf", "anumbers"),
+        ]
     )
     spans = {s.name: s for s in trace.spans}
     assert spans["numbers"].outputs == [0, 10] and spans["anumbers"].outputs == [0, 1]
