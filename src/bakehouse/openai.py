@@ -13,7 +13,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Self
 
 from bakehouse.client.tracing.fluent import _open_span
 from bakehouse.client.tracing.span import LiveSpan, jsonable
@@ -136,16 +136,16 @@ class _TracedStream:
             raise
         self._done()
 
-    def __enter__(self) -> _TracedStream:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> _TracedStream:
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         closer = getattr(self._stream, "close", None)
         result = closer() if closer else None
         if inspect.isawaitable(result):

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from server_process import Server, free_port, start_server
 
 SCRIPT = Path(__file__).with_name("tracing_script.py")
@@ -102,6 +101,7 @@ def run_script(client: str, url: str, tmp_path: Path) -> dict[str, Any]:
         env=env,
         cwd=tmp_path,
         timeout=240,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return json.loads(out.read_text())  # type: ignore[no-any-return]
@@ -127,7 +127,7 @@ def normalize(result: dict[str, Any]) -> dict[str, Any]:
         spans = trace["spans"]
         by_id = {s["span_id"]: s for s in spans}
 
-        def path(span: dict[str, Any]) -> str:
+        def path(span: dict[str, Any], by_id: dict[str, Any] = by_id) -> str:
             parent = by_id.get(span["parent_id"]) if span["parent_id"] else None
             return (path(parent) + "/" if parent else "") + span["name"]
 
