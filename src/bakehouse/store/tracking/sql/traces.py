@@ -189,6 +189,8 @@ class TracesMixin:
                             "response_preview": _preview(root.outputs) if root else None,
                         }
                     )
+                    if root is not None:  # named after its root span until the client says otherwise
+                        location_tags.append({"request_id": trace_id, "key": TraceTag.NAME, "value": root.name})
                     location_tags.append(
                         {
                             "request_id": trace_id,

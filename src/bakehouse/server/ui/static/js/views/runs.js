@@ -68,7 +68,8 @@ export async function render(main, [expParam], query) {
   };
 
   main.append(
-    h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / '), title, expLinks),
+    h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / '), title, expLinks,
+      expIds.length === 1 ? h('a', { class: 'button small traces-link', href: `#/experiments/${encodeURIComponent(expIds[0])}/traces` }, 'Traces') : null),
     h('div', { class: 'toolbar' },
       h('form', { class: 'searchform', onsubmit: (e) => { e.preventDefault(); state.q = search.value.trim(); saveUrl(); reload(); } }, search, h('button', { type: 'submit', class: 'primary' }, 'Search')),
       statusSel, lifeSel),
