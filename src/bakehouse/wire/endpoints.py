@@ -15,7 +15,9 @@ Conventions:
   ``handler(ctx: RequestContext, request: <request model instance>) -> dict`` and returns the JSON body.
   Streaming endpoints (artifact bytes) set ``raw=True`` and receive the Starlette request instead.
 - ``permission`` names what the auth layer checks: ``(resource, level)`` where resource is
-  ``"experiment" | "run" | "registered_model" | "logged_model" | "admin" | "user" | None`` and level is
+  ``"experiment" | "run" | "registered_model" | "logged_model" | "trace" (its experiment's) | "trace_start"
+  (the experiment in the body's trace_location) | "experiment_header" (OTLP's x-mlflow-experiment-id) |
+  "admin" | "user" | None`` and level is
   ``"read" | "update" | "delete" | "manage" | "create"``. ``None`` means no check beyond authentication.
 """
 
