@@ -107,15 +107,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("index_trace_run_links_run", table_name="trace_run_links")
-    op.drop_table("trace_run_links")
-    op.drop_index("index_assessments_trace_name", table_name="assessments")
-    op.drop_table("assessments")
-    op.drop_index("index_spans_experiment_name", table_name="spans")
-    op.drop_table("spans")
-    op.drop_index("index_trace_request_metadata_key", table_name="trace_request_metadata")
-    op.drop_table("trace_request_metadata")
-    op.drop_index("index_trace_tags_key", table_name="trace_tags")
-    op.drop_table("trace_tags")
-    op.drop_index("index_trace_info_experiment_timestamp", table_name="trace_info")
-    op.drop_table("trace_info")
+    # Dropping a table drops its indexes (MySQL refuses to drop an index a foreign key still uses).
+    for table in (
+        "trace_run_links",
+        "assessments",
+        "spans",
+        "trace_request_metadata",
+        "trace_tags",
+        "trace_info",
+    ):
+        op.drop_table(table)
