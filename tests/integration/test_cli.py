@@ -334,7 +334,9 @@ def test_gc_traces_older_than_a_duration(cli, client) -> None:
     now_ns = time.time_ns()
     old, recent = f"tr-{uuid.uuid4().hex}", f"tr-{uuid.uuid4().hex}"
     three_days = 3 * 86_400 * 1_000_000_000
-    store.log_spans("0", [Span(old, "a" * 16, None, "old", now_ns - three_days, now_ns - three_days + 1000, "OK")])
+    store.log_spans(
+        "0", [Span(old, "a" * 16, None, "old", now_ns - three_days, now_ns - three_days + 1000, "OK")]
+    )
     store.log_spans("0", [Span(recent, "b" * 16, None, "new", now_ns, now_ns + 1000, "OK")])
     store.create_assessment(Assessment("", old, "good", "feedback", True, {"value": True}))
     result = cli("gc", "--traces", "--dry-run", "--older-than", "2d")

@@ -165,7 +165,9 @@ def _gc_traces(store: Any, older_than_ms: int, experiment_ids: list[str] | None,
     cutoff = int(time.time() * 1000) - older_than_ms
     trace_ids = list(store.get_traces_older_than(cutoff, experiment_ids))
     if dry_run:
-        output.success(f"Would permanently delete {len(trace_ids)} trace(s) that started before {output.format_time(cutoff)}")
+        output.success(
+            f"Would permanently delete {len(trace_ids)} trace(s) that started before {output.format_time(cutoff)}"
+        )
         return
     with Progress(console=output.console(stderr=True), transient=True) as progress:
         task = progress.add_task("Deleting traces", total=len(trace_ids))
@@ -173,7 +175,9 @@ def _gc_traces(store: Any, older_than_ms: int, experiment_ids: list[str] | None,
             batch = trace_ids[start : start + TRACE_GC_BATCH]
             store.hard_delete_traces(batch)
             progress.advance(task, len(batch))
-    output.success(f"Permanently deleted {len(trace_ids)} trace(s) that started before {output.format_time(cutoff)}")
+    output.success(
+        f"Permanently deleted {len(trace_ids)} trace(s) that started before {output.format_time(cutoff)}"
+    )
 
 
 def _open_store(uri: str | None) -> TrackingStore:

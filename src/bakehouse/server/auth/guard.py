@@ -186,7 +186,9 @@ def restrict_search_request(endpoint: Endpoint, ctx: RequestContext, req: Any) -
         requested = list(dict.fromkeys(canonical_experiment_id(e) for e in req.experiment_id_list()))
         allowed = checker.readable_experiments(caller, requested)
         if requested and not allowed:
-            raise PermissionDeniedError(f"Permission denied: {caller.username} may not read these experiments")
+            raise PermissionDeniedError(
+                f"Permission denied: {caller.username} may not read these experiments"
+            )
         req.locations = []
         req.experiment_ids = allowed
     elif endpoint.name in ("GetMetricHistoryBulkInterval", "GetMetricHistoryBulk"):

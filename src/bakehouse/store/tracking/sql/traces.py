@@ -190,7 +190,9 @@ class TracesMixin:
                         }
                     )
                     if root is not None:  # named after its root span until the client says otherwise
-                        location_tags.append({"request_id": trace_id, "key": TraceTag.NAME, "value": root.name})
+                        location_tags.append(
+                            {"request_id": trace_id, "key": TraceTag.NAME, "value": root.name}
+                        )
                     location_tags.append(
                         {
                             "request_id": trace_id,
