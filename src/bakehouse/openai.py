@@ -10,6 +10,7 @@ Works against any OpenAI-compatible server the client is pointed at.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import threading
 from collections.abc import Callable, Iterator
@@ -201,8 +202,6 @@ def _wrap(original: Callable[..., Any], name: str, span_type: str) -> Callable[.
 def autolog(disable: bool = False, log_traces: bool = True) -> None:
     """Trace every OpenAI client call from now on (``disable=True`` or ``log_traces=False`` undoes it)."""
     _import_openai()
-    import importlib
-
     with _lock:
         for module_name, class_name, method, span_name, span_type in _TARGETS:
             try:

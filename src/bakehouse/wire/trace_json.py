@@ -8,6 +8,7 @@ numbers), so MLflow's client parses our answers with its own protobuf parser, an
 from __future__ import annotations
 
 import base64
+import json
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -112,8 +113,6 @@ def payload_value(kind: str, payload: dict[str, Any]) -> Any:
         return payload["value"]
     serialized = payload.get("serialized_value")
     if isinstance(serialized, dict) and isinstance(serialized.get("value"), str):
-        import json
-
         try:
             return json.loads(serialized["value"])
         except ValueError:

@@ -10,6 +10,7 @@ their root span ends (:mod:`bakehouse.client.tracing.exporter`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -18,6 +19,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
 
+from bakehouse.client import fluent as run_fluent
+from bakehouse.client.system_tags import default_tags
 from bakehouse.client.tracing import span as live
 from bakehouse.client.tracing.exporter import ExportItem, get_exporter
 from bakehouse.client.tracing.span import LiveSpan, TraceBuffer, current_span, jsonable, to_json_text
@@ -34,6 +37,8 @@ from bakehouse.entities.trace import (
     truncate_preview,
 )
 from bakehouse.errors import InvalidParameterError
+from bakehouse.store.tracking.rest import RestTrackingStore
+from bakehouse.wire.transport import HttpTransport
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: Trace metadata values are cut to this many characters (MLflow's limit for the inputs/outputs keys).
@@ -45,26 +50,23 @@ _state_lock = threading.Lock()
 
 # ------------------------------------------------------------------------------------------- spans
 def _client() -> Any:
-    from bakehouse.client import fluent
-
-    return fluent._client()
+    return run_fluent._client()
 
 
 def _open_span(name: str, span_type: str, attributes: dict[str, Any] | None) -> LiveSpan:
     parent = current_span()
     if parent is not None:
         return LiveSpan(name, parent.trace, parent, span_type, attributes)
-    from bakehouse.client import fluent
-    from bakehouse.client.system_tags import default_tags
-
     client = _client()
     metadata = {k: v for k, v in default_tags().items() if not k.startswith("mlflow.source.git")}
     metadata[TraceMetadata.SCHEMA_VERSION] = "3"
-    active = fluent.active_run()
+    active = run_fluent.active_run()
     run_id = active.info.run_id if active is not None else None
     if run_id:
         metadata[TraceMetadata.SOURCE_RUN] = run_id
-    experiment_id = active.info.experiment_id if active is not None else fluent._resolve_experiment_id(None)
+    experiment_id = (
+        active.info.experiment_id if active is not None else run_fluent._resolve_experiment_id(None)
+    )
     trace = TraceBuffer(live.new_trace_id(), experiment_id, _export_store(client.tracking_store), metadata)
     trace.on_span_end = _span_ended
     return LiveSpan(name, trace, None, span_type, attributes)
@@ -82,11 +84,6 @@ def _export_store(store: Any) -> Any:
     with _state_lock:
         quick = _export_stores.get(transport.base_url)
         if quick is None:
-            import dataclasses
-
-            from bakehouse.store.tracking.rest import RestTrackingStore
-            from bakehouse.wire.transport import HttpTransport
-
             settings = dataclasses.replace(transport.settings, max_retries=1, timeout=10.0)
             quick = _export_stores[transport.base_url] = RestTrackingStore(
                 HttpTransport(transport.base_url, settings), getattr(store, "artifact_uri", None)
@@ -384,10 +381,8 @@ def search_traces(
 
     ``return_type="list"`` gives :class:`Trace` objects; ``"pandas"`` a DataFrame with one row per trace.
     """
-    from bakehouse.client import fluent
-
     flush_trace_async_logging()
-    ids = [str(e) for e in experiment_ids] if experiment_ids else [fluent._resolve_experiment_id(None)]
+    ids = [str(e) for e in experiment_ids] if experiment_ids else [run_fluent._resolve_experiment_id(None)]
     if run_id:
         clause = f"trace.run_id = '{run_id}'"
         filter_string = f"({filter_string}) AND {clause}" if filter_string else clause

@@ -29,6 +29,8 @@ from bakehouse.entities.trace import (
 )
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.db.trace_filters import build_trace_search
+from bakehouse.store.search import decode_page_token, encode_page_token
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.tracking.sql.dialect import upsert
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
@@ -377,9 +379,6 @@ class TracesMixin:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[TraceInfo], str | None]:
-        from bakehouse.store.db.trace_filters import build_trace_search
-        from bakehouse.store.search import decode_page_token, encode_page_token
-
         if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results <= 0:
             raise InvalidParameterError(
                 f"Invalid value {max_results!r} for parameter 'max_results': must be a positive integer"
