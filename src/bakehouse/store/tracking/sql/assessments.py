@@ -12,7 +12,7 @@ import math
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, delete, select, update
@@ -20,10 +20,33 @@ from sqlalchemy import Connection, delete, select, update
 from bakehouse.entities.trace import Assessment
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.connection import SqlConnection, now_ms
 from bakehouse.store.validation import validate_key
 
 _KINDS = ("feedback", "expectation")
+
+
+class _AssessmentRow(NamedTuple):
+    """An ``assessments`` row read on the DB-API cursor (the column names, in this order)."""
+
+    assessment_id: str
+    trace_id: str
+    name: str
+    assessment_type: str
+    value: str | None
+    numeric_value: float | None
+    payload: str
+    error: str | None
+    created_timestamp: int
+    last_updated_timestamp: int
+    source_type: str
+    source_id: str | None
+    span_id: str | None
+    rationale: str | None
+    overrides: str | None
+    valid: Any
+    assessment_metadata: str | None
 
 
 def _numeric(value: Any) -> float | None:
@@ -180,14 +203,15 @@ class AssessmentsMixin:
     @staticmethod
     def _load_assessments(conn: Connection, trace_ids: Sequence[str]) -> dict[str, list[Assessment]]:
         out: dict[str, list[Assessment]] = defaultdict(list)
-        a = s.assessments.c
-        for i in range(0, len(trace_ids), 500):
-            chunk = list(trace_ids[i : i + 500])
-            query = (
-                select(s.assessments)
-                .where(a.trace_id.in_(chunk))
-                .order_by(a.created_timestamp, a.assessment_id)
-            )
-            for row in conn.execute(query):
-                out[row.trace_id].append(_entity_of(row))
+        if not trace_ids:
+            return out
+        rows = raw.fetch_in(
+            conn,
+            f"SELECT {', '.join(_AssessmentRow._fields)} FROM assessments WHERE trace_id",
+            list(trace_ids),
+            "ORDER BY created_timestamp, assessment_id",
+        )
+        for row in rows:
+            entity = _entity_of(_AssessmentRow(*row))
+            out[entity.trace_id].append(entity)
         return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, func, select, update
 
@@ -31,11 +31,27 @@ from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.trace_filters import build_trace_search
 from bakehouse.store.search import decode_page_token, encode_page_token
+from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.tracking.sql.dialect import upsert
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
 from bakehouse.store.tracking.sql.spans_codec import decode_span, encode_content
 from bakehouse.store.validation import validate_key
+
+
+class _ExperimentRef(NamedTuple):
+    artifact_location: str
+
+
+class _StoredTrace(NamedTuple):
+    request_id: str
+    experiment_id: int
+    timestamp_ms: int
+    execution_time_ms: int | None
+    status: str
+    request_preview: str | None
+    response_preview: str | None
+
 
 #: Ids per ``IN (...)`` list when loading many traces (well under every database's parameter limit).
 _CHUNK = 500
@@ -143,30 +159,23 @@ class TracesMixin:
         ]
         with self.db.write() as conn:
             experiment = self._active_experiment(conn, eid)
-            ti = s.trace_info.c
             existing = {
-                r.request_id: r
-                for chunk in _chunks(trace_ids)
-                for r in conn.execute(
-                    select(
-                        ti.request_id,
-                        ti.experiment_id,
-                        ti.timestamp_ms,
-                        ti.execution_time_ms,
-                        ti.status,
-                        ti.request_preview,
-                        ti.response_preview,
-                    ).where(ti.request_id.in_(chunk))
+                r[0]: _StoredTrace(*r)
+                for r in raw.fetch_in(
+                    conn,
+                    "SELECT request_id, experiment_id, timestamp_ms, execution_time_ms, status, request_preview, "
+                    "response_preview FROM trace_info WHERE request_id",
+                    trace_ids,
                 )
             }
             finalized = {
                 r[0]
-                for chunk in _chunks(list(existing))
-                for r in conn.execute(
-                    select(s.trace_request_metadata.c.request_id).where(
-                        s.trace_request_metadata.c.request_id.in_(chunk),
-                        s.trace_request_metadata.c.key == TraceMetadata.INFO_FINALIZED,
-                    )
+                for r in raw.fetch_in(
+                    conn,
+                    f"SELECT request_id FROM trace_request_metadata WHERE {raw.quoted(conn, 'key')} = "
+                    f"{raw.marker(conn)} AND request_id",
+                    list(existing),
+                    params_before=[TraceMetadata.INFO_FINALIZED],
                 )
             }
             new_rows, location_tags = [], []
@@ -427,14 +436,19 @@ class TracesMixin:
         self._hard_delete_traces(conn, ids)
 
     # ----------------------------------------------------------------------------------- helpers
-    def _active_experiment(self, conn: Connection, eid: int) -> Any:
-        experiments = self._load_experiments(conn, [eid])  # type: ignore[attr-defined]
-        if not experiments:
+    @staticmethod
+    def _active_experiment(conn: Connection, eid: int) -> Any:
+        """The experiment's artifact location, once checked to exist and be active (one small query)."""
+        rows = raw.fetch_all(
+            conn,
+            f"SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = {raw.marker(conn)}",
+            [eid],
+        )
+        if not rows:
             raise NotFoundError(f"No Experiment with id={eid} exists")
-        experiment = experiments[0]
-        if experiment.lifecycle_stage != "active":
+        if rows[0][1] != "active":
             raise InvalidParameterError(f"The experiment {eid} must be in the 'active' state.")
-        return experiment
+        return _ExperimentRef(rows[0][0] or "")
 
     @staticmethod
     def _trace_row(conn: Connection, trace_id: str) -> Any:
@@ -457,46 +471,48 @@ class TracesMixin:
         )
 
     def _load_trace_infos(self, conn: Connection, trace_ids: Sequence[str]) -> list[TraceInfo]:
-        """Trace infos in the order of ``trace_ids`` (missing ids are skipped)."""
+        """Trace infos in the order of ``trace_ids`` (missing ids are skipped); a handful of plain queries
+        on the DB-API cursor, since a search page reads ~10 rows of tags and metadata per trace."""
         if not trace_ids:
             return []
-        ti = s.trace_info.c
-        rows: dict[str, Any] = {}
+        ids = list(trace_ids)
+        rows = {
+            r[0]: r
+            for r in raw.fetch_in(
+                conn,
+                "SELECT request_id, experiment_id, timestamp_ms, execution_time_ms, status, client_request_id, "
+                "request_preview, response_preview FROM trace_info WHERE request_id",
+                ids,
+            )
+        }
+        found = list(rows)
+        key_value = raw.columns(conn, "key", "value")
         tags: dict[str, dict[str, str]] = defaultdict(dict)
+        for rid, k, v in raw.fetch_in(
+            conn, f"SELECT request_id, {key_value} FROM trace_tags WHERE request_id", found
+        ):
+            tags[rid][k] = v if v is not None else ""
         meta: dict[str, dict[str, str]] = defaultdict(dict)
-        for chunk in _chunks(list(trace_ids)):
-            for found in conn.execute(select(s.trace_info).where(ti.request_id.in_(chunk))):
-                rows[found.request_id] = found
-            for rid, k, v in conn.execute(
-                select(s.trace_tags.c.request_id, s.trace_tags.c.key, s.trace_tags.c.value).where(
-                    s.trace_tags.c.request_id.in_(chunk)
-                )
-            ):
-                tags[rid][k] = v if v is not None else ""
-            for rid, k, v in conn.execute(
-                select(
-                    s.trace_request_metadata.c.request_id,
-                    s.trace_request_metadata.c.key,
-                    s.trace_request_metadata.c.value,
-                ).where(s.trace_request_metadata.c.request_id.in_(chunk))
-            ):
-                meta[rid][k] = v if v is not None else ""
-        assessments = self._load_assessments(conn, list(rows))  # type: ignore[attr-defined]
+        for rid, k, v in raw.fetch_in(
+            conn, f"SELECT request_id, {key_value} FROM trace_request_metadata WHERE request_id", found
+        ):
+            meta[rid][k] = v if v is not None else ""
+        assessments = self._load_assessments(conn, found)  # type: ignore[attr-defined]
         out = []
-        for trace_id in trace_ids:
+        for trace_id in ids:
             r = rows.get(trace_id)
             if r is None:
                 continue
             out.append(
                 TraceInfo(
-                    trace_id=r.request_id,
-                    experiment_id=str(r.experiment_id),
-                    request_time=r.timestamp_ms,
-                    execution_duration=r.execution_time_ms,
-                    state=r.status,
-                    request_preview=r.request_preview,
-                    response_preview=r.response_preview,
-                    client_request_id=r.client_request_id,
+                    trace_id=r[0],
+                    experiment_id=str(r[1]),
+                    request_time=r[2],
+                    execution_duration=r[3],
+                    state=r[4],
+                    client_request_id=r[5],
+                    request_preview=r[6],
+                    response_preview=r[7],
                     trace_metadata=meta.get(trace_id, {}),
                     tags=tags.get(trace_id, {}),
                     assessments=assessments.get(trace_id, []),
@@ -506,25 +522,16 @@ class TracesMixin:
 
     @staticmethod
     def _load_spans(conn: Connection, trace_ids: Sequence[str]) -> dict[str, list[Span]]:
-        sp = s.spans.c
         out: dict[str, list[Span]] = defaultdict(list)
-        for chunk in _chunks(list(trace_ids)):
-            query = (
-                select(
-                    sp.trace_id,
-                    sp.span_id,
-                    sp.parent_span_id,
-                    sp.name,
-                    sp.status,
-                    sp.start_time_unix_nano,
-                    sp.end_time_unix_nano,
-                    sp.content,
-                )
-                .where(sp.trace_id.in_(chunk))
-                .order_by(sp.trace_id, sp.start_time_unix_nano, sp.span_id)
-            )
-            for row in conn.execute(query):
-                out[row[0]].append(decode_span(*row))
+        rows = raw.fetch_in(
+            conn,
+            "SELECT trace_id, span_id, parent_span_id, name, status, start_time_unix_nano, end_time_unix_nano, "
+            "content FROM spans WHERE trace_id",
+            list(trace_ids),
+            "ORDER BY trace_id, start_time_unix_nano, span_id",
+        )
+        for row in rows:
+            out[row[0]].append(decode_span(*row))
         return out
 
 

@@ -98,11 +98,19 @@ export function renderTraceList(box, { experimentIds, fixedFilter = '', query = 
   load(true);
 }
 
+/** The Runs | Traces tabs of one experiment (links, so each view keeps its own URL). */
+export function experimentTabs(expId, active) {
+  const id = encodeURIComponent(expId);
+  const tab = (key, label, href, cls) => h('a', { role: 'tab', href, class: `${cls}${active === key ? ' active' : ''}`, 'aria-selected': String(active === key) }, label);
+  return h('nav', { class: 'tabs exp-tabs', role: 'tablist', 'aria-label': 'Experiment views' },
+    tab('runs', 'Runs', `#/experiments/${id}`, 'runs-link'), tab('traces', 'Traces', `#/experiments/${id}/traces`, 'traces-link'));
+}
+
 export async function render(main, [expId], query) {
   const title = h('h1', null, 'Traces');
   const crumbExp = h('a', { href: `#/experiments/${encodeURIComponent(expId)}` }, `Experiment ${expId}`);
-  main.append(h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / ', crumbExp, ' / '), title,
-    h('a', { class: 'button small', href: `#/experiments/${encodeURIComponent(expId)}` }, 'Runs')));
+  main.append(h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / ', crumbExp, ' / '), title),
+    experimentTabs(expId, 'traces'));
   api.get('experiments/get', { experiment_id: expId }).then((r) => {
     crumbExp.textContent = r.experiment.name;
     document.title = `Traces · ${r.experiment.name} · Bakehouse`;
