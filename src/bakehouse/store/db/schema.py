@@ -238,6 +238,9 @@ trace_info = Table(
     Column("client_request_id", String(250), nullable=True),
     Column("request_preview", Text, nullable=True),
     Column("response_preview", Text, nullable=True),
+    # The whole TraceInfo as the API answers it (tags, metadata, assessments included), rewritten by every
+    # write to the trace: a search page is then one read of 100 documents instead of ~1,000 rows.
+    Column("info_json", LongText, nullable=True),
     Index("index_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms"),
 )
 
@@ -249,6 +252,7 @@ trace_tags = Table(
     Column("value", LongText, nullable=True),
     PrimaryKeyConstraint("request_id", "key", name="trace_tag_pk"),
     Index("index_trace_tags_key", "key"),
+    sqlite_with_rowid=False,  # a trace's tags side by side in key order (read together, small rows)
 )
 
 trace_request_metadata = Table(
@@ -259,6 +263,7 @@ trace_request_metadata = Table(
     Column("value", LongText, nullable=True),
     PrimaryKeyConstraint("request_id", "key", name="trace_request_metadata_pk"),
     Index("index_trace_request_metadata_key", "key"),
+    sqlite_with_rowid=False,
 )
 
 spans = Table(

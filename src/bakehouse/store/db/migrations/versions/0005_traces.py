@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("client_request_id", sa.String(length=250), nullable=True),
         sa.Column("request_preview", sa.Text(), nullable=True),
         sa.Column("response_preview", sa.Text(), nullable=True),
+        sa.Column("info_json", _long_text(), nullable=True),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.experiment_id"]),
         sa.PrimaryKeyConstraint("request_id"),
     )
@@ -46,6 +47,7 @@ def upgrade() -> None:
         sa.Column("value", _long_text(), nullable=True),
         _trace_fk(),
         sa.PrimaryKeyConstraint("request_id", "key", name="trace_tag_pk"),
+        sqlite_with_rowid=False,
     )
     op.create_index("index_trace_tags_key", "trace_tags", ["key"], unique=False)
     op.create_table(
@@ -55,6 +57,7 @@ def upgrade() -> None:
         sa.Column("value", _long_text(), nullable=True),
         _trace_fk(),
         sa.PrimaryKeyConstraint("request_id", "key", name="trace_request_metadata_pk"),
+        sqlite_with_rowid=False,
     )
     op.create_index("index_trace_request_metadata_key", "trace_request_metadata", ["key"], unique=False)
     op.create_table(
