@@ -277,7 +277,7 @@ def main() -> None:
         db_uri = f"sqlite:///{workdir / 'db.sqlite'}"
         print(f"{name}: writing {n_search} traces for the search workload (not timed)...", flush=True)
         search_experiment = populate_search(name, db_uri, str(workdir / "artifacts"), n_search, base_ms)
-        server = start(name, workdir)
+        server = start(name, workdir, timeout=600)  # MLflow takes minutes to start on a busy machine
         try:
             print(f"{name}: up in {server.startup_s:.1f} s; ingesting...", flush=True)
             runs = [ingest(server, n_traces, n_spans) for _ in range(args.repeat)]
