@@ -120,6 +120,18 @@ def payload_value(kind: str, payload: dict[str, Any]) -> Any:
     return None
 
 
+def _optional_text(data: dict[str, Any], name: str, limit: int | None = None) -> str | None:
+    """An optional string field (empty -> None), refused when it is another type or too long."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"Invalid {name} {value!r}: expected a string")
+    if limit is not None and len(value) > limit:
+        raise InvalidParameterError(f"Invalid {name}: longer than {limit} characters")
+    return value
+
+
 def assessment_from_json(data: Any, trace_id: str | None = None) -> Assessment:
     """An ``Assessment`` message from a request; ids and times may be left for the store to assign."""
     if not isinstance(data, dict):
@@ -134,6 +146,12 @@ def assessment_from_json(data: Any, trace_id: str | None = None) -> Assessment:
         raise InvalidParameterError("Missing value for required parameter 'assessment.assessment_name'.")
     source: dict[str, Any] = data["source"] if isinstance(data.get("source"), dict) else {}
     metadata: dict[str, Any] = data["metadata"] if isinstance(data.get("metadata"), dict) else {}
+    valid = data.get("valid", True)
+    if not isinstance(valid, bool):
+        raise InvalidParameterError(f"Invalid valid {valid!r}: expected true or false")
+    error = data.get("error")
+    if error is not None and not isinstance(error, dict):
+        raise InvalidParameterError("Invalid error: expected an object")
     now = int(time.time() * 1000)
     created = data.get("create_time")
     updated = data.get("last_update_time")
@@ -144,16 +162,16 @@ def assessment_from_json(data: Any, trace_id: str | None = None) -> Assessment:
         kind=kind,
         value=payload_value(kind, payload),
         payload=payload,
-        source_type=str(source.get("source_type") or "SOURCE_TYPE_UNSPECIFIED"),
-        source_id=str(source.get("source_id") or ""),
+        source_type=_optional_text(source, "source_type", 50) or "SOURCE_TYPE_UNSPECIFIED",
+        source_id=_optional_text(source, "source_id", 250) or "",
         create_time_ms=timestamp_from_json(created, "create_time") if created else now,
         last_update_time_ms=timestamp_from_json(updated, "last_update_time") if updated else now,
-        span_id=data.get("span_id") or None,
-        rationale=data.get("rationale") or None,
+        span_id=_optional_text(data, "span_id", 16),
+        rationale=_optional_text(data, "rationale"),
         metadata={str(k): str(v) for k, v in metadata.items()},
-        error=data.get("error") if isinstance(data.get("error"), dict) else None,
-        overrides=data.get("overrides") or None,
-        valid=bool(data.get("valid", True)),
+        error=error or None,
+        overrides=_optional_text(data, "overrides", 50),
+        valid=valid,
     )
 
 
@@ -204,31 +222,34 @@ def trace_info_from_json(data: Any) -> TraceInfo:
     trace_id = data.get("trace_id")
     if not isinstance(trace_id, str) or not trace_id:
         raise InvalidParameterError("Missing value for required parameter 'trace.trace_info.trace_id'.")
-    location = data.get("trace_location") or {}
+    location = data.get("trace_location")
     experiment = location.get("mlflow_experiment") if isinstance(location, dict) else None
     experiment_id = experiment.get("experiment_id") if isinstance(experiment, dict) else None
-    if not experiment_id:
+    if not isinstance(experiment_id, (str, int)) or isinstance(experiment_id, bool) or experiment_id == "":
         raise InvalidParameterError(
             "Only traces located in an MLflow experiment are supported (trace_location.mlflow_experiment)"
         )
     state = data.get("state") or TraceState.UNSPECIFIED
-    if state not in TraceState.ALL:
+    if not isinstance(state, str) or state not in TraceState.ALL:
         raise InvalidParameterError(
             f"Invalid trace state {state!r}; expected one of {', '.join(TraceState.ALL)}"
         )
     duration = data.get("execution_duration")
+    assessments = data.get("assessments") or []
+    if not isinstance(assessments, list):
+        raise InvalidParameterError("Invalid assessments: expected a list")
     return TraceInfo(
         trace_id=trace_id,
         experiment_id=str(experiment_id),
         request_time=timestamp_from_json(data.get("request_time") or 0, "request_time"),
         execution_duration=duration_from_json(duration) if duration is not None else None,
         state=state,
-        request_preview=data.get("request_preview"),
-        response_preview=data.get("response_preview"),
-        client_request_id=data.get("client_request_id") or None,
+        request_preview=_optional_text(data, "request_preview"),
+        response_preview=_optional_text(data, "response_preview"),
+        client_request_id=_optional_text(data, "client_request_id", 250),
         trace_metadata=_string_map(data.get("trace_metadata"), "trace_metadata"),
         tags=_string_map(data.get("tags"), "tags"),
-        assessments=[assessment_from_json(a, trace_id) for a in data.get("assessments") or []],
+        assessments=[assessment_from_json(a, trace_id) for a in assessments],
     )
 
 

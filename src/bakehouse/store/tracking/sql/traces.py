@@ -96,6 +96,8 @@ class TracesMixin:
         tags = {k: v for k, v in info.tags.items()}
         for key in tags:
             validate_key(key, "trace tag")
+        for key in info.trace_metadata:
+            validate_key(key, "trace metadata")
         metadata = dict(info.trace_metadata)
         metadata[TraceMetadata.INFO_FINALIZED] = "true"
         row = {
