@@ -150,14 +150,14 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, ui_server: UiServer, request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+def page(browser, ui_server: UiServer, request: pytest.FixtureRequest, tmp_path: Path):
     """A fresh page (1400x900) that fails the test on any uncaught page error; screenshot kept on failure."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.base = ui_server.url  # type: ignore[attr-defined]
+    pg.base = ui_server.url
     yield pg
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -169,13 +169,13 @@ def page(browser, ui_server: UiServer, request: pytest.FixtureRequest, tmp_path:
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
 
 
-def shot(page, name: str, full_page: bool = False) -> None:  # type: ignore[no-untyped-def]
+def shot(page, name: str, full_page: bool = False) -> None:
     """Save a documentation screenshot under docs/images/."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / f"ui-{name}.png"), full_page=full_page)

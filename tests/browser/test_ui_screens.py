@@ -483,7 +483,7 @@ def test_narrow_window_and_empty_and_error_states(page: Page, ui_server: UiServe
 def test_first_page_is_small_and_plotly_is_lazy(page: Page, ui_server: UiServer) -> None:
     sizes: dict[str, int] = {}
 
-    def on_response(resp):  # type: ignore[no-untyped-def]
+    def on_response(resp):
         if "/static-files/" in resp.url:
             sizes[resp.url] = int(resp.headers.get("content-length") or len(resp.body()))
 

@@ -465,7 +465,7 @@ def _snapshot(store, run_id):
         ({"params": [Param("../escape", "v")]}, "'..'|resolve"),
         ({"params": [Param("/abs", "v")]}, "resolve"),
         ({"tags": [RunTag("bad\x01key", "v")]}, "Names may only contain"),
-        ({"metrics": [Metric("m", "not-a-number", 1, 0)]}, "valid double"),  # type: ignore[arg-type]
+        ({"metrics": [Metric("m", "not-a-number", 1, 0)]}, "valid double"),
         ({"metrics": [Metric("m", 1.0, -5, 0)]}, "imestamp"),
         ({"metrics": [Metric("m", 1.0, 1, 2**64)]}, "step"),
         ({"metrics": [Metric(f"m{i}", 1.0, 1, 0) for i in range(1001)]}, "1000 metrics"),

@@ -183,7 +183,7 @@ def test_multi_worker_server_and_timeout(tmp_path: Path, iris_setup: tuple[Path,
     )
     sys.path.insert(0, str(tmp_path))
     try:
-        import slow_model_mod  # type: ignore[import-not-found]
+        import slow_model_mod
 
         bakehouse.pyfunc.save_model(tmp_path / "slow", slow_model_mod.Slow(), code_paths=[str(code)])
     finally:

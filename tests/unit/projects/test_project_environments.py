@@ -79,7 +79,7 @@ def test_conda_yaml_without_conda_falls_back_to_virtualenv(tmp_path: Path) -> No
         conda_or_virtualenv(path)
 
 
-def _project(tmp_path: Path, mlproject: str, files: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _project(tmp_path: Path, mlproject: str, files: dict[str, str] | None = None):
     (tmp_path / "MLproject").write_text(
         "name: p\n" + mlproject + "entry_points:\n  main:\n    command: echo\n"
     )

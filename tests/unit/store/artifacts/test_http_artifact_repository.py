@@ -24,7 +24,7 @@ from bakehouse.store.artifacts import get_artifact_repository
 from bakehouse.store.artifacts.http import ARTIFACTS_API, HttpArtifactRepository, ProxyArtifactRepository
 
 if TYPE_CHECKING:  # the fixtures' types, from this folder's conftest
-    from conftest import Script, ScriptedServer  # type: ignore[import-not-found]
+    from conftest import Script, ScriptedServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,7 +40,7 @@ def _settings(**overrides: object) -> HttpSettings:
         "backoff_factor": 0.01,
     }
     values.update(overrides)
-    return HttpSettings(**values)  # type: ignore[arg-type]
+    return HttpSettings(**values)
 
 
 @pytest.fixture
@@ -257,7 +257,7 @@ def test_proxy_uri_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (
         get_artifact_repository("mlflow-artifacts:/5/r", tracking_uri="http://explicit:1").server_url
         == "http://explicit:1"
-    )  # type: ignore[attr-defined]
+    )
 
 
 @pytest.mark.parametrize("tracking", [None, "sqlite:///x.db", "/local/path"])
