@@ -180,8 +180,8 @@ def _server_options(func: Any) -> Any:
             "--cors-allowed-origins",
             multiple=True,
             metavar="ORIGINS",
-            help="Origins allowed to call the API from a browser (comma-separated, wildcards ok). "
-            "Default: localhost only.",
+            help="Other origins allowed to call the API from a browser (comma-separated, wildcards ok). "
+            "Default: none; the server's own pages always may.",
         ),
         click.option(
             "--static-prefix", default="", metavar="PREFIX", help="Path prefix for every route, e.g. /mlflow."

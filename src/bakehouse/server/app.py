@@ -22,13 +22,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bakehouse import plugins
-from bakehouse.errors import ErrorCode, InvalidParameterError
+from bakehouse.errors import ErrorCode
 from bakehouse.server.artifact_access import ArtifactAccess
+from bakehouse.server.auth import hooks as auth_hooks
 from bakehouse.server.config import ServerConfig
 from bakehouse.server.handlers.meta import meta_routes
 from bakehouse.server.middleware import SecurityMiddleware
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
+from bakehouse.server.ui.routes import ui_routes
+from bakehouse.wire.artifacts import ENDPOINTS as ARTIFACT_ENDPOINTS
 from bakehouse.wire.endpoints import Endpoint, all_endpoints
+from bakehouse.wire.tracking import AJAX_ONLY_ENDPOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -45,24 +49,16 @@ def uri_scheme(uri: str) -> str:
 
 
 def create_tracking_store(config: ServerConfig) -> Any:
+    """The tracking store for ``--backend-store-uri`` (where artifact locations may point is checked by the
+    server itself, in :class:`~bakehouse.server.artifact_access.ArtifactAccess`, for every store alike)."""
     factory = plugins.tracking_stores.get(uri_scheme(config.backend_store_uri) or "sqlite")
-    try:
-        return factory(
-            config.backend_store_uri, config.effective_artifact_root, restrict_artifact_locations=True
-        )
-    except TypeError:  # a plug-in store without the server-only keyword
-        return factory(config.backend_store_uri, config.effective_artifact_root)
+    return factory(config.backend_store_uri, config.effective_artifact_root)
 
 
 def create_registry_store(config: ServerConfig) -> Any:
-    """The registry store, or None (with a log line) when it cannot be built yet."""
+    """The registry store for the registry URI; a store that cannot be built stops the server with its error."""
     uri = config.effective_registry_uri
-    try:
-        factory = plugins.registry_stores.get(uri_scheme(uri) or "sqlite")
-        return factory(uri)
-    except (ImportError, AttributeError) as exc:
-        logger.warning("Model registry disabled: no registry store for %s (%s)", uri, exc)
-        return None
+    return plugins.registry_stores.get(uri_scheme(uri) or "sqlite")(uri)
 
 
 class _FactoryMiddleware:
@@ -95,26 +91,16 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 def _auth_hooks(config: ServerConfig) -> tuple[list[MiddlewareFactory], HandlerWrapper | None]:
     if not config.app_name:
         return [], None
-    try:
-        from bakehouse.server.auth import hooks  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise InvalidParameterError(
-            f"--app-name {config.app_name!r} is not available in this installation"
-        ) from exc
-    middleware, wrapper = hooks(config)
+    middleware, wrapper = auth_hooks(config)
     return list(middleware), wrapper
 
 
 def served_endpoints(config: ServerConfig) -> list[Endpoint]:
-    endpoints = all_endpoints()
     if config.artifacts_only:
-        from bakehouse.wire.artifacts import ENDPOINTS as artifact_endpoints
-
-        return list(artifact_endpoints)
+        return list(ARTIFACT_ENDPOINTS)
+    endpoints = all_endpoints()
     if not config.serve_artifacts:
-        from bakehouse.wire.artifacts import ENDPOINTS as artifact_endpoints
-
-        names = {e.name for e in artifact_endpoints}
+        names = {e.name for e in ARTIFACT_ENDPOINTS}
         endpoints = [e for e in endpoints if e.name not in names]
     return endpoints
 
@@ -137,16 +123,9 @@ def create_app(
     routes: list[BaseRoute] = list(meta_routes(prefix, artifacts_only=config.artifacts_only))
     routes += routes_for(endpoints, prefix, wrapper)
     if not config.artifacts_only:
-        from bakehouse.wire.tracking import AJAX_ONLY_ENDPOINTS
-
         routes += routes_for(AJAX_ONLY_ENDPOINTS, prefix, wrapper, ajax_only=True)
         if config.serve_ui:
-            try:
-                from bakehouse.server.ui.routes import ui_routes
-            except ImportError as exc:  # the UI package is optional while it is being built
-                logger.info("Web UI not mounted: %s", exc)
-            else:
-                routes += ui_routes(prefix)
+            routes += ui_routes(prefix)
 
     middleware: list[Middleware] = []
     if not config.disable_security_middleware:

@@ -11,7 +11,6 @@ from bakehouse.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 DEFAULT_BACKEND_STORE_URI = f"sqlite:///./{DEFAULT_DB_FILE}"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
-DEFAULT_CORS_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
 
 
 def absolute_local_uri(uri: str) -> str:

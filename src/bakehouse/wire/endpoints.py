@@ -19,6 +19,7 @@ Conventions:
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,15 +43,14 @@ class Endpoint:
         return (self.method, *self.extra_methods)
 
 
+#: the modules holding the groups of endpoints, each with its own ``ENDPOINTS`` list
+ENDPOINT_GROUPS = ("tracking", "artifacts", "registry", "auth")
+
+
 def all_endpoints() -> list[Endpoint]:
-    """Every endpoint of every group. Imported lazily so clients load only what they use."""
+    """Every endpoint of every group. The groups import this module, so they are imported here, on first
+    call (a client that needs one group loads only that one); a group that fails to import raises."""
     endpoints: list[Endpoint] = []
-    for module_name in ("tracking", "artifacts", "registry", "auth"):
-        try:
-            module = __import__(f"bakehouse.wire.{module_name}", fromlist=["ENDPOINTS"])
-        except ModuleNotFoundError as exc:
-            if exc.name == f"bakehouse.wire.{module_name}":
-                continue  # group not built yet
-            raise
-        endpoints.extend(module.ENDPOINTS)
+    for group in ENDPOINT_GROUPS:
+        endpoints.extend(importlib.import_module(f"bakehouse.wire.{group}").ENDPOINTS)
     return endpoints

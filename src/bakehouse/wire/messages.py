@@ -2,18 +2,17 @@
 
 Requests are pydantic models that ignore unknown fields (MLflow's parser does) and accept proto-JSON
 spellings: int64 as number or decimal string, doubles as numbers or ``"NaN"``/``"Infinity"``. Booleans are
-refused where a number is expected, and int64 values out of range are refused, so nothing is stored as
-something other than what was sent.
+refused where a number is expected, numbers where a string is expected, and int64 values out of range, so
+nothing is stored as something other than what was sent.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictFloat,
@@ -40,24 +39,20 @@ def _to_double(value: float | str) -> float:
     return float(value)
 
 
-def _id_string(value: Any) -> Any:
-    """IDs are strings on the wire; a bare integer experiment id is accepted as its decimal form."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
 # The types below validate inside pydantic-core (no Python call per field on the way in), which matters for
 # a 1000-metric log-batch. Strict ints and floats refuse booleans; int64 also arrives as a decimal string
 # (proto-JSON); doubles also arrive as "NaN", "Infinity", "-Infinity".
 _NONFINITE = Literal["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf", "infinity", "-infinity"]
 Int64 = Annotated[
-    Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)] | Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")],
+    Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]
+    | Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")],
     AfterValidator(_to_int64),
 ]
 Double = Annotated[StrictFloat | StrictInt | _NONFINITE, AfterValidator(_to_double)]
-Id = Annotated[str, BeforeValidator(_id_string)]
 Text = Annotated[StrictStr, Field(pattern=r"^[^\x00]*$")]
+#: experiment, run, model ids and version numbers: strings in MLflow's protocol, so ``"experiment_id": 13`` is
+#: refused (400) as MLflow's server refuses it, rather than guessed at
+Id = Text
 
 
 class WireModel(BaseModel):

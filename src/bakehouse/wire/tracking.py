@@ -83,7 +83,7 @@ class DeleteExperimentTag(WireModel):
 
 # ---------------------------------------------------------------------------------------------- runs
 class CreateRun(WireModel):
-    experiment_id: Id | None = None
+    experiment_id: Id  # required, as in MLflow (a run never lands in experiment 0 by omission)
     user_id: Text | None = None
     run_name: Text | None = None
     start_time: Int64 | None = None

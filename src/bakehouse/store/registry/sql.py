@@ -9,8 +9,6 @@ written to ``registry_events`` in the same transaction as the change itself.
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +55,7 @@ from bakehouse.store.registry.validation import (
     validate_tag,
     validate_version,
 )
+from bakehouse.store.search import decode_page_token, encode_page_token
 
 ACTIVE_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
 
@@ -66,22 +65,6 @@ rmt, mvt, rma, ev = registered_model_tags, model_version_tags, registered_model_
 
 def _now() -> int:
     return int(time.time() * 1000)
-
-
-def _encode_token(offset: int) -> str:
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = int(json.loads(base64.b64decode(token))["offset"])
-    except Exception:  # noqa: BLE001 - any malformed token is the caller's error
-        raise InvalidParameterError(f"Invalid page token '{token}'.") from None
-    if offset < 0:
-        raise InvalidParameterError(f"Invalid page token '{token}'.")
-    return offset
 
 
 def _model_not_found(name: str) -> NotFoundError:
@@ -343,14 +326,14 @@ class SqlRegistryStore:
         if max_results is None:
             max_results = REGISTERED_MODELS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, REGISTERED_MODELS_MAX_RESULTS_THRESHOLD)
-        offset = _decode_token(page_token)
+        offset = decode_page_token(page_token)
         query = build_registered_model_search(filter_string, order_by, offset, max_results + 1)
         with self._read() as conn:
             names = [r[0] for r in conn.execute(query)]
             by_name = {r.name: r for r in conn.execute(select(rm).where(rm.c.name.in_(names[:max_results])))}
             rows = [by_name[n] for n in names[:max_results] if n in by_name]
             models = self._models_from_rows(conn, rows)
-        token = _encode_token(offset + max_results) if len(names) > max_results else ""
+        token = encode_page_token(offset + max_results) if len(names) > max_results else ""
         return PagedList(models, token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
@@ -603,7 +586,7 @@ class SqlRegistryStore:
         if max_results is None:
             max_results = MODEL_VERSIONS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, MODEL_VERSIONS_MAX_RESULTS_THRESHOLD)
-        offset = _decode_token(page_token)
+        offset = decode_page_token(page_token)
         query = build_model_version_search(filter_string, order_by, offset, max_results + 1)
         with self._read() as conn:
             keys = [(r[0], int(r[1])) for r in conn.execute(query)]
@@ -614,7 +597,7 @@ class SqlRegistryStore:
                     by_key[(r.name, r.version)] = r
             rows = [by_key[k] for k in page if k in by_key]
             versions = self._versions_from_rows(conn, rows)
-        token = _encode_token(offset + max_results) if len(keys) > max_results else ""
+        token = encode_page_token(offset + max_results) if len(keys) > max_results else ""
         return PagedList(versions, token)
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:

@@ -161,7 +161,12 @@ class TrackingStore(Protocol):
         datasets: Sequence[dict[str, str | None]] | None = None,
     ) -> PagedList[LoggedModel]: ...
 
-    # ---------------------------------------------------------------------------- garbage collection
+
+@runtime_checkable
+class GarbageCollectingStore(TrackingStore, Protocol):
+    """A store that can delete for good what was deleted (``bakehouse gc``): the SQL store. A REST store
+    is not one, as MLflow's REST API has no permanent deletion; ``bakehouse gc`` says so when given one."""
+
     def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]: ...
 
     def hard_delete_run(self, run_id: str) -> None: ...
