@@ -179,7 +179,7 @@ def test_sources_outside_the_run_are_refused(client, tmp_path):
     with pytest.raises(MlflowException, match="local path") as local:
         client.create_model_version(name, _save(tmp_path, 1))
     assert local.value.error_code == "INVALID_PARAMETER_VALUE"
-    with pytest.raises(MlflowException, match="Relative paths"):
+    with pytest.raises(MlflowException, match="relative path references"):
         client.create_model_version(name, "s3://bucket/a/../../etc")
     with pytest.raises(MlflowException, match="run_id"):
         client.create_model_version(name, "mlflow-artifacts:/0/someone-elses-run/artifacts/model")

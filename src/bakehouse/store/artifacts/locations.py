@@ -45,11 +45,11 @@ def _check_form(what: str, uri: str, form: str) -> None:
         raise _refuse(what, uri, "a query ('?') or fragment ('#') is not allowed")
     parts = _split(what, uri, form)
     if parts.netloc in (".", ".."):
-        raise _refuse(what, uri, "relative references ('..', '.') are not allowed")
+        raise _refuse(what, uri, "relative path references ('..', '.') are not allowed")
     for segment in parts.path.split("/"):
         if parameter_free(segment) in (".", "..") or (";" in segment and parameter_free(segment) == ""):
             raise _refuse(
-                what, uri, "relative references ('..', '.', also percent-encoded or with ';') are not allowed"
+                what, uri, "relative path references ('..', '.', also percent-encoded or with ';') are not allowed"
             )
 
 
