@@ -14,6 +14,7 @@ import base64
 import http.client
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,7 +215,11 @@ def _traversal_requests(setup: Setup, path: str) -> Iterator[tuple[str, str, byt
         f"/api/2.0/mlflow/logged-models/{model}/artifacts/directories?artifact_directory_path={query}",
         None,
     )
-    yield "GET", f"/ajax-api/2.0/mlflow/logged-models/{model}/artifacts/files?artifact_file_path={query}", None
+    yield (
+        "GET",
+        f"/ajax-api/2.0/mlflow/logged-models/{model}/artifacts/files?artifact_file_path={query}",
+        None,
+    )
 
 
 def test_encoded_traversal_is_refused_on_every_artifact_route(setup: Setup) -> None:
@@ -520,9 +525,149 @@ def test_cors_is_granted_to_the_own_origin_and_named_origins_only(setup: Setup) 
 
 def test_the_outside_check_can_fail(setup: Setup) -> None:
     """The proof above is only worth something if it notices a read outside the root: here is one."""
-    with pytest.raises(AssertionError, match="something touched files outside the artifact root"):
-        with OutsideUntouched(setup):
-            (setup.zone / "secrets" / "passwd.txt").read_bytes()
-    with pytest.raises(AssertionError, match="planted secrets were served"):
-        with OutsideUntouched(setup) as outside:
-            outside.check("a leaky route", f"...{SECRET}...".encode())
+    touched = pytest.raises(AssertionError, match="something touched files outside the artifact root")
+    with touched, OutsideUntouched(setup):
+        (setup.zone / "secrets" / "passwd.txt").read_bytes()
+    served = pytest.raises(AssertionError, match="planted secrets were served")
+    with served, OutsideUntouched(setup) as outside:
+        outside.check("a leaky route", f"...{SECRET}...".encode())
+
+
+# ---------------------------------------------------------------------- every field of every endpoint
+def _example(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """A schema-valid value with every optional property present (so every field can be made hostile)."""
+    if "$ref" in schema:
+        return _example(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    if "anyOf" in schema:
+        options = [o for o in schema["anyOf"] if o.get("type") != "null"]
+        return _example(options[0], defs)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: _example(sub, defs) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_example(schema.get("items", {}), defs)]
+    return {"string": "x", "integer": 1, "number": 1.0, "boolean": False}.get(str(kind), "x")
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, (*path, index))
+    else:
+        yield path, value
+
+
+def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
+    return copy
+
+
+def _sweep_ids(server: Server) -> dict[str, Any]:
+    """Real entities for the sweep, so that writes get past their lookups to the hostile value itself."""
+    tag = os.urandom(4).hex()
+    status, body = _json(server, "POST", "/api/2.0/mlflow/experiments/create", {"name": f"sweep-{tag}"})
+    assert status == 200, body
+    experiment_id = body["experiment_id"]
+    status, body = _json(server, "POST", "/api/2.0/mlflow/runs/create", {"experiment_id": experiment_id})
+    assert status == 200, body
+    run_id = body["run"]["info"]["run_id"]
+    status, body = _json(server, "POST", "/api/2.0/mlflow/logged-models", {"experiment_id": experiment_id})
+    assert status == 200, body
+    model_id = body["model"]["info"]["model_id"]
+    name = f"sweep-model-{tag}"
+    assert _json(server, "POST", "/api/2.0/mlflow/registered-models/create", {"name": name})[0] == 200
+    status, body = _json(
+        server,
+        "POST",
+        "/api/2.0/mlflow/model-versions/create",
+        {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id},
+    )
+    assert status == 200, body
+    return {
+        "run_id": run_id,
+        "run_uuid": run_id,
+        "run_ids": [run_id],
+        "source_run_id": run_id,
+        "experiment_id": experiment_id,
+        "experiment_ids": [experiment_id],
+        "model_id": model_id,
+        "name": name,
+        "version": "1",
+    }
+
+
+def _field_sweep(server: Server) -> list[str]:
+    """Every JSON endpoint, its ids filled with real entities, with each string field in turn set to hostile
+    strings and each integer field to huge integers; returns what misbehaved (5xx, or a 4xx without MLflow's
+    error body). Deleting endpoints go last, so the entities live through the rest."""
+    from bakehouse.wire.endpoints import all_endpoints
+
+    ids = _sweep_ids(server)
+    endpoints = [e for e in all_endpoints() if not e.raw and e.request is not None]
+    endpoints.sort(key=lambda e: e.name.startswith("Delete"))
+    problems = []
+    for endpoint in endpoints:
+        schema = endpoint.request.model_json_schema()
+        example = _example(schema, schema.get("$defs", {}))
+        body = {key: ids.get(key, value) for key, value in example.items()}
+        path = f"/api/{endpoint.version}" + re.sub(
+            r"\{([^}:]+)[^}]*\}", lambda m: str(ids.get(m.group(1), "x")), endpoint.path
+        )
+        for leaf, original in _leaves(body):
+            if isinstance(original, bool):
+                continue
+            hostile = (
+                ["a\x00b", "%25252e%25252e%25252f", "..;/x", "a\\b"]
+                if isinstance(original, str)
+                else [2**64, -(2**63) - 1, 10**40]
+                if isinstance(original, int)
+                else []
+            )
+            for value in hostile:
+                variant = _replaced(body, leaf, value)
+                if endpoint.method == "GET":
+                    flat = [
+                        (k, item)
+                        for k, v in variant.items()
+                        for item in (v if isinstance(v, list) else [v])
+                        if not isinstance(item, (dict, list))
+                    ]
+                    target = path + "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in flat)
+                    status, _, response = _raw(server, "GET", target)
+                else:
+                    status, _, response = _raw(server, endpoint.method, path, json.dumps(variant).encode())
+                if status >= 500 and not (status == 501 and b"NOT_IMPLEMENTED" in response):
+                    problems.append(f"{endpoint.name} {leaf}={value!r}: HTTP {status} {response[:150]!r}")
+                elif status >= 400 and b'"error_code"' not in response:
+                    problems.append(f"{endpoint.name} {leaf}={value!r}: HTTP {status} without an error body")
+    return problems
+
+
+def test_hostile_value_in_every_field_of_every_endpoint(setup: Setup) -> None:
+    offset = setup.server.log_path.stat().st_size
+    with OutsideUntouched(setup) as outside:
+        problems = _field_sweep(setup.server)
+        outside.check("field sweep", b"")
+    assert problems == [], "\n".join(problems[:20])
+    assert "Traceback" not in setup.server.log_path.read_text(errors="replace")[offset:]
+
+
+@pytest.mark.postgres
+def test_hostile_value_in_every_field_on_postgresql(tmp_path: Path, postgres_uri: str) -> None:
+    """PostgreSQL refuses NUL in text and integers beyond 64 bits, where SQLite stores them: each such value
+    must be refused before it reaches the database."""
+    server = start_server(tmp_path / "pg-server", backend_store_uri=postgres_uri)
+    try:
+        problems = _field_sweep(server)
+        assert problems == [], "\n".join(problems[:20])
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()
