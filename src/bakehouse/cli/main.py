@@ -122,9 +122,9 @@ def _report(exc: Exception, debug: bool) -> None:
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, BakehouseError):
         output.error(exc.message)
-    elif type(exc).__module__.startswith("sqlalchemy") and getattr(exc, "orig", None) is not None:
+    elif type(exc).__module__.startswith("sqlalchemy") and (orig := getattr(exc, "orig", None)) is not None:
         # the driver's own words, without SQLAlchemy's wrapper, statement and documentation link
-        reason = " ".join(str(exc.orig).split())
+        reason = " ".join(str(orig).split())
         output.error(f"The database refused or could not be reached: {reason}")
     else:
         message = str(exc) or type(exc).__name__

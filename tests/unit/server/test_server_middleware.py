@@ -60,7 +60,9 @@ def test_cors_preflight_allowed_for_the_servers_own_origin(api: SyncASGIClient) 
     assert r.headers["access-control-allow-origin"] == "http://localhost"
 
 
-@pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:8888", "http://[::1]:1", "null"])
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:3000", "http://127.0.0.1:8888", "http://[::1]:1", "null"]
+)
 def test_another_local_origin_gets_no_cors_grant(api: SyncASGIClient, origin: str) -> None:
     """Another port on localhost is another origin (any local program or a DNS-rebinding page can serve one)."""
     preflight = api.request(

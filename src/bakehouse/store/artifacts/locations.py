@@ -49,7 +49,9 @@ def _check_form(what: str, uri: str, form: str) -> None:
     for segment in parts.path.split("/"):
         if parameter_free(segment) in (".", "..") or (";" in segment and parameter_free(segment) == ""):
             raise _refuse(
-                what, uri, "relative path references ('..', '.', also percent-encoded or with ';') are not allowed"
+                what,
+                uri,
+                "relative path references ('..', '.', also percent-encoded or with ';') are not allowed",
             )
 
 
