@@ -11,7 +11,6 @@ carry the planted secrets.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from urllib.parse import quote
 import pytest
 from fs_watch import FileSystemWatch
 from server_process import Server, start_server
+from server_process import raw_http as _raw
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -40,27 +40,6 @@ class Setup:
     experiment_id: str
     run_id: str
     model_id: str
-
-
-def _raw(
-    server: Server, method: str, target: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        all_headers = {"Host": f"127.0.0.1:{server.port}", **(headers or {})}
-        if body is not None:
-            all_headers.setdefault("Content-Type", "application/json")
-            all_headers["Content-Length"] = str(len(body))
-        for key, value in all_headers.items():
-            conn.putheader(key, value)
-        conn.endheaders()
-        if body is not None:
-            conn.send(body)
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
 
 
 def _json(server: Server, method: str, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:

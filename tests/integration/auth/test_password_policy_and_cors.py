@@ -3,14 +3,11 @@ even for credentialed requests. Against a real ``bakehouse server --auth`` over 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from auth_support import ADMIN, PASSWORD, AuthServer
+from auth_support import ADMIN, PASSWORD, AuthServer, server_start_refused
 
 WEAK = [
     ("12345678", "at least 12 characters"),
@@ -57,25 +54,7 @@ def test_weak_passwords_are_refused_on_change_and_the_old_one_keeps_working(auth
 
 
 def test_a_weak_first_administrator_password_stops_the_server_with_the_reason(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if "ADMIN" not in k}
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "bakehouse"),
-            "server",
-            "--auth",
-            "--port",
-            "0",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'a.db'}",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**env, "BAKEHOUSE_ADMIN_PASSWORD": "12345678"},
-        cwd=tmp_path,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = server_start_refused(tmp_path, {"BAKEHOUSE_ADMIN_PASSWORD": "12345678"})
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "at least 12 characters" in output and "Traceback" not in output
