@@ -395,11 +395,13 @@ def _page_token_requests(setup: Setup, token: str) -> list[tuple[str, str, dict[
 
 
 def test_malformed_or_out_of_range_page_tokens_are_400(setup: Setup) -> None:
-    for token in HOSTILE_TOKENS:
-        for method, target, payload in _page_token_requests(setup, token):
-            body = json.dumps(payload).encode() if payload is not None else None
-            status, _, response = _raw(setup.server, method, target, body)
-            _assert_invalid(status, response, f"{method} {target[:80]} token={token[:40]}")
+    with OutsideUntouched(setup) as outside:
+        for token in HOSTILE_TOKENS:
+            for method, target, payload in _page_token_requests(setup, token):
+                body = json.dumps(payload).encode() if payload is not None else None
+                status, _, response = _raw(setup.server, method, target, body)
+                outside.check(target, response)
+                _assert_invalid(status, response, f"{method} {target[:80]} token={token[:40]}")
     # the largest offset a token may hold is still a valid (empty) page
     largest = _token(2**53 - 1)
     for method, target, payload in _page_token_requests(setup, largest):
@@ -443,9 +445,11 @@ def test_numbers_where_the_protocol_has_strings_are_400(setup: Setup) -> None:
     ]
     runs_before = _run_count(setup)
     names_before = _experiment_names(setup)
-    for path, payload in requests:
-        status, _, body = _raw(setup.server, "POST", f"/api/2.0{path}", json.dumps(payload).encode())
-        _assert_invalid(status, body, f"{path} {payload}")
+    with OutsideUntouched(setup) as outside:
+        for path, payload in requests:
+            status, _, body = _raw(setup.server, "POST", f"/api/2.0{path}", json.dumps(payload).encode())
+            outside.check(path, body)
+            _assert_invalid(status, body, f"{path} {payload}")
     assert _run_count(setup) == runs_before
     assert _experiment_names(setup) == names_before
     status, _, raw = _raw(setup.server, "GET", f"/api/2.0/mlflow/runs/get?run_id={run}")
