@@ -8,6 +8,7 @@ served normally.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -121,7 +122,9 @@ class LoginThrottle:
 
     @staticmethod
     def _key(address: str, identity: str) -> str:
-        return f"{address}\x00{identity}"
+        """A fixed-size key: a user name as typed can be as long as a request header allows."""
+        digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return f"{address}\x00{digest}"
 
     def retry_after(self, address: str, identity: str) -> tuple[float, str]:
         """Seconds still to wait before these credentials are even checked (0: go ahead), and why."""
