@@ -214,6 +214,14 @@ def _server_options(func: Any) -> Any:
             help="With --auth: requests per second per client address (0 = no limit).",
         ),
         click.option(
+            "--login-failures-per-address",
+            default=100,
+            show_default=True,
+            type=click.IntRange(min=5),
+            help="With --auth: failed logins one address may make, over all user names, before every login "
+            "from it is slowed down (each user name at an address gets 5).",
+        ),
+        click.option(
             "--forwarded-allow-ips",
             default="",
             metavar="IPS",
@@ -254,6 +262,7 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
         log_level=kwargs["log_level"].lower(),
         auth_default_permission=kwargs["auth_default_permission"].upper(),
         rate_limit_per_second=kwargs["rate_limit"],
+        login_failures_per_address=kwargs["login_failures_per_address"],
         forwarded_allow_ips=kwargs["forwarded_allow_ips"],
     )
 

@@ -53,6 +53,8 @@ class ServerConfig:
     auth_default_permission: str = "READ"
     #: with authentication: requests per second per client address (bursts of twice that); 0 turns it off
     rate_limit_per_second: float = 1000.0
+    #: with authentication: failed logins per client address (over all user names) before the back-off
+    login_failures_per_address: int = 100
     #: proxies whose X-Forwarded-For / X-Forwarded-Proto headers are trusted (comma-separated, "*" = all)
     forwarded_allow_ips: str = ""
 

@@ -15,14 +15,14 @@ import time
 from pathlib import Path
 
 import httpx
-from auth_support import PASSWORD, AuthServer
+from auth_support import ADMIN, PASSWORD, AuthServer, start_auth_server, stop_server
 
 CURRENT_USER = "/api/2.0/mlflow/users/current"
 LOGIN = "/bakehouse/auth/login"
 #: failures an address gets for one user name before the back-off starts (LoginThrottle.free_attempts)
 FREE_ATTEMPTS = 5
-#: failures an address gets over all user names before the back-off starts for everyone there
-ADDRESS_FREE_ATTEMPTS = 100
+#: the per-address ceiling (failures over all user names) the spraying test's server is started with
+SPRAY_CEILING = 20
 
 
 def client_from(server: AuthServer, address: str, auth: tuple[str, str] | None = None) -> httpx.Client:
@@ -117,19 +117,32 @@ def test_colleagues_at_the_same_address_keep_signing_in(auth_server: AuthServer)
         assert office.get(CURRENT_USER, auth=("editor", "a-typo-of-mine")).status_code == 401  # not 429
 
 
-def test_spraying_many_user_names_from_one_address_is_throttled(auth_server: AuthServer) -> None:
-    """The per-address ceiling: guesses spread over many user names (one each) slow the address down."""
-    with client_from(auth_server, "127.0.0.10") as sprayer, client_from(auth_server, "127.0.0.11") as other:
-        statuses = [
-            sprayer.get(CURRENT_USER, auth=(f"user-{i:03d}", "Summer2026!")).status_code
-            for i in range(ADDRESS_FREE_ATTEMPTS + 3)
-        ]
-        assert statuses[:ADDRESS_FREE_ATTEMPTS] == [401] * ADDRESS_FREE_ATTEMPTS
-        assert statuses[ADDRESS_FREE_ATTEMPTS:] == [429] * 3, statuses[ADDRESS_FREE_ATTEMPTS - 2 :]
-        blocked = sprayer.get(CURRENT_USER, auth=("editor", PASSWORD))  # even a right password waits now
-        assert blocked.status_code == 429 and "from this address" in blocked.json()["message"]
-        retry_after(blocked)
-        assert other.get(CURRENT_USER, auth=("editor", PASSWORD)).status_code == 200  # other addresses: fine
+def test_spraying_many_user_names_from_one_address_is_throttled(tmp_path: Path) -> None:
+    """The per-address ceiling: guesses spread over many user names (one each) slow the address down.
+    Its own server with a lower ceiling (--login-failures-per-address), as each guess costs an Argon2 check."""
+    proc, url, log_path = start_auth_server(
+        tmp_path, extra_args=("--login-failures-per-address", str(SPRAY_CEILING))
+    )
+    server = AuthServer(url, str(log_path))
+    try:
+        with server.http(*ADMIN) as admin:
+            made = admin.post(
+                "/api/2.0/mlflow/users/create", json={"username": "editor", "password": PASSWORD}
+            )
+            assert made.status_code == 200, made.text
+        with client_from(server, "127.0.0.10") as sprayer, client_from(server, "127.0.0.11") as other:
+            statuses = [
+                sprayer.get(CURRENT_USER, auth=(f"user-{i:03d}", "Summer2026!")).status_code
+                for i in range(SPRAY_CEILING + 3)
+            ]
+            assert statuses[:SPRAY_CEILING] == [401] * SPRAY_CEILING
+            assert statuses[SPRAY_CEILING:] == [429] * 3, statuses[SPRAY_CEILING - 2 :]
+            blocked = sprayer.get(CURRENT_USER, auth=("editor", PASSWORD))  # even a right password waits now
+            assert blocked.status_code == 429 and "from this address" in blocked.json()["message"]
+            retry_after(blocked)
+            assert other.get(CURRENT_USER, auth=("editor", PASSWORD)).status_code == 200  # elsewhere: fine
+    finally:
+        stop_server(proc)
 
 
 def test_right_password_is_refused_until_the_back_off_has_passed(auth_server: AuthServer) -> None:

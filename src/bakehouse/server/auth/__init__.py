@@ -99,6 +99,7 @@ def build_runtime(config: Any, tracking_store: Any) -> AuthRuntime:
         signer=SessionSigner(_secret_key()),
         static_prefix=config.static_prefix,
         rate_limiter=RateLimiter(rate, max(rate * 2, 1.0)),
+        throttle=LoginThrottle(address_free_attempts=int(config.login_failures_per_address)),
     )
 
 
