@@ -107,22 +107,17 @@ def _hostile_value(draw: Any, value: Any) -> Any:
     return value
 
 
-def hostile_cases(operation: Any) -> Any:
-    """Schema-valid cases of ``operation`` whose string and integer values are mixed with hostile ones."""
-
-    @st.composite
-    def build(draw: Any) -> Any:
-        case = draw(operation.as_strategy(GenerationMode.POSITIVE))
-        changed = False
-        for attribute in ("body", "query", "path_parameters"):
-            value = getattr(case, attribute, None)
-            if isinstance(value, dict):
-                hostile = _hostile_value(draw, value)
-                changed = changed or hostile != value
-                setattr(case, attribute, hostile)
-        return case, changed
-
-    return build()
+def make_hostile(case: Any, data: Any) -> bool:
+    """Swap some of ``case``'s string and integer values for hostile ones (drawn from ``st.data()``, so the
+    schema-valid case is drawn by ``@given`` as in the other modes); whether anything changed."""
+    changed = False
+    for attribute in ("body", "query", "path_parameters"):
+        value = getattr(case, attribute, None)
+        if isinstance(value, dict):
+            hostile = _hostile_value(data.draw, value)
+            changed = changed or hostile != value
+            setattr(case, attribute, hostile)
+    return changed
 
 
 @dataclass
@@ -164,6 +159,41 @@ def _acceptable(path: str, response: Any) -> str | None:
 HOSTILE = "hostile"
 
 
+def _checker(
+    operation: Any, mode: Any, base_url: str, headers: dict[str, str], findings: Findings, session: Any
+) -> Any:
+    """The hypothesis test for one operation and mode. The hostile mode draws a schema-valid case like the
+    positive one and swaps values inside the test (keeping hypothesis's stack as shallow as the other
+    modes': its strategy descriptions parse source with ``ast`` and hit CPython's recursion checks)."""
+    hostile_mode = mode == HOSTILE
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @given(case=operation.as_strategy(GenerationMode.POSITIVE if hostile_mode else mode), data=st.data())
+    def check(case: Any, data: Any) -> None:
+        findings.requests += 1
+        if hostile_mode:
+            findings.hostile_requests += make_hostile(case, data)
+        try:
+            response = case.call(base_url=base_url, session=session, headers=headers, timeout=30)
+        except Exception as exc:  # noqa: BLE001 - a dropped connection or a hang is a finding too
+            findings.add(
+                operation.label, f"{type(exc).__name__}: {exc}\n      {case.as_curl_command(headers)}"
+            )
+            return
+        problem = _acceptable(operation.path, response)
+        if problem:
+            findings.add(operation.label, f"{problem}\n      {case.as_curl_command(headers)}")
+
+    return check
+
+
 def fuzz_operation(
     operation: Any,
     base_url: str,
@@ -184,39 +214,8 @@ def fuzz_operation(
         modes += (HOSTILE,) if has_input else ()
     session = requests.Session()
     for mode in modes:
-        # (case, whether it carries a hostile value)
-        strategy = (
-            hostile_cases(operation)
-            if mode == HOSTILE
-            else operation.as_strategy(mode).map(lambda case: (case, False))
-        )
-
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-            phases=[Phase.explicit, Phase.generate],
-        )
-        @given(drawn=strategy)
-        def check(drawn: Any) -> None:
-            case, hostile = drawn
-            findings.requests += 1
-            findings.hostile_requests += hostile
-            try:
-                response = case.call(base_url=base_url, session=session, headers=headers, timeout=30)
-            except Exception as exc:  # noqa: BLE001 - a dropped connection or a hang is a finding too
-                findings.add(
-                    operation.label, f"{type(exc).__name__}: {exc}\n      {case.as_curl_command(headers)}"
-                )
-                return
-            problem = _acceptable(operation.path, response)
-            if problem:
-                findings.add(operation.label, f"{problem}\n      {case.as_curl_command(headers)}")
-
         try:
-            check()
+            _checker(operation, mode, base_url, headers, findings, session)()
         except Unsatisfiable:
             continue  # e.g. no way to violate the schema of a path-only operation
     session.close()
