@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakehouse.version import __version__
 
-if TYPE_CHECKING:  # (``run`` and ``infer_signature``, outside ``__all__``, stay lazy and untyped here)
-    from bakehouse.client.autolog import autolog
+if TYPE_CHECKING:  # (``infer_signature``, outside ``__all__``, stays lazy and untyped here)
     from bakehouse.client.client import Client
     from bakehouse.client.client import Client as MlflowClient
     from bakehouse.client.fluent import (
@@ -82,6 +81,7 @@ if TYPE_CHECKING:  # (``run`` and ``infer_signature``, outside ``__all__``, stay
         set_system_metrics_samples_before_logging,
         set_system_metrics_sampling_interval,
     )
+    from bakehouse.models.autolog import autolog
 
 #: the fluent API (``bakehouse.client.fluent``), MLflow's top-level function names
 _FLUENT_NAMES = frozenset(
@@ -138,14 +138,13 @@ _LAZY_ATTRIBUTES = {
     "search_registered_models": "bakehouse.client.registry_fluent:search_registered_models",
     "search_model_versions": "bakehouse.client.registry_fluent:search_model_versions",
     "infer_signature": "bakehouse.models.schema_inference:infer_signature",
-    "run": "bakehouse.projects:run",
     "get_logged_model": "bakehouse.client.logged_models_fluent:get_logged_model",
     "search_logged_models": "bakehouse.client.logged_models_fluent:search_logged_models",
     "last_logged_model": "bakehouse.client.logged_models_fluent:last_logged_model",
     "set_logged_model_tags": "bakehouse.client.logged_models_fluent:set_logged_model_tags",
     "delete_logged_model_tag": "bakehouse.client.logged_models_fluent:delete_logged_model_tag",
     "log_model_params": "bakehouse.client.logged_models_fluent:log_model_params",
-    "autolog": "bakehouse.client.autolog:autolog",
+    "autolog": "bakehouse.models.autolog:autolog",
     "enable_system_metrics_logging": "bakehouse.client.system_metrics:enable_system_metrics_logging",
     "disable_system_metrics_logging": "bakehouse.client.system_metrics:disable_system_metrics_logging",
     "set_system_metrics_sampling_interval": "bakehouse.client.system_metrics:set_system_metrics_sampling_interval",
@@ -158,6 +157,13 @@ _LAZY_MODULES = frozenset(
         "sklearn",
         "pyfunc",
         "pytorch",
+        "xgboost",
+        "lightgbm",
+        "catboost",
+        "keras",
+        "onnx",
+        "statsmodels",
+        "transformers",
         "models",
         "projects",
         "entities",

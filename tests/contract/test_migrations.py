@@ -175,3 +175,38 @@ def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_datab
         assert (
             conn.exec_driver_sql("SELECT count(*) FROM experiments").scalar() == 1
         )  # one Default experiment
+
+
+def _downgrade_to(uri: str, revision: str) -> None:
+    from alembic import command
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = db_engine.get_engine(uri)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def test_the_default_permission_moves_into_the_database_and_back(empty_database: str) -> None:
+    """0005 adds auth_settings, where every server reads the default permission; downgrade removes it."""
+    from sqlalchemy import inspect
+
+    from bakehouse.store.auth import AuthStore, Permission
+
+    _upgrade_to(empty_database, "0004_metrics_clustered")
+    engine = db_engine.get_engine(empty_database)
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("auth_settings")
+    db_engine.upgrade(empty_database)
+    store = AuthStore(empty_database)
+    assert store.get_default_permission() is None  # never set: servers use READ until someone sets it
+    assert store.set_default_permission("no_permissions") is None
+    assert store.set_default_permission(Permission.EDIT) == Permission.NO_PERMISSIONS
+    assert AuthStore(empty_database).get_default_permission() == Permission.EDIT  # another process agrees
+    _downgrade_to(empty_database, "0004_metrics_clustered")
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("auth_settings")
+        assert db_engine.current_revision(engine) == "0004_metrics_clustered"
+    db_engine.upgrade(empty_database)
+    assert AuthStore(empty_database).get_default_permission() is None

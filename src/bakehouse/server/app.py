@@ -26,10 +26,17 @@ from bakehouse.errors import ErrorCode
 from bakehouse.server.artifact_access import ArtifactAccess
 from bakehouse.server.auth import hooks as auth_hooks
 from bakehouse.server.config import ServerConfig
+from bakehouse.server.error_boundary import ErrorBoundaryMiddleware
+from bakehouse.server.forwarded import ForwardedHeadersMiddleware
 from bakehouse.server.handlers.meta import meta_routes
+from bakehouse.server.metrics import RequestMetricsMiddleware, record_pool_capacity, watch_database_pools
 from bakehouse.server.middleware import SecurityMiddleware
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
 from bakehouse.server.ui.routes import ui_routes
+from bakehouse.store.db.engine import open_engines
+from bakehouse.store.registry.base import RegistryStore
+from bakehouse.store.tracking.base import TrackingStore
+from bakehouse.uri import uri_scheme
 from bakehouse.wire.artifacts import ENDPOINTS as ARTIFACT_ENDPOINTS
 from bakehouse.wire.endpoints import Endpoint, all_endpoints
 from bakehouse.wire.tracking import AJAX_ONLY_ENDPOINTS
@@ -40,25 +47,19 @@ ASGIApp = Callable[..., Any]
 MiddlewareFactory = Callable[[ASGIApp], ASGIApp]
 
 
-def uri_scheme(uri: str) -> str:
-    """``postgresql+psycopg://...`` -> ``postgresql``; a plain path -> ``""``."""
-    scheme, sep, _ = uri.partition(":")
-    if not sep or "/" in scheme or len(scheme) == 1:
-        return ""
-    return scheme.split("+", 1)[0].lower()
-
-
-def create_tracking_store(config: ServerConfig) -> Any:
+def create_tracking_store(config: ServerConfig) -> TrackingStore:
     """The tracking store for ``--backend-store-uri`` (where artifact locations may point is checked by the
     server itself, in :class:`~bakehouse.server.artifact_access.ArtifactAccess`, for every store alike)."""
     factory = plugins.tracking_stores.get(uri_scheme(config.backend_store_uri) or "sqlite")
-    return factory(config.backend_store_uri, config.effective_artifact_root)
+    store: TrackingStore = factory(config.backend_store_uri, config.effective_artifact_root)
+    return store
 
 
-def create_registry_store(config: ServerConfig) -> Any:
+def create_registry_store(config: ServerConfig) -> RegistryStore:
     """The registry store for the registry URI; a store that cannot be built stops the server with its error."""
     uri = config.effective_registry_uri
-    return plugins.registry_stores.get(uri_scheme(uri) or "sqlite")(uri)
+    store: RegistryStore = plugins.registry_stores.get(uri_scheme(uri) or "sqlite")(uri)
+    return store
 
 
 class _FactoryMiddleware:
@@ -108,8 +109,8 @@ def served_endpoints(config: ServerConfig) -> list[Endpoint]:
 def create_app(
     config: ServerConfig | None = None,
     *,
-    tracking_store: Any = None,
-    registry_store: Any = None,
+    tracking_store: TrackingStore | None = None,
+    registry_store: RegistryStore | None = None,
     middleware_factories: Sequence[MiddlewareFactory] = (),
     handler_wrapper: HandlerWrapper | None = None,
 ) -> Starlette:
@@ -127,7 +128,12 @@ def create_app(
         if config.serve_ui:
             routes += ui_routes(prefix)
 
-    middleware: list[Middleware] = []
+    # outermost first: the real client address, then counting every answer, then JSON for any failure
+    middleware: list[Middleware] = [
+        Middleware(ForwardedHeadersMiddleware, trusted=config.forwarded_allow_ips),
+        Middleware(RequestMetricsMiddleware),
+        Middleware(ErrorBoundaryMiddleware),
+    ]
     if not config.disable_security_middleware:
         middleware.append(Middleware(SecurityMiddleware, config=config))
     for factory in [*auth_middleware, *middleware_factories]:
@@ -152,4 +158,6 @@ def create_app(
         app.state.registry_store = (
             registry_store if registry_store is not None else create_registry_store(config)
         )
+    watch_database_pools()
+    record_pool_capacity(open_engines())
     return app

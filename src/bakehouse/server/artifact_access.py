@@ -13,11 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bakehouse.errors import InvalidParameterError, PermissionDeniedError
-from bakehouse.server.config import ServerConfig, is_local_uri
+from bakehouse.server.config import ServerConfig
 from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.store.artifacts.local import local_path_from_uri
 from bakehouse.store.artifacts.locations import check_location_spelling, location_within
 from bakehouse.store.artifacts.paths import append_to_uri, is_within_root, safe_relative_path
+from bakehouse.uri import is_local_uri
 
 PROXY_SCHEME = "mlflow-artifacts"
 

@@ -11,9 +11,6 @@ Pure Python on purpose: clients import it to validate filters before any request
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +32,6 @@ __all__ = [
     "OrderKey",
     "Value",
     "comparisons",
-    "decode_page_token",
-    "encode_page_token",
     "parse_filter",
     "parse_logged_model_order_by",
     "parse_order_by",
@@ -730,7 +725,7 @@ def _check_duplicates(keys: list[OrderKey], raw: Any) -> list[OrderKey]:
     return keys
 
 
-def parse_order_by(entity: str, order_by: list[str] | None) -> list[OrderKey]:
+def parse_order_by(entity: str, order_by: str | Sequence[str] | None) -> list[OrderKey]:
     """MLflow's ``order_by`` strings (``"metrics.acc DESC"``, ASC by default) -> sort keys.
 
     Keys come back canonical (aliases such as ``created`` resolved); a field named twice is an error.
@@ -780,48 +775,3 @@ def parse_logged_model_order_by(order_by: Sequence[Mapping[str, Any] | str] | No
         base = _parse_order_clause(grammar, field_name.strip())
         keys.append(OrderKey(base.kind, base.key, ascending, dataset_name, dataset_digest))
     return _check_duplicates(keys, order_by)
-
-
-# ---------------------------------------------------------------------------------------- page tokens
-
-
-def encode_page_token(offset: int) -> str:
-    """MLflow's opaque page token: base64 of ``{"offset": N}``."""
-    return base64.b64encode(json.dumps({"offset": int(offset)}).encode("utf-8")).decode("ascii")
-
-
-#: the largest offset a page token may hold: the largest integer a JSON number carries exactly (2**53 - 1),
-#: far below where ``offset + max_results`` would overflow the databases' 64-bit OFFSET
-MAX_PAGE_OFFSET = 2**53 - 1
-
-
-def decode_page_token(token: str | bytes | None) -> int:
-    """The offset inside a page token; 0 for no token. Garbage, a negative offset or one above
-    :data:`MAX_PAGE_OFFSET` -> InvalidParameterError (a 400, never a database overflow)."""
-    if token is None or token == "" or token == b"":
-        return 0
-    try:
-        raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
-        raw = raw.strip()
-        raw += b"=" * (-len(raw) % 4)
-        decoded = base64.b64decode(raw.replace(b"-", b"+").replace(b"_", b"/"), validate=True)
-        parsed = json.loads(decoded.decode("utf-8"))
-    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
-        raise InvalidParameterError(
-            f"Invalid page token {_shown(token)}: not a token returned by a search"
-        ) from None
-    offset = parsed.get("offset") if isinstance(parsed, dict) else None
-    if isinstance(offset, str) and offset.isascii() and offset.isdigit() and len(offset) <= 20:
-        offset = int(offset)
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidParameterError(f"Invalid page token {_shown(token)}: it holds no valid offset")
-    if offset > MAX_PAGE_OFFSET:
-        raise InvalidParameterError(
-            f"Invalid page token {_shown(token)}: its offset is larger than {MAX_PAGE_OFFSET}"
-        )
-    return offset
-
-
-def _shown(token: str | bytes) -> str:
-    text = repr(token)
-    return text if len(text) <= 120 else text[:120] + "..."

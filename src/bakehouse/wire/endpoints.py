@@ -43,14 +43,15 @@ class Endpoint:
         return (self.method, *self.extra_methods)
 
 
-#: the modules holding the groups of endpoints, each with its own ``ENDPOINTS`` list
-ENDPOINT_GROUPS = ("tracking", "artifacts", "registry", "auth")
+#: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served
+GROUPS = ("tracking", "artifacts", "registry", "auth")
+
+
+def endpoint_groups() -> dict[str, list[Endpoint]]:
+    """Each group's endpoints. Imported on first use, so clients load only what they use."""
+    return {name: list(importlib.import_module(f"bakehouse.wire.{name}").ENDPOINTS) for name in GROUPS}
 
 
 def all_endpoints() -> list[Endpoint]:
-    """Every endpoint of every group. The groups import this module, so they are imported here, on first
-    call (a client that needs one group loads only that one); a group that fails to import raises."""
-    endpoints: list[Endpoint] = []
-    for group in ENDPOINT_GROUPS:
-        endpoints.extend(importlib.import_module(f"bakehouse.wire.{group}").ENDPOINTS)
-    return endpoints
+    """Every endpoint of every group."""
+    return [endpoint for group in endpoint_groups().values() for endpoint in group]

@@ -351,7 +351,7 @@ def test_a_store_factory_error_surfaces_instead_of_a_retry(tmp_path: Path) -> No
 def test_an_endpoint_group_that_fails_to_import_surfaces(monkeypatch: pytest.MonkeyPatch) -> None:
     from bakehouse.wire import endpoints
 
-    monkeypatch.setattr(endpoints, "ENDPOINT_GROUPS", (*endpoints.ENDPOINT_GROUPS, "not_built_yet"))
+    monkeypatch.setattr(endpoints, "GROUPS", (*endpoints.GROUPS, "not_built_yet"))
     with pytest.raises(ModuleNotFoundError, match="bakehouse.wire.not_built_yet"):
         endpoints.all_endpoints()
 

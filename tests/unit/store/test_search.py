@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bakehouse.errors import ErrorCode, InvalidParameterError
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.search import (
     ENTITIES,
     And,
@@ -19,8 +20,6 @@ from bakehouse.store.search import (
     Or,
     OrderKey,
     comparisons,
-    decode_page_token,
-    encode_page_token,
     parse_filter,
     parse_logged_model_order_by,
     parse_order_by,

@@ -31,7 +31,8 @@ def caller_of(ctx: RequestContext) -> Caller | None:
 
 
 def checker_of(ctx: RequestContext) -> PermissionChecker:
-    return ctx.request.state.auth.checker  # type: ignore[no-any-return,union-attr]
+    checker: PermissionChecker = ctx.request.state.auth.checker  # the AuthRuntime the middleware put there
+    return checker
 
 
 def _field(req: Any, *names: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
@@ -12,8 +13,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bakehouse.errors import BakehouseError, InvalidParameterError
+from bakehouse.server.context import RequestContext
 from bakehouse.server.handlers.artifacts import stream_response
-from bakehouse.server.routing import JSONResponse, error_response, internal_error_response, make_context
+from bakehouse.server.handlers.probes import metrics, ready
+from bakehouse.server.routing import JSONResponse, error_response, make_context, unexpected_error_response
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.version import __version__
 from bakehouse.wire.endpoints import Endpoint
@@ -48,7 +51,9 @@ async def server_info(request: Request) -> Response:
     )
 
 
-async def _artifact_bytes(request: Request, raw_path: str | None, uri_of: Any) -> Response:
+async def _artifact_bytes(
+    request: Request, raw_path: str | None, uri_of: Callable[[RequestContext], str]
+) -> Response:
     """Shared body of the UI download routes: resolve the owner's artifact URI, stream one file."""
     try:
         path = safe_relative_path(raw_path)
@@ -64,19 +69,18 @@ async def _artifact_bytes(request: Request, raw_path: str | None, uri_of: Any) -
         return stream_response(stream, path, inline=True)
     except BakehouseError as exc:
         return error_response(exc)
-    except Exception:
-        logger.exception("Unhandled error in %s", request.url.path)
-        return internal_error_response()
+    except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+        return unexpected_error_response(exc, request.url.path)
 
 
 async def get_artifact(request: Request) -> Response:
     """``/get-artifact?path=&run_uuid=``: raw bytes of a run artifact (the UI's file viewer)."""
     run_id = request.query_params.get("run_uuid") or request.query_params.get("run_id")
 
-    def uri(ctx: Any) -> str:
+    def uri(ctx: RequestContext) -> str:
         if not run_id:
             raise InvalidParameterError("Missing value for required parameter 'run_uuid'.")
-        return ctx.tracking_store.get_run(run_id).info.artifact_uri  # type: ignore[no-any-return]
+        return ctx.tracking_store.get_run(run_id).info.artifact_uri
 
     return await _artifact_bytes(request, request.query_params.get("path"), uri)
 
@@ -86,8 +90,8 @@ async def get_logged_model_artifact(request: Request) -> Response:
     model_id = request.path_params["model_id"]
     raw_path = request.query_params.get("artifact_file_path") or request.query_params.get("path")
 
-    def uri(ctx: Any) -> str:
-        return ctx.tracking_store.get_logged_model(model_id).artifact_location  # type: ignore[no-any-return]
+    def uri(ctx: RequestContext) -> str:
+        return ctx.tracking_store.get_logged_model(model_id).artifact_location
 
     return await _artifact_bytes(request, raw_path, uri)
 
@@ -175,6 +179,8 @@ def meta_routes(static_prefix: str, artifacts_only: bool = False) -> list[BaseRo
     p = static_prefix
     routes: list[BaseRoute] = [
         Route(p + "/health", health, methods=["GET"]),
+        Route(p + "/ready", ready, methods=["GET"]),
+        Route(p + "/metrics", metrics, methods=["GET"]),
         Route(p + "/version", version, methods=["GET"]),
         Route(p + "/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route(p + "/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),

@@ -26,9 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 
+from bakehouse.entities import LifecycleStage
+
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0004_metrics_clustered"
+SCHEMA_HEAD = "0005_auth_settings"
 
 metadata = MetaData()
 
@@ -43,7 +45,7 @@ experiments = Table(
     Column("experiment_id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(500), nullable=False, unique=True),
     Column("artifact_location", Text, nullable=True),
-    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Column("lifecycle_stage", String(32), nullable=False, default=LifecycleStage.ACTIVE.value),
     Column("creation_time", BigInteger, nullable=True),
     Column("last_update_time", BigInteger, nullable=True),
     Column("deleted_time", BigInteger, nullable=True),
@@ -72,7 +74,7 @@ runs = Table(
     Column("end_time", BigInteger, nullable=True),
     Column("deleted_time", BigInteger, nullable=True),
     Column("source_version", String(50), nullable=True),
-    Column("lifecycle_stage", String(20), nullable=False, default="active"),
+    Column("lifecycle_stage", String(20), nullable=False, default=LifecycleStage.ACTIVE.value),
     Column("artifact_uri", Text, nullable=True),
     Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
     Index("index_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
@@ -174,7 +176,7 @@ logged_models = Table(
     Column("creation_timestamp_ms", BigInteger, nullable=False),
     Column("last_updated_timestamp_ms", BigInteger, nullable=False),
     Column("status", String(32), nullable=False),
-    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Column("lifecycle_stage", String(32), nullable=False, default=LifecycleStage.ACTIVE.value),
     Column("model_type", String(500), nullable=True),
     Column("source_run_id", String(32), nullable=True),
     Column("status_message", Text, nullable=True),
@@ -344,4 +346,13 @@ registered_model_permissions = Table(
     Column("user_id", Integer, ForeignKey("auth_users.id"), nullable=False),
     Column("permission", String(32), nullable=False),
     PrimaryKeyConstraint("name", "user_id", name="auth_registered_model_permission_pk"),
+)
+
+#: Server-wide authentication settings every server process reads (so replicas cannot disagree):
+#: ``default_permission`` is the level users have on resources nobody granted them.
+auth_settings = Table(
+    "auth_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
 )

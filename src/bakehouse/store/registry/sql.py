@@ -9,7 +9,6 @@ written to ``registry_events`` in the same transaction as the change itself.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bakehouse.clock import now_ms
 from bakehouse.entities import (
+    LoggedModel,
     ModelVersion,
     PagedList,
     RegisteredModel,
@@ -38,6 +39,7 @@ from bakehouse.store.db.schema import (
     registry_events,
 )
 from bakehouse.store.db.transactions import write_transaction
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.registry.base import (
     HISTORY_MAX_RESULTS_DEFAULT,
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
@@ -55,16 +57,11 @@ from bakehouse.store.registry.validation import (
     validate_tag,
     validate_version,
 )
-from bakehouse.store.search import decode_page_token, encode_page_token
 
 ACTIVE_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
 
 rm, mv = registered_models, model_versions
 rmt, mvt, rma, ev = registered_model_tags, model_version_tags, registered_model_aliases, registry_events
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def _model_not_found(name: str) -> NotFoundError:
@@ -81,7 +78,7 @@ class SqlRegistryStore:
     def __init__(
         self,
         engine: Engine,
-        logged_model_resolver: Callable[[str], Any] | None = None,
+        logged_model_resolver: Callable[[str], LoggedModel] | None = None,
     ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
@@ -143,7 +140,7 @@ class SqlRegistryStore:
             insert(ev).values(
                 name=name,
                 kind=kind,
-                timestamp=timestamp or _now(),
+                timestamp=timestamp or now_ms(),
                 user_id=user_id,
                 alias=alias,
                 version=version,
@@ -249,7 +246,7 @@ class SqlRegistryStore:
         validate_description(description)
         for key, value in (tags or {}).items():
             validate_tag(key, value)
-        now = _now()
+        now = now_ms()
         try:
             with self._write() as conn:
                 conn.execute(
@@ -273,7 +270,7 @@ class SqlRegistryStore:
     ) -> RegisteredModel:
         validate_model_name(name)
         validate_model_name(new_name, "new_name")
-        now = _now()
+        now = now_ms()
         try:
             with self._write() as conn:
                 self._require_model(conn, name, lock=True)
@@ -298,7 +295,9 @@ class SqlRegistryStore:
         with self._write() as conn:
             self._require_model(conn, name)
             conn.execute(
-                update(rm).where(rm.c.name == name).values(description=description, last_updated_time=_now())
+                update(rm)
+                .where(rm.c.name == name)
+                .values(description=description, last_updated_time=now_ms())
             )
         return self.get_registered_model(name)
 
@@ -385,7 +384,7 @@ class SqlRegistryStore:
         for key, value in (tags or {}).items():
             validate_tag(key, value)
         storage_location, run_id, model_id = self._resolve_source(source, run_id, model_id)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             bumped = conn.execute(
                 update(rm)
@@ -457,7 +456,7 @@ class SqlRegistryStore:
         validate_model_name(name)
         number = validate_version(version)
         validate_description(description)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             self._require_version(conn, name, number)
             if description is not None:
@@ -485,7 +484,7 @@ class SqlRegistryStore:
                 "Model version transition cannot archive existing model versions because "
                 f"'{stage}' is not an Active stage. Valid stages are {list(ACTIVE_STAGES)}"
             )
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             current = self._require_version(conn, name, number, lock=True)
             if archive_existing_versions:
@@ -538,7 +537,7 @@ class SqlRegistryStore:
         """Drops the version, its tags and every alias pointing at it (each recorded in the trail)."""
         validate_model_name(name)
         number = validate_version(version)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             self._require_version(conn, name, number, lock=True)
             for alias in (
@@ -625,7 +624,7 @@ class SqlRegistryStore:
         validate_alias(alias)
         validate_alias_not_reserved(alias)
         number = validate_version(version)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             self._require_model(conn, name, lock=True)
             self._require_version(conn, name, number)

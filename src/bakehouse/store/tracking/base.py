@@ -174,3 +174,16 @@ class GarbageCollectingStore(TrackingStore, Protocol):
     def get_deleted_experiments(self, older_than_ms: int | None = None) -> list[str]: ...
 
     def hard_delete_experiment(self, experiment_id: str) -> None: ...
+
+
+@runtime_checkable
+class MetricHistoryRows(Protocol):
+    """A tracking store that can give a metric history as plain ``(value, timestamp, step)`` rows.
+
+    The SQL store can: the server answers ``get-history`` from these directly, since building 100,000
+    Metric objects only to turn them into JSON would double its work. Other stores are asked for
+    ``get_metric_history``."""
+
+    def metric_history_rows(
+        self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList[tuple[float, int, int]]: ...

@@ -46,9 +46,11 @@ def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metric_body(m: Metric) -> dict[str, Any]:
-    value = m.value
-    if not (type(value) is float and -math.inf < value < math.inf):  # the usual case skips a call per point
-        value = wj.float_to_json(value)
+    value: float | str = m.value
+    if not (
+        type(m.value) is float and -math.inf < m.value < math.inf
+    ):  # the usual case skips a call per point
+        value = wj.float_to_json(m.value)
     body: dict[str, Any] = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if m.dataset_name is not None:
         body["dataset_name"] = m.dataset_name
