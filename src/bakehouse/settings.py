@@ -262,6 +262,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # ------------------------------------------------------------------------------------------ server
     Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        SERVER,
+        "prometheus_client's directory of per-process metric files. Unset, a server with several workers makes "
+        "one for its run (and removes it); set, it is used and left in place.",
+        names=("PROMETHEUS_MULTIPROC_DIR",),
+    ),
+    Setting(
         "SECRET_KEY",
         SERVER,
         "The key that signs browser sessions (at least 16 bytes); every server process behind one URL must share "
@@ -515,3 +522,8 @@ def sql_max_overflow() -> int | None:
 def session_secret_key() -> str | None:
     """The key that signs browser sessions; every server process behind one URL must share it."""
     return env("SECRET_KEY")
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """Where the workers of one server keep their metric files (prometheus_client's own variable)."""
+    return env("PROMETHEUS_MULTIPROC_DIR")

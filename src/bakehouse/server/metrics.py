@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
-from bakehouse.server.metrics_files import MULTIPROC_ENV
+from bakehouse import settings
 
 UNMATCHED_ROUTE = "unmatched"
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -114,14 +113,14 @@ def count_logged(metrics: int = 0, params: int = 0, tags: int = 0) -> None:
 # ------------------------------------------------------------------------------------ several workers
 def forget_worker(pid: int) -> None:
     """A worker died: its live gauges (requests in flight, pool use) no longer count."""
-    if os.environ.get(MULTIPROC_ENV):
+    if settings.prometheus_multiproc_dir():
         prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def exposition() -> tuple[bytes, str]:
     """The text format a Prometheus scrape reads, for every worker of this server."""
     server_metrics()  # declared even before the first request, so a scrape always lists them
-    if os.environ.get(MULTIPROC_ENV):
+    if settings.prometheus_multiproc_dir():
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 
+from bakehouse import settings
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -18,7 +20,7 @@ def prepare_multiprocess_dir() -> str | None:
     """Before forking workers: a fresh directory for their metric files, exported for them.
 
     Returns the directory to remove at exit (None when the operator chose one: theirs is left alone)."""
-    if os.environ.get(MULTIPROC_ENV):
+    if settings.prometheus_multiproc_dir():
         return None
     directory = tempfile.mkdtemp(prefix="bakehouse-metrics-")
     os.environ[MULTIPROC_ENV] = directory

@@ -291,6 +291,8 @@ def raw_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Aw
 
 
 def api_prefixes(endpoint: Endpoint, static_prefix: str) -> list[str]:
+    if endpoint.root:
+        return [static_prefix]
     return [f"{static_prefix}/api/{endpoint.version}", f"{static_prefix}/ajax-api/{endpoint.version}"]
 
 
@@ -307,7 +309,7 @@ def routes_for(
             handler = wrapper(endpoint, handler)
         app = raw_endpoint(endpoint, handler) if endpoint.raw else json_endpoint(endpoint, handler)
         prefixes = api_prefixes(endpoint, static_prefix)
-        if ajax_only:
+        if ajax_only and not endpoint.root:
             prefixes = prefixes[1:]
         for prefix in prefixes:
             routes.append(Route(prefix + endpoint.path, app, methods=list(endpoint.methods), name=None))

@@ -91,6 +91,9 @@ class PermissionChecker:
     def experiment_of_logged_model(self, model_id: str) -> str:
         return str(self.tracking_store.get_logged_model(model_id).experiment_id)
 
+    def experiment_of_trace(self, trace_id: str) -> str:
+        return str(self.tracking_store.get_trace_info(trace_id).experiment_id)
+
     def experiment_by_name(self, name: str) -> str | None:
         experiment = self.tracking_store.get_experiment_by_name(name)
         return None if experiment is None else str(experiment.experiment_id)

@@ -28,8 +28,15 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("OK")
 
 
+#: What ``/version`` answers: the MLflow release whose REST API this server speaks, with Bakehouse's own
+#: version as the PEP 440 local part. MLflow's client reads it to decide what the server can do (3.4 and
+#: later: spans go to ``/v1/traces`` and stay in the tracking store).
+MLFLOW_API_VERSION = "3.17.2"
+SERVER_VERSION = f"{MLFLOW_API_VERSION}+bakehouse.{__version__}"
+
+
 async def version(request: Request) -> Response:
-    return PlainTextResponse(__version__)
+    return PlainTextResponse(SERVER_VERSION)
 
 
 async def server_info(request: Request) -> Response:
@@ -40,6 +47,7 @@ async def server_info(request: Request) -> Response:
             "store_type": "SqlStore" if type(store).__name__.startswith("Sql") else type(store).__name__,
             "workspaces_enabled": False,
             "trace_archival_enabled": False,
+            "otlp_traces_enabled": True,
             "artifact_serving_enabled": bool(config.serve_artifacts),
             "multipart_uploads_enabled": False,
             "multipart_downloads_enabled": False,
@@ -105,7 +113,8 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for ep in endpoints:
-        path = f"{static_prefix}/api/{ep.version}" + _PLACEHOLDER.sub(r"{\1}", ep.path)
+        base = static_prefix if ep.root else f"{static_prefix}/api/{ep.version}"
+        path = base + _PLACEHOLDER.sub(r"{\1}", ep.path)
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _PLACEHOLDER.findall(ep.path)
@@ -148,6 +157,13 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
                     ]
                 else:
                     operation["requestBody"] = {"content": {"application/json": {"schema": ref}}}
+            elif ep.raw and ep.root:
+                operation["requestBody"] = {
+                    "content": {
+                        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                        "application/json": {"schema": {"type": "object"}},
+                    }
+                }
             elif ep.raw and method == "PUT":
                 operation["requestBody"] = {
                     "content": {
