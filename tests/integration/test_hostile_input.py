@@ -391,7 +391,28 @@ def _page_token_requests(setup: Setup, token: str) -> list[tuple[str, str, dict[
         ("GET", f"/api/2.0/mlflow/model-versions/search?page_token={q}", None),
         ("POST", "/api/2.0/mlflow/logged-models/search", {"experiment_ids": [exp], "page_token": token}),
         ("GET", f"/ajax-api/2.0/bakehouse/runs/table?experiment_ids={exp}&page_token={q}", None),
+        ("POST", "/api/3.0/mlflow/traces/search", {"experiment_ids": [exp], "page_token": token}),
+        (
+            "POST",
+            "/api/3.0/mlflow/traces/search",
+            {"locations": [_trace_location(exp)], "page_token": token},
+        ),
     ]
+
+
+def _trace_location(experiment_id: Any) -> dict[str, Any]:
+    return {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+
+
+def _trace(trace_id: Any, experiment_id: Any) -> dict[str, Any]:
+    """A StartTraceV3 body as MLflow's client sends it."""
+    info = {
+        "trace_id": trace_id,
+        "trace_location": _trace_location(experiment_id),
+        "request_time": "2025-01-01T00:00:00Z",
+        "state": "OK",
+    }
+    return {"trace": {"trace_info": info}}
 
 
 def test_malformed_or_out_of_range_page_tokens_are_400(setup: Setup) -> None:
@@ -419,6 +440,17 @@ def _run_count(setup: Setup) -> int:
     return len(body.get("runs", []))
 
 
+def _trace_ids(setup: Setup) -> list[str]:
+    status, body = _json(
+        setup.server,
+        "POST",
+        "/api/3.0/mlflow/traces/search",
+        {"locations": [_trace_location(setup.experiment_id)]},
+    )
+    assert status == 200, body
+    return [t["trace_id"] for t in body.get("traces", [])]
+
+
 def test_numbers_where_the_protocol_has_strings_are_400(setup: Setup) -> None:
     exp_number, run = int(setup.experiment_id), setup.run_id
     requests = [
@@ -443,15 +475,32 @@ def test_numbers_where_the_protocol_has_strings_are_400(setup: Setup) -> None:
         ("/mlflow/model-versions/transition-stage", {"name": "hostile", "version": 1, "stage": "Staging"}),
         ("/mlflow/registered-models/alias", {"name": "hostile", "alias": "a", "version": 1}),
     ]
+    exp = setup.experiment_id
+    requests_v3 = [
+        ("/mlflow/traces", _trace("tr-hostile-1", exp_number)),
+        ("/mlflow/traces", _trace(17, exp)),
+        ("/mlflow/traces", _trace("tr-hostile-\x00", exp)),
+        ("/mlflow/traces", _trace("tr-hostile-2", [exp])),
+        ("/mlflow/traces/search", {"locations": [_trace_location(exp_number)]}),
+        ("/mlflow/traces/search", {"locations": [_trace_location(True)]}),
+        ("/mlflow/traces/search", {"experiment_ids": [exp_number]}),
+        ("/mlflow/traces/batchGetInfos", {"trace_ids": [5]}),
+    ]
     runs_before = _run_count(setup)
     names_before = _experiment_names(setup)
+    traces_before = _trace_ids(setup)
     with OutsideUntouched(setup) as outside:
         for path, payload in requests:
             status, _, body = _raw(setup.server, "POST", f"/api/2.0{path}", json.dumps(payload).encode())
             outside.check(path, body)
             _assert_invalid(status, body, f"{path} {payload}")
+        for path, payload in requests_v3:
+            status, _, body = _raw(setup.server, "POST", f"/api/3.0{path}", json.dumps(payload).encode())
+            outside.check(path, body)
+            _assert_invalid(status, body, f"{path} {payload}")
     assert _run_count(setup) == runs_before
     assert _experiment_names(setup) == names_before
+    assert _trace_ids(setup) == traces_before == []
     status, _, raw = _raw(setup.server, "GET", f"/api/2.0/mlflow/runs/get?run_id={run}")
     assert status == 200 and not json.loads(raw)["run"]["data"].get("params")
 
@@ -574,7 +623,14 @@ def _sweep_ids(server: Server) -> dict[str, Any]:
         {"name": name, "source": f"runs:/{run_id}/model", "run_id": run_id},
     )
     assert status == 200, body
+    trace_id = f"tr-{os.urandom(16).hex()}"
+    status, body = _json(server, "POST", "/api/3.0/mlflow/traces", _trace(trace_id, experiment_id))
+    assert status == 200, body
     return {
+        "trace_id": trace_id,
+        "request_id": trace_id,
+        "trace_ids": [trace_id],
+        "locations": [_trace_location(experiment_id)],
         "run_id": run_id,
         "run_uuid": run_id,
         "run_ids": [run_id],

@@ -267,16 +267,28 @@ def _record_version_on_logged_model(ctx: RequestContext, model_id: str, name: st
     tracking = ctx.tracking_store
     if tracking is None:
         return
+    # An error here surfaces (as in MLflow); only a logged model deleted since the source check is let go.
     try:
         model = tracking.get_logged_model(model_id)
+    except NotFoundError:
+        logger.warning(
+            "Logged model %s is gone: not tagged with model version %s/%s", model_id, name, version
+        )
+        return
+    try:
         entries = json.loads(model.tags.get(MODEL_VERSIONS_TAG) or "[]")
-        entry = {"name": name, "version": str(version)}
-        if entry in entries:
-            return
-        entries.append(entry)
-        tracking.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
-    except Exception:
-        logger.debug("Could not tag logged model %s with its model version", model_id, exc_info=True)
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):  # a client overwrote the tag with something else: start it afresh
+        logger.warning(
+            "Logged model %s: its %s tag is not a JSON list; rewritten", model_id, MODEL_VERSIONS_TAG
+        )
+        entries = []
+    entry = {"name": name, "version": str(version)}
+    if entry in entries:
+        return
+    entries.append(entry)
+    tracking.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
 
 
 def update_model_version(ctx: RequestContext, req: w.UpdateModelVersion) -> dict[str, Any]:
