@@ -444,6 +444,9 @@ def test_registry_screens(page: Page, ui_server: UiServer) -> None:
     # change the stage from the page
     page.get_by_label("Stage").select_option("Staging")
     expect(page.get_by_label("Stage")).to_have_value("Staging")
+    expect(
+        page.get_by_text("Moved to Staging")
+    ).to_be_visible()  # the server answered (the select changes first)
     mv = MlflowClient(ui_server.url).get_model_version("iris-classifier", "2")
     assert mv.current_stage == "Staging"
     page.get_by_role("link", name=ui_server.seeded.iris_runs["1.0"]).click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import posixpath
 import threading
 from collections.abc import Callable, Iterator
@@ -88,12 +89,7 @@ def download(
             local = call_with_progress(repo.download_artifacts, progress, leaf, dst_path=dst_path)
         else:
             repo = repository_for_run(client, run_id or "")
-            if repo is not None:
-                local = call_with_progress(
-                    repo.download_artifacts, progress, artifact_path, dst_path=dst_path
-                )
-            else:
-                local = client.download_artifacts(run_id or "", artifact_path, dst_path=dst_path)
+            local = call_with_progress(repo.download_artifacts, progress, artifact_path, dst_path=dst_path)
     click.echo(local)
 
 
@@ -113,10 +109,7 @@ def log_artifact(local_file: str, run_id: str, artifact_path: str | None, tracki
     client = make_client(tracking_uri)
     repo = repository_for_run(client, run_id)
     with transfer_progress("Uploading") as progress:
-        if repo is not None:
-            call_with_progress(repo.log_artifact, progress, local_file, artifact_path)
-        else:
-            client.log_artifact(run_id, local_file, artifact_path)
+        call_with_progress(repo.log_artifact, progress, local_file, artifact_path)
     dest = posixpath.join(artifact_path or "", Path(local_file).name)
     output.success(f"Logged {local_file} to run {run_id} as {dest}")
 
@@ -137,10 +130,7 @@ def log_artifacts(local_dir: str, run_id: str, artifact_path: str | None, tracki
     client = make_client(tracking_uri)
     repo = repository_for_run(client, run_id)
     with transfer_progress("Uploading") as progress:
-        if repo is not None:
-            call_with_progress(repo.log_artifacts, progress, local_dir, artifact_path)
-        else:
-            client.log_artifacts(run_id, local_dir, artifact_path)
+        call_with_progress(repo.log_artifacts, progress, local_dir, artifact_path)
     output.success(
         f"Logged {local_dir} to run {run_id}" + (f" under {artifact_path}" if artifact_path else "")
     )
@@ -149,13 +139,10 @@ def log_artifacts(local_dir: str, run_id: str, artifact_path: str | None, tracki
 # ------------------------------------------------------------------------------------------ plumbing
 
 
-def repository_for_run(client: Client, run_id: str) -> Any | None:
-    """The run's artifact repository (so transfers can report progress); None if unavailable here."""
+def repository_for_run(client: Client, run_id: str) -> Any:
+    """The run's artifact repository (so transfers can report progress)."""
     run = client.get_run(run_id)  # raises NotFoundError for an unknown run: a clear message
-    try:
-        return repository_for_uri(run.info.artifact_uri, client)
-    except (ImportError, AttributeError):
-        return None
+    return repository_for_uri(run.info.artifact_uri, client)
 
 
 def repository_for_uri(uri: str, client: Client) -> Any:
@@ -171,13 +158,11 @@ def repository_for_uri(uri: str, client: Client) -> Any:
 def call_with_progress(
     method: Callable[..., Any], progress: ProgressCallback, *args: Any, **kwargs: Any
 ) -> Any:
-    """Pass the progress callback when the repository method takes one."""
-    try:
+    """Pass the progress callback when the repository method takes one (a plug-in's may not)."""
+    parameters = inspect.signature(method).parameters.values()
+    if any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return method(*args, progress=progress, **kwargs)
-    except TypeError as exc:
-        if "progress" not in str(exc):
-            raise
-        return method(*args, **kwargs)
+    return method(*args, **kwargs)
 
 
 @contextlib.contextmanager

@@ -218,8 +218,8 @@ def _server_options(func: Any) -> Any:
             "--cors-allowed-origins",
             multiple=True,
             metavar="ORIGINS",
-            help="Origins allowed to call the API from a browser (comma-separated, wildcards ok). "
-            "Default: localhost only.",
+            help="Other origins allowed to call the API from a browser (comma-separated, wildcards ok). "
+            "Default: none; the server's own pages always may.",
         ),
         click.option(
             "--static-prefix", default="", metavar="PREFIX", help="Path prefix for every route, e.g. /mlflow."
@@ -251,6 +251,14 @@ def _server_options(func: Any) -> Any:
             show_default=True,
             type=click.FloatRange(min=0),
             help="With --auth: requests per second per client address (0 = no limit).",
+        ),
+        click.option(
+            "--login-failures-per-address",
+            default=100,
+            show_default=True,
+            type=click.IntRange(min=5),
+            help="With --auth: failed logins one address may make, over all user names, before every login "
+            "from it is slowed down (each user name at an address gets 5).",
         ),
         click.option(
             "--forwarded-allow-ips",
@@ -295,6 +303,7 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
         log_level=kwargs["log_level"].lower(),
         auth_default_permission=(kwargs["auth_default_permission"] or "").upper() or None,
         rate_limit_per_second=kwargs["rate_limit"],
+        login_failures_per_address=kwargs["login_failures_per_address"],
         forwarded_allow_ips=kwargs["forwarded_allow_ips"],
     )
 

@@ -7,6 +7,7 @@ connections lose ``TCP_NODELAY`` (uvicorn #3149): every keep-alive request after
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import socket
@@ -50,16 +51,16 @@ def _import_skops_without_estimator_scan() -> None:
     """
     if "skops.io" in sys.modules:
         return
-    try:
-        import sklearn.utils
-    except ImportError:
+    # an explicit check, not an ImportError caught: without both libraries there is nothing to speed up,
+    # and an error raised while importing them must surface
+    if importlib.util.find_spec("sklearn") is None or importlib.util.find_spec("skops") is None:
         return
+    import sklearn.utils
+
     original = sklearn.utils.all_estimators
     sklearn.utils.all_estimators = lambda *args, **kwargs: []
     try:
         import skops.io  # noqa: F401 - imported for its side effect on sys.modules
-    except ImportError:
-        pass
     finally:
         sklearn.utils.all_estimators = original
 

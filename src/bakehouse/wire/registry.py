@@ -49,13 +49,13 @@ class GetRegisteredModel(WireModel):
 class SearchRegisteredModels(WireModel):
     filter: Text | None = None
     max_results: Int64 | None = None
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     page_token: str | None = None
 
 
 class GetLatestVersions(WireModel):
     name: Text
-    stages: list[str] = Field(default_factory=list)
+    stages: list[Text] = Field(default_factory=list)
 
 
 class SetRegisteredModelTag(WireModel):
@@ -127,7 +127,7 @@ class GetModelVersion(WireModel):
 class SearchModelVersions(WireModel):
     filter: Text | None = None
     max_results: Int64 | None = None
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     page_token: str | None = None
 
 

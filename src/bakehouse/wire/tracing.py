@@ -39,9 +39,14 @@ class BatchGetTraces(WireModel):
     experiment_ids: list[Id] | None = None
 
 
+class ExperimentLocationMessage(WireModel):
+    # a string in MLflow's protocol: ``"experiment_id": 13`` is refused like everywhere else
+    experiment_id: Id | None = None
+
+
 class TraceLocationMessage(WireModel):
-    type: str | None = None
-    mlflow_experiment: dict[str, Any] | None = None
+    type: Text | None = None
+    mlflow_experiment: ExperimentLocationMessage | None = None
 
 
 class SearchTraces(WireModel):
@@ -55,9 +60,9 @@ class SearchTraces(WireModel):
     def experiment_id_list(self) -> list[str]:
         ids = [str(e) for e in self.experiment_ids]
         for location in self.locations:
-            experiment = location.mlflow_experiment or {}
-            if experiment.get("experiment_id") not in (None, ""):
-                ids.append(str(experiment["experiment_id"]))
+            experiment = location.mlflow_experiment
+            if experiment is not None and experiment.experiment_id:
+                ids.append(experiment.experiment_id)
         return ids
 
 

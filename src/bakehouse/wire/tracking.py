@@ -45,7 +45,7 @@ class SearchExperiments(WireModel):
     max_results: Int64 | None = None
     page_token: str | None = None
     filter: Text | None = None
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     view_type: str | int | None = None
 
 
@@ -83,7 +83,7 @@ class DeleteExperimentTag(WireModel):
 
 # ---------------------------------------------------------------------------------------------- runs
 class CreateRun(WireModel):
-    experiment_id: Id | None = None
+    experiment_id: Id  # required, as in MLflow (a run never lands in experiment 0 by omission)
     user_id: Text | None = None
     run_name: Text | None = None
     start_time: Int64 | None = None
@@ -113,7 +113,7 @@ class SearchRuns(WireModel):
     filter: Text | None = None
     run_view_type: str | int | None = None
     max_results: Int64 = 1000
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     page_token: str | None = None
 
 
@@ -122,9 +122,9 @@ class MetricIn(WireModel):
     value: Double
     timestamp: Int64
     step: Int64 = 0
-    model_id: str | None = None
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
+    model_id: Text | None = None
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
 
     def to_entity(self, run_id: str) -> Metric:
         return Metric(
@@ -220,7 +220,7 @@ class LogBatch(RunScoped):
 
 
 class LogModel(RunScoped):
-    model_json: str | None = None
+    model_json: Text | None = None
 
 
 class DatasetMessage(WireModel):
@@ -308,15 +308,15 @@ class DeleteLoggedModel(WireModel):
 
 
 class LoggedModelOrderBy(WireModel):
-    field_name: str
+    field_name: Text
     ascending: bool = True
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
 
 
 class LoggedModelDataset(WireModel):
-    dataset_name: str
-    dataset_digest: str | None = None
+    dataset_name: Text
+    dataset_digest: Text | None = None
 
 
 class SearchLoggedModels(WireModel):

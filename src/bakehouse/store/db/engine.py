@@ -8,6 +8,7 @@ lock instead of failing with "database is locked" when a read transaction tries 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sqlite3
@@ -102,8 +103,23 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+#: the database drivers Bakehouse maps URIs onto, and the extra that installs each
+DRIVER_EXTRAS = {"psycopg": ("PostgreSQL", "postgres"), "pymysql": ("MySQL/MariaDB", "mysql")}
+
+
+def _check_driver(driver: str) -> None:
+    """An optional driver that is missing is named with the extra to install, before SQLAlchemy fails."""
+    known = DRIVER_EXTRAS.get(driver)
+    if known is not None and importlib.util.find_spec(driver) is None:
+        database, extra = known
+        raise InvalidParameterError(
+            f"{database} needs the {driver} driver, which is not installed: pip install 'bakehouse[{extra}]'"
+        )
+
+
 def _create_engine(uri: str) -> Engine:
     url = make_url(uri)
+    _check_driver(url.get_driver_name())
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:":

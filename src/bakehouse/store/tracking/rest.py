@@ -388,24 +388,3 @@ class RestTrackingStore(RestTracesMixin):
             [wj.logged_model_from_json(m) for m in out.get("models") or ()],
             out.get("next_page_token") or None,
         )
-
-    # --------------------------------------------------------------------------- garbage collection
-    def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
-        )
-
-    def hard_delete_run(self, run_id: str) -> None:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
-        )
-
-    def get_deleted_experiments(self, older_than_ms: int | None = None) -> list[str]:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
-        )
-
-    def hard_delete_experiment(self, experiment_id: str) -> None:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
-        )
