@@ -185,7 +185,7 @@ def code_for_http_status(status: int) -> ErrorCode:
         return ErrorCode.ENDPOINT_NOT_FOUND
     if status == 429:
         return ErrorCode.REQUEST_LIMIT_EXCEEDED
-    if status == 503:
+    if status in (502, 503):  # 502: a proxy could not get an answer from the server behind it
         return ErrorCode.TEMPORARILY_UNAVAILABLE
     if status == 504:
         return ErrorCode.DEADLINE_EXCEEDED

@@ -88,6 +88,8 @@ class HttpSettings:
     timeout: float
     max_retries: int
     backoff_factor: float
+    #: seconds one call may spend retrying (see bakehouse.wire.retry)
+    retry_timeout: float = 60.0
 
     @classmethod
     def from_env(cls) -> HttpSettings:
@@ -99,6 +101,7 @@ class HttpSettings:
             timeout=env_float("HTTP_REQUEST_TIMEOUT", 120.0),
             max_retries=int(env_float("HTTP_REQUEST_MAX_RETRIES", 7)),
             backoff_factor=env_float("HTTP_REQUEST_BACKOFF_FACTOR", 0.5),
+            retry_timeout=env_float("HTTP_RETRY_TIMEOUT", 60.0),
         )
 
 
