@@ -74,9 +74,14 @@ class BakehouseError(Exception):
 
     default_code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
-    def __init__(self, message: str, code: ErrorCode | str | None = None) -> None:
+    def __init__(
+        self, message: str, code: ErrorCode | str | None = None, *, cli_message: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        #: the same error in the words of the command line (``--allow-pickle`` where the message says
+        #: ``allow_pickle=True``); the CLI prints this one
+        self.cli_message = cli_message or message
         if code is None:
             self.code = self.default_code
         else:

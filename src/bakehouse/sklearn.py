@@ -15,7 +15,7 @@ from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import ModelLoadRefusedError
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.signature import ModelSignature
-from bakehouse.models.trust import pickle_allowed, require_pickle_opt_in, untrusted_skops_types
+from bakehouse.models.trust import CLI_FLAG, pickle_allowed, require_pickle_opt_in, untrusted_skops_types
 from bakehouse.sklearn_autolog import (
     autolog as autolog,
 )  # bakehouse.sklearn.autolog(), as mlflow.sklearn.autolog()
@@ -146,9 +146,10 @@ def _deserialize(
         untrusted = list(sio.get_untrusted_types(file=path))
         blocked = untrusted_skops_types(untrusted, trusted_types)
         if blocked and not pickle_allowed(allow_pickle):
+            refusal = f"Refusing to load {path.name}: it contains types outside the trusted set: {blocked}. "
             raise ModelLoadRefusedError(
-                f"Refusing to load {path.name}: it contains types outside the trusted set: {blocked}. "
-                "Pass trusted_types=[...] to load_model if you trust them (or allow_pickle=True)."
+                refusal + "Pass trusted_types=[...] to load_model if you trust them (or allow_pickle=True).",
+                cli_message=refusal + f"If you trust them, add {CLI_FLAG}.",
             )
         return sio.load(path, trusted=untrusted)
     if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, make_client, tracking_uri_option
+from bakehouse.cli.options import FullHelpGroup, json_option, make_client, tracking_uri_option
 
 if TYPE_CHECKING:
     from bakehouse.client.client import Client
@@ -23,7 +23,7 @@ PROGRESS_THRESHOLD_BYTES = 1024 * 1024
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 
-@click.group("artifacts")
+@click.group("artifacts", cls=FullHelpGroup)
 def artifacts_group() -> None:
     """List, download and upload run artifacts."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from bakehouse.cli import output
+from bakehouse.cli.options import FullHelpGroup
 
 
-@click.group("db")
+@click.group("db", cls=FullHelpGroup)
 def db_group() -> None:
     """Manage the tracking database schema."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import VIEW_CHOICES, json_option, make_client, tracking_uri_option
+from bakehouse.cli.options import VIEW_CHOICES, FullHelpGroup, json_option, make_client, tracking_uri_option
 
 
-@click.group("experiments")
+@click.group("experiments", cls=FullHelpGroup)
 def experiments_group() -> None:
     """Manage experiments."""
 

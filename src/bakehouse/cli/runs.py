@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import VIEW_CHOICES, json_option, make_client, tracking_uri_option
+from bakehouse.cli.options import VIEW_CHOICES, FullHelpGroup, json_option, make_client, tracking_uri_option
 
 if TYPE_CHECKING:
     from bakehouse.client.client import Client
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 SYSTEM_TAG_PREFIX = "mlflow."
 
 
-@click.group("runs")
+@click.group("runs", cls=FullHelpGroup)
 def runs_group() -> None:
     """Inspect and manage runs."""
 

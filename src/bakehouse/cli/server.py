@@ -58,30 +58,36 @@ def _check_schema(config: ServerConfig) -> None:
 
 def run_server(config: ServerConfig) -> None:
     from bakehouse.cli import output
+    from bakehouse.cli.ports import bind_port, bound_url
     from bakehouse.server.runner import serve
 
     config = config.normalized()
-    if config.host in ("0.0.0.0", "::"):
-        output.warn(_exposure_warning(config.host, config))
-    if config.app_name:
-        _ensure_admin(config)
-    app = None
-    if config.workers <= 1:
-        from bakehouse.server.app import create_app
+    # the port first: a busy one fails now, before a database is created or an admin is asked for
+    sock = bind_port(config.host, config.port)
+    try:
+        if config.host in ("0.0.0.0", "::"):
+            output.warn(_exposure_warning(config.host, config))
+        if config.app_name:
+            _ensure_admin(config)
+        app = None
+        if config.workers <= 1:
+            from bakehouse.server.app import create_app
 
-        app = create_app(config)  # checks the schema while building the store
-        store = app.state.tracking_store
-        if store is not None and hasattr(store, "check_schema"):
-            store.check_schema()
-    elif not config.artifacts_only:
-        _check_schema(config)
-    host = f"[{config.host}]" if ":" in config.host else config.host
-    click.echo(
-        f"Bakehouse server listening on http://{host}:{config.port}{config.static_prefix or ''}/ "
-        f"({config.workers} worker{'s' if config.workers != 1 else ''}; store {_redact(config.backend_store_uri)})",
-        err=True,
-    )
-    serve(config, app)
+            app = create_app(config)  # checks the schema while building the store
+            store = app.state.tracking_store
+            if store is not None and hasattr(store, "check_schema"):
+                store.check_schema()
+        elif not config.artifacts_only:
+            _check_schema(config)
+        url = bound_url(sock, config.host, f"{config.static_prefix or ''}/")
+        click.echo(
+            f"Bakehouse server listening on {url} "
+            f"({config.workers} worker{'s' if config.workers != 1 else ''}; store {_redact(config.backend_store_uri)})",
+            err=True,
+        )
+        serve(config, app, sock=sock)
+    finally:
+        sock.close()
 
 
 def _ensure_admin(config: ServerConfig) -> None:

@@ -183,18 +183,19 @@ def _worker(uconfig: Any, sock: socket.socket) -> None:
     uvicorn.Server(uconfig).run(sockets=[sock])
 
 
-def serve(config: ServerConfig, app: Any = None) -> None:
-    """Serve until interrupted. ``app`` (already built, schema checked) is used when there is one worker."""
+def serve(config: ServerConfig, app: Any = None, sock: socket.socket | None = None) -> None:
+    """Serve until interrupted. ``app`` (already built, schema checked) is used when there is one worker;
+    ``sock``, already bound to the configured address, is listened on instead of binding here."""
     import uvicorn
 
     if config.workers <= 1:
         uconfig = uvicorn_config(config, app)
         uconfig.load()
         freeze_startup_objects()
-        uvicorn.Server(uconfig).run()
+        uvicorn.Server(uconfig).run(sockets=[sock] if sock is not None else None)
         return
     uconfig = uvicorn_config(config)
-    sock = uconfig.bind_socket()
+    sock = sock if sock is not None else uconfig.bind_socket()
     ctx = multiprocessing.get_context("fork")
     children = [
         ctx.Process(target=_worker, args=(uconfig, sock), daemon=False) for _ in range(config.workers)
