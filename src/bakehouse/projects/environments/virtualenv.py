@@ -115,8 +115,10 @@ class VirtualenvEnvironment:
         manager: str = "virtualenv",
         cache_root: Path | None = None,
         note: str | None = None,
+        strict_python: bool = False,
     ) -> None:
         self.requirements = requirements
+        self.strict_python = strict_python
         self.name = manager
         self.uv = find_uv() if use_uv is not False else None
         if use_uv and self.uv is None:
@@ -132,7 +134,9 @@ class VirtualenvEnvironment:
     @property
     def interpreter(self) -> Interpreter:
         if self._interpreter is None:
-            self._interpreter, self._interpreter_note = find_interpreter(self.requirements.python)
+            self._interpreter, self._interpreter_note = find_interpreter(
+                self.requirements.python, strict=self.strict_python
+            )
         return self._interpreter
 
     def cache_fields(self) -> dict[str, Any]:
@@ -153,7 +157,9 @@ class VirtualenvEnvironment:
         return cache.env_dir("venv", self.cache_fields(), self.cache_root)
 
     def describe(self) -> str:
-        deps = ", ".join(self.requirements.dependencies) or "no extra packages"
+        deps = (
+            ", ".join(self.requirements.dependencies + self.requirements.pip_for_conda) or "no extra packages"
+        )
         tool = "uv" if self.uv else "venv + pip"
         return f"virtualenv with Python {self.interpreter.version} ({deps}) at {self.path}, built with {tool}"
 
@@ -206,9 +212,20 @@ class VirtualenvEnvironment:
         same_python = interp.minor == f"{sys.version_info.major}.{sys.version_info.minor}"
         if self.requirements.build_dependencies:
             self._install(python, list(self.requirements.build_dependencies))
-        packages = list(self.requirements.dependencies) + _pinned(CLIENT_REQUIREMENTS, same_python)
-        progress.advance("installing " + ", ".join([*self.requirements.dependencies, "bakehouse client"]))
-        self._install(python, packages)
+        wanted = [*self.requirements.dependencies, *self.requirements.pip_for_conda]
+        packages = wanted + _pinned(CLIENT_REQUIREMENTS, same_python)
+        progress.advance("installing " + ", ".join([*wanted, "bakehouse client"]))
+        try:
+            self._install(python, packages)
+        except EnvironmentError_:
+            unknown = [p for p in self.requirements.pip_for_conda if not self._on_index(python, p)]
+            if unknown:
+                raise EnvironmentError_(
+                    "conda is not available, and these conda packages of the project are not on the Python "
+                    f"package index either: {', '.join(unknown)}. Install conda (--env-manager conda), or run "
+                    "with --env-manager local in an environment that has them."
+                ) from None
+            raise
         progress.advance("checking imports")
         missing = self._verify(python)
         if missing:
@@ -238,6 +255,17 @@ class VirtualenvEnvironment:
                 [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
                 "install packages",
             )
+
+    def _on_index(self, python: Path, requirement: str) -> bool:
+        """Whether pip can find ``requirement`` (a dry run without dependencies: nothing is installed)."""
+        if self.uv:
+            argv = [self.uv, "pip", "install", "--dry-run", "--no-deps", "--quiet", "--python", str(python)]
+        else:
+            argv = [str(python), "-m", "pip", "install", "--dry-run", "--no-deps", "--quiet"]
+        done = subprocess.run(
+            [*argv, requirement], check=False, capture_output=True, text=True, env=self._tool_env()
+        )
+        return done.returncode == 0
 
     def _verify(self, python: Path) -> str | None:
         result = subprocess.run(
