@@ -97,5 +97,3 @@ class ScriptedServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-

@@ -340,7 +340,8 @@ def add_watch_options(serve: click.Command) -> None:
 def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
     import logging
 
-    from bakehouse.serving.watch import is_watchable, serve_watching
+    from bakehouse.serving.registry_versions import is_watchable
+    from bakehouse.serving.watch import serve_watching
 
     if not is_watchable(model_uri):
         raise click.BadParameter(

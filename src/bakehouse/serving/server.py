@@ -97,7 +97,7 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
 
     version = _registry_version(model_uri)
     if version is not None and model_uri.startswith("models:/") and _pinned_version(model_uri) is None:
-        from bakehouse.serving.watch import pinned_uri
+        from bakehouse.serving.registry_versions import pinned_uri
 
         model_dir = download_model(pinned_uri(model_uri, version))  # exactly the version just resolved
     else:
@@ -227,7 +227,7 @@ def run_uvicorn(
 
 def _registry_version(model_uri: str) -> str | None:
     """The registry version a ``models:/`` URI points at now (None for runs:/, paths, model ids)."""
-    from bakehouse.serving.watch import is_watchable, registry_resolver
+    from bakehouse.serving.registry_versions import is_watchable, registry_resolver
 
     if model_uri.startswith("models:/") and is_watchable(model_uri):
         return registry_resolver(model_uri)()

@@ -25,6 +25,7 @@ from bakehouse.serving.app import (
     ServingStarted,
     create_scoring_app,
 )
+from bakehouse.serving.registry_versions import pinned_uri, registry_resolver
 
 logger = logging.getLogger(__name__)
 
@@ -36,29 +37,6 @@ _ENV_TIMEOUT = "SCORING_SERVER_REQUEST_TIMEOUT"
 _ENV_MAX_BODY = "SCORING_SERVER_MAX_BODY_BYTES"
 
 
-def is_watchable(model_uri: str) -> bool:
-    """Registry URIs that can move: ``name@alias``, ``name/<stage>``, ``name/latest`` (not a fixed version)."""
-    from bakehouse.store.registry.uri import parse_models_uri
-
-    if not model_uri.startswith("models:/"):
-        return False
-    parsed = parse_models_uri(model_uri)
-    return parsed.model_id is None and parsed.version is None
-
-
-def registry_resolver(model_uri: str) -> Callable[[], str]:
-    """``() -> version`` through the registry of the current tracking/registry URI."""
-    from bakehouse.client.client import Client
-    from bakehouse.store.registry.uri import resolve_model_version
-
-    client = Client()
-
-    def resolve() -> str:
-        return str(resolve_model_version(client.registry_store, model_uri).version)
-
-    return resolve
-
-
 def _default_loader(allow_pickle: bool | None) -> Callable[[str], Any]:
     """``(pinned models:/name/<version> URI) -> loaded, warmed-up model``."""
     from bakehouse.serving.server import load_for_serving
@@ -67,15 +45,6 @@ def _default_loader(allow_pickle: bool | None) -> Callable[[str], Any]:
         return load_for_serving(pinned_uri, allow_pickle).current.model
 
     return load
-
-
-def pinned_uri(model_uri: str, version: str) -> str:
-    """``models:/iris@champion`` + ``3`` -> ``models:/iris/3``: load exactly what was resolved."""
-    from bakehouse.store.registry.uri import parse_models_uri, split_models_uri
-
-    _, sub_path = split_models_uri(model_uri)
-    name = parse_models_uri(model_uri).name
-    return f"models:/{name}/{version}" + (f"/{sub_path}" if sub_path else "")
 
 
 class RegistryWatcher:

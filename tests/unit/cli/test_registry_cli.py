@@ -91,5 +91,7 @@ def test_deleting_an_alias_that_does_not_exist_is_an_error(run, model_dirs):
     assert result.output.strip() == "Error: Model 'iris' has no alias @missing-alias (its aliases: @champion)"
     assert "removed" not in result.output
     missing_model = CliRunner().invoke(main, ["models", "delete-alias", "nope", "champion"])
-    assert missing_model.exit_code == 1 and "Registered Model with name=nope not found" in missing_model.output
+    assert (
+        missing_model.exit_code == 1 and "Registered Model with name=nope not found" in missing_model.output
+    )
     assert "models:/iris@champion -> version 1" in run("set-alias", "iris", "champion", "1")  # still there
