@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from components import component_missing
 from ui_seed import Seeded, seed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +143,7 @@ def browser() -> Iterator[object]:
     """Module-scoped on purpose: Playwright's sync API keeps an asyncio loop marked as running in this
     thread while it is open, which breaks any later test (on the same worker) that runs its own loop."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+        component_missing("Chromium", f"not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
