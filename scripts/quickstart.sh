@@ -114,8 +114,10 @@ else
   skip "the registry is not available yet"
 fi
 
+NEXT="next: source $VENV/bin/activate (puts bakehouse on the PATH), then README's commands: bakehouse runs list --experiment-name iris, ..."
 if [ "$NO_UI" = 1 ]; then
   step 6 "Done (UI skipped: --no-ui)"
+  echo "  $NEXT"
   echo "QUICKSTART_OK run=$RUN_ID version=${VERSION:-none} served=$SERVED"
   exit 0
 fi
@@ -123,6 +125,7 @@ step 6 "Start the UI"
 if "$BH" ui --help >/dev/null 2>&1; then
   UI_PORT="${BAKEHOUSE_QUICKSTART_PORT:-5000}"
   echo "  open http://127.0.0.1:$UI_PORT  (Ctrl-C to stop)"
+  echo "  $NEXT"
   trap - EXIT
   exec "$BH" ui --host 127.0.0.1 --port "$UI_PORT"
 else

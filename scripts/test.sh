@@ -111,7 +111,7 @@ tree_state() {
 ARGS=(-p no:cacheprovider --timeout="${BAKEHOUSE_TEST_TIMEOUT:-300}" --durations=15)
 WORKERS="${BAKEHOUSE_TEST_WORKERS:-2}"
 if [ "$WORKERS" != 0 ] && "$VENV/bin/python" -c 'import xdist' 2>/dev/null; then
-  ARGS+=(-n "$WORKERS")
+  ARGS+=(-n "$WORKERS" --dist loadgroup)  # tests marked xdist_group share one worker (and its fixtures)
 fi
 # No arguments: the whole tests/ tree. Otherwise the arguments choose (paths, -k, -m ...; testpaths = tests).
 [ $# -eq 0 ] && set -- tests

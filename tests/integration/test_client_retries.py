@@ -155,3 +155,36 @@ def test_the_cli_reports_a_refused_connection_within_3_s(tmp_path: Path) -> None
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert f"Could not reach the tracking server at {url} (connection refused)" in lines[0]
+
+
+def test_the_cli_says_once_that_it_is_retrying_after_2_s(tmp_path: Path) -> None:
+    """A server answering 503 for a few seconds (a restart behind a proxy): the CLI waits, says so once after
+    2 s, and succeeds when the server answers."""
+    from scripted_http import ScriptedServer
+
+    scripted = ScriptedServer()
+    scripted.start()
+    try:
+        for _ in range(3):  # back-off 0.5, 1, 2 s: the third wait crosses the 2 s mark
+            scripted.script.reply(503, b"<html>restarting</html>")
+        scripted.script.reply(200, {"runs": []})
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BAKEHOUSE_", "MLFLOW_"))}
+        started = time.monotonic()
+        result = subprocess.run(
+            [BAKEHOUSE, "runs", "list", "--tracking-uri", scripted.url],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        scripted.stop()
+    assert result.returncode == 0, result.stderr
+    assert "No runs in experiment(s) 0." in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if "retrying" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "answered HTTP 503" in warnings[0] and "POST /api/2.0/mlflow/runs/search" in warnings[0]
+    assert elapsed >= 2.0

@@ -38,6 +38,12 @@ def runs_group() -> None:
 @click.option("--view", "-v", type=VIEW_CHOICES, default="active_only", show_default=True)
 @click.option("--max-results", type=click.IntRange(1, 50000), default=100, show_default=True)
 @click.option("--all-tags", is_flag=True, help="Also show system tags (mlflow.*) in the table.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only the run IDs, one per line, in the listed order (for scripts).",
+)
 @tracking_uri_option
 @json_option
 def list_runs(
@@ -48,6 +54,7 @@ def list_runs(
     view: str,
     max_results: int,
     all_tags: bool,
+    quiet: bool,
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
@@ -63,6 +70,10 @@ def list_runs(
         max_results=max_results,
         order_by=list(order_by) or None,
     )
+    if quiet:
+        for run in runs:
+            click.echo(run.info.run_id)
+        return
     from bakehouse.client.run_models import models_of_runs
 
     models = models_of_runs(client, runs)

@@ -19,6 +19,7 @@ the artifact-proxy client.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -112,6 +113,7 @@ class _Servers:
 SERVERS = _Servers()
 
 
+@functools.lru_cache(maxsize=64)  # computed per call: keep it off the hot path
 def server_key(url: str) -> str:
     """``scheme://host:port`` of a URL: what "the same server" means for reachability."""
     parts = urlsplit(url)

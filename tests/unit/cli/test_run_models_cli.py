@@ -79,3 +79,10 @@ def test_a_run_without_models_says_no_artifacts_only(model_run: tuple[str, str])
     other = next(r for r in bakehouse.search_runs(output_format="list") if r.info.run_id != run_id)
     out = _cli("artifacts", "list", "-r", other.info.run_id)
     assert out.strip() == "No artifacts."
+
+
+def test_runs_list_quiet_prints_only_ids_for_scripts(model_run: tuple[str, str]) -> None:
+    run_id, _ = model_run
+    ids = _cli("runs", "list", "-q").split()
+    assert len(ids) == 2 and ids[1] == run_id  # newest first: the empty run was started last
+    assert _cli("runs", "list", "--max-results", "1", "-q").strip() == ids[0]
