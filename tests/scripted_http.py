@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import pytest
 import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
+
+from bakehouse.settings import HttpSettings
 
 
 @dataclass
@@ -97,3 +101,38 @@ class ScriptedServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def scripted_server() -> Iterator[ScriptedServer]:
+    """One scripted server per test module (import this fixture, and ``script``, where they are used)."""
+    server = ScriptedServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def script(scripted_server: ScriptedServer) -> Iterator[Script]:
+    """The server's script, emptied before and after the test."""
+    scripted_server.script.reset()
+    yield scripted_server.script
+    scripted_server.script.reset()
+
+
+def http_settings(**overrides: object) -> HttpSettings:
+    """Client settings for tests against the scripted server: no credentials, a tiny back-off."""
+    values: dict[str, object] = {
+        "username": None,
+        "password": None,
+        "token": None,
+        "insecure_tls": False,
+        "timeout": 10.0,
+        "max_retries": 3,
+        "backoff_factor": 0.01,
+        "retry_timeout": 30.0,
+    }
+    values.update(overrides)
+    return HttpSettings(**values)  # type: ignore[arg-type]

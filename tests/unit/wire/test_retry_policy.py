@@ -10,14 +10,12 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from scripted_http import Script, ScriptedServer
+from scripted_http import Script, ScriptedServer, http_settings
 
 from bakehouse.entities import Metric
 from bakehouse.errors import BakehouseError, DeadlineExceededError, TemporarilyUnavailableError
-from bakehouse.settings import HttpSettings
 from bakehouse.store.tracking.rest import RestTrackingStore
 from bakehouse.wire.retry import SERVERS, server_key
 from bakehouse.wire.transport import HttpTransport
@@ -27,46 +25,14 @@ pytestmark = pytest.mark.timeout(60)
 RETRY_LOGGER = "bakehouse.wire.retry"
 
 
-def _settings(**overrides: object) -> HttpSettings:
-    values: dict[str, object] = {
-        "username": None,
-        "password": None,
-        "token": None,
-        "insecure_tls": False,
-        "timeout": 10.0,
-        "max_retries": 7,
-        "backoff_factor": 0.01,
-        "retry_timeout": 30.0,
-    }
-    values.update(overrides)
-    return HttpSettings(**values)  # type: ignore[arg-type]
-
-
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])  # closed when the block ends: nothing listens there
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    scripted.start()
-    try:
-        yield scripted
-    finally:
-        scripted.stop()
-
-
-@pytest.fixture
-def script(server: ScriptedServer) -> Iterator[Script]:
-    server.script.reset()
-    yield server.script
-    server.script.reset()
-
-
 def _store(url: str, **overrides: object) -> RestTrackingStore:
-    return RestTrackingStore(HttpTransport(url, _settings(**overrides)))
+    return RestTrackingStore(HttpTransport(url, http_settings(**{"max_retries": 7, **overrides})))
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -139,103 +105,105 @@ def test_a_server_that_restarts_gets_the_full_window(caplog: pytest.LogCaptureFi
 # ------------------------------------------------------------------------------- which calls, which answers
 @pytest.mark.parametrize("status", [502, 503, 504, 429])
 def test_log_batch_is_retried_on_proxy_and_busy_answers(
-    status: int, server: ScriptedServer, script: Script
+    status: int, scripted_server: ScriptedServer, script: Script
 ) -> None:
     script.reply(status, b"<html>upstream restarting</html>")
     script.reply(status, b"<html>upstream restarting</html>")
-    _store(server.url).log_batch("r1", metrics=[Metric("loss", 0.5, 1, 0)])
+    _store(scripted_server.url).log_batch("r1", metrics=[Metric("loss", 0.5, 1, 0)])
     paths = [r.raw_path for r in script.requests]
     assert paths == ["/api/2.0/mlflow/runs/log-batch"] * 3
     assert script.requests[0].body == script.requests[2].body  # the same batch, sent again whole
 
 
 def test_a_call_that_is_not_safe_to_repeat_is_not_resent_after_a_502(
-    server: ScriptedServer, script: Script
+    scripted_server: ScriptedServer, script: Script
 ) -> None:
     script.reply(502, b"bad gateway")
     with pytest.raises(TemporarilyUnavailableError, match="HTTP 502"):
-        _store(server.url).create_run("0", user_id="u", start_time=1)
+        _store(scripted_server.url).create_run("0", user_id="u", start_time=1)
     assert [r.raw_path for r in script.requests] == ["/api/2.0/mlflow/runs/create"]
 
 
 @pytest.mark.parametrize("status", [503, 429])
 def test_answers_that_mean_not_processed_are_retried_for_any_call(
-    status: int, server: ScriptedServer, script: Script
+    status: int, scripted_server: ScriptedServer, script: Script
 ) -> None:
     script.reply(status, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"})
     script.reply(200, {"run": {"info": {"run_id": "abc", "experiment_id": "0"}, "data": {}}})
-    run = _store(server.url).create_run("0", user_id="u", start_time=1)
+    run = _store(scripted_server.url).create_run("0", user_id="u", start_time=1)
     assert run.info.run_id == "abc"
     assert len(script.requests) == 2
 
 
 def test_a_read_timeout_is_retried_only_when_the_call_is_safe_to_repeat(
-    server: ScriptedServer, script: Script
+    scripted_server: ScriptedServer, script: Script
 ) -> None:
     script.reply(200, {}, delay=1.0)  # the first answer comes too late
     script.reply(200, {"experiments": []})
-    assert list(_store(server.url, timeout=0.3).search_experiments()) == []
+    assert list(_store(scripted_server.url, timeout=0.3).search_experiments()) == []
     assert len(script.requests) == 2
     script.reset()
     script.reply(200, {}, delay=1.0)
     with pytest.raises(DeadlineExceededError, match="timed out after 0.3 s"):
-        _store(server.url, timeout=0.3).create_experiment("e")
+        _store(scripted_server.url, timeout=0.3).create_experiment("e")
     assert len(script.requests) == 1
 
 
-def test_retry_after_is_honoured(server: ScriptedServer, script: Script) -> None:
+def test_retry_after_is_honoured(scripted_server: ScriptedServer, script: Script) -> None:
     script.reply(429, b"", headers={"Retry-After": "1"})
     started = time.monotonic()
-    _store(server.url).search_experiments()
+    _store(scripted_server.url).search_experiments()
     assert time.monotonic() - started >= 1.0
     assert len(script.requests) == 2
 
 
-def test_a_500_is_an_answer_not_retried(server: ScriptedServer, script: Script) -> None:
+def test_a_500_is_an_answer_not_retried(scripted_server: ScriptedServer, script: Script) -> None:
     script.reply(500, {"error_code": "INTERNAL_ERROR", "message": "boom"})
     with pytest.raises(BakehouseError, match="boom"):
-        _store(server.url).search_experiments()
+        _store(scripted_server.url).search_experiments()
     assert len(script.requests) == 1
 
 
 # --------------------------------------------------------------------------------- bounds and what is said
 def test_retrying_stops_after_the_window_and_says_how_long_it_tried(
-    server: ScriptedServer, script: Script
+    scripted_server: ScriptedServer, script: Script
 ) -> None:
     for _ in range(50):
         script.reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "still restarting"})
     started = time.monotonic()
     with pytest.raises(TemporarilyUnavailableError, match=r"still restarting \(gave up after \d+ attempts"):
-        _store(server.url, backoff_factor=0.1, retry_timeout=1.5).search_experiments()
+        _store(
+            scripted_server.url, backoff_factor=0.1, retry_timeout=1.5, max_retries=50
+        ).search_experiments()
     elapsed = time.monotonic() - started
     assert 0.5 <= elapsed <= 2.5
 
 
-def test_max_retries_zero_sends_once(server: ScriptedServer, script: Script) -> None:
+def test_max_retries_zero_sends_once(scripted_server: ScriptedServer, script: Script) -> None:
     script.reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"})
     with pytest.raises(TemporarilyUnavailableError, match="busy"):
-        _store(server.url, max_retries=0).search_experiments()
+        _store(scripted_server.url, max_retries=0).search_experiments()
     assert len(script.requests) == 1
 
 
 def test_a_short_blip_is_silent(
-    server: ScriptedServer, script: Script, caplog: pytest.LogCaptureFixture
+    scripted_server: ScriptedServer, script: Script, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=RETRY_LOGGER)
     script.reply(503, b"")
-    _store(server.url).search_experiments()
+    _store(scripted_server.url).search_experiments()
     assert _warnings(caplog) == []
 
 
 def test_after_2_s_of_waiting_one_warning_says_it_is_retrying(
-    server: ScriptedServer, script: Script, caplog: pytest.LogCaptureFixture
+    scripted_server: ScriptedServer, script: Script, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Back-off 0.5, 1, 2 s: the third wait crosses the 2 s mark; the warning comes at that mark, once."""
     for _ in range(3):
         script.reply(503, b"restarting")
     caplog.set_level(logging.WARNING, logger=RETRY_LOGGER)
     started = time.time()
-    _store(server.url, backoff_factor=0.5).log_batch("r", metrics=[Metric("m", 1.0, 1, 0)])
+    _store(scripted_server.url, backoff_factor=0.5).log_batch("r", metrics=[Metric("m", 1.0, 1, 0)])
     (warning,) = _warnings(caplog)
     said_at = warning.created - started
     assert 1.9 <= said_at <= 3.0, f"the retry warning came after {said_at:.2f} s of waiting"
@@ -246,12 +214,12 @@ def test_after_2_s_of_waiting_one_warning_says_it_is_retrying(
 
 
 def test_one_warning_per_outage_for_concurrent_calls(
-    server: ScriptedServer, script: Script, caplog: pytest.LogCaptureFixture
+    scripted_server: ScriptedServer, script: Script, caplog: pytest.LogCaptureFixture
 ) -> None:
     for _ in range(8):
         script.reply(503, b"restarting")
     caplog.set_level(logging.WARNING, logger=RETRY_LOGGER)
-    store = _store(server.url, backoff_factor=0.6)
+    store = _store(scripted_server.url, backoff_factor=0.6)
     threads = [threading.Thread(target=store.search_experiments) for _ in range(2)]
     for thread in threads:
         thread.start()
