@@ -374,7 +374,7 @@ def _run(script: str, clone: Clone, name: str) -> tuple[int, str]:
     return code, log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, whatever order the pages run in
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
     base = tmp_path_factory.mktemp("docs")
     root = base / "bakehouse"

@@ -289,3 +289,14 @@ def test_failed_build_is_discarded_with_the_installer_message(tmp_path: Path) ->
         env.prepare(NullProgress())
     assert not target.exists()
     assert not cache.is_complete(target)
+
+
+def test_bakehouse_is_linked_only_into_pythons_it_runs_on() -> None:
+    from bakehouse.projects.environments.interpreters import Interpreter
+    from bakehouse.projects.environments.virtualenv import minimum_python, runs_bakehouse
+
+    assert minimum_python() == (3, 11)  # pyproject's requires-python
+    assert runs_bakehouse(Interpreter(Path("/py"), "3.11.0")) and runs_bakehouse(
+        Interpreter(Path("/py"), "3.13.0")
+    )
+    assert not runs_bakehouse(Interpreter(Path("/py"), "3.10.13"))  # the seeds' conda.yaml asks for it

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,22 @@ def _core_requirements() -> list[str]:
     except importlib.metadata.PackageNotFoundError:
         return []
     return [r.split(";")[0].strip() for r in requires if "extra ==" not in r]
+
+
+def minimum_python() -> tuple[int, int]:
+    """The oldest Python bakehouse runs on (``Requires-Python`` of the installed package, else 3.11)."""
+    try:
+        meta = importlib.metadata.metadata("bakehouse")
+        spec = str(meta["Requires-Python"]) if "Requires-Python" in meta else ""
+    except importlib.metadata.PackageNotFoundError:
+        spec = ""
+    match = re.fullmatch(r"\s*>=\s*(\d+)\.(\d+)\s*", spec)
+    return (int(match.group(1)), int(match.group(2))) if match else (3, 11)
+
+
+def runs_bakehouse(interpreter: Interpreter) -> bool:
+    major, minor, *_ = (int(p) for p in interpreter.version.split("."))
+    return (major, minor) >= minimum_python()
 
 
 def link_bakehouse(python: Path) -> None:
@@ -207,14 +224,23 @@ class VirtualenvEnvironment:
         else:
             self._run([str(interp.path), "-m", "venv", str(path)], "create the virtualenv")
         python = path / "bin" / "python"
-        progress.advance("linking bakehouse")
-        link_bakehouse(python)
+        with_bakehouse = runs_bakehouse(interp)
+        if with_bakehouse:
+            progress.advance("linking bakehouse")
+            link_bakehouse(python)
+        else:
+            low = ".".join(map(str, minimum_python()))
+            progress.note(
+                f"bakehouse needs Python >= {low}, so this Python {interp.version} environment runs the project "
+                "without it (the official mlflow client there logs to the run through `bakehouse run`)"
+            )
         same_python = interp.minor == f"{sys.version_info.major}.{sys.version_info.minor}"
         if self.requirements.build_dependencies:
             self._install(python, list(self.requirements.build_dependencies))
         wanted = [*self.requirements.dependencies, *self.requirements.pip_for_conda]
-        packages = wanted + _pinned(CLIENT_REQUIREMENTS, same_python)
-        progress.advance("installing " + ", ".join([*wanted, "bakehouse client"]))
+        client = _pinned(CLIENT_REQUIREMENTS, same_python) if with_bakehouse else []
+        packages = wanted + client
+        progress.advance("installing " + ", ".join([*wanted, *(["bakehouse client"] if client else [])]))
         try:
             self._install(python, packages)
         except EnvironmentError_:
@@ -227,6 +253,8 @@ class VirtualenvEnvironment:
                 ) from None
             raise
         progress.advance("checking imports")
+        if not with_bakehouse:
+            return
         missing = self._verify(python)
         if missing:
             logger.info("bakehouse needs %s in the environment; installing its full requirements", missing)
