@@ -29,6 +29,9 @@ How to write docs that this test runs (the convention):
   output. It is for what this machine cannot do or must not repeat: another host or service (a git host on
   the internet, a Kubernetes cluster, your PostgreSQL and S3), the test suite itself, a benchmark. Keep such
   blocks short and separate from runnable ones.
+- **Pages with a test of their own.** A page whose commands need inputs this test does not supply (a
+  PostgreSQL database, an S3 bucket, Caddy) is run by its own test, which supplies them; it is listed in
+  ``RUN_BY_THEIR_OWN_TEST`` with that test, and is not run twice (its fences are still checked here).
 - **Run one page**: ``bash scripts/test.sh tests/integration/test_docs_commands.py -k projects``.
 """
 
@@ -53,6 +56,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-commands")]
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+#: page -> the test that runs its commands with the inputs they need (see the convention above)
+RUN_BY_THEIR_OWN_TEST = {"deployment.md": REPO / "tests" / "integration" / "test_docs_deployment.py"}
 SHELL_LANGS = {"bash", "sh", "shell"}
 DIRECTIVE = re.compile(r"^<!--\s*docs-test:\s*(?P<body>.*?)\s*-->$")
 #: commands that serve until stopped (after optional VAR=value assignments), and their default port
@@ -402,8 +407,16 @@ def test_readme_command_1_is_the_setup() -> None:
     )
 
 
+def test_pages_run_elsewhere_have_a_test_that_reads_them() -> None:
+    for name, test in RUN_BY_THEIR_OWN_TEST.items():
+        assert (REPO / "docs" / name).is_file(), f"{name} is gone: drop it from RUN_BY_THEIR_OWN_TEST"
+        assert f'"{name}"' in test.read_text(encoding="utf-8"), f"{test.name} does not read docs/{name}"
+
+
 @pytest.mark.timeout(PAGE_TIMEOUT * 2)
-@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [p for p in PAGES if p.name not in RUN_BY_THEIR_OWN_TEST], ids=lambda p: p.stem
+)
 def test_the_commands_of_a_page_run_as_written(path: Path, clone: Clone) -> None:
     page = read_page(path)
     not_run = [f"{b.where}: {b.not_run}" for b in page.blocks if b.not_run is not None]

@@ -14,10 +14,10 @@ import pytest
 from bakehouse.projects.environments import EnvironmentError_, NullProgress, cache, resolve_environment
 from bakehouse.projects.environments.conda import conda_or_virtualenv, find_conda
 from bakehouse.projects.environments.docker import CONTAINER_PROJECT_DIR, DockerEnvironment, local_store_path
-from bakehouse.projects.environments.interpreters import candidates, current, find_interpreter
+from bakehouse.projects.environments.interpreters import Interpreter, candidates, current, find_interpreter
 from bakehouse.projects.environments.local import LocalEnvironment
 from bakehouse.projects.environments.requirements import conda_to_pip, from_conda_yaml, from_python_env
-from bakehouse.projects.environments.virtualenv import VirtualenvEnvironment
+from bakehouse.projects.environments.virtualenv import VirtualenvEnvironment, minimum_python, runs_bakehouse
 from bakehouse.projects.spec import DockerEnv, load_project
 
 no_conda = pytest.mark.skipif(find_conda() is not None, reason="conda is installed here")
@@ -292,9 +292,6 @@ def test_failed_build_is_discarded_with_the_installer_message(tmp_path: Path) ->
 
 
 def test_bakehouse_is_linked_only_into_pythons_it_runs_on() -> None:
-    from bakehouse.projects.environments.interpreters import Interpreter
-    from bakehouse.projects.environments.virtualenv import minimum_python, runs_bakehouse
-
     assert minimum_python() == (3, 11)  # pyproject's requires-python
     assert runs_bakehouse(Interpreter(Path("/py"), "3.11.0")) and runs_bakehouse(
         Interpreter(Path("/py"), "3.13.0")

@@ -124,6 +124,23 @@ def test_a_call_that_is_not_safe_to_repeat_is_not_resent_after_a_502(
     assert [r.raw_path for r in script.requests] == ["/api/2.0/mlflow/runs/create"]
 
 
+def test_trace_searches_and_tag_sets_are_retried_after_a_502_and_trace_starts_are_not(
+    scripted_server: ScriptedServer, script: Script
+) -> None:
+    store = _store(scripted_server.url)
+    script.reply(502, b"bad gateway")
+    assert store.search_traces(["0"]) == ([], None)
+    script.reply(504, b"gateway timeout")
+    store.set_trace_tag("tr-1", "k", "v")
+    paths = [r.raw_path for r in script.requests]
+    assert paths == ["/api/3.0/mlflow/traces/search"] * 2 + ["/api/2.0/mlflow/traces/tr-1/tags"] * 2
+    script.reset()
+    script.reply(502, b"bad gateway")
+    with pytest.raises(TemporarilyUnavailableError, match="HTTP 502"):
+        store.delete_traces("0", max_timestamp_millis=1)
+    assert [r.raw_path for r in script.requests] == ["/api/2.0/mlflow/traces/delete-traces"]
+
+
 @pytest.mark.parametrize("status", [503, 429])
 def test_answers_that_mean_not_processed_are_retried_for_any_call(
     status: int, scripted_server: ScriptedServer, script: Script

@@ -100,6 +100,7 @@ def minimum_python() -> tuple[int, int]:
 
 
 def runs_bakehouse(interpreter: Interpreter) -> bool:
+    """Whether bakehouse can be linked into an environment of this Python (else its client is left out)."""
     major, minor, *_ = (int(p) for p in interpreter.version.split("."))
     return (major, minor) >= minimum_python()
 
