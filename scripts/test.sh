@@ -40,10 +40,10 @@ if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
 fi
 "$VENV/bin/python" -c 'import mlflow' 2>/dev/null || missing_component "the official mlflow client" "does not import"
 # The deployment tests put Caddy in front of the servers and check the compose file with docker-compose
-# (`config` only: no Docker engine is needed). Under CI=true the tests fail if these are missing.
+# (`config` only: no Docker engine is needed). Under CI=true a missing one fails the run.
 for tool in caddy docker-compose; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    apt_install "$tool" || log "WARNING: $tool could not be installed; the deployment tests will skip"
+    apt_install "$tool" || missing_component "$tool" "could not be installed"
   fi
 done
 export PATH="$VENV/bin:$PATH"
