@@ -23,9 +23,13 @@ base_python() {
 }
 
 # ensure_venv EXTRAS: create $VENV if needed and install the package editable with those extras,
-# with uv (seconds) and pip as the fallback.
+# with uv (seconds) and pip as the fallback. BAKEHOUSE_SKIP_INSTALL=1 uses an existing venv as it is.
 ensure_venv() {
   local extras="$1" spec
+  if [ "${BAKEHOUSE_SKIP_INSTALL:-0}" = 1 ] && [ -x "$VENV/bin/python" ]; then
+    log "using $VENV as it is (BAKEHOUSE_SKIP_INSTALL=1)"
+    return 0
+  fi
   spec="-e $REPO_ROOT"
   [ -n "$extras" ] && spec="-e $REPO_ROOT[$extras]"
   # A CPU build of torch lies on disk on our machines: resolving against it avoids a multi-GB CUDA download

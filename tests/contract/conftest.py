@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from components import component_missing
 from running_server import RunningServer
 
 TRACKING_BACKENDS = ["sqlite", "postgres", "mysql", "rest", "rest-postgres"]
@@ -135,7 +136,9 @@ def mysql_uri() -> Iterator[str]:
     """
     base = os.environ.get("BAKEHOUSE_TEST_MYSQL_URI")
     if not base:
-        pytest.skip("no MySQL/MariaDB server (set BAKEHOUSE_TEST_MYSQL_URI or BAKEHOUSE_TEST_MYSQL=1)")
+        component_missing(
+            "MariaDB", "no server (scripts/test.sh starts one; or set BAKEHOUSE_TEST_MYSQL_URI)"
+        )
     import pymysql  # test-only dependency
     from sqlalchemy.engine import make_url
 

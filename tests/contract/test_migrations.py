@@ -120,7 +120,7 @@ def test_metrics_survive_the_move_to_primary_key_order(empty_database: str) -> N
 def inspect_indexes(conn: object, table: str) -> list[dict[str, object]]:
     from sqlalchemy import inspect
 
-    return inspect(conn).get_indexes(table)  # type: ignore[arg-type, return-value]
+    return inspect(conn).get_indexes(table)
 
 
 def test_fresh_sqlite_databases_store_metrics_in_primary_key_order(tmp_path: Path) -> None:
@@ -141,12 +141,12 @@ def _open_when_released(uri: str, barrier: object, results: object) -> None:
     # Every commit is slowed down, so whatever a process does between giving up its lock and committing
     # is seen by the others (on a fast machine that window is too short to hit by chance).
     event.listen(engine, "commit", lambda _conn: time.sleep(0.2))
-    barrier.wait()  # type: ignore[attr-defined]
+    barrier.wait()
     try:
         db_engine.ensure_schema(engine)
-        results.put("ok")  # type: ignore[attr-defined]
+        results.put("ok")
     except Exception as exc:  # noqa: BLE001 - reported to the test
-        results.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+        results.put(f"{type(exc).__name__}: {exc}")
 
 
 def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_database: str) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, make_client, tracking_uri_option
+from bakehouse.cli.options import FullHelpGroup, json_option, make_client, tracking_uri_option
 
 if TYPE_CHECKING:
     from bakehouse.client.client import Client
@@ -24,7 +24,7 @@ PROGRESS_THRESHOLD_BYTES = 1024 * 1024
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 
-@click.group("artifacts")
+@click.group("artifacts", cls=FullHelpGroup)
 def artifacts_group() -> None:
     """List, download and upload run artifacts."""
 
@@ -35,10 +35,21 @@ def artifacts_group() -> None:
 @tracking_uri_option
 @json_option
 def list_artifacts(run_id: str, artifact_path: str | None, tracking_uri: str | None, as_json: bool) -> None:
-    """List the direct children of an artifact directory."""
-    infos = make_client(tracking_uri).list_artifacts(run_id, artifact_path)
+    """List the direct children of an artifact directory (at the top, also the run's logged models)."""
+    from bakehouse.cli.runs import model_to_dict, print_models
+    from bakehouse.client.run_models import models_of_runs
+
+    client = make_client(tracking_uri)
+    infos = client.list_artifacts(run_id, artifact_path)
+    models = [] if artifact_path else models_of_runs(client, [client.get_run(run_id)])[run_id]
     if as_json:
-        output.print_json({"root_uri": None, "files": [output.to_jsonable(i) for i in infos]})
+        output.print_json(
+            {
+                "root_uri": None,
+                "files": [output.to_jsonable(i) for i in infos],
+                "models": [model_to_dict(m) for m in models],
+            }
+        )
         return
     output.print_table(
         ("Path", "Type", "Size"),
@@ -47,8 +58,10 @@ def list_artifacts(run_id: str, artifact_path: str | None, tracking_uri: str | N
             for i in infos
         ),
         title=f"Artifacts of run {run_id}" + (f" under {artifact_path}" if artifact_path else ""),
-        empty="No artifacts.",
+        empty="No artifacts." + (" Its logged models are stored apart from them:" if models else ""),
     )
+    if models:
+        print_models(models, run_id)
 
 
 @artifacts_group.command("download")

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from bakehouse.cli.options import SHORT_HELP_LIMIT
 from bakehouse.version import __version__
 
 #: name -> "module:attribute" of a click command or group.
@@ -97,7 +98,7 @@ class BakehouseGroup(click.Group):
             command = self.get_command(ctx, name)
             if command is None or command.hidden:
                 continue
-            rows.append((name, command.get_short_help_str(limit=formatter.width - 6 - len(name))))
+            rows.append((name, command.get_short_help_str(limit=SHORT_HELP_LIMIT)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -123,7 +124,7 @@ def _report(exc: Exception, debug: bool) -> None:
 
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, BakehouseError):
-        output.error(exc.message)
+        output.error(exc.cli_message)
     elif type(exc).__module__.startswith("sqlalchemy") and (driver_error := getattr(exc, "orig", None)):
         # the driver's own words, without SQLAlchemy's wrapper, statement and documentation link
         reason = " ".join(str(driver_error).split())

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from zxcvbn import zxcvbn  # type: ignore[import-untyped]
-from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from bakehouse.errors import InvalidParameterError
 

@@ -13,7 +13,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp  # type: ignore[import-untyped]
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bakehouse.entities.trace import (
     Assessment,

@@ -26,7 +26,7 @@ def error_code_of(exc: BaseException) -> str:
     """The REST error code, whether the client raised MlflowException or requests' HTTPError."""
     if isinstance(exc, MlflowException):
         return str(exc.error_code)
-    response = exc.response  # type: ignore[attr-defined]
+    response = exc.response
     return str(response.json()["error_code"])
 
 
@@ -306,7 +306,7 @@ def test_unauthenticated_calls_get_401(
 ) -> None:
     world = world_for(auth_server, "owner", name, tmp_path)
     with credentials(None):
-        role, world.role = world.role, None  # type: ignore[assignment]
+        role, world.role = world.role, None
         try:
             with pytest.raises((MlflowException, HTTPError)) as info:
                 operation(world)

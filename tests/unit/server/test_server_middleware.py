@@ -124,15 +124,15 @@ def test_middleware_hooks_wrap_the_router(tmp_path: Path) -> None:
     seen_paths: list[str] = []
     wrapped: list[str] = []
 
-    def factory(app):  # type: ignore[no-untyped-def]
-        async def middleware(scope, receive, send):  # type: ignore[no-untyped-def]
+    def factory(app):
+        async def middleware(scope, receive, send):
             seen_paths.append(scope["path"])
             await app(scope, receive, send)
 
         return middleware
 
-    def wrapper(endpoint, handler):  # type: ignore[no-untyped-def]
-        def run(ctx, req):  # type: ignore[no-untyped-def]
+    def wrapper(endpoint, handler):
+        def run(ctx, req):
             wrapped.append(endpoint.name)
             return handler(ctx, req)
 

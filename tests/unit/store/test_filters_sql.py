@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from components import component_missing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, event, insert, text
@@ -314,7 +315,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         eng.dispose()
         return
     if not POSTGRES_URI:
-        pytest.skip("set BAKEHOUSE_TEST_POSTGRES_URI to run the search SQL tests on PostgreSQL")
+        component_missing("PostgreSQL", "BAKEHOUSE_TEST_POSTGRES_URI is not set (scripts/test.sh sets it)")
     schema = f"bh_search_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URI, poolclass=NullPool)
     with admin.begin() as conn:

@@ -64,7 +64,10 @@ async def index(request: Request) -> Response:
     asset = _assets.get("index.html")
     if asset is None:  # pragma: no cover - a broken install
         return Response("The Bakehouse UI files are missing from this installation.", status_code=500)
-    body = asset.body.replace(b"__BUILD__", _assets.build_id.encode())
+    # whether sign-in exists here: without --auth the page never asks for a session (no 404 per page load)
+    config = getattr(request.app.state, "config", None)
+    auth = b"on" if config is not None and getattr(config, "app_name", None) else b"off"
+    body = asset.body.replace(b"__BUILD__", _assets.build_id.encode()).replace(b"__AUTH__", auth)
     return Response(
         body,
         media_type="text/html; charset=utf-8",

@@ -82,7 +82,9 @@ class RestTrackingStore(RestTracesMixin):
         path = endpoint.path
         for name, value in path_params.items():
             path = path.replace("{" + name + "}", quote_path(value).replace("/", "%2F"))
-        return self.transport.call(endpoint.method, f"{API_PREFIX}{path}", _drop_none(body or {}))
+        return self.transport.call(
+            endpoint.method, f"{API_PREFIX}{path}", _drop_none(body or {}), idempotent=endpoint.safe_to_repeat
+        )
 
     # ---------------------------------------------------------------------------------- experiments
     def create_experiment(
