@@ -715,12 +715,39 @@ def _hostile_trace_documents(experiment_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def _hostile_otlp_spans() -> list[dict[str, Any]]:
+    """OTLP/JSON spans with a hostile name, span type or time (each kept in a column of its own)."""
+    out = []
+    for key, value in [
+        ("name", "root\x00"),
+        ("attributes", [{"key": "mlflow.spanType", "value": {"stringValue": "LLM\x00"}}]),
+        ("startTimeUnixNano", str(2**64 - 1)),
+        ("endTimeUnixNano", str(2**63)),
+    ]:
+        span = {
+            "traceId": os.urandom(16).hex(),
+            "spanId": os.urandom(8).hex(),
+            "name": "root",
+            "startTimeUnixNano": "1700000000000000000",
+            "endTimeUnixNano": "1700000000500000000",
+            key: value,
+        }
+        out.append(span)
+    return out
+
+
 def _trace_document_problems(server: Server, experiment_id: str) -> list[str]:
     problems = []
     for body in _hostile_trace_documents(experiment_id):
         status, _, response = _raw(server, "POST", "/api/3.0/mlflow/traces", json.dumps(body).encode())
         if status != 400 or b"INVALID_PARAMETER_VALUE" not in response:
             problems.append(f"{body['trace']['trace_info']}: HTTP {status} {response[:150]!r}")
+    for span in _hostile_otlp_spans():
+        export = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+        headers = {"Content-Type": "application/json", "x-mlflow-experiment-id": experiment_id}
+        status, _, response = _raw(server, "POST", "/v1/traces", json.dumps(export).encode(), headers)
+        if status != 400 or b"INVALID_PARAMETER_VALUE" not in response:
+            problems.append(f"OTLP span {span}: HTTP {status} {response[:150]!r}")
     status, body = _json(
         server, "POST", "/api/3.0/mlflow/traces/search", {"locations": [_trace_location(experiment_id)]}
     )
