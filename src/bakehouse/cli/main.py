@@ -28,6 +28,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "bakehouse.cli.db:db_group",
     "gc": "bakehouse.cli.gc:gc_command",
     "tokens": "bakehouse.cli.tokens:tokens_group",
+    "migrate": "bakehouse.cli.migrate:migrate_command",
+    "sync": "bakehouse.cli.migrate:sync_command",
 }
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".

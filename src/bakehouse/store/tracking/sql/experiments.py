@@ -31,7 +31,7 @@ def parse_experiment_id(experiment_id: object) -> int:
         raise InvalidParameterError(
             f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
         ) from None
-    if value < 0 or value > 2**31 - 1:
+    if value < 0 or value > 2**63 - 1:  # 64-bit: MLflow's file store ids are random 63-bit integers
         raise NotFoundError(f"No Experiment with id={experiment_id} exists")
     return value
 
