@@ -159,3 +159,20 @@ class Catalog:
     logged_models: list[LoggedModelRecord] = field(default_factory=list)
     registered_models: list[RegisteredModelRecord] = field(default_factory=list)
     model_versions: list[ModelVersionRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TransferBatch:
+    """One write of an import, applied in this order (what a later kind refers to is written first)."""
+
+    experiments: list[ExperimentRecord] = field(default_factory=list)
+    #: experiments created under an id the destination chooses (sync); their new ids are returned in order
+    new_experiments: list[ExperimentRecord] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    #: run id -> points of that run to add (existing points are skipped)
+    metrics: dict[str, list[MetricPoint]] = field(default_factory=dict)
+    datasets: list[DatasetRecord] = field(default_factory=list)
+    inputs: list[InputRecord] = field(default_factory=list)
+    logged_models: list[LoggedModelRecord] = field(default_factory=list)
+    registered_models: list[RegisteredModelRecord] = field(default_factory=list)
+    model_versions: list[ModelVersionRecord] = field(default_factory=list)

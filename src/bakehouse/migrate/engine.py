@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bakehouse.entities.transfer import (
     Catalog,
+    TransferBatch,
     LoggedModelRecord,
     MetricPoint,
     MetricSummary,
@@ -251,7 +252,7 @@ class Migration:
             record = replace(
                 e, artifact_location=None if self.copy else e.artifact_location, tags=dict(e.tags)
             )
-            new_id = self.destination.create_experiment(record)
+            new_id = self.destination.write(TransferBatch(new_experiments=[record]))[0]
             self.experiment_ids[e.experiment_id] = new_id
             self.locations[new_id] = None if self.copy else e.artifact_location
 
@@ -323,7 +324,7 @@ class Migration:
         ]
         experiments += plan.experiments.update
         if experiments:
-            self.destination.write_experiments(experiments)
+            self.destination.write(TransferBatch(experiments=experiments))
             progress.advance(OBJECTS, len(experiments))
         progress.stage("Writing runs and metric histories")
         self._write_runs(work)
@@ -333,12 +334,12 @@ class Migration:
             for d in plan.datasets.create
         ]
         if datasets or plan.inputs.create:
-            self.destination.write_links(datasets, plan.inputs.create)
+            self.destination.write(TransferBatch(datasets=datasets, inputs=plan.inputs.create))
             progress.advance(OBJECTS, len(datasets) + len(plan.inputs.create))
         models = [self.models[m.model_id] for m in (*plan.logged_models.create, *plan.logged_models.update)]
         if models:
             progress.stage("Writing logged models")
-            self.destination.write_logged_models(models)
+            self.destination.write(TransferBatch(logged_models=models))
             progress.advance(OBJECTS, len(models))
         changed_versions = {
             (v.name, v.version) for v in (*plan.model_versions.create, *plan.model_versions.update)
@@ -347,7 +348,7 @@ class Migration:
         registered = [*plan.registered_models.create, *plan.registered_models.update]
         if registered or versions:
             progress.stage("Writing the model registry")
-            self.destination.write_registry(registered, versions)
+            self.destination.write(TransferBatch(registered_models=registered, model_versions=versions))
             progress.advance(OBJECTS, len(registered) + len(versions))
         if self.trees:
             self._copy_artifacts()
@@ -373,7 +374,10 @@ class Migration:
                 )
                 + 1
             )
-            if weight >= self.options.batch_points or len(batch) >= 500:
+            if (
+                weight >= min(self.options.batch_points, self.destination.max_batch_points)
+                or len(batch) >= 500
+            ):
                 self._write_run_batch(batch, changed, work.needs_points)
                 batch, weight = [], 0
         if batch:
@@ -391,7 +395,7 @@ class Migration:
                     if len(keys) == len({p[0] for p in run_points})
                     else [p for p in run_points if p[0] in keys]
                 )
-        self.destination.write_runs(records, points)
+        self.destination.write(TransferBatch(runs=records, metrics=points))
         written = sum(len(p) for p in points.values())
         self.report.metric_points_written += written
         self.progress.advance(POINTS, written)

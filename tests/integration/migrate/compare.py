@@ -44,7 +44,8 @@ def compare(
     allowed = [unset_string, *(allowances or [])]
     problems = []
     for path, a, b in diff(
-        {k: v for k, v in source.items() if k != "mlflow"}, {k: v for k, v in destination.items() if k != "mlflow"}
+        {k: v for k, v in source.items() if k != "mlflow"},
+        {k: v for k, v in destination.items() if k != "mlflow"},
     ):
         if not any(allow(path, a, b) for allow in allowed):
             problems.append(f"{path}: {str(a)[:200]!s} != {str(b)[:200]!s}")

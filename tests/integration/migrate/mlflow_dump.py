@@ -192,14 +192,17 @@ def dump(uri: str, content: bool) -> dict[str, Any]:
                 for v in versions
             },
             "by_alias": {
-                alias: str(client.get_model_version_by_alias(rm.name, alias).version) for alias in (rm.aliases or {})
+                alias: str(client.get_model_version_by_alias(rm.name, alias).version)
+                for alias in (rm.aliases or {})
             },
         }
     # prompts, through the prompt API (MLflow 3 leaves them out of the registered-model search)
     if MLFLOW_MAJOR >= 3:
         names = sorted(p.name for p in client.search_prompts(max_results=1000))
     else:
-        names = sorted(n for n, rm in out["registered_models"].items() if rm["tags"].get("mlflow.prompt.is_prompt"))
+        names = sorted(
+            n for n, rm in out["registered_models"].items() if rm["tags"].get("mlflow.prompt.is_prompt")
+        )
     out["prompts"] = {}
     for name in names:
         versions: dict[str, Any] = {}

@@ -2,52 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
-from bakehouse.entities.transfer import (
-    DatasetRecord,
-    ExperimentRecord,
-    InputRecord,
-    LoggedModelRecord,
-    MetricPoint,
-    ModelVersionRecord,
-    RegisteredModelRecord,
-    RunRecord,
-)
+from bakehouse.entities.transfer import MetricPoint, TransferBatch
 from bakehouse.store.artifacts import ArtifactRepository
 from bakehouse.store.transfer.state import DestinationState, StateQuery
 
 
 class Destination(Protocol):
     description: str
+    #: points per write (a server's request size is bounded)
+    max_batch_points: int
 
     def state(self, query: StateQuery) -> DestinationState:
         """What already exists of the objects named in ``query``."""
         ...
 
-    def experiment_location(self, experiment_id: str | None) -> str:
-        """Where a new experiment's artifacts go when they are copied (its id may be chosen on creation)."""
+    def experiment_location(self, experiment_id: str) -> str:
+        """Where the artifacts of a new experiment go when they are copied."""
         ...
 
-    def create_experiment(self, record: ExperimentRecord) -> str:
-        """Create an experiment under a new id chosen here (sync, whose ids are the destination's)."""
-        ...
-
-    def write_experiments(self, records: Sequence[ExperimentRecord]) -> None: ...
-
-    def write_runs(self, records: Sequence[RunRecord], points: Mapping[str, Sequence[MetricPoint]]) -> None:
-        """Runs (created or updated) and their metric points, together (one transaction where possible)."""
-        ...
-
-    def write_links(self, datasets: Sequence[DatasetRecord], inputs: Sequence[InputRecord]) -> None: ...
-
-    def write_logged_models(self, records: Sequence[LoggedModelRecord]) -> None: ...
-
-    def write_registry(
-        self, models: Sequence[RegisteredModelRecord], versions: Sequence[ModelVersionRecord]
-    ) -> None:
-        """Registered models, then their versions, then aliases (which name versions)."""
+    def write(self, batch: TransferBatch) -> list[str]:
+        """Apply a batch with its ids (one transaction on a database); returns new experiments' ids."""
         ...
 
     def metric_points(self, run_ids: Sequence[str]) -> dict[str, list[MetricPoint]]:

@@ -290,7 +290,11 @@ def upgrade(uri: str, progress: Callable[[str], None] | None = None) -> str:
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", normalize_uri(uri).replace("%", "%%"))
     revision = current_revision(engine)
-    foreign = _foreign_schema(engine, revision) if revision is None or not _is_bakehouse_revision(revision) else None
+    foreign = (
+        _foreign_schema(engine, revision)
+        if revision is None or not _is_bakehouse_revision(revision)
+        else None
+    )
     if foreign is not None:
         raise foreign
     if revision is None:
