@@ -17,12 +17,12 @@ from typing import Any, Protocol
 
 from bakehouse.entities.transfer import (
     Catalog,
-    TransferBatch,
     LoggedModelRecord,
     MetricPoint,
     MetricSummary,
     ModelVersionRecord,
     RunRecord,
+    TransferBatch,
 )
 from bakehouse.migrate import artifacts as art
 from bakehouse.migrate.destinations.base import Destination
