@@ -492,6 +492,21 @@ class SqlSource:
                 out.setdefault(run_id, {})[k] = MetricSummary(
                     int(count), int(min_ts), int(max_ts), int(min_step), int(max_step)
                 )
+            if "latest_metrics" not in self.tables:
+                continue
+            value, marker = self._metric_columns()
+            for run_id, k, v, t, step, flag in self._cursor_rows(
+                f"SELECT run_uuid, {key}, {value}, {ts}, step, {marker} FROM latest_metrics WHERE {where}",
+                chunk,
+            ):
+                summary = out.get(run_id, {}).get(k)
+                if summary is not None:
+                    number = (
+                        decode_metric_value(v, flag)
+                        if self.flavor == "bakehouse"
+                        else _finite_or_nan(v, flag)
+                    )
+                    summary.latest = (int(step), int(t), number)
         return out
 
     def metric_points(self, run_ids: Sequence[str]) -> Iterator[tuple[str, list[MetricPoint]]]:
