@@ -505,9 +505,9 @@ class Migration:
             theirs = self.destination.metric_points(run_ids)
             for run_id, points in self.source.metric_points(run_ids):
                 keys = {p[0] for p in points}
-                expected.append([run_id, sorted({(p[0], _num(p[1]), p[2], p[3]) for p in points})])
+                expected.append([run_id, sorted({(p[0], p[2], p[3], _num(p[1])) for p in points}, key=repr)])
                 mine = [p for p in theirs.get(run_id, []) if p[0] in keys]
-                found.append([run_id, sorted({(p[0], _num(p[1]), p[2], p[3]) for p in mine})])
+                found.append([run_id, sorted({(p[0], p[2], p[3], _num(p[1])) for p in mine}, key=repr)])
             kind.expected, kind.found = checksum(expected), checksum(found)
             return
         expected, found = [], []

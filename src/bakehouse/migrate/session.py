@@ -83,7 +83,10 @@ def open_migration(
             from bakehouse.migrate.destinations.sql import SqlDestination
 
             session = MigrationSession(
-                opened_source, SqlDestination(target, redact(target), artifact_root), options, False
+                opened_source,
+                SqlDestination(target, redact(target), artifact_root, create=not options.dry_run),
+                options,
+                False,
             )
     except BaseException:
         opened_source.close()

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -220,7 +219,7 @@ def dump(uri: str, content: bool) -> dict[str, Any]:
         for alias in ("production",):
             try:
                 aliases[alias] = str(client.load_prompt(f"prompts:/{name}@{alias}").version)
-            except Exception:  # noqa: BLE001 - no such alias
+            except Exception:  # noqa: BLE001, S110 - no such alias
                 pass
         out["prompts"][name] = {"versions": versions, "aliases": aliases}
     return out

@@ -3,10 +3,12 @@
 Run by the interpreter of whichever MLflow release makes the fixture (3.17.2 in the test venv, a 2.x release
 in its own venv), never imported by the tests::
 
-    python mlflow_writer.py TRACKING_URI ARTIFACT_ROOT [--big] [--tag NAME]
+    python mlflow_writer.py TARGET [TARGET ...]          TARGET = TRACKING_URI[::ARTIFACT_ROOT[::big]]
+    python mlflow_writer.py --extra N TRACKING_URI
 
-``--big`` adds the heavy parts (a 100,000-point history and a 100 MB artifact). ``--extra N`` only adds N new
-runs to the experiment ``migrate-a`` (what a team logs between two migrations). Prints a JSON summary.
+One process fills every target (importing MLflow once is most of the time). ``big`` adds the heavy parts (a
+100,000-point history and a 100 MB artifact). ``--extra N`` only adds N new runs to the experiment
+``migrate-a`` (what a team logs between two migrations). Prints one JSON summary per target.
 """
 
 from __future__ import annotations
@@ -42,8 +44,7 @@ def _artifacts(client: MlflowClient, run_id: str, big: bool) -> None:
             big_file = root / "big.bin"
             with open(big_file, "wb") as fh:
                 block = os.urandom(1024 * 1024)
-                for i in range(100):
-                    fh.write(block[i:] + block[:i])
+                fh.writelines(block[i:] + block[:i] for i in range(100))
             client.log_artifact(run_id, str(big_file), artifact_path="large")
 
 
@@ -216,9 +217,21 @@ def fill(uri: str, artifact_root: str, big: bool) -> dict[str, object]:
 
 
 def add_runs(uri: str, count: int) -> dict[str, object]:
-    """New work logged between two migrations: runs added to ``migrate-a``."""
+    """New work logged between two migrations: runs added to ``migrate-a``, and the run left running gets
+    more points, a new tag and its end."""
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("migrate-a")
+    running = client.search_runs(
+        [client.get_experiment_by_name("migrate-b ünïcode").experiment_id],
+        "attributes.run_name = 'still-running'",
+    )[0]
+    now = int(time.time() * 1000)
+    client.log_batch(
+        running.info.run_id,
+        metrics=[Metric("progress", 0.5 + i / 10, now + i, 2 + i) for i in range(5)],
+        tags=[RunTag("resumed", "yes")],
+    )
+    client.set_terminated(running.info.run_id)
     ids = []
     for i in range(count):
         run = client.create_run(exp.experiment_id, run_name=f"later-{i}")
@@ -229,20 +242,23 @@ def add_runs(uri: str, count: int) -> dict[str, object]:
         )
         client.set_terminated(run.info.run_id)
         ids.append(run.info.run_id)
-    return {"added": ids}
+    return {"added": ids, "finished": running.info.run_id}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("uri")
-    parser.add_argument("artifact_root", nargs="?", default="")
-    parser.add_argument("--big", action="store_true")
+    parser.add_argument("targets", nargs="+")
     parser.add_argument("--extra", type=int, default=0)
     args = parser.parse_args()
-    if args.extra:
-        print(json.dumps(add_runs(args.uri, args.extra)))
-    else:
-        print(json.dumps(fill(args.uri, args.artifact_root, args.big)))
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    for target in args.targets:
+        if args.extra:
+            print(json.dumps(add_runs(target, args.extra)), flush=True)
+            continue
+        uri, _, rest = target.partition("::")
+        artifact_root, _, big = rest.partition("::")
+        print(json.dumps(fill(uri, artifact_root, big == "big")), flush=True)
+        mlflow.set_experiment(experiment_id="0")  # the next target starts from a clean active state
 
 
 if __name__ == "__main__":
