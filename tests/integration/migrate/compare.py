@@ -30,7 +30,7 @@ def diff(source: Any, destination: Any, path: str = "") -> list[tuple[str, Any, 
 
 def unset_string(path: str, source: Any, destination: Any) -> bool:
     """Read through a server (proto JSON), an unset string field arrives as ""; read from a store, as None."""
-    return {source, destination} <= {None, ""}
+    return source in (None, "") and destination in (None, "")
 
 
 def artifact_location_moved(path: str, source: Any, destination: Any) -> bool:

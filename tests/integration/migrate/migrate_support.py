@@ -200,10 +200,11 @@ def mlflow2_stores(tmp_path_factory: pytest.TempPathFactory, mlflow2_python: str
     )
 
 
-def fill_database(uri: str, artifact_root: Path) -> dict[str, Any]:
-    """MLflow 3.17.2 writing the fixture into a server database (PostgreSQL, MySQL)."""
-    out = run_python(sys.executable, [str(WRITER), f"{uri}::{artifact_root}::"], timeout=900)
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+def fill_databases(uris: list[str], artifact_root: Path) -> list[dict[str, Any]]:
+    """MLflow 3.17.2 writing the fixture into server databases (PostgreSQL, MySQL), in one process."""
+    targets = [f"{uri}::{artifact_root / str(i)}::" for i, uri in enumerate(uris)]
+    out = run_python(sys.executable, [str(WRITER), *targets], timeout=900)
+    return [json.loads(line) for line in out.strip().splitlines()]
 
 
 # ------------------------------------------------------------------------------------------ servers
