@@ -137,11 +137,19 @@ def _common_options(func: Any) -> Any:
     "(default: BAKEHOUSE_TRACKING_URI, else ./bakehouse.db).",
 )
 @click.option("--skip-registry", is_flag=True, help="Leave registered models, versions and prompts out.")
+@click.option(
+    "--batch-points",
+    type=click.IntRange(min=1),
+    default=250_000,
+    hidden=True,
+    help="Metric points per write transaction (smaller: less to redo after an interruption).",
+)
 @_common_options
 def migrate_command(
     source: str,
     destination: str | None,
     skip_registry: bool,
+    batch_points: int,
     artifacts: str,
     artifact_root: str | None,
     dry_run: bool,
@@ -163,7 +171,11 @@ def migrate_command(
     from bakehouse.migrate.engine import MigrationOptions
 
     options = MigrationOptions(
-        artifacts=artifacts, dry_run=dry_run, verify=verify, include_registry=not skip_registry
+        artifacts=artifacts,
+        dry_run=dry_run,
+        verify=verify,
+        include_registry=not skip_registry,
+        batch_points=batch_points,
     )
     _run(source, destination, options, artifact_root, as_json)
 

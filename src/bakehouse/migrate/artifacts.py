@@ -8,6 +8,7 @@ the next run copies what is missing.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakehouse.store.artifacts import ArtifactRepository
+from bakehouse.store.artifacts.base import TEMP_PREFIX
 from bakehouse.store.artifacts.local import LocalArtifactRepository, local_path_from_uri
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def copy_missing(
     def copy(job: tuple[ArtifactTree, str]) -> int:
         tree, path = job
         size = tree.files[path]
+        _remove_leftovers(tree.destination, path)
         if isinstance(tree.source, LocalArtifactRepository):
             local = Path(local_path_from_uri(tree.source.artifact_uri)) / path
 
@@ -81,6 +84,18 @@ def copy_missing(
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migrate-artifacts") as pool:
             total = sum(pool.map(copy, jobs))
     return len(jobs), total
+
+
+def _remove_leftovers(repository: ArtifactRepository, path: str) -> None:
+    """A copy killed half-way (SIGKILL skips every cleanup) leaves its hidden temporary file next to the
+    target: the file is being copied again now, so the leftover goes."""
+    if not isinstance(repository, LocalArtifactRepository):
+        return  # object stores show nothing of an unfinished upload
+    target = Path(local_path_from_uri(repository.artifact_uri)) / path
+    if target.parent.is_dir():
+        for leftover in target.parent.glob(f"{TEMP_PREFIX}*-{glob.escape(target.name)}"):
+            logger.info("removing %s, left by an interrupted copy", leftover)
+            leftover.unlink(missing_ok=True)
 
 
 def _counted(chunks: Iterator[bytes], on_bytes: Callable[[int], None]) -> Iterator[bytes]:
