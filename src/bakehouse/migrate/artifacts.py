@@ -40,6 +40,15 @@ class ArtifactTree:
         return sorted(p for p, size in self.files.items() if self.present.get(p) != size)
 
 
+#: URIs that name a place relative to a server: equal strings at two servers are two places
+_SERVER_RELATIVE = ("mlflow-artifacts:", "runs:", "models:", "http:", "https:")
+
+
+def same_place(source_uri: str, target_uri: str) -> bool:
+    """Whether both ends name the very same files (nothing to copy): an absolute location, written alike."""
+    return source_uri == target_uri and not source_uri.lower().startswith(_SERVER_RELATIVE)
+
+
 def list_files(repository: ArtifactRepository) -> dict[str, int]:
     """path -> size of every file (an absent root is an empty tree)."""
     return {info.path: int(info.file_size or 0) for info in repository.walk("") if not info.is_dir}

@@ -281,7 +281,7 @@ class Migration:
             for m in self.catalog.logged_models
         ]
         for owner, source_uri, target_uri in pairs:
-            if not source_uri or not target_uri or source_uri == target_uri:
+            if not source_uri or not target_uri or art.same_place(source_uri, target_uri):
                 continue
             self.trees.append(
                 art.scan(

@@ -214,6 +214,15 @@ class MlflowExport:
         self.progress.stage("Writing params, tags and metric histories")
         summaries = self.source.metric_summaries([r.run_id for r in catalog.runs])
         todo = {r.run_id: self._missing_keys(r, summaries.get(r.run_id, {})) for r in catalog.runs}
+        histories = self.report.kinds["metrics"]
+        for r in catalog.runs:
+            there = self.existing_runs.get(r.run_id)
+            had = {m.key for m in there.data.metric_points} if there is not None else set()
+            keys = summaries.get(r.run_id, {})
+            histories.source += len(keys)
+            histories.created += len(todo[r.run_id] - had)
+            histories.updated += len(todo[r.run_id] & had)
+            histories.unchanged += len(keys) - len(todo[r.run_id])
         self.progress.start(
             POINTS, sum((summaries[run_id][k].count or 1000) for run_id, keys in todo.items() for k in keys)
         )
@@ -241,8 +250,7 @@ class MlflowExport:
             if mine is None or latest is None:
                 missing.add(key)
                 continue
-            same_value = mine.value == latest[2] or (math.isnan(mine.value) and math.isnan(latest[2]))
-            if (int(mine.step), int(mine.timestamp)) != latest[:2] or not same_value:
+            if (int(mine.step), int(mine.timestamp)) != latest[:2] or _num(mine.value) != _num(latest[2]):
                 missing.add(key)
         return missing
 
@@ -351,6 +359,7 @@ class MlflowExport:
         datasets = {d.dataset_id: d for d in catalog.datasets}
         tracking = self.dest.tracking
         kind = self.report.kinds["inputs"]
+        sent: set[str] = set()
         for i in catalog.inputs:
             if i.source_type == "DATASET" and i.destination_id in self.run_ids and i.source_id in datasets:
                 d = datasets[i.source_id]
@@ -371,6 +380,7 @@ class MlflowExport:
                     ],
                 )
                 kind.created += 1
+                sent.add(d.dataset_id)
             elif (
                 i.source_type == "RUN_OUTPUT"
                 and i.source_id in self.run_ids
@@ -383,7 +393,8 @@ class MlflowExport:
                     continue
                 tracking.log_outputs(self.run_ids[i.source_id], [ModelOutput(target, i.step)])
                 kind.created += 1
-        self.report.kinds["datasets"].created = len(catalog.datasets)
+        self.report.kinds["datasets"].created = len(sent)
+        self.report.kinds["datasets"].unchanged = len(catalog.datasets) - len(sent)
 
     # ---------------------------------------------------------------------------------------- registry
     def _map_source(self, uri: str | None) -> str | None:
@@ -606,7 +617,6 @@ class MlflowExport:
                 )
         kinds["runs"].expected, kinds["runs"].found = checksum(exp_runs), checksum(got_runs)
         kinds["metrics"].expected, kinds["metrics"].found = checksum(exp_metrics), checksum(got_metrics)
-        kinds["metrics"].source = len(exp_metrics)
         trees = getattr(self, "_trees", [])
         if trees:
             exp_files = [[t.owner, p, s] for t in trees for p, s in t.files.items()]
@@ -617,8 +627,16 @@ class MlflowExport:
             kinds["artifacts"].expected, kinds["artifacts"].found = checksum(exp_files), checksum(got_files)
 
 
+_DOUBLE_MAX = 1.7976931348623157e308
+
+
 def _num(value: float) -> Any:
-    return "NaN" if math.isnan(value) else value
+    """A value as MLflow's SQL store keeps it: NaN as a marker, ±inf as ±1.797...e308 (it clamps them)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return _DOUBLE_MAX if value > 0 else -_DOUBLE_MAX
+    return value
 
 
 def _quote(name: str) -> str:
