@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bakehouse import settings
 from bakehouse.entities.transfer import MetricPoint, TransferBatch
-from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.migrate.errors import MigrationError
+from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.store.db.engine import current_revision, ensure_schema, get_engine, normalize_uri
 from bakehouse.store.tracking.sql.connection import append_to_uri, is_local_uri
 from bakehouse.store.transfer.state import DestinationState, StateQuery
