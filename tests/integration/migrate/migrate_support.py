@@ -85,7 +85,7 @@ def dump(uri: str, python: str = sys.executable, content: bool = True) -> dict[s
 def _build_mlflow2_venv(target: Path) -> str:
     python = target / "bin" / "python"
     marker = target / ".complete"
-    if marker.exists() and marker.read_text() == repr(MLFLOW2_PINS):
+    if marker.exists() and marker.read_text() == " ".join(MLFLOW2_PINS):  # the same marker as scripts/lib.sh
         return str(python)
     uv = VENV_BIN / "uv"
     shutil.rmtree(target, ignore_errors=True)
@@ -94,7 +94,7 @@ def _build_mlflow2_venv(target: Path) -> str:
     subprocess.run(
         [str(uv), "pip", "install", "-q", "-p", str(python), *MLFLOW2_PINS], check=True, timeout=900
     )
-    marker.write_text(repr(MLFLOW2_PINS))
+    marker.write_text(" ".join(MLFLOW2_PINS))
     return str(python)
 
 
