@@ -136,6 +136,14 @@ def _common_options(func: Any) -> Any:
     help="A Bakehouse tracking URI: a database or a Bakehouse server; an MLflow server to leave "
     "(default: BAKEHOUSE_TRACKING_URI, else ./bakehouse.db).",
 )
+@click.option(
+    "--artifacts-destination",
+    "source_artifacts",
+    default=None,
+    metavar="URI",
+    help="When SOURCE is the database of an MLflow server that proxied artifacts (mlflow-artifacts:/ URIs): "
+    "that server's --artifacts-destination (a directory, s3://...) or its URL.",
+)
 @click.option("--skip-registry", is_flag=True, help="Leave registered models, versions and prompts out.")
 @click.option(
     "--batch-points",
@@ -148,6 +156,7 @@ def _common_options(func: Any) -> Any:
 def migrate_command(
     source: str,
     destination: str | None,
+    source_artifacts: str | None,
     skip_registry: bool,
     batch_points: int,
     artifacts: str,
@@ -177,7 +186,7 @@ def migrate_command(
         include_registry=not skip_registry,
         batch_points=batch_points,
     )
-    _run(source, destination, options, artifact_root, as_json)
+    _run(source, destination, options, artifact_root, as_json, source_artifacts)
 
 
 @click.command("sync")
@@ -220,7 +229,12 @@ def sync_command(
 
 
 def _run(
-    source: str, destination: str | None, options: MigrationOptions, artifact_root: str | None, as_json: bool
+    source: str,
+    destination: str | None,
+    options: MigrationOptions,
+    artifact_root: str | None,
+    as_json: bool,
+    source_artifacts: str | None = None,
 ) -> None:
     from bakehouse import settings
     from bakehouse.migrate.errors import MigrationConflictError
@@ -228,7 +242,7 @@ def _run(
 
     target = destination or settings.tracking_uri_from_env() or settings.default_tracking_uri()
     interactive = not as_json and output.console(stderr=True).is_terminal
-    with open_migration(source, target, options, artifact_root) as migration:
+    with open_migration(source, target, options, artifact_root, source_artifacts) as migration:
         if not as_json:
             verb = "Would move" if options.dry_run else "Moving"
             output.info(f"{verb} {migration.source_description} → {migration.destination_description}")

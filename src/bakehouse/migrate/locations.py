@@ -36,7 +36,7 @@ def _as_local_path(spec: str) -> Path | None:
     return None
 
 
-def open_source(spec: str) -> Source:
+def open_source(spec: str, artifacts_destination: str | None = None) -> Source:
     """``http(s)://`` a server; ``sqlite:///``, ``postgresql://``, ``mysql://`` a database; a directory an
     MLflow file store; a ``*.db`` file a SQLite database."""
     scheme = _scheme(spec)
@@ -48,7 +48,7 @@ def open_source(spec: str) -> Source:
     if scheme in _SQL_SCHEMES:
         from bakehouse.migrate.sources.sql import SqlSource
 
-        return SqlSource(spec, description)
+        return SqlSource(spec, description, artifacts_destination)
     path = _as_local_path(spec)
     if path is None:
         raise InvalidParameterError(
@@ -58,11 +58,11 @@ def open_source(spec: str) -> Source:
     if path.is_dir():
         from bakehouse.migrate.sources.files import FileStoreSource
 
-        return FileStoreSource(path, description)
+        return FileStoreSource(path, description, artifacts_destination)
     if path.suffix in _DB_SUFFIXES and path.is_file():
         from bakehouse.migrate.sources.sql import SqlSource
 
-        return SqlSource("sqlite:///" + str(path.resolve()), description)
+        return SqlSource("sqlite:///" + str(path.resolve()), description, artifacts_destination)
     raise InvalidParameterError(f"No MLflow store at {spec!r}: no such directory or database file")
 
 

@@ -50,14 +50,20 @@ class MigrationSession:
 
 @contextmanager
 def open_migration(
-    source: str, destination: str, options: MigrationOptions, artifact_root: str | None = None
+    source: str,
+    destination: str,
+    options: MigrationOptions,
+    artifact_root: str | None = None,
+    source_artifacts: str | None = None,
 ) -> Iterator[MigrationSession]:
+    """``artifact_root``: where copied artifacts go in a database destination; ``source_artifacts``: the
+    MLflow server's ``--artifacts-destination`` (or its URL) when the source is its database."""
     target = destination_uri(destination)
     if is_local_uri(target) and not target.startswith("file:"):
         raise MigrationError(f"Unsupported destination {destination!r}")
     if _same_store(source, target):
         raise MigrationError("The source and the destination are the same store")
-    opened_source = open_source(source)
+    opened_source = open_source(source, source_artifacts)
     try:
         if options.experiments_by_name and opened_source.flavor != "bakehouse":
             raise MigrationError(

@@ -20,7 +20,9 @@ class SqlDestination:
 
     max_batch_points = 250_000
 
-    def __init__(self, uri: str, description: str, artifact_root: str | None = None, create: bool = True) -> None:
+    def __init__(
+        self, uri: str, description: str, artifact_root: str | None = None, create: bool = True
+    ) -> None:
         self.description = description
         root = artifact_root or settings.artifact_root_from_env() or settings.default_artifact_root()
         if is_local_uri(root) and not root.startswith("file:"):

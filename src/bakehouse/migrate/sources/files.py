@@ -41,7 +41,8 @@ from bakehouse.entities.transfer import (
 from bakehouse.errors import NotFoundError
 from bakehouse.migrate.errors import MigrationError
 from bakehouse.migrate.sources.sql import DELETED_VERSION_STAGE, LOGGED_MODEL_STATUSES, SOURCE_TYPES
-from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
+from bakehouse.migrate.sources.proxied import open_artifacts
+from bakehouse.store.artifacts import ArtifactRepository
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +116,10 @@ class FileStoreSource:
 
     flavor = "mlflow"
 
-    def __init__(self, root: str | Path, description: str) -> None:
+    def __init__(self, root: str | Path, description: str, artifacts_destination: str | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.description = description
+        self.artifacts_destination = artifacts_destination
         if not self.root.is_dir():
             raise NotFoundError(f"No MLflow file store at {self.root}")
         self._run_dirs: dict[str, Path] = {}
@@ -352,4 +354,4 @@ class FileStoreSource:
             yield run_id, points
 
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
-        return get_artifact_repository(artifact_uri)
+        return open_artifacts(artifact_uri, self.artifacts_destination)

@@ -37,7 +37,8 @@ from bakehouse.entities.transfer import (
 )
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.migrate.errors import MigrationError
-from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
+from bakehouse.migrate.sources.proxied import open_artifacts
+from bakehouse.store.artifacts import ArtifactRepository
 from bakehouse.store.db.engine import normalize_uri
 from bakehouse.store.validation import decode_metric_value
 
@@ -117,9 +118,10 @@ def _finite_or_nan(value: Any, is_nan: Any) -> float:
 class SqlSource:
     """Reads an MLflow database (any revision from 2.0 on) or a Bakehouse one, without writing to it."""
 
-    def __init__(self, uri: str, description: str) -> None:
+    def __init__(self, uri: str, description: str, artifacts_destination: str | None = None) -> None:
         self.uri = uri
         self.description = description
+        self.artifacts_destination = artifacts_destination
         self.engine = open_readonly_engine(uri)
         self.conn: Connection = self.engine.connect()
         self.conn.begin()  # one snapshot for the whole migration
@@ -530,7 +532,7 @@ class SqlSource:
             yield from by_run.items()
 
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
-        return get_artifact_repository(artifact_uri)
+        return open_artifacts(artifact_uri, self.artifacts_destination)
 
 
 class _Row(dict[str, Any]):
