@@ -64,8 +64,10 @@ def build_source(root: Path, runs: int, params: int, metrics: int, steps: int, f
         [
             sys.executable,
             "-c",
-            "import sys; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as S; "
-            "S(sys.argv[1], 'mlflow-artifacts:/')",
+            (
+                "import sys; from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as S; "
+                "S(sys.argv[1], 'mlflow-artifacts:/')"
+            ),
             f"sqlite:///{db}",
         ],
         check=True,

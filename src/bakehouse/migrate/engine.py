@@ -499,9 +499,10 @@ class Migration:
 
     def _verify_metrics(self, work: _Work, after: DestinationState) -> None:
         kind = self.report.kinds["metrics"]
+        expected: list[Any] = []
+        found: list[Any] = []
         if self.options.verify == "points":
             run_ids = [r.run_id for r in work.catalog.runs]
-            expected, found = [], []
             theirs = self.destination.metric_points(run_ids)
             for run_id, points in self.source.metric_points(run_ids):
                 keys = {p[0] for p in points}
@@ -510,10 +511,9 @@ class Migration:
                 found.append([run_id, sorted({(p[0], p[2], p[3], _num(p[1])) for p in mine}, key=repr)])
             kind.expected, kind.found = checksum(expected), checksum(found)
             return
-        expected, found = [], []
-        for run_id, keys in work.source_summaries.items():
+        for run_id, histories in work.source_summaries.items():
             have = after.metric_summaries.get(run_id, {})
-            for key, summary in keys.items():
+            for key, summary in histories.items():
                 expected.append(_summary_view(run_id, key, summary, summary))
                 there = have.get(key)
                 found.append(_summary_view(run_id, key, there, summary) if there else None)
@@ -522,7 +522,8 @@ class Migration:
     def _verify_links(self, work: _Work, after: DestinationState) -> None:
         kinds = self.report.kinds
         by_content = {(d.experiment_id, d.name, d.digest): d for d in after.datasets}
-        expected, found = [], []
+        expected: list[Any] = []
+        found: list[Any] = []
         for d in work.catalog.datasets:
             experiment = self.experiment_ids.get(d.experiment_id, d.experiment_id)
             view = [experiment, d.name, d.digest, d.source_type, d.source, d.schema, d.profile]
@@ -544,7 +545,7 @@ class Migration:
         kinds["datasets"].expected, kinds["datasets"].found = checksum(expected), checksum(found)
         dataset_names = {d.dataset_id: (d.name, d.digest) for d in work.catalog.datasets}
         dest_names = {d.dataset_id: (d.name, d.digest) for d in after.datasets}
-        present = {}
+        present: dict[tuple[Any, ...], Any] = {}
         for i in after.inputs:
             source = dest_names.get(i.source_id, i.source_id) if i.source_type == "DATASET" else i.source_id
             present[(i.source_type, source, i.destination_type, i.destination_id)] = i

@@ -299,9 +299,9 @@ class MlflowExport:
         token = None
         while True:
             page = tracking.search_logged_models(ids, max_results=100, page_token=token)
-            for m in page:
-                if m.tags.get(SOURCE_ID_TAG):
-                    existing[m.tags[SOURCE_ID_TAG]] = m
+            for found in page:
+                if found.tags.get(SOURCE_ID_TAG):
+                    existing[found.tags[SOURCE_ID_TAG]] = found
             token = page.token
             if not token:
                 break
@@ -582,29 +582,33 @@ class MlflowExport:
         runs = self._existing_runs(
             [tracking.get_experiment(i) for i in sorted(set(self.experiment_ids.values()))]
         )
-        exp_runs, got_runs, exp_metrics, got_metrics = [], [], [], []
+        exp_runs: list[Any] = []
+        got_runs: list[Any] = []
+        exp_metrics: list[Any] = []
+        got_metrics: list[Any] = []
         summaries = self.source.metric_summaries([r.run_id for r in catalog.runs])
         for r in catalog.runs:
             tags = {k: (self.run_ids.get(v, v) if k == PARENT_TAG else v) for k, v in r.tags.items()}
+            copied: Any
             exp_runs.append(
                 [r.run_id, r.name, r.status, r.start_time, r.end_time, r.lifecycle_stage, r.params, tags]
             )
-            there = runs.get(r.run_id)
+            copied = runs.get(r.run_id)
             got_runs.append(
                 [
                     r.run_id,
-                    there.info.run_name,
-                    there.info.status,
-                    there.info.start_time,
-                    there.info.end_time,
-                    there.info.lifecycle_stage,
-                    {k: there.data.params.get(k) for k in r.params},
-                    {k: there.data.tags.get(k) for k in tags},
+                    copied.info.run_name,
+                    copied.info.status,
+                    copied.info.start_time,
+                    copied.info.end_time,
+                    copied.info.lifecycle_stage,
+                    {k: copied.data.params.get(k) for k in r.params},
+                    {k: copied.data.tags.get(k) for k in tags},
                 ]
-                if there is not None
+                if copied is not None
                 else None
             )
-            latest = {m.key: m for m in there.data.metric_points} if there is not None else {}
+            latest = {m.key: m for m in copied.data.metric_points} if copied is not None else {}
             for key, summary in summaries.get(r.run_id, {}).items():
                 if summary.latest is None:
                     continue
@@ -620,7 +624,7 @@ class MlflowExport:
         trees = getattr(self, "_trees", [])
         if trees:
             exp_files = [[t.owner, p, s] for t in trees for p, s in t.files.items()]
-            got_files = []
+            got_files: list[Any] = []
             for t in trees:
                 present = art.list_files(t.destination)
                 got_files.extend([t.owner, p, present.get(p)] for p in t.files)

@@ -337,31 +337,31 @@ class Planner:
         for mv in self.catalog.model_versions:
             if mv.name in conflicted:
                 continue
-            existing = state.model_versions.get((mv.name, mv.version))
-            if existing is None:
+            version_there = state.model_versions.get((mv.name, mv.version))
+            if version_there is None:
                 plan.model_versions.create.append(mv)
                 continue
-            if (existing.creation_time, existing.run_id) != (mv.creation_time, mv.run_id):
+            if (version_there.creation_time, version_there.run_id) != (mv.creation_time, mv.run_id):
                 self.conflict(
                     f"model version {mv.name!r} {mv.version} was created at {mv.creation_time} from run "
-                    f"{mv.run_id} in the source but at {existing.creation_time} from run {existing.run_id} at "
+                    f"{mv.run_id} in the source but at {version_there.creation_time} from run {version_there.run_id} at "
                     "the destination"
                 )
                 continue
             same = (
-                existing.current_stage == mv.current_stage
-                and existing.description == mv.description
-                and existing.last_updated_time == mv.last_updated_time
-                and existing.status == mv.status
-                and existing.status_message == mv.status_message
-                and existing.run_link == mv.run_link
-                and _subset(mv.tags, existing.tags)
+                version_there.current_stage == mv.current_stage
+                and version_there.description == mv.description
+                and version_there.last_updated_time == mv.last_updated_time
+                and version_there.status == mv.status
+                and version_there.status_message == mv.status_message
+                and version_there.run_link == mv.run_link
+                and _subset(mv.tags, version_there.tags)
             )
             if same:
                 plan.model_versions.unchanged += 1
             else:
                 plan.model_versions.update.append(
-                    replace(mv, source=existing.source, storage_location=existing.storage_location)
+                    replace(mv, source=version_there.source, storage_location=version_there.storage_location)
                 )
 
 

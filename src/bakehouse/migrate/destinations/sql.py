@@ -68,4 +68,5 @@ def _exists(uri: str) -> bool:
     url = make_url(normalize_uri(uri))
     if url.get_backend_name() != "sqlite":
         return True
-    return bool(url.database) and Path(url.database).expanduser().is_file()
+    database = url.database
+    return bool(database) and Path(str(database)).expanduser().is_file()

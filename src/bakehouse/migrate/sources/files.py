@@ -40,8 +40,8 @@ from bakehouse.entities.transfer import (
 )
 from bakehouse.errors import NotFoundError
 from bakehouse.migrate.errors import MigrationError
-from bakehouse.migrate.sources.sql import DELETED_VERSION_STAGE, LOGGED_MODEL_STATUSES, SOURCE_TYPES
 from bakehouse.migrate.sources.proxied import open_artifacts
+from bakehouse.migrate.sources.sql import DELETED_VERSION_STAGE, LOGGED_MODEL_STATUSES, SOURCE_TYPES
 from bakehouse.store.artifacts import ArtifactRepository
 
 logger = logging.getLogger(__name__)

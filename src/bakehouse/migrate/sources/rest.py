@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from bakehouse.entities import ViewType
 from bakehouse.entities.transfer import (
@@ -61,7 +62,7 @@ class RestSource:
     def catalog(self) -> Catalog:
         catalog = Catalog()
         token: str | None = None
-        experiments = []
+        experiments: list[Any] = []
         while True:
             page = self.tracking.search_experiments(ViewType.ALL, max_results=_PAGE, page_token=token)
             experiments.extend(page)

@@ -469,7 +469,7 @@ class SqlSource:
         cursor = self.conn.connection.cursor()
         try:
             cursor.execute(sql, tuple(params))
-            return cursor.fetchall()  # type: ignore[no-any-return]
+            return list(cursor.fetchall())
         finally:
             cursor.close()
 
@@ -478,7 +478,7 @@ class SqlSource:
         return "(" + ", ".join([mark] * count) + ")"
 
     def _q(self, name: str) -> str:
-        return self.conn.dialect.identifier_preparer.quote(name)  # type: ignore[no-any-return]
+        return str(self.conn.dialect.identifier_preparer.quote(name))
 
     def metric_summaries(self, run_ids: Sequence[str]) -> dict[str, dict[str, MetricSummary]]:
         out: dict[str, dict[str, MetricSummary]] = {}

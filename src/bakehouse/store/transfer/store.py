@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bakehouse.entities.transfer import ExperimentRecord, MetricPoint, TransferBatch
 from bakehouse.store.db import schema as s
@@ -59,13 +59,13 @@ class SqlTransferStore:
         return new_ids
 
     @staticmethod
-    def _write_registry(conn: object, batch: TransferBatch) -> None:
-        write.write_registered_models(conn, batch.registered_models)  # type: ignore[arg-type]
-        write.write_model_versions(conn, batch.model_versions)  # type: ignore[arg-type]
-        write.write_aliases(conn, batch.registered_models)  # type: ignore[arg-type]
+    def _write_registry(conn: Connection, batch: TransferBatch) -> None:
+        write.write_registered_models(conn, batch.registered_models)
+        write.write_model_versions(conn, batch.model_versions)
+        write.write_aliases(conn, batch.registered_models)
 
-    def _create_experiment(self, conn: object, record: ExperimentRecord) -> str:
-        result = conn.execute(  # type: ignore[attr-defined]
+    def _create_experiment(self, conn: Connection, record: ExperimentRecord) -> str:
+        result = conn.execute(
             s.experiments.insert().values(
                 name=record.name,
                 artifact_location=None,
@@ -75,9 +75,9 @@ class SqlTransferStore:
                 deleted_time=record.deleted_time,
             )
         )
-        experiment_id = str(result.inserted_primary_key[0])
+        experiment_id = str(result.inserted_primary_key[0])  # type: ignore[index]
         location = record.artifact_location or self.experiment_location(experiment_id)
         write.write_experiments(
             conn, [replace(record, experiment_id=experiment_id, artifact_location=location)]
-        )  # type: ignore[arg-type]
+        )
         return experiment_id
