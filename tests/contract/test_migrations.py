@@ -175,3 +175,58 @@ def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_datab
         assert (
             conn.exec_driver_sql("SELECT count(*) FROM experiments").scalar() == 1
         )  # one Default experiment
+
+
+def test_experiment_ids_widen_to_64_bits_and_back(empty_database: str) -> None:
+    """0005: MLflow file-store ids (random 63-bit integers) fit after the upgrade; rows survive both ways."""
+    from alembic import command
+    from sqlalchemy import text
+
+    _upgrade_to(empty_database, "0004_metrics_clustered")
+    engine = db_engine.get_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (7, 'small', 'active')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', 7, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "r" * 32},
+        )
+    db_engine.upgrade(empty_database)
+    big = 478401539429613433
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (:i, 'big', 'active')"
+            ),
+            {"i": big},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', :i, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "b" * 32, "i": big},
+        )
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert store.get_experiment(str(big)).name == "big"
+    assert store.get_run("b" * 32).info.experiment_id == str(big)
+    assert store.get_experiment(store.create_experiment("after")).name == "after"
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM runs WHERE experiment_id > 2147483647"))
+        conn.execute(text("DELETE FROM experiments WHERE experiment_id > 2147483647"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_metrics_clustered")
+    assert db_engine.current_revision(engine) == "0004_metrics_clustered"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM experiments WHERE experiment_id = 7")).scalar() == "small"

@@ -151,6 +151,11 @@ def test_file_stores(
     assert report["verified"] is True
     assert tree_digest(store.root) == before
     assert_nothing_written(report_of(migrate_cli(*args)))
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    tracking = SqlTrackingStore(dest, str(tmp_path / "art"))  # new experiments get ids past the moved ones
+    assert tracking.get_experiment(tracking.create_experiment("after-the-move")).name == "after-the-move"
+    tracking.db.engine.dispose()
     # last: MLflow 3's client writes when it loads a prompt (it links the prompt to the active experiment)
     source_view = dump(store.uri, python)
     assert all(
