@@ -30,6 +30,7 @@ from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
 from bakehouse.store.validation import encode_metric_value
 
+_INF = float("inf")
 _METRIC_COLUMNS = ("run_uuid", "key", "timestamp", "step", "value", "value_kind")
 _MODEL_METRIC_COLUMNS = (
     "model_id",
@@ -151,13 +152,16 @@ def write_metrics(conn: Connection, run_id: str, points: Iterable[MetricPoint]) 
     rows = []
     best: dict[str, tuple[int, int, float, int]] = {}
     encode = encode_metric_value
+    # millions of points pass here: finite values (nearly all) skip the encoding call
     for key, value, timestamp, step in points:
-        stored, kind = encode(value)
+        if -_INF < value < _INF:
+            stored, kind = value, 0
+        else:
+            stored, kind = encode(value)
         rows.append((run_id, key, timestamp, step, stored, kind))
-        point = (step, timestamp, stored, kind)
         current = best.get(key)
-        if current is None or point[:3] > current[:3]:
-            best[key] = point
+        if current is None or (step, timestamp, stored) > current[:3]:
+            best[key] = (step, timestamp, stored, kind)
     _insert_ignore(conn, "metrics", _METRIC_COLUMNS, rows)
     upsert_latest_metrics(
         conn,
