@@ -50,7 +50,9 @@ class Progress(Protocol):
     def advance(self, task: str, amount: int = 1) -> None: ...
 
 
-class _Silent:
+class SilentProgress:
+    """No bars: stages go to the log."""
+
     def stage(self, text: str) -> None:
         logger.info("%s", text)
 
@@ -98,7 +100,7 @@ class Migration:
         self.source = source
         self.destination = destination
         self.options = options
-        self.progress: Progress = progress or _Silent()
+        self.progress: Progress = progress or SilentProgress()
         self.copy = options.artifacts == "copy"
         self.report = MigrationReport(
             source.description, destination.description, options.dry_run, options.artifacts

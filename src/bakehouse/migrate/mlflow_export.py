@@ -22,7 +22,7 @@ from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.entities.transfer import Catalog, LoggedModelRecord, MetricPoint, RunRecord
 from bakehouse.errors import AlreadyExistsError, BakehouseError, NotFoundError
 from bakehouse.migrate import artifacts as art
-from bakehouse.migrate.engine import BYTES, OBJECTS, POINTS, MigrationOptions, Progress
+from bakehouse.migrate.engine import BYTES, OBJECTS, POINTS, MigrationOptions, Progress, SilentProgress
 from bakehouse.migrate.report import MigrationReport, checksum
 from bakehouse.migrate.sources.base import Source
 from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
@@ -64,12 +64,10 @@ class MlflowExport:
         options: MigrationOptions,
         progress: Progress | None = None,
     ) -> None:
-        from bakehouse.migrate.engine import _Silent
-
         self.source = source
         self.dest = destination
         self.options = options
-        self.progress: Progress = progress or _Silent()
+        self.progress: Progress = progress or SilentProgress()
         self.report = MigrationReport(
             source.description, destination.description, options.dry_run, options.artifacts
         )
