@@ -165,8 +165,10 @@ def migrate_command(
     verify: str,
     as_json: bool,
 ) -> None:
-    """Copy everything from SOURCE into DEST, keeping every id: experiments, runs with every metric point,
-    datasets, logged models, the registry (versions, stages, aliases, prompts) and artifacts.
+    """Move an MLflow (or Bakehouse) store into Bakehouse, or back into MLflow, keeping every id.
+
+    Copies experiments, runs with every metric point, datasets, logged models, the registry (versions, stages,
+    aliases, prompts) and artifacts from SOURCE into DEST; SOURCE is only read.
 
     Safe to repeat: a second run copies only what changed, an interrupted run resumes, and a conflict (the
     same id holding different content on both sides) stops before anything is written. Examples:
@@ -204,7 +206,10 @@ def sync_command(
     verify: str,
     as_json: bool,
 ) -> None:
-    """Push runs logged offline (SOURCE, default ./bakehouse.db) to a server: new runs, new points, artifacts.
+    """Push runs logged offline to a team server: only what it lacks.
+
+    SOURCE (default: BAKEHOUSE_TRACKING_URI, else ./bakehouse.db) is a Bakehouse store; new runs, new points
+    and artifact files go to URL.
 
     Run it as often as you like: only what the server lacks is sent. Experiments are matched by name (a new
     one is created on the server), run and logged-model ids are kept; the registry stays where it is.
