@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bakehouse.entities import ViewType
@@ -34,6 +35,7 @@ from bakehouse.wire.transport import HttpTransport
 
 _ID_NAMESPACE = uuid.UUID("7c1f2e0a-4b9d-4e57-8a31-2f6d9c0b5e84")
 _PAGE = 1000
+_PARALLEL_HISTORIES = 4
 _PROMPTS = "tags.`mlflow.prompt.is_prompt` = 'true'"
 
 
@@ -291,14 +293,18 @@ class RestSource:
         return {run_id: self._latest[run_id] for run_id in run_ids if self._latest.get(run_id)}
 
     def metric_points(self, run_ids: Sequence[str]) -> Iterator[tuple[str, list[MetricPoint]]]:
-        for run_id in run_ids:
-            points: list[MetricPoint] = []
-            for key in sorted(self._latest.get(run_id, {})):
-                points.extend(
-                    (key, m.value, m.timestamp, m.step) for m in self.tracking.get_metric_history(run_id, key)
-                )
-            points.sort(key=lambda p: (p[0], p[2], p[3]))
-            yield run_id, points
+        """Histories are fetched a few at a time: a server answers one ``get-history`` per key."""
+
+        def history(job: tuple[str, str]) -> list[MetricPoint]:
+            run_id, key = job
+            return [(key, m.value, m.timestamp, m.step) for m in self.tracking.get_metric_history(run_id, key)]
+
+        with ThreadPoolExecutor(max_workers=_PARALLEL_HISTORIES, thread_name_prefix="migrate-history") as pool:
+            for run_id in run_ids:
+                jobs = [(run_id, key) for key in sorted(self._latest.get(run_id, {}))]
+                points = [point for series in pool.map(history, jobs) for point in series]
+                points.sort(key=lambda p: (p[0], p[2], p[3]))
+                yield run_id, points
 
     def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
         return get_artifact_repository(artifact_uri, tracking_uri=self.url)
