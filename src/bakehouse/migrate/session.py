@@ -16,7 +16,7 @@ from bakehouse.migrate.locations import (
     server_kind,
 )
 from bakehouse.migrate.report import MigrationReport
-from bakehouse.store.tracking.sql.connection import is_local_uri
+from bakehouse.uri import is_local_uri
 
 
 class MigrationSession:

@@ -10,9 +10,10 @@ from bakehouse.entities.transfer import MetricPoint, TransferBatch
 from bakehouse.migrate.errors import MigrationError
 from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.store.db.engine import current_revision, ensure_schema, get_engine, normalize_uri
-from bakehouse.store.tracking.sql.connection import append_to_uri, is_local_uri
+from bakehouse.store.tracking.sql.connection import append_to_uri
 from bakehouse.store.transfer.state import DestinationState, StateQuery
 from bakehouse.store.transfer.store import SqlTransferStore
+from bakehouse.uri import is_local_uri
 
 
 class SqlDestination:

@@ -297,9 +297,13 @@ class RestSource:
 
         def history(job: tuple[str, str]) -> list[MetricPoint]:
             run_id, key = job
-            return [(key, m.value, m.timestamp, m.step) for m in self.tracking.get_metric_history(run_id, key)]
+            return [
+                (key, m.value, m.timestamp, m.step) for m in self.tracking.get_metric_history(run_id, key)
+            ]
 
-        with ThreadPoolExecutor(max_workers=_PARALLEL_HISTORIES, thread_name_prefix="migrate-history") as pool:
+        with ThreadPoolExecutor(
+            max_workers=_PARALLEL_HISTORIES, thread_name_prefix="migrate-history"
+        ) as pool:
             for run_id in run_ids:
                 jobs = [(run_id, key) for key in sorted(self._latest.get(run_id, {}))]
                 points = [point for series in pool.map(history, jobs) for point in series]

@@ -23,10 +23,11 @@ _RUN_ID = re.compile(r"^[0-9a-zA-Z][\w\-]{0,31}$")
 def _store(ctx: RequestContext) -> SqlTransferStore:
     tracking = ctx.tracking_store
     engine = getattr(tracking, "engine", None)
-    if engine is None:
+    root = getattr(tracking, "default_artifact_root", None)
+    if engine is None or not isinstance(root, str):
         raise NotImplementedFeatureError("This server's tracking store does not accept transfers")
     registry = getattr(ctx.registry_store, "engine", None)
-    return SqlTransferStore(engine, registry, tracking.default_artifact_root)
+    return SqlTransferStore(engine, registry, root)
 
 
 def transfer_state(ctx: RequestContext, req: w.TransferState) -> dict[str, Any]:

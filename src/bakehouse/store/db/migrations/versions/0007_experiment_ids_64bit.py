@@ -5,19 +5,19 @@ when a team's ``./mlruns`` moves in needs a 64-bit column. SQLite's INTEGER alre
 PostgreSQL and MySQL widen ``experiments.experiment_id`` and every column that refers to it; the foreign keys
 are dropped around the change (MySQL refuses to alter a referenced column) and put back as they were.
 
-Revision ID: 0005_experiment_ids_64bit
-Revises: 0004_metrics_clustered
+Revision ID: 0007_experiment_ids_64bit
+Revises: 0006_traces
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_experiment_ids_64bit"
-down_revision = "0004_metrics_clustered"
+revision = "0007_experiment_ids_64bit"
+down_revision = "0006_traces"
 branch_labels = None
 depends_on = None
 
-_REFERRING = ("datasets", "experiment_tags", "logged_models", "runs")
+_REFERRING = ("datasets", "experiment_tags", "logged_models", "runs", "trace_info", "spans")
 
 
 def _foreign_keys() -> list[tuple[str, str]]:
@@ -26,28 +26,28 @@ def _foreign_keys() -> list[tuple[str, str]]:
     found = []
     for table in _REFERRING:
         for fk in inspector.get_foreign_keys(table):
-            if fk["referred_table"] == "experiments" and fk.get("name"):
-                found.append((table, fk["name"]))
+            name = fk.get("name")
+            if fk["referred_table"] == "experiments" and name:
+                found.append((table, name))
     return found
 
 
-def _retype(new_type: sa.types.TypeEngine, old_type: sa.types.TypeEngine) -> None:
+def _retype(new_type: sa.types.TypeEngine[int], old_type: sa.types.TypeEngine[int]) -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         return  # INTEGER is 64-bit on SQLite; the declared type is Integer there (rowid alias)
     fks = _foreign_keys()
     for table, name in fks:
         op.drop_constraint(name, table, type_="foreignkey")
-    mysql = (
-        {"autoincrement": True, "existing_autoincrement": True} if bind.dialect.name != "postgresql" else {}
-    )
+    keep_autoincrement = bind.dialect.name != "postgresql"  # MySQL's AUTO_INCREMENT is part of the type
     op.alter_column(
         "experiments",
         "experiment_id",
         type_=new_type,
         existing_type=old_type,
         existing_nullable=False,
-        **mysql,
+        autoincrement=keep_autoincrement or None,
+        existing_autoincrement=keep_autoincrement or None,
     )
     if bind.dialect.name == "postgresql":
         sequence = bind.execute(
