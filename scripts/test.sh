@@ -47,6 +47,12 @@ for tool in caddy docker-compose; do
   fi
 done
 export PATH="$VENV/bin:$PATH"
+# MLflow 2.x writes some of the migration tests' fixture stores: a venv of its own, kept between runs.
+if MLFLOW2_PY="$(ensure_mlflow2_venv)"; then
+  export BAKEHOUSE_TEST_MLFLOW2_PYTHON="$MLFLOW2_PY"
+else
+  log "WARNING: MLflow 2.x could not be installed; the migration tests will try again and report"
+fi
 
 # ------------------------------------------------------------------------------------------ services
 PG_TEST_DIR=""

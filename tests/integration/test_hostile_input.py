@@ -690,6 +690,81 @@ def _field_sweep(server: Server) -> list[str]:
     return problems
 
 
+def _hostile_trace_documents(experiment_id: str) -> list[dict[str, Any]]:
+    """StartTraceV3 bodies with a hostile value inside the trace document (which the field sweep, seeing
+    only the ``trace`` object, does not reach)."""
+    out = []
+    for key, value in [
+        ("trace_id", "tr-\x00"),
+        ("trace_id", "x" * 5000),
+        ("execution_duration", "99999999999999999999s"),
+        ("execution_duration", "-5s"),
+        ("request_time", 2**64),
+        ("request_time", "9999999-01-01T00:00:00Z"),
+        ("request_preview", "..;/\x00"),
+        ("response_preview", "a\x00b"),
+        ("client_request_id", "%25252e%25252e\x00"),
+        ("tags", {"k": "v\x00"}),
+        ("tags", {"k\x00": "v"}),
+        ("trace_metadata", {"k": "\x00"}),
+        ("state", "OK\x00"),
+    ]:
+        body = _trace(f"tr-{os.urandom(16).hex()}", experiment_id)
+        body["trace"]["trace_info"][key] = value
+        out.append(body)
+    return out
+
+
+def _hostile_otlp_spans() -> list[dict[str, Any]]:
+    """OTLP/JSON spans with a hostile name, span type or time (each kept in a column of its own)."""
+    out = []
+    for key, value in [
+        ("name", "root\x00"),
+        ("attributes", [{"key": "mlflow.spanType", "value": {"stringValue": "LLM\x00"}}]),
+        ("startTimeUnixNano", str(2**64 - 1)),
+        ("endTimeUnixNano", str(2**63)),
+    ]:
+        span = {
+            "traceId": os.urandom(16).hex(),
+            "spanId": os.urandom(8).hex(),
+            "name": "root",
+            "startTimeUnixNano": "1700000000000000000",
+            "endTimeUnixNano": "1700000000500000000",
+            key: value,
+        }
+        out.append(span)
+    return out
+
+
+def _trace_document_problems(server: Server, experiment_id: str) -> list[str]:
+    problems = []
+    for body in _hostile_trace_documents(experiment_id):
+        status, _, response = _raw(server, "POST", "/api/3.0/mlflow/traces", json.dumps(body).encode())
+        if status != 400 or b"INVALID_PARAMETER_VALUE" not in response:
+            problems.append(f"{body['trace']['trace_info']}: HTTP {status} {response[:150]!r}")
+    for span in _hostile_otlp_spans():
+        export = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+        headers = {"Content-Type": "application/json", "x-mlflow-experiment-id": experiment_id}
+        status, _, response = _raw(server, "POST", "/v1/traces", json.dumps(export).encode(), headers)
+        if status != 400 or b"INVALID_PARAMETER_VALUE" not in response:
+            problems.append(f"OTLP span {span}: HTTP {status} {response[:150]!r}")
+    status, body = _json(
+        server, "POST", "/api/3.0/mlflow/traces/search", {"locations": [_trace_location(experiment_id)]}
+    )
+    if status != 200 or body.get("traces"):
+        problems.append(f"traces were stored: {status} {str(body)[:200]}")
+    return problems
+
+
+def test_hostile_values_inside_trace_documents_are_400(setup: Setup) -> None:
+    status, body = _json(setup.server, "POST", "/api/2.0/mlflow/experiments/create", {"name": "traces-x"})
+    assert status == 200, body
+    with OutsideUntouched(setup) as outside:
+        problems = _trace_document_problems(setup.server, body["experiment_id"])
+        outside.check("trace documents", b"")
+    assert problems == [], "\n".join(problems)
+
+
 def test_hostile_value_in_every_field_of_every_endpoint(setup: Setup) -> None:
     offset = setup.server.log_path.stat().st_size
     with OutsideUntouched(setup) as outside:
@@ -705,7 +780,9 @@ def test_hostile_value_in_every_field_on_postgresql(tmp_path: Path, postgres_uri
     must be refused before it reaches the database."""
     server = start_server(tmp_path / "pg-server", backend_store_uri=postgres_uri)
     try:
-        problems = _field_sweep(server)
+        status, body = _json(server, "POST", "/api/2.0/mlflow/experiments/create", {"name": "pg-traces"})
+        assert status == 200, body
+        problems = _field_sweep(server) + _trace_document_problems(server, body["experiment_id"])
         assert problems == [], "\n".join(problems[:20])
         assert "Traceback" not in server.log()
     finally:

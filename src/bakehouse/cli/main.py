@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "bakehouse.cli.db:db_group",
     "gc": "bakehouse.cli.gc:gc_command",
     "tokens": "bakehouse.cli.tokens:tokens_group",
+    "migrate": "bakehouse.cli.migrate:migrate_command",
+    "sync": "bakehouse.cli.migrate:sync_command",
     "users": "bakehouse.cli.users:users_group",
     "permissions": "bakehouse.cli.permissions:permissions_group",
 }

@@ -60,7 +60,7 @@ class Endpoint:
 
 
 #: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served
-GROUPS = ("tracking", "tracing", "artifacts", "registry", "auth")
+GROUPS = ("tracking", "tracing", "artifacts", "registry", "auth", "transfer")
 
 
 def endpoint_groups() -> dict[str, list[Endpoint]]:

@@ -27,6 +27,7 @@ from bakehouse.entities.trace import (
     trace_id_from_otel,
 )
 from bakehouse.errors import InvalidParameterError
+from bakehouse.wire.messages import INT64_MAX, INT64_MIN
 from bakehouse.wire.otlp import attributes_from_json, attributes_to_json
 
 _STATUS_NAMES = {
@@ -54,6 +55,8 @@ def timestamp_from_json(value: Any, name: str) -> int:
     if isinstance(value, bool):
         raise InvalidParameterError(f"Invalid {name} {value!r}: expected an RFC 3339 timestamp")
     if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:  # the database's BIGINT
+            raise InvalidParameterError(f"Invalid {name} {value!r}: out of the 64-bit range")
         return value
     if not isinstance(value, str):
         raise InvalidParameterError(f"Invalid {name} {value!r}: expected an RFC 3339 timestamp")
@@ -77,7 +80,8 @@ def duration_from_json(value: Any, name: str = "execution_duration") -> int:
             seconds = Decimal(value[:-1])
         except InvalidOperation:
             seconds = None
-        if seconds is not None and seconds.is_finite():
+        # kept in a BIGINT of milliseconds, and added to the start time when searching by end time
+        if seconds is not None and seconds.is_finite() and 0 <= seconds * 1000 <= INT64_MAX // 2:
             return int(seconds * 1000)
     raise InvalidParameterError(f"Invalid {name} {value!r}: expected a duration such as '1.5s'")
 
@@ -125,8 +129,8 @@ def _optional_text(data: dict[str, Any], name: str, limit: int | None = None) ->
     value = data.get(name)
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise InvalidParameterError(f"Invalid {name} {value!r}: expected a string")
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidParameterError(f"Invalid {name} {value!r}: expected a string without NUL characters")
     if limit is not None and len(value) > limit:
         raise InvalidParameterError(f"Invalid {name}: longer than {limit} characters")
     return value
@@ -210,8 +214,10 @@ def _string_map(value: Any, name: str) -> dict[str, str]:
         raise InvalidParameterError(f"Invalid {name}: expected an object of strings")
     out = {}
     for k, v in value.items():
-        if not isinstance(v, str):
-            raise InvalidParameterError(f"Invalid {name} value for {k!r}: expected a string")
+        if not isinstance(v, str) or "\x00" in v or "\x00" in k:
+            raise InvalidParameterError(
+                f"Invalid {name} value for {k!r}: expected a string without NUL characters"
+            )
         out[str(k)] = v
     return out
 

@@ -222,6 +222,13 @@ OPERATIONS: dict[str, list[tuple[str, str, Callable[[World], Any]]]] = {
             ),
         ),
         ("list_users", ADMIN_ONLY, _raw("GET", "/api/2.0/mlflow/users/list")),
+        # migrate / sync into this server: writes with ids and owners of its own choosing
+        (
+            "transfer_state",
+            ADMIN_ONLY,
+            _raw("POST", "/api/2.0/bakehouse/transfer/state", json={"run_ids": []}),
+        ),
+        ("transfer_write", ADMIN_ONLY, _raw("POST", "/api/2.0/bakehouse/transfer/write", json={})),
         (
             "get_user_owner",
             SELF_OWNER,

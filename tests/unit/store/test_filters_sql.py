@@ -32,6 +32,7 @@ from bakehouse.store.db.filters import (
     build_registered_model_search,
     build_run_search,
 )
+from bakehouse.store.db.trace_filters import build_trace_search
 
 DBL_MAX = sys.float_info.max
 POSTGRES_URI = os.environ.get("BAKEHOUSE_TEST_POSTGRES_URI")
@@ -633,6 +634,96 @@ def test_any_accepted_filter_runs_on_the_database(
         return
     result = fetch(engine, query)
     assert set(result) <= {"r1", "r2", "r3", "r4", "r5", "r7", "r8"}
+
+
+TRACE_FILTER_PIECES = st.sampled_from(
+    [
+        "trace.",
+        "tags.",
+        "metadata.",
+        "span.",
+        "span.attributes.",
+        "feedback.",
+        "expectation.",
+        "status",
+        "timestamp_ms",
+        "execution_time_ms",
+        "end_time_ms",
+        "request_id",
+        "name",
+        "run_id",
+        "text",
+        "type",
+        "mlflow.sourceRun",
+        "`a b`",
+        " = ",
+        " != ",
+        " > ",
+        " <= ",
+        " LIKE ",
+        " ILIKE ",
+        " IN ",
+        " AND ",
+        " OR ",
+        "(",
+        ")",
+        "'x%'",
+        "'OK'",
+        "('a', 'b')",
+        "1e400",
+        # hostile strings: encoded dots, path parameters, NUL, backslashes, huge integers
+        "'..;/'",
+        "'%25252e%25252e%25252f'",
+        "'\x00'",
+        "`a\x00b`",
+        "'\\'",
+        "'a;b'",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1" + "0" * 40,
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(TRACE_FILTER_PIECES, min_size=1, max_size=12),
+    order=st.sampled_from([[], ["timestamp_ms DESC"], ["tags.a", "metadata.b DESC"], ["name"]]),
+)
+def test_any_accepted_trace_filter_runs_on_the_database(
+    engine: Engine, pieces: list[str], order: list[str]
+) -> None:
+    """The trace grammar too: hostile literals are refused by the parser or run (no NUL reaches
+    PostgreSQL, no integer overflows its BIGINT); nothing matches, as no trace is stored."""
+    try:
+        query = build_trace_search(["1"], "".join(pieces), order, 0, 50)
+    except InvalidParameterError:
+        return
+    assert fetch(engine, query) == []
+
+
+TRACE_HOSTILE_FILTERS = [
+    "tags.a = '\x00'",
+    "metadata.`a\x00b` = 'x'",
+    "trace.timestamp_ms > 9223372036854775808",
+    "trace.execution_time_ms < -9223372036854775809",
+    "trace.end_time_ms = 18446744073709551616",
+    "trace.timestamp_ms > 1e400",
+    "span.name = '..;/'",
+    "span.attributes.x = '%25252e%25252e%25252f'",
+    "trace.text LIKE '%\\%'",
+    "trace.run_id IN ('\x00', '..;')",
+    "feedback.`a;b` = '\\'",
+]
+
+
+@pytest.mark.parametrize("flt", TRACE_HOSTILE_FILTERS)
+def test_hostile_trace_filters_are_refused_or_run(engine: Engine, flt: str) -> None:
+    try:
+        query = build_trace_search(["1"], flt, [], 0, 50)
+    except InvalidParameterError:
+        return
+    assert fetch(engine, query) == []
 
 
 HOSTILE_FILTERS = [
