@@ -73,7 +73,7 @@ def to_wire(value: Any) -> Any:
     return value
 
 
-def _row(name: str, path: str, fn: str, request: Any, summary: str) -> Endpoint:
+def _row(name: str, path: str, fn: str, request: Any, summary: str, *, reads: bool = False) -> Endpoint:
     return Endpoint(
         name=name,
         method="POST",
@@ -82,6 +82,7 @@ def _row(name: str, path: str, fn: str, request: Any, summary: str) -> Endpoint:
         request=request,
         permission=("admin", "manage"),
         summary=summary,
+        idempotent=reads,  # the reads are safe to send again after a 502/504; writes are not retried then
     )
 
 
@@ -92,6 +93,7 @@ ENDPOINTS: list[Endpoint] = [
         "transfer_state",
         TransferState,
         "What exists of the given experiments, runs, logged models and registered models (migrate, sync)",
+        reads=True,
     ),
     _row(
         "TransferWrite",
@@ -106,5 +108,6 @@ ENDPOINTS: list[Endpoint] = [
         "transfer_metric_points",
         TransferMetricPoints,
         "Every metric point of the given runs (verification after a migration)",
+        reads=True,
     ),
 ]

@@ -17,6 +17,7 @@ from scripted_http import Script, ScriptedServer, http_settings
 from bakehouse.entities import Metric
 from bakehouse.errors import BakehouseError, DeadlineExceededError, TemporarilyUnavailableError
 from bakehouse.store.tracking.rest import RestTrackingStore
+from bakehouse.wire import transfer
 from bakehouse.wire.retry import SERVERS, server_key
 from bakehouse.wire.transport import HttpTransport
 
@@ -139,6 +140,11 @@ def test_trace_searches_and_tag_sets_are_retried_after_a_502_and_trace_starts_ar
     with pytest.raises(TemporarilyUnavailableError, match="HTTP 502"):
         store.delete_traces("0", max_timestamp_millis=1)
     assert [r.raw_path for r in script.requests] == ["/api/2.0/mlflow/traces/delete-traces"]
+
+
+def test_migrate_retries_the_transfer_reads_and_not_the_write() -> None:
+    safe = {e.name: e.safe_to_repeat for e in transfer.ENDPOINTS}
+    assert safe == {"TransferState": True, "TransferWrite": False, "TransferMetricPoints": True}
 
 
 @pytest.mark.parametrize("status", [503, 429])

@@ -58,8 +58,8 @@ class ServerDestination:
         self.transport.close()
 
     def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
-        path = next(e.path for e in w.ENDPOINTS if e.name == endpoint)
-        return self.transport.call("POST", _API + path, body, timeout=600)
+        row = next(e for e in w.ENDPOINTS if e.name == endpoint)
+        return self.transport.call("POST", _API + row.path, body, timeout=600, idempotent=row.safe_to_repeat)
 
     def state(self, query: StateQuery) -> DestinationState:
         out = DestinationState()
