@@ -210,17 +210,15 @@ def check_bakehouse(dest: str, runs: int, points: int) -> None:
     assert (got_runs, got_points) == (runs, runs * points), (got_runs, got_points)
 
 
-def time_bakehouse(source: Path, work: Path, runs: int, points: int, files: int) -> float:
+def run_bakehouse_migrate(source_args: list[str], work: Path, runs: int, points: int) -> float:
+    """``bakehouse migrate SOURCE_ARGS --to <work>/bakehouse.db``, whole process timed, result checked."""
     dest = f"sqlite:///{work / 'bakehouse.db'}"
     started = time.monotonic()
     subprocess.run(
         [
             str(VENV_BIN / "bakehouse"),
             "migrate",
-            "--from",
-            f"sqlite:///{source / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(source / "artifacts"),
+            *source_args,
             "--to",
             dest,
             "--artifact-root",
@@ -232,31 +230,23 @@ def time_bakehouse(source: Path, work: Path, runs: int, points: int, files: int)
     )
     elapsed = time.monotonic() - started
     check_bakehouse(dest, runs, points)
+    return elapsed
+
+
+def time_bakehouse(source: Path, work: Path, runs: int, points: int, files: int) -> float:
+    source_args = [
+        "--from",
+        f"sqlite:///{source / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(source / "artifacts"),
+    ]
+    elapsed = run_bakehouse_migrate(source_args, work, runs, points)
     assert len(list((work / "artifacts").rglob("file-*.bin"))) == runs * files
     return elapsed
 
 
 def time_bakehouse_rest(server: MlflowServer, work: Path, runs: int, points: int) -> float:
-    dest = f"sqlite:///{work / 'bakehouse.db'}"
-    started = time.monotonic()
-    subprocess.run(
-        [
-            str(VENV_BIN / "bakehouse"),
-            "migrate",
-            "--from",
-            server.url,
-            "--to",
-            dest,
-            "--artifact-root",
-            str(work / "artifacts"),
-            "--json",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    elapsed = time.monotonic() - started
-    check_bakehouse(dest, runs, points)
-    return elapsed
+    return run_bakehouse_migrate(["--from", server.url], work, runs, points)
 
 
 def time_export_import(python: Path, source: MlflowServer, work: Path, runs: int, points: int) -> float:

@@ -151,17 +151,17 @@ def test_file_stores(
     assert report["verified"] is True
     assert tree_digest(store.root) == before
     assert_nothing_written(report_of(migrate_cli(*args)))
+    # last: MLflow 3's client writes when it loads a prompt (it links the prompt to the active experiment)
+    source_view = dump(store.uri, python)
+    moved_ids = [int(e["experiment_id"]) for e in source_view["experiments"] if e["experiment_id"] != "0"]
+    assert moved_ids and all(i > 2**31 for i in moved_ids)
+    assert_same(source_view, read_through_server(dest, python))
     from bakehouse.store.tracking.sql.store import SqlTrackingStore
 
     tracking = SqlTrackingStore(dest, str(tmp_path / "art"))  # new experiments get ids past the moved ones
-    assert tracking.get_experiment(tracking.create_experiment("after-the-move")).name == "after-the-move"
+    new_id = tracking.create_experiment("after-the-move")
+    assert tracking.get_experiment(new_id).name == "after-the-move" and int(new_id) > max(moved_ids)
     tracking.db.engine.dispose()
-    # last: MLflow 3's client writes when it loads a prompt (it links the prompt to the active experiment)
-    source_view = dump(store.uri, python)
-    assert all(
-        int(e["experiment_id"]) > 2**31 for e in source_view["experiments"] if e["experiment_id"] != "0"
-    )
-    assert_same(source_view, read_through_server(dest, python))
 
 
 def _table_digest(uri: str) -> str:
