@@ -12,10 +12,12 @@ become local paths.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import mimetypes
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,7 +42,6 @@ from bakehouse.settings import HttpSettings
 from bakehouse.store.artifacts.base import CHUNK_SIZE, ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.direct_download import DirectDownloader, auth_header
 from bakehouse.store.artifacts.paths import join_artifact_path, safe_file_name, safe_relative_path
-from bakehouse.wire.transport import tls_verification
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,18 @@ ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 30.0
 _RETRIABLE_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
+
+
+@functools.lru_cache(maxsize=4)
+def tls_verification(insecure: bool) -> ssl.SSLContext | bool:
+    """One TLS context per process for every artifact client (False when verification is off).
+
+    Building a context reads the whole CA bundle (~25 ms); each new client used to pay that, even for
+    plain-http servers. An SSLContext may be shared between clients and threads.
+    """
+    if insecure:
+        return False
+    return httpx.create_ssl_context(trust_env=True)
 
 
 _USERINFO = re.compile(r"://[^/@]*@")
