@@ -32,6 +32,7 @@ import orjson
 from bakehouse.errors import BakehouseError, code_for_http_status, error_from_code
 from bakehouse.settings import HttpSettings
 from bakehouse.version import __version__ as _version
+from bakehouse.wire.tls import client_tls
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +47,15 @@ class _Unreachable(Exception):
     """The connection could not be opened (refused, unknown host, connect timeout): always safe to retry."""
 
 
-def client_tls_context(insecure: bool) -> ssl.SSLContext:
-    """The TLS context of an ``https`` tracking URI: certifi's CA bundle, or no verification at all."""
-    if insecure:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    import certifi  # only for https servers: the CA bundle's location (installed with httpx)
-
-    return ssl.create_default_context(cafile=certifi.where())
+def _tls_context(settings: HttpSettings) -> ssl.SSLContext:
+    """The TLS context of an ``https`` tracking URI (see :mod:`bakehouse.wire.tls` for what is trusted)."""
+    verify = client_tls(settings)
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verification turned off (warned about by client_tls)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def encode_query(body: Mapping[str, Any] | None) -> list[tuple[str, str]]:
@@ -130,7 +130,7 @@ class HttpTransport:
         self._port = parts.port or (443 if self._https else 80)
         self._prefix = parts.path.rstrip("/")
         # set up once, ahead of the first call: the TLS context (reads the CA bundle) and fixed headers
-        self._tls = client_tls_context(self.settings.insecure_tls) if self._https else None
+        self._tls = _tls_context(self.settings) if self._https else None
         self._headers = self._fixed_headers()
         self._idle: list[http.client.HTTPConnection] = []
         self._idle_pid = os.getpid()

@@ -12,12 +12,10 @@ become local paths.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import mimetypes
 import re
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +40,7 @@ from bakehouse.settings import HttpSettings
 from bakehouse.store.artifacts.base import CHUNK_SIZE, ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.direct_download import DirectDownloader, auth_header
 from bakehouse.store.artifacts.paths import join_artifact_path, safe_file_name, safe_relative_path
+from bakehouse.wire.tls import client_tls
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +48,6 @@ ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 30.0
 _RETRIABLE_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
-
-
-@functools.lru_cache(maxsize=4)
-def tls_verification(insecure: bool) -> ssl.SSLContext | bool:
-    """One TLS context per process for every artifact client (False when verification is off).
-
-    Building a context reads the whole CA bundle (~25 ms); each new client used to pay that, even for
-    plain-http servers. An SSLContext may be shared between clients and threads.
-    """
-    if insecure:
-        return False
-    return httpx.create_ssl_context(trust_env=True)
 
 
 _USERINFO = re.compile(r"://[^/@]*@")
@@ -135,7 +122,7 @@ class HttpArtifactRepository(ArtifactRepository):
             if self._client is None:
                 self._client = httpx.Client(
                     headers=auth_header(self.http.token, self.http.username, self.http.password),
-                    verify=tls_verification(self.http.insecure_tls),
+                    verify=client_tls(self.http),
                     timeout=httpx.Timeout(self.http.timeout, connect=min(self.http.timeout, 30.0)),
                     limits=httpx.Limits(
                         max_connections=self.max_workers * 2, max_keepalive_connections=self.max_workers
@@ -268,7 +255,7 @@ class HttpArtifactRepository(ArtifactRepository):
             if self._direct is None:
                 self._direct = DirectDownloader(
                     auth_header(self.http.token, self.http.username, self.http.password),
-                    tls_verification(self.http.insecure_tls),
+                    client_tls(self.http),
                     self.http.timeout,
                 )
             return self._direct
