@@ -27,12 +27,14 @@ Each result is checked (count, order, last run id) so a fast wrong answer cannot
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +173,14 @@ def warm_server(url: str, eid: str, shape: str, requests: int = 8) -> None:
     filter_string, order_by = SHAPES[shape]
     body = {"experiment_ids": [eid], "filter": filter_string, "max_results": PAGE, "order_by": order_by}
     for _ in range(requests):
-        post_json(url + "/api/2.0/mlflow/runs/search", body)
+        for attempt in range(5):  # MLflow's uvicorn replaces workers that miss a health check under load
+            try:
+                post_json(url + "/api/2.0/mlflow/runs/search", body)
+                break
+            except (ConnectionError, http.client.HTTPException, urllib.error.URLError):
+                if attempt == 4:
+                    raise
+                time.sleep(1)
 
 
 def measure(tool: str, url: str, eid: str, shape: str, calls: int, log: Path) -> dict[str, Any]:
