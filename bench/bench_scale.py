@@ -14,8 +14,8 @@ answered the same request once), medians of ``--repeat`` calls:
 
 * ``first page``: the newest 100 runs (no filter, the default order);
 * ``filtered, ordered``: ``metrics.m0 > 0.5 and params.p1 = 'v3'`` ordered by ``metrics.m2 DESC``, 100 runs;
-* ``last page``: the last 100 runs by the token the previous page returned (the walk up to it is not
-  timed; it is done through the store in-process, in pages of up to 50,000);
+* ``last page``: the last 100 runs by the token the previous page returns (the same token is built from
+  the run before them, read with SQL, rather than by walking every page);
 * ``filtered last page``: the same for the filtered, ordered search.
 
 A call that takes longer than ``--timeout`` seconds is recorded as such (MLflow at 10^6 runs).
@@ -41,7 +41,6 @@ from harness import copy_runs_to_mlflow, load_average, median, post_json, start_
 EXPERIMENT = "bench-scale"
 T0 = 1_600_000_000_000
 PAGE = 100
-WALK_PAGE = 50_000
 BATCH = 5_000
 SHAPES: dict[str, tuple[str, list[str]]] = {
     "first page": ("", []),
@@ -147,36 +146,44 @@ def populate(uri: str, n_runs: int, store_runs: int) -> tuple[str, dict[str, flo
 
 
 def token_before_last_page(uri: str, eid: str, n_matching: int, shape: str) -> str | None:
-    """The page token whose page is the last ``PAGE`` runs of the search (walked through the store)."""
+    """The page token whose page is the last ``PAGE`` runs of the search: the token the server hands out
+    after the page before it (the run it names is read with SQL instead of walking every page)."""
+    from bakehouse.entities import ViewType
+    from bakehouse.store.db.filters import build_run_search
+    from bakehouse.store.page_token import encode_page_token, encode_run_position_token
     from bakehouse.store.tracking.sql.store import SqlTrackingStore
 
-    store = SqlTrackingStore(uri, "mlflow-artifacts:/")
-    filter_string, order_by = SHAPES[shape]
     target = max(0, n_matching - PAGE)
-    position, token = 0, None
-    while position < target:
-        size = min(WALK_PAGE, target - position)
-        page = store.search_runs([eid], filter_string, max_results=size, order_by=order_by, page_token=token)
-        position += len(page)
-        token = page.token
+    if target == 0:
+        return None
+    filter_string, order_by = SHAPES[shape]
+    if order_by:
+        return encode_page_token(target)
+    store = SqlTrackingStore(uri, "mlflow-artifacts:/")
+    query = build_run_search([eid], filter_string, ViewType.ACTIVE_ONLY, [], target - 1, 1)
+    with store.engine.connect() as conn:
+        run_id = conn.execute(query).scalar_one()
+        start = conn.exec_driver_sql(
+            "SELECT start_time FROM runs WHERE run_uuid = "
+            + ("?" if conn.dialect.paramstyle == "qmark" else "%s"),
+            (run_id,),
+        ).scalar_one()
     store.engine.dispose()
-    return token
+    return encode_run_position_token(target, start, run_id)
 
 
 def count_matching(uri: str, eid: str, shape: str) -> int:
+    from sqlalchemy import func, select
+
+    from bakehouse.entities import ViewType
+    from bakehouse.store.db.filters import build_run_search
     from bakehouse.store.tracking.sql.store import SqlTrackingStore
 
     store = SqlTrackingStore(uri, "mlflow-artifacts:/")
-    filter_string, order_by = SHAPES[shape]
-    total, token = 0, None
-    while True:
-        page = store.search_runs(
-            [eid], filter_string, max_results=WALK_PAGE, order_by=order_by, page_token=token
-        )
-        total += len(page)
-        token = page.token
-        if not token:
-            break
+    filter_string, _ = SHAPES[shape]
+    query = build_run_search([eid], filter_string, ViewType.ACTIVE_ONLY, [], 0, None).subquery()
+    with store.engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(query)).scalar_one())
     store.engine.dispose()
     return total
 
@@ -214,7 +221,7 @@ def measure(url: str, eid: str, tokens: dict[str, str | None], repeat: int, time
                 first_ids = first_ids or ids[:3]
             counted = times[1:] or times
             out[label] = {"median_ms": median(counted), "calls_ms": times, "first_ids": first_ids}
-            print(f"  {label:35} {[round(x) for x in times]} ms", flush=True)
+            print(f"  {label:35} {[None if math.isnan(x) else round(x) for x in times]} ms", flush=True)
     return out
 
 
