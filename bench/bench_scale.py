@@ -271,7 +271,11 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         else:
             backend = uri
         print(f"{tool}:", flush=True)
-        server = start_server(tool, backend, workdir)
+        try:
+            server = start_server(tool, backend, workdir)
+        except RuntimeError as exc:  # MLflow's workers can fail their health checks on a loaded machine
+            print(f"  {tool} server not ready: {str(exc).splitlines()[0]}", flush=True)
+            continue
         try:
             results[tool] = measure(server.url, eid, tokens, args.repeat, args.timeout)
         finally:
