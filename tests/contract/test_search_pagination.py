@@ -131,3 +131,15 @@ def test_paging_through_the_server_is_exact(rest_sqlite_server_url: str) -> None
     runs = [store.create_run(eid, "u", 5_000 + i // 4, [], f"r{i}") for i in range(240)]
     expected = _expected_order([{"run_uuid": r.info.run_id, "start_time": r.info.start_time} for r in runs])
     assert _walk(store, eid, 23) == expected
+
+
+def test_a_forged_position_token_is_refused_and_nothing_is_searched(sqlite_store: Any) -> None:
+    import base64
+    import json
+
+    from bakehouse.errors import InvalidParameterError
+
+    eid = sqlite_store.create_experiment("forged")
+    forged = base64.b64encode(json.dumps({"offset": 0, "start_time": "1 OR 1=1", "run_id": 5}).encode())
+    with pytest.raises(InvalidParameterError, match="page token"):
+        sqlite_store.search_runs([eid], "", max_results=10, page_token=forged.decode())

@@ -18,16 +18,7 @@ def decode_page_token(token: str | bytes | None) -> int:
     """The offset inside a page token; 0 for no token. Garbage -> InvalidParameterError."""
     if token is None or token == "" or token == b"":
         return 0
-    try:
-        raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
-        raw = raw.strip()
-        raw += b"=" * (-len(raw) % 4)
-        decoded = base64.b64decode(raw.replace(b"-", b"+").replace(b"_", b"/"), validate=True)
-        parsed = json.loads(decoded.decode("utf-8"))
-    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
-        raise InvalidParameterError(
-            f"Invalid page token {token!r}: not a token returned by a search"
-        ) from None
+    parsed = _parsed(token)
     offset = parsed.get("offset") if isinstance(parsed, dict) else None
     if isinstance(offset, str) and offset.isdigit():
         offset = int(offset)
@@ -53,13 +44,25 @@ def decode_run_position(token: str | bytes | None) -> tuple[int | None, str] | N
     that holds only an offset. Tokens are validated by :func:`decode_page_token` first."""
     if not token:
         return None
-    raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
-    raw = raw.strip()
-    raw += b"=" * (-len(raw) % 4)
-    parsed = json.loads(base64.b64decode(raw.replace(b"-", b"+").replace(b"_", b"/"), validate=True))
+    parsed = _parsed(token)
     if not isinstance(parsed, dict) or "run_id" not in parsed:
         return None
     start_time, run_id = parsed.get("start_time"), parsed.get("run_id")
     if not isinstance(run_id, str) or not (start_time is None or type(start_time) is int):
         raise InvalidParameterError(f"Invalid page token {token!r}: not a token returned by a search")
     return start_time, run_id
+
+
+def _parsed(token: str | bytes) -> object:
+    """The JSON inside a token (standard or URL-safe base64, padding optional)."""
+    try:
+        raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
+        raw = raw.strip()
+        raw += b"=" * (-len(raw) % 4)
+        decoded = base64.b64decode(raw.replace(b"-", b"+").replace(b"_", b"/"), validate=True)
+        parsed: object = json.loads(decoded.decode("utf-8"))
+    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
+        raise InvalidParameterError(
+            f"Invalid page token {token!r}: not a token returned by a search"
+        ) from None
+    return parsed
