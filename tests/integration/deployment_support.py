@@ -50,7 +50,7 @@ def tail(path: Path, limit: int = 6000) -> str:
         return "(no log)"
 
 
-def wait_until(check, seconds: float, what: str, log: Path | None = None) -> None:  # type: ignore[no-untyped-def]
+def wait_until(check, seconds: float, what: str, log: Path | None = None) -> None:
     deadline = time.monotonic() + seconds
     last = ""
     while time.monotonic() < deadline:

@@ -114,7 +114,7 @@ def count_logged(metrics: int = 0, params: int = 0, tags: int = 0) -> None:
 def forget_worker(pid: int) -> None:
     """A worker died: its live gauges (requests in flight, pool use) no longer count."""
     if settings.prometheus_multiproc_dir():
-        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 
 def exposition() -> tuple[bytes, str]:
@@ -122,7 +122,7 @@ def exposition() -> tuple[bytes, str]:
     server_metrics()  # declared even before the first request, so a scrape always lists them
     if settings.prometheus_multiproc_dir():
         registry = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 

@@ -13,7 +13,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp  # type: ignore[import-untyped]
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bakehouse.entities.trace import (
     Assessment,
@@ -225,9 +225,15 @@ def trace_info_from_json(data: Any) -> TraceInfo:
     location = data.get("trace_location")
     experiment = location.get("mlflow_experiment") if isinstance(location, dict) else None
     experiment_id = experiment.get("experiment_id") if isinstance(experiment, dict) else None
-    if not isinstance(experiment_id, (str, int)) or isinstance(experiment_id, bool) or experiment_id == "":
+    if experiment_id is None or experiment_id == "":
         raise InvalidParameterError(
             "Only traces located in an MLflow experiment are supported (trace_location.mlflow_experiment)"
+        )
+    if not isinstance(experiment_id, str) or "\x00" in experiment_id:
+        # a string in MLflow's protocol: a number is refused here as on every other route
+        raise InvalidParameterError(
+            f"Invalid value {experiment_id!r} for parameter "
+            "'trace.trace_info.trace_location.mlflow_experiment.experiment_id': expected a string"
         )
     state = data.get("state") or TraceState.UNSPECIFIED
     if not isinstance(state, str) or state not in TraceState.ALL:
