@@ -162,3 +162,52 @@ def kube_tracking_uri() -> str | None:
 def session_secret_key() -> str | None:
     """The key that signs browser sessions; every server process behind one URL must share it."""
     return os.environ.get("BAKEHOUSE_SECRET_KEY") or os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")
+
+
+# ------------------------------------------------------------------------------------------ webhooks
+# MLflow's names (MLFLOW_WEBHOOK_*) work, and so do BAKEHOUSE_WEBHOOK_*; see docs/registry.md#webhooks.
+
+
+def webhook_allowed_schemes() -> tuple[str, ...]:
+    """URL schemes a webhook may use; only https unless widened, as in MLflow."""
+    value = env("WEBHOOK_ALLOWED_SCHEMES")
+    if not value:
+        return ("https",)
+    return tuple(s.strip().lower() for s in value.split(",") if s.strip())
+
+
+def webhook_allow_private_ips() -> bool:
+    """Whether a webhook may target loopback, private, link-local or reserved addresses (off by default)."""
+    return env_flag("WEBHOOK_ALLOW_PRIVATE_IPS")
+
+
+def webhook_request_timeout() -> float:
+    return env_float("WEBHOOK_REQUEST_TIMEOUT", 30.0)
+
+
+def webhook_max_retries() -> int:
+    """Retries after the first attempt (MLflow's MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES, default 3)."""
+    return max(0, int(env_float("WEBHOOK_REQUEST_MAX_RETRIES", 3)))
+
+
+def webhook_retry_backoff() -> float:
+    """Seconds before the first retry; each further retry waits twice as long (capped at a minute)."""
+    return max(0.0, env_float("WEBHOOK_RETRY_BACKOFF", 1.0))
+
+
+def webhook_delivery_workers() -> int:
+    return max(1, int(env_float("WEBHOOK_DELIVERY_MAX_WORKERS", 10)))
+
+
+def webhook_secret_encryption_key() -> str | None:
+    """A Fernet key shared by every server of a deployment (MLflow's MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY)."""
+    return env("WEBHOOK_SECRET_ENCRYPTION_KEY")
+
+
+def webhook_secret_key_file() -> Path:
+    """Where the key lives when none is configured: created once, readable by this user only."""
+    configured = env("WEBHOOK_SECRET_KEY_FILE")
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "bakehouse" / "webhook-secret.key"

@@ -175,3 +175,27 @@ def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_datab
         assert (
             conn.exec_driver_sql("SELECT count(*) FROM experiments").scalar() == 1
         )  # one Default experiment
+
+
+def test_webhooks_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0005 adds the webhook tables; taking it back leaves the rest intact, and it applies again cleanly."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    webhook_tables = {"webhooks", "webhook_events", "webhook_deliveries", "webhook_delivery_attempts"}
+    db_engine.upgrade(empty_database)
+    engine = db_engine.get_engine(empty_database)
+    assert webhook_tables <= set(inspect(engine).get_table_names())
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_metrics_clustered")
+    tables = set(inspect(engine).get_table_names())
+    assert not webhook_tables & tables and {"registered_models", "model_versions", "metrics"} <= tables
+    _upgrade_to(empty_database, "head")
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []

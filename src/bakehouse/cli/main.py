@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "bakehouse.cli.db:db_group",
     "gc": "bakehouse.cli.gc:gc_command",
     "tokens": "bakehouse.cli.tokens:tokens_group",
+    "webhooks": "bakehouse.cli.webhooks:webhooks_group",
 }
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".

@@ -214,6 +214,12 @@ def _server_options(func: Any) -> Any:
             help="With --auth: requests per second per client address (0 = no limit).",
         ),
         click.option(
+            "--webhook-delivery/--no-webhook-delivery",
+            default=True,
+            show_default=True,
+            help="Send registry webhooks from this server (each worker claims due deliveries).",
+        ),
+        click.option(
             "--forwarded-allow-ips",
             default="",
             metavar="IPS",
@@ -255,6 +261,7 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
         auth_default_permission=kwargs["auth_default_permission"].upper(),
         rate_limit_per_second=kwargs["rate_limit"],
         forwarded_allow_ips=kwargs["forwarded_allow_ips"],
+        deliver_webhooks=kwargs["webhook_delivery"] and not kwargs["artifacts_only"],
     )
 
 

@@ -56,6 +56,8 @@ class ServerConfig:
     rate_limit_per_second: float = 1000.0
     #: proxies whose X-Forwarded-For / X-Forwarded-Proto headers are trusted (comma-separated, "*" = all)
     forwarded_allow_ips: str = ""
+    #: run a webhook dispatcher in this process (``bakehouse server`` does; apps built in tests do not)
+    deliver_webhooks: bool = False
 
     def normalized(self) -> ServerConfig:
         """Absolute local paths, a clean prefix: what every worker process must agree on."""

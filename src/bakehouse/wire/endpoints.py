@@ -45,7 +45,7 @@ class Endpoint:
 def all_endpoints() -> list[Endpoint]:
     """Every endpoint of every group. Imported lazily so clients load only what they use."""
     endpoints: list[Endpoint] = []
-    for module_name in ("tracking", "artifacts", "registry", "auth"):
+    for module_name in ("tracking", "artifacts", "registry", "webhooks", "auth"):
         try:
             module = __import__(f"bakehouse.wire.{module_name}", fromlist=["ENDPOINTS"])
         except ModuleNotFoundError as exc:
