@@ -26,6 +26,7 @@ class Receiver:
     server: http.server.ThreadingHTTPServer
     requests: list[Received] = field(default_factory=list)
     failures_per_delivery: int = 0
+    fixed_status: int | None = None  # answer every request with this status instead
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -35,6 +36,9 @@ class Receiver:
 
     def fail_first(self, attempts: int) -> None:
         self.failures_per_delivery = attempts
+
+    def always_answer(self, status: int) -> None:
+        self.fixed_status = status
 
     def accepted(self) -> list[Received]:
         with self.lock:
@@ -67,6 +71,8 @@ def start_receiver() -> Receiver:
                     1 for r in receiver.requests if r.headers.get("X-MLflow-Delivery-Id") == delivery
                 )
                 status = 503 if earlier < receiver.failures_per_delivery else 200
+                if receiver.fixed_status is not None:
+                    status = receiver.fixed_status
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body, status))
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
@@ -79,5 +85,5 @@ def start_receiver() -> Receiver:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver = Receiver(server)
     holder["receiver"] = receiver
-    threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True).start()
     return receiver
