@@ -420,6 +420,16 @@ class Client(RegistryClientMixin, WebhookClientMixin):
     def log_model_params(self, model_id: str, params: dict[str, Any]) -> None:
         self.tracking_store.log_logged_model_params(model_id, {k: _stringify(v) for k, v in params.items()})
 
+    def log_model_artifact(self, model_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        """Upload a file into a logged model's artifacts (MlflowClient's name)."""
+        location = self.get_logged_model(model_id).artifact_location
+        self.artifact_repository(location).log_artifact(local_path, artifact_path)
+
+    def log_model_artifacts(self, model_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        """Upload a directory into a logged model's artifacts (MlflowClient's name)."""
+        location = self.get_logged_model(model_id).artifact_location
+        self.artifact_repository(location).log_artifacts(local_dir, artifact_path)
+
     def search_logged_models(
         self,
         experiment_ids: Sequence[str],
