@@ -18,7 +18,12 @@ import numpy as np
 from bakehouse.errors import InvalidParameterError
 
 #: MLflow's figure settings for evaluation plots
-RC: dict[str, Any] = {"figure.dpi": 175, "figure.figsize": [6.0, 4.0], "figure.autolayout": True, "font.size": 8}
+RC: dict[str, Any] = {
+    "figure.dpi": 175,
+    "figure.figsize": [6.0, 4.0],
+    "figure.autolayout": True,
+    "font.size": 8,
+}
 
 Draw = Callable[[Any], None]
 
@@ -35,7 +40,7 @@ def save(draw: Draw, path: Path) -> Path:
     import matplotlib  # optional dependency (extra "evaluate"); checked by require_matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # keys are typed as literals
         figure = Figure()
         draw(figure)
         figure.savefig(path, format="png", bbox_inches="tight")
