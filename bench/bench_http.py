@@ -149,17 +149,17 @@ def start(name: str, workdir: Path) -> RunningServer:
         supports_artifacts = False  # FastTrackML has no artifact proxy
     else:
         raise ValueError(name)
-    log = open(workdir / "server.log", "wb")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        cwd=workdir,
-        start_new_session=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
-    )
+    with open(workdir / "server.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            start_new_session=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+        )
     url = f"http://127.0.0.1:{port}"
     while True:
         if proc.poll() is not None:

@@ -80,18 +80,19 @@ class Server:
         # deserialize any model file (skops included) unless told it may
         path = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
         env = dict(os.environ, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true", PATH=path)
-        self.log = open(log_dir / f"{kind}-{self.port}.log", "wb")
+        self.log = log_dir / f"{kind}-{self.port}.log"
         start = time.perf_counter()
-        self.proc = subprocess.Popen(
-            command(kind, model, self.port),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+        with open(self.log, "wb") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                command(kind, model, self.port),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{kind} server exited with {self.proc.returncode}; see {self.log.name}")
+                raise RuntimeError(f"{kind} server exited with {self.proc.returncode}; see {self.log}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
                 conn.request("GET", "/ping")
@@ -115,7 +116,6 @@ class Server:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, 9)
-        self.log.close()
 
 
 def post(conn: http.client.HTTPConnection, body: bytes) -> bytes:

@@ -218,7 +218,13 @@ def run_child(python: str, tool: str, workload: str, workdir: Path, n: int, log:
         log_file.write(f"\n$ {' '.join(cmd)}\n")
         log_file.flush()
         proc = subprocess.run(
-            cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=child_env(), timeout=3600
+            cmd,
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+            env=child_env(),
+            timeout=3600,
         )
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):

@@ -340,7 +340,7 @@ def asset_bytes(page: Any) -> dict[str, int]:
 
 
 def median(values: list[float]) -> float:
-    vals = [v for v in values if v == v]
+    vals = [v for v in values if not math.isnan(v)]
     return statistics.median(vals) if vals else float("nan")
 
 
@@ -649,8 +649,8 @@ def main() -> None:
     print(f"{'':42} {'Bakehouse':>10} {'target':>8} {'MLflow':>10} {'ratio':>7}")
     for label, key, target in ROWS:
         b, m = bh.get(key, float("nan")), ml.get(key, float("nan"))
-        ratio = f"{m / b:6.1f}x" if b == b and m == m and b > 0 else ""
-        ok = "" if target is None or b != b else ("ok" if b <= target else "MISSED")
+        ratio = f"{m / b:6.1f}x" if not math.isnan(b) and not math.isnan(m) and b > 0 else ""
+        ok = "" if target is None or math.isnan(b) else ("ok" if b <= target else "MISSED")
         print(f"{label:42} {b:10.3f} {(f'<= {target}' if target else ''):>8} {m:10.3f} {ratio:>7} {ok}")
     print(f"\nraw results: {args.workdir / 'results.json'}")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: venv + deps, Debian packages, a throwaway PostgreSQL and a moto
-# S3 server on 127.0.0.1, then pytest over tests/. Arguments replace the default target `tests`
-# (e.g. `bash scripts/test.sh tests/integration -k cli -x`).
+# The whole test suite on a fresh machine: venv + deps, the static checks (scripts/check.sh: ruff + mypy),
+# Debian packages, a throwaway PostgreSQL and a moto S3 server on 127.0.0.1, then pytest over tests/.
+# Arguments replace the default target `tests` (e.g. `bash scripts/test.sh tests/integration -k cli -x`);
+# such a targeted run skips the static checks unless BAKEHOUSE_TEST_CHECKS=1.
 # Env: BAKEHOUSE_TEST_WORKERS (xdist workers, default 2; 0 = no xdist), BAKEHOUSE_TEST_TIMEOUT (per test, s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,14 @@ START=$SECONDS
 
 # ------------------------------------------------------------------------------------------ install
 ensure_venv "test,postgres"
+
+# ------------------------------------------------------------------------------------------ static checks
+# Before anything slow: a lint, format or type finding fails the run in seconds.
+if [ $# -eq 0 ] || [ "${BAKEHOUSE_TEST_CHECKS:-0}" = 1 ]; then
+  bash scripts/check.sh
+else
+  log "targeted run: static checks skipped (bash scripts/check.sh, or BAKEHOUSE_TEST_CHECKS=1)"
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium || log "WARNING: chromium could not be installed; browser tests will skip"
 fi

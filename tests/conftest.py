@@ -7,6 +7,7 @@ throwaway instances once per session (per xdist worker), so both ways work. Noth
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -108,10 +109,8 @@ def _reset_mlflow_fluent() -> None:
         return
     stack = getattr(mlflow_fluent, "_active_run_stack", None)
     if stack is not None:
-        try:
+        with contextlib.suppress(AttributeError, LookupError):  # the layout differs between mlflow versions
             stack.get().clear()
-        except Exception:  # noqa: BLE001 - internal layout differs between mlflow versions
-            pass
     last = getattr(mlflow_fluent, "_last_active_run_id", None)
     if last is not None and hasattr(last, "set"):
         last.set(None)
@@ -147,6 +146,7 @@ def _postgres_server() -> Iterator[str]:
         pytest.skip("PostgreSQL binaries are not installed")
     proc = subprocess.run(
         ["bash", str(SCRIPTS / "pg_up.sh")],
+        check=False,
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHON": sys.executable},
@@ -164,6 +164,7 @@ def _postgres_server() -> Iterator[str]:
     finally:
         subprocess.run(
             ["bash", str(SCRIPTS / "pg_down.sh")],
+            check=False,
             env={**os.environ, **exported},
             capture_output=True,
             timeout=60,
@@ -234,6 +235,7 @@ def s3_endpoint() -> Iterator[str]:
 def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh, empty bucket on the moto server; its name is returned (use ``s3://<name>/...``)."""
     import boto3  # heavy; only S3 tests pay for it
+    from botocore.exceptions import BotoCoreError, ClientError
 
     for key in (
         "AWS_ACCESS_KEY_ID",
@@ -248,15 +250,14 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     try:
         yield name
     finally:
-        try:
+        # the server may already be gone (the bucket dies with it), or a test deleted the bucket itself
+        with contextlib.suppress(BotoCoreError, ClientError):
             paginator = client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=name):
                 keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
                 if keys:
                     client.delete_objects(Bucket=name, Delete={"Objects": keys})
             client.delete_bucket(Bucket=name)
-        except Exception:  # noqa: BLE001 - the server may already be gone; the bucket dies with it
-            pass
 
 
 # ------------------------------------------------------------------------------------- the server

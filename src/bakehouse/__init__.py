@@ -1,73 +1,136 @@
 """Bakehouse: track experiments, package and serve models, an MLflow-compatible platform.
 
-``import bakehouse as bh`` gives the fluent API with MLflow's function names. Heavy parts (SQLAlchemy,
-pandas, flavors) load on first use, so importing stays fast.
+``import bakehouse as bh`` gives the fluent API with MLflow's function names. Everything here loads on first
+use (``__getattr__`` below), and importing ``bakehouse`` loads only the bottom layer (version, errors,
+settings): importing any module of the package runs this file first, so what it imported eagerly every
+``bakehouse.store`` or ``bakehouse.wire`` module would load too. The names and their types are spelled out
+for type checkers under ``TYPE_CHECKING``; ``tests/unit/test_public_api.py`` pins ``__all__``.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bakehouse.client.fluent import (
-    ActiveRun,
-    active_run,
-    create_experiment,
-    delete_experiment,
-    delete_experiment_tag,
-    delete_run,
-    delete_tag,
-    end_run,
-    flush_async_logging,
-    get_artifact_uri,
-    get_experiment,
-    get_experiment_by_name,
-    get_parent_run,
-    get_registry_uri,
-    get_run,
-    get_tracking_uri,
-    is_tracking_uri_set,
-    last_active_run,
-    load_table,
-    log_artifact,
-    log_artifacts,
-    log_dict,
-    log_figure,
-    log_image,
-    log_input,
-    log_inputs,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    log_table,
-    log_text,
-    search_experiments,
-    search_runs,
-    set_experiment,
-    set_experiment_tag,
-    set_experiment_tags,
-    set_registry_uri,
-    set_tag,
-    set_tags,
-    set_tracking_uri,
-    start_run,
-)
 from bakehouse.version import __version__
 
-# Submodules and classes loaded on first attribute access (mlflow-style `bakehouse.sklearn.log_model`).
-_LAZY_MODULES = {
-    "sklearn",
-    "pyfunc",
-    "pytorch",
-    "models",
-    "projects",
-    "entities",
-    "errors",
-    "client",
-    "data",
-    "artifacts",
-}
+if TYPE_CHECKING:  # (``run`` and ``infer_signature``, outside ``__all__``, stay lazy and untyped here)
+    from bakehouse.client.autolog import autolog
+    from bakehouse.client.client import Client
+    from bakehouse.client.client import Client as MlflowClient
+    from bakehouse.client.fluent import (
+        ActiveRun,
+        active_run,
+        create_experiment,
+        delete_experiment,
+        delete_experiment_tag,
+        delete_run,
+        delete_tag,
+        end_run,
+        flush_async_logging,
+        get_artifact_uri,
+        get_experiment,
+        get_experiment_by_name,
+        get_parent_run,
+        get_registry_uri,
+        get_run,
+        get_tracking_uri,
+        is_tracking_uri_set,
+        last_active_run,
+        load_table,
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_image,
+        log_input,
+        log_inputs,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_table,
+        log_text,
+        search_experiments,
+        search_runs,
+        set_experiment,
+        set_experiment_tag,
+        set_experiment_tags,
+        set_registry_uri,
+        set_tag,
+        set_tags,
+        set_tracking_uri,
+        start_run,
+    )
+    from bakehouse.client.logged_models_fluent import (
+        delete_logged_model_tag,
+        get_logged_model,
+        last_logged_model,
+        log_model_params,
+        search_logged_models,
+        set_logged_model_tags,
+    )
+    from bakehouse.client.registry_fluent import (
+        register_model,
+        search_model_versions,
+        search_registered_models,
+    )
+    from bakehouse.client.system_metrics import (
+        disable_system_metrics_logging,
+        enable_system_metrics_logging,
+        set_system_metrics_node_id,
+        set_system_metrics_samples_before_logging,
+        set_system_metrics_sampling_interval,
+    )
+
+#: the fluent API (``bakehouse.client.fluent``), MLflow's top-level function names
+_FLUENT_NAMES = frozenset(
+    (
+        "ActiveRun",
+        "active_run",
+        "create_experiment",
+        "delete_experiment",
+        "delete_experiment_tag",
+        "delete_run",
+        "delete_tag",
+        "end_run",
+        "flush_async_logging",
+        "get_artifact_uri",
+        "get_experiment",
+        "get_experiment_by_name",
+        "get_parent_run",
+        "get_registry_uri",
+        "get_run",
+        "get_tracking_uri",
+        "is_tracking_uri_set",
+        "last_active_run",
+        "load_table",
+        "log_artifact",
+        "log_artifacts",
+        "log_dict",
+        "log_figure",
+        "log_image",
+        "log_input",
+        "log_inputs",
+        "log_metric",
+        "log_metrics",
+        "log_param",
+        "log_params",
+        "log_table",
+        "log_text",
+        "search_experiments",
+        "search_runs",
+        "set_experiment",
+        "set_experiment_tag",
+        "set_experiment_tags",
+        "set_registry_uri",
+        "set_tag",
+        "set_tags",
+        "set_tracking_uri",
+        "start_run",
+    )
+)
+#: other names, as ``"module:attribute"``
 _LAZY_ATTRIBUTES = {
     "Client": "bakehouse.client.client:Client",
     "MlflowClient": "bakehouse.client.client:Client",
@@ -91,16 +154,36 @@ _LAZY_ATTRIBUTES = {
     "set_system_metrics_samples_before_logging": "bakehouse.client.system_metrics:set_system_metrics_samples_before_logging",
     "set_system_metrics_node_id": "bakehouse.client.system_metrics:set_system_metrics_node_id",
 }
+#: submodules reachable as attributes (mlflow-style ``bakehouse.sklearn.log_model``)
+_LAZY_MODULES = frozenset(
+    (
+        "sklearn",
+        "pyfunc",
+        "pytorch",
+        "models",
+        "projects",
+        "entities",
+        "errors",
+        "client",
+        "data",
+        "artifacts",
+    )
+)
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"bakehouse.{name}")
-    target = _LAZY_ATTRIBUTES.get(name)
-    if target is not None:
-        module_name, _, attribute = target.partition(":")
-        return getattr(importlib.import_module(module_name), attribute)
-    raise AttributeError(f"module 'bakehouse' has no attribute {name!r}")
+    if name in _FLUENT_NAMES:
+        target = f"bakehouse.client.fluent:{name}"
+    elif name in _LAZY_ATTRIBUTES:
+        target = _LAZY_ATTRIBUTES[name]
+    else:
+        raise AttributeError(f"module 'bakehouse' has no attribute {name!r}")
+    module_name, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value  # the next access is a plain attribute lookup
+    return value
 
 
 __all__ = [

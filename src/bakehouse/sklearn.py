@@ -16,9 +16,22 @@ from bakehouse.models.flavors import ModelLoadRefusedError
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.signature import ModelSignature
 from bakehouse.models.trust import pickle_allowed, require_pickle_opt_in, untrusted_skops_types
-from bakehouse.sklearn_autolog import (
-    autolog as autolog,
-)  # bakehouse.sklearn.autolog(), as mlflow.sklearn.autolog()
+from bakehouse.sklearn_autolog import autolog  # bakehouse.sklearn.autolog(), as mlflow.sklearn.autolog()
+
+__all__ = [
+    "FLAVOR_NAME",
+    "LOADER_MODULE",
+    "SERIALIZATION_FORMAT_CLOUDPICKLE",
+    "SERIALIZATION_FORMAT_PICKLE",
+    "SERIALIZATION_FORMAT_SKOPS",
+    "SUPPORTED_SERIALIZATION_FORMATS",
+    "SklearnModelWrapper",
+    "autolog",
+    "load_model",
+    "load_pyfunc",
+    "log_model",
+    "save_model",
+]
 
 logger = logging.getLogger(__name__)
 

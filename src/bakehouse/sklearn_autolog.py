@@ -23,6 +23,8 @@ from numbers import Number
 from pathlib import Path
 from typing import Any
 
+from bakehouse import plugins
+from bakehouse import sklearn_post_training as post
 from bakehouse.errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
@@ -90,11 +92,16 @@ class _State:
         self.config: AutologConfig | None = None
         self.patches: list[_Patch] = []
         self.lock = threading.RLock()
-        self.sessions = 0  # depth of autologged fits in progress (any thread)
         self.suppressed = 0  # depth of cross_val_score & co. in progress
 
 
 _state = _State()
+
+
+def _flavor() -> Any:
+    """The sklearn flavor module (``bakehouse.sklearn``), found by name as the model loader finds it: that
+    module offers ``autolog`` from here, so importing it from here would make an import cycle."""
+    return plugins.flavors.get("sklearn")
 
 
 # ------------------------------------------------------------------------------------------ the API
@@ -142,12 +149,10 @@ def autolog(
         raise InvalidParameterError(
             f"Invalid `extra_tags` type: expecting dictionary, received `{type(extra_tags).__name__}`"
         )
-    from bakehouse.sklearn import SUPPORTED_SERIALIZATION_FORMATS
-
-    if serialization_format is not None and serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
+    formats = _flavor().SUPPORTED_SERIALIZATION_FORMATS
+    if serialization_format is not None and serialization_format not in formats:
         raise InvalidParameterError(
-            f"Unrecognized serialization format {serialization_format!r}; use one of "
-            f"{list(SUPPORTED_SERIALIZATION_FORMATS)}"
+            f"Unrecognized serialization format {serialization_format!r}; use one of {list(formats)}"
         )
     tags = {str(k): str(v) for k, v in (extra_tags or {}).items()}
     if tags.pop(AUTOLOGGING_TAG, None) is not None:
@@ -216,11 +221,14 @@ def _patch_all() -> None:
             raw = _raw_attribute(cls, name)
             if inspect.isfunction(raw):
                 _replace(cls, name, _patched_fit(getattr(raw, _ORIGINAL_ATTR, raw)))
-            elif callable(getattr(raw, "fn", None)) and hasattr(raw, "check"):
+            elif (
+                callable(getattr(raw, "fn", None))
+                and hasattr(raw, "check")
+                and id(raw) not in patched_descriptors
+            ):
                 # sklearn's available_if descriptor (e.g. Pipeline.fit_transform): wrap the function it guards
-                if id(raw) not in patched_descriptors:
-                    patched_descriptors.add(id(raw))
-                    _replace(raw, "fn", _patched_fit(raw.fn))
+                patched_descriptors.add(id(raw))
+                _replace(raw, "fn", _patched_fit(raw.fn))
     for name in _NO_AUTOLOG_FUNCTIONS:
         original = getattr(sklearn.model_selection, name, None)
         if original is not None:
@@ -240,8 +248,6 @@ def _marked(wrapper: Any, original: Any) -> Any:
 def _patch_post_training() -> None:
     """Predictions, ``score`` and the ``sklearn.metrics`` functions, for post-training metrics."""
     import sklearn.metrics
-
-    from bakehouse import sklearn_post_training as post
 
     def wrap(name: str, function: Any) -> Any:
         original = _unwrapped(function)
@@ -310,17 +316,6 @@ def _without_autolog(original: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-@contextlib.contextmanager
-def _training_session() -> Iterator[None]:
-    with _state.lock:
-        _state.sessions += 1
-    try:
-        yield
-    finally:
-        with _state.lock:
-            _state.sessions -= 1
-
-
 # ----------------------------------------------------------------------------------- run handling
 def _warn(config: AutologConfig, message: str, *args: Any) -> None:
     """Autologging problems are warnings in the log (debug when ``silent``), never exceptions."""
@@ -342,13 +337,13 @@ def _autologged_fit(
     original: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     config = _state.config
-    if config is None or _state.sessions or _state.suppressed:
+    if config is None or post.training() or _state.suppressed:
         return original(estimator, *args, **kwargs)
     from bakehouse.client import fluent
 
     if fluent.active_run() is not None and config.exclusive:
         return original(estimator, *args, **kwargs)
-    with _training_session():
+    with post.training_session():
         managed = False
         try:
             if fluent.active_run() is None:
@@ -501,9 +496,7 @@ def _log_posttraining(
         )
         model_id = info.model_id if info is not None else None
     if config.log_post_training_metrics:
-        from bakehouse.sklearn_post_training import register_model
-
-        register_model(estimator, run_id, model_id)
+        post.register_model(estimator, run_id, model_id)
     try:
         dataset = _dataset(X, y)
     except Exception:
@@ -712,8 +705,7 @@ def _log_model(
     registered_model_name: str | None = None,
 ) -> Any:
     """``bakehouse.sklearn.log_model``; a model that cannot be saved is a warning, not a failed fit."""
-    from bakehouse import sklearn as flavor
-
+    flavor = _flavor()
     fmt = config.serialization_format or flavor.SERIALIZATION_FORMAT_SKOPS
 
     if signature is None and not config.log_model_signatures:

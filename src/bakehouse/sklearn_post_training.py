@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 #: estimator methods whose results are remembered as predictions
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "transform")
+_fits_lock = threading.Lock()
+_fits_in_progress = 0  # depth of autologged fits in progress, process-wide like the patches themselves
 _RUN_ATTR = "_bakehouse_autolog_run"  # (run_id, model_id) set on a model by its autologged fit
 #: sklearn.metrics names that are not metrics
 _NOT_METRICS = ("check_scoring", "get_scorer", "make_scorer", "get_scorer_names")
@@ -163,7 +165,7 @@ def patched_predict(
     @functools.wraps(original)
     def predict(self: Any, *args: Any, **kwargs: Any) -> Any:
         owner = getattr(self, _RUN_ATTR, None)
-        if owner is None or _registry.nested() or _training():
+        if owner is None or _registry.nested() or training():
             return original(self, *args, **kwargs)
         with _registry.inner_call():
             result = original(self, *args, **kwargs)
@@ -194,7 +196,7 @@ def patched_score(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def score(self: Any, *args: Any, **kwargs: Any) -> Any:
         owner = getattr(self, _RUN_ATTR, None)
-        if owner is None or _registry.nested() or _training():
+        if owner is None or _registry.nested() or training():
             return original(self, *args, **kwargs)
         with _registry.inner_call():
             value = original(self, *args, **kwargs)
@@ -218,7 +220,7 @@ def patched_score(original: Callable[..., Any]) -> Callable[..., Any]:
 def patched_metric(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def metric(*args: Any, **kwargs: Any) -> Any:
-        if _registry.nested() or _training() or not _registry.predictions:
+        if _registry.nested() or training() or not _registry.predictions:
             return original(*args, **kwargs)
         with _registry.inner_call():
             value = original(*args, **kwargs)
@@ -242,7 +244,19 @@ def patched_metric(original: Callable[..., Any]) -> Callable[..., Any]:
     return metric
 
 
-def _training() -> bool:
-    from bakehouse import sklearn_autolog
+@contextlib.contextmanager
+def training_session() -> Iterator[None]:
+    """Around an autologged fit: the fit's own predict/score calls are training, not post-training."""
+    global _fits_in_progress
+    with _fits_lock:
+        _fits_in_progress += 1
+    try:
+        yield
+    finally:
+        with _fits_lock:
+            _fits_in_progress -= 1
 
-    return sklearn_autolog._state.sessions > 0
+
+def training() -> bool:
+    """Whether an autologged fit is in progress (in any thread: worker threads of a fit count too)."""
+    return _fits_in_progress > 0

@@ -37,6 +37,7 @@ def test_iris_project_sweep_in_parallel_coordinates(page: Page, ui_server: UiSer
             "--tracking-uri",
             ui_server.url,
         ],
+        check=False,
         capture_output=True,
         text=True,
         env=env,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from conftest import UiServer, shot
@@ -155,7 +156,7 @@ def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServ
     # CSV download of what is shown
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download CSV").click()
-    text = open(dl.value.path(), encoding="utf-8").read()
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
     table = list(csv.DictReader(io.StringIO(text)))
     assert len(table) == 11
     assert "tags.model" in table[0] and "metrics.f1" not in table[0]
@@ -176,28 +177,15 @@ def _csv_of_runs_table(page: Page, url: str) -> tuple[str, list[str]]:
     expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download CSV").click()
-    return open(dl.value.path(), encoding="utf-8").read(), paths
+    return Path(dl.value.path()).read_text(encoding="utf-8"), paths
 
 
 def test_runs_table_from_columns_helper_equals_standard_api(page: Page, ui_server: UiServer) -> None:
     """The columnar helper (runs/table) and the fallback (runs/search, e.g. against MLflow) give the same table."""
     s = ui_server.seeded
-    cols = ",".join(
-        [
-            "a:run_name",
-            "a:start_time",
-            "a:duration",
-            "a:status",
-            "a:user_id",
-            "a:source",
-            "a:lifecycle",
-            "a:experiment_id",
-            "m:accuracy",
-            "m:log_loss",
-            "p:C",
-            "t:model",
-            "t:mlflow.parentRunId",
-        ]
+    cols = (
+        "a:run_name,a:start_time,a:duration,a:status,a:user_id,a:source,a:lifecycle,a:experiment_id,"
+        "m:accuracy,m:log_loss,p:C,t:model,t:mlflow.parentRunId"
     )
     url = f"{ui_server.url}/#/experiments/{s.iris_exp},{s.misc_exp}?life=ALL&expand=1&cols={cols}"
     via_helper, paths = _csv_of_runs_table(page, url)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from running_server import RunningServer
 
 TRACKING_BACKENDS = ["sqlite", "postgres", "mysql", "rest", "rest-postgres"]
 
@@ -53,27 +54,27 @@ def _start_server(tmp_dir: Path, backend_store_uri: str) -> tuple[subprocess.Pop
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    log = open(tmp_dir / "server.log", "wb")
     exe = Path(sys.executable).parent / "bakehouse"
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            backend_store_uri,
-            "--artifacts-destination",
-            str(tmp_dir / "artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        cwd=tmp_dir,
-        start_new_session=True,
-    )
+    with open(tmp_dir / "server.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [
+                str(exe),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                backend_store_uri,
+                "--artifacts-destination",
+                str(tmp_dir / "artifacts"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=tmp_dir,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -151,3 +152,42 @@ def mysql_uri() -> Iterator[str]:
             cursor.execute(f"DROP DATABASE IF EXISTS {name}")
     finally:
         connection.close()
+
+
+# ------------------------------------------------------------------------------ registry contract suite
+@pytest.fixture(scope="module")
+def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    workdir = tmp_path_factory.mktemp("registry-server")
+    server = RunningServer(f"sqlite:///{workdir / 'bakehouse.db'}", workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "rest"])
+def registry_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A RegistryStore on each backend; model names must come from ``model_name`` (unique per test)."""
+    if request.param == "rest":
+        from bakehouse.store.registry.rest import RestRegistryStore
+
+        server = request.getfixturevalue("registry_server")
+        store = RestRegistryStore.from_uri(server.url)
+        yield store
+        store.transport.close()
+        return
+    from bakehouse.store.registry.sql import SqlRegistryStore
+
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path / 'registry.db'}"
+    else:
+        uri = request.getfixturevalue("postgres_uri")
+    sql_store = SqlRegistryStore.from_uri(uri)
+    yield sql_store
+    sql_store.engine.dispose()  # close pooled connections before the database is dropped
+
+
+@pytest.fixture
+def model_name() -> str:
+    """A unique prefix/name, so tests sharing one REST server never see each other's models."""
+    return f"m{uuid.uuid4().hex[:10]}"

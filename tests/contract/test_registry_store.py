@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest_registry import model_name, registry_server, registry_store  # noqa: F401 - fixtures
 
 from bakehouse.errors import AlreadyExistsError, ErrorCode, InvalidParameterError, NotFoundError
 from bakehouse.store.registry.uri import resolve_model_version, resolve_models_uri

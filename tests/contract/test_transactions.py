@@ -23,10 +23,12 @@ def test_a_value_longer_than_its_column_is_a_400_and_the_transaction_is_rolled_b
     strict_database: str,
 ) -> None:
     engine = db_engine.get_engine(strict_database)
-    with pytest.raises(InvalidParameterError, match="A value does not fit the database") as info:
-        with write_transaction(engine) as conn:
-            conn.execute(experiments.insert().values(name="kept?", lifecycle_stage="active"))
-            conn.execute(experiments.insert().values(name="n" * 501, lifecycle_stage="active"))
+    with (
+        pytest.raises(InvalidParameterError, match="A value does not fit the database") as info,
+        write_transaction(engine) as conn,
+    ):
+        conn.execute(experiments.insert().values(name="kept?", lifecycle_stage="active"))
+        conn.execute(experiments.insert().values(name="n" * 501, lifecycle_stage="active"))
     assert "INSERT" not in info.value.message  # the driver's reason, never the statement
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(experiments)).scalar() == 1  # only Default

@@ -62,6 +62,7 @@ def run_bakehouse(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*BAKEHOUSE, *args],
+        check=False,
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -89,7 +90,7 @@ def test_version_imports_nothing_heavy(tmp_path: Path) -> None:
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert f"bakehouse {__version__}" in proc.stdout
@@ -411,6 +412,7 @@ def test_subprocess_end_to_end(tmp_path: Path) -> None:
     )
     logged = subprocess.run(
         [sys.executable, "-c", code],
+        check=False,
         cwd=tmp_path,
         capture_output=True,
         text=True,

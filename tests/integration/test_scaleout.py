@@ -59,7 +59,7 @@ def _client_work(
 
 
 def test_two_servers_share_postgres_and_s3(two_servers, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    first, second, bucket = two_servers
+    first, second, _bucket = two_servers
     stores = [RestTrackingStore.from_uri(first.url), RestTrackingStore.from_uri(second.url)]
     experiment_id = stores[0].create_experiment("scale-out")
     assert stores[1].get_experiment(experiment_id).name == "scale-out"

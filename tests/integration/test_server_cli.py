@@ -22,6 +22,7 @@ def test_out_of_date_schema_is_refused_with_the_upgrade_command(tmp_path: Path) 
         conn.execute("INSERT INTO alembic_version VALUES ('0000_ancient')")
     proc = subprocess.run(
         [BAKEHOUSE, "server", "-p", "1", "--backend-store-uri", f"sqlite:///{db}"],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -47,6 +48,7 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
             "--backend-store-uri",
             f"postgresql+psycopg://bh:hunter2@127.0.0.1:{port}/db",
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -62,7 +64,9 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_help_lists_mlflow_options() -> None:
-    out = subprocess.run([BAKEHOUSE, "server", "--help"], capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        [BAKEHOUSE, "server", "--help"], check=False, capture_output=True, text=True, timeout=60
+    ).stdout
     for option in (
         "--backend-store-uri",
         "--registry-store-uri",
@@ -110,7 +114,7 @@ def test_workers_share_the_port_and_keep_tcp_nodelay(tmp_path: Path) -> None:
             f"median {statistics.median(samples) * 1000:.1f} ms per call"
         )
         pids = subprocess.run(
-            ["pgrep", "-s", str(server.proc.pid)], capture_output=True, text=True
+            ["pgrep", "-s", str(server.proc.pid)], check=False, capture_output=True, text=True
         ).stdout.split()
         assert len(pids) >= 3  # the supervisor and two workers
     finally:
@@ -155,5 +159,7 @@ def test_a_port_out_of_range_is_refused_before_anything_starts(tmp_path: Path) -
         ["server", "--port", "99999"],
         ["models", "serve", "-m", str(tmp_path), "--port", "70000"],
     ):
-        proc = subprocess.run([BAKEHOUSE, *command], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        proc = subprocess.run(
+            [BAKEHOUSE, *command], check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
         assert proc.returncode == 2 and "is not in the range 0<=x<=65535" in proc.stderr, proc.stderr

@@ -36,10 +36,8 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self._out = open(log, "wb")
-        self.proc = subprocess.Popen(
-            [*args, "-p", str(self.port)], stdout=self._out, stderr=subprocess.STDOUT
-        )
+        with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([*args, "-p", str(self.port)], stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -58,7 +56,6 @@ class Server:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        self._out.close()
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +191,7 @@ def test_multi_worker_server_and_timeout(tmp_path: Path, iris_setup: tuple[Path,
         sys.modules.pop("slow_model_mod", None)
     refused = subprocess.run(
         [*CLI, "serve", "-m", str(tmp_path / "slow"), "-p", str(_free_port())],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -227,6 +225,7 @@ def test_predict_cli_json_and_csv(tmp_path: Path, iris_setup: tuple[Path, Any]) 
     (tmp_path / "in.json").write_text(json.dumps({"dataframe_split": {"columns": COLUMNS, "data": ROWS}}))
     done = subprocess.run(
         [*CLI, "predict", "-m", str(path), "-i", str(tmp_path / "in.json"), "-o", str(tmp_path / "out.json")],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -247,6 +246,7 @@ def test_predict_cli_json_and_csv(tmp_path: Path, iris_setup: tuple[Path, Any]) 
             "--batch-size",
             "700",
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -255,6 +255,7 @@ def test_predict_cli_json_and_csv(tmp_path: Path, iris_setup: tuple[Path, Any]) 
     assert json.loads(done.stdout) == {"predictions": _expected(lr, ROWS) * 1000}
     missing = subprocess.run(
         [*CLI, "predict", "-m", str(tmp_path / "nope"), "-i", str(tmp_path / "in.json")],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -273,6 +274,7 @@ def test_generate_dockerfile_and_its_command_outside_docker(
     out = tmp_path / "docker"
     done = subprocess.run(
         [*CLI, "generate-dockerfile", "-m", str(path), "-d", str(out)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -304,6 +306,7 @@ def test_generate_dockerfile_and_its_command_outside_docker(
                 "-r",
                 str(out / "model_dir" / "requirements.txt"),
             ],
+            check=False,
             capture_output=True,
             text=True,
             timeout=120,
@@ -328,6 +331,7 @@ def test_build_docker_fails_clearly_without_docker(tmp_path: Path, iris_setup: t
     env = dict(os.environ, PATH=str(tmp_path))  # no docker binary anywhere on PATH
     done = subprocess.run(
         [*CLI, "build-docker", "-m", str(iris_setup[0]), "-n", "iris"],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
@@ -343,7 +347,12 @@ def test_prepare_env_builds_once_and_is_cached(tmp_path: Path, iris_setup: tuple
         pytest.skip("uv is not installed")
     env = dict(os.environ, BAKEHOUSE_ENV_ROOT=str(tmp_path / "envs"))
     first = subprocess.run(
-        [*CLI, "prepare-env", "-m", str(iris_setup[0])], capture_output=True, text=True, env=env, timeout=600
+        [*CLI, "prepare-env", "-m", str(iris_setup[0])],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert first.returncode == 0, first.stderr
     env_dir = Path(first.stdout.strip())
@@ -354,6 +363,7 @@ def test_prepare_env_builds_once_and_is_cached(tmp_path: Path, iris_setup: tuple
             "-c",
             "import sklearn, skops, bakehouse.sklearn; print(sklearn.__version__)",
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -363,13 +373,19 @@ def test_prepare_env_builds_once_and_is_cached(tmp_path: Path, iris_setup: tuple
     assert check.stdout.strip() == sklearn.__version__
     start = time.perf_counter()
     second = subprocess.run(
-        [*CLI, "prepare-env", "-m", str(iris_setup[0])], capture_output=True, text=True, env=env, timeout=120
+        [*CLI, "prepare-env", "-m", str(iris_setup[0])],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert Path(second.stdout.strip()) == env_dir and "Reusing environment" in second.stderr
     assert time.perf_counter() - start < 10
     (tmp_path / "in.json").write_text(json.dumps({"inputs": ROWS}))
     scored = subprocess.run(
         [*CLI, "predict", "-m", str(iris_setup[0]), "-i", str(tmp_path / "in.json"), "--env-manager", "uv"],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
@@ -384,5 +400,5 @@ def test_shlex_quoting_is_not_needed_for_generated_cmd() -> None:
     text = render_dockerfile(False, base_image="python:3.12-slim", bakehouse_spec="bakehouse==9.9")
     assert "COPY" not in text and "FROM python:3.12-slim" in text
     assert "RUN pip install bakehouse==9.9" in text
-    cmd_line = [line for line in text.splitlines() if line.startswith("CMD")][0]
+    cmd_line = next(line for line in text.splitlines() if line.startswith("CMD"))
     assert shlex.split(cmd_line)[0] == "CMD"

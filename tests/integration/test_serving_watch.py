@@ -62,7 +62,7 @@ def registry(tmp_path, monkeypatch):
 
 @pytest.fixture
 def watching_server(registry, tmp_path):
-    client, uri, name = registry
+    _client, uri, name = registry
     port = _free_port()
     exe = Path(sys.executable).parent / "bakehouse"
     cmd = [

@@ -353,6 +353,7 @@ def test_keys_match_mlflow_sklearn_autolog(tmp_tracking_uri: str, tmp_path: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BAKEHOUSE_"))}
     proc = subprocess.run(
         [sys.executable, "-c", _MLFLOW_SCRIPT, f"sqlite:///{mlflow_dir / 'mlflow.db'}"],
+        check=False,
         cwd=mlflow_dir,
         env=env,
         capture_output=True,
@@ -462,6 +463,7 @@ def test_post_training_metrics_match_mlflow(tmp_path: Path) -> None:
         workdir.mkdir()
         proc = subprocess.run(
             [sys.executable, "-c", _POST_TRAINING_SCRIPT, tool, f"sqlite:///{workdir / 'db'}"],
+            check=False,
             cwd=workdir,
             env=env,
             capture_output=True,

@@ -6,6 +6,7 @@ rich is imported on first use, so ``bakehouse --version`` never pays for it.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -76,7 +77,7 @@ def to_jsonable(value: Any) -> Any:
     fields = getattr(value, "__dataclass_fields__", None)
     if fields is not None:
         return {name: to_jsonable(getattr(value, name)) for name in fields}
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and math.isnan(value):  # NaN is not JSON
         return "NaN"
     return value
 

@@ -116,8 +116,10 @@ class MetricBatcher:
                 if exc.code not in _TRANSIENT:
                     self._error = exc  # permanent: surfaced on the caller's next call
                 time.sleep(min(self.flush_interval, 1.0))
-            except Exception as exc:  # connection errors and the like: points were re-queued, retry later
-                logger.warning("Background metric flush failed, will retry: %s", exc)
+            except Exception as exc:  # the thread must outlive any error: points were re-queued, retry later
+                # The REST transport turns network failures into BakehouseError, so what lands here is
+                # unexpected (a database driver error, a bug): keep its traceback in the log.
+                logger.warning("Background metric flush failed, will retry: %s", exc, exc_info=True)
                 time.sleep(min(self.flush_interval, 1.0))
 
     def close(self) -> None:

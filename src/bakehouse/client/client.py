@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bakehouse import settings
+from bakehouse.client import stores
 from bakehouse.client.batching import MetricBatcher
 from bakehouse.client.registry import RegistryClientMixin
 from bakehouse.client.stores import get_registry_store, get_tracking_store, resolve_tracking_uri, scheme_of
@@ -56,10 +57,8 @@ class Client(RegistryClientMixin, WebhookClientMixin):
     """A client for one tracking URI (and registry URI, by default the same)."""
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
-        from bakehouse.client import fluent  # the fluent API's set_tracking_uri is the default
-
-        self.tracking_uri = resolve_tracking_uri(tracking_uri, fluent._tracking_uri)
-        self._registry_uri = registry_uri or fluent._registry_uri
+        self.tracking_uri = resolve_tracking_uri(tracking_uri, stores.chosen_tracking_uri())
+        self._registry_uri = registry_uri or stores.chosen_registry_uri()
         self.tracking_store = get_tracking_store(self.tracking_uri)
         self._batcher = _batcher_for(self.tracking_store)
         self._async_logging = settings.async_logging_enabled()

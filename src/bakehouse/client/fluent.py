@@ -7,18 +7,18 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 from bakehouse import settings
+from bakehouse.client import stores
 from bakehouse.entities import Experiment, Run, RunStatus, ViewType
 from bakehouse.entities.page import collect_pages
 from bakehouse.errors import BakehouseError, InvalidParameterError
 
-if TYPE_CHECKING:  # the client imports stores; keep `import bakehouse` light
+if TYPE_CHECKING:  # client.py loads the batching and registry machinery: imported on first use
     from bakehouse.client.client import Client
 
-_tracking_uri: str | None = None
-_registry_uri: str | None = None
 _active_experiment_id: str | None = None
 _last_active_run_id: str | None = None
 _state = threading.local()
@@ -34,10 +34,12 @@ class ActiveRun(Run):
         self.client = client  # the client that started it: logging skips every lookup
         self.system_metrics: Any = None  # its SystemMetricsMonitor, when system metrics are logged
 
-    def __enter__(self) -> ActiveRun:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             status = RunStatus.FINISHED
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -46,7 +48,6 @@ class ActiveRun(Run):
             status = RunStatus.FAILED
         if any(r.info.run_id == self.info.run_id for r in _stack()):
             end_run(status.value)
-        return False
 
 
 def _stack() -> list[ActiveRun]:
@@ -59,7 +60,7 @@ def _stack() -> list[ActiveRun]:
 def _client() -> Client:
     from bakehouse.client.client import Client
 
-    key = (_tracking_uri or settings.tracking_uri_from_env(), _registry_uri)
+    key = (stores.chosen_tracking_uri() or settings.tracking_uri_from_env(), stores.chosen_registry_uri())
     client = _client_cache.get(key)
     if client is None:
         client = _client_cache[key] = Client()
@@ -68,24 +69,20 @@ def _client() -> Client:
 
 # ------------------------------------------------------------------------------------------ URIs
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
-    global _tracking_uri
-    _tracking_uri = os.fspath(uri) if uri is not None else None
+    stores.choose_tracking_uri(os.fspath(uri) if uri is not None else None)
 
 
 def is_tracking_uri_set() -> bool:
     """Whether a tracking URI was chosen (by ``set_tracking_uri`` or the environment), not defaulted."""
-    return _tracking_uri is not None or bool(settings.tracking_uri_from_env())
+    return stores.chosen_tracking_uri() is not None or bool(settings.tracking_uri_from_env())
 
 
 def get_tracking_uri() -> str:
-    from bakehouse.client.stores import resolve_tracking_uri
-
-    return resolve_tracking_uri(_tracking_uri)
+    return stores.resolve_tracking_uri(stores.chosen_tracking_uri())
 
 
 def set_registry_uri(uri: str | None) -> None:
-    global _registry_uri
-    _registry_uri = uri
+    stores.choose_registry_uri(uri)
 
 
 def get_registry_uri() -> str:
@@ -106,10 +103,10 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
         if found is None:
             try:
                 new_id = client.create_experiment(experiment_name)  # type: ignore[arg-type]
-            except BakehouseError as exc:  # another process created it meanwhile
+            except BakehouseError:  # another process created it meanwhile
                 found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
                 if found is None:
-                    raise exc
+                    raise
                 new_id = found.experiment_id
             experiment = client.get_experiment(new_id)
         else:
@@ -547,9 +544,8 @@ atexit.register(_end_runs_at_exit)
 
 def _reset_for_tests() -> None:
     """Forget every piece of global fluent state (tests run many 'processes' in one)."""
-    global _tracking_uri, _registry_uri, _active_experiment_id, _last_active_run_id, _uncaught_exception
+    global _active_experiment_id, _last_active_run_id, _uncaught_exception
     from bakehouse.client.client import flush_all
-    from bakehouse.client.stores import clear_store_cache
 
     while _stack():
         try:
@@ -557,7 +553,9 @@ def _reset_for_tests() -> None:
         except Exception:  # noqa: BLE001
             _stack().pop()
     flush_all()
-    _tracking_uri = _registry_uri = _active_experiment_id = _last_active_run_id = None
+    stores.choose_tracking_uri(None)
+    stores.choose_registry_uri(None)
+    _active_experiment_id = _last_active_run_id = None
     _uncaught_exception = False
     _client_cache.clear()
-    clear_store_cache()
+    stores.clear_store_cache()

@@ -13,6 +13,28 @@ from bakehouse.errors import InvalidParameterError
 _tracking_stores: dict[str, Any] = {}
 _registry_stores: dict[str, Any] = {}
 _lock = threading.Lock()
+# The process's chosen URIs (the fluent API's set_tracking_uri/set_registry_uri): held here, below both the
+# Client and the fluent API, so that a Client built without a URI uses them without importing the fluent API.
+_chosen_tracking_uri: str | None = None
+_chosen_registry_uri: str | None = None
+
+
+def choose_tracking_uri(uri: str | None) -> None:
+    global _chosen_tracking_uri
+    _chosen_tracking_uri = uri
+
+
+def chosen_tracking_uri() -> str | None:
+    return _chosen_tracking_uri
+
+
+def choose_registry_uri(uri: str | None) -> None:
+    global _chosen_registry_uri
+    _chosen_registry_uri = uri
+
+
+def chosen_registry_uri() -> str | None:
+    return _chosen_registry_uri
 
 
 def scheme_of(uri: str) -> str:

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from bakehouse.errors import InvalidParameterError
+from bakehouse.models.payload import encode_predictions, parse_request
 
 #: inputs with at least this many rows get a progress bar (when stderr is a terminal or forced)
 PROGRESS_MIN_ROWS = 50_000
 
 
 def _read_input(input_path: str | None, content_type: str, schema: Any) -> tuple[Any, dict[str, Any] | None]:
-    from bakehouse.serving.payload import parse_request
-
     body = Path(input_path).read_bytes() if input_path else sys.stdin.buffer.read()
     media = "application/json" if content_type == "json" else "text/csv"
     parsed = parse_request(body, media, schema)
@@ -58,7 +57,6 @@ def predict_file(
     """Score the input file (a serving JSON payload or CSV); write ``{"predictions": ...}`` to ``output_path``,
     or return it when no path is given (the CLI prints it)."""
     from bakehouse.pyfunc import load_model
-    from bakehouse.serving.payload import encode_predictions
 
     if content_type not in ("json", "csv"):
         raise InvalidParameterError(f"Unsupported content type {content_type!r}: use json or csv")

@@ -53,7 +53,12 @@ def save_input_example(model_dir: str | Path, example: Any) -> dict[str, Any]:
         info = {"type": "dataframe", "pandas_orient": "split"}
         serving = {"dataframe_split": split}
         stored: Any = split
-    elif isinstance(example, np.ndarray) or isinstance(example, dict) and example and all(isinstance(v, np.ndarray) for v in example.values()):
+    elif (
+        isinstance(example, np.ndarray)
+        or isinstance(example, dict)
+        and example
+        and all(isinstance(v, np.ndarray) for v in example.values())
+    ):
         info = {"type": "ndarray", "format": "tf-serving"}
         stored = {"inputs": _jsonable(example)}
         serving = stored

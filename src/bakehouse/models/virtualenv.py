@@ -59,7 +59,7 @@ def _uv() -> str | None:
 
 
 def _run(command: list[str], step: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-15:]
         raise BakehouseError(f"{step} failed (exit {result.returncode}):\n" + "\n".join(tail))

@@ -84,10 +84,9 @@ class SecurityMiddleware:
         origin = _header(scope, b"origin")
         cors_ok = origin is not None and self.origin_allowed(origin, host)
         method = scope["method"]
-        if origin is not None and not cors_ok:
-            if method == "OPTIONS" or method in _STATE_CHANGING:
-                await _deny(send, 403, "PERMISSION_DENIED", f"Cross-origin request from {origin!r} refused.")
-                return
+        if origin is not None and not cors_ok and (method == "OPTIONS" or method in _STATE_CHANGING):
+            await _deny(send, 403, "PERMISSION_DENIED", f"Cross-origin request from {origin!r} refused.")
+            return
         if method == "OPTIONS" and origin is not None and _header(scope, b"access-control-request-method"):
             await send(
                 {

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import signal
 import socket
-from typing import Any
+from typing import Any, Self
 
 from bakehouse.server.config import ServerConfig
 
@@ -41,7 +41,7 @@ class _BodyChunks:
         self.chunks: list[bytes] = []
         self.size = 0
 
-    def __iadd__(self, chunk: bytes) -> _BodyChunks:
+    def __iadd__(self, chunk: bytes) -> Self:
         self.chunks.append(chunk)
         self.size += len(chunk)
         return self

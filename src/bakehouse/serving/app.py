@@ -23,8 +23,7 @@ from starlette.routing import Route
 
 from bakehouse.errors import BadRequestError, BakehouseError
 from bakehouse.models.enforcement import SchemaEnforcementError
-from bakehouse.serving.fastpath import MatrixFastPath
-from bakehouse.serving.payload import (
+from bakehouse.models.payload import (
     JSON_TYPES,
     UnsupportedMediaType,
     decode_json,
@@ -33,6 +32,7 @@ from bakehouse.serving.payload import (
     parse_json_payload,
     parse_request,
 )
+from bakehouse.serving.fastpath import MatrixFastPath
 from bakehouse.version import __version__
 
 logger = logging.getLogger(__name__)

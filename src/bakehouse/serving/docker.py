@@ -111,6 +111,6 @@ def build_docker(
         generate_dockerfile(context, model_uri, base_image=base_image, bakehouse_spec=bakehouse_spec)
         if report:
             report(f"Building image {name} ...")
-        result = subprocess.run([docker, "build", "-t", name, context])
+        result = subprocess.run([docker, "build", "-t", name, context], check=False)
         if result.returncode != 0:
             raise BakehouseError(f"docker build failed with exit code {result.returncode}")

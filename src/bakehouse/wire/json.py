@@ -46,16 +46,15 @@ def float_to_json(value: float) -> float | str:
 
 
 def float_from_json(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    if isinstance(value, (int, float)):
+    """A double from JSON; ValueError (not TypeError) for anything else, so pydantic reports it as invalid."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
         special = _NONFINITE_IN.get(value.strip().lower())
         if special is not None:
             return special
         return float(value)
-    raise ValueError(f"{value!r} is not a number")
+    raise ValueError("a boolean is not a number" if isinstance(value, bool) else f"{value!r} is not a number")
 
 
 def _int_or_none(value: Any) -> int | None:

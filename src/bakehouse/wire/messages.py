@@ -52,7 +52,8 @@ def _id_string(value: Any) -> Any:
 # (proto-JSON); doubles also arrive as "NaN", "Infinity", "-Infinity".
 _NONFINITE = Literal["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf", "infinity", "-infinity"]
 Int64 = Annotated[
-    Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)] | Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")],
+    Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]
+    | Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")],
     AfterValidator(_to_int64),
 ]
 Double = Annotated[StrictFloat | StrictInt | _NONFINITE, AfterValidator(_to_double)]

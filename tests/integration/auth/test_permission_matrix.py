@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from auth_support import ADMIN, PASSWORD, AuthServer, credentials
 
-mlflow = pytest.importorskip("mlflow")
+pytest.importorskip("mlflow")
 import mlflow.server
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
@@ -285,6 +285,7 @@ def test_admin_password_is_required_and_default_is_none(tmp_path: Path) -> None:
             "--backend-store-uri",
             f"sqlite:///{tmp_path / 'a.db'}",
         ],
+        check=False,
         capture_output=True,
         text=True,
         env=env,

@@ -18,15 +18,15 @@ from bakehouse.wire.transport import HttpTransport, encode_query
 
 
 def settings(**overrides: object) -> HttpSettings:
-    base = dict(
-        username=None,
-        password=None,
-        token=None,
-        insecure_tls=False,
-        timeout=5.0,
-        max_retries=3,
-        backoff_factor=0.0,
-    )
+    base = {
+        "username": None,
+        "password": None,
+        "token": None,
+        "insecure_tls": False,
+        "timeout": 5.0,
+        "max_retries": 3,
+        "backoff_factor": 0.0,
+    }
     base.update(overrides)
     return HttpSettings(**base)  # type: ignore[arg-type]
 

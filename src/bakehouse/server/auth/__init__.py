@@ -120,9 +120,9 @@ def ensure_admin(config: Any, password_prompt: Callable[[], str] | None = None) 
     try:
         store.create_user(username, password, is_admin=True)
         logger.info("Created the administrator %r", username)
-    except Exception as exc:  # another worker created it at the same moment
+    except Exception:  # another worker created it at the same moment
         if not store.has_admin():
-            raise exc
+            raise
 
 
 def hooks(config: Any) -> tuple[list[Callable[[Any], Any]], Callable[..., Any]]:

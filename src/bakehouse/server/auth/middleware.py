@@ -127,16 +127,19 @@ class AuthMiddleware:
         if user is None:
             await self._unauthenticated(send, path)
             return
-        if via_cookie and scope["method"] in UNSAFE_METHODS:
-            if not csrf or not hmac.compare_digest(headers.get(CSRF_HEADER, "").encode(), csrf.encode()):
-                await _json_response(
-                    403,
-                    {
-                        "error_code": "PERMISSION_DENIED",
-                        "message": "Missing or wrong CSRF token (X-CSRF-Token header)",
-                    },
-                )(send)
-                return
+        if (
+            via_cookie
+            and scope["method"] in UNSAFE_METHODS
+            and not (csrf and hmac.compare_digest(headers.get(CSRF_HEADER, "").encode(), csrf.encode()))
+        ):
+            await _json_response(
+                403,
+                {
+                    "error_code": "PERMISSION_DENIED",
+                    "message": "Missing or wrong CSRF token (X-CSRF-Token header)",
+                },
+            )(send)
+            return
         if path == SESSION_PATH:
             await _json_response(200, {"user": user.to_json(), "csrf_token": csrf or ""})(send)
             return

@@ -7,6 +7,7 @@ import io
 import os
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -17,8 +18,8 @@ PAYLOAD = os.urandom(3 * 1024 * 1024 + 5)
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    connections: list[int] = []
-    seen_headers: list[dict[str, str]] = []
+    connections: ClassVar[list[int]] = []
+    seen_headers: ClassVar[list[dict[str, str]]] = []
 
     def setup(self) -> None:
         super().setup()

@@ -20,17 +20,21 @@ from bakehouse.store.validation import (
 )
 
 
+def _invalid_experiment_id(experiment_id: object) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+    )
+
+
 def parse_experiment_id(experiment_id: object) -> int:
     """SQL experiment ids are integers: anything else is a bad parameter (as in MLflow), and an integer out of
     the column's range simply does not exist."""
+    if isinstance(experiment_id, bool):
+        raise _invalid_experiment_id(experiment_id)
     try:
-        if isinstance(experiment_id, bool):
-            raise ValueError
         value = int(str(experiment_id))
     except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
-        ) from None
+        raise _invalid_experiment_id(experiment_id) from None
     if value < 0 or value > 2**31 - 1:
         raise NotFoundError(f"No Experiment with id={experiment_id} exists")
     return value

@@ -1,8 +1,5 @@
-"""Fixtures for the registry contract suite: one store per backend (SQLite, PostgreSQL, REST).
-
-The REST store talks to a real ``bakehouse server`` subprocess (one per test module, shared by its tests,
-which use unique model names, so the suite stays fast).
-"""
+"""A real ``bakehouse server`` subprocess for the registry contract suite's REST store (one per test module,
+shared by its tests, which use unique model names, so the suite stays fast)."""
 
 from __future__ import annotations
 
@@ -13,12 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -97,41 +89,3 @@ class RunningServer:
                 return
             except subprocess.TimeoutExpired:
                 continue
-
-
-@pytest.fixture(scope="module")
-def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    workdir = tmp_path_factory.mktemp("registry-server")
-    server = RunningServer(f"sqlite:///{workdir / 'bakehouse.db'}", workdir)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "rest"])
-def registry_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A RegistryStore on each backend; model names must come from ``model_name`` (unique per test)."""
-    if request.param == "rest":
-        from bakehouse.store.registry.rest import RestRegistryStore
-
-        server = request.getfixturevalue("registry_server")
-        store = RestRegistryStore.from_uri(server.url)
-        yield store
-        store.transport.close()
-        return
-    from bakehouse.store.registry.sql import SqlRegistryStore
-
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'registry.db'}"
-    else:
-        uri = request.getfixturevalue("postgres_uri")
-    sql_store = SqlRegistryStore.from_uri(uri)
-    yield sql_store
-    sql_store.engine.dispose()  # close pooled connections before the database is dropped
-
-
-@pytest.fixture
-def model_name() -> str:
-    """A unique prefix/name, so tests sharing one REST server never see each other's models."""
-    return f"m{uuid.uuid4().hex[:10]}"

@@ -1,5 +1,8 @@
 """Parse ``/invocations`` bodies into model input, and encode predictions — MLflow's scoring protocol.
 
+It lives in ``models`` because both the scoring server (``serving``) and batch scoring (``models.batch``)
+speak it, and ``models`` never imports ``serving``.
+
 JSON bodies hold exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs`` (plus
 optional ``params``); CSV and parquet bodies are tables. Values are parsed with the signature's dtypes (so
 ``[[5, 3, 1, 0]]`` feeds a double-typed model, as in MLflow), and nothing in a request is ever unpickled:
