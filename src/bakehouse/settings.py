@@ -210,4 +210,8 @@ def webhook_secret_key_file() -> Path:
     if configured:
         return Path(configured).expanduser()
     xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "bakehouse" / "webhook-secret.key"
+    return (
+        (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share")
+        / "bakehouse"
+        / "webhook-secret.key"
+    )

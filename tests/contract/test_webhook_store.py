@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_registry import RunningServer
+from running_server import RunningServer
 
 from bakehouse.entities.webhook import DeliveryStatus, WebhookEvent, WebhookStatus
 from bakehouse.errors import InvalidParameterError, NotFoundError

@@ -64,7 +64,12 @@ def create(
 ) -> None:
     """Subscribe URL to registry events."""
     webhook = make_client(tracking_uri).create_webhook(
-        name, url, list(events), description=description, secret=secret, status="DISABLED" if disabled else None
+        name,
+        url,
+        list(events),
+        description=description,
+        secret=secret,
+        status="DISABLED" if disabled else None,
     )
     _show(webhook, as_json)
 
@@ -201,7 +206,9 @@ def deliver(follow: bool, poll_interval: float, tracking_uri: str | None) -> Non
     store = make_client(tracking_uri).registry_store
     webhooks = getattr(store, "webhooks", None)
     if not isinstance(webhooks, SqlWebhookStore):
-        raise click.ClickException("deliver works on a database store; a tracking server sends webhooks itself")
+        raise click.ClickException(
+            "deliver works on a database store; a tracking server sends webhooks itself"
+        )
     dispatcher = WebhookDispatcher(webhooks, poll_interval=poll_interval)
     sent = 0
     try:

@@ -17,8 +17,9 @@ from mlflow.webhooks.delivery import _generate_hmac_signature
 
 from bakehouse.entities.webhook import DeliveryStatus, WebhookEvent
 from bakehouse.store.registry.sql import SqlRegistryStore
-from bakehouse.store.webhooks.delivery import WebhookDispatcher, backoff_delay, sign, verify
+from bakehouse.store.webhooks.delivery import WebhookDispatcher, backoff_delay
 from bakehouse.store.webhooks.secrets import SecretBox, WebhookSecretError, secret_box
+from bakehouse.store.webhooks.sender import sign, verify
 from bakehouse.store.webhooks.sql import SqlWebhookStore
 from bakehouse.store.webhooks.targets import TargetPolicy
 

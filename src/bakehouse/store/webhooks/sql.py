@@ -294,7 +294,7 @@ class SqlWebhookStore:
 
     def test_webhook(self, webhook_id: str, event: WebhookEvent | str | None = None) -> WebhookTestResult:
         """Send MLflow's example payload for ``event`` (default: the webhook's first event) once, now."""
-        from bakehouse.store.webhooks.delivery import send_test  # the HTTP client loads only when used
+        from bakehouse.store.webhooks.sender import send_test  # the HTTP client loads only when used
 
         with self._read() as conn:
             row = self._require(conn, webhook_id)

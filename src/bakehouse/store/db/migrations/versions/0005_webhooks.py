@@ -54,9 +54,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("delivery_id"),
     )
     op.create_index("index_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_time"])
-    op.create_index(
-        "index_webhook_deliveries_webhook", "webhook_deliveries", ["webhook_id", "creation_time"]
-    )
+    op.create_index("index_webhook_deliveries_webhook", "webhook_deliveries", ["webhook_id", "creation_time"])
     op.create_table(
         "webhook_delivery_attempts",
         sa.Column("delivery_id", sa.String(length=36), nullable=False),
