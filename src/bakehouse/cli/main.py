@@ -33,7 +33,7 @@ LAZY_COMMANDS: dict[str, str] = {
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".
 GROUP_EXTENSIONS: dict[str, list[str]] = {
-    "models": ["bakehouse.cli.registry:add_registry_commands"],
+    "models": ["bakehouse.cli.registry:add_registry_commands", "bakehouse.cli.drift:add_drift_command"],
 }
 
 

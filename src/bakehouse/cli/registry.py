@@ -332,6 +332,7 @@ def add_watch_options(serve: click.Command) -> None:
 def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
     import logging
 
+    from bakehouse.cli.models import sampling_config
     from bakehouse.serving.watch import is_watchable, serve_watching
 
     if not is_watchable(model_uri):
@@ -355,6 +356,12 @@ def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
             timeout=kwargs.get("timeout"),
             max_body_bytes=kwargs.get("max_body_bytes"),
             allow_pickle=kwargs.get("allow_pickle"),
+            sampling=sampling_config(
+                kwargs.get("sample_inputs", False),
+                kwargs.get("sample_rate", 0.1),
+                kwargs.get("sample_max_rows", 10_000),
+                kwargs.get("sample_flush_interval", 60.0),
+            ),
         )
     except Exception as exc:
         from bakehouse.errors import BakehouseError

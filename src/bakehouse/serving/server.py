@@ -18,6 +18,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bakehouse import settings
 from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
+from bakehouse.serving.sampling import RequestSampler, SamplingConfig, config_from_env, config_to_env
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,13 @@ def app_from_env() -> Any:
         holder,
         timeout=settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT),
         max_body_bytes=int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
+        sampler=make_sampler(uri, config_from_env()),
     )
+
+
+def make_sampler(model_uri: str, config: SamplingConfig | None) -> RequestSampler | None:
+    """The request sampler of ``--sample-inputs`` (None without it)."""
+    return RequestSampler(config, model_uri) if config is not None else None
 
 
 def serve(
@@ -131,6 +138,7 @@ def serve(
     max_body_bytes: int | None = None,
     allow_pickle: bool | None = None,
     log_level: str = "warning",
+    sampling: SamplingConfig | None = None,
 ) -> None:
     """Serve ``model_uri`` until interrupted."""
     import uvicorn
@@ -157,9 +165,13 @@ def serve(
         os.environ["BAKEHOUSE_" + _ENV_MAX_BODY] = str(max_body)
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
+        if sampling is not None:
+            os.environ.update(config_to_env(sampling))
         common["http"] = "bakehouse.serving.server:NoDelayHttpToolsProtocol"
         uvicorn.run("bakehouse.serving.server:app_from_env", factory=True, workers=workers, **common)
         return
     holder = load_for_serving(model_uri, allow_pickle)
-    app = create_scoring_app(holder, timeout=timeout, max_body_bytes=max_body)
+    app = create_scoring_app(
+        holder, timeout=timeout, max_body_bytes=max_body, sampler=make_sampler(model_uri, sampling)
+    )
     uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()

@@ -18,6 +18,7 @@ from typing import Any
 
 from bakehouse import settings
 from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
+from bakehouse.serving.sampling import SamplingConfig, config_from_env, config_to_env
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +158,17 @@ def create_watching_app(
     timeout: float = DEFAULT_TIMEOUT,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allow_pickle: bool | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> Any:
     """A scoring app whose model follows ``model_uri``; the watcher runs for the app's lifetime."""
     import contextlib
 
+    from bakehouse.serving.server import make_sampler
+
     holder = load_watched(model_uri, allow_pickle)
-    app = create_scoring_app(holder, timeout=timeout, max_body_bytes=max_body_bytes)
+    app = create_scoring_app(
+        holder, timeout=timeout, max_body_bytes=max_body_bytes, sampler=make_sampler(model_uri, sampling)
+    )
     watcher = RegistryWatcher(holder, model_uri, interval, allow_pickle=allow_pickle)
     inner_lifespan = app.router.lifespan_context
 
@@ -191,6 +197,7 @@ def app_from_env() -> Any:
         timeout=settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT),
         max_body_bytes=int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
         allow_pickle=settings.env_flag(_ENV_ALLOW_PICKLE) or None,
+        sampling=config_from_env(),
     )
 
 
@@ -205,6 +212,7 @@ def serve_watching(
     max_body_bytes: int | None = None,
     allow_pickle: bool | None = None,
     log_level: str = "warning",
+    sampling: SamplingConfig | None = None,
 ) -> None:
     """``bakehouse models serve -m models:/name@alias --watch``: serve until interrupted, following the alias."""
     import uvicorn
@@ -232,6 +240,8 @@ def serve_watching(
         os.environ["BAKEHOUSE_" + _ENV_MAX_BODY] = str(max_body)
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
+        if sampling is not None:
+            os.environ.update(config_to_env(sampling))
         uvicorn.run(
             "bakehouse.serving.watch:app_from_env",
             factory=True,
@@ -241,6 +251,11 @@ def serve_watching(
         )
         return
     app = create_watching_app(
-        model_uri, interval, timeout=timeout, max_body_bytes=max_body, allow_pickle=allow_pickle
+        model_uri,
+        interval,
+        timeout=timeout,
+        max_body_bytes=max_body,
+        allow_pickle=allow_pickle,
+        sampling=sampling,
     )
     uvicorn.Server(uvicorn.Config(app, lifespan="on", http=NoDelayHttpToolsProtocol, **common)).run()
