@@ -78,13 +78,13 @@ def drift_command(
     if served:
         current, served_source = drift_data.read_table(served, client), served
     else:
-        current, runs = drift_data.served_inputs(client, model_uri, max_rows)
-        served_source = ", ".join(f"runs:/{r}/{drift_data.SAMPLES_ARTIFACT}" for r in runs[:5])
+        current, locations = drift_data.served_inputs(client, model_uri, max_rows)
+        served_source = locations[0]  # the newest batch; the report lists the rows' total
     if reference:
         training, reference_source = drift_data.read_table(reference, client), reference
     else:
-        training, locations = drift_data.training_data_of(client, model_uri)
-        reference_source = ", ".join(locations[:5])
+        training, files = drift_data.training_data_of(client, model_uri)
+        reference_source = files[0]
     thresholds = Thresholds(psi=psi_threshold, ks_statistic=ks_threshold, ks_alpha=ks_alpha)
     report = compare(training, current, list(features) or None, thresholds)
     run_id = drift_data.log_drift_run(

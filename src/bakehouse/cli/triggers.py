@@ -64,11 +64,14 @@ def _schedule_on_kubernetes(
     from bakehouse.projects.triggers import cron_schedule
 
     args: list[str] = []
+    filled: dict[str, str] = {}
     if on_new_data:
         args = ["--on-new-data", on_new_data, "--once"]
         if data_param:
             args += ["--data-param", data_param]
-    result = schedule_on_kubernetes(request, cron_schedule(every if every is not None else poll), args)
+            filled[data_param] = on_new_data
+    schedule = cron_schedule(every if every is not None else poll)
+    result = schedule_on_kubernetes(request, schedule, args, filled_by_trigger=filled)
     for line in result.plan:
         click.echo(line)
 

@@ -95,9 +95,21 @@ def _proportions(counts: np.ndarray) -> np.ndarray:
     return np.maximum(shares, _FLOOR)
 
 
+def _edges(reference: np.ndarray, bins: int) -> np.ndarray:
+    """Decile edges of the reference, moved half-way to the next distinct value: measurements rounded to a
+    grid (iris' 0.1 cm) then never sit exactly on an edge, where a tiny difference would flip their bin."""
+    values = np.unique(reference)
+    edges = []
+    for q in np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1])):
+        above = values[values > q]
+        if above.size:
+            below = values[values <= q].max()
+            edges.append((below + above.min()) / 2)
+    return np.unique(np.array(edges, dtype=float))
+
+
 def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = BINS) -> float:
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
-    cut = np.concatenate([[-np.inf], edges, [np.inf]])
+    cut = np.concatenate([[-np.inf], _edges(reference, bins), [np.inf]])
     ref = _proportions(np.histogram(reference, cut)[0].astype(float))
     cur = _proportions(np.histogram(current, cut)[0].astype(float))
     return float(np.sum((cur - ref) * np.log(cur / ref)))

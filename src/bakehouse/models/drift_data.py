@@ -85,7 +85,8 @@ def _read(path: Path) -> pd.DataFrame:
 def served_inputs(
     client: Any, model_uri: str, max_rows: int = DEFAULT_MAX_ROWS, experiment: str = SAMPLES_EXPERIMENT
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The newest sampled requests of this model (up to ``max_rows``), and the runs they came from."""
+    """The newest sampled requests of this model (up to ``max_rows``), and where they are stored (one
+    artifact URI per sampling run, newest first)."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise NotFoundError(
@@ -110,7 +111,7 @@ def served_inputs(
             logger.warning("Skipping samples of run %s: %s", run.info.run_id, exc.message)
             continue
         frames.append(frame)
-        used.append(run.info.run_id)
+        used.append(f"{run.info.artifact_uri.rstrip('/')}/{SAMPLES_ARTIFACT}")
         rows += len(frame)
     if not frames:
         raise NotFoundError(f"No sampled requests of {value!r} in experiment {experiment!r}")
@@ -154,9 +155,13 @@ def _source_run(client: Any, model_uri: str) -> str:
 
 
 def _dataset(frame: pd.DataFrame, name: str, source: str) -> Any:
-    from bakehouse.data import from_pandas
+    from bakehouse.data import FileSystemDatasetSource, from_pandas, resolve_source
 
-    return from_pandas(frame, source=source, name=name)
+    try:
+        resolved = resolve_source(source)
+    except InvalidParameterError:  # e.g. runs:/ URIs: recorded as what they are
+        resolved = FileSystemDatasetSource(source, urlparse(source).scheme or "local")
+    return from_pandas(frame, source=resolved, name=name)
 
 
 def log_drift_run(

@@ -535,13 +535,18 @@ def _run_kubernetes(request: ProjectRunRequest, plan: _Prepared, client: Any) ->
 
 
 def schedule_on_kubernetes(
-    request: ProjectRunRequest, schedule: str, trigger_args: list[str], client: Any = None
+    request: ProjectRunRequest,
+    schedule: str,
+    trigger_args: list[str],
+    client: Any = None,
+    filled_by_trigger: dict[str, str] | None = None,
 ) -> ProjectRunResult:
     """``--every`` / ``--on-new-data`` with ``--backend kubernetes``: a CronJob instead of a local loop.
 
     Each firing runs ``bakehouse run . -e <entry point> -P ... --env-manager local`` (plus
     ``--on-new-data <location> --once`` when watching data) in the project image, so the image needs
     Bakehouse installed; the run is created inside the pod, in the experiment resolved here.
+    ``filled_by_trigger`` stands in, for validation only, for parameters each firing fills (the data).
     """
     from bakehouse.projects.backends import kubernetes as k8s
 
@@ -549,7 +554,10 @@ def schedule_on_kubernetes(
     try:
         with tempfile.TemporaryDirectory(prefix="bakehouse-cron-") as storage:
             # validation only: remote ``path`` parameters are downloaded by each run, not now
-            plan = _prepare(dataclasses.replace(request, dry_run=True), fetched, Path(storage))
+            checked = {**request.parameters, **(filled_by_trigger or {})}
+            plan = _prepare(
+                dataclasses.replace(request, parameters=checked, dry_run=True), fetched, Path(storage)
+            )
         config = k8s.KubernetesConfig.from_dict(request.backend_config)
         project = plan.project
         if project.env_type != ENV_DOCKER and not config.image:
