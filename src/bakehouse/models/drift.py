@@ -92,7 +92,7 @@ class DriftReport:
 def _proportions(counts: np.ndarray) -> np.ndarray:
     total = counts.sum()
     shares = counts / total if total else np.zeros_like(counts, dtype=float)
-    return np.maximum(shares, _FLOOR)
+    return np.asarray(np.maximum(shares, _FLOOR), dtype=float)
 
 
 def _edges(reference: np.ndarray, bins: int) -> np.ndarray:
