@@ -44,7 +44,7 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if r.status == 200]
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             got = self.accepted()

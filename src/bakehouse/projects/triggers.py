@@ -10,7 +10,7 @@ trigger a run. That run gets:
 - one dataset input per new version (name = file name, digest from size/mtime/ETag, source = its URI,
   context ``training``), so the run says exactly which data it learnt from;
 - the tags ``bakehouse.trigger`` (``schedule`` or ``new-data``), ``bakehouse.trigger.source`` (the
-  location) and ``bakehouse.trigger.versions``.
+  location), ``bakehouse.trigger.versions`` and ``bakehouse.trigger.detected`` (when it was seen, ms).
 
 What has been trained on is read back from those tags when the loop starts, so a restarted trigger does not
 retrain on old files (``--skip-existing`` also ignores files present at the first start). Runs happen one
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 TAG_TRIGGER = "bakehouse.trigger"
 TAG_SOURCE = "bakehouse.trigger.source"
 TAG_VERSIONS = "bakehouse.trigger.versions"
+TAG_DETECTED = "bakehouse.trigger.detected"  # when the trigger saw the data (or the schedule came due), ms
 ENV_DATA = "BAKEHOUSE_TRIGGER_DATA"
 ENV_NEW_DATA = "BAKEHOUSE_TRIGGER_NEW_DATA"
 CONTEXT_TAG = "mlflow.data.context"
@@ -209,7 +210,7 @@ class Trigger:
             logger.info("%d data versions of %s were trained on before", len(self.seen), self.location.uri)
 
     def _request_for(self, reason: str, new: list[DataVersion], everything: list[DataVersion]) -> Any:
-        tags = {TAG_TRIGGER: reason}
+        tags = {TAG_TRIGGER: reason, TAG_DETECTED: str(int(time.time() * 1000))}
         env: dict[str, str] = {}
         params = dict(self.request.parameters)
         if self.location is not None:

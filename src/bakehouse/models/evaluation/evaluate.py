@@ -234,8 +234,8 @@ def _classifier(
             )
             if curves:
                 args = (y_true, y_proba, labels.values, labels.pos_label, labels.binary, weights)
-                writer.plot("roc_curve_plot", plots.roc_curve(*args))
-                writer.plot("precision_recall_curve_plot", plots.precision_recall_curve(*args))
+                writer.plot("roc_curve_plot", plots.curve("roc", *args))
+                writer.plot("precision_recall_curve_plot", plots.curve("pr", *args))
             writer.plot("confusion_matrix", plots.confusion_matrix(y_true, y_pred, labels.values, weights))
     return values
 

@@ -99,44 +99,46 @@ def _curves(
     return draw
 
 
-def roc_curve(
-    y_true: Any, y_proba: Any, labels: np.ndarray, pos_label: Any, binary: bool, weights: Any = None
-) -> Draw:
+def _pairs(
+    y_true: Any, y_proba: Any, labels: np.ndarray, pos_label: Any, binary: bool
+) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+    """(class or None, 0/1 truth, probability) per curve: the positive class alone for two classes."""
+    if binary:
+        column = int(np.where(np.sort(labels) == pos_label)[0][0])
+        return [(None, (np.asarray(y_true) == pos_label).astype(int), np.asarray(y_proba)[:, column])]
+    return _one_vs_rest(y_true, y_proba, labels)
+
+
+def _roc(truth: np.ndarray, proba: np.ndarray, weights: Any) -> tuple[Any, Any, str]:
     from sklearn import metrics as sk
 
-    series = []
-    if binary:
-        positive = np.asarray(y_proba)[:, int(np.where(np.sort(labels) == pos_label)[0][0])]
-        fpr, tpr, _ = sk.roc_curve(y_true, positive, pos_label=pos_label, sample_weight=weights)
-        auc = sk.roc_auc_score(np.asarray(y_true) == pos_label, positive, sample_weight=weights)
-        series.append((f"AUC={auc:.3f}", fpr, tpr))
-    else:
-        for label, truth, proba in _one_vs_rest(y_true, y_proba, labels):
-            fpr, tpr, _ = sk.roc_curve(truth, proba, sample_weight=weights)
-            auc = sk.roc_auc_score(truth, proba, sample_weight=weights)
-            series.append((f"label={label},AUC={auc:.3f}", fpr, tpr))
-    return _curves("roc", series, binary, pos_label)
+    fpr, tpr, _ = sk.roc_curve(truth, proba, sample_weight=weights)
+    return fpr, tpr, f"AUC={sk.roc_auc_score(truth, proba, sample_weight=weights):.3f}"
 
 
-def precision_recall_curve(
-    y_true: Any, y_proba: Any, labels: np.ndarray, pos_label: Any, binary: bool, weights: Any = None
-) -> Draw:
+def _precision_recall(truth: np.ndarray, proba: np.ndarray, weights: Any) -> tuple[Any, Any, str]:
     from sklearn import metrics as sk
 
+    precision, recall, _ = sk.precision_recall_curve(truth, proba, sample_weight=weights)
+    return recall, precision, f"AP={sk.average_precision_score(truth, proba, sample_weight=weights):.3f}"
+
+
+def curve(
+    kind: str,
+    y_true: Any,
+    y_proba: Any,
+    labels: np.ndarray,
+    pos_label: Any,
+    binary: bool,
+    weights: Any = None,
+) -> Draw:
+    """``roc`` (AUC in the legend) or ``pr`` (average precision, as MLflow labels it)."""
+    measure = _roc if kind == "roc" else _precision_recall
     series = []
-    if binary:
-        positive = np.asarray(y_proba)[:, int(np.where(np.sort(labels) == pos_label)[0][0])]
-        precision, recall, _ = sk.precision_recall_curve(
-            y_true, positive, pos_label=pos_label, sample_weight=weights
-        )
-        ap = sk.average_precision_score(y_true, positive, pos_label=pos_label, sample_weight=weights)
-        series.append((f"AP={ap:.3f}", recall, precision))
-    else:
-        for label, truth, proba in _one_vs_rest(y_true, y_proba, labels):
-            precision, recall, _ = sk.precision_recall_curve(truth, proba, sample_weight=weights)
-            ap = sk.average_precision_score(truth, proba, sample_weight=weights)
-            series.append((f"label={label},AP={ap:.3f}", recall, precision))
-    return _curves("pr", series, binary, pos_label)
+    for label, truth, proba in _pairs(y_true, y_proba, labels, pos_label, binary):
+        x, y, score = measure(truth, proba, weights)
+        series.append((score if label is None else f"label={label},{score}", x, y))
+    return _curves(kind, series, binary, pos_label)
 
 
 def residuals(y_true: Any, y_pred: Any) -> Draw:
