@@ -28,6 +28,11 @@ ensure_venv() {
   local extras="$1" spec
   spec="-e $REPO_ROOT"
   [ -n "$extras" ] && spec="-e $REPO_ROOT[$extras]"
+  # A CPU build of torch lies on disk on our machines: resolving against it avoids a multi-GB CUDA download
+  # for the extras that need torch (pytorch, keras backend, transformers, lightning).
+  local torch_wheel
+  torch_wheel="$(ls /opt/wheels/torch-*-cp311-*.whl 2>/dev/null | head -1 || true)"
+  [ -n "$torch_wheel" ] && [ -n "$extras" ] && spec="$torch_wheel $spec"
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
     "$(base_python)" -m venv "$VENV"

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakehouse.version import __version__
 
-if TYPE_CHECKING:  # (``run`` and ``infer_signature``, outside ``__all__``, stay lazy and untyped here)
-    from bakehouse.client.autolog import autolog
+if TYPE_CHECKING:  # (``infer_signature``, outside ``__all__``, stays lazy and untyped here)
     from bakehouse.client.client import Client
     from bakehouse.client.client import Client as MlflowClient
     from bakehouse.client.fluent import (
@@ -82,6 +81,19 @@ if TYPE_CHECKING:  # (``run`` and ``infer_signature``, outside ``__all__``, stay
         set_system_metrics_samples_before_logging,
         set_system_metrics_sampling_interval,
     )
+    from bakehouse.client.tracing.fluent import (
+        flush_trace_async_logging,
+        get_current_active_span,
+        get_last_active_trace_id,
+        get_trace,
+        log_expectation,
+        log_feedback,
+        search_traces,
+        start_span,
+        trace,
+        update_current_trace,
+    )
+    from bakehouse.models.autolog import autolog
 
 #: the fluent API (``bakehouse.client.fluent``), MLflow's top-level function names
 _FLUENT_NAMES = frozenset(
@@ -138,14 +150,13 @@ _LAZY_ATTRIBUTES = {
     "search_registered_models": "bakehouse.client.registry_fluent:search_registered_models",
     "search_model_versions": "bakehouse.client.registry_fluent:search_model_versions",
     "infer_signature": "bakehouse.models.schema_inference:infer_signature",
-    "run": "bakehouse.projects:run",
     "get_logged_model": "bakehouse.client.logged_models_fluent:get_logged_model",
     "search_logged_models": "bakehouse.client.logged_models_fluent:search_logged_models",
     "last_logged_model": "bakehouse.client.logged_models_fluent:last_logged_model",
     "set_logged_model_tags": "bakehouse.client.logged_models_fluent:set_logged_model_tags",
     "delete_logged_model_tag": "bakehouse.client.logged_models_fluent:delete_logged_model_tag",
     "log_model_params": "bakehouse.client.logged_models_fluent:log_model_params",
-    "autolog": "bakehouse.client.autolog:autolog",
+    "autolog": "bakehouse.models.autolog:autolog",
     "evaluate": "bakehouse.models.evaluation:evaluate",
     "validate_evaluation_results": "bakehouse.models.evaluation:validate_evaluation_results",
     "enable_system_metrics_logging": "bakehouse.client.system_metrics:enable_system_metrics_logging",
@@ -153,6 +164,16 @@ _LAZY_ATTRIBUTES = {
     "set_system_metrics_sampling_interval": "bakehouse.client.system_metrics:set_system_metrics_sampling_interval",
     "set_system_metrics_samples_before_logging": "bakehouse.client.system_metrics:set_system_metrics_samples_before_logging",
     "set_system_metrics_node_id": "bakehouse.client.system_metrics:set_system_metrics_node_id",
+    "flush_trace_async_logging": "bakehouse.client.tracing.fluent:flush_trace_async_logging",
+    "get_current_active_span": "bakehouse.client.tracing.fluent:get_current_active_span",
+    "get_last_active_trace_id": "bakehouse.client.tracing.fluent:get_last_active_trace_id",
+    "get_trace": "bakehouse.client.tracing.fluent:get_trace",
+    "log_expectation": "bakehouse.client.tracing.fluent:log_expectation",
+    "log_feedback": "bakehouse.client.tracing.fluent:log_feedback",
+    "search_traces": "bakehouse.client.tracing.fluent:search_traces",
+    "start_span": "bakehouse.client.tracing.fluent:start_span",
+    "trace": "bakehouse.client.tracing.fluent:trace",
+    "update_current_trace": "bakehouse.client.tracing.fluent:update_current_trace",
 }
 #: submodules reachable as attributes (mlflow-style ``bakehouse.sklearn.log_model``)
 _LAZY_MODULES = frozenset(
@@ -160,6 +181,13 @@ _LAZY_MODULES = frozenset(
         "sklearn",
         "pyfunc",
         "pytorch",
+        "xgboost",
+        "lightgbm",
+        "catboost",
+        "keras",
+        "onnx",
+        "statsmodels",
+        "transformers",
         "models",
         "projects",
         "entities",
@@ -167,6 +195,8 @@ _LAZY_MODULES = frozenset(
         "client",
         "data",
         "artifacts",
+        "openai",
+        "tracing",
     )
 )
 
@@ -203,13 +233,17 @@ __all__ = [
     "enable_system_metrics_logging",
     "end_run",
     "flush_async_logging",
+    "flush_trace_async_logging",
     "get_artifact_uri",
+    "get_current_active_span",
     "get_experiment",
     "get_experiment_by_name",
+    "get_last_active_trace_id",
     "get_logged_model",
     "get_parent_run",
     "get_registry_uri",
     "get_run",
+    "get_trace",
     "get_tracking_uri",
     "is_tracking_uri_set",
     "last_active_run",
@@ -218,6 +252,8 @@ __all__ = [
     "log_artifact",
     "log_artifacts",
     "log_dict",
+    "log_expectation",
+    "log_feedback",
     "log_figure",
     "log_image",
     "log_input",
@@ -235,6 +271,7 @@ __all__ = [
     "search_model_versions",
     "search_registered_models",
     "search_runs",
+    "search_traces",
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",
@@ -247,4 +284,7 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "start_span",
+    "trace",
+    "update_current_trace",
 ]

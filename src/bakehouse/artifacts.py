@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bakehouse.client.client import Client
 from bakehouse.entities import FileInfo
 from bakehouse.errors import InvalidParameterError, NotFoundError
+from bakehouse.store.artifacts import ArtifactRepository
 
 
-def _client(tracking_uri: str | None) -> Any:
-    from bakehouse.client.client import Client
-
+def _client(tracking_uri: str | None) -> Client:
     return Client(tracking_uri=tracking_uri)
 
 
@@ -40,7 +40,7 @@ def _check_arguments(artifact_uri: str | None, run_id: str | None, artifact_path
         raise InvalidParameterError("Give artifact_uri, or run_id with an optional artifact_path")
 
 
-def _repository_and_path(uri: str, tracking_uri: str | None) -> tuple[Any, str]:
+def _repository_and_path(uri: str, tracking_uri: str | None) -> tuple[ArtifactRepository, str]:
     """The repository that holds ``uri`` and the path inside it ('' for its root)."""
     from bakehouse.models.uri import repository_for, resolve_model_uri
 

@@ -2,7 +2,26 @@
 
 Every error carries one of MLflow's error codes, so a store error raised on SQLite, a REST response body
 and an exception rebuilt by the HTTP client all agree: ``except NotFoundError`` behaves the same whether the
-store is local or behind a server.
+store is local or behind a server. The tree, with each class's default code and HTTP status (a raise may
+pass another code: ``NotFoundError(message, "ENDPOINT_NOT_FOUND")``)::
+
+    BakehouseError                  INTERNAL_ERROR            500
+    ├── InvalidParameterError       INVALID_PARAMETER_VALUE   400
+    ├── NotFoundError               RESOURCE_DOES_NOT_EXIST   404
+    ├── AlreadyExistsError          RESOURCE_ALREADY_EXISTS   400
+    ├── BadRequestError             BAD_REQUEST               400
+    ├── UnauthenticatedError        UNAUTHENTICATED           401
+    ├── PermissionDeniedError       PERMISSION_DENIED         403
+    ├── RateLimitedError            REQUEST_LIMIT_EXCEEDED    429
+    ├── ConflictError               RESOURCE_CONFLICT         409
+    ├── TemporarilyUnavailableError TEMPORARILY_UNAVAILABLE   503
+    ├── DeadlineExceededError       DEADLINE_EXCEEDED         504
+    ├── NotImplementedFeatureError  NOT_IMPLEMENTED           501
+    └── InternalError               INTERNAL_ERROR            500
+
+Modules subclass these for errors of their own (``models.flavors.ModelLoadRefusedError`` is an
+InvalidParameterError, ``models.payload.UnsupportedMediaType`` a BadRequestError). ``tests/unit/test_errors.py``
+checks the drawing against the classes.
 """
 
 from __future__ import annotations

@@ -109,5 +109,15 @@ project_backends.register("local", "bakehouse.projects.backends.local:LocalBacke
 project_backends.register("kubernetes", "bakehouse.projects.backends.kubernetes")
 
 flavors.register("python_function", "bakehouse.pyfunc.model")
-flavors.register("sklearn", "bakehouse.sklearn")
-flavors.register("pytorch", "bakehouse.pytorch")
+for _flavor in (
+    "sklearn",
+    "pytorch",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "keras",
+    "onnx",
+    "statsmodels",
+    "transformers",
+):
+    flavors.register(_flavor, f"bakehouse.models.flavors.{_flavor}")

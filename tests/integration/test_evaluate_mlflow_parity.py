@@ -46,6 +46,10 @@ def evaluate_both(stores: dict[str, str]) -> Iterator[Callable[..., tuple[Any, A
         with mlflow.start_run(), warnings.catch_warnings():
             # MLflow gives array-fitted sklearn models a DataFrame and sklearn warns; Bakehouse does not
             warnings.filterwarnings("ignore", "X has feature names", UserWarning)
+            # MLflow's evaluate imports every installed flavor library through its own import hook, which
+            # Python 3.11 reports as an ImportWarning and a DeprecationWarning (mlflow.utils.import_hooks, not ours)
+            warnings.filterwarnings("ignore", "_ImportHookChainedLoader", ImportWarning)
+            warnings.filterwarnings("ignore", "the load_module", DeprecationWarning)
             theirs = mlflow.models.evaluate(str(path), data, **kwargs)
         bh.set_tracking_uri(stores["bakehouse"])
         with bh.start_run():

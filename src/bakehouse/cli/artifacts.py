@@ -29,7 +29,7 @@ def artifacts_group() -> None:
 
 
 @artifacts_group.command("list")
-@click.option("--run-id", "-r", required=True)
+@click.option("--run-id", "-r", required=True, help="The run that holds the artifacts.")
 @click.option("--artifact-path", "-a", default=None, help="Directory inside the run's artifacts.")
 @tracking_uri_option
 @json_option
@@ -93,7 +93,7 @@ def download(
                     repo.download_artifacts, progress, artifact_path, dst_path=dst_path
                 )
             else:
-                local = client.download_artifacts(run_id, artifact_path, dst_path=dst_path)
+                local = client.download_artifacts(run_id or "", artifact_path, dst_path=dst_path)
     click.echo(local)
 
 
@@ -105,7 +105,7 @@ def download(
     type=click.Path(exists=True, dir_okay=False),
     help="The file to upload.",
 )
-@click.option("--run-id", "-r", required=True)
+@click.option("--run-id", "-r", required=True, help="The run that holds the artifacts.")
 @click.option("--artifact-path", "-a", default=None, help="Directory inside the run's artifacts.")
 @tracking_uri_option
 def log_artifact(local_file: str, run_id: str, artifact_path: str | None, tracking_uri: str | None) -> None:
@@ -129,7 +129,7 @@ def log_artifact(local_file: str, run_id: str, artifact_path: str | None, tracki
     type=click.Path(exists=True, file_okay=False),
     help="The directory whose contents to upload.",
 )
-@click.option("--run-id", "-r", required=True)
+@click.option("--run-id", "-r", required=True, help="The run that holds the artifacts.")
 @click.option("--artifact-path", "-a", default=None, help="Directory inside the run's artifacts.")
 @tracking_uri_option
 def log_artifacts(local_dir: str, run_id: str, artifact_path: str | None, tracking_uri: str | None) -> None:

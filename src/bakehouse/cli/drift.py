@@ -35,19 +35,55 @@ EXIT_DRIFT = 2
     metavar="DATASET",
     help="Served inputs, instead of what `models serve --sample-inputs` recorded for this model.",
 )
-@click.option("--max-rows", default=100_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--max-rows",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most sampled rows compared (the newest), when the served inputs come from the samples.",
+)
 @click.option("--feature", "features", multiple=True, help="Only these columns (repeatable).")
-@click.option("--psi-threshold", default=0.2, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--ks-threshold", default=0.1, show_default=True, type=click.FloatRange(0, 1, min_open=True))
-@click.option("--ks-alpha", default=0.05, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.option(
+    "--psi-threshold",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="A feature with a PSI at or above this has drifted.",
+)
+@click.option(
+    "--ks-threshold",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="A numeric feature with a KS statistic D at or above this (and p below --ks-alpha) has drifted.",
+)
+@click.option(
+    "--ks-alpha",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="The KS p-value below which a large D counts (not sampling noise).",
+)
 @click.option(
     "--experiment-name", default="bakehouse-drift", show_default=True, help="Where the check is recorded."
 )
 @click.option("--retrain", default=None, metavar="PROJECT", help="Run this MLproject when drift is found.")
-@click.option("--retrain-entry-point", default="main", show_default=True)
-@click.option("--retrain-param", "-P", "retrain_params", multiple=True, metavar="NAME=VALUE")
 @click.option(
-    "--retrain-env-manager", default=None, type=click.Choice(["local", "virtualenv", "uv", "conda"])
+    "--retrain-entry-point", default="main", show_default=True, help="The entry point --retrain runs."
+)
+@click.option(
+    "--retrain-param",
+    "-P",
+    "retrain_params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter of the retraining entry point (repeatable).",
+)
+@click.option(
+    "--retrain-env-manager",
+    default=None,
+    type=click.Choice(["local", "virtualenv", "uv", "conda"]),
+    help="How the retraining run gets its environment (default: as `bakehouse run` decides).",
 )
 @click.option("--exit-code", is_flag=True, help=f"Exit with {EXIT_DRIFT} when drift is found (for CI).")
 @tracking_uri_option

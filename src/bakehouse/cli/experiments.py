@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import VIEW_CHOICES, json_option, make_client, tracking_uri_option
+from bakehouse.cli.options import json_option, make_client, tracking_uri_option, view_option
 
 
 @click.group("experiments")
@@ -43,17 +43,16 @@ def create(
 
 
 @experiments_group.command("search")
-@click.option(
-    "--view",
-    "-v",
-    type=VIEW_CHOICES,
-    default="active_only",
-    show_default=True,
-    help="Which lifecycle stages to include.",
-)
+@view_option
 @click.option("--filter", "filter_string", default=None, help="Filter, e.g. \"name LIKE 'iris%'\".")
 @click.option("--order-by", multiple=True, help="e.g. 'name ASC'; repeatable.")
-@click.option("--max-results", type=click.IntRange(1, 50000), default=1000, show_default=True)
+@click.option(
+    "--max-results",
+    type=click.IntRange(1, 50000),
+    default=1000,
+    show_default=True,
+    help="At most this many experiments.",
+)
 @tracking_uri_option
 @json_option
 def search(
@@ -95,8 +94,8 @@ def search(
 
 
 @experiments_group.command("rename")
-@click.option("--experiment-id", "-x", required=True)
-@click.option("--new-name", required=True)
+@click.option("--experiment-id", "-x", required=True, help="The experiment's id.")
+@click.option("--new-name", required=True, help="The experiment's new name.")
 @tracking_uri_option
 def rename(experiment_id: str, new_name: str, tracking_uri: str | None) -> None:
     """Rename an experiment."""
@@ -105,7 +104,7 @@ def rename(experiment_id: str, new_name: str, tracking_uri: str | None) -> None:
 
 
 @experiments_group.command("delete")
-@click.option("--experiment-id", "-x", required=True)
+@click.option("--experiment-id", "-x", required=True, help="The experiment's id.")
 @tracking_uri_option
 def delete(experiment_id: str, tracking_uri: str | None) -> None:
     """Mark an experiment (and its runs) deleted; `bakehouse gc` removes it for good."""
@@ -114,7 +113,7 @@ def delete(experiment_id: str, tracking_uri: str | None) -> None:
 
 
 @experiments_group.command("restore")
-@click.option("--experiment-id", "-x", required=True)
+@click.option("--experiment-id", "-x", required=True, help="The experiment's id.")
 @tracking_uri_option
 def restore(experiment_id: str, tracking_uri: str | None) -> None:
     """Restore a deleted experiment."""

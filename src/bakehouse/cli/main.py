@@ -29,6 +29,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "gc": "bakehouse.cli.gc:gc_command",
     "tokens": "bakehouse.cli.tokens:tokens_group",
     "webhooks": "bakehouse.cli.webhooks:webhooks_group",
+    "users": "bakehouse.cli.users:users_group",
+    "permissions": "bakehouse.cli.permissions:permissions_group",
 }
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".
@@ -141,9 +143,9 @@ def _report(exc: Exception, debug: bool) -> None:
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, BakehouseError):
         output.error(exc.message)
-    elif type(exc).__module__.startswith("sqlalchemy") and getattr(exc, "orig", None) is not None:
+    elif type(exc).__module__.startswith("sqlalchemy") and (driver_error := getattr(exc, "orig", None)):
         # the driver's own words, without SQLAlchemy's wrapper, statement and documentation link
-        reason = " ".join(str(exc.orig).split())
+        reason = " ".join(str(driver_error).split())
         output.error(f"The database refused or could not be reached: {reason}")
     else:
         message = str(exc) or type(exc).__name__

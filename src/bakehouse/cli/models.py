@@ -11,28 +11,32 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
 from bakehouse.errors import BakehouseError
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from bakehouse.serving.sampling import SamplingConfig
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ENV_MANAGERS = ("local", "virtualenv", "uv")
 
 
-def _friendly_errors(func: F) -> F:
+def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Print our errors as one clear line and exit 1 (tracebacks only with --debug on the main CLI)."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except BakehouseError as e:
             raise click.ClickException(e.message) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 @click.group("models", help="Serve, score and package MLflow-format models.")
@@ -59,9 +63,11 @@ _allow_pickle = click.option(
 
 @models_group.command("serve")
 @_model_uri
-@click.option("-h", "--host", default="127.0.0.1", show_default=True)
-@click.option("-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("-w", "--workers", default=1, show_default=True, type=int)
+@click.option("-h", "--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "-p", "--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on."
+)
+@click.option("-w", "--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option(
     "-t", "--timeout", default=None, type=float, help="Per-request timeout in seconds (default 60)."
 )
@@ -159,7 +165,9 @@ def serve_command(
     )
 
 
-def sampling_config(enabled: bool, rate: float, max_rows: int, flush_interval: float) -> Any:
+def sampling_config(
+    enabled: bool, rate: float, max_rows: int, flush_interval: float
+) -> SamplingConfig | None:
     """``--sample-*`` as a SamplingConfig, or None without ``--sample-inputs``."""
     if not enabled:
         return None
@@ -172,7 +180,14 @@ def sampling_config(enabled: bool, rate: float, max_rows: int, flush_interval: f
 @_model_uri
 @click.option("-i", "--input-path", default=None, help="Input file (default: stdin).")
 @click.option("-o", "--output-path", default=None, help="Output file (default: stdout).")
-@click.option("-t", "--content-type", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option(
+    "-t",
+    "--content-type",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="Format of the input: a serving JSON payload or a CSV table.",
+)
 @click.option("--batch-size", default=10_000, show_default=True, type=int, help="Rows per predict call.")
 @click.option("--no-progress", is_flag=True, help="Never show the progress bar.")
 @_env_manager
@@ -231,7 +246,13 @@ def predict_command(
 @click.option(
     "-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model)."
 )
-@click.option("-d", "--output-directory", default="bakehouse-dockerfile", show_default=True)
+@click.option(
+    "-d",
+    "--output-directory",
+    default="bakehouse-dockerfile",
+    show_default=True,
+    help="Directory to write the Dockerfile (and the model) into.",
+)
 @click.option("--base-image", default=None, help="Base image (default python:<this Python's X.Y>-slim).")
 @click.option("--bakehouse-spec", default=None, help="pip spec used to install Bakehouse in the image.")
 @_friendly_errors
@@ -252,8 +273,8 @@ def generate_dockerfile_command(
     "-m", "--model-uri", default=None, help="Model to copy into the image (else mount it at /opt/ml/model)."
 )
 @click.option("-n", "--name", default="bakehouse-model", show_default=True, help="Image name.")
-@click.option("--base-image", default=None)
-@click.option("--bakehouse-spec", default=None)
+@click.option("--base-image", default=None, help="Base image (default python:<this Python's X.Y>-slim).")
+@click.option("--bakehouse-spec", default=None, help="pip spec used to install Bakehouse in the image.")
 @_friendly_errors
 def build_docker_command(
     model_uri: str | None, name: str, base_image: str | None, bakehouse_spec: str | None
@@ -272,7 +293,13 @@ def build_docker_command(
 
 @models_group.command("prepare-env")
 @_model_uri
-@click.option("--env-manager", type=click.Choice(["virtualenv", "uv"]), default="uv", show_default=True)
+@click.option(
+    "--env-manager",
+    type=click.Choice(["virtualenv", "uv"]),
+    default="uv",
+    show_default=True,
+    help="Tool that builds the environment.",
+)
 @_friendly_errors
 def prepare_env_command(model_uri: str, env_manager: str) -> None:
     """Build (or reuse) the model's virtualenv, cached by a hash of its requirements; prints its path."""

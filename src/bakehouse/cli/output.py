@@ -35,8 +35,9 @@ def console(stderr: bool = False) -> Console:
 
 
 def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
     try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
+        return bool(isatty()) if callable(isatty) else False
     except (AttributeError, ValueError):
         return False
 

@@ -87,7 +87,13 @@ def register(
     "--filter", "filter_string", default=None, help="e.g. \"name LIKE 'iris%' OR tags.team = 'ml'\"."
 )
 @click.option("--order-by", multiple=True, help="e.g. 'last_updated_timestamp DESC'; repeatable.")
-@click.option("--max-results", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option(
+    "--max-results",
+    type=click.IntRange(1, 1000),
+    default=100,
+    show_default=True,
+    help="At most this many models.",
+)
 @_registry_options
 @json_option
 def list_models(
@@ -168,7 +174,13 @@ def _print_versions(versions: Any) -> None:
 @click.command("versions")
 @click.argument("name", required=False)
 @click.option("--filter", "filter_string", default=None, help="e.g. \"run_id = '...'\" (combined with NAME).")
-@click.option("--max-results", type=click.IntRange(1, 200000), default=1000, show_default=True)
+@click.option(
+    "--max-results",
+    type=click.IntRange(1, 200000),
+    default=1000,
+    show_default=True,
+    help="At most this many versions.",
+)
 @_registry_options
 @json_option
 def versions(
@@ -246,7 +258,13 @@ def transition(
 
 @click.command("history")
 @click.argument("name")
-@click.option("--max-results", type=click.IntRange(1, 100000), default=1000, show_default=True)
+@click.option(
+    "--max-results",
+    type=click.IntRange(1, 100000),
+    default=1000,
+    show_default=True,
+    help="At most this many events.",
+)
 @_registry_options
 @json_option
 def history(

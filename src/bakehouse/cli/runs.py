@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import VIEW_CHOICES, json_option, make_client, tracking_uri_option
+from bakehouse.cli.options import json_option, make_client, tracking_uri_option, view_option
 
 if TYPE_CHECKING:
     from bakehouse.client.client import Client
@@ -33,8 +33,14 @@ def runs_group() -> None:
 @click.option(
     "--order-by", multiple=True, help="e.g. 'metrics.acc DESC'; repeatable (default: newest first)."
 )
-@click.option("--view", "-v", type=VIEW_CHOICES, default="active_only", show_default=True)
-@click.option("--max-results", type=click.IntRange(1, 50000), default=100, show_default=True)
+@view_option
+@click.option(
+    "--max-results",
+    type=click.IntRange(1, 50000),
+    default=100,
+    show_default=True,
+    help="At most this many runs.",
+)
 @click.option("--all-tags", is_flag=True, help="Also show system tags (mlflow.*) in the table.")
 @tracking_uri_option
 @json_option
@@ -94,7 +100,7 @@ def list_runs(
 
 
 @runs_group.command("describe")
-@click.option("--run-id", "-r", required=True)
+@click.option("--run-id", "-r", required=True, help="The run's id.")
 @tracking_uri_option
 @json_option
 def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
@@ -124,7 +130,7 @@ def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
 
 
 @runs_group.command("delete")
-@click.option("--run-id", "-r", required=True)
+@click.option("--run-id", "-r", required=True, help="The run's id.")
 @tracking_uri_option
 def delete(run_id: str, tracking_uri: str | None) -> None:
     """Mark a run deleted; `bakehouse gc` removes it and its artifacts for good."""
@@ -133,7 +139,7 @@ def delete(run_id: str, tracking_uri: str | None) -> None:
 
 
 @runs_group.command("restore")
-@click.option("--run-id", "-r", required=True)
+@click.option("--run-id", "-r", required=True, help="The run's id.")
 @tracking_uri_option
 def restore(run_id: str, tracking_uri: str | None) -> None:
     """Restore a deleted run."""

@@ -48,7 +48,9 @@ def webhooks_group() -> None:
 @click.option("--url", required=True, help="Where to POST (https on a public address unless widened).")
 @click.option("--event", "events", multiple=True, required=True, help=_events_help())
 @click.option("--secret", default=None, help="Signs every delivery (X-MLflow-Signature); stored encrypted.")
-@click.option("--description", default=None)
+@click.option(
+    "--description", default=None, help="Free text shown with the webhook (at most 1000 characters)."
+)
 @click.option("--disabled", is_flag=True, help="Create it DISABLED (no deliveries until enabled).")
 @tracking_uri_option
 @json_option
@@ -75,7 +77,9 @@ def create(
 
 
 @webhooks_group.command("list")
-@click.option("--max-results", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option(
+    "--max-results", type=click.IntRange(1, 1000), default=100, show_default=True, help="Webhooks to show."
+)
 @tracking_uri_option
 @json_option
 def list_webhooks(max_results: int, tracking_uri: str | None, as_json: bool) -> None:
@@ -102,12 +106,17 @@ def get(webhook_id: str, tracking_uri: str | None, as_json: bool) -> None:
 
 @webhooks_group.command("update")
 @click.argument("webhook_id")
-@click.option("--name", default=None)
-@click.option("--url", default=None)
+@click.option("--name", default=None, help="A new name.")
+@click.option("--url", default=None, help="A new target URL (checked like on create).")
 @click.option("--event", "events", multiple=True, help="Replaces the event list (repeatable).")
 @click.option("--secret", default=None, help="A new secret ('' removes it).")
-@click.option("--description", default=None)
-@click.option("--status", type=click.Choice(["ACTIVE", "DISABLED"], case_sensitive=False), default=None)
+@click.option("--description", default=None, help="A new description.")
+@click.option(
+    "--status",
+    type=click.Choice(["ACTIVE", "DISABLED"], case_sensitive=False),
+    default=None,
+    help="DISABLED stops deliveries; ACTIVE resumes them.",
+)
 @tracking_uri_option
 @json_option
 def update(
@@ -163,7 +172,9 @@ def test(webhook_id: str, event: str | None, tracking_uri: str | None, as_json: 
 @webhooks_group.command("deliveries")
 @click.option("--webhook-id", default=None, help="Only this webhook's deliveries.")
 @click.option("--status", default=None, help="PENDING, SENDING, SUCCEEDED, FAILED or CANCELLED.")
-@click.option("--max-results", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "--max-results", type=click.IntRange(1, 1000), default=50, show_default=True, help="Deliveries to show."
+)
 @tracking_uri_option
 @json_option
 def deliveries(
@@ -196,7 +207,13 @@ def deliveries(
 
 @webhooks_group.command("deliver")
 @click.option("--follow", is_flag=True, help="Keep sending as events arrive, until interrupted.")
-@click.option("--poll-interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between two looks for due deliveries (with --follow).",
+)
 @tracking_uri_option
 def deliver(follow: bool, poll_interval: float, tracking_uri: str | None) -> None:
     """Send the deliveries that are due, from an embedded store (a server does this by itself)."""

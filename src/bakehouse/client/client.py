@@ -8,7 +8,6 @@ import os
 import posixpath
 import tempfile
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,8 +18,10 @@ from bakehouse import settings
 from bakehouse.client import stores
 from bakehouse.client.batching import MetricBatcher
 from bakehouse.client.registry import RegistryClientMixin
-from bakehouse.client.stores import get_registry_store, get_tracking_store, resolve_tracking_uri, scheme_of
+from bakehouse.client.stores import get_registry_store, get_tracking_store, resolve_tracking_uri
+from bakehouse.client.traces import TracesClientMixin
 from bakehouse.client.webhooks import WebhookClientMixin
+from bakehouse.clock import now_ms
 from bakehouse.entities import (
     Experiment,
     FileInfo,
@@ -35,14 +36,13 @@ from bakehouse.entities import (
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError
+from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
+from bakehouse.store.registry.base import RegistryStore
 from bakehouse.store.validation import validate_key, validate_metric
+from bakehouse.uri import uri_scheme
 
 _batchers: weakref.WeakSet[MetricBatcher] = weakref.WeakSet()
 _batchers_lock = threading.Lock()
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _tags_list(tags: dict[str, Any] | Sequence[Any] | None) -> list[RunTag]:
@@ -53,7 +53,7 @@ def _tags_list(tags: dict[str, Any] | Sequence[Any] | None) -> list[RunTag]:
     return [RunTag(t.key, t.value) for t in tags]
 
 
-class Client(RegistryClientMixin, WebhookClientMixin):
+class Client(RegistryClientMixin, TracesClientMixin, WebhookClientMixin):
     """A client for one tracking URI (and registry URI, by default the same)."""
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
@@ -69,7 +69,7 @@ class Client(RegistryClientMixin, WebhookClientMixin):
         return resolve_tracking_uri(uri)
 
     @property
-    def registry_store(self) -> Any:
+    def registry_store(self) -> RegistryStore:
         return get_registry_store(self.registry_uri)
 
     # ------------------------------------------------------------------------------ experiments
@@ -266,15 +266,13 @@ class Client(RegistryClientMixin, WebhookClientMixin):
         self.tracking_store.log_outputs(run_id, models)
 
     # -------------------------------------------------------------------------------- artifacts
-    def artifact_repository(self, artifact_uri: str) -> Any:
-        from bakehouse.store.artifacts import get_artifact_repository
-
+    def artifact_repository(self, artifact_uri: str) -> ArtifactRepository:
         return get_artifact_repository(artifact_uri, tracking_uri=self._http_tracking_uri())
 
     def _http_tracking_uri(self) -> str | None:
-        return self.tracking_uri if scheme_of(self.tracking_uri) in ("http", "https") else None
+        return self.tracking_uri if uri_scheme(self.tracking_uri) in ("http", "https") else None
 
-    def _run_repo(self, run_id: str) -> Any:
+    def _run_repo(self, run_id: str) -> ArtifactRepository:
         return self.artifact_repository(self.tracking_store.get_run(run_id).info.artifact_uri)
 
     def log_artifact(

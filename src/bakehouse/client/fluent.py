@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from bakehouse import settings
 from bakehouse.client import stores
-from bakehouse.entities import Experiment, Run, RunStatus, ViewType
+from bakehouse.clock import now_ms
+from bakehouse.entities import Experiment, LifecycleStage, Run, RunStatus, ViewType
 from bakehouse.entities.page import collect_pages
 from bakehouse.errors import BakehouseError, InvalidParameterError
 
@@ -93,31 +94,33 @@ def get_registry_uri() -> str:
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment active, creating it by name if it does not exist."""
     global _active_experiment_id
-    if (experiment_name is None) == (experiment_id is None):
-        raise InvalidParameterError("Exactly one of experiment_name or experiment_id must be given")
-    client = _client()
-    if experiment_id is not None:
-        experiment = client.get_experiment(str(experiment_id))
+    if experiment_id is not None and experiment_name is None:
+        experiment = _client().get_experiment(str(experiment_id))
+    elif experiment_name is not None and experiment_id is None:
+        experiment = _get_or_create_experiment(_client(), experiment_name)
     else:
-        found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
-        if found is None:
-            try:
-                new_id = client.create_experiment(experiment_name)  # type: ignore[arg-type]
-            except BakehouseError:  # another process created it meanwhile
-                found = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
-                if found is None:
-                    raise
-                new_id = found.experiment_id
-            experiment = client.get_experiment(new_id)
-        else:
-            experiment = found
-    if experiment.lifecycle_stage != "active":
+        raise InvalidParameterError("Exactly one of experiment_name or experiment_id must be given")
+    if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
         raise InvalidParameterError(
             f"Cannot set a deleted experiment '{experiment.name}' as the active experiment. You can restore the "
             "experiment, or permanently delete the experiment to create a new one."
         )
     _active_experiment_id = experiment.experiment_id
     return experiment
+
+
+def _get_or_create_experiment(client: Client, name: str) -> Experiment:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found
+    try:
+        new_id = client.create_experiment(name)
+    except BakehouseError:  # another process created it meanwhile
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        new_id = found.experiment_id
+    return client.get_experiment(new_id)
 
 
 def _resolve_experiment_id(explicit: str | None) -> str:
@@ -211,7 +214,7 @@ def start_run(
         run_id = settings.run_id_from_env()
     if run_id is not None:
         existing = client.get_run(run_id)
-        if existing.info.lifecycle_stage != "active":
+        if existing.info.lifecycle_stage != LifecycleStage.ACTIVE.value:
             raise InvalidParameterError(
                 f"Cannot start run with ID {run_id} because it is in the deleted state."
             )
@@ -373,8 +376,6 @@ def log_metrics(
         client, target = active.client, active.info.run_id
     else:
         client, target = _client(), run_id
-    from bakehouse.client.client import now_ms
-
     ts = timestamp if timestamp is not None else now_ms()
     for key, value in metrics.items():
         client.log_metric(
@@ -550,7 +551,7 @@ def _reset_for_tests() -> None:
     while _stack():
         try:
             end_run()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a run that cannot end is dropped: the reset must finish
             _stack().pop()
     flush_all()
     stores.choose_tracking_uri(None)

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from bakehouse.client import fluent
+from bakehouse.client.client import Client
 from bakehouse.entities.logged_model import LoggedModel
 from bakehouse.entities.page import collect_pages
 from bakehouse.errors import InvalidParameterError
@@ -18,9 +20,7 @@ _last = threading.local()
 _last_any_thread: list[str] = []  # the newest model logged by any thread of this process
 
 
-def _client() -> Any:
-    from bakehouse.client import fluent
-
+def _client() -> Client:
     return fluent._client()
 
 

@@ -21,8 +21,12 @@ from bakehouse.store.registry.base import (
     HISTORY_MAX_RESULTS_DEFAULT,
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
     REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
+    RegistryStore,
+    link_logged_models,
 )
 from bakehouse.store.registry.uri import parse_models_uri, resolve_model_version, resolve_models_uri
+from bakehouse.store.registry.validation import missing
+from bakehouse.store.tracking.base import TrackingStore
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +41,11 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 
 class RegistryClientMixin:
-    registry_store: Any
-    tracking_store: Any
+    tracking_store: TrackingStore
+
+    @property
+    def registry_store(self) -> RegistryStore:
+        raise NotImplementedError  # the Client's property
 
     # ------------------------------------------------------------------------------ registered models
     def create_registered_model(
@@ -155,12 +162,16 @@ class RegistryClientMixin:
         stage: str | None = None,
     ) -> None:
         version = self._version_or_stage(name, version, stage)
+        if key is None:
+            raise missing("key")
         self.registry_store.set_model_version_tag(name, version, key, str(value))
 
     def delete_model_version_tag(
         self, name: str, version: str | int | None = None, key: str | None = None, stage: str | None = None
     ) -> None:
         version = self._version_or_stage(name, version, stage)
+        if key is None:
+            raise missing("key")
         self.registry_store.delete_model_version_tag(name, version, key)
 
     def _version_or_stage(self, name: str, version: str | int | None, stage: str | None) -> str | int:
@@ -288,10 +299,7 @@ class RegistryClientMixin:
         return sorted(found.values(), key=lambda m: (steps.get(m.model_id, 0), m.creation_timestamp))
 
     def _wire_logged_model_resolver(self) -> None:
-        store = self.registry_store
-        tracking = getattr(self, "tracking_store", None)
-        if tracking is not None and getattr(store, "logged_model_resolver", False) is None:
-            store.logged_model_resolver = tracking.get_logged_model
+        link_logged_models(self.registry_store, self.tracking_store.get_logged_model)
 
 
 def _str_tags(tags: dict[str, Any] | None) -> dict[str, str] | None:

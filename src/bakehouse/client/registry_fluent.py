@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bakehouse.client.client import Client
 from bakehouse.entities import ModelVersion, RegisteredModel
 from bakehouse.entities.page import collect_pages
 from bakehouse.store.registry.base import (
@@ -17,9 +18,7 @@ from bakehouse.store.registry.base import (
 )
 
 
-def _client() -> Any:
-    from bakehouse.client.client import Client
-
+def _client() -> Client:
     return Client()
 
 

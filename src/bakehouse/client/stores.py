@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from bakehouse import plugins, settings
 from bakehouse.errors import InvalidParameterError
+from bakehouse.store.registry.base import RegistryStore
+from bakehouse.store.tracking.base import TrackingStore
+from bakehouse.uri import uri_scheme
 
-_tracking_stores: dict[str, Any] = {}
-_registry_stores: dict[str, Any] = {}
+_tracking_stores: dict[str, TrackingStore] = {}
+_registry_stores: dict[str, RegistryStore] = {}
 _lock = threading.Lock()
 # The process's chosen URIs (the fluent API's set_tracking_uri/set_registry_uri): held here, below both the
 # Client and the fluent API, so that a Client built without a URI uses them without importing the fluent API.
@@ -37,14 +39,9 @@ def chosen_registry_uri() -> str | None:
     return _chosen_registry_uri
 
 
-def scheme_of(uri: str) -> str:
-    scheme = urlparse(uri).scheme
-    return scheme.split("+", 1)[0]  # postgresql+psycopg -> postgresql
-
-
 def normalize_tracking_uri(uri: str) -> str:
     """A bare ``*.db`` path means SQLite; other bare paths are refused with a clear message."""
-    scheme = scheme_of(uri)
+    scheme = uri_scheme(uri)
     if scheme in ("", "file"):
         path = Path(urlparse(uri).path if scheme == "file" else uri).expanduser()
         if path.suffix in (".db", ".sqlite", ".sqlite3"):
@@ -56,24 +53,22 @@ def normalize_tracking_uri(uri: str) -> str:
     return uri
 
 
-def get_tracking_store(uri: str, artifact_uri: str | None = None) -> Any:
+def get_tracking_store(uri: str, artifact_uri: str | None = None) -> TrackingStore:
     key = f"{uri}|{artifact_uri or ''}"
     with _lock:
         store = _tracking_stores.get(key)
         if store is None:
-            factory = plugins.tracking_stores.get(scheme_of(uri))
-            store = factory(uri, artifact_uri)
-            _tracking_stores[key] = store
+            factory = plugins.tracking_stores.get(uri_scheme(uri))
+            store = _tracking_stores[key] = factory(uri, artifact_uri)
         return store
 
 
-def get_registry_store(uri: str) -> Any:
+def get_registry_store(uri: str) -> RegistryStore:
     with _lock:
         store = _registry_stores.get(uri)
         if store is None:
-            factory = plugins.registry_stores.get(scheme_of(uri))
-            store = factory(uri)
-            _registry_stores[uri] = store
+            factory = plugins.registry_stores.get(uri_scheme(uri))
+            store = _registry_stores[uri] = factory(uri)
         return store
 
 

@@ -5,7 +5,7 @@ A thread samples CPU, memory, disk and network every ``sampling_interval`` secon
 ``system/system_memory_usage_megabytes``, ... at an increasing step (MLflow's metric names and cadence, so
 its UI's "System metrics" charts read them). On Linux the figures come straight from ``/proc`` and
 ``statvfs``: no psutil needed. Elsewhere psutil is used when installed; without it nothing is logged and one
-warning says why.
+warning says why. With an NVIDIA GPU, NVML adds MLflow's ``gpu_<i>_*`` metrics (:mod:`.gpu_metrics`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from bakehouse import settings
+from bakehouse.client.gpu_metrics import NvmlReader, gpu_reader
+from bakehouse.clock import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -144,14 +145,14 @@ def _reader() -> Any | None:
     return _PsutilReader(psutil)
 
 
-def sample(reader: Any) -> dict[str, float]:
+def sample(reader: Any, gpus: NvmlReader | None = None) -> dict[str, float]:
     """One reading of every metric (without the ``system/`` prefix)."""
     memory_mb, memory_percent = reader.memory()
     disk = os.statvfs(os.sep)
     used = (disk.f_blocks - disk.f_bfree) * disk.f_frsize
     free = disk.f_bavail * disk.f_frsize
     received, sent = reader.network()
-    return {
+    return (gpus.sample() if gpus is not None else {}) | {
         "cpu_utilization_percentage": reader.cpu_percent(),
         "system_memory_usage_megabytes": memory_mb,
         "system_memory_usage_percentage": memory_percent,
@@ -198,17 +199,17 @@ class SystemMetricsMonitor:
         if reader is None:
             return
         self._thread = threading.Thread(
-            target=self._run, args=(reader,), name="bakehouse-system-metrics", daemon=True
+            target=self._run, args=(reader, gpu_reader()), name="bakehouse-system-metrics", daemon=True
         )
         self._thread.start()
 
-    def _run(self, reader: Any) -> None:
+    def _run(self, reader: Any, gpus: NvmlReader | None) -> None:
         while not self._stop.is_set():
             samples = []
             for _ in range(self.samples_before_logging):
                 if self._stop.wait(self.interval):
                     return
-                samples.append(sample(reader))
+                samples.append(sample(reader, gpus))
             try:
                 self._log({self.prefix + k: v for k, v in aggregate(samples).items()}, self.step)
             except Exception as exc:  # noqa: BLE001 - a monitoring hiccup must never break the training run
@@ -231,7 +232,7 @@ def start_for_run(client: Any, run_id: str, resuming: bool) -> SystemMetricsMoni
         step = max(steps) + 1 if steps else 0
 
     def log(metrics: dict[str, float], at_step: int) -> None:
-        now = int(time.time() * 1000)
+        now = now_ms()
         client.log_batch(run_id, metrics=[Metric(k, v, now, at_step) for k, v in metrics.items()])
 
     monitor = SystemMetricsMonitor(run_id, log, step)

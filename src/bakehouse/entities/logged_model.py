@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from bakehouse.entities.lifecycle import LifecycleStage
 from bakehouse.entities.metric import Metric
 
 
@@ -26,7 +27,7 @@ class LoggedModel:
     model_type: str | None = None
     source_run_id: str | None = None
     status_message: str | None = None
-    lifecycle_stage: str = "active"
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value
     creator_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)

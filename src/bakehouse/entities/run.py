@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from bakehouse.entities.lifecycle import LifecycleStage
 from bakehouse.entities.metric import Metric
 from bakehouse.errors import InvalidParameterError
 
@@ -61,7 +62,7 @@ class RunInfo:
     start_time: int | None
     end_time: int | None
     artifact_uri: str
-    lifecycle_stage: str = "active"
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value
 
     @property
     def run_uuid(self) -> str:

@@ -73,7 +73,9 @@ def _enforce_columns(data: Any, schema: Schema) -> Any:
         return frame
     if schema.has_input_names():
         present = {str(c): c for c in frame.columns}
-        missing = [s.name for s in schema.inputs if s.required and s.name not in present]  # type: ignore[union-attr]
+        missing = [
+            s.name for s in schema.inputs if isinstance(s, ColSpec) and s.required and s.name not in present
+        ]
         extra = [c for c in present if c not in set(schema.input_names())]
         if missing:
             message = f"Model is missing inputs {missing}."

@@ -42,8 +42,10 @@ def installed_version(distribution: str) -> str | None:
 
 
 def pinned(distribution: str) -> str:
+    """``dist==version`` of the installed version, without a local label (``2.13.0+cpu`` -> ``2.13.0``):
+    as MLflow writes it, so the requirement installs from a package index."""
     version = installed_version(distribution)
-    return f"{distribution}=={version}" if version else distribution
+    return f"{distribution}=={version.split('+')[0]}" if version else distribution
 
 
 def modules_of_object(obj: Any) -> set[str]:

@@ -97,3 +97,29 @@ def _register(client: Any, name: str, info: ModelInfo, run_id: str | None) -> in
         pass
     version = registry.create_model_version(name, info.model_uri, run_id=run_id, model_id=info.model_id)
     return int(version.version)
+
+
+def log_flavor_model(
+    save_model: Callable[..., Model],
+    model_object: Any,
+    name: str | None = None,
+    *,
+    artifact_path: str | None = None,
+    registered_model_name: str | None = None,
+    run_id: str | None = None,
+    tags: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    **save_kwargs: Any,
+) -> ModelInfo:
+    """What every flavor's ``log_model(model, name, ...)`` does: ``save_model(model, path, **save_kwargs)``
+    into a new logged model (``artifact_path`` is MLflow 2's name for ``name``)."""
+    return log_model(
+        lambda path, model: save_model(model_object, path, mlflow_model=model, **save_kwargs),
+        name=name or artifact_path or "model",
+        registered_model_name=registered_model_name,
+        run_id=run_id,
+        tags=tags,
+        params=params,
+        model_type=model_type,
+    )

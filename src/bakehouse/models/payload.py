@@ -36,8 +36,8 @@ _FORMAT_HELP = (
 )
 
 
-class UnsupportedMediaType(Exception):
-    """The request's content type is not one we parse (HTTP 415)."""
+class UnsupportedMediaType(BadRequestError):
+    """The request's content type is not one we parse (the scoring server answers 415)."""
 
 
 @dataclass(slots=True)

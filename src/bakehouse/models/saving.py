@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from bakehouse.errors import AlreadyExistsError
 from bakehouse.models.environment import (
@@ -20,6 +20,21 @@ from bakehouse.models.schema_inference import infer_signature_from_example
 from bakehouse.models.signature import ModelSignature
 
 CODE_DIR = "code"
+
+#: (flavor conf, extra python_function conf) that a flavor's writer returns once its files are written
+FlavorConf = tuple[dict[str, Any], dict[str, Any]]
+
+
+class SaveOptions(TypedDict, total=False):
+    """The keywords every flavor's ``save_model`` takes (MLflow's names), passed through to :func:`save_flavor`."""
+
+    signature: ModelSignature | None | bool
+    input_example: Any
+    code_paths: Iterable[str] | None
+    pip_requirements: Iterable[str] | None
+    extra_pip_requirements: Iterable[str] | None
+    metadata: dict[str, Any] | None
+    mlflow_model: Model | None
 
 
 def create_model_dir(path: str | Path) -> Path:
@@ -67,8 +82,10 @@ def resolve_signature(
     that cannot be typed or scored gives no signature at all."""
     if signature is False:
         return None
-    if signature is not None or input_example is None:
-        return signature  # type: ignore[return-value]
+    if isinstance(signature, ModelSignature):
+        return signature
+    if input_example is None:
+        return None
     return infer_signature_from_example(as_model_input(input_example), predict)
 
 
@@ -98,3 +115,40 @@ def finish_model(
     model.model_size_bytes = directory_size(model_dir)
     model.save(model_dir)
     return model
+
+
+def save_flavor(
+    path: str | Path,
+    *,
+    flavor_name: str,
+    loader_module: str,
+    write: Callable[[Path], FlavorConf],
+    modules: Iterable[str],
+    predict: Callable[[Any], Any] | None = None,
+    signature: ModelSignature | None | bool = None,
+    input_example: Any = None,
+    code_paths: Iterable[str] | None = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    mlflow_model: Model | None = None,
+) -> Model:
+    """The one save path of every library flavor: a fresh directory, the flavor's own files (``write``
+    returns its MLmodel confs), code paths, both flavor blocks, a signature inferred from the example with
+    ``predict``, pinned requirements for ``modules``, and the MLmodel file."""
+    model_dir = create_model_dir(path)
+    flavor_conf, pyfunc_extra = write(model_dir)
+    code = copy_code_paths(model_dir, code_paths)
+    model = mlflow_model or Model()
+    model.add_flavor("python_function", **pyfunc_conf(loader_module, code=code, **pyfunc_extra))
+    model.add_flavor(flavor_name, code=code, **flavor_conf)
+    return finish_model(
+        model_dir,
+        model,
+        modules=modules,
+        input_example=input_example,
+        signature=resolve_signature(signature, input_example, predict),
+        metadata=metadata,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+    )

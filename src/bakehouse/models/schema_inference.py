@@ -391,7 +391,7 @@ def infer_schema(data: Any) -> Schema:
 
 
 @functools.cache
-def _param_type_checks() -> dict[str, tuple[list[Any], Callable[[Any], Any]]]:
+def _param_type_checks() -> dict[str, tuple[list[Any], Callable[..., Any]]]:
     """Per type: the value types MLflow's ``DataType.check_type`` accepts (numpy dtypes compare equal to
     their scalar types), and the Python type a default is converted to."""
     import numpy as np  # only when inferring from data
@@ -436,7 +436,8 @@ def _param_value(value: Any, kind: str) -> Any:
         if isinstance(converted, int):
             raise InvalidParameterError(f"Failed to convert value to `datetime`, got `{value}`")
         return converted
-    if not np.isscalar(value):
+    scalar = bool(np.isscalar(value))  # (a plain bool: numpy's TypeGuard would narrow `value` to bytes too)
+    if not scalar:
         raise InvalidParameterError(f"Value must be a scalar for type `{kind}`, got `{value}`")
     if _is_type(kind, value) or any(_is_type(t, value) for t in _PARAM_CONVERSIONS.get(kind, ())):
         return _param_type_checks()[kind][1](value)

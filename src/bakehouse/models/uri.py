@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
+from bakehouse.client import fluent
+from bakehouse.client.client import Client
 from bakehouse.errors import InvalidParameterError, NotFoundError
-from bakehouse.models.mlmodel import MLMODEL_FILE_NAME
+from bakehouse.models.mlmodel import MLMODEL_FILE_NAME, Model
+from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
+from bakehouse.store.registry.uri import resolve_models_uri
 
 logger = logging.getLogger(__name__)
 
 
-def _client(tracking_uri: str | None) -> Any:
-    from bakehouse.client.client import Client
-
+def _client(tracking_uri: str | None) -> Client:
     return Client(tracking_uri=tracking_uri)
 
 
@@ -39,11 +40,8 @@ def _join(base: str, sub: str) -> str:
     return base.rstrip("/") + "/" + sub.strip("/") if sub.strip("/") else base
 
 
-def repository_for(artifact_uri: str, tracking_uri: str | None) -> Any:
+def repository_for(artifact_uri: str, tracking_uri: str | None) -> ArtifactRepository:
     """The artifact repository; ``mlflow-artifacts:`` and ``http(s):`` URIs need the tracking server's address."""
-    from bakehouse.client import fluent
-    from bakehouse.store.artifacts import get_artifact_repository
-
     return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri or fluent.get_tracking_uri())
 
 
@@ -91,8 +89,6 @@ def resolve_model_uri(uri: str, tracking_uri: str | None = None) -> str:
     if uri.startswith("runs:"):
         return resolve_runs_model_uri(uri, tracking_uri)
     if uri.startswith("models:"):
-        from bakehouse.store.registry.uri import resolve_models_uri
-
         client = _client(tracking_uri)
         parts = [p for p in urlparse(uri).path.split("/") if p]
         registry = None if parts and parts[0].startswith("m-") else client.registry_store
@@ -116,3 +112,9 @@ def download_model(uri: str, dst_path: str | None = None, tracking_uri: str | No
             return str(target)
         return str(local.resolve())
     return str(repository_for(resolved, tracking_uri).download_artifacts(None, dst_path))
+
+
+def download_flavor_model(uri: str, dst_path: str | None = None) -> tuple[Path, Model]:
+    """A flavor's ``load_model(uri)``: the local model directory and its MLmodel."""
+    model_dir = download_model(uri, dst_path)
+    return Path(model_dir), Model.load(model_dir)

@@ -155,29 +155,15 @@ def save_model(
     )
 
 
-def log_model(
-    name: str | None = None,
-    python_model: PythonModel | Any = None,
-    *,
-    artifact_path: str | None = None,
-    registered_model_name: str | None = None,
-    run_id: str | None = None,
-    tags: dict[str, str] | None = None,
-    params: dict[str, Any] | None = None,
-    model_type: str | None = None,
-    **save_kwargs: Any,
-) -> ModelInfo:
+def log_model(name: str | None = None, python_model: PythonModel | Any = None, **kwargs: Any) -> ModelInfo:
     """Save a custom model and record it as a logged model (MLflow 3: ``models:/<model_id>``)."""
-    from bakehouse.models.logged import log_model as _log
+    from bakehouse.models.logged import log_flavor_model
 
     if python_model is None:
         raise InvalidParameterError("log_model needs python_model=")
-    return _log(
-        lambda path, model: save_model(path, python_model, mlflow_model=model, **save_kwargs),
-        name=name or artifact_path or "model",
-        registered_model_name=registered_model_name,
-        run_id=run_id,
-        tags=tags,
-        params=params,
-        model_type=model_type,
+    return log_flavor_model(
+        lambda model, path, **save_kwargs: save_model(path, model, **save_kwargs),
+        python_model,
+        name,
+        **kwargs,
     )

@@ -11,6 +11,7 @@ every RPC handler. With ``config.app_name`` set, ``bakehouse.server.auth:hooks(c
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,9 +26,16 @@ from bakehouse import plugins
 from bakehouse.errors import ErrorCode, InvalidParameterError
 from bakehouse.server.artifact_access import ArtifactAccess
 from bakehouse.server.config import ServerConfig
+from bakehouse.server.error_boundary import ErrorBoundaryMiddleware
+from bakehouse.server.forwarded import ForwardedHeadersMiddleware
 from bakehouse.server.handlers.meta import meta_routes
+from bakehouse.server.metrics import RequestMetricsMiddleware, record_pool_capacity, watch_database_pools
 from bakehouse.server.middleware import SecurityMiddleware
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
+from bakehouse.store.db.engine import open_engines
+from bakehouse.store.registry.base import RegistryStore
+from bakehouse.store.tracking.base import TrackingStore
+from bakehouse.uri import uri_scheme
 from bakehouse.wire.endpoints import Endpoint, all_endpoints
 
 logger = logging.getLogger(__name__)
@@ -36,30 +44,34 @@ ASGIApp = Callable[..., Any]
 MiddlewareFactory = Callable[[ASGIApp], ASGIApp]
 
 
-def uri_scheme(uri: str) -> str:
-    """``postgresql+psycopg://...`` -> ``postgresql``; a plain path -> ``""``."""
-    scheme, sep, _ = uri.partition(":")
-    if not sep or "/" in scheme or len(scheme) == 1:
-        return ""
-    return scheme.split("+", 1)[0].lower()
-
-
-def create_tracking_store(config: ServerConfig) -> Any:
-    factory = plugins.tracking_stores.get(uri_scheme(config.backend_store_uri) or "sqlite")
+def _takes_keyword(factory: Callable[..., Any], name: str) -> bool:
+    """Whether ``factory`` accepts the keyword ``name`` (by name or through ``**kwargs``)."""
     try:
-        return factory(
-            config.backend_store_uri, config.effective_artifact_root, restrict_artifact_locations=True
-        )
-    except TypeError:  # a plug-in store without the server-only keyword
-        return factory(config.backend_store_uri, config.effective_artifact_root)
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): call it with the plain arguments
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def create_registry_store(config: ServerConfig) -> Any:
+def create_tracking_store(config: ServerConfig) -> TrackingStore:
+    factory = plugins.tracking_stores.get(uri_scheme(config.backend_store_uri) or "sqlite")
+    # the server keeps experiments' artifact locations under its own root; a plug-in store may not offer it
+    options = (
+        {"restrict_artifact_locations": True}
+        if _takes_keyword(factory, "restrict_artifact_locations")
+        else {}
+    )
+    store: TrackingStore = factory(config.backend_store_uri, config.effective_artifact_root, **options)
+    return store
+
+
+def create_registry_store(config: ServerConfig) -> RegistryStore | None:
     """The registry store, or None (with a log line) when it cannot be built yet."""
     uri = config.effective_registry_uri
     try:
         factory = plugins.registry_stores.get(uri_scheme(uri) or "sqlite")
-        return factory(uri)
+        store: RegistryStore = factory(uri)
+        return store
     except (ImportError, AttributeError) as exc:
         logger.warning("Model registry disabled: no registry store for %s (%s)", uri, exc)
         return None
@@ -96,7 +108,7 @@ def _auth_hooks(config: ServerConfig) -> tuple[list[MiddlewareFactory], HandlerW
     if not config.app_name:
         return [], None
     try:
-        from bakehouse.server.auth import hooks  # type: ignore[attr-defined]
+        from bakehouse.server.auth import hooks
     except ImportError as exc:
         raise InvalidParameterError(
             f"--app-name {config.app_name!r} is not available in this installation"
@@ -122,8 +134,8 @@ def served_endpoints(config: ServerConfig) -> list[Endpoint]:
 def create_app(
     config: ServerConfig | None = None,
     *,
-    tracking_store: Any = None,
-    registry_store: Any = None,
+    tracking_store: TrackingStore | None = None,
+    registry_store: RegistryStore | None = None,
     middleware_factories: Sequence[MiddlewareFactory] = (),
     handler_wrapper: HandlerWrapper | None = None,
 ) -> Starlette:
@@ -148,7 +160,12 @@ def create_app(
             else:
                 routes += ui_routes(prefix)
 
-    middleware: list[Middleware] = []
+    # outermost first: the real client address, then counting every answer, then JSON for any failure
+    middleware: list[Middleware] = [
+        Middleware(ForwardedHeadersMiddleware, trusted=config.forwarded_allow_ips),
+        Middleware(RequestMetricsMiddleware),
+        Middleware(ErrorBoundaryMiddleware),
+    ]
     if not config.disable_security_middleware:
         middleware.append(Middleware(SecurityMiddleware, config=config))
     for factory in [*auth_middleware, *middleware_factories]:
@@ -173,6 +190,8 @@ def create_app(
         app.state.registry_store = (
             registry_store if registry_store is not None else create_registry_store(config)
         )
+    watch_database_pools()
+    record_pool_capacity(open_engines())
     app.state.webhook_dispatcher = (
         start_webhook_dispatcher(app.state.registry_store) if config.deliver_webhooks else None
     )

@@ -11,10 +11,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bakehouse.errors import InvalidParameterError, PermissionDeniedError
-from bakehouse.server.config import ServerConfig, is_local_uri
+from bakehouse.server.config import ServerConfig
 from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.store.artifacts.local import local_path_from_uri
 from bakehouse.store.artifacts.paths import append_to_uri, is_within_root, safe_relative_path
+from bakehouse.uri import is_local_uri
 
 
 def proxy_relative_path(uri: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakehouse.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE
+from bakehouse.uri import is_local_uri
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 DEFAULT_BACKEND_STORE_URI = f"sqlite:///./{DEFAULT_DB_FILE}"
@@ -19,13 +20,6 @@ def absolute_local_uri(uri: str) -> str:
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and ":memory:" not in uri:
         return "sqlite:///" + str((Path.cwd() / uri[len("sqlite:///") :]).resolve())
     return uri
-
-
-def is_local_uri(uri: str) -> bool:
-    """A plain path or a ``file:`` URI (as opposed to ``s3://``, ``mlflow-artifacts:/``, ``http://``...)."""
-    if uri.startswith("file:"):
-        return True
-    return "://" not in uri and not uri.startswith("mlflow-artifacts:")
 
 
 @dataclass
@@ -50,12 +44,16 @@ class ServerConfig:
     app_name: str | None = None
     serve_ui: bool = True
     log_level: str = "info"
-    #: with authentication: the permission users have on resources without an explicit grant
-    auth_default_permission: str = "READ"
+    #: with authentication: the permission users have on resources without an explicit grant; None keeps the
+    #: database's value (``bakehouse permissions default``), a level given here is written there at start
+    auth_default_permission: str | None = None
     #: with authentication: requests per second per client address (bursts of twice that); 0 turns it off
     rate_limit_per_second: float = 1000.0
     #: proxies whose X-Forwarded-For / X-Forwarded-Proto headers are trusted (comma-separated, "*" = all)
     forwarded_allow_ips: str = ""
+    #: hex key signing browser sessions, made by the parent process and handed to its workers when
+    #: BAKEHOUSE_SECRET_KEY is not set (never printed)
+    session_secret: str = field(default="", repr=False)
     #: run a webhook dispatcher in this process (``bakehouse server`` does; apps built in tests do not)
     deliver_webhooks: bool = False
 

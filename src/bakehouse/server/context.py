@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from starlette.requests import Request
+
+from bakehouse.server.config import ServerConfig
+from bakehouse.store.registry.base import RegistryStore
+from bakehouse.store.tracking.base import TrackingStore
 
 
 @dataclass
 class RequestContext:
-    tracking_store: Any  # bakehouse.store.tracking.base.TrackingStore
-    registry_store: Any  # bakehouse.store.registry.base.RegistryStore (None when the registry is disabled)
-    settings: Any  # bakehouse.server.config.ServerConfig
+    #: an ``--artifacts-only`` server has none, and mounts no handler that would use it
+    tracking_store: TrackingStore
+    registry_store: RegistryStore | None  # None when the registry is disabled
+    settings: ServerConfig
+    request: Request  # for handlers that need headers or the base URL
     username: str | None = None  # the authenticated user, when auth is on
     is_admin: bool = False
-    request: Any = None  # the starlette Request, for handlers that need headers or the base URL

@@ -19,13 +19,15 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
+from bakehouse.errors import BakehouseError, InvalidParameterError
 from bakehouse.server.context import RequestContext
+from bakehouse.server.error_boundary import unexpected_error_body
 from bakehouse.wire.endpoints import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -70,20 +72,17 @@ def error_response(exc: BakehouseError) -> Response:
     return JSONResponse(exc.to_json(), status_code=exc.http_status)
 
 
-def internal_error_response() -> Response:
-    return JSONResponse(
-        {
-            "error_code": ErrorCode.INTERNAL_ERROR.value,
-            "message": "Internal server error; see the server log.",
-        },
-        status_code=500,
-    )
+def unexpected_error_response(exc: BaseException, where: str) -> Response:
+    """A 503 TEMPORARILY_UNAVAILABLE when the database could not be reached, else a generic 500 (logged)."""
+    status, body = unexpected_error_body(exc, where)
+    return JSONResponse(body, status_code=status, headers={"Retry-After": "2"} if status == 503 else None)
 
 
 def resolve_handler(reference: str) -> Handler:
     module_name, _, function = reference.partition(":")
     module = importlib.import_module(f"bakehouse.server.handlers.{module_name}")
-    return getattr(module, function)  # type: ignore[no-any-return]
+    handler: Handler = getattr(module, function)
+    return handler
 
 
 # ------------------------------------------------------------------------------------------- parsing
@@ -187,7 +186,7 @@ def _is_branch(part: object) -> bool:
     return isinstance(part, str) and (part in _BRANCH_TAGS or "-" in part or "[" in part)
 
 
-def _explain(errors: list[dict[str, Any]]) -> str:
+def _explain(errors: list[ErrorDetails]) -> str:
     kinds = {str(e.get("type", "")) for e in errors}
     branches = {str(e["loc"][-1]) for e in errors if e.get("loc") and _is_branch(e["loc"][-1])}
     if "float" in branches:
@@ -201,7 +200,7 @@ def _explain(errors: list[dict[str, Any]]) -> str:
 
 
 def validation_message(exc: ValidationError) -> str:
-    by_field: dict[str, list[dict[str, Any]]] = {}
+    by_field: dict[str, list[ErrorDetails]] = {}
     inputs: dict[str, Any] = {}
     for error in exc.errors(include_url=False):
         loc = [p for p in error.get("loc", ()) if not _is_branch(p)]
@@ -225,9 +224,9 @@ def validation_message(exc: ValidationError) -> str:
 def parse_request(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
     fast = getattr(model, "fast_validate", None)  # a message's shortcut for its common plain shape
     if fast is not None:
-        parsed = fast(data)
+        parsed: BaseModel | None = fast(data)
         if parsed is not None:
-            return parsed  # type: ignore[no-any-return]
+            return parsed
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -267,9 +266,8 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
             return json_result(request, result)
         except BakehouseError as exc:
             return error_response(exc)
-        except Exception:
-            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
-            return internal_error_response()
+        except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+            return unexpected_error_response(exc, f"{request.method} {request.url.path}")
 
     return run
 
@@ -277,20 +275,22 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
 def raw_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
-            return await handler(make_context(request), request)  # type: ignore[no-any-return]
+            response: Response = await handler(make_context(request), request)
+            return response
         except BakehouseError as exc:
             return error_response(exc)
         except ClientDisconnect:  # an upload cut short: the partial file was discarded, nobody is listening
             logger.info("Client went away during %s %s", request.method, request.url.path)
             return Response(status_code=499)
-        except Exception:
-            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
-            return internal_error_response()
+        except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+            return unexpected_error_response(exc, f"{request.method} {request.url.path}")
 
     return run
 
 
 def api_prefixes(endpoint: Endpoint, static_prefix: str) -> list[str]:
+    if endpoint.root:
+        return [static_prefix]
     return [f"{static_prefix}/api/{endpoint.version}", f"{static_prefix}/ajax-api/{endpoint.version}"]
 
 
@@ -307,7 +307,7 @@ def routes_for(
             handler = wrapper(endpoint, handler)
         app = raw_endpoint(endpoint, handler) if endpoint.raw else json_endpoint(endpoint, handler)
         prefixes = api_prefixes(endpoint, static_prefix)
-        if ajax_only:
+        if ajax_only and not endpoint.root:
             prefixes = prefixes[1:]
         for prefix in prefixes:
             routes.append(Route(prefix + endpoint.path, app, methods=list(endpoint.methods), name=None))

@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bakehouse import settings
+from bakehouse.errors import InvalidParameterError
 from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
 from bakehouse.serving.sampling import RequestSampler, SamplingConfig, config_from_env, config_to_env
 
@@ -31,7 +32,7 @@ _ENV_ALLOW_PICKLE = "SERVING_ALLOW_PICKLE"
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, plus ``TCP_NODELAY`` on the accepted socket."""
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -55,7 +56,7 @@ def _import_skops_without_estimator_scan() -> None:
     except ImportError:
         return
     original = sklearn.utils.all_estimators
-    sklearn.utils.all_estimators = lambda *args, **kwargs: []  # type: ignore[assignment]
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
     try:
         import skops.io  # noqa: F401 - imported for its side effect on sys.modules
     except ImportError:
@@ -94,7 +95,7 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
         _import_skops_without_estimator_scan()
     model = load_model_from_dir(model_dir, allow_pickle=allow_pickle)
     impl = getattr(model, "_model_impl", None)
-    if hasattr(impl, "numpy_fast_path"):
+    if impl is not None and hasattr(impl, "numpy_fast_path"):
         # this process only serves: the array fast path is safe, and sklearn's warning about it is noise
         warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
         impl.numpy_fast_path = True
@@ -113,7 +114,9 @@ def app_from_env() -> Any:
     """uvicorn factory for multi-worker mode: each worker loads the model named in the environment."""
     uri = settings.env(_ENV_URI)
     if not uri:
-        raise RuntimeError("BAKEHOUSE_SERVING_MODEL_URI is not set")
+        raise InvalidParameterError(
+            "BAKEHOUSE_SERVING_MODEL_URI is not set: start the server with 'bakehouse models serve'"
+        )
     holder = load_for_serving(uri, settings.env_flag(_ENV_ALLOW_PICKLE) or None)
     return create_scoring_app(
         holder,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bakehouse import settings
+from bakehouse.errors import InvalidParameterError
 from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
 from bakehouse.serving.sampling import SamplingConfig, config_from_env, config_to_env
 
@@ -85,7 +86,7 @@ class RegistryWatcher:
         allow_pickle: bool | None = None,
     ) -> None:
         if interval <= 0:
-            raise ValueError("the watch interval must be positive")
+            raise InvalidParameterError(f"The watch interval must be positive, got {interval}")
         self.holder = holder
         self.model_uri = model_uri
         self.interval = interval
@@ -190,7 +191,9 @@ def app_from_env() -> Any:
     """uvicorn factory for ``--workers N --watch``: every worker watches on its own."""
     uri = settings.env(_ENV_URI)
     if not uri:
-        raise RuntimeError("BAKEHOUSE_SERVING_MODEL_URI is not set")
+        raise InvalidParameterError(
+            "BAKEHOUSE_SERVING_MODEL_URI is not set: start the server with 'bakehouse models serve'"
+        )
     return create_watching_app(
         uri,
         settings.env_float(_ENV_INTERVAL, DEFAULT_WATCH_INTERVAL),

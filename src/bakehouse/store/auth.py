@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -18,8 +17,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bakehouse.clock import now_ms
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.db.transactions import inserted_id
 from bakehouse.store.tracking.sql.connection import SqlConnection
 
 MIN_PASSWORD_LENGTH = 8
@@ -58,6 +59,9 @@ class Permission(str, Enum):
 
 
 RESOURCE_TYPES = ("experiment", "registered_model")
+DEFAULT_PERMISSION_SETTING = "default_permission"
+#: what users may do on resources nobody granted them, until an administrator sets another level
+BUILTIN_DEFAULT_PERMISSION = Permission.READ
 
 
 @dataclass(frozen=True)
@@ -128,10 +132,10 @@ class AuthStore:
                         username=username,
                         password_hash=password_hash,
                         is_admin=is_admin,
-                        created_time=int(time.time() * 1000),
+                        created_time=now_ms(),
                     )
                 )
-                user_id = int(result.inserted_primary_key[0])
+                user_id = inserted_id(result)
         except IntegrityError as exc:
             raise AlreadyExistsError(f"User '{username}' already exists") from exc
         return User(user_id, username, is_admin)
@@ -220,7 +224,7 @@ class AuthStore:
             raise InvalidParameterError("A token name must be a string of at most 255 characters")
         secret = secrets.token_urlsafe(32)
         token = TOKEN_PREFIX + secret
-        now = int(time.time() * 1000)
+        now = now_ms()
         expires = now + expires_in_seconds * 1000 if expires_in_seconds else None
         with self.db.write() as conn:
             result = conn.execute(
@@ -234,7 +238,7 @@ class AuthStore:
                     revoked=False,
                 )
             )
-            token_id = int(result.inserted_primary_key[0])
+            token_id = inserted_id(result)
         return token, TokenInfo(token_id, user_id, name, token[:11], now, expires, False)
 
     def authenticate_token(self, token: str) -> User | None:
@@ -249,7 +253,7 @@ class AuthStore:
             ).first()
         if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked:
             return None
-        if row.expires_time is not None and row.expires_time <= int(time.time() * 1000):
+        if row.expires_time is not None and row.expires_time <= now_ms():
             return None
         return User(row.user_id, row.username, bool(row.is_admin))
 
@@ -333,6 +337,34 @@ class AuthStore:
                 ):
                     out.append((resource_type, str(rid), perm))
         return out
+
+    # ------------------------------------------------------------------------- server-wide settings
+    def get_default_permission(self) -> Permission | None:
+        """The level users have on resources nobody granted them, or None if it was never set."""
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(s.auth_settings.c.value).where(s.auth_settings.c.name == DEFAULT_PERMISSION_SETTING)
+            ).scalar()
+        return Permission.parse(value) if value is not None else None
+
+    def set_default_permission(self, permission: Permission | str) -> Permission | None:
+        """Store the default level for every server sharing this database; returns the previous one."""
+        level = Permission.parse(permission)
+        where = s.auth_settings.c.name == DEFAULT_PERMISSION_SETTING
+        try:
+            with self.db.write() as conn:
+                previous = conn.execute(select(s.auth_settings.c.value).where(where)).scalar()
+                if previous is None:
+                    conn.execute(
+                        s.auth_settings.insert().values(name=DEFAULT_PERMISSION_SETTING, value=level.value)
+                    )
+                else:
+                    conn.execute(update(s.auth_settings).where(where).values(value=level.value))
+        except IntegrityError:  # another process inserted it at the same moment: update theirs
+            with self.db.write() as conn:
+                previous = conn.execute(select(s.auth_settings.c.value).where(where)).scalar()
+                conn.execute(update(s.auth_settings).where(where).values(value=level.value))
+        return Permission.parse(previous) if previous is not None else None
 
     def rename_registered_model(self, old: str, new: str) -> None:
         with self.db.write() as conn:

@@ -11,9 +11,6 @@ Pure Python on purpose: clients import it to validate filters before any request
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +22,12 @@ __all__ = [
     "ATTRIBUTE",
     "DATASET",
     "ENTITIES",
+    "EXPECTATION",
+    "FEEDBACK",
+    "METADATA",
     "METRIC",
     "PARAM",
+    "SPAN",
     "TAG",
     "And",
     "Comparison",
@@ -35,8 +36,6 @@ __all__ = [
     "OrderKey",
     "Value",
     "comparisons",
-    "decode_page_token",
-    "encode_page_token",
     "parse_filter",
     "parse_logged_model_order_by",
     "parse_order_by",
@@ -98,6 +97,8 @@ def comparisons(node: Node | None) -> Iterable[Comparison]:
 # ------------------------------------------------------------------------------------ entity grammars
 
 ATTRIBUTE, METRIC, PARAM, TAG, DATASET = "attribute", "metric", "param", "tag", "dataset"
+# trace searches (MLflow's trace filter fields)
+METADATA, SPAN, FEEDBACK, EXPECTATION = "metadata", "span", "feedback", "expectation"
 
 _PREFIXES: dict[str, str] = {
     "attribute": ATTRIBUTE,
@@ -115,7 +116,17 @@ _PREFIXES: dict[str, str] = {
     "dataset": DATASET,
     "datasets": DATASET,
 }
-_PREFIX_HINT = {ATTRIBUTE: "attributes", METRIC: "metrics", PARAM: "params", TAG: "tags", DATASET: "datasets"}
+_PREFIX_HINT = {
+    ATTRIBUTE: "attributes",
+    METRIC: "metrics",
+    PARAM: "params",
+    TAG: "tags",
+    DATASET: "datasets",
+    METADATA: "metadata",
+    SPAN: "span",
+    FEEDBACK: "feedback",
+    EXPECTATION: "expectation",
+}
 
 NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
@@ -138,6 +149,12 @@ class _Grammar:
     dataset_keys: frozenset[str] = frozenset()
     #: numeric attributes that also take a quoted integer (MLflow: ``version_number = '3'``)
     quoted_numbers: frozenset[str] = field(default_factory=frozenset)
+    #: entity prefixes only this grammar knows (``trace.status``, ``metadata.x``, ``span.name``...)
+    extra_prefixes: Mapping[str, str] = field(default_factory=dict)
+    #: kinds compared with numbers as well as strings (trace assessments: ``feedback.score > 0.5``)
+    number_kinds: frozenset[str] = field(default_factory=frozenset)
+    #: keys a kind accepts, by kind (a key may also be a prefix ending in ".": ``attributes.``)
+    kind_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def attr_names(self) -> list[str]:
         return sorted(set(self.string_attrs.values()) | set(self.numeric_attrs.values()))
@@ -252,6 +269,57 @@ _GRAMMARS: dict[str, _Grammar] = {
         order_kinds=frozenset({ATTRIBUTE, METRIC}),
     ),
 }
+
+_TRACE_STRING = {
+    "request_id": "request_id",
+    "trace_id": "request_id",
+    "status": "status",
+    "state": "status",
+    "client_request_id": "client_request_id",
+    "name": "name",
+    "run_id": "run_id",
+    "text": "text",
+}
+_TRACE_NUMERIC = {
+    "timestamp_ms": "timestamp_ms",
+    "timestamp": "timestamp_ms",
+    "execution_time_ms": "execution_time_ms",
+    "execution_time": "execution_time_ms",
+    "end_time_ms": "end_time_ms",
+    "end_time": "end_time_ms",
+}
+_ASSESSMENT_OPS = STRING_OPS | NULL_OPS | NUMERIC_OPS
+
+_GRAMMARS["trace"] = _Grammar(
+    name="trace",
+    string_attrs=_TRACE_STRING,
+    numeric_attrs=_TRACE_NUMERIC,
+    list_attrs=frozenset({"request_id", "status", "name", "run_id", "client_request_id"}),
+    kind_ops={
+        TAG: STRING_OPS | NULL_OPS,
+        METADATA: STRING_OPS | NULL_OPS,
+        SPAN: STRING_OPS | LIST_OPS,
+        FEEDBACK: _ASSESSMENT_OPS,
+        EXPECTATION: _ASSESSMENT_OPS,
+    },
+    order_attrs={
+        **{k: v for k, v in _TRACE_STRING.items() if k not in ("text", "client_request_id")},
+        **_TRACE_NUMERIC,
+        "experiment_id": "experiment_id",
+    },
+    order_kinds=frozenset({ATTRIBUTE, TAG, METADATA}),
+    extra_prefixes={
+        "trace": ATTRIBUTE,
+        "metadata": METADATA,
+        "request_metadata": METADATA,
+        "span": SPAN,
+        "spans": SPAN,
+        "feedback": FEEDBACK,
+        "expectation": EXPECTATION,
+    },
+    number_kinds=frozenset({FEEDBACK, EXPECTATION}),
+    kind_keys={SPAN: frozenset({"name", "type", "status", "attributes."})},
+)
 
 #: The entity names accepted by :func:`parse_filter` and :func:`parse_order_by`.
 ENTITIES = tuple(_GRAMMARS)
@@ -491,7 +559,7 @@ class _Parser:
         if prefix is None:
             kind = ATTRIBUTE
         else:
-            kind = _PREFIXES.get(prefix.lower(), "")
+            kind = g.extra_prefixes.get(prefix.lower()) or _PREFIXES.get(prefix.lower(), "")
             if not kind:
                 self.fail(
                     f"unknown entity type {prefix!r} in {raw!r} at position {tok.pos}; expected one of "
@@ -533,6 +601,14 @@ class _Parser:
             allowed = set(NUMERIC_OPS if numeric else STRING_OPS)
             if not numeric and (g.list_attrs is None or key in g.list_attrs):
                 allowed |= LIST_OPS
+        elif kind in g.kind_keys:
+            keys = g.kind_keys[kind]
+            if key not in keys and not any(k.endswith(".") and key.startswith(k) and key != k for k in keys):
+                self.fail(
+                    f"unknown {kind} key {key!r} at position {id_tok.pos}; valid keys are "
+                    + ", ".join(sorted(k + "<key>" if k.endswith(".") else k for k in keys))
+                )
+            allowed = set(g.kind_ops[kind])
         elif kind == DATASET:
             if key not in g.dataset_keys:
                 self.fail(
@@ -568,6 +644,12 @@ class _Parser:
                 and re.fullmatch(r"\d+", tok.value)
             ):
                 return Comparison(kind, key, op, int(tok.value))
+            self.fail(
+                f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}"
+            )
+        if kind in g.number_kinds and tok.type == "NUMBER":
+            return Comparison(kind, key, op, self.number(tok, integral=False))
+        if kind in g.number_kinds and op in ("<", "<=", ">", ">="):
             self.fail(
                 f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}"
             )
@@ -726,7 +808,7 @@ def _check_duplicates(keys: list[OrderKey], raw: Any) -> list[OrderKey]:
     return keys
 
 
-def parse_order_by(entity: str, order_by: list[str] | None) -> list[OrderKey]:
+def parse_order_by(entity: str, order_by: str | Sequence[str] | None) -> list[OrderKey]:
     """MLflow's ``order_by`` strings (``"metrics.acc DESC"``, ASC by default) -> sort keys.
 
     Keys come back canonical (aliases such as ``created`` resolved); a field named twice is an error.
@@ -776,33 +858,3 @@ def parse_logged_model_order_by(order_by: Sequence[Mapping[str, Any] | str] | No
         base = _parse_order_clause(grammar, field_name.strip())
         keys.append(OrderKey(base.kind, base.key, ascending, dataset_name, dataset_digest))
     return _check_duplicates(keys, order_by)
-
-
-# ---------------------------------------------------------------------------------------- page tokens
-
-
-def encode_page_token(offset: int) -> str:
-    """MLflow's opaque page token: base64 of ``{"offset": N}``."""
-    return base64.b64encode(json.dumps({"offset": int(offset)}).encode("utf-8")).decode("ascii")
-
-
-def decode_page_token(token: str | bytes | None) -> int:
-    """The offset inside a page token; 0 for no token. Garbage -> InvalidParameterError."""
-    if token is None or token == "" or token == b"":
-        return 0
-    try:
-        raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
-        raw = raw.strip()
-        raw += b"=" * (-len(raw) % 4)
-        decoded = base64.b64decode(raw.replace(b"-", b"+").replace(b"_", b"/"), validate=True)
-        parsed = json.loads(decoded.decode("utf-8"))
-    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
-        raise InvalidParameterError(
-            f"Invalid page token {token!r}: not a token returned by a search"
-        ) from None
-    offset = parsed.get("offset") if isinstance(parsed, dict) else None
-    if isinstance(offset, str) and offset.isdigit():
-        offset = int(offset)
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidParameterError(f"Invalid page token {token!r}: it holds no valid offset")
-    return offset

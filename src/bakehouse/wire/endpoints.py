@@ -2,23 +2,27 @@
 
 The server mounts its routes from this table, the REST stores build their calls from it, and the
 OpenAPI document is generated from it; a test asserts the three agree. Each group of endpoints lives in
-its own module (``wire/tracking.py``, ``wire/registry.py``, ``wire/artifacts.py``, ``wire/auth.py``) and
-is gathered here.
+its own module (``wire/tracking.py``, ``wire/tracing.py``, ``wire/registry.py``, ``wire/artifacts.py``,
+``wire/webhooks.py``, ``wire/auth.py``) and is gathered here.
 
 Conventions:
 - ``path`` is relative to the API root, e.g. ``/mlflow/runs/create``; the server mounts every row under
-  ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``).
+  ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``). A row with ``root=True`` is
+  mounted at ``path`` itself instead (OpenTelemetry's ``/v1/traces``).
 - ``request`` is a pydantic model (unknown fields ignored, MLflow's proto-JSON conventions), or None.
 - ``handler`` is ``"module:function"`` under ``bakehouse.server.handlers``; the function is called as
   ``handler(ctx: RequestContext, request: <request model instance>) -> dict`` and returns the JSON body.
   Streaming endpoints (artifact bytes) set ``raw=True`` and receive the Starlette request instead.
 - ``permission`` names what the auth layer checks: ``(resource, level)`` where resource is
-  ``"experiment" | "run" | "registered_model" | "logged_model" | "admin" | "user" | None`` and level is
+  ``"experiment" | "run" | "registered_model" | "logged_model" | "trace" (its experiment's) | "trace_start"
+  (the experiment in the body's trace_location) | "experiment_header" (OTLP's x-mlflow-experiment-id) |
+  "admin" | "user" | None`` and level is
   ``"read" | "update" | "delete" | "manage" | "create"``. ``None`` means no check beyond authentication.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,21 +40,22 @@ class Endpoint:
     permission: tuple[str | None, str] = (None, "read")
     summary: str = ""
     extra_methods: tuple[str, ...] = field(default_factory=tuple)  # e.g. search accepts GET and POST
+    root: bool = False  # mounted at ``path`` under the server root, not under /api/<version>
 
     @property
     def methods(self) -> tuple[str, ...]:
         return (self.method, *self.extra_methods)
 
 
+#: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served
+GROUPS = ("tracking", "tracing", "artifacts", "registry", "webhooks", "auth")
+
+
+def endpoint_groups() -> dict[str, list[Endpoint]]:
+    """Each group's endpoints. Imported on first use, so clients load only what they use."""
+    return {name: list(importlib.import_module(f"bakehouse.wire.{name}").ENDPOINTS) for name in GROUPS}
+
+
 def all_endpoints() -> list[Endpoint]:
-    """Every endpoint of every group. Imported lazily so clients load only what they use."""
-    endpoints: list[Endpoint] = []
-    for module_name in ("tracking", "artifacts", "registry", "webhooks", "auth"):
-        try:
-            module = __import__(f"bakehouse.wire.{module_name}", fromlist=["ENDPOINTS"])
-        except ModuleNotFoundError as exc:
-            if exc.name == f"bakehouse.wire.{module_name}":
-                continue  # group not built yet
-            raise
-        endpoints.extend(module.ENDPOINTS)
-    return endpoints
+    """Every endpoint of every group."""
+    return [endpoint for group in endpoint_groups().values() for endpoint in group]

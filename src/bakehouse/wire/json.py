@@ -15,6 +15,7 @@ from typing import Any
 from bakehouse.entities import (
     Experiment,
     FileInfo,
+    LifecycleStage,
     LoggedModel,
     Metric,
     Run,
@@ -96,7 +97,7 @@ def experiment_from_json(d: Mapping[str, Any]) -> Experiment:
         experiment_id=str(d["experiment_id"]),
         name=d.get("name", ""),
         artifact_location=d.get("artifact_location", ""),
-        lifecycle_stage=d.get("lifecycle_stage", "active"),
+        lifecycle_stage=d.get("lifecycle_stage", LifecycleStage.ACTIVE.value),
         creation_time=_int_or_none(d.get("creation_time")),
         last_update_time=_int_or_none(d.get("last_update_time")),
         tags=_kv_dict(d.get("tags")),
@@ -179,7 +180,7 @@ def run_info_from_json(d: Mapping[str, Any]) -> RunInfo:
         start_time=_int_or_none(d.get("start_time")),
         end_time=_int_or_none(d.get("end_time")),
         artifact_uri=d.get("artifact_uri", ""),
-        lifecycle_stage=d.get("lifecycle_stage", "active"),
+        lifecycle_stage=d.get("lifecycle_stage", LifecycleStage.ACTIVE.value),
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetPydanticSchema,
     StrictFloat,
     StrictInt,
     StrictStr,
@@ -51,12 +52,16 @@ def _id_string(value: Any) -> Any:
 # a 1000-metric log-batch. Strict ints and floats refuse booleans; int64 also arrives as a decimal string
 # (proto-JSON); doubles also arrive as "NaN", "Infinity", "-Infinity".
 _NONFINITE = Literal["NaN", "Infinity", "-Infinity", "nan", "inf", "-inf", "infinity", "-infinity"]
-Int64 = Annotated[
+_INT64_ON_THE_WIRE = Annotated[
     Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]
     | Annotated[str, Field(pattern=r"^\s*-?[0-9]{1,19}\s*$")],
     AfterValidator(_to_int64),
 ]
-Double = Annotated[StrictFloat | StrictInt | _NONFINITE, AfterValidator(_to_double)]
+_DOUBLE_ON_THE_WIRE = Annotated[StrictFloat | StrictInt | _NONFINITE, AfterValidator(_to_double)]
+# What a field holds once validated is always an int (a float): that is the type checkers see, while
+# pydantic validates (and describes in the OpenAPI document) every spelling the wire allows.
+Int64 = Annotated[int, GetPydanticSchema(lambda _type, handler: handler(_INT64_ON_THE_WIRE))]
+Double = Annotated[float, GetPydanticSchema(lambda _type, handler: handler(_DOUBLE_ON_THE_WIRE))]
 Id = Annotated[str, BeforeValidator(_id_string)]
 Text = Annotated[StrictStr, Field(pattern=r"^[^\x00]*$")]
 

@@ -93,3 +93,31 @@ def test_off_by_default_and_switched_on_by_the_environment_or_a_call(
     with bh.start_run() as off:
         time.sleep(0.2)
     assert bh.get_run(off.info.run_id).data.metrics == {}
+
+
+def test_gpu_metrics_through_nvml_or_one_note_that_there_is_no_gpu(
+    tmp_tracking_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real NVML, no fake device: on a machine with an NVIDIA GPU its MLflow-named metrics are logged; without
+    one (as on CI here) the reason is logged once per process and the other metrics go on."""
+    import logging
+
+    from bakehouse.client import gpu_metrics
+
+    gpu_metrics._said.clear()
+    caplog.set_level(logging.INFO, logger="bakehouse.client.gpu_metrics")
+    reader = gpu_metrics.gpu_reader()
+    runs = []
+    for _ in range(2):
+        with bh.start_run(log_system_metrics=True) as run:
+            time.sleep(0.3)
+        runs.append(bh.get_run(run.info.run_id).data.metrics)
+    notes = [r for r in caplog.records if r.name == "bakehouse.client.gpu_metrics"]
+    for metrics in runs:
+        assert {f"system/{n}" for n in NAMES} <= set(metrics)
+    if reader is None:
+        assert len(notes) == 1 and notes[0].getMessage().startswith("GPU metrics are not logged: ")
+        assert not [k for metrics in runs for k in metrics if k.startswith("system/gpu_")]
+    else:
+        gpu = {"utilization_percentage", "memory_usage_megabytes", "memory_usage_percentage"}
+        assert {f"system/gpu_0_{n}" for n in gpu} <= set(runs[0]) and not notes

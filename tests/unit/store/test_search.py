@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bakehouse.errors import ErrorCode, InvalidParameterError
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.search import (
     ENTITIES,
     And,
@@ -19,8 +20,6 @@ from bakehouse.store.search import (
     Or,
     OrderKey,
     comparisons,
-    decode_page_token,
-    encode_page_token,
     parse_filter,
     parse_logged_model_order_by,
     parse_order_by,
@@ -312,9 +311,16 @@ def test_logged_model_grammar() -> None:
 
 
 def test_unknown_entity() -> None:
-    with pytest.raises(InvalidParameterError, match="Unknown search entity 'trace'"):
-        parse_filter("trace", "x = 1")
-    assert set(ENTITIES) == {"run", "experiment", "registered_model", "model_version", "logged_model"}
+    with pytest.raises(InvalidParameterError, match="Unknown search entity 'span'"):
+        parse_filter("span", "x = 1")
+    assert set(ENTITIES) == {
+        "run",
+        "experiment",
+        "registered_model",
+        "model_version",
+        "logged_model",
+        "trace",
+    }
 
 
 # ----------------------------------------------------------------------------------------- errors

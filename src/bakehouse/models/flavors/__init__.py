@@ -1,5 +1,10 @@
 """The flavor allowlist: which ``loader_module`` names a model may ask for, and the flavor that serves each.
 
+Each library flavor lives in a subpackage here (``sklearn/``, ``pytorch/``, ``xgboost/``, ...: save, load,
+pyfunc and autolog for one library) and saves through the one shared path, :func:`bakehouse.models.saving.
+save_flavor` and :func:`bakehouse.models.logged.log_flavor_model`. ``bakehouse.<library>`` names the same
+module, as ``mlflow.<library>`` does in MLflow.
+
 An MLmodel is data, and data must not choose code. MLflow imports whatever module ``loader_module`` names;
 we only map it to a flavor registered in :data:`bakehouse.plugins.flavors` (built-ins in plugins.py, third-party
 flavors through the ``bakehouse.flavor`` entry point, i.e. installed on purpose). MLflow's own names
@@ -9,6 +14,9 @@ write MLflow's names so our models load in MLflow. Anything else is refused befo
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from pathlib import Path
 from typing import Any, Protocol
 
 from bakehouse.errors import InvalidParameterError
@@ -16,15 +24,25 @@ from bakehouse.plugins import flavors
 
 PYFUNC_FLAVOR = "python_function"
 
+#: the library flavors shipped with Bakehouse: flavor name -> the optional extra that installs its library
+BUILTIN_FLAVORS: dict[str, str] = {
+    "sklearn": "sklearn",
+    "pytorch": "pytorch",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "catboost": "catboost",
+    "keras": "keras",
+    "onnx": "onnx",
+    "statsmodels": "statsmodels",
+    "transformers": "transformers",
+}
+
 #: loader_module -> flavor name. ``mlflow.<name>`` / ``bakehouse.<name>`` also map to any registered flavor.
 LOADER_MODULE_FLAVORS: dict[str, str] = {
     "mlflow.pyfunc.model": PYFUNC_FLAVOR,
     "bakehouse.pyfunc.model": PYFUNC_FLAVOR,
     "mlflow.pyfunc.loaders.code_model": PYFUNC_FLAVOR,  # models from code (the flavor runs them on opt-in)
-    "mlflow.sklearn": "sklearn",
-    "bakehouse.sklearn": "sklearn",
-    "mlflow.pytorch": "pytorch",
-    "bakehouse.pytorch": "pytorch",
+    **{f"{prefix}.{name}": name for name in BUILTIN_FLAVORS for prefix in ("mlflow", "bakehouse")},
 }
 
 
@@ -64,3 +82,21 @@ def flavor_name_for_loader_module(loader_module: str) -> str:
 def flavor_for_loader_module(loader_module: str) -> Flavor:
     flavor: Flavor = flavors.get(flavor_name_for_loader_module(loader_module))
     return flavor
+
+
+def model_file(model_dir: str | Path, relative: Any) -> Path:
+    """``model_dir / relative`` for a path read from an MLmodel file, refused if it leaves the directory."""
+    if not isinstance(relative, str) or not relative:
+        raise InvalidParameterError(f"The MLmodel names no valid model file ({relative!r})")
+    if Path(relative).is_absolute() or ".." in Path(relative).parts:
+        raise ModelLoadRefusedError(f"Model file {relative!r} points outside the model directory")
+    return Path(model_dir) / relative
+
+
+def import_library(module: str, extra: str) -> Any:
+    """Import a flavor's optional library, or say which extra installs it (an explicit check, no fallback)."""
+    if importlib.util.find_spec(module) is None:
+        raise InvalidParameterError(
+            f"This model needs the {module} package: pip install 'bakehouse[{extra}]'"
+        )
+    return importlib.import_module(module)

@@ -222,13 +222,13 @@ def api_client_for(config: KubernetesConfig) -> Any:
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        return k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        return k8s_config.new_client_from_config(
             config_file=config.kube_config_path, context=config.kube_context, persist_config=False
         )
     except (OSError, ConfigException) as first:
         logger.info("No usable kube config (%s); trying the in-cluster configuration", first)
         try:
-            k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
+            k8s_config.load_incluster_config()
         except ConfigException as second:
             raise KubernetesBackendError(
                 f"No Kubernetes configuration: kube config failed ({first}); in-cluster config failed ({second})"

@@ -1,9 +1,10 @@
 """Authentication for every route: HTTP Basic, bearer API tokens, or a signed browser session.
 
-Only ``/health``, the UI's static shell and the login endpoints answer without credentials. Failed
-credentials count against the client's address (``LoginThrottle``); requests over the per-client rate get
-429 with ``Retry-After``. Verified credentials are cached briefly (keyed by a hash, never the secret) so the
-Argon2 check is not paid on every call of a tight logging loop.
+Only ``/health``, ``/ready``, ``/metrics`` (probes and scrapers carry no credentials), the UI's static
+shell and the login endpoints answer without credentials. Failed credentials count against the client's
+address (``LoginThrottle``); requests over the per-client rate get 429 with ``Retry-After``. Verified
+credentials are cached briefly (keyed by a hash, never the secret) so the Argon2 check is not paid on every
+call of a tight logging loop.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import hmac
 import json
 import logging
 import math
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
 
-from bakehouse.errors import BakehouseError
+from bakehouse.errors import BakehouseError, RateLimitedError
 from bakehouse.server.auth.permissions import Caller
+from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.auth.sessions import COOKIE_NAME, CSRF_HEADER, SESSION_SECONDS
 from bakehouse.store.auth import User
 
@@ -34,34 +34,9 @@ CACHE_SECONDS = 30.0
 LOGIN_PATH = "/bakehouse/auth/login"
 LOGOUT_PATH = "/bakehouse/auth/logout"
 SESSION_PATH = "/bakehouse/auth/session"
-PUBLIC_PATHS = ("/health", "/favicon.ico", "/", "/index.html")
+PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/favicon.ico", "/", "/index.html")
 PUBLIC_PREFIXES = ("/static-files/",)
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-
-
-class CredentialCache:
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[User, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> User | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[1] < time.monotonic():
-                self._entries.pop(key, None)
-                return None
-            return entry[0]
-
-    def put(self, key: str, user: User, seconds: float) -> None:
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[key] = (user, time.monotonic() + seconds)
-
-    def forget(self, predicate: Callable[[str, User], bool]) -> None:
-        with self._lock:
-            for key in [k for k, (u, _) in self._entries.items() if predicate(k, u)]:
-                del self._entries[key]
 
 
 def _json_response(
@@ -87,7 +62,7 @@ def _json_response(
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, runtime: Any) -> None:
+    def __init__(self, app: ASGIApp, runtime: AuthRuntime) -> None:
         self.app = app
         self.runtime = runtime
 
@@ -300,9 +275,11 @@ class AuthMiddleware:
         )(send)
 
 
-class _Throttled(Exception):
+class _Throttled(RateLimitedError):
+    """Too many failed logins from one client: answered 429 with Retry-After ``seconds``."""
+
     def __init__(self, seconds: float) -> None:
-        super().__init__(seconds)
+        super().__init__(f"Too many failed logins; retry in {seconds:.0f} s")
         self.seconds = seconds
 
 

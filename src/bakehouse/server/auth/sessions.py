@@ -15,6 +15,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from bakehouse.errors import InvalidParameterError
+
 COOKIE_NAME = "bakehouse_session"
 CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
@@ -39,7 +41,9 @@ def _unb64(text: str) -> bytes:
 class SessionSigner:
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
-            raise ValueError("the session secret must be at least 16 bytes")
+            raise InvalidParameterError(
+                "The session secret (BAKEHOUSE_SECRET_KEY) must be at least 16 bytes long"
+            )
         self._key = hashlib.sha256(b"bakehouse-session:" + secret).digest()
 
     def issue(self, user_id: int, generation: str, seconds: int = SESSION_SECONDS) -> tuple[str, Session]:

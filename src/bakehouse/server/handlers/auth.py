@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bakehouse.errors import InvalidParameterError, NotFoundError, PermissionDeniedError, UnauthenticatedError
+from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.context import RequestContext
-from bakehouse.store.auth import AuthStore, Permission, User
+from bakehouse.store.auth import BUILTIN_DEFAULT_PERMISSION, AuthStore, Permission, User
 from bakehouse.wire import auth as w
 
 
-def _runtime(ctx: RequestContext) -> Any:
-    runtime = getattr(getattr(ctx.request, "state", None), "auth", None)
+def _runtime(ctx: RequestContext) -> AuthRuntime:
+    runtime: AuthRuntime | None = getattr(getattr(ctx.request, "state", None), "auth", None)
     if runtime is None:
         raise NotFoundError(
             "Authentication is not enabled on this server (start it with --auth)", "ENDPOINT_NOT_FOUND"
@@ -20,7 +21,7 @@ def _runtime(ctx: RequestContext) -> Any:
 
 
 def _store(ctx: RequestContext) -> AuthStore:
-    return _runtime(ctx).store  # type: ignore[no-any-return]
+    return _runtime(ctx).store
 
 
 def _me(ctx: RequestContext) -> User:
@@ -273,6 +274,19 @@ def list_user_permissions(ctx: RequestContext, req: w.ListUserPermissions) -> di
 
 def list_current_user_permissions(ctx: RequestContext, req: w.Empty) -> dict[str, Any]:
     return _permission_list(ctx, _me(ctx))
+
+
+def get_default_permission(ctx: RequestContext, req: w.Empty) -> dict[str, Any]:
+    """What every user may do where nobody granted them anything (the same on every server)."""
+    return {"permission": _runtime(ctx).checker.default_permission.value}
+
+
+def set_default_permission(ctx: RequestContext, req: w.SetDefaultPermission) -> dict[str, Any]:
+    _require_admin(ctx)
+    level = Permission.parse(req.permission)
+    previous = _store(ctx).set_default_permission(level)
+    _runtime(ctx).checker.forget_default_permission()
+    return {"permission": level.value, "previous": (previous or BUILTIN_DEFAULT_PERMISSION).value}
 
 
 # -------------------------------------------------------------------------------------- tokens

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
@@ -12,8 +13,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bakehouse.errors import BakehouseError, InvalidParameterError
+from bakehouse.server.context import RequestContext
 from bakehouse.server.handlers.artifacts import stream_response
-from bakehouse.server.routing import JSONResponse, error_response, internal_error_response, make_context
+from bakehouse.server.handlers.probes import metrics, ready
+from bakehouse.server.routing import JSONResponse, error_response, make_context, unexpected_error_response
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.version import __version__
 from bakehouse.wire.endpoints import Endpoint
@@ -25,8 +28,15 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("OK")
 
 
+#: What ``/version`` answers: the MLflow release whose REST API this server speaks, with Bakehouse's own
+#: version as the PEP 440 local part. MLflow's client reads it to decide what the server can do (3.4 and
+#: later: spans go to ``/v1/traces`` and stay in the tracking store).
+MLFLOW_API_VERSION = "3.17.2"
+SERVER_VERSION = f"{MLFLOW_API_VERSION}+bakehouse.{__version__}"
+
+
 async def version(request: Request) -> Response:
-    return PlainTextResponse(__version__)
+    return PlainTextResponse(SERVER_VERSION)
 
 
 async def server_info(request: Request) -> Response:
@@ -37,6 +47,7 @@ async def server_info(request: Request) -> Response:
             "store_type": "SqlStore" if type(store).__name__.startswith("Sql") else type(store).__name__,
             "workspaces_enabled": False,
             "trace_archival_enabled": False,
+            "otlp_traces_enabled": True,
             "artifact_serving_enabled": bool(config.serve_artifacts),
             "multipart_uploads_enabled": False,
             "multipart_downloads_enabled": False,
@@ -48,7 +59,9 @@ async def server_info(request: Request) -> Response:
     )
 
 
-async def _artifact_bytes(request: Request, raw_path: str | None, uri_of: Any) -> Response:
+async def _artifact_bytes(
+    request: Request, raw_path: str | None, uri_of: Callable[[RequestContext], str]
+) -> Response:
     """Shared body of the UI download routes: resolve the owner's artifact URI, stream one file."""
     try:
         path = safe_relative_path(raw_path)
@@ -64,19 +77,18 @@ async def _artifact_bytes(request: Request, raw_path: str | None, uri_of: Any) -
         return stream_response(stream, path, inline=True)
     except BakehouseError as exc:
         return error_response(exc)
-    except Exception:
-        logger.exception("Unhandled error in %s", request.url.path)
-        return internal_error_response()
+    except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+        return unexpected_error_response(exc, request.url.path)
 
 
 async def get_artifact(request: Request) -> Response:
     """``/get-artifact?path=&run_uuid=``: raw bytes of a run artifact (the UI's file viewer)."""
     run_id = request.query_params.get("run_uuid") or request.query_params.get("run_id")
 
-    def uri(ctx: Any) -> str:
+    def uri(ctx: RequestContext) -> str:
         if not run_id:
             raise InvalidParameterError("Missing value for required parameter 'run_uuid'.")
-        return ctx.tracking_store.get_run(run_id).info.artifact_uri  # type: ignore[no-any-return]
+        return ctx.tracking_store.get_run(run_id).info.artifact_uri
 
     return await _artifact_bytes(request, request.query_params.get("path"), uri)
 
@@ -86,8 +98,8 @@ async def get_logged_model_artifact(request: Request) -> Response:
     model_id = request.path_params["model_id"]
     raw_path = request.query_params.get("artifact_file_path") or request.query_params.get("path")
 
-    def uri(ctx: Any) -> str:
-        return ctx.tracking_store.get_logged_model(model_id).artifact_location  # type: ignore[no-any-return]
+    def uri(ctx: RequestContext) -> str:
+        return ctx.tracking_store.get_logged_model(model_id).artifact_location
 
     return await _artifact_bytes(request, raw_path, uri)
 
@@ -101,7 +113,8 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for ep in endpoints:
-        path = f"{static_prefix}/api/{ep.version}" + _PLACEHOLDER.sub(r"{\1}", ep.path)
+        base = static_prefix if ep.root else f"{static_prefix}/api/{ep.version}"
+        path = base + _PLACEHOLDER.sub(r"{\1}", ep.path)
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _PLACEHOLDER.findall(ep.path)
@@ -144,6 +157,13 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
                     ]
                 else:
                     operation["requestBody"] = {"content": {"application/json": {"schema": ref}}}
+            elif ep.raw and ep.root:
+                operation["requestBody"] = {
+                    "content": {
+                        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                        "application/json": {"schema": {"type": "object"}},
+                    }
+                }
             elif ep.raw and method == "PUT":
                 operation["requestBody"] = {
                     "content": {
@@ -175,6 +195,8 @@ def meta_routes(static_prefix: str, artifacts_only: bool = False) -> list[BaseRo
     p = static_prefix
     routes: list[BaseRoute] = [
         Route(p + "/health", health, methods=["GET"]),
+        Route(p + "/ready", ready, methods=["GET"]),
+        Route(p + "/metrics", metrics, methods=["GET"]),
         Route(p + "/version", version, methods=["GET"]),
         Route(p + "/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route(p + "/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),

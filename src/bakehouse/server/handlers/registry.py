@@ -14,8 +14,13 @@ from urllib.parse import unquote, urlsplit
 
 from bakehouse.errors import InvalidParameterError, NotFoundError, NotImplementedFeatureError
 from bakehouse.server.context import RequestContext
-from bakehouse.store.registry.base import REGISTERED_MODELS_MAX_RESULTS_DEFAULT
+from bakehouse.store.registry.base import (
+    REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
+    RegistryStore,
+    link_logged_models,
+)
 from bakehouse.wire import registry as w
+from bakehouse.wire.messages import KeyValue
 from bakehouse.wire.registry import model_version_to_json, registered_model_to_json, registry_event_to_json
 
 logger = logging.getLogger(__name__)
@@ -23,13 +28,12 @@ logger = logging.getLogger(__name__)
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
-def _store(ctx: RequestContext) -> Any:
+def _store(ctx: RequestContext) -> RegistryStore:
     store = ctx.registry_store
     if store is None:
         raise NotImplementedFeatureError("The model registry is not enabled on this server.")
-    if getattr(store, "logged_model_resolver", False) is None and ctx.tracking_store is not None:
-        # versions registered from ``models:/<model_id>`` resolve through the tracking store's logged models
-        store.logged_model_resolver = ctx.tracking_store.get_logged_model
+    # versions registered from ``models:/<model_id>`` resolve through the tracking store's logged models
+    link_logged_models(store, ctx.tracking_store.get_logged_model)
     return store
 
 
@@ -37,7 +41,7 @@ def _who(ctx: RequestContext, sent: str | None) -> str | None:
     return ctx.username or sent or None
 
 
-def _tags(items: list[w.KeyValue]) -> dict[str, str]:
+def _tags(items: list[KeyValue]) -> dict[str, str]:
     return {t.key: t.value for t in items}
 
 
@@ -217,9 +221,11 @@ def _owner_artifact_root(
     try:
         if model_id:
             return str(tracking.get_logged_model(model_id).artifact_location)
-        return str(tracking.get_run(run_id).info.artifact_uri)
+        if run_id:
+            return str(tracking.get_run(run_id).info.artifact_uri)
     except NotFoundError:
         raise _invalid_source(source, "model_id" if model_id else "run_id") from None
+    return None
 
 
 def _local_path(uri: str) -> Path | None:

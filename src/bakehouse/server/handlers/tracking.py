@@ -9,11 +9,13 @@ import json
 import math
 from typing import Any
 
-from bakehouse.entities import Metric, Param, RunTag, ViewType
+from bakehouse.entities import Metric, Param, RunStatus, RunTag, ViewType
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.server.context import RequestContext
+from bakehouse.server.metrics import count_logged
 from bakehouse.store.artifacts.paths import safe_relative_path
+from bakehouse.store.tracking.base import MetricHistoryRows
 from bakehouse.wire import json as wj
 from bakehouse.wire import tracking as t
 
@@ -117,7 +119,7 @@ def create_run(ctx: RequestContext, req: t.CreateRun) -> dict[str, Any]:
 
 
 def update_run(ctx: RequestContext, req: t.UpdateRun) -> dict[str, Any]:
-    status = req.status if req.status not in (None, "") else None
+    status = RunStatus.parse(req.status).value if req.status is not None and req.status != "" else None
     info = ctx.tracking_store.update_run_info(
         req.resolved_run_id(), run_status=status, end_time=req.end_time, run_name=req.run_name or None
     )
@@ -156,16 +158,19 @@ def search_runs(ctx: RequestContext, req: t.SearchRuns) -> dict[str, Any]:
 def log_metric(ctx: RequestContext, req: t.LogMetric) -> dict[str, Any]:
     run_id = req.resolved_run_id()
     ctx.tracking_store.log_metric(run_id, req.to_entity(run_id))
+    count_logged(metrics=1)
     return {}
 
 
 def log_param(ctx: RequestContext, req: t.LogParam) -> dict[str, Any]:
     ctx.tracking_store.log_param(req.resolved_run_id(), Param(req.key, req.value))
+    count_logged(params=1)
     return {}
 
 
 def set_tag(ctx: RequestContext, req: t.SetTag) -> dict[str, Any]:
     ctx.tracking_store.set_tag(req.resolved_run_id(), RunTag(req.key, req.value))
+    count_logged(tags=1)
     return {}
 
 
@@ -175,12 +180,14 @@ def delete_tag(ctx: RequestContext, req: t.DeleteTag) -> dict[str, Any]:
 
 
 def log_batch(ctx: RequestContext, req: t.LogBatch) -> dict[str, Any]:
+    metrics = req.metric_entities()
     ctx.tracking_store.log_batch(
         req.resolved_run_id(),
-        metrics=req.metric_entities(),
+        metrics=metrics,
         params=[Param(p.key, p.value) for p in req.params],
         tags=[RunTag(kv.key, kv.value) for kv in req.tags],
     )
+    count_logged(metrics=len(metrics), params=len(req.params), tags=len(req.tags))
     return {}
 
 
@@ -240,15 +247,15 @@ def log_outputs(ctx: RequestContext, req: t.LogOutputs) -> dict[str, Any]:
 def get_metric_history(ctx: RequestContext, req: t.GetMetricHistory) -> dict[str, Any]:
     run_id = req.resolved_run_id()
     token = req.page_token or None
-    rows_of = getattr(ctx.tracking_store, "metric_history_rows", None)  # the SQL store's shortcut
-    if rows_of is not None:
-        rows = rows_of(run_id, req.metric_key, max_results=req.max_results, page_token=token)
+    store = ctx.tracking_store
+    if isinstance(store, MetricHistoryRows):  # the SQL store's shortcut: no Metric objects on the way
+        rows = store.metric_history_rows(
+            run_id, req.metric_key, max_results=req.max_results, page_token=token
+        )
         out: dict[str, Any] = {"metrics": _history_json_from_rows(req.metric_key, rows)}
         next_token = rows.token
     else:
-        page = ctx.tracking_store.get_metric_history(
-            run_id, req.metric_key, max_results=req.max_results, page_token=token
-        )
+        page = store.get_metric_history(run_id, req.metric_key, max_results=req.max_results, page_token=token)
         out = {"metrics": _history_json(page)}
         next_token = page.token
     if next_token:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
+from bakehouse.entities import LifecycleStage
 from bakehouse.store.db import schema
 
 #: value_kind 0 = a finite float; NaN / infinities are left out of the min/max envelope.
@@ -26,10 +27,10 @@ FINITE = 0
 def _stage_clause(view: str) -> Any:
     runs = schema.runs
     if view == "DELETED_ONLY":
-        return runs.c.lifecycle_stage == "deleted"
+        return runs.c.lifecycle_stage == LifecycleStage.DELETED.value
     if view == "ALL":
-        return runs.c.lifecycle_stage.in_(["active", "deleted"])
-    return runs.c.lifecycle_stage == "active"
+        return runs.c.lifecycle_stage.in_([LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value])
+    return runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value
 
 
 def _experiment_ids(experiment_ids: Sequence[str]) -> list[int]:

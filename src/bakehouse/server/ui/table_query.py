@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from bakehouse.entities.lifecycle import ViewType
 from bakehouse.store.db.filters import build_run_search
-from bakehouse.store.search import decode_page_token, encode_page_token
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.sql import raw
 
 #: The same cap as runs/search.

@@ -6,35 +6,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bakehouse import plugins
 from bakehouse.store.artifacts.base import ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.paths import resolve_parent_under, resolve_under, safe_relative_path
+from bakehouse.uri import uri_scheme
 
 __all__ = [
     "ArtifactRepository",
     "ChunkStream",
     "ProgressCallback",
-    "artifact_uri_scheme",
     "get_artifact_repository",
     "resolve_parent_under",
     "resolve_under",
     "safe_relative_path",
 ]
-
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
-
-
-def artifact_uri_scheme(uri: str) -> str:
-    """The registry key for ``uri``: ``""`` for plain local paths (including ``C:\\...``)."""
-    if _WINDOWS_DRIVE.match(uri):
-        return ""
-    scheme, sep, _ = uri.partition(":")
-    if not sep or "/" in scheme or not scheme:
-        return ""
-    return scheme.lower()
 
 
 def get_artifact_repository(
@@ -45,7 +32,8 @@ def get_artifact_repository(
     ``tracking_uri`` reaches the repositories that need a server address or a tracking store
     (``mlflow-artifacts:``, ``http(s):``, ``runs:``, ``models:``); others ignore it.
     """
-    factory = plugins.artifact_repositories.get(artifact_uri_scheme(artifact_uri))
+    factory = plugins.artifact_repositories.get(uri_scheme(artifact_uri))
     if tracking_uri is not None and getattr(factory, "accepts_tracking_uri", False):
         kwargs["tracking_uri"] = tracking_uri
-    return factory(artifact_uri, **kwargs)  # type: ignore[no-any-return]
+    repository: ArtifactRepository = factory(artifact_uri, **kwargs)
+    return repository

@@ -112,6 +112,10 @@ class ArtifactRepository(ABC):
     def close(self) -> None:
         """Release connections (HTTP pools); the repository stays usable and reconnects on demand."""
 
+    def check_reachable(self) -> None:
+        """Raise unless the storage behind the root answers (a server's readiness probe); one cheap call."""
+        self._list_dir("")
+
     def __enter__(self) -> Self:
         return self
 
@@ -314,5 +318,6 @@ class ArtifactRepository(ABC):
             for future in not_done:
                 future.cancel()
             for future in futures:
-                if future.done() and not future.cancelled() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
+                error = future.exception() if future.done() and not future.cancelled() else None
+                if error is not None:
+                    raise error

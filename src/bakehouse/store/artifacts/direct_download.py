@@ -39,7 +39,8 @@ def _proxied(scheme: str, host: str) -> bool:
     proxies = urllib.request.getproxies_environment()
     if not (proxies.get(scheme) or proxies.get("all")):
         return False
-    return not urllib.request.proxy_bypass_environment(host)
+    # CPython's urllib.request has it (proxy_bypass is it, off macOS and Windows); typeshed leaves it out
+    return not urllib.request.proxy_bypass_environment(host)  # type: ignore[attr-defined]
 
 
 class DirectDownloader:
@@ -114,9 +115,16 @@ class DirectDownloader:
                 return None
         return None
 
+    def _cached(self) -> tuple[tuple[str, str, int], http.client.HTTPConnection] | None:
+        """This thread's kept-alive connection, with the (scheme, netloc, pid) it was opened for."""
+        cached: tuple[tuple[str, str, int], http.client.HTTPConnection] | None = getattr(
+            self._local, "connection", None
+        )
+        return cached
+
     def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
         key = (scheme, netloc, os.getpid())  # a forked child must not talk on its parent's socket
-        cached = getattr(self._local, "connection", None)
+        cached = self._cached()
         if cached is not None and cached[0] == key:
             return cached[1]
         if cached is not None and cached[0][2] != key[2]:
@@ -132,7 +140,7 @@ class DirectDownloader:
         return connection
 
     def _drop(self) -> None:
-        cached = getattr(self._local, "connection", None)
+        cached = self._cached()
         if cached is not None:
             cached[1].close()
             self._local.connection = None

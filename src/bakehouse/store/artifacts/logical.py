@@ -21,12 +21,12 @@ from bakehouse.errors import InvalidParameterError
 from bakehouse.store.artifacts import get_artifact_repository
 from bakehouse.store.artifacts.base import ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.paths import append_to_uri, safe_relative_path
+from bakehouse.uri import uri_scheme
 
 
 def _tracking_store(tracking_uri: str | None) -> Any:
     uri = tracking_uri or settings.tracking_uri_from_env() or settings.default_tracking_uri()
-    scheme = urlparse(uri).scheme.split("+", 1)[0]
-    return plugins.tracking_stores.get(scheme)(uri)
+    return plugins.tracking_stores.get(uri_scheme(uri))(uri)
 
 
 def _split_logical(uri: str, scheme: str) -> list[str]:

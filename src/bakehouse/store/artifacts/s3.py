@@ -20,7 +20,7 @@ from bakehouse.errors import BakehouseError, InvalidParameterError, NotFoundErro
 from bakehouse.store.artifacts.base import ArtifactRepository, ChunkStream, ProgressCallback
 
 if TYPE_CHECKING:  # pragma: no cover
-    from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
+    from boto3.s3.transfer import TransferConfig
 
 #: Files at or above this size are uploaded/downloaded in parts.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -42,8 +42,8 @@ def _s3_client(
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            import boto3  # type: ignore[import-untyped]  # heavy: only when S3 is used
-            from botocore.config import Config  # type: ignore[import-untyped]
+            import boto3  # heavy: only when S3 is used
+            from botocore.config import Config
 
             config = Config(
                 s3={"addressing_style": addressing_style or "auto"},
@@ -105,6 +105,10 @@ class S3ArtifactRepository(ArtifactRepository):
     @property
     def client(self) -> Any:
         return _s3_client(self.endpoint_url, self.addressing_style, self.verify, self.region)
+
+    def check_reachable(self) -> None:
+        """One listing of at most one key: fails if the endpoint, the bucket or the credentials do not work."""
+        self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._dir_prefix(""), MaxKeys=1)
 
     def _key(self, path: str) -> str:
         if not path:

@@ -54,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
+from bakehouse.entities import LifecycleStage
 from bakehouse.entities.lifecycle import ViewType
 from bakehouse.errors import InvalidParameterError
 from bakehouse.store.db import schema as s
@@ -67,6 +68,7 @@ from bakehouse.store.search import (
     Comparison,
     Node,
     OrderKey,
+    Value,
     comparisons,
     parse_filter,
     parse_logged_model_order_by,
@@ -273,6 +275,20 @@ def _paged(query: Select[Any], offset: int, limit: int | None) -> Select[Any]:
     return query
 
 
+def _number(value: Value) -> float:
+    """A metric comparison's value: the parser only lets numbers through."""
+    if isinstance(value, tuple) or value is None:
+        raise InvalidParameterError(f"Expected a number to compare a metric with, got {value!r}")
+    return float(value)
+
+
+def _listed(value: Value) -> tuple[str, ...]:
+    """An IN comparison's values: the parser always gives a tuple."""
+    if not isinstance(value, tuple):
+        raise InvalidParameterError(f"Expected a list of values for IN, got {value!r}")
+    return value
+
+
 def _int_ids(values: Iterable[Any], what: str = "experiment id") -> list[int]:
     out = []
     for v in values:
@@ -306,7 +322,7 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
         return exists().where(
             lm.c.run_uuid == runs.c.run_uuid,
             lm.c.key == c.key,
-            _number_condition(lm.c.value, lm.c.value_kind, c.op, float(c.value)),  # type: ignore[arg-type]
+            _number_condition(lm.c.value, lm.c.value_kind, c.op, _number(c.value)),
         )
     if c.kind in (PARAM, TAG):
         table = (s.params if c.kind == PARAM else s.tags).alias()
@@ -401,7 +417,7 @@ def _experiment_leaf(c: Comparison) -> ColumnElement[bool]:
             if c.op in ("LIKE", "ILIKE"):
                 return _compare(cast(column, String()), c.op, c.value)
             if c.op in ("IN", "NOT IN"):
-                return _compare(column, c.op, _int_ids(c.value))  # type: ignore[arg-type]
+                return _compare(column, c.op, _int_ids(_listed(c.value)))
             return _compare(column, c.op, _int_ids([c.value])[0])
         return _compare(column, c.op, c.value)
     if c.kind == TAG:
@@ -602,7 +618,7 @@ def build_logged_model_search(
             return exists().where(
                 m.c.model_id == lm.c.model_id,
                 m.c.metric_name == c.key,
-                _number_condition(m.c.metric_value, m.c.value_kind, c.op, float(c.value)),  # type: ignore[arg-type]
+                _number_condition(m.c.metric_value, m.c.value_kind, c.op, _number(c.value)),
                 *_dataset_match(m, datasets),
             )
         if c.kind == PARAM:
@@ -621,7 +637,7 @@ def build_logged_model_search(
 
     where: list[ColumnElement[bool]] = [
         lm.c.experiment_id.in_(ids),
-        lm.c.lifecycle_stage != "deleted",
+        lm.c.lifecycle_stage != LifecycleStage.DELETED.value,
     ]
     if tree is not None:
         where.append(_Compiler(leaf)(tree))

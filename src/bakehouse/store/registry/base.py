@@ -7,10 +7,10 @@ plain ``dict[str, str]``. ``user_id`` arguments feed the audit trail ("who moved
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-from bakehouse.entities import ModelVersion, PagedList, RegisteredModel, RegistryEvent
+from bakehouse.entities import LoggedModel, ModelVersion, PagedList, RegisteredModel, RegistryEvent
 
 #: MLflow's search limits for the registry.
 REGISTERED_MODELS_MAX_RESULTS_DEFAULT = 100
@@ -112,3 +112,19 @@ class RegistryStore(Protocol):
     def get_registry_history(
         self, name: str, max_results: int = HISTORY_MAX_RESULTS_DEFAULT
     ) -> list[RegistryEvent]: ...
+
+
+@runtime_checkable
+class ResolvesLoggedModels(Protocol):
+    """A registry store that can look up a logged model in another (tracking) store: a version registered
+    from ``models:/<model_id>`` takes its run and files from that logged model (the SQL registry store)."""
+
+    #: ``resolver(model_id) -> LoggedModel``, None until someone links a tracking store
+    logged_model_resolver: Callable[[str], LoggedModel] | None
+
+
+def link_logged_models(registry: RegistryStore, resolve: Callable[[str], LoggedModel]) -> None:
+    """Let ``registry`` resolve logged models through ``resolve`` (usually a tracking store's
+    ``get_logged_model``), unless it already can or does not need to."""
+    if isinstance(registry, ResolvesLoggedModels) and registry.logged_model_resolver is None:
+        registry.logged_model_resolver = resolve

@@ -10,9 +10,6 @@ delivery the change causes (``store/webhooks/sql.py``): only committed changes a
 
 from __future__ import annotations
 
-import base64
-import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +17,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bakehouse.clock import now_ms
 from bakehouse.entities import (
+    LoggedModel,
     ModelVersion,
     PagedList,
     RegisteredModel,
@@ -41,6 +40,7 @@ from bakehouse.store.db.schema import (
     registry_events,
 )
 from bakehouse.store.db.transactions import write_transaction
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.registry.base import (
     HISTORY_MAX_RESULTS_DEFAULT,
     MODEL_VERSIONS_MAX_RESULTS_DEFAULT,
@@ -67,26 +67,6 @@ rm, mv = registered_models, model_versions
 rmt, mvt, rma, ev = registered_model_tags, model_version_tags, registered_model_aliases, registry_events
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
-def _encode_token(offset: int) -> str:
-    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = int(json.loads(base64.b64decode(token))["offset"])
-    except Exception:  # noqa: BLE001 - any malformed token is the caller's error
-        raise InvalidParameterError(f"Invalid page token '{token}'.") from None
-    if offset < 0:
-        raise InvalidParameterError(f"Invalid page token '{token}'.")
-    return offset
-
-
 def _model_not_found(name: str) -> NotFoundError:
     return NotFoundError(f"Registered Model with name={name} not found")
 
@@ -101,7 +81,7 @@ class SqlRegistryStore:
     def __init__(
         self,
         engine: Engine,
-        logged_model_resolver: Callable[[str], Any] | None = None,
+        logged_model_resolver: Callable[[str], LoggedModel] | None = None,
     ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
@@ -183,7 +163,7 @@ class SqlRegistryStore:
             insert(ev).values(
                 name=name,
                 kind=kind,
-                timestamp=timestamp or _now(),
+                timestamp=timestamp or now_ms(),
                 user_id=user_id,
                 alias=alias,
                 version=version,
@@ -289,7 +269,7 @@ class SqlRegistryStore:
         validate_description(description)
         for key, value in (tags or {}).items():
             validate_tag(key, value)
-        now = _now()
+        now = now_ms()
         try:
             with self._write() as conn:
                 conn.execute(
@@ -316,7 +296,7 @@ class SqlRegistryStore:
     ) -> RegisteredModel:
         validate_model_name(name)
         validate_model_name(new_name, "new_name")
-        now = _now()
+        now = now_ms()
         try:
             with self._write() as conn:
                 self._require_model(conn, name, lock=True)
@@ -341,7 +321,9 @@ class SqlRegistryStore:
         with self._write() as conn:
             self._require_model(conn, name)
             conn.execute(
-                update(rm).where(rm.c.name == name).values(description=description, last_updated_time=_now())
+                update(rm)
+                .where(rm.c.name == name)
+                .values(description=description, last_updated_time=now_ms())
             )
         return self.get_registered_model(name)
 
@@ -369,14 +351,14 @@ class SqlRegistryStore:
         if max_results is None:
             max_results = REGISTERED_MODELS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, REGISTERED_MODELS_MAX_RESULTS_THRESHOLD)
-        offset = _decode_token(page_token)
+        offset = decode_page_token(page_token)
         query = build_registered_model_search(filter_string, order_by, offset, max_results + 1)
         with self._read() as conn:
             names = [r[0] for r in conn.execute(query)]
             by_name = {r.name: r for r in conn.execute(select(rm).where(rm.c.name.in_(names[:max_results])))}
             rows = [by_name[n] for n in names[:max_results] if n in by_name]
             models = self._models_from_rows(conn, rows)
-        token = _encode_token(offset + max_results) if len(names) > max_results else ""
+        token = encode_page_token(offset + max_results) if len(names) > max_results else ""
         return PagedList(models, token)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
@@ -432,7 +414,7 @@ class SqlRegistryStore:
         for key, value in (tags or {}).items():
             validate_tag(key, value)
         storage_location, run_id, model_id = self._resolve_source(source, run_id, model_id)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             bumped = conn.execute(
                 update(rm)
@@ -510,7 +492,7 @@ class SqlRegistryStore:
         validate_model_name(name)
         number = validate_version(version)
         validate_description(description)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             self._require_version(conn, name, number)
             if description is not None:
@@ -538,7 +520,7 @@ class SqlRegistryStore:
                 "Model version transition cannot archive existing model versions because "
                 f"'{stage}' is not an Active stage. Valid stages are {list(ACTIVE_STAGES)}"
             )
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             current = self._require_version(conn, name, number, lock=True)
             if archive_existing_versions:
@@ -591,7 +573,7 @@ class SqlRegistryStore:
         """Drops the version, its tags and every alias pointing at it (each recorded in the trail)."""
         validate_model_name(name)
         number = validate_version(version)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             self._require_version(conn, name, number, lock=True)
             for alias in (
@@ -639,7 +621,7 @@ class SqlRegistryStore:
         if max_results is None:
             max_results = MODEL_VERSIONS_MAX_RESULTS_DEFAULT
         validate_max_results(max_results, MODEL_VERSIONS_MAX_RESULTS_THRESHOLD)
-        offset = _decode_token(page_token)
+        offset = decode_page_token(page_token)
         query = build_model_version_search(filter_string, order_by, offset, max_results + 1)
         with self._read() as conn:
             keys = [(r[0], int(r[1])) for r in conn.execute(query)]
@@ -650,7 +632,7 @@ class SqlRegistryStore:
                     by_key[(r.name, r.version)] = r
             rows = [by_key[k] for k in page if k in by_key]
             versions = self._versions_from_rows(conn, rows)
-        token = _encode_token(offset + max_results) if len(keys) > max_results else ""
+        token = encode_page_token(offset + max_results) if len(keys) > max_results else ""
         return PagedList(versions, token)
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
@@ -685,7 +667,7 @@ class SqlRegistryStore:
         validate_alias(alias)
         validate_alias_not_reserved(alias)
         number = validate_version(version)
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             self._require_model(conn, name, lock=True)
             self._require_version(conn, name, number)

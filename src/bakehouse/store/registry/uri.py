@@ -11,11 +11,12 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 from bakehouse import plugins, settings
 from bakehouse.entities import ModelVersion, Stage
 from bakehouse.errors import InvalidParameterError, NotFoundError
+from bakehouse.store.registry.base import RegistryStore
+from bakehouse.uri import uri_scheme
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def parse_models_uri(uri: str) -> ParsedModelsUri:
     return ParsedModelsUri(model_id=parts[0])
 
 
-def resolve_model_version(registry_store: Any, uri: str) -> ModelVersion:
+def resolve_model_version(registry_store: RegistryStore, uri: str) -> ModelVersion:
     """The registered model version a ``models:/name/...`` URI points at right now."""
     parsed = parse_models_uri(uri)
     if parsed.model_id is not None:
@@ -131,8 +132,7 @@ def registry_store_for(registry_uri: str | None = None, tracking_uri: str | None
         or settings.tracking_uri_from_env()
         or settings.default_tracking_uri()
     )
-    scheme = urlparse(uri).scheme.split("+", 1)[0]
-    return plugins.registry_stores.get(scheme)(uri)
+    return plugins.registry_stores.get(uri_scheme(uri))(uri)
 
 
 def resolve_registered_models_uri(
@@ -146,5 +146,5 @@ def resolve_registered_models_uri(
     store = registry_store if registry_store is not None else registry_store_for(registry_uri, tracking_uri)
     if tracking_store is None and parse_models_uri(uri).model_id is not None:
         t_uri = tracking_uri or settings.tracking_uri_from_env() or settings.default_tracking_uri()
-        tracking_store = plugins.tracking_stores.get(urlparse(t_uri).scheme.split("+", 1)[0])(t_uri)
+        tracking_store = plugins.tracking_stores.get(uri_scheme(t_uri))(t_uri)
     return resolve_models_uri(uri, store, tracking_store)

@@ -29,6 +29,7 @@ from bakehouse.store.tracking.base import (
     LOGGED_MODELS_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_DEFAULT,
 )
+from bakehouse.store.tracking.rest_traces import RestTracesMixin
 from bakehouse.wire import json as wj
 from bakehouse.wire.tracking import BY_NAME
 from bakehouse.wire.transport import HttpTransport, quote_path
@@ -46,9 +47,11 @@ def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metric_body(m: Metric) -> dict[str, Any]:
-    value = m.value
-    if not (type(value) is float and -math.inf < value < math.inf):  # the usual case skips a call per point
-        value = wj.float_to_json(value)
+    value: float | str = m.value
+    if not (
+        type(m.value) is float and -math.inf < m.value < math.inf
+    ):  # the usual case skips a call per point
+        value = wj.float_to_json(m.value)
     body: dict[str, Any] = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if m.dataset_name is not None:
         body["dataset_name"] = m.dataset_name
@@ -59,7 +62,7 @@ def _metric_body(m: Metric) -> dict[str, Any]:
     return body
 
 
-class RestTrackingStore:
+class RestTrackingStore(RestTracesMixin):
     """Implements :class:`bakehouse.store.tracking.base.TrackingStore` by calling a tracking server."""
 
     def __init__(self, transport: HttpTransport, artifact_uri: str | None = None) -> None:

@@ -41,7 +41,7 @@ from bakehouse.store.db.schema import (
     webhooks,
 )
 from bakehouse.store.db.transactions import write_transaction
-from bakehouse.store.search import decode_page_token, encode_page_token
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.webhooks import payloads
 from bakehouse.store.webhooks.targets import TargetPolicy, check_url
 from bakehouse.store.webhooks.validation import (

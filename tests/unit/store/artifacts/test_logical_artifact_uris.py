@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bakehouse.errors import InvalidParameterError, NotFoundError
-from bakehouse.store.artifacts import artifact_uri_scheme, get_artifact_repository
+from bakehouse.store.artifacts import get_artifact_repository
 from bakehouse.store.artifacts.http import HttpArtifactRepository, ProxyArtifactRepository
 from bakehouse.store.artifacts.local import LocalArtifactRepository
 from bakehouse.store.artifacts.logical import (
@@ -18,6 +18,7 @@ from bakehouse.store.artifacts.logical import (
     resolve_runs_uri,
 )
 from bakehouse.store.artifacts.s3 import S3ArtifactRepository
+from bakehouse.uri import uri_scheme
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def test_runs_uri_through_the_tracking_uri(tracking: tuple[str, Any]) -> None:
 
 def test_schemes_map_to_repositories(tmp_path: Path) -> None:
     assert [
-        artifact_uri_scheme(u) for u in ("/a", "rel/a", "C:\\x", "file:///a", "S3://b", "mlflow-artifacts:/x")
+        uri_scheme(u) for u in ("/a", "rel/a", "C:\\x", "file:///a", "S3://b", "mlflow-artifacts:/x")
     ] == ["", "", "", "file", "s3", "mlflow-artifacts"]
     assert isinstance(get_artifact_repository(str(tmp_path)), LocalArtifactRepository)
     assert isinstance(

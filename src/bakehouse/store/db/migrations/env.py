@@ -6,8 +6,13 @@ everywhere.
 
 from __future__ import annotations
 
-from alembic import context
+from collections.abc import Collection, Mapping
+from typing import Any
 
+from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+
+from bakehouse.errors import InvalidParameterError
 from bakehouse.store.db.schema import metadata
 
 config = context.config
@@ -15,7 +20,9 @@ connection = config.attributes.get("connection")
 progress = config.attributes.get("progress")
 
 
-def _on_version_apply(ctx, step, heads, run_args):  # type: ignore[no-untyped-def]
+def _on_version_apply(
+    ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
+) -> None:
     if progress:
         progress(f"Applied migration {step.up_revision_id}")
 
@@ -23,7 +30,10 @@ def _on_version_apply(ctx, step, heads, run_args):  # type: ignore[no-untyped-de
 if connection is None:
     from sqlalchemy import create_engine
 
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise InvalidParameterError("No database to migrate: set sqlalchemy.url in the Alembic configuration")
+    engine = create_engine(url)
     with engine.begin() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
         context.run_migrations()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,15 +12,7 @@ from sqlalchemy import Connection, Engine
 from bakehouse.errors import InvalidParameterError
 from bakehouse.store.db.engine import ensure_schema, get_engine, is_sqlite
 from bakehouse.store.db.transactions import write_transaction
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def is_local_uri(uri: str) -> bool:
-    scheme = urlparse(uri).scheme
-    return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+from bakehouse.uri import is_local_uri
 
 
 def local_path_of(uri: str) -> Path:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bakehouse.entities import Experiment, PagedList, ViewType
+from bakehouse.clock import now_ms
+from bakehouse.entities import Experiment, LifecycleStage, PagedList, ViewType
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.db.transactions import inserted_id
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
-from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
+from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.validation import (
     validate_experiment_name,
     validate_key,
@@ -64,12 +68,12 @@ class ExperimentsMixin:
                     s.experiments.insert().values(
                         name=name,
                         artifact_location=location,
-                        lifecycle_stage="active",
+                        lifecycle_stage=LifecycleStage.ACTIVE.value,
                         creation_time=now,
                         last_update_time=now,
                     )
                 )
-                experiment_id = int(result.inserted_primary_key[0])
+                experiment_id = inserted_id(result)
                 if location is None:
                     conn.execute(
                         update(s.experiments)
@@ -95,38 +99,42 @@ class ExperimentsMixin:
         now = now_ms()
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "active":
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise NotFoundError(  # MLflow's code: only an active experiment can be found to delete
                     f"No active experiment with id={experiment_id} exists: it is already deleted"
                 )
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == eid)
-                .values(lifecycle_stage="deleted", last_update_time=now, deleted_time=now)
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, last_update_time=now, deleted_time=now)
             )
             conn.execute(
                 update(s.runs)
-                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == "active")
-                .values(lifecycle_stage="deleted", deleted_time=now)
+                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == LifecycleStage.ACTIVE.value)
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=now)
             )
 
     def restore_experiment(self, experiment_id: str) -> None:
         eid = parse_experiment_id(experiment_id)
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "deleted":
+            if row.lifecycle_stage != LifecycleStage.DELETED.value:
                 raise NotFoundError(  # MLflow's code: only a deleted experiment can be found to restore
                     f"No deleted experiment with id={experiment_id} exists: it is active"
                 )
             conn.execute(
                 update(s.experiments)
                 .where(s.experiments.c.experiment_id == eid)
-                .values(lifecycle_stage="active", last_update_time=now_ms(), deleted_time=None)
+                .values(
+                    lifecycle_stage=LifecycleStage.ACTIVE.value, last_update_time=now_ms(), deleted_time=None
+                )
             )
             conn.execute(
                 update(s.runs)
-                .where(s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == "deleted")
-                .values(lifecycle_stage="active", deleted_time=None)
+                .where(
+                    s.runs.c.experiment_id == eid, s.runs.c.lifecycle_stage == LifecycleStage.DELETED.value
+                )
+                .values(lifecycle_stage=LifecycleStage.ACTIVE.value, deleted_time=None)
             )
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
@@ -135,7 +143,7 @@ class ExperimentsMixin:
         try:
             with self.db.write() as conn:
                 row = self._experiment_row(conn, eid)
-                if row.lifecycle_stage != "active":
+                if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                     raise InvalidParameterError("Cannot rename a non-active experiment.")
                 clash = conn.execute(
                     select(s.experiments.c.experiment_id).where(
@@ -160,7 +168,7 @@ class ExperimentsMixin:
 
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "active":
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterError(
                     f"The experiment {experiment_id} must be in the 'active' state. "
                     f"Current state is {row.lifecycle_stage}."
@@ -171,7 +179,7 @@ class ExperimentsMixin:
         eid = parse_experiment_id(experiment_id)
         with self.db.write() as conn:
             row = self._experiment_row(conn, eid)
-            if row.lifecycle_stage != "active":
+            if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterError(f"The experiment {experiment_id} must be in the 'active' state.")
             result = conn.execute(
                 delete(s.experiment_tags).where(
@@ -185,7 +193,7 @@ class ExperimentsMixin:
     def get_experiment(self, experiment_id: str) -> Experiment:
         eid = parse_experiment_id(experiment_id)
         with self.db.read() as conn:
-            return self._load_experiments(conn, [eid])[0]
+            return load_experiments(conn, [eid], self.db.default_artifact_root)[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self.db.read() as conn:
@@ -194,7 +202,7 @@ class ExperimentsMixin:
             ).first()
             if row is None:
                 return None
-            return self._load_experiments(conn, [row[0]])[0]
+            return load_experiments(conn, [row[0]], self.db.default_artifact_root)[0]
 
     def search_experiments(
         self,
@@ -205,7 +213,6 @@ class ExperimentsMixin:
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         from bakehouse.store.db.filters import build_experiment_search
-        from bakehouse.store.search import decode_page_token, encode_page_token
 
         validate_max_results(max_results, SEARCH_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token) if page_token else 0
@@ -216,45 +223,47 @@ class ExperimentsMixin:
             ids = [row[0] for row in conn.execute(query)]
             has_more = len(ids) > max_results
             ids = ids[:max_results]
-            experiments = self._load_experiments(conn, ids) if ids else []
+            experiments = load_experiments(conn, ids, self.db.default_artifact_root) if ids else []
         token = encode_page_token(offset + max_results) if has_more else None
         return PagedList(experiments, token)
 
     # ----------------------------------------------------------------------------------- helpers
-    def _experiment_row(self, conn: Connection, eid: int):  # type: ignore[no-untyped-def]
+    def _experiment_row(self, conn: Connection, eid: int) -> Row[Any]:
         row = conn.execute(select(s.experiments).where(s.experiments.c.experiment_id == eid)).first()
         if row is None:
             raise NotFoundError(f"No Experiment with id={eid} exists")
         return row
 
-    def _load_experiments(self, conn: Connection, ids: Sequence[int]) -> list[Experiment]:
-        rows = {
-            r.experiment_id: r
-            for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
-        }
-        missing = [i for i in ids if i not in rows]
-        if missing:
-            raise NotFoundError(f"No Experiment with id={missing[0]} exists")
-        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-        for t in conn.execute(
-            select(
-                s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value
-            ).where(s.experiment_tags.c.experiment_id.in_(ids))
-        ):
-            tags[t.experiment_id][t.key] = t.value
-        out = []
-        for i in ids:
-            r = rows[i]
-            location = r.artifact_location or append_to_uri(self.db.default_artifact_root, str(i))
-            out.append(
-                Experiment(
-                    experiment_id=str(i),
-                    name=r.name,
-                    artifact_location=location,
-                    lifecycle_stage=r.lifecycle_stage,
-                    creation_time=r.creation_time,
-                    last_update_time=r.last_update_time,
-                    tags=tags[i],
-                )
+
+def load_experiments(conn: Connection, ids: Sequence[int], default_artifact_root: str) -> list[Experiment]:
+    """Experiments by id, with their tags, in the order asked; one missing id is a NotFoundError."""
+    rows = {
+        r.experiment_id: r
+        for r in conn.execute(select(s.experiments).where(s.experiments.c.experiment_id.in_(ids)))
+    }
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise NotFoundError(f"No Experiment with id={missing[0]} exists")
+    tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+    for t in conn.execute(
+        select(s.experiment_tags.c.experiment_id, s.experiment_tags.c.key, s.experiment_tags.c.value).where(
+            s.experiment_tags.c.experiment_id.in_(ids)
+        )
+    ):
+        tags[t.experiment_id][t.key] = t.value
+    out = []
+    for i in ids:
+        r = rows[i]
+        location = r.artifact_location or append_to_uri(default_artifact_root, str(i))
+        out.append(
+            Experiment(
+                experiment_id=str(i),
+                name=r.name,
+                artifact_location=location,
+                lifecycle_stage=r.lifecycle_stage,
+                creation_time=r.creation_time,
+                last_update_time=r.last_update_time,
+                tags=tags[i],
             )
-        return out
+        )
+    return out

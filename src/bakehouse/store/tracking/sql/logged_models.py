@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from bakehouse.entities import LoggedModel, LoggedModelStatus, Metric, PagedList
+from bakehouse.clock import now_ms
+from bakehouse.entities import LifecycleStage, LoggedModel, LoggedModelStatus, Metric, PagedList
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
-from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
+from bakehouse.store.page_token import decode_page_token, encode_page_token
+from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.tracking.sql.dialect import upsert
-from bakehouse.store.tracking.sql.experiments import parse_experiment_id
+from bakehouse.store.tracking.sql.experiments import load_experiments, parse_experiment_id
 from bakehouse.store.validation import (
     decode_metric_value,
     validate_bounded_string,
@@ -76,8 +78,8 @@ class LoggedModelsMixin:
         model_id = "m-" + uuid.uuid4().hex
         now = now_ms()
         with self.db.write() as conn:
-            experiment = self._load_experiments(conn, [eid])[0]  # type: ignore[attr-defined]
-            if experiment.lifecycle_stage != "active":
+            experiment = load_experiments(conn, [eid], self.db.default_artifact_root)[0]
+            if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterError(f"The experiment {experiment_id} must be in the 'active' state.")
             if source_run_id:
                 run = conn.execute(
@@ -95,7 +97,7 @@ class LoggedModelsMixin:
                     creation_timestamp_ms=now,
                     last_updated_timestamp_ms=now,
                     status=LoggedModelStatus.PENDING.value,
-                    lifecycle_stage="active",
+                    lifecycle_stage=LifecycleStage.ACTIVE.value,
                     model_type=model_type,
                     source_run_id=source_run_id,
                     status_message=None,
@@ -117,7 +119,7 @@ class LoggedModelsMixin:
     def get_logged_model(self, model_id: str) -> LoggedModel:
         with self.db.read() as conn:
             models = self._load_logged_models(conn, [model_id])
-        if not models or models[0].lifecycle_stage != "active":
+        if not models or models[0].lifecycle_stage != LifecycleStage.ACTIVE.value:
             raise NotFoundError(f"Logged model with ID '{model_id}' not found.")
         return models[0]
 
@@ -138,7 +140,7 @@ class LoggedModelsMixin:
             conn.execute(
                 update(s.logged_models)
                 .where(s.logged_models.c.model_id == model_id)
-                .values(lifecycle_stage="deleted", last_updated_timestamp_ms=now_ms())
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, last_updated_timestamp_ms=now_ms())
             )
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
@@ -190,7 +192,6 @@ class LoggedModelsMixin:
         """``datasets`` ({dataset_name, dataset_digest?}, any of them) keeps models with a metric on one of
         those datasets, and makes ``metrics.`` comparisons count only points on them."""
         from bakehouse.store.db.filters import build_logged_model_search
-        from bakehouse.store.search import decode_page_token, encode_page_token
 
         validate_max_results(max_results, 50000)
         offset = decode_page_token(page_token) if page_token else 0
@@ -208,7 +209,7 @@ class LoggedModelsMixin:
     # ----------------------------------------------------------------------------------- helpers
     def _logged_model_row(self, conn: Connection, model_id: str) -> Any:
         row = conn.execute(select(s.logged_models).where(s.logged_models.c.model_id == model_id)).first()
-        if row is None or row.lifecycle_stage != "active":
+        if row is None or row.lifecycle_stage != LifecycleStage.ACTIVE.value:
             raise NotFoundError(f"Logged model with ID '{model_id}' not found.")
         return row
 

@@ -20,11 +20,11 @@ def marker(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def fetch_all(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, tuple(params))
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return cursor.fetchall()
     finally:
         cursor.close()
 
@@ -75,4 +75,4 @@ def columns(conn: Connection, *names: str) -> str:
 
 
 def quoted(conn: Connection, name: str) -> str:
-    return conn.dialect.identifier_preparer.quote(name)  # type: ignore[no-any-return]
+    return conn.dialect.identifier_preparer.quote(name)

@@ -8,16 +8,29 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select, update
 
-from bakehouse.entities import Metric, PagedList, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
+from bakehouse.clock import now_ms
+from bakehouse.entities import (
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.names import generate_run_name
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
 from bakehouse.store.tracking.sql import raw
-from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri, now_ms
+from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
-from bakehouse.store.tracking.sql.experiments import parse_experiment_id
+from bakehouse.store.tracking.sql.experiments import load_experiments, parse_experiment_id
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
 from bakehouse.store.validation import (
     MAX_MODEL_ID_LENGTH,
@@ -92,8 +105,8 @@ class RunsMixin:
         run_id = uuid.uuid4().hex
         start_time = now_ms() if start_time is None else int(start_time)
         with self.db.write() as conn:
-            experiment = self._load_experiments(conn, [eid])[0]  # type: ignore[attr-defined]
-            if experiment.lifecycle_stage != "active":
+            experiment = load_experiments(conn, [eid], self.db.default_artifact_root)[0]
+            if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterError(
                     f"The experiment {experiment_id} must be in the 'active' state. "
                     f"Current state is {experiment.lifecycle_stage}."
@@ -113,7 +126,7 @@ class RunsMixin:
                 "end_time": None,
                 "deleted_time": None,
                 "source_version": (tag_map.get("mlflow.source.git.commit") or "")[:50],
-                "lifecycle_stage": "active",
+                "lifecycle_stage": LifecycleStage.ACTIVE.value,
                 "artifact_uri": artifact_uri,
                 "experiment_id": eid,
             }
@@ -130,7 +143,7 @@ class RunsMixin:
             start_time,
             None,
             artifact_uri,
-            "active",
+            LifecycleStage.ACTIVE.value,
         )
         return Run(info=info, data=RunData(tags=dict(tag_map)))
 
@@ -176,7 +189,7 @@ class RunsMixin:
             conn.execute(
                 update(s.runs)
                 .where(s.runs.c.run_uuid == run_id)
-                .values(lifecycle_stage="deleted", deleted_time=now_ms())
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=now_ms())
             )
 
     def restore_run(self, run_id: str) -> None:
@@ -185,7 +198,7 @@ class RunsMixin:
             conn.execute(
                 update(s.runs)
                 .where(s.runs.c.run_uuid == run_id)
-                .values(lifecycle_stage="active", deleted_time=None)
+                .values(lifecycle_stage=LifecycleStage.ACTIVE.value, deleted_time=None)
             )
 
     # -------------------------------------------------------------------------------------- logging
@@ -339,8 +352,6 @@ class RunsMixin:
         The server answers ``get-history`` from these directly: building 100,000 Metric objects only to
         turn them into JSON would double its work.
         """
-        from bakehouse.store.search import decode_page_token, encode_page_token
-
         offset = decode_page_token(page_token) if page_token else 0
         if max_results is not None:
             validate_max_results(max_results, 10**9)
@@ -417,7 +428,6 @@ class RunsMixin:
         page_token: str | None = None,
     ) -> PagedList[Run]:
         from bakehouse.store.db.filters import build_run_search
-        from bakehouse.store.search import decode_page_token, encode_page_token
 
         validate_max_results(max_results, SEARCH_MAX_RESULTS_THRESHOLD)
         offset = decode_page_token(page_token) if page_token else 0
@@ -537,7 +547,7 @@ class RunsMixin:
 
     # ---------------------------------------------------------------------------------------- gc
     def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]:
-        conditions = [s.runs.c.lifecycle_stage == "deleted"]
+        conditions = [s.runs.c.lifecycle_stage == LifecycleStage.DELETED.value]
         if older_than_ms is not None:
             conditions.append(s.runs.c.deleted_time <= now_ms() - older_than_ms)
         with self.db.read() as conn:
@@ -564,6 +574,7 @@ class RunsMixin:
         if input_ids:
             conn.execute(delete(s.input_tags).where(s.input_tags.c.input_uuid.in_(input_ids)))
             conn.execute(delete(s.inputs).where(s.inputs.c.input_uuid.in_(input_ids)))
+        conn.execute(delete(s.trace_run_links).where(s.trace_run_links.c.run_id.in_(run_ids)))
         conn.execute(delete(s.runs).where(s.runs.c.run_uuid.in_(run_ids)))
 
     # ----------------------------------------------------------------------------------- helpers
@@ -577,7 +588,7 @@ class RunsMixin:
 
     @staticmethod
     def _check_active(row: Any) -> None:
-        if row.lifecycle_stage != "active":
+        if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
             raise InvalidParameterError(
                 f"The run {row.run_uuid} must be in the 'active' state. Current state is {row.lifecycle_stage}."
             )

@@ -1,15 +1,15 @@
 """registry webhooks: subscriptions, and the outbox that doubles as the delivery log
 
-Revision ID: 0005_webhooks
-Revises: 0004_metrics_clustered
+Revision ID: 0008_webhooks
+Revises: 0006_traces
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "0005_webhooks"
-down_revision = "0004_metrics_clustered"
+revision = "0008_webhooks"
+down_revision = "0006_traces"
 branch_labels = None
 depends_on = None
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # matplotlib loads only when a plot is drawn
+    from matplotlib.typing import RcKeyType
 
 logger = logging.getLogger(__name__)
 
 #: MLflow's figure settings for these plots
-_RC = {"savefig.dpi": 175, "figure.autolayout": True, "font.size": 8}
+_RC: dict[RcKeyType, Any] = {"savefig.dpi": 175, "figure.autolayout": True, "font.size": 8}
 
 
 def _labels(estimator: Any, y: Any) -> list[Any]:

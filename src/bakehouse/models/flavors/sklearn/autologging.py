@@ -19,13 +19,14 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from numbers import Number
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 from bakehouse import plugins
-from bakehouse import sklearn_post_training as post
+from bakehouse.clock import now_ms
 from bakehouse.errors import InvalidParameterError
+from bakehouse.models.flavors.sklearn import post_training as post
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def autolog(
     started (tag ``mlflow.autologging=sklearn`` plus ``extra_tags``) and ended FINISHED, or FAILED if fit raises.
     With ``log_post_training_metrics``, scoring the model afterwards (``model.score(X_test, y_test)``, or a
     ``sklearn.metrics`` function on its predictions) logs to the same run as MLflow does (see
-    ``sklearn_post_training``), and the data predicted on is logged as an "eval" dataset.
+    ``post_training``), and the data predicted on is logged as an "eval" dataset.
 
     Differences from MLflow, on purpose:
     - ``serialization_format`` defaults to skops (loads without pickle); ``None`` means skops, falling back
@@ -539,7 +540,7 @@ def training_metrics(
             takes_weight = "sample_weight" in inspect.signature(estimator.score).parameters
             score_args = (X, y, sample_weight) if takes_weight else (X, y)
             metrics[TRAINING_PREFIX + "score"] = estimator.score(*score_args)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a score that fails is left out, as MLflow does
             _warn(
                 config,
                 "%s failed. The 'training_score' metric will not be recorded. Scoring error: %s",
@@ -642,7 +643,6 @@ def _best_params(estimator: Any) -> dict[str, Any]:
 def _log_metrics(
     run: Any, run_id: str, metrics: dict[str, float], dataset: Any, model_id: str | None
 ) -> None:
-    from bakehouse.client.client import now_ms
     from bakehouse.entities import Metric
 
     if not metrics:
@@ -757,7 +757,7 @@ def _log_classifier_plots(
     if importlib.util.find_spec("matplotlib") is None:
         _warn(config, "matplotlib is not installed: the classifier plots are not logged.")
         return
-    from bakehouse.sklearn_plots import classifier_plots
+    from bakehouse.models.flavors.sklearn.plots import classifier_plots
 
     with tempfile.TemporaryDirectory(prefix="bakehouse-plots-") as tmp:
         try:
@@ -829,7 +829,7 @@ def _log_search(
             path = Path(tmp) / "cv_results.csv"
             pd.DataFrame.from_dict(estimator.cv_results_).to_csv(path, index=False)
             run.client.log_artifact(run_id, path)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the run is complete without the table
         _warn(config, "Failed to log parameter search results as an artifact. Exception: %s", exc)
 
 
@@ -845,7 +845,6 @@ def _log_child_runs(
     ``cv_results_``: the seed's params updated with the candidate's, and its aggregate CV numbers."""
     import pandas as pd
 
-    from bakehouse.client.client import now_ms
     from bakehouse.client.system_tags import default_tags
     from bakehouse.entities import Param
 
@@ -879,11 +878,11 @@ def _log_child_runs(
         params = base_params | dict(candidate)
         client.log_batch(child_id, params=[Param(str(k), str(v)) for k, v in params.items()])
         metrics = {
-            str(k): v
+            str(k): float(v)
             for k, v in row.items()
-            if not str(k).startswith(("param", "split")) and isinstance(v, Number) and not isinstance(v, bool)
+            if not str(k).startswith(("param", "split")) and isinstance(v, Real) and not isinstance(v, bool)
         }
-        matches_best = bool(best_params) and candidate.items() <= best_params.items()
+        matches_best = bool(best_params and candidate.items() <= best_params.items())
         _log_metrics(parent, child_id, metrics, dataset, best_model_id if matches_best else None)
         if inputs:
             client.log_inputs(child_id, inputs)

@@ -210,7 +210,7 @@ def patched_score(original: Callable[..., Any]) -> Callable[..., Any]:
                     f"{type(self).__name__}.{original.__name__}", original, args, kwargs, True, caller
                 )
                 _log(run_id, model_id, name, _dataset_name(run_id, data, caller), value, command)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - never break the user's score()
             logger.warning("Post-training metrics: could not log %s.score: %s", type(self).__name__, exc)
         return value
 
@@ -237,7 +237,7 @@ def patched_metric(original: Callable[..., Any]) -> Callable[..., Any]:
                 dataset, run_id, model_id = owner
                 command = _call_command(original.__name__, original, args, kwargs, False, sys._getframe(1))
                 _log(run_id, model_id, original.__name__, dataset, value, command)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - never break the user's metric call
             logger.warning("Post-training metrics: could not log %s: %s", original.__name__, exc)
         return value
 
