@@ -42,6 +42,9 @@ class Endpoint:
     summary: str = ""
     extra_methods: tuple[str, ...] = field(default_factory=tuple)  # e.g. search accepts GET and POST
     root: bool = False  # mounted at ``path`` under the server root, not under /api/<version>
+    #: a short call (one small read, or one write transaction) that the server may run on its event loop
+    #: when the store allows it (``answers_inline``), sparing two thread hand-offs per request
+    inline: bool = False
 
     @property
     def methods(self) -> tuple[str, ...]:
