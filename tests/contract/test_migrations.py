@@ -236,3 +236,59 @@ def test_traces_revision_downgrades_and_upgrades_again(empty_database: str) -> N
     assert db_engine.current_revision(engine) == SCHEMA_HEAD
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM trace_info").scalar() == 0
+
+
+def test_experiment_ids_widen_to_64_bits_and_back(empty_database: str) -> None:
+    """0007: MLflow file-store ids (random 63-bit integers) fit after the upgrade; rows survive both ways."""
+    from sqlalchemy import text
+
+    _upgrade_to(empty_database, "0006_traces")
+    engine = db_engine.get_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (7, 'small', 'active')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', 7, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "r" * 32},
+        )
+    db_engine.upgrade(empty_database)
+    big = 478401539429613433
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (:i, 'big', 'active')"
+            ),
+            {"i": big},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', :i, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "b" * 32, "i": big},
+        )
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert store.get_experiment(str(big)).name == "big"
+    assert store.get_run("b" * 32).info.experiment_id == str(big)
+    assert store.get_experiment(store.create_experiment("after")).name == "after"
+    from bakehouse.entities.trace import Span
+
+    trace_id = "tr-" + "c" * 32
+    store.log_spans(str(big), [Span(trace_id, "a" * 16, None, "root", 1, 2, "OK")])
+    assert store.get_trace(trace_id).info.experiment_id == str(big)
+    store.hard_delete_traces([trace_id])
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM runs WHERE experiment_id > 2147483647"))
+        conn.execute(text("DELETE FROM experiments WHERE experiment_id > 2147483647"))
+    _downgrade_to(empty_database, "0006_traces")
+    assert db_engine.current_revision(engine) == "0006_traces"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM experiments WHERE experiment_id = 7")).scalar() == "small"

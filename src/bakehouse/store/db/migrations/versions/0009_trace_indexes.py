@@ -6,14 +6,14 @@ without a sort or a visit to the wide ``trace_info`` rows; the second index does
 on the trace's status.
 
 Revision ID: 0009_trace_indexes
-Revises: 0006_traces
+Revises: 0007_experiment_ids_64bit
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_trace_indexes"
-down_revision = "0006_traces"
+down_revision = "0007_experiment_ids_64bit"
 branch_labels = None
 depends_on = None
 
