@@ -47,6 +47,9 @@ class Endpoint:
     #: then retry it after an answer that leaves in doubt whether it was processed (502/504, read timeout)
     idempotent: bool | None = None
     root: bool = False  # mounted at ``path`` under the server root, not under /api/<version>
+    #: a short call (one small read, or one write transaction) that the server may run on its event loop
+    #: when the store allows it (``answers_inline``), sparing two thread hand-offs per request
+    inline: bool = False
 
     @property
     def methods(self) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0008_webhooks"
+SCHEMA_HEAD = "0009_trace_indexes"
 
 metadata = MetaData()
 
@@ -247,6 +247,21 @@ trace_info = Table(
     # write to the trace: a search page is then one read of 100 documents instead of ~1,000 rows.
     Column("info_json", LongText, nullable=True),
     Index("index_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms"),
+)
+# search_traces' default order (newest first, then id) read straight off an index, with a status filter too
+# (0009_trace_indexes)
+Index(
+    "index_trace_info_experiment_time_id",
+    trace_info.c.experiment_id,
+    trace_info.c.timestamp_ms.desc(),
+    trace_info.c.request_id,
+)
+Index(
+    "index_trace_info_experiment_status_time_id",
+    trace_info.c.experiment_id,
+    trace_info.c.status,
+    trace_info.c.timestamp_ms.desc(),
+    trace_info.c.request_id,
 )
 
 trace_tags = Table(
