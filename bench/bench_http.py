@@ -98,7 +98,7 @@ def fml_binary() -> str | None:
     return None
 
 
-def start(name: str, workdir: Path) -> RunningServer:
+def start(name: str, workdir: Path, timeout: float = 120.0) -> RunningServer:
     port = free_port()
     db = f"sqlite:///{workdir / 'db.sqlite'}"
     art = str(workdir / "artifacts")
@@ -172,8 +172,8 @@ def start(name: str, workdir: Path) -> RunningServer:
                     break
         except OSError:
             time.sleep(0.01)
-        if time.perf_counter() - t0 > 120:
-            raise RuntimeError(f"{name} did not start in 120 s")
+        if time.perf_counter() - t0 > timeout:
+            raise RuntimeError(f"{name} did not start in {timeout:.0f} s")
     return RunningServer(name, url, proc, time.perf_counter() - t0, workdir, supports_artifacts)
 
 

@@ -26,6 +26,13 @@ fi
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
   apt_install postgresql || log "WARNING: postgresql could not be installed; postgres tests will skip"
 fi
+# The deployment tests put Caddy in front of the servers and check the compose file with docker-compose
+# (`config` only: no Docker engine is needed). Under CI=true the tests fail if these are missing.
+for tool in caddy docker-compose; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    apt_install "$tool" || log "WARNING: $tool could not be installed; the deployment tests will skip"
+  fi
+done
 export PATH="$VENV/bin:$PATH"
 
 # ------------------------------------------------------------------------------------------ services

@@ -81,6 +81,18 @@ if TYPE_CHECKING:  # (``infer_signature``, outside ``__all__``, stays lazy and u
         set_system_metrics_samples_before_logging,
         set_system_metrics_sampling_interval,
     )
+    from bakehouse.client.tracing.fluent import (
+        flush_trace_async_logging,
+        get_current_active_span,
+        get_last_active_trace_id,
+        get_trace,
+        log_expectation,
+        log_feedback,
+        search_traces,
+        start_span,
+        trace,
+        update_current_trace,
+    )
     from bakehouse.models.autolog import autolog
 
 #: the fluent API (``bakehouse.client.fluent``), MLflow's top-level function names
@@ -150,6 +162,16 @@ _LAZY_ATTRIBUTES = {
     "set_system_metrics_sampling_interval": "bakehouse.client.system_metrics:set_system_metrics_sampling_interval",
     "set_system_metrics_samples_before_logging": "bakehouse.client.system_metrics:set_system_metrics_samples_before_logging",
     "set_system_metrics_node_id": "bakehouse.client.system_metrics:set_system_metrics_node_id",
+    "flush_trace_async_logging": "bakehouse.client.tracing.fluent:flush_trace_async_logging",
+    "get_current_active_span": "bakehouse.client.tracing.fluent:get_current_active_span",
+    "get_last_active_trace_id": "bakehouse.client.tracing.fluent:get_last_active_trace_id",
+    "get_trace": "bakehouse.client.tracing.fluent:get_trace",
+    "log_expectation": "bakehouse.client.tracing.fluent:log_expectation",
+    "log_feedback": "bakehouse.client.tracing.fluent:log_feedback",
+    "search_traces": "bakehouse.client.tracing.fluent:search_traces",
+    "start_span": "bakehouse.client.tracing.fluent:start_span",
+    "trace": "bakehouse.client.tracing.fluent:trace",
+    "update_current_trace": "bakehouse.client.tracing.fluent:update_current_trace",
 }
 #: submodules reachable as attributes (mlflow-style ``bakehouse.sklearn.log_model``)
 _LAZY_MODULES = frozenset(
@@ -171,6 +193,8 @@ _LAZY_MODULES = frozenset(
         "client",
         "data",
         "artifacts",
+        "openai",
+        "tracing",
     )
 )
 
@@ -207,13 +231,17 @@ __all__ = [
     "enable_system_metrics_logging",
     "end_run",
     "flush_async_logging",
+    "flush_trace_async_logging",
     "get_artifact_uri",
+    "get_current_active_span",
     "get_experiment",
     "get_experiment_by_name",
+    "get_last_active_trace_id",
     "get_logged_model",
     "get_parent_run",
     "get_registry_uri",
     "get_run",
+    "get_trace",
     "get_tracking_uri",
     "is_tracking_uri_set",
     "last_active_run",
@@ -222,6 +250,8 @@ __all__ = [
     "log_artifact",
     "log_artifacts",
     "log_dict",
+    "log_expectation",
+    "log_feedback",
     "log_figure",
     "log_image",
     "log_input",
@@ -239,6 +269,7 @@ __all__ = [
     "search_model_versions",
     "search_registered_models",
     "search_runs",
+    "search_traces",
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",
@@ -251,4 +282,7 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "start_span",
+    "trace",
+    "update_current_trace",
 ]

@@ -74,6 +74,40 @@ SETTINGS: tuple[Setting, ...] = (
         "`true` skips TLS certificate checks when talking to a server.",
         "false",
     ),
+    Setting(
+        "TRACKING_SERVER_CERT_PATH",
+        CLIENT,
+        "A CA bundle (PEM) that alone is trusted for the tracking server's certificate, as in MLflow.",
+    ),
+    Setting(
+        "TRACKING_CLIENT_CERT_PATH",
+        CLIENT,
+        "A PEM file with the client's certificate and key, for servers that ask for one (mutual TLS).",
+    ),
+    Setting(
+        "REQUESTS_CA_BUNDLE",
+        CLIENT,
+        "A CA bundle trusted for servers (with the other CA variables that are set) instead of the built-in list.",
+        names=("REQUESTS_CA_BUNDLE",),
+    ),
+    Setting(
+        "CURL_CA_BUNDLE",
+        CLIENT,
+        "A CA bundle trusted for servers, as curl reads it (with the other CA variables that are set).",
+        names=("CURL_CA_BUNDLE",),
+    ),
+    Setting(
+        "SSL_CERT_FILE",
+        CLIENT,
+        "A CA bundle trusted for servers, as OpenSSL reads it (with the other CA variables that are set).",
+        names=("SSL_CERT_FILE",),
+    ),
+    Setting(
+        "SSL_CERT_DIR",
+        CLIENT,
+        "A directory of hashed CA certificates trusted for servers, as OpenSSL reads it.",
+        names=("SSL_CERT_DIR",),
+    ),
     Setting("HTTP_REQUEST_TIMEOUT", CLIENT, "Seconds to wait for a server's answer to one request.", "120"),
     Setting(
         "HTTP_REQUEST_MAX_RETRIES",
@@ -182,18 +216,39 @@ SETTINGS: tuple[Setting, ...] = (
         names=("AZURE_STORAGE_SAS_TOKEN",),
     ),
     Setting(
+        "SQL_MAX_CONNECTIONS",
+        STORAGE,
+        "Database connections one server may open across all its workers (PostgreSQL, MySQL): split evenly "
+        "between the workers, half kept open and half opened at busy moments.",
+        "20",
+        names=("BAKEHOUSE_SQL_MAX_CONNECTIONS",),
+    ),
+    Setting(
         "SQL_POOL_SIZE",
         STORAGE,
-        "Connections kept open to a PostgreSQL or MySQL database, per process (SQLite ignores it).",
-        "10",
+        "Connections kept open per process, overriding the process's share of `BAKEHOUSE_SQL_MAX_CONNECTIONS` "
+        "(SQLite ignores it).",
         names=("BAKEHOUSE_SQL_POOL_SIZE",),
     ),
     Setting(
         "SQL_MAX_OVERFLOW",
         STORAGE,
-        "Connections opened beyond the pool at busy moments, per process (SQLite ignores it).",
-        "20",
+        "Connections opened beyond the pool at busy moments, per process, overriding the share of "
+        "`BAKEHOUSE_SQL_MAX_CONNECTIONS` (SQLite ignores it).",
         names=("BAKEHOUSE_SQL_MAX_OVERFLOW",),
+    ),
+    Setting(
+        "BACKEND_STORE_URI",
+        STORAGE,
+        "The server's database URI, instead of `--backend-store-uri` (a password on a command line is visible "
+        "to every user through `ps`).",
+        names=("BAKEHOUSE_BACKEND_STORE_URI",),
+    ),
+    Setting(
+        "BACKEND_STORE_URI_FILE",
+        STORAGE,
+        "A file holding the server's database URI (a mounted secret), instead of `--backend-store-uri`.",
+        names=("BAKEHOUSE_BACKEND_STORE_URI_FILE",),
     ),
     # ---------------------------------------------------------------------------------- models, serving
     Setting(
@@ -257,6 +312,13 @@ SETTINGS: tuple[Setting, ...] = (
         names=("KERAS_HOME",),
     ),
     # ------------------------------------------------------------------------------------------ server
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        SERVER,
+        "prometheus_client's directory of per-process metric files. Unset, a server with several workers makes "
+        "one for its run (and removes it); set, it is used and left in place.",
+        names=("PROMETHEUS_MULTIPROC_DIR",),
+    ),
     Setting(
         "SECRET_KEY",
         SERVER,
@@ -381,6 +443,10 @@ def username_from_env() -> str | None:
     return env("TRACKING_USERNAME")
 
 
+#: the variables naming CA bundles that requests, curl and OpenSSL honour; the client trusts all that are set
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """How the REST client talks to a server."""
@@ -392,6 +458,14 @@ class HttpSettings:
     timeout: float
     max_retries: int
     backoff_factor: float
+    #: the CA bundle that alone is trusted for the server (``*_TRACKING_SERVER_CERT_PATH``, as in MLflow)
+    server_cert_path: str | None = None
+    #: a PEM file with the client's certificate and key, for servers that ask for one (mutual TLS)
+    client_cert_path: str | None = None
+    #: CA bundles trusted instead of the built-in list (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE)
+    ca_files: tuple[str, ...] = ()
+    #: a directory of hashed CA certificates (SSL_CERT_DIR)
+    ca_dir: str | None = None
 
     @classmethod
     def from_env(cls) -> HttpSettings:
@@ -403,6 +477,14 @@ class HttpSettings:
             timeout=env_float("HTTP_REQUEST_TIMEOUT", 120.0),
             max_retries=int(env_float("HTTP_REQUEST_MAX_RETRIES", 7)),
             backoff_factor=env_float("HTTP_REQUEST_BACKOFF_FACTOR", 0.5),
+            server_cert_path=env("TRACKING_SERVER_CERT_PATH"),
+            client_cert_path=env("TRACKING_CLIENT_CERT_PATH"),
+            ca_files=tuple(
+                dict.fromkeys(  # each file once, in this order
+                    path for path in (env(name) for name in CA_BUNDLE_VARIABLES) if path
+                )
+            ),
+            ca_dir=env("SSL_CERT_DIR"),
         )
 
 
@@ -502,16 +584,41 @@ def kube_tracking_uri() -> str | None:
     return env("KUBE_TRACKING_URI")
 
 
+def backend_store_uri_from_env() -> tuple[str | None, str | None]:
+    """``(BAKEHOUSE_BACKEND_STORE_URI, BAKEHOUSE_BACKEND_STORE_URI_FILE)``: the server's database URI, or a file
+    holding it, so that a password never sits on a command line (where ``ps`` shows it to every user)."""
+    return env("BACKEND_STORE_URI"), env("BACKEND_STORE_URI_FILE")
+
+
+#: database connections one server may open across all its workers, unless BAKEHOUSE_SQL_MAX_CONNECTIONS says
+DEFAULT_SQL_MAX_CONNECTIONS = 20
+
+
+def _optional_int(key: str) -> int | None:
+    """An integer setting that may be unset; a value that is not an integer is refused."""
+    return None if env(key) is None else _env_int(key)
+
+
+def sql_max_connections() -> int:
+    """The connection budget of one server process tree (split between its workers)."""
+    return _optional_int("SQL_MAX_CONNECTIONS") or DEFAULT_SQL_MAX_CONNECTIONS
+
+
+def sql_pool_size() -> int | None:
+    """Per-process pool size when set explicitly (overrides the share of the budget)."""
+    return _optional_int("SQL_POOL_SIZE")
+
+
+def sql_max_overflow() -> int | None:
+    """Per-process overflow when set explicitly (overrides the share of the budget)."""
+    return _optional_int("SQL_MAX_OVERFLOW")
+
+
 def session_secret_key() -> str | None:
     """The key that signs browser sessions; every server process behind one URL must share it."""
     return env("SECRET_KEY")
 
 
-def sql_pool_size() -> int:
-    """Connections kept open to a PostgreSQL or MySQL database, per process."""
-    return _env_int("SQL_POOL_SIZE")
-
-
-def sql_max_overflow() -> int:
-    """Connections opened beyond the pool at busy moments, per process."""
-    return _env_int("SQL_MAX_OVERFLOW")
+def prometheus_multiproc_dir() -> str | None:
+    """Where the workers of one server keep their metric files (prometheus_client's own variable)."""
+    return env("PROMETHEUS_MULTIPROC_DIR")

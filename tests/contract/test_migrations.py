@@ -175,3 +175,64 @@ def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_datab
         assert (
             conn.exec_driver_sql("SELECT count(*) FROM experiments").scalar() == 1
         )  # one Default experiment
+
+
+def _downgrade_to(uri: str, revision: str) -> None:
+    from alembic import command
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = db_engine.get_engine(uri)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def test_the_default_permission_moves_into_the_database_and_back(empty_database: str) -> None:
+    """0005 adds auth_settings, where every server reads the default permission; downgrade removes it."""
+    from sqlalchemy import inspect
+
+    from bakehouse.store.auth import AuthStore, Permission
+
+    _upgrade_to(empty_database, "0004_metrics_clustered")
+    engine = db_engine.get_engine(empty_database)
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("auth_settings")
+    db_engine.upgrade(empty_database)
+    store = AuthStore(empty_database)
+    assert store.get_default_permission() is None  # never set: servers use READ until someone sets it
+    assert store.set_default_permission("no_permissions") is None
+    assert store.set_default_permission(Permission.EDIT) == Permission.NO_PERMISSIONS
+    assert AuthStore(empty_database).get_default_permission() == Permission.EDIT  # another process agrees
+    _downgrade_to(empty_database, "0004_metrics_clustered")
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("auth_settings")
+        assert db_engine.current_revision(engine) == "0004_metrics_clustered"
+    db_engine.upgrade(empty_database)
+    assert AuthStore(empty_database).get_default_permission() is None
+
+
+def test_traces_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0006 on every database: tables with a trace in them go on downgrade and come back empty on upgrade."""
+    import uuid as uuid_module
+
+    from sqlalchemy import inspect
+
+    from bakehouse.entities.trace import Span
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    trace_id = f"tr-{uuid_module.uuid4().hex}"
+    store.log_spans("0", [Span(trace_id, "a" * 16, None, "root", 1, 2, "OK")])
+    assert store.get_trace(trace_id).spans[0].name == "root"
+    engine = db_engine.get_engine(empty_database)
+    _downgrade_to(empty_database, "0005_auth_settings")
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    assert not tables & {"trace_info", "spans", "assessments", "trace_tags", "trace_run_links"}
+    assert "runs" in tables
+    _upgrade_to(empty_database, SCHEMA_HEAD)
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM trace_info").scalar() == 0

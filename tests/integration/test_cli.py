@@ -323,6 +323,35 @@ def test_gc_deletes_deleted_runs_and_their_artifacts(cli, client, tmp_path: Path
     assert (_artifact_dir(client, keep) / "notes.txt").read_text() == "hello"
 
 
+def test_gc_traces_older_than_a_duration(cli, client) -> None:
+    """Trace retention: only traces that started before the cutoff go, with everything attached to them."""
+    import time
+    import uuid
+
+    from bakehouse.entities.trace import Assessment, Span
+
+    store = client.tracking_store
+    now_ns = time.time_ns()
+    old, recent = f"tr-{uuid.uuid4().hex}", f"tr-{uuid.uuid4().hex}"
+    three_days = 3 * 86_400 * 1_000_000_000
+    store.log_spans(
+        "0", [Span(old, "a" * 16, None, "old", now_ns - three_days, now_ns - three_days + 1000, "OK")]
+    )
+    store.log_spans("0", [Span(recent, "b" * 16, None, "new", now_ns, now_ns + 1000, "OK")])
+    store.create_assessment(Assessment("", old, "good", "feedback", True, {"value": True}))
+    result = cli("gc", "--traces", "--dry-run", "--older-than", "2d")
+    assert "Would permanently delete 1 trace(s)" in result.stdout
+    store.get_trace(old)
+    result = cli("gc", "--traces", "--older-than", "2d")
+    assert "Permanently deleted 1 trace(s)" in result.stdout
+    from bakehouse.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        store.get_trace_info(old)
+    assert store.get_trace(recent).spans[0].name == "new"
+    assert "--traces needs --older-than" in cli("gc", "--traces", expect=2).stderr
+
+
 def test_gc_explicit_ids_and_experiments(cli, client) -> None:
     active = _log_run(client, "0", {}, {}, {})
     result = cli("gc", "--run-ids", active, expect=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bakehouse.cli import output
+from bakehouse.cli.options import resolve_store_uri, store_uri_file_option
 
 
 @click.group("db")
@@ -13,14 +14,24 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.argument("url", metavar="URI")
-def upgrade(url: str) -> None:
+@click.argument("url", metavar="[URI]", required=False)
+@store_uri_file_option
+def upgrade(url: str | None, store_uri_file: str | None) -> None:
     """Upgrade the schema of the database at URI to the latest version.
 
     Back up the database first: a migration cannot be undone. Example:
     bakehouse db upgrade sqlite:///bakehouse.db
+
+    Without URI, the database is the server's: --backend-store-uri-file, BAKEHOUSE_BACKEND_STORE_URI or
+    BAKEHOUSE_BACKEND_STORE_URI_FILE (so a password stays off the command line).
     """
     from bakehouse.store.db.engine import upgrade as run_upgrade  # SQLAlchemy + Alembic: only now
+
+    url = resolve_store_uri(url, store_uri_file)
+    if not url:
+        raise click.UsageError(
+            "Which database? Give its URI, --backend-store-uri-file, or set BAKEHOUSE_BACKEND_STORE_URI."
+        )
 
     def progress(*args: object, **_kwargs: object) -> None:
         output.info("  " + " ".join(str(a) for a in args))

@@ -2,6 +2,10 @@
 
 Deleting is two-step, as in MLflow: ``runs delete`` only marks a run; ``gc`` removes its rows and artifacts
 for good. Artifacts go first, so an interrupted gc never leaves artifacts without a run to find them by.
+
+``bakehouse gc --traces --older-than 30d`` is trace retention instead: traces that started longer ago
+than that (in every experiment, or in ``--experiment-ids``) are deleted with their spans, tags,
+metadata, assessments and run links.
 """
 
 from __future__ import annotations
@@ -64,6 +68,11 @@ def _split_ids(value: str | None) -> list[str]:
     help="Root behind mlflow-artifacts:/ URIs (the server's --artifacts-destination).",
 )
 @click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
+@click.option(
+    "--traces",
+    is_flag=True,
+    help="Trace retention: delete traces that started longer ago than --older-than (runs are left alone).",
+)
 def gc_command(
     older_than: str | None,
     run_ids: str | None,
@@ -71,13 +80,21 @@ def gc_command(
     backend_store_uri: str | None,
     artifacts_destination: str | None,
     dry_run: bool,
+    traces: bool,
 ) -> None:
-    """Permanently remove deleted runs, their artifacts, and deleted experiments."""
+    """Permanently remove deleted runs, their artifacts, and deleted experiments (or old traces)."""
     from bakehouse.entities import LifecycleStage
     from bakehouse.errors import InvalidParameterError
 
     older_than_ms = parse_duration(older_than) if older_than else None
     store = _open_store(backend_store_uri)
+    if traces:
+        if older_than_ms is None:
+            raise click.BadParameter("--traces needs --older-than (e.g. 30d)", param_hint="--older-than")
+        if run_ids:
+            raise click.BadParameter("--traces does not take --run-ids", param_hint="--run-ids")
+        _gc_traces(store, older_than_ms, _split_ids(experiment_ids) or None, dry_run)
+        return
 
     chosen_experiments = _split_ids(experiment_ids)
     chosen_runs = _split_ids(run_ids)
@@ -128,6 +145,39 @@ def gc_command(
         output.info(f"{prefix} experiment {experiment_id}")
     verb = "Would permanently delete" if dry_run else "Permanently deleted"
     output.success(f"{verb} {len(run_ids_to_delete)} run(s) and {len(chosen_experiments)} experiment(s)")
+
+
+#: Traces deleted per transaction: bounded so a large backlog neither holds a long lock nor a huge statement.
+TRACE_GC_BATCH = 1000
+
+
+def _gc_traces(store: Any, older_than_ms: int, experiment_ids: list[str] | None, dry_run: bool) -> None:
+    import time
+
+    from rich.progress import Progress
+
+    if not hasattr(store, "get_traces_older_than"):
+        from bakehouse.errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            "Trace retention runs against the tracking database: pass --backend-store-uri (the server's store)."
+        )
+    cutoff = int(time.time() * 1000) - older_than_ms
+    trace_ids = list(store.get_traces_older_than(cutoff, experiment_ids))
+    if dry_run:
+        output.success(
+            f"Would permanently delete {len(trace_ids)} trace(s) that started before {output.format_time(cutoff)}"
+        )
+        return
+    with Progress(console=output.console(stderr=True), transient=True) as progress:
+        task = progress.add_task("Deleting traces", total=len(trace_ids))
+        for start in range(0, len(trace_ids), TRACE_GC_BATCH):
+            batch = trace_ids[start : start + TRACE_GC_BATCH]
+            store.hard_delete_traces(batch)
+            progress.advance(task, len(batch))
+    output.success(
+        f"Permanently deleted {len(trace_ids)} trace(s) that started before {output.format_time(cutoff)}"
+    )
 
 
 def _open_store(uri: str | None) -> TrackingStore:

@@ -28,6 +28,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "bakehouse.cli.db:db_group",
     "gc": "bakehouse.cli.gc:gc_command",
     "tokens": "bakehouse.cli.tokens:tokens_group",
+    "users": "bakehouse.cli.users:users_group",
+    "permissions": "bakehouse.cli.permissions:permissions_group",
 }
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from typing import Any
 
 import click
 
-from bakehouse.server.config import DEFAULT_BACKEND_STORE_URI, ServerConfig
-from bakehouse.settings import DEFAULT_ARTIFACTS_DIR
+from bakehouse.cli.options import resolve_store_uri, store_uri_file_option
+from bakehouse.server.config import DEFAULT_BACKEND_STORE_URI, LOOPBACK_HOSTS, ServerConfig
+from bakehouse.settings import DEFAULT_ARTIFACTS_DIR, session_secret_key
 
 _CONTEXT = {"help_option_names": ["--help"]}  # -h is --host, as in MLflow
 
@@ -58,13 +60,27 @@ def _check_schema(config: ServerConfig) -> None:
 
 def run_server(config: ServerConfig) -> None:
     from bakehouse.cli import output
-    from bakehouse.server.runner import serve
+    from bakehouse.server.metrics_files import prepare_multiprocess_dir, remove_multiprocess_dir
+    from bakehouse.store.db.engine import share_connection_budget
 
     config = config.normalized()
-    if config.host in ("0.0.0.0", "::"):
-        output.warn(_exposure_warning(config.host, config))
-    if config.app_name:
-        _ensure_admin(config)
+    # Before anything imports the metrics library (it picks its storage at import): workers share a directory.
+    metrics_dir = prepare_multiprocess_dir() if config.workers > 1 else None
+    try:
+        share_connection_budget(config.workers)
+        if config.host in ("0.0.0.0", "::"):
+            output.warn(_exposure_warning(config.host, config))
+        if config.app_name:
+            _ensure_admin(config)
+            _share_session_key(config, output)
+        _serve(config)
+    finally:
+        remove_multiprocess_dir(metrics_dir)
+
+
+def _serve(config: ServerConfig) -> None:
+    from bakehouse.server.runner import serve
+
     app = None
     if config.workers <= 1:
         from bakehouse.server.app import create_app
@@ -82,6 +98,20 @@ def run_server(config: ServerConfig) -> None:
         err=True,
     )
     serve(config, app)
+
+
+def _share_session_key(config: ServerConfig, output: Any) -> None:
+    """Browser sessions must verify on every worker: without BAKEHOUSE_SECRET_KEY the parent makes one key
+    for all of them (valid until this server stops, and only on it)."""
+    if session_secret_key():
+        return
+    config.session_secret = secrets.token_hex(32)
+    if config.host not in LOOPBACK_HOSTS:
+        output.warn(
+            "BAKEHOUSE_SECRET_KEY is not set: browser sessions are signed with a key made at start. They work on "
+            "every worker of this server but end when it restarts, and another server behind the same proxy "
+            "refuses them. Set BAKEHOUSE_SECRET_KEY (the same random value on every server) to share them."
+        )
 
 
 def _ensure_admin(config: ServerConfig) -> None:
@@ -120,11 +150,12 @@ def _server_options(func: Any) -> Any:
     options = [
         click.option(
             "--backend-store-uri",
-            default=DEFAULT_BACKEND_STORE_URI,
-            show_default=True,
+            default=None,
             metavar="URI",
-            help="Tracking database: sqlite:///path.db, postgresql://..., mysql://...",
+            help="Tracking database: sqlite:///path.db, postgresql://..., mysql://... (default: "
+            f"BAKEHOUSE_BACKEND_STORE_URI, else {DEFAULT_BACKEND_STORE_URI}).",
         ),
+        store_uri_file_option,
         click.option(
             "--registry-store-uri",
             default=None,
@@ -209,10 +240,10 @@ def _server_options(func: Any) -> Any:
         click.option("--auth", "auth", is_flag=True, help="Shortcut for --app-name basic-auth."),
         click.option(
             "--auth-default-permission",
-            default="READ",
-            show_default=True,
+            default=None,
             type=click.Choice(["READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False),
-            help="With --auth: what users may do on experiments and models nobody granted them.",
+            help="With --auth: what users may do on experiments and models nobody granted them. Stored in the "
+            "database for every server sharing it (default there: READ); see `bakehouse permissions default`.",
         ),
         click.option(
             "--rate-limit",
@@ -244,8 +275,9 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
     app_name = kwargs.pop("app_name", None)
     if kwargs.pop("auth", False):
         app_name = app_name or "basic-auth"
+    backend_store_uri = resolve_store_uri(kwargs["backend_store_uri"], kwargs["store_uri_file"])
     return ServerConfig(
-        backend_store_uri=kwargs["backend_store_uri"],
+        backend_store_uri=backend_store_uri or DEFAULT_BACKEND_STORE_URI,
         registry_store_uri=kwargs["registry_store_uri"],
         default_artifact_root=kwargs["default_artifact_root"],
         serve_artifacts=kwargs["serve_artifacts"],
@@ -261,7 +293,7 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
         disable_security_middleware=kwargs["disable_security_middleware"],
         app_name=app_name,
         log_level=kwargs["log_level"].lower(),
-        auth_default_permission=kwargs["auth_default_permission"].upper(),
+        auth_default_permission=(kwargs["auth_default_permission"] or "").upper() or None,
         rate_limit_per_second=kwargs["rate_limit"],
         forwarded_allow_ips=kwargs["forwarded_allow_ips"],
     )

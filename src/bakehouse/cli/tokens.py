@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, tracking_uri_option
+from bakehouse.cli.options import json_option, server_transport, tracking_uri_option
 
 if TYPE_CHECKING:
     from bakehouse.wire.transport import HttpTransport
@@ -23,16 +23,7 @@ MAX_EXPIRY_DAYS = 3650
 
 
 def _transport(tracking_uri: str | None) -> HttpTransport:
-    from bakehouse.settings import tracking_uri_from_env
-    from bakehouse.wire.transport import HttpTransport
-
-    uri = tracking_uri or tracking_uri_from_env()
-    if not uri or not uri.lower().startswith(("http://", "https://")):
-        raise click.UsageError(
-            "API tokens live on a tracking server: pass --tracking-uri http(s)://... or set BAKEHOUSE_TRACKING_URI "
-            f"(got {uri!r})."
-        )
-    return HttpTransport(uri)
+    return server_transport(tracking_uri, "API tokens")
 
 
 @click.group("tokens")

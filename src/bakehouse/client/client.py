@@ -19,6 +19,7 @@ from bakehouse.client import stores
 from bakehouse.client.batching import MetricBatcher
 from bakehouse.client.registry import RegistryClientMixin
 from bakehouse.client.stores import get_registry_store, get_tracking_store, resolve_tracking_uri
+from bakehouse.client.traces import TracesClientMixin
 from bakehouse.clock import now_ms
 from bakehouse.entities import (
     Experiment,
@@ -51,7 +52,7 @@ def _tags_list(tags: dict[str, Any] | Sequence[Any] | None) -> list[RunTag]:
     return [RunTag(t.key, t.value) for t in tags]
 
 
-class Client(RegistryClientMixin):
+class Client(RegistryClientMixin, TracesClientMixin):
     """A client for one tracking URI (and registry URI, by default the same)."""
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:

@@ -26,9 +26,13 @@ from bakehouse import plugins
 from bakehouse.errors import ErrorCode, InvalidParameterError
 from bakehouse.server.artifact_access import ArtifactAccess
 from bakehouse.server.config import ServerConfig
+from bakehouse.server.error_boundary import ErrorBoundaryMiddleware
+from bakehouse.server.forwarded import ForwardedHeadersMiddleware
 from bakehouse.server.handlers.meta import meta_routes
+from bakehouse.server.metrics import RequestMetricsMiddleware, record_pool_capacity, watch_database_pools
 from bakehouse.server.middleware import SecurityMiddleware
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
+from bakehouse.store.db.engine import open_engines
 from bakehouse.store.registry.base import RegistryStore
 from bakehouse.store.tracking.base import TrackingStore
 from bakehouse.uri import uri_scheme
@@ -156,7 +160,12 @@ def create_app(
             else:
                 routes += ui_routes(prefix)
 
-    middleware: list[Middleware] = []
+    # outermost first: the real client address, then counting every answer, then JSON for any failure
+    middleware: list[Middleware] = [
+        Middleware(ForwardedHeadersMiddleware, trusted=config.forwarded_allow_ips),
+        Middleware(RequestMetricsMiddleware),
+        Middleware(ErrorBoundaryMiddleware),
+    ]
     if not config.disable_security_middleware:
         middleware.append(Middleware(SecurityMiddleware, config=config))
     for factory in [*auth_middleware, *middleware_factories]:
@@ -181,4 +190,6 @@ def create_app(
         app.state.registry_store = (
             registry_store if registry_store is not None else create_registry_store(config)
         )
+    watch_database_pools()
+    record_pool_capacity(open_engines())
     return app

@@ -44,12 +44,16 @@ class ServerConfig:
     app_name: str | None = None
     serve_ui: bool = True
     log_level: str = "info"
-    #: with authentication: the permission users have on resources without an explicit grant
-    auth_default_permission: str = "READ"
+    #: with authentication: the permission users have on resources without an explicit grant; None keeps the
+    #: database's value (``bakehouse permissions default``), a level given here is written there at start
+    auth_default_permission: str | None = None
     #: with authentication: requests per second per client address (bursts of twice that); 0 turns it off
     rate_limit_per_second: float = 1000.0
     #: proxies whose X-Forwarded-For / X-Forwarded-Proto headers are trusted (comma-separated, "*" = all)
     forwarded_allow_ips: str = ""
+    #: hex key signing browser sessions, made by the parent process and handed to its workers when
+    #: BAKEHOUSE_SECRET_KEY is not set (never printed)
+    session_secret: str = field(default="", repr=False)
 
     def normalized(self) -> ServerConfig:
         """Absolute local paths, a clean prefix: what every worker process must agree on."""

@@ -25,8 +25,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
+from bakehouse.errors import BakehouseError, InvalidParameterError
 from bakehouse.server.context import RequestContext
+from bakehouse.server.error_boundary import unexpected_error_body
 from bakehouse.wire.endpoints import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -71,14 +72,10 @@ def error_response(exc: BakehouseError) -> Response:
     return JSONResponse(exc.to_json(), status_code=exc.http_status)
 
 
-def internal_error_response() -> Response:
-    return JSONResponse(
-        {
-            "error_code": ErrorCode.INTERNAL_ERROR.value,
-            "message": "Internal server error; see the server log.",
-        },
-        status_code=500,
-    )
+def unexpected_error_response(exc: BaseException, where: str) -> Response:
+    """A 503 TEMPORARILY_UNAVAILABLE when the database could not be reached, else a generic 500 (logged)."""
+    status, body = unexpected_error_body(exc, where)
+    return JSONResponse(body, status_code=status, headers={"Retry-After": "2"} if status == 503 else None)
 
 
 def resolve_handler(reference: str) -> Handler:
@@ -269,9 +266,8 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
             return json_result(request, result)
         except BakehouseError as exc:
             return error_response(exc)
-        except Exception:
-            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
-            return internal_error_response()
+        except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+            return unexpected_error_response(exc, f"{request.method} {request.url.path}")
 
     return run
 
@@ -286,14 +282,15 @@ def raw_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Aw
         except ClientDisconnect:  # an upload cut short: the partial file was discarded, nobody is listening
             logger.info("Client went away during %s %s", request.method, request.url.path)
             return Response(status_code=499)
-        except Exception:
-            logger.exception("Unhandled error in %s %s", request.method, request.url.path)
-            return internal_error_response()
+        except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+            return unexpected_error_response(exc, f"{request.method} {request.url.path}")
 
     return run
 
 
 def api_prefixes(endpoint: Endpoint, static_prefix: str) -> list[str]:
+    if endpoint.root:
+        return [static_prefix]
     return [f"{static_prefix}/api/{endpoint.version}", f"{static_prefix}/ajax-api/{endpoint.version}"]
 
 
@@ -310,7 +307,7 @@ def routes_for(
             handler = wrapper(endpoint, handler)
         app = raw_endpoint(endpoint, handler) if endpoint.raw else json_endpoint(endpoint, handler)
         prefixes = api_prefixes(endpoint, static_prefix)
-        if ajax_only:
+        if ajax_only and not endpoint.root:
             prefixes = prefixes[1:]
         for prefix in prefixes:
             routes.append(Route(prefix + endpoint.path, app, methods=list(endpoint.methods), name=None))

@@ -7,20 +7,21 @@ passes request bodies on without copying them (see :class:`_BodyChunks`) and off
 straight from the socket (see :mod:`bakehouse.server.body_pump`).
 
 Workers are forked from one process that bound the socket, so they share it (the kernel balances
-``accept``); each worker builds its own app and database connections after the fork.
+``accept``); each worker builds its own app and database connections after the fork, and the parent
+supervises them.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import multiprocessing
 import os
-import signal
 import socket
 from typing import Any, Self
 
 from bakehouse.server.config import ServerConfig
+from bakehouse.server.metrics import forget_worker, server_metrics
+from bakehouse.server.supervisor import WorkerSupervisor
 
 logger = logging.getLogger(__name__)
 
@@ -157,9 +158,10 @@ def uvicorn_config(config: ServerConfig, app: Any = None) -> Any:
         date_header=True,
         timeout_keep_alive=30,
         backlog=2048,
-        # Client addresses key the login throttle and rate limits: only proxies named on purpose may set them.
-        proxy_headers=bool(config.forwarded_allow_ips),
-        forwarded_allow_ips=config.forwarded_allow_ips or None,
+        # Forwarded headers are the app's business (bakehouse.server.forwarded): it trusts only the proxies
+        # named by --forwarded-allow-ips and warns about others.
+        proxy_headers=False,
+        timeout_graceful_shutdown=30,
     )
 
 
@@ -179,14 +181,17 @@ def freeze_startup_objects() -> None:
 def _worker(uconfig: Any, sock: socket.socket) -> None:
     import uvicorn
 
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
     uconfig.load()  # build this worker's app now, so that it is frozen with the rest
     freeze_startup_objects()
     uvicorn.Server(uconfig).run(sockets=[sock])
 
 
 def serve(config: ServerConfig, app: Any = None) -> None:
-    """Serve until interrupted. ``app`` (already built, schema checked) is used when there is one worker."""
+    """Serve until interrupted. ``app`` (already built, schema checked) is used when there is one worker.
+
+    With several workers the parent binds the socket, forks them and supervises them (see
+    :mod:`bakehouse.server.supervisor`); their metrics meet in one directory (see :mod:`bakehouse.server.metrics`),
+    which the caller prepared before anything imported the metrics library."""
     import uvicorn
 
     if config.workers <= 1:
@@ -197,22 +202,13 @@ def serve(config: ServerConfig, app: Any = None) -> None:
         return
     uconfig = uvicorn_config(config)
     sock = uconfig.bind_socket()
-    ctx = multiprocessing.get_context("fork")
-    children = [
-        ctx.Process(target=_worker, args=(uconfig, sock), daemon=False) for _ in range(config.workers)
-    ]
-    for child in children:
-        child.start()
+    restarts = server_metrics().worker_restarts
 
-    def stop(signum: int, frame: Any) -> None:
-        for child in children:
-            if child.is_alive() and child.pid is not None:
-                os.kill(child.pid, signal.SIGTERM)
+    def on_death(pid: int) -> None:
+        forget_worker(pid)
+        restarts.inc()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        for child in children:
-            child.join()
+        WorkerSupervisor(config.workers, _worker, (uconfig, sock), on_death=on_death).run()
     finally:
         sock.close()

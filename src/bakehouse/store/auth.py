@@ -59,6 +59,9 @@ class Permission(str, Enum):
 
 
 RESOURCE_TYPES = ("experiment", "registered_model")
+DEFAULT_PERMISSION_SETTING = "default_permission"
+#: what users may do on resources nobody granted them, until an administrator sets another level
+BUILTIN_DEFAULT_PERMISSION = Permission.READ
 
 
 @dataclass(frozen=True)
@@ -334,6 +337,34 @@ class AuthStore:
                 ):
                     out.append((resource_type, str(rid), perm))
         return out
+
+    # ------------------------------------------------------------------------- server-wide settings
+    def get_default_permission(self) -> Permission | None:
+        """The level users have on resources nobody granted them, or None if it was never set."""
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(s.auth_settings.c.value).where(s.auth_settings.c.name == DEFAULT_PERMISSION_SETTING)
+            ).scalar()
+        return Permission.parse(value) if value is not None else None
+
+    def set_default_permission(self, permission: Permission | str) -> Permission | None:
+        """Store the default level for every server sharing this database; returns the previous one."""
+        level = Permission.parse(permission)
+        where = s.auth_settings.c.name == DEFAULT_PERMISSION_SETTING
+        try:
+            with self.db.write() as conn:
+                previous = conn.execute(select(s.auth_settings.c.value).where(where)).scalar()
+                if previous is None:
+                    conn.execute(
+                        s.auth_settings.insert().values(name=DEFAULT_PERMISSION_SETTING, value=level.value)
+                    )
+                else:
+                    conn.execute(update(s.auth_settings).where(where).values(value=level.value))
+        except IntegrityError:  # another process inserted it at the same moment: update theirs
+            with self.db.write() as conn:
+                previous = conn.execute(select(s.auth_settings.c.value).where(where)).scalar()
+                conn.execute(update(s.auth_settings).where(where).values(value=level.value))
+        return Permission.parse(previous) if previous is not None else None
 
     def rename_registered_model(self, old: str, new: str) -> None:
         with self.db.write() as conn:

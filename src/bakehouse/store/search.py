@@ -22,8 +22,12 @@ __all__ = [
     "ATTRIBUTE",
     "DATASET",
     "ENTITIES",
+    "EXPECTATION",
+    "FEEDBACK",
+    "METADATA",
     "METRIC",
     "PARAM",
+    "SPAN",
     "TAG",
     "And",
     "Comparison",
@@ -93,6 +97,8 @@ def comparisons(node: Node | None) -> Iterable[Comparison]:
 # ------------------------------------------------------------------------------------ entity grammars
 
 ATTRIBUTE, METRIC, PARAM, TAG, DATASET = "attribute", "metric", "param", "tag", "dataset"
+# trace searches (MLflow's trace filter fields)
+METADATA, SPAN, FEEDBACK, EXPECTATION = "metadata", "span", "feedback", "expectation"
 
 _PREFIXES: dict[str, str] = {
     "attribute": ATTRIBUTE,
@@ -110,7 +116,17 @@ _PREFIXES: dict[str, str] = {
     "dataset": DATASET,
     "datasets": DATASET,
 }
-_PREFIX_HINT = {ATTRIBUTE: "attributes", METRIC: "metrics", PARAM: "params", TAG: "tags", DATASET: "datasets"}
+_PREFIX_HINT = {
+    ATTRIBUTE: "attributes",
+    METRIC: "metrics",
+    PARAM: "params",
+    TAG: "tags",
+    DATASET: "datasets",
+    METADATA: "metadata",
+    SPAN: "span",
+    FEEDBACK: "feedback",
+    EXPECTATION: "expectation",
+}
 
 NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
@@ -133,6 +149,12 @@ class _Grammar:
     dataset_keys: frozenset[str] = frozenset()
     #: numeric attributes that also take a quoted integer (MLflow: ``version_number = '3'``)
     quoted_numbers: frozenset[str] = field(default_factory=frozenset)
+    #: entity prefixes only this grammar knows (``trace.status``, ``metadata.x``, ``span.name``...)
+    extra_prefixes: Mapping[str, str] = field(default_factory=dict)
+    #: kinds compared with numbers as well as strings (trace assessments: ``feedback.score > 0.5``)
+    number_kinds: frozenset[str] = field(default_factory=frozenset)
+    #: keys a kind accepts, by kind (a key may also be a prefix ending in ".": ``attributes.``)
+    kind_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def attr_names(self) -> list[str]:
         return sorted(set(self.string_attrs.values()) | set(self.numeric_attrs.values()))
@@ -247,6 +269,57 @@ _GRAMMARS: dict[str, _Grammar] = {
         order_kinds=frozenset({ATTRIBUTE, METRIC}),
     ),
 }
+
+_TRACE_STRING = {
+    "request_id": "request_id",
+    "trace_id": "request_id",
+    "status": "status",
+    "state": "status",
+    "client_request_id": "client_request_id",
+    "name": "name",
+    "run_id": "run_id",
+    "text": "text",
+}
+_TRACE_NUMERIC = {
+    "timestamp_ms": "timestamp_ms",
+    "timestamp": "timestamp_ms",
+    "execution_time_ms": "execution_time_ms",
+    "execution_time": "execution_time_ms",
+    "end_time_ms": "end_time_ms",
+    "end_time": "end_time_ms",
+}
+_ASSESSMENT_OPS = STRING_OPS | NULL_OPS | NUMERIC_OPS
+
+_GRAMMARS["trace"] = _Grammar(
+    name="trace",
+    string_attrs=_TRACE_STRING,
+    numeric_attrs=_TRACE_NUMERIC,
+    list_attrs=frozenset({"request_id", "status", "name", "run_id", "client_request_id"}),
+    kind_ops={
+        TAG: STRING_OPS | NULL_OPS,
+        METADATA: STRING_OPS | NULL_OPS,
+        SPAN: STRING_OPS | LIST_OPS,
+        FEEDBACK: _ASSESSMENT_OPS,
+        EXPECTATION: _ASSESSMENT_OPS,
+    },
+    order_attrs={
+        **{k: v for k, v in _TRACE_STRING.items() if k not in ("text", "client_request_id")},
+        **_TRACE_NUMERIC,
+        "experiment_id": "experiment_id",
+    },
+    order_kinds=frozenset({ATTRIBUTE, TAG, METADATA}),
+    extra_prefixes={
+        "trace": ATTRIBUTE,
+        "metadata": METADATA,
+        "request_metadata": METADATA,
+        "span": SPAN,
+        "spans": SPAN,
+        "feedback": FEEDBACK,
+        "expectation": EXPECTATION,
+    },
+    number_kinds=frozenset({FEEDBACK, EXPECTATION}),
+    kind_keys={SPAN: frozenset({"name", "type", "status", "attributes."})},
+)
 
 #: The entity names accepted by :func:`parse_filter` and :func:`parse_order_by`.
 ENTITIES = tuple(_GRAMMARS)
@@ -486,7 +559,7 @@ class _Parser:
         if prefix is None:
             kind = ATTRIBUTE
         else:
-            kind = _PREFIXES.get(prefix.lower(), "")
+            kind = g.extra_prefixes.get(prefix.lower()) or _PREFIXES.get(prefix.lower(), "")
             if not kind:
                 self.fail(
                     f"unknown entity type {prefix!r} in {raw!r} at position {tok.pos}; expected one of "
@@ -528,6 +601,14 @@ class _Parser:
             allowed = set(NUMERIC_OPS if numeric else STRING_OPS)
             if not numeric and (g.list_attrs is None or key in g.list_attrs):
                 allowed |= LIST_OPS
+        elif kind in g.kind_keys:
+            keys = g.kind_keys[kind]
+            if key not in keys and not any(k.endswith(".") and key.startswith(k) and key != k for k in keys):
+                self.fail(
+                    f"unknown {kind} key {key!r} at position {id_tok.pos}; valid keys are "
+                    + ", ".join(sorted(k + "<key>" if k.endswith(".") else k for k in keys))
+                )
+            allowed = set(g.kind_ops[kind])
         elif kind == DATASET:
             if key not in g.dataset_keys:
                 self.fail(
@@ -563,6 +644,12 @@ class _Parser:
                 and re.fullmatch(r"\d+", tok.value)
             ):
                 return Comparison(kind, key, op, int(tok.value))
+            self.fail(
+                f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}"
+            )
+        if kind in g.number_kinds and tok.type == "NUMBER":
+            return Comparison(kind, key, op, self.number(tok, integral=False))
+        if kind in g.number_kinds and op in ("<", "<=", ">", ">="):
             self.fail(
                 f"{subject} must be compared with a number, found {self.describe(tok)} at position {tok.pos}"
             )

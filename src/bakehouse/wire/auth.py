@@ -59,6 +59,10 @@ class ListUserPermissions(WireModel):
     username: Text | None = None
 
 
+class SetDefaultPermission(WireModel):
+    permission: Text
+
+
 class CreateToken(WireModel):
     name: Text | None = None
     expires_in_days: Int64 | None = None
@@ -192,6 +196,20 @@ ENDPOINTS: list[Endpoint] = [
         "list_current_user_permissions",
         Empty,
         "3.0",
+    ),
+    _row(
+        "GetDefaultPermission",
+        "GET",
+        "/bakehouse/permissions/default",
+        "get_default_permission",
+        Empty,
+    ),
+    _row(
+        "SetDefaultPermission",
+        "POST",
+        "/bakehouse/permissions/default/set",
+        "set_default_permission",
+        SetDefaultPermission,
     ),
     _row("CreateToken", "POST", "/bakehouse/tokens/create", "create_token", CreateToken),
     _row("ListTokens", "GET", "/bakehouse/tokens/list", "list_tokens", Empty),

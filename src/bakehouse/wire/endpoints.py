@@ -2,18 +2,22 @@
 
 The server mounts its routes from this table, the REST stores build their calls from it, and the
 OpenAPI document is generated from it; a test asserts the three agree. Each group of endpoints lives in
-its own module (``wire/tracking.py``, ``wire/registry.py``, ``wire/artifacts.py``, ``wire/auth.py``) and
+its own module (``wire/tracking.py``, ``wire/tracing.py``, ``wire/registry.py``, ``wire/artifacts.py``,
+``wire/auth.py``) and
 is gathered here.
 
 Conventions:
 - ``path`` is relative to the API root, e.g. ``/mlflow/runs/create``; the server mounts every row under
-  ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``).
+  ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``). A row with ``root=True`` is
+  mounted at ``path`` itself instead (OpenTelemetry's ``/v1/traces``).
 - ``request`` is a pydantic model (unknown fields ignored, MLflow's proto-JSON conventions), or None.
 - ``handler`` is ``"module:function"`` under ``bakehouse.server.handlers``; the function is called as
   ``handler(ctx: RequestContext, request: <request model instance>) -> dict`` and returns the JSON body.
   Streaming endpoints (artifact bytes) set ``raw=True`` and receive the Starlette request instead.
 - ``permission`` names what the auth layer checks: ``(resource, level)`` where resource is
-  ``"experiment" | "run" | "registered_model" | "logged_model" | "admin" | "user" | None`` and level is
+  ``"experiment" | "run" | "registered_model" | "logged_model" | "trace" (its experiment's) | "trace_start"
+  (the experiment in the body's trace_location) | "experiment_header" (OTLP's x-mlflow-experiment-id) |
+  "admin" | "user" | None`` and level is
   ``"read" | "update" | "delete" | "manage" | "create"``. ``None`` means no check beyond authentication.
 """
 
@@ -37,6 +41,7 @@ class Endpoint:
     permission: tuple[str | None, str] = (None, "read")
     summary: str = ""
     extra_methods: tuple[str, ...] = field(default_factory=tuple)  # e.g. search accepts GET and POST
+    root: bool = False  # mounted at ``path`` under the server root, not under /api/<version>
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -44,7 +49,7 @@ class Endpoint:
 
 
 #: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served
-GROUPS = ("tracking", "artifacts", "registry", "auth")
+GROUPS = ("tracking", "tracing", "artifacts", "registry", "auth")
 
 
 def endpoint_groups() -> dict[str, list[Endpoint]]:

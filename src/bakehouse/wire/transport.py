@@ -8,11 +8,9 @@ classes of :mod:`bakehouse.errors` so ``except NotFoundError`` works the same ag
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,20 +23,9 @@ import orjson
 from bakehouse.errors import BakehouseError, code_for_http_status, error_from_code
 from bakehouse.settings import HttpSettings
 from bakehouse.version import __version__ as _version
+from bakehouse.wire.tls import client_tls
 
 logger = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=4)
-def tls_verification(insecure: bool, trust_env: bool = True) -> ssl.SSLContext | bool:
-    """One TLS context per process for every HTTP client (False when verification is off).
-
-    Building a context reads the whole CA bundle (~25 ms); each new client used to pay that, even for
-    plain-http servers. An SSLContext may be shared between clients and threads.
-    """
-    if insecure:
-        return False
-    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -121,7 +108,7 @@ class HttpTransport:
                         headers=self._headers(),
                         auth=auth,
                         timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
-                        verify=tls_verification(s.insecure_tls, trust_env=False),
+                        verify=client_tls(s),
                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                         follow_redirects=False,
                         trust_env=False,

@@ -65,6 +65,7 @@ class World:
             self.version = owner.create_model_version(
                 self.model, f"{run.info.artifact_uri}/hello.txt", run_id=self.run_id
             ).version
+        self.trace_id = _owner_trace(server, self.experiment_id)
         if role in GRANTS:
             with credentials("admin"):
                 auth = mlflow.server.get_app_client("basic-auth", tracking_uri=server.url)
@@ -73,6 +74,50 @@ class World:
 
     def client(self) -> MlflowClient:
         return MlflowClient(self.server.url)
+
+
+def _spans_body(otel_id: str) -> bytes:
+    import time
+
+    from bakehouse.entities.trace import Span
+    from bakehouse.wire.otlp import encode_export_request
+
+    now = time.time_ns()
+    return encode_export_request(
+        [Span(f"tr-{otel_id}", uuid.uuid4().hex[:16], None, "t", now, now + 1000, "OK")]
+    )
+
+
+def _owner_trace(server: AuthServer, experiment_id: str) -> str:
+    otel_id = uuid.uuid4().hex
+    with server.http("owner") as http:
+        response = http.post(
+            "/v1/traces",
+            content=_spans_body(otel_id),
+            headers={"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id},
+        )
+    assert response.status_code == 200, response.text
+    return f"tr-{otel_id}"
+
+
+def _export_spans(w: World) -> None:
+    with w.server.http(w.role) as http:
+        response = http.post(
+            "/v1/traces",
+            content=_spans_body(uuid.uuid4().hex),
+            headers={"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": w.experiment_id},
+        )
+    if response.status_code >= 400:
+        raise RestException(response.json())
+
+
+def _search_traces(w: World) -> None:
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": w.experiment_id}}
+    with w.server.http(w.role) as http:
+        response = http.post("/api/3.0/mlflow/traces/search", json={"locations": [location]})
+    if response.status_code >= 400:
+        raise RestException(response.json())
+    assert [t["trace_id"] for t in response.json()["traces"]]
 
 
 def _download(w: World) -> None:
@@ -143,6 +188,31 @@ OPERATIONS: dict[str, list[tuple[str, str, Callable[[World], Any]]]] = {
         ("delete_model_version", DELETE, lambda w: w.client().delete_model_version(w.model, w.version)),
         ("delete_registered_model", DELETE, lambda w: w.client().delete_registered_model(w.model)),
     ],
+    "traces": [
+        ("get_trace_info", READ, _raw("GET", "/api/3.0/mlflow/traces/{w.trace_id}")),
+        ("get_trace", READ, _raw("GET", "/api/3.0/mlflow/traces/get?trace_id={w.trace_id}")),
+        ("search_traces", READ, _search_traces),
+        (
+            "set_trace_tag",
+            UPDATE,
+            _raw("PATCH", "/api/2.0/mlflow/traces/{w.trace_id}/tags", json={"key": "k", "value": "v"}),
+        ),
+        (
+            "log_feedback",
+            UPDATE,
+            _raw(
+                "POST",
+                "/api/3.0/mlflow/traces/{w.trace_id}/assessments",
+                json={"assessment": {"assessment_name": "good", "feedback": {"value": True}}},
+            ),
+        ),
+        ("export_spans", UPDATE, _export_spans),
+        (
+            "delete_traces",
+            DELETE,
+            lambda w: w.client().delete_traces(w.experiment_id, trace_ids=[w.trace_id]),
+        ),
+    ],
     "users": [
         (
             "create_user",
@@ -169,7 +239,13 @@ OPERATIONS: dict[str, list[tuple[str, str, Callable[[World], Any]]]] = {
 }
 
 #: operations that destroy what they touch get fresh resources; the others share one World per role
-DESTRUCTIVE = {"delete_experiment", "delete_run", "delete_model_version", "delete_registered_model"}
+DESTRUCTIVE = {
+    "delete_experiment",
+    "delete_run",
+    "delete_model_version",
+    "delete_registered_model",
+    "delete_traces",
+}
 _shared_worlds: dict[tuple[str, str], World] = {}
 
 

@@ -311,9 +311,16 @@ def test_logged_model_grammar() -> None:
 
 
 def test_unknown_entity() -> None:
-    with pytest.raises(InvalidParameterError, match="Unknown search entity 'trace'"):
-        parse_filter("trace", "x = 1")
-    assert set(ENTITIES) == {"run", "experiment", "registered_model", "model_version", "logged_model"}
+    with pytest.raises(InvalidParameterError, match="Unknown search entity 'span'"):
+        parse_filter("span", "x = 1")
+    assert set(ENTITIES) == {
+        "run",
+        "experiment",
+        "registered_model",
+        "model_version",
+        "logged_model",
+        "trace",
+    }
 
 
 # ----------------------------------------------------------------------------------------- errors

@@ -25,24 +25,45 @@ logger = logging.getLogger(__name__)
 SUPPORTED_APP_NAMES = ("basic-auth", "bakehouse-auth")
 
 
-def _secret_key() -> bytes:
+def _secret_key(config: Any) -> bytes:
+    """``BAKEHOUSE_SECRET_KEY`` (the same on every server behind one URL), else the key the server's parent
+    process made at start and handed to its workers, else (an app built directly) one for this process."""
     from bakehouse.settings import session_secret_key
 
     configured = session_secret_key()
     if configured:
         return configured.encode()
-    # Per process: browser sessions then only work with one worker; multi-worker servers set the key.
+    shared = getattr(config, "session_secret", "")
+    if shared:
+        return bytes.fromhex(shared)
     return secrets.token_bytes(32)
+
+
+def apply_default_permission(config: Any, store: AuthStore) -> None:
+    """A ``--auth-default-permission`` given at start becomes the database's value for every server."""
+    wanted = getattr(config, "auth_default_permission", None)
+    if not wanted:
+        return
+    level = Permission.parse(wanted)
+    if store.get_default_permission() == level:
+        return
+    previous = store.set_default_permission(level)
+    if previous is not None and previous != level:
+        logger.warning(
+            "--auth-default-permission %s replaced the default permission %s for every server sharing this "
+            "database",
+            level.value,
+            previous.value,
+        )
 
 
 def build_runtime(config: Any, tracking_store: Any) -> AuthRuntime:
     store = AuthStore(config.backend_store_uri)
-    default = Permission.parse(config.auth_default_permission)
     rate = float(config.rate_limit_per_second)
     return AuthRuntime(
         store=store,
-        checker=PermissionChecker(store, tracking_store, default),
-        signer=SessionSigner(_secret_key()),
+        checker=PermissionChecker(store, tracking_store),
+        signer=SessionSigner(_secret_key(config)),
         static_prefix=config.static_prefix,
         rate_limiter=RateLimiter(rate, max(rate * 2, 1.0)),
     )
@@ -53,6 +74,7 @@ def ensure_admin(config: Any, password_prompt: Callable[[], str] | None = None) 
     from bakehouse.settings import admin_credentials
 
     store = AuthStore(config.backend_store_uri)
+    apply_default_permission(config, store)
     if store.has_admin():
         return
     username, password = admin_credentials()

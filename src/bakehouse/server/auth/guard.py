@@ -92,6 +92,19 @@ def check_request(endpoint: Endpoint, ctx: RequestContext, req: Any) -> None:
         name = _field(req, "name")
         if name:
             checker.require(caller, "registered_model", str(name), level)
+    elif resource == "trace":  # a trace's permission is its experiment's
+        trace_ids = [_field(req, "trace_id", "request_id"), *(getattr(req, "trace_ids", None) or [])]
+        for trace_id in dict.fromkeys(str(t) for t in trace_ids if t):
+            try:
+                experiment_id = checker.experiment_of_trace(trace_id)
+            except NotFoundError:
+                continue  # the handler answers a missing trace with 404
+            checker.require_experiment(caller, experiment_id, level)
+    elif resource == "trace_start":
+        info = ((getattr(req, "trace", None) or {}).get("trace_info")) or {}
+        location = (info.get("trace_location") or {}).get("mlflow_experiment") or {}
+        if location.get("experiment_id") not in (None, ""):
+            checker.require_experiment(caller, canonical_experiment_id(location["experiment_id"]), level)
 
 
 def _experiment_id_of(endpoint: Endpoint, req: Any, checker: PermissionChecker) -> str | None:
@@ -170,6 +183,15 @@ def restrict_search_request(endpoint: Endpoint, ctx: RequestContext, req: Any) -
                 f"Permission denied: {caller.username} may not read these experiments"
             )
         req.experiment_ids = allowed
+    elif endpoint.name == "SearchTracesV3":
+        requested = list(dict.fromkeys(canonical_experiment_id(e) for e in req.experiment_id_list()))
+        allowed = checker.readable_experiments(caller, requested)
+        if requested and not allowed:
+            raise PermissionDeniedError(
+                f"Permission denied: {caller.username} may not read these experiments"
+            )
+        req.locations = []
+        req.experiment_ids = allowed
     elif endpoint.name in ("GetMetricHistoryBulkInterval", "GetMetricHistoryBulk"):
         for run_id in list(getattr(req, "run_ids", None) or []) + [getattr(req, "run_id", None)]:
             if run_id:
@@ -187,7 +209,15 @@ def wrap(endpoint: Endpoint, handler: Handler) -> Handler:
                     "You are not authenticated. Please see the documentation for details."
                 )
             resource, level = endpoint.permission
-            if not caller.is_admin and resource == "experiment":
+            if not caller.is_admin and resource == "experiment_header":  # OTLP: x-mlflow-experiment-id
+                from starlette.concurrency import run_in_threadpool
+
+                header = request.headers.get("x-mlflow-experiment-id")
+                if header:
+                    await run_in_threadpool(
+                        checker_of(ctx).require_experiment, caller, canonical_experiment_id(header), level
+                    )
+            elif not caller.is_admin and resource == "experiment":
                 from starlette.concurrency import run_in_threadpool
 
                 experiment_id = experiment_from_artifact_path(request.path_params.get("artifact_path"))

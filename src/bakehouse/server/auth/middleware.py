@@ -1,9 +1,10 @@
 """Authentication for every route: HTTP Basic, bearer API tokens, or a signed browser session.
 
-Only ``/health``, the UI's static shell and the login endpoints answer without credentials. Failed
-credentials count against the client's address (``LoginThrottle``); requests over the per-client rate get
-429 with ``Retry-After``. Verified credentials are cached briefly (keyed by a hash, never the secret) so the
-Argon2 check is not paid on every call of a tight logging loop.
+Only ``/health``, ``/ready``, ``/metrics`` (probes and scrapers carry no credentials), the UI's static
+shell and the login endpoints answer without credentials. Failed credentials count against the client's
+address (``LoginThrottle``); requests over the per-client rate get 429 with ``Retry-After``. Verified
+credentials are cached briefly (keyed by a hash, never the secret) so the Argon2 check is not paid on every
+call of a tight logging loop.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CACHE_SECONDS = 30.0
 LOGIN_PATH = "/bakehouse/auth/login"
 LOGOUT_PATH = "/bakehouse/auth/logout"
 SESSION_PATH = "/bakehouse/auth/session"
-PUBLIC_PATHS = ("/health", "/favicon.ico", "/", "/index.html")
+PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/favicon.ico", "/", "/index.html")
 PUBLIC_PREFIXES = ("/static-files/",)
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 

@@ -2,17 +2,23 @@
 
 Runs, metrics and artifacts inherit their experiment's permission; model versions inherit their
 registered model's; logged models inherit their experiment's. A resource with no explicit grant falls back
-to the server's default permission. Admins may do everything.
+to the default permission, which is kept in the database (``bakehouse permissions default``) so that every
+server process sharing it agrees; each process re-reads it every few seconds. Admins may do everything.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from bakehouse.errors import NotFoundError, PermissionDeniedError, UnauthenticatedError
-from bakehouse.store.auth import AuthStore, Permission
+from bakehouse.store.auth import BUILTIN_DEFAULT_PERMISSION, AuthStore, Permission
+
+#: how long a process keeps the database's default permission before reading it again
+DEFAULT_PERMISSION_TTL_SECONDS = 5.0
 
 
 def canonical_experiment_id(value: Any) -> str:
@@ -36,10 +42,27 @@ class Caller:
 
 
 class PermissionChecker:
-    def __init__(self, store: AuthStore, tracking_store: Any, default_permission: Permission) -> None:
+    def __init__(self, store: AuthStore, tracking_store: Any) -> None:
         self.store = store
         self.tracking_store = tracking_store
-        self.default_permission = default_permission
+        self._default: tuple[Permission, float] | None = None
+        self._default_lock = threading.Lock()
+
+    @property
+    def default_permission(self) -> Permission:
+        """The database's default level (a change reaches every process within the TTL)."""
+        now = time.monotonic()
+        cached = self._default
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        with self._default_lock:
+            level = self.store.get_default_permission() or BUILTIN_DEFAULT_PERMISSION
+            self._default = (level, now + DEFAULT_PERMISSION_TTL_SECONDS)
+        return level
+
+    def forget_default_permission(self) -> None:
+        """This process changed it: read it again at once (other processes within the TTL)."""
+        self._default = None
 
     # ------------------------------------------------------------------------------ effective level
     def effective(self, caller: Caller, resource_type: str, resource_id: str) -> Permission:
@@ -67,6 +90,9 @@ class PermissionChecker:
 
     def experiment_of_logged_model(self, model_id: str) -> str:
         return str(self.tracking_store.get_logged_model(model_id).experiment_id)
+
+    def experiment_of_trace(self, trace_id: str) -> str:
+        return str(self.tracking_store.get_trace_info(trace_id).experiment_id)
 
     def experiment_by_name(self, name: str) -> str | None:
         experiment = self.tracking_store.get_experiment_by_name(name)

@@ -7,7 +7,7 @@ from typing import Any
 from bakehouse.errors import InvalidParameterError, NotFoundError, PermissionDeniedError, UnauthenticatedError
 from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.context import RequestContext
-from bakehouse.store.auth import AuthStore, Permission, User
+from bakehouse.store.auth import BUILTIN_DEFAULT_PERMISSION, AuthStore, Permission, User
 from bakehouse.wire import auth as w
 
 
@@ -274,6 +274,19 @@ def list_user_permissions(ctx: RequestContext, req: w.ListUserPermissions) -> di
 
 def list_current_user_permissions(ctx: RequestContext, req: w.Empty) -> dict[str, Any]:
     return _permission_list(ctx, _me(ctx))
+
+
+def get_default_permission(ctx: RequestContext, req: w.Empty) -> dict[str, Any]:
+    """What every user may do where nobody granted them anything (the same on every server)."""
+    return {"permission": _runtime(ctx).checker.default_permission.value}
+
+
+def set_default_permission(ctx: RequestContext, req: w.SetDefaultPermission) -> dict[str, Any]:
+    _require_admin(ctx)
+    level = Permission.parse(req.permission)
+    previous = _store(ctx).set_default_permission(level)
+    _runtime(ctx).checker.forget_default_permission()
+    return {"permission": level.value, "previous": (previous or BUILTIN_DEFAULT_PERMISSION).value}
 
 
 # -------------------------------------------------------------------------------------- tokens

@@ -15,7 +15,8 @@ from starlette.routing import BaseRoute, Route
 from bakehouse.errors import BakehouseError, InvalidParameterError
 from bakehouse.server.context import RequestContext
 from bakehouse.server.handlers.artifacts import stream_response
-from bakehouse.server.routing import JSONResponse, error_response, internal_error_response, make_context
+from bakehouse.server.handlers.probes import metrics, ready
+from bakehouse.server.routing import JSONResponse, error_response, make_context, unexpected_error_response
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.version import __version__
 from bakehouse.wire.endpoints import Endpoint
@@ -27,8 +28,15 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("OK")
 
 
+#: What ``/version`` answers: the MLflow release whose REST API this server speaks, with Bakehouse's own
+#: version as the PEP 440 local part. MLflow's client reads it to decide what the server can do (3.4 and
+#: later: spans go to ``/v1/traces`` and stay in the tracking store).
+MLFLOW_API_VERSION = "3.17.2"
+SERVER_VERSION = f"{MLFLOW_API_VERSION}+bakehouse.{__version__}"
+
+
 async def version(request: Request) -> Response:
-    return PlainTextResponse(__version__)
+    return PlainTextResponse(SERVER_VERSION)
 
 
 async def server_info(request: Request) -> Response:
@@ -39,6 +47,7 @@ async def server_info(request: Request) -> Response:
             "store_type": "SqlStore" if type(store).__name__.startswith("Sql") else type(store).__name__,
             "workspaces_enabled": False,
             "trace_archival_enabled": False,
+            "otlp_traces_enabled": True,
             "artifact_serving_enabled": bool(config.serve_artifacts),
             "multipart_uploads_enabled": False,
             "multipart_downloads_enabled": False,
@@ -68,9 +77,8 @@ async def _artifact_bytes(
         return stream_response(stream, path, inline=True)
     except BakehouseError as exc:
         return error_response(exc)
-    except Exception:
-        logger.exception("Unhandled error in %s", request.url.path)
-        return internal_error_response()
+    except Exception as exc:  # noqa: BLE001 - logged and answered as JSON by unexpected_error_response
+        return unexpected_error_response(exc, request.url.path)
 
 
 async def get_artifact(request: Request) -> Response:
@@ -105,7 +113,8 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for ep in endpoints:
-        path = f"{static_prefix}/api/{ep.version}" + _PLACEHOLDER.sub(r"{\1}", ep.path)
+        base = static_prefix if ep.root else f"{static_prefix}/api/{ep.version}"
+        path = base + _PLACEHOLDER.sub(r"{\1}", ep.path)
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _PLACEHOLDER.findall(ep.path)
@@ -148,6 +157,13 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
                     ]
                 else:
                     operation["requestBody"] = {"content": {"application/json": {"schema": ref}}}
+            elif ep.raw and ep.root:
+                operation["requestBody"] = {
+                    "content": {
+                        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                        "application/json": {"schema": {"type": "object"}},
+                    }
+                }
             elif ep.raw and method == "PUT":
                 operation["requestBody"] = {
                     "content": {
@@ -179,6 +195,8 @@ def meta_routes(static_prefix: str, artifacts_only: bool = False) -> list[BaseRo
     p = static_prefix
     routes: list[BaseRoute] = [
         Route(p + "/health", health, methods=["GET"]),
+        Route(p + "/ready", ready, methods=["GET"]),
+        Route(p + "/metrics", metrics, methods=["GET"]),
         Route(p + "/version", version, methods=["GET"]),
         Route(p + "/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route(p + "/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),

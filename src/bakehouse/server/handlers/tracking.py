@@ -13,6 +13,7 @@ from bakehouse.entities import Metric, Param, RunStatus, RunTag, ViewType
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.server.context import RequestContext
+from bakehouse.server.metrics import count_logged
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.store.tracking.base import MetricHistoryRows
 from bakehouse.wire import json as wj
@@ -157,16 +158,19 @@ def search_runs(ctx: RequestContext, req: t.SearchRuns) -> dict[str, Any]:
 def log_metric(ctx: RequestContext, req: t.LogMetric) -> dict[str, Any]:
     run_id = req.resolved_run_id()
     ctx.tracking_store.log_metric(run_id, req.to_entity(run_id))
+    count_logged(metrics=1)
     return {}
 
 
 def log_param(ctx: RequestContext, req: t.LogParam) -> dict[str, Any]:
     ctx.tracking_store.log_param(req.resolved_run_id(), Param(req.key, req.value))
+    count_logged(params=1)
     return {}
 
 
 def set_tag(ctx: RequestContext, req: t.SetTag) -> dict[str, Any]:
     ctx.tracking_store.set_tag(req.resolved_run_id(), RunTag(req.key, req.value))
+    count_logged(tags=1)
     return {}
 
 
@@ -176,12 +180,14 @@ def delete_tag(ctx: RequestContext, req: t.DeleteTag) -> dict[str, Any]:
 
 
 def log_batch(ctx: RequestContext, req: t.LogBatch) -> dict[str, Any]:
+    metrics = req.metric_entities()
     ctx.tracking_store.log_batch(
         req.resolved_run_id(),
-        metrics=req.metric_entities(),
+        metrics=metrics,
         params=[Param(p.key, p.value) for p in req.params],
         tags=[RunTag(kv.key, kv.value) for kv in req.tags],
     )
+    count_logged(metrics=len(metrics), params=len(req.params), tags=len(req.tags))
     return {}
 
 

@@ -112,6 +112,10 @@ class ArtifactRepository(ABC):
     def close(self) -> None:
         """Release connections (HTTP pools); the repository stays usable and reconnects on demand."""
 
+    def check_reachable(self) -> None:
+        """Raise unless the storage behind the root answers (a server's readiness probe); one cheap call."""
+        self._list_dir("")
+
     def __enter__(self) -> Self:
         return self
 

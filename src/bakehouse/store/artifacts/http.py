@@ -40,7 +40,7 @@ from bakehouse.settings import HttpSettings
 from bakehouse.store.artifacts.base import CHUNK_SIZE, ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.direct_download import DirectDownloader, auth_header
 from bakehouse.store.artifacts.paths import join_artifact_path, safe_file_name, safe_relative_path
-from bakehouse.wire.transport import tls_verification
+from bakehouse.wire.tls import client_tls
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class HttpArtifactRepository(ArtifactRepository):
             if self._client is None:
                 self._client = httpx.Client(
                     headers=auth_header(self.http.token, self.http.username, self.http.password),
-                    verify=tls_verification(self.http.insecure_tls),
+                    verify=client_tls(self.http),
                     timeout=httpx.Timeout(self.http.timeout, connect=min(self.http.timeout, 30.0)),
                     limits=httpx.Limits(
                         max_connections=self.max_workers * 2, max_keepalive_connections=self.max_workers
@@ -255,7 +255,7 @@ class HttpArtifactRepository(ArtifactRepository):
             if self._direct is None:
                 self._direct = DirectDownloader(
                     auth_header(self.http.token, self.http.username, self.http.password),
-                    tls_verification(self.http.insecure_tls),
+                    client_tls(self.http),
                     self.http.timeout,
                 )
             return self._direct

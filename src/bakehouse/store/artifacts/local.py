@@ -78,6 +78,13 @@ class LocalArtifactRepository(ArtifactRepository):
         self.root = local_path_from_uri(artifact_uri).absolute()
         self._real_root: str | None = None
 
+    def check_reachable(self) -> None:
+        """The root is a directory this process may write into (a missing or read-only mount fails)."""
+        if not self.root.is_dir():
+            raise OSError(f"artifact root {self.root} is not a directory")
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"artifact root {self.root} is not writable")
+
     def _real(self) -> str:
         """The root with symlinks resolved, cached once it exists (resolving it per file is measurable)."""
         if self._real_root is not None:

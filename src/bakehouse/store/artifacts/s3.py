@@ -106,6 +106,10 @@ class S3ArtifactRepository(ArtifactRepository):
     def client(self) -> Any:
         return _s3_client(self.endpoint_url, self.addressing_style, self.verify, self.region)
 
+    def check_reachable(self) -> None:
+        """One listing of at most one key: fails if the endpoint, the bucket or the credentials do not work."""
+        self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._dir_prefix(""), MaxKeys=1)
+
     def _key(self, path: str) -> str:
         if not path:
             return self.prefix

@@ -33,6 +33,35 @@ WRITE = "bakehouse_write"
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+#: processes sharing one connection budget (a server's workers); set by the server before it forks
+_processes_sharing_budget = 1
+
+
+def share_connection_budget(processes: int) -> None:
+    """Split ``BAKEHOUSE_SQL_MAX_CONNECTIONS`` between this many processes (engines made from now on)."""
+    global _processes_sharing_budget
+    _processes_sharing_budget = max(1, processes)
+
+
+def pool_sizing() -> tuple[int, int]:
+    """``(pool_size, max_overflow)`` for a PostgreSQL/MySQL engine in this process.
+
+    One server's workers together open at most ``BAKEHOUSE_SQL_MAX_CONNECTIONS`` (default 20): half kept
+    open, half overflow opened under load. ``BAKEHOUSE_SQL_POOL_SIZE`` / ``..._MAX_OVERFLOW`` set one
+    process's numbers directly instead."""
+    share = max(2, settings.sql_max_connections() // _processes_sharing_budget)
+    pool_size = settings.sql_pool_size()
+    if pool_size is None:
+        pool_size = (share + 1) // 2
+    max_overflow = settings.sql_max_overflow()
+    if max_overflow is None:
+        max_overflow = max(0, share - pool_size)
+    return pool_size, max_overflow
+
+
+def open_engines() -> list[Engine]:
+    with _engines_lock:
+        return list(_engines.values())
 
 
 def normalize_uri(uri: str) -> str:
@@ -89,12 +118,8 @@ def _create_engine(uri: str) -> Engine:
         )
         _install_sqlite_hooks(engine)
         return engine
-    return create_engine(
-        url,
-        pool_size=settings.sql_pool_size(),
-        max_overflow=settings.sql_max_overflow(),
-        pool_pre_ping=True,
-    )
+    pool_size, max_overflow = pool_sizing()
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0004_metrics_clustered"
+SCHEMA_HEAD = "0006_traces"
 
 metadata = MetaData()
 
@@ -225,6 +225,98 @@ logged_model_metrics = Table(
     ),
 )
 
+# ---------------------------------------------------------------------------------------------- traces
+# MLflow 3's traces: one row per trace, its tags and metadata, its spans (the OpenTelemetry fields that are
+# filtered or sorted on as columns, the rest as one JSON document), assessments, and links to runs.
+
+trace_info = Table(
+    "trace_info",
+    metadata,
+    Column("request_id", String(50), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("execution_time_ms", BigInteger, nullable=True),
+    Column("status", String(50), nullable=False),
+    Column("client_request_id", String(250), nullable=True),
+    Column("request_preview", Text, nullable=True),
+    Column("response_preview", Text, nullable=True),
+    # The whole TraceInfo as the API answers it (tags, metadata, assessments included), rewritten by every
+    # write to the trace: a search page is then one read of 100 documents instead of ~1,000 rows.
+    Column("info_json", LongText, nullable=True),
+    Index("index_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms"),
+)
+
+trace_tags = Table(
+    "trace_tags",
+    metadata,
+    Column("request_id", String(50), ForeignKey("trace_info.request_id"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", LongText, nullable=True),
+    PrimaryKeyConstraint("request_id", "key", name="trace_tag_pk"),
+    Index("index_trace_tags_key", "key"),
+    sqlite_with_rowid=False,  # a trace's tags side by side in key order (read together, small rows)
+)
+
+trace_request_metadata = Table(
+    "trace_request_metadata",
+    metadata,
+    Column("request_id", String(50), ForeignKey("trace_info.request_id"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", LongText, nullable=True),
+    PrimaryKeyConstraint("request_id", "key", name="trace_request_metadata_pk"),
+    Index("index_trace_request_metadata_key", "key"),
+    sqlite_with_rowid=False,
+)
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("trace_id", String(50), ForeignKey("trace_info.request_id"), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("experiment_id", Integer, nullable=False),
+    Column("parent_span_id", String(16), nullable=True),
+    Column("name", String(500), nullable=True),
+    Column("type", String(250), nullable=True),
+    Column("status", String(50), nullable=False),
+    Column("start_time_unix_nano", BigInteger, nullable=False),
+    Column("end_time_unix_nano", BigInteger, nullable=True),
+    Column("content", LongText, nullable=False),  # attributes, events and status message as JSON
+    PrimaryKeyConstraint("trace_id", "span_id", name="spans_pk"),
+    Index("index_spans_experiment_name", "experiment_id", "name"),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("assessment_id", String(50), primary_key=True),
+    Column("trace_id", String(50), ForeignKey("trace_info.request_id"), nullable=False),
+    Column("name", Key, nullable=False),
+    Column("assessment_type", String(20), nullable=False),  # feedback | expectation
+    Column("value", LongText, nullable=True),  # the plain value as JSON text
+    Column("numeric_value", Double, nullable=True),  # the value when it is a number or a boolean
+    Column("payload", LongText, nullable=False),  # the feedback/expectation message as sent
+    Column("error", Text, nullable=True),
+    Column("created_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("source_type", String(50), nullable=False),
+    Column("source_id", String(250), nullable=True),
+    Column("span_id", String(16), nullable=True),
+    Column("rationale", LongText, nullable=True),
+    Column("overrides", String(50), nullable=True),
+    Column("valid", Boolean, nullable=False, default=True),
+    Column("assessment_metadata", LongText, nullable=True),
+    Index("index_assessments_trace_name", "trace_id", "name"),
+)
+
+trace_run_links = Table(
+    "trace_run_links",
+    metadata,
+    Column("request_id", String(50), ForeignKey("trace_info.request_id"), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    PrimaryKeyConstraint("request_id", "run_id", name="trace_run_link_pk"),
+    Index("index_trace_run_links_run", "run_id"),
+)
+
 # ---------------------------------------------------------------------------------------------- registry
 
 registered_models = Table(
@@ -346,4 +438,13 @@ registered_model_permissions = Table(
     Column("user_id", Integer, ForeignKey("auth_users.id"), nullable=False),
     Column("permission", String(32), nullable=False),
     PrimaryKeyConstraint("name", "user_id", name="auth_registered_model_permission_pk"),
+)
+
+#: Server-wide authentication settings every server process reads (so replicas cannot disagree):
+#: ``default_permission`` is the level users have on resources nobody granted them.
+auth_settings = Table(
+    "auth_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
 )

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from bakehouse.errors import BakehouseError, InvalidParameterError, TemporarilyUnavailableError
 from bakehouse.store.db.engine import WRITE
@@ -40,3 +41,17 @@ def inserted_id(result: CursorResult[Any]) -> int:
     if key is None:
         raise BakehouseError("The database reported no key for the row just written")
     return int(key[0])
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be reached or dropped the connection (down, restarting,
+    a failover, an exhausted pool), as opposed to a refused statement: worth retrying, never a bug."""
+    if isinstance(exc, (DisconnectionError, PoolTimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    if type(exc.orig).__module__ == "sqlite3":  # a local file: "no such table" and the like are not outages
+        return any(words in str(exc.orig) for words in ("locked", "unable to open", "disk I/O"))
+    return True

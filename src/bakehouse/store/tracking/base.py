@@ -7,7 +7,7 @@ callers see the same exception class from every backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bakehouse.entities import (
     Experiment,
@@ -21,6 +21,7 @@ from bakehouse.entities import (
     ViewType,
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
+from bakehouse.entities.trace import Assessment, Span, Trace, TraceInfo
 
 #: Search limits shared by every store (MLflow's SEARCH_MAX_RESULTS_THRESHOLD and defaults).
 SEARCH_MAX_RESULTS_DEFAULT = 1000
@@ -160,6 +161,65 @@ class TrackingStore(Protocol):
         page_token: str | None = None,
         datasets: Sequence[dict[str, str | None]] | None = None,
     ) -> PagedList[LoggedModel]: ...
+
+    # --------------------------------------------------------------------------------------- traces
+    def start_trace(self, info: TraceInfo) -> TraceInfo: ...
+
+    def log_spans(self, experiment_id: str, spans: Sequence[Span], run_id: str | None = None) -> int: ...
+
+    def get_trace_info(self, trace_id: str) -> TraceInfo: ...
+
+    def get_trace(self, trace_id: str, allow_partial: bool = False) -> Trace: ...
+
+    def batch_get_traces(
+        self, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None = None
+    ) -> list[Trace]: ...
+
+    def batch_get_trace_infos(
+        self, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None = None
+    ) -> list[TraceInfo]: ...
+
+    def search_traces(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[TraceInfo], str | None]: ...
+
+    def set_trace_tag(self, trace_id: str, key: str, value: str) -> None: ...
+
+    def delete_trace_tag(self, trace_id: str, key: str) -> None: ...
+
+    def delete_traces(
+        self,
+        experiment_id: str,
+        max_timestamp_millis: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> int: ...
+
+    def link_traces_to_run(self, trace_ids: Sequence[str], run_id: str) -> None: ...
+
+    def create_assessment(self, assessment: Assessment) -> Assessment: ...
+
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment: ...
+
+    def update_assessment(
+        self,
+        trace_id: str,
+        assessment_id: str,
+        name: str | None = None,
+        kind: str | None = None,
+        payload: dict[str, Any] | None = None,
+        value: Any = None,
+        rationale: str | None = None,
+        metadata: dict[str, str] | None = None,
+        valid: bool | None = None,
+    ) -> Assessment: ...
+
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None: ...
 
     # ---------------------------------------------------------------------------- garbage collection
     def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]: ...

@@ -29,6 +29,7 @@ from bakehouse.store.tracking.base import (
     LOGGED_MODELS_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_DEFAULT,
 )
+from bakehouse.store.tracking.rest_traces import RestTracesMixin
 from bakehouse.wire import json as wj
 from bakehouse.wire.tracking import BY_NAME
 from bakehouse.wire.transport import HttpTransport, quote_path
@@ -61,7 +62,7 @@ def _metric_body(m: Metric) -> dict[str, Any]:
     return body
 
 
-class RestTrackingStore:
+class RestTrackingStore(RestTracesMixin):
     """Implements :class:`bakehouse.store.tracking.base.TrackingStore` by calling a tracking server."""
 
     def __init__(self, transport: HttpTransport, artifact_uri: str | None = None) -> None:

@@ -574,6 +574,7 @@ class RunsMixin:
         if input_ids:
             conn.execute(delete(s.input_tags).where(s.input_tags.c.input_uuid.in_(input_ids)))
             conn.execute(delete(s.inputs).where(s.inputs.c.input_uuid.in_(input_ids)))
+        conn.execute(delete(s.trace_run_links).where(s.trace_run_links.c.run_id.in_(run_ids)))
         conn.execute(delete(s.runs).where(s.runs.c.run_uuid.in_(run_ids)))
 
     # ----------------------------------------------------------------------------------- helpers

@@ -9,13 +9,15 @@ from bakehouse.clock import now_ms
 from bakehouse.entities import LifecycleStage
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.engine import ensure_schema
+from bakehouse.store.tracking.sql.assessments import AssessmentsMixin
 from bakehouse.store.tracking.sql.connection import SqlConnection
 from bakehouse.store.tracking.sql.experiments import ExperimentsMixin, parse_experiment_id
 from bakehouse.store.tracking.sql.logged_models import LoggedModelsMixin
 from bakehouse.store.tracking.sql.runs import RunsMixin
+from bakehouse.store.tracking.sql.traces import TracesMixin
 
 
-class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin):
+class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin, TracesMixin, AssessmentsMixin):
     """Every tracking operation in plain SQL through SQLAlchemy Core, a few statements per call."""
 
     def __init__(
@@ -57,6 +59,7 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin):
         eid = parse_experiment_id(experiment_id)
         with self.db.write() as conn:
             self._experiment_row(conn, eid)
+            self._hard_delete_experiment_traces(conn, eid)
             run_ids = [
                 r[0] for r in conn.execute(select(s.runs.c.run_uuid).where(s.runs.c.experiment_id == eid))
             ]

@@ -363,3 +363,62 @@ export async function listArtifacts(runId, path) {
   const out = await get('artifacts/list', { run_id: runId, path });
   return out.files || [];
 }
+
+// ------------------------------------------------------------------------------------- traces (MLflow 3's v3 API)
+
+const TRACES = 'ajax-api/3.0/mlflow/traces';
+
+/** One page of trace infos of some experiments ({traces, next_page_token}), newest first by default. */
+export function searchTraces(experimentIds, filter, pageToken, maxResults = 200, orderBy) {
+  return send('POST', '/search', {
+    locations: experimentIds.map((id) => ({ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: String(id) } })),
+    filter: filter || undefined, max_results: maxResults, page_token: pageToken || undefined, order_by: orderBy,
+  }, TRACES);
+}
+
+/** A whole trace: {trace_info, spans} with spans decoded (hex ids, plain attribute values). */
+export async function getTrace(traceId) {
+  const { trace } = await get('/get', { trace_id: traceId, allow_partial: 'true' }, TRACES);
+  return { info: trace.trace_info, spans: (trace.spans || []).map(decodeSpan) };
+}
+
+function b64hex(b64) {
+  if (!b64) return null;
+  const bin = atob(b64);
+  let out = '';
+  for (let i = 0; i < bin.length; i++) out += bin.charCodeAt(i).toString(16).padStart(2, '0');
+  return out;
+}
+
+/** An OpenTelemetry AnyValue (protobuf JSON) as a plain value. */
+export function anyValue(v) {
+  if (!v || typeof v !== 'object') return null;
+  if ('string_value' in v) return v.string_value;
+  if ('int_value' in v) return Number(v.int_value);
+  if ('double_value' in v) return Number(v.double_value);
+  if ('bool_value' in v) return v.bool_value;
+  if ('array_value' in v) return (v.array_value.values || []).map(anyValue);
+  if ('kvlist_value' in v) return Object.fromEntries((v.kvlist_value.values || []).map((kv) => [kv.key, anyValue(kv.value)]));
+  if ('bytes_value' in v) return v.bytes_value;
+  return null;
+}
+
+function attrs(list) { return Object.fromEntries((list || []).map((kv) => [kv.key, anyValue(kv.value)])); }
+
+function decodeSpan(s) {
+  const start = Number(s.start_time_unix_nano || 0);
+  const end = s.end_time_unix_nano ? Number(s.end_time_unix_nano) : null;
+  const attributes = attrs(s.attributes);
+  const code = ((s.status || {}).code || 'STATUS_CODE_UNSET').replace('STATUS_CODE_', '');
+  return {
+    id: b64hex(s.span_id), parent: b64hex(s.parent_span_id), name: s.name || '',
+    start, end, status: code, statusMessage: (s.status || {}).message || '',
+    type: attributes['mlflow.spanType'] || 'UNKNOWN', attributes,
+    events: (s.events || []).map((e) => ({ name: e.name, time: Number(e.time_unix_nano || 0), attributes: attrs(e.attributes) })),
+  };
+}
+
+export function sendTraces(method, path, body) { return send(method, path, body, TRACES); }
+
+/** Milliseconds from a protobuf JSON duration ("1.500s"). */
+export function durationMs(d) { return d ? Math.round(parseFloat(d) * 1000) : null; }

@@ -6,6 +6,7 @@ import { markdown } from '../markdown.js';
 import { sparkline } from '../sparkline.js';
 import { setQuery } from '../app.js';
 import { renderArtifacts } from './artifacts.js';
+import { renderTraceList } from './traces.js';
 
 const POLL_MS = 3000;
 
@@ -25,7 +26,7 @@ export async function render(main, args, query) {
   const crumbExp = h('a', { href: `#/experiments/${encodeURIComponent(expId)}` }, exp.name);
   const titleEl = h('h1');
   const statusEl = h('span');
-  const tabs = [['overview', 'Overview'], ['metrics', 'Metric charts'], ['artifacts', 'Artifacts']];
+  const tabs = [['overview', 'Overview'], ['metrics', 'Metric charts'], ['artifacts', 'Artifacts'], ['traces', 'Traces']];
   const tabBar = h('div', { class: 'tabs', role: 'tablist' });
   const body = h('div', { class: 'tab-body' });
   clear(main).append(h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / ', crumbExp, ' / '), titleEl, statusEl), tabBar, body);
@@ -44,6 +45,7 @@ export async function render(main, args, query) {
   function drawBody() {
     clear(body);
     if (tab === 'artifacts') renderArtifacts(body, run, query.get('path') || '');
+    else if (tab === 'traces') renderTraceList(body.appendChild(h('section', { class: 'card' })), { experimentIds: [expId], fixedFilter: `trace.run_id = '${run.info.run_id}'`, title: 'Traces of this run' });
     else if (tab === 'metrics') drawMetricCharts();
     else drawOverview();
   }

@@ -4,6 +4,7 @@ import { h, clear, errorBox, toast, downloadText, readOnly } from '../dom.js';
 import { VirtualGrid } from '../table.js';
 import { ATTRS, DEFAULT_ATTRS, accessor, colGroup, colLabel, formatter, orderClause, parseCol, sortRows, toCsv } from '../columns.js';
 import { setQuery } from '../app.js';
+import { experimentTabs } from './traces.js';
 
 const MAX_DEFAULT_DATA_COLS = 30;
 
@@ -69,6 +70,7 @@ export async function render(main, [expParam], query) {
 
   main.append(
     h('div', { class: 'page-head' }, h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Experiments'), ' / '), title, expLinks),
+    ...(expIds.length === 1 ? [experimentTabs(expIds[0], 'runs')] : []),
     h('div', { class: 'toolbar' },
       h('form', { class: 'searchform', onsubmit: (e) => { e.preventDefault(); state.q = search.value.trim(); saveUrl(); reload(); } }, search, h('button', { type: 'submit', class: 'primary' }, 'Search')),
       statusSel, lifeSel),

@@ -1,0 +1,316 @@
+"""Tracing benchmark: `bakehouse server` vs `mlflow server` (3.17.2), same requests, one run.
+
+    .venv/bin/python bench/bench_tracing.py                    # 100 traces x 50 spans, 10,000 traces searched
+    .venv/bin/python bench/bench_tracing.py --repeat 5
+    .venv/bin/python bench/bench_tracing.py --quick            # 10x smaller (smoke run)
+
+Both servers run as subprocesses in their own sessions on 127.0.0.1 with a fresh SQLite database each,
+with their default worker counts. The client sends exactly what MLflow's client sends, built once and
+replayed to both servers over one keep-alive connection:
+
+- ingestion: for each of 100 traces, its 50 spans as one OTLP protobuf request (``POST /v1/traces``)
+  followed by the trace's ``StartTraceV3`` (``POST /api/3.0/mlflow/traces``); spans/s over the whole
+  batch, and the servers' resident memory (every process of the session) sampled every 20 ms meanwhile.
+  Every trace is then read back (``GET /api/3.0/mlflow/traces/get``) and its 50 spans counted.
+- search: 10,000 traces (written beforehand through each tool's own SQL store, not timed), then
+  ``POST /api/3.0/mlflow/traces/search`` pages of 100 with no filter, by status, by tag, by a time range;
+  each query's result count is checked to be the same on both servers.
+
+Medians over --repeat runs; ratios are MLflow time / Bakehouse time (higher = Bakehouse faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_http import RunningServer, session_rss_mb, start
+
+from bakehouse.entities.trace import Span, SpanEvent, TraceInfo
+from bakehouse.wire.otlp import encode_export_request
+from bakehouse.wire.trace_json import trace_info_to_json
+
+#: untimed requests before each timed workload, so every worker process has served some (MLflow runs 4)
+WARMUP = 8
+SEARCH_QUERIES = {
+    "no filter": None,
+    "status = ERROR": "trace.status = 'ERROR'",
+    "tag = value": "tags.team = 'team-3'",
+    "time range": "trace.timestamp_ms >= {mid} AND trace.timestamp_ms < {end}",
+}
+
+
+def make_trace(experiment_id: str, n_spans: int, t0_ns: int) -> tuple[str, bytes, dict[str, Any]]:
+    """One trace as MLflow's client sends it: the OTLP body of its spans and its StartTraceV3 body."""
+    otel = uuid.uuid4().hex
+    trace_id = f"tr-{otel}"
+    spans = []
+    root_id = uuid.uuid4().hex[:16]
+    for i in range(n_spans):
+        start = t0_ns + i * 1_000_000
+        attributes = {
+            "mlflow.traceRequestId": trace_id,
+            "mlflow.spanType": "LLM" if i % 3 == 0 else "TOOL",
+            "mlflow.spanFunctionName": f"step_{i}",
+            "mlflow.spanInputs": {
+                "messages": [{"role": "user", "content": f"question {i} " * 8}],
+                "temperature": 0.1,
+            },
+            "mlflow.spanOutputs": {"content": f"answer {i} " * 12, "finish_reason": "stop"},
+            "mlflow.chat.tokenUsage": {"input_tokens": 30, "output_tokens": 40, "total_tokens": 70},
+            "mlflow.spanLogLevel": 20,
+        }
+        spans.append(
+            Span(
+                trace_id,
+                root_id if i == 0 else uuid.uuid4().hex[:16],
+                None if i == 0 else root_id,
+                "agent" if i == 0 else f"step_{i}",
+                start,
+                start + (n_spans * 1_000_000 if i == 0 else 800_000),
+                "OK",
+                "",
+                attributes,
+                [SpanEvent("retry", start + 10, {"attempt": 1})] if i % 10 == 5 else [],
+            )
+        )
+    info = TraceInfo(
+        trace_id,
+        experiment_id,
+        t0_ns // 1_000_000,
+        n_spans,
+        "OK",
+        '{"messages": [{"role": "user", "content": "question 0"}]}',
+        '{"content": "answer 0"}',
+        trace_metadata={
+            "mlflow.user": "bench",
+            "mlflow.trace_schema.version": "3",
+            "mlflow.source.name": "bench",
+        },
+        tags={"mlflow.traceName": "agent", "team": "bench"},
+    )
+    return trace_id, encode_export_request(spans), {"trace": {"trace_info": trace_info_to_json(info)}}
+
+
+def create_experiment(http: httpx.Client, name: str) -> str:
+    response = http.post("/api/2.0/mlflow/experiments/create", json={"name": name})
+    response.raise_for_status()
+    return str(response.json()["experiment_id"])
+
+
+def ingest(server: RunningServer, n_traces: int, n_spans: int) -> dict[str, float]:
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        experiment_id = create_experiment(http, f"ingest-{uuid.uuid4().hex[:8]}")
+        t0 = time.time_ns()
+        traces = [make_trace(experiment_id, n_spans, t0 + i * 10**9) for i in range(n_traces)]
+        warmup = [make_trace(experiment_id, n_spans, t0 - (i + 1) * 10**9) for i in range(WARMUP)]
+        peak = [session_rss_mb(server.proc.pid)]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak.append(session_rss_mb(server.proc.pid))
+                done.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        headers = {"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id}
+        for _, otlp_body, start_body in warmup:  # every worker process warmed up first (MLflow runs 4)
+            http.post("/v1/traces", content=otlp_body, headers=headers).raise_for_status()
+            http.post("/api/3.0/mlflow/traces", json=start_body).raise_for_status()
+        started = time.perf_counter()
+        for _, otlp_body, start_body in traces:
+            http.post("/v1/traces", content=otlp_body, headers=headers).raise_for_status()
+            http.post("/api/3.0/mlflow/traces", json=start_body).raise_for_status()
+        elapsed = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        for trace_id, _, _ in traces:
+            got = http.get("/api/3.0/mlflow/traces/get", params={"trace_id": trace_id}).json()
+            assert len(got["trace"]["spans"]) == n_spans, (server.name, trace_id)
+    return {"spans_per_s": n_traces * n_spans / elapsed, "seconds": elapsed, "peak_rss_mb": max(peak)}
+
+
+def populate_search(name: str, db_uri: str, artifacts: str, n_traces: int, base_ms: int) -> str:
+    """10,000 traces written through the tool's own SQL store (not timed): states, tags, times vary."""
+    infos = []
+    for i in range(n_traces):
+        infos.append(
+            {
+                "trace_id": f"tr-{uuid.uuid4().hex}",
+                "request_time": base_ms + i * 1000,
+                "execution_duration": 100 + i % 900,
+                "state": "ERROR" if i % 10 == 0 else "OK",
+                "tags": {"mlflow.traceName": f"agent-{i % 5}", "team": f"team-{i % 8}"},
+                "metadata": {"mlflow.user": "bench", "mlflow.source.name": "bench"},
+            }
+        )
+    if name == "mlflow":
+        from mlflow.entities import TraceInfo as MTraceInfo
+        from mlflow.entities import TraceLocation, TraceState
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = SqlAlchemyStore(db_uri, artifacts)
+        experiment_id = store.create_experiment("search")
+        # the first 200 through start_trace itself; the rest as the same rows, copied in one transaction
+        # (10,000 separate start_trace transactions take ~10 minutes on a busy 2-core machine)
+        for row in infos[:200]:
+            store.start_trace(
+                MTraceInfo(
+                    trace_id=row["trace_id"],
+                    trace_location=TraceLocation.from_experiment_id(experiment_id),
+                    request_time=row["request_time"],
+                    execution_duration=row["execution_duration"],
+                    state=TraceState(row["state"]),
+                    trace_metadata=row["metadata"],
+                    tags=row["tags"],
+                )
+            )
+        _copy_mlflow_trace_rows(store, infos[:200], infos[200:])
+        store.engine.dispose()
+        return str(experiment_id)
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    ours = SqlTrackingStore(db_uri, artifacts)
+    experiment_id = ours.create_experiment("search")
+    for row in infos:
+        ours.start_trace(
+            TraceInfo(
+                row["trace_id"],
+                experiment_id,
+                row["request_time"],
+                row["execution_duration"],
+                row["state"],
+                trace_metadata=row["metadata"],
+                tags=row["tags"],
+            )
+        )
+    ours.engine.dispose()
+    return experiment_id
+
+
+def _copy_mlflow_trace_rows(store: Any, written: list[dict[str, Any]], rest: list[dict[str, Any]]) -> None:
+    """Insert ``rest`` as rows shaped exactly like those start_trace wrote for ``written`` (same columns,
+    same extra tags and metadata), one transaction, through MLflow's own ORM models."""
+    from mlflow.store.tracking.dbmodels.models import SqlTraceInfo, SqlTraceMetadata, SqlTraceTag
+
+    template_id = written[0]["trace_id"]
+    with store.ManagedSessionMaker(read_only=False) as session:
+        template = session.query(SqlTraceInfo).filter(SqlTraceInfo.request_id == template_id).one()
+        columns = [c.name for c in SqlTraceInfo.__table__.columns]
+        base = {c: getattr(template, c) for c in columns}
+        extra_tags = {t.key: t.value for t in template.tags if t.key not in written[0]["tags"]}
+        extra_meta = {
+            m.key: m.value for m in template.request_metadata if m.key not in written[0]["metadata"]
+        }
+        for row in rest:
+            trace_id = row["trace_id"]
+            info = SqlTraceInfo(
+                **{
+                    **base,
+                    "request_id": trace_id,
+                    "timestamp_ms": row["request_time"],
+                    "execution_time_ms": row["execution_duration"],
+                    "status": row["state"],
+                    "trace_name": row["tags"]["mlflow.traceName"],
+                }
+            )
+            tags = {k: v for k, v in row["tags"].items() if k != "mlflow.traceName"}
+            tags.update({k: v.replace(template_id, trace_id) for k, v in extra_tags.items()})
+            info.tags = [SqlTraceTag(request_id=trace_id, key=k, value=v) for k, v in tags.items()]
+            meta = {**row["metadata"], **extra_meta}
+            info.request_metadata = [
+                SqlTraceMetadata(request_id=trace_id, key=k, value=v) for k, v in meta.items()
+            ]
+            session.add(info)
+
+
+def search(
+    server: RunningServer, experiment_id: str, repeat: int, base_ms: int, n_traces: int
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+    mid, end = base_ms + (n_traces // 2) * 1000, base_ms + (n_traces // 2 + 500) * 1000
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        for label, template in SEARCH_QUERIES.items():
+            body: dict[str, Any] = {"locations": [location], "max_results": 100}
+            if template:
+                body["filter"] = template.format(mid=mid, end=end)
+            for _ in range(WARMUP):  # every worker process warmed up first (MLflow runs 4)
+                http.post("/api/3.0/mlflow/traces/search", json=body).raise_for_status()
+            times, count = [], 0
+            for _ in range(repeat):
+                started = time.perf_counter()
+                response = http.post("/api/3.0/mlflow/traces/search", json=body)
+                times.append(time.perf_counter() - started)
+                response.raise_for_status()
+                count = len(response.json().get("traces", []))
+            out[label] = {"ms": statistics.median(times) * 1000, "count": count}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="10x smaller workloads")
+    parser.add_argument("--json", default=None, help="also write the raw results to this file")
+    args = parser.parse_args()
+    n_traces, n_spans, n_search = (10, 50, 1000) if args.quick else (100, 50, 10000)
+    base_ms = 1_700_000_000_000
+    results: dict[str, Any] = {}
+    for name in ("bakehouse", "mlflow"):
+        workdir = Path(tempfile.mkdtemp(prefix=f"bench-tracing-{name}-"))
+        db_uri = f"sqlite:///{workdir / 'db.sqlite'}"
+        print(f"{name}: writing {n_search} traces for the search workload (not timed)...", flush=True)
+        search_experiment = populate_search(name, db_uri, str(workdir / "artifacts"), n_search, base_ms)
+        server = start(name, workdir, timeout=600)  # MLflow takes minutes to start on a busy machine
+        try:
+            print(f"{name}: up in {server.startup_s:.1f} s; ingesting...", flush=True)
+            runs = [ingest(server, n_traces, n_spans) for _ in range(args.repeat)]
+            results[name] = {
+                "spans_per_s": statistics.median(r["spans_per_s"] for r in runs),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                "idle_rss_mb": session_rss_mb(server.proc.pid),
+                "search": search(server, search_experiment, args.repeat * 3, base_ms, n_search),
+            }
+        finally:
+            server.stop()
+    ours, theirs = results["bakehouse"], results["mlflow"]
+    print(
+        f"\nIngestion: {n_traces} traces x {n_spans} spans (OTLP protobuf + StartTraceV3 per trace), median of {args.repeat}"
+    )
+    print(f"{'':28}{'bakehouse':>14}{'mlflow':>14}{'ratio':>10}")
+    print(
+        f"{'spans/s':28}{ours['spans_per_s']:>14,.0f}{theirs['spans_per_s']:>14,.0f}"
+        f"{ours['spans_per_s'] / theirs['spans_per_s']:>9.1f}x"
+    )
+    print(
+        f"{'server RSS while ingesting':28}{ours['peak_rss_mb']:>11.0f} MB{theirs['peak_rss_mb']:>11.0f} MB"
+    )
+    print(f"\nsearch_traces over {n_search:,} traces, one page of 100, median ms of {args.repeat * 3}")
+    print(f"{'query':28}{'bakehouse':>14}{'mlflow':>14}{'ratio':>10}")
+    for label in SEARCH_QUERIES:
+        a, b = ours["search"][label], theirs["search"][label]
+        assert a["count"] == b["count"], (label, a, b)
+        print(f"{label:28}{a['ms']:>11.1f} ms{b['ms']:>11.1f} ms{b['ms'] / a['ms']:>9.1f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    main()

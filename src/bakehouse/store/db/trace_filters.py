@@ -1,0 +1,210 @@
+"""The trace search query: a parsed trace filter (``store.search``, entity "trace") -> one ``Select``.
+
+Fields are MLflow's: trace attributes (``trace.status``, ``trace.timestamp_ms``, ``trace.name``,
+``trace.run_id``, ``trace.text``...), ``tags.``, ``metadata.``, ``span.name|type|status|attributes.<k>``,
+``feedback.<name>`` and ``expectation.<name>``; as for runs, ``OR`` and parentheses work too. Every
+comparison on a related table is an ``EXISTS`` on the trace's own rows, so they compose under ``OR``.
+
+``trace.run_id`` matches traces made inside the run (metadata ``mlflow.sourceRun``) and traces linked
+to it afterwards. ``span.attributes.<k>`` and ``trace.text`` look inside the spans' JSON content (the
+attribute ``k`` with that value somewhere in a span of the trace).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, exists, false, literal, or_, select
+
+from bakehouse.entities.trace import TraceMetadata, TraceTag
+from bakehouse.errors import InvalidParameterError
+from bakehouse.store.db import schema as s
+from bakehouse.store.db.filters import (
+    _attribute_order,
+    _compare,
+    _Compiler,
+    _int_ids,
+    _order,
+    _paged,
+    case_insensitive_like,
+    case_sensitive_like,
+)
+from bakehouse.store.search import (
+    ATTRIBUTE,
+    EXPECTATION,
+    FEEDBACK,
+    METADATA,
+    SPAN,
+    TAG,
+    Comparison,
+    parse_filter,
+    parse_order_by,
+)
+
+_TI = s.trace_info.c
+_COLUMNS: dict[str, Any] = {
+    "request_id": _TI.request_id,
+    "status": _TI.status,
+    "client_request_id": _TI.client_request_id,
+    "timestamp_ms": _TI.timestamp_ms,
+    "execution_time_ms": _TI.execution_time_ms,
+    "experiment_id": _TI.experiment_id,
+}
+
+
+def _key_value(table: Any, key: str, c: Comparison) -> ColumnElement[bool]:
+    keyed = exists().where(table.c.request_id == _TI.request_id, table.c.key == key)
+    if c.op == "IS NULL":
+        return ~keyed
+    if c.op == "IS NOT NULL":
+        return keyed
+    return keyed.where(_compare(table.c.value, c.op, c.value))
+
+
+def _run_condition(c: Comparison) -> ColumnElement[bool]:
+    meta, links = s.trace_request_metadata.alias(), s.trace_run_links.alias()
+    if c.op in ("LIKE", "ILIKE"):
+        in_meta, in_links = _compare(meta.c.value, c.op, c.value), _compare(links.c.run_id, c.op, c.value)
+    else:
+        values = list(c.value) if isinstance(c.value, tuple) else [c.value]
+        in_meta, in_links = meta.c.value.in_(values), links.c.run_id.in_(values)
+    matched = or_(
+        exists().where(meta.c.request_id == _TI.request_id, meta.c.key == TraceMetadata.SOURCE_RUN, in_meta),
+        exists().where(links.c.request_id == _TI.request_id, in_links),
+    )
+    return ~matched if c.op in ("!=", "NOT IN") else matched
+
+
+def _content_pattern(key: str, c: Comparison) -> list[str]:
+    """LIKE patterns that find ``"key":<value>`` inside a span's compact JSON content."""
+    quoted_key = json.dumps(key, ensure_ascii=False)
+    if c.op in ("LIKE", "ILIKE"):
+        return [f"%{quoted_key}:{c.value}%", f'%{quoted_key}:"{c.value}%']
+    value = str(c.value)
+    return [f"%{quoted_key}:{json.dumps(value, ensure_ascii=False)}%", f"%{quoted_key}:{value}" + "%"]
+
+
+def _span_condition(c: Comparison) -> ColumnElement[bool]:
+    spans = s.spans.alias()
+    base = [spans.c.trace_id == _TI.request_id]
+    if c.key.startswith("attributes."):
+        key = c.key[len("attributes.") :]
+        if c.op in ("IN", "NOT IN"):
+            parts: list[ColumnElement[bool]] = [
+                case_sensitive_like(spans.c.content, p)
+                for v in c.value  # type: ignore[union-attr]
+                for p in _content_pattern(key, Comparison(c.kind, c.key, "=", v))
+            ]
+        else:
+            like = case_insensitive_like if c.op == "ILIKE" else case_sensitive_like
+            parts = [like(spans.c.content, p) for p in _content_pattern(key, c)]
+        found = exists().where(*base, or_(*parts))
+        return ~found if c.op in ("!=", "NOT IN") else found
+    column = {"name": spans.c.name, "type": spans.c.type, "status": spans.c.status}[c.key]
+    value = c.value
+    if c.key == "status" and isinstance(value, str):  # MLflow spells span states OK / ERROR / UNSET
+        value = value.upper().removeprefix("STATUS_CODE_")
+    elif c.key == "status" and isinstance(value, tuple):
+        value = tuple(v.upper().removeprefix("STATUS_CODE_") for v in value)
+    return exists().where(*base, _compare(column, c.op, value))
+
+
+def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
+    a = s.assessments.alias()
+    base = [
+        a.c.trace_id == _TI.request_id,
+        a.c.assessment_type == c.kind,
+        a.c.name == c.key,
+        a.c.valid.is_(True),
+    ]
+    if c.op == "IS NULL":
+        return ~exists().where(*base)
+    if c.op == "IS NOT NULL":
+        return exists().where(*base)
+    if c.op in ("<", "<=", ">", ">="):
+        return exists().where(*base, _compare(a.c.numeric_value, c.op, float(c.value)))  # type: ignore[arg-type]
+    if isinstance(c.value, (int, float)):
+        text = json.dumps(c.value)
+        cond: ColumnElement[bool] = or_(a.c.value == text, a.c.numeric_value == float(c.value))
+        return exists().where(*base, ~cond if c.op == "!=" else cond)
+    if c.op in ("=", "!="):
+        cond = or_(
+            a.c.value == literal(c.value, String()), a.c.value == json.dumps(c.value, ensure_ascii=False)
+        )
+        return exists().where(*base, ~cond if c.op == "!=" else cond)
+    return exists().where(*base, _compare(a.c.value, c.op, c.value))
+
+
+def _trace_leaf(c: Comparison) -> ColumnElement[bool]:
+    if c.kind == ATTRIBUTE:
+        if c.key == "name":
+            return _key_value(s.trace_tags.alias(), TraceTag.NAME, c)
+        if c.key == "run_id":
+            return _run_condition(c)
+        if c.key == "text":
+            if c.op not in ("LIKE", "ILIKE", "="):
+                raise InvalidParameterError("trace.text only supports LIKE, ILIKE and =")
+            spans = s.spans.alias()
+            pattern = c.value if c.op != "=" else f"%{c.value}%"
+            like = case_insensitive_like if c.op == "ILIKE" else case_sensitive_like
+            return exists().where(spans.c.trace_id == _TI.request_id, like(spans.c.content, str(pattern)))
+        if c.key == "end_time_ms":
+            end = _TI.timestamp_ms + _TI.execution_time_ms
+            return _compare(end, c.op, c.value)
+        return _compare(_COLUMNS[c.key], c.op, c.value)
+    if c.kind == TAG:
+        return _key_value(s.trace_tags.alias(), c.key, c)
+    if c.kind == METADATA:
+        if c.key == TraceMetadata.SOURCE_RUN and c.op in ("=", "!=", "IN", "NOT IN"):
+            return _run_condition(c)
+        return _key_value(s.trace_request_metadata.alias(), c.key, c)
+    if c.kind == SPAN:
+        return _span_condition(c)
+    if c.kind in (FEEDBACK, EXPECTATION):
+        return _assessment_condition(c)
+    return false()
+
+
+def build_trace_search(
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    order_by: Sequence[str],
+    offset: int,
+    limit: int,
+) -> Select[Any]:
+    """``SELECT trace_info.request_id`` for one page of ``search_traces`` (newest first by default)."""
+    tree = parse_filter("trace", filter_string)
+    keys = parse_order_by("trace", list(order_by))
+    ids = _int_ids(experiment_ids)
+    where: list[ColumnElement[bool]] = [
+        _TI.experiment_id.in_(ids) if len(ids) != 1 else _TI.experiment_id == ids[0]
+    ]
+    if tree is not None:
+        where.append(_Compiler(_trace_leaf)(tree))
+    source: Any = s.trace_info
+    ordering: list[ColumnElement[Any]] = []
+    for n, key in enumerate(keys, 1):
+        if key.kind == ATTRIBUTE and key.key in _COLUMNS:
+            ordering += _attribute_order(_COLUMNS[key.key], key.ascending)
+            continue
+        if key.kind == ATTRIBUTE and key.key == "end_time_ms":
+            ordering += _order(_TI.timestamp_ms + _TI.execution_time_ms, key.ascending)
+            continue
+        if key.kind == ATTRIBUTE and key.key == "run_id":
+            table, name = s.trace_request_metadata, TraceMetadata.SOURCE_RUN
+        elif key.kind == ATTRIBUTE:  # name
+            table, name = s.trace_tags, TraceTag.NAME
+        else:
+            table, name = (s.trace_tags if key.kind == TAG else s.trace_request_metadata), key.key
+        joined = table.alias(f"order_{n}")
+        source = source.outerjoin(joined, (joined.c.request_id == _TI.request_id) & (joined.c.key == name))
+        ordering += _order(joined.c.value, key.ascending)
+    named = {(k.kind, k.key) for k in keys}
+    if (ATTRIBUTE, "timestamp_ms") not in named:
+        ordering.append(_TI.timestamp_ms.desc())
+    if (ATTRIBUTE, "request_id") not in named:
+        ordering.append(_TI.request_id.asc())
+    query = select(_TI.request_id).select_from(source).where(*where).order_by(*ordering)
+    return _paged(query, offset, limit)

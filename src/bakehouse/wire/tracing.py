@@ -1,0 +1,257 @@
+"""Tracing messages (MLflow 3's trace service) and their ENDPOINTS rows.
+
+Paths, methods and field names are those MLflow's client 3.17 calls: the v3 trace API under
+``/api/3.0/mlflow/traces``, the tag, delete and link calls it still makes under ``/api/2.0``, and
+OpenTelemetry's span export at ``/v1/traces`` (the header ``x-mlflow-experiment-id`` names the
+experiment). Message bodies that carry whole traces or assessments are kept as dicts here and read by
+:mod:`bakehouse.wire.trace_json`, which knows their protobuf-JSON forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from bakehouse.wire.endpoints import Endpoint
+from bakehouse.wire.messages import Id, Int64, Text, WireModel
+
+#: MLflow refuses more than this many traces per search page.
+SEARCH_TRACES_MAX_RESULTS = 500
+SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
+
+
+class StartTrace(WireModel):
+    trace: dict[str, Any]
+
+
+class GetTraceInfo(WireModel):
+    trace_id: Text
+
+
+class GetTrace(WireModel):
+    trace_id: Text
+    allow_partial: bool = False
+
+
+class BatchGetTraces(WireModel):
+    trace_ids: list[Text] = Field(default_factory=list)
+    experiment_ids: list[Id] | None = None
+
+
+class TraceLocationMessage(WireModel):
+    type: str | None = None
+    mlflow_experiment: dict[str, Any] | None = None
+
+
+class SearchTraces(WireModel):
+    locations: list[TraceLocationMessage] = Field(default_factory=list)
+    experiment_ids: list[Id] = Field(default_factory=list)  # the v2 spelling, accepted too
+    filter: Text | None = None
+    max_results: Int64 = SEARCH_TRACES_DEFAULT_MAX_RESULTS
+    order_by: list[Text] = Field(default_factory=list)
+    page_token: str | None = None
+
+    def experiment_id_list(self) -> list[str]:
+        ids = [str(e) for e in self.experiment_ids]
+        for location in self.locations:
+            experiment = location.mlflow_experiment or {}
+            if experiment.get("experiment_id") not in (None, ""):
+                ids.append(str(experiment["experiment_id"]))
+        return ids
+
+
+class SetTraceTag(WireModel):
+    trace_id: Text | None = None
+    request_id: Text | None = None  # the v2 path's name for the same id
+    key: Text
+    value: Text = ""
+
+    def resolved_trace_id(self) -> str:
+        return self.trace_id or self.request_id or ""
+
+
+class DeleteTraceTag(WireModel):
+    trace_id: Text | None = None
+    request_id: Text | None = None
+    key: Text
+
+    def resolved_trace_id(self) -> str:
+        return self.trace_id or self.request_id or ""
+
+
+class DeleteTraces(WireModel):
+    experiment_id: Id
+    max_timestamp_millis: Int64 | None = None
+    max_traces: Int64 | None = None
+    request_ids: list[Text] = Field(default_factory=list)
+
+
+class LinkTracesToRun(WireModel):
+    trace_ids: list[Text] = Field(default_factory=list)
+    run_id: Id
+
+
+class CreateAssessment(WireModel):
+    trace_id: Text
+    assessment: dict[str, Any]
+
+
+class AssessmentRef(WireModel):
+    trace_id: Text
+    assessment_id: Text
+
+
+class UpdateAssessment(AssessmentRef):
+    assessment: dict[str, Any] = Field(default_factory=dict)
+    update_mask: str | dict[str, Any] | None = None
+
+    def mask_paths(self) -> list[str]:
+        """A FieldMask as protobuf JSON (``"assessmentName,feedback"``) or as ``{"paths": [...]}``."""
+        raw = self.update_mask
+        if isinstance(raw, dict):
+            paths = [str(p) for p in raw.get("paths") or []]
+        elif isinstance(raw, str):
+            paths = [p for p in raw.split(",") if p]
+        else:
+            paths = []
+        return ["".join("_" + c.lower() if c.isupper() else c for c in p.strip()) for p in paths]
+
+
+# ------------------------------------------------------------------------------------------ the table
+def _row(
+    name: str,
+    method: str,
+    path: str,
+    fn: str,
+    request: Any,
+    permission: tuple[str | None, str],
+    version: str = "3.0",
+    **kw: Any,
+) -> Endpoint:
+    return Endpoint(
+        name=name,
+        method=method,
+        path=path,
+        handler=f"tracing:{fn}",
+        request=request,
+        permission=permission,
+        version=version,
+        **kw,
+    )
+
+
+_TRACE_R = ("trace", "read")
+_TRACE_U = ("trace", "update")
+_EXP_U = ("experiment", "update")
+_EXP_D = ("experiment", "delete")
+
+# Order matters where paths overlap: /traces/get and /traces/batchGet before /traces/{trace_id}.
+ENDPOINTS: list[Endpoint] = [
+    _row("StartTraceV3", "POST", "/mlflow/traces", "start_trace", StartTrace, ("trace_start", "update")),
+    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", GetTrace, _TRACE_R),
+    _row("BatchGetTraces", "GET", "/mlflow/traces/batchGet", "batch_get_traces", BatchGetTraces, _TRACE_R),
+    _row(
+        "BatchGetTraceInfos",
+        "POST",
+        "/mlflow/traces/batchGetInfos",
+        "batch_get_trace_infos",
+        BatchGetTraces,
+        _TRACE_R,
+    ),
+    _row("SearchTracesV3", "POST", "/mlflow/traces/search", "search_traces", SearchTraces, (None, "read")),
+    _row("DeleteTracesV3", "POST", "/mlflow/traces/delete-traces", "delete_traces", DeleteTraces, _EXP_D),
+    _row("GetTraceInfoV3", "GET", "/mlflow/traces/{trace_id}", "get_trace_info", GetTraceInfo, _TRACE_R),
+    _row("SetTraceTagV3", "PATCH", "/mlflow/traces/{trace_id}/tags", "set_trace_tag", SetTraceTag, _TRACE_U),
+    _row(
+        "DeleteTraceTagV3",
+        "DELETE",
+        "/mlflow/traces/{trace_id}/tags",
+        "delete_trace_tag",
+        DeleteTraceTag,
+        _TRACE_U,
+    ),
+    _row(
+        "CreateAssessment",
+        "POST",
+        "/mlflow/traces/{trace_id}/assessments",
+        "create_assessment",
+        CreateAssessment,
+        _TRACE_U,
+    ),
+    _row(
+        "GetAssessment",
+        "GET",
+        "/mlflow/traces/{trace_id}/assessments/{assessment_id}",
+        "get_assessment",
+        AssessmentRef,
+        _TRACE_R,
+    ),
+    _row(
+        "UpdateAssessment",
+        "PATCH",
+        "/mlflow/traces/{trace_id}/assessments/{assessment_id}",
+        "update_assessment",
+        UpdateAssessment,
+        _TRACE_U,
+    ),
+    _row(
+        "DeleteAssessment",
+        "DELETE",
+        "/mlflow/traces/{trace_id}/assessments/{assessment_id}",
+        "delete_assessment",
+        AssessmentRef,
+        _TRACE_U,
+    ),
+    # the calls MLflow's client still makes on the 2.0 API
+    _row(
+        "SetTraceTag",
+        "PATCH",
+        "/mlflow/traces/{request_id}/tags",
+        "set_trace_tag",
+        SetTraceTag,
+        _TRACE_U,
+        version="2.0",
+    ),
+    _row(
+        "DeleteTraceTag",
+        "DELETE",
+        "/mlflow/traces/{request_id}/tags",
+        "delete_trace_tag",
+        DeleteTraceTag,
+        _TRACE_U,
+        version="2.0",
+    ),
+    _row(
+        "DeleteTraces",
+        "POST",
+        "/mlflow/traces/delete-traces",
+        "delete_traces",
+        DeleteTraces,
+        _EXP_D,
+        version="2.0",
+    ),
+    _row(
+        "LinkTracesToRun",
+        "POST",
+        "/mlflow/traces/link-to-run",
+        "link_traces_to_run",
+        LinkTracesToRun,
+        ("run", "update"),
+        version="2.0",
+    ),
+    # OpenTelemetry span export (protobuf or JSON body); the experiment comes in a header
+    Endpoint(
+        name="ExportTraces",
+        method="POST",
+        path="/v1/traces",
+        handler="otlp:export_traces",
+        raw=True,
+        root=True,
+        permission=("experiment_header", "update"),
+        summary="OTLP/HTTP span export (application/x-protobuf or application/json)",
+    ),
+]
+
+#: rows by RPC name, for the REST store
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}

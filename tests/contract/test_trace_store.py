@@ -1,0 +1,305 @@
+"""The trace half of the tracking store contract, on every backend (SQLite, PostgreSQL, MySQL, REST).
+
+Spans and trace infos arrive in either order (OTLP spans before the client's final TraceInfo, or after);
+what is read back is the same on every backend, and the REST backends go through ``/v1/traces`` and the
+v3 trace endpoints of a real ``bakehouse server``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from bakehouse.entities.trace import Assessment, Span, SpanEvent, TraceInfo
+from bakehouse.errors import InvalidParameterError, NotFoundError
+
+
+def unique(prefix: str = "traces") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def otel_id() -> str:
+    return uuid.uuid4().hex
+
+
+def make_trace(
+    trace_id: str, start_ns: int, n_children: int = 2, status: str = "OK", inputs: Any = None
+) -> list[Span]:
+    root = Span(
+        trace_id,
+        uuid.uuid4().hex[:16],
+        None,
+        "root",
+        start_ns,
+        start_ns + 50_000_000,
+        status,
+        "failed" if status == "ERROR" else "",
+        {
+            "mlflow.spanType": "CHAIN",
+            "mlflow.spanInputs": inputs if inputs is not None else {"question": "why?"},
+            "mlflow.spanOutputs": "because",
+        },
+        [SpanEvent("started", start_ns + 1, {"n": 1, "nested": {"a": [1, 2.5, True, None]}})],
+    )
+    children = [
+        Span(
+            trace_id,
+            uuid.uuid4().hex[:16],
+            root.span_id,
+            f"child-{i}",
+            start_ns + (i + 1) * 1_000_000,
+            start_ns + (i + 2) * 1_000_000,
+            "OK",
+            "",
+            {"mlflow.spanType": "LLM" if i == 0 else "TOOL", "model": "tiny-gpt", "index": i, "score": 0.25},
+        )
+        for i in range(n_children)
+    ]
+    return [root, *children]
+
+
+def info_for(trace_id: str, experiment_id: str, start_ms: int, **kw: Any) -> TraceInfo:
+    return TraceInfo(
+        trace_id=trace_id,
+        experiment_id=experiment_id,
+        request_time=start_ms,
+        execution_duration=kw.pop("execution_duration", 50),
+        state=kw.pop("state", "OK"),
+        request_preview='{"question": "why?"}',
+        response_preview='"because"',
+        trace_metadata=kw.pop("metadata", {"mlflow.user": "tester"}),
+        tags=kw.pop("tags", {"mlflow.traceName": "root"}),
+        **kw,
+    )
+
+
+def test_spans_then_info_round_trip_exactly(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    trace_id = "tr-" + otel_id()
+    start = time.time_ns()
+    spans = make_trace(trace_id, start)
+    spans[1].attributes["nan"] = math.nan
+    spans[1].attributes["inf"] = -math.inf
+    assert tracking_store.log_spans(eid, spans) == 3
+    partial = tracking_store.get_trace_info(trace_id)
+    assert partial.state == "OK" and partial.request_time == start // 1_000_000
+    assert partial.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+    stored = tracking_store.start_trace(info_for(trace_id, eid, start // 1_000_000, tags={"team": "a"}))
+    assert stored.tags["team"] == "a" and stored.trace_metadata["mlflow.trace.infoFinalized"] == "true"
+    trace = tracking_store.get_trace(trace_id)
+    assert trace.info.experiment_id == eid
+    assert trace.info.execution_duration == 50
+    got = {s.span_id: s for s in trace.spans}
+    for span in spans:
+        back = got[span.span_id]
+        assert (back.parent_span_id, back.name, back.status_code, back.status_message) == (
+            span.parent_span_id,
+            span.name,
+            span.status_code,
+            span.status_message,
+        )
+        assert (back.start_time_unix_nano, back.end_time_unix_nano) == (
+            span.start_time_unix_nano,
+            span.end_time_unix_nano,
+        )
+        assert [(e.name, e.time_unix_nano, e.attributes) for e in back.events] == [
+            (e.name, e.time_unix_nano, e.attributes) for e in span.events
+        ]
+        for key, value in span.attributes.items():
+            if isinstance(value, float) and math.isnan(value):
+                assert math.isnan(back.attributes[key])
+            else:
+                assert back.attributes[key] == value, key
+    assert trace.spans[0].parent_span_id is None  # ordered by start time
+
+
+def test_info_then_spans_keeps_the_clients_times(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    trace_id = "tr-" + otel_id()
+    start = time.time_ns()
+    tracking_store.start_trace(info_for(trace_id, eid, 1000, execution_duration=7))
+    tracking_store.log_spans(eid, make_trace(trace_id, start))
+    info = tracking_store.get_trace_info(trace_id)
+    assert (info.request_time, info.execution_duration) == (1000, 7)
+    assert len(tracking_store.get_trace(trace_id).spans) == 3
+
+
+def test_spans_of_many_traces_in_one_call_and_late_spans(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    start = time.time_ns()
+    ids = ["tr-" + otel_id() for _ in range(3)]
+    spans = [s for i, t in enumerate(ids) for s in make_trace(t, start + i * 1_000_000_000, n_children=1)]
+    tracking_store.log_spans(eid, spans)
+    late = Span(ids[0], uuid.uuid4().hex[:16], spans[0].span_id, "late", start, start + 900_000_000, "OK")
+    tracking_store.log_spans(eid, [late])
+    info = tracking_store.get_trace_info(ids[0])
+    assert info.execution_duration == 900  # the trace stretched to cover the late span
+    traces = tracking_store.batch_get_traces(ids)
+    assert [t.info.trace_id for t in traces] == ids
+    assert [len(t.spans) for t in traces] == [3, 2, 2]
+    infos = tracking_store.batch_get_trace_infos(ids, [eid])
+    assert [i.trace_id for i in infos] == ids
+
+
+def test_search_by_status_tags_timestamps_spans_and_or(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    base = 1_700_000_000_000
+    ids = []
+    for i, status in enumerate(["OK", "ERROR", "OK", "OK"]):
+        trace_id = "tr-" + otel_id()
+        ids.append(trace_id)
+        tracking_store.log_spans(eid, make_trace(trace_id, (base + i * 1000) * 1_000_000, status=status))
+        tracking_store.start_trace(
+            info_for(
+                trace_id, eid, base + i * 1000, state=status, tags={"mlflow.traceName": f"t{i}", "i": str(i)}
+            )
+        )
+
+    def search(filter_string: str | None = None, **kw: Any) -> list[str]:
+        infos, _ = tracking_store.search_traces([eid], filter_string, **kw)
+        return [i.trace_id for i in infos]
+
+    assert search() == ids[::-1]  # newest first
+    assert search("trace.status = 'ERROR'") == [ids[1]]
+    assert search("attributes.status != 'ERROR'") == [ids[3], ids[2], ids[0]]
+    assert search(f"trace.timestamp_ms >= {base + 2000}") == [ids[3], ids[2]]
+    assert search("tags.i = '0' OR (tags.i = '3' AND trace.status = 'OK')") == [ids[3], ids[0]]
+    assert search("trace.name IN ('t1', 't2')") == [ids[2], ids[1]]
+    assert search("span.name = 'child-1'") == ids[::-1]
+    assert search("span.type = 'LLM' AND span.status = 'OK'") == ids[::-1]
+    assert search("span.attributes.model = 'tiny-gpt'") == ids[::-1]
+    assert search("span.attributes.model = 'other'") == []
+    assert search("trace.execution_time_ms > 10 AND trace.timestamp_ms < 1") == []
+    assert search("tags.missing IS NULL AND metadata.`mlflow.user` = 'tester'") == ids[::-1]
+    assert search(order_by=["timestamp_ms ASC"]) == ids
+    assert search(order_by=["tags.i DESC"]) == ids[::-1]
+    first, token = tracking_store.search_traces([eid], None, 3)
+    assert token and len(first) == 3
+    rest, token2 = tracking_store.search_traces([eid], None, 3, None, token)
+    assert [i.trace_id for i in rest] == [ids[0]] and token2 is None
+    with pytest.raises(InvalidParameterError):
+        tracking_store.search_traces([eid], "span.bogus = 'x'")
+    with pytest.raises(InvalidParameterError):
+        tracking_store.search_traces([eid], "trace.status = ")
+
+
+def test_tags_links_and_run_filter(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    run = tracking_store.create_run(eid, user_id="u", start_time=int(time.time() * 1000))
+    run_id = run.info.run_id
+    inside, linked, other = ("tr-" + otel_id() for _ in range(3))
+    for trace_id in (inside, linked, other):
+        tracking_store.log_spans(eid, make_trace(trace_id, time.time_ns()))
+    tracking_store.start_trace(
+        info_for(inside, eid, int(time.time() * 1000), metadata={"mlflow.sourceRun": run_id})
+    )
+    tracking_store.link_traces_to_run([linked], run_id)
+    infos, _ = tracking_store.search_traces([eid], f"trace.run_id = '{run_id}'")
+    assert {i.trace_id for i in infos} == {inside, linked}
+    infos, _ = tracking_store.search_traces([eid], f"metadata.`mlflow.sourceRun` = '{run_id}'")
+    assert {i.trace_id for i in infos} == {inside, linked}
+    with pytest.raises(NotFoundError):
+        tracking_store.link_traces_to_run(["tr-" + otel_id()], run_id)
+    tracking_store.set_trace_tag(other, "k", "v")
+    assert tracking_store.get_trace_info(other).tags["k"] == "v"
+    tracking_store.delete_trace_tag(other, "k")
+    assert "k" not in tracking_store.get_trace_info(other).tags
+    with pytest.raises(NotFoundError):
+        tracking_store.delete_trace_tag(other, "k")
+    with pytest.raises(NotFoundError):
+        tracking_store.set_trace_tag("tr-" + otel_id(), "k", "v")
+    with pytest.raises(NotFoundError):
+        tracking_store.get_trace_info("tr-" + otel_id())
+
+
+def test_assessments(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    trace_id = "tr-" + otel_id()
+    tracking_store.log_spans(eid, make_trace(trace_id, time.time_ns()))
+    good = tracking_store.create_assessment(
+        Assessment("", trace_id, "good", "feedback", True, {"value": True}, "HUMAN", "me", rationale="fine")
+    )
+    assert good.assessment_id and good.valid and good.rationale == "fine"
+    score = tracking_store.create_assessment(
+        Assessment("", trace_id, "score", "feedback", 0.75, {"value": 0.75}, "LLM_JUDGE", "judge")
+    )
+    expected = {"answer": ["because", 1]}
+    exp = tracking_store.create_assessment(
+        Assessment(
+            "",
+            trace_id,
+            "truth",
+            "expectation",
+            expected,
+            {
+                "serialized_value": {
+                    "serialization_format": "JSON_FORMAT",
+                    "value": '{"answer": ["because", 1]}',
+                }
+            },
+            "HUMAN",
+            "me",
+        )
+    )
+    assert tracking_store.get_assessment(trace_id, exp.assessment_id).value == expected
+    info = tracking_store.get_trace_info(trace_id)
+    assert [a.name for a in info.assessments] == ["good", "score", "truth"]
+
+    def found(filter_string: str) -> bool:
+        return bool(tracking_store.search_traces([eid], filter_string)[0])
+
+    assert found("feedback.good = 'true'") and not found("feedback.good = 'false'")
+    assert found("feedback.score > 0.5") and not found("feedback.score > 0.8")
+    assert found("expectation.truth IS NOT NULL") and found("feedback.missing IS NULL")
+    updated = tracking_store.update_assessment(
+        trace_id, score.assessment_id, kind="feedback", payload={"value": 0.9}, value=0.9, rationale="raised"
+    )
+    assert updated.value == 0.9 and updated.rationale == "raised"
+    assert found("feedback.score > 0.8")
+    override = tracking_store.create_assessment(
+        Assessment(
+            "",
+            trace_id,
+            "good",
+            "feedback",
+            False,
+            {"value": False},
+            "HUMAN",
+            "me",
+            overrides=good.assessment_id,
+        )
+    )
+    assert tracking_store.get_assessment(trace_id, good.assessment_id).valid is False
+    assert found("feedback.good = 'false'") and not found("feedback.good = 'true'")
+    tracking_store.delete_assessment(trace_id, override.assessment_id)
+    assert tracking_store.get_assessment(trace_id, good.assessment_id).valid is True
+    with pytest.raises(NotFoundError):
+        tracking_store.get_assessment(trace_id, override.assessment_id)
+
+
+def test_delete_traces_by_id_and_by_age(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    ids = ["tr-" + otel_id() for _ in range(4)]
+    for i, trace_id in enumerate(ids):
+        tracking_store.log_spans(eid, make_trace(trace_id, (1_000_000 + i) * 1_000_000_000))
+    assert tracking_store.delete_traces(eid, trace_ids=[ids[0]]) == 1
+    with pytest.raises(NotFoundError):
+        tracking_store.get_trace(ids[0])
+    assert tracking_store.delete_traces(eid, max_timestamp_millis=(1_000_000 + 2) * 1000, max_traces=1) == 1
+    remaining = [i.trace_id for i in tracking_store.search_traces([eid])[0]]
+    assert remaining == [ids[3], ids[2]]
+    with pytest.raises(InvalidParameterError):
+        tracking_store.delete_traces(eid)
+
+
+def test_refusals(tracking_store: Any) -> None:
+    eid = tracking_store.create_experiment(unique())
+    with pytest.raises(NotFoundError):
+        tracking_store.log_spans("987654321", make_trace("tr-" + otel_id(), time.time_ns()))
+    tracking_store.delete_experiment(eid)
+    with pytest.raises(InvalidParameterError):
+        tracking_store.log_spans(eid, make_trace("tr-" + otel_id(), time.time_ns()))
