@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -534,3 +535,39 @@ def bakehouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     yield start
     for handle in started:
         handle.stop()
+
+
+# ------------------------------------------------------------------------------------------- Spark
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark (``local[2]``, Java from Debian) for the session: starting one takes ~15 s.
+
+    The Python workers run this venv's interpreter (PYSPARK_PYTHON), so they have Bakehouse and the model
+    libraries. Without Java the tests fail under CI=true and skip elsewhere.
+    """
+    if not shutil.which("java"):
+        message = "Java is not installed (apt-get install default-jre-headless): Spark cannot start"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # loopback only
+    from pyspark.sql import SparkSession  # test extra
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("bakehouse-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    try:
+        yield session
+    finally:
+        session.stop()

@@ -49,6 +49,12 @@ MAX_CONCURRENCY = 8
 #: files up to this size go up in one request; larger ones as blocks of BLOCK_SIZE, staged in parallel
 SINGLE_PUT_SIZE = 16 * 1024 * 1024
 BLOCK_SIZE = 8 * 1024 * 1024
+#: blocks of a proxied stream: the SDK holds copies of a block while it is sent, so these stay small to keep
+#: the server's memory bounded (50,000 blocks of 2 MiB still allow a 97 GiB stream)
+STREAM_BLOCK_SIZE = 2 * 1024 * 1024
+#: ranges of a proxied download: the SDK briefly holds ~10 copies of a range while reading it (measured with
+#: tracemalloc), so ranges stay small to keep the server's memory per download bounded
+STREAM_RANGE_SIZE = 512 * 1024
 #: downloads: the first request fetches up to SINGLE_GET_SIZE, the rest comes in parallel CHUNK_GET_SIZE ranges
 SINGLE_GET_SIZE = 16 * 1024 * 1024
 CHUNK_GET_SIZE = 8 * 1024 * 1024
@@ -255,21 +261,33 @@ class AzureBlobArtifactRepository(ArtifactRepository):
             self._call("download", src, partial(downloader.readinto, fileobj))
 
     def _open_read(self, path: str) -> ChunkStream:
-        container = self.container_client
-        downloader = self._call(
-            "read", path, lambda: container.download_blob(self.layout.key(path), **self._timeout_kwargs)
-        )
-        chunks = iter(downloader.chunks())
+        """Ranged reads of one version (pinned by its ETag), STREAM_RANGE_SIZE at a time: the SDK's own
+        chunk iterator buffers far more than one chunk, which a proxied download must not."""
+        from azure.core import MatchConditions  # installed with azure-storage-blob
+
+        blob = self.container_client.get_blob_client(self.layout.key(path))
+        properties = self._call("read", path, partial(blob.get_blob_properties, **self._timeout_kwargs))
+        size = int(properties.size)
+        etag = properties.etag
 
         def read() -> Iterator[bytes]:
-            while True:
-                chunk = self._call("read", path, partial(next, chunks, None))
-                if chunk is None:
-                    return
-                if chunk:
-                    yield chunk
+            for offset in range(0, size, STREAM_RANGE_SIZE):
+                length = min(STREAM_RANGE_SIZE, size - offset)
+                downloader = self._call(
+                    "read",
+                    path,
+                    partial(
+                        blob.download_blob,
+                        offset,
+                        length,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                        **self._timeout_kwargs,
+                    ),
+                )
+                yield self._call("read", path, downloader.readall)
 
-        return ChunkStream(read(), lambda: None, int(downloader.size))
+        return ChunkStream(read(), lambda: None, size)
 
     def _write_stream(self, path: str, chunks: Iterable[bytes]) -> int:
         """Blocks staged as the stream arrives, committed at the end: nothing changes if the stream fails.
@@ -284,10 +302,10 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         for chunk in chunks:
             buffer += chunk
             total += len(chunk)
-            while len(buffer) >= BLOCK_SIZE:
+            while len(buffer) >= STREAM_BLOCK_SIZE:
                 with memoryview(buffer) as view:
-                    block = bytes(view[:BLOCK_SIZE])
-                del buffer[:BLOCK_SIZE]
+                    block = bytes(view[:STREAM_BLOCK_SIZE])
+                del buffer[:STREAM_BLOCK_SIZE]
                 block_id = base64.b64encode(f"{token}-{len(block_ids):08d}".encode()).decode("ascii")
                 self._call("write", path, partial(blob.stage_block, block_id, block, **self._timeout_kwargs))
                 block_ids.append(block_id)

@@ -55,8 +55,9 @@ MIN_PART_SIZE = 32 * 1024 * 1024
 PARALLEL_DOWNLOAD_THRESHOLD = 64 * 1024 * 1024
 #: what a proxied stream buffers before sending it as one chunk of a resumable upload (a 256 KiB multiple)
 STREAM_PART_SIZE = 4 * 1024 * 1024
-#: ranged reads of a streamed download (the proxy hands out 1 MiB chunks from this buffer)
-READ_BUFFER_SIZE = 8 * 1024 * 1024
+#: ranged reads of a streamed download (the proxy hands out 1 MiB chunks from this buffer); the library holds
+#: a few copies of a range while it arrives, so this stays small to keep a proxied download's memory bounded
+READ_BUFFER_SIZE = 2 * 1024 * 1024
 #: the IAM permission each operation needs, named in permission errors
 PERMISSIONS = {
     "list": "storage.objects.list",
