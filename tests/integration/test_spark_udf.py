@@ -172,3 +172,29 @@ def test_models_predict_spark_scores_a_parquet_directory(
     np.testing.assert_array_equal(scored["prediction"].to_numpy(), np.asarray(expected))
     again = CliRunner().invoke(cli, [*args])
     assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_from_spark_dataset_matches_mlflow_and_logs_as_input(spark: Any, tmp_path: Path) -> None:
+    """The Spark dataset for log_input: same name, digest, source, schema and profile JSON as MLflow's."""
+    import mlflow.data
+
+    df = _features(spark, 1_000).withColumn("label", F.col("x1") > 5)
+    ours = bh.data.from_spark(df, path="/data/features.parquet", targets="label", name="features")
+    theirs = mlflow.data.from_spark(df, path="/data/features.parquet", targets="label", name="features")
+    assert ours.to_dict() == theirs.to_dict()
+    assert ours.source.to_dict() == {"path": "/data/features.parquet"}
+    assert json_profile(ours) == {"approx_count": 1000}
+    with pytest.raises(InvalidParameterError, match="at most one"):
+        bh.data.from_spark(df, path="/a", sql="select 1")
+
+    bh.set_tracking_uri(f"sqlite:///{tmp_path / 'runs.db'}")
+    with bh.start_run() as run:
+        bh.log_input(ours, context="training")
+    logged = bh.Client().get_run(run.info.run_id).inputs.dataset_inputs[0].dataset
+    assert (logged.name, logged.digest, logged.source_type) == ("features", theirs.digest, "spark")
+
+
+def json_profile(dataset: Any) -> Any:
+    import json
+
+    return json.loads(dataset.to_dict()["profile"])
