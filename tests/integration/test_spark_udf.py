@@ -181,7 +181,9 @@ def test_from_spark_dataset_matches_mlflow_and_logs_as_input(spark: Any, tmp_pat
     df = _features(spark, 1_000).withColumn("label", F.col("x1") > 5)
     ours = bh.data.from_spark(df, path="/data/features.parquet", targets="label", name="features")
     theirs = mlflow.data.from_spark(df, path="/data/features.parquet", targets="label", name="features")
-    assert ours.to_dict() == theirs.to_dict()
+    # MLflow's profile asks the JVM for an approximate count and writes "unknown" when that call fails (it
+    # does on pyspark 4 here); ours counts exactly. Everything else is the same JSON.
+    assert {**ours.to_dict(), "profile": None} == {**theirs.to_dict(), "profile": None}
     assert ours.source.to_dict() == {"path": "/data/features.parquet"}
     assert json_profile(ours) == {"approx_count": 1000}
     with pytest.raises(InvalidParameterError, match="at most one"):
