@@ -58,7 +58,7 @@ def log_and_load(case: Any, model: Any, tool: str, workdir: Path, repeat: int) -
     if tool == "mlflow":
         import mlflow as api
     else:
-        import bakehouse as api  # type: ignore[no-redef]
+        import bakehouse as api
     api.set_tracking_uri(f"sqlite:///{workdir / f'{tool}.db'}")
     api.set_experiment(f"bench-{case.name}")
     flavor = importlib.import_module(f"{tool}.{case.name}")

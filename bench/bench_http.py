@@ -371,7 +371,7 @@ class Workbench:
         if ours:
             from bakehouse.entities import Metric
         else:
-            from mlflow.entities import Metric  # type: ignore[assignment]
+            from mlflow.entities import Metric
         client = self.ours if ours else self.client
         batches = 3
         t0 = time.perf_counter()

@@ -287,7 +287,7 @@ def report(results: list[Result], repeat: int) -> str:
     ]
     for workload in dict.fromkeys(r.workload for r in results):
         bh, ml = by_key.get((workload, "bakehouse")), by_key.get((workload, "mlflow"))
-        n = (bh or ml).n if (bh or ml) else 0  # type: ignore[union-attr]
+        n = (bh or ml).n if (bh or ml) else 0
         ratio = f"{ml.median / bh.median:.1f}x" if bh and ml and bh.median > 0 else "-"
         lines.append(
             f"| {workload:<15} | {n if workload != 'import' else '':>7} | {_cell(bh):>20} | "

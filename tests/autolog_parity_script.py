@@ -22,7 +22,7 @@ TOOL, URI, LIBRARIES = sys.argv[1], sys.argv[2], sys.argv[3:]
 if TOOL == "mlflow":
     import mlflow as tool
 else:
-    import bakehouse as tool  # type: ignore[no-redef]
+    import bakehouse as tool
 tool.set_tracking_uri(URI)
 
 rng = np.random.RandomState(0)
@@ -117,7 +117,7 @@ def transformers_script() -> None:
     torch.manual_seed(0)
     model = transformers.BertForSequenceClassification(config)
 
-    class Data(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    class Data(torch.utils.data.Dataset):
         def __len__(self) -> int:
             return 8
 
@@ -142,11 +142,11 @@ def transformers_script() -> None:
 
 
 def summary(run: object) -> dict[str, object]:
-    data, info = run.data, run.info  # type: ignore[attr-defined]
+    data, info = run.data, run.info
     client = tool.MlflowClient() if TOOL == "mlflow" else tool.Client()
     artifacts = sorted(a.path for a in client.list_artifacts(info.run_id))
-    outputs = run.outputs.model_outputs if run.outputs else []  # type: ignore[attr-defined]
-    inputs = run.inputs.dataset_inputs if run.inputs else []  # type: ignore[attr-defined]
+    outputs = run.outputs.model_outputs if run.outputs else []
+    inputs = run.inputs.dataset_inputs if run.inputs else []
     return {
         "params": sorted(data.params),
         "metrics": sorted(data.metrics),

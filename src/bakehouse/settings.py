@@ -112,11 +112,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "HTTP_REQUEST_MAX_RETRIES",
         CLIENT,
-        "Retries of a request that failed on the network or got 429/5xx.",
+        "Retries of a request that got 429/503 or no answer (502/504 and timeouts only for calls safe to "
+        "repeat); `0` turns retries off.",
         "7",
     ),
     Setting(
         "HTTP_REQUEST_BACKOFF_FACTOR", CLIENT, "Seconds of the first wait between retries (doubling).", "0.5"
+    ),
+    Setting(
+        "HTTP_RETRY_TIMEOUT",
+        CLIENT,
+        "Seconds one call may spend retrying before it reports the error (a server never reached is "
+        "reported after 1 s).",
+        "60",
     ),
     Setting(
         "ASYNC_LOGGING",
@@ -458,6 +466,8 @@ class HttpSettings:
     timeout: float
     max_retries: int
     backoff_factor: float
+    #: seconds one call may spend retrying (see bakehouse.wire.retry)
+    retry_timeout: float = 60.0
     #: the CA bundle that alone is trusted for the server (``*_TRACKING_SERVER_CERT_PATH``, as in MLflow)
     server_cert_path: str | None = None
     #: a PEM file with the client's certificate and key, for servers that ask for one (mutual TLS)
@@ -477,6 +487,7 @@ class HttpSettings:
             timeout=env_float("HTTP_REQUEST_TIMEOUT", 120.0),
             max_retries=int(env_float("HTTP_REQUEST_MAX_RETRIES", 7)),
             backoff_factor=env_float("HTTP_REQUEST_BACKOFF_FACTOR", 0.5),
+            retry_timeout=env_float("HTTP_RETRY_TIMEOUT", 60.0),
             server_cert_path=env("TRACKING_SERVER_CERT_PATH"),
             client_cert_path=env("TRACKING_CLIENT_CERT_PATH"),
             ca_files=tuple(

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import start_server, stop_server
+from conftest import shot, start_server, stop_server
 from playwright.sync_api import expect
 
 ADMIN = ("admin", "ui-admin-password")
 
 
 @pytest.fixture(scope="module")
-def auth_ui(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def auth_ui(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("ui-auth")
     import os
 
@@ -77,7 +77,7 @@ def auth_ui(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(
     browser, auth_ui: str, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -104,7 +104,7 @@ def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(
         return out.experiment_id ? 'created' : 'no id';
     }""")
     assert status == "created"
-    page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "images" / "ui-signed-in.png"))
+    shot(page, "signed-in")
     page.locator(".topbar .who button").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     context.close()
@@ -119,7 +119,7 @@ def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(
     assert "made-in-the-browser" in names
 
 
-def _sign_in(page, url: str, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def _sign_in(page, url: str, user: str, password: str) -> None:
     page.goto(url + "/")
     page.get_by_label("User name").fill(user)
     page.get_by_label("Password").fill(password)
@@ -127,7 +127,7 @@ def _sign_in(page, url: str, user: str, password: str) -> None:  # type: ignore[
     expect(page.locator(".topbar .who")).to_contain_text(user)
 
 
-def test_read_permission_hides_writes_and_a_refused_write_says_why(browser, auth_ui: str) -> None:  # type: ignore[no-untyped-def]
+def test_read_permission_hides_writes_and_a_refused_write_says_why(browser, auth_ui: str) -> None:
     context = browser.new_context(viewport={"width": 1300, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
 
-def test_ui_under_a_static_prefix(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ui_under_a_static_prefix(browser, tmp_path: Path) -> None:
     url, proc, _log = start_server(
         tmp_path,
         f"sqlite:///{tmp_path / 'db'}",

@@ -28,7 +28,7 @@ def test_index_has_security_headers_and_versioned_assets(ui_server: UiServer) ->
 
 
 def test_static_files_are_gzipped_and_cached_forever_under_the_build_path(ui_server: UiServer) -> None:
-    build = re.search(r"static-files/(b[0-9a-f]{12})/", httpx.get(ui_server.url + "/").text).group(1)  # type: ignore[union-attr]
+    build = re.search(r"static-files/(b[0-9a-f]{12})/", httpx.get(ui_server.url + "/").text).group(1)
     url = f"{ui_server.url}/static-files/{build}/js/app.js"
     raw = httpx.get(url, headers={"Accept-Encoding": "gzip"}, follow_redirects=False)
     assert raw.status_code == 200

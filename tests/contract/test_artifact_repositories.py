@@ -244,7 +244,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         def outside() -> list[str]:
             keys = [
                 obj["Key"]
-                for page in repo.client.get_paginator("list_objects_v2").paginate(Bucket=bucket)  # type: ignore[attr-defined]
+                for page in repo.client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
                 for obj in page.get("Contents", [])
             ]
             return sorted(key for key in keys if not key.startswith(prefix + "/"))
@@ -289,7 +289,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
                 server_root.parent,
             )
         finally:
-            repo.close()  # type: ignore[attr-defined]
+            repo.close()
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -533,7 +533,7 @@ def test_progress_callback_reports_every_byte(backend: Backend, tmp_path: Path) 
     def progress(path: str, advance: int, total: int | None) -> None:
         with lock:
             entry = seen.setdefault(path, [0, total])
-            entry[0] += advance  # type: ignore[operator]
+            entry[0] += advance
 
     sizes = {"p/one.bin": 3000, "p/two.bin": 1_500_000, "p/sub/three.bin": 10}
     for rel, size in sizes.items():
@@ -668,15 +668,15 @@ def test_s3_stream_uses_multipart_and_env_endpoint(
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", s3_endpoint)
     monkeypatch.delenv("BAKEHOUSE_S3_ENDPOINT_URL", raising=False)
     repo = get_artifact_repository(f"s3://{artifact_bucket}/{uuid.uuid4().hex}")
-    assert repo.endpoint_url == s3_endpoint  # type: ignore[attr-defined]
+    assert repo.endpoint_url == s3_endpoint
     data = os.urandom(20 * 1024 * 1024 + 5)
     assert repo.write_stream(
         "multi.bin", (data[i : i + 1_000_000] for i in range(0, len(data), 1_000_000))
     ) == len(data)
-    head = repo.client.head_object(Bucket=artifact_bucket, Key=f"{repo.prefix}/multi.bin")  # type: ignore[attr-defined]
+    head = repo.client.head_object(Bucket=artifact_bucket, Key=f"{repo.prefix}/multi.bin")
     assert head["ETag"].strip('"').endswith("-3")  # 8 MiB + 8 MiB + the rest
     assert repo.open_read("multi.bin").read_all() == data
-    uploads = repo.client.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads", [])  # type: ignore[attr-defined]
+    uploads = repo.client.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads", [])
     assert uploads == []
 
 
@@ -692,8 +692,8 @@ def test_s3_failed_stream_leaves_nothing(
     with pytest.raises(OSError, match="client went away"):
         repo.write_stream("partial.bin", broken())
     assert repo.list_artifacts() == []
-    uploads = repo.client.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads", [])  # type: ignore[attr-defined]
-    assert [u for u in uploads if u["Key"].startswith(repo.prefix)] == []  # type: ignore[attr-defined]
+    uploads = repo.client.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads", [])
+    assert [u for u in uploads if u["Key"].startswith(repo.prefix)] == []
 
 
 def test_failed_stream_keeps_previous_version(backend: Backend) -> None:
@@ -723,8 +723,8 @@ def test_s3_stream_uploads_parts_while_reading(
 ) -> None:
     """Parts leave while the stream is still being read: at most one part is ever buffered."""
     repo = get_artifact_repository(f"s3://{artifact_bucket}/{uuid.uuid4().hex}", endpoint_url=s3_endpoint)
-    client = repo.client  # type: ignore[attr-defined]
-    key = f"{repo.prefix}/parts.bin"  # type: ignore[attr-defined]
+    client = repo.client
+    key = f"{repo.prefix}/parts.bin"
     block = os.urandom(1 << 20)
     uploaded_parts_seen: list[int] = []
 
@@ -780,4 +780,4 @@ def test_official_mlflow_client_against_the_reference_proxy(
     official.delete_artifacts("model/sub")
     assert [i.path for i in ours.list_artifacts("model")] == ["model/a b.txt", "model/ours.txt"]
     assert not (root / sub / "model" / "sub").exists()
-    ours.close()  # type: ignore[attr-defined]
+    ours.close()

@@ -120,7 +120,7 @@ def test_metrics_survive_the_move_to_primary_key_order(empty_database: str) -> N
 def inspect_indexes(conn: object, table: str) -> list[dict[str, object]]:
     from sqlalchemy import inspect
 
-    return inspect(conn).get_indexes(table)  # type: ignore[arg-type, return-value]
+    return inspect(conn).get_indexes(table)
 
 
 def test_fresh_sqlite_databases_store_metrics_in_primary_key_order(tmp_path: Path) -> None:
@@ -141,12 +141,12 @@ def _open_when_released(uri: str, barrier: object, results: object) -> None:
     # Every commit is slowed down, so whatever a process does between giving up its lock and committing
     # is seen by the others (on a fast machine that window is too short to hit by chance).
     event.listen(engine, "commit", lambda _conn: time.sleep(0.2))
-    barrier.wait()  # type: ignore[attr-defined]
+    barrier.wait()
     try:
         db_engine.ensure_schema(engine)
-        results.put("ok")  # type: ignore[attr-defined]
+        results.put("ok")
     except Exception as exc:  # noqa: BLE001 - reported to the test
-        results.put(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
+        results.put(f"{type(exc).__name__}: {exc}")
 
 
 def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_database: str) -> None:
@@ -236,3 +236,59 @@ def test_traces_revision_downgrades_and_upgrades_again(empty_database: str) -> N
     assert db_engine.current_revision(engine) == SCHEMA_HEAD
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM trace_info").scalar() == 0
+
+
+def test_experiment_ids_widen_to_64_bits_and_back(empty_database: str) -> None:
+    """0007: MLflow file-store ids (random 63-bit integers) fit after the upgrade; rows survive both ways."""
+    from sqlalchemy import text
+
+    _upgrade_to(empty_database, "0006_traces")
+    engine = db_engine.get_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (7, 'small', 'active')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', 7, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "r" * 32},
+        )
+    db_engine.upgrade(empty_database)
+    big = 478401539429613433
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (:i, 'big', 'active')"
+            ),
+            {"i": big},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', :i, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "b" * 32, "i": big},
+        )
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert store.get_experiment(str(big)).name == "big"
+    assert store.get_run("b" * 32).info.experiment_id == str(big)
+    assert store.get_experiment(store.create_experiment("after")).name == "after"
+    from bakehouse.entities.trace import Span
+
+    trace_id = "tr-" + "c" * 32
+    store.log_spans(str(big), [Span(trace_id, "a" * 16, None, "root", 1, 2, "OK")])
+    assert store.get_trace(trace_id).info.experiment_id == str(big)
+    store.hard_delete_traces([trace_id])
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM runs WHERE experiment_id > 2147483647"))
+        conn.execute(text("DELETE FROM experiments WHERE experiment_id > 2147483647"))
+    _downgrade_to(empty_database, "0006_traces")
+    assert db_engine.current_revision(engine) == "0006_traces"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM experiments WHERE experiment_id = 7")).scalar() == "small"

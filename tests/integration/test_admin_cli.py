@@ -47,7 +47,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture
-def replicas(bakehouse_server, tmp_path):  # type: ignore[no-untyped-def]
+def replicas(bakehouse_server, tmp_path):
     database = f"sqlite:///{tmp_path / 'shared.db'}"
     artifacts = str(tmp_path / "artifacts")
     env = {"BAKEHOUSE_ADMIN_PASSWORD": ADMIN[1]}
@@ -77,7 +77,7 @@ def _eventually(check: Callable[[], bool], seconds: float = 15.0) -> bool:
     return check()
 
 
-def test_users_and_permissions_from_the_command_line(replicas) -> None:  # type: ignore[no-untyped-def]
+def test_users_and_permissions_from_the_command_line(replicas) -> None:
     first, second = replicas
     ok(cli(first, "users", "create", ALICE[0], "--password-stdin", stdin=ALICE[1] + "\n"))
     ok(cli(first, "users", "create", "bob", "--admin", "--password-stdin", stdin="bob-password-1\n"))
@@ -123,6 +123,6 @@ def test_users_and_permissions_from_the_command_line(replicas) -> None:  # type:
     assert users == {"admin", "bob"}
 
 
-def test_users_command_needs_a_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_users_command_needs_a_server(tmp_path) -> None:
     result = cli(f"sqlite:///{tmp_path / 'x.db'}", "users", "list")
     assert result.returncode == 2 and "tracking server" in result.stderr

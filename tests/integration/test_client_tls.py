@@ -48,20 +48,20 @@ class Pki:
     stranger_ca: Path
 
 
-def _key():  # type: ignore[no-untyped-def]
+def _key():
     from cryptography.hazmat.primitives.asymmetric import ec
 
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _name(common_name: str):  # type: ignore[no-untyped-def]
+def _name(common_name: str):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _certificate(subject, key, issuer, issuer_key, ca: bool, sans=(), client=False):  # type: ignore[no-untyped-def]
+def _certificate(subject, key, issuer, issuer_key, ca: bool, sans=(), client=False):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -89,13 +89,13 @@ def _certificate(subject, key, issuer, issuer_key, ca: bool, sans=(), client=Fal
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _pem(cert) -> bytes:  # type: ignore[no-untyped-def]
+def _pem(cert) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _key_pem(key) -> bytes:  # type: ignore[no-untyped-def]
+def _key_pem(key) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return bytes(
@@ -148,7 +148,7 @@ def make_pki(directory: Path) -> Pki:
 
 
 @pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def tls_server(tmp_path_factory: pytest.TempPathFactory):
     from server_process import start_server
 
     workdir = tmp_path_factory.mktemp("tls")
@@ -205,7 +205,7 @@ def run_client(url: str, **env: str) -> str:
     return (result.stdout + result.stderr).strip()
 
 
-def test_a_private_ca_is_refused_until_the_client_is_told_to_trust_it(tls_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_private_ca_is_refused_until_the_client_is_told_to_trust_it(tls_server) -> None:
     url, _, pki = tls_server
     refused = run_client(url, BAKEHOUSE_HTTP_REQUEST_MAX_RETRIES="0")
     assert refused.startswith("FAILED") and "CERTIFICATE_VERIFY_FAILED" in refused, refused
@@ -229,7 +229,7 @@ def test_a_private_ca_is_refused_until_the_client_is_told_to_trust_it(tls_server
     assert missing.startswith("FAILED InvalidParameterError") and "TRACKING_SERVER_CERT_PATH" in missing
 
 
-def test_mutual_tls_with_the_client_certificate_of_mlflow_tracking_client_cert_path(tls_server) -> None:  # type: ignore[no-untyped-def]
+def test_mutual_tls_with_the_client_certificate_of_mlflow_tracking_client_cert_path(tls_server) -> None:
     _, mtls_url, pki = tls_server
     without = run_client(mtls_url, SSL_CERT_FILE=str(pki.ca), BAKEHOUSE_HTTP_REQUEST_MAX_RETRIES="0")
     assert without.startswith("FAILED"), without

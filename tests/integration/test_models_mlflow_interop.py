@@ -38,10 +38,10 @@ def mlflow_may_deserialize(monkeypatch: pytest.MonkeyPatch) -> None:
 
 class MlflowShift(mlflow.pyfunc.PythonModel):
     # no type hints on purpose: MLflow would try to derive a signature from them
-    def load_context(self, context):  # type: ignore[no-untyped-def]
+    def load_context(self, context):
         self.shift = float(Path(context.artifacts["shift"]).read_text())
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    def predict(self, context, model_input, params=None):
         factor = (params or {}).get("factor", 1.0)
         return (model_input["x"] + self.shift) * factor
 

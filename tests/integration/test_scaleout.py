@@ -25,7 +25,7 @@ SINGLE_POINTS = 10
 
 
 @pytest.fixture
-def two_servers(bakehouse_server, postgres_uri, s3_bucket):  # type: ignore[no-untyped-def]
+def two_servers(bakehouse_server, postgres_uri, s3_bucket):
     destination = f"s3://{s3_bucket}/shared-artifacts"
     first = bakehouse_server(backend_store_uri=postgres_uri, artifacts_destination=destination)
     second = bakehouse_server(
@@ -58,7 +58,7 @@ def _client_work(
     return run_id, f"c{index}"
 
 
-def test_two_servers_share_postgres_and_s3(two_servers, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_two_servers_share_postgres_and_s3(two_servers, tmp_path) -> None:
     first, second, _bucket = two_servers
     stores = [RestTrackingStore.from_uri(first.url), RestTrackingStore.from_uri(second.url)]
     experiment_id = stores[0].create_experiment("scale-out")
@@ -88,7 +88,7 @@ def test_two_servers_share_postgres_and_s3(two_servers, tmp_path) -> None:  # ty
         assert len({r.info.run_id for r in runs}) == CLIENTS
 
 
-def test_artifacts_cross_servers_through_one_bucket(two_servers, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_artifacts_cross_servers_through_one_bucket(two_servers, tmp_path) -> None:
     import boto3
     import httpx
 

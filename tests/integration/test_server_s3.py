@@ -23,7 +23,7 @@ def _keys(bucket: str) -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
-def test_proxy_streams_to_an_s3_destination(bakehouse_server, s3_bucket, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_proxy_streams_to_an_s3_destination(bakehouse_server, s3_bucket, tmp_path: Path) -> None:
     server = bakehouse_server(artifacts_destination=f"s3://{s3_bucket}/proxied")
     client = MlflowClient(tracking_uri=server.url)
     eid = client.create_experiment(f"s3-{uuid.uuid4().hex[:8]}")
@@ -48,7 +48,7 @@ def test_proxy_streams_to_an_s3_destination(bakehouse_server, s3_bucket, tmp_pat
         assert hashlib.sha256((out / rel).read_bytes()).digest() == hashlib.sha256(data).digest(), rel
 
 
-def test_direct_s3_artifact_root(bakehouse_server, s3_bucket, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_direct_s3_artifact_root(bakehouse_server, s3_bucket, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", os.environ["BAKEHOUSE_S3_ENDPOINT_URL"])
     server = bakehouse_server(extra_args=["--default-artifact-root", f"s3://{s3_bucket}/direct"])
     client = MlflowClient(tracking_uri=server.url)

@@ -18,7 +18,7 @@ ADMIN_PASSWORD = "workers-admin-password"
 
 
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("BAKEHOUSE_SECRET_KEY", raising=False)
     monkeypatch.delenv("MLFLOW_FLASK_SERVER_SECRET_KEY", raising=False)
     handle = Server(

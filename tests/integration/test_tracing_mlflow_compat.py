@@ -104,7 +104,7 @@ def run_script(client: str, url: str, tmp_path: Path) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return json.loads(out.read_text())  # type: ignore[no-any-return]
+    return json.loads(out.read_text())
 
 
 def normalize(result: dict[str, Any]) -> dict[str, Any]:

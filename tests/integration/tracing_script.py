@@ -22,7 +22,7 @@ CLIENT, URI, OUT, EXPERIMENT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4
 if CLIENT == "mlflow":
     import mlflow as api
 else:
-    import bakehouse as api  # type: ignore[no-redef]
+    import bakehouse as api
 
 api.set_tracking_uri(URI)
 experiment = api.set_experiment(EXPERIMENT)

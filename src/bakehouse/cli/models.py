@@ -11,11 +11,17 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
+from bakehouse.cli.options import FullHelpGroup
 from bakehouse.errors import BakehouseError
+
+if TYPE_CHECKING:
+    import socket
+
+    from bakehouse.serving.app import ServingStarted
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,12 +37,12 @@ def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except BakehouseError as e:
-            raise click.ClickException(e.message) from None
+            raise click.ClickException(e.cli_message) from None
 
     return wrapper
 
 
-@click.group("models", help="Serve, score and package MLflow-format models.")
+@click.group("models", cls=FullHelpGroup, help="Serve, score and package MLflow-format models.")
 def models_group() -> None:
     pass
 
@@ -109,17 +115,43 @@ def serve_command(
         if allow_pickle:
             args.append("--allow-pickle")
         sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
+    from bakehouse.cli.ports import bind_port
     from bakehouse.serving.server import serve
 
-    serve(
-        model_uri,
-        host=host,
-        port=port,
-        workers=workers,
-        timeout=timeout,
-        max_body_bytes=max_body_bytes,
-        allow_pickle=allow_pickle,
-    )
+    sock = bind_port(host, port)  # a busy port fails now, not after the model has loaded
+    try:
+        serve(
+            model_uri,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout=timeout,
+            max_body_bytes=max_body_bytes,
+            allow_pickle=allow_pickle,
+            sock=sock,
+            on_ready=announcer(sock, host),
+        )
+    finally:
+        sock.close()
+
+
+def announcer(sock: socket.socket, host: str) -> Callable[[ServingStarted], None]:
+    """The line ``models serve`` prints when the model is loaded: what is served, which version, where."""
+    from bakehouse.cli.ports import bound_url
+
+    url = bound_url(sock, host, "")
+
+    def announce(started: ServingStarted) -> None:
+        version = f" version {started.version}" if started.version else ""
+        following = " (following the alias)" if started.watching else ""
+        workers = f", {started.workers} workers" if started.workers > 1 else ""
+        click.echo(
+            f"Serving {started.model_uri}{version}{following} on {url}{workers}: "
+            f"POST {url}/invocations (Ctrl-C to stop)",
+            err=True,
+        )
+
+    return announce
 
 
 @models_group.command("predict")

@@ -90,6 +90,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     help="Environment: local, virtualenv, uv or conda (default: from the project's environment file).",
 )
 @click.option("--build-env-only", is_flag=True, help="Build (or reuse) the environment, then stop.")
+@click.option(
+    "--strict-python",
+    is_flag=True,
+    help="Fail when the Python version the environment asks for is not installed "
+    "(default: use the nearest installed one and say so).",
+)
 @click.option("--backend", "-b", default="local", show_default=True, help="local or kubernetes.")
 @click.option(
     "--backend-config", "-c", default=None, metavar="FILE|JSON", help="Backend config (JSON file or inline)."
@@ -128,6 +134,7 @@ def run_command(
     run_name: str | None,
     env_manager: str | None,
     build_env_only: bool,
+    strict_python: bool,
     backend: str,
     backend_config: str | None,
     sweeps: tuple[str, ...],
@@ -140,6 +147,7 @@ def run_command(
     from bakehouse.projects.backends.kubernetes import load_backend_config
     from bakehouse.projects.parameters import parse_param_pairs
     from bakehouse.projects.runner import ProjectRunRequest, run_project
+    from bakehouse.server.bridge import serve_local_store
 
     logging.getLogger("bakehouse.projects").setLevel(logging.INFO)
     request = ProjectRunRequest(
@@ -159,10 +167,12 @@ def run_command(
         dry_run=dry_run,
         storage_dir=storage_dir,
         tracking_uri=tracking_uri,
+        strict_python=strict_python,
     )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        result = run_project(request, progress=RichBuildProgress())
+        # a local store is served to the run's processes, so the official mlflow client there logs to it too
+        result = run_project(request, progress=RichBuildProgress(), bridge=serve_local_store)
     except KeyboardInterrupt:
         output.error(
             "Interrupted: the run in progress (if any) was marked KILLED and its processes were stopped"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bakehouse.entities.trace import Assessment, Trace, TraceInfo
+from bakehouse.store.tracking.base import TrackingStore
 
 #: Traces per search request (MLflow's servers refuse more than 500) and per batch read of spans.
 _SEARCH_PAGE = 500
@@ -13,13 +14,13 @@ _BATCH_GET = 100
 
 
 class TracesClientMixin:
-    tracking_store: Any
+    tracking_store: TrackingStore
 
     def get_trace(self, trace_id: str) -> Trace:
-        return self.tracking_store.get_trace(trace_id)  # type: ignore[no-any-return]
+        return self.tracking_store.get_trace(trace_id)
 
     def get_trace_info(self, trace_id: str) -> TraceInfo:
-        return self.tracking_store.get_trace_info(trace_id)  # type: ignore[no-any-return]
+        return self.tracking_store.get_trace_info(trace_id)
 
     def search_traces(
         self,
@@ -70,10 +71,10 @@ class TracesClientMixin:
         self.tracking_store.link_traces_to_run(list(trace_ids), run_id)
 
     def log_assessment(self, assessment: Assessment) -> Assessment:
-        return self.tracking_store.create_assessment(assessment)  # type: ignore[no-any-return]
+        return self.tracking_store.create_assessment(assessment)
 
     def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
-        return self.tracking_store.get_assessment(trace_id, assessment_id)  # type: ignore[no-any-return]
+        return self.tracking_store.get_assessment(trace_id, assessment_id)
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
         self.tracking_store.delete_assessment(trace_id, assessment_id)

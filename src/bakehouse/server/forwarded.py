@@ -32,7 +32,7 @@ class ForwardedHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, trusted: str) -> None:
         self.app = app
-        self.proxy = ProxyHeadersMiddleware(app, trusted) if trusted.strip() else None  # type: ignore[arg-type]
+        self.proxy = ProxyHeadersMiddleware(app, trusted) if trusted.strip() else None  # type: ignore[arg-type]  # uvicorn types its app as its own ASGI3Application
         self._trust: dict[str, bool] = {}  # peer -> trusted (parsing addresses on every request is slow)
         self._warned: set[str] = set()
         self._lock = threading.Lock()
@@ -49,7 +49,7 @@ class ForwardedHeadersMiddleware:
         client = scope.get("client")
         peer = client[0] if client else ""
         if peer and self.trusts(peer):
-            await self.proxy(scope, receive, send)  # type: ignore[misc,arg-type]
+            await self.proxy(scope, receive, send)  # type: ignore[misc,arg-type]  # not None when trusted; uvicorn's own ASGI types
             return
         if (
             peer

@@ -114,7 +114,7 @@ def count_logged(metrics: int = 0, params: int = 0, tags: int = 0) -> None:
 def forget_worker(pid: int) -> None:
     """A worker died: its live gauges (requests in flight, pool use) no longer count."""
     if settings.prometheus_multiproc_dir():
-        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 
 def exposition() -> tuple[bytes, str]:
@@ -122,7 +122,7 @@ def exposition() -> tuple[bytes, str]:
     server_metrics()  # declared even before the first request, so a scrape always lists them
     if settings.prometheus_multiproc_dir():
         registry = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
@@ -167,6 +167,12 @@ def _template_of(scope: Scope) -> str:
     return UNMATCHED_ROUTE
 
 
+#: the methods counted under their own name; any other (WebDAV's PROPFIND, made-up words) is OTHER_METHOD,
+#: so clients cannot add series to the metrics at will
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+
+
 class RequestMetricsMiddleware:
     """Counts and times every HTTP request; the route template is read after routing has matched it."""
 
@@ -180,6 +186,8 @@ class RequestMetricsMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or _template_of(scope)
         method = scope.get("method", "GET")
+        if method not in _METHODS:  # a client picks the method: other words share one label
+            method = OTHER_METHOD
         key = (template, method, status)
         series = self._series.get(key)
         if series is None:

@@ -196,6 +196,8 @@ def _explain(errors: list[ErrorDetails]) -> str:
         return "outside the int64 range" if too_big else "expected a 64-bit integer"
     if "string_pattern_mismatch" in kinds:
         return "NUL characters are not allowed"
+    if "string_type" in kinds:
+        return "expected a string (MLflow's protocol sends ids, names and values as JSON strings)"
     return "; ".join(str(e.get("msg", "invalid")) for e in errors[:2])
 
 

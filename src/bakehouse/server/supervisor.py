@@ -110,7 +110,7 @@ class WorkerSupervisor:
                 for sentinel in wait(list(self.workers), timeout=0.5):
                     if self.stopping:
                         break
-                    self._replace(sentinel)  # type: ignore[arg-type]
+                    self._replace(sentinel)  # type: ignore[arg-type]  # wait() on process sentinels yields ints
         finally:
             self.stop_all()
             for sig, handler in previous.items():

@@ -56,6 +56,17 @@ class LoadedModel:
         return self.uri if self.version is None else f"{self.uri} (version {self.version})"
 
 
+@dataclass(frozen=True)
+class ServingStarted:
+    """What a scoring server serves, for the line the CLI prints when it comes up."""
+
+    model_uri: str
+    #: the registry version being served (None for runs:/ URIs, paths and model ids)
+    version: str | None
+    workers: int
+    watching: bool = False
+
+
 class ModelHolder:
     """The model being served; ``swap`` is atomic (one reference assignment under a lock)."""
 

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from google.protobuf import json_format  # type: ignore[import-untyped]
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -167,6 +167,9 @@ def parse_export_request(
     return request
 
 
+_MAX_UNIX_NANO = 2**63 - 1
+
+
 def span_from_proto(proto: ProtoSpan) -> Span:
     if len(proto.trace_id) != 16 or len(proto.span_id) != 8:
         raise InvalidParameterError(
@@ -175,7 +178,15 @@ def span_from_proto(proto: ProtoSpan) -> Span:
         )
     if proto.parent_span_id and len(proto.parent_span_id) != 8:
         raise InvalidParameterError(f"parent_span_id must be 8 bytes (got {len(proto.parent_span_id)})")
-    return Span(
+    if "\x00" in proto.name:  # a column of its own (PostgreSQL refuses NUL in text)
+        raise InvalidParameterError(f"Invalid span name {proto.name!r}: NUL characters are not allowed")
+    if max(proto.start_time_unix_nano, proto.end_time_unix_nano) > _MAX_UNIX_NANO:
+        # fixed64 on the wire, a signed 64-bit integer in the database
+        raise InvalidParameterError(
+            f"Invalid span times {proto.start_time_unix_nano}/{proto.end_time_unix_nano}: "
+            f"above {_MAX_UNIX_NANO} nanoseconds"
+        )
+    span = Span(
         trace_id=trace_id_from_otel(proto.trace_id.hex()),
         span_id=proto.span_id.hex(),
         parent_span_id=proto.parent_span_id.hex() if proto.parent_span_id else None,
@@ -189,6 +200,9 @@ def span_from_proto(proto: ProtoSpan) -> Span:
             SpanEvent(e.name, e.time_unix_nano, attributes_from_proto(e.attributes)) for e in proto.events
         ],
     )
+    if "\x00" in span.span_type:  # stored in a column of its own too
+        raise InvalidParameterError(f"Invalid span type {span.span_type!r}: NUL characters are not allowed")
+    return span
 
 
 def spans_from_request(request: ExportTraceServiceRequest) -> tuple[list[Span], dict[str, Any]]:

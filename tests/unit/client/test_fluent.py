@@ -165,11 +165,11 @@ def test_buffered_metrics_are_visible_to_reads_immediately(tmp_tracking_uri: str
 def test_invalid_metric_raises_at_the_call_site(tmp_tracking_uri: str) -> None:
     with bh.start_run():
         with pytest.raises(InvalidParameterError):
-            bh.log_metric("bad", "x")  # type: ignore[arg-type]
+            bh.log_metric("bad", "x")
         with pytest.raises(InvalidParameterError):
             bh.log_metric("../escape", 1.0)
         with pytest.raises(InvalidParameterError):
-            bh.log_metric("ok", True)  # type: ignore[arg-type]
+            bh.log_metric("ok", True)
 
 
 @pytest.mark.parametrize("ending", ["clean", "exception", "no-end-run", "sys-exit"])

@@ -109,8 +109,8 @@ def test_dataset_input_has_the_context_tag() -> None:
 
 def test_non_arrays_are_refused() -> None:
     with pytest.raises(InvalidParameterError, match="features"):
-        bd.from_numpy([1, 2, 3])  # type: ignore[arg-type]
+        bd.from_numpy([1, 2, 3])
     with pytest.raises(InvalidParameterError, match="targets"):
-        bd.from_numpy(np.arange(3), targets={"t": [1, 2, 3]})  # type: ignore[dict-item]
+        bd.from_numpy(np.arange(3), targets={"t": [1, 2, 3]})
     with pytest.raises(InvalidParameterError):
         bd.from_numpy({})  # nothing to hash, as in MLflow

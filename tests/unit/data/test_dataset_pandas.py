@@ -227,7 +227,7 @@ def test_missing_targets_or_predictions_column_is_refused() -> None:
     with pytest.raises(InvalidParameterError, match="predictions column 'nope'"):
         bd.from_pandas(df, predictions="nope")
     with pytest.raises(InvalidParameterError, match="DataFrame"):
-        bd.from_pandas([[1, 2]])  # type: ignore[arg-type]
+        bd.from_pandas([[1, 2]])
 
 
 def test_to_json_is_the_dict() -> None:

@@ -40,7 +40,7 @@ def test_infer_from_dataframe_maps_dtypes_and_optional_columns() -> None:
     )
     schema = infer_signature(frame).inputs
     assert schema is not None
-    assert [(c.name, c.type, c.required) for c in schema.inputs] == [  # type: ignore[union-attr]
+    assert [(c.name, c.type, c.required) for c in schema.inputs] == [
         ("d", "double", True),
         ("f", "float", True),
         ("l", "long", True),

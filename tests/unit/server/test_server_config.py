@@ -52,7 +52,7 @@ def test_short_options_and_lists() -> None:
     assert config.normalized().static_prefix == "/mlflow"
 
 
-def test_normalized_paths_are_absolute(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_normalized_paths_are_absolute(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     config = ServerConfig(backend_store_uri="sqlite:///rel.db", artifacts_destination="./arts").normalized()
     assert config.backend_store_uri == f"sqlite:///{tmp_path.resolve() / 'rel.db'}"

@@ -14,7 +14,7 @@ def iris() -> tuple[Any, Any, Any, Any]:
     from sklearn.model_selection import train_test_split
 
     X, y = load_iris(return_X_y=True, as_frame=True)
-    return tuple(train_test_split(X, y, random_state=0))  # type: ignore[return-value]
+    return tuple(train_test_split(X, y, random_state=0))
 
 
 @pytest.fixture(scope="session")

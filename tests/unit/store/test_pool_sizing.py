@@ -45,5 +45,5 @@ def test_engines_are_made_with_the_share(postgres_uri: str, monkeypatch: pytest.
     db_engine.share_connection_budget(2)
     engine = db_engine.get_engine(postgres_uri)
     assert engine.pool.size() == 5
-    assert engine.pool._max_overflow == 5  # type: ignore[attr-defined]
+    assert engine.pool._max_overflow == 5
     assert engine in db_engine.open_engines()

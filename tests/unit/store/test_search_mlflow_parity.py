@@ -47,7 +47,7 @@ def _ours(entity: str, text: str) -> list[Comparison]:
     tree = parse_filter(entity, text)
     if tree is None:
         return []
-    return list(tree.items) if isinstance(tree, And) else [tree]  # type: ignore[list-item]
+    return list(tree.items) if isinstance(tree, And) else [tree]
 
 
 RUN_FILTERS = [

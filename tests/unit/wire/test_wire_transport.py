@@ -28,7 +28,7 @@ def settings(**overrides: object) -> HttpSettings:
         "backoff_factor": 0.0,
     }
     base.update(overrides)
-    return HttpSettings(**base)  # type: ignore[arg-type]
+    return HttpSettings(**base)
 
 
 def test_query_encoding_follows_mlflow_get_conventions() -> None:

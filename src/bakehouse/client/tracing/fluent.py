@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from bakehouse.client import fluent as run_fluent
 from bakehouse.client.system_tags import default_tags
@@ -40,6 +40,9 @@ from bakehouse.errors import InvalidParameterError
 from bakehouse.store.tracking.rest import RestTrackingStore
 from bakehouse.wire.transport import HttpTransport
 
+if TYPE_CHECKING:
+    from bakehouse.client.client import Client
+
 F = TypeVar("F", bound=Callable[..., Any])
 #: Trace metadata values are cut to this many characters (MLflow's limit for the inputs/outputs keys).
 METADATA_MAX_CHARS = 250
@@ -49,7 +52,7 @@ _state_lock = threading.Lock()
 
 
 # ------------------------------------------------------------------------------------------- spans
-def _client() -> Any:
+def _client() -> Client:
     return run_fluent._client()
 
 
@@ -447,7 +450,7 @@ def _log_assessment(
         metadata={str(k): str(v) for k, v in (metadata or {}).items()},
     )
     flush_trace_async_logging()
-    return _client().log_assessment(assessment)  # type: ignore[no-any-return]
+    return _client().log_assessment(assessment)
 
 
 def log_feedback(

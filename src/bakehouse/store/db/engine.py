@@ -8,6 +8,7 @@ lock instead of failing with "database is locked" when a read transaction tries 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sqlite3
@@ -102,8 +103,23 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+#: the database drivers Bakehouse maps URIs onto, and the extra that installs each
+DRIVER_EXTRAS = {"psycopg": ("PostgreSQL", "postgres"), "pymysql": ("MySQL/MariaDB", "mysql")}
+
+
+def _check_driver(driver: str) -> None:
+    """An optional driver that is missing is named with the extra to install, before SQLAlchemy fails."""
+    known = DRIVER_EXTRAS.get(driver)
+    if known is not None and importlib.util.find_spec(driver) is None:
+        database, extra = known
+        raise InvalidParameterError(
+            f"{database} needs the {driver} driver, which is not installed: pip install 'bakehouse[{extra}]'"
+        )
+
+
 def _create_engine(uri: str) -> Engine:
     url = make_url(uri)
+    _check_driver(url.get_driver_name())
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:":
@@ -150,13 +166,22 @@ def _use_wal(cursor: Any) -> None:
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     while True:
         try:
-            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal" and _ours(cursor):
                 cursor.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.005)
+
+
+def _ours(cursor: Any) -> bool:
+    """Whether the file is empty or Bakehouse's: the journal mode is written into the file, and a database
+    another tool made (MLflow's, which a user may point Bakehouse at by mistake) must stay byte for byte."""
+    if cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone() is None:
+        return cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone() is None
+    row = cursor.execute("SELECT version_num FROM alembic_version").fetchone()
+    return row is None or _is_bakehouse_revision(row[0])
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -188,7 +213,7 @@ def ensure_schema(engine: Engine) -> None:
     if revision == SCHEMA_HEAD:
         return
     if revision is not None:
-        raise _out_of_date(engine, revision)
+        raise _foreign_schema(engine, revision) or _out_of_date(engine, revision)
     with engine.connect().execution_options(**{WRITE: True}) as conn, _schema_lock(conn), conn.begin():
         if (
             conn.dialect.name == "postgresql"
@@ -198,14 +223,38 @@ def ensure_schema(engine: Engine) -> None:
         if inspector.has_table("alembic_version"):
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             if revision != SCHEMA_HEAD:
-                raise _out_of_date(engine, revision)
+                raise _foreign_schema(engine, revision) or _out_of_date(engine, revision)
             return  # another process created it while we were looking
         if set(inspector.get_table_names()) & {"experiments", "runs"}:
-            raise SchemaOutOfDateError(
+            raise _foreign_schema(engine, revision) or SchemaOutOfDateError(
                 f"The database at {_safe_url(engine)} has tables but no Bakehouse schema version. "
                 f"Run `bakehouse db upgrade {_safe_url(engine)}` or point Bakehouse at an empty database."
             )
         _create_fresh(conn)
+
+
+def _is_bakehouse_revision(revision: str | None) -> bool:
+    """Bakehouse's revisions are named ``00NN_topic``; MLflow's are 12 hex digits."""
+    return revision is not None and len(revision) > 5 and revision[:4].isdigit() and revision[4] == "_"
+
+
+def _foreign_schema(engine: Engine, revision: str | None) -> SchemaOutOfDateError | None:
+    """An MLflow database: name the command that copies it (``db upgrade`` cannot help, and must not try)."""
+    if _is_bakehouse_revision(revision):
+        return None
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        if not inspector.has_table("metrics"):
+            return None
+        columns = {c["name"] for c in inspector.get_columns("metrics")}
+    if "is_nan" not in columns:
+        return None
+    url = _safe_url(engine)
+    return SchemaOutOfDateError(
+        f"The database at {url} was made by MLflow (schema revision {revision!r}); Bakehouse keeps its own "
+        f"schema and will not change MLflow's. Copy everything into a Bakehouse database with "
+        f"`bakehouse migrate --from {url} --to sqlite:///bakehouse.db` (the MLflow database is only read)."
+    )
 
 
 def _out_of_date(engine: Engine, revision: str | None) -> SchemaOutOfDateError:
@@ -288,6 +337,13 @@ def upgrade(uri: str, progress: Callable[[str], None] | None = None) -> str:
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", normalize_uri(uri).replace("%", "%%"))
     revision = current_revision(engine)
+    foreign = (
+        _foreign_schema(engine, revision)
+        if revision is None or not _is_bakehouse_revision(revision)
+        else None
+    )
+    if foreign is not None:
+        raise foreign
     if revision is None:
         with engine.connect() as conn:
             existing = set(inspect(conn).get_table_names())

@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0006_traces"
+SCHEMA_HEAD = "0007_experiment_ids_64bit"
 
 metadata = MetaData()
 
@@ -38,11 +38,14 @@ metadata = MetaData()
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 # Keys are part of primary keys, so they need a bounded length everywhere.
 Key = String(250)
+# 64-bit: MLflow's file store names experiments with random 63-bit integers. SQLite keeps INTEGER, the type
+# that makes the primary key an alias of the rowid (64-bit there anyway).
+ExperimentId = BigInteger().with_variant(Integer(), "sqlite")
 
 experiments = Table(
     "experiments",
     metadata,
-    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment_id", ExperimentId, primary_key=True, autoincrement=True),
     Column("name", String(500), nullable=False, unique=True),
     Column("artifact_location", Text, nullable=True),
     Column("lifecycle_stage", String(32), nullable=False, default=LifecycleStage.ACTIVE.value),
@@ -54,7 +57,7 @@ experiments = Table(
 experiment_tags = Table(
     "experiment_tags",
     metadata,
-    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("experiment_id", ExperimentId, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("key", Key, nullable=False),
     Column("value", LongText, nullable=True),
     PrimaryKeyConstraint("experiment_id", "key", name="experiment_tag_pk"),
@@ -76,7 +79,7 @@ runs = Table(
     Column("source_version", String(50), nullable=True),
     Column("lifecycle_stage", String(20), nullable=False, default=LifecycleStage.ACTIVE.value),
     Column("artifact_uri", Text, nullable=True),
-    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("experiment_id", ExperimentId, ForeignKey("experiments.experiment_id"), nullable=False),
     Index("index_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
 )
 
@@ -134,7 +137,7 @@ datasets = Table(
     "datasets",
     metadata,
     Column("dataset_uuid", String(36), primary_key=True),
-    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("experiment_id", ExperimentId, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("name", String(500), nullable=False),
     Column("digest", String(36), nullable=False),
     Column("dataset_source_type", String(36), nullable=False),
@@ -170,7 +173,7 @@ logged_models = Table(
     "logged_models",
     metadata,
     Column("model_id", String(64), primary_key=True),
-    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("experiment_id", ExperimentId, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("name", String(500), nullable=False),
     Column("artifact_location", Text, nullable=False),
     Column("creation_timestamp_ms", BigInteger, nullable=False),
@@ -233,7 +236,7 @@ trace_info = Table(
     "trace_info",
     metadata,
     Column("request_id", String(50), primary_key=True),
-    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("experiment_id", ExperimentId, ForeignKey("experiments.experiment_id"), nullable=False),
     Column("timestamp_ms", BigInteger, nullable=False),
     Column("execution_time_ms", BigInteger, nullable=True),
     Column("status", String(50), nullable=False),
@@ -273,7 +276,7 @@ spans = Table(
     metadata,
     Column("trace_id", String(50), ForeignKey("trace_info.request_id"), nullable=False),
     Column("span_id", String(16), nullable=False),
-    Column("experiment_id", Integer, nullable=False),
+    Column("experiment_id", ExperimentId, nullable=False),
     Column("parent_span_id", String(16), nullable=True),
     Column("name", String(500), nullable=True),
     Column("type", String(250), nullable=True),

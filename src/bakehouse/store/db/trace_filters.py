@@ -92,9 +92,10 @@ def _span_condition(c: Comparison) -> ColumnElement[bool]:
     if c.key.startswith("attributes."):
         key = c.key[len("attributes.") :]
         if c.op in ("IN", "NOT IN"):
+            assert isinstance(c.value, tuple)  # the parser gives IN and NOT IN a tuple
             parts: list[ColumnElement[bool]] = [
                 case_sensitive_like(spans.c.content, p)
-                for v in c.value  # type: ignore[union-attr]
+                for v in c.value
                 for p in _content_pattern(key, Comparison(c.kind, c.key, "=", v))
             ]
         else:
@@ -124,7 +125,8 @@ def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
     if c.op == "IS NOT NULL":
         return exists().where(*base)
     if c.op in ("<", "<=", ">", ">="):
-        return exists().where(*base, _compare(a.c.numeric_value, c.op, float(c.value)))  # type: ignore[arg-type]
+        assert isinstance(c.value, (int, float, str))  # the parser gives an order comparison one scalar
+        return exists().where(*base, _compare(a.c.numeric_value, c.op, float(c.value)))
     if isinstance(c.value, (int, float)):
         text = json.dumps(c.value)
         cond: ColumnElement[bool] = or_(a.c.value == text, a.c.numeric_value == float(c.value))

@@ -44,7 +44,12 @@ class RestRegistryStore:
 
     def _call(self, rpc: str, body: dict[str, Any]) -> dict[str, Any]:
         endpoint = BY_NAME[rpc]
-        return self.transport.call(endpoint.method, f"{API_PREFIX}{endpoint.path}", _drop_none(body))
+        return self.transport.call(
+            endpoint.method,
+            f"{API_PREFIX}{endpoint.path}",
+            _drop_none(body),
+            idempotent=endpoint.safe_to_repeat,
+        )
 
     # ------------------------------------------------------------------------------ registered models
     def create_registered_model(

@@ -116,7 +116,7 @@ def test_runs_uri_through_the_tracking_uri(tracking: tuple[str, Any]) -> None:
     uri, store = tracking
     run = store.create_run(store.create_experiment("exp"))
     repo = get_artifact_repository(f"runs:/{run.info.run_id}/x", tracking_uri=uri)
-    assert repo.resolved_uri == run.info.artifact_uri + "/x"  # type: ignore[attr-defined]
+    assert repo.resolved_uri == run.info.artifact_uri + "/x"
 
 
 def test_schemes_map_to_repositories(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def _callback(run: Any, keras: Any, model_id_box: list[str | None]) -> Any:
     every_epoch = config.options["log_every_epoch"]
     every_n_steps = config.options["log_every_n_steps"]
 
-    class Callback(keras.callbacks.Callback):  # type: ignore[misc]
+    class Callback(keras.callbacks.Callback):  # type: ignore[misc]  # keras ships no types: the base is Any
         def on_train_begin(self, logs: Any = None) -> None:
             from bakehouse.entities import Param
 

@@ -106,9 +106,9 @@ class AssessmentsMixin:
 
     def create_assessment(self, assessment: Assessment) -> Assessment:
         with self.db.write() as conn:
-            self._trace_row(conn, assessment.trace_id)  # type: ignore[attr-defined]
+            self._trace_row(conn, assessment.trace_id)  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
             created = self._insert_assessment(conn, assessment)
-            self._refresh_info_json(conn, [assessment.trace_id])  # type: ignore[attr-defined]
+            self._refresh_info_json(conn, [assessment.trace_id])  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
             return created
 
     def _insert_assessment(self, conn: Connection, assessment: Assessment) -> Assessment:
@@ -177,7 +177,7 @@ class AssessmentsMixin:
                 .where(a.trace_id == trace_id, a.assessment_id == assessment_id)
                 .values(row)
             )
-            self._refresh_info_json(conn, [trace_id])  # type: ignore[attr-defined]
+            self._refresh_info_json(conn, [trace_id])  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
             return current
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
@@ -193,7 +193,7 @@ class AssessmentsMixin:
             conn.execute(
                 delete(s.assessments).where(a.trace_id == trace_id, a.assessment_id == assessment_id)
             )
-            self._refresh_info_json(conn, [trace_id])  # type: ignore[attr-defined]
+            self._refresh_info_json(conn, [trace_id])  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
 
     @staticmethod
     def _assessment_row(conn: Connection, trace_id: str, assessment_id: str) -> Any:

@@ -20,15 +20,13 @@ from bakehouse.store.tracking.sql.traces import TracesMixin
 class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin, TracesMixin, AssessmentsMixin):
     """Every tracking operation in plain SQL through SQLAlchemy Core, a few statements per call."""
 
-    def __init__(
-        self, db_uri: str, default_artifact_root: str | None = None, restrict_artifact_locations: bool = False
-    ) -> None:
+    def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
         root = default_artifact_root or settings.artifact_root_from_env() or settings.default_artifact_root()
-        self.db = SqlConnection(db_uri, root, restrict_artifact_locations)
+        self.db = SqlConnection(db_uri, root)
 
     @classmethod
-    def from_uri(cls, uri: str, artifact_uri: str | None = None, **kwargs: bool) -> SqlTrackingStore:
-        return cls(uri, artifact_uri, **kwargs)
+    def from_uri(cls, uri: str, artifact_uri: str | None = None) -> SqlTrackingStore:
+        return cls(uri, artifact_uri)
 
     @property
     def tracking_uri(self) -> str:

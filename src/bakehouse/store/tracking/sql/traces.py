@@ -137,7 +137,7 @@ class TracesMixin:
             self._write_key_values(conn, s.trace_request_metadata, trace_id, metadata)
             for assessment in info.assessments:
                 assessment.trace_id = trace_id
-                self._insert_assessment(conn, assessment)  # type: ignore[attr-defined]
+                self._insert_assessment(conn, assessment)  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
             return self._refresh_info_json(conn, [trace_id])[0]
 
     def log_spans(self, experiment_id: str, spans: Sequence[Span], run_id: str | None = None) -> int:
@@ -325,7 +325,7 @@ class TracesMixin:
         if not trace_ids:
             return
         with self.db.write() as conn:
-            self._run_row(conn, run_id)  # type: ignore[attr-defined]
+            self._run_row(conn, run_id)  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
             found = {
                 r[0]
                 for r in conn.execute(
@@ -560,7 +560,7 @@ class TracesMixin:
             conn, f"SELECT request_id, {key_value} FROM trace_request_metadata WHERE request_id", found
         ):
             meta[rid][k] = v if v is not None else ""
-        assessments = self._load_assessments(conn, found)  # type: ignore[attr-defined]
+        assessments = self._load_assessments(conn, found)  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
         out = []
         for trace_id in ids:
             r = rows.get(trace_id)

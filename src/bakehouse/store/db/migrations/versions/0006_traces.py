@@ -14,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 
-def _long_text() -> sa.types.TypeEngine:  # type: ignore[type-arg]
+def _long_text() -> sa.types.TypeEngine[str]:
     return sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 
 

@@ -47,6 +47,7 @@ export function renderTraceList(box, { experimentIds, fixedFilter = '', query = 
 
   let token = null;
   let shown = 0;
+  let generation = 0; // a newer search makes the answers of older ones stale
   function save() {
     if (!query) return;
     const q = new URLSearchParams();
@@ -78,10 +79,12 @@ export function renderTraceList(box, { experimentIds, fixedFilter = '', query = 
       h('td', null, userTags.map(([k, v]) => h('span', { class: 'tag', title: `${k}: ${v}` }, `${k}: ${v}`))));
   }
   async function load(reset) {
-    if (reset) { token = null; shown = 0; clear(body); err.textContent = ''; }
+    if (reset) { generation += 1; token = null; shown = 0; clear(body); err.textContent = ''; }
+    const mine = generation;
     more.disabled = true;
     try {
       const page = await api.searchTraces(experimentIds, filter(), token, PAGE);
+      if (mine !== generation) return; // a later search (status or filter changed) owns the table now
       const traces = page.traces || [];
       for (const info of traces) body.appendChild(row(info));
       shown += traces.length;
@@ -90,9 +93,9 @@ export function renderTraceList(box, { experimentIds, fixedFilter = '', query = 
       count.textContent = `${shown}${token ? '+' : ''} trace${shown === 1 ? '' : 's'}`;
       if (!shown) body.appendChild(h('tr', null, h('td', { colspan: 8, class: 'muted' }, 'No traces match.')));
     } catch (e) {
-      err.textContent = e.message;
+      if (mine === generation) err.textContent = e.message;
     } finally {
-      more.disabled = false;
+      if (mine === generation) more.disabled = false;
     }
   }
   load(true);
