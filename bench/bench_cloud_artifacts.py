@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -134,14 +135,14 @@ def main() -> None:
         _stop(azure["AZURITE_TEST_PID"], azure["AZURITE_TEST_DIR"])
 
 
-def _azure_upload(service: object, container: str, source: Path) -> None:
+def _azure_upload(service: Any, container: str, source: Path) -> None:
     with open(source, "rb") as data:
-        service.get_blob_client(container, "lib/big.bin").upload_blob(data, overwrite=True)  # type: ignore[attr-defined]
+        service.get_blob_client(container, "lib/big.bin").upload_blob(data, overwrite=True)
 
 
-def _azure_download(service: object, container: str, path: Path) -> None:
+def _azure_download(service: Any, container: str, path: Path) -> None:
     with open(path, "wb") as out:
-        service.get_blob_client(container, "lib/big.bin").download_blob().readinto(out)  # type: ignore[attr-defined]
+        service.get_blob_client(container, "lib/big.bin").download_blob().readinto(out)
 
 
 if __name__ == "__main__":

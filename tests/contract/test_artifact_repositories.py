@@ -255,9 +255,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         bucket = request.getfixturevalue("gcs_artifact_bucket")
         prefix = f"{uuid.uuid4().hex}/artifacts"
         repo = get_artifact_repository(f"gs://{bucket}/{prefix}")
+        from google.cloud import storage
+
+        storage_client = storage.Client()  # the emulator, through STORAGE_EMULATOR_HOST
 
         def outside_gcs() -> list[str]:
-            names = [blob.name for blob in repo.client.list_blobs(bucket)]  # type: ignore[attr-defined]
+            names = [blob.name for blob in storage_client.list_blobs(bucket)]
             return sorted(key for key in names if not key.startswith(prefix + "/"))
 
         yield Backend(name, repo, outside_gcs, None, None)
@@ -270,9 +273,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         else:
             uri = f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/{prefix}"
         repo = get_artifact_repository(uri)
+        from azure.storage.blob import BlobServiceClient
+
+        container_client = BlobServiceClient.from_connection_string(
+            request.getfixturevalue("azurite")
+        ).get_container_client(container)
 
         def outside_azure() -> list[str]:
-            names = [b.name for b in repo.container_client.list_blobs()]  # type: ignore[attr-defined]
+            names = [b.name for b in container_client.list_blobs()]
             return sorted(key for key in names if not key.startswith(prefix + "/"))
 
         yield Backend(name, repo, outside_azure, None, None)

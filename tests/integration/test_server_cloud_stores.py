@@ -65,7 +65,7 @@ def _round_trip_through_proxy(server: Any, tmp_path: Path) -> tuple[str, str, di
     return eid, rid, files
 
 
-def test_proxy_streams_to_a_gcs_destination(bakehouse_server, gcs_bucket: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_proxy_streams_to_a_gcs_destination(bakehouse_server: Any, gcs_bucket: str, tmp_path: Path) -> None:
     server = bakehouse_server(artifacts_destination=f"gs://{gcs_bucket}/proxied")
     eid, rid, files = _round_trip_through_proxy(server, tmp_path)
     prefix = f"proxied/{eid}/{rid}/artifacts/out/"
@@ -80,8 +80,8 @@ def test_proxy_streams_to_a_gcs_destination(bakehouse_server, gcs_bucket: str, t
     assert {f.path for f in client.list_artifacts(rid, "out")} == {"out/big.bin", "out/nested dir"}
 
 
-def test_proxy_streams_to_an_azure_destination(  # type: ignore[no-untyped-def]
-    bakehouse_server, azure_container: str, tmp_path: Path
+def test_proxy_streams_to_an_azure_destination(
+    bakehouse_server: Any, azure_container: str, tmp_path: Path
 ) -> None:
     server = bakehouse_server(
         artifacts_destination=f"wasbs://{azure_container}@{ACCOUNT}.blob.core.windows.net/proxied"
@@ -91,7 +91,7 @@ def test_proxy_streams_to_an_azure_destination(  # type: ignore[no-untyped-def]
     assert _azure_keys(azure_container) == sorted(prefix + rel for rel in files)
 
 
-def test_proxy_to_an_abfss_destination(bakehouse_server, azure_container: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_proxy_to_an_abfss_destination(bakehouse_server: Any, azure_container: str, tmp_path: Path) -> None:
     server = bakehouse_server(
         artifacts_destination=f"abfss://{azure_container}@{ACCOUNT}.dfs.core.windows.net/lake"
     )
@@ -104,8 +104,8 @@ def test_proxy_to_an_abfss_destination(bakehouse_server, azure_container: str, t
     assert Path(local).read_text() == "through the data lake form"
 
 
-def test_direct_gcs_artifact_root_written_by_mlflow_read_by_the_server(  # type: ignore[no-untyped-def]
-    bakehouse_server, gcs_bucket: str
+def test_direct_gcs_artifact_root_written_by_mlflow_read_by_the_server(
+    bakehouse_server: Any, gcs_bucket: str
 ) -> None:
     server = bakehouse_server(extra_args=["--default-artifact-root", f"gs://{gcs_bucket}/direct"])
     client = MlflowClient(tracking_uri=server.url)
@@ -122,8 +122,8 @@ def test_direct_gcs_artifact_root_written_by_mlflow_read_by_the_server(  # type:
     assert body.content == b"written by mlflow straight to GCS"
 
 
-def test_direct_azure_artifact_root_written_by_bakehouse_read_by_mlflow(  # type: ignore[no-untyped-def]
-    bakehouse_server, azure_container: str, tmp_path: Path
+def test_direct_azure_artifact_root_written_by_bakehouse_read_by_mlflow(
+    bakehouse_server: Any, azure_container: str, tmp_path: Path
 ) -> None:
     import bakehouse as bh
 

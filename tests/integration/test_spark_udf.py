@@ -92,7 +92,7 @@ def two_output_model(tmp_path_factory: pytest.TempPathFactory) -> str:
 
     # defined here, not at module level: cloudpickle then stores the class by value, so Spark's worker
     # processes (which cannot import this test module) can load it
-    class TwoOutputs(bh.pyfunc.PythonModel):  # type: ignore[misc]
+    class TwoOutputs(bh.pyfunc.PythonModel):
         def predict(
             self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
         ) -> Any:

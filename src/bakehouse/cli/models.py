@@ -208,9 +208,11 @@ def predict_command(
             raise click.UsageError("--spark needs --input-path (Parquet) and --output-path (a new directory)")
         if env_manager != "local":
             raise click.UsageError("--spark scores in the current environment: use --env-manager local")
+        from bakehouse.pyfunc import load_model_from_dir
         from bakehouse.pyfunc.spark import score_parquet
 
         rows = score_parquet(
+            load_model_from_dir,
             model_uri,
             input_path,
             output_path,

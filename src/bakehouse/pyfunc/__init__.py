@@ -185,5 +185,13 @@ def spark_udf(
     from bakehouse.pyfunc.spark import spark_udf as make_udf  # pyspark is optional and heavy
 
     return make_udf(
-        spark, model_uri, result_type, env_manager, params, extra_env, model_config, allow_pickle=allow_pickle
+        load_model_from_dir,
+        spark,
+        model_uri,
+        result_type,
+        env_manager,
+        params,
+        extra_env,
+        model_config,
+        allow_pickle=allow_pickle,
     )

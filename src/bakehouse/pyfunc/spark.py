@@ -28,12 +28,11 @@ from bakehouse.models.signature import ColSpec, TensorSpec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bakehouse.pyfunc import PyFuncModel
 
 logger = logging.getLogger(__name__)
 
 #: models loaded in this process (a Spark Python worker), by local directory and model_config
-_LOADED: dict[tuple[str, str], PyFuncModel] = {}
+_LOADED: dict[tuple[str, str], Any] = {}
 _LOADED_LOCK = threading.Lock()
 
 #: MLflow's schema type names -> Spark SQL type names, for a result type inferred from the output schema
@@ -53,19 +52,22 @@ def _pyspark() -> Any:
     return require("pyspark", "spark", "Scoring on Spark", package="pyspark")
 
 
+#: ``load_model_from_dir(model_dir, allow_pickle=..., model_config=...)``, handed in by bakehouse.pyfunc
+#: (this module must not import its own package: that would be an import cycle)
+ModelLoader = Callable[..., Any]
+
+
 def _loaded_model(
-    model_dir: str, model_config: dict[str, Any] | None, allow_pickle: bool | None
-) -> PyFuncModel:
+    loader: ModelLoader, model_dir: str, model_config: dict[str, Any] | None, allow_pickle: bool | None
+) -> Any:
     """The model of ``model_dir``, loaded once per process."""
     import json
-
-    from bakehouse.pyfunc import load_model_from_dir
 
     key = (model_dir, json.dumps([model_config or {}, allow_pickle], sort_keys=True, default=str))
     with _LOADED_LOCK:
         model = _LOADED.get(key)
         if model is None:
-            model = load_model_from_dir(model_dir, allow_pickle=allow_pickle, model_config=model_config)
+            model = loader(model_dir, allow_pickle=allow_pickle, model_config=model_config)
             _LOADED[key] = model
         return model
 
@@ -246,6 +248,7 @@ def _model_dir_for_executors(spark: Any, local_dir: str) -> Callable[[], str]:
 
 
 def spark_udf(
+    loader: ModelLoader,
     spark: Any,
     model_uri: str,
     result_type: Any = None,
@@ -264,7 +267,7 @@ def spark_udf(
     """
     _pyspark()
     import pandas as pd
-    from pyspark.sql.functions import pandas_udf  # type: ignore[attr-defined]
+    from pyspark.sql.functions import pandas_udf  # type: ignore[attr-defined]  # pyspark's stubs omit it
     from pyspark.sql.types import StructType, _parse_datatype_string
 
     from bakehouse.models.enforcement import enforce_params
@@ -296,7 +299,7 @@ def spark_udf(
 
     def predict_batches(batches: Iterator[Any]) -> Iterator[Any]:
         os.environ.update(environment)
-        model = _loaded_model(model_dir(), model_config, allow_pickle)
+        model = _loaded_model(loader, model_dir(), model_config, allow_pickle)
         for batch in batches:
             args = batch if isinstance(batch, tuple) else (batch,)
             if len(args[0]) == 0:
@@ -327,12 +330,13 @@ def spark_udf(
             columns = tuple(col(name) for name in input_names)
         return spark_function(*columns)
 
-    call.metadata = metadata  # type: ignore[attr-defined]
+    call.metadata = metadata  # type: ignore[attr-defined]  # MLflow's UDF carries .metadata too
     call.__name__ = "bakehouse_pyfunc_udf"
     return call
 
 
 def score_parquet(
+    loader: ModelLoader,
     model_uri: str,
     input_path: str,
     output_path: str,
@@ -369,8 +373,8 @@ def score_parquet(
             raise InvalidParameterError(
                 f"The input already has a column {prediction_column!r}: choose another prediction column"
             )
-        udf = spark_udf(spark, model_uri, result_type=result_type, allow_pickle=allow_pickle)
-        metadata: Model = udf.metadata  # type: ignore[attr-defined]
+        udf = spark_udf(loader, spark, model_uri, result_type=result_type, allow_pickle=allow_pickle)
+        metadata: Model = udf.metadata  # type: ignore[attr-defined]  # set by spark_udf above
         signature = metadata.signature
         named = signature is not None and signature.inputs is not None and signature.inputs.has_input_names()
         from pyspark.sql.functions import col, struct
