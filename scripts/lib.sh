@@ -23,9 +23,13 @@ base_python() {
 }
 
 # ensure_venv EXTRAS: create $VENV if needed and install the package editable with those extras,
-# with uv (seconds) and pip as the fallback.
+# with uv (seconds) and pip as the fallback. BAKEHOUSE_SKIP_INSTALL=1 uses an existing venv as it is.
 ensure_venv() {
   local extras="$1" spec
+  if [ "${BAKEHOUSE_SKIP_INSTALL:-0}" = 1 ] && [ -x "$VENV/bin/python" ]; then
+    log "using $VENV as it is (BAKEHOUSE_SKIP_INSTALL=1)"
+    return 0
+  fi
   spec="-e $REPO_ROOT"
   [ -n "$extras" ] && spec="-e $REPO_ROOT[$extras]"
   # A CPU build of torch lies on disk on our machines: resolving against it avoids a multi-GB CUDA download
@@ -55,6 +59,23 @@ ensure_venv() {
   "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip -q >&2
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check $spec >&2
+}
+
+# ensure_mlflow2_venv: a venv with MLflow 2.22.5 (the 2.x release the migration tests write fixtures with;
+# SQLAlchemy 2.1 removed a class it imports). Prints its python. Reinstalled only when the pins change.
+MLFLOW2_PINS="mlflow==2.22.5 sqlalchemy<2.1"
+ensure_mlflow2_venv() {
+  local venv="${BAKEHOUSE_MLFLOW2_VENV:-$REPO_ROOT/.venv-mlflow2}"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.complete" 2>/dev/null)" = "$MLFLOW2_PINS" ]; then
+    echo "$venv/bin/python"; return 0
+  fi
+  log "installing $MLFLOW2_PINS into $venv"
+  rm -rf "$venv"
+  "$VENV/bin/uv" venv -q -p "$(base_python)" "$venv" >&2 || return 1
+  # shellcheck disable=SC2086
+  "$VENV/bin/uv" pip install -q -p "$venv/bin/python" $MLFLOW2_PINS >&2 || return 1
+  printf '%s' "$MLFLOW2_PINS" > "$venv/.complete"
+  echo "$venv/bin/python"
 }
 
 APT_UPDATED=0

@@ -55,7 +55,11 @@ else
 fi
 
 SERVE_PID=""
-cleanup() { if [ -n "$SERVE_PID" ]; then kill -- -"$SERVE_PID" 2>/dev/null || kill "$SERVE_PID" 2>/dev/null || true; fi; }
+SERVE_LOG=""
+cleanup() {
+  if [ -n "$SERVE_PID" ]; then kill -- -"$SERVE_PID" 2>/dev/null || kill "$SERVE_PID" 2>/dev/null || true; fi
+  if [ -n "$SERVE_LOG" ]; then rm -f "$SERVE_LOG"; fi
+}
 trap cleanup EXIT
 
 # `bakehouse models set-alias` when the registry CLI is there, else the Python API.
@@ -85,7 +89,7 @@ elif set_alias "$VERSION"; then
   step 5 "Serve models:/iris@champion and send one prediction"
   if "$BH" models serve --help >/dev/null 2>&1; then
     PORT="$(free_port)"
-    SERVE_LOG="$WORKDIR/quickstart-serve.log"
+    SERVE_LOG="$(mktemp /tmp/bakehouse-quickstart-serve.XXXXXX.log)"  # shown on failure, removed after
     setsid "$BH" models serve -m "models:/iris@champion" --host 127.0.0.1 -p "$PORT" >"$SERVE_LOG" 2>&1 &
     SERVE_PID=$!
     if wait_http "http://127.0.0.1:$PORT/ping" 120; then
@@ -102,7 +106,7 @@ PY
       echo "  the scoring server did not come up; its log:" >&2; tail -30 "$SERVE_LOG" >&2
       exit 1
     fi
-    cleanup; SERVE_PID=""
+    cleanup; SERVE_PID=""; SERVE_LOG=""
   else
     skip "'bakehouse models serve' is not available yet"
   fi
@@ -110,8 +114,10 @@ else
   skip "the registry is not available yet"
 fi
 
+NEXT="next: source $VENV/bin/activate (puts bakehouse on the PATH), then README's commands: bakehouse runs list --experiment-name iris, ..."
 if [ "$NO_UI" = 1 ]; then
   step 6 "Done (UI skipped: --no-ui)"
+  echo "  $NEXT"
   echo "QUICKSTART_OK run=$RUN_ID version=${VERSION:-none} served=$SERVED"
   exit 0
 fi
@@ -119,6 +125,7 @@ step 6 "Start the UI"
 if "$BH" ui --help >/dev/null 2>&1; then
   UI_PORT="${BAKEHOUSE_QUICKSTART_PORT:-5000}"
   echo "  open http://127.0.0.1:$UI_PORT  (Ctrl-C to stop)"
+  echo "  $NEXT"
   trap - EXIT
   exec "$BH" ui --host 127.0.0.1 --port "$UI_PORT"
 else

@@ -4,10 +4,23 @@
 # Arguments replace the default target `tests` (e.g. `bash scripts/test.sh tests/integration -k cli -x`);
 # such a targeted run skips the static checks unless BAKEHOUSE_TEST_CHECKS=1.
 # Env: BAKEHOUSE_TEST_WORKERS (xdist workers, default 2; 0 = no xdist), BAKEHOUSE_TEST_TIMEOUT (per test, s).
+# CI=true: a real component that does not start (PostgreSQL, MariaDB, the S3 server, Chromium, the official
+# mlflow client) fails the run instead of skipping its tests, and so does a test that changes the tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 START=$SECONDS
+
+CI_MODE=0
+case "${CI:-}" in 1 | true | TRUE | True | yes) CI_MODE=1 ;; esac
+# missing_component NAME WHAT: under CI=true the run fails here; elsewhere its tests skip (with a warning)
+missing_component() {
+  if [ "$CI_MODE" = 1 ]; then
+    printf '%sTESTS FAILED: CI=true and %s %s; a missing component fails the run%s\n' "$C_RED" "$1" "$2" "$C_OFF"
+    exit 1
+  fi
+  log "WARNING: $1 $2; its tests will skip (under CI=true this fails the run)"
+}
 
 # ------------------------------------------------------------------------------------------ install
 ensure_venv "test,postgres"
@@ -20,19 +33,26 @@ else
   log "targeted run: static checks skipped (bash scripts/check.sh, or BAKEHOUSE_TEST_CHECKS=1)"
 fi
 if ! command -v chromium >/dev/null 2>&1; then
-  apt_install chromium || log "WARNING: chromium could not be installed; browser tests will skip"
+  apt_install chromium || missing_component Chromium "could not be installed"
 fi
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
-  apt_install postgresql || log "WARNING: postgresql could not be installed; postgres tests will skip"
+  apt_install postgresql || missing_component PostgreSQL "could not be installed"
 fi
+"$VENV/bin/python" -c 'import mlflow' 2>/dev/null || missing_component "the official mlflow client" "does not import"
 # The deployment tests put Caddy in front of the servers and check the compose file with docker-compose
-# (`config` only: no Docker engine is needed). Under CI=true the tests fail if these are missing.
+# (`config` only: no Docker engine is needed). Under CI=true a missing one fails the run.
 for tool in caddy docker-compose; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    apt_install "$tool" || log "WARNING: $tool could not be installed; the deployment tests will skip"
+    apt_install "$tool" || missing_component "$tool" "could not be installed"
   fi
 done
 export PATH="$VENV/bin:$PATH"
+# MLflow 2.x writes some of the migration tests' fixture stores: a venv of its own, kept between runs.
+if MLFLOW2_PY="$(ensure_mlflow2_venv)"; then
+  export BAKEHOUSE_TEST_MLFLOW2_PYTHON="$MLFLOW2_PY"
+else
+  log "WARNING: MLflow 2.x could not be installed; the migration tests will try again and report"
+fi
 
 # ------------------------------------------------------------------------------------------ services
 PG_TEST_DIR=""
@@ -58,6 +78,7 @@ if ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
     export BAKEHOUSE_TEST_POSTGRES_URI
     log "PostgreSQL: $BAKEHOUSE_TEST_POSTGRES_URI"
   else
+    [ "$CI_MODE" = 1 ] && missing_component PostgreSQL "did not start (see above)"
     log "WARNING: PostgreSQL did not start (see above); the postgres fixture will try again and report"
   fi
 fi
@@ -68,7 +89,7 @@ if MY_ENV="$(PYTHON="$VENV/bin/python" bash scripts/mysql_up.sh)"; then
   export BAKEHOUSE_TEST_MYSQL_URI
   log "MariaDB: $BAKEHOUSE_TEST_MYSQL_URI"
 else
-  log "WARNING: MariaDB did not start; the mysql store tests will skip"
+  missing_component MariaDB "did not start (see above)"
 fi
 
 MOTO_PORT="$(free_port)"
@@ -78,23 +99,45 @@ MOTO_PID=$!
 if wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" 30; then
   export BAKEHOUSE_TEST_S3_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 else
-  log "WARNING: moto server did not come up; the s3 fixture will start its own"; cat "$MOTO_LOG" >&2 || true
+  cat "$MOTO_LOG" >&2 || true
   kill "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""
+  [ "$CI_MODE" = 1 ] && missing_component "the S3 server (moto)" "did not come up (its log is above)"
+  log "WARNING: moto server did not come up; the s3 fixture will start its own"
 fi
 
 # ------------------------------------------------------------------------------------------ pytest
+# tree_state: each changed or unignored file with a hash of its content, so a file rewritten by a test shows up
+# even when it was already modified before the run (nothing, outside a git checkout).
+tree_state() {
+  command -v git >/dev/null 2>&1 && git rev-parse --is-inside-work-tree >/dev/null 2>&1 || return 0
+  git status --porcelain=v1 --untracked-files=all 2>/dev/null | cut -c4- | while IFS= read -r path; do
+    if [ -f "$path" ]; then printf '%s %s\n' "$(git hash-object -- "$path")" "$path"; else printf 'gone %s\n' "$path"; fi
+  done
+}
+
 ARGS=(-p no:cacheprovider --timeout="${BAKEHOUSE_TEST_TIMEOUT:-300}" --durations=15)
 WORKERS="${BAKEHOUSE_TEST_WORKERS:-2}"
 if [ "$WORKERS" != 0 ] && "$VENV/bin/python" -c 'import xdist' 2>/dev/null; then
-  ARGS+=(-n "$WORKERS")
+  ARGS+=(-n "$WORKERS" --dist loadgroup)  # tests marked xdist_group share one worker (and its fixtures)
 fi
 # No arguments: the whole tests/ tree. Otherwise the arguments choose (paths, -k, -m ...; testpaths = tests).
 [ $# -eq 0 ] && set -- tests
 log "pytest ${ARGS[*]} $*  (setup took $((SECONDS - START)) s)"
+TREE_BEFORE="$(tree_state)"
 set +e
 "$VENV/bin/python" -m pytest "${ARGS[@]}" "$@"
 RC=$?
 set -e
+
+# The tests must leave the tree as they found it (no rewritten docs/images/*.png, no stray logs).
+CHANGED="$(diff <(printf '%s\n' "$TREE_BEFORE") <(tree_state) | sed -n 's/^[<>] [^ ]* /  /p' | sort -u || true)"
+if [ -n "$CHANGED" ]; then
+  printf '%sThe tests changed the tree:%s\n%s\n' "$C_YELLOW" "$C_OFF" "$CHANGED" >&2
+  if [ "$CI_MODE" = 1 ] && [ "$RC" = 0 ]; then
+    printf '%sTESTS FAILED: CI=true and the tests changed tracked or unignored files (above)%s\n' "$C_RED" "$C_OFF"
+    RC=1
+  fi
+fi
 
 ELAPSED=$((SECONDS - START))
 case $RC in

@@ -8,6 +8,7 @@ throwaway instances once per session (per xdist worker), so both ways work. Noth
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from components import component_missing, running_in_ci
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "scripts"
@@ -54,6 +56,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # Ctrl-C that tests of graceful shutdown send. Restore the default so children get SIG_DFL.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # the compatibility tests import the official client with importorskip: under CI it must be there
+    if running_in_ci() and importlib.util.find_spec("mlflow") is None:
+        raise pytest.UsageError(
+            "CI=true and the official mlflow client is not installed (pip install -e '.[test]'); "
+            "its compatibility tests would all be skipped"
+        )
 
 
 def free_port() -> int:
@@ -143,7 +151,7 @@ def _postgres_server() -> Iterator[str]:
         yield uri
         return
     if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and not shutil.which("initdb"):
-        pytest.skip("PostgreSQL binaries are not installed")
+        component_missing("PostgreSQL", "its binaries are not installed (apt-get install postgresql)")
     proc = subprocess.run(
         ["bash", str(SCRIPTS / "pg_up.sh")],
         check=False,
@@ -189,6 +197,39 @@ def postgres_uri(_postgres_server: str) -> Iterator[str]:
             engine_module.dispose_engines()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ------------------------------------------------------------------------------------------ MySQL
+
+
+@pytest.fixture
+def mysql_uri() -> Iterator[str]:
+    """A fresh database on the MySQL/MariaDB server named by BAKEHOUSE_TEST_MYSQL_URI (skipped without one).
+
+    ``scripts/test.sh`` starts a throwaway MariaDB when the Debian package is installed
+    (``BAKEHOUSE_TEST_MYSQL=1 bash scripts/test.sh`` installs it first).
+    """
+    base = os.environ.get("BAKEHOUSE_TEST_MYSQL_URI")
+    if not base:
+        component_missing(
+            "MariaDB", "no server (scripts/test.sh starts one; or set BAKEHOUSE_TEST_MYSQL_URI)"
+        )
+    import pymysql  # test-only dependency
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"bh_{uuid.uuid4().hex[:12]}"
+    connection = pymysql.connect(
+        host=url.host, port=url.port or 3306, user=url.username, password=url.password or ""
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        yield url.set(database=name).render_as_string(hide_password=False)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        connection.close()
 
 
 # --------------------------------------------------------------------------------------------- S3

@@ -93,9 +93,14 @@ class BakehouseError(Exception):
 
     default_code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
-    def __init__(self, message: str, code: ErrorCode | str | None = None) -> None:
+    def __init__(
+        self, message: str, code: ErrorCode | str | None = None, *, cli_message: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
+        #: the same error in the words of the command line (``--allow-pickle`` where the message says
+        #: ``allow_pickle=True``); the CLI prints this one
+        self.cli_message = cli_message or message
         if code is None:
             self.code = self.default_code
         else:
@@ -148,6 +153,11 @@ class ConflictError(BakehouseError):
 
 class TemporarilyUnavailableError(BakehouseError):
     default_code = ErrorCode.TEMPORARILY_UNAVAILABLE
+
+
+class WriteLockBusyError(TemporarilyUnavailableError):
+    """A write asked not to wait (see ``store.db.engine.no_lock_wait``) found the database's write lock
+    taken; nothing was written. The server then runs the call again on a worker thread, where it may wait."""
 
 
 class DeadlineExceededError(BakehouseError):
@@ -204,7 +214,7 @@ def code_for_http_status(status: int) -> ErrorCode:
         return ErrorCode.ENDPOINT_NOT_FOUND
     if status == 429:
         return ErrorCode.REQUEST_LIMIT_EXCEEDED
-    if status == 503:
+    if status in (502, 503):  # 502: a proxy could not get an answer from the server behind it
         return ErrorCode.TEMPORARILY_UNAVAILABLE
     if status == 504:
         return ErrorCode.DEADLINE_EXCEEDED

@@ -2,7 +2,8 @@
 
 The server runs in a subprocess on a free port with a SQLite store and a local artifact root; it is seeded
 through the official ``mlflow`` client over REST (see ``seed.py``). Screenshots of every screen are written
-to ``docs/images/`` by the tests that open them.
+by the tests that open them: to ``docs/images/`` with ``BAKEHOUSE_UPDATE_SCREENSHOTS=1``, else to a
+temporary folder (see :func:`screenshot_dir`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from components import component_missing
 from ui_seed import Seeded, seed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,7 +143,7 @@ def browser() -> Iterator[object]:
     """Module-scoped on purpose: Playwright's sync API keeps an asyncio loop marked as running in this
     thread while it is open, which breaks any later test (on the same worker) that runs its own loop."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+        component_missing("Chromium", f"not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -175,7 +178,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     setattr(item, "rep_" + rep.when, rep)
 
 
+def screenshot_dir() -> Path:
+    """docs/images/ when ``BAKEHOUSE_UPDATE_SCREENSHOTS=1`` (refreshing the documentation's pictures is a
+    deliberate act), else a folder under the system's temporary directory: running the tests leaves the
+    tree as it found it."""
+    if os.environ.get("BAKEHOUSE_UPDATE_SCREENSHOTS") == "1":
+        return IMAGES
+    return Path(tempfile.gettempdir()) / "bakehouse-screenshots"
+
+
 def shot(page, name: str, full_page: bool = False) -> None:
-    """Save a documentation screenshot under docs/images/."""
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"ui-{name}.png"), full_page=full_page)
+    """Save a screenshot of a screen (see :func:`screenshot_dir` for where)."""
+    target = screenshot_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"ui-{name}.png"), full_page=full_page)

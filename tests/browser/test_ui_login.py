@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import start_server, stop_server
+from conftest import shot, start_server, stop_server
 from playwright.sync_api import expect
 
 ADMIN = ("admin", "ui-admin-password")
@@ -104,7 +104,7 @@ def test_sign_in_hides_unreadable_experiments_and_writes_with_csrf(
         return out.experiment_id ? 'created' : 'no id';
     }""")
     assert status == "created"
-    page.screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "images" / "ui-signed-in.png"))
+    shot(page, "signed-in")
     page.locator(".topbar .who button").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     context.close()

@@ -24,6 +24,27 @@ def rows(page: Page) -> list[str]:
     )
 
 
+def test_without_auth_the_page_asks_for_no_session_and_gets_no_error(page: Page, ui_server: UiServer) -> None:
+    """A server without --auth has no sign-in: the page must not ask for one (a 404 on every page load)."""
+    requested: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on(
+        "response",
+        lambda response: (
+            failed.append(f"{response.status} {response.url}") if response.status >= 400 else None
+        ),
+    )
+    page.goto(ui_server.url + "/")
+    expect(page.locator("table.exps tbody tr").first).to_be_visible()
+    page.get_by_role("link", name="Models").click()
+    expect(page.locator("main h1")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("html").get_attribute("data-auth") == "off"
+    assert not [url for url in requested if "auth/session" in url]
+    assert failed == []
+
+
 def test_experiments_list_search_create_rename_delete_restore_tags(page: Page, ui_server: UiServer) -> None:
     page.goto(ui_server.url + "/")
     table = page.locator("table.exps")
@@ -337,6 +358,25 @@ def test_metric_chart_100k_points_downsampled(page: Page, ui_server: UiServer) -
     assert "x=relative" in page.url
 
 
+def test_a_constant_axis_in_parallel_coordinates_shows_its_value_once(
+    page: Page, ui_server: UiServer
+) -> None:
+    s = ui_server.seeded
+    ids = ",".join(s.iris_runs.values())
+    page.goto(f"{ui_server.url}/#/compare?runs={ids}&pc=p%3AC,p%3Amax_iter,m%3Aaccuracy")
+    pc = page.locator(".parcoords")
+    expect(pc).to_have_attribute("data-lines", "7")
+    # every run has max_iter=200: one tick, in the middle of the axis, not five labels reading 200
+    expect(pc.locator(".pc-axis[data-axis='p:max_iter'] .pc-tick")).to_have_text(["200"])
+    assert pc.locator(".pc-axis[data-axis='p:C'] .pc-tick").all_text_contents() == [
+        "0.01",
+        "0.1",
+        "1",
+        "10",
+        "100",
+    ]
+
+
 def test_compare_view_parallel_coordinates_iris(page: Page, ui_server: UiServer) -> None:
     s = ui_server.seeded
     ids = ",".join(s.iris_runs.values())
@@ -444,6 +484,9 @@ def test_registry_screens(page: Page, ui_server: UiServer) -> None:
     # change the stage from the page
     page.get_by_label("Stage").select_option("Staging")
     expect(page.get_by_label("Stage")).to_have_value("Staging")
+    expect(
+        page.get_by_text("Moved to Staging")
+    ).to_be_visible()  # the server answered (the select changes first)
     mv = MlflowClient(ui_server.url).get_model_version("iris-classifier", "2")
     assert mv.current_stage == "Staging"
     page.get_by_role("link", name=ui_server.seeded.iris_runs["1.0"]).click()

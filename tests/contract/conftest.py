@@ -126,34 +126,6 @@ def rest_postgres_server_url(
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def mysql_uri() -> Iterator[str]:
-    """A fresh database on the MySQL/MariaDB server named by BAKEHOUSE_TEST_MYSQL_URI (skipped without one).
-
-    ``scripts/test.sh`` starts a throwaway MariaDB when the Debian package is installed
-    (``BAKEHOUSE_TEST_MYSQL=1 bash scripts/test.sh`` installs it first).
-    """
-    base = os.environ.get("BAKEHOUSE_TEST_MYSQL_URI")
-    if not base:
-        pytest.skip("no MySQL/MariaDB server (set BAKEHOUSE_TEST_MYSQL_URI or BAKEHOUSE_TEST_MYSQL=1)")
-    import pymysql  # test-only dependency
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base)
-    name = f"bh_{uuid.uuid4().hex[:12]}"
-    connection = pymysql.connect(
-        host=url.host, port=url.port or 3306, user=url.username, password=url.password or ""
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        yield url.set(database=name).render_as_string(hide_password=False)
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-    finally:
-        connection.close()
-
-
 # ------------------------------------------------------------------------------ registry contract suite
 @pytest.fixture(scope="module")
 def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:

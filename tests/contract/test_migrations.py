@@ -236,3 +236,79 @@ def test_traces_revision_downgrades_and_upgrades_again(empty_database: str) -> N
     assert db_engine.current_revision(engine) == SCHEMA_HEAD
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM trace_info").scalar() == 0
+
+
+def test_experiment_ids_widen_to_64_bits_and_back(empty_database: str) -> None:
+    """0007: MLflow file-store ids (random 63-bit integers) fit after the upgrade; rows survive both ways."""
+    from sqlalchemy import text
+
+    _upgrade_to(empty_database, "0006_traces")
+    engine = db_engine.get_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (7, 'small', 'active')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', 7, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "r" * 32},
+        )
+    db_engine.upgrade(empty_database)
+    big = 478401539429613433
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (:i, 'big', 'active')"
+            ),
+            {"i": big},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) "
+                "VALUES (:r, 'n', :i, 'RUNNING', 'active', 'a')"
+            ),
+            {"r": "b" * 32, "i": big},
+        )
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert store.get_experiment(str(big)).name == "big"
+    assert store.get_run("b" * 32).info.experiment_id == str(big)
+    assert store.get_experiment(store.create_experiment("after")).name == "after"
+    from bakehouse.entities.trace import Span
+
+    trace_id = "tr-" + "c" * 32
+    store.log_spans(str(big), [Span(trace_id, "a" * 16, None, "root", 1, 2, "OK")])
+    assert store.get_trace(trace_id).info.experiment_id == str(big)
+    store.hard_delete_traces([trace_id])
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM runs WHERE experiment_id > 2147483647"))
+        conn.execute(text("DELETE FROM experiments WHERE experiment_id > 2147483647"))
+    _downgrade_to(empty_database, "0006_traces")
+    assert db_engine.current_revision(engine) == "0006_traces"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM experiments WHERE experiment_id = 7")).scalar() == "small"
+
+
+def test_webhooks_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0008 adds the webhook tables; taking it back leaves the rest intact, and it applies again cleanly."""
+    from sqlalchemy import inspect
+
+    webhook_tables = {"webhooks", "webhook_events", "webhook_deliveries", "webhook_delivery_attempts"}
+    db_engine.upgrade(empty_database)
+    engine = db_engine.get_engine(empty_database)
+    assert webhook_tables <= set(inspect(engine).get_table_names())
+    _downgrade_to(empty_database, "0007_experiment_ids_64bit")
+    assert db_engine.current_revision(engine) == "0007_experiment_ids_64bit"
+    tables = set(inspect(engine).get_table_names())
+    assert not webhook_tables & tables and {"registered_models", "model_versions", "metrics"} <= tables
+    _upgrade_to(empty_database, "head")
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from components import component_missing
 
 REPO = Path(__file__).resolve().parents[2]
 BAKEHOUSE = str(Path(sys.executable).parent / "bakehouse")
@@ -37,10 +38,7 @@ def require_tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    message = f"{name} is not installed (scripts/test.sh installs it with apt-get)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    component_missing(name, "not installed (scripts/test.sh installs it with apt-get)")
 
 
 def tail(path: Path, limit: int = 6000) -> str:

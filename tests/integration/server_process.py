@@ -6,6 +6,7 @@ The function-scoped ``bakehouse_server`` fixture of ``tests/conftest.py`` is the
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -103,3 +104,26 @@ def start_server(
             time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"bakehouse server not healthy after {timeout} s:\n{server.log()}")
+
+
+def raw_http(
+    server: Server, method: str, target: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request sent exactly as given (no client-side URL normalisation): status, headers (lower-case
+    names) and body. A body defaults to ``Content-Type: application/json``."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        all_headers = {"Host": f"127.0.0.1:{server.port}", **(headers or {})}
+        if body is not None:
+            all_headers.setdefault("Content-Type", "application/json")
+            all_headers["Content-Length"] = str(len(body))
+        for key, value in all_headers.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        if body is not None:
+            conn.send(body)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()

@@ -387,6 +387,13 @@ def test_gc_duration_parsing(text: str, millis: int) -> None:
     assert parse_duration(text) == millis
 
 
+def test_gc_refuses_a_tracking_server_clearly(cli, bakehouse_server) -> None:
+    """MLflow's REST API has no permanent deletion: gc says to use the database, and deletes nothing."""
+    result = cli("gc", "--backend-store-uri", bakehouse_server().url, expect=1)
+    assert "bakehouse gc works on the tracking database itself" in result.stderr
+    assert "--backend-store-uri sqlite:///" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_gc_rejects_bad_duration(cli) -> None:
     result = cli("gc", "--older-than", "30 days", expect=2)
     assert "use a duration like 30d" in result.stderr
@@ -492,12 +499,15 @@ def test_subprocess_unexpected_error_is_one_line(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ lazy command loading
 
 
-def test_absent_command_module_is_not_listed(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_absent_command_module_fails_clearly(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command is ours: a missing module is a bug to report, never a command that silently vanishes."""
     from bakehouse.cli import main as main_module
 
     monkeypatch.setitem(main_module.LAZY_COMMANDS, "ghost", "bakehouse.cli.not_built_yet:ghost_command")
-    assert "ghost" not in cli("--help").stdout
-    assert "No such command 'ghost'" in cli("ghost", expect=2).stderr
+    for args in (("ghost",), ("--help",)):
+        result = cli(*args, expect=1)
+        assert result.stderr.startswith("Error: The 'ghost' command failed to load: ModuleNotFoundError")
+        assert "Traceback" not in result.stderr
 
 
 def test_broken_command_module_fails_clearly(cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -506,10 +516,18 @@ def test_broken_command_module_fails_clearly(cli, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "bh_broken_cli_module.py").write_text("raise RuntimeError('half-written module')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(main_module.LAZY_COMMANDS, "broken", "bh_broken_cli_module:command")
-    help_text = cli("--help").stdout  # listing never fails because of one broken module
-    assert "experiments" in help_text and "broken" not in help_text
-    result = cli("broken", expect=1)
-    assert "The 'broken' command failed to load: RuntimeError: half-written module" in result.stderr
+    for args in (("broken",), ("--help",)):  # the listing reports it too, rather than hiding the command
+        result = cli(*args, expect=1)
+        assert "The 'broken' command failed to load: RuntimeError: half-written module" in result.stderr
+
+
+def test_command_attribute_that_is_not_a_command_fails_clearly(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakehouse.cli import main as main_module
+
+    monkeypatch.setitem(main_module.LAZY_COMMANDS, "odd", "bakehouse.cli.gc:parse_duration")
+    assert "bakehouse.cli.gc:parse_duration is not a click command" in cli("odd", expect=1).stderr
+    monkeypatch.setitem(main_module.LAZY_COMMANDS, "gone", "bakehouse.cli.gc:no_such_attribute")
+    assert "'gone' command failed to load: AttributeError" in cli("gone", expect=1).stderr
 
 
 def test_server_ui_models_and_run_commands_are_registered(cli) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import signal
 import ssl
@@ -129,8 +128,9 @@ def test_a_team_deployment_survives_what_production_does_to_it(deployment: Deplo
     _readiness_follows_the_database(deployment)
     for server in deployment.servers:
         assert "is not a trusted proxy" not in tail(server.log_path, 200_000)
-    if loop.failure is not None:
-        _expected_only_while_the_client_does_not_retry_bad_gateways(loop.failure)
+    # the proxy answers 502/504 while a server restarts: the client retries log-batch (safe to repeat), so the
+    # loop goes on through both restarts and ends FINISHED
+    assert loop.failure is None, f"the training loop failed:\n{loop.failure}"
 
 
 # ------------------------------------------------------------------------------------ 1. kill -9
@@ -233,54 +233,6 @@ def _training_loop_through_restarts(deployment: Deployment) -> LoopOutcome:
     assert trainer.acks == list(range(outcome.acknowledged))
     _every_acknowledged_point_stored_once(deployment, outcome)
     return outcome
-
-
-def _client_retries_bad_gateways() -> bool:
-    """Whether Bakehouse's client retries a 502 (a proxy whose server just died), asked of the client itself:
-    a local HTTP server answers 502 once, then 200."""
-    import dataclasses
-    import http.server
-
-    from bakehouse.settings import HttpSettings
-    from bakehouse.wire.transport import HttpTransport
-
-    answers = [502]
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status = answers.pop(0) if answers else 200
-            body = b"{}" if status == 200 else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        settings = dataclasses.replace(HttpSettings.from_env(), backoff_factor=0.01)
-        HttpTransport(f"http://127.0.0.1:{server.server_address[1]}", settings).call("GET", "/probe")
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: not retried
-        return False
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _expected_only_while_the_client_does_not_retry_bad_gateways(failure: str) -> None:
-    if re.search(r"HTTP 50[24]", failure) and not _client_retries_bad_gateways():
-        pytest.xfail(
-            "the training loop died through the proxy while a server restarted: "
-            f"{failure.splitlines()[-1]!r}. Bakehouse's client does not retry 502/504 yet (issue 14). "
-            "Every point it had acknowledged was stored exactly once, and every other check passed."
-        )
-    raise AssertionError(f"the training loop failed:\n{failure}")
 
 
 def _every_acknowledged_point_stored_once(deployment: Deployment, outcome: LoopOutcome) -> None:

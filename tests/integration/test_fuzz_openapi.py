@@ -1,7 +1,11 @@
 """Schemathesis against the running server's own OpenAPI document (``/api/2.0/openapi.json``).
 
-Every operation gets a few schema-valid and (where it takes input) a few schema-violating requests (hypothesis, derandomized so
-the suite is reproducible, bounded so the whole module stays well under two minutes). Whatever the input,
+Every operation gets a few schema-valid and (where it takes input) a few schema-violating requests, plus a
+few schema-valid ones whose strings and integers are swapped for hostile values (encoded dots, ``;`` path
+parameters, NUL, backslashes, huge integers: :data:`HOSTILE_STRINGS`, :data:`HUGE_INTEGERS`); hypothesis,
+derandomized so the suite is reproducible, bounded so the whole module stays well under two minutes. The
+hostile mode also runs against a server on PostgreSQL, which refuses NUL in text where SQLite stores it.
+Whatever the input,
 the server must answer with a client error or success, never a 5xx (the one deliberate 501 aside), every
 error must be MLflow's JSON error shape, and the server log must stay free of tracebacks.
 
@@ -25,6 +29,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 from server_process import Server, start_server
@@ -42,9 +47,83 @@ ADMIN = ("admin", "fuzz-admin-password")
 AUTH_PATHS = ("/mlflow/users/", "/permissions/", "/bakehouse/tokens/")
 
 
+#: pieces of hostile strings: '..' in encodings decoded once, twice or thrice, path parameters, NUL, backslashes
+HOSTILE_PIECES = [
+    "..",
+    ".",
+    "/",
+    "%2e",
+    "%252e",
+    "%25252e",
+    "%2f",
+    "%252f",
+    ";",
+    "..;",
+    ";jsessionid=1",
+    "\x00",
+    "%00",
+    "%2500",
+    "\\",
+    "%5c",
+    "a",
+    "0",
+    "%",
+]
+HOSTILE_STRINGS = st.one_of(
+    st.sampled_from(
+        [
+            "%25252e%25252e%25252f",
+            "..;/..;/etc/passwd",
+            "../../../../etc/passwd",
+            "\x00",
+            "a\x00b",
+            "..\\..\\windows",
+            "mlflow-artifacts:/%252e%252e/%252e%252e/etc",
+            "http:///#/../../etc/",
+            "s3://bucket/a/../../../etc",
+            "9" * 30,
+        ]
+    ),
+    st.lists(st.sampled_from(HOSTILE_PIECES), min_size=1, max_size=8).map("".join),
+)
+HUGE_INTEGERS = st.one_of(
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 2**53, 2**31, -1, 10**30]),
+    st.integers(min_value=2**63, max_value=10**40),
+)
+
+
+def _hostile_value(draw: Any, value: Any) -> Any:
+    """``value`` with each string and integer leaf kept or swapped for a hostile one."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return draw(st.one_of(st.just(value), HOSTILE_STRINGS))
+    if isinstance(value, int):
+        return draw(st.one_of(st.just(value), HUGE_INTEGERS))
+    if isinstance(value, list):
+        return [_hostile_value(draw, item) for item in value]
+    if isinstance(value, dict):
+        return {key: _hostile_value(draw, item) for key, item in value.items()}
+    return value
+
+
+def make_hostile(case: Any, data: Any) -> bool:
+    """Swap some of ``case``'s string and integer values for hostile ones (drawn from ``st.data()``, so the
+    schema-valid case is drawn by ``@given`` as in the other modes); whether anything changed."""
+    changed = False
+    for attribute in ("body", "query", "path_parameters"):
+        value = getattr(case, attribute, None)
+        if isinstance(value, dict):
+            hostile = _hostile_value(data.draw, value)
+            changed = changed or hostile != value
+            setattr(case, attribute, hostile)
+    return changed
+
+
 @dataclass
 class Findings:
     requests: int = 0
+    hostile_requests: int = 0  # requests that carried at least one hostile value
     problems: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, label: str, problem: str) -> None:
@@ -77,51 +156,80 @@ def _acceptable(path: str, response: Any) -> str | None:
     return None
 
 
-def fuzz_operation(
-    operation: Any, base_url: str, headers: dict[str, str], findings: Findings, negative: bool = True
-) -> None:
-    has_input = bool(operation.body) or bool(list(operation.query))
-    modes = (
-        (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-        if has_input and negative
-        else (GenerationMode.POSITIVE,)
+HOSTILE = "hostile"
+
+
+def _checker(
+    operation: Any, mode: Any, base_url: str, headers: dict[str, str], findings: Findings, session: Any
+) -> Any:
+    """The hypothesis test for one operation and mode. The hostile mode draws a schema-valid case like the
+    positive one and swaps values inside the test (keeping hypothesis's stack as shallow as the other
+    modes': its strategy descriptions parse source with ``ast`` and hit CPython's recursion checks)."""
+    hostile_mode = mode == HOSTILE
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
     )
+    @given(case=operation.as_strategy(GenerationMode.POSITIVE if hostile_mode else mode), data=st.data())
+    def check(case: Any, data: Any) -> None:
+        findings.requests += 1
+        if hostile_mode:
+            findings.hostile_requests += make_hostile(case, data)
+        try:
+            response = case.call(base_url=base_url, session=session, headers=headers, timeout=30)
+        except Exception as exc:  # noqa: BLE001 - a dropped connection or a hang is a finding too
+            findings.add(
+                operation.label, f"{type(exc).__name__}: {exc}\n      {case.as_curl_command(headers)}"
+            )
+            return
+        problem = _acceptable(operation.path, response)
+        if problem:
+            findings.add(operation.label, f"{problem}\n      {case.as_curl_command(headers)}")
+
+    return check
+
+
+def fuzz_operation(
+    operation: Any,
+    base_url: str,
+    headers: dict[str, str],
+    findings: Findings,
+    negative: bool = True,
+    modes: tuple[Any, ...] | None = None,
+) -> None:
+    """``modes``: GenerationMode values and/or HOSTILE; by default positive, negative (where the operation
+    takes input and ``negative``) and hostile."""
+    has_input = bool(operation.body) or bool(list(operation.query)) or bool(list(operation.path_parameters))
+    if modes is None:
+        modes = (
+            (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+            if has_input and negative
+            else (GenerationMode.POSITIVE,)
+        )
+        modes += (HOSTILE,) if has_input else ()
     session = requests.Session()
     for mode in modes:
-
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-            phases=[Phase.explicit, Phase.generate],
-        )
-        @given(case=operation.as_strategy(mode))
-        def check(case: Any) -> None:
-            findings.requests += 1
-            try:
-                response = case.call(base_url=base_url, session=session, headers=headers, timeout=30)
-            except Exception as exc:  # noqa: BLE001 - a dropped connection or a hang is a finding too
-                findings.add(
-                    operation.label, f"{type(exc).__name__}: {exc}\n      {case.as_curl_command(headers)}"
-                )
-                return
-            problem = _acceptable(operation.path, response)
-            if problem:
-                findings.add(operation.label, f"{problem}\n      {case.as_curl_command(headers)}")
-
         try:
-            check()
+            _checker(operation, mode, base_url, headers, findings, session)()
         except Unsatisfiable:
             continue  # e.g. no way to violate the schema of a path-only operation
     session.close()
 
 
 def fuzz(
-    server: Server, headers: dict[str, str], only: tuple[str, ...] = (), negative: bool = True
+    server: Server,
+    headers: dict[str, str],
+    only: tuple[str, ...] = (),
+    negative: bool = True,
+    modes: tuple[Any, ...] | None = None,
 ) -> Findings:
-    """Fuzz every operation (or those whose path contains one of ``only``); ``negative`` adds invalid inputs."""
+    """Fuzz every operation (or those whose path contains one of ``only``); ``negative`` adds invalid inputs,
+    ``modes`` chooses the generation modes outright (see :func:`fuzz_operation`)."""
     schema = schemathesis.openapi.from_url(server.url + OPENAPI, headers=headers, timeout=30)
     findings = Findings()
     for result in schema.get_all_operations():
@@ -130,7 +238,7 @@ def fuzz(
             continue
         if only and not any(p in operation.path for p in only):
             continue
-        fuzz_operation(operation, server.url, headers, findings, negative)
+        fuzz_operation(operation, server.url, headers, findings, negative, modes)
     return findings
 
 
@@ -196,9 +304,25 @@ def test_fuzz_plain_server(plain_server: Server) -> None:
     started, offset = time.monotonic(), log_size(plain_server)
     findings = fuzz(plain_server, {})
     assert findings.requests > 250
+    assert findings.hostile_requests > 100, findings.hostile_requests
     assert not findings.problems, f"{len(findings.problems)} operations misbehave:\n{findings.report()}"
     assert_clean_log(plain_server, offset)
     assert time.monotonic() - started < 240
+
+
+@pytest.mark.postgres
+def test_fuzz_hostile_values_on_postgresql(tmp_path: Any, postgres_uri: str) -> None:
+    """PostgreSQL refuses NUL in text and 64-bit overflow where SQLite stores or wraps them: every such
+    value must be refused before it reaches the database, never answered with a 500."""
+    server = start_server(tmp_path / "pg-server", backend_store_uri=postgres_uri)
+    try:
+        offset = log_size(server)
+        findings = fuzz(server, {}, modes=(HOSTILE,))
+        assert findings.hostile_requests > 100, findings.hostile_requests
+        assert not findings.problems, f"{len(findings.problems)} operations misbehave:\n{findings.report()}"
+        assert_clean_log(server, offset)
+    finally:
+        server.stop()
 
 
 def test_fuzz_auth_server_as_user_and_admin(fuzz_auth_server: tuple[Server, str, str]) -> None:

@@ -179,7 +179,7 @@ def test_sources_outside_the_run_are_refused(client, tmp_path):
     with pytest.raises(MlflowException, match="local path") as local:
         client.create_model_version(name, _save(tmp_path, 1))
     assert local.value.error_code == "INVALID_PARAMETER_VALUE"
-    with pytest.raises(MlflowException, match="Relative paths"):
+    with pytest.raises(MlflowException, match="relative path references"):
         client.create_model_version(name, "s3://bucket/a/../../etc")
     with pytest.raises(MlflowException, match="run_id"):
         client.create_model_version(name, "mlflow-artifacts:/0/someone-elses-run/artifacts/model")
@@ -217,6 +217,12 @@ def test_log_model_with_registered_model_name_mlflow3_style(client, server):
     again = mlflow.register_model(f"runs:/{run.info.run_id}/model", name)
     assert again.version == "2"
     assert client.get_model_version(name, "2").source == f"models:/{info.model_id}"
+    # a client may overwrite the link tag with anything: the next version still registers, the tag is rewritten
+    client.set_logged_model_tags(info.model_id, {"mlflow.modelVersions": "not a JSON list"})
+    third = client.create_model_version(name, info.model_uri, run.info.run_id, model_id=info.model_id)
+    assert third.version == "3"
+    linked = json.loads(client.get_logged_model(info.model_id).tags["mlflow.modelVersions"])
+    assert (name, "3") in {(e["name"], e["version"]) for e in linked}
 
 
 def test_prompt_registry_through_the_server(client, server):

@@ -7,14 +7,13 @@ no request got a 500.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 from urllib.parse import quote, unquote
 
 import pytest
-from server_process import Server, start_server
+from server_process import Server, raw_http, start_server
 
 from bakehouse.wire.endpoints import all_endpoints
 
@@ -63,22 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
 def _raw(
     server: Server, method: str, target: str, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        all_headers = {"Host": f"127.0.0.1:{server.port}", **(headers or {})}
-        if body is not None:
-            all_headers.setdefault("Content-Type", "application/json")
-            all_headers["Content-Length"] = str(len(body))
-        for key, value in all_headers.items():
-            conn.putheader(key, value)
-        conn.endheaders()
-        if body is not None:
-            conn.send(body)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+    status, _, response = raw_http(server, method, target, body, headers)
+    return status, response
 
 
 def _snapshot_outside(server: Server) -> dict[str, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import posixpath
 import threading
 from collections.abc import Callable, Iterator
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, make_client, tracking_uri_option
+from bakehouse.cli.options import FullHelpGroup, json_option, make_client, tracking_uri_option
 
 if TYPE_CHECKING:
     from bakehouse.client.client import Client
@@ -23,7 +24,7 @@ PROGRESS_THRESHOLD_BYTES = 1024 * 1024
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 
-@click.group("artifacts")
+@click.group("artifacts", cls=FullHelpGroup)
 def artifacts_group() -> None:
     """List, download and upload run artifacts."""
 
@@ -34,10 +35,21 @@ def artifacts_group() -> None:
 @tracking_uri_option
 @json_option
 def list_artifacts(run_id: str, artifact_path: str | None, tracking_uri: str | None, as_json: bool) -> None:
-    """List the direct children of an artifact directory."""
-    infos = make_client(tracking_uri).list_artifacts(run_id, artifact_path)
+    """List the direct children of an artifact directory (at the top, also the run's logged models)."""
+    from bakehouse.cli.runs import model_to_dict, print_models
+    from bakehouse.client.run_models import models_of_runs
+
+    client = make_client(tracking_uri)
+    infos = client.list_artifacts(run_id, artifact_path)
+    models = [] if artifact_path else models_of_runs(client, [client.get_run(run_id)])[run_id]
     if as_json:
-        output.print_json({"root_uri": None, "files": [output.to_jsonable(i) for i in infos]})
+        output.print_json(
+            {
+                "root_uri": None,
+                "files": [output.to_jsonable(i) for i in infos],
+                "models": [model_to_dict(m) for m in models],
+            }
+        )
         return
     output.print_table(
         ("Path", "Type", "Size"),
@@ -46,8 +58,10 @@ def list_artifacts(run_id: str, artifact_path: str | None, tracking_uri: str | N
             for i in infos
         ),
         title=f"Artifacts of run {run_id}" + (f" under {artifact_path}" if artifact_path else ""),
-        empty="No artifacts.",
+        empty="No artifacts." + (" Its logged models are stored apart from them:" if models else ""),
     )
+    if models:
+        print_models(models, run_id)
 
 
 @artifacts_group.command("download")
@@ -88,12 +102,7 @@ def download(
             local = call_with_progress(repo.download_artifacts, progress, leaf, dst_path=dst_path)
         else:
             repo = repository_for_run(client, run_id or "")
-            if repo is not None:
-                local = call_with_progress(
-                    repo.download_artifacts, progress, artifact_path, dst_path=dst_path
-                )
-            else:
-                local = client.download_artifacts(run_id or "", artifact_path, dst_path=dst_path)
+            local = call_with_progress(repo.download_artifacts, progress, artifact_path, dst_path=dst_path)
     click.echo(local)
 
 
@@ -113,10 +122,7 @@ def log_artifact(local_file: str, run_id: str, artifact_path: str | None, tracki
     client = make_client(tracking_uri)
     repo = repository_for_run(client, run_id)
     with transfer_progress("Uploading") as progress:
-        if repo is not None:
-            call_with_progress(repo.log_artifact, progress, local_file, artifact_path)
-        else:
-            client.log_artifact(run_id, local_file, artifact_path)
+        call_with_progress(repo.log_artifact, progress, local_file, artifact_path)
     dest = posixpath.join(artifact_path or "", Path(local_file).name)
     output.success(f"Logged {local_file} to run {run_id} as {dest}")
 
@@ -137,10 +143,7 @@ def log_artifacts(local_dir: str, run_id: str, artifact_path: str | None, tracki
     client = make_client(tracking_uri)
     repo = repository_for_run(client, run_id)
     with transfer_progress("Uploading") as progress:
-        if repo is not None:
-            call_with_progress(repo.log_artifacts, progress, local_dir, artifact_path)
-        else:
-            client.log_artifacts(run_id, local_dir, artifact_path)
+        call_with_progress(repo.log_artifacts, progress, local_dir, artifact_path)
     output.success(
         f"Logged {local_dir} to run {run_id}" + (f" under {artifact_path}" if artifact_path else "")
     )
@@ -149,13 +152,10 @@ def log_artifacts(local_dir: str, run_id: str, artifact_path: str | None, tracki
 # ------------------------------------------------------------------------------------------ plumbing
 
 
-def repository_for_run(client: Client, run_id: str) -> Any | None:
-    """The run's artifact repository (so transfers can report progress); None if unavailable here."""
+def repository_for_run(client: Client, run_id: str) -> Any:
+    """The run's artifact repository (so transfers can report progress)."""
     run = client.get_run(run_id)  # raises NotFoundError for an unknown run: a clear message
-    try:
-        return repository_for_uri(run.info.artifact_uri, client)
-    except (ImportError, AttributeError):
-        return None
+    return repository_for_uri(run.info.artifact_uri, client)
 
 
 def repository_for_uri(uri: str, client: Client) -> Any:
@@ -171,13 +171,11 @@ def repository_for_uri(uri: str, client: Client) -> Any:
 def call_with_progress(
     method: Callable[..., Any], progress: ProgressCallback, *args: Any, **kwargs: Any
 ) -> Any:
-    """Pass the progress callback when the repository method takes one."""
-    try:
+    """Pass the progress callback when the repository method takes one (a plug-in's may not)."""
+    parameters = inspect.signature(method).parameters.values()
+    if any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return method(*args, progress=progress, **kwargs)
-    except TypeError as exc:
-        if "progress" not in str(exc):
-            raise
-        return method(*args, **kwargs)
+    return method(*args, **kwargs)
 
 
 @contextlib.contextmanager

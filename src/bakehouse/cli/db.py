@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import resolve_store_uri, store_uri_file_option
+from bakehouse.cli.options import FullHelpGroup, resolve_store_uri, store_uri_file_option
 
 
-@click.group("db")
+@click.group("db", cls=FullHelpGroup)
 def db_group() -> None:
     """Manage the tracking database schema."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, make_client, tracking_uri_option, view_option
+from bakehouse.cli.options import FullHelpGroup, json_option, make_client, tracking_uri_option, view_option
 
 
-@click.group("experiments")
+@click.group("experiments", cls=FullHelpGroup)
 def experiments_group() -> None:
     """Manage experiments."""
 

@@ -19,7 +19,7 @@ import click
 from bakehouse.cli import output
 
 if TYPE_CHECKING:
-    from bakehouse.store.tracking.base import TrackingStore
+    from bakehouse.store.tracking.base import GarbageCollectingStore, TrackingStore
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
 _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
@@ -151,17 +151,13 @@ def gc_command(
 TRACE_GC_BATCH = 1000
 
 
-def _gc_traces(store: Any, older_than_ms: int, experiment_ids: list[str] | None, dry_run: bool) -> None:
+def _gc_traces(
+    store: GarbageCollectingStore, older_than_ms: int, experiment_ids: list[str] | None, dry_run: bool
+) -> None:
     import time
 
     from rich.progress import Progress
 
-    if not hasattr(store, "get_traces_older_than"):
-        from bakehouse.errors import InvalidParameterError
-
-        raise InvalidParameterError(
-            "Trace retention runs against the tracking database: pass --backend-store-uri (the server's store)."
-        )
     cutoff = int(time.time() * 1000) - older_than_ms
     trace_ids = list(store.get_traces_older_than(cutoff, experiment_ids))
     if dry_run:
@@ -180,10 +176,21 @@ def _gc_traces(store: Any, older_than_ms: int, experiment_ids: list[str] | None,
     )
 
 
-def _open_store(uri: str | None) -> TrackingStore:
+def _open_store(uri: str | None) -> GarbageCollectingStore:
+    """The tracking database itself; a tracking server is refused, as its REST API deletes nothing for good."""
     from bakehouse.client.client import Client
+    from bakehouse.errors import InvalidParameterError
+    from bakehouse.store.tracking.base import GarbageCollectingStore
 
-    return Client(tracking_uri=uri).tracking_store
+    client = Client(tracking_uri=uri)
+    store = client.tracking_store
+    if not isinstance(store, GarbageCollectingStore):
+        raise InvalidParameterError(
+            f"bakehouse gc works on the tracking database itself, and {client.tracking_uri} is not one "
+            "(a tracking server's REST API has no permanent deletion): pass the server's database, e.g. "
+            "--backend-store-uri sqlite:///bakehouse.db or postgresql+psycopg://..."
+        )
+    return store
 
 
 def _runs_of(store: TrackingStore, experiment_id: str) -> list[str]:

@@ -1,19 +1,21 @@
 """The ``bakehouse`` command: one click group; each noun lives in its own module, imported only when used.
 
 Commands are referenced as ``"module:attribute"`` strings, so ``bakehouse --version`` imports neither rich,
-SQLAlchemy nor the server. A command whose module is not installed/built is simply not listed.
+SQLAlchemy nor the server. Every command is ours: one whose module fails to import (or lacks its
+attribute) is an error that stops the CLI with one clear line naming the command, in ``--help`` too, rather
+than a command that silently goes missing.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import sys
 from typing import Any
 
 import click
 
+from bakehouse.cli.options import SHORT_HELP_LIMIT
 from bakehouse.version import __version__
 
 #: name -> "module:attribute" of a click command or group.
@@ -28,13 +30,16 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "bakehouse.cli.db:db_group",
     "gc": "bakehouse.cli.gc:gc_command",
     "tokens": "bakehouse.cli.tokens:tokens_group",
+    "migrate": "bakehouse.cli.migrate:migrate_command",
+    "sync": "bakehouse.cli.migrate:sync_command",
+    "webhooks": "bakehouse.cli.webhooks:webhooks_group",
     "users": "bakehouse.cli.users:users_group",
     "permissions": "bakehouse.cli.permissions:permissions_group",
 }
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".
 GROUP_EXTENSIONS: dict[str, list[str]] = {
-    "models": ["bakehouse.cli.registry:add_registry_commands"],
+    "models": ["bakehouse.cli.registry:add_registry_commands", "bakehouse.cli.drift:add_drift_command"],
 }
 
 
@@ -42,55 +47,39 @@ class CommandLoadError(click.ClickException):
     pass
 
 
-def _module_exists(module: str) -> bool:
+def _import_reference(name: str, reference: str) -> object:
+    """The object ``"module:attribute"`` names; CommandLoadError (naming ``name``) if it cannot be had."""
+    module_name, _, attribute = reference.partition(":")
     try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+        return getattr(importlib.import_module(module_name), attribute)
+    except Exception as exc:
+        raise CommandLoadError(f"The '{name}' command failed to load: {type(exc).__name__}: {exc}") from exc
 
 
-def load_command(name: str, strict: bool) -> click.Command | None:
-    """Import the command ``name``; None when its module is absent (not built yet / not installed).
-
-    ``strict``: a module that exists but fails to import raises (when the user asked for that command);
-    otherwise (help listings) it is skipped with a log message.
-    """
+def load_command(name: str) -> click.Command | None:
+    """Import the command ``name`` (None if there is no such command)."""
     reference = LAZY_COMMANDS.get(name)
     if reference is None:
         return None
-    module_name, _, attribute = reference.partition(":")
-    if not _module_exists(module_name):
-        return None
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        if strict:
-            raise CommandLoadError(
-                f"The '{name}' command failed to load: {type(exc).__name__}: {exc}"
-            ) from exc
-        logging.getLogger(__name__).debug("skipping command %s: %s", name, exc)
-        return None
-    command = getattr(module, attribute, None)
+    command = _import_reference(name, reference)
     if not isinstance(command, click.Command):
-        return None
+        raise CommandLoadError(f"The '{name}' command failed to load: {reference} is not a click command")
     for hook_reference in GROUP_EXTENSIONS.get(name, []):
-        _apply_extension(command, hook_reference)
+        _apply_extension(name, command, hook_reference)
     return command
 
 
 _extended: set[tuple[int, str]] = set()
 
 
-def _apply_extension(command: click.Command, reference: str) -> None:
+def _apply_extension(name: str, command: click.Command, reference: str) -> None:
     key = (id(command), reference)
     if key in _extended:
         return
-    module_name, _, attribute = reference.partition(":")
-    if not _module_exists(module_name):
-        return
-    hook = getattr(importlib.import_module(module_name), attribute, None)
-    if hook is not None:
-        hook(command)
+    hook = _import_reference(name, reference)
+    if not callable(hook):
+        raise CommandLoadError(f"The '{name}' command failed to load: {reference} is not callable")
+    hook(command)
     _extended.add(key)
 
 
@@ -98,24 +87,21 @@ class BakehouseGroup(click.Group):
     """Lazily loads subcommands and turns exceptions into one clear line + exit code 1."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(super().list_commands(ctx))
-        names.update(name for name, ref in LAZY_COMMANDS.items() if _module_exists(ref.partition(":")[0]))
-        return sorted(names)
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
-        # resilient_parsing is set while help/completion lists commands: never fail there.
-        return load_command(cmd_name, strict=not ctx.resilient_parsing)
+        return load_command(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
-            command = super().get_command(ctx, name) or load_command(name, strict=False)
+            command = self.get_command(ctx, name)
             if command is None or command.hidden:
                 continue
-            rows.append((name, command.get_short_help_str(limit=formatter.width - 6 - len(name))))
+            rows.append((name, command.get_short_help_str(limit=SHORT_HELP_LIMIT)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -141,7 +127,7 @@ def _report(exc: Exception, debug: bool) -> None:
 
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, BakehouseError):
-        output.error(exc.message)
+        output.error(exc.cli_message)
     elif type(exc).__module__.startswith("sqlalchemy") and (driver_error := getattr(exc, "orig", None)):
         # the driver's own words, without SQLAlchemy's wrapper, statement and documentation link
         reason = " ".join(str(driver_error).split())

@@ -11,11 +11,18 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
+from bakehouse.cli.options import FullHelpGroup
 from bakehouse.errors import BakehouseError
+
+if TYPE_CHECKING:
+    import socket
+
+    from bakehouse.serving.app import ServingStarted
+    from bakehouse.serving.sampling import SamplingConfig
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,12 +38,12 @@ def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except BakehouseError as e:
-            raise click.ClickException(e.message) from None
+            raise click.ClickException(e.cli_message) from None
 
     return wrapper
 
 
-@click.group("models", help="Serve, score and package MLflow-format models.")
+@click.group("models", cls=FullHelpGroup, help="Serve, score and package MLflow-format models.")
 def models_group() -> None:
     pass
 
@@ -73,6 +80,32 @@ _allow_pickle = click.option(
 )
 @_env_manager
 @_allow_pickle
+@click.option(
+    "--sample-inputs",
+    is_flag=True,
+    help="Record a share of the requests' inputs in the tracking store (for `bakehouse models drift`).",
+)
+@click.option(
+    "--sample-rate",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="With --sample-inputs: the share of requests kept.",
+)
+@click.option(
+    "--sample-max-rows",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="With --sample-inputs: rows kept in memory between two writes (more are dropped and counted).",
+)
+@click.option(
+    "--sample-flush-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="With --sample-inputs: seconds between two writes to the tracking store.",
+)
 @_friendly_errors
 def serve_command(
     model_uri: str,
@@ -83,6 +116,10 @@ def serve_command(
     max_body_bytes: int | None,
     env_manager: str,
     allow_pickle: bool | None,
+    sample_inputs: bool = False,
+    sample_rate: float = 0.1,
+    sample_max_rows: int = 10_000,
+    sample_flush_interval: float = 60.0,
 ) -> None:
     """Serve a model over HTTP (POST /invocations)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -108,18 +145,65 @@ def serve_command(
             args += ["--max-body-bytes", str(max_body_bytes)]
         if allow_pickle:
             args.append("--allow-pickle")
+        if sample_inputs:
+            args += [
+                "--sample-inputs",
+                "--sample-rate",
+                str(sample_rate),
+                "--sample-max-rows",
+                str(sample_max_rows),
+            ]
+            args += ["--sample-flush-interval", str(sample_flush_interval)]
         sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
+    from bakehouse.cli.ports import bind_port
     from bakehouse.serving.server import serve
 
-    serve(
-        model_uri,
-        host=host,
-        port=port,
-        workers=workers,
-        timeout=timeout,
-        max_body_bytes=max_body_bytes,
-        allow_pickle=allow_pickle,
-    )
+    sock = bind_port(host, port)  # a busy port fails now, not after the model has loaded
+    try:
+        serve(
+            model_uri,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout=timeout,
+            max_body_bytes=max_body_bytes,
+            allow_pickle=allow_pickle,
+            sock=sock,
+            on_ready=announcer(sock, host),
+            sampling=sampling_config(sample_inputs, sample_rate, sample_max_rows, sample_flush_interval),
+        )
+    finally:
+        sock.close()
+
+
+def announcer(sock: socket.socket, host: str) -> Callable[[ServingStarted], None]:
+    """The line ``models serve`` prints when the model is loaded: what is served, which version, where."""
+    from bakehouse.cli.ports import bound_url
+
+    url = bound_url(sock, host, "")
+
+    def announce(started: ServingStarted) -> None:
+        version = f" version {started.version}" if started.version else ""
+        following = " (following the alias)" if started.watching else ""
+        workers = f", {started.workers} workers" if started.workers > 1 else ""
+        click.echo(
+            f"Serving {started.model_uri}{version}{following} on {url}{workers}: "
+            f"POST {url}/invocations (Ctrl-C to stop)",
+            err=True,
+        )
+
+    return announce
+
+
+def sampling_config(
+    enabled: bool, rate: float, max_rows: int, flush_interval: float
+) -> SamplingConfig | None:
+    """``--sample-*`` as a SamplingConfig, or None without ``--sample-inputs``."""
+    if not enabled:
+        return None
+    from bakehouse.serving.sampling import SamplingConfig
+
+    return SamplingConfig(rate=rate, max_rows=max_rows, flush_interval=flush_interval)
 
 
 @models_group.command("predict")

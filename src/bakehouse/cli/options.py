@@ -13,6 +13,24 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: a command's first sentence is shown whole in a group's help (wrapped, never cut off with "...")
+SHORT_HELP_LIMIT = 300
+
+
+class FullHelpGroup(click.Group):
+    """A command group whose help lists each command with its first sentence in full."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=SHORT_HELP_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 VIEW_CHOICES = click.Choice(["active_only", "deleted_only", "all"], case_sensitive=False)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, server_transport, tracking_uri_option
+from bakehouse.cli.options import FullHelpGroup, json_option, server_transport, tracking_uri_option
 from bakehouse.wire.transport import HttpTransport
 
 LEVELS = click.Choice(["READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS"], case_sensitive=False)
@@ -72,7 +72,7 @@ def _send(
     return f"{resource_type.replace('_', ' ')} {resource_id}"
 
 
-@click.group("permissions")
+@click.group("permissions", cls=FullHelpGroup)
 def permissions_group() -> None:
     """Manage who may do what on experiments and registered models (servers started with --auth)."""
 

@@ -223,9 +223,17 @@ def set_alias(
 @click.argument("alias")
 @_registry_options
 def delete_alias(name: str, alias: str, tracking_uri: str | None, registry_uri: str | None) -> None:
-    """Remove the alias ALIAS from NAME."""
-    _client(tracking_uri, registry_uri).delete_registered_model_alias(name, alias)
-    output.success(f"Alias @{alias} removed from model {name!r}")
+    """Remove the alias ALIAS from NAME (an alias that does not exist is an error)."""
+    from bakehouse.errors import NotFoundError
+
+    client = _client(tracking_uri, registry_uri)
+    # the model first: a missing model is reported as such, not as a missing alias
+    aliases = {a.alias: a.version for a in client.get_registered_model(name).aliases}
+    if alias not in aliases:
+        known = ", ".join(f"@{a}" for a in sorted(aliases)) or "none"
+        raise NotFoundError(f"Model {name!r} has no alias @{alias} (its aliases: {known})")
+    client.delete_registered_model_alias(name, alias)
+    output.success(f"Alias @{alias} removed from model {name!r} (it pointed at version {aliases[alias]})")
 
 
 @click.command("transition")
@@ -350,7 +358,9 @@ def add_watch_options(serve: click.Command) -> None:
 def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
     import logging
 
-    from bakehouse.serving.watch import is_watchable, serve_watching
+    from bakehouse.cli.models import sampling_config
+    from bakehouse.serving.registry_versions import is_watchable
+    from bakehouse.serving.watch import serve_watching
 
     if not is_watchable(model_uri):
         raise click.BadParameter(
@@ -362,21 +372,37 @@ def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
         raise click.BadParameter(
             "--watch serves in this interpreter; use --env-manager local", param_hint="--watch"
         )
+    from bakehouse.cli.models import announcer
+    from bakehouse.cli.ports import bind_port
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    host = kwargs.get("host", "127.0.0.1")
     try:
-        serve_watching(
-            model_uri,
-            interval=interval,
-            host=kwargs.get("host", "127.0.0.1"),
-            port=kwargs.get("port", 5000),
-            workers=kwargs.get("workers", 1),
-            timeout=kwargs.get("timeout"),
-            max_body_bytes=kwargs.get("max_body_bytes"),
-            allow_pickle=kwargs.get("allow_pickle"),
-        )
+        sock = bind_port(host, kwargs.get("port", 5000))  # a busy port fails before the model loads
+        try:
+            serve_watching(
+                model_uri,
+                interval=interval,
+                host=host,
+                port=kwargs.get("port", 5000),
+                workers=kwargs.get("workers", 1),
+                timeout=kwargs.get("timeout"),
+                max_body_bytes=kwargs.get("max_body_bytes"),
+                allow_pickle=kwargs.get("allow_pickle"),
+                sock=sock,
+                on_ready=announcer(sock, host),
+                sampling=sampling_config(
+                    kwargs.get("sample_inputs", False),
+                    kwargs.get("sample_rate", 0.1),
+                    kwargs.get("sample_max_rows", 10_000),
+                    kwargs.get("sample_flush_interval", 60.0),
+                ),
+            )
+        finally:
+            sock.close()
     except Exception as exc:
         from bakehouse.errors import BakehouseError
 
         if isinstance(exc, BakehouseError):
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(exc.cli_message) from None
         raise

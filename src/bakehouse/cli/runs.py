@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, make_client, tracking_uri_option, view_option
+from bakehouse.cli.options import FullHelpGroup, json_option, make_client, tracking_uri_option, view_option
 
 if TYPE_CHECKING:
     from bakehouse.client.client import Client
+    from bakehouse.client.run_models import RunModel
     from bakehouse.entities import Run
 
 #: Tags the client sets itself; hidden from the compact table (shown by `describe` and `--json`).
 SYSTEM_TAG_PREFIX = "mlflow."
 
 
-@click.group("runs")
+@click.group("runs", cls=FullHelpGroup)
 def runs_group() -> None:
     """Inspect and manage runs."""
 
@@ -42,6 +44,12 @@ def runs_group() -> None:
     help="At most this many runs.",
 )
 @click.option("--all-tags", is_flag=True, help="Also show system tags (mlflow.*) in the table.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only the run IDs, one per line, in the listed order (for scripts).",
+)
 @tracking_uri_option
 @json_option
 def list_runs(
@@ -52,6 +60,7 @@ def list_runs(
     view: str,
     max_results: int,
     all_tags: bool,
+    quiet: bool,
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
@@ -67,8 +76,15 @@ def list_runs(
         max_results=max_results,
         order_by=list(order_by) or None,
     )
+    if quiet:
+        for run in runs:
+            click.echo(run.info.run_id)
+        return
+    from bakehouse.client.run_models import models_of_runs
+
+    models = models_of_runs(client, runs)
     if as_json:
-        output.print_json([run_to_dict(r) for r in runs])
+        output.print_json([run_to_dict(r, models[r.info.run_id]) for r in runs])
         return
     show_stage = view.lower() != "active_only"
     rows = []
@@ -87,12 +103,13 @@ def list_runs(
                 output.format_time(run.info.start_time),
                 output.format_pairs(run.data.params),
                 output.format_pairs(run.data.metrics),
+                format_models(models[run.info.run_id]),
                 output.format_pairs(tags),
             )
         )
     title = f"Runs in experiment{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
     output.print_table(
-        ("Run ID", "Name", "Status", "Started (UTC)", "Params", "Metrics", "Tags"),
+        ("Run ID", "Name", "Status", "Started (UTC)", "Params", "Metrics", "Models", "Tags"),
         rows,
         title=title,
         empty=f"No runs in experiment(s) {', '.join(ids)}.",
@@ -104,10 +121,14 @@ def list_runs(
 @tracking_uri_option
 @json_option
 def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
-    """Show everything about one run."""
-    run = make_client(tracking_uri).get_run(run_id)
+    """Show everything about one run, its logged models included."""
+    from bakehouse.client.run_models import models_of_runs
+
+    client = make_client(tracking_uri)
+    run = client.get_run(run_id)
+    models = models_of_runs(client, [run])[run_id]
     if as_json:
-        output.print_json(run_to_dict(run))
+        output.print_json(run_to_dict(run, models))
         return
     info = run.info
     output.print_mapping(
@@ -127,6 +148,7 @@ def describe(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     output.print_mapping("Params", dict(run.data.params))
     output.print_mapping("Metrics", dict(run.data.metrics))
     output.print_mapping("Tags", dict(run.data.tags))
+    print_models(models, run_id)
 
 
 @runs_group.command("delete")
@@ -159,8 +181,8 @@ def resolve_experiment_ids(client: Client, ids: tuple[str, ...], names: tuple[st
     return result or ["0"]
 
 
-def run_to_dict(run: Run) -> dict[str, Any]:
-    """The same shape as MLflow's REST ``Run`` (info + data with lists), plus simple dicts for scripts."""
+def run_to_dict(run: Run, models: Sequence[RunModel] = ()) -> dict[str, Any]:
+    """MLflow's REST ``Run`` (info + data, as simple dicts for scripts), plus the run's logged models."""
     info = output.to_jsonable(run.info)
     return {
         "info": info,
@@ -169,4 +191,48 @@ def run_to_dict(run: Run) -> dict[str, Any]:
             "metrics": dict(run.data.metrics),
             "tags": dict(run.data.tags),
         },
+        "models": [model_to_dict(m) for m in models],
     }
+
+
+def model_to_dict(model: RunModel) -> dict[str, Any]:
+    return {
+        "model_id": model.model_id,
+        "name": model.name,
+        "uri": model.uri,
+        "status": model.status,
+        "artifact_location": model.artifact_location,
+        "registered_versions": [{"name": v.name, "version": v.version} for v in model.registered],
+    }
+
+
+def format_models(models: Sequence[RunModel], limit: int = 4) -> str:
+    """``name -> registered versions`` per line, for a table cell."""
+    lines = [m.name + (f" ({', '.join(map(str, m.registered))})" if m.registered else "") for m in models]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"… +{len(lines) - limit} more"]
+    return "\n".join(lines)
+
+
+def print_models(models: Sequence[RunModel], run_id: str) -> None:
+    """The run's logged models: where they are and how to fetch them (they are not among its artifacts)."""
+    output.print_table(
+        ("Name", "Model ID", "URI", "Status", "Registered as"),
+        (
+            (
+                m.name,
+                m.model_id,
+                m.uri,
+                m.status.removeprefix("LOGGED_MODEL_"),
+                ", ".join(map(str, m.registered)),
+            )
+            for m in models
+        ),
+        title=f"Models logged by run {run_id}",
+        empty="No models logged by this run.",
+    )
+    if models:
+        output.info(
+            f"Download one with: bakehouse artifacts download -u {models[0].uri} -d DIR "
+            f"(serve it with: bakehouse models serve -m {models[0].uri})"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import sys
 from typing import Any
 
@@ -60,10 +61,13 @@ def _check_schema(config: ServerConfig) -> None:
 
 def run_server(config: ServerConfig) -> None:
     from bakehouse.cli import output
+    from bakehouse.cli.ports import bind_port
     from bakehouse.server.metrics_files import prepare_multiprocess_dir, remove_multiprocess_dir
     from bakehouse.store.db.engine import share_connection_budget
 
     config = config.normalized()
+    # the port first: a busy one fails now, before a database is created or an admin is asked for
+    sock = bind_port(config.host, config.port)
     # Before anything imports the metrics library (it picks its storage at import): workers share a directory.
     metrics_dir = prepare_multiprocess_dir() if config.workers > 1 else None
     try:
@@ -73,12 +77,14 @@ def run_server(config: ServerConfig) -> None:
         if config.app_name:
             _ensure_admin(config)
             _share_session_key(config, output)
-        _serve(config)
+        _serve(config, sock)
     finally:
+        sock.close()
         remove_multiprocess_dir(metrics_dir)
 
 
-def _serve(config: ServerConfig) -> None:
+def _serve(config: ServerConfig, sock: socket.socket) -> None:
+    from bakehouse.cli.ports import bound_url
     from bakehouse.server.runner import serve
 
     app = None
@@ -91,13 +97,13 @@ def _serve(config: ServerConfig) -> None:
             store.check_schema()
     elif not config.artifacts_only:
         _check_schema(config)
-    host = f"[{config.host}]" if ":" in config.host else config.host
+    url = bound_url(sock, config.host, f"{config.static_prefix or ''}/")
     click.echo(
-        f"Bakehouse server listening on http://{host}:{config.port}{config.static_prefix or ''}/ "
+        f"Bakehouse server listening on {url} "
         f"({config.workers} worker{'s' if config.workers != 1 else ''}; store {_redact(config.backend_store_uri)})",
         err=True,
     )
-    serve(config, app)
+    serve(config, app, sock=sock)
 
 
 def _share_session_key(config: ServerConfig, output: Any) -> None:
@@ -218,8 +224,8 @@ def _server_options(func: Any) -> Any:
             "--cors-allowed-origins",
             multiple=True,
             metavar="ORIGINS",
-            help="Origins allowed to call the API from a browser (comma-separated, wildcards ok). "
-            "Default: localhost only.",
+            help="Other origins allowed to call the API from a browser (comma-separated, wildcards ok). "
+            "Default: none; the server's own pages always may.",
         ),
         click.option(
             "--static-prefix", default="", metavar="PREFIX", help="Path prefix for every route, e.g. /mlflow."
@@ -251,6 +257,20 @@ def _server_options(func: Any) -> Any:
             show_default=True,
             type=click.FloatRange(min=0),
             help="With --auth: requests per second per client address (0 = no limit).",
+        ),
+        click.option(
+            "--login-failures-per-address",
+            default=100,
+            show_default=True,
+            type=click.IntRange(min=5),
+            help="With --auth: failed logins one address may make, over all user names, before every login "
+            "from it is slowed down (each user name at an address gets 5).",
+        ),
+        click.option(
+            "--webhook-delivery/--no-webhook-delivery",
+            default=True,
+            show_default=True,
+            help="Send registry webhooks from this server (each worker claims due deliveries).",
         ),
         click.option(
             "--forwarded-allow-ips",
@@ -295,7 +315,9 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
         log_level=kwargs["log_level"].lower(),
         auth_default_permission=(kwargs["auth_default_permission"] or "").upper() or None,
         rate_limit_per_second=kwargs["rate_limit"],
+        login_failures_per_address=kwargs["login_failures_per_address"],
         forwarded_allow_ips=kwargs["forwarded_allow_ips"],
+        deliver_webhooks=kwargs["webhook_delivery"] and not kwargs["artifacts_only"],
     )
 
 

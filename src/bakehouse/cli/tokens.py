@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, server_transport, tracking_uri_option
+from bakehouse.cli.options import FullHelpGroup, json_option, server_transport, tracking_uri_option
 
 if TYPE_CHECKING:
     from bakehouse.wire.transport import HttpTransport
@@ -26,7 +26,7 @@ def _transport(tracking_uri: str | None) -> HttpTransport:
     return server_transport(tracking_uri, "API tokens")
 
 
-@click.group("tokens")
+@click.group("tokens", cls=FullHelpGroup)
 def tokens_group() -> None:
     """Manage your API tokens (for servers started with --auth)."""
 

@@ -13,7 +13,7 @@ import sys
 import click
 
 from bakehouse.cli import output
-from bakehouse.cli.options import json_option, server_transport, tracking_uri_option
+from bakehouse.cli.options import FullHelpGroup, json_option, server_transport, tracking_uri_option
 from bakehouse.wire.transport import HttpTransport
 
 USERS_API = "/api/2.0/mlflow/users"
@@ -44,7 +44,7 @@ def read_password(from_stdin: bool, prompt: str) -> str:
     return password
 
 
-@click.group("users")
+@click.group("users", cls=FullHelpGroup)
 def users_group() -> None:
     """Manage user accounts of a server started with --auth (administrators only)."""
 

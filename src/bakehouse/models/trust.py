@@ -16,6 +16,8 @@ from bakehouse.models.flavors import ModelLoadRefusedError
 
 logger = logging.getLogger(__name__)
 
+#: the command-line switch for the same opt-in (``bakehouse models serve|predict``)
+CLI_FLAG = "--allow-pickle"
 #: top-level modules whose types skops may rebuild without an opt-in (data containers, no user code)
 SAFE_SKOPS_MODULES = frozenset({"sklearn", "numpy", "scipy"})
 
@@ -33,9 +35,13 @@ def pickle_allowed(explicit: bool | None) -> bool:
 def require_pickle_opt_in(explicit: bool | None, what: str) -> None:
     """Raise unless pickle loading was opted into; warn when it was."""
     if not pickle_allowed(explicit):
-        raise ModelLoadRefusedError(
+        refusal = (
             f"Refusing to unpickle {what}: pickle files can run arbitrary code. If you trust this model, "
-            "pass allow_pickle=True or set BAKEHOUSE_ALLOW_PICKLE=true (skops-saved models need neither)."
+        )
+        raise ModelLoadRefusedError(
+            refusal
+            + "pass allow_pickle=True or set BAKEHOUSE_ALLOW_PICKLE=true (skops-saved models need neither).",
+            cli_message=refusal + f"add {CLI_FLAG} (or set BAKEHOUSE_ALLOW_PICKLE=true).",
         )
     warnings.warn(f"Unpickling {what}: only do this for models you trust.", PickleWarning, stacklevel=3)
 
@@ -49,9 +55,13 @@ def untrusted_skops_types(types: list[str], extra_trusted: list[str] | None) -> 
 def require_code_opt_in(explicit: bool | None, what: str) -> None:
     """Running a model's code file is the same trust as unpickling it: the same switch, its own words."""
     if not pickle_allowed(explicit):
-        raise ModelLoadRefusedError(
+        refusal = (
             f"Refusing to run the code file of {what}: a model's code runs with your permissions. If you trust "
-            "this model, pass allow_pickle=True or set BAKEHOUSE_ALLOW_PICKLE=true."
+            "this model, "
+        )
+        raise ModelLoadRefusedError(
+            refusal + "pass allow_pickle=True or set BAKEHOUSE_ALLOW_PICKLE=true.",
+            cli_message=refusal + f"add {CLI_FLAG} (or set BAKEHOUSE_ALLOW_PICKLE=true).",
         )
     warnings.warn(
         f"Running the code file of {what}: only do this for models you trust.", PickleWarning, stacklevel=3

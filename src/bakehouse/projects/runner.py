@@ -11,13 +11,16 @@ child's whole process group is stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,19 @@ class ProjectRunRequest:
     dry_run: bool = False
     storage_dir: Path | None = None
     tracking_uri: str | None = None
+    #: refuse a Python the environment asks for that is not installed (default: the nearest one, said once)
+    strict_python: bool = False
+
+    #: added by triggers: tags for the run, dataset inputs to record on it, variables for the child
+    run_tags: dict[str, str] = field(default_factory=dict)
+    run_inputs: list[Any] = field(default_factory=list)
+    run_env: dict[str, str] = field(default_factory=dict)
+
+
+#: ``bridge(tracking_uri, artifact_root)``: a context manager serving a local store over HTTP for the run's
+#: processes, yielding an object with ``url`` and ``token`` (the CLI passes
+#: ``bakehouse.server.bridge.serve_local_store``; this layer cannot import the server)
+LocalStoreBridge = Callable[[str, str], AbstractContextManager[Any]]
 
 
 @dataclass
@@ -118,8 +134,14 @@ def run_project(
     request: ProjectRunRequest,
     progress: BuildProgress | None = None,
     client: Any = None,
+    bridge: LocalStoreBridge | None = None,
 ) -> ProjectRunResult:
-    """Run a project as described by ``request``; raises ``BakehouseError`` subclasses for user mistakes."""
+    """Run a project as described by ``request``; raises ``BakehouseError`` subclasses for user mistakes.
+
+    ``bridge``: with a local tracking store (SQLite, PostgreSQL, MySQL), serve it for the run's processes so
+    that the official ``mlflow`` client there logs to it too (``MLFLOW_TRACKING_URI``); Bakehouse's client
+    in the child uses the store directly either way.
+    """
     progress = progress or NullProgress()
     if request.parallel < 1:
         raise InvalidParameterError("--parallel must be at least 1")
@@ -138,7 +160,7 @@ def run_project(
         plan = _prepare(request, fetched, storage_dir)
         if request.backend == "kubernetes":
             return _run_kubernetes(request, plan, client)
-        return _run_local(request, plan, progress, client)
+        return _run_local(request, plan, progress, client, bridge)
     finally:
         fetched.cleanup()
         if own_storage:
@@ -230,13 +252,20 @@ def _source_tags(plan: _Prepared, request: ProjectRunRequest, env_name: str) -> 
 
 
 def _create_run(
-    client: Any, experiment_id: str, name: str | None, tags: dict[str, str], params: dict[str, str]
+    client: Any,
+    experiment_id: str,
+    name: str | None,
+    tags: dict[str, str],
+    params: dict[str, str],
+    inputs: list[Any] | None = None,
 ) -> str:
     run = client.create_run(experiment_id, run_name=name, tags=tags)
     run_id = str(run.info.run_id)
     try:
         for key, value in params.items():
             client.log_param(run_id, key, value)
+        if inputs:
+            client.log_inputs(run_id, inputs)
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
@@ -244,27 +273,51 @@ def _create_run(
 
 
 def child_environment(
-    prepared: PreparedEnvironment, tracking_uri: str, run_id: str, experiment_id: str
+    prepared: PreparedEnvironment,
+    tracking_uri: str,
+    run_id: str,
+    experiment_id: str,
+    mlflow_server: Any = None,
 ) -> dict[str, str]:
+    """The child's variables: the run, the experiment and the store; ``mlflow_server`` (``url``, ``token``)
+    is where the official mlflow client goes instead of a local store it cannot open."""
     env = {k: v for k, v in os.environ.items() if k not in _RUN_VARIABLES}
     env = prepared.child_env(env)
     for prefix in ("BAKEHOUSE_", "MLFLOW_"):
         env[prefix + "RUN_ID"] = run_id
         env[prefix + "TRACKING_URI"] = tracking_uri
         env[prefix + "EXPERIMENT_ID"] = experiment_id
+    if mlflow_server is not None:
+        env["MLFLOW_TRACKING_URI"] = mlflow_server.url
+        env["MLFLOW_TRACKING_TOKEN"] = mlflow_server.token
+        env["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"  # its "View run at" URL ends with the run
+        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_REGISTRY_URI"):
+            env.pop(name, None)
     return env
+
+
+def _serves_local_store(bridge: LocalStoreBridge | None, tracking_uri: str, project: ProjectSpec) -> bool:
+    """A store the official client cannot open itself, and a child that can reach this machine's loopback."""
+    scheme = urlparse(tracking_uri).scheme.split("+", 1)[0]
+    return bridge is not None and scheme not in ("http", "https") and project.env_type != ENV_DOCKER
 
 
 # -- local backend -----------------------------------------------------------------------------------------
 def _run_local(
-    request: ProjectRunRequest, plan: _Prepared, progress: BuildProgress, client: Any
+    request: ProjectRunRequest,
+    plan: _Prepared,
+    progress: BuildProgress,
+    client: Any,
+    bridge: LocalStoreBridge | None = None,
 ) -> ProjectRunResult:
+    artifact_root = settings.artifact_root_from_env() or settings.default_artifact_root()
     environment = resolve_environment(
         plan.project,
         request.env_manager,
         tracking_uri=_planned_tracking_uri(request),
-        artifact_root=settings.artifact_root_from_env() or settings.default_artifact_root(),
+        artifact_root=artifact_root,
         host_env=dict(os.environ),
+        strict_python=request.strict_python,
     )
     if request.dry_run:
         lines = [f"environment: {environment.describe()}", f"directory: {plan.project.directory}"]
@@ -279,11 +332,27 @@ def _run_local(
     tracking_uri = absolute_tracking_uri(str(client.tracking_uri))
     experiment_id = _experiment_id(request, client)
     tags = _source_tags(plan, request, prepared.manager)
-    if plan.sweep_axes:
-        return _run_sweep(request, plan, prepared, client, tracking_uri, experiment_id, tags)
-    _, resolved = plan.runs[0]
-    run_id = _create_run(client, experiment_id, request.run_name, tags, resolved.logged)
-    status = _execute(client, run_id, experiment_id, tracking_uri, prepared, plan, resolved, label=None)
+    served = (
+        bridge(tracking_uri, artifact_root)
+        if bridge is not None and _serves_local_store(bridge, tracking_uri, plan.project)
+        else nullcontext(None)
+    )
+    with served as mlflow_server:
+        target = _ChildTracking(tracking_uri, mlflow_server)
+        if plan.sweep_axes:
+            return _run_sweep(request, plan, prepared, client, target, experiment_id, tags)
+        _, resolved = plan.runs[0]
+        run_id = _create_run(
+            client,
+            experiment_id,
+            request.run_name,
+            {**tags, **request.run_tags},
+            resolved.logged,
+            request.run_inputs,
+        )
+        if request.run_env:
+            prepared = dataclasses.replace(prepared, env_vars={**prepared.env_vars, **request.run_env})
+        status = _execute(client, run_id, experiment_id, target, prepared, plan, resolved, label=None)
     return ProjectRunResult(
         run_id=run_id,
         experiment_id=experiment_id,
@@ -294,11 +363,19 @@ def _run_local(
     )
 
 
+@dataclass(frozen=True)
+class _ChildTracking:
+    """The store the run's processes log to, and the server standing in for it for the mlflow client."""
+
+    tracking_uri: str
+    mlflow_server: Any = None
+
+
 def _execute(
     client: Any,
     run_id: str,
     experiment_id: str,
-    tracking_uri: str,
+    tracking: _ChildTracking,
     prepared: PreparedEnvironment,
     plan: _Prepared,
     resolved: ResolvedParameters,
@@ -306,7 +383,7 @@ def _execute(
     supervisor: _Supervisor | None = None,
 ) -> str:
     """Run one command to completion and record its status; Ctrl-C kills the child group and re-raises."""
-    env = child_environment(prepared, tracking_uri, run_id, experiment_id)
+    env = child_environment(prepared, tracking.tracking_uri, run_id, experiment_id, tracking.mlflow_server)
     argv = prepared.argv(resolved.command)
     logger.info("=== Running command '%s' in run with ID '%s' ===", resolved.command, run_id)
     try:
@@ -372,7 +449,7 @@ def _run_sweep(
     plan: _Prepared,
     prepared: PreparedEnvironment,
     client: Any,
-    tracking_uri: str,
+    tracking: _ChildTracking,
     experiment_id: str,
     tags: dict[str, str],
 ) -> ProjectRunResult:
@@ -403,7 +480,7 @@ def _run_sweep(
         label = sweeps.describe(combination) if request.parallel > 1 else None
         try:
             result.status = _execute(
-                client, run_id, experiment_id, tracking_uri, prepared, plan, resolved, label, supervisor
+                client, run_id, experiment_id, tracking, prepared, plan, resolved, label, supervisor
             )
         except Exception:
             client.set_terminated(run_id, "FAILED")
@@ -511,3 +588,65 @@ def _run_kubernetes(request: ProjectRunRequest, plan: _Prepared, client: Any) ->
         raise
     client.set_terminated(run_id, result.status)
     return result
+
+
+def schedule_on_kubernetes(
+    request: ProjectRunRequest,
+    schedule: str,
+    trigger_args: list[str],
+    client: Any = None,
+    filled_by_trigger: dict[str, str] | None = None,
+) -> ProjectRunResult:
+    """``--every`` / ``--on-new-data`` with ``--backend kubernetes``: a CronJob instead of a local loop.
+
+    Each firing runs ``bakehouse run . -e <entry point> -P ... --env-manager local`` (plus
+    ``--on-new-data <location> --once`` when watching data) in the project image, so the image needs
+    Bakehouse installed; the run is created inside the pod, in the experiment resolved here.
+    ``filled_by_trigger`` stands in, for validation only, for parameters each firing fills (the data).
+    """
+    from bakehouse.projects.backends import kubernetes as k8s
+
+    fetched = fetch_project(request.uri, request.version)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bakehouse-cron-") as storage:
+            # validation only: remote ``path`` parameters are downloaded by each run, not now
+            checked = {**request.parameters, **(filled_by_trigger or {})}
+            plan = _prepare(
+                dataclasses.replace(request, parameters=checked, dry_run=True), fetched, Path(storage)
+            )
+        config = k8s.KubernetesConfig.from_dict(request.backend_config)
+        project = plan.project
+        if project.env_type != ENV_DOCKER and not config.image:
+            raise InvalidParameterError(
+                "The kubernetes backend needs a project with docker_env, or an 'image' in the backend config"
+            )
+        base_image = project.docker_env.image if project.docker_env else ""
+        image = k8s.project_image(config, project.directory, base_image, dry_run=request.dry_run)
+        tracking_uri = _planned_tracking_uri(request)
+        experiment_id = (
+            "<experiment-id>" if request.dry_run else _experiment_id(request, _client(request, client))
+        )
+        argv = ["bakehouse", "run", ".", "-e", request.entry_point, "--env-manager", "local"]
+        for key, value in request.parameters.items():
+            argv += ["-P", f"{key}={value}"]
+        argv += trigger_args
+        env_vars = {
+            k: v
+            for k, v in k8s.run_env_vars(tracking_uri, "", experiment_id).items()
+            if not k.endswith("RUN_ID")
+        }
+        job = k8s.render_job(
+            config.job_template,
+            project_name=project.display_name,
+            image=image,
+            command=argv,
+            env_vars=env_vars,
+        )
+        cron = k8s.render_cron_job(job, project_name=project.display_name, schedule=schedule)
+        k8s.to_v1_job(cron, kind="V1CronJob")  # the same model check as a real submission
+        if request.dry_run:
+            return ProjectRunResult(job=cron, plan=[json.dumps(cron, indent=2)])
+        where = k8s.submit_cron_job(cron, config)
+        return ProjectRunResult(job=cron, plan=[f"CronJob {where} runs on schedule {schedule!r}"])
+    finally:
+        fetched.cleanup()

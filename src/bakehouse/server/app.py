@@ -11,7 +11,6 @@ every RPC handler. With ``config.app_name`` set, ``bakehouse.server.auth:hooks(c
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,8 +22,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bakehouse import plugins
-from bakehouse.errors import ErrorCode, InvalidParameterError
+from bakehouse.errors import ErrorCode
 from bakehouse.server.artifact_access import ArtifactAccess
+from bakehouse.server.auth import hooks as auth_hooks
 from bakehouse.server.config import ServerConfig
 from bakehouse.server.error_boundary import ErrorBoundaryMiddleware
 from bakehouse.server.forwarded import ForwardedHeadersMiddleware
@@ -32,11 +32,14 @@ from bakehouse.server.handlers.meta import meta_routes
 from bakehouse.server.metrics import RequestMetricsMiddleware, record_pool_capacity, watch_database_pools
 from bakehouse.server.middleware import SecurityMiddleware
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
+from bakehouse.server.ui.routes import ui_routes
 from bakehouse.store.db.engine import open_engines
 from bakehouse.store.registry.base import RegistryStore
 from bakehouse.store.tracking.base import TrackingStore
 from bakehouse.uri import uri_scheme
+from bakehouse.wire.artifacts import ENDPOINTS as ARTIFACT_ENDPOINTS
 from bakehouse.wire.endpoints import Endpoint, all_endpoints
+from bakehouse.wire.tracking import AJAX_ONLY_ENDPOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -44,37 +47,19 @@ ASGIApp = Callable[..., Any]
 MiddlewareFactory = Callable[[ASGIApp], ASGIApp]
 
 
-def _takes_keyword(factory: Callable[..., Any], name: str) -> bool:
-    """Whether ``factory`` accepts the keyword ``name`` (by name or through ``**kwargs``)."""
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):  # no signature to read (a builtin): call it with the plain arguments
-        return False
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-
-
 def create_tracking_store(config: ServerConfig) -> TrackingStore:
+    """The tracking store for ``--backend-store-uri`` (where artifact locations may point is checked by the
+    server itself, in :class:`~bakehouse.server.artifact_access.ArtifactAccess`, for every store alike)."""
     factory = plugins.tracking_stores.get(uri_scheme(config.backend_store_uri) or "sqlite")
-    # the server keeps experiments' artifact locations under its own root; a plug-in store may not offer it
-    options = (
-        {"restrict_artifact_locations": True}
-        if _takes_keyword(factory, "restrict_artifact_locations")
-        else {}
-    )
-    store: TrackingStore = factory(config.backend_store_uri, config.effective_artifact_root, **options)
+    store: TrackingStore = factory(config.backend_store_uri, config.effective_artifact_root)
     return store
 
 
-def create_registry_store(config: ServerConfig) -> RegistryStore | None:
-    """The registry store, or None (with a log line) when it cannot be built yet."""
+def create_registry_store(config: ServerConfig) -> RegistryStore:
+    """The registry store for the registry URI; a store that cannot be built stops the server with its error."""
     uri = config.effective_registry_uri
-    try:
-        factory = plugins.registry_stores.get(uri_scheme(uri) or "sqlite")
-        store: RegistryStore = factory(uri)
-        return store
-    except (ImportError, AttributeError) as exc:
-        logger.warning("Model registry disabled: no registry store for %s (%s)", uri, exc)
-        return None
+    store: RegistryStore = plugins.registry_stores.get(uri_scheme(uri) or "sqlite")(uri)
+    return store
 
 
 class _FactoryMiddleware:
@@ -107,26 +92,16 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 def _auth_hooks(config: ServerConfig) -> tuple[list[MiddlewareFactory], HandlerWrapper | None]:
     if not config.app_name:
         return [], None
-    try:
-        from bakehouse.server.auth import hooks
-    except ImportError as exc:
-        raise InvalidParameterError(
-            f"--app-name {config.app_name!r} is not available in this installation"
-        ) from exc
-    middleware, wrapper = hooks(config)
+    middleware, wrapper = auth_hooks(config)
     return list(middleware), wrapper
 
 
 def served_endpoints(config: ServerConfig) -> list[Endpoint]:
-    endpoints = all_endpoints()
     if config.artifacts_only:
-        from bakehouse.wire.artifacts import ENDPOINTS as artifact_endpoints
-
-        return list(artifact_endpoints)
+        return list(ARTIFACT_ENDPOINTS)
+    endpoints = all_endpoints()
     if not config.serve_artifacts:
-        from bakehouse.wire.artifacts import ENDPOINTS as artifact_endpoints
-
-        names = {e.name for e in artifact_endpoints}
+        names = {e.name for e in ARTIFACT_ENDPOINTS}
         endpoints = [e for e in endpoints if e.name not in names]
     return endpoints
 
@@ -149,16 +124,9 @@ def create_app(
     routes: list[BaseRoute] = list(meta_routes(prefix, artifacts_only=config.artifacts_only))
     routes += routes_for(endpoints, prefix, wrapper)
     if not config.artifacts_only:
-        from bakehouse.wire.tracking import AJAX_ONLY_ENDPOINTS
-
         routes += routes_for(AJAX_ONLY_ENDPOINTS, prefix, wrapper, ajax_only=True)
         if config.serve_ui:
-            try:
-                from bakehouse.server.ui.routes import ui_routes
-            except ImportError as exc:  # the UI package is optional while it is being built
-                logger.info("Web UI not mounted: %s", exc)
-            else:
-                routes += ui_routes(prefix)
+            routes += ui_routes(prefix)
 
     # outermost first: the real client address, then counting every answer, then JSON for any failure
     middleware: list[Middleware] = [
@@ -192,4 +160,19 @@ def create_app(
         )
     watch_database_pools()
     record_pool_capacity(open_engines())
+    app.state.webhook_dispatcher = (
+        start_webhook_dispatcher(app.state.registry_store) if config.deliver_webhooks else None
+    )
     return app
+
+
+def start_webhook_dispatcher(registry_store: Any) -> Any:
+    """This process's sender of registry webhooks (None when the registry is not on a SQL database)."""
+    from bakehouse.store.webhooks.sql import SqlWebhookStore
+
+    store = getattr(registry_store, "webhooks", None)
+    if not isinstance(store, SqlWebhookStore):
+        return None
+    from bakehouse.store.webhooks.delivery import WebhookDispatcher
+
+    return WebhookDispatcher(store).start()

@@ -12,7 +12,6 @@ from bakehouse.uri import is_local_uri
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 DEFAULT_BACKEND_STORE_URI = f"sqlite:///./{DEFAULT_DB_FILE}"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
-DEFAULT_CORS_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*")
 
 
 def absolute_local_uri(uri: str) -> str:
@@ -49,11 +48,15 @@ class ServerConfig:
     auth_default_permission: str | None = None
     #: with authentication: requests per second per client address (bursts of twice that); 0 turns it off
     rate_limit_per_second: float = 1000.0
+    #: with authentication: failed logins per client address (over all user names) before the back-off
+    login_failures_per_address: int = 100
     #: proxies whose X-Forwarded-For / X-Forwarded-Proto headers are trusted (comma-separated, "*" = all)
     forwarded_allow_ips: str = ""
     #: hex key signing browser sessions, made by the parent process and handed to its workers when
     #: BAKEHOUSE_SECRET_KEY is not set (never printed)
     session_secret: str = field(default="", repr=False)
+    #: run a webhook dispatcher in this process (``bakehouse server`` does; apps built in tests do not)
+    deliver_webhooks: bool = False
 
     def normalized(self) -> ServerConfig:
         """Absolute local paths, a clean prefix: what every worker process must agree on."""

@@ -167,6 +167,12 @@ def _template_of(scope: Scope) -> str:
     return UNMATCHED_ROUTE
 
 
+#: the methods counted under their own name; any other (WebDAV's PROPFIND, made-up words) is OTHER_METHOD,
+#: so clients cannot add series to the metrics at will
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+
+
 class RequestMetricsMiddleware:
     """Counts and times every HTTP request; the route template is read after routing has matched it."""
 
@@ -180,6 +186,8 @@ class RequestMetricsMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or _template_of(scope)
         method = scope.get("method", "GET")
+        if method not in _METHODS:  # a client picks the method: other words share one label
+            method = OTHER_METHOD
         key = (template, method, status)
         series = self._series.get(key)
         if series is None:

@@ -1,5 +1,9 @@
 """The security middleware: Host allow-list, CORS closed to foreign origins, security headers.
 
+CORS headers go to the server's own origin and to the origins named with ``--cors-allowed-origins`` only:
+another port on localhost is another origin (any local program, or a page that rebinds its DNS name to
+127.0.0.1, can serve one), so it gets nothing unless named.
+
 Written as plain ASGI (no BaseHTTPMiddleware) because it runs on every logging call.
 """
 
@@ -13,7 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bakehouse.server.config import DEFAULT_CORS_ORIGINS, ServerConfig
+from bakehouse.server.config import ServerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,22 +55,23 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, config: ServerConfig) -> None:
         self.app = app
         self.config = config
-        self.origins = list(config.cors_allowed_origins) or list(DEFAULT_CORS_ORIGINS)
+        self.origins = [origin.lower() for origin in config.cors_allowed_origins]
         extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
         if config.x_frame_options.upper() != "NONE":
             extra.append((b"x-frame-options", config.x_frame_options.upper().encode()))
         self.extra_headers = extra
 
     def origin_allowed(self, origin: str, host: str | None) -> bool:
+        """The server's own origin (scheme http or https, the request's own Host), or a named one."""
         if "*" in self.origins:
             return True
-        parts = urlsplit(origin)
-        if host and parts.netloc.lower() == host.lower():
-            return True  # same origin
-        for pattern in self.origins:
-            if fnmatch.fnmatchcase(origin.lower(), pattern.lower()):
-                return True
-        return False
+        try:
+            parts = urlsplit(origin)
+        except ValueError:
+            return False
+        if host and parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower():
+            return True
+        return any(fnmatch.fnmatchcase(origin.lower(), pattern) for pattern in self.origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -186,22 +186,23 @@ def _worker(uconfig: Any, sock: socket.socket) -> None:
     uvicorn.Server(uconfig).run(sockets=[sock])
 
 
-def serve(config: ServerConfig, app: Any = None) -> None:
-    """Serve until interrupted. ``app`` (already built, schema checked) is used when there is one worker.
+def serve(config: ServerConfig, app: Any = None, sock: socket.socket | None = None) -> None:
+    """Serve until interrupted. ``app`` (already built, schema checked) is used when there is one worker;
+    ``sock``, already bound to the configured address, is listened on instead of binding here.
 
-    With several workers the parent binds the socket, forks them and supervises them (see
-    :mod:`bakehouse.server.supervisor`); their metrics meet in one directory (see :mod:`bakehouse.server.metrics`),
-    which the caller prepared before anything imported the metrics library."""
+    With several workers the parent forks them and supervises them (see :mod:`bakehouse.server.supervisor`);
+    their metrics meet in one directory (see :mod:`bakehouse.server.metrics`), which the caller prepared
+    before anything imported the metrics library."""
     import uvicorn
 
     if config.workers <= 1:
         uconfig = uvicorn_config(config, app)
         uconfig.load()
         freeze_startup_objects()
-        uvicorn.Server(uconfig).run()
+        uvicorn.Server(uconfig).run(sockets=[sock] if sock is not None else None)
         return
     uconfig = uvicorn_config(config)
-    sock = uconfig.bind_socket()
+    sock = sock if sock is not None else uconfig.bind_socket()
     restarts = server_metrics().worker_restarts
 
     def on_death(pid: int) -> None:

@@ -7,18 +7,27 @@ connections lose ``TCP_NODELAY`` (uvicorn #3149): every keep-alive request after
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import socket
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bakehouse import settings
 from bakehouse.errors import InvalidParameterError
-from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
+from bakehouse.serving.app import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_TIMEOUT,
+    ModelHolder,
+    ServingStarted,
+    create_scoring_app,
+)
+from bakehouse.serving.sampling import RequestSampler, SamplingConfig, config_from_env, config_to_env
 
 logger = logging.getLogger(__name__)
 
@@ -50,16 +59,16 @@ def _import_skops_without_estimator_scan() -> None:
     """
     if "skops.io" in sys.modules:
         return
-    try:
-        import sklearn.utils
-    except ImportError:
+    # an explicit check, not an ImportError caught: without both libraries there is nothing to speed up,
+    # and an error raised while importing them must surface
+    if importlib.util.find_spec("sklearn") is None or importlib.util.find_spec("skops") is None:
         return
+    import sklearn.utils
+
     original = sklearn.utils.all_estimators
     sklearn.utils.all_estimators = lambda *args, **kwargs: []
     try:
         import skops.io  # noqa: F401 - imported for its side effect on sys.modules
-    except ImportError:
-        pass
     finally:
         sklearn.utils.all_estimators = original
 
@@ -89,7 +98,13 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
     from bakehouse.pyfunc import load_model_from_dir
     from bakehouse.serving.app import predict_body
 
-    model_dir = download_model(model_uri)
+    version = _registry_version(model_uri)
+    if version is not None and model_uri.startswith("models:/") and _pinned_version(model_uri) is None:
+        from bakehouse.serving.registry_versions import pinned_uri
+
+        model_dir = download_model(pinned_uri(model_uri, version))  # exactly the version just resolved
+    else:
+        model_dir = download_model(model_uri)
     if _uses_skops(model_dir):
         _import_skops_without_estimator_scan()
     model = load_model_from_dir(model_dir, allow_pickle=allow_pickle)
@@ -101,7 +116,7 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
     prepare = getattr(impl, "prepare_for_serving", None)
     if prepare is not None:  # e.g. one-thread copies for small batches (models.flavors.small_batches)
         prepare()
-    holder = ModelHolder(model, model_uri, _pinned_version(model_uri))
+    holder = ModelHolder(model, model_uri, version)
     example = load_serving_example(model_dir)
     if example is not None:
         try:  # both the general and the fast path, so lazy imports happen before the first request
@@ -124,7 +139,13 @@ def app_from_env() -> Any:
         holder,
         timeout=settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT),
         max_body_bytes=int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
+        sampler=make_sampler(uri, config_from_env()),
     )
+
+
+def make_sampler(model_uri: str, config: SamplingConfig | None) -> RequestSampler | None:
+    """The request sampler of ``--sample-inputs`` (None without it)."""
+    return RequestSampler(config, model_uri) if config is not None else None
 
 
 def serve(
@@ -137,25 +158,21 @@ def serve(
     max_body_bytes: int | None = None,
     allow_pickle: bool | None = None,
     log_level: str = "warning",
+    sock: socket.socket | None = None,
+    on_ready: Callable[[ServingStarted], None] | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> None:
-    """Serve ``model_uri`` until interrupted."""
-    import uvicorn
+    """Serve ``model_uri`` until interrupted.
 
+    ``sock``: a socket already bound to ``host:port`` (the CLI binds first, so a busy port fails before the
+    model loads). ``on_ready`` is called once the model is loaded, just before requests are accepted.
+    """
     timeout = timeout if timeout is not None else settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT)
     max_body = (
         max_body_bytes
         if max_body_bytes is not None
         else int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES))
     )
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "http": NoDelayHttpToolsProtocol,
-        "log_level": log_level,
-        "access_log": False,
-        "server_header": False,
-        "timeout_keep_alive": 30,
-    }
     if workers > 1:
         # the workers are new processes: they learn the model through the environment
         os.environ["BAKEHOUSE_" + _ENV_URI] = model_uri
@@ -163,9 +180,74 @@ def serve(
         os.environ["BAKEHOUSE_" + _ENV_MAX_BODY] = str(max_body)
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
-        common["http"] = "bakehouse.serving.server:NoDelayHttpToolsProtocol"
-        uvicorn.run("bakehouse.serving.server:app_from_env", factory=True, workers=workers, **common)
+        if sampling is not None:
+            os.environ.update(config_to_env(sampling))
+        started = ServingStarted(model_uri, _registry_version(model_uri), workers)
+        run_uvicorn(
+            "bakehouse.serving.server:app_from_env", host, port, workers, log_level, sock, on_ready, started
+        )
         return
     holder = load_for_serving(model_uri, allow_pickle)
-    app = create_scoring_app(holder, timeout=timeout, max_body_bytes=max_body)
-    uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()
+    app = create_scoring_app(
+        holder, timeout=timeout, max_body_bytes=max_body, sampler=make_sampler(model_uri, sampling)
+    )
+    started = ServingStarted(model_uri, holder.current.version, 1)
+    run_uvicorn(app, host, port, 1, log_level, sock, on_ready, started)
+
+
+def run_uvicorn(
+    app: Any,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    sock: socket.socket | None,
+    on_ready: Callable[[ServingStarted], None] | None,
+    started: ServingStarted,
+) -> None:
+    """uvicorn with our protocol class; one worker listens on ``sock`` when given. ``app`` is an app, or the
+    ``"module:factory"`` every worker process calls when ``workers > 1``."""
+    import uvicorn
+
+    common: dict[str, Any] = {
+        "log_level": log_level,
+        "access_log": False,
+        "server_header": False,
+        "timeout_keep_alive": 30,
+    }
+    if workers > 1:
+        if sock is not None:
+            # uvicorn's worker supervisor binds its own socket: the CLI's only checked that the port was free
+            sock.close()
+        if on_ready is not None:
+            on_ready(started)
+        uvicorn.run(
+            app,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            http="bakehouse.serving.server:NoDelayHttpToolsProtocol",
+            **common,
+        )
+        return
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", http=NoDelayHttpToolsProtocol, **common)
+
+    class AnnouncingServer(uvicorn.Server):
+        """Says it is up once it accepts connections (a URL printed earlier could be refused)."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_ready is not None:
+                on_ready(started)
+
+    AnnouncingServer(config).run(sockets=[sock] if sock is not None else None)
+
+
+def _registry_version(model_uri: str) -> str | None:
+    """The registry version a ``models:/`` URI points at now (None for runs:/, paths, model ids)."""
+    from bakehouse.serving.registry_versions import is_watchable, registry_resolver
+
+    if model_uri.startswith("models:/") and is_watchable(model_uri):
+        return registry_resolver(model_uri)()
+    return _pinned_version(model_uri)

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from bakehouse import settings
 from bakehouse.errors import InvalidParameterError
-from bakehouse.serving.app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, ModelHolder, create_scoring_app
+from bakehouse.serving.app import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_TIMEOUT,
+    ModelHolder,
+    ServingStarted,
+    create_scoring_app,
+)
+from bakehouse.serving.registry_versions import pinned_uri, registry_resolver
+from bakehouse.serving.sampling import SamplingConfig, config_from_env, config_to_env
 
 logger = logging.getLogger(__name__)
 
@@ -30,29 +39,6 @@ _ENV_TIMEOUT = "SCORING_SERVER_REQUEST_TIMEOUT"
 _ENV_MAX_BODY = "SCORING_SERVER_MAX_BODY_BYTES"
 
 
-def is_watchable(model_uri: str) -> bool:
-    """Registry URIs that can move: ``name@alias``, ``name/<stage>``, ``name/latest`` (not a fixed version)."""
-    from bakehouse.store.registry.uri import parse_models_uri
-
-    if not model_uri.startswith("models:/"):
-        return False
-    parsed = parse_models_uri(model_uri)
-    return parsed.model_id is None and parsed.version is None
-
-
-def _default_resolver(model_uri: str) -> Callable[[], str]:
-    """``() -> version`` through the registry of the current tracking/registry URI."""
-    from bakehouse.client.client import Client
-    from bakehouse.store.registry.uri import resolve_model_version
-
-    client = Client()
-
-    def resolve() -> str:
-        return str(resolve_model_version(client.registry_store, model_uri).version)
-
-    return resolve
-
-
 def _default_loader(allow_pickle: bool | None) -> Callable[[str], Any]:
     """``(pinned models:/name/<version> URI) -> loaded, warmed-up model``."""
     from bakehouse.serving.server import load_for_serving
@@ -61,15 +47,6 @@ def _default_loader(allow_pickle: bool | None) -> Callable[[str], Any]:
         return load_for_serving(pinned_uri, allow_pickle).current.model
 
     return load
-
-
-def pinned_uri(model_uri: str, version: str) -> str:
-    """``models:/iris@champion`` + ``3`` -> ``models:/iris/3``: load exactly what was resolved."""
-    from bakehouse.store.registry.uri import parse_models_uri, split_models_uri
-
-    _, sub_path = split_models_uri(model_uri)
-    name = parse_models_uri(model_uri).name
-    return f"models:/{name}/{version}" + (f"/{sub_path}" if sub_path else "")
 
 
 class RegistryWatcher:
@@ -89,7 +66,7 @@ class RegistryWatcher:
         self.holder = holder
         self.model_uri = model_uri
         self.interval = interval
-        self._resolve = resolver or _default_resolver(model_uri)
+        self._resolve = resolver or registry_resolver(model_uri)
         self._load = loader or _default_loader(allow_pickle)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -146,7 +123,7 @@ class RegistryWatcher:
 
 def load_watched(model_uri: str, allow_pickle: bool | None = None) -> ModelHolder:
     """The first version: resolve, then load exactly that version (the alias may move meanwhile)."""
-    version = _default_resolver(model_uri)()
+    version = registry_resolver(model_uri)()
     model = _default_loader(allow_pickle)(pinned_uri(model_uri, version))
     return ModelHolder(model, model_uri, version)
 
@@ -158,12 +135,17 @@ def create_watching_app(
     timeout: float = DEFAULT_TIMEOUT,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allow_pickle: bool | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> Any:
     """A scoring app whose model follows ``model_uri``; the watcher runs for the app's lifetime."""
     import contextlib
 
+    from bakehouse.serving.server import make_sampler
+
     holder = load_watched(model_uri, allow_pickle)
-    app = create_scoring_app(holder, timeout=timeout, max_body_bytes=max_body_bytes)
+    app = create_scoring_app(
+        holder, timeout=timeout, max_body_bytes=max_body_bytes, sampler=make_sampler(model_uri, sampling)
+    )
     watcher = RegistryWatcher(holder, model_uri, interval, allow_pickle=allow_pickle)
     inner_lifespan = app.router.lifespan_context
 
@@ -194,6 +176,7 @@ def app_from_env() -> Any:
         timeout=settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT),
         max_body_bytes=int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
         allow_pickle=settings.env_flag(_ENV_ALLOW_PICKLE) or None,
+        sampling=config_from_env(),
     )
 
 
@@ -208,11 +191,15 @@ def serve_watching(
     max_body_bytes: int | None = None,
     allow_pickle: bool | None = None,
     log_level: str = "warning",
+    sock: socket.socket | None = None,
+    on_ready: Callable[[ServingStarted], None] | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> None:
-    """``bakehouse models serve -m models:/name@alias --watch``: serve until interrupted, following the alias."""
-    import uvicorn
+    """``bakehouse models serve -m models:/name@alias --watch``: serve until interrupted, following the alias.
 
-    from bakehouse.serving.server import NoDelayHttpToolsProtocol
+    ``sock`` and ``on_ready`` as in :func:`bakehouse.serving.server.serve`.
+    """
+    from bakehouse.serving.server import run_uvicorn
 
     timeout = timeout if timeout is not None else settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT)
     max_body = (
@@ -220,14 +207,6 @@ def serve_watching(
         if max_body_bytes is not None
         else int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES))
     )
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": log_level,
-        "access_log": False,
-        "server_header": False,
-        "timeout_keep_alive": 30,
-    }
     if workers > 1:
         os.environ["BAKEHOUSE_" + _ENV_URI] = model_uri
         os.environ["BAKEHOUSE_" + _ENV_INTERVAL] = str(interval)
@@ -235,15 +214,20 @@ def serve_watching(
         os.environ["BAKEHOUSE_" + _ENV_MAX_BODY] = str(max_body)
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
-        uvicorn.run(
-            "bakehouse.serving.watch:app_from_env",
-            factory=True,
-            workers=workers,
-            http="bakehouse.serving.server:NoDelayHttpToolsProtocol",
-            **common,
+        if sampling is not None:
+            os.environ.update(config_to_env(sampling))
+        started = ServingStarted(model_uri, registry_resolver(model_uri)(), workers, watching=True)
+        run_uvicorn(
+            "bakehouse.serving.watch:app_from_env", host, port, workers, log_level, sock, on_ready, started
         )
         return
     app = create_watching_app(
-        model_uri, interval, timeout=timeout, max_body_bytes=max_body, allow_pickle=allow_pickle
+        model_uri,
+        interval,
+        timeout=timeout,
+        max_body_bytes=max_body,
+        allow_pickle=allow_pickle,
+        sampling=sampling,
     )
-    uvicorn.Server(uvicorn.Config(app, lifespan="on", http=NoDelayHttpToolsProtocol, **common)).run()
+    started = ServingStarted(model_uri, app.state.watcher.holder.current.version, 1, watching=True)
+    run_uvicorn(app, host, port, 1, log_level, sock, on_ready, started)

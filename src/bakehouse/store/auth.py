@@ -21,9 +21,9 @@ from bakehouse.clock import now_ms
 from bakehouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.transactions import inserted_id
+from bakehouse.store.password_policy import check_password
 from bakehouse.store.tracking.sql.connection import SqlConnection
 
-MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "bh_"
 
 
@@ -121,7 +121,7 @@ class AuthStore:
     # ------------------------------------------------------------------------------------- users
     def create_user(self, username: str, password: str, is_admin: bool = False) -> User:
         self._check_username(username)
-        self._check_password(password)
+        check_password(password, username)
         password_hash = self._hasher.hash(password)
         try:
             with self.db.write() as conn:
@@ -187,7 +187,7 @@ class AuthStore:
         return User(row.id, row.username, bool(row.is_admin)) if ok and row is not None else None
 
     def update_password(self, username: str, password: str) -> None:
-        self._check_password(password)
+        check_password(password, username)
         password_hash = self._hasher.hash(password)
         with self.db.write() as conn:
             result = conn.execute(
@@ -381,10 +381,3 @@ class AuthStore:
             raise InvalidParameterError("A username must be a non-empty string of at most 255 characters")
         if any(ch in username for ch in ":\x00\r\n"):
             raise InvalidParameterError("A username must not contain ':' or control characters")
-
-    @staticmethod
-    def _check_password(password: Any) -> None:
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidParameterError(f"A password must be at least {MIN_PASSWORD_LENGTH} characters long")
-        if len(password) > 1024:
-            raise InvalidParameterError("A password must be at most 1024 characters long")

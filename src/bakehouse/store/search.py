@@ -746,6 +746,8 @@ def parse_filter(entity: str, filter_string: str | None) -> Node | None:
         raise InvalidParameterError(f"Invalid filter {filter_string!r}: expected a string")
     if not filter_string.strip():
         return None
+    if "\x00" in filter_string:  # PostgreSQL cannot compare text with NUL: refused for every backend alike
+        raise InvalidParameterError(f"Invalid filter {filter_string!r}: NUL characters are not allowed")
     tree = _Parser(grammar, filter_string).parse()
     found = list(comparisons(tree))
     if len(found) > MAX_FILTER_COMPARISONS:
@@ -766,6 +768,8 @@ def parse_filter(entity: str, filter_string: str | None) -> Node | None:
 def _parse_order_clause(grammar: _Grammar, clause: str) -> OrderKey:
     if not isinstance(clause, str):
         raise InvalidParameterError(f"Invalid order_by clause {clause!r}: expected a string")
+    if "\x00" in clause:
+        raise InvalidParameterError(f"Invalid order_by clause {clause!r}: NUL characters are not allowed")
     parser = _Parser(grammar, clause, what="order_by clause")
     tok = parser.tok
     if tok.type not in ("WORD", "BACKTICK", "DSTRING"):

@@ -3,8 +3,7 @@
 The server mounts its routes from this table, the REST stores build their calls from it, and the
 OpenAPI document is generated from it; a test asserts the three agree. Each group of endpoints lives in
 its own module (``wire/tracking.py``, ``wire/tracing.py``, ``wire/registry.py``, ``wire/artifacts.py``,
-``wire/auth.py``) and
-is gathered here.
+``wire/webhooks.py``, ``wire/auth.py``) and is gathered here.
 
 Conventions:
 - ``path`` is relative to the API root, e.g. ``/mlflow/runs/create``; the server mounts every row under
@@ -19,6 +18,9 @@ Conventions:
   (the experiment in the body's trace_location) | "experiment_header" (OTLP's x-mlflow-experiment-id) |
   "admin" | "user" | None`` and level is
   ``"read" | "update" | "delete" | "manage" | "create"``. ``None`` means no check beyond authentication.
+- ``idempotent=True`` marks a POST/PATCH that is safe to send twice (searches, set-tag, log-batch: params
+  must keep their value, tags are upserted, an identical metric point is stored once); the REST client
+  retries those on 502/504 and timeouts (see ``bakehouse.wire.retry``).
 """
 
 from __future__ import annotations
@@ -41,15 +43,26 @@ class Endpoint:
     permission: tuple[str | None, str] = (None, "read")
     summary: str = ""
     extra_methods: tuple[str, ...] = field(default_factory=tuple)  # e.g. search accepts GET and POST
+    #: sending the request twice leaves the same state as once (reads, upserts, log-batch): the client may
+    #: then retry it after an answer that leaves in doubt whether it was processed (502/504, read timeout)
+    idempotent: bool | None = None
     root: bool = False  # mounted at ``path`` under the server root, not under /api/<version>
+    #: a short call (one small read, or one write transaction) that the server may run on its event loop
+    #: when the store allows it (``answers_inline``), sparing two thread hand-offs per request
+    inline: bool = False
 
     @property
     def methods(self) -> tuple[str, ...]:
         return (self.method, *self.extra_methods)
 
+    @property
+    def safe_to_repeat(self) -> bool:
+        """``idempotent`` when stated, else true for GET and PUT only."""
+        return self.method in ("GET", "PUT") if self.idempotent is None else self.idempotent
+
 
 #: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served
-GROUPS = ("tracking", "tracing", "artifacts", "registry", "auth")
+GROUPS = ("tracking", "tracing", "artifacts", "registry", "webhooks", "auth", "transfer")
 
 
 def endpoint_groups() -> dict[str, list[Endpoint]]:

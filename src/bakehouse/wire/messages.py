@@ -2,18 +2,17 @@
 
 Requests are pydantic models that ignore unknown fields (MLflow's parser does) and accept proto-JSON
 spellings: int64 as number or decimal string, doubles as numbers or ``"NaN"``/``"Infinity"``. Booleans are
-refused where a number is expected, and int64 values out of range are refused, so nothing is stored as
-something other than what was sent.
+refused where a number is expected, numbers where a string is expected, and int64 values out of range, so
+nothing is stored as something other than what was sent.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     GetPydanticSchema,
@@ -41,13 +40,6 @@ def _to_double(value: float | str) -> float:
     return float(value)
 
 
-def _id_string(value: Any) -> Any:
-    """IDs are strings on the wire; a bare integer experiment id is accepted as its decimal form."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
 # The types below validate inside pydantic-core (no Python call per field on the way in), which matters for
 # a 1000-metric log-batch. Strict ints and floats refuse booleans; int64 also arrives as a decimal string
 # (proto-JSON); doubles also arrive as "NaN", "Infinity", "-Infinity".
@@ -62,8 +54,10 @@ _DOUBLE_ON_THE_WIRE = Annotated[StrictFloat | StrictInt | _NONFINITE, AfterValid
 # pydantic validates (and describes in the OpenAPI document) every spelling the wire allows.
 Int64 = Annotated[int, GetPydanticSchema(lambda _type, handler: handler(_INT64_ON_THE_WIRE))]
 Double = Annotated[float, GetPydanticSchema(lambda _type, handler: handler(_DOUBLE_ON_THE_WIRE))]
-Id = Annotated[str, BeforeValidator(_id_string)]
 Text = Annotated[StrictStr, Field(pattern=r"^[^\x00]*$")]
+#: experiment, run, model ids and version numbers: strings in MLflow's protocol, so ``"experiment_id": 13`` is
+#: refused (400) as MLflow's server refuses it, rather than guessed at
+Id = Text
 
 
 class WireModel(BaseModel):

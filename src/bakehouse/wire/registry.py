@@ -49,13 +49,13 @@ class GetRegisteredModel(WireModel):
 class SearchRegisteredModels(WireModel):
     filter: Text | None = None
     max_results: Int64 | None = None
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     page_token: str | None = None
 
 
 class GetLatestVersions(WireModel):
     name: Text
-    stages: list[str] = Field(default_factory=list)
+    stages: list[Text] = Field(default_factory=list)
 
 
 class SetRegisteredModelTag(WireModel):
@@ -127,7 +127,7 @@ class GetModelVersion(WireModel):
 class SearchModelVersions(WireModel):
     filter: Text | None = None
     max_results: Int64 | None = None
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     page_token: str | None = None
 
 
@@ -308,6 +308,7 @@ ENDPOINTS: list[Endpoint] = [
         "update_registered_model",
         UpdateRegisteredModel,
         _U,
+        idempotent=True,
     ),
     _row(
         "DeleteRegisteredModel",
@@ -334,6 +335,7 @@ ENDPOINTS: list[Endpoint] = [
         GetLatestVersions,
         _R,
         extra_methods=("GET",),
+        idempotent=True,
     ),
     _row(
         "SetRegisteredModelTag",
@@ -342,6 +344,7 @@ ENDPOINTS: list[Endpoint] = [
         "set_registered_model_tag",
         SetRegisteredModelTag,
         _U,
+        idempotent=True,
     ),
     _row(
         "DeleteRegisteredModelTag",
@@ -358,6 +361,7 @@ ENDPOINTS: list[Endpoint] = [
         "set_registered_model_alias",
         SetRegisteredModelAlias,
         _U,
+        idempotent=True,
     ),
     _row(
         "DeleteRegisteredModelAlias",
@@ -376,7 +380,15 @@ ENDPOINTS: list[Endpoint] = [
         _R,
     ),
     _row("CreateModelVersion", "POST", f"{_MV}/create", "create_model_version", CreateModelVersion, _U),
-    _row("UpdateModelVersion", "PATCH", f"{_MV}/update", "update_model_version", UpdateModelVersion, _U),
+    _row(
+        "UpdateModelVersion",
+        "PATCH",
+        f"{_MV}/update",
+        "update_model_version",
+        UpdateModelVersion,
+        _U,
+        idempotent=True,
+    ),
     _row(
         "TransitionModelVersionStage",
         "POST",
@@ -403,7 +415,15 @@ ENDPOINTS: list[Endpoint] = [
         GetModelVersionDownloadUri,
         _R,
     ),
-    _row("SetModelVersionTag", "POST", f"{_MV}/set-tag", "set_model_version_tag", SetModelVersionTag, _U),
+    _row(
+        "SetModelVersionTag",
+        "POST",
+        f"{_MV}/set-tag",
+        "set_model_version_tag",
+        SetModelVersionTag,
+        _U,
+        idempotent=True,
+    ),
     _row(
         "DeleteModelVersionTag",
         "DELETE",

@@ -27,6 +27,7 @@ from bakehouse.entities.trace import (
     trace_id_from_otel,
 )
 from bakehouse.errors import InvalidParameterError
+from bakehouse.wire.messages import INT64_MAX, INT64_MIN
 from bakehouse.wire.otlp import attributes_from_json, attributes_to_json
 
 _STATUS_NAMES = {
@@ -54,6 +55,8 @@ def timestamp_from_json(value: Any, name: str) -> int:
     if isinstance(value, bool):
         raise InvalidParameterError(f"Invalid {name} {value!r}: expected an RFC 3339 timestamp")
     if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:  # the database's BIGINT
+            raise InvalidParameterError(f"Invalid {name} {value!r}: out of the 64-bit range")
         return value
     if not isinstance(value, str):
         raise InvalidParameterError(f"Invalid {name} {value!r}: expected an RFC 3339 timestamp")
@@ -77,7 +80,8 @@ def duration_from_json(value: Any, name: str = "execution_duration") -> int:
             seconds = Decimal(value[:-1])
         except InvalidOperation:
             seconds = None
-        if seconds is not None and seconds.is_finite():
+        # kept in a BIGINT of milliseconds, and added to the start time when searching by end time
+        if seconds is not None and seconds.is_finite() and 0 <= seconds * 1000 <= INT64_MAX // 2:
             return int(seconds * 1000)
     raise InvalidParameterError(f"Invalid {name} {value!r}: expected a duration such as '1.5s'")
 
@@ -125,8 +129,8 @@ def _optional_text(data: dict[str, Any], name: str, limit: int | None = None) ->
     value = data.get(name)
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise InvalidParameterError(f"Invalid {name} {value!r}: expected a string")
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidParameterError(f"Invalid {name} {value!r}: expected a string without NUL characters")
     if limit is not None and len(value) > limit:
         raise InvalidParameterError(f"Invalid {name}: longer than {limit} characters")
     return value
@@ -210,8 +214,10 @@ def _string_map(value: Any, name: str) -> dict[str, str]:
         raise InvalidParameterError(f"Invalid {name}: expected an object of strings")
     out = {}
     for k, v in value.items():
-        if not isinstance(v, str):
-            raise InvalidParameterError(f"Invalid {name} value for {k!r}: expected a string")
+        if not isinstance(v, str) or "\x00" in v or "\x00" in k:
+            raise InvalidParameterError(
+                f"Invalid {name} value for {k!r}: expected a string without NUL characters"
+            )
         out[str(k)] = v
     return out
 
@@ -225,9 +231,15 @@ def trace_info_from_json(data: Any) -> TraceInfo:
     location = data.get("trace_location")
     experiment = location.get("mlflow_experiment") if isinstance(location, dict) else None
     experiment_id = experiment.get("experiment_id") if isinstance(experiment, dict) else None
-    if not isinstance(experiment_id, (str, int)) or isinstance(experiment_id, bool) or experiment_id == "":
+    if experiment_id is None or experiment_id == "":
         raise InvalidParameterError(
             "Only traces located in an MLflow experiment are supported (trace_location.mlflow_experiment)"
+        )
+    if not isinstance(experiment_id, str) or "\x00" in experiment_id:
+        # a string in MLflow's protocol: a number is refused here as on every other route
+        raise InvalidParameterError(
+            f"Invalid value {experiment_id!r} for parameter "
+            "'trace.trace_info.trace_location.mlflow_experiment.experiment_id': expected a string"
         )
     state = data.get("state") or TraceState.UNSPECIFIED
     if not isinstance(state, str) or state not in TraceState.ALL:

@@ -39,9 +39,14 @@ class BatchGetTraces(WireModel):
     experiment_ids: list[Id] | None = None
 
 
+class ExperimentLocationMessage(WireModel):
+    # a string in MLflow's protocol: ``"experiment_id": 13`` is refused like everywhere else
+    experiment_id: Id | None = None
+
+
 class TraceLocationMessage(WireModel):
-    type: str | None = None
-    mlflow_experiment: dict[str, Any] | None = None
+    type: Text | None = None
+    mlflow_experiment: ExperimentLocationMessage | None = None
 
 
 class SearchTraces(WireModel):
@@ -55,9 +60,9 @@ class SearchTraces(WireModel):
     def experiment_id_list(self) -> list[str]:
         ids = [str(e) for e in self.experiment_ids]
         for location in self.locations:
-            experiment = location.mlflow_experiment or {}
-            if experiment.get("experiment_id") not in (None, ""):
-                ids.append(str(experiment["experiment_id"]))
+            experiment = location.mlflow_experiment
+            if experiment is not None and experiment.experiment_id:
+                ids.append(experiment.experiment_id)
         return ids
 
 
@@ -148,8 +153,16 @@ _EXP_D = ("experiment", "delete")
 
 # Order matters where paths overlap: /traces/get and /traces/batchGet before /traces/{trace_id}.
 ENDPOINTS: list[Endpoint] = [
-    _row("StartTraceV3", "POST", "/mlflow/traces", "start_trace", StartTrace, ("trace_start", "update")),
-    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", GetTrace, _TRACE_R),
+    _row(
+        "StartTraceV3",
+        "POST",
+        "/mlflow/traces",
+        "start_trace",
+        StartTrace,
+        ("trace_start", "update"),
+        inline=True,
+    ),
+    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", GetTrace, _TRACE_R, inline=True),
     _row("BatchGetTraces", "GET", "/mlflow/traces/batchGet", "batch_get_traces", BatchGetTraces, _TRACE_R),
     _row(
         "BatchGetTraceInfos",
@@ -158,11 +171,37 @@ ENDPOINTS: list[Endpoint] = [
         "batch_get_trace_infos",
         BatchGetTraces,
         _TRACE_R,
+        idempotent=True,
     ),
-    _row("SearchTracesV3", "POST", "/mlflow/traces/search", "search_traces", SearchTraces, (None, "read")),
+    _row(
+        "SearchTracesV3",
+        "POST",
+        "/mlflow/traces/search",
+        "search_traces",
+        SearchTraces,
+        (None, "read"),
+        idempotent=True,
+        inline=True,
+    ),
     _row("DeleteTracesV3", "POST", "/mlflow/traces/delete-traces", "delete_traces", DeleteTraces, _EXP_D),
-    _row("GetTraceInfoV3", "GET", "/mlflow/traces/{trace_id}", "get_trace_info", GetTraceInfo, _TRACE_R),
-    _row("SetTraceTagV3", "PATCH", "/mlflow/traces/{trace_id}/tags", "set_trace_tag", SetTraceTag, _TRACE_U),
+    _row(
+        "GetTraceInfoV3",
+        "GET",
+        "/mlflow/traces/{trace_id}",
+        "get_trace_info",
+        GetTraceInfo,
+        _TRACE_R,
+        inline=True,
+    ),
+    _row(
+        "SetTraceTagV3",
+        "PATCH",
+        "/mlflow/traces/{trace_id}/tags",
+        "set_trace_tag",
+        SetTraceTag,
+        _TRACE_U,
+        idempotent=True,
+    ),
     _row(
         "DeleteTraceTagV3",
         "DELETE",
@@ -212,6 +251,7 @@ ENDPOINTS: list[Endpoint] = [
         SetTraceTag,
         _TRACE_U,
         version="2.0",
+        idempotent=True,
     ),
     _row(
         "DeleteTraceTag",

@@ -45,7 +45,7 @@ class SearchExperiments(WireModel):
     max_results: Int64 | None = None
     page_token: str | None = None
     filter: Text | None = None
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     view_type: str | int | None = None
 
 
@@ -83,7 +83,7 @@ class DeleteExperimentTag(WireModel):
 
 # ---------------------------------------------------------------------------------------------- runs
 class CreateRun(WireModel):
-    experiment_id: Id | None = None
+    experiment_id: Id  # required, as in MLflow (a run never lands in experiment 0 by omission)
     user_id: Text | None = None
     run_name: Text | None = None
     start_time: Int64 | None = None
@@ -113,7 +113,7 @@ class SearchRuns(WireModel):
     filter: Text | None = None
     run_view_type: str | int | None = None
     max_results: Int64 = 1000
-    order_by: list[str] = Field(default_factory=list)
+    order_by: list[Text] = Field(default_factory=list)
     page_token: str | None = None
 
 
@@ -122,9 +122,9 @@ class MetricIn(WireModel):
     value: Double
     timestamp: Int64
     step: Int64 = 0
-    model_id: str | None = None
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
+    model_id: Text | None = None
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
 
     def to_entity(self, run_id: str) -> Metric:
         return Metric(
@@ -220,7 +220,7 @@ class LogBatch(RunScoped):
 
 
 class LogModel(RunScoped):
-    model_json: str | None = None
+    model_json: Text | None = None
 
 
 class DatasetMessage(WireModel):
@@ -308,15 +308,15 @@ class DeleteLoggedModel(WireModel):
 
 
 class LoggedModelOrderBy(WireModel):
-    field_name: str
+    field_name: Text
     ascending: bool = True
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
 
 
 class LoggedModelDataset(WireModel):
-    dataset_name: str
-    dataset_digest: str | None = None
+    dataset_name: Text
+    dataset_digest: Text | None = None
 
 
 class SearchLoggedModels(WireModel):
@@ -391,6 +391,7 @@ ENDPOINTS: list[Endpoint] = [
         SearchExperiments,
         (None, "read"),
         extra_methods=("GET",),
+        idempotent=True,
     ),
     _row("GetExperiment", "GET", "/mlflow/experiments/get", "get_experiment", GetExperiment, _EXP_R),
     _row(
@@ -424,6 +425,7 @@ ENDPOINTS: list[Endpoint] = [
         "update_experiment",
         UpdateExperiment,
         _EXP_U,
+        idempotent=True,
     ),
     _row(
         "SetExperimentTag",
@@ -432,6 +434,7 @@ ENDPOINTS: list[Endpoint] = [
         "set_experiment_tag",
         SetExperimentTag,
         _EXP_U,
+        idempotent=True,
     ),
     _row(
         "DeleteExperimentTag",
@@ -442,7 +445,7 @@ ENDPOINTS: list[Endpoint] = [
         _EXP_U,
     ),
     _row("CreateRun", "POST", "/mlflow/runs/create", "create_run", CreateRun, _EXP_U),
-    _row("UpdateRun", "POST", "/mlflow/runs/update", "update_run", UpdateRun, _RUN_U),
+    _row("UpdateRun", "POST", "/mlflow/runs/update", "update_run", UpdateRun, _RUN_U, idempotent=True),
     _row("DeleteRun", "POST", "/mlflow/runs/delete", "delete_run", DeleteRun, _RUN_D),
     _row("RestoreRun", "POST", "/mlflow/runs/restore", "restore_run", RestoreRun, _RUN_D),
     _row("GetRun", "GET", "/mlflow/runs/get", "get_run", GetRun, _RUN_R),
@@ -455,14 +458,14 @@ ENDPOINTS: list[Endpoint] = [
         (None, "read"),
         extra_methods=("GET",),
     ),
-    _row("LogMetric", "POST", "/mlflow/runs/log-metric", "log_metric", LogMetric, _RUN_U),
-    _row("LogParam", "POST", "/mlflow/runs/log-parameter", "log_param", LogParam, _RUN_U),
-    _row("SetTag", "POST", "/mlflow/runs/set-tag", "set_tag", SetTag, _RUN_U),
+    _row("LogMetric", "POST", "/mlflow/runs/log-metric", "log_metric", LogMetric, _RUN_U, idempotent=True),
+    _row("LogParam", "POST", "/mlflow/runs/log-parameter", "log_param", LogParam, _RUN_U, idempotent=True),
+    _row("SetTag", "POST", "/mlflow/runs/set-tag", "set_tag", SetTag, _RUN_U, idempotent=True),
     _row("DeleteTag", "POST", "/mlflow/runs/delete-tag", "delete_tag", DeleteTag, _RUN_U),
-    _row("LogBatch", "POST", "/mlflow/runs/log-batch", "log_batch", LogBatch, _RUN_U),
+    _row("LogBatch", "POST", "/mlflow/runs/log-batch", "log_batch", LogBatch, _RUN_U, idempotent=True),
     _row("LogModel", "POST", "/mlflow/runs/log-model", "log_model", LogModel, _RUN_U),
     _row("LogInputs", "POST", "/mlflow/runs/log-inputs", "log_inputs", LogInputs, _RUN_U),
-    _row("LogOutputs", "POST", "/mlflow/runs/outputs", "log_outputs", LogOutputs, _RUN_U),
+    _row("LogOutputs", "POST", "/mlflow/runs/outputs", "log_outputs", LogOutputs, _RUN_U, idempotent=True),
     _row(
         "GetMetricHistory",
         "GET",
@@ -490,6 +493,7 @@ ENDPOINTS: list[Endpoint] = [
         "search_logged_models",
         SearchLoggedModels,
         (None, "read"),
+        idempotent=True,
     ),
     _row(
         "FinalizeLoggedModel",
@@ -498,6 +502,7 @@ ENDPOINTS: list[Endpoint] = [
         "finalize_logged_model",
         FinalizeLoggedModel,
         _LM_U,
+        idempotent=True,
     ),
     _row(
         "GetLoggedModel", "GET", "/mlflow/logged-models/{model_id}", "get_logged_model", GetLoggedModel, _LM_R
@@ -517,6 +522,7 @@ ENDPOINTS: list[Endpoint] = [
         "set_logged_model_tags",
         SetLoggedModelTags,
         _LM_U,
+        idempotent=True,
     ),
     _row(
         "DeleteLoggedModelTag",
@@ -541,6 +547,7 @@ ENDPOINTS: list[Endpoint] = [
         "log_logged_model_params",
         LogLoggedModelParams,
         _LM_U,
+        idempotent=True,
     ),
 ]
 

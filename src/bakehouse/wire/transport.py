@@ -1,7 +1,7 @@
 """The HTTP transport every REST store uses.
 
-One keep-alive ``httpx.Client`` per process (re-created after ``fork``), a timeout on every call, retries
-with exponential backoff on connection errors and on 429/503 (honouring ``Retry-After``), credentials from
+One keep-alive ``httpx.Client`` per process (re-created after ``fork``), a timeout on every call, retries as
+:mod:`bakehouse.wire.retry` decides (what is safe to resend, for how long, saying so once), credentials from
 :class:`bakehouse.settings.HttpSettings` (Basic or Bearer), and error bodies rebuilt into the exception
 classes of :mod:`bakehouse.errors` so ``except NotFoundError`` works the same against a server.
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 from urllib.parse import quote
@@ -23,13 +21,14 @@ import orjson
 from bakehouse.errors import BakehouseError, code_for_http_status, error_from_code
 from bakehouse.settings import HttpSettings
 from bakehouse.version import __version__ as _version
+from bakehouse.wire.retry import CallRetry, RetryPolicy
 from bakehouse.wire.tls import client_tls
 
 logger = logging.getLogger(__name__)
 
 
-RETRY_STATUSES = frozenset({429, 503})
-MAX_BACKOFF_SECONDS = 30.0
+#: methods that are safe to send twice unless the caller says otherwise
+SAFE_METHODS = frozenset({"GET", "HEAD", "PUT"})
 
 
 def encode_query(body: Mapping[str, Any] | None) -> list[tuple[str, str]]:
@@ -87,6 +86,7 @@ class HttpTransport:
         self._client: httpx.Client | None = None
         self._client_pid = -1
         self._lock = threading.Lock()
+        self.retry_policy = RetryPolicy.from_settings(self.settings)
 
     # --------------------------------------------------------------------------------- connection
     def _headers(self) -> dict[str, str]:
@@ -123,15 +123,6 @@ class HttpTransport:
         self._client = None
 
     # ------------------------------------------------------------------------------------ requests
-    def _sleep_before_retry(self, attempt: int, response: httpx.Response | None) -> None:
-        delay = self.settings.backoff_factor * (2**attempt)
-        if response is not None:
-            retry_after = response.headers.get("Retry-After")
-            if retry_after and retry_after.isdigit():
-                delay = max(delay, float(retry_after))
-        delay = min(delay, MAX_BACKOFF_SECONDS) * (0.75 + random.random() / 2)
-        time.sleep(delay)
-
     def send(
         self,
         method: str,
@@ -142,15 +133,24 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
         timeout: float | None = None,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """One request with retries; raises the rebuilt BakehouseError for a non-2xx answer.
+        """One request, retried as :mod:`bakehouse.wire.retry` decides; raises the rebuilt BakehouseError for
+        a non-2xx answer.
 
-        ``content`` may be a zero-argument callable returning a fresh body (bytes, file or iterator), so a
-        streamed upload can be retried from the start.
+        ``idempotent``: whether sending the request twice is harmless (default: GET and PUT are). ``content``
+        may be a zero-argument callable returning a fresh body (bytes, file or iterator), so a streamed upload
+        can be retried from the start.
         """
-        attempts = max(0, self.settings.max_retries) + 1
-        last_exc: Exception | None = None
-        for attempt in range(attempts):
+        retry = CallRetry(
+            self.retry_policy,
+            self.base_url,
+            f"{method} {path}",
+            idempotent=method in SAFE_METHODS if idempotent is None else idempotent,
+            label="the tracking server",
+            timeout=timeout if timeout is not None else self.settings.timeout,
+        )
+        while True:
             body = content() if callable(content) else content
             request = self.client.build_request(
                 method,
@@ -164,45 +164,31 @@ class HttpTransport:
             )
             try:
                 response = self.client.send(request, stream=stream)
-            except (
-                httpx.ConnectError,
-                httpx.RemoteProtocolError,
-                httpx.ReadError,
-                httpx.WriteError,
-                httpx.ConnectTimeout,
-                httpx.PoolTimeout,
-            ) as exc:
-                last_exc = exc
-                if attempt + 1 < attempts:
-                    logger.debug("%s %s failed (%s); retrying", method, path, exc)
-                    self._sleep_before_retry(attempt, None)
-                    continue
-                raise error_from_code(
-                    "TEMPORARILY_UNAVAILABLE",
-                    f"Could not reach the tracking server at {self.base_url}: {exc}",
-                ) from exc
-            except httpx.TimeoutException as exc:
-                raise error_from_code(
-                    "DEADLINE_EXCEEDED",
-                    f"{method} {self.base_url}{path} timed out after {self.settings.timeout}s",
-                ) from exc
-            if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
-                response.close()
-                self._sleep_before_retry(attempt, response)
+            except httpx.TransportError as exc:
+                retry.after_error(exc)
+                continue
+            if retry.after_response(response):
                 continue
             if response.status_code >= 400:
                 if stream:
                     response.read()
-                raise error_from_response(response)
+                raise retry.annotate(error_from_response(response))
             return response
-        raise error_from_code("TEMPORARILY_UNAVAILABLE", f"Giving up on {method} {path}: {last_exc}")
 
     def call(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
         """A JSON RPC: GET bodies go to the query string, others are sent as JSON. Returns the JSON answer."""
         if method == "GET":
-            response = self.send(method, path, params=encode_query(body), timeout=timeout)
+            response = self.send(
+                method, path, params=encode_query(body), timeout=timeout, idempotent=idempotent
+            )
         else:
             response = self.send(
                 method,
@@ -210,6 +196,7 @@ class HttpTransport:
                 content=_dumps(body or {}),
                 headers={"Content-Type": "application/json"},
                 timeout=timeout,
+                idempotent=idempotent,
             )
         if not response.content:
             return {}

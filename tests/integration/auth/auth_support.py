@@ -117,3 +117,27 @@ def credentials(username: str | None, password: str | None = None) -> Iterator[N
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def server_start_refused(workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `bakehouse server --auth` expecting it to refuse to start; ``env`` is added to the environment
+    without any *ADMIN* variable of the test's own."""
+    base = {k: v for k, v in os.environ.items() if "ADMIN" not in k}
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "bakehouse"),
+            "server",
+            "--auth",
+            "--port",
+            "0",
+            "--backend-store-uri",
+            f"sqlite:///{workdir / 'a.db'}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        cwd=workdir,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )

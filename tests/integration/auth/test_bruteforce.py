@@ -2,9 +2,10 @@
 (429 + Retry-After), every other client is served normally, and a wrong password costs the same as an
 unknown user.
 
-The throttle keys on the client's address, so each test speaks from its own loopback address
-(127.0.0.0/8 is all local on Linux): the attacker and the bystander are genuinely different clients, and
-tests do not share throttle state whatever order (or xdist worker) they run in.
+The back-off keys on the client's address and the user name (with a higher ceiling per address), so each
+test speaks from its own loopback address (127.0.0.0/8 is all local on Linux): the attacker and the
+bystander are genuinely different clients, and tests do not share throttle state whatever order (or xdist
+worker) they run in.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import time
 from pathlib import Path
 
 import httpx
-from auth_support import PASSWORD, AuthServer
+from auth_support import ADMIN, PASSWORD, AuthServer, start_auth_server, stop_server
 
 CURRENT_USER = "/api/2.0/mlflow/users/current"
 LOGIN = "/bakehouse/auth/login"
-#: failures a client gets before the back-off starts (LoginThrottle.free_attempts)
+#: failures an address gets for one user name before the back-off starts (LoginThrottle.free_attempts)
 FREE_ATTEMPTS = 5
+#: the per-address ceiling (failures over all user names) the spraying test's server is started with
+SPRAY_CEILING = 20
 
 
 def client_from(server: AuthServer, address: str, auth: tuple[str, str] | None = None) -> httpx.Client:
@@ -89,12 +92,57 @@ def test_throttle_covers_the_login_form_and_api_tokens(auth_server: AuthServer) 
             )
         login = attacker.post(LOGIN, json={"username": "reader", "password": "nope-again"})
         assert login.status_code == 429
+        assert "for this user" in login.json()["message"]
         retry_after(login)
         assert "set-cookie" not in login.headers
-        token = attacker.get(CURRENT_USER, headers={"Authorization": "Bearer bh_" + "x" * 43})
-        assert token.status_code == 429
-        basic = attacker.get(CURRENT_USER, auth=("reader", "nope-basic"))
+        basic = attacker.get(CURRENT_USER, auth=("reader", "nope-basic"))  # the same user over Basic
         assert basic.status_code == 429
+        # bad API tokens count on their own (they carry no user name), and are throttled the same way
+        statuses = [
+            attacker.get(CURRENT_USER, headers={"Authorization": f"Bearer bh_{i}{'x' * 42}"}).status_code
+            for i in range(FREE_ATTEMPTS + 1)
+        ]
+        assert statuses == [401] * FREE_ATTEMPTS + [429], statuses
+
+
+def test_colleagues_at_the_same_address_keep_signing_in(auth_server: AuthServer) -> None:
+    """One person guessing (or mistyping) behind an office NAT address does not lock out the office."""
+    with client_from(auth_server, "127.0.0.9") as office:
+        for i in range(FREE_ATTEMPTS + 3):
+            office.get(CURRENT_USER, auth=("reader", f"forgot-it-{i}"))
+        assert office.get(CURRENT_USER, auth=("reader", PASSWORD)).status_code == 429
+        colleague = office.get(CURRENT_USER, auth=("editor", PASSWORD))
+        assert colleague.status_code == 200 and colleague.json()["user"]["username"] == "editor"
+        assert office.post(LOGIN, json={"username": "manager", "password": PASSWORD}).status_code == 200
+        assert office.get(CURRENT_USER, auth=("editor", "a-typo-of-mine")).status_code == 401  # not 429
+
+
+def test_spraying_many_user_names_from_one_address_is_throttled(tmp_path: Path) -> None:
+    """The per-address ceiling: guesses spread over many user names (one each) slow the address down.
+    Its own server with a lower ceiling (--login-failures-per-address), as each guess costs an Argon2 check."""
+    proc, url, log_path = start_auth_server(
+        tmp_path, extra_args=("--login-failures-per-address", str(SPRAY_CEILING))
+    )
+    server = AuthServer(url, str(log_path))
+    try:
+        with server.http(*ADMIN) as admin:
+            made = admin.post(
+                "/api/2.0/mlflow/users/create", json={"username": "editor", "password": PASSWORD}
+            )
+            assert made.status_code == 200, made.text
+        with client_from(server, "127.0.0.10") as sprayer, client_from(server, "127.0.0.11") as other:
+            statuses = [
+                sprayer.get(CURRENT_USER, auth=(f"user-{i:03d}", "Summer2026!")).status_code
+                for i in range(SPRAY_CEILING + 3)
+            ]
+            assert statuses[:SPRAY_CEILING] == [401] * SPRAY_CEILING
+            assert statuses[SPRAY_CEILING:] == [429] * 3, statuses[SPRAY_CEILING - 2 :]
+            blocked = sprayer.get(CURRENT_USER, auth=("editor", PASSWORD))  # even a right password waits now
+            assert blocked.status_code == 429 and "from this address" in blocked.json()["message"]
+            retry_after(blocked)
+            assert other.get(CURRENT_USER, auth=("editor", PASSWORD)).status_code == 200  # elsewhere: fine
+    finally:
+        stop_server(proc)
 
 
 def test_right_password_is_refused_until_the_back_off_has_passed(auth_server: AuthServer) -> None:

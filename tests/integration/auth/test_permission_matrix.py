@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_support import ADMIN, PASSWORD, AuthServer, credentials
+from auth_support import AuthServer, credentials, server_start_refused
 
 pytest.importorskip("mlflow")
 import mlflow.server
@@ -222,6 +222,13 @@ OPERATIONS: dict[str, list[tuple[str, str, Callable[[World], Any]]]] = {
             ),
         ),
         ("list_users", ADMIN_ONLY, _raw("GET", "/api/2.0/mlflow/users/list")),
+        # migrate / sync into this server: writes with ids and owners of its own choosing
+        (
+            "transfer_state",
+            ADMIN_ONLY,
+            _raw("POST", "/api/2.0/bakehouse/transfer/state", json={"run_ids": []}),
+        ),
+        ("transfer_write", ADMIN_ONLY, _raw("POST", "/api/2.0/bakehouse/transfer/write", json={})),
         (
             "get_user_owner",
             SELF_OWNER,
@@ -346,30 +353,7 @@ def test_searches_return_only_readable_resources(auth_server: AuthServer, tmp_pa
 
 
 def test_admin_password_is_required_and_default_is_none(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if "ADMIN" not in k}
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "bakehouse"),
-            "server",
-            "--auth",
-            "--port",
-            "0",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'a.db'}",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = server_start_refused(tmp_path, {})
     assert proc.returncode != 0
     assert "BAKEHOUSE_ADMIN_PASSWORD" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    _ = (ADMIN, PASSWORD)

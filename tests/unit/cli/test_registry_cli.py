@@ -43,7 +43,7 @@ def test_register_alias_transition_and_history(run, model_dirs):
     assert "models:/iris@champion -> version 2" in run("set-alias", "iris", "champion", "2")
     assert "now in stage Production" in run("transition", "iris", "1", "production")
     run("transition", "iris", "2", "Production", "--archive-existing-versions")
-    run("delete-alias", "iris", "champion")
+    assert "removed from model 'iris' (it pointed at version 2)" in run("delete-alias", "iris", "champion")
 
     listed = json.loads(run("list", "--json"))
     assert [m["name"] for m in listed] == ["iris"]
@@ -82,3 +82,16 @@ def test_serve_watch_refuses_a_fixed_version(tmp_tracking_uri):
     result = CliRunner().invoke(main, ["models", "serve", "-m", "models:/iris/3", "--watch"])
     assert result.exit_code == 2
     assert "--watch needs a registry URI that can move" in result.output
+
+
+def test_deleting_an_alias_that_does_not_exist_is_an_error(run, model_dirs):
+    run("register", "-m", model_dirs[0], "-n", "iris", "--alias", "champion")
+    result = CliRunner().invoke(main, ["models", "delete-alias", "iris", "missing-alias"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: Model 'iris' has no alias @missing-alias (its aliases: @champion)"
+    assert "removed" not in result.output
+    missing_model = CliRunner().invoke(main, ["models", "delete-alias", "nope", "champion"])
+    assert (
+        missing_model.exit_code == 1 and "Registered Model with name=nope not found" in missing_model.output
+    )
+    assert "models:/iris@champion -> version 1" in run("set-alias", "iris", "champion", "1")  # still there

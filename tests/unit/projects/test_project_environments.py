@@ -14,10 +14,10 @@ import pytest
 from bakehouse.projects.environments import EnvironmentError_, NullProgress, cache, resolve_environment
 from bakehouse.projects.environments.conda import conda_or_virtualenv, find_conda
 from bakehouse.projects.environments.docker import CONTAINER_PROJECT_DIR, DockerEnvironment, local_store_path
-from bakehouse.projects.environments.interpreters import current, find_interpreter
+from bakehouse.projects.environments.interpreters import Interpreter, candidates, current, find_interpreter
 from bakehouse.projects.environments.local import LocalEnvironment
-from bakehouse.projects.environments.requirements import from_conda_yaml, from_python_env
-from bakehouse.projects.environments.virtualenv import VirtualenvEnvironment
+from bakehouse.projects.environments.requirements import conda_to_pip, from_conda_yaml, from_python_env
+from bakehouse.projects.environments.virtualenv import VirtualenvEnvironment, minimum_python, runs_bakehouse
 from bakehouse.projects.spec import DockerEnv, load_project
 
 no_conda = pytest.mark.skipif(find_conda() is not None, reason="conda is installed here")
@@ -72,11 +72,31 @@ def test_conda_yaml_without_conda_falls_back_to_virtualenv(tmp_path: Path) -> No
         "conda is not installed; conda.yaml only asks for Python 3.11 and pip packages, "
         "so it runs in a virtualenv instead"
     )
-    path.write_text("dependencies:\n  - python=3.11\n  - r-base\n")
-    with pytest.raises(
-        EnvironmentError_, match="needs conda packages that a virtualenv cannot provide: r-base"
-    ):
-        conda_or_virtualenv(path)
+    path.write_text("dependencies:\n  - python=3.11\n  - scikit-learn=1.5\n  - pip:\n    - mlflow\n")
+    env = conda_or_virtualenv(path, cache_root=tmp_path)
+    assert isinstance(env, VirtualenvEnvironment)
+    assert env.requirements.pip_for_conda == ("scikit-learn==1.5.*",)
+    assert env.note == (
+        "conda is not installed: conda.yaml runs in a virtualenv with Python 3.11, its conda packages "
+        "installed with pip (scikit-learn==1.5.*)"
+    )
+
+
+@pytest.mark.parametrize(
+    "conda, pip",
+    [
+        ("scikit-learn", "scikit-learn"),
+        ("scikit-learn=1.3", "scikit-learn==1.3.*"),
+        ("numpy>=1.24", "numpy>=1.24"),
+        ("pandas==2.1.0", "pandas==2.1.0"),
+        ("pandas==2.1.0=py310_0", "pandas==2.1.0"),
+        ("pytorch 2.1.*", "torch==2.1.*"),
+        ("conda-forge::py-xgboost=1.7=py310_0", "xgboost==1.7.*"),
+        ("mkl 2023.1.0", "mkl==2023.1.0"),
+    ],
+)
+def test_conda_specs_become_pip_requirements(conda: str, pip: str) -> None:
+    assert conda_to_pip(conda) == pip
 
 
 def _project(tmp_path: Path, mlproject: str, files: dict[str, str] | None = None):
@@ -120,10 +140,21 @@ def test_interpreters() -> None:
     assert find_interpreter(None) == (me, None)
     assert find_interpreter(me.minor)[0].version == me.version
     assert find_interpreter(me.version) == (me, None)
+    newest = max(
+        (i for i in candidates() if i.version.startswith("3.")), key=lambda i: int(i.minor.split(".")[1])
+    )
+    chosen, note = find_interpreter("3.99")  # not installed, cannot be downloaded: the nearest one
+    assert chosen.minor == newest.minor
+    assert note == (
+        f"Python 3.99 is not installed and cannot be downloaded here; using the nearest, Python {chosen.version} "
+        f"({chosen.path}) (--strict-python makes this an error)"
+    )
     with pytest.raises(
         EnvironmentError_, match=r"asks for Python 3\.99, which is not installed here \(available: "
     ):
-        find_interpreter("3.99")
+        find_interpreter("3.99", strict=True)
+    with pytest.raises(EnvironmentError_, match=r"asks for Python 4\.1, which is not installed here"):
+        find_interpreter("4.1")
     with pytest.raises(EnvironmentError_, match="Cannot understand the requested Python version 'latest'"):
         find_interpreter("latest")
     patched = f"{me.minor}.99"
@@ -258,3 +289,11 @@ def test_failed_build_is_discarded_with_the_installer_message(tmp_path: Path) ->
         env.prepare(NullProgress())
     assert not target.exists()
     assert not cache.is_complete(target)
+
+
+def test_bakehouse_is_linked_only_into_pythons_it_runs_on() -> None:
+    assert minimum_python() == (3, 11)  # pyproject's requires-python
+    assert runs_bakehouse(Interpreter(Path("/py"), "3.11.0")) and runs_bakehouse(
+        Interpreter(Path("/py"), "3.13.0")
+    )
+    assert not runs_bakehouse(Interpreter(Path("/py"), "3.10.13"))  # the seeds' conda.yaml asks for it

@@ -316,3 +316,58 @@ def test_legacy_log_model_appends_history(api: SyncASGIClient, run_id: str) -> N
     tags = api.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["tags"]
     history = next(t["value"] for t in tags if t["key"] == "mlflow.log-model.history")
     assert [list(m["flavors"]) for m in json.loads(history)] == [["sklearn"], ["pytorch"]]
+
+
+# ---------------------------------------------------------------------------- no failure hidden
+def test_a_store_factory_error_surfaces_instead_of_a_retry(tmp_path: Path) -> None:
+    """A TypeError inside our own store is a bug to see, never a cue to call the factory another way."""
+    from bakehouse import plugins
+    from bakehouse.server.app import create_app
+    from bakehouse.server.config import ServerConfig
+
+    calls: list[tuple[Any, ...]] = []
+
+    def broken_store(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        raise TypeError("a bug inside the store")
+
+    plugins.tracking_stores.register("brokenstore", broken_store)
+    plugins.registry_stores.register("brokenregistry", broken_store)
+    try:
+        config = ServerConfig(backend_store_uri="brokenstore://x", artifacts_destination=str(tmp_path))
+        with pytest.raises(TypeError, match="a bug inside the store"):
+            create_app(config)
+        assert len(calls) == 1
+        # the registry is not quietly switched off either
+        config = ServerConfig(
+            backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            registry_store_uri="brokenregistry://x",
+            artifacts_destination=str(tmp_path),
+        )
+        with pytest.raises(TypeError, match="a bug inside the store"):
+            create_app(config)
+    finally:
+        plugins.tracking_stores._items.pop("brokenstore", None)
+        plugins.registry_stores._items.pop("brokenregistry", None)
+
+
+def test_an_endpoint_group_that_fails_to_import_surfaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakehouse.wire import endpoints
+
+    monkeypatch.setattr(endpoints, "GROUPS", (*endpoints.GROUPS, "not_built_yet"))
+    with pytest.raises(ModuleNotFoundError, match="bakehouse.wire.not_built_yet"):
+        endpoints.all_endpoints()
+
+
+def test_a_missing_database_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from bakehouse.errors import InvalidParameterError
+    from bakehouse.store.db import engine
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pymysql" else real_find_spec(name, *a)
+    )
+    with pytest.raises(InvalidParameterError, match=r"pip install 'bakehouse\[mysql\]'"):
+        engine._create_engine("mysql+pymysql://root@127.0.0.1:1/none")

@@ -50,14 +50,29 @@ def test_security_headers_on_every_response(api: SyncASGIClient) -> None:
     assert "access-control-allow-origin" not in r.headers
 
 
-def test_cors_preflight_allowed_for_localhost_origin(api: SyncASGIClient) -> None:
+def test_cors_preflight_allowed_for_the_servers_own_origin(api: SyncASGIClient) -> None:
     r = api.request(
         "OPTIONS",
         "/api/2.0/mlflow/runs/log-batch",
-        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+        headers={"Origin": "http://localhost", "Access-Control-Request-Method": "POST"},
     )
     assert r.status_code == 204
-    assert r.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert r.headers["access-control-allow-origin"] == "http://localhost"
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:3000", "http://127.0.0.1:8888", "http://[::1]:1", "null"]
+)
+def test_another_local_origin_gets_no_cors_grant(api: SyncASGIClient, origin: str) -> None:
+    """Another port on localhost is another origin (any local program or a DNS-rebinding page can serve one)."""
+    preflight = api.request(
+        "OPTIONS",
+        "/api/2.0/mlflow/runs/log-batch",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 403
+    read = api.get("/api/2.0/mlflow/experiments/search", headers={"Origin": origin})
+    assert read.status_code == 200 and "access-control-allow-origin" not in read.headers
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "POST"])

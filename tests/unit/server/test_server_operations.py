@@ -43,6 +43,18 @@ def _count(text: str, route: str, status: str, method: str = "GET") -> float:
     )
 
 
+def test_metrics_count_unusual_methods_under_one_label(api: SyncASGIClient) -> None:
+    """A client chooses the method word: WebDAV's and made-up ones share the label ``other``, so requests
+    cannot add series to /metrics at will."""
+    before = api.get("/metrics").text
+    for method in ("PROPFIND", "MKCOL", "XMETHODX", "BREW"):
+        assert api.request(method, "/health").status_code == 405
+    after = api.get("/metrics").text
+    assert _count(after, "/health", "405", "other") - _count(before, "/health", "405", "other") == 4
+    for method in ("PROPFIND", "MKCOL", "XMETHODX", "BREW"):
+        assert f'method="{method}"' not in after
+
+
 def test_ready_answers_when_the_database_and_the_artifact_store_do(api: SyncASGIClient) -> None:
     response = api.get("/ready")
     assert response.status_code == 200

@@ -8,7 +8,8 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from bakehouse.client.client import Client
-from bakehouse.serving.watch import RegistryWatcher, is_watchable, load_watched, pinned_uri
+from bakehouse.serving.registry_versions import is_watchable, pinned_uri
+from bakehouse.serving.watch import RegistryWatcher, load_watched
 
 
 def _save(path, value):

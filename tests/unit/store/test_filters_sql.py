@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from components import component_missing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, event, insert, text
@@ -31,6 +32,7 @@ from bakehouse.store.db.filters import (
     build_registered_model_search,
     build_run_search,
 )
+from bakehouse.store.db.trace_filters import build_trace_search
 
 DBL_MAX = sys.float_info.max
 POSTGRES_URI = os.environ.get("BAKEHOUSE_TEST_POSTGRES_URI")
@@ -313,7 +315,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         eng.dispose()
         return
     if not POSTGRES_URI:
-        pytest.skip("set BAKEHOUSE_TEST_POSTGRES_URI to run the search SQL tests on PostgreSQL")
+        component_missing("PostgreSQL", "BAKEHOUSE_TEST_POSTGRES_URI is not set (scripts/test.sh sets it)")
     schema = f"bh_search_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URI, poolclass=NullPool)
     with admin.begin() as conn:
@@ -601,6 +603,18 @@ FILTER_PIECES = st.sampled_from(
         "('r1', 'r2')",
         "'ü'",
         "'!'",
+        # hostile strings: encoded dots, path parameters, NUL, backslashes, huge integers
+        "'..;/'",
+        "'%2e%2e%2f'",
+        "'%25252e%25252e'",
+        "'\x00'",
+        "`a\x00b`",
+        "'\\'",
+        "'a;b'",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1" + "0" * 40,
+        "18446744073709551616",
     ]
 )
 
@@ -620,6 +634,122 @@ def test_any_accepted_filter_runs_on_the_database(
         return
     result = fetch(engine, query)
     assert set(result) <= {"r1", "r2", "r3", "r4", "r5", "r7", "r8"}
+
+
+TRACE_FILTER_PIECES = st.sampled_from(
+    [
+        "trace.",
+        "tags.",
+        "metadata.",
+        "span.",
+        "span.attributes.",
+        "feedback.",
+        "expectation.",
+        "status",
+        "timestamp_ms",
+        "execution_time_ms",
+        "end_time_ms",
+        "request_id",
+        "name",
+        "run_id",
+        "text",
+        "type",
+        "mlflow.sourceRun",
+        "`a b`",
+        " = ",
+        " != ",
+        " > ",
+        " <= ",
+        " LIKE ",
+        " ILIKE ",
+        " IN ",
+        " AND ",
+        " OR ",
+        "(",
+        ")",
+        "'x%'",
+        "'OK'",
+        "('a', 'b')",
+        "1e400",
+        # hostile strings: encoded dots, path parameters, NUL, backslashes, huge integers
+        "'..;/'",
+        "'%25252e%25252e%25252f'",
+        "'\x00'",
+        "`a\x00b`",
+        "'\\'",
+        "'a;b'",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1" + "0" * 40,
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pieces=st.lists(TRACE_FILTER_PIECES, min_size=1, max_size=12),
+    order=st.sampled_from([[], ["timestamp_ms DESC"], ["tags.a", "metadata.b DESC"], ["name"]]),
+)
+def test_any_accepted_trace_filter_runs_on_the_database(
+    engine: Engine, pieces: list[str], order: list[str]
+) -> None:
+    """The trace grammar too: hostile literals are refused by the parser or run (no NUL reaches
+    PostgreSQL, no integer overflows its BIGINT); nothing matches, as no trace is stored."""
+    try:
+        query = build_trace_search(["1"], "".join(pieces), order, 0, 50)
+    except InvalidParameterError:
+        return
+    assert fetch(engine, query) == []
+
+
+TRACE_HOSTILE_FILTERS = [
+    "tags.a = '\x00'",
+    "metadata.`a\x00b` = 'x'",
+    "trace.timestamp_ms > 9223372036854775808",
+    "trace.execution_time_ms < -9223372036854775809",
+    "trace.end_time_ms = 18446744073709551616",
+    "trace.timestamp_ms > 1e400",
+    "span.name = '..;/'",
+    "span.attributes.x = '%25252e%25252e%25252f'",
+    "trace.text LIKE '%\\%'",
+    "trace.run_id IN ('\x00', '..;')",
+    "feedback.`a;b` = '\\'",
+]
+
+
+@pytest.mark.parametrize("flt", TRACE_HOSTILE_FILTERS)
+def test_hostile_trace_filters_are_refused_or_run(engine: Engine, flt: str) -> None:
+    try:
+        query = build_trace_search(["1"], flt, [], 0, 50)
+    except InvalidParameterError:
+        return
+    assert fetch(engine, query) == []
+
+
+HOSTILE_FILTERS = [
+    "params.lr = '\x00'",
+    "params.`a\x00b` = 'x'",
+    "tags.team LIKE '%\x00%'",
+    "params.lr = '..;/'",
+    "tags.team = '%25252e%25252e%25252f'",
+    "params.lr = '\\\\server\\share'",
+    "start_time > 9223372036854775808",
+    "start_time < -9223372036854775809",
+    "metrics.acc > 1" + "0" * 400,
+    "attributes.end_time = 18446744073709551616",
+    "run_id IN ('\x00', '..;')",
+]
+
+
+@pytest.mark.parametrize("flt", HOSTILE_FILTERS)
+def test_hostile_literals_are_refused_or_run(engine: Engine, flt: str) -> None:
+    """Each is either an InvalidParameterError or a query the database runs (PostgreSQL refuses NUL in
+    text, so NUL must never reach it)."""
+    try:
+        query = build_run_search(["1"], flt, ViewType.ALL, None, 0, 50)
+    except InvalidParameterError:
+        return
+    assert set(fetch(engine, query)) <= {"r1", "r2", "r3", "r4", "r5", "r7", "r8"}
 
 
 # ------------------------------------------------------------------------------------ experiments

@@ -435,6 +435,15 @@ FILTER_ALPHABET = st.sampled_from(
         "\\",
         "1e5",
         "ü",
+        # hostile strings: encoded dots, path parameters, NUL, backslashes, huge integers
+        "%2e%2e",
+        "%25252e",
+        "..;",
+        ";",
+        "\x00",
+        "9223372036854775808",
+        "1" + "0" * 40,
+        "-9223372036854775809",
     ]
 )
 

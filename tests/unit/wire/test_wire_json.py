@@ -117,7 +117,17 @@ def test_messages_accept_proto_json_spellings_and_ignore_unknown_fields() -> Non
     )
     assert req.resolved_run_id() == "r"
     assert req.value == -math.inf and req.timestamp == 1_700_000_000_000 and req.step == 3
-    assert SearchRuns.model_validate({"experiment_ids": [1, "2"]}).experiment_ids == ["1", "2"]
+    assert SearchRuns.model_validate({"experiment_ids": ["1", "2"]}).experiment_ids == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"experiment_ids": [1, "2"]}, {"experiment_ids": ["1\x002"]}, {"page_token": 5}],
+)
+def test_ids_are_strings_as_in_mlflows_protocol(body: dict[str, object]) -> None:
+    """A number where the protocol has a string is refused (MLflow answers 400), not converted."""
+    with pytest.raises(ValidationError):
+        SearchRuns.model_validate(body)
 
 
 @pytest.mark.parametrize(

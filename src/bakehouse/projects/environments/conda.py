@@ -1,8 +1,9 @@
 """The ``conda`` manager: ``conda env create`` into the cache when conda exists, else a virtualenv.
 
-Without conda, a ``conda.yaml`` that only lists Python and pip packages is honoured with a virtualenv of
-the requested Python version (and the user is told so); one that needs real conda packages is refused with
-their names.
+Without conda, a ``conda.yaml`` is honoured with a virtualenv of the requested Python version: its pip
+packages as they are, its conda packages with pip under their pip names (the user is told so in one line);
+only conda packages the Python package index does not have are refused, by name, when the environment is
+built.
 """
 
 from __future__ import annotations
@@ -93,21 +94,23 @@ class CondaEnvironment:
 
 
 def conda_or_virtualenv(
-    conda_yaml: Path, cache_root: Path | None = None
+    conda_yaml: Path, cache_root: Path | None = None, strict_python: bool = False
 ) -> CondaEnvironment | VirtualenvEnvironment:
     conda = find_conda()
     if conda:
         return CondaEnvironment(conda_yaml, conda, cache_root)
     requirements = from_conda_yaml(conda_yaml)
-    if requirements.conda_only:
-        raise EnvironmentError_(
-            f"conda is not installed, and {conda_yaml.name} needs conda packages that a virtualenv cannot "
-            f"provide: {', '.join(requirements.conda_only)}. Install conda, or move them under 'pip:' in "
-            f"{conda_yaml.name}, or run with --env-manager local."
-        )
     version = requirements.python or "the current version"
-    note = (
-        f"conda is not installed; {conda_yaml.name} only asks for Python {version} and pip packages, "
-        "so it runs in a virtualenv instead"
+    if requirements.conda_only:
+        note = (
+            f"conda is not installed: {conda_yaml.name} runs in a virtualenv with Python {version}, its conda "
+            f"packages installed with pip ({', '.join(requirements.pip_for_conda)})"
+        )
+    else:
+        note = (
+            f"conda is not installed; {conda_yaml.name} only asks for Python {version} and pip packages, "
+            "so it runs in a virtualenv instead"
+        )
+    return VirtualenvEnvironment(
+        requirements, manager="virtualenv", cache_root=cache_root, note=note, strict_python=strict_python
     )
-    return VirtualenvEnvironment(requirements, manager="virtualenv", cache_root=cache_root, note=note)

@@ -3,7 +3,8 @@
 Looks at the current interpreter, pyenv's versions directory and ``pythonX.Y`` on PATH. An exact
 ``X.Y.Z`` match is preferred; otherwise the newest interpreter of the same ``X.Y`` is used and the caller is
 told, because a patch-level difference almost never matters for a project and downloading is not an option
-on an offline machine.
+on an offline machine. A minor version that is not installed at all gives the nearest installed one (said in
+one line), unless the caller is strict.
 """
 
 from __future__ import annotations
@@ -74,8 +75,13 @@ def _probe(exe: str) -> str | None:
     return out.stdout.strip() or None
 
 
-def find_interpreter(requested: str | None) -> tuple[Interpreter, str | None]:
-    """The interpreter to use and, when it is not an exact match, a note saying what was chosen."""
+def find_interpreter(requested: str | None, strict: bool = False) -> tuple[Interpreter, str | None]:
+    """The interpreter to use and, when it is not an exact match, a note saying what was chosen.
+
+    Nothing can be downloaded here, so a version that is not installed falls back to the same ``X.Y`` with
+    another patch level, else to the nearest installed ``3.Y`` (the newer one on a tie); ``strict`` turns
+    the latter into an error.
+    """
     if not requested:
         return current(), None
     wanted = requested.strip()
@@ -96,7 +102,20 @@ def find_interpreter(requested: str | None) -> tuple[Interpreter, str | None]:
         if interp.minor == minor:
             return interp, f"Python {wanted} is not installed; using Python {interp.version} ({interp.path})"
     available = ", ".join(i.version for i in options) or "none"
-    raise EnvironmentError_(
-        f"The project asks for Python {wanted}, which is not installed here (available: {available}). "
-        "Install it (e.g. `pyenv install " + wanted + "`) or run with --env-manager local."
+    same_major = [i for i in options if i.version.split(".")[0] == parts[0]]
+    if strict or not same_major:
+        raise EnvironmentError_(
+            f"The project asks for Python {wanted}, which is not installed here (available: {available}). "
+            "Install it (e.g. `pyenv install "
+            + wanted
+            + "`) or run with --env-manager local"
+            + (", or without --strict-python to use the nearest version." if strict and same_major else ".")
+        )
+    want_minor = int(parts[1])
+    nearest = min(
+        same_major, key=lambda i: (abs(int(i.minor.split(".")[1]) - want_minor), -_version_key(i.version)[1])
+    )
+    return nearest, (
+        f"Python {wanted} is not installed and cannot be downloaded here; using the nearest, Python "
+        f"{nearest.version} ({nearest.path}) (--strict-python makes this an error)"
     )

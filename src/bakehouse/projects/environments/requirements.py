@@ -1,7 +1,9 @@
 """What a Python environment needs, read from ``python_env.yaml`` or a ``conda.yaml``.
 
-A ``conda.yaml`` maps onto the same shape when it only asks for Python and pip packages; anything else it
-lists (``cudatoolkit``, ``r-base``) is kept in ``conda_only`` so the caller can say exactly what needs conda.
+A ``conda.yaml`` maps onto the same shape: Python's version, its pip packages, and the conda packages it
+lists besides (``scikit-learn``, ``cudatoolkit``) in ``conda_only``. Without conda, a virtualenv installs
+those with pip under their pip names (:func:`conda_to_pip`), and only the ones the package index does not
+have are refused.
 """
 
 from __future__ import annotations
@@ -16,6 +18,20 @@ from bakehouse.projects.environments.base import EnvironmentError_
 _CONDA_PYTHON = re.compile(r"^python\s*(?:=|==|>=|~=)?\s*([0-9][0-9.*]*)?\s*$")
 #: conda packages that exist to make pip work and have no meaning in a virtualenv
 _CONDA_TOOLING = {"pip", "setuptools", "wheel", "python"}
+#: conda names whose pip package is called differently (most are the same on both sides)
+CONDA_TO_PIP_NAMES = {
+    "pytorch": "torch",
+    "pytorch-cpu": "torch",
+    "py-xgboost": "xgboost",
+    "py-xgboost-cpu": "xgboost",
+    "pytables": "tables",
+    "tensorflow-base": "tensorflow",
+    "matplotlib-base": "matplotlib",
+    "msgpack-python": "msgpack",
+    "python-graphviz": "graphviz",
+    "pillow-simd": "pillow",
+}
+_CONDA_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<rest>.*)$")
 
 
 @dataclass(frozen=True)
@@ -33,8 +49,22 @@ class PythonRequirements:
             "requested_python": self.python,
             "build": list(self.build_dependencies),
             "deps": list(self.dependencies),
+            "conda": list(self.conda_only),
             "files": self.referenced_files,
         }
+
+    @property
+    def pip_for_conda(self) -> tuple[str, ...]:
+        """The conda-only packages as pip requirements (what a virtualenv installs in their place)."""
+        return tuple(conda_to_pip(c) for c in self.conda_only)
+
+    def conda_note(self, file_name: str) -> str | None:
+        """One line saying that conda packages are installed with pip, when there are any."""
+        if not self.conda_only:
+            return None
+        return f"{file_name}'s conda packages are installed with pip in a virtualenv: " + ", ".join(
+            self.pip_for_conda
+        )
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -89,6 +119,31 @@ def from_python_env(path: Path) -> PythonRequirements:
         dependencies=deps,
         referenced_files=files,
     )
+
+
+def conda_to_pip(spec: str) -> str:
+    """A conda requirement as pip writes it: ``scikit-learn=1.3`` -> ``scikit-learn==1.3.*``,
+    ``numpy>=1.24`` stays, ``pytorch 2.1.*`` -> ``torch==2.1.*``; a build string (``=py310_0``) is dropped
+    and a channel prefix (``conda-forge::``) too."""
+    text = spec.strip().split("::")[-1]
+    match = _CONDA_SPEC.match(text)
+    if match is None:
+        return text
+    name = CONDA_TO_PIP_NAMES.get(match.group("name").lower(), match.group("name"))
+    rest = match.group("rest").replace(" ", "")
+    if not rest:
+        return name
+    if rest[0] in "<>!~":
+        return f"{name}{rest}"
+    if rest.startswith("=="):
+        return f"{name}=={rest[2:].split('=')[0]}"
+    rest = rest.removeprefix("=")
+    version = rest.split("=")[0]  # conda's "name=version=build"
+    if not version:
+        return name
+    if "*" in version or version.count(".") >= 2:
+        return f"{name}=={version}"
+    return f"{name}=={version}.*"  # conda's "=1.3" means any 1.3.x
 
 
 def from_conda_yaml(path: Path) -> PythonRequirements:

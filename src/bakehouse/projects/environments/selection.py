@@ -32,7 +32,13 @@ def resolve_environment(
     host_env: dict[str, str] | None = None,
     cache_root: Path | None = None,
     docker_args: dict[str, str | bool] | None = None,
+    strict_python: bool = False,
 ) -> Environment:
+    """The environment ``manager`` (or the project's default) builds for ``project``.
+
+    ``strict_python``: refuse when the exact Python the project asks for is not installed, instead of using
+    the nearest installed one (and saying so).
+    """
     if manager is not None and manager not in ENV_MANAGERS:
         raise EnvironmentError_(
             f"Unknown env manager {manager!r} (expected one of {', '.join(ENV_MANAGERS)})"
@@ -61,10 +67,16 @@ def resolve_environment(
             )
         if project.env_type != ENV_CONDA or project.env_file is None:
             raise EnvironmentError_("--env-manager conda needs a conda.yaml (conda_env) in the project")
-        return conda_or_virtualenv(project.env_file, cache_root)
+        return conda_or_virtualenv(project.env_file, cache_root, strict_python)
     requirements = _python_requirements(project)
+    note = requirements.conda_note(project.env_file.name) if project.env_file is not None else None
     return VirtualenvEnvironment(
-        requirements, use_uv=True if chosen == "uv" else None, manager=chosen, cache_root=cache_root
+        requirements,
+        use_uv=True if chosen == "uv" else None,
+        manager=chosen,
+        cache_root=cache_root,
+        note=note,
+        strict_python=strict_python,
     )
 
 
@@ -73,10 +85,4 @@ def _python_requirements(project: ProjectSpec) -> PythonRequirements:
         return PythonRequirements()
     if project.env_type == ENV_PYTHON:
         return from_python_env(project.env_file)
-    requirements = from_conda_yaml(project.env_file)
-    if requirements.conda_only:
-        raise EnvironmentError_(
-            f"{project.env_file.name} needs conda packages that a virtualenv cannot provide: "
-            f"{', '.join(requirements.conda_only)}. Use --env-manager conda, or list them under 'pip:'."
-        )
-    return requirements
+    return from_conda_yaml(project.env_file)  # its conda packages are installed with pip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,23 @@ def _core_requirements() -> list[str]:
     return [r.split(";")[0].strip() for r in requires if "extra ==" not in r]
 
 
+def minimum_python() -> tuple[int, int]:
+    """The oldest Python bakehouse runs on (``Requires-Python`` of the installed package, else 3.11)."""
+    try:
+        meta = importlib.metadata.metadata("bakehouse")
+        spec = str(meta["Requires-Python"]) if "Requires-Python" in meta else ""
+    except importlib.metadata.PackageNotFoundError:
+        spec = ""
+    match = re.fullmatch(r"\s*>=\s*(\d+)\.(\d+)\s*", spec)
+    return (int(match.group(1)), int(match.group(2))) if match else (3, 11)
+
+
+def runs_bakehouse(interpreter: Interpreter) -> bool:
+    """Whether bakehouse can be linked into an environment of this Python (else its client is left out)."""
+    major, minor, *_ = (int(p) for p in interpreter.version.split("."))
+    return (major, minor) >= minimum_python()
+
+
 def link_bakehouse(python: Path) -> None:
     """Make the running bakehouse importable by ``python`` (a venv's or conda env's interpreter)."""
     site = subprocess.run(
@@ -115,8 +133,10 @@ class VirtualenvEnvironment:
         manager: str = "virtualenv",
         cache_root: Path | None = None,
         note: str | None = None,
+        strict_python: bool = False,
     ) -> None:
         self.requirements = requirements
+        self.strict_python = strict_python
         self.name = manager
         self.uv = find_uv() if use_uv is not False else None
         if use_uv and self.uv is None:
@@ -132,7 +152,9 @@ class VirtualenvEnvironment:
     @property
     def interpreter(self) -> Interpreter:
         if self._interpreter is None:
-            self._interpreter, self._interpreter_note = find_interpreter(self.requirements.python)
+            self._interpreter, self._interpreter_note = find_interpreter(
+                self.requirements.python, strict=self.strict_python
+            )
         return self._interpreter
 
     def cache_fields(self) -> dict[str, Any]:
@@ -153,7 +175,9 @@ class VirtualenvEnvironment:
         return cache.env_dir("venv", self.cache_fields(), self.cache_root)
 
     def describe(self) -> str:
-        deps = ", ".join(self.requirements.dependencies) or "no extra packages"
+        deps = (
+            ", ".join(self.requirements.dependencies + self.requirements.pip_for_conda) or "no extra packages"
+        )
         tool = "uv" if self.uv else "venv + pip"
         return f"virtualenv with Python {self.interpreter.version} ({deps}) at {self.path}, built with {tool}"
 
@@ -201,15 +225,37 @@ class VirtualenvEnvironment:
         else:
             self._run([str(interp.path), "-m", "venv", str(path)], "create the virtualenv")
         python = path / "bin" / "python"
-        progress.advance("linking bakehouse")
-        link_bakehouse(python)
+        with_bakehouse = runs_bakehouse(interp)
+        if with_bakehouse:
+            progress.advance("linking bakehouse")
+            link_bakehouse(python)
+        else:
+            low = ".".join(map(str, minimum_python()))
+            progress.note(
+                f"bakehouse needs Python >= {low}, so this Python {interp.version} environment runs the project "
+                "without it (the official mlflow client there logs to the run through `bakehouse run`)"
+            )
         same_python = interp.minor == f"{sys.version_info.major}.{sys.version_info.minor}"
         if self.requirements.build_dependencies:
             self._install(python, list(self.requirements.build_dependencies))
-        packages = list(self.requirements.dependencies) + _pinned(CLIENT_REQUIREMENTS, same_python)
-        progress.advance("installing " + ", ".join([*self.requirements.dependencies, "bakehouse client"]))
-        self._install(python, packages)
+        wanted = [*self.requirements.dependencies, *self.requirements.pip_for_conda]
+        client = _pinned(CLIENT_REQUIREMENTS, same_python) if with_bakehouse else []
+        packages = wanted + client
+        progress.advance("installing " + ", ".join([*wanted, *(["bakehouse client"] if client else [])]))
+        try:
+            self._install(python, packages)
+        except EnvironmentError_:
+            unknown = [p for p in self.requirements.pip_for_conda if not self._on_index(python, p)]
+            if unknown:
+                raise EnvironmentError_(
+                    "conda is not available, and these conda packages of the project are not on the Python "
+                    f"package index either: {', '.join(unknown)}. Install conda (--env-manager conda), or run "
+                    "with --env-manager local in an environment that has them."
+                ) from None
+            raise
         progress.advance("checking imports")
+        if not with_bakehouse:
+            return
         missing = self._verify(python)
         if missing:
             logger.info("bakehouse needs %s in the environment; installing its full requirements", missing)
@@ -238,6 +284,17 @@ class VirtualenvEnvironment:
                 [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
                 "install packages",
             )
+
+    def _on_index(self, python: Path, requirement: str) -> bool:
+        """Whether pip can find ``requirement`` (a dry run without dependencies: nothing is installed)."""
+        if self.uv:
+            argv = [self.uv, "pip", "install", "--dry-run", "--no-deps", "--quiet", "--python", str(python)]
+        else:
+            argv = [str(python), "-m", "pip", "install", "--dry-run", "--no-deps", "--quiet"]
+        done = subprocess.run(
+            [*argv, requirement], check=False, capture_output=True, text=True, env=self._tool_env()
+        )
+        return done.returncode == 0
 
     def _verify(self, python: Path) -> str | None:
         result = subprocess.run(

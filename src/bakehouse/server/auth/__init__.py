@@ -17,7 +17,7 @@ from bakehouse.server.auth.middleware import AuthMiddleware
 from bakehouse.server.auth.permissions import PermissionChecker
 from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.auth.sessions import SessionSigner
-from bakehouse.server.auth.throttle import RateLimiter
+from bakehouse.server.auth.throttle import LoginThrottle, RateLimiter
 from bakehouse.store.auth import AuthStore, Permission
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def build_runtime(config: Any, tracking_store: Any) -> AuthRuntime:
         signer=SessionSigner(_secret_key(config)),
         static_prefix=config.static_prefix,
         rate_limiter=RateLimiter(rate, max(rate * 2, 1.0)),
+        throttle=LoginThrottle(address_free_attempts=int(config.login_failures_per_address)),
     )
 
 

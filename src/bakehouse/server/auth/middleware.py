@@ -25,6 +25,7 @@ from bakehouse.errors import BakehouseError, RateLimitedError
 from bakehouse.server.auth.permissions import Caller
 from bakehouse.server.auth.runtime import AuthRuntime
 from bakehouse.server.auth.sessions import COOKIE_NAME, CSRF_HEADER, SESSION_SECONDS
+from bakehouse.server.auth.throttle import LoginThrottle
 from bakehouse.store.auth import User
 
 logger = logging.getLogger(__name__)
@@ -95,9 +96,7 @@ class AuthMiddleware:
         try:
             user, via_cookie, csrf = await self._authenticate(headers, client)
         except _Throttled as throttled:
-            await self._too_many(
-                send, throttled.seconds, "Too many failed logins from this client; try again later"
-            )
+            await self._too_many(send, throttled.seconds, throttled.message)
             return
         if user is None:
             await self._unauthenticated(send, path)
@@ -140,7 +139,8 @@ class AuthMiddleware:
             try:
                 username, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):
-                runtime.throttle.failed(client)
+                self._check_throttle(client, LoginThrottle.MALFORMED)
+                runtime.throttle.failed(client, LoginThrottle.MALFORMED)
                 return None, False, None
             return await self._check_password(username, password, client), False, None
         if scheme.lower() == "bearer" and value:
@@ -154,23 +154,25 @@ class AuthMiddleware:
             return user, True, session.csrf
         return None, False, None
 
+    def _check_throttle(self, client: str, identity: str) -> None:
+        """Raise _Throttled while this address (or this address and user name) must wait."""
+        wait, message = self.runtime.throttle.retry_after(client, identity)
+        if wait > 0:
+            raise _Throttled(wait, message)
+
     async def _check_password(self, username: str, password: str, client: str) -> User | None:
         runtime = self.runtime
-        wait = runtime.throttle.retry_after(
-            client
-        )  # before the cache: a throttled client gets no answer at all
-        if wait > 0:
-            raise _Throttled(wait)
+        self._check_throttle(client, username)  # before the cache: a throttled client gets no answer at all
         key = "p:" + hashlib.sha256(f"{username}\x00{password}".encode()).hexdigest()
         cached = runtime.cache.get(key)
         if cached is not None:
             return cached
         user = await anyio.to_thread.run_sync(runtime.store.authenticate, username, password)
         if user is None:
-            runtime.throttle.failed(client)
+            runtime.throttle.failed(client, username)
             logger.warning("Failed login for user %r from %s", username, client)
             return None
-        runtime.throttle.succeeded(client)
+        runtime.throttle.succeeded(client, username)
         runtime.cache.put(key, user, CACHE_SECONDS)
         return user
 
@@ -178,12 +180,10 @@ class AuthMiddleware:
         """Tokens are checked against the database every time (one indexed lookup of a SHA-256), so a
         revoked or expired token stops working at once, on every server process."""
         runtime = self.runtime
-        wait = runtime.throttle.retry_after(client)
-        if wait > 0:
-            raise _Throttled(wait)
+        self._check_throttle(client, LoginThrottle.TOKEN)
         user = await anyio.to_thread.run_sync(runtime.store.authenticate_token, token)
         if user is None:
-            runtime.throttle.failed(client)
+            runtime.throttle.failed(client, LoginThrottle.TOKEN)
             logger.warning("Rejected API token from %s", client)
             return None
         return user
@@ -218,9 +218,7 @@ class AuthMiddleware:
         try:
             user = await self._check_password(username, password, client)
         except _Throttled as throttled:
-            await self._too_many(
-                send, throttled.seconds, "Too many failed logins from this client; try again later"
-            )
+            await self._too_many(send, throttled.seconds, throttled.message)
             return
         if user is None:
             await _json_response(
@@ -276,11 +274,13 @@ class AuthMiddleware:
 
 
 class _Throttled(RateLimitedError):
-    """Too many failed logins from one client: answered 429 with Retry-After ``seconds``."""
+    """Too many failed logins (for a user name at an address, or from an address): answered 429 with
+    Retry-After ``seconds`` and ``message`` saying which limit applies."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"Too many failed logins; retry in {seconds:.0f} s")
+    def __init__(self, seconds: float, message: str) -> None:
+        super().__init__(message)
         self.seconds = seconds
+        self.message = message
 
 
 def _cookie(header: str, name: str) -> str | None:

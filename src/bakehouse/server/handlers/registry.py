@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from bakehouse.errors import InvalidParameterError, NotFoundError, NotImplementedFeatureError
 from bakehouse.server.context import RequestContext
+from bakehouse.store.artifacts.locations import check_location_spelling
 from bakehouse.store.registry.base import (
     REGISTERED_MODELS_MAX_RESULTS_DEFAULT,
     RegistryStore,
@@ -168,10 +169,13 @@ def _invalid_source(source: str, id_name: str) -> InvalidParameterError:
 
 
 def validate_source(ctx: RequestContext, source: str, run_id: str | None, model_id: str | None) -> None:
-    """MLflow's server-side rules, so a client cannot register (and later read through the server) files
-    that belong to no run: a local path must lie inside the artifact directory of the given run or logged
-    model, ``mlflow-artifacts:`` sources inside that run's/model's artifact root, a ``runs:/`` source must
-    name the given run, and no source may climb out with ``..``."""
+    """MLflow's server-side rules and more, so a client cannot register (and later read through the server)
+    files that belong to no run: no source may carry a hostile spelling (``..`` however often encoded, a
+    query or fragment, NUL, backslashes: see :mod:`bakehouse.store.artifacts.locations`); a local path must
+    lie inside the artifact directory of the given run or logged model, an ``mlflow-artifacts:`` source (or
+    its ``http(s)://<server>/api/2.0/mlflow-artifacts/artifacts/...`` form) inside that run's/model's
+    artifact root, and a ``runs:/`` source must name the given run."""
+    check_location_spelling(source, "model version source")
     parsed = urlsplit(source)
     scheme = parsed.scheme.lower()
     if scheme == "models":
@@ -198,18 +202,39 @@ def validate_source(ctx: RequestContext, source: str, run_id: str | None, model_
             f"{owner_name} request parameter has to be specified and the local path has to be contained within "
             f"the artifact directory of the run specified by the {owner_name}."
         )
-    if any(unquote(part) == ".." for part in parsed.path.split("/")):
-        raise InvalidParameterError(
-            f"Invalid model version source: '{source}'. Relative paths are not allowed."
-        )
     if scheme == "runs":
         if parsed.netloc or model_id or not run_id or parsed.path.strip("/").split("/")[0] != run_id:
             raise _invalid_source(source, owner_name)
         return
-    if scheme == "mlflow-artifacts" or "/mlflow-artifacts/artifacts" in parsed.path:
+    proxied = _proxied_path(source)
+    if proxied is not None:
         root = _owner_artifact_root(ctx, source, run_id, model_id)
-        if not root or not _within(source, root):
+        root_path = _proxied_path(root) if root else None
+        if root_path is None or not _segments_within(proxied, root_path):
             raise _invalid_source(source, owner_name)
+
+
+#: where the artifact proxy lives in an ``http(s)://`` URL: what follows is an ``mlflow-artifacts:`` path
+_PROXY_URL_MARKER = "/mlflow-artifacts/artifacts"
+
+
+def _proxied_path(uri: str) -> str | None:
+    """The proxy-relative path of ``mlflow-artifacts:[//host]/<path>`` or of the proxy's http(s) URL form;
+    None for any other URI."""
+    parsed = urlsplit(uri)
+    scheme = parsed.scheme.lower()
+    if scheme == "mlflow-artifacts":
+        return parsed.path
+    if scheme in ("http", "https") and _PROXY_URL_MARKER in parsed.path:
+        return parsed.path.split(_PROXY_URL_MARKER, 1)[1]
+    return None
+
+
+def _segments_within(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or below it, comparing the decoded segments (neither holds a ``..``)."""
+    path_parts = [unquote(x) for x in path.split("/") if x]
+    root_parts = [unquote(x) for x in root.split("/") if x]
+    return bool(root_parts) and path_parts[: len(root_parts)] == root_parts
 
 
 def _owner_artifact_root(
@@ -237,33 +262,33 @@ def _local_path(uri: str) -> Path | None:
     return None
 
 
-def _within(source: str, root: str) -> bool:
-    def parts(uri: str) -> tuple[str, str, list[str]]:
-        p = urlsplit(uri)
-        return p.scheme.lower(), p.netloc.lower(), [unquote(x) for x in p.path.split("/") if x]
-
-    s_scheme, s_netloc, s_parts = parts(source)
-    r_scheme, r_netloc, r_parts = parts(root)
-    return (
-        (s_scheme, s_netloc) == (r_scheme, r_netloc) and bool(r_parts) and s_parts[: len(r_parts)] == r_parts
-    )
-
-
 def _record_version_on_logged_model(ctx: RequestContext, model_id: str, name: str, version: str) -> None:
     """MLflow 3 tags the logged model with ``mlflow.modelVersions`` so the UI links model -> versions."""
     tracking = ctx.tracking_store
     if tracking is None:
         return
+    # An error here surfaces (as in MLflow); only a logged model deleted since the source check is let go.
     try:
         model = tracking.get_logged_model(model_id)
+    except NotFoundError:
+        logger.warning(
+            "Logged model %s is gone: not tagged with model version %s/%s", model_id, name, version
+        )
+        return
+    try:
         entries = json.loads(model.tags.get(MODEL_VERSIONS_TAG) or "[]")
-        entry = {"name": name, "version": str(version)}
-        if entry in entries:
-            return
-        entries.append(entry)
-        tracking.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
-    except Exception:
-        logger.debug("Could not tag logged model %s with its model version", model_id, exc_info=True)
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):  # a client overwrote the tag with something else: start it afresh
+        logger.warning(
+            "Logged model %s: its %s tag is not a JSON list; rewritten", model_id, MODEL_VERSIONS_TAG
+        )
+        entries = []
+    entry = {"name": name, "version": str(version)}
+    if entry in entries:
+        return
+    entries.append(entry)
+    tracking.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
 
 
 def update_model_version(ctx: RequestContext, req: w.UpdateModelVersion) -> dict[str, Any]:

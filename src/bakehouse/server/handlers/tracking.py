@@ -108,8 +108,13 @@ def delete_experiment_tag(ctx: RequestContext, req: t.DeleteExperimentTag) -> di
 
 # ------------------------------------------------------------------------------------------------ runs
 def create_run(ctx: RequestContext, req: t.CreateRun) -> dict[str, Any]:
+    if not req.experiment_id:
+        raise InvalidParameterError(
+            "Missing value for required parameter 'experiment_id'. See the API docs for more information about "
+            "request parameters."
+        )
     run = ctx.tracking_store.create_run(
-        experiment_id=req.experiment_id or "0",
+        experiment_id=req.experiment_id,
         user_id=req.user_id or ctx.username or None,
         start_time=req.start_time,
         tags=[RunTag(kv.key, kv.value) for kv in req.tags],

@@ -48,7 +48,7 @@ class AssetCache:
 
     def __init__(self, root: Path = STATIC_DIR) -> None:
         self.root = root
-        self._assets: dict[str, Asset | None] = {}
+        self._assets: dict[str, Asset] = {}
         self._lock = threading.Lock()
         self._build_id: str | None = None
 
@@ -64,13 +64,18 @@ class AssetCache:
             self._build_id = "b" + digest.hexdigest()[:12]
         return self._build_id
 
+    def __len__(self) -> int:
+        """How many assets are held in memory (at most the files of the static tree)."""
+        return len(self._assets)
+
     def get(self, rel_path: str) -> Asset | None:
         with self._lock:
             if rel_path in self._assets:
                 return self._assets[rel_path]
         asset = self._load(rel_path)
-        with self._lock:
-            self._assets[rel_path] = asset
+        if asset is not None:  # misses are not kept: any client can ask for endless made-up names
+            with self._lock:
+                self._assets[rel_path] = asset
         return asset
 
     def _load(self, rel_path: str) -> Asset | None:
@@ -90,12 +95,10 @@ class AssetCache:
             except (ModuleNotFoundError, FileNotFoundError):
                 logger.warning("plotly is not installed: charts are unavailable in the UI")
                 return None
-        parts = Path(rel_path).parts
-        if (
-            not parts
-            or any(p in ("..", "") or p.startswith(".") for p in parts)
-            or Path(rel_path).is_absolute()
-        ):
+        # one spelling per file (no empty, "." or ".." segment, no leading "/"): ``js//app.js`` would
+        # otherwise be another name, and another copy in memory, for the same file
+        segments = rel_path.split("/")
+        if any(s == "" or s.startswith(".") for s in segments):
             return None
         path = (self.root / rel_path).resolve()
         if not path.is_relative_to(self.root.resolve()) or not path.is_file():

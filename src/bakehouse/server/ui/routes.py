@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -27,6 +29,8 @@ CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 )
 HELPER_PREFIX = "/ajax-api/2.0/bakehouse"
+#: what an experiment id of the SQL store looks like (ASCII digits, within the integer column)
+_EXPERIMENT_ID = re.compile(r"[0-9]{1,10}")
 MAX_HISTORY_RUNS = 100
 MAX_POINTS = 20000
 
@@ -38,10 +42,14 @@ def ui_routes(static_prefix: str = "") -> list[BaseRoute]:
         Route(p + "/", index, methods=["GET", "HEAD"]),
         Route(p + "/index.html", index, methods=["GET", "HEAD"]),
         Route(p + "/static-files/{path:path}", static_file, methods=["GET", "HEAD"]),
-        Route(p + HELPER_PREFIX + "/experiments/keys", experiment_keys, methods=["GET"]),
-        Route(p + HELPER_PREFIX + "/metrics/runs-with-metric", runs_with_metric, methods=["GET"]),
-        Route(p + HELPER_PREFIX + "/metrics/history-downsampled", history_downsampled, methods=["GET"]),
-        Route(p + HELPER_PREFIX + "/runs/table", runs_table, methods=["GET"]),
+        Route(p + HELPER_PREFIX + "/experiments/keys", _nul_free(experiment_keys), methods=["GET"]),
+        Route(p + HELPER_PREFIX + "/metrics/runs-with-metric", _nul_free(runs_with_metric), methods=["GET"]),
+        Route(
+            p + HELPER_PREFIX + "/metrics/history-downsampled",
+            _nul_free(history_downsampled),
+            methods=["GET"],
+        ),
+        Route(p + HELPER_PREFIX + "/runs/table", _nul_free(runs_table), methods=["GET"]),
         Route(p + HELPER_PREFIX + "/permissions/mine", my_permissions, methods=["GET"]),
     ]
     if p:
@@ -56,7 +64,10 @@ async def index(request: Request) -> Response:
     asset = _assets.get("index.html")
     if asset is None:  # pragma: no cover - a broken install
         return Response("The Bakehouse UI files are missing from this installation.", status_code=500)
-    body = asset.body.replace(b"__BUILD__", _assets.build_id.encode())
+    # whether sign-in exists here: without --auth the page never asks for a session (no 404 per page load)
+    config = getattr(request.app.state, "config", None)
+    auth = b"on" if config is not None and getattr(config, "app_name", None) else b"off"
+    body = asset.body.replace(b"__BUILD__", _assets.build_id.encode()).replace(b"__AUTH__", auth)
     return Response(
         body,
         media_type="text/html; charset=utf-8",
@@ -113,6 +124,23 @@ def _not_sql() -> Response:
     return _error("NOT_IMPLEMENTED", "This helper needs a SQL tracking store.", 501)
 
 
+Helper = Callable[[Request], Awaitable[Response]]
+
+
+def _nul_free(helper: Helper) -> Helper:
+    """Refuse a NUL in any query parameter before a helper runs (PostgreSQL cannot compare text holding NUL;
+    the RPC routes refuse it through their wire messages)."""
+
+    async def checked(request: Request) -> Response:
+        if any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()):
+            return _error(
+                "INVALID_PARAMETER_VALUE", "NUL characters are not allowed in query parameters.", 400
+            )
+        return await helper(request)
+
+    return checked
+
+
 def _ids(request: Request, name: str) -> list[str] | Response:
     values = request.query_params.getlist(name)
     ids = [v for raw in values for v in raw.split(",") if v]
@@ -134,7 +162,7 @@ def _engine_and_experiments(request: Request) -> tuple[Any, list[str]] | Respons
     ids = _ids(request, "experiment_ids")
     if isinstance(ids, Response):
         return ids
-    if not all(i.strip().isdigit() for i in ids):
+    if not all(_EXPERIMENT_ID.fullmatch(i.strip()) for i in ids):
         return _error("INVALID_PARAMETER_VALUE", "experiment_ids must be numeric experiment ids.", 400)
     return engine, ids
 

@@ -191,6 +191,10 @@ class ArtifactRepository(ABC):
         """Direct children of ``path``, root-relative and sorted; ``[]`` for a file or a missing path."""
         return sorted(self._list_dir(safe_relative_path(path)), key=lambda info: info.path)
 
+    def walk(self, path: str | None = None) -> Iterator[FileInfo]:
+        """Every file and directory below ``path`` (root-relative paths, files with their sizes)."""
+        return self._walk(safe_relative_path(path))
+
     def delete(self, path: str | None = None) -> None:
         """Remove a file or a tree (``None``/``""`` = everything); a missing path is not an error."""
         self._delete(safe_relative_path(path))

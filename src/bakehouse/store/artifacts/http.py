@@ -5,9 +5,9 @@ and plain ``http(s)://host/.../api/2.0/mlflow-artifacts/artifacts/<path>`` URIs 
 ``GET``/``PUT``/``DELETE`` on ``artifacts/<path>`` and ``GET artifacts?path=<dir>`` for listings.
 
 Uploads are one streaming PUT with a ``Content-Length`` (the file is never read into memory), downloads
-stream to disk, idempotent requests are retried with exponential backoff on connection errors and on
-429/502/503/504 (honouring ``Retry-After``), and names returned by the server are validated before they
-become local paths.
+stream to disk, requests are retried as :mod:`bakehouse.wire.retry` decides (connection errors, 429/502/503/504
+and timeouts, with back-off, for a bounded time), and names returned by the server are validated before
+they become local paths.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 import mimetypes
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from bakehouse import settings
 from bakehouse.entities import FileInfo
 from bakehouse.errors import (
     BakehouseError,
-    DeadlineExceededError,
     InvalidParameterError,
     NotFoundError,
     TemporarilyUnavailableError,
@@ -40,14 +38,12 @@ from bakehouse.settings import HttpSettings
 from bakehouse.store.artifacts.base import CHUNK_SIZE, ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.direct_download import DirectDownloader, auth_header
 from bakehouse.store.artifacts.paths import join_artifact_path, safe_file_name, safe_relative_path
+from bakehouse.wire.retry import CallRetry, RetryPolicy
 from bakehouse.wire.tls import client_tls
 
 logger = logging.getLogger(__name__)
 
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-MAX_BACKOFF_SECONDS = 30.0
-_RETRIABLE_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 
 
 _USERINFO = re.compile(r"://[^/@]*@")
@@ -56,16 +52,6 @@ _USERINFO = re.compile(r"://[^/@]*@")
 def _redact(url: str) -> str:
     """``http://user:secret@host/...`` → ``http://***@host/...`` for messages and logs."""
     return _USERINFO.sub("://***@", url)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, min(float(value), MAX_BACKOFF_SECONDS))
-    except ValueError:
-        return None
 
 
 def _error_for(response: httpx.Response, what: str) -> BakehouseError:
@@ -101,6 +87,7 @@ class HttpArtifactRepository(ArtifactRepository):
         self._client: httpx.Client | None = None
         self._direct: DirectDownloader | None = None
         self._client_lock = threading.Lock()
+        self.retry_policy = RetryPolicy.from_settings(self.http)
 
     @staticmethod
     def _parse(artifact_uri: str, tracking_uri: str | None) -> tuple[str, str]:
@@ -143,9 +130,6 @@ class HttpArtifactRepository(ArtifactRepository):
         full = join_artifact_path(self.root, path)
         return f"{self.server_url}{ARTIFACTS_API}/{quote(full, safe='/')}"
 
-    def _backoff(self, attempt: int) -> float:
-        return min(float(self.http.backoff_factor) * 2.0**attempt, MAX_BACKOFF_SECONDS)
-
     def _send(
         self,
         method: str,
@@ -157,36 +141,29 @@ class HttpArtifactRepository(ArtifactRepository):
         stream: bool = False,
         retriable: bool = True,
     ) -> httpx.Response:
-        """One request, retried on connection failures and 429/5xx-unavailable while that is safe."""
-        attempts = (self.http.max_retries + 1) if retriable else 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
+        """One request, retried as :mod:`bakehouse.wire.retry` decides. Every call of this API is safe to
+        repeat (reads, whole-file PUTs, deletes); a body that can be read only once is sent once."""
+        policy = self.retry_policy if retriable else RetryPolicy(max_retries=0)
+        retry = CallRetry(
+            policy,
+            self.server_url,
+            f"{method} {_redact(url)}",
+            idempotent=True,
+            label="the artifact server",
+            timeout=self.http.timeout,
+        )
+        while True:
             try:
                 request = self.client.build_request(
                     method, url, params=params, headers=headers, content=content() if content else None
                 )
                 response = self.client.send(request, stream=stream)
-            except _RETRIABLE_ERRORS as exc:
-                if last:
-                    raise TemporarilyUnavailableError(
-                        f"{method} {_redact(url)} failed after {attempt + 1} attempt(s): {exc or type(exc).__name__}"
-                    ) from exc
-                logger.debug("retrying %s %s after %r", method, _redact(url), exc)
-                time.sleep(self._backoff(attempt))
+            except httpx.TransportError as exc:
+                retry.after_error(exc)
                 continue
-            except httpx.TimeoutException as exc:
-                raise DeadlineExceededError(
-                    f"{method} {_redact(url)} timed out after {self.http.timeout:g} s ({type(exc).__name__}); "
-                    "raise BAKEHOUSE_HTTP_REQUEST_TIMEOUT for slow links"
-                ) from exc
-            if response.status_code in RETRY_STATUSES and not last:
-                delay = _retry_after(response)
-                response.close()
-                logger.debug("retrying %s %s after HTTP %s", method, _redact(url), response.status_code)
-                time.sleep(self._backoff(attempt) if delay is None else delay)
+            if retry.after_response(response):
                 continue
             return response
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _checked(self, response: httpx.Response, what: str) -> httpx.Response:
         if response.status_code >= 400:

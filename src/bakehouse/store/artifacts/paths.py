@@ -2,8 +2,9 @@
 
 Every repository and the server's artifact proxy pass user-supplied artifact paths through
 :func:`safe_relative_path` before touching storage, and local storage additionally goes through
-:func:`resolve_under` / :func:`resolve_parent_under`, so that no spelling of a path (``..``, ``%2e%2e``,
-absolute paths, backslashes, NUL bytes, drive letters, symlinks) can read or write outside the root.
+:func:`resolve_under` / :func:`resolve_parent_under`, so that no spelling of a path (``..``, ``%2e%2e``
+encoded any number of times, ``..;/`` path parameters, absolute paths, backslashes, NUL bytes, drive letters,
+symlinks) can read or write outside the root.
 """
 
 from __future__ import annotations
@@ -23,8 +24,39 @@ def _reject(path: str, reason: str) -> InvalidParameterError:
     return InvalidParameterError(f"Invalid artifact path {path!r}: {reason}")
 
 
+#: how many rounds of percent-decoding a path may need before it stops changing; deeper nesting is refused
+MAX_DECODE_ROUNDS = 8
+
+
+def decoded_forms(text: str, what: str = "artifact path") -> list[str]:
+    """``text`` and every distinct form of it that repeated percent-decoding yields.
+
+    Some proxies and clients decode a URL more than once, so ``%25252e%25252e`` is ``..`` to the next tool
+    even though it is a harmless name here: a check must hold for every one of these forms. Each round
+    shrinks the text, so the list is short; a text still changing after :data:`MAX_DECODE_ROUNDS` rounds is
+    refused rather than decoded further.
+    """
+    forms = [text]
+    while "%" in forms[-1]:
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        if len(forms) > MAX_DECODE_ROUNDS:
+            raise InvalidParameterError(
+                f"Invalid {what} {text!r}: percent-encoded more than {MAX_DECODE_ROUNDS} times"
+            )
+        forms.append(decoded)
+    return forms
+
+
+def parameter_free(segment: str) -> str:
+    """A path segment without ``;`` path parameters: ``..;jsessionid=1`` -> ``..`` (as servlet containers
+    and some proxies read it)."""
+    return segment.split(";", 1)[0]
+
+
 def _check_form(original: str, candidate: str) -> None:
-    """Refuse the dangerous shapes in ``candidate`` (either the raw path or its percent-decoded form)."""
+    """Refuse the dangerous shapes in ``candidate`` (the raw path or one of its percent-decoded forms)."""
     if "\x00" in candidate:
         raise _reject(original, "NUL bytes are not allowed")
     if "\\" in candidate:
@@ -35,8 +67,14 @@ def _check_form(original: str, candidate: str) -> None:
         )
     if _DRIVE_LETTER.match(candidate):
         raise _reject(original, "drive letters are not allowed")
-    if ".." in candidate.split("/"):
+    segments = candidate.split("/")
+    if ".." in segments:
         raise _reject(original, "'..' segments are not allowed")
+    for segment in segments:
+        if ";" in segment and parameter_free(segment) in ("", ".", ".."):
+            raise _reject(
+                original, f"the segment {segment!r} is '.', '..' or empty once its ';' parameters are dropped"
+            )
 
 
 #: the longest file name common file systems (and S3 keys' usual tooling) accept, per path segment
@@ -48,20 +86,19 @@ def safe_relative_path(path: str | None) -> str:
 
     Returns the canonical form: ``/``-separated, no ``.`` segments, no leading ``./`` and no trailing
     ``/``; ``""`` (or ``None``) means the root itself. The path is refused with
-    :class:`~bakehouse.errors.InvalidParameterError` if it, or its percent-decoded form (decoded once,
-    which catches ``%2e%2e``, ``%2f``, ``%5c`` and ``%00`` arriving through a URL), contains a ``..``
-    segment, a backslash, a NUL byte, a drive letter or a leading ``/``; empty segments (``a//b``) are
-    refused as well because different stores interpret them differently. The returned path is the
+    :class:`~bakehouse.errors.InvalidParameterError` if it, or any of its percent-decoded forms (decoded
+    until it stops changing, which catches ``%2e%2e``, ``%25252e%25252e``, ``%2f``, ``%5c`` and ``%00``),
+    contains a ``..`` segment, a segment that is ``..``, ``.`` or empty once its ``;`` parameters are
+    dropped (``..;/``), a backslash, a NUL byte, a drive letter or a leading ``/``; empty segments
+    (``a//b``) are refused as well because different stores interpret them differently. The returned path is the
     original spelling (never the decoded one): a file literally named ``a%20b`` stays ``a%20b``.
     """
     if path is None or path == "":
         return ""
     if not isinstance(path, str):
         raise InvalidParameterError(f"Invalid artifact path {path!r}: expected a string")
-    _check_form(path, path)
-    decoded = unquote(path) if "%" in path else path
-    if decoded != path:
-        _check_form(path, decoded)
+    for form in decoded_forms(path):
+        _check_form(path, form)
     trimmed = path.removesuffix("/")
     segments = [segment for segment in trimmed.split("/") if segment != "."]
     if any(segment == "" for segment in segments):

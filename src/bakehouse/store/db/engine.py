@@ -8,12 +8,14 @@ lock instead of failing with "database is locked" when a read transaction tries 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,28 @@ from sqlalchemy.engine import make_url
 from bakehouse import settings
 from bakehouse.clock import now_ms
 from bakehouse.entities import LifecycleStage
-from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
+from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError, WriteLockBusyError
 from bakehouse.store.db.schema import SCHEMA_HEAD, metadata
 
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 WRITE = "bakehouse_write"
+#: set while a call runs on the server's event loop: a SQLite write must not wait for another writer's lock
+#: (the whole server would wait with it); it raises WriteLockBusyError instead, before writing anything
+_NO_LOCK_WAIT: ContextVar[bool] = ContextVar("bakehouse_no_lock_wait", default=False)
+
+
+@contextlib.contextmanager
+def no_lock_wait() -> Iterator[None]:
+    """Within this block, SQLite write transactions fail at once (WriteLockBusyError) when the write lock is
+    held elsewhere, instead of waiting up to the busy timeout."""
+    token = _NO_LOCK_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_LOCK_WAIT.reset(token)
+
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -102,8 +119,23 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+#: the database drivers Bakehouse maps URIs onto, and the extra that installs each
+DRIVER_EXTRAS = {"psycopg": ("PostgreSQL", "postgres"), "pymysql": ("MySQL/MariaDB", "mysql")}
+
+
+def _check_driver(driver: str) -> None:
+    """An optional driver that is missing is named with the extra to install, before SQLAlchemy fails."""
+    known = DRIVER_EXTRAS.get(driver)
+    if known is not None and importlib.util.find_spec(driver) is None:
+        database, extra = known
+        raise InvalidParameterError(
+            f"{database} needs the {driver} driver, which is not installed: pip install 'bakehouse[{extra}]'"
+        )
+
+
 def _create_engine(uri: str) -> Engine:
     url = make_url(uri)
+    _check_driver(url.get_driver_name())
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:":
@@ -138,9 +170,29 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get(WRITE):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if _NO_LOCK_WAIT.get():
+                _begin_immediate_or_fail(connection)
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate_or_fail(connection: Any) -> None:
+    """BEGIN IMMEDIATE with no busy wait: the write lock now, or WriteLockBusyError."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WriteLockBusyError("The database's write lock is held by another writer") from exc
+            raise
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
 
 
 def _use_wal(cursor: Any) -> None:
@@ -150,13 +202,22 @@ def _use_wal(cursor: Any) -> None:
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     while True:
         try:
-            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal" and _ours(cursor):
                 cursor.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.005)
+
+
+def _ours(cursor: Any) -> bool:
+    """Whether the file is empty or Bakehouse's: the journal mode is written into the file, and a database
+    another tool made (MLflow's, which a user may point Bakehouse at by mistake) must stay byte for byte."""
+    if cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone() is None:
+        return cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone() is None
+    row = cursor.execute("SELECT version_num FROM alembic_version").fetchone()
+    return row is None or _is_bakehouse_revision(row[0])
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -188,7 +249,7 @@ def ensure_schema(engine: Engine) -> None:
     if revision == SCHEMA_HEAD:
         return
     if revision is not None:
-        raise _out_of_date(engine, revision)
+        raise _foreign_schema(engine, revision) or _out_of_date(engine, revision)
     with engine.connect().execution_options(**{WRITE: True}) as conn, _schema_lock(conn), conn.begin():
         if (
             conn.dialect.name == "postgresql"
@@ -198,14 +259,38 @@ def ensure_schema(engine: Engine) -> None:
         if inspector.has_table("alembic_version"):
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             if revision != SCHEMA_HEAD:
-                raise _out_of_date(engine, revision)
+                raise _foreign_schema(engine, revision) or _out_of_date(engine, revision)
             return  # another process created it while we were looking
         if set(inspector.get_table_names()) & {"experiments", "runs"}:
-            raise SchemaOutOfDateError(
+            raise _foreign_schema(engine, revision) or SchemaOutOfDateError(
                 f"The database at {_safe_url(engine)} has tables but no Bakehouse schema version. "
                 f"Run `bakehouse db upgrade {_safe_url(engine)}` or point Bakehouse at an empty database."
             )
         _create_fresh(conn)
+
+
+def _is_bakehouse_revision(revision: str | None) -> bool:
+    """Bakehouse's revisions are named ``00NN_topic``; MLflow's are 12 hex digits."""
+    return revision is not None and len(revision) > 5 and revision[:4].isdigit() and revision[4] == "_"
+
+
+def _foreign_schema(engine: Engine, revision: str | None) -> SchemaOutOfDateError | None:
+    """An MLflow database: name the command that copies it (``db upgrade`` cannot help, and must not try)."""
+    if _is_bakehouse_revision(revision):
+        return None
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        if not inspector.has_table("metrics"):
+            return None
+        columns = {c["name"] for c in inspector.get_columns("metrics")}
+    if "is_nan" not in columns:
+        return None
+    url = _safe_url(engine)
+    return SchemaOutOfDateError(
+        f"The database at {url} was made by MLflow (schema revision {revision!r}); Bakehouse keeps its own "
+        f"schema and will not change MLflow's. Copy everything into a Bakehouse database with "
+        f"`bakehouse migrate --from {url} --to sqlite:///bakehouse.db` (the MLflow database is only read)."
+    )
 
 
 def _out_of_date(engine: Engine, revision: str | None) -> SchemaOutOfDateError:
@@ -288,6 +373,13 @@ def upgrade(uri: str, progress: Callable[[str], None] | None = None) -> str:
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", normalize_uri(uri).replace("%", "%%"))
     revision = current_revision(engine)
+    foreign = (
+        _foreign_schema(engine, revision)
+        if revision is None or not _is_bakehouse_revision(revision)
+        else None
+    )
+    if foreign is not None:
+        raise foreign
     if revision is None:
         with engine.connect() as conn:
             existing = set(inspect(conn).get_table_names())

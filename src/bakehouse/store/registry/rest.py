@@ -42,9 +42,21 @@ class RestRegistryStore:
     def from_uri(cls, uri: str, **_: Any) -> RestRegistryStore:
         return cls(HttpTransport(uri))
 
+    @property
+    def webhooks(self) -> Any:
+        """MLflow 3's webhook API on the same server."""
+        from bakehouse.store.webhooks.rest import RestWebhookStore
+
+        return RestWebhookStore(self.transport)
+
     def _call(self, rpc: str, body: dict[str, Any]) -> dict[str, Any]:
         endpoint = BY_NAME[rpc]
-        return self.transport.call(endpoint.method, f"{API_PREFIX}{endpoint.path}", _drop_none(body))
+        return self.transport.call(
+            endpoint.method,
+            f"{API_PREFIX}{endpoint.path}",
+            _drop_none(body),
+            idempotent=endpoint.safe_to_repeat,
+        )
 
     # ------------------------------------------------------------------------------ registered models
     def create_registered_model(

@@ -221,7 +221,12 @@ class TrackingStore(Protocol):
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None: ...
 
-    # ---------------------------------------------------------------------------- garbage collection
+
+@runtime_checkable
+class GarbageCollectingStore(TrackingStore, Protocol):
+    """A store that can delete for good what was deleted (``bakehouse gc``): the SQL store. A REST store
+    is not one, as MLflow's REST API has no permanent deletion; ``bakehouse gc`` says so when given one."""
+
     def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]: ...
 
     def hard_delete_run(self, run_id: str) -> None: ...
@@ -229,6 +234,12 @@ class TrackingStore(Protocol):
     def get_deleted_experiments(self, older_than_ms: int | None = None) -> list[str]: ...
 
     def hard_delete_experiment(self, experiment_id: str) -> None: ...
+
+    def get_traces_older_than(
+        self, timestamp_ms: int, experiment_ids: Sequence[str] | None = None
+    ) -> list[str]: ...
+
+    def hard_delete_traces(self, trace_ids: Sequence[str]) -> None: ...
 
 
 @runtime_checkable

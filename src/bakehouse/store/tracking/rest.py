@@ -82,7 +82,9 @@ class RestTrackingStore(RestTracesMixin):
         path = endpoint.path
         for name, value in path_params.items():
             path = path.replace("{" + name + "}", quote_path(value).replace("/", "%2F"))
-        return self.transport.call(endpoint.method, f"{API_PREFIX}{path}", _drop_none(body or {}))
+        return self.transport.call(
+            endpoint.method, f"{API_PREFIX}{path}", _drop_none(body or {}), idempotent=endpoint.safe_to_repeat
+        )
 
     # ---------------------------------------------------------------------------------- experiments
     def create_experiment(
@@ -387,25 +389,4 @@ class RestTrackingStore(RestTracesMixin):
         return PagedList(
             [wj.logged_model_from_json(m) for m in out.get("models") or ()],
             out.get("next_page_token") or None,
-        )
-
-    # --------------------------------------------------------------------------- garbage collection
-    def get_deleted_runs(self, older_than_ms: int | None = None) -> list[str]:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
-        )
-
-    def hard_delete_run(self, run_id: str) -> None:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
-        )
-
-    def get_deleted_experiments(self, older_than_ms: int | None = None) -> list[str]:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
-        )
-
-    def hard_delete_experiment(self, experiment_id: str) -> None:
-        raise NotImplementedError(
-            "Garbage collection runs against the database directly (bakehouse gc --backend-store-uri)"
         )

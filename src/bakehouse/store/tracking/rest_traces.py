@@ -31,7 +31,9 @@ class RestTracesMixin:
         for name, value in path_params.items():
             path = path.replace("{" + name + "}", quote_path(value).replace("/", "%2F"))
         body = {k: v for k, v in (body or {}).items() if v is not None}
-        return self.transport.call(endpoint.method, f"/api/{endpoint.version}{path}", body)
+        return self.transport.call(
+            endpoint.method, f"/api/{endpoint.version}{path}", body, idempotent=endpoint.safe_to_repeat
+        )
 
     def start_trace(self, info: TraceInfo) -> TraceInfo:
         out = self._trace_call("StartTraceV3", {"trace": {"trace_info": trace_info_to_json(info)}})

@@ -16,7 +16,7 @@ from bakehouse.models.flavors.sklearn.autologging import autolog  # as mlflow.sk
 from bakehouse.models.logged import log_flavor_model
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.saving import SaveOptions
-from bakehouse.models.trust import pickle_allowed, require_pickle_opt_in, untrusted_skops_types
+from bakehouse.models.trust import CLI_FLAG, pickle_allowed, require_pickle_opt_in, untrusted_skops_types
 
 __all__ = [
     "FLAVOR_NAME",
@@ -147,9 +147,10 @@ def deserialize(
         untrusted = list(sio.get_untrusted_types(file=path))
         blocked = untrusted_skops_types(untrusted, trusted_types)
         if blocked and not pickle_allowed(allow_pickle):
+            refusal = f"Refusing to load {path.name}: it contains types outside the trusted set: {blocked}. "
             raise ModelLoadRefusedError(
-                f"Refusing to load {path.name}: it contains types outside the trusted set: {blocked}. "
-                "Pass trusted_types=[...] to load_model if you trust them (or allow_pickle=True)."
+                refusal + "Pass trusted_types=[...] to load_model if you trust them (or allow_pickle=True).",
+                cli_message=refusal + f"If you trust them, add {CLI_FLAG}.",
             )
         return sio.load(path, trusted=untrusted)
     if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:

@@ -39,7 +39,7 @@ def parse_experiment_id(experiment_id: object) -> int:
         value = int(str(experiment_id))
     except (TypeError, ValueError):
         raise _invalid_experiment_id(experiment_id) from None
-    if value < 0 or value > 2**31 - 1:
+    if value < 0 or value > 2**63 - 1:  # 64-bit: MLflow's file store ids are random 63-bit integers
         raise NotFoundError(f"No Experiment with id={experiment_id} exists")
     return value
 

@@ -25,7 +25,12 @@ from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.names import generate_run_name
-from bakehouse.store.page_token import decode_page_token, encode_page_token
+from bakehouse.store.page_token import (
+    decode_page_token,
+    decode_run_position,
+    encode_page_token,
+    encode_run_position_token,
+)
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
 from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
@@ -434,15 +439,26 @@ class RunsMixin:
         ids = [str(parse_experiment_id(e)) for e in experiment_ids]
         if not ids:
             return PagedList([], None)
-        query = build_run_search(
-            ids, filter_string, ViewType.parse(run_view_type), list(order_by or []), offset, max_results + 1
-        )
+        view = ViewType.parse(run_view_type)
+        position = decode_run_position(page_token) if page_token and not order_by else None
         with self.db.read() as conn:
-            run_ids = [r[0] for r in conn.execute(query)]
+            if position is None:
+                query = build_run_search(
+                    ids, filter_string, view, list(order_by or []), offset, max_results + 1
+                )
+                run_ids = [r[0] for r in conn.execute(query)]
+            else:
+                run_ids = _run_ids_after(conn, ids, filter_string, view, position, max_results + 1)
             has_more = len(run_ids) > max_results
             run_ids = run_ids[:max_results]
             runs = load_runs(conn, run_ids, with_io=True) if run_ids else []
-        return PagedList(runs, encode_page_token(offset + max_results) if has_more else None)
+        if not has_more:
+            return PagedList(runs, None)
+        if order_by:
+            return PagedList(runs, encode_page_token(offset + max_results))
+        last = runs[-1].info if runs else None
+        start, run_id = (last.start_time, last.run_id) if last else (position or (None, ""))
+        return PagedList(runs, encode_run_position_token(offset + max_results, start, run_id))
 
     # -------------------------------------------------------------------------------------- inputs
     def log_inputs(
@@ -602,3 +618,36 @@ def _sample_evenly(values: list[int], count: int) -> list[int]:
     last = len(values) - 1
     picks = {values[round(i * last / (count - 1))] for i in range(count)}
     return sorted(picks)
+
+
+def _run_ids_after(
+    conn: Connection,
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view: ViewType,
+    position: tuple[int | None, str],
+    limit: int,
+) -> list[str]:
+    """The ids of the next ``limit`` runs after ``position`` in the default order (start time newest
+    first, runs without one last, then run id), by seeking the runs index instead of counting an offset.
+
+    Two range scans, never an OR (which would stop SQLite from seeking): the runs started at or before the
+    position's time, then, if the page is not full yet, the runs without a start time.
+    """
+    from bakehouse.store.db.filters import build_run_search
+
+    start, after_id = position
+    runs = s.runs
+    ids: list[str] = []
+    if start is not None:
+        query = build_run_search(experiment_ids, filter_string, view, [], 0, limit).where(
+            runs.c.start_time <= start, ~and_(runs.c.start_time == start, runs.c.run_uuid <= after_id)
+        )
+        ids = [r[0] for r in conn.execute(query)]
+        after_id = ""
+    if len(ids) < limit:
+        query = build_run_search(experiment_ids, filter_string, view, [], 0, limit - len(ids)).where(
+            runs.c.start_time.is_(None), runs.c.run_uuid > after_id
+        )
+        ids += [r[0] for r in conn.execute(query)]
+    return ids

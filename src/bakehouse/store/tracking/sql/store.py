@@ -20,15 +20,13 @@ from bakehouse.store.tracking.sql.traces import TracesMixin
 class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin, TracesMixin, AssessmentsMixin):
     """Every tracking operation in plain SQL through SQLAlchemy Core, a few statements per call."""
 
-    def __init__(
-        self, db_uri: str, default_artifact_root: str | None = None, restrict_artifact_locations: bool = False
-    ) -> None:
+    def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
         root = default_artifact_root or settings.artifact_root_from_env() or settings.default_artifact_root()
-        self.db = SqlConnection(db_uri, root, restrict_artifact_locations)
+        self.db = SqlConnection(db_uri, root)
 
     @classmethod
-    def from_uri(cls, uri: str, artifact_uri: str | None = None, **kwargs: bool) -> SqlTrackingStore:
-        return cls(uri, artifact_uri, **kwargs)
+    def from_uri(cls, uri: str, artifact_uri: str | None = None) -> SqlTrackingStore:
+        return cls(uri, artifact_uri)
 
     @property
     def tracking_uri(self) -> str:
@@ -42,6 +40,13 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin, TracesMix
     @property
     def default_artifact_root(self) -> str:
         return self.db.default_artifact_root
+
+    @property
+    def answers_inline(self) -> bool:
+        """Whether short calls may run on the server's event loop: true for SQLite, a local file where a
+        read never waits and a write that would wait says so at once (``no_lock_wait``); a database
+        server's round trips always go to a worker thread."""
+        return self.db.sqlite
 
     def check_schema(self) -> None:
         """Raise a clear error naming ``bakehouse db upgrade`` when the schema is out of date."""

@@ -25,8 +25,10 @@ let csrfToken = '';
 let authOn = false;
 
 /** The signed-in user ({user, csrf_token}), null when the server has no authentication, or 'login' when a
- * sign-in is needed. The CSRF token is kept in memory only and sent on every state-changing request. */
+ * sign-in is needed. The CSRF token is kept in memory only and sent on every state-changing request.
+ * The page says whether the server has sign-in at all (<html data-auth>): without it, nothing is asked. */
 export async function session() {
+  if (document.documentElement.dataset.auth === 'off') { authOn = false; return null; }
   const resp = await fetch(`${AUTH}session`, { headers: { Accept: 'application/json' } });
   authOn = resp.status === 401 || resp.ok;
   if (resp.status === 401) return 'login';

@@ -12,8 +12,9 @@ function axisScale(values) {
     let lo = Infinity; let hi = -Infinity;
     for (const v of present) { const n = Number(v); if (isFinite(n)) { if (n < lo) lo = n; if (n > hi) hi = n; } }
     if (lo === Infinity) { lo = 0; hi = 1; }
-    if (lo === hi) { lo -= 0.5; hi += 0.5; }
     const missing = (v) => v === null || v === undefined || v === '' || !isFinite(Number(v));
+    // one value for every run: lines cross the middle, and the axis shows that value once
+    if (lo === hi) return { numeric: true, constant: true, lo, hi, value: () => lo, pos: (v) => (missing(v) ? null : 0.5) };
     if (lo > 0 && hi / lo >= 1000) {
       // values spanning 3+ orders of magnitude (learning rates, C, ...) get a log axis
       const a = Math.log10(lo); const b = Math.log10(hi);
@@ -24,6 +25,19 @@ function axisScale(values) {
   const cats = [...new Set(present.map(String))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const idx = new Map(cats.map((c, i) => [c, i]));
   return { numeric: false, cats, pos: (v) => (v === null || v === undefined || v === '' ? null : cats.length === 1 ? 0.5 : idx.get(String(v)) / (cats.length - 1)) };
+}
+
+/** [position, label] ticks of a numeric axis: a constant axis has one; labels that round to the same text
+ * (a range narrower than the printed precision) are shown once. */
+function numericTicks(s) {
+  if (s.constant) return [[0.5, fmtNum(s.lo)]];
+  const seen = new Set();
+  const ticks = [];
+  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
+    const label = fmtNum(Number(s.value(p).toPrecision(s.log ? 2 : 4)));
+    if (!seen.has(label)) { seen.add(label); ticks.push([p, label]); }
+  }
+  return ticks;
 }
 
 /**
@@ -93,7 +107,7 @@ export function parallelCoordinates(rows, axes, { height = 420, onBrush } = {}) 
       const title = h('svg:text', { x, y: PAD.t - 24, 'text-anchor': 'middle', class: 'pc-title' }, a.label.length > 22 ? `${a.label.slice(0, 21)}…` : a.label);
       if (s.log) g.append(h('svg:text', { x, y: PAD.t - 10, 'text-anchor': 'middle', class: 'pc-note' }, 'log scale'));
       g.append(h('svg:title', null, a.label), title);
-      const ticks = s.numeric ? [0, 0.25, 0.5, 0.75, 1].map((p) => [p, fmtNum(Number(s.value(p).toPrecision(s.log ? 2 : 4)))]) : s.cats.length <= 12 ? s.cats.map((c, i) => [s.cats.length === 1 ? 0.5 : i / (s.cats.length - 1), c]) : [[0, s.cats[0]], [1, s.cats[s.cats.length - 1]]];
+      const ticks = s.numeric ? numericTicks(s) : s.cats.length <= 12 ? s.cats.map((c, i) => [s.cats.length === 1 ? 0.5 : i / (s.cats.length - 1), c]) : [[0, s.cats[0]], [1, s.cats[s.cats.length - 1]]];
       for (const [p, label] of ticks) {
         g.append(h('svg:line', { x1: x - 4, x2: x, y1: y(p), y2: y(p), stroke: '#333' }));
         g.append(h('svg:text', { x: x - 6, y: y(p) + 4, 'text-anchor': 'end', class: 'pc-tick' }, String(label).slice(0, 12)));

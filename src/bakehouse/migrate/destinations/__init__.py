@@ -1,0 +1,1 @@
+"""Where a migration writes to: a Bakehouse database, a Bakehouse server, or an MLflow server."""

@@ -1,0 +1,3 @@
+"""The scripted HTTP server (``tests/scripted_http.py``) as fixtures for the transport's retry tests."""
+
+from scripted_http import script, scripted_server  # noqa: F401 - the fixtures, shared with the artifact tests
