@@ -113,6 +113,9 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
         # this process only serves: the array fast path is safe, and sklearn's warning about it is noise
         warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
         impl.numpy_fast_path = True
+    prepare = getattr(impl, "prepare_for_serving", None)
+    if prepare is not None:  # e.g. one-thread copies for small batches (models.flavors.small_batches)
+        prepare()
     holder = ModelHolder(model, model_uri, version)
     example = load_serving_example(model_dir)
     if example is not None:
