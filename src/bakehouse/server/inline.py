@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from bakehouse.errors import WriteLockBusyError
-from bakehouse.store.db.engine import no_lock_wait
+from bakehouse.store.db.engine import WriteLockBusyError, no_lock_wait
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ from bakehouse.entities.transfer import (
     RunRecord,
 )
 from bakehouse.wire.endpoints import Endpoint
-from bakehouse.wire.messages import WireModel
+from bakehouse.wire.messages import Text, WireModel
 
 #: most points one write request may carry (keeps a request well under the server's body limit)
 MAX_POINTS_PER_REQUEST = 50_000
@@ -32,11 +32,11 @@ MAX_IDS_PER_REQUEST = 5_000
 
 
 class TransferState(WireModel):
-    experiment_ids: list[str] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
-    experiment_names: list[str] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
-    run_ids: list[str] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
-    logged_model_ids: list[str] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
-    registered_model_names: list[str] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
+    experiment_ids: list[Text] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
+    experiment_names: list[Text] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
+    run_ids: list[Text] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
+    logged_model_ids: list[Text] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
+    registered_model_names: list[Text] = Field(default_factory=list, max_length=MAX_IDS_PER_REQUEST)
 
 
 class TransferWrite(WireModel):
@@ -55,7 +55,7 @@ class TransferWrite(WireModel):
 
 
 class TransferMetricPoints(WireModel):
-    run_ids: list[str] = Field(default_factory=list, max_length=1000)
+    run_ids: list[Text] = Field(default_factory=list, max_length=1000)
 
 
 def to_wire(value: Any) -> Any:

@@ -14,8 +14,7 @@ import pytest
 from server_app_helpers import SyncASGIClient
 
 from bakehouse.entities.trace import Span
-from bakehouse.errors import WriteLockBusyError
-from bakehouse.store.db.engine import no_lock_wait
+from bakehouse.store.db.engine import WriteLockBusyError, no_lock_wait
 from bakehouse.store.tracking.sql.store import SqlTrackingStore
 from bakehouse.wire.otlp import encode_export_request
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from bakehouse import settings
 from bakehouse.clock import now_ms
 from bakehouse.entities import LifecycleStage
-from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError, WriteLockBusyError
+from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError, TemporarilyUnavailableError
 from bakehouse.store.db.schema import SCHEMA_HEAD, metadata
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,11 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+class WriteLockBusyError(TemporarilyUnavailableError):
+    """A write asked not to wait (see :func:`no_lock_wait`) found the database's write lock taken; nothing
+    was written. The server then runs the call again on a worker thread, where it may wait."""
 
 
 #: the database drivers Bakehouse maps URIs onto, and the extra that installs each
