@@ -447,13 +447,7 @@ class TracesMixin:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[TraceInfo], str | None]:
-        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results <= 0:
-            raise InvalidParameterError(
-                f"Invalid value {max_results!r} for parameter 'max_results': must be a positive integer"
-            )
-        offset = decode_page_token(page_token)
-        ids = [str(parse_experiment_id(e)) for e in experiment_ids]
-        query = build_trace_search(ids, filter_string, list(order_by or []), offset, max_results)
+        query, offset = _trace_search_query(experiment_ids, filter_string, max_results, order_by, page_token)
         with self.db.read() as conn:
             trace_ids = [r[0] for r in conn.execute(query)]
             infos = self._load_trace_infos(conn, trace_ids)
@@ -469,13 +463,7 @@ class TracesMixin:
         page_token: str | None = None,
     ) -> tuple[list[str], str | None]:
         """``search_traces`` with each trace info already in its API JSON form (the server's hot path)."""
-        if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results <= 0:
-            raise InvalidParameterError(
-                f"Invalid value {max_results!r} for parameter 'max_results': must be a positive integer"
-            )
-        offset = decode_page_token(page_token)
-        ids = [str(parse_experiment_id(e)) for e in experiment_ids]
-        query = build_trace_search(ids, filter_string, list(order_by or []), offset, max_results)
+        query, offset = _trace_search_query(experiment_ids, filter_string, max_results, order_by, page_token)
         with self.db.read() as conn:
             trace_ids = [r[0] for r in conn.execute(query)]
             documents = self._info_documents(conn, trace_ids)
@@ -662,3 +650,20 @@ def trace_span_counts(conn: Connection, trace_ids: Sequence[str]) -> dict[str, i
         ):
             out[trace_id] = int(count)
     return out
+
+
+def _trace_search_query(
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    max_results: int,
+    order_by: Sequence[str] | None,
+    page_token: str | None,
+) -> tuple[Any, int]:
+    """The page's SQL and its offset, shared by ``search_traces`` and its JSON twin (arguments checked)."""
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results <= 0:
+        raise InvalidParameterError(
+            f"Invalid value {max_results!r} for parameter 'max_results': must be a positive integer"
+        )
+    offset = decode_page_token(page_token)
+    ids = [str(parse_experiment_id(e)) for e in experiment_ids]
+    return build_trace_search(ids, filter_string, list(order_by or []), offset, max_results), offset
