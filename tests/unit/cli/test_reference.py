@@ -5,6 +5,7 @@ endpoint missing from the page all fail here. The fix is `python -m bakehouse.cl
 from __future__ import annotations
 
 import ast
+import difflib
 from pathlib import Path
 
 import click
@@ -20,7 +21,13 @@ PACKAGE = ROOT / "src" / "bakehouse"
 
 
 def test_the_reference_pages_are_up_to_date() -> None:
-    assert not stale_pages(DOCS), "regenerate them: python -m bakehouse.cli.reference"
+    stale = stale_pages(DOCS)
+    differences = []
+    for page in stale:
+        written = Path(page).read_text(encoding="utf-8").splitlines() if Path(page).is_file() else []
+        generated = PAGES[Path(page).name]().splitlines()
+        differences += list(difflib.unified_diff(written, generated, page, "generated", lineterm="", n=1))
+    assert not stale, "regenerate them: python -m bakehouse.cli.reference\n" + "\n".join(differences[:40])
 
 
 def test_every_command_and_option_has_help() -> None:

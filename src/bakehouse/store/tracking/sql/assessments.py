@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,6 +28,18 @@ from bakehouse.store.tracking.sql.connection import SqlConnection
 from bakehouse.store.validation import validate_key
 
 _KINDS = ("feedback", "expectation")
+_last_id_ns = 0
+_id_lock = threading.Lock()
+
+
+def _new_assessment_id() -> str:
+    """``a-`` + 32 hex digits like MLflow's, but ordered by creation: assessments made in the same
+    millisecond come back in the order they were made (the list is sorted by time, then id)."""
+    global _last_id_ns
+    with _id_lock:
+        _last_id_ns = max(time.time_ns(), _last_id_ns + 1)
+        stamp = _last_id_ns
+    return f"a-{stamp:016x}{uuid.uuid4().hex[:16]}"
 
 
 class _AssessmentRow(NamedTuple):
@@ -116,7 +130,7 @@ class AssessmentsMixin:
         if assessment.kind not in _KINDS:
             raise InvalidParameterError(f"Invalid assessment kind {assessment.kind!r}")
         if not assessment.assessment_id:
-            assessment.assessment_id = "a-" + uuid.uuid4().hex
+            assessment.assessment_id = _new_assessment_id()
         if not assessment.create_time_ms:
             assessment.create_time_ms = now_ms()
         if not assessment.last_update_time_ms:
