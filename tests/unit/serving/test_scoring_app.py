@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 import bakehouse.pyfunc
-from bakehouse.serving.app import ModelHolder, create_scoring_app
+from bakehouse.serving.app import INLINE_AFTER_FAST, INLINE_MAX_BODY_BYTES, ModelHolder, create_scoring_app
 
 COLUMNS = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 
@@ -163,6 +164,43 @@ async def test_ping_version_and_atomic_swap() -> None:
         assert second.json() == {"predictions": [2, 2]} and second.headers["x-bakehouse-model-version"] == "2"
         assert (await client.get("/version")).json()["model_version"] == "2"
         assert (await client.get("/invocations")).status_code == 405
+
+
+class _ThreadRecorder:
+    """Answers at once, or after ``delay`` seconds when asked for ``[-1]``; records the thread it ran on."""
+
+    metadata = None
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def predict(self, data: Any, params: Any = None) -> Any:
+        self.threads.append(threading.current_thread().name)
+        if list(data) == [-1]:
+            time.sleep(0.3)
+        return [0] * len(data)
+
+
+@pytest.mark.anyio
+async def test_small_requests_to_a_proven_fast_model_skip_the_worker_thread() -> None:
+    model = _ThreadRecorder()
+    app = create_scoring_app(ModelHolder(model, "fast"), timeout=0.2)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for _ in range(INLINE_AFTER_FAST + 2):
+            answer = await client.post("/invocations", json={"inputs": [1]})
+            assert answer.json() == {"predictions": [0]}
+        assert all(t.startswith("bakehouse-predict") for t in model.threads[:INLINE_AFTER_FAST])
+        assert model.threads[-1] == threading.current_thread().name  # the event loop's thread
+        # a slow prediction run inline cannot be cut off, but still answers 504, and sends requests back
+        # to the worker thread
+        slow = await client.post("/invocations", json={"inputs": [-1]})
+        assert slow.status_code == 504 and slow.json()["error_code"] == "DEADLINE_EXCEEDED"
+        await client.post("/invocations", json={"inputs": [1]})
+        assert model.threads[-1].startswith("bakehouse-predict")
+        # a large body never runs inline
+        big = await client.post("/invocations", json={"inputs": [1] * (INLINE_MAX_BODY_BYTES // 2)})
+        assert big.status_code == 200 and model.threads[-1].startswith("bakehouse-predict")
 
 
 @pytest.fixture
