@@ -151,12 +151,15 @@ def run_tool(tool: str, postgres_uri: str, args: argparse.Namespace, tmp: Path) 
             time.sleep(0.1)
         window = args.minutes * 60
         started = time.time()
-        (workdir / "go").write_text(str(started + window))
+        (workdir / "go.tmp").write_text(str(started + window))
+        (workdir / "go.tmp").rename(workdir / "go")  # whole: a client never reads it half-written
         print(
             f"  {tool}: {args.clients} clients logging for {window:.0f} s (load {load_average()})", flush=True
         )
         for client in clients:
             client.wait(timeout=window + 600)
+        if any(c.returncode != 0 for c in clients):
+            raise RuntimeError(f"{tool}: {sum(c.returncode != 0 for c in clients)} clients failed (above)")
         elapsed = max(window, time.time() - started)
     finally:
         for client in clients:
