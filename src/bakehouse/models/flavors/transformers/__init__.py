@@ -16,6 +16,10 @@ from typing import Any, Unpack
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import ModelLoadRefusedError, import_library, model_file
+from bakehouse.models.flavors.small_batches import (
+    SMALL_TORCH_MODEL_PARAMETERS,
+    serve_small_torch_model_on_one_thread,
+)
 from bakehouse.models.flavors.transformers.autologging import autolog as autolog
 from bakehouse.models.logged import log_flavor_model
 from bakehouse.models.mlmodel import Model, ModelInfo
@@ -78,7 +82,7 @@ def save_model(transformers_model: Any, path: str | Path, **options: Unpack[Save
 
 
 #: a model with at most this many parameters scores the input example on one torch thread (see below)
-SMALL_MODEL_PARAMETERS = 10_000_000
+SMALL_MODEL_PARAMETERS = SMALL_TORCH_MODEL_PARAMETERS
 
 
 def _example_predict(pipe: Any) -> Callable[[Any], Any]:
@@ -160,6 +164,12 @@ class TransformersPipelineWrapper:
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
+
+    def prepare_for_serving(self) -> None:
+        """A small model is served with one torch thread (see ``serve_small_torch_model_on_one_thread``)."""
+        parameters = getattr(self.pipeline.model, "num_parameters", None)
+        if callable(parameters):
+            serve_small_torch_model_on_one_thread(int(parameters()))
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
