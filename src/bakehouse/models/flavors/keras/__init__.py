@@ -19,6 +19,8 @@ from bakehouse import settings
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import import_library, model_file
 from bakehouse.models.flavors.keras.autologging import autolog as autolog
+from bakehouse.models.flavors.keras.traced import TracedBatches, traceable
+from bakehouse.models.flavors.small_batches import serve_small_torch_model_on_one_thread
 from bakehouse.models.logged import log_flavor_model
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.saving import SaveOptions
@@ -112,10 +114,20 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
 
 class KerasModelWrapper:
     """MLflow's pyfunc semantics: a DataFrame gives a DataFrame of outputs (same index), arrays give an
-    array. One ``predict_on_batch`` (no ``Model.predict`` loop, no gradient tape: ~15x faster for a row)."""
+    array. One ``predict_on_batch`` (no ``Model.predict`` loop, no gradient tape: ~15x faster for a row).
+
+    Served (``prepare_for_serving``) on the torch backend, small arrays go through a per-shape torch trace
+    (:mod:`bakehouse.models.flavors.keras.traced`) and a small model gets one torch thread."""
 
     def __init__(self, keras_model: Any) -> None:
         self.keras_model = keras_model
+        self._traced: TracedBatches | None = None
+
+    def prepare_for_serving(self) -> None:
+        """Trace small batches and use one torch thread for a small model, on the torch backend only."""
+        if traceable(self.keras_model):
+            self._traced = TracedBatches(self.keras_model)
+            serve_small_torch_model_on_one_thread(int(self.keras_model.count_params()))
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import numpy as np
@@ -131,6 +143,10 @@ class KerasModelWrapper:
         return self._call(data)
 
     def _call(self, data: Any) -> Any:
+        if self._traced is not None:
+            result = self._traced.predict(data)
+            if result is not None:
+                return result
         return self.keras_model.predict_on_batch(data)
 
     def get_raw_model(self) -> Any:
