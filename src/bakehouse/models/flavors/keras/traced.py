@@ -63,6 +63,11 @@ class TracedBatches:
         self._traces: dict[tuple[tuple[int, ...], str], Any] = {}
         self._lock = threading.Lock()
 
+    @property
+    def traced_shapes(self) -> list[tuple[int, ...]]:
+        """The input shapes answered by a trace (not those that stayed on Keras' path)."""
+        return [shape for (shape, _), trace in list(self._traces.items()) if trace is not None]
+
     def predict(self, data: Any) -> Any:
         """The model's output for ``data``, or None when ``data`` is not for the traced path."""
         import numpy as np
