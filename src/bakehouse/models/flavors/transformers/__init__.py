@@ -164,6 +164,7 @@ class TransformersPipelineWrapper:
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
+        self._classifies_text = type(pipeline).__name__ == "TextClassificationPipeline"
 
     def prepare_for_serving(self) -> None:
         """A small model is served with one torch thread (see ``serve_small_torch_model_on_one_thread``)."""
@@ -174,7 +175,19 @@ class TransformersPipelineWrapper:
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
 
-        output = self.pipeline(_texts(data), **(params or {}))
+        texts = _texts(data)
+        if (
+            not params
+            and self._classifies_text
+            and isinstance(texts, list)
+            and len(texts) == 1
+            and isinstance(texts[0], str)
+        ):
+            # one text: the pipeline's single-input path (no batching iterator), documented to give the
+            # same one-element list of {label, score} as a one-element list of texts
+            output = self.pipeline(texts[0])
+        else:
+            output = self.pipeline(texts, **(params or {}))
         if isinstance(output, list) and output and all(isinstance(item, dict) for item in output):
             return pd.DataFrame(output)
         if isinstance(output, list) and all(
@@ -196,7 +209,7 @@ def _texts(data: Any) -> Any:
     if isinstance(data, pd.DataFrame):
         if data.shape[1] != 1:
             return data.to_dict(orient="records")
-        return [str(v) for v in data.iloc[:, 0]]
+        return [str(v) for v in data.to_numpy().reshape(-1)]  # one column
     if isinstance(data, (pd.Series, np.ndarray)):
         return [str(v) for v in np.asarray(data).reshape(-1)]
     return data
