@@ -19,6 +19,7 @@ import threading
 import warnings
 from typing import Any
 
+from bakehouse.models.flavors import import_library
 from bakehouse.models.flavors.small_batches import is_small_batch
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ VERIFY_RUNS = 3
 
 def traceable(keras_model: Any) -> bool:
     """True for a model on the torch backend whose layers (and the model class) all come from Keras."""
-    import keras  # loaded with the model
+    keras = import_library("keras", "keras")  # loaded with the model
 
     if keras.backend.backend() != "torch":
         return False
@@ -104,7 +105,7 @@ class TracedBatches:
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # TracerWarnings on shapes: one trace per shape
-                trace = torch.jit.trace(
+                trace = torch.jit.trace(  # type: ignore[no-untyped-call]
                     self._module, (torch.as_tensor(np.ascontiguousarray(data)),), check_trace=False
                 )
             for _ in range(VERIFY_RUNS):
