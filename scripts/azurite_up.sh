@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start Azurite's Blob service (the Azure Storage emulator, from npm) on 127.0.0.1, blobs in memory. It is
 # installed once into a cache directory outside the repository (AZURITE_HOME, default
-# ~/.cache/bakehouse-test/azurite; `npm install azurite@3`). Clients reach it the way azure-storage-blob
+# ~/.cache/bakehouse-test/azurite; `npm install azurite@3.35.0`). Clients reach it the way azure-storage-blob
 # expects: an AZURE_STORAGE_CONNECTION_STRING with the emulator's well-known development account.
 # Usage:  eval "$(PYTHON=.venv/bin/python bash scripts/azurite_up.sh)"
 #   -> exports BAKEHOUSE_TEST_AZURITE_CONNECTION_STRING, AZURITE_TEST_PID, AZURITE_TEST_DIR
@@ -10,13 +10,15 @@
 set -euo pipefail
 PYTHON="${PYTHON:-python3}"
 AZURITE_HOME="${AZURITE_HOME:-$HOME/.cache/bakehouse-test/azurite}"
+AZURITE_VERSION=3.35.0  # pinned: the version the suite was checked against
 BIN="$AZURITE_HOME/node_modules/.bin/azurite-blob"
-if [ ! -x "$BIN" ]; then
+INSTALLED="$(node -p 'require(process.argv[1]).version' "$AZURITE_HOME/node_modules/azurite/package.json" 2>/dev/null || true)"
+if [ ! -x "$BIN" ] || [ "$INSTALLED" != "$AZURITE_VERSION" ]; then
   command -v npm >/dev/null || { echo "azurite_up: npm is not installed (apt-get install npm)" >&2; exit 1; }
-  echo "azurite_up: installing azurite@3 into $AZURITE_HOME" >&2
+  echo "azurite_up: installing azurite@$AZURITE_VERSION into $AZURITE_HOME" >&2
   mkdir -p "$AZURITE_HOME"
   [ -f "$AZURITE_HOME/package.json" ] || echo '{"private": true}' >"$AZURITE_HOME/package.json"
-  (cd "$AZURITE_HOME" && npm install --no-audit --no-fund --loglevel=error azurite@3 >&2)
+  (cd "$AZURITE_HOME" && npm install --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >&2)
 fi
 PORT="${AZURITE_PORT:-$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 DIR="$(mktemp -d /tmp/bakehouse-azurite.XXXXXX)"

@@ -589,10 +589,7 @@ def spark() -> Iterator[Any]:
     libraries. Without Java the tests fail under CI=true and skip elsewhere.
     """
     if not shutil.which("java"):
-        message = "Java is not installed (apt-get install default-jre-headless): Spark cannot start"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        component_missing("Java", "not installed (apt-get install default-jre-headless): Spark cannot start")
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # loopback only
@@ -606,6 +603,8 @@ def spark() -> Iterator[Any]:
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # small Arrow batches: a few thousand rows then cross many batches, as a big job does
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
         .getOrCreate()
     )
     try:

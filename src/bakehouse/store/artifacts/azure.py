@@ -58,6 +58,8 @@ STREAM_RANGE_SIZE = 512 * 1024
 #: downloads: the first request fetches up to SINGLE_GET_SIZE, the rest comes in parallel CHUNK_GET_SIZE ranges
 SINGLE_GET_SIZE = 16 * 1024 * 1024
 CHUNK_GET_SIZE = 8 * 1024 * 1024
+#: blobs per page of a listing (None: the service's own page, up to 5,000 blobs on Azure)
+LIST_PAGE_SIZE: int | None = None
 #: Azure's blob batch takes at most 256 sub-requests
 DELETE_BATCH = 256
 
@@ -331,9 +333,16 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         """Blobs (and, with a delimiter, ``BlobPrefix`` "directories") below ``prefix``, page by page."""
         container = self.container_client
         if delimiter:
-            items = container.walk_blobs(name_starts_with=prefix, delimiter=delimiter, include=["metadata"])
+            items = container.walk_blobs(
+                name_starts_with=prefix,
+                delimiter=delimiter,
+                include=["metadata"],
+                results_per_page=LIST_PAGE_SIZE,
+            )
         else:
-            items = container.list_blobs(name_starts_with=prefix, include=["metadata"])
+            items = container.list_blobs(
+                name_starts_with=prefix, include=["metadata"], results_per_page=LIST_PAGE_SIZE
+            )
         iterator = iter(items)
         while True:
             item = self._call("list", prefix, partial(next, iterator, None))

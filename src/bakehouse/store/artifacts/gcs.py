@@ -58,6 +58,8 @@ STREAM_PART_SIZE = 4 * 1024 * 1024
 #: ranged reads of a streamed download (the proxy hands out 1 MiB chunks from this buffer); the library holds
 #: a few copies of a range while it arrives, so this stays small to keep a proxied download's memory bounded
 READ_BUFFER_SIZE = 2 * 1024 * 1024
+#: objects per page of a listing (None: the service's own page, 1,000 objects on GCS)
+LIST_PAGE_SIZE: int | None = None
 #: the IAM permission each operation needs, named in permission errors
 PERMISSIONS = {
     "list": "storage.objects.list",
@@ -212,6 +214,7 @@ class GcsArtifactRepository(ArtifactRepository):
         stem = f"{directory}/" if directory else ""
         token = uuid.uuid4().hex[:12]
         ranges = part_ranges(size, part_size)
+        logger.debug("uploading %r to gs://%s as %d parallel parts", dest, self.bucket_name, len(ranges))
         part_keys = [f"{stem}{TEMP_PREFIX}{token}-{index:02d}-{name}"[:1024] for index in range(len(ranges))]
         bucket = self.bucket
         try:
@@ -318,7 +321,11 @@ class GcsArtifactRepository(ArtifactRepository):
             "list",
             prefix,
             lambda: self.client.list_blobs(
-                self.bucket_name, prefix=prefix, delimiter=delimiter, **self._timeout_kwargs
+                self.bucket_name,
+                prefix=prefix,
+                delimiter=delimiter,
+                page_size=LIST_PAGE_SIZE,
+                **self._timeout_kwargs,
             ),
         )
         pages = iter(self._call("list", prefix, lambda: iterator.pages))
@@ -331,8 +338,11 @@ class GcsArtifactRepository(ArtifactRepository):
     def _list_dir(self, path: str) -> list[FileInfo]:
         prefix = self.layout.dir_prefix(path)
         infos: list[FileInfo] = []
+        directories: set[str] = set()
         for page in self._blobs(prefix, "/"):
-            for directory in page.prefixes:
+            # a prefix can come again on a later page (fake-gcs-server repeats them on every page)
+            for directory in sorted(set(page.prefixes) - directories):
+                directories.add(directory)
                 if not is_hidden_key(directory):
                     infos.append(FileInfo(self.layout.relative(directory.rstrip("/")), True, None))
             for blob in page:
