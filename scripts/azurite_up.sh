@@ -25,24 +25,7 @@ DIR="$(mktemp -d /tmp/bakehouse-azurite.XXXXXX)"
 "$BIN" --blobHost 127.0.0.1 --blobPort "$PORT" --inMemoryPersistence --silent \
   --skipApiVersionCheck --loose --disableTelemetry >"$DIR/server.log" 2>&1 </dev/null &
 PID=$!
-if ! "$PYTHON" - "http://127.0.0.1:$PORT/devstoreaccount1?comp=list" "$PID" <<'PY'; then
-import os, sys, time, urllib.error, urllib.request
-url, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        sys.exit(1)
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            sys.exit(0)
-    except urllib.error.HTTPError:  # any answer (unauthenticated: 403) means it is up
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.2)
-sys.exit(1)
-PY
+if ! "$PYTHON" "$(dirname "$0")/wait_ready.py" "http://127.0.0.1:$PORT/devstoreaccount1?comp=list" "$PID" 60; then
   echo "azurite_up: Azurite did not answer on port $PORT:" >&2; cat "$DIR/server.log" >&2
   kill "$PID" 2>/dev/null || true; rm -rf "$DIR"; exit 1
 fi

@@ -16,22 +16,7 @@ URL="http://127.0.0.1:$PORT"
 "$BIN" -scheme http -host 127.0.0.1 -port "$PORT" -backend memory -public-host "127.0.0.1:$PORT" \
   -external-url "$URL" -log-level warn >"$DIR/server.log" 2>&1 </dev/null &
 PID=$!
-if ! "$PYTHON" - "$URL/storage/v1/b" "$PID" <<'PY'; then
-import os, sys, time, urllib.request
-url, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 30
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        sys.exit(1)
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-PY
+if ! "$PYTHON" "$(dirname "$0")/wait_ready.py" "$URL/storage/v1/b" "$PID" 30; then
   echo "gcs_up: fake-gcs-server did not answer on $URL:" >&2; cat "$DIR/server.log" >&2
   kill "$PID" 2>/dev/null || true; rm -rf "$DIR"; exit 1
 fi

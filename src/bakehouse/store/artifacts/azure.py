@@ -41,7 +41,7 @@ from bakehouse.errors import (
 )
 from bakehouse.extras import require
 from bakehouse.store.artifacts.base import ArtifactRepository, ChunkStream, ProgressCallback
-from bakehouse.store.artifacts.object_keys import KeyLayout, TransferMeter, is_hidden_key
+from bakehouse.store.artifacts.object_keys import KeyLayout, TransferMeter, TranslatedErrors, is_hidden_key
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def _service_client(account: str, suffix: str) -> tuple[Any, str]:
         return client, source
 
 
-class AzureBlobArtifactRepository(ArtifactRepository):
+class AzureBlobArtifactRepository(TranslatedErrors, ArtifactRepository):
     """Artifacts below ``wasbs://<container>@<account>.blob.core.windows.net/<path>`` (or ``abfss://``)."""
 
     max_workers = MAX_CONCURRENCY
@@ -214,14 +214,6 @@ class AzureBlobArtifactRepository(ArtifactRepository):
         return BakehouseError(
             f"Azure error on {where} while trying to {operation} {path!r}: {code or detail}"
         )
-
-    def _call(self, operation: str, path: str, func: Callable[[], Any]) -> Any:
-        try:
-            return func()
-        except BakehouseError:
-            raise
-        except Exception as exc:  # the SDK's errors share no base worth importing eagerly
-            raise self._error(exc, operation, path) from exc
 
     # ------------------------------------------------------------------ files
 

@@ -41,6 +41,7 @@ from bakehouse.store.artifacts.object_keys import (
     KeyLayout,
     OffsetWriter,
     TransferMeter,
+    TranslatedErrors,
     is_hidden_key,
     part_ranges,
 )
@@ -105,7 +106,7 @@ def _client() -> tuple[Any, str]:
         return client, source
 
 
-class GcsArtifactRepository(ArtifactRepository):
+class GcsArtifactRepository(TranslatedErrors, ArtifactRepository):
     """Artifacts below ``gs://<bucket>/<prefix>``."""
 
     max_workers = MAX_CONCURRENCY
@@ -172,14 +173,6 @@ class GcsArtifactRepository(ArtifactRepository):
         return BakehouseError(
             f"GCS error on bucket {self.bucket_name!r} while trying to {operation} {where}: {detail}"
         )
-
-    def _call(self, operation: str, path: str, func: Callable[[], Any]) -> Any:
-        try:
-            return func()
-        except BakehouseError:
-            raise
-        except Exception as exc:  # the library's errors share no base worth importing eagerly
-            raise self._error(exc, operation, path) from exc
 
     def _get_blob(self, path: str, operation: str) -> Any:
         """The object's metadata (size, generation, CRC32C), or NotFoundError."""

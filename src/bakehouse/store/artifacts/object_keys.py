@@ -4,7 +4,8 @@ file windows for transfers split into parallel parts.
 Object stores have no directories: ``dir/file.txt`` under ``s3://bucket/root`` is the key
 ``root/dir/file.txt``, and a directory is a key prefix ending in ``/``. :class:`KeyLayout` does that
 mapping in one place. :class:`FileWindow` and :class:`OffsetWriter` let each part of a large file be read
-or written by its own thread, reporting progress as bytes move.
+or written by its own thread, reporting progress as bytes move. :class:`TranslatedErrors` turns a client
+library's exceptions into Bakehouse errors that name the bucket or container.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bakehouse.errors import BakehouseError
 from bakehouse.store.artifacts.base import TEMP_PREFIX, ProgressCallback
 
 
@@ -143,3 +146,19 @@ class OffsetWriter(io.RawIOBase):
         if self._meter is not None:
             self._meter.advance(written)
         return written
+
+
+class TranslatedErrors:
+    """Mixin of the GCS and Azure repositories: every library call goes through :meth:`_call`, so a failure
+    reaches the user as one Bakehouse error (with the REST code of its kind) built by :meth:`_error`."""
+
+    def _error(self, exc: Exception, operation: str, path: str) -> BakehouseError:
+        raise NotImplementedError
+
+    def _call(self, operation: str, path: str, func: Callable[[], Any]) -> Any:
+        try:
+            return func()
+        except BakehouseError:
+            raise
+        except Exception as exc:  # the libraries' errors share no base worth importing eagerly
+            raise self._error(exc, operation, path) from exc
