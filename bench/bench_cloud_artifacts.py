@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,8 +96,11 @@ def main() -> None:
             target.mkdir()
 
             def fresh(name: str) -> Path:
+                """A download target that does not exist yet (a directory for the repositories)."""
                 path = target / name
-                if path.exists():
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
                     path.unlink()
                 return path
 
