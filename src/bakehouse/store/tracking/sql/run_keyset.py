@@ -52,7 +52,12 @@ def _after_tie(start_time: int | None, run_id: str) -> ColumnElement[bool]:
 
 
 def _segment_query(
-    where: list[ColumnElement[bool]], key: str, ascending: bool, segment: int, after: RunPlace | None
+    where: list[ColumnElement[bool]],
+    key: str,
+    ascending: bool,
+    segment: int,
+    after: RunPlace | None,
+    semi_join: bool,
 ) -> Select[Any]:
     runs, lm = s.runs, s.latest_metrics.alias("order_metric")
     tie = _after_tie(after.start_time, after.run_id) if after is not None else None
@@ -60,11 +65,21 @@ def _segment_query(
         absent = ~exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == key)
         query = select(runs.c.run_uuid, null(), runs.c.start_time).where(absent, *where)
         return (query if tie is None else query.where(tie)).order_by(*run_tie_order())
-    # The metric's rows are the only table of the outer query, so every database reads them along
-    # (key, value) and stops after a page; the run's conditions are a semi-join on its primary key.
-    start_time = select(runs.c.start_time).where(runs.c.run_uuid == lm.c.run_uuid).scalar_subquery()
+    # SQLite: the metric's rows are the only table of the outer query, so it reads them along (key, value)
+    # and stops after a page (with a join it starts from the experiment's runs and sorts them all); the
+    # run's conditions are a semi-join on its primary key. PostgreSQL and MySQL join the run by its key:
+    # their planners order the join themselves, and nested semi-joins planned before ANALYZE has run can
+    # be quadratic there.
     run_conditions = list(where)
-    query = select(lm.c.run_uuid, lm.c.value, start_time.label("start_time")).where(lm.c.key == key)
+    if semi_join:
+        start_time: Any = select(runs.c.start_time).where(runs.c.run_uuid == lm.c.run_uuid).scalar_subquery()
+        query = select(lm.c.run_uuid, lm.c.value, start_time.label("start_time"))
+    else:
+        start_time = runs.c.start_time
+        query = select(lm.c.run_uuid, lm.c.value, runs.c.start_time).select_from(
+            lm.join(runs, runs.c.run_uuid == lm.c.run_uuid)
+        )
+    query = query.where(lm.c.key == key)
     if segment == NAN:
         # NaN is stored as the stand-in 0 (schema.py): an equality on the index, then a few rows sorted
         query = query.where(lm.c.value == literal(0.0, Double()), lm.c.value_kind == NAN_KIND)
@@ -80,8 +95,11 @@ def _segment_query(
             run_conditions.append(or_(lm.c.value != v, tie))
         value_order = lm.c.value.asc() if ascending else lm.c.value.desc()
         order = [value_order, *run_tie_order(start_time, lm.c.run_uuid)]
-    in_search = exists().where(runs.c.run_uuid == lm.c.run_uuid, *run_conditions)
-    return query.where(in_search).order_by(*order)
+    if semi_join:
+        query = query.where(exists().where(runs.c.run_uuid == lm.c.run_uuid, *run_conditions))
+    else:
+        query = query.where(*run_conditions)
+    return query.order_by(*order)
 
 
 def metric_page(
@@ -99,7 +117,8 @@ def metric_page(
     places: list[RunPlace] = []
     first = after.segment if after is not None else NUMBERS
     for segment in range(first, MISSING + 1):
-        query = _segment_query(where, key, ascending, segment, after if segment == first else None)
+        resume = after if segment == first else None
+        query = _segment_query(where, key, ascending, segment, resume, conn.dialect.name == "sqlite")
         rows = conn.execute(query.limit(limit - len(places))).all()
         places += [
             RunPlace(segment, value if segment == NUMBERS else None, start, run_id)
