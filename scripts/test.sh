@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: venv + deps, the static checks (scripts/check.sh: ruff + mypy),
-# Debian packages, a throwaway PostgreSQL and a moto S3 server on 127.0.0.1, then pytest over tests/.
+# Debian packages, a throwaway PostgreSQL, a moto S3 server and the GCS and Azure emulators (fake-gcs-server,
+# Azurite) on 127.0.0.1, then pytest over tests/. Under CI=true an emulator that fails to start fails the run.
 # Arguments replace the default target `tests` (e.g. `bash scripts/test.sh tests/integration -k cli -x`);
 # such a targeted run skips the static checks unless BAKEHOUSE_TEST_CHECKS=1.
 # Env: BAKEHOUSE_TEST_WORKERS (xdist workers, default 2; 0 = no xdist), BAKEHOUSE_TEST_TIMEOUT (per test, s).
@@ -59,10 +60,13 @@ PG_TEST_DIR=""
 MY_TEST_DIR=""
 MY_TEST_PID=""
 MOTO_PID=""
+GCS_TEST_PID="" GCS_TEST_DIR="" AZURITE_TEST_PID="" AZURITE_TEST_DIR=""
 MOTO_LOG="$(mktemp /tmp/bakehouse-moto.XXXXXX.log)"
 cleanup() {
   local rc=$?
   if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+  EMULATOR_PID="$GCS_TEST_PID" EMULATOR_DIR="$GCS_TEST_DIR" bash scripts/emulator_down.sh
+  EMULATOR_PID="$AZURITE_TEST_PID" EMULATOR_DIR="$AZURITE_TEST_DIR" bash scripts/emulator_down.sh
   if [ -n "$PG_TEST_DIR" ]; then PG_TEST_DIR="$PG_TEST_DIR" PG_TEST_BIN="$PG_TEST_BIN" bash scripts/pg_down.sh || true; fi
   if [ -n "$MY_TEST_DIR" ]; then MY_TEST_DIR="$MY_TEST_DIR" MY_TEST_PID="$MY_TEST_PID" bash scripts/mysql_down.sh || true; fi
   rm -f "$MOTO_LOG"
@@ -103,6 +107,25 @@ else
   kill "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""
   [ "$CI_MODE" = 1 ] && missing_component "the S3 server (moto)" "did not come up (its log is above)"
   log "WARNING: moto server did not come up; the s3 fixture will start its own"
+fi
+
+# The cloud object-store emulators. Without CI a failed start only warns: the test fixtures try again, and
+# report (under CI=true they fail instead of skipping).
+emulator_failed() {
+  if [ "${CI:-}" = true ]; then log "ERROR: $1 did not start (CI=true: failing the run)"; exit 1; fi
+  log "WARNING: $1 did not start; its fixture will try again"
+}
+log "starting fake-gcs-server (Google Cloud Storage emulator)"
+if GCS_ENV="$(PYTHON="$VENV/bin/python" bash scripts/gcs_up.sh)"; then
+  eval "$GCS_ENV"; export BAKEHOUSE_TEST_GCS_ENDPOINT; log "fake-gcs-server: $BAKEHOUSE_TEST_GCS_ENDPOINT"
+else
+  emulator_failed fake-gcs-server
+fi
+log "starting Azurite (Azure Blob Storage emulator)"
+if AZ_ENV="$(PYTHON="$VENV/bin/python" bash scripts/azurite_up.sh)"; then
+  eval "$AZ_ENV"; export BAKEHOUSE_TEST_AZURITE_CONNECTION_STRING; log "Azurite: pid $AZURITE_TEST_PID"
+else
+  emulator_failed Azurite
 fi
 
 # ------------------------------------------------------------------------------------------ pytest

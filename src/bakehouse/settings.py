@@ -39,8 +39,9 @@ STORAGE = "Storage"
 MODELS = "Models and serving"
 PROJECTS = "Projects"
 SERVER = "Server"
+WEBHOOKS = "Registry webhooks"
 WORKERS = "Set by Bakehouse for its worker processes"
-SECTIONS = (CLIENT, STORAGE, MODELS, PROJECTS, SERVER, WORKERS)
+SECTIONS = (CLIENT, STORAGE, MODELS, PROJECTS, SERVER, WEBHOOKS, WORKERS)
 
 SETTINGS: tuple[Setting, ...] = (
     # ------------------------------------------------------------------------------------------ client
@@ -173,6 +174,57 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("S3_IGNORE_TLS", STORAGE, "`true` skips TLS certificate checks when talking to S3.", "false"),
     Setting(
+        "GCS_UPLOAD_CHUNK_SIZE",
+        STORAGE,
+        "Bytes per request of a resumable upload to Google Cloud Storage (a multiple of 256 KiB). Unset: each "
+        "file, or each part of a large one, goes up as one streamed request.",
+        names=("BAKEHOUSE_GCS_UPLOAD_CHUNK_SIZE", "MLFLOW_GCS_UPLOAD_CHUNK_SIZE"),
+    ),
+    Setting(
+        "GCS_DOWNLOAD_CHUNK_SIZE",
+        STORAGE,
+        "Bytes per ranged request when a large Google Cloud Storage object is downloaded in parallel.",
+        str(32 * 1024 * 1024),
+        names=("BAKEHOUSE_GCS_DOWNLOAD_CHUNK_SIZE", "MLFLOW_GCS_DOWNLOAD_CHUNK_SIZE"),
+    ),
+    Setting(
+        "GCS_PARALLEL_UPLOAD_THRESHOLD",
+        STORAGE,
+        "Files of at least this many bytes go to Google Cloud Storage as parts uploaded in parallel and composed "
+        "into one object (the credentials then also need `storage.objects.delete`, to remove the parts); `0` "
+        "uploads every file as one stream.",
+        str(150 * 1024 * 1024),
+        names=("BAKEHOUSE_GCS_PARALLEL_UPLOAD_THRESHOLD",),
+    ),
+    Setting(
+        "ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT",
+        STORAGE,
+        "Seconds one request to Google Cloud Storage or Azure Blob Storage may take (`-1`: no limit). Unset: "
+        "the client library's default.",
+    ),
+    Setting(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        STORAGE,
+        "Azure Blob Storage account and credentials in one string (an account key or a SAS token, and the "
+        "endpoint: how the Azurite emulator is reached). Read first.",
+        names=("AZURE_STORAGE_CONNECTION_STRING",),
+    ),
+    Setting(
+        "AZURE_STORAGE_ACCESS_KEY",
+        STORAGE,
+        "The key of the storage account named in a `wasbs://` or `abfss://` URI (when there is no connection "
+        "string).",
+        names=("AZURE_STORAGE_ACCESS_KEY",),
+    ),
+    Setting(
+        "AZURE_STORAGE_SAS_TOKEN",
+        STORAGE,
+        "A shared access signature for that account (when there is neither a connection string nor a key). "
+        "Without any of the three, Azure's default credential chain is used (environment service principal, "
+        "workload or managed identity, Azure CLI login).",
+        names=("AZURE_STORAGE_SAS_TOKEN",),
+    ),
+    Setting(
         "SQL_MAX_CONNECTIONS",
         STORAGE,
         "Database connections one server may open across all its workers (PostgreSQL, MySQL): split evenly "
@@ -296,6 +348,55 @@ SETTINGS: tuple[Setting, ...] = (
         "That administrator's password (required then: there is no default password).",
         names=("BAKEHOUSE_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD"),
     ),
+    # ---------------------------------------------------------------------------------------- webhooks
+    Setting(
+        "WEBHOOK_ALLOWED_SCHEMES",
+        WEBHOOKS,
+        "Comma-separated URL schemes a registry webhook may use (as in MLflow, only https unless widened).",
+        "https",
+    ),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE_IPS",
+        WEBHOOKS,
+        "`true` lets a webhook target loopback, private, link-local or reserved addresses.",
+        "false",
+    ),
+    Setting("WEBHOOK_REQUEST_TIMEOUT", WEBHOOKS, "Seconds one webhook delivery attempt may take.", "30"),
+    Setting(
+        "WEBHOOK_REQUEST_MAX_RETRIES",
+        WEBHOOKS,
+        "Retries of a webhook delivery after the first attempt failed (network error, 429 or 5xx).",
+        "3",
+    ),
+    Setting(
+        "WEBHOOK_RETRY_BACKOFF",
+        WEBHOOKS,
+        "Seconds before the first retry of a webhook delivery; each further retry waits twice as long "
+        "(at most a minute).",
+        "1",
+    ),
+    Setting(
+        "WEBHOOK_DELIVERY_MAX_WORKERS", WEBHOOKS, "Webhook deliveries one server process sends at once.", "10"
+    ),
+    Setting(
+        "WEBHOOK_SECRET_ENCRYPTION_KEY",
+        WEBHOOKS,
+        "A Fernet key that encrypts webhook secrets in the database; every server of a deployment must "
+        "share it (unset: a key file, below).",
+    ),
+    Setting(
+        "WEBHOOK_SECRET_KEY_FILE",
+        WEBHOOKS,
+        "The key file used when no encryption key is set: created once, readable by its owner only.",
+        "`$XDG_DATA_HOME/bakehouse/webhook-secret.key` (`~/.local/share/...` when unset)",
+    ),
+    Setting(
+        "XDG_DATA_HOME",
+        WEBHOOKS,
+        "Where the default webhook key file goes (`$XDG_DATA_HOME/bakehouse/`).",
+        "~/.local/share",
+        names=("XDG_DATA_HOME",),
+    ),
     # ------------------------------------------------------------------------------- worker processes
     Setting("SERVING_MODEL_URI", WORKERS, "The model a scoring-server worker loads."),
     Setting(
@@ -303,6 +404,30 @@ SETTINGS: tuple[Setting, ...] = (
         WORKERS,
         "`true` when `models serve` was given `--allow-pickle`.",
         "false",
+    ),
+    Setting(
+        "SERVING_SAMPLE_RATE",
+        WORKERS,
+        "Share of scoring requests whose inputs are sampled (`models serve --sample-inputs --sample-rate`); "
+        "unset: no sampling.",
+    ),
+    Setting(
+        "SERVING_SAMPLE_MAX_ROWS",
+        WORKERS,
+        "Most input rows one scoring worker keeps before it writes them out (`--sample-max-rows`).",
+        "10000",
+    ),
+    Setting(
+        "SERVING_SAMPLE_FLUSH_INTERVAL",
+        WORKERS,
+        "Seconds between two writes of sampled inputs to the tracking store (`--sample-flush-interval`).",
+        "60",
+    ),
+    Setting(
+        "SERVING_SAMPLE_EXPERIMENT",
+        WORKERS,
+        "The experiment that receives sampled inputs as datasets.",
+        "bakehouse-serving-samples",
     ),
     Setting(
         "SERVING_WATCH_INTERVAL",
@@ -456,6 +581,50 @@ def s3_ignore_tls() -> bool:
     return env_flag("S3_IGNORE_TLS")
 
 
+def gcs_upload_chunk_size() -> int | None:
+    """Bytes per request of a resumable GCS upload, or None for one streamed request."""
+    return _env_int("GCS_UPLOAD_CHUNK_SIZE") if env("GCS_UPLOAD_CHUNK_SIZE") else None
+
+
+def gcs_download_chunk_size() -> int:
+    return _env_int("GCS_DOWNLOAD_CHUNK_SIZE")
+
+
+def gcs_parallel_upload_threshold() -> int:
+    return _env_int("GCS_PARALLEL_UPLOAD_THRESHOLD")
+
+
+def artifact_transfer_timeout() -> float | None:
+    """Seconds per request to a cloud object store; None = the client library's default, -1 = no limit."""
+    value = env("ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidParameterError(
+            "BAKEHOUSE_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT (or MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT) must be a "
+            f"number of seconds, got {value!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AzureCredentialSettings:
+    """The Azure storage credentials given through the environment, in the order MLflow reads them."""
+
+    connection_string: str | None
+    access_key: str | None
+    sas_token: str | None
+
+    @classmethod
+    def from_env(cls) -> AzureCredentialSettings:
+        return cls(
+            connection_string=env("AZURE_STORAGE_CONNECTION_STRING"),
+            access_key=env("AZURE_STORAGE_ACCESS_KEY"),
+            sas_token=env("AZURE_STORAGE_SAS_TOKEN"),
+        )
+
+
 def async_logging_enabled() -> bool:
     """Metric points are buffered and written in batches unless this is turned off."""
     return env_flag("ASYNC_LOGGING", True)
@@ -538,3 +707,56 @@ def session_secret_key() -> str | None:
 def prometheus_multiproc_dir() -> str | None:
     """Where the workers of one server keep their metric files (prometheus_client's own variable)."""
     return env("PROMETHEUS_MULTIPROC_DIR")
+
+
+# ------------------------------------------------------------------------------------------ webhooks
+# MLflow's names (MLFLOW_WEBHOOK_*) work, and so do BAKEHOUSE_WEBHOOK_*; see docs/registry.md#webhooks.
+
+
+def webhook_allowed_schemes() -> tuple[str, ...]:
+    """URL schemes a webhook may use; only https unless widened, as in MLflow."""
+    value = env("WEBHOOK_ALLOWED_SCHEMES")
+    if not value:
+        return ("https",)
+    return tuple(s.strip().lower() for s in value.split(",") if s.strip())
+
+
+def webhook_allow_private_ips() -> bool:
+    """Whether a webhook may target loopback, private, link-local or reserved addresses (off by default)."""
+    return env_flag("WEBHOOK_ALLOW_PRIVATE_IPS")
+
+
+def webhook_request_timeout() -> float:
+    return env_float("WEBHOOK_REQUEST_TIMEOUT", 30.0)
+
+
+def webhook_max_retries() -> int:
+    """Retries after the first attempt (MLflow's MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES, default 3)."""
+    return max(0, int(env_float("WEBHOOK_REQUEST_MAX_RETRIES", 3)))
+
+
+def webhook_retry_backoff() -> float:
+    """Seconds before the first retry; each further retry waits twice as long (capped at a minute)."""
+    return max(0.0, env_float("WEBHOOK_RETRY_BACKOFF", 1.0))
+
+
+def webhook_delivery_workers() -> int:
+    return max(1, int(env_float("WEBHOOK_DELIVERY_MAX_WORKERS", 10)))
+
+
+def webhook_secret_encryption_key() -> str | None:
+    """A Fernet key shared by every server of a deployment (MLflow's MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY)."""
+    return env("WEBHOOK_SECRET_ENCRYPTION_KEY")
+
+
+def webhook_secret_key_file() -> Path:
+    """Where the key lives when none is configured: created once, readable by this user only."""
+    configured = env("WEBHOOK_SECRET_KEY_FILE")
+    if configured:
+        return Path(configured).expanduser()
+    xdg = env("XDG_DATA_HOME")
+    return (
+        (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share")
+        / "bakehouse"
+        / "webhook-secret.key"
+    )

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import socket
 
     from bakehouse.serving.app import ServingStarted
+    from bakehouse.serving.sampling import SamplingConfig
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,6 +80,32 @@ _allow_pickle = click.option(
 )
 @_env_manager
 @_allow_pickle
+@click.option(
+    "--sample-inputs",
+    is_flag=True,
+    help="Record a share of the requests' inputs in the tracking store (for `bakehouse models drift`).",
+)
+@click.option(
+    "--sample-rate",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="With --sample-inputs: the share of requests kept.",
+)
+@click.option(
+    "--sample-max-rows",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="With --sample-inputs: rows kept in memory between two writes (more are dropped and counted).",
+)
+@click.option(
+    "--sample-flush-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="With --sample-inputs: seconds between two writes to the tracking store.",
+)
 @_friendly_errors
 def serve_command(
     model_uri: str,
@@ -89,6 +116,10 @@ def serve_command(
     max_body_bytes: int | None,
     env_manager: str,
     allow_pickle: bool | None,
+    sample_inputs: bool = False,
+    sample_rate: float = 0.1,
+    sample_max_rows: int = 10_000,
+    sample_flush_interval: float = 60.0,
 ) -> None:
     """Serve a model over HTTP (POST /invocations)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -114,6 +145,15 @@ def serve_command(
             args += ["--max-body-bytes", str(max_body_bytes)]
         if allow_pickle:
             args.append("--allow-pickle")
+        if sample_inputs:
+            args += [
+                "--sample-inputs",
+                "--sample-rate",
+                str(sample_rate),
+                "--sample-max-rows",
+                str(sample_max_rows),
+            ]
+            args += ["--sample-flush-interval", str(sample_flush_interval)]
         sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
     from bakehouse.cli.ports import bind_port
     from bakehouse.serving.server import serve
@@ -130,6 +170,7 @@ def serve_command(
             allow_pickle=allow_pickle,
             sock=sock,
             on_ready=announcer(sock, host),
+            sampling=sampling_config(sample_inputs, sample_rate, sample_max_rows, sample_flush_interval),
         )
     finally:
         sock.close()
@@ -154,6 +195,17 @@ def announcer(sock: socket.socket, host: str) -> Callable[[ServingStarted], None
     return announce
 
 
+def sampling_config(
+    enabled: bool, rate: float, max_rows: int, flush_interval: float
+) -> SamplingConfig | None:
+    """``--sample-*`` as a SamplingConfig, or None without ``--sample-inputs``."""
+    if not enabled:
+        return None
+    from bakehouse.serving.sampling import SamplingConfig
+
+    return SamplingConfig(rate=rate, max_rows=max_rows, flush_interval=flush_interval)
+
+
 @models_group.command("predict")
 @_model_uri
 @click.option("-i", "--input-path", default=None, help="Input file (default: stdin).")
@@ -168,6 +220,22 @@ def announcer(sock: socket.socket, host: str) -> Callable[[ServingStarted], None
 )
 @click.option("--batch-size", default=10_000, show_default=True, type=int, help="Rows per predict call.")
 @click.option("--no-progress", is_flag=True, help="Never show the progress bar.")
+@click.option(
+    "--spark",
+    "use_spark",
+    is_flag=True,
+    help="Score a Parquet file or directory on Spark (spark_udf); -o names the Parquet directory to write, "
+    "with a `prediction` column added. Needs bakehouse[spark] and Java.",
+)
+@click.option(
+    "--spark-master", default="local[*]", show_default=True, help="Spark master URL (with --spark)."
+)
+@click.option(
+    "--result-type",
+    default=None,
+    help="Spark type of the predictions (with --spark), e.g. double, long, array<double>; default: from "
+    "the model's output schema.",
+)
 @_env_manager
 @_allow_pickle
 @_friendly_errors
@@ -178,10 +246,34 @@ def predict_command(
     content_type: str,
     batch_size: int,
     no_progress: bool,
+    use_spark: bool,
+    spark_master: str,
+    result_type: str | None,
     env_manager: str,
     allow_pickle: bool | None,
 ) -> None:
-    """Score a JSON (serving payload) or CSV file with a model; prints {"predictions": ...}."""
+    """Score a JSON (serving payload) or CSV file with a model; prints {"predictions": ...}.
+
+    With --spark: score a Parquet dataset on Spark and write a Parquet directory."""
+    if use_spark:
+        if not input_path or not output_path:
+            raise click.UsageError("--spark needs --input-path (Parquet) and --output-path (a new directory)")
+        if env_manager != "local":
+            raise click.UsageError("--spark scores in the current environment: use --env-manager local")
+        from bakehouse.pyfunc import load_model_from_dir
+        from bakehouse.pyfunc.spark import score_parquet
+
+        rows = score_parquet(
+            load_model_from_dir,
+            model_uri,
+            input_path,
+            output_path,
+            master=spark_master,
+            result_type=result_type,
+            allow_pickle=allow_pickle,
+        )
+        click.echo(f"Scored {rows} rows into {output_path}", err=True)
+        return
     if env_manager != "local":
         from bakehouse.models.virtualenv import run_in_model_env
 

@@ -153,8 +153,16 @@ _EXP_D = ("experiment", "delete")
 
 # Order matters where paths overlap: /traces/get and /traces/batchGet before /traces/{trace_id}.
 ENDPOINTS: list[Endpoint] = [
-    _row("StartTraceV3", "POST", "/mlflow/traces", "start_trace", StartTrace, ("trace_start", "update")),
-    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", GetTrace, _TRACE_R),
+    _row(
+        "StartTraceV3",
+        "POST",
+        "/mlflow/traces",
+        "start_trace",
+        StartTrace,
+        ("trace_start", "update"),
+        inline=True,
+    ),
+    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", GetTrace, _TRACE_R, inline=True),
     _row("BatchGetTraces", "GET", "/mlflow/traces/batchGet", "batch_get_traces", BatchGetTraces, _TRACE_R),
     _row(
         "BatchGetTraceInfos",
@@ -173,9 +181,18 @@ ENDPOINTS: list[Endpoint] = [
         SearchTraces,
         (None, "read"),
         idempotent=True,
+        inline=True,
     ),
     _row("DeleteTracesV3", "POST", "/mlflow/traces/delete-traces", "delete_traces", DeleteTraces, _EXP_D),
-    _row("GetTraceInfoV3", "GET", "/mlflow/traces/{trace_id}", "get_trace_info", GetTraceInfo, _TRACE_R),
+    _row(
+        "GetTraceInfoV3",
+        "GET",
+        "/mlflow/traces/{trace_id}",
+        "get_trace_info",
+        GetTraceInfo,
+        _TRACE_R,
+        inline=True,
+    ),
     _row(
         "SetTraceTagV3",
         "PATCH",
