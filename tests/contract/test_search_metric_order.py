@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,35 +120,17 @@ def _check_every_order(store: Any, eid: str, runs: list[dict[str, Any]], page_si
                 assert _walk(store, eid, order, size, filter_string) == expected, (order, filter_string, size)
 
 
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Any:
-    from bakehouse.store.tracking.sql.store import SqlTrackingStore
-
-    store = SqlTrackingStore(f"sqlite:///{tmp_path / 'store.db'}", str(tmp_path / "artifacts"))
-    yield store
-    store.engine.dispose()
-
-
 def test_metric_ordered_pages_are_exact_on_sqlite(sqlite_store: Any) -> None:
     eid = sqlite_store.create_experiment("ordered")
     runs = _insert(sqlite_store.engine, eid, 3_000)
     _check_every_order(sqlite_store, eid, runs, [9, 250, 5_000])
 
 
-@pytest.mark.parametrize("backend", ["postgres", "mysql"])
-def test_metric_ordered_pages_are_exact_on_every_database(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    from bakehouse.store.tracking.sql.store import SqlTrackingStore
-
-    uri = request.getfixturevalue("postgres_uri" if backend == "postgres" else "mysql_uri")
-    store = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
-    try:
-        eid = store.create_experiment(f"ordered-{uuid.uuid4().hex[:8]}")
-        runs = _insert(store.engine, eid, 1_200)
-        _check_every_order(store, eid, runs, [13, 400])
-    finally:
-        store.engine.dispose()
+def test_metric_ordered_pages_are_exact_on_every_database(server_database_store: Any) -> None:
+    store = server_database_store
+    eid = store.create_experiment(f"ordered-{uuid.uuid4().hex[:8]}")
+    runs = _insert(store.engine, eid, 1_200)
+    _check_every_order(store, eid, runs, [13, 400])
 
 
 def test_a_metric_ordered_page_walks_the_metric_index(sqlite_store: Any) -> None:
