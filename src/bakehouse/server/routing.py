@@ -249,7 +249,7 @@ def make_context(request: Request) -> RequestContext:
 
 
 def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    model = endpoint.request
+    model = endpoint.request_model()
 
     async def run(request: Request) -> Response:
         try:
