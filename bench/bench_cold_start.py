@@ -68,12 +68,17 @@ def client_first_call(tool: str, uri: str) -> tuple[float, float, float]:
 def serve_ready(tool: str, model: Path) -> tuple[float, float]:
     """Seconds from spawn to the first /ping 200, and to the first /invocations answer."""
     port = free_port()
+    # mlflow runs `uvicorn` through bash, so the venv's bin must be on PATH; MLflow 3.17 also refuses to
+    # deserialize any model file (skops included) unless told it may (as in bench_serving.py)
+    path = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    env = dict(os.environ, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true", PATH=path)
     start = time.perf_counter()
     proc = subprocess.Popen(
         command(tool, model, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env=env,
     )
     try:
         while True:
@@ -93,8 +98,9 @@ def serve_ready(tool: str, model: Path) -> tuple[float, float]:
             r.read()
         return ready, time.perf_counter() - start
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
 
 
 def row(label: str, ours: list[float], theirs: list[float]) -> dict[str, float | str]:
