@@ -12,6 +12,7 @@ one keep-alive connection. Prints medians over ``--repeats`` and the ratios (MLf
 
     python bench/bench_flavors.py --repeats 3
     python bench/bench_flavors.py --flavors xgboost,onnx --repeats 5 --json out.json
+    python bench/bench_flavors.py --serve-only --repeats 3   # the serving p50 alone (minutes, not an hour)
 """
 
 from __future__ import annotations
@@ -155,7 +156,9 @@ def one_row_body(case: Any) -> bytes:
     return json.dumps(body).encode()
 
 
-def bench_flavor(name: str, repeats: int, requests: int, workdir: Path) -> dict[str, dict[str, float]]:
+def bench_flavor(
+    name: str, repeats: int, requests: int, workdir: Path, serve_only: bool = False
+) -> dict[str, dict[str, float]]:
     from flavor_cases import CASES
 
     case = CASES[name]
@@ -163,7 +166,7 @@ def bench_flavor(name: str, repeats: int, requests: int, workdir: Path) -> dict[
     results: dict[str, dict[str, list[float]]] = {
         t: {"log": [], "load": [], "p50": []} for t in ("bakehouse", "mlflow")
     }
-    for repeat in range(repeats):
+    for repeat in range(0 if serve_only else repeats):
         order = ("bakehouse", "mlflow") if repeat % 2 == 0 else ("mlflow", "bakehouse")
         for tool in order:
             log_seconds, load_seconds = log_and_load(case, model, tool, workdir, repeat)
@@ -185,7 +188,10 @@ def bench_flavor(name: str, repeats: int, requests: int, workdir: Path) -> dict[
                 results[tool]["p50"].append(one_row_p50(server.port, body, requests))
             finally:
                 server.stop()
-    return {tool: {k: statistics.median(v) for k, v in values.items()} for tool, values in results.items()}
+    return {
+        tool: {k: statistics.median(v) if v else float("nan") for k, v in values.items()}
+        for tool, values in results.items()
+    }
 
 
 def main() -> None:
@@ -194,6 +200,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--serve-only", action="store_true", help="only the 1-row serving p50 (skips log_model and load)"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     import logging
@@ -204,7 +213,7 @@ def main() -> None:
         for name in args.flavors.split(","):
             workdir = Path(tmp) / name
             workdir.mkdir()
-            table[name] = bench_flavor(name, args.repeats, args.requests, workdir)
+            table[name] = bench_flavor(name, args.repeats, args.requests, workdir, args.serve_only)
             ours, theirs = table[name]["bakehouse"], table[name]["mlflow"]
             print(
                 f"{name:13s} log_model {ours['log']:7.3f} s vs {theirs['log']:7.3f} s ({theirs['log'] / ours['log']:5.1f}x)"

@@ -157,6 +157,8 @@ _LAZY_ATTRIBUTES = {
     "delete_logged_model_tag": "bakehouse.client.logged_models_fluent:delete_logged_model_tag",
     "log_model_params": "bakehouse.client.logged_models_fluent:log_model_params",
     "autolog": "bakehouse.models.autolog:autolog",
+    "evaluate": "bakehouse.models.evaluation:evaluate",
+    "validate_evaluation_results": "bakehouse.models.evaluation:validate_evaluation_results",
     "enable_system_metrics_logging": "bakehouse.client.system_metrics:enable_system_metrics_logging",
     "disable_system_metrics_logging": "bakehouse.client.system_metrics:disable_system_metrics_logging",
     "set_system_metrics_sampling_interval": "bakehouse.client.system_metrics:set_system_metrics_sampling_interval",

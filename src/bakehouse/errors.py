@@ -155,6 +155,11 @@ class TemporarilyUnavailableError(BakehouseError):
     default_code = ErrorCode.TEMPORARILY_UNAVAILABLE
 
 
+class WriteLockBusyError(TemporarilyUnavailableError):
+    """A write asked not to wait (see ``store.db.engine.no_lock_wait``) found the database's write lock
+    taken; nothing was written. The server then runs the call again on a worker thread, where it may wait."""
+
+
 class DeadlineExceededError(BakehouseError):
     default_code = ErrorCode.DEADLINE_EXCEEDED
 

@@ -39,8 +39,9 @@ STORAGE = "Storage"
 MODELS = "Models and serving"
 PROJECTS = "Projects"
 SERVER = "Server"
+WEBHOOKS = "Registry webhooks"
 WORKERS = "Set by Bakehouse for its worker processes"
-SECTIONS = (CLIENT, STORAGE, MODELS, PROJECTS, SERVER, WORKERS)
+SECTIONS = (CLIENT, STORAGE, MODELS, PROJECTS, SERVER, WEBHOOKS, WORKERS)
 
 SETTINGS: tuple[Setting, ...] = (
     # ------------------------------------------------------------------------------------------ client
@@ -296,6 +297,55 @@ SETTINGS: tuple[Setting, ...] = (
         "That administrator's password (required then: there is no default password).",
         names=("BAKEHOUSE_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD"),
     ),
+    # ---------------------------------------------------------------------------------------- webhooks
+    Setting(
+        "WEBHOOK_ALLOWED_SCHEMES",
+        WEBHOOKS,
+        "Comma-separated URL schemes a registry webhook may use (as in MLflow, only https unless widened).",
+        "https",
+    ),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE_IPS",
+        WEBHOOKS,
+        "`true` lets a webhook target loopback, private, link-local or reserved addresses.",
+        "false",
+    ),
+    Setting("WEBHOOK_REQUEST_TIMEOUT", WEBHOOKS, "Seconds one webhook delivery attempt may take.", "30"),
+    Setting(
+        "WEBHOOK_REQUEST_MAX_RETRIES",
+        WEBHOOKS,
+        "Retries of a webhook delivery after the first attempt failed (network error, 429 or 5xx).",
+        "3",
+    ),
+    Setting(
+        "WEBHOOK_RETRY_BACKOFF",
+        WEBHOOKS,
+        "Seconds before the first retry of a webhook delivery; each further retry waits twice as long "
+        "(at most a minute).",
+        "1",
+    ),
+    Setting(
+        "WEBHOOK_DELIVERY_MAX_WORKERS", WEBHOOKS, "Webhook deliveries one server process sends at once.", "10"
+    ),
+    Setting(
+        "WEBHOOK_SECRET_ENCRYPTION_KEY",
+        WEBHOOKS,
+        "A Fernet key that encrypts webhook secrets in the database; every server of a deployment must "
+        "share it (unset: a key file, below).",
+    ),
+    Setting(
+        "WEBHOOK_SECRET_KEY_FILE",
+        WEBHOOKS,
+        "The key file used when no encryption key is set: created once, readable by its owner only.",
+        "`$XDG_DATA_HOME/bakehouse/webhook-secret.key` (`~/.local/share/...` when unset)",
+    ),
+    Setting(
+        "XDG_DATA_HOME",
+        WEBHOOKS,
+        "Where the default webhook key file goes (`$XDG_DATA_HOME/bakehouse/`).",
+        "~/.local/share",
+        names=("XDG_DATA_HOME",),
+    ),
     # ------------------------------------------------------------------------------- worker processes
     Setting("SERVING_MODEL_URI", WORKERS, "The model a scoring-server worker loads."),
     Setting(
@@ -303,6 +353,30 @@ SETTINGS: tuple[Setting, ...] = (
         WORKERS,
         "`true` when `models serve` was given `--allow-pickle`.",
         "false",
+    ),
+    Setting(
+        "SERVING_SAMPLE_RATE",
+        WORKERS,
+        "Share of scoring requests whose inputs are sampled (`models serve --sample-inputs --sample-rate`); "
+        "unset: no sampling.",
+    ),
+    Setting(
+        "SERVING_SAMPLE_MAX_ROWS",
+        WORKERS,
+        "Most input rows one scoring worker keeps before it writes them out (`--sample-max-rows`).",
+        "10000",
+    ),
+    Setting(
+        "SERVING_SAMPLE_FLUSH_INTERVAL",
+        WORKERS,
+        "Seconds between two writes of sampled inputs to the tracking store (`--sample-flush-interval`).",
+        "60",
+    ),
+    Setting(
+        "SERVING_SAMPLE_EXPERIMENT",
+        WORKERS,
+        "The experiment that receives sampled inputs as datasets.",
+        "bakehouse-serving-samples",
     ),
     Setting(
         "SERVING_WATCH_INTERVAL",
@@ -538,3 +612,56 @@ def session_secret_key() -> str | None:
 def prometheus_multiproc_dir() -> str | None:
     """Where the workers of one server keep their metric files (prometheus_client's own variable)."""
     return env("PROMETHEUS_MULTIPROC_DIR")
+
+
+# ------------------------------------------------------------------------------------------ webhooks
+# MLflow's names (MLFLOW_WEBHOOK_*) work, and so do BAKEHOUSE_WEBHOOK_*; see docs/registry.md#webhooks.
+
+
+def webhook_allowed_schemes() -> tuple[str, ...]:
+    """URL schemes a webhook may use; only https unless widened, as in MLflow."""
+    value = env("WEBHOOK_ALLOWED_SCHEMES")
+    if not value:
+        return ("https",)
+    return tuple(s.strip().lower() for s in value.split(",") if s.strip())
+
+
+def webhook_allow_private_ips() -> bool:
+    """Whether a webhook may target loopback, private, link-local or reserved addresses (off by default)."""
+    return env_flag("WEBHOOK_ALLOW_PRIVATE_IPS")
+
+
+def webhook_request_timeout() -> float:
+    return env_float("WEBHOOK_REQUEST_TIMEOUT", 30.0)
+
+
+def webhook_max_retries() -> int:
+    """Retries after the first attempt (MLflow's MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES, default 3)."""
+    return max(0, int(env_float("WEBHOOK_REQUEST_MAX_RETRIES", 3)))
+
+
+def webhook_retry_backoff() -> float:
+    """Seconds before the first retry; each further retry waits twice as long (capped at a minute)."""
+    return max(0.0, env_float("WEBHOOK_RETRY_BACKOFF", 1.0))
+
+
+def webhook_delivery_workers() -> int:
+    return max(1, int(env_float("WEBHOOK_DELIVERY_MAX_WORKERS", 10)))
+
+
+def webhook_secret_encryption_key() -> str | None:
+    """A Fernet key shared by every server of a deployment (MLflow's MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY)."""
+    return env("WEBHOOK_SECRET_ENCRYPTION_KEY")
+
+
+def webhook_secret_key_file() -> Path:
+    """Where the key lives when none is configured: created once, readable by this user only."""
+    configured = env("WEBHOOK_SECRET_KEY_FILE")
+    if configured:
+        return Path(configured).expanduser()
+    xdg = env("XDG_DATA_HOME")
+    return (
+        (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share")
+        / "bakehouse"
+        / "webhook-secret.key"
+    )

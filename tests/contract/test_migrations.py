@@ -292,3 +292,23 @@ def test_experiment_ids_widen_to_64_bits_and_back(empty_database: str) -> None:
     assert db_engine.current_revision(engine) == "0006_traces"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM experiments WHERE experiment_id = 7")).scalar() == "small"
+
+
+def test_webhooks_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0008 adds the webhook tables; taking it back leaves the rest intact, and it applies again cleanly."""
+    from sqlalchemy import inspect
+
+    webhook_tables = {"webhooks", "webhook_events", "webhook_deliveries", "webhook_delivery_attempts"}
+    db_engine.upgrade(empty_database)
+    engine = db_engine.get_engine(empty_database)
+    assert webhook_tables <= set(inspect(engine).get_table_names())
+    _downgrade_to(empty_database, "0007_experiment_ids_64bit")
+    assert db_engine.current_revision(engine) == "0007_experiment_ids_64bit"
+    tables = set(inspect(engine).get_table_names())
+    assert not webhook_tables & tables and {"registered_models", "model_versions", "metrics"} <= tables
+    _upgrade_to(empty_database, "head")
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []

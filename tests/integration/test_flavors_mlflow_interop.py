@@ -26,6 +26,7 @@ import bakehouse.pyfunc
 from bakehouse.cli.models import models_group
 from bakehouse.models.mlmodel import Model
 from bakehouse.serving.app import ModelHolder, create_scoring_app
+from bakehouse.serving.server import load_for_serving
 
 pytest.importorskip("mlflow")
 import mlflow
@@ -104,6 +105,16 @@ def test_saved_by_mlflow_loads_and_serves_in_bakehouse(case: FlavorCase, tmp_pat
     np.testing.assert_allclose(
         case.normalize(response.json()["predictions"]), _expected(case, 2), rtol=1e-5, atol=1e-6
     )
+    # as `models serve` loads it (one-thread copies for small batches, the one-row fast path): same answers
+    # in every request format
+    with pytest.warns(UserWarning, match="Unpickling") if allow else _no_warning():
+        served = create_scoring_app(load_for_serving(str(path), allow_pickle=allow or None))
+    for body in _request_formats(case):
+        response = _post_in_process(served, body)
+        assert response.status_code == 200, (body, response.text)
+        np.testing.assert_allclose(
+            case.normalize(response.json()["predictions"]), _expected(case, 2), rtol=1e-5, atol=1e-6
+        )
     # `bakehouse models predict` on the same request body
     (tmp_path / "in.json").write_text(json.dumps(case.request()))
     args = ["predict", "-m", str(path), "-i", str(tmp_path / "in.json"), "-o", str(tmp_path / "out.json")]
@@ -120,6 +131,16 @@ class _no_warning:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _request_formats(case: FlavorCase) -> list[dict[str, Any]]:
+    """The case's request in each of MLflow's JSON formats that can carry it."""
+    body = case.request()
+    if "dataframe_split" in body:
+        split = body["dataframe_split"]
+        records = [dict(zip(split["columns"], row)) for row in split["data"]]
+        return [body, {"dataframe_records": records}, {"instances": records}]
+    return [body, {"instances": body["inputs"]}]
 
 
 def _post_in_process(app: Any, body: dict[str, Any]) -> httpx.Response:

@@ -32,13 +32,14 @@ LAZY_COMMANDS: dict[str, str] = {
     "tokens": "bakehouse.cli.tokens:tokens_group",
     "migrate": "bakehouse.cli.migrate:migrate_command",
     "sync": "bakehouse.cli.migrate:sync_command",
+    "webhooks": "bakehouse.cli.webhooks:webhooks_group",
     "users": "bakehouse.cli.users:users_group",
     "permissions": "bakehouse.cli.permissions:permissions_group",
 }
 
 #: Hooks that extend a lazily loaded group: group name -> "module:function(group)".
 GROUP_EXTENSIONS: dict[str, list[str]] = {
-    "models": ["bakehouse.cli.registry:add_registry_commands"],
+    "models": ["bakehouse.cli.registry:add_registry_commands", "bakehouse.cli.drift:add_drift_command"],
 }
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import socket
 
     from bakehouse.serving.app import ServingStarted
+    from bakehouse.serving.sampling import SamplingConfig
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,6 +80,32 @@ _allow_pickle = click.option(
 )
 @_env_manager
 @_allow_pickle
+@click.option(
+    "--sample-inputs",
+    is_flag=True,
+    help="Record a share of the requests' inputs in the tracking store (for `bakehouse models drift`).",
+)
+@click.option(
+    "--sample-rate",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True),
+    help="With --sample-inputs: the share of requests kept.",
+)
+@click.option(
+    "--sample-max-rows",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="With --sample-inputs: rows kept in memory between two writes (more are dropped and counted).",
+)
+@click.option(
+    "--sample-flush-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="With --sample-inputs: seconds between two writes to the tracking store.",
+)
 @_friendly_errors
 def serve_command(
     model_uri: str,
@@ -89,6 +116,10 @@ def serve_command(
     max_body_bytes: int | None,
     env_manager: str,
     allow_pickle: bool | None,
+    sample_inputs: bool = False,
+    sample_rate: float = 0.1,
+    sample_max_rows: int = 10_000,
+    sample_flush_interval: float = 60.0,
 ) -> None:
     """Serve a model over HTTP (POST /invocations)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -114,6 +145,15 @@ def serve_command(
             args += ["--max-body-bytes", str(max_body_bytes)]
         if allow_pickle:
             args.append("--allow-pickle")
+        if sample_inputs:
+            args += [
+                "--sample-inputs",
+                "--sample-rate",
+                str(sample_rate),
+                "--sample-max-rows",
+                str(sample_max_rows),
+            ]
+            args += ["--sample-flush-interval", str(sample_flush_interval)]
         sys.exit(run_in_model_env(model_uri, env_manager, args, report=lambda m: click.echo(m, err=True)))
     from bakehouse.cli.ports import bind_port
     from bakehouse.serving.server import serve
@@ -130,6 +170,7 @@ def serve_command(
             allow_pickle=allow_pickle,
             sock=sock,
             on_ready=announcer(sock, host),
+            sampling=sampling_config(sample_inputs, sample_rate, sample_max_rows, sample_flush_interval),
         )
     finally:
         sock.close()
@@ -152,6 +193,17 @@ def announcer(sock: socket.socket, host: str) -> Callable[[ServingStarted], None
         )
 
     return announce
+
+
+def sampling_config(
+    enabled: bool, rate: float, max_rows: int, flush_interval: float
+) -> SamplingConfig | None:
+    """``--sample-*`` as a SamplingConfig, or None without ``--sample-inputs``."""
+    if not enabled:
+        return None
+    from bakehouse.serving.sampling import SamplingConfig
+
+    return SamplingConfig(rate=rate, max_rows=max_rows, flush_interval=flush_interval)
 
 
 @models_group.command("predict")

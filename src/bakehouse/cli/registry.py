@@ -358,6 +358,7 @@ def add_watch_options(serve: click.Command) -> None:
 def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
     import logging
 
+    from bakehouse.cli.models import sampling_config
     from bakehouse.serving.registry_versions import is_watchable
     from bakehouse.serving.watch import serve_watching
 
@@ -390,6 +391,12 @@ def _serve_watching(interval: float, model_uri: str, **kwargs: Any) -> None:
                 allow_pickle=kwargs.get("allow_pickle"),
                 sock=sock,
                 on_ready=announcer(sock, host),
+                sampling=sampling_config(
+                    kwargs.get("sample_inputs", False),
+                    kwargs.get("sample_rate", 0.1),
+                    kwargs.get("sample_max_rows", 10_000),
+                    kwargs.get("sample_flush_interval", 60.0),
+                ),
             )
         finally:
             sock.close()

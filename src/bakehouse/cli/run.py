@@ -13,6 +13,7 @@ import click
 
 from bakehouse.cli import output
 from bakehouse.cli.options import tracking_uri_option
+from bakehouse.cli.triggers import run_triggered
 
 ENV_MANAGER_CHOICE = click.Choice(["local", "virtualenv", "uv", "conda"])
 EXIT_FAILED = 1
@@ -123,6 +124,37 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where remote 'path' parameters are downloaded (default: a temporary directory).",
 )
+@click.option(
+    "--every",
+    default=None,
+    metavar="INTERVAL",
+    help="Run again every INTERVAL (30s, 15m, 1h, 1d) until interrupted; with --backend kubernetes, a CronJob.",
+)
+@click.option(
+    "--on-new-data",
+    "on_new_data",
+    default=None,
+    metavar="PATH|s3://PREFIX",
+    help="Run whenever new files appear there; each new file is recorded as a dataset input of the run.",
+)
+@click.option(
+    "--poll-interval",
+    default="60s",
+    show_default=True,
+    metavar="INTERVAL",
+    help="How often --on-new-data looks for new files.",
+)
+@click.option(
+    "--data-param",
+    default=None,
+    metavar="NAME",
+    help="Entry-point parameter that receives the newest file (default: 'data', when the entry point has it).",
+)
+@click.option("--skip-existing", is_flag=True, help="With --on-new-data: ignore the files already there.")
+@click.option("--once", is_flag=True, help="With --on-new-data: check once, run if there is new data, exit.")
+@click.option(
+    "--max-runs", default=None, type=click.IntRange(min=1), help="Stop after this many triggered runs."
+)
 @tracking_uri_option
 def run_command(
     uri: str,
@@ -141,6 +173,13 @@ def run_command(
     parallel: int,
     dry_run: bool,
     storage_dir: Path | None,
+    every: str | None,
+    on_new_data: str | None,
+    poll_interval: str,
+    data_param: str | None,
+    skip_existing: bool,
+    once: bool,
+    max_runs: int | None,
     tracking_uri: str | None,
 ) -> None:
     """Run the MLproject at URI (a directory, file://, .zip or git URL with #subdir) as a tracked run."""
@@ -169,6 +208,19 @@ def run_command(
         tracking_uri=tracking_uri,
         strict_python=strict_python,
     )
+    if every or on_new_data or once or skip_existing or max_runs:
+        run_triggered(
+            request,
+            every,
+            on_new_data,
+            poll_interval,
+            data_param,
+            skip_existing,
+            once,
+            max_runs,
+            progress=RichBuildProgress(),
+        )
+        return
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         # a local store is served to the run's processes, so the official mlflow client there logs to it too

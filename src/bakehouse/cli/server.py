@@ -267,6 +267,12 @@ def _server_options(func: Any) -> Any:
             "from it is slowed down (each user name at an address gets 5).",
         ),
         click.option(
+            "--webhook-delivery/--no-webhook-delivery",
+            default=True,
+            show_default=True,
+            help="Send registry webhooks from this server (each worker claims due deliveries).",
+        ),
+        click.option(
             "--forwarded-allow-ips",
             default="",
             metavar="IPS",
@@ -311,6 +317,7 @@ def _config_from(kwargs: dict[str, Any]) -> ServerConfig:
         rate_limit_per_second=kwargs["rate_limit"],
         login_failures_per_address=kwargs["login_failures_per_address"],
         forwarded_allow_ips=kwargs["forwarded_allow_ips"],
+        deliver_webhooks=kwargs["webhook_delivery"] and not kwargs["artifacts_only"],
     )
 
 

@@ -20,6 +20,7 @@ from bakehouse.client.batching import MetricBatcher
 from bakehouse.client.registry import RegistryClientMixin
 from bakehouse.client.stores import get_registry_store, get_tracking_store, resolve_tracking_uri
 from bakehouse.client.traces import TracesClientMixin
+from bakehouse.client.webhooks import WebhookClientMixin
 from bakehouse.clock import now_ms
 from bakehouse.entities import (
     Experiment,
@@ -52,7 +53,7 @@ def _tags_list(tags: dict[str, Any] | Sequence[Any] | None) -> list[RunTag]:
     return [RunTag(t.key, t.value) for t in tags]
 
 
-class Client(RegistryClientMixin, TracesClientMixin):
+class Client(RegistryClientMixin, TracesClientMixin, WebhookClientMixin):
     """A client for one tracking URI (and registry URI, by default the same)."""
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
@@ -415,6 +416,16 @@ class Client(RegistryClientMixin, TracesClientMixin):
 
     def log_model_params(self, model_id: str, params: dict[str, Any]) -> None:
         self.tracking_store.log_logged_model_params(model_id, {k: _stringify(v) for k, v in params.items()})
+
+    def log_model_artifact(self, model_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        """Upload a file into a logged model's artifacts (MlflowClient's name)."""
+        location = self.get_logged_model(model_id).artifact_location
+        self.artifact_repository(location).log_artifact(local_path, artifact_path)
+
+    def log_model_artifacts(self, model_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        """Upload a directory into a logged model's artifacts (MlflowClient's name)."""
+        location = self.get_logged_model(model_id).artifact_location
+        self.artifact_repository(location).log_artifacts(local_dir, artifact_path)
 
     def search_logged_models(
         self,

@@ -24,8 +24,18 @@ from bakehouse.entities.run import (
     RunStatus,
     RunTag,
 )
+from bakehouse.entities.webhook import (
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEvent,
+    WebhookStatus,
+    WebhookTestResult,
+)
 
 __all__ = [
+    "DeliveryStatus",
     "Experiment",
     "ExperimentTag",
     "FileInfo",
@@ -49,4 +59,10 @@ __all__ = [
     "RunTag",
     "Stage",
     "ViewType",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEvent",
+    "WebhookStatus",
+    "WebhookTestResult",
 ]

@@ -11,6 +11,7 @@ child's whole process group is stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -85,6 +86,11 @@ class ProjectRunRequest:
     tracking_uri: str | None = None
     #: refuse a Python the environment asks for that is not installed (default: the nearest one, said once)
     strict_python: bool = False
+
+    #: added by triggers: tags for the run, dataset inputs to record on it, variables for the child
+    run_tags: dict[str, str] = field(default_factory=dict)
+    run_inputs: list[Any] = field(default_factory=list)
+    run_env: dict[str, str] = field(default_factory=dict)
 
 
 #: ``bridge(tracking_uri, artifact_root)``: a context manager serving a local store over HTTP for the run's
@@ -246,13 +252,20 @@ def _source_tags(plan: _Prepared, request: ProjectRunRequest, env_name: str) -> 
 
 
 def _create_run(
-    client: Any, experiment_id: str, name: str | None, tags: dict[str, str], params: dict[str, str]
+    client: Any,
+    experiment_id: str,
+    name: str | None,
+    tags: dict[str, str],
+    params: dict[str, str],
+    inputs: list[Any] | None = None,
 ) -> str:
     run = client.create_run(experiment_id, run_name=name, tags=tags)
     run_id = str(run.info.run_id)
     try:
         for key, value in params.items():
             client.log_param(run_id, key, value)
+        if inputs:
+            client.log_inputs(run_id, inputs)
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
@@ -329,7 +342,16 @@ def _run_local(
         if plan.sweep_axes:
             return _run_sweep(request, plan, prepared, client, target, experiment_id, tags)
         _, resolved = plan.runs[0]
-        run_id = _create_run(client, experiment_id, request.run_name, tags, resolved.logged)
+        run_id = _create_run(
+            client,
+            experiment_id,
+            request.run_name,
+            {**tags, **request.run_tags},
+            resolved.logged,
+            request.run_inputs,
+        )
+        if request.run_env:
+            prepared = dataclasses.replace(prepared, env_vars={**prepared.env_vars, **request.run_env})
         status = _execute(client, run_id, experiment_id, target, prepared, plan, resolved, label=None)
     return ProjectRunResult(
         run_id=run_id,
@@ -566,3 +588,65 @@ def _run_kubernetes(request: ProjectRunRequest, plan: _Prepared, client: Any) ->
         raise
     client.set_terminated(run_id, result.status)
     return result
+
+
+def schedule_on_kubernetes(
+    request: ProjectRunRequest,
+    schedule: str,
+    trigger_args: list[str],
+    client: Any = None,
+    filled_by_trigger: dict[str, str] | None = None,
+) -> ProjectRunResult:
+    """``--every`` / ``--on-new-data`` with ``--backend kubernetes``: a CronJob instead of a local loop.
+
+    Each firing runs ``bakehouse run . -e <entry point> -P ... --env-manager local`` (plus
+    ``--on-new-data <location> --once`` when watching data) in the project image, so the image needs
+    Bakehouse installed; the run is created inside the pod, in the experiment resolved here.
+    ``filled_by_trigger`` stands in, for validation only, for parameters each firing fills (the data).
+    """
+    from bakehouse.projects.backends import kubernetes as k8s
+
+    fetched = fetch_project(request.uri, request.version)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bakehouse-cron-") as storage:
+            # validation only: remote ``path`` parameters are downloaded by each run, not now
+            checked = {**request.parameters, **(filled_by_trigger or {})}
+            plan = _prepare(
+                dataclasses.replace(request, parameters=checked, dry_run=True), fetched, Path(storage)
+            )
+        config = k8s.KubernetesConfig.from_dict(request.backend_config)
+        project = plan.project
+        if project.env_type != ENV_DOCKER and not config.image:
+            raise InvalidParameterError(
+                "The kubernetes backend needs a project with docker_env, or an 'image' in the backend config"
+            )
+        base_image = project.docker_env.image if project.docker_env else ""
+        image = k8s.project_image(config, project.directory, base_image, dry_run=request.dry_run)
+        tracking_uri = _planned_tracking_uri(request)
+        experiment_id = (
+            "<experiment-id>" if request.dry_run else _experiment_id(request, _client(request, client))
+        )
+        argv = ["bakehouse", "run", ".", "-e", request.entry_point, "--env-manager", "local"]
+        for key, value in request.parameters.items():
+            argv += ["-P", f"{key}={value}"]
+        argv += trigger_args
+        env_vars = {
+            k: v
+            for k, v in k8s.run_env_vars(tracking_uri, "", experiment_id).items()
+            if not k.endswith("RUN_ID")
+        }
+        job = k8s.render_job(
+            config.job_template,
+            project_name=project.display_name,
+            image=image,
+            command=argv,
+            env_vars=env_vars,
+        )
+        cron = k8s.render_cron_job(job, project_name=project.display_name, schedule=schedule)
+        k8s.to_v1_job(cron, kind="V1CronJob")  # the same model check as a real submission
+        if request.dry_run:
+            return ProjectRunResult(job=cron, plan=[json.dumps(cron, indent=2)])
+        where = k8s.submit_cron_job(cron, config)
+        return ProjectRunResult(job=cron, plan=[f"CronJob {where} runs on schedule {schedule!r}"])
+    finally:
+        fetched.cleanup()

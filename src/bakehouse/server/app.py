@@ -160,4 +160,19 @@ def create_app(
         )
     watch_database_pools()
     record_pool_capacity(open_engines())
+    app.state.webhook_dispatcher = (
+        start_webhook_dispatcher(app.state.registry_store) if config.deliver_webhooks else None
+    )
     return app
+
+
+def start_webhook_dispatcher(registry_store: Any) -> Any:
+    """This process's sender of registry webhooks (None when the registry is not on a SQL database)."""
+    from bakehouse.store.webhooks.sql import SqlWebhookStore
+
+    store = getattr(registry_store, "webhooks", None)
+    if not isinstance(store, SqlWebhookStore):
+        return None
+    from bakehouse.store.webhooks.delivery import WebhookDispatcher
+
+    return WebhookDispatcher(store).start()

@@ -55,6 +55,8 @@ class ServerConfig:
     #: hex key signing browser sessions, made by the parent process and handed to its workers when
     #: BAKEHOUSE_SECRET_KEY is not set (never printed)
     session_secret: str = field(default="", repr=False)
+    #: run a webhook dispatcher in this process (``bakehouse server`` does; apps built in tests do not)
+    deliver_webhooks: bool = False
 
     def normalized(self) -> ServerConfig:
         """Absolute local paths, a clean prefix: what every worker process must agree on."""

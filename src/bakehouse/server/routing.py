@@ -28,6 +28,7 @@ from starlette.routing import Route
 from bakehouse.errors import BakehouseError, InvalidParameterError
 from bakehouse.server.context import RequestContext
 from bakehouse.server.error_boundary import unexpected_error_body
+from bakehouse.server.inline import run_short_call
 from bakehouse.wire.endpoints import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -248,7 +249,10 @@ def make_context(request: Request) -> RequestContext:
     )
 
 
-def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def json_endpoint(
+    endpoint: Endpoint, handler: Handler, inline: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """``inline``: the handler may run on the event loop when the store allows it (``server.inline``)."""
     model = endpoint.request_model()
 
     async def run(request: Request) -> Response:
@@ -262,7 +266,10 @@ def json_endpoint(endpoint: Endpoint, handler: Handler) -> Callable[[Request], A
                 data.update(request.path_params)
             parsed = parse_request(model, data) if model is not None else None
             ctx = make_context(request)
-            result = await run_in_threadpool(handler, ctx, parsed)
+            if inline:
+                result = await run_short_call(ctx.tracking_store, handler, ctx, parsed)
+            else:
+                result = await run_in_threadpool(handler, ctx, parsed)
             if isinstance(result, Response):
                 return result
             return json_result(request, result)
@@ -307,7 +314,10 @@ def routes_for(
         handler = resolve_handler(endpoint.handler)
         if wrapper is not None:
             handler = wrapper(endpoint, handler)
-        app = raw_endpoint(endpoint, handler) if endpoint.raw else json_endpoint(endpoint, handler)
+        if endpoint.raw:
+            app = raw_endpoint(endpoint, handler)
+        else:  # an auth wrapper may reach its own database: then always on a worker thread
+            app = json_endpoint(endpoint, handler, inline=endpoint.inline and wrapper is None)
         prefixes = api_prefixes(endpoint, static_prefix)
         if ajax_only and not endpoint.root:
             prefixes = prefixes[1:]

@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,6 +34,9 @@ from bakehouse.models.payload import (
 )
 from bakehouse.serving.fastpath import MatrixFastPath
 from bakehouse.version import __version__
+
+if TYPE_CHECKING:
+    from bakehouse.serving.sampling import RequestSampler
 
 logger = logging.getLogger(__name__)
 
@@ -99,23 +102,30 @@ def _signature_inputs(model: Any) -> Any:
 
 
 def predict_body(
-    model: Any, body: bytes, content_type: str | None, fast: MatrixFastPath | None = None
+    model: Any,
+    body: bytes,
+    content_type: str | None,
+    fast: MatrixFastPath | None = None,
+    sample: Callable[[Any], None] | None = None,
 ) -> bytes:
-    """Parse, predict and encode one request (synchronous: runs in the worker thread)."""
+    """Parse, predict and encode one request (synchronous: runs in the worker thread). ``sample`` receives
+    the model input (after schema enforcement) of a request that was answered."""
     kind = media_type(content_type)
     schema = _signature_inputs(model)
     if kind in JSON_TYPES:
         payload = decode_json(body)
-        if fast is not None:
+        if fast is not None and sample is None:
             result = fast.try_predict(payload, body)
             if result is not None:
                 return encode_predictions(result)
         parsed = parse_json_payload(payload, schema)
     else:
         parsed = parse_request(body, content_type, schema)
-    if parsed.unwrapped:
-        return encode_predictions(model.predict(parsed.data, parsed.params), unwrapped=True)
-    return encode_predictions(model.predict(parsed.data, parsed.params))
+    predictions = model.predict(parsed.data, parsed.params)
+    if sample is not None:
+        prepare = getattr(model, "prepare_input", None)
+        sample(prepare(parsed.data) if prepare is not None else parsed.data)
+    return encode_predictions(predictions, unwrapped=parsed.unwrapped)
 
 
 def create_scoring_app(
@@ -124,7 +134,9 @@ def create_scoring_app(
     timeout: float = DEFAULT_TIMEOUT,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     threads: int = 4,
+    sampler: RequestSampler | None = None,
 ) -> Starlette:
+    """The scoring app; with a ``sampler``, a share of the answered requests' inputs is recorded."""
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bakehouse-predict")
 
     def headers(loaded: LoadedModel) -> dict[str, str]:
@@ -171,7 +183,16 @@ def create_scoring_app(
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         content_type = request.headers.get("content-type")
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, predict_body, loaded.model, body, content_type, loaded.fast)
+        sample = None
+        if sampler is not None and sampler.wants():
+            version = loaded.version
+
+            def sample(data: Any) -> None:
+                sampler.offer(data, version)
+
+        future = loop.run_in_executor(
+            executor, predict_body, loaded.model, body, content_type, loaded.fast, sample
+        )
         try:
             payload = await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -197,9 +218,14 @@ def create_scoring_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if sampler is not None:
+            sampler.start()
         yield
         executor.shutdown(wait=False)
+        if sampler is not None:
+            await asyncio.get_running_loop().run_in_executor(None, sampler.stop)
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.holder = holder
+    app.state.sampler = sampler
     return app

@@ -28,6 +28,7 @@ from bakehouse.serving.app import (
     ServingStarted,
     create_scoring_app,
 )
+from bakehouse.serving.sampling import RequestSampler, SamplingConfig, config_from_env, config_to_env
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ def load_for_serving(model_uri: str, allow_pickle: bool | None = None) -> ModelH
         # this process only serves: the array fast path is safe, and sklearn's warning about it is noise
         warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
         impl.numpy_fast_path = True
+    prepare = getattr(impl, "prepare_for_serving", None)
+    if prepare is not None:  # e.g. one-thread copies for small batches (models.flavors.small_batches)
+        prepare()
     holder = ModelHolder(model, model_uri, version)
     example = load_serving_example(model_dir)
     if example is not None:
@@ -155,7 +159,13 @@ def app_from_env() -> Any:
         holder,
         timeout=settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT),
         max_body_bytes=int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
+        sampler=make_sampler(uri, config_from_env()),
     )
+
+
+def make_sampler(model_uri: str, config: SamplingConfig | None) -> RequestSampler | None:
+    """The request sampler of ``--sample-inputs`` (None without it)."""
+    return RequestSampler(config, model_uri) if config is not None else None
 
 
 def serve(
@@ -170,6 +180,7 @@ def serve(
     log_level: str = "warning",
     sock: socket.socket | None = None,
     on_ready: Callable[[ServingStarted], None] | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> None:
     """Serve ``model_uri`` until interrupted.
 
@@ -189,13 +200,17 @@ def serve(
         os.environ["BAKEHOUSE_" + _ENV_MAX_BODY] = str(max_body)
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
+        if sampling is not None:
+            os.environ.update(config_to_env(sampling))
         started = ServingStarted(model_uri, _registry_version(model_uri), workers)
         run_uvicorn(
             "bakehouse.serving.server:app_from_env", host, port, workers, log_level, sock, on_ready, started
         )
         return
     holder = load_for_serving(model_uri, allow_pickle)
-    app = create_scoring_app(holder, timeout=timeout, max_body_bytes=max_body)
+    app = create_scoring_app(
+        holder, timeout=timeout, max_body_bytes=max_body, sampler=make_sampler(model_uri, sampling)
+    )
     started = ServingStarted(model_uri, holder.current.version, 1)
     run_uvicorn(app, host, port, 1, log_level, sock, on_ready, started)
 

@@ -27,6 +27,7 @@ from bakehouse.serving.app import (
     create_scoring_app,
 )
 from bakehouse.serving.registry_versions import pinned_uri, registry_resolver
+from bakehouse.serving.sampling import SamplingConfig, config_from_env, config_to_env
 
 logger = logging.getLogger(__name__)
 
@@ -134,12 +135,17 @@ def create_watching_app(
     timeout: float = DEFAULT_TIMEOUT,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allow_pickle: bool | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> Any:
     """A scoring app whose model follows ``model_uri``; the watcher runs for the app's lifetime."""
     import contextlib
 
+    from bakehouse.serving.server import make_sampler
+
     holder = load_watched(model_uri, allow_pickle)
-    app = create_scoring_app(holder, timeout=timeout, max_body_bytes=max_body_bytes)
+    app = create_scoring_app(
+        holder, timeout=timeout, max_body_bytes=max_body_bytes, sampler=make_sampler(model_uri, sampling)
+    )
     watcher = RegistryWatcher(holder, model_uri, interval, allow_pickle=allow_pickle)
     inner_lifespan = app.router.lifespan_context
 
@@ -170,6 +176,7 @@ def app_from_env() -> Any:
         timeout=settings.env_float(_ENV_TIMEOUT, DEFAULT_TIMEOUT),
         max_body_bytes=int(settings.env_float(_ENV_MAX_BODY, DEFAULT_MAX_BODY_BYTES)),
         allow_pickle=settings.env_flag(_ENV_ALLOW_PICKLE) or None,
+        sampling=config_from_env(),
     )
 
 
@@ -186,6 +193,7 @@ def serve_watching(
     log_level: str = "warning",
     sock: socket.socket | None = None,
     on_ready: Callable[[ServingStarted], None] | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> None:
     """``bakehouse models serve -m models:/name@alias --watch``: serve until interrupted, following the alias.
 
@@ -206,13 +214,20 @@ def serve_watching(
         os.environ["BAKEHOUSE_" + _ENV_MAX_BODY] = str(max_body)
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
+        if sampling is not None:
+            os.environ.update(config_to_env(sampling))
         started = ServingStarted(model_uri, registry_resolver(model_uri)(), workers, watching=True)
         run_uvicorn(
             "bakehouse.serving.watch:app_from_env", host, port, workers, log_level, sock, on_ready, started
         )
         return
     app = create_watching_app(
-        model_uri, interval, timeout=timeout, max_body_bytes=max_body, allow_pickle=allow_pickle
+        model_uri,
+        interval,
+        timeout=timeout,
+        max_body_bytes=max_body,
+        allow_pickle=allow_pickle,
+        sampling=sampling,
     )
     started = ServingStarted(model_uri, app.state.watcher.holder.current.version, 1, watching=True)
     run_uvicorn(app, host, port, 1, log_level, sock, on_ready, started)

@@ -3,8 +3,7 @@
 The server mounts its routes from this table, the REST stores build their calls from it, and the
 OpenAPI document is generated from it; a test asserts the three agree. Each group of endpoints lives in
 its own module (``wire/tracking.py``, ``wire/tracing.py``, ``wire/registry.py``, ``wire/artifacts.py``,
-``wire/auth.py``) and
-is gathered here.
+``wire/webhooks.py``, ``wire/auth.py``) and is gathered here.
 
 Conventions:
 - ``path`` is relative to the API root, e.g. ``/mlflow/runs/create``; the server mounts every row under
@@ -50,6 +49,9 @@ class Endpoint:
     #: then retry it after an answer that leaves in doubt whether it was processed (502/504, read timeout)
     idempotent: bool | None = None
     root: bool = False  # mounted at ``path`` under the server root, not under /api/<version>
+    #: a short call (one small read, or one write transaction) that the server may run on its event loop
+    #: when the store allows it (``answers_inline``), sparing two thread hand-offs per request
+    inline: bool = False
 
     def request_model(self) -> Any:
         """The request's pydantic class (imported now if the row names it as ``"module:Class"``), or None."""
@@ -73,7 +75,7 @@ def _resolve(ref: Any) -> Any:
 
 
 #: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served
-GROUPS = ("tracking", "tracing", "artifacts", "registry", "auth", "transfer")
+GROUPS = ("tracking", "tracing", "artifacts", "registry", "webhooks", "auth", "transfer")
 
 
 def endpoint_groups() -> dict[str, list[Endpoint]]:

@@ -45,9 +45,15 @@ _EXP_D = ("experiment", "delete")
 # Order matters where paths overlap: /traces/get and /traces/batchGet before /traces/{trace_id}.
 ENDPOINTS: list[Endpoint] = [
     _row(
-        "StartTraceV3", "POST", "/mlflow/traces", "start_trace", M + "StartTrace", ("trace_start", "update")
+        "StartTraceV3",
+        "POST",
+        "/mlflow/traces",
+        "start_trace",
+        M + "StartTrace",
+        ("trace_start", "update"),
+        inline=True,
     ),
-    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", M + "GetTrace", _TRACE_R),
+    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", M + "GetTrace", _TRACE_R, inline=True),
     _row(
         "BatchGetTraces", "GET", "/mlflow/traces/batchGet", "batch_get_traces", M + "BatchGetTraces", _TRACE_R
     ),
@@ -68,12 +74,19 @@ ENDPOINTS: list[Endpoint] = [
         M + "SearchTraces",
         (None, "read"),
         idempotent=True,
+        inline=True,
     ),
     _row(
         "DeleteTracesV3", "POST", "/mlflow/traces/delete-traces", "delete_traces", M + "DeleteTraces", _EXP_D
     ),
     _row(
-        "GetTraceInfoV3", "GET", "/mlflow/traces/{trace_id}", "get_trace_info", M + "GetTraceInfo", _TRACE_R
+        "GetTraceInfoV3",
+        "GET",
+        "/mlflow/traces/{trace_id}",
+        "get_trace_info",
+        M + "GetTraceInfo",
+        _TRACE_R,
+        inline=True,
     ),
     _row(
         "SetTraceTagV3",

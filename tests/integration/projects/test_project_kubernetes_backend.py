@@ -227,3 +227,34 @@ def test_cli_dry_run_prints_the_job(
     assert container["image"].startswith("registry.example.com/iris:")
     assert {"name": "MLFLOW_RUN_ID", "value": "<run-id>"} in container["env"]
     assert runs() == []
+
+
+def test_a_schedule_is_submitted_as_a_cronjob(
+    api_server: FakeApiServer, docker_project: Path, tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    """``--every`` with the kubernetes backend: one CronJob POSTed, no run created here (each firing makes one)."""
+    (tmp_path / "job.yaml").write_text(TEMPLATE)
+    config = {
+        "kube-job-template-path": str(tmp_path / "job.yaml"),
+        "kube-config-path": str(api_server.kubeconfig(tmp_path / "kubeconfig")),
+        "kube-context": "test",
+        "image": "registry.example.com/iris@sha256:abc",
+    }
+    result = run_cli(
+        str(docker_project),
+        "--backend",
+        "kubernetes",
+        "--backend-config",
+        json.dumps(config),
+        "--every",
+        "6h",
+    )
+    assert result.returncode == 0, result.output
+    ((method, path, body),) = api_server.requests
+    assert (method, path) == ("POST", "/apis/batch/v1/namespaces/training/cronjobs")
+    assert body["kind"] == "CronJob" and body["spec"]["schedule"] == "0 */6 * * *"
+    assert body["metadata"]["name"] == "irisproject"
+    container = body["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["bakehouse", "run", ".", "-e", "main", "--env-manager", "local"]
+    assert container["resources"] == {"limits": {"cpu": "1"}}
+    assert "CronJob training/irisproject runs on schedule '0 */6 * * *'" in result.output

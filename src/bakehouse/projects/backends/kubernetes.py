@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 _SHELL_SYNTAX = re.compile(r"&&|\|\||[;|<>`$]")
 _DNS_LABEL_MAX = 63
+_CRON_NAME_MAX = 52  # the CronJob controller appends "-<11 digits>" to name each Job
 
 
 class KubernetesBackendError(InvalidParameterError):
@@ -163,12 +164,32 @@ def render_job(
     return job
 
 
-def to_v1_job(job: dict[str, Any], api_client: Any = None) -> Any:
+def render_cron_job(job: dict[str, Any], *, project_name: str, schedule: str) -> dict[str, Any]:
+    """A ``batch/v1`` CronJob running ``job``'s spec on ``schedule`` (one run at a time: Forbid)."""
+    name = dns_label(project_name, _CRON_NAME_MAX)
+    metadata = {"name": name, "namespace": job["metadata"].get("namespace", "default")}
+    if job["metadata"].get("labels"):
+        metadata["labels"] = dict(job["metadata"]["labels"])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata,
+        "spec": {
+            "schedule": schedule,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {"spec": copy.deepcopy(job["spec"])},
+        },
+    }
+
+
+def to_v1_job(job: dict[str, Any], api_client: Any = None, kind: str = "V1Job") -> Any:
     """Validate through the official client's model: a field it does not know is an error, not dropped."""
     from kubernetes import client as k8s  # optional dependency (extra "kubernetes")
 
     api_client = api_client or k8s.ApiClient()
-    body = api_client.deserialize(json.dumps(job), "V1Job", "application/json")
+    body = api_client.deserialize(json.dumps(job), kind, "application/json")
     round_trip = api_client.sanitize_for_serialization(body)
     lost = _lost_fields(job, round_trip)
     if lost:
@@ -267,6 +288,32 @@ def submit_job(job: dict[str, Any], config: KubernetesConfig) -> SubmittedJob:
         raise KubernetesBackendError(f"Could not reach the Kubernetes API: {exc}") from None
     logger.info("Submitted Job %s/%s", namespace, job["metadata"]["name"])
     return SubmittedJob(name=job["metadata"]["name"], namespace=namespace, api_client=api_client)
+
+
+def submit_cron_job(cron: dict[str, Any], config: KubernetesConfig) -> str:
+    """Create the CronJob, or replace the one of the same name (re-scheduling a project updates it)."""
+    from kubernetes import client as k8s  # optional dependency
+    from kubernetes.client.exceptions import ApiException
+
+    api_client = api_client_for(config)
+    body = to_v1_job(cron, api_client, kind="V1CronJob")
+    namespace, name = cron["metadata"]["namespace"], cron["metadata"]["name"]
+    batch = k8s.BatchV1Api(api_client)
+    try:
+        try:
+            batch.create_namespaced_cron_job(namespace=namespace, body=body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            batch.replace_namespaced_cron_job(name=name, namespace=namespace, body=body)
+    except ApiException as exc:
+        raise KubernetesBackendError(
+            f"Kubernetes refused the CronJob ({exc.status} {exc.reason}): {exc.body}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - connection errors from urllib3 have many types
+        raise KubernetesBackendError(f"Could not reach the Kubernetes API: {exc}") from None
+    logger.info("Scheduled CronJob %s/%s (%s)", namespace, name, cron["spec"]["schedule"])
+    return f"{namespace}/{name}"
 
 
 def project_image(config: KubernetesConfig, project_dir: Path, base_image: str, dry_run: bool) -> str:

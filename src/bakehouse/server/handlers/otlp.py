@@ -13,8 +13,13 @@ from starlette.responses import Response
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.server.context import RequestContext
+from bakehouse.server.inline import run_short_call
 from bakehouse.server.routing import read_body
 from bakehouse.wire import otlp
+
+#: a request with at most this many spans (a trace or two: ~2 ms of work for 50) may be stored on the
+#: event loop (``server.inline``); bigger batches always go to a worker thread
+INLINE_MAX_SPANS = 200
 
 
 async def export_traces(ctx: RequestContext, request: Request) -> Response:
@@ -26,8 +31,10 @@ async def export_traces(ctx: RequestContext, request: Request) -> Response:
     content_type = request.headers.get("content-type")
     parsed = otlp.parse_export_request(body, content_type, request.headers.get("content-encoding"))
     spans, _resource = otlp.spans_from_request(parsed)
-    if spans:
+    if len(spans) > INLINE_MAX_SPANS:
         await run_in_threadpool(ctx.tracking_store.log_spans, experiment_id, spans, run_id)
+    elif spans:
+        await run_short_call(ctx.tracking_store, ctx.tracking_store.log_spans, experiment_id, spans, run_id)
     if (content_type or "").split(";", 1)[0].strip().lower() == otlp.JSON:
         return Response(b"{}", media_type=otlp.JSON)
     return Response(otlp.export_response(), media_type=otlp.PROTOBUF)

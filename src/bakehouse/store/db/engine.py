@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,28 @@ from sqlalchemy.engine import make_url
 from bakehouse import settings
 from bakehouse.clock import now_ms
 from bakehouse.entities import LifecycleStage
-from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError
+from bakehouse.errors import BakehouseError, ErrorCode, InvalidParameterError, WriteLockBusyError
 from bakehouse.store.db.schema import SCHEMA_HEAD, metadata
 
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 WRITE = "bakehouse_write"
+#: set while a call runs on the server's event loop: a SQLite write must not wait for another writer's lock
+#: (the whole server would wait with it); it raises WriteLockBusyError instead, before writing anything
+_NO_LOCK_WAIT: ContextVar[bool] = ContextVar("bakehouse_no_lock_wait", default=False)
+
+
+@contextlib.contextmanager
+def no_lock_wait() -> Iterator[None]:
+    """Within this block, SQLite write transactions fail at once (WriteLockBusyError) when the write lock is
+    held elsewhere, instead of waiting up to the busy timeout."""
+    token = _NO_LOCK_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_LOCK_WAIT.reset(token)
+
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -154,9 +170,29 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get(WRITE):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if _NO_LOCK_WAIT.get():
+                _begin_immediate_or_fail(connection)
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate_or_fail(connection: Any) -> None:
+    """BEGIN IMMEDIATE with no busy wait: the write lock now, or WriteLockBusyError."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WriteLockBusyError("The database's write lock is held by another writer") from exc
+            raise
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
 
 
 def _use_wal(cursor: Any) -> None:

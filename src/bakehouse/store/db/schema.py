@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0007_experiment_ids_64bit"
+SCHEMA_HEAD = "0009_trace_indexes"
 
 metadata = MetaData()
 
@@ -248,6 +248,21 @@ trace_info = Table(
     Column("info_json", LongText, nullable=True),
     Index("index_trace_info_experiment_timestamp", "experiment_id", "timestamp_ms"),
 )
+# search_traces' default order (newest first, then id) read straight off an index, with a status filter too
+# (0009_trace_indexes)
+Index(
+    "index_trace_info_experiment_time_id",
+    trace_info.c.experiment_id,
+    trace_info.c.timestamp_ms.desc(),
+    trace_info.c.request_id,
+)
+Index(
+    "index_trace_info_experiment_status_time_id",
+    trace_info.c.experiment_id,
+    trace_info.c.status,
+    trace_info.c.timestamp_ms.desc(),
+    trace_info.c.request_id,
+)
 
 trace_tags = Table(
     "trace_tags",
@@ -398,6 +413,66 @@ registry_events = Table(
     Column("from_value", String(256), nullable=True),
     Column("to_value", String(256), nullable=True),
     Index("index_registry_events_name_time", "name", "timestamp"),
+)
+
+# ------------------------------------------------------------------------------------------ webhooks
+# MLflow 3's registry webhooks. The secret column holds ciphertext only (see store/webhooks/secrets.py).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", String(1000), nullable=True),
+    Column("url", String(2048), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("secret", Text, nullable=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("webhook_id", String(64), ForeignKey("webhooks.webhook_id", ondelete="CASCADE"), nullable=False),
+    Column("entity", String(50), nullable=False),
+    Column("action", String(50), nullable=False),
+    PrimaryKeyConstraint("webhook_id", "entity", "action", name="webhook_event_pk"),
+    Index("index_webhook_events_entity_action", "entity", "action"),
+)
+
+# The outbox and the delivery log in one: a row is written in the transaction of the registry change it
+# reports, so it exists exactly when the change was committed; server processes claim due rows, send them
+# and record every attempt. No foreign key: the log outlives a deleted webhook.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column("webhook_id", String(64), nullable=False),
+    Column("entity", String(50), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("payload", LongText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("next_attempt_time", BigInteger, nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("delivered_time", BigInteger, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("index_webhook_deliveries_due", "status", "next_attempt_time"),
+    Index("index_webhook_deliveries_webhook", "webhook_id", "creation_time"),
+)
+
+webhook_delivery_attempts = Table(
+    "webhook_delivery_attempts",
+    metadata,
+    Column("delivery_id", String(36), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    PrimaryKeyConstraint("delivery_id", "attempt", name="webhook_delivery_attempt_pk"),
 )
 
 # ---------------------------------------------------------------------------------------------- auth

@@ -42,6 +42,13 @@ class RestRegistryStore:
     def from_uri(cls, uri: str, **_: Any) -> RestRegistryStore:
         return cls(HttpTransport(uri))
 
+    @property
+    def webhooks(self) -> Any:
+        """MLflow 3's webhook API on the same server."""
+        from bakehouse.store.webhooks.rest import RestWebhookStore
+
+        return RestWebhookStore(self.transport)
+
     def _call(self, rpc: str, body: dict[str, Any]) -> dict[str, Any]:
         endpoint = BY_NAME[rpc]
         return self.transport.call(

@@ -4,7 +4,8 @@ Version numbers come from ``registered_models.next_version``, bumped with ``UPDA
 next_version + 1`` inside the transaction that inserts the version: the row lock serialises concurrent
 registrations across threads, processes and servers sharing one database, so every number is handed out
 exactly once and a deleted version's number is never reused. Every alias change and stage transition is
-written to ``registry_events`` in the same transaction as the change itself.
+written to ``registry_events`` in the same transaction as the change itself, and so is every webhook
+delivery the change causes (``store/webhooks/sql.py``): only committed changes are ever announced.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ from bakehouse.store.registry.validation import (
     validate_tag,
     validate_version,
 )
+from bakehouse.store.webhooks import payloads as webhook_payloads
+from bakehouse.store.webhooks import sql as webhook_outbox
 
 ACTIVE_STAGES = (Stage.STAGING.value, Stage.PRODUCTION.value)
 
@@ -85,6 +88,7 @@ class SqlRegistryStore:
         #: ``fn(model_id) -> LoggedModel`` used when a version's source is ``models:/<model_id>`` and the
         #: logged model lives in another database (the server wires its tracking store in here).
         self.logged_model_resolver = logged_model_resolver
+        self._webhooks: webhook_outbox.SqlWebhookStore | None = None
 
     @classmethod
     def from_uri(cls, uri: str, **kwargs: Any) -> SqlRegistryStore:
@@ -92,11 +96,30 @@ class SqlRegistryStore:
         ensure_schema(engine)
         return cls(engine, **kwargs)
 
+    @property
+    def webhooks(self) -> webhook_outbox.SqlWebhookStore:
+        """MLflow 3's webhook API on the same database."""
+        if self._webhooks is None:
+            self._webhooks = webhook_outbox.SqlWebhookStore(self.engine)
+        return self._webhooks
+
     # ----------------------------------------------------------------------------------- plumbing
     @contextmanager
     def _write(self) -> Iterator[Any]:
+        queued = False
         with write_transaction(self.engine) as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                queued = webhook_outbox.take_enqueued_flag(conn)
+        if queued:  # committed: this process's dispatcher can send now
+            webhook_outbox.wake()
+
+    def _is_prompt(self, conn: Any, name: str) -> bool:
+        value = conn.execute(
+            select(rmt.c.value).where(rmt.c.name == name, rmt.c.key == webhook_payloads.PROMPT_TAG)
+        ).scalar_one_or_none()
+        return webhook_payloads.is_prompt_tags({webhook_payloads.PROMPT_TAG: value or "false"})
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
@@ -261,6 +284,9 @@ class SqlRegistryStore:
                 )
                 if tags:
                     conn.execute(insert(rmt), [{"name": name, "key": k, "value": v} for k, v in tags.items()])
+                webhook_outbox.enqueue(
+                    conn, *webhook_payloads.registered_model_created(name, dict(tags or {}), description)
+                )
         except IntegrityError:
             raise AlreadyExistsError(f"Registered Model (name={name}) already exists.") from None
         return self.get_registered_model(name)
@@ -353,6 +379,8 @@ class SqlRegistryStore:
         with self._write() as conn:
             self._require_model(conn, name, lock=True)  # serialises concurrent upserts of one tag
             _upsert_tag(conn, rmt, {"name": name, "key": key}, value)
+            if self._is_prompt(conn, name):
+                webhook_outbox.enqueue(conn, *webhook_payloads.prompt_tag(name, key, value))
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         """A missing tag is not an error (MLflow answers 200)."""
@@ -361,6 +389,8 @@ class SqlRegistryStore:
         with self._write() as conn:
             self._require_model(conn, name)
             conn.execute(delete(rmt).where(rmt.c.name == name, rmt.c.key == key))
+            if self._is_prompt(conn, name):
+                webhook_outbox.enqueue(conn, *webhook_payloads.prompt_tag(name, key, None))
 
     # ------------------------------------------------------------------------------ model versions
     def create_model_version(
@@ -416,6 +446,12 @@ class SqlRegistryStore:
                     insert(mvt),
                     [{"name": name, "version": version, "key": k, "value": v} for k, v in tags.items()],
                 )
+            webhook_outbox.enqueue(
+                conn,
+                *webhook_payloads.model_version_created(
+                    name, str(version), source, run_id, dict(tags or {}), description
+                ),
+            )
             row = self._require_version(conn, name, version)
             return self._version_entity(conn, row)
 
@@ -606,6 +642,10 @@ class SqlRegistryStore:
         with self._write() as conn:
             self._require_version(conn, name, number, lock=True)  # serialises concurrent upserts
             _upsert_tag(conn, mvt, {"name": name, "version": number, "key": key}, value)
+            webhook_outbox.enqueue(
+                conn,
+                *webhook_payloads.version_tag(self._is_prompt(conn, name), name, str(number), key, value),
+            )
 
     def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
         validate_model_name(name)
@@ -614,6 +654,9 @@ class SqlRegistryStore:
         with self._write() as conn:
             self._require_version(conn, name, number)
             conn.execute(delete(mvt).where(mvt.c.name == name, mvt.c.version == number, mvt.c.key == key))
+            webhook_outbox.enqueue(
+                conn, *webhook_payloads.version_tag(self._is_prompt(conn, name), name, str(number), key, None)
+            )
 
     # ------------------------------------------------------------------------------------- aliases
     def set_registered_model_alias(
@@ -649,6 +692,9 @@ class SqlRegistryStore:
                     to_value=str(number),
                     timestamp=now,
                 )
+            webhook_outbox.enqueue(
+                conn, *webhook_payloads.alias(self._is_prompt(conn, name), name, alias, str(number))
+            )
 
     def delete_registered_model_alias(self, name: str, alias: str, user_id: str | None = None) -> None:
         validate_model_name(name)
@@ -670,6 +716,9 @@ class SqlRegistryStore:
                     from_value=str(previous),
                     to_value=None,
                 )
+            webhook_outbox.enqueue(
+                conn, *webhook_payloads.alias(self._is_prompt(conn, name), name, alias, None)
+            )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         validate_model_name(name)

@@ -12,6 +12,7 @@ from typing import Any, Unpack
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.models.flavors import ModelLoadRefusedError, import_library, model_file
+from bakehouse.models.flavors.small_batches import is_small_batch
 from bakehouse.models.flavors.xgboost.autologging import autolog as autolog
 from bakehouse.models.logged import log_flavor_model
 from bakehouse.models.mlmodel import Model, ModelInfo
@@ -94,16 +95,47 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
 
 class XGBoostModelWrapper:
     """MLflow's pyfunc semantics: a Booster predicts on a DMatrix of the input, others on the input;
-    ``params`` go to ``predict`` when it takes them."""
+    ``params`` go to ``predict`` when it takes them.
+
+    Served (``prepare_for_serving``), small batches go to a one-thread copy of the model (see
+    :mod:`bakehouse.models.flavors.small_batches`), and the scoring server's one-row fast path may hand
+    ``_predict`` a float64 array of the fitted features (``numpy_fast_path``, ``_plain``, ``_feature_names``).
+    """
 
     def __init__(self, xgb_model: Any) -> None:
         self.xgb_model = xgb_model
         self._booster = type(xgb_model).__name__ == "Booster"
+        self._single_thread: Any = None
+        self.numpy_fast_path = False
+        self._plain = False
+        self._feature_names: list[str] | None = None
+
+    def prepare_for_serving(self) -> None:
+        """Keep a one-thread copy for small batches, and describe the model for the numpy fast path."""
+        import copy
+
+        booster = self.xgb_model if self._booster else self.xgb_model.get_booster()
+        single = copy.deepcopy(self.xgb_model)
+        if self._booster:
+            single.set_param({"nthread": 1})
+        else:
+            single.set_params(n_jobs=1)
+        self._single_thread = single
+        names = booster.feature_names
+        self._feature_names = [str(n) for n in names] if names else None
+        self._plain = not any(t == "c" for t in booster.feature_types or ())  # categorical: by name only
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self._predict(data, params)
+
+    def _predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        model = self.xgb_model
+        small = self._single_thread is not None and is_small_batch(data)
+        if small:
+            model = self._single_thread
         if self._booster:
-            return self.xgb_model.predict(_xgb().DMatrix(data), **(params or {}))
-        return self.xgb_model.predict(data, **(params or {}))
+            return model.predict(_xgb().DMatrix(data, nthread=1 if small else None), **(params or {}))
+        return model.predict(data, **(params or {}))
 
     def get_raw_model(self) -> Any:
         return self.xgb_model

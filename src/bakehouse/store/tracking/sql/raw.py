@@ -68,6 +68,23 @@ def insert_ignore_sql(conn: Connection, table: str, columns: Sequence[str]) -> s
     return f"INSERT INTO {table} ({column_list}) VALUES ({values}) ON CONFLICT DO NOTHING"
 
 
+def upsert_sql(conn: Connection, table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+    """An INSERT that overwrites the non-key ``columns`` of the row with the same primary key ``keys``, in
+    the dialect's spelling (for ``execute_many`` with rows in ``columns`` order)."""
+    mark = marker(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(c) for c in columns)
+    values = ", ".join([mark] * len(columns))
+    updated = [quote(c) for c in columns if c not in keys]
+    insert = f"INSERT INTO {table} ({column_list}) VALUES ({values})"
+    if conn.dialect.name in ("mysql", "mariadb"):
+        return f"{insert} ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in updated)
+    conflict = ", ".join(quote(k) for k in keys)
+    return f"{insert} ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(
+        f"{c} = excluded.{c}" for c in updated
+    )
+
+
 def columns(conn: Connection, *names: str) -> str:
     """Column names quoted as the dialect needs (``key`` is reserved in MySQL)."""
     quote = conn.dialect.identifier_preparer.quote

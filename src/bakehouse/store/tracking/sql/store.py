@@ -41,6 +41,13 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin, TracesMix
     def default_artifact_root(self) -> str:
         return self.db.default_artifact_root
 
+    @property
+    def answers_inline(self) -> bool:
+        """Whether short calls may run on the server's event loop: true for SQLite, a local file where a
+        read never waits and a write that would wait says so at once (``no_lock_wait``); a database
+        server's round trips always go to a worker thread."""
+        return self.db.sqlite
+
     def check_schema(self) -> None:
         """Raise a clear error naming ``bakehouse db upgrade`` when the schema is out of date."""
         ensure_schema(self.db.engine)

@@ -34,7 +34,6 @@ from bakehouse.store.db.trace_filters import build_trace_search
 from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
-from bakehouse.store.tracking.sql.dialect import upsert
 from bakehouse.store.tracking.sql.experiments import parse_experiment_id
 from bakehouse.store.tracking.sql.spans_codec import decode_span, encode_content
 from bakehouse.store.validation import validate_key
@@ -54,6 +53,31 @@ class _StoredTrace(NamedTuple):
     request_preview: str | None
     response_preview: str | None
 
+
+_SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "experiment_id",
+    "parent_span_id",
+    "name",
+    "type",
+    "status",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "content",
+)
+_INFO_COLUMNS = (
+    "request_id",
+    "experiment_id",
+    "timestamp_ms",
+    "execution_time_ms",
+    "status",
+    "client_request_id",
+    "request_preview",
+    "response_preview",
+    "info_json",
+)
+_KEY_VALUE = ("request_id", "key", "value")
 
 #: Ids per ``IN (...)`` list when loading many traces (well under every database's parameter limit).
 _CHUNK = 500
@@ -100,7 +124,7 @@ class TracesMixin:
             validate_key(key, "trace metadata")
         metadata = dict(info.trace_metadata)
         metadata[TraceMetadata.INFO_FINALIZED] = "true"
-        row = {
+        row: dict[str, Any] = {
             "request_id": trace_id,
             "experiment_id": eid,
             "timestamp_ms": int(info.request_time),
@@ -117,28 +141,49 @@ class TracesMixin:
                 append_to_uri(experiment.artifact_location, "traces", trace_id, "artifacts"),
             )
             tags[TraceTag.SPANS_LOCATION] = SPANS_IN_TRACKING_STORE
-            existing = conn.execute(
-                select(s.trace_info.c.request_id).where(s.trace_info.c.request_id == trace_id)
-            ).first()
-            if existing is None:
-                conn.execute(s.trace_info.insert(), row)
+            existing = raw.fetch_all(
+                conn,
+                f"SELECT experiment_id FROM trace_info WHERE request_id = {raw.marker(conn)}",
+                [trace_id],
+            )
+            stored: TraceInfo | None = None
+            if not existing and not info.assessments:  # a new trace: its whole document is known here
+                stored = TraceInfo(
+                    trace_id=trace_id,
+                    experiment_id=str(eid),
+                    request_time=row["timestamp_ms"],
+                    execution_duration=row["execution_time_ms"],
+                    state=row["status"],
+                    client_request_id=row["client_request_id"],
+                    request_preview=row["request_preview"],
+                    response_preview=row["response_preview"],
+                    trace_metadata=dict(sorted(metadata.items())),  # the order the tables return them in
+                    tags=dict(sorted(tags.items())),
+                )
+                row["info_json"] = orjson.dumps(trace_info_to_json(stored)).decode("utf-8")
+                self._insert_trace_rows(conn, [row])
+            elif not existing:
+                self._insert_trace_rows(conn, [{**row, "info_json": None}])
             else:
                 values = {k: v for k, v in row.items() if k != "request_id"}
                 for preview in ("request_preview", "response_preview"):
                     if values[preview] is None:
                         del values[preview]
                 conn.execute(update(s.trace_info).where(s.trace_info.c.request_id == trace_id).values(values))
-                conn.execute(
-                    update(s.spans)
-                    .where(s.spans.c.trace_id == trace_id, s.spans.c.experiment_id != eid)
-                    .values(experiment_id=eid)
-                )
-            self._write_key_values(conn, s.trace_tags, trace_id, tags)
-            self._write_key_values(conn, s.trace_request_metadata, trace_id, metadata)
+                if existing[0][0] != eid:
+                    conn.execute(
+                        update(s.spans)
+                        .where(s.spans.c.trace_id == trace_id, s.spans.c.experiment_id != eid)
+                        .values(experiment_id=eid)
+                    )
+            self._write_key_values(conn, "trace_tags", [(trace_id, k, v) for k, v in tags.items()])
+            self._write_key_values(
+                conn, "trace_request_metadata", [(trace_id, k, v) for k, v in metadata.items()]
+            )
             for assessment in info.assessments:
                 assessment.trace_id = trace_id
                 self._insert_assessment(conn, assessment)  # type: ignore[attr-defined]  # a sibling mixin of SqlTrackingStore
-            return self._refresh_info_json(conn, [trace_id])[0]
+            return stored if stored is not None else self._refresh_info_json(conn, [trace_id])[0]
 
     def log_spans(self, experiment_id: str, spans: Sequence[Span], run_id: str | None = None) -> int:
         """Store spans of one or more traces (OTLP ingestion). Traces not seen before are created from
@@ -151,18 +196,18 @@ class TracesMixin:
             by_trace[_validate_trace_id(span.trace_id)].append(span)
         trace_ids = sorted(by_trace)
         span_rows = [
-            {
-                "trace_id": span.trace_id,
-                "span_id": span.span_id,
-                "experiment_id": eid,
-                "parent_span_id": span.parent_span_id,
-                "name": span.name[:500],
-                "type": span.span_type[:250],
-                "status": span.status_code,
-                "start_time_unix_nano": span.start_time_unix_nano,
-                "end_time_unix_nano": span.end_time_unix_nano,
-                "content": encode_content(span),
-            }
+            (
+                span.trace_id,
+                span.span_id,
+                eid,
+                span.parent_span_id,
+                span.name[:500],
+                span.span_type[:250],
+                span.status_code,
+                span.start_time_unix_nano,
+                span.end_time_unix_nano,
+                encode_content(span),
+            )
             for span in spans
         ]
         with self.db.write() as conn:
@@ -186,7 +231,8 @@ class TracesMixin:
                     params_before=[TraceMetadata.INFO_FINALIZED],
                 )
             }
-            new_rows, location_tags = [], []
+            new_rows: list[dict[str, Any]] = []
+            location_tags: list[tuple[str, str, str]] = []
             for trace_id in trace_ids:
                 group = by_trace[trace_id]
                 start_ms = min(sp.start_time_unix_nano for sp in group) // 1_000_000
@@ -195,50 +241,52 @@ class TracesMixin:
                 root = next((sp for sp in group if sp.parent_span_id is None), None)
                 state = _root_state(group)
                 old = existing.get(trace_id)
-                if old is None:
+                if old is None:  # a new trace: no tags, metadata or assessments but these
+                    tags = {
+                        TraceTag.ARTIFACT_LOCATION: append_to_uri(
+                            experiment.artifact_location, "traces", trace_id, "artifacts"
+                        ),
+                        TraceTag.SPANS_LOCATION: SPANS_IN_TRACKING_STORE,
+                    }
+                    if root is not None:  # named after its root span until the client says otherwise
+                        tags[TraceTag.NAME] = root.name
+                    info = TraceInfo(
+                        trace_id=trace_id,
+                        experiment_id=str(eid),
+                        request_time=start_ms,
+                        execution_duration=end_ms - start_ms if end_ms is not None else None,
+                        state=state or TraceState.IN_PROGRESS,
+                        request_preview=_preview(root.inputs) if root else None,
+                        response_preview=_preview(root.outputs) if root else None,
+                        tags=dict(sorted(tags.items())),  # the order the tags table returns them in
+                    )
                     new_rows.append(
                         {
                             "request_id": trace_id,
                             "experiment_id": eid,
-                            "timestamp_ms": start_ms,
-                            "execution_time_ms": end_ms - start_ms if end_ms is not None else None,
-                            "status": state or TraceState.IN_PROGRESS,
+                            "timestamp_ms": info.request_time,
+                            "execution_time_ms": info.execution_duration,
+                            "status": info.state,
                             "client_request_id": None,
-                            "request_preview": _preview(root.inputs) if root else None,
-                            "response_preview": _preview(root.outputs) if root else None,
+                            "request_preview": info.request_preview,
+                            "response_preview": info.response_preview,
+                            "info_json": orjson.dumps(trace_info_to_json(info)).decode("utf-8"),
                         }
                     )
-                    if root is not None:  # named after its root span until the client says otherwise
-                        location_tags.append(
-                            {"request_id": trace_id, "key": TraceTag.NAME, "value": root.name}
-                        )
-                    location_tags.append(
-                        {
-                            "request_id": trace_id,
-                            "key": TraceTag.ARTIFACT_LOCATION,
-                            "value": append_to_uri(
-                                experiment.artifact_location, "traces", trace_id, "artifacts"
-                            ),
-                        }
-                    )
-                elif trace_id not in finalized:
+                    location_tags += [(trace_id, k, v) for k, v in tags.items()]
+                    continue
+                if trace_id not in finalized:
                     self._widen_trace(conn, old, start_ms, end_ms, state, root)
-                location_tags.append(
-                    {"request_id": trace_id, "key": TraceTag.SPANS_LOCATION, "value": SPANS_IN_TRACKING_STORE}
-                )
-            if new_rows:
-                conn.execute(s.trace_info.insert(), new_rows)
-            upsert(conn, s.trace_tags, location_tags, ["value"])
-            upsert(
-                conn,
-                s.spans,
-                span_rows,
-                [c for c in span_rows[0] if c not in ("trace_id", "span_id")],
+                location_tags.append((trace_id, TraceTag.SPANS_LOCATION, SPANS_IN_TRACKING_STORE))
+            self._insert_trace_rows(conn, new_rows)
+            self._write_key_values(conn, "trace_tags", location_tags)
+            raw.execute_many(
+                conn, raw.upsert_sql(conn, "spans", _SPAN_COLUMNS, ("trace_id", "span_id")), span_rows
             )
             if run_id:
                 roots = [t for t in trace_ids if any(sp.parent_span_id is None for sp in by_trace[t])]
                 self._link(conn, roots, run_id)
-            self._refresh_info_json(conn, trace_ids)
+            self._refresh_info_json(conn, [t for t in trace_ids if t in existing])  # new ones: written whole
         return len(span_rows)
 
     @staticmethod
@@ -269,7 +317,7 @@ class TracesMixin:
         validate_key(key, "trace tag")
         with self.db.write() as conn:
             self._trace_row(conn, trace_id)
-            self._write_key_values(conn, s.trace_tags, trace_id, {key: value})
+            self._write_key_values(conn, "trace_tags", [(trace_id, key, value)])
             self._refresh_info_json(conn, [trace_id])
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
@@ -495,13 +543,19 @@ class TracesMixin:
         return row
 
     @staticmethod
-    def _write_key_values(conn: Connection, table: Any, trace_id: str, values: dict[str, str]) -> None:
-        upsert(
-            conn,
-            table,
-            [{"request_id": trace_id, "key": k, "value": v} for k, v in values.items()],
-            ["value"],
-        )
+    def _write_key_values(conn: Connection, table: str, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Tags or metadata ``(request_id, key, value)``, overwriting the value of a key already there."""
+        if rows:
+            raw.execute_many(conn, raw.upsert_sql(conn, table, _KEY_VALUE, ("request_id", "key")), rows)
+
+    @staticmethod
+    def _insert_trace_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            sql = (
+                f"INSERT INTO trace_info ({raw.columns(conn, *_INFO_COLUMNS)}) "
+                f"VALUES ({', '.join([raw.marker(conn)] * len(_INFO_COLUMNS))})"
+            )
+            raw.execute_many(conn, sql, [tuple(r[c] for c in _INFO_COLUMNS) for r in rows])
 
     def _refresh_info_json(self, conn: Connection, trace_ids: Sequence[str]) -> list[TraceInfo]:
         """Rewrite the stored API document of these traces from their rows; returns the infos."""
