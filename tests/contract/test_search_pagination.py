@@ -87,7 +87,7 @@ def test_a_deep_page_seeks_the_runs_index_instead_of_counting(sqlite_store: Any)
     with sqlite_store.engine.connect() as conn:
         sql, params = statements[0]
         plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
-    assert "index_runs_experiment_stage_start" in plan and "start_time<" in plan, plan
+    assert "index_runs_experiment_stage_start_id" in plan and "start_time<" in plan, plan
 
 
 def test_offset_tokens_from_older_servers_still_page(sqlite_store: Any) -> None:
