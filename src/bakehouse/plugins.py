@@ -40,8 +40,12 @@ class PluginRegistry(Generic[T]):
         return key.lower() in self._items
 
     def get(self, key: str) -> T:
-        self._load_entry_points()
+        # a plug-in never replaces a built-in (``setdefault`` below): scanning every installed package's
+        # entry points (tens of ms in a fresh process) is needed only for a key that is not built in
         target = self._items.get(key.lower())
+        if target is None:
+            self._load_entry_points()
+            target = self._items.get(key.lower())
         if target is None:
             known = ", ".join(sorted(self._items)) or "none"
             raise InvalidParameterError(f"No {self.kind} registered for {key!r} (known: {known})")
