@@ -118,7 +118,8 @@ def decode_run_metric_position(
         return None
     segment, value = parsed.get("segment"), parsed.get("value")
     start_time, run_id = parsed.get("start_time"), parsed.get("run_id")
-    number = type(value) in (int, float) and math.isfinite(float(value))  # type: ignore[arg-type]
+    # bool is an int subclass: only exact ints and floats count as the metric value
+    number = type(value) in (int, float) and isinstance(value, int | float) and math.isfinite(value)
     if (
         type(segment) is int
         and segment in (0, 1, 2)
