@@ -72,6 +72,9 @@ def make_trace(experiment_id: str, n_spans: int, t0_ns: int) -> tuple[str, bytes
             "mlflow.chat.tokenUsage": {"input_tokens": 30, "output_tokens": 40, "total_tokens": 70},
             "mlflow.spanLogLevel": 20,
         }
+        # MLflow's client stores every span attribute as its JSON text (``dump_span_attribute_value``), so
+        # each travels as an OTLP string value
+        attributes = {key: json.dumps(value, ensure_ascii=False) for key, value in attributes.items()}
         spans.append(
             Span(
                 trace_id,

@@ -4,7 +4,8 @@
 uvicorn's ``--workers`` mode hands pre-bound sockets to its children and loses the option there, and a
 keep-alive client (the official one) then stalls ~40 ms per request on Linux's delayed ACKs. The same class
 passes request bodies on without copying them (see :class:`_BodyChunks`) and offers large bodies to the app
-straight from the socket (see :mod:`bakehouse.server.body_pump`).
+straight from the socket (see :mod:`bakehouse.server.body_pump`), and sends a response's head with its
+body in one write (see :mod:`bakehouse.server.head_with_body`).
 
 Workers are forked from one process that bound the socket, so they share it (the kernel balances
 ``accept``); each worker builds its own app and database connections after the fork, and the parent
@@ -60,6 +61,7 @@ def _http_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     from bakehouse.server.body_pump import BODY_PUMP, MIN_PUMPED_BODY, BodyPump, declared_length
+    from bakehouse.server.head_with_body import HeadWithBody
 
     class BakehouseHttpToolsProtocol(HttpToolsProtocol):
         _body_seen = 0  # body bytes the parser has passed on for the current request
@@ -76,6 +78,9 @@ def _http_protocol() -> type:
         def on_headers_complete(self) -> None:
             self._body_seen = 0
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.scope is self.scope and cycle.transport is self.transport:
+                cycle.transport = HeadWithBody(self.transport, cycle)  # head and body in one write
             length = declared_length(self.headers)
             if (
                 length is not None
