@@ -183,7 +183,13 @@ class TracesMixin:
                 for preview in ("request_preview", "response_preview"):
                     if values[preview] is None:
                         del values[preview]
-                conn.execute(update(s.trace_info).where(s.trace_info.c.request_id == trace_id).values(values))
+                mark = raw.marker(conn)
+                raw.execute_many(
+                    conn,
+                    f"UPDATE trace_info SET {', '.join(f'{raw.quoted(conn, c)} = {mark}' for c in values)} "
+                    f"WHERE request_id = {mark}",
+                    [(*values.values(), trace_id)],
+                )
                 if previous[0] != eid:
                     conn.execute(
                         update(s.spans)
