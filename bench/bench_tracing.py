@@ -139,14 +139,14 @@ def create_experiment(http: httpx.Client, name: str) -> str:
 
 
 def ingest(server: RunningServer, n_traces: int, n_spans: int) -> dict[str, float]:
-    with httpx.Client(base_url=server.url, timeout=120) as http:
+    with httpx.Client(base_url=server.url, timeout=600) as http:
         experiment_id = create_experiment(http, f"ingest-{uuid.uuid4().hex[:8]}")
     # built before the timed connection opens: on a busy machine building them takes longer than a server's
     # keep-alive timeout (uvicorn: 5 s), and the next request would meet a closed connection
     t0 = time.time_ns()
     traces = [make_trace(experiment_id, n_spans, t0 + i * 10**9) for i in range(n_traces)]
     warmup = [make_trace(experiment_id, n_spans, t0 - (i + 1) * 10**9) for i in range(WARMUP)]
-    with httpx.Client(base_url=server.url, timeout=120) as http:
+    with httpx.Client(base_url=server.url, timeout=600) as http:
         peak = [session_rss_mb(server.proc.pid)]
         done = threading.Event()
 
@@ -294,7 +294,7 @@ def search(
     out: dict[str, Any] = {}
     location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
     mid, end = base_ms + (n_traces // 2) * 1000, base_ms + (n_traces // 2 + 500) * 1000
-    with httpx.Client(base_url=server.url, timeout=120) as http:
+    with httpx.Client(base_url=server.url, timeout=600) as http:
         for label, template in SEARCH_QUERIES.items():
             body: dict[str, Any] = {"locations": [location], "max_results": 100}
             if template:

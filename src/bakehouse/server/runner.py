@@ -14,11 +14,12 @@ supervises them.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import socket
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from bakehouse.server.config import ServerConfig
 from bakehouse.server.metrics import forget_worker, server_metrics
@@ -80,7 +81,8 @@ def _http_protocol() -> type:
             super().on_headers_complete()
             cycle = self.cycle
             if cycle is not None and cycle.scope is self.scope and cycle.transport is self.transport:
-                cycle.transport = HeadWithBody(self.transport, cycle)  # head and body in one write
+                # head and body in one write; it answers every call a transport gets (see the class)
+                cycle.transport = cast(asyncio.Transport, HeadWithBody(self.transport, cycle))
             length = declared_length(self.headers)
             if (
                 length is not None
