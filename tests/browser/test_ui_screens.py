@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import UiServer, shot
+from conftest import UiServer, shot, start_server, stop_server
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, expect
+from ui_seed import Seeded, seed_iris_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -104,9 +107,23 @@ def test_experiments_list_search_create_rename_delete_restore_tags(page: Page, u
     assert int(page.locator(".grid").get_attribute("data-loaded") or 0) >= 15
 
 
-def test_runs_table_search_sort_nested_columns_csv(page: Page, ui_server: UiServer) -> None:
-    s = ui_server.seeded
-    page.goto(f"{ui_server.url}/#/experiments/{s.iris_exp}")
+@pytest.fixture
+def iris_only_server(tmp_path: Path) -> Iterator[tuple[str, Seeded]]:
+    """A server of its own holding only IrisProject (its 7 runs and the grid search with 3 children): the
+    runs table's exact counts and order cannot see runs other tests add to the shared server."""
+    db_uri = f"sqlite:///{tmp_path / 'bakehouse.db'}"
+    url, proc, _ = start_server(tmp_path, db_uri, tmp_path / "artifacts")
+    try:
+        seeded = Seeded()
+        seed_iris_project(MlflowClient(tracking_uri=url, registry_uri=url), seeded, int(time.time() * 1000))
+        yield url, seeded
+    finally:
+        stop_server(proc)
+
+
+def test_runs_table_search_sort_nested_columns_csv(page: Page, iris_only_server: tuple[str, Seeded]) -> None:
+    url, s = iris_only_server
+    page.goto(f"{url}/#/experiments/{s.iris_exp}")
     grid = page.locator(".grid")
     expect(grid).to_have_attribute("data-complete", "1")
     expect(page.locator(".count")).to_have_text("11 runs")

@@ -90,8 +90,14 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
     c = MlflowClient(tracking_uri=url, registry_uri=url)
     s = Seeded()
     now = int(time.time() * 1000)
+    seed_iris_project(c, s, now)
+    seed_misc_and_registry(c, s, now, url, long_points, store_uri)
+    return s
 
-    # --- IrisProject: logistic regression with several C values (the seeds' comparison)
+
+def seed_iris_project(c: MlflowClient, s: Seeded, now: int) -> None:
+    """IrisProject: seven logistic regressions (the seeds' C comparison) and a grid search with three
+    nested children; a test that needs only these seeds its own store with this alone."""
     s.iris_exp = c.create_experiment("IrisProject", tags={"team": "bakers", "dataset": "iris"})
     for i, C in enumerate([0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 100.0]):
         solver = "lbfgs" if i % 2 == 0 else "liblinear"
@@ -145,6 +151,13 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
         s.child_runs.append(child.info.run_id)
     c.log_metric(s.parent_run, "accuracy", 0.88)
     c.set_terminated(s.parent_run)
+
+
+def seed_misc_and_registry(
+    c: MlflowClient, s: Seeded, now: int, url: str, long_points: int, store_uri: str | None
+) -> None:
+    """The misc experiment (artifacts, live/failed runs, hostile strings, a long metric), an empty one and
+    the registry (versions of IrisProject's runs, so after :func:`seed_iris_project`)."""
 
     # --- misc experiment: artifacts, a running run, a failed run, hostile strings, a long metric
     s.misc_exp = c.create_experiment("Misc & <b>edge</b> cases")
@@ -233,7 +246,6 @@ def seed(url: str, long_points: int = 100_000, store_uri: str | None = None) -> 
         timeout=30,
         json={"name": "greeting-prompt", "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}]},
     ).raise_for_status()
-    return s
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

@@ -20,7 +20,9 @@ How to write docs that this test runs (the convention):
   the next command runs once its port accepts connections, and every server of a page is stopped when the
   page ends (a server started on the port of an earlier one replaces it, as a reader would stop the first).
   The port is the one the command names (``-p``/``--port``), else 5000 for the three commands above; a
-  background command must name its port.
+  background command must name its port. ``COMMAND & NAME=$!`` keeps the server's process id in ``NAME``
+  for a later ``kill $NAME``, as in a reader's shell. Each server's output goes to a log of its own; when a
+  page fails, the test shows the end of every log of that page under the page's output.
 - **Ports.** The machine is shared, so every port a page names (``-p 5001``, ``--port 5000``,
   ``localhost:5001``, ``127.0.0.1:5000``, and the default 5000 above) is replaced by a free port, the same
   one for the whole page. Nothing else in a command is changed.
@@ -65,7 +67,10 @@ SERVING = re.compile(r"^(?:\w+=\S*\s+)*bakehouse\s+(?:server|ui|models\s+serve)\
 DEFAULT_PORT = 5000
 PORT_FLAG = re.compile(r"(?P<flag>(?:^|\s)(?:-p|--port))(?P<sep>\s+|=)(?P<port>\d{2,5})\b")
 PORT_IN_ADDRESS = re.compile(r"(?P<host>\b(?:localhost|127\.0\.0\.1|0\.0\.0\.0)|\[::1\]):(?P<port>\d{2,5})\b")
+#: ``COMMAND & NAME=$!``: a server started in the background whose process id the page keeps in NAME
+KEEPS_PID = re.compile(r"\s*&\s*(?P<name>[A-Za-z_]\w*)=\$!\s*$")
 SETUP_COMMAND = "bash scripts/quickstart.sh --no-ui"
+SERVER_LOG_TAIL = 4000
 PAGE_TIMEOUT = 900
 
 
@@ -177,7 +182,8 @@ def commands(block: Block) -> list[Command]:
 def _command(block: Block, lines: list[str]) -> Command:
     text = "\n".join(lines)
     first = text.lstrip()
-    serves = bool(SERVING.match(first)) or _without_comment(text).endswith("&")
+    bare = _without_comment(text)
+    serves = bool(SERVING.match(first)) or bare.endswith("&") or bool(KEEPS_PID.search(bare))
     return Command(block.where, text, serves)
 
 
@@ -208,15 +214,19 @@ class PortMap:
         text = PORT_FLAG.sub(lambda m: f"{m['flag']}{m['sep']}{self[m['port']]}", text)
         return PORT_IN_ADDRESS.sub(lambda m: f"{m['host']}:{self[m['port']]}", text)
 
-    def serving(self, command: Command) -> tuple[str, str]:
-        """The command to start in the background, and the port to wait for."""
-        text = _without_comment(command.text).removesuffix("&").rstrip()
+    def serving(self, command: Command) -> tuple[str, str, str | None]:
+        """The command to start in the background, the port to wait for, and the variable that keeps its
+        process id (``COMMAND & NAME=$!``), if any."""
+        text = _without_comment(command.text)
+        keeps = KEEPS_PID.search(text)
+        text = (text[: keeps.start()] if keeps else text.removesuffix("&")).rstrip()
+        pid_variable = keeps["name"] if keeps else None
         named = PORT_FLAG.search(text)
         if named:
-            return self.rewrite(text), self[named["port"]]
+            return self.rewrite(text), self[named["port"]], pid_variable
         if SERVING.match(text.lstrip()):
             port = self[str(DEFAULT_PORT)]
-            return f"{self.rewrite(text)} --port {port}", port
+            return f"{self.rewrite(text)} --port {port}", port, pid_variable
         raise AssertionError(f"{command.where}: a background command must name its port (-p/--port)")
 
 
@@ -244,10 +254,10 @@ __wait_port() {  # PORT PID LOG WHERE
   local i
   for i in $(seq 1 900); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    if ! kill -0 "$2" 2>/dev/null; then cat "$3"; __fail "$4: the server exited before listening on port $1"; fi
+    if ! kill -0 "$2" 2>/dev/null; then __fail "$4: the server exited before listening on port $1 (its output: $3)"; fi
     sleep 0.2
   done
-  cat "$3"; __fail "$4: nothing listened on port $1 after 180 s"
+  __fail "$4: nothing listened on port $1 after 180 s (its output: $3)"
 }
 """
 
@@ -265,8 +275,8 @@ def page_script(page: Page, logs: Path) -> str:
             shown = textwrap.indent(command.text, "  ")
             if command.serves:
                 served += 1
-                text, port = ports.serving(command)
-                log = logs / f"server-{served}.log"
+                text, port, pid_variable = ports.serving(command)
+                log = server_log(logs, page, served)
                 parts.append(
                     f"printf '\\n[%s, in the background, port {port}]\\n%s\\n' {shlex.quote(command.where)} "
                     f"{shlex.quote(shown)}\n"
@@ -274,7 +284,8 @@ def page_script(page: Page, logs: Path) -> str:
                     f"__free_port {port}\n"
                     f'setsid bash -c "$__cmd" > {shlex.quote(str(log))} 2>&1 < /dev/null &\n'
                     f"__pids+=($!); __on_port[{port}]=$!\n"
-                    f"__wait_port {port} $! {shlex.quote(str(log))} {shlex.quote(command.where)}"
+                    + (f"{pid_variable}=$!\n" if pid_variable else "")
+                    + f"__wait_port {port} $! {shlex.quote(str(log))} {shlex.quote(command.where)}"
                 )
             else:
                 parts.append(
@@ -284,6 +295,26 @@ def page_script(page: Page, logs: Path) -> str:
                     f'eval "$__cmd" < /dev/null || __fail {shlex.quote(command.where + ": " + command.text)}'
                 )
     return "\n".join(parts) + "\n"
+
+
+def server_log(logs: Path, page: Page, number: int) -> Path:
+    """Where the output of a page's background command goes (one file per command and page)."""
+    return logs / f"{page.path.stem}.server-{number}.log"
+
+
+def server_logs_tail(logs: Path, page: Page) -> str:
+    """The end of each background command's output of this page, to show why a page failed."""
+    shown = []
+    for log in sorted(
+        logs.glob(f"{page.path.stem}.server-*.log"), key=lambda p: int(p.stem.rsplit("-", 1)[1])
+    ):
+        text = log.read_text(errors="replace")
+        cut = "...\n" if len(text) > SERVER_LOG_TAIL else ""
+        shown.append(
+            f"--- {log.name} (output of background command {log.stem.rsplit('-', 1)[1]}) ---\n"
+            f"{cut}{text[-SERVER_LOG_TAIL:] or '(no output)'}"
+        )
+    return "\n".join(shown)
 
 
 def reader_environment(cache: Path) -> dict[str, str]:
@@ -423,9 +454,13 @@ def test_the_commands_of_a_page_run_as_written(path: Path, clone: Clone) -> None
     if not_run:
         print("not run here:\n  " + "\n  ".join(not_run))
     clone.reset()
+    for old_log in clone.logs.glob(f"{path.stem}.server-*.log"):
+        old_log.unlink()
     code, output = _run(page_script(page, clone.logs), clone, path.stem)
     failed = re.search(r"__DOCS_TEST_FAILED__ (.*)", output)
     assert code == 0 and not failed, (
         f"{failed.group(1) if failed else f'{path.name}: exit {code}'}\n--- output (last lines) ---\n"
         + output[-8000:]
+        + "\n"
+        + server_logs_tail(clone.logs, page)
     )

@@ -359,6 +359,8 @@ def test_prepare_env_builds_once_and_is_cached(tmp_path: Path, iris_setup: tuple
     assert first.returncode == 0, first.stderr
     env_dir = Path(first.stdout.strip())
     assert "[2/3] Installing 5 model requirements" in first.stderr and (env_dir / ".ready").is_file()
+    # installed with its bytecode: a server started there does not compile scikit-learn from source
+    assert list(env_dir.glob("lib/python*/site-packages/sklearn/__pycache__/base.*.pyc"))
     check = subprocess.run(
         [
             str(env_dir / "bin" / "python"),

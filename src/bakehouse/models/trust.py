@@ -8,7 +8,9 @@ because of anything in a request.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import warnings
 
 from bakehouse import settings
@@ -47,9 +49,30 @@ def require_pickle_opt_in(explicit: bool | None, what: str) -> None:
 
 
 def untrusted_skops_types(types: list[str], extra_trusted: list[str] | None) -> list[str]:
-    """The types skops reports as untrusted that are neither from a safe module nor trusted by the caller."""
+    """The names skops reports as untrusted that are neither a class of a safe module nor trusted by the
+    caller. Functions of the safe modules are not trusted on their module alone: a model that calls
+    ``numpy.save`` or ``numpy.load`` from a FunctionTransformer would write or read files when it predicts
+    (skops already trusts the numpy/scipy ufuncs models use, such as ``numpy.log1p``).
+
+    Deliberately trusted although skops is wary of them: ``sklearn.tree._tree.Tree`` and HistGradientBoosting's
+    ``TreePredictor`` hold node indices scikit-learn does not bounds-check, so a crafted file can crash the
+    process when it predicts; refusing them would refuse every random forest and boosted model by default.
+    """
     trusted = set(extra_trusted or ())
-    return [t for t in types if t not in trusted and t.split(".")[0] not in SAFE_SKOPS_MODULES]
+    return [t for t in types if t not in trusted and not _is_class_of_safe_module(t)]
+
+
+def _is_class_of_safe_module(name: str) -> bool:
+    module_name, _, attribute = name.rpartition(".")
+    if module_name.split(".")[0] not in SAFE_SKOPS_MODULES:
+        return False
+    module = sys.modules.get(module_name)
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # a name no installed module has cannot be a trusted class
+            return False
+    return isinstance(getattr(module, attribute, None), type)
 
 
 def require_code_opt_in(explicit: bool | None, what: str) -> None:

@@ -93,8 +93,11 @@ def prepare_env(model_uri: str, env_manager: str = "uv", report: Report | None =
     else:
         _run([sys.executable, "-m", "venv", str(building)], "Creating the virtualenv")
     python = str(building / "bin" / "python")
+    # uv writes no bytecode unless asked (pip does): without it every `models serve` in this environment
+    # compiles scikit-learn, scipy and pandas from source again when PYTHONDONTWRITEBYTECODE is set, or the
+    # first time otherwise (about 3x the start-up CPU time)
     pip = (
-        [uv, "pip", "install", "--quiet", "--python", python]
+        [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", python]
         if uv
         else [python, "-m", "pip", "install", "--quiet"]
     )

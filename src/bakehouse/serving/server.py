@@ -14,7 +14,7 @@ import socket
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -27,7 +27,9 @@ from bakehouse.serving.app import (
     ServingStarted,
     create_scoring_app,
 )
-from bakehouse.serving.sampling import RequestSampler, SamplingConfig, config_from_env, config_to_env
+
+if TYPE_CHECKING:
+    from bakehouse.serving.sampling import RequestSampler, SamplingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,9 @@ def app_from_env() -> Any:
         raise InvalidParameterError(
             "BAKEHOUSE_SERVING_MODEL_URI is not set: start the server with 'bakehouse models serve'"
         )
+    # pandas (through the sampler) only when --sample-inputs asked for it: it is a large part of a cold start
+    from bakehouse.serving.sampling import config_from_env
+
     holder = load_for_serving(uri, settings.env_flag(_ENV_ALLOW_PICKLE) or None)
     return create_scoring_app(
         holder,
@@ -145,7 +150,12 @@ def app_from_env() -> Any:
 
 def make_sampler(model_uri: str, config: SamplingConfig | None) -> RequestSampler | None:
     """The request sampler of ``--sample-inputs`` (None without it)."""
-    return RequestSampler(config, model_uri) if config is not None else None
+    if config is None:
+        return None
+    # pandas (through the sampler) only when --sample-inputs asked for it: it is a large part of a cold start
+    from bakehouse.serving.sampling import RequestSampler
+
+    return RequestSampler(config, model_uri)
 
 
 def serve(
@@ -181,6 +191,8 @@ def serve(
         if allow_pickle:
             os.environ["BAKEHOUSE_" + _ENV_ALLOW_PICKLE] = "true"
         if sampling is not None:
+            from bakehouse.serving.sampling import config_to_env  # pandas: see make_sampler
+
             os.environ.update(config_to_env(sampling))
         started = ServingStarted(model_uri, _registry_version(model_uri), workers)
         run_uvicorn(

@@ -126,6 +126,26 @@ def test_skops_file_with_untrusted_types_is_refused(tmp_path: Path, iris: Any) -
     assert loaded.predict(X_test).tolist() == pipe.predict(X_test).tolist()
 
 
+def test_a_function_of_a_trusted_library_is_not_trusted_by_its_module(tmp_path: Path, iris: Any) -> None:
+    """numpy's classes are trusted; numpy.save, which would write files when the model predicts, is not."""
+    import numpy as np
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.tree import DecisionTreeClassifier
+
+    X_train, X_test, y_train, _ = iris
+    fitted = make_pipeline(FunctionTransformer(np.log1p), DecisionTreeClassifier(random_state=0))
+    fitted.fit(X_train, y_train)
+    bakehouse.sklearn.save_model(fitted, tmp_path / "log1p")
+    assert bakehouse.pyfunc.load_model(str(tmp_path / "log1p")).predict(X_test).tolist() == (
+        fitted.predict(X_test).tolist()
+    )
+    writer = make_pipeline(FunctionTransformer(np.save, kw_args={"arr": [1]}), DecisionTreeClassifier())
+    bakehouse.sklearn.save_model(writer, tmp_path / "writer")
+    with pytest.raises(ModelLoadRefusedError, match=r"types outside the trusted set: \['numpy.save'\]"):
+        bakehouse.pyfunc.load_model(str(tmp_path / "writer"))
+
+
 def test_custom_python_model_needs_opt_in(tmp_path: Path) -> None:
     marker = tmp_path / "custom.marker"
 
