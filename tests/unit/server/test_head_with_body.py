@@ -42,11 +42,12 @@ class RecordingTransport:
 
 def _cycle(method: str = "POST") -> tuple[RequestResponseCycle, RecordingTransport]:
     transport = RecordingTransport()
+    socket_transport: Any = transport  # stands for asyncio.Transport (duck-typed)
     scope: Any = {"type": "http", "method": method, "path": "/", "query_string": b"", "http_version": "1.1"}
     cycle = RequestResponseCycle(
         scope=scope,
-        transport=transport,  # type: ignore[arg-type]
-        flow=FlowControl(transport),  # type: ignore[arg-type]
+        transport=socket_transport,
+        flow=FlowControl(socket_transport),
         logger=logging.getLogger("test"),
         access_logger=logging.getLogger("test.access"),
         access_log=False,
@@ -56,7 +57,8 @@ def _cycle(method: str = "POST") -> tuple[RequestResponseCycle, RecordingTranspo
         keep_alive=True,
         on_response=lambda: None,
     )
-    cycle.transport = HeadWithBody(transport, cycle)  # type: ignore[assignment]
+    head_with_body: Any = HeadWithBody(transport, cycle)  # uvicorn types the attribute as asyncio.Transport
+    cycle.transport = head_with_body
     return cycle, transport
 
 

@@ -105,7 +105,8 @@ def _preview(value: Any) -> str | None:
 def _kept(preview: str | None, previous: Sequence[Any] | None, column: int) -> str | None:
     """A preview from StartTraceV3, or when it has none the one already stored (``previous[column]``)."""
     if preview is None and previous is not None:
-        return previous[column]  # type: ignore[no-any-return]
+        kept: str | None = previous[column]
+        return kept
     return preview
 
 
