@@ -150,26 +150,33 @@ def token_before_last_page(uri: str, eid: str, n_matching: int, shape: str) -> s
     after the page before it (the run it names is read with SQL instead of walking every page)."""
     from bakehouse.entities import ViewType
     from bakehouse.store.db.filters import build_run_search
-    from bakehouse.store.page_token import encode_page_token, encode_run_position_token
+    from bakehouse.store.page_token import encode_run_metric_position_token, encode_run_position_token
     from bakehouse.store.tracking.sql.store import SqlTrackingStore
 
     target = max(0, n_matching - PAGE)
     if target == 0:
         return None
     filter_string, order_by = SHAPES[shape]
-    if order_by:
-        return encode_page_token(target)
     store = SqlTrackingStore(uri, "mlflow-artifacts:/")
-    query = build_run_search([eid], filter_string, ViewType.ACTIVE_ONLY, [], target - 1, 1)
+    query = build_run_search([eid], filter_string, ViewType.ACTIVE_ONLY, order_by, target - 1, 1)
     with store.engine.connect() as conn:
         run_id = conn.execute(query).scalar_one()
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         start = conn.exec_driver_sql(
-            "SELECT start_time FROM runs WHERE run_uuid = "
-            + ("?" if conn.dialect.paramstyle == "qmark" else "%s"),
-            (run_id,),
+            f"SELECT start_time FROM runs WHERE run_uuid = {mark}", (run_id,)
         ).scalar_one()
+        if order_by:  # one metric, DESC: the run's place is (segment, stored value, start time, id)
+            key = order_by[0].split()[0].removeprefix("metrics.")
+            row = conn.exec_driver_sql(
+                f"SELECT value, value_kind FROM latest_metrics WHERE run_uuid = {mark} AND key = {mark}",
+                (run_id, key),
+            ).first()
     store.engine.dispose()
-    return encode_run_position_token(target, start, run_id)
+    if not order_by:
+        return encode_run_position_token(target, start, run_id)
+    segment = 2 if row is None else 1 if row[1] == 1 else 0
+    value = float(row[0]) if segment == 0 and row is not None else None
+    return encode_run_metric_position_token(target, segment, value, start, run_id)
 
 
 def count_matching(uri: str, eid: str, shape: str) -> int:

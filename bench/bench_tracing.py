@@ -16,7 +16,10 @@ replayed to both servers over one keep-alive connection:
   ``POST /api/3.0/mlflow/traces/search`` pages of 100 with no filter, by status, by tag, by a time range;
   each query's result count is checked to be the same on both servers.
 
-Medians over --repeat runs; ratios are MLflow time / Bakehouse time (higher = Bakehouse faster).
+Both servers are up at once and every workload alternates between them (ingestion rounds in turn, the
+order swapped every round; search requests one by one in turn), so a swing of the shared machine's load
+lands on both alike. Medians over --repeat rounds; ratios are MLflow time / Bakehouse time (higher =
+Bakehouse faster), and the ingestion ratio of each round is printed too.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ def make_trace(experiment_id: str, n_spans: int, t0_ns: int) -> tuple[str, bytes
             "mlflow.chat.tokenUsage": {"input_tokens": 30, "output_tokens": 40, "total_tokens": 70},
             "mlflow.spanLogLevel": 20,
         }
+        # MLflow's client stores every span attribute as its JSON text (``dump_span_attribute_value``), so
+        # each travels as an OTLP string value
+        attributes = {key: json.dumps(value, ensure_ascii=False) for key, value in attributes.items()}
         spans.append(
             Span(
                 trace_id,
@@ -136,14 +142,14 @@ def create_experiment(http: httpx.Client, name: str) -> str:
 
 
 def ingest(server: RunningServer, n_traces: int, n_spans: int) -> dict[str, float]:
-    with httpx.Client(base_url=server.url, timeout=120) as http:
+    with httpx.Client(base_url=server.url, timeout=600) as http:
         experiment_id = create_experiment(http, f"ingest-{uuid.uuid4().hex[:8]}")
     # built before the timed connection opens: on a busy machine building them takes longer than a server's
     # keep-alive timeout (uvicorn: 5 s), and the next request would meet a closed connection
     t0 = time.time_ns()
     traces = [make_trace(experiment_id, n_spans, t0 + i * 10**9) for i in range(n_traces)]
     warmup = [make_trace(experiment_id, n_spans, t0 - (i + 1) * 10**9) for i in range(WARMUP)]
-    with httpx.Client(base_url=server.url, timeout=120) as http:
+    with httpx.Client(base_url=server.url, timeout=600) as http:
         peak = [session_rss_mb(server.proc.pid)]
         done = threading.Event()
 
@@ -286,26 +292,40 @@ def _copy_mlflow_trace_rows(store: Any, written: list[dict[str, Any]], rest: lis
 
 
 def search(
-    server: RunningServer, experiment_id: str, repeat: int, base_ms: int, n_traces: int
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    location = {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}
+    servers: dict[str, tuple[RunningServer, str]], repeat: int, base_ms: int, n_traces: int
+) -> dict[str, dict[str, Any]]:
+    """Every query sent to each server in turn, request by request (the order swapped every request), so a
+    swing of the machine's load lands on both servers alike."""
+    out: dict[str, dict[str, Any]] = {name: {} for name in servers}
     mid, end = base_ms + (n_traces // 2) * 1000, base_ms + (n_traces // 2 + 500) * 1000
-    with httpx.Client(base_url=server.url, timeout=120) as http:
+    clients = {name: httpx.Client(base_url=server.url, timeout=600) for name, (server, _) in servers.items()}
+    try:
         for label, template in SEARCH_QUERIES.items():
-            body: dict[str, Any] = {"locations": [location], "max_results": 100}
-            if template:
-                body["filter"] = template.format(mid=mid, end=end)
-            for _ in range(WARMUP):  # every worker process warmed up first (MLflow runs 4)
-                http.post("/api/3.0/mlflow/traces/search", json=body).raise_for_status()
-            times, count = [], 0
-            for _ in range(repeat):
-                started = time.perf_counter()
-                response = http.post("/api/3.0/mlflow/traces/search", json=body)
-                times.append(time.perf_counter() - started)
-                response.raise_for_status()
-                count = len(response.json().get("traces", []))
-            out[label] = {"ms": statistics.median(times) * 1000, "count": count}
+            bodies: dict[str, dict[str, Any]] = {}
+            for name, (_, experiment_id) in servers.items():
+                location = {
+                    "type": "MLFLOW_EXPERIMENT",
+                    "mlflow_experiment": {"experiment_id": experiment_id},
+                }
+                bodies[name] = {"locations": [location], "max_results": 100}
+                if template:
+                    bodies[name]["filter"] = template.format(mid=mid, end=end)
+                for _ in range(WARMUP):  # every worker process warmed up first (MLflow runs 4)
+                    clients[name].post("/api/3.0/mlflow/traces/search", json=bodies[name]).raise_for_status()
+            times: dict[str, list[float]] = {name: [] for name in servers}
+            counts: dict[str, int] = {}
+            for i in range(repeat):
+                for name in list(servers)[:: 1 if i % 2 == 0 else -1]:
+                    started = time.perf_counter()
+                    response = clients[name].post("/api/3.0/mlflow/traces/search", json=bodies[name])
+                    times[name].append(time.perf_counter() - started)
+                    response.raise_for_status()
+                    counts[name] = len(response.json().get("traces", []))
+            for name in servers:
+                out[name][label] = {"ms": statistics.median(times[name]) * 1000, "count": counts[name]}
+    finally:
+        for client in clients.values():
+            client.close()
     return out
 
 
@@ -319,24 +339,40 @@ def main() -> None:
     args = parser.parse_args()
     n_traces, n_spans, n_search = (10, 50, 1000) if args.quick else (100, 50, 10000)
     base_ms = 1_700_000_000_000
+    servers: dict[str, tuple[RunningServer, str]] = {}
     results: dict[str, Any] = {}
-    for name in ("bakehouse", "mlflow"):
-        workdir = Path(tempfile.mkdtemp(prefix=f"bench-tracing-{name}-"))
-        db_uri = f"sqlite:///{workdir / 'db.sqlite'}"
-        print(f"{name}: writing {n_search} traces for the search workload (not timed)...", flush=True)
-        search_experiment = populate_search(name, db_uri, str(workdir / "artifacts"), n_search, base_ms)
-        server = start(name, workdir, timeout=600)  # MLflow takes minutes to start on a busy machine
-        try:
-            print(f"{name}: up in {server.startup_s:.1f} s; ingesting...", flush=True)
-            runs = [ingest(server, n_traces, n_spans) for _ in range(args.repeat)]
+    try:
+        for name in ("bakehouse", "mlflow"):  # both up at once: every workload alternates between them
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-tracing-{name}-"))
+            db_uri = f"sqlite:///{workdir / 'db.sqlite'}"
+            print(f"{name}: writing {n_search} traces for the search workload (not timed)...", flush=True)
+            search_experiment = populate_search(name, db_uri, str(workdir / "artifacts"), n_search, base_ms)
+            server = start(name, workdir, timeout=600)  # MLflow takes minutes to start on a busy machine
+            servers[name] = (server, search_experiment)
+            print(f"{name}: up in {server.startup_s:.1f} s", flush=True)
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+        for i in range(args.repeat):  # alternating, the order swapped every round
+            for name in list(servers)[:: 1 if i % 2 == 0 else -1]:
+                runs[name].append(ingest(servers[name][0], n_traces, n_spans))
+                print(
+                    f"{name}: ingestion round {i + 1}: {runs[name][-1]['spans_per_s']:,.0f} spans/s",
+                    flush=True,
+                )
+        found = search(servers, args.repeat * 7, base_ms, n_search)
+        for name, (server, _) in servers.items():
             results[name] = {
-                "spans_per_s": statistics.median(r["spans_per_s"] for r in runs),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+                "spans_per_s": statistics.median(r["spans_per_s"] for r in runs[name]),
+                "round_ratios": [],
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs[name]),
                 "idle_rss_mb": session_rss_mb(server.proc.pid),
-                "search": search(server, search_experiment, args.repeat * 7, base_ms, n_search),
+                "search": found[name],
             }
-            print(f"{name}: {json.dumps(results[name])}", flush=True)  # kept if the next server fails
-        finally:
+        results["bakehouse"]["round_ratios"] = [
+            a["spans_per_s"] / b["spans_per_s"]
+            for a, b in zip(runs["bakehouse"], runs["mlflow"], strict=True)
+        ]
+    finally:
+        for server, _ in servers.values():
             server.stop()
     ours, theirs = results["bakehouse"], results["mlflow"]
     print(
@@ -347,6 +383,7 @@ def main() -> None:
         f"{'spans/s':28}{ours['spans_per_s']:>14,.0f}{theirs['spans_per_s']:>14,.0f}"
         f"{ours['spans_per_s'] / theirs['spans_per_s']:>9.1f}x"
     )
+    print("ratio per alternating round: " + ", ".join(f"{r:.1f}x" for r in ours["round_ratios"]))
     print(
         f"{'server RSS while ingesting':28}{ours['peak_rss_mb']:>11.0f} MB{theirs['peak_rss_mb']:>11.0f} MB"
     )

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: venv + deps, the static checks (scripts/check.sh: ruff + mypy),
-# Debian packages, a throwaway PostgreSQL and a moto S3 server on 127.0.0.1, then pytest over tests/.
+# Debian packages, a throwaway PostgreSQL, a moto S3 server and the GCS and Azure emulators (fake-gcs-server,
+# Azurite) on 127.0.0.1, then pytest over tests/. Under CI=true an emulator that fails to start fails the run.
 # Arguments replace the default target `tests` (e.g. `bash scripts/test.sh tests/integration -k cli -x`);
 # such a targeted run skips the static checks unless BAKEHOUSE_TEST_CHECKS=1.
 # Env: BAKEHOUSE_TEST_WORKERS (xdist workers, default 2; 0 = no xdist), BAKEHOUSE_TEST_TIMEOUT (per test, s).
-# CI=true: a real component that does not start (PostgreSQL, MariaDB, the S3 server, Chromium, the official
-# mlflow client) fails the run instead of skipping its tests, and so does a test that changes the tree.
+# CI=true: a real component that does not start (PostgreSQL, MariaDB, the S3 server, fake-gcs-server,
+# Azurite, Java for Spark, Chromium, the official mlflow client) fails the run instead of skipping its tests,
+# and so does a test that changes the tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -46,6 +48,14 @@ for tool in caddy docker-compose; do
     apt_install "$tool" || missing_component "$tool" "could not be installed"
   fi
 done
+# Spark (the spark_udf tests, pyspark from the test extra) runs on Debian's Java; Azurite is installed from npm
+# by scripts/azurite_up.sh (once, into a cache outside the repository).
+if ! command -v java >/dev/null 2>&1; then
+  apt_install default-jre-headless || missing_component Java "could not be installed"
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  apt_install npm || missing_component npm "could not be installed (Azurite comes from npm)"
+fi
 export PATH="$VENV/bin:$PATH"
 # MLflow 2.x writes some of the migration tests' fixture stores: a venv of its own, kept between runs.
 if MLFLOW2_PY="$(ensure_mlflow2_venv)"; then
@@ -59,10 +69,13 @@ PG_TEST_DIR=""
 MY_TEST_DIR=""
 MY_TEST_PID=""
 MOTO_PID=""
+GCS_TEST_PID="" GCS_TEST_DIR="" AZURITE_TEST_PID="" AZURITE_TEST_DIR=""
 MOTO_LOG="$(mktemp /tmp/bakehouse-moto.XXXXXX.log)"
 cleanup() {
   local rc=$?
   if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+  EMULATOR_PID="$GCS_TEST_PID" EMULATOR_DIR="$GCS_TEST_DIR" bash scripts/emulator_down.sh
+  EMULATOR_PID="$AZURITE_TEST_PID" EMULATOR_DIR="$AZURITE_TEST_DIR" bash scripts/emulator_down.sh
   if [ -n "$PG_TEST_DIR" ]; then PG_TEST_DIR="$PG_TEST_DIR" PG_TEST_BIN="$PG_TEST_BIN" bash scripts/pg_down.sh || true; fi
   if [ -n "$MY_TEST_DIR" ]; then MY_TEST_DIR="$MY_TEST_DIR" MY_TEST_PID="$MY_TEST_PID" bash scripts/mysql_down.sh || true; fi
   rm -f "$MOTO_LOG"
@@ -103,6 +116,23 @@ else
   kill "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""
   [ "$CI_MODE" = 1 ] && missing_component "the S3 server (moto)" "did not come up (its log is above)"
   log "WARNING: moto server did not come up; the s3 fixture will start its own"
+fi
+
+# The cloud object-store emulators. Under CI=true one that does not start fails the run; elsewhere the test
+# fixtures try again and report.
+log "starting fake-gcs-server (Google Cloud Storage emulator)"
+if GCS_ENV="$(PYTHON="$VENV/bin/python" bash scripts/gcs_up.sh)"; then
+  eval "$GCS_ENV"; export BAKEHOUSE_TEST_GCS_ENDPOINT; log "fake-gcs-server: $BAKEHOUSE_TEST_GCS_ENDPOINT"
+else
+  [ "$CI_MODE" = 1 ] && missing_component fake-gcs-server "did not start (see above)"
+  log "WARNING: fake-gcs-server did not start (see above); the gcs_emulator fixture will try again and report"
+fi
+log "starting Azurite (Azure Blob Storage emulator)"
+if AZ_ENV="$(PYTHON="$VENV/bin/python" bash scripts/azurite_up.sh)"; then
+  eval "$AZ_ENV"; export BAKEHOUSE_TEST_AZURITE_CONNECTION_STRING; log "Azurite: pid $AZURITE_TEST_PID"
+else
+  [ "$CI_MODE" = 1 ] && missing_component Azurite "did not start (see above)"
+  log "WARNING: Azurite did not start (see above); the azurite fixture will try again and report"
 fi
 
 # ------------------------------------------------------------------------------------------ pytest

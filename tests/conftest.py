@@ -1,8 +1,10 @@
-"""Shared fixtures for every test: real PostgreSQL, a real S3 server (moto), the real `bakehouse server`.
+"""Shared fixtures for every test: real PostgreSQL, a real S3 server (moto), the GCS and Azure emulators
+(fake-gcs-server, Azurite), the real `bakehouse server`.
 
-``scripts/test.sh`` starts PostgreSQL and moto once and exports ``BAKEHOUSE_TEST_POSTGRES_URI`` and
-``BAKEHOUSE_TEST_S3_ENDPOINT``; when they are absent (a plain ``pytest``), the fixtures start their own
-throwaway instances once per session (per xdist worker), so both ways work. Nothing here is mocked.
+``scripts/test.sh`` starts PostgreSQL, moto and the emulators once and exports ``BAKEHOUSE_TEST_POSTGRES_URI``,
+``BAKEHOUSE_TEST_S3_ENDPOINT``, ``BAKEHOUSE_TEST_GCS_ENDPOINT`` and ``BAKEHOUSE_TEST_AZURITE_CONNECTION_STRING``;
+when they are absent (a plain ``pytest``), the fixtures start their own throwaway instances once per session
+(per xdist worker), so both ways work. Nothing here is mocked.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -22,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from components import component_missing, running_in_ci
@@ -34,10 +38,15 @@ VENV_BIN = Path(sys.executable).parent
 #: Variables that select a tracking/registry target. They are cleared for the session and restored after each
 #: test, so neither the developer's shell nor mlflow (which exports MLFLOW_TRACKING_URI / MLFLOW_EXPERIMENT_ID
 #: into os.environ on set_tracking_uri / set_experiment) leaks state from one test into the next.
-_ENV_PREFIXES = ("BAKEHOUSE_", "MLFLOW_", "AWS_")
+_ENV_PREFIXES = ("BAKEHOUSE_", "MLFLOW_", "AWS_", "AZURE_", "GOOGLE_", "STORAGE_EMULATOR_HOST")
 #: variables exported by session-scoped fixtures (S3 credentials and endpoint) for the rest of the session
 _SESSION_ENV: dict[str, str] = {}
-_TEST_INFRA_VARS = ("BAKEHOUSE_TEST_POSTGRES_URI", "BAKEHOUSE_TEST_S3_ENDPOINT")
+_TEST_INFRA_VARS = (
+    "BAKEHOUSE_TEST_POSTGRES_URI",
+    "BAKEHOUSE_TEST_S3_ENDPOINT",
+    "BAKEHOUSE_TEST_GCS_ENDPOINT",
+    "BAKEHOUSE_TEST_AZURITE_CONNECTION_STRING",
+)
 _SELECTING_VARS = [
     f"{prefix}{name}"
     for prefix in ("BAKEHOUSE_", "MLFLOW_")
@@ -301,6 +310,125 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
             client.delete_bucket(Bucket=name)
 
 
+# ------------------------------------------------------------------------- GCS and Azure emulators
+
+
+def _run_up_script(script: str, component: str) -> dict[str, str]:
+    """Run scripts/<script> (an emulator start script) and return the variables it exports; fail if it can't."""
+    proc = subprocess.run(
+        ["bash", str(SCRIPTS / script)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"could not start {component}:\n{proc.stderr}", pytrace=False)
+    exported: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        for assignment in shlex.split(line.removeprefix("export ")):
+            key, _, value = assignment.partition("=")
+            exported[key] = value
+    return exported
+
+
+@contextlib.contextmanager
+def _session_environment(variables: dict[str, str]) -> Iterator[None]:
+    """Export ``variables`` for the rest of the session (this process, and every server or CLI it starts)."""
+    previous = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    _SESSION_ENV.update(variables)  # re-applied after every test: see _isolate_global_state
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            _SESSION_ENV.pop(key, None)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    """URL of a fake-gcs-server on 127.0.0.1, exported as STORAGE_EMULATOR_HOST (google-cloud-storage's own
+    variable: the client then talks to it, anonymously, exactly as it talks to Google Cloud Storage)."""
+    url = os.environ.get("BAKEHOUSE_TEST_GCS_ENDPOINT")
+    started: dict[str, str] = {}
+    if not url:
+        started = _run_up_script("gcs_up.sh", "fake-gcs-server")
+        url = started["BAKEHOUSE_TEST_GCS_ENDPOINT"]
+    from bakehouse.store.artifacts import gcs
+
+    try:
+        with _session_environment({"STORAGE_EMULATOR_HOST": url}):
+            gcs.reset_clients()
+            yield url
+    finally:
+        gcs.reset_clients()
+        if started:
+            _stop_emulator(started["GCS_TEST_PID"], started["GCS_TEST_DIR"])
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """The connection string of an Azurite blob service on 127.0.0.1, exported as
+    AZURE_STORAGE_CONNECTION_STRING (how azure-storage-blob, and MLflow, are pointed at an account)."""
+    connection_string = os.environ.get("BAKEHOUSE_TEST_AZURITE_CONNECTION_STRING")
+    started: dict[str, str] = {}
+    if not connection_string:
+        started = _run_up_script("azurite_up.sh", "Azurite")
+        connection_string = started["BAKEHOUSE_TEST_AZURITE_CONNECTION_STRING"]
+    try:
+        with _session_environment({"AZURE_STORAGE_CONNECTION_STRING": connection_string}):
+            yield connection_string
+    finally:
+        if started:
+            _stop_emulator(started["AZURITE_TEST_PID"], started["AZURITE_TEST_DIR"])
+
+
+def _stop_emulator(pid: str, directory: str) -> None:
+    subprocess.run(
+        ["bash", str(SCRIPTS / "emulator_down.sh")],
+        check=False,
+        env={**os.environ, "EMULATOR_PID": pid, "EMULATOR_DIR": directory},
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def gcs_bucket(gcs_emulator: str) -> Iterator[str]:
+    """A fresh bucket on the GCS emulator (use ``gs://<name>/...``), emptied and removed afterwards."""
+    from google.cloud import storage  # test extra
+
+    client = storage.Client()
+    name = f"bh-{uuid.uuid4().hex[:20]}"
+    client.create_bucket(name)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(Exception):  # the emulator may be gone already; the bucket dies with it
+            for blob in client.list_blobs(name):
+                blob.delete()
+            client.bucket(name).delete()
+
+
+@pytest.fixture
+def azure_container(azurite: str) -> Iterator[str]:
+    """A fresh container on Azurite (use ``wasbs://<name>@devstoreaccount1.blob.core.windows.net/...``)."""
+    from azure.storage.blob import BlobServiceClient  # test extra
+
+    service = BlobServiceClient.from_connection_string(azurite)
+    name = f"bh-{uuid.uuid4().hex[:20]}"
+    service.create_container(name)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(Exception):  # the emulator may be gone already; the container dies with it
+            service.delete_container(name)
+
+
 # ------------------------------------------------------------------------------------- the server
 
 
@@ -448,3 +576,38 @@ def bakehouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     yield start
     for handle in started:
         handle.stop()
+
+
+# ------------------------------------------------------------------------------------------- Spark
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark (``local[2]``, Java from Debian) for the session: starting one takes ~15 s.
+
+    The Python workers run this venv's interpreter (PYSPARK_PYTHON), so they have Bakehouse and the model
+    libraries. Without Java the tests fail under CI=true and skip elsewhere.
+    """
+    if not shutil.which("java"):
+        component_missing("Java", "not installed (apt-get install default-jre-headless): Spark cannot start")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # loopback only
+    from pyspark.sql import SparkSession  # test extra
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("bakehouse-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # small Arrow batches: a few thousand rows then cross many batches, as a big job does
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
+        .getOrCreate()
+    )
+    try:
+        yield session
+    finally:
+        session.stop()

@@ -40,8 +40,12 @@ class PluginRegistry(Generic[T]):
         return key.lower() in self._items
 
     def get(self, key: str) -> T:
-        self._load_entry_points()
+        # a plug-in never replaces a built-in (``setdefault`` below): scanning every installed package's
+        # entry points (tens of ms in a fresh process) is needed only for a key that is not built in
         target = self._items.get(key.lower())
+        if target is None:
+            self._load_entry_points()
+            target = self._items.get(key.lower())
         if target is None:
             known = ", ".join(sorted(self._items)) or "none"
             raise InvalidParameterError(f"No {self.kind} registered for {key!r} (known: {known})")
@@ -100,6 +104,9 @@ for _scheme in ("http", "https"):
 artifact_repositories.register("", "bakehouse.store.artifacts.local:LocalArtifactRepository")
 artifact_repositories.register("file", "bakehouse.store.artifacts.local:LocalArtifactRepository")
 artifact_repositories.register("s3", "bakehouse.store.artifacts.s3:S3ArtifactRepository")
+artifact_repositories.register("gs", "bakehouse.store.artifacts.gcs:GcsArtifactRepository")
+artifact_repositories.register("wasbs", "bakehouse.store.artifacts.azure:AzureBlobArtifactRepository")
+artifact_repositories.register("abfss", "bakehouse.store.artifacts.azure:AzureBlobArtifactRepository")
 artifact_repositories.register("mlflow-artifacts", "bakehouse.store.artifacts.http:ProxyArtifactRepository")
 artifact_repositories.register("http", "bakehouse.store.artifacts.http:HttpArtifactRepository")
 artifact_repositories.register("https", "bakehouse.store.artifacts.http:HttpArtifactRepository")

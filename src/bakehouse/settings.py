@@ -174,6 +174,57 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("S3_IGNORE_TLS", STORAGE, "`true` skips TLS certificate checks when talking to S3.", "false"),
     Setting(
+        "GCS_UPLOAD_CHUNK_SIZE",
+        STORAGE,
+        "Bytes per request of a resumable upload to Google Cloud Storage (a multiple of 256 KiB). Unset: each "
+        "file, or each part of a large one, goes up as one streamed request.",
+        names=("BAKEHOUSE_GCS_UPLOAD_CHUNK_SIZE", "MLFLOW_GCS_UPLOAD_CHUNK_SIZE"),
+    ),
+    Setting(
+        "GCS_DOWNLOAD_CHUNK_SIZE",
+        STORAGE,
+        "Bytes per ranged request when a large Google Cloud Storage object is downloaded in parallel.",
+        str(32 * 1024 * 1024),
+        names=("BAKEHOUSE_GCS_DOWNLOAD_CHUNK_SIZE", "MLFLOW_GCS_DOWNLOAD_CHUNK_SIZE"),
+    ),
+    Setting(
+        "GCS_PARALLEL_UPLOAD_THRESHOLD",
+        STORAGE,
+        "Files of at least this many bytes go to Google Cloud Storage as parts uploaded in parallel and composed "
+        "into one object (the credentials then also need `storage.objects.delete`, to remove the parts); `0` "
+        "uploads every file as one stream.",
+        str(150 * 1024 * 1024),
+        names=("BAKEHOUSE_GCS_PARALLEL_UPLOAD_THRESHOLD",),
+    ),
+    Setting(
+        "ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT",
+        STORAGE,
+        "Seconds one request to Google Cloud Storage or Azure Blob Storage may take (`-1`: no limit). Unset: "
+        "the client library's default.",
+    ),
+    Setting(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        STORAGE,
+        "Azure Blob Storage account and credentials in one string (an account key or a SAS token, and the "
+        "endpoint: how the Azurite emulator is reached). Read first.",
+        names=("AZURE_STORAGE_CONNECTION_STRING",),
+    ),
+    Setting(
+        "AZURE_STORAGE_ACCESS_KEY",
+        STORAGE,
+        "The key of the storage account named in a `wasbs://` or `abfss://` URI (when there is no connection "
+        "string).",
+        names=("AZURE_STORAGE_ACCESS_KEY",),
+    ),
+    Setting(
+        "AZURE_STORAGE_SAS_TOKEN",
+        STORAGE,
+        "A shared access signature for that account (when there is neither a connection string nor a key). "
+        "Without any of the three, Azure's default credential chain is used (environment service principal, "
+        "workload or managed identity, Azure CLI login).",
+        names=("AZURE_STORAGE_SAS_TOKEN",),
+    ),
+    Setting(
         "SQL_MAX_CONNECTIONS",
         STORAGE,
         "Database connections one server may open across all its workers (PostgreSQL, MySQL): split evenly "
@@ -528,6 +579,50 @@ def s3_endpoint_url() -> str | None:
 
 def s3_ignore_tls() -> bool:
     return env_flag("S3_IGNORE_TLS")
+
+
+def gcs_upload_chunk_size() -> int | None:
+    """Bytes per request of a resumable GCS upload, or None for one streamed request."""
+    return _env_int("GCS_UPLOAD_CHUNK_SIZE") if env("GCS_UPLOAD_CHUNK_SIZE") else None
+
+
+def gcs_download_chunk_size() -> int:
+    return _env_int("GCS_DOWNLOAD_CHUNK_SIZE")
+
+
+def gcs_parallel_upload_threshold() -> int:
+    return _env_int("GCS_PARALLEL_UPLOAD_THRESHOLD")
+
+
+def artifact_transfer_timeout() -> float | None:
+    """Seconds per request to a cloud object store; None = the client library's default, -1 = no limit."""
+    value = env("ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidParameterError(
+            "BAKEHOUSE_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT (or MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT) must be a "
+            f"number of seconds, got {value!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AzureCredentialSettings:
+    """The Azure storage credentials given through the environment, in the order MLflow reads them."""
+
+    connection_string: str | None
+    access_key: str | None
+    sas_token: str | None
+
+    @classmethod
+    def from_env(cls) -> AzureCredentialSettings:
+        return cls(
+            connection_string=env("AZURE_STORAGE_CONNECTION_STRING"),
+            access_key=env("AZURE_STORAGE_ACCESS_KEY"),
+            sas_token=env("AZURE_STORAGE_SAS_TOKEN"),
+        )
 
 
 def async_logging_enabled() -> bool:

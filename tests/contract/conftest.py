@@ -49,6 +49,27 @@ def tracking_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[A
         yield RestTrackingStore.from_uri(request.getfixturevalue(fixture))
 
 
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Any]:
+    """A SQL tracking store on a fresh SQLite file, for tests that bulk-insert rows with Core."""
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(f"sqlite:///{tmp_path / 'store.db'}", str(tmp_path / "artifacts"))
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture(params=["postgres", "mysql"])
+def server_database_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A SQL tracking store on the throwaway PostgreSQL, then MariaDB (one test each)."""
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    uri = request.getfixturevalue("postgres_uri" if request.param == "postgres" else "mysql_uri")
+    store = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
+    yield store
+    store.engine.dispose()
+
+
 def _start_server(tmp_dir: Path, backend_store_uri: str) -> tuple[subprocess.Popen[bytes], str]:
     """A real `bakehouse server` for a whole module: starting one per test would dominate the suite."""
     with socket.socket() as sock:

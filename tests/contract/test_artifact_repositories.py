@@ -1,6 +1,8 @@
-"""One artifact-repository suite run against every backend: local disk, S3 (moto's server over real HTTP)
-and the HTTP artifact proxy (a tiny real Starlette server implementing the proxy API over a directory,
-built from the same primitives the Bakehouse server uses).
+"""One artifact-repository suite run against every backend: local disk, S3 (moto's server over real HTTP),
+Google Cloud Storage (fake-gcs-server), Azure Blob Storage (Azurite, through both ``wasbs://`` and
+``abfss://``) and the HTTP artifact proxy (a tiny real Starlette server implementing the proxy API over a
+directory, built from the same primitives the Bakehouse server uses). The emulators are reached the way their
+client libraries reach the real clouds (STORAGE_EMULATOR_HOST, AZURE_STORAGE_CONNECTION_STRING).
 
 Each backend comes with an "outside" snapshot: everything the repository must never touch. The traversal
 tests take it before and after every hostile call and require it unchanged.
@@ -8,7 +10,9 @@ tests take it before and after every hostile call and require it unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -38,6 +42,14 @@ from bakehouse.store.artifacts.local import LocalArtifactRepository
 pytestmark = pytest.mark.timeout(120)
 
 BIG_SIZE = 50 * 1024 * 1024
+#: the cloud object stores run with their part/block/range sizes lowered to 1 MiB (``_small_cloud_parts``), so
+#: a 7 MiB file crosses every parallel threshold several times; bench/bench_cloud_artifacts.py moves 1 GB
+CLOUD_BIG_SIZE = 7 * 1024 * 1024
+CLOUD_BACKENDS = ("gcs", "azure", "azure-abfss")
+MIB = 1024 * 1024
+#: listings of the cloud stores come in pages of this many objects here (1,000/5,000 by default), so a few
+#: hundred objects cross many pages; bench/bench_cloud_artifacts.py lists 10,000 at the services' page sizes
+LIST_PAGE_SIZE = 40
 PROXY_API = "/api/2.0/mlflow-artifacts/artifacts"
 
 
@@ -157,6 +169,26 @@ def artifact_bucket(s3_endpoint: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def gcs_artifact_bucket(gcs_emulator: str) -> str:
+    """One bucket for this module on the GCS emulator; every test writes under its own random prefix."""
+    from google.cloud import storage
+
+    name = f"bh-artifacts-{uuid.uuid4().hex[:12]}"
+    storage.Client().create_bucket(name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def azure_artifact_container(azurite: str) -> str:
+    """One container for this module on Azurite; every test writes under its own random prefix."""
+    from azure.storage.blob import BlobServiceClient
+
+    name = f"bh-artifacts-{uuid.uuid4().hex[:12]}"
+    BlobServiceClient.from_connection_string(azurite).create_container(name)
+    return name
+
+
+@pytest.fixture(scope="session")
 def proxy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     base = tmp_path_factory.mktemp("proxy")
     root = base / "server-root"
@@ -194,9 +226,45 @@ class Backend:
     local_root: Path | None
     #: a directory outside the repository root covered by ``outside`` (where symlinks may point)
     outside_dir: Path | None
+    #: cloud stores: how many parts (composed GCS sources, committed Azure blocks) an artifact is stored as
+    stored_parts: Callable[[str], int] | None = None
 
 
-BACKENDS = ["local", "s3", "proxy"]
+@contextlib.contextmanager
+def _small_cloud_parts(name: str) -> Iterator[None]:
+    """Part, block and range sizes of the GCS/Azure repositories lowered to 1 MiB or less, so that a file of
+    a few MiB takes every parallel path (composite uploads, block uploads, ranged downloads) that a large one
+    takes at the real sizes."""
+    with pytest.MonkeyPatch.context() as patch:
+        if name == "gcs":
+            from bakehouse.store.artifacts import gcs
+
+            patch.setattr(gcs, "MIN_PART_SIZE", MIB)
+            patch.setattr(gcs, "PARALLEL_DOWNLOAD_THRESHOLD", 2 * MIB)
+            patch.setattr(gcs, "STREAM_PART_SIZE", MIB)  # a multiple of 256 KiB, as resumable uploads need
+            patch.setattr(gcs, "READ_BUFFER_SIZE", 512 * 1024)
+            patch.setattr(gcs, "LIST_PAGE_SIZE", LIST_PAGE_SIZE)
+            patch.setenv("BAKEHOUSE_GCS_PARALLEL_UPLOAD_THRESHOLD", str(2 * MIB))
+            patch.setenv("BAKEHOUSE_GCS_DOWNLOAD_CHUNK_SIZE", str(MIB))
+            yield
+            return
+        from bakehouse.store.artifacts import azure
+
+        patch.setattr(azure, "SINGLE_PUT_SIZE", 2 * MIB)
+        patch.setattr(azure, "BLOCK_SIZE", MIB)
+        patch.setattr(azure, "SINGLE_GET_SIZE", MIB)
+        patch.setattr(azure, "CHUNK_GET_SIZE", MIB)
+        patch.setattr(azure, "STREAM_BLOCK_SIZE", MIB)
+        patch.setattr(azure, "STREAM_RANGE_SIZE", 256 * 1024)
+        patch.setattr(azure, "LIST_PAGE_SIZE", LIST_PAGE_SIZE)
+        azure.reset_clients()  # the sizes are options of the cached service client
+        try:
+            yield
+        finally:
+            azure.reset_clients()
+
+
+BACKENDS = ["local", "s3", "proxy", "gcs", "azure", "azure-abfss"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -225,6 +293,48 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             return sorted(key for key in keys if not key.startswith(prefix + "/"))
 
         yield Backend(name, repo, outside, None, None)
+    elif name == "gcs":
+        request.getfixturevalue("gcs_emulator")
+        bucket = request.getfixturevalue("gcs_artifact_bucket")
+        prefix = f"{uuid.uuid4().hex}/artifacts"
+        from google.cloud import storage
+
+        storage_client = storage.Client()  # the emulator, through STORAGE_EMULATOR_HOST
+
+        def outside_gcs() -> list[str]:
+            names = [blob.name for blob in storage_client.list_blobs(bucket)]
+            return sorted(key for key in names if not key.startswith(prefix + "/"))
+
+        # fake-gcs-server does not report a composed object's componentCount: the big-file test reads the
+        # repository's own log line for the number of parts instead
+        with _small_cloud_parts(name):
+            repo = get_artifact_repository(f"gs://{bucket}/{prefix}")
+            yield Backend(name, repo, outside_gcs, None, None)
+    elif name in ("azure", "azure-abfss"):
+        request.getfixturevalue("azurite")
+        container = request.getfixturevalue("azure_artifact_container")
+        prefix = f"{uuid.uuid4().hex}/artifacts"
+        if name == "azure":
+            uri = f"wasbs://{container}@devstoreaccount1.blob.core.windows.net/{prefix}"
+        else:
+            uri = f"abfss://{container}@devstoreaccount1.dfs.core.windows.net/{prefix}"
+        from azure.storage.blob import BlobServiceClient
+
+        container_client = BlobServiceClient.from_connection_string(
+            request.getfixturevalue("azurite")
+        ).get_container_client(container)
+
+        def outside_azure() -> list[str]:
+            names = [b.name for b in container_client.list_blobs()]
+            return sorted(key for key in names if not key.startswith(prefix + "/"))
+
+        def committed_blocks(path: str) -> int:
+            committed, _ = container_client.get_blob_client(f"{prefix}/{path}").get_block_list("committed")
+            return len(committed) or 1  # a blob put in one request has no block list
+
+        with _small_cloud_parts(name):
+            repo = get_artifact_repository(uri)
+            yield Backend(name, repo, outside_azure, None, None, committed_blocks)
     else:
         url, server_root = request.getfixturevalue("proxy_server")
         sub = uuid.uuid4().hex
@@ -266,14 +376,20 @@ def _listing(repo: ArtifactRepository, path: str | None = None) -> list[tuple[st
 
 
 @pytest.fixture(scope="session")
-def big_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    path = tmp_path_factory.mktemp("big") / "big.bin"
-    block = os.urandom(1 << 20)
-    with open(path, "wb") as out:
-        out.writelines(
-            block[index:] + block[:index] for index in range(BIG_SIZE >> 20)
-        )  # 50 distinct MiB blocks
-    return path, _sha256_file(path)
+def big_files(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], tuple[Path, str]]:
+    """``big_file(size)``: a file of ``size`` bytes made of distinct MiB blocks, and its SHA-256 (made once)."""
+    made: dict[int, tuple[Path, str]] = {}
+
+    def big_file(size: int) -> tuple[Path, str]:
+        if size not in made:
+            path = tmp_path_factory.mktemp("big") / "big.bin"
+            block = os.urandom(1 << 20)
+            with open(path, "wb") as out:
+                out.writelines(block[index:] + block[:index] for index in range(size >> 20))
+            made[size] = (path, _sha256_file(path))
+        return made[size]
+
+    return big_file
 
 
 # ---------------------------------------------------------------------------------------- behaviour
@@ -341,14 +457,24 @@ def test_download_missing_artifact_raises_not_found(backend: Backend, tmp_path: 
 
 
 def test_big_file_round_trip_is_byte_exact_and_streamed(
-    backend: Backend, big_file: tuple[Path, str], tmp_path: Path
+    backend: Backend,
+    big_files: Callable[[int], tuple[Path, str]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    path, digest = big_file
+    size = CLOUD_BIG_SIZE if backend.name in CLOUD_BACKENDS else BIG_SIZE
+    path, digest = big_files(size)
     repo = backend.repo
-    repo.log_artifact(path, "big")
-    assert _listing(repo, "big") == [("big/big.bin", False, BIG_SIZE)]
+    with caplog.at_level(logging.DEBUG, logger="bakehouse.store.artifacts.gcs"):
+        repo.log_artifact(path, "big")
+    assert _listing(repo, "big") == [("big/big.bin", False, size)]
+    # went up as parallel 1 MiB parts: committed Azure blocks, composed GCS parts
+    if backend.stored_parts is not None:
+        assert backend.stored_parts("big/big.bin") == size // MIB
+    if backend.name == "gcs":
+        assert f"as {size // MIB} parallel parts" in caplog.text
     local = repo.download_artifacts("big/big.bin", tmp_path / "dl")
-    assert os.path.getsize(local) == BIG_SIZE
+    assert os.path.getsize(local) == size
     assert _sha256_file(local) == digest
 
     # the server-side pair: stream in from a generator, stream out chunk by chunk
@@ -357,33 +483,36 @@ def test_big_file_round_trip_is_byte_exact_and_streamed(
             while chunk := fileobj.read(3 * 1024 * 1024 + 7):  # odd-sized chunks on purpose
                 yield chunk
 
-    assert repo.write_stream("streamed/copy.bin", chunks()) == BIG_SIZE
+    assert repo.write_stream("streamed/copy.bin", chunks()) == size
     hasher = hashlib.sha256()
     largest = 0
     with repo.open_read("streamed/copy.bin") as stream:
-        assert stream.size == BIG_SIZE
+        assert stream.size == size
         for chunk in stream:
             largest = max(largest, len(chunk))
             hasher.update(chunk)
     assert hasher.hexdigest() == digest
-    assert largest <= 16 * 1024 * 1024  # never the whole file in one piece
+    # never the whole file in one piece (the cloud stores read in ranges of at most 1 MiB here)
+    assert largest <= (MIB if backend.name in CLOUD_BACKENDS else 16 * MIB)
     repo.delete_artifacts("big")
     repo.delete_artifacts("streamed")
     assert repo.list_artifacts() == []
 
 
 def test_streams_use_bounded_memory(backend: Backend) -> None:
-    """A proxied upload/download of 64 MiB never holds more than a few chunks in memory."""
+    """A proxied upload/download of 64 MiB never holds more than a few chunks in memory (the cloud stores,
+    whose parts are 1 MiB here, move 16 MiB under a proportionally lower bound)."""
     if backend.name == "s3":
         pytest.skip(
             "moto keeps objects in this process's memory; see test_s3_stream_uploads_parts_while_reading"
         )
     repo = backend.repo
     block = os.urandom(1 << 20)
-    size = 64 * (1 << 20)
+    blocks, bound = (16, 6 * MIB) if backend.name in CLOUD_BACKENDS else (64, 12 * MIB)
+    size = blocks * MIB
     tracemalloc.start()
     try:
-        assert repo.write_stream("mem/stream.bin", (block for _ in range(64))) == size
+        assert repo.write_stream("mem/stream.bin", (block for _ in range(blocks))) == size
         _, write_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         total = 0
@@ -395,8 +524,8 @@ def test_streams_use_bounded_memory(backend: Backend) -> None:
         tracemalloc.stop()
     repo.delete_artifacts("mem")
     assert total == size
-    assert write_peak < 12 * (1 << 20), write_peak
-    assert read_peak < 12 * (1 << 20), read_peak
+    assert write_peak < bound, write_peak
+    assert read_peak < bound, read_peak
 
 
 def test_names_with_spaces_unicode_and_url_characters(backend: Backend, tmp_path: Path) -> None:
@@ -434,6 +563,30 @@ def test_delete_file_tree_and_missing(backend: Backend, tmp_path: Path) -> None:
     assert _listing(repo) == [("keep.txt", False, 8), ("treehouse.txt", False, 13)]
     with pytest.raises(NotFoundError):
         repo.open_read("tree/sub/b.txt")
+
+
+def test_listing_crosses_many_pages(backend: Backend, tmp_path: Path) -> None:
+    """Listings page through the store (pages of LIST_PAGE_SIZE on GCS and Azure here): nothing is lost or
+    listed twice, directories show once, and deleting the directory removes every object."""
+    repo = backend.repo
+    source = tmp_path / "many"
+    source.mkdir()
+    names = [f"f{index:05d}.txt" for index in range(250)]
+    for name in names:
+        (source / name).write_bytes(name[1:6].encode())
+    _write(source / "sub" / "deep.txt", "deep")
+    _write(source / "zz" / "last.txt", "last")  # a directory after every page of files
+    repo.log_artifacts(source, "many")
+
+    listed = _listing(repo, "many")
+    expected = [(f"many/{name}", False, 5) for name in names]
+    assert listed == [*expected, ("many/sub", True, None), ("many/zz", True, None)]
+    assert _listing(repo) == [("many", True, None)]
+    downloaded = Path(repo.download_artifacts("many", tmp_path / "dl"))  # the recursive walk pages too
+    assert len(list(downloaded.rglob("*.txt"))) == len(names) + 2
+    repo.delete_artifacts("many")
+    assert repo.list_artifacts() == []
+    assert repo.list_artifacts("many") == []
 
 
 def test_streaming_primitives_small(backend: Backend) -> None:

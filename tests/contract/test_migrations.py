@@ -312,3 +312,33 @@ def test_webhooks_revision_downgrades_and_upgrades_again(empty_database: str) ->
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     mysql = engine.dialect.name in ("mysql", "mariadb")
     assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+
+
+def test_run_search_index_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0010 swaps the runs index for one that also holds the run id; both ways keep the runs and the schema."""
+    from sqlalchemy import inspect
+
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    def runs_indexes() -> set[str]:
+        engine = db_engine.get_engine(empty_database)
+        return {str(ix["name"]) for ix in inspect(engine).get_indexes("runs")}
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    eid = store.create_experiment("index-swap")
+    run_ids = {store.create_run(eid, "u", 1_000 + i, [], f"r{i}").info.run_id for i in range(3)}
+    assert "index_runs_experiment_stage_start_id" in runs_indexes()
+    assert "index_runs_experiment_stage_start" not in runs_indexes()
+    _downgrade_to(empty_database, "0009_trace_indexes")
+    assert "index_runs_experiment_stage_start" in runs_indexes()
+    assert "index_runs_experiment_stage_start_id" not in runs_indexes()
+    _upgrade_to(empty_database, "head")
+    engine = db_engine.get_engine(empty_database)
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert {r.info.run_id for r in store.search_runs([eid], "")} == run_ids

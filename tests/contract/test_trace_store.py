@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -115,6 +116,34 @@ def test_spans_then_info_round_trip_exactly(tracking_store: Any) -> None:
             else:
                 assert back.attributes[key] == value, key
     assert trace.spans[0].parent_span_id is None  # ordered by start time
+
+
+def test_info_after_spans_keeps_what_was_written_in_between(tracking_store: Any) -> None:
+    """StartTraceV3 for a trace made from its spans merges into what the trace has by then (a tag, an
+    assessment, the previews from the root span when the client sends none): the answer, the stored trace
+    and one rewritten from its rows after a later change all agree."""
+    eid = tracking_store.create_experiment(unique())
+    trace_id = "tr-" + otel_id()
+    start = time.time_ns()
+    tracking_store.log_spans(eid, make_trace(trace_id, start, inputs={"q": "kept"}))
+    tracking_store.set_trace_tag(trace_id, "early", "yes")
+    feedback = tracking_store.create_assessment(
+        Assessment("", trace_id, "good", "feedback", True, {"value": True}, "HUMAN", "me")
+    )
+    info = info_for(trace_id, eid, start // 1_000_000, tags={"team": "a"}, metadata={"mlflow.user": "u"})
+    info.request_preview = None
+    stored = tracking_store.start_trace(info)
+    assert stored.tags["early"] == "yes" and stored.tags["team"] == "a"
+    assert stored.tags["mlflow.traceName"] == "root"
+    assert stored.trace_metadata["mlflow.user"] == "u"
+    assert stored.trace_metadata["mlflow.trace.infoFinalized"] == "true"
+    assert stored.request_preview == '{"q": "kept"}' and stored.response_preview == '"because"'
+    assert [a.assessment_id for a in stored.assessments] == [feedback.assessment_id]
+    assert tracking_store.get_trace_info(trace_id) == stored
+    (found,), _ = tracking_store.search_traces([eid])
+    assert found == stored
+    tracking_store.set_trace_tag(trace_id, "late", "1")  # the stored trace rewritten from the tables
+    assert tracking_store.get_trace_info(trace_id) == replace(stored, tags={**stored.tags, "late": "1"})
 
 
 def test_info_then_spans_keeps_the_clients_times(tracking_store: Any) -> None:

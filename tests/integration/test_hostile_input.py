@@ -654,7 +654,9 @@ def _field_sweep(server: Server) -> list[str]:
     endpoints.sort(key=lambda e: e.name.startswith("Delete"))
     problems = []
     for endpoint in endpoints:
-        schema = endpoint.request.model_json_schema()
+        model = endpoint.request_model()
+        assert model is not None, endpoint.name
+        schema = model.model_json_schema()
         example = _example(schema, schema.get("$defs", {}))
         body = {key: ids.get(key, value) for key, value in example.items()}
         path = f"/api/{endpoint.version}" + re.sub(

@@ -220,6 +220,22 @@ def sampling_config(
 )
 @click.option("--batch-size", default=10_000, show_default=True, type=int, help="Rows per predict call.")
 @click.option("--no-progress", is_flag=True, help="Never show the progress bar.")
+@click.option(
+    "--spark",
+    "use_spark",
+    is_flag=True,
+    help="Score a Parquet file or directory on Spark (spark_udf); -o names the Parquet directory to write, "
+    "with a `prediction` column added. Needs bakehouse[spark] and Java.",
+)
+@click.option(
+    "--spark-master", default="local[*]", show_default=True, help="Spark master URL (with --spark)."
+)
+@click.option(
+    "--result-type",
+    default=None,
+    help="Spark type of the predictions (with --spark), e.g. double, long, array<double>; default: from "
+    "the model's output schema.",
+)
 @_env_manager
 @_allow_pickle
 @_friendly_errors
@@ -230,10 +246,34 @@ def predict_command(
     content_type: str,
     batch_size: int,
     no_progress: bool,
+    use_spark: bool,
+    spark_master: str,
+    result_type: str | None,
     env_manager: str,
     allow_pickle: bool | None,
 ) -> None:
-    """Score a JSON (serving payload) or CSV file with a model; prints {"predictions": ...}."""
+    """Score a JSON (serving payload) or CSV file with a model; prints {"predictions": ...}.
+
+    With --spark: score a Parquet dataset on Spark and write a Parquet directory."""
+    if use_spark:
+        if not input_path or not output_path:
+            raise click.UsageError("--spark needs --input-path (Parquet) and --output-path (a new directory)")
+        if env_manager != "local":
+            raise click.UsageError("--spark scores in the current environment: use --env-manager local")
+        from bakehouse.pyfunc import load_model_from_dir
+        from bakehouse.pyfunc.spark import score_parquet
+
+        rows = score_parquet(
+            load_model_from_dir,
+            model_uri,
+            input_path,
+            output_path,
+            master=spark_master,
+            result_type=result_type,
+            allow_pickle=allow_pickle,
+        )
+        click.echo(f"Scored {rows} rows into {output_path}", err=True)
+        return
     if env_manager != "local":
         from bakehouse.models.virtualenv import run_in_model_env
 

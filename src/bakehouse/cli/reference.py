@@ -184,7 +184,7 @@ def rest_reference() -> str:
         ]
         for e in endpoints:
             name = f"{e.name}: {e.summary}" if e.summary else e.name
-            fields = "streamed body" if e.raw and e.request is None else request_fields(e.request)
+            fields = "streamed body" if e.raw and e.request is None else request_fields(e.request_model())
             lines.append(f"| {_cell(name)} | {_methods_and_path(e)} | {_cell(fields)} | {_permission(e)} |")
     return "\n".join(lines) + "\n"
 

@@ -60,7 +60,15 @@ __all__ = [
     "PandasDataset",
     "from_numpy",
     "from_pandas",
+    "from_spark",
     "get_source",
     "resolve_source",
     "source_from_json",
 ]
+
+
+def from_spark(df: Any, **kwargs: Any) -> Any:
+    """A dataset from a Spark DataFrame (MLflow's ``from_spark``): see :mod:`bakehouse.data.spark_dataset`."""
+    from bakehouse.data.spark_dataset import from_spark as build  # keeps pyspark-free imports light
+
+    return build(df, **kwargs)

@@ -30,6 +30,7 @@ __all__ = [
     "load_model",
     "log_model",
     "save_model",
+    "spark_udf",
 ]
 
 
@@ -166,4 +167,31 @@ def log_model(name: str | None = None, python_model: PythonModel | Any = None, *
         python_model,
         name,
         **kwargs,
+    )
+
+
+def spark_udf(
+    spark: Any,
+    model_uri: str,
+    result_type: Any = None,
+    env_manager: str | None = None,
+    params: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+    model_config: dict[str, Any] | None = None,
+    *,
+    allow_pickle: bool | None = None,
+) -> Any:
+    """A Spark pandas UDF scoring with the model (MLflow's ``spark_udf``); needs ``bakehouse[spark]``."""
+    from bakehouse.pyfunc.spark import spark_udf as make_udf  # pyspark is optional and heavy
+
+    return make_udf(
+        load_model_from_dir,
+        spark,
+        model_uri,
+        result_type,
+        env_manager,
+        params,
+        extra_env,
+        model_config,
+        allow_pickle=allow_pickle,
     )

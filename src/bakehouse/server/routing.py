@@ -253,7 +253,7 @@ def json_endpoint(
     endpoint: Endpoint, handler: Handler, inline: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
     """``inline``: the handler may run on the event loop when the store allows it (``server.inline``)."""
-    model = endpoint.request
+    model = endpoint.request_model()
 
     async def run(request: Request) -> Response:
         try:

@@ -4,7 +4,8 @@
 uvicorn's ``--workers`` mode hands pre-bound sockets to its children and loses the option there, and a
 keep-alive client (the official one) then stalls ~40 ms per request on Linux's delayed ACKs. The same class
 passes request bodies on without copying them (see :class:`_BodyChunks`) and offers large bodies to the app
-straight from the socket (see :mod:`bakehouse.server.body_pump`).
+straight from the socket (see :mod:`bakehouse.server.body_pump`), and sends a response's head with its
+body in one write (see :mod:`bakehouse.server.head_with_body`).
 
 Workers are forked from one process that bound the socket, so they share it (the kernel balances
 ``accept``); each worker builds its own app and database connections after the fork, and the parent
@@ -13,11 +14,12 @@ supervises them.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import socket
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from bakehouse.server.config import ServerConfig
 from bakehouse.server.metrics import forget_worker, server_metrics
@@ -60,6 +62,7 @@ def _http_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     from bakehouse.server.body_pump import BODY_PUMP, MIN_PUMPED_BODY, BodyPump, declared_length
+    from bakehouse.server.head_with_body import HeadWithBody
 
     class BakehouseHttpToolsProtocol(HttpToolsProtocol):
         _body_seen = 0  # body bytes the parser has passed on for the current request
@@ -76,6 +79,10 @@ def _http_protocol() -> type:
         def on_headers_complete(self) -> None:
             self._body_seen = 0
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.scope is self.scope and cycle.transport is self.transport:
+                # head and body in one write; it answers every call a transport gets (see the class)
+                cycle.transport = cast(asyncio.Transport, HeadWithBody(self.transport, cycle))
             length = declared_length(self.headers)
             if (
                 length is not None

@@ -69,6 +69,10 @@ def _import_skops_without_estimator_scan() -> None:
 
     original = sklearn.utils.all_estimators
     sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    # skops also imports ``sklearn.ensemble`` (for ``_BinMapper``, one of the internal types it trusts by
+    # default): we let it. Refusing that import saved ~0.1-0.2 s but silently dropped the type from skops'
+    # defaults for the rest of the process, and it changed the import system for every thread meanwhile
+    # (a registry watch reloads models while requests are served).
     try:
         import skops.io  # noqa: F401 - imported for its side effect on sys.modules
     finally:

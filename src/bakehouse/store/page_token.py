@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 
 from bakehouse.errors import InvalidParameterError
 
@@ -60,7 +61,7 @@ def decode_run_position(token: str | bytes | None) -> tuple[int | None, str] | N
     if not token:
         return None
     parsed = _parsed(token)
-    if not isinstance(parsed, dict) or "run_id" not in parsed:
+    if not isinstance(parsed, dict) or "run_id" not in parsed or "segment" in parsed:
         return None
     start_time, run_id = parsed.get("start_time"), parsed.get("run_id")
     valid_start = start_time is None or (type(start_time) is int and -(2**63) <= start_time < 2**63)
@@ -86,3 +87,46 @@ def _parsed(token: str | bytes) -> object:
             f"Invalid page token {_shown(token)}: not a token returned by a search"
         ) from None
     return parsed
+
+
+def encode_run_metric_position_token(
+    offset: int, segment: int, value: float | None, start_time: int | None, run_id: str
+) -> str:
+    """A token for a search ordered by one metric: it names the last run returned by its place in that
+    order (segment 0 numbers, 1 NaN, 2 no such metric; the metric's stored value; start time; id), so the
+    next page is read from there along the metric's index instead of counting an offset."""
+    body = {
+        "offset": int(offset),
+        "segment": segment,
+        "value": value,
+        "start_time": start_time,
+        "run_id": run_id,
+    }
+    return base64.b64encode(json.dumps(body).encode("utf-8")).decode("ascii")
+
+
+def decode_run_metric_position(
+    token: str | bytes | None,
+) -> tuple[int, float | None, int | None, str] | None:
+    """(segment, value, start time, run id) of a token made by :func:`encode_run_metric_position_token`;
+    None for another token (an offset, or a default-order position). Validate with
+    :func:`decode_page_token` first."""
+    if not token:
+        return None
+    parsed = _parsed(token)
+    if not isinstance(parsed, dict) or "segment" not in parsed:
+        return None
+    segment, value = parsed.get("segment"), parsed.get("value")
+    start_time, run_id = parsed.get("start_time"), parsed.get("run_id")
+    # bool is an int subclass: only exact ints and floats count as the metric value
+    number = type(value) in (int, float) and isinstance(value, int | float) and math.isfinite(value)
+    if (
+        type(segment) is int
+        and segment in (0, 1, 2)
+        and (value is None if segment else number)
+        and (start_time is None or (type(start_time) is int and -(2**63) <= start_time < 2**63))
+        and isinstance(run_id, str)
+        and len(run_id) <= MAX_RUN_ID_LENGTH
+    ):
+        return segment, (None if value is None else float(value)), start_time, run_id
+    raise InvalidParameterError(f"Invalid page token {_shown(token)}: not a token returned by a search")

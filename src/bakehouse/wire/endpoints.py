@@ -9,7 +9,9 @@ Conventions:
 - ``path`` is relative to the API root, e.g. ``/mlflow/runs/create``; the server mounts every row under
   ``/api/<version>`` and ``/ajax-api/<version>`` (plus ``--static-prefix``). A row with ``root=True`` is
   mounted at ``path`` itself instead (OpenTelemetry's ``/v1/traces``).
-- ``request`` is a pydantic model (unknown fields ignored, MLflow's proto-JSON conventions), or None.
+- ``request`` is a pydantic model (unknown fields ignored, MLflow's proto-JSON conventions), or None; it
+  may be given as ``"module:Class"``, resolved by :meth:`Endpoint.request_model` on first use, so a client
+  that only needs the paths (the REST stores) never imports pydantic.
 - ``handler`` is ``"module:function"`` under ``bakehouse.server.handlers``; the function is called as
   ``handler(ctx: RequestContext, request: <request model instance>) -> dict`` and returns the JSON body.
   Streaming endpoints (artifact bytes) set ``raw=True`` and receive the Starlette request instead.
@@ -36,7 +38,7 @@ class Endpoint:
     method: str  # GET | POST | PATCH | DELETE | PUT
     path: str  # e.g. "/mlflow/experiments/create", may contain {placeholders}
     handler: str  # "tracking:create_experiment" -> bakehouse.server.handlers.tracking.create_experiment
-    request: Any = None  # pydantic model class or None
+    request: Any = None  # pydantic model class, "module:Class" (resolved on first use), or None
     response: Any = None  # pydantic model class (for OpenAPI) or None
     version: str = "2.0"
     raw: bool = False
@@ -51,6 +53,10 @@ class Endpoint:
     #: when the store allows it (``answers_inline``), sparing two thread hand-offs per request
     inline: bool = False
 
+    def request_model(self) -> Any:
+        """The request's pydantic class (imported now if the row names it as ``"module:Class"``), or None."""
+        return _resolve(self.request)
+
     @property
     def methods(self) -> tuple[str, ...]:
         return (self.method, *self.extra_methods)
@@ -59,6 +65,13 @@ class Endpoint:
     def safe_to_repeat(self) -> bool:
         """``idempotent`` when stated, else true for GET and PUT only."""
         return self.method in ("GET", "PUT") if self.idempotent is None else self.idempotent
+
+
+def _resolve(ref: Any) -> Any:
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 #: the modules of ``bakehouse.wire`` that hold an ``ENDPOINTS`` table, in the order they are served

@@ -26,6 +26,10 @@ from bakehouse.entities import (
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
 
+#: the range of protobuf's int64, which MLflow's ids, timestamps and steps use
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
 _NONFINITE_OUT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 _NONFINITE_IN = {
     "nan": math.nan,

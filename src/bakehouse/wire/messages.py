@@ -21,10 +21,7 @@ from pydantic import (
     StrictStr,
 )
 
-from bakehouse.wire.json import float_from_json
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
+from bakehouse.wire.json import INT64_MAX, INT64_MIN, float_from_json
 
 
 def _to_int64(value: int | str) -> int:

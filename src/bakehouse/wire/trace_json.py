@@ -27,7 +27,7 @@ from bakehouse.entities.trace import (
     trace_id_from_otel,
 )
 from bakehouse.errors import InvalidParameterError
-from bakehouse.wire.messages import INT64_MAX, INT64_MIN
+from bakehouse.wire.json import INT64_MAX, INT64_MIN
 from bakehouse.wire.otlp import attributes_from_json, attributes_to_json
 
 _STATUS_NAMES = {

@@ -1,126 +1,17 @@
-"""Tracing messages (MLflow 3's trace service) and their ENDPOINTS rows.
+"""The tracing endpoints: one row each (name, path, handler, permission, flags).
 
-Paths, methods and field names are those MLflow's client 3.17 calls: the v3 trace API under
-``/api/3.0/mlflow/traces``, the tag, delete and link calls it still makes under ``/api/2.0``, and
-OpenTelemetry's span export at ``/v1/traces`` (the header ``x-mlflow-experiment-id`` names the
-experiment). Message bodies that carry whole traces or assessments are kept as dicts here and read by
-:mod:`bakehouse.wire.trace_json`, which knows their protobuf-JSON forms.
+The request messages live in ``bakehouse.wire.tracing_messages`` and are named here as strings,
+resolved on first use (``Endpoint.request_model``): the REST client reads paths and flags without
+importing pydantic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from bakehouse.wire.endpoints import Endpoint
-from bakehouse.wire.messages import Id, Int64, Text, WireModel
 
-#: MLflow refuses more than this many traces per search page.
-SEARCH_TRACES_MAX_RESULTS = 500
-SEARCH_TRACES_DEFAULT_MAX_RESULTS = 100
-
-
-class StartTrace(WireModel):
-    trace: dict[str, Any]
-
-
-class GetTraceInfo(WireModel):
-    trace_id: Text
-
-
-class GetTrace(WireModel):
-    trace_id: Text
-    allow_partial: bool = False
-
-
-class BatchGetTraces(WireModel):
-    trace_ids: list[Text] = Field(default_factory=list)
-    experiment_ids: list[Id] | None = None
-
-
-class ExperimentLocationMessage(WireModel):
-    # a string in MLflow's protocol: ``"experiment_id": 13`` is refused like everywhere else
-    experiment_id: Id | None = None
-
-
-class TraceLocationMessage(WireModel):
-    type: Text | None = None
-    mlflow_experiment: ExperimentLocationMessage | None = None
-
-
-class SearchTraces(WireModel):
-    locations: list[TraceLocationMessage] = Field(default_factory=list)
-    experiment_ids: list[Id] = Field(default_factory=list)  # the v2 spelling, accepted too
-    filter: Text | None = None
-    max_results: Int64 = SEARCH_TRACES_DEFAULT_MAX_RESULTS
-    order_by: list[Text] = Field(default_factory=list)
-    page_token: str | None = None
-
-    def experiment_id_list(self) -> list[str]:
-        ids = [str(e) for e in self.experiment_ids]
-        for location in self.locations:
-            experiment = location.mlflow_experiment
-            if experiment is not None and experiment.experiment_id:
-                ids.append(experiment.experiment_id)
-        return ids
-
-
-class SetTraceTag(WireModel):
-    trace_id: Text | None = None
-    request_id: Text | None = None  # the v2 path's name for the same id
-    key: Text
-    value: Text = ""
-
-    def resolved_trace_id(self) -> str:
-        return self.trace_id or self.request_id or ""
-
-
-class DeleteTraceTag(WireModel):
-    trace_id: Text | None = None
-    request_id: Text | None = None
-    key: Text
-
-    def resolved_trace_id(self) -> str:
-        return self.trace_id or self.request_id or ""
-
-
-class DeleteTraces(WireModel):
-    experiment_id: Id
-    max_timestamp_millis: Int64 | None = None
-    max_traces: Int64 | None = None
-    request_ids: list[Text] = Field(default_factory=list)
-
-
-class LinkTracesToRun(WireModel):
-    trace_ids: list[Text] = Field(default_factory=list)
-    run_id: Id
-
-
-class CreateAssessment(WireModel):
-    trace_id: Text
-    assessment: dict[str, Any]
-
-
-class AssessmentRef(WireModel):
-    trace_id: Text
-    assessment_id: Text
-
-
-class UpdateAssessment(AssessmentRef):
-    assessment: dict[str, Any] = Field(default_factory=dict)
-    update_mask: str | dict[str, Any] | None = None
-
-    def mask_paths(self) -> list[str]:
-        """A FieldMask as protobuf JSON (``"assessmentName,feedback"``) or as ``{"paths": [...]}``."""
-        raw = self.update_mask
-        if isinstance(raw, dict):
-            paths = [str(p) for p in raw.get("paths") or []]
-        elif isinstance(raw, str):
-            paths = [p for p in raw.split(",") if p]
-        else:
-            paths = []
-        return ["".join("_" + c.lower() if c.isupper() else c for c in p.strip()) for p in paths]
+M = "bakehouse.wire.tracing_messages:"  # prefix of a lazy message reference
 
 
 # ------------------------------------------------------------------------------------------ the table
@@ -158,18 +49,20 @@ ENDPOINTS: list[Endpoint] = [
         "POST",
         "/mlflow/traces",
         "start_trace",
-        StartTrace,
+        M + "StartTrace",
         ("trace_start", "update"),
         inline=True,
     ),
-    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", GetTrace, _TRACE_R, inline=True),
-    _row("BatchGetTraces", "GET", "/mlflow/traces/batchGet", "batch_get_traces", BatchGetTraces, _TRACE_R),
+    _row("GetTrace", "GET", "/mlflow/traces/get", "get_trace", M + "GetTrace", _TRACE_R, inline=True),
+    _row(
+        "BatchGetTraces", "GET", "/mlflow/traces/batchGet", "batch_get_traces", M + "BatchGetTraces", _TRACE_R
+    ),
     _row(
         "BatchGetTraceInfos",
         "POST",
         "/mlflow/traces/batchGetInfos",
         "batch_get_trace_infos",
-        BatchGetTraces,
+        M + "BatchGetTraces",
         _TRACE_R,
         idempotent=True,
     ),
@@ -178,18 +71,20 @@ ENDPOINTS: list[Endpoint] = [
         "POST",
         "/mlflow/traces/search",
         "search_traces",
-        SearchTraces,
+        M + "SearchTraces",
         (None, "read"),
         idempotent=True,
         inline=True,
     ),
-    _row("DeleteTracesV3", "POST", "/mlflow/traces/delete-traces", "delete_traces", DeleteTraces, _EXP_D),
+    _row(
+        "DeleteTracesV3", "POST", "/mlflow/traces/delete-traces", "delete_traces", M + "DeleteTraces", _EXP_D
+    ),
     _row(
         "GetTraceInfoV3",
         "GET",
         "/mlflow/traces/{trace_id}",
         "get_trace_info",
-        GetTraceInfo,
+        M + "GetTraceInfo",
         _TRACE_R,
         inline=True,
     ),
@@ -198,7 +93,7 @@ ENDPOINTS: list[Endpoint] = [
         "PATCH",
         "/mlflow/traces/{trace_id}/tags",
         "set_trace_tag",
-        SetTraceTag,
+        M + "SetTraceTag",
         _TRACE_U,
         idempotent=True,
     ),
@@ -207,7 +102,7 @@ ENDPOINTS: list[Endpoint] = [
         "DELETE",
         "/mlflow/traces/{trace_id}/tags",
         "delete_trace_tag",
-        DeleteTraceTag,
+        M + "DeleteTraceTag",
         _TRACE_U,
     ),
     _row(
@@ -215,7 +110,7 @@ ENDPOINTS: list[Endpoint] = [
         "POST",
         "/mlflow/traces/{trace_id}/assessments",
         "create_assessment",
-        CreateAssessment,
+        M + "CreateAssessment",
         _TRACE_U,
     ),
     _row(
@@ -223,7 +118,7 @@ ENDPOINTS: list[Endpoint] = [
         "GET",
         "/mlflow/traces/{trace_id}/assessments/{assessment_id}",
         "get_assessment",
-        AssessmentRef,
+        M + "AssessmentRef",
         _TRACE_R,
     ),
     _row(
@@ -231,7 +126,7 @@ ENDPOINTS: list[Endpoint] = [
         "PATCH",
         "/mlflow/traces/{trace_id}/assessments/{assessment_id}",
         "update_assessment",
-        UpdateAssessment,
+        M + "UpdateAssessment",
         _TRACE_U,
     ),
     _row(
@@ -239,7 +134,7 @@ ENDPOINTS: list[Endpoint] = [
         "DELETE",
         "/mlflow/traces/{trace_id}/assessments/{assessment_id}",
         "delete_assessment",
-        AssessmentRef,
+        M + "AssessmentRef",
         _TRACE_U,
     ),
     # the calls MLflow's client still makes on the 2.0 API
@@ -248,7 +143,7 @@ ENDPOINTS: list[Endpoint] = [
         "PATCH",
         "/mlflow/traces/{request_id}/tags",
         "set_trace_tag",
-        SetTraceTag,
+        M + "SetTraceTag",
         _TRACE_U,
         version="2.0",
         idempotent=True,
@@ -258,7 +153,7 @@ ENDPOINTS: list[Endpoint] = [
         "DELETE",
         "/mlflow/traces/{request_id}/tags",
         "delete_trace_tag",
-        DeleteTraceTag,
+        M + "DeleteTraceTag",
         _TRACE_U,
         version="2.0",
     ),
@@ -267,7 +162,7 @@ ENDPOINTS: list[Endpoint] = [
         "POST",
         "/mlflow/traces/delete-traces",
         "delete_traces",
-        DeleteTraces,
+        M + "DeleteTraces",
         _EXP_D,
         version="2.0",
     ),
@@ -276,7 +171,7 @@ ENDPOINTS: list[Endpoint] = [
         "POST",
         "/mlflow/traces/link-to-run",
         "link_traces_to_run",
-        LinkTracesToRun,
+        M + "LinkTracesToRun",
         ("run", "update"),
         version="2.0",
     ),

@@ -10,7 +10,7 @@ import pytest
 from bakehouse.entities import Metric
 from bakehouse.errors import InvalidParameterError
 from bakehouse.server.routing import parse_request
-from bakehouse.wire.tracking import LogBatch
+from bakehouse.wire.tracking_messages import LogBatch
 
 RUN = "a" * 32
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from bakehouse.entities import Experiment, FileInfo, LoggedModel, Metric, Run, RunData, RunInfo
 from bakehouse.entities.run import DatasetInput, ModelOutput, RunInputs, RunOutputs
 from bakehouse.wire import json as wj
-from bakehouse.wire.tracking import LogBatch, LogMetric, SearchRuns
+from bakehouse.wire.tracking_messages import LogBatch, LogMetric, SearchRuns
 
 
 @pytest.mark.parametrize(

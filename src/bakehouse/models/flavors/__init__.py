@@ -14,12 +14,11 @@ write MLflow's names so our models load in MLflow. Anything else is refused befo
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any, Protocol
 
 from bakehouse.errors import InvalidParameterError
+from bakehouse.extras import require
 from bakehouse.plugins import flavors
 
 PYFUNC_FLAVOR = "python_function"
@@ -95,8 +94,4 @@ def model_file(model_dir: str | Path, relative: Any) -> Path:
 
 def import_library(module: str, extra: str) -> Any:
     """Import a flavor's optional library, or say which extra installs it (an explicit check, no fallback)."""
-    if importlib.util.find_spec(module) is None:
-        raise InvalidParameterError(
-            f"This model needs the {module} package: pip install 'bakehouse[{extra}]'"
-        )
-    return importlib.import_module(module)
+    return require(module, extra, "This model")

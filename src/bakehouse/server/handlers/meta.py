@@ -138,12 +138,13 @@ def openapi_document(endpoints: list[Endpoint], static_prefix: str = "") -> dict
                 operation["x-permission"] = list(ep.permission)
             if params:
                 operation["parameters"] = list(params)
-            if ep.request is not None:
-                schema = ep.request.model_json_schema(ref_template="#/components/schemas/{model}")
+            request_model = ep.request_model()
+            if request_model is not None:
+                schema = request_model.model_json_schema(ref_template="#/components/schemas/{model}")
                 for name, sub in schema.pop("$defs", {}).items():
                     schemas[name] = sub
-                schemas[ep.request.__name__] = schema
-                ref = {"$ref": f"#/components/schemas/{ep.request.__name__}"}
+                schemas[request_model.__name__] = schema
+                ref = {"$ref": f"#/components/schemas/{request_model.__name__}"}
                 if method in ("GET", "HEAD"):
                     operation["parameters"] = operation.get("parameters", []) + [
                         {

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from bakehouse.errors import InvalidParameterError
 from bakehouse.server.context import RequestContext
-from bakehouse.wire import tracing as w
+from bakehouse.wire import tracing_messages as w
 from bakehouse.wire.trace_json import (
     assessment_from_json,
     assessment_to_json,

@@ -17,7 +17,7 @@ from bakehouse.server.metrics import count_logged
 from bakehouse.store.artifacts.paths import safe_relative_path
 from bakehouse.store.tracking.base import MetricHistoryRows
 from bakehouse.wire import json as wj
-from bakehouse.wire import tracking as t
+from bakehouse.wire import tracking_messages as t
 
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 BULK_INTERVAL_MAX_RUNS = 100

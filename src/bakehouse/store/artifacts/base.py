@@ -16,7 +16,7 @@ import os
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
@@ -308,7 +308,7 @@ class ArtifactRepository(ABC):
             temp.unlink(missing_ok=True)
             raise
 
-    def _run_parallel(self, jobs: list[Callable[[], None]]) -> None:
+    def _run_parallel(self, jobs: Sequence[Callable[[], None]]) -> None:
         """Run transfer jobs on a small pool; the first failure cancels the rest and is raised."""
         if len(jobs) <= 1 or self.max_workers <= 1:
             for job in jobs:

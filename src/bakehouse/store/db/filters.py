@@ -83,6 +83,8 @@ __all__ = [
     "build_run_search",
     "case_insensitive_like",
     "case_sensitive_like",
+    "run_search_conditions",
+    "run_tie_order",
 ]
 
 DBL_MAX = sys.float_info.max
@@ -351,6 +353,24 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
     raise InvalidParameterError(f"Cannot filter runs on {c.kind} {c.key!r}")
 
 
+def run_search_conditions(
+    experiment_ids: Sequence[str], filter_string: str | None, view_type: ViewType | str | int | None
+) -> list[ColumnElement[bool]]:
+    """The WHERE of a run search (experiments, life cycle stages, the filter), on ``runs``: shared by the
+    offset query below and the keyset walks of ``store.tracking.sql.run_keyset``."""
+    runs = s.runs
+    stages = ViewType.parse(view_type).stages()
+    tree = parse_filter("run", filter_string)
+    ids = _int_ids(experiment_ids)
+    where: list[ColumnElement[bool]] = [
+        runs.c.experiment_id.in_(ids) if len(ids) != 1 else runs.c.experiment_id == ids[0],
+        runs.c.lifecycle_stage.in_(stages) if len(stages) != 1 else runs.c.lifecycle_stage == stages[0],
+    ]
+    if tree is not None:
+        where.append(_Compiler(_run_leaf)(tree))
+    return where
+
+
 def build_run_search(
     experiment_ids: Sequence[str],
     filter_string: str | None,
@@ -361,18 +381,9 @@ def build_run_search(
 ) -> Select[Any]:
     """``SELECT runs.run_uuid`` for one page of ``search_runs`` (MLflow's semantics, plus OR)."""
     runs = s.runs
-    stages = ViewType.parse(view_type).stages()
-    tree = parse_filter("run", filter_string)
     keys = parse_order_by("run", list(order_by or []))
-    ids = _int_ids(experiment_ids)
-
     source: Any = runs
-    where: list[ColumnElement[bool]] = [
-        runs.c.experiment_id.in_(ids) if len(ids) != 1 else runs.c.experiment_id == ids[0],
-        runs.c.lifecycle_stage.in_(stages) if len(stages) != 1 else runs.c.lifecycle_stage == stages[0],
-    ]
-    if tree is not None:
-        where.append(_Compiler(_run_leaf)(tree))
+    where = run_search_conditions(experiment_ids, filter_string, view_type)
 
     ordering: list[ColumnElement[Any]] = []
     for n, key in enumerate(keys, 1):
@@ -397,6 +408,13 @@ def build_run_search(
 
     query = select(runs.c.run_uuid).select_from(source).where(*where).order_by(*ordering)
     return _paged(query, offset, limit)
+
+
+def run_tie_order(
+    start_time: ColumnElement[Any] = s.runs.c.start_time, run_id: ColumnElement[Any] = s.runs.c.run_uuid
+) -> list[ColumnElement[Any]]:
+    """How runs that tie on every requested key are ordered: newest start first (none last), then id."""
+    return [*_order(start_time, False), run_id.asc()]
 
 
 # ------------------------------------------------------------------------------------ experiments

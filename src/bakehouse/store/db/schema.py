@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0009_trace_indexes"
+SCHEMA_HEAD = "0010_run_search_index"
 
 metadata = MetaData()
 
@@ -80,7 +80,10 @@ runs = Table(
     Column("lifecycle_stage", String(20), nullable=False, default=LifecycleStage.ACTIVE.value),
     Column("artifact_uri", Text, nullable=True),
     Column("experiment_id", ExperimentId, ForeignKey("experiments.experiment_id"), nullable=False),
-    Index("index_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+    # the run id makes the walk over an experiment's runs read the index alone (0010_run_search_index)
+    Index(
+        "index_runs_experiment_stage_start_id", "experiment_id", "lifecycle_stage", "start_time", "run_uuid"
+    ),
 )
 
 metrics = Table(

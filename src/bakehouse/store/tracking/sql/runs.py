@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, select, update
 
@@ -27,8 +27,10 @@ from bakehouse.store.db import schema as s
 from bakehouse.store.names import generate_run_name
 from bakehouse.store.page_token import (
     decode_page_token,
+    decode_run_metric_position,
     decode_run_position,
     encode_page_token,
+    encode_run_metric_position_token,
     encode_run_position_token,
 )
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
@@ -49,6 +51,9 @@ from bakehouse.store.validation import (
     validate_run_name,
     validate_tag,
 )
+
+if TYPE_CHECKING:
+    from bakehouse.store.search import OrderKey
 
 RUN_NAME_TAG = "mlflow.runName"
 MAX_HISTORY_PAGE = 25000
@@ -440,6 +445,13 @@ class RunsMixin:
         if not ids:
             return PagedList([], None)
         view = ViewType.parse(run_view_type)
+        metric_key = _single_metric_order(order_by)
+        if metric_key is not None:
+            place = decode_run_metric_position(page_token) if page_token else None
+            if place is not None or not page_token:
+                return self._search_runs_by_metric(
+                    ids, filter_string, view, metric_key, place, offset, max_results
+                )
         position = decode_run_position(page_token) if page_token and not order_by else None
         with self.db.read() as conn:
             if position is None:
@@ -459,6 +471,41 @@ class RunsMixin:
         last = runs[-1].info if runs else None
         start, run_id = (last.start_time, last.run_id) if last else (position or (None, ""))
         return PagedList(runs, encode_run_position_token(offset + max_results, start, run_id))
+
+    def _search_runs_by_metric(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None,
+        view: ViewType,
+        metric: OrderKey,
+        after: tuple[int, float | None, int | None, str] | None,
+        offset: int,
+        max_results: int,
+    ) -> PagedList[Run]:
+        """A page of a search ordered by one metric, read along the metric's index (``run_keyset``)."""
+        from bakehouse.store.tracking.sql.run_keyset import RunPlace, metric_page
+
+        place = RunPlace(*after) if after is not None else None
+        with self.db.read() as conn:
+            places = metric_page(
+                conn,
+                experiment_ids,
+                filter_string,
+                view,
+                metric.key,
+                metric.ascending,
+                place,
+                max_results + 1,
+            )
+            page = places[:max_results]
+            runs = load_runs(conn, [p.run_id for p in page], with_io=True) if page else []
+        if len(places) <= max_results:
+            return PagedList(runs, None)
+        last = page[-1]
+        token = encode_run_metric_position_token(
+            offset + max_results, last.segment, last.value, last.start_time, last.run_id
+        )
+        return PagedList(runs, token)
 
     # -------------------------------------------------------------------------------------- inputs
     def log_inputs(
@@ -651,3 +698,13 @@ def _run_ids_after(
         )
         ids += [r[0] for r in conn.execute(query)]
     return ids
+
+
+def _single_metric_order(order_by: Sequence[str] | None) -> OrderKey | None:
+    """The order key when a search is ordered by one metric alone (the order ``run_keyset`` can walk)."""
+    if not order_by or len(order_by) != 1:
+        return None
+    from bakehouse.store.search import METRIC, parse_order_by  # the filter grammar loads on first search
+
+    keys = parse_order_by("run", list(order_by))
+    return keys[0] if len(keys) == 1 and keys[0].kind == METRIC else None

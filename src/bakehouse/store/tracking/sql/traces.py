@@ -102,6 +102,14 @@ def _preview(value: Any) -> str | None:
     return truncate_preview(text)
 
 
+def _kept(preview: str | None, previous: Sequence[Any] | None, column: int) -> str | None:
+    """A preview from StartTraceV3, or when it has none the one already stored (``previous[column]``)."""
+    if preview is None and previous is not None:
+        kept: str | None = previous[column]
+        return kept
+    return preview
+
+
 def _root_state(spans: Sequence[Span]) -> str | None:
     for span in spans:
         if span.parent_span_id is None:
@@ -143,11 +151,17 @@ class TracesMixin:
             tags[TraceTag.SPANS_LOCATION] = SPANS_IN_TRACKING_STORE
             existing = raw.fetch_all(
                 conn,
-                f"SELECT experiment_id FROM trace_info WHERE request_id = {raw.marker(conn)}",
+                "SELECT experiment_id, request_preview, response_preview, info_json FROM trace_info "
+                f"WHERE request_id = {raw.marker(conn)}",
                 [trace_id],
             )
+            previous = existing[0] if existing else None
             stored: TraceInfo | None = None
-            if not existing and not info.assessments:  # a new trace: its whole document is known here
+            if not info.assessments and (previous is None or previous[3]):
+                # The whole document is known here: a new trace's from this request alone; one made from its
+                # spans first (how MLflow's client sends a trace) from its stored document, which every write
+                # keeps up to date, for the tags, metadata and assessments it has already.
+                old = trace_info_from_json(orjson.loads(previous[3])) if previous else None
                 stored = TraceInfo(
                     trace_id=trace_id,
                     experiment_id=str(eid),
@@ -155,22 +169,29 @@ class TracesMixin:
                     execution_duration=row["execution_time_ms"],
                     state=row["status"],
                     client_request_id=row["client_request_id"],
-                    request_preview=row["request_preview"],
-                    response_preview=row["response_preview"],
-                    trace_metadata=dict(sorted(metadata.items())),  # the order the tables return them in
-                    tags=dict(sorted(tags.items())),
+                    request_preview=_kept(row["request_preview"], previous, 1),
+                    response_preview=_kept(row["response_preview"], previous, 2),
+                    # sorted: the order the tables return them in
+                    trace_metadata=dict(sorted({**(old.trace_metadata if old else {}), **metadata}.items())),
+                    tags=dict(sorted({**(old.tags if old else {}), **tags}.items())),
+                    assessments=old.assessments if old else [],
                 )
                 row["info_json"] = orjson.dumps(trace_info_to_json(stored)).decode("utf-8")
-                self._insert_trace_rows(conn, [row])
-            elif not existing:
-                self._insert_trace_rows(conn, [{**row, "info_json": None}])
+            if previous is None:
+                self._insert_trace_rows(conn, [{"info_json": None, **row}])
             else:
-                values = {k: v for k, v in row.items() if k != "request_id"}
+                values = {k: v for k, v in row.items() if k != "request_id"}  # info_json too when known
                 for preview in ("request_preview", "response_preview"):
                     if values[preview] is None:
                         del values[preview]
-                conn.execute(update(s.trace_info).where(s.trace_info.c.request_id == trace_id).values(values))
-                if existing[0][0] != eid:
+                mark = raw.marker(conn)
+                raw.execute_many(
+                    conn,
+                    f"UPDATE trace_info SET {', '.join(f'{raw.quoted(conn, c)} = {mark}' for c in values)} "
+                    f"WHERE request_id = {mark}",
+                    [(*values.values(), trace_id)],
+                )
+                if previous[0] != eid:
                     conn.execute(
                         update(s.spans)
                         .where(s.spans.c.trace_id == trace_id, s.spans.c.experiment_id != eid)
@@ -462,13 +483,14 @@ class TracesMixin:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> tuple[list[str], str | None]:
-        """``search_traces`` with each trace info already in its API JSON form (the server's hot path)."""
+        """``search_traces`` with each trace info already in its API JSON form (the server's hot path): the
+        page's stored documents come with its ids, in one query."""
         query, offset = _trace_search_query(experiment_ids, filter_string, max_results, order_by, page_token)
         with self.db.read() as conn:
-            trace_ids = [r[0] for r in conn.execute(query)]
-            documents = self._info_documents(conn, trace_ids)
-        token = encode_page_token(offset + max_results) if len(trace_ids) == max_results else None
-        return [documents[t] for t in trace_ids if t in documents], token
+            rows = conn.execute(query.add_columns(s.trace_info.c.info_json)).all()
+            built = self._built_documents(conn, [r[0] for r in rows if not r[1]])
+        token = encode_page_token(offset + max_results) if len(rows) == max_results else None
+        return [r[1] or built[r[0]] for r in rows if r[1] or r[0] in built], token
 
     # -------------------------------------------------------------------------------- retention
     def get_traces_older_than(
@@ -566,9 +588,15 @@ class TracesMixin:
                 documents[request_id] = document
             else:
                 missing.append(request_id)
-        for info in self._read_trace_infos(conn, missing):
-            documents[info.trace_id] = orjson.dumps(trace_info_to_json(info)).decode("utf-8")
+        documents.update(self._built_documents(conn, missing))
         return documents
+
+    def _built_documents(self, conn: Connection, trace_ids: Sequence[str]) -> dict[str, str]:
+        """API documents built from the rows, for traces stored before their documents were kept."""
+        return {
+            info.trace_id: orjson.dumps(trace_info_to_json(info)).decode("utf-8")
+            for info in self._read_trace_infos(conn, trace_ids)
+        }
 
     def _load_trace_infos(self, conn: Connection, trace_ids: Sequence[str]) -> list[TraceInfo]:
         """Trace infos in the order of ``trace_ids`` (missing ids are skipped), from their stored documents."""

@@ -1,0 +1,129 @@
+"""Keyset pages of ``search_runs`` ordered by one metric: read along the metric's index, stop at a page.
+
+MLflow's order for ``metrics.X [ASC|DESC]`` puts runs in three segments: those whose latest X is a number
+(by value; infinities at the ends), then those whose X is NaN, then those without X; ties in each by start
+time (newest first, none last) and run id. The offset query sorts every run of the experiment to return
+100 of them. Here each segment is its own query, read in order and cut after a page:
+
+* numbers: ``latest_metrics`` walked along ``index_latest_metrics_key_value`` from the previous page's
+  last (value, start time, run id), each row joined to its run and tested against the filter;
+* NaN: the same index at the NaN stand-in value 0 (few rows), sorted by start time and id;
+* missing: the runs of the experiments, newest first, that have no row for X.
+
+A page that ends inside a segment leaves a token naming its last run's place (see ``page_token``); the next
+page resumes there, so the last page costs what the first does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, Connection, Double, Select, and_, exists, literal, null, or_, select
+
+from bakehouse.entities.lifecycle import ViewType
+from bakehouse.store.db import schema as s
+from bakehouse.store.db.filters import NAN_KIND, run_search_conditions, run_tie_order
+
+__all__ = ["RunPlace", "metric_page"]
+
+NUMBERS, NAN, MISSING = 0, 1, 2
+
+
+class RunPlace(NamedTuple):
+    """A run's place in the metric order: segment, stored value (numbers only), start time, id."""
+
+    segment: int
+    value: float | None
+    start_time: int | None
+    run_id: str
+
+
+def _after_tie(start_time: int | None, run_id: str) -> ColumnElement[bool]:
+    """Runs after (start_time, run_id) in the tie order: start time newest first, none last, then id."""
+    runs = s.runs
+    if start_time is None:
+        return and_(runs.c.start_time.is_(None), runs.c.run_uuid > run_id)
+    return or_(
+        runs.c.start_time < start_time,
+        runs.c.start_time.is_(None),
+        and_(runs.c.start_time == start_time, runs.c.run_uuid > run_id),
+    )
+
+
+def _segment_query(
+    where: list[ColumnElement[bool]],
+    key: str,
+    ascending: bool,
+    segment: int,
+    after: RunPlace | None,
+    semi_join: bool,
+) -> Select[Any]:
+    runs, lm = s.runs, s.latest_metrics.alias("order_metric")
+    tie = _after_tie(after.start_time, after.run_id) if after is not None else None
+    if segment == MISSING:
+        absent = ~exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == key)
+        query = select(runs.c.run_uuid, null(), runs.c.start_time).where(absent, *where)
+        return (query if tie is None else query.where(tie)).order_by(*run_tie_order())
+    # SQLite: the metric's rows are the only table of the outer query, so it reads them along (key, value)
+    # and stops after a page (with a join it starts from the experiment's runs and sorts them all); the
+    # run's conditions are a semi-join on its primary key. PostgreSQL and MySQL join the run by its key:
+    # their planners order the join themselves, and nested semi-joins planned before ANALYZE has run can
+    # be quadratic there.
+    run_conditions = list(where)
+    if semi_join:
+        start_time: Any = select(runs.c.start_time).where(runs.c.run_uuid == lm.c.run_uuid).scalar_subquery()
+        query = select(lm.c.run_uuid, lm.c.value, start_time.label("start_time"))
+    else:
+        start_time = runs.c.start_time
+        query = select(lm.c.run_uuid, lm.c.value, runs.c.start_time).select_from(
+            lm.join(runs, runs.c.run_uuid == lm.c.run_uuid)
+        )
+    query = query.where(lm.c.key == key)
+    if segment == NAN:
+        # NaN is stored as the stand-in 0 (schema.py): an equality on the index, then a few rows sorted
+        query = query.where(lm.c.value == literal(0.0, Double()), lm.c.value_kind == NAN_KIND)
+        if tie is not None:
+            run_conditions.append(tie)
+        order = run_tie_order(start_time, lm.c.run_uuid)
+    else:
+        query = query.where(lm.c.value_kind != NAN_KIND)
+        if after is not None and after.value is not None and tie is not None:
+            v: ColumnElement[Any] = literal(after.value, Double())
+            # a plain range on (key, value) that the index seeks, minus the ties already returned
+            query = query.where(lm.c.value >= v if ascending else lm.c.value <= v)
+            run_conditions.append(or_(lm.c.value != v, tie))
+        value_order = lm.c.value.asc() if ascending else lm.c.value.desc()
+        order = [value_order, *run_tie_order(start_time, lm.c.run_uuid)]
+    if semi_join:
+        query = query.where(exists().where(runs.c.run_uuid == lm.c.run_uuid, *run_conditions))
+    else:
+        query = query.where(*run_conditions)
+    return query.order_by(*order)
+
+
+def metric_page(
+    conn: Connection,
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view: ViewType,
+    key: str,
+    ascending: bool,
+    after: RunPlace | None,
+    limit: int,
+) -> list[RunPlace]:
+    """Up to ``limit`` runs after ``after`` (from the start when None) in the order of ``metrics.<key>``."""
+    where = run_search_conditions(experiment_ids, filter_string, view)
+    places: list[RunPlace] = []
+    first = after.segment if after is not None else NUMBERS
+    for segment in range(first, MISSING + 1):
+        resume = after if segment == first else None
+        query = _segment_query(where, key, ascending, segment, resume, conn.dialect.name == "sqlite")
+        rows = conn.execute(query.limit(limit - len(places))).all()
+        places += [
+            RunPlace(segment, value if segment == NUMBERS else None, start, run_id)
+            for run_id, value, start in rows
+        ]
+        if len(places) >= limit:
+            break
+    return places

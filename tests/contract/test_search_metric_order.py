@@ -1,0 +1,186 @@
+"""Paging a search ordered by one metric returns every run exactly once, in MLflow's order.
+
+The pages are read along the metric's index in three segments (numbers, NaN, no such metric; see
+``store.tracking.sql.run_keyset``). Runs are bulk-inserted with Core, with ties on the metric's value and
+on start times, runs without a start time, NaN, +/-inf, runs without the metric and deleted runs, so every
+segment boundary and tie is crossed by some page. The expected order is computed here in Python and also
+checked against the offset query the store used before (``build_run_search``).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert
+
+from bakehouse.entities.lifecycle import ViewType
+from bakehouse.store.db import schema as s
+from bakehouse.store.db.filters import build_run_search
+from bakehouse.store.validation import encode_metric_value
+
+FILTER = "metrics.gate > 0.3 and params.p = 'a'"
+
+
+def _value(i: int) -> float | None:
+    """The run's latest ``score``: ties, NaN, infinities, and none for some runs."""
+    if i % 11 == 0:
+        return None
+    if i % 13 == 0:
+        return math.nan
+    if i % 17 == 0:
+        return math.inf if i % 2 else -math.inf
+    return float((i * 7) % 23) / 4
+
+
+def _insert(engine: Any, experiment_id: str, n: int) -> list[dict[str, Any]]:
+    runs, metrics, params = [], [], []
+    for i in range(n):
+        run_id = uuid.UUID(int=(i * 2654435761 + 777) % (1 << 128)).hex
+        start = None if i % 29 == 0 else 10_000 + i // 5
+        stage = "deleted" if i % 31 == 0 else "active"
+        runs.append(
+            {
+                "run_uuid": run_id,
+                "experiment_id": int(experiment_id),
+                "name": f"r{i}",
+                "status": "FINISHED",
+                "start_time": start,
+                "lifecycle_stage": stage,
+            }
+        )
+        value = _value(i)
+        keyed = [("gate", float(i % 10) / 10)] + ([] if value is None else [("score", value)])
+        for key, v in keyed:
+            stored, kind = encode_metric_value(v)
+            metrics.append(
+                {
+                    "run_uuid": run_id,
+                    "key": key,
+                    "timestamp": 1,
+                    "step": 0,
+                    "value": stored,
+                    "value_kind": kind,
+                }
+            )
+        params.append({"run_uuid": run_id, "key": "p", "value": "a" if i % 3 else "b"})
+        runs[-1]["_score"], runs[-1]["_gate"], runs[-1]["_p"] = value, float(i % 10) / 10, params[-1]["value"]
+    with engine.begin() as conn:
+        conn.execute(insert(s.runs), [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs])
+        conn.execute(insert(s.latest_metrics), metrics)
+        conn.execute(insert(s.params), params)
+    return runs
+
+
+def _expected(runs: list[dict[str, Any]], ascending: bool, filtered: bool) -> list[str]:
+    """MLflow's order: numbers by value, then NaN, then no metric; ties newest start first, then id."""
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        v = r["_score"]
+        segment = 2 if v is None else 1 if math.isnan(v) else 0
+        number = 0.0 if segment else (v if ascending else -v)
+        return (segment, number, r["start_time"] is None, -(r["start_time"] or 0), r["run_uuid"])
+
+    kept = [
+        r
+        for r in runs
+        if r["lifecycle_stage"] == "active" and (not filtered or (r["_gate"] > 0.3 and r["_p"] == "a"))
+    ]
+    return [r["run_uuid"] for r in sorted(kept, key=key)]
+
+
+def _walk(store: Any, eid: str, order: str, page_size: int, filter_string: str = "") -> list[str]:
+    seen: list[str] = []
+    token = None
+    while True:
+        page = store.search_runs(
+            [eid], filter_string, max_results=page_size, order_by=[order], page_token=token
+        )
+        seen += [r.info.run_id for r in page]
+        token = page.token
+        if not token:
+            return seen
+
+
+def _offset_order(store: Any, eid: str, order: str, filter_string: str) -> list[str]:
+    query = build_run_search([eid], filter_string, ViewType.ACTIVE_ONLY, [order], 0, None)
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.execute(query)]
+
+
+def _check_every_order(store: Any, eid: str, runs: list[dict[str, Any]], page_sizes: list[int]) -> None:
+    for ascending in (False, True):
+        order = "metrics.score " + ("ASC" if ascending else "DESC")
+        for filter_string in ("", FILTER):
+            expected = _expected(runs, ascending, bool(filter_string))
+            assert _offset_order(store, eid, order, filter_string) == expected, (order, filter_string)
+            for size in page_sizes:
+                assert _walk(store, eid, order, size, filter_string) == expected, (order, filter_string, size)
+
+
+def test_metric_ordered_pages_are_exact_on_sqlite(sqlite_store: Any) -> None:
+    eid = sqlite_store.create_experiment("ordered")
+    runs = _insert(sqlite_store.engine, eid, 3_000)
+    _check_every_order(sqlite_store, eid, runs, [9, 250, 5_000])
+
+
+def test_metric_ordered_pages_are_exact_on_every_database(server_database_store: Any) -> None:
+    store = server_database_store
+    eid = store.create_experiment(f"ordered-{uuid.uuid4().hex[:8]}")
+    runs = _insert(store.engine, eid, 1_200)
+    _check_every_order(store, eid, runs, [13, 400])
+
+
+def test_a_metric_ordered_page_walks_the_metric_index(sqlite_store: Any) -> None:
+    """The first page reads (key, value) in order and stops; it does not sort every run first."""
+    eid = sqlite_store.create_experiment("plan")
+    _insert(sqlite_store.engine, eid, 2_000)
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "ORDER BY" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", capture)
+    try:
+        page = sqlite_store.search_runs([eid], FILTER, max_results=10, order_by=["metrics.score DESC"])
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", capture)
+    assert len(page) == 10 and page.token
+    assert len(statements) == 1, statements  # the numbers alone filled the page
+    with sqlite_store.engine.connect() as conn:
+        sql, params = statements[0]
+        plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert plan.startswith("SEARCH order_metric USING INDEX index_latest_metrics_key_value"), plan
+    assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def test_an_offset_token_still_pages_a_metric_order(sqlite_store: Any) -> None:
+    from bakehouse.store.page_token import encode_page_token
+
+    eid = sqlite_store.create_experiment("offsets")
+    runs = _insert(sqlite_store.engine, eid, 300)
+    expected = _expected(runs, False, False)
+    page = sqlite_store.search_runs(
+        [eid], "", max_results=50, order_by=["metrics.score DESC"], page_token=encode_page_token(100)
+    )
+    assert [r.info.run_id for r in page] == expected[100:150]
+
+
+def test_a_forged_metric_position_token_is_refused(sqlite_store: Any) -> None:
+    import base64
+    import json
+
+    from bakehouse.errors import InvalidParameterError
+
+    eid = sqlite_store.create_experiment("forged")
+    for body in (
+        {"offset": 0, "segment": 0, "value": "1 OR 1=1", "start_time": 1, "run_id": "a"},
+        {"offset": 0, "segment": 5, "value": None, "start_time": 1, "run_id": "a"},
+        {"offset": 0, "segment": 0, "value": 1.0, "start_time": 1, "run_id": 7},
+    ):
+        forged = base64.b64encode(json.dumps(body).encode()).decode()
+        with pytest.raises(InvalidParameterError, match="page token"):
+            sqlite_store.search_runs([eid], "", max_results=10, order_by=["metrics.x"], page_token=forged)
