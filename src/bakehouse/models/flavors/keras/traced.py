@@ -105,7 +105,8 @@ class TracedBatches:
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # TracerWarnings on shapes: one trace per shape
-                trace = torch.jit.trace(  # type: ignore[no-untyped-call]
+                jit_trace: Any = torch.jit.trace  # torch leaves it unannotated
+                trace = jit_trace(
                     self._module, (torch.as_tensor(np.ascontiguousarray(data)),), check_trace=False
                 )
             for _ in range(VERIFY_RUNS):
