@@ -40,7 +40,8 @@ def test_blocks_that_are_not_run_say_why_and_name_files_that_exist() -> None:
     found = blocks()
     assert len([b for b in found if b[0] is None]) >= 8  # the walk-through itself runs
     skipped = [(reason, body) for reason, body in found if reason is not None]
-    assert len(skipped) <= 5
+    # the install, your database and bucket, Docker, Kubernetes, a Google Cloud project, an Azure account
+    assert len(skipped) <= 6
     for reason, body in skipped:
         assert reason and len(reason) > 20, f"a skipped block must say why: {body[:80]!r}"
         for path in re.findall(r"\bdeploy/[\w./-]+", body):

@@ -75,12 +75,27 @@ def cli_reference() -> str:
                 n for n in command.list_commands(ctx) if not (command.get_command(ctx, n) or command).hidden
             ]
             lines += ["", "Commands: " + ", ".join(f"`{n}`" for n in names) + "."]
-        rows = [p.get_help_record(ctx) for p in command.get_params(ctx) if isinstance(p, click.Option)]
-        options = [row for row in rows if row is not None]
+        help_option = command.get_help_option(ctx)
+        rows = [
+            p.get_help_record(ctx)
+            for p in command.get_params(ctx)
+            if isinstance(p, click.Option) and p is not help_option
+        ]
+        options = [row for row in rows if row is not None] + _help_row(command, ctx)
         if options:
             lines += ["", "| Option | Description |", "| --- | --- |"]
             lines += [f"| `{_cell(opts)}` | {_cell(text)} |" for opts, text in options]
     return "\n".join(lines) + "\n"
+
+
+def _help_row(command: click.Command, ctx: click.Context) -> list[tuple[str, str]]:
+    """The help option's row, from the context: click caches a command's help option the first time it is
+    built, so a command once invoked on its own (a test calling it without the root's ``-h``) would
+    otherwise be listed with ``--help`` alone."""
+    names = command.get_help_option_names(ctx)
+    if not names or not command.add_help_option:
+        return []
+    return [(click.formatting.join_options(names)[0], "Show this message and exit.")]
 
 
 def undocumented_commands() -> list[str]:

@@ -12,6 +12,7 @@ import click
 import pytest
 
 from bakehouse import settings
+from bakehouse.cli.main import main as bakehouse_command
 from bakehouse.cli.reference import PAGES, commands, stale_pages, undocumented_commands
 from bakehouse.wire.endpoints import all_endpoints
 
@@ -106,3 +107,14 @@ def test_the_check_catches_a_stale_page(tmp_path: Path) -> None:
 def test_the_scan_sees_every_way_of_reading_the_environment() -> None:
     source = "import os\nos.environ.get('A')\nos.getenv('B')\nos.environ['C']\n'D' in os.environ\nos.environ['E'] = '1'\n"
     assert _environment_reads(ast.parse(source)) == [2, 3, 4, 5]
+
+
+def test_a_command_once_invoked_on_its_own_is_still_listed_with_its_help_names() -> None:
+    """click caches a command's help option the first time it is built; a test that ran `models predict`
+    without the root's context (so `--help` alone) made the page stale for the rest of the process."""
+    models = bakehouse_command.get_command(click.Context(bakehouse_command), "models")
+    assert isinstance(models, click.Group)
+    predict = models.get_command(click.Context(models), "predict")
+    assert predict is not None
+    predict.get_help_option(click.Context(predict))
+    assert stale_pages(DOCS) == []
