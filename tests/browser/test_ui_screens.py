@@ -27,6 +27,16 @@ def rows(page: Page) -> list[str]:
     )
 
 
+def open_runs_table(page: Page, url: str, experiment_id: str) -> None:
+    """Open an experiment's runs table and wait until *its* rows are all loaded.
+
+    Waiting on any `.grid[data-complete]` is not enough after a hash change: the previous
+    experiment's table is still there, complete, until the new one renders.
+    """
+    page.goto(f"{url}/#/experiments/{experiment_id}")
+    expect(page.locator(f".grid[data-experiments='{experiment_id}'][data-complete='1']")).to_have_count(1)
+
+
 def test_without_auth_the_page_asks_for_no_session_and_gets_no_error(page: Page, ui_server: UiServer) -> None:
     """A server without --auth has no sign-in: the page must not ask for one (a 404 on every page load)."""
     requested: list[str] = []
@@ -246,8 +256,7 @@ def test_runs_table_from_columns_helper_equals_standard_api(page: Page, ui_serve
 
 def test_runs_table_select_delete_restore_and_compare(page: Page, ui_server: UiServer) -> None:
     s = ui_server.seeded
-    page.goto(f"{ui_server.url}/#/experiments/{s.misc_exp}")
-    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    open_runs_table(page, ui_server.url, s.misc_exp)
     row = page.locator(".gr", has_text="crashed")
     row.locator("input[type=checkbox]").check()
     expect(page.locator(".toolbar .muted", has_text="1 selected")).to_be_visible()
@@ -263,8 +272,7 @@ def test_runs_table_select_delete_restore_and_compare(page: Page, ui_server: UiS
     expect(page.locator(".gr", has_text="crashed")).to_have_count(1)
 
     # keyboard: focus the grid, move down, select with space, open with enter
-    page.goto(f"{ui_server.url}/#/experiments/{s.iris_exp}")
-    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    open_runs_table(page, ui_server.url, s.iris_exp)
     page.locator(".grid").focus()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowDown")
@@ -442,16 +450,14 @@ def test_compare_view_parallel_coordinates_iris(page: Page, ui_server: UiServer)
 
 def test_parallel_coordinates_for_a_whole_experiment(page: Page, ui_server: UiServer) -> None:
     s = ui_server.seeded
-    page.goto(f"{ui_server.url}/#/experiments/{s.iris_exp}")
-    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    open_runs_table(page, ui_server.url, s.iris_exp)
     page.get_by_role("link", name="Parallel coordinates (all)").click()
     expect(page.locator(".parcoords")).to_have_attribute("data-lines", "11")
 
 
 def test_charts_for_selected_runs(page: Page, ui_server: UiServer) -> None:
     s = ui_server.seeded
-    page.goto(f"{ui_server.url}/#/experiments/{s.iris_exp}")
-    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    open_runs_table(page, ui_server.url, s.iris_exp)
     for name in ("iris-C=0.1", "iris-C=1.0", "iris-C=10.0"):
         page.locator(".gr", has_text=name).locator("input[type=checkbox]").check()
     page.get_by_role("button", name="Chart metrics").click()
@@ -527,8 +533,7 @@ def test_live_updates_of_a_running_run(page: Page, ui_server: UiServer) -> None:
 def test_narrow_window_and_empty_and_error_states(page: Page, ui_server: UiServer) -> None:
     s = ui_server.seeded
     page.set_viewport_size({"width": 420, "height": 800})
-    page.goto(f"{ui_server.url}/#/experiments/{s.iris_exp}")
-    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    open_runs_table(page, ui_server.url, s.iris_exp)
     assert page.evaluate("document.documentElement.scrollWidth") <= 420  # the table scrolls, not the page
     shot(page, "narrow-runs")
     page.set_viewport_size({"width": 1400, "height": 900})
@@ -548,8 +553,7 @@ def test_first_page_is_small_and_plotly_is_lazy(page: Page, ui_server: UiServer)
             sizes[resp.url] = int(resp.headers.get("content-length") or len(resp.body()))
 
     page.on("response", on_response)
-    page.goto(f"{ui_server.url}/#/experiments/{ui_server.seeded.iris_exp}")
-    expect(page.locator(".grid")).to_have_attribute("data-complete", "1")
+    open_runs_table(page, ui_server.url, ui_server.seeded.iris_exp)
     assert not any("plotly" in u for u in sizes)
     assert 0 < sum(sizes.values()) < 1_500_000
     page.goto(f"{ui_server.url}/#/charts?runs={ui_server.seeded.iris_runs['1.0']}&keys=train_loss")

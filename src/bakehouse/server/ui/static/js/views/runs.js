@@ -124,6 +124,7 @@ export async function render(main, [expParam], query) {
     onToggle: (r) => { if (selected.has(r.id)) selected.delete(r.id); else selected.add(r.id); selectionChanged(); },
     rowClass: (r) => `${selected.has(r.id) ? 'selected' : ''}${r.life === 'deleted' ? ' deleted' : ''}`,
   });
+  grid.el.dataset.experiments = expIds.join(',');  // which table this is: a hash change keeps the old one until the new renders
   const emptyEl = h('div', { class: 'empty', hidden: true });
   main.append(h('div', { class: 'grid-wrap' }, grid.el), emptyEl);
 
