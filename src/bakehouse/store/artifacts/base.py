@@ -28,8 +28,10 @@ from bakehouse.store.artifacts.paths import join_artifact_path, resolve_parent_u
 
 logger = logging.getLogger(__name__)
 
-#: ``progress(path, bytes_advanced, total_bytes)``: called once with 0 when a file starts (so a bar can be
-#: created with its total), then with each increment. Must be thread-safe: parallel transfers share it.
+#: ``progress(path, bytes_advanced, total_bytes)``: called with 0 when a file starts (so a bar can be
+#: created with its total), then with each increment. A directory transfer also calls it with 0 for every
+#: file before the first starts, so a display knows the whole task (10,000 small files, say) from the
+#: outset. Must be thread-safe: parallel transfers share it.
 ProgressCallback = Callable[[str, int, "int | None"], None]
 
 #: Read/write granularity for streams: large enough for throughput, small enough to keep memory flat.
@@ -246,6 +248,9 @@ class ArtifactRepository(ABC):
             for name in sorted(filenames):
                 rel = name if rel_dir == "." else f"{rel_dir}/{name}"
                 jobs.append((Path(dirpath) / name, join_artifact_path(base, rel)))
+        if progress is not None:  # every file up front: a progress display knows the whole task at once
+            for local, dest in jobs:
+                progress(dest, 0, local.stat().st_size)
         self._run_parallel([partial(self._upload_file, local, dest, progress) for local, dest in jobs])
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
@@ -279,6 +284,7 @@ class ArtifactRepository(ABC):
         out = resolve_parent_under(real_dst, rel, root_is_real=True)
         out.mkdir(parents=True, exist_ok=True)
         jobs: list[Callable[[], None]] = []
+        announced: list[tuple[str, int | None]] = []
         for info in self._walk(rel):
             path = safe_relative_path(info.path)
             if not path.startswith(prefix):
@@ -288,6 +294,10 @@ class ArtifactRepository(ABC):
                 local.mkdir(parents=True, exist_ok=True)
             else:
                 jobs.append(partial(self._download_atomically, path, local, progress))
+                announced.append((path, info.file_size))
+        if progress is not None:  # every file up front, as log_artifacts does
+            for path, size in announced:
+                progress(path, 0, size)
         self._run_parallel(jobs)
         return str(out)
 

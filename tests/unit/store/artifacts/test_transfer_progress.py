@@ -23,10 +23,10 @@ def test_counts_files_and_bytes_and_renders(tmp_path: Path) -> None:
     with RichTransferProgress("Uploading", min_bar_bytes=100_000, console=console) as progress:
         repo.log_artifacts(src, "run", progress=progress)
         assert set(progress._tasks) == set()  # finished per-file bars are removed
-    assert progress.files_started == 2
+    assert (progress.files_started, progress.files_done) == (2, 2)
     assert progress.bytes_done == 300_004
     rendered = out.getvalue()
-    assert "Uploading (2 files)" in rendered
+    assert "Uploading (2/2 files)" in rendered
     assert "300.0 kB" in rendered or "0.3 MB" in rendered or "300" in rendered
 
 
@@ -38,3 +38,22 @@ def test_unknown_totals_and_repeated_starts() -> None:
         progress("b", 0, 5)
         progress("b", 5, 5)
     assert (progress.files_started, progress.bytes_done) == (2, 15)
+    assert progress.files_done == 1  # "a" has no known total: never counted as done
+
+
+def test_a_directory_announces_every_file_before_the_first_starts(tmp_path: Path) -> None:
+    """The overall bar knows the whole task at once: 0 of N files, then each one as it completes."""
+    src = tmp_path / "many"
+    src.mkdir()
+    for index in range(50):
+        (src / f"f{index:02d}.txt").write_text("x" * index)  # f00 is empty
+    repo = LocalArtifactRepository(str(tmp_path / "root"))
+    seen: list[tuple[str, int, int | None]] = []
+    repo.log_artifacts(src, "many", progress=lambda path, advance, total: seen.append((path, advance, total)))
+    first_fifty = seen[:50]
+    assert {path for path, _advance, _total in first_fifty} == {f"many/f{i:02d}.txt" for i in range(50)}
+    assert all(advance == 0 for _path, advance, _total in first_fifty)
+    console = Console(file=io.StringIO(), force_terminal=False, width=80)
+    with RichTransferProgress(console=console) as progress:
+        repo.download_artifacts("many", tmp_path / "dl", progress=progress)
+    assert (progress.files_started, progress.files_done, progress.bytes_done) == (50, 50, sum(range(50)))
