@@ -7,7 +7,17 @@ Before timing, the predictions of both UDFs on all rows are compared with ``load
 are those of ours on a model saved by Bakehouse (the issue's "logged by Bakehouse and by MLflow" check at
 full size; the test suite does it on 4,000 rows).
 
-    python bench/bench_spark_udf.py [--rows 1000000] [--repeats 5]
+A third UDF, interleaved with the two, does no work at all (a pandas UDF returning zeros): its time is what
+Spark, Arrow and the Python workers cost on their own, the floor under any pandas UDF in this session, so
+``mlflow time / floor`` bounds the ratio any implementation can reach here. ``--profile`` also times the
+per-batch steps of both UDFs in this process, on one batch of the session's Arrow batch size
+(``spark.sql.execution.arrow.maxRecordsPerBatch``, 10,000 by default): building the input frame, ``predict``
+(signature enforcement included), shaping the result.
+
+    python bench/bench_spark_udf.py [--rows 1000000] [--repeats 5] [--partitions 4] [--profile]
+
+--partitions splits the rows into that many Spark tasks (4 by default). MLflow's UDF loads the model again in
+every task in local mode; ours loads it once per Python worker, so more, smaller tasks widen the gap.
 
 Needs Java (apt-get install default-jre-headless) and the bench extra (pyspark, mlflow).
 """
@@ -20,7 +30,9 @@ import statistics
 import sys
 import tempfile
 import time
+import typing
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -65,6 +77,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--profile", action="store_true", help="time the per-batch steps in this process")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     import mlflow.pyfunc
@@ -76,7 +90,7 @@ def main() -> None:
     spark.sparkContext.setLogLevel("ERROR")
     with tempfile.TemporaryDirectory() as directory:
         path, bakehouse_path = _models(directory)
-        df = spark.range(args.rows, numPartitions=4).select(
+        df = spark.range(args.rows, numPartitions=args.partitions).select(
             ((F.col("id") % 997) / 97.0).alias("x1"), F.sin(F.col("id").cast("double")).alias("x2")
         )
         df = df.cache()
@@ -95,17 +109,70 @@ def main() -> None:
         got = df.select(own("x1", "x2").alias("p")).toPandas()["p"].to_numpy()
         np.testing.assert_array_equal(got, np.asarray(bh.pyfunc.load_model(bakehouse_path).predict(features)))
         print(f"bakehouse, on a Bakehouse-saved model: {args.rows:,} predictions equal", flush=True)
+        if args.profile:
+            batch_rows = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") or 10_000)
+            _profile_batch(path, features.head(batch_rows))
+        udfs["no-op floor"] = _noop_udf()
         timings: dict[str, list[float]] = {name: [] for name in udfs}
         for _ in range(args.repeats):
-            for name, udf in udfs.items():  # interleaved: both see the same machine load
+            for name, udf in udfs.items():  # interleaved: all see the same machine load
                 start = time.perf_counter()
                 df.select(F.sum(udf("x1", "x2"))).collect()
                 timings[name].append(time.perf_counter() - start)
     spark.stop()
     medians = {name: statistics.median(values) for name, values in timings.items()}
     for name, median in medians.items():
-        print(f"{name:10s} median {median:7.2f} s  {args.rows / median:12,.0f} rows/s  runs {timings[name]}")
+        runs = ", ".join(f"{value:.2f}" for value in timings[name])
+        print(f"{name:12s} median {median:7.2f} s  {args.rows / median:12,.0f} rows/s  runs {runs}")
     print(f"ratio (mlflow time / bakehouse time): {medians['mlflow'] / medians['bakehouse']:.2f}x")
+    print(
+        f"ceiling here (mlflow time / no-op floor): {medians['mlflow'] / medians['no-op floor']:.2f}x; "
+        f"bakehouse time above the floor {medians['bakehouse'] - medians['no-op floor']:.2f} s, "
+        f"mlflow's {medians['mlflow'] - medians['no-op floor']:.2f} s"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+def _noop_udf() -> Any:
+    """A pandas UDF that only returns zeros: Spark, Arrow and the Python workers, with no model."""
+    from pyspark.sql.functions import pandas_udf
+
+    def zeros(
+        batches: Iterator[typing.Tuple[pd.Series, pd.Series]],  # noqa: UP006  # pandas_udf reads these hints
+    ) -> Iterator[pd.Series]:
+        for first, _second in batches:
+            yield pd.Series(np.zeros(len(first)))
+
+    return pandas_udf(zeros, "double")
+
+
+def _profile_batch(path: str, batch: pd.DataFrame) -> None:
+    """Median milliseconds of each per-batch step, ours and MLflow's, on one batch in this process."""
+    import mlflow.pyfunc
+    from pyspark.sql.types import DoubleType
+
+    import bakehouse as bh
+    from bakehouse.pyfunc.spark import input_frame, shape_result
+
+    ours = bh.pyfunc.load_model(path, allow_pickle=True)
+    theirs = mlflow.pyfunc.load_model(path)
+    x1, x2 = batch["x1"], batch["x2"]
+    frame = input_frame((x1, x2), ["x1", "x2"], 2)
+    result = ours.predict(frame, None)
+    steps: dict[str, Callable[[], object]] = {
+        "input frame (both build it the same way)": lambda: input_frame((x1, x2), ["x1", "x2"], 2),
+        "bakehouse predict (enforcement + model)": lambda: ours.predict(frame, None),
+        "mlflow predict (enforcement + model)": lambda: theirs.predict(frame),
+        "result to a double Series": lambda: shape_result(result, DoubleType()),
+    }
+    print(f"per-batch steps on {len(batch):,} rows (median of 50, ms):")
+    for name, step in steps.items():
+        times = []
+        for _ in range(50):
+            start = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - start) * 1000)
+        print(f"  {name:42s} {statistics.median(times):7.2f}")
 
 
 if __name__ == "__main__":
