@@ -109,6 +109,9 @@ def main() -> None:
     for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench")):
         os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # fake-gcs-server composes a 1 GB object in memory: on a busy machine that outlasts the library's 60 s
+    # default (the run of 2026-12-07 failed so); the real service composes server-side in seconds
+    os.environ.setdefault("BAKEHOUSE_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT", "900")
     try:
         stores_ = _Stores(s3_endpoint)
         with tempfile.TemporaryDirectory() as directory:
