@@ -228,7 +228,7 @@ def _parse_csv(body: bytes, schema: Schema | None) -> Any:
         frame = pd.read_csv(io.BytesIO(body), dtype=text or None)
     except Exception as e:  # noqa: BLE001 - pandas raises many parser errors
         raise BadRequestError(f"Could not parse CSV input: {e}") from None
-    return apply_declared_dtypes(frame, schema)
+    return apply_declared_dtypes(frame, schema, base64_binary=False)
 
 
 def _parse_parquet(body: bytes) -> Any:

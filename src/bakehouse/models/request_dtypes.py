@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bakehouse.errors import BadRequestError
 from bakehouse.models.signature import NUMPY_DTYPE, ColSpec, Schema
 
 _FLOATS = frozenset({"double", "float"})
@@ -27,14 +28,19 @@ def named_columns(schema: Schema | None) -> dict[str, ColSpec]:
     return {s.name: s for s in schema.inputs if isinstance(s, ColSpec) and s.name is not None}
 
 
-def apply_declared_dtypes(frame: Any, schema: Schema | None) -> Any:
-    """``frame`` with each column the signature names converted to its declared type where no value changes."""
+def apply_declared_dtypes(frame: Any, schema: Schema | None, *, base64_binary: bool = True) -> Any:
+    """``frame`` with each column the signature names converted to its declared type where no value changes.
+    ``binary`` columns of a JSON body hold base64 text (MLflow's encoding) and are decoded to bytes."""
     specs = named_columns(schema)
     if not specs:
         return frame
     for column in frame.columns:
         spec = specs.get(str(column))
         if spec is None or isinstance(spec.type, dict):
+            continue
+        if spec.type_name == "binary":
+            if base64_binary:
+                frame[column] = _decoded(str(column), frame[column])
             continue
         converted = _convert(frame[column], spec.type_name)
         if converted is not None:
@@ -100,3 +106,20 @@ def _number_text(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _decoded(name: str, values: Any) -> Any:
+    import base64
+    import binascii
+
+    def decode(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return base64.b64decode(value)
+        except binascii.Error as e:
+            raise BadRequestError(
+                f"Column '{name}' is binary: send its values as base64 text ({e})"
+            ) from None
+
+    return values.map(decode, na_action="ignore").astype(object)

@@ -39,6 +39,8 @@ ECHO = textwrap.dedent(
     def plain(value):
         if isinstance(value, (list, np.ndarray)):
             return [plain(v) for v in value]
+        if isinstance(value, bytes):
+            return "bytes:" + value.decode("latin-1")
         if value is None or (not isinstance(value, str) and pd.isna(value)):
             return None
         if hasattr(value, "isoformat"):
@@ -76,6 +78,7 @@ COLUMNS = Schema(
         ColSpec("double", "f", required=False),
         ColSpec("integer", "h", required=False),
         ColSpec("float", "i", required=False),
+        ColSpec("binary", "blob", required=False),
     ]
 )
 PARAMS = ParamSchema(
@@ -186,6 +189,7 @@ SAME_ANSWER = [
         JSON,
         id="series-output",
     ),
+    pytest.param("columns", _split([*BASE, "blob"], [*ROW, "YWI="]), JSON, id="base64-binary-column"),
     pytest.param(
         "text", json.dumps({"inputs": [5, 6]}).encode(), JSON, id="numbers-into-text"
     ),  # numbers into a text column arrive as text
