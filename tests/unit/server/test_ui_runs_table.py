@@ -200,6 +200,29 @@ def test_runs_table_refuses_bad_input(ui_api: SyncASGIClient) -> None:
     assert ui_api.get(TABLE, params={"experiment_ids": eid, "page_token": "garbage"}).status_code == 400
     empty = ui_api.get(TABLE, params={"experiment_ids": "999"}).json()
     assert empty["count"] == 0 and empty["metrics"] == {}
+    for bad in ({"include": "params,secrets"}, {"total": "maybe"}):
+        refused = ui_api.get(TABLE, params={"experiment_ids": eid, **bad})
+        assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_runs_table_include_and_total(ui_api: SyncASGIClient) -> None:
+    """``include`` leaves out whole key groups (the rest unchanged); ``total`` counts every matching run,
+    whatever the page, so a client fetching all pages asks for none past the end."""
+    eid = _seed(ui_api)
+    full = ui_api.get(TABLE, params={"experiment_ids": eid, "max_results": 5}).json()
+    assert "total" not in full and set(full) >= {"params", "metrics", "tags"}
+    lean = ui_api.get(
+        TABLE, params={"experiment_ids": eid, "max_results": 5, "include": "params,metrics", "total": "true"}
+    ).json()
+    assert "tags" not in lean and lean["total"] == 12
+    assert {k: lean[k] for k in ("runs", "params", "metrics", "count", "next_page_token")} == {
+        k: full[k] for k in ("runs", "params", "metrics", "count", "next_page_token")
+    }
+    filtered = {"experiment_ids": eid, "filter": "params.model = 'tree'", "max_results": 2, "total": "true"}
+    last = ui_api.get(TABLE, params={**filtered, "page_token": lean["next_page_token"]}).json()
+    assert last["total"] == 6 and last["count"] == 1 and "next_page_token" not in last
+    none = ui_api.get(TABLE, params={"experiment_ids": "999", "include": "metrics", "total": "true"}).json()
+    assert none == {"count": 0, "runs": none["runs"], "metrics": {}, "total": 0}
 
 
 def test_permissions_mine_without_auth(ui_api: SyncASGIClient) -> None:

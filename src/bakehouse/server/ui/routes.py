@@ -221,8 +221,10 @@ async def history_downsampled(request: Request) -> Response:
 
 async def runs_table(request: Request) -> Response:
     """GET ?experiment_ids=1&filter=...&run_view_type=ACTIVE_ONLY&order_by=...&max_results=1000&page_token=...
+    [&include=params,metrics][&total=true]
 
     One page of ``runs/search`` (same selection, order and page tokens) as columns: see ``table_query``.
+    ``include`` (default: all three) names the key groups to send; ``total=true`` adds the match count.
     The experiment ids are query parameters so that, with ``--auth``, the middleware checks READ on each.
     """
     checked = _engine_and_experiments(request)
@@ -244,6 +246,17 @@ async def runs_table(request: Request) -> Response:
     if view not in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL"):
         return _error("INVALID_PARAMETER_VALUE", f"Invalid run_view_type {view!r}.", 400)
     order_by = [o for o in qp.getlist("order_by") if o]
+    include = [g.strip() for g in qp.get("include", ",".join(table_query.KEY_GROUPS)).split(",") if g.strip()]
+    unknown = [g for g in include if g not in table_query.KEY_GROUPS]
+    if unknown:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"include may only name {', '.join(table_query.KEY_GROUPS)}; got {', '.join(unknown)!r}.",
+            400,
+        )
+    with_total = qp.get("total", "false").lower()
+    if with_total not in ("true", "false"):
+        return _error("INVALID_PARAMETER_VALUE", f"total must be true or false, got {with_total!r}.", 400)
     try:
         out = await run_in_threadpool(
             table_query.runs_table,
@@ -254,6 +267,8 @@ async def runs_table(request: Request) -> Response:
             order_by,
             max_results,
             qp.get("page_token") or None,
+            include,
+            with_total == "true",
         )
     except BakehouseError as exc:
         return _json(exc.to_json(), exc.http_status)

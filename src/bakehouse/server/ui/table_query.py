@@ -8,9 +8,15 @@ plain SQL reads on the DB-API cursor (see ``bakehouse.store.tracking.sql.raw``).
 order are exactly ``search_runs``' (the same ``build_run_search`` query, so the same filter language,
 ``order_by`` and offset page tokens).
 
+Two Bakehouse-only options cut what a view fetches: ``include`` names which of ``params``, ``metrics`` and
+``tags`` to send (parallel coordinates need no tags), and ``with_total`` adds ``"total"``, how many runs the
+search matches in all, so a client that fetches every page asks for exactly the pages that exist (no
+request past the end) and can size them.
+
 Response::
 
     {"count": n, "next_page_token": "...",            # token only when more runs match
+     "total": t,                                      # only with with_total
      "runs": {"run_id": [...], "run_name": [...], "experiment_id": [...], "user_id": [...], "status": [...],
               "start_time": [...], "end_time": [...], "lifecycle_stage": [...]},
      "metrics": {key: column}, "params": {key: column}, "tags": {key: column}}
@@ -25,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from bakehouse.entities.lifecycle import ViewType
@@ -34,6 +41,10 @@ from bakehouse.store.tracking.sql import raw
 
 #: The same cap as runs/search.
 MAX_RESULTS = 50_000
+#: an empty slot of a key column (None is a value: a param may be stored empty)
+_MISSING = object()
+#: the per-key groups a page may hold (``include``)
+KEY_GROUPS = ("params", "metrics", "tags")
 _NON_FINITE = {1: "NaN", 2: "Infinity", 3: "-Infinity"}
 _RUN_COLUMNS = (
     "run_uuid",
@@ -44,6 +55,12 @@ _RUN_COLUMNS = (
     "start_time",
     "end_time",
     "lifecycle_stage",
+)
+#: (group, table, value columns) of the per-key reads
+_GROUP_READS = (
+    ("metrics", "latest_metrics", ("value", "value_kind")),
+    ("params", "params", ("value",)),
+    ("tags", "tags", ("value",)),
 )
 _RUN_FIELDS = (
     "run_id",
@@ -60,27 +77,27 @@ _RUN_FIELDS = (
 def _columns(
     pairs: list[tuple[Any, ...]], index: dict[str, int], n: int, metric: bool = False
 ) -> dict[str, Any]:
-    """(run_uuid, key, value[, kind]) rows -> {key: dense list | {"i": [...], "v": [...]}}."""
-    sparse: dict[str, tuple[list[int], list[Any]]] = {}
+    """(run_uuid, key, value[, kind]) rows -> {key: dense list | {"i": [...], "v": [...]}}.
+
+    Each value goes straight to its run's slot of a list per key (one dict lookup and one store per row:
+    this loop is most of the helper's Python time); keys some runs lack become sparse at the end.
+    """
+    slots: dict[str, list[Any]] = {}
     for row in pairs:
-        i = index[row[0]]
-        value = row[2]
-        if metric and row[3]:
-            value = _NON_FINITE.get(row[3], value)
-        col = sparse.get(row[1])
+        col = slots.get(row[1])
         if col is None:
-            col = sparse[row[1]] = ([], [])
-        col[0].append(i)
-        col[1].append(value)
-    out: dict[str, Any] = {}
-    for key, (idx, vals) in sparse.items():
-        if len(idx) == n:  # (run_uuid, key) is the primary key: no run twice
-            dense: list[Any] = [None] * n
-            for i, v in zip(idx, vals):
-                dense[i] = v
-            out[key] = dense
+            col = slots[row[1]] = [_MISSING] * n
+        if metric and row[3]:
+            col[index[row[0]]] = _NON_FINITE.get(row[3], row[2])
         else:
-            out[key] = {"i": idx, "v": vals}
+            col[index[row[0]]] = row[2]
+    out: dict[str, Any] = {}
+    for key, col in slots.items():
+        if _MISSING in col:
+            idx = [i for i, v in enumerate(col) if v is not _MISSING]
+            out[key] = {"i": idx, "v": [col[i] for i in idx]}
+        else:
+            out[key] = col
     return out
 
 
@@ -92,23 +109,28 @@ def runs_table(
     order_by: Sequence[str],
     max_results: int,
     page_token: str | None,
+    include: Sequence[str] = KEY_GROUPS,
+    with_total: bool = False,
 ) -> dict[str, Any]:
     """One page of ``search_runs(...)`` in the columnar shape described above."""
     offset = decode_page_token(page_token) if page_token else 0
-    query = build_run_search(
-        list(experiment_ids), filter_string, ViewType.parse(view), list(order_by), offset, max_results + 1
-    )
+    search = (list(experiment_ids), filter_string, ViewType.parse(view), list(order_by))
+    query = build_run_search(*search, offset, max_results + 1)
     with engine.connect() as conn:
+        total = None
+        if with_total:
+            matching = build_run_search(*search, 0, None).order_by(None).subquery()
+            total = conn.execute(select(func.count()).select_from(matching)).scalar_one()
         run_ids = [r[0] for r in conn.execute(query)]
         has_more = len(run_ids) > max_results
         run_ids = run_ids[:max_results]
         out: dict[str, Any] = {
             "count": 0,
             "runs": {f: [] for f in _RUN_FIELDS},
-            "metrics": {},
-            "params": {},
-            "tags": {},
+            **{group: {} for group in KEY_GROUPS if group in include},
         }
+        if total is not None:
+            out["total"] = total
         if not run_ids:
             return out
         by_id = {
@@ -127,34 +149,19 @@ def runs_table(
         runs["user_id"] = [v or "" for v in runs["user_id"]]
         out["count"] = n
         out["runs"] = runs
-        out["metrics"] = _columns(
-            raw.fetch_in(
-                conn,
-                f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value', 'value_kind')} FROM latest_metrics WHERE run_uuid",
-                run_ids,
-            ),
-            index,
-            n,
-            metric=True,
-        )
-        out["params"] = _columns(
-            raw.fetch_in(
-                conn,
-                f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM params WHERE run_uuid",
-                run_ids,
-            ),
-            index,
-            n,
-        )
-        out["tags"] = _columns(
-            raw.fetch_in(
-                conn,
-                f"SELECT {raw.columns(conn, 'run_uuid', 'key', 'value')} FROM tags WHERE run_uuid",
-                run_ids,
-            ),
-            index,
-            n,
-        )
+        for group, table, value_columns in _GROUP_READS:
+            if group not in include:
+                continue
+            out[group] = _columns(
+                raw.fetch_in(
+                    conn,
+                    f"SELECT {raw.columns(conn, 'run_uuid', 'key', *value_columns)} FROM {table} WHERE run_uuid",
+                    run_ids,
+                ),
+                index,
+                n,
+                metric=group == "metrics",
+            )
     if has_more:
         out["next_page_token"] = encode_page_token(offset + max_results)
     return out

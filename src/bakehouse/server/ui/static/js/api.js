@@ -240,9 +240,9 @@ const toNumber = (v) => (typeof v === 'number' ? v : Number(v)); // "NaN", "Infi
 export function rowsFromColumns(page) {
   const n = page.count || 0;
   const c = page.runs;
-  const params = keyedObjects(page.params, n);
-  const metrics = keyedObjects(page.metrics, n, toNumber);
-  const tags = keyedObjects(page.tags, n);
+  const params = keyedObjects(page.params || {}, n);
+  const metrics = keyedObjects(page.metrics || {}, n, toNumber);
+  const tags = keyedObjects(page.tags || {}, n); // absent when the page was asked without them
   const rows = new Array(n);
   for (let i = 0; i < n; i++) {
     const start = c.start_time[i]; const end = c.end_time[i]; const t = tags[i];
@@ -260,17 +260,22 @@ export function rowsFromColumns(page) {
 const offsetToken = (n) => btoa(`{"offset": ${n}}`);
 const PARALLEL = 4;
 
-/** One page of a run search as rows: through the columnar helper when the server has it, else runs/search. */
-async function searchPage(base, size, token) {
+/**
+ * One page of a run search as rows: through the columnar helper when the server has it, else runs/search.
+ * `include` names the key groups the view needs ('params,metrics'); `withTotal` asks the helper for the
+ * number of matching runs (total: null through runs/search, which does not say).
+ */
+async function searchPage(base, size, token, include, withTotal) {
   if (!missingHelpers.has('runs/table')) {
     const out = await helper('runs/table', {
       experiment_ids: base.experiment_ids.join(','), filter: base.filter, run_view_type: base.run_view_type,
-      order_by: base.order_by, max_results: size, page_token: token || undefined,
+      order_by: base.order_by, max_results: size, page_token: token || undefined, include,
+      total: withTotal ? 'true' : undefined,
     });
-    if (out) return { rows: rowsFromColumns(out), token: out.next_page_token || null };
+    if (out) return { rows: rowsFromColumns(out), token: out.next_page_token || null, total: out.total ?? null };
   }
   const out = await post('runs/search', token ? { ...base, max_results: size, page_token: token } : { ...base, max_results: size });
-  return { rows: (out.runs || []).map(toRow), token: out.next_page_token || null };
+  return { rows: (out.runs || []).map(toRow), token: out.next_page_token || null, total: null };
 }
 
 /**
@@ -278,19 +283,24 @@ async function searchPage(base, size, token) {
  * background. When the server's page tokens are plain offsets (MLflow's format, and ours) the remaining
  * pages are fetched PARALLEL at a time; otherwise one after the other by following next_page_token.
  * Bakehouse servers answer in columns (ajax-api/2.0/bakehouse/runs/table: a fifth of runs/search's
- * bytes); others through runs/search. onPage(rows, done) is called in order after each page; returns {cancel()}.
+ * bytes) and say with the first page how many runs match, so exactly the pages that exist are asked for;
+ * others answer through runs/search, where a wave may ask past the end. `include` ('params,metrics')
+ * leaves out the key groups a view does not show (Bakehouse servers only).
+ * onPage(rows, done) is called in order after each page; returns {cancel()}.
  */
-export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPage = 200, pageSize = 1000, maxRuns = Infinity }, onPage, onError) {
+export function loadAllRuns({ experimentIds, filter, viewType, orderBy, include, firstPage = 200, pageSize = 1000, maxRuns = Infinity }, onPage, onError) {
   let cancelled = false;
   const base = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY' };
   if (orderBy && orderBy.length) base.order_by = orderBy;
-  const page = (size, token) => searchPage(base, size, token);
+  const page = (size, token, withTotal = false) => searchPage(base, size, token, include, withTotal);
   (async () => {
     try {
-      const first = await page(Math.min(firstPage, maxRuns));
+      const first = await page(Math.min(firstPage, maxRuns), null, true);
       if (cancelled) return;
       let count = first.rows.length;
       let token = first.token;
+      // runs still to fetch: known exactly when the server said how many match
+      const end = first.total != null ? Math.min(first.total, maxRuns) : maxRuns;
       onPage(first.rows, !token || count >= maxRuns);
       let offset = token ? tokenOffset(token) : null;
       while (token && !cancelled && count < maxRuns) {
@@ -303,8 +313,10 @@ export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPag
           continue;
         }
         // a wave of PARALLEL consecutive pages; results are delivered in order
-        const offsets = Array.from({ length: PARALLEL }, (_, i) => offset + i * pageSize).filter((o) => o < offset + (maxRuns - count));
-        const outs = await Promise.all(offsets.map((o) => page(pageSize, offsetToken(o))));
+        const offsets = Array.from({ length: PARALLEL }, (_, i) => offset + i * pageSize).filter((o) => o < offset + (end - count));
+        // all the counted runs are here, yet the server has more (runs created since): follow its tokens
+        if (!offsets.length) { offset = null; continue; }
+        const outs = await Promise.all(offsets.map((o) => page(Math.min(pageSize, end - count - (o - offset)), offsetToken(o))));
         if (cancelled) return;
         for (let i = 0; i < outs.length; i++) {
           count += outs[i].rows.length;

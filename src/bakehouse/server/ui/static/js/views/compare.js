@@ -34,7 +34,7 @@ export async function render(main, _args, query) {
       show();
     } else if (expIds.length) {
       await new Promise((resolve, reject) => {
-        loader = api.loadAllRuns({ experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY', firstPage: 1000, pageSize: 1000 }, (page, done) => {
+        loader = api.loadAllRuns({ experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY', include: 'params,metrics', firstPage: 2000, pageSize: 2000 }, (page, done) => {
           rows = rows.concat(page); status.textContent = `${rows.length.toLocaleString()} runs loaded${done ? '' : '…'}`; if (done) resolve();
         }, reject);
       });
