@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from bakehouse.errors import BakehouseError
 from bakehouse.server.ui import queries, table_query
 from bakehouse.server.ui.assets import AssetCache
+from bakehouse.store.validation import MAX_KEY_LENGTH
 
 _assets = AssetCache()
 
@@ -221,10 +222,13 @@ async def history_downsampled(request: Request) -> Response:
 
 async def runs_table(request: Request) -> Response:
     """GET ?experiment_ids=1&filter=...&run_view_type=ACTIVE_ONLY&order_by=...&max_results=1000&page_token=...
-    [&include=params,metrics][&total=true]
+    [&include=params,metrics][&param_keys=a&param_keys=b&metric_keys=x&tag_keys=t][&total=true]
 
     One page of ``runs/search`` (same selection, order and page tokens) as columns: see ``table_query``.
-    ``include`` (default: all three) names the key groups to send; ``total=true`` adds the match count.
+    ``include`` names the key groups to send whole; ``param_keys`` / ``metric_keys`` / ``tag_keys``
+    (repeatable, one exact key each) send only those keys of their group. Without any ``*_keys`` the
+    default ``include`` is all three groups, with them none (a group is named one way or the other, not
+    both). ``total=true`` adds the match count.
     The experiment ids are query parameters so that, with ``--auth``, the middleware checks READ on each.
     """
     checked = _engine_and_experiments(request)
@@ -246,12 +250,24 @@ async def runs_table(request: Request) -> Response:
     if view not in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL"):
         return _error("INVALID_PARAMETER_VALUE", f"Invalid run_view_type {view!r}.", 400)
     order_by = [o for o in qp.getlist("order_by") if o]
-    include = [g.strip() for g in qp.get("include", ",".join(table_query.KEY_GROUPS)).split(",") if g.strip()]
+    keys = _table_keys(request)
+    if isinstance(keys, Response):
+        return keys
+    default_include = "" if keys else ",".join(table_query.KEY_GROUPS)
+    include = [g.strip() for g in qp.get("include", default_include).split(",") if g.strip()]
     unknown = [g for g in include if g not in table_query.KEY_GROUPS]
     if unknown:
         return _error(
             "INVALID_PARAMETER_VALUE",
             f"include may only name {', '.join(table_query.KEY_GROUPS)}; got {', '.join(unknown)!r}.",
+            400,
+        )
+    both = [g for g in include if g in keys]
+    if both:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"{both[0]} is named both in include (every key) and by {both[0][:-1]}_keys (some keys); "
+            "give one or the other.",
             400,
         )
     with_total = qp.get("total", "false").lower()
@@ -269,10 +285,40 @@ async def runs_table(request: Request) -> Response:
             qp.get("page_token") or None,
             include,
             with_total == "true",
+            keys,
         )
     except BakehouseError as exc:
         return _json(exc.to_json(), exc.http_status)
     return _json(out)
+
+
+def _table_keys(request: Request) -> dict[str, list[str]] | Response:
+    """The exact keys asked of runs/table (``param_keys`` / ``metric_keys`` / ``tag_keys``, repeatable, one
+    key per value: keys are never split, whatever they hold), by group; bounded in number and length."""
+    keys: dict[str, list[str]] = {}
+    for group in table_query.KEY_GROUPS:
+        name = f"{group[:-1]}_keys"
+        values = request.query_params.getlist(name)
+        if not values:
+            continue
+        for key in values:
+            if not key or len(key) > MAX_KEY_LENGTH:
+                return _error(
+                    "INVALID_PARAMETER_VALUE",
+                    f"Each {name} value must be one key of 1 to {MAX_KEY_LENGTH} characters; "
+                    f"got {len(key)} characters.",
+                    400,
+                )
+        keys[group] = list(dict.fromkeys(values))
+    count = sum(len(v) for v in keys.values())
+    if count > table_query.MAX_KEYS:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"At most {table_query.MAX_KEYS} keys per request (param_keys, metric_keys and tag_keys "
+            f"together), got {count}; ask for whole groups with include= instead.",
+            400,
+        )
+    return keys
 
 
 async def my_permissions(request: Request) -> Response:
