@@ -267,6 +267,9 @@ def test_runs_table_exact_keys(ui_api: SyncASGIClient) -> None:
     mixed = ui_api.get(TABLE, params={**base, "include": "tags", "metric_keys": "loss"}).json()
     assert mixed["tags"] == full["tags"] and mixed["metrics"] == {"loss": full["metrics"]["loss"]}
     assert "params" not in mixed
+    # run columns: run_id always, then only those named
+    named = ui_api.get(TABLE, params={**base, "metric_keys": "loss", "run_fields": "run_name"}).json()
+    assert named["runs"] == {"run_id": full["runs"]["run_id"], "run_name": full["runs"]["run_name"]}
     # the limit itself is allowed
     at_limit = ui_api.get(TABLE, params={**base, "metric_keys": ["loss"] + [f"k{i}" for i in range(63)]})
     assert at_limit.status_code == 200 and at_limit.json()["metrics"] == {"loss": full["metrics"]["loss"]}
@@ -279,6 +282,7 @@ def test_runs_table_refuses_bad_keys(ui_api: SyncASGIClient) -> None:
         {"metric_keys": "x" * 251},
         {"metric_keys": [f"k{i}" for i in range(40)], "param_keys": [f"p{i}" for i in range(25)]},
         {"include": "params", "param_keys": "depth"},
+        {"run_fields": "run_name,artifact_uri"},
     ):
         refused = ui_api.get(TABLE, params={"experiment_ids": eid, **bad})
         assert refused.status_code == 400, bad

@@ -222,13 +222,15 @@ async def history_downsampled(request: Request) -> Response:
 
 async def runs_table(request: Request) -> Response:
     """GET ?experiment_ids=1&filter=...&run_view_type=ACTIVE_ONLY&order_by=...&max_results=1000&page_token=...
-    [&include=params,metrics][&param_keys=a&param_keys=b&metric_keys=x&tag_keys=t][&total=true]
+    [&include=params,metrics][&param_keys=a&param_keys=b&metric_keys=x&tag_keys=t][&run_fields=run_name]
+    [&total=true]
 
     One page of ``runs/search`` (same selection, order and page tokens) as columns: see ``table_query``.
     ``include`` names the key groups to send whole; ``param_keys`` / ``metric_keys`` / ``tag_keys``
     (repeatable, one exact key each) send only those keys of their group. Without any ``*_keys`` the
     default ``include`` is all three groups, with them none (a group is named one way or the other, not
-    both). ``total=true`` adds the match count.
+    both). ``run_fields`` (default: all) names the run columns to send besides ``run_id``.
+    ``total=true`` adds the match count.
     The experiment ids are query parameters so that, with ``--auth``, the middleware checks READ on each.
     """
     checked = _engine_and_experiments(request)
@@ -262,6 +264,14 @@ async def runs_table(request: Request) -> Response:
             f"include may only name {', '.join(table_query.KEY_GROUPS)}; got {', '.join(unknown)!r}.",
             400,
         )
+    run_fields = [f.strip() for f in qp.get("run_fields", ",".join(table_query.RUN_FIELDS)).split(",")]
+    unknown = [f for f in run_fields if f not in table_query.RUN_FIELDS]
+    if unknown:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"run_fields may only name {', '.join(table_query.RUN_FIELDS)}; got {', '.join(unknown)!r}.",
+            400,
+        )
     both = [g for g in include if g in keys]
     if both:
         return _error(
@@ -286,6 +296,7 @@ async def runs_table(request: Request) -> Response:
             include,
             with_total == "true",
             keys,
+            run_fields,
         )
     except BakehouseError as exc:
         return _json(exc.to_json(), exc.http_status)

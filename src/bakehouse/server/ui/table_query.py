@@ -8,9 +8,10 @@ plain SQL reads on the DB-API cursor (see ``bakehouse.store.tracking.sql.raw``).
 order are exactly ``search_runs``' (the same ``build_run_search`` query, so the same filter language,
 ``order_by`` and offset page tokens).
 
-Three Bakehouse-only options cut what a view fetches: ``include`` names which of ``params``, ``metrics``
-and ``tags`` to send whole, ``keys`` names exact keys of a group (parallel coordinates of 10,000 runs plot
-7 of 40 keys: the others are never read, the ``key IN (...)`` is part of the SQL), and ``with_total``
+Bakehouse-only options cut what a view fetches: ``include`` names which of ``params``, ``metrics`` and
+``tags`` to send whole, ``keys`` names exact keys of a group (parallel coordinates of 10,000 runs plot 7 of
+40 keys: the others are never read, the ``key IN (...)`` is part of the SQL), ``run_fields`` which run
+columns to send (a plot names its lines: ``run_id`` and ``run_name`` are 40% of the run columns' bytes), and ``with_total``
 adds ``"total"``, how many runs the search matches in all, so a client that fetches every page asks for
 exactly the pages that exist (no request past the end) and can size them.
 
@@ -19,7 +20,7 @@ Response::
     {"count": n, "next_page_token": "...",            # token only when more runs match
      "total": t,                                      # only with with_total
      "runs": {"run_id": [...], "run_name": [...], "experiment_id": [...], "user_id": [...], "status": [...],
-              "start_time": [...], "end_time": [...], "lifecycle_stage": [...]},
+              "start_time": [...], "end_time": [...], "lifecycle_stage": [...]},   # those in run_fields
      "metrics": {key: column}, "params": {key: column}, "tags": {key: column}}
 
 A column is a list of ``n`` values when every run of the page has the key, else ``{"i": [run indexes],
@@ -49,32 +50,23 @@ KEY_GROUPS = ("params", "metrics", "tags")
 #: at most this many exact keys per request (all groups together), each at most MAX_KEY_LENGTH long
 MAX_KEYS = 64
 _NON_FINITE = {1: "NaN", 2: "Infinity", 3: "-Infinity"}
-_RUN_COLUMNS = (
-    "run_uuid",
-    "name",
-    "experiment_id",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "lifecycle_stage",
-)
 #: (group, table, value columns) of the per-key reads
 _GROUP_READS = (
     ("metrics", "latest_metrics", ("value", "value_kind")),
     ("params", "params", ("value",)),
     ("tags", "tags", ("value",)),
 )
-_RUN_FIELDS = (
-    "run_id",
-    "run_name",
-    "experiment_id",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "lifecycle_stage",
-)
+#: the run columns a page may hold (``run_fields``; ``run_id`` is always sent) and the runs column of each
+RUN_FIELDS = {
+    "run_id": "run_uuid",
+    "run_name": "name",
+    "experiment_id": "experiment_id",
+    "user_id": "user_id",
+    "status": "status",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "lifecycle_stage": "lifecycle_stage",
+}
 
 
 def _columns(
@@ -115,6 +107,7 @@ def runs_table(
     include: Sequence[str] = KEY_GROUPS,
     with_total: bool = False,
     keys: Mapping[str, Sequence[str]] | None = None,
+    run_fields: Sequence[str] = tuple(RUN_FIELDS),
 ) -> dict[str, Any]:
     """One page of ``search_runs(...)`` in the columnar shape described above.
 
@@ -122,6 +115,7 @@ def runs_table(
     page has is absent from the answer, as it would be from a whole group).
     """
     keys = keys or {}
+    fields = ["run_id", *(f for f in RUN_FIELDS if f in run_fields and f != "run_id")]
     sent = {group for group in KEY_GROUPS if group in include or group in keys}
     offset = decode_page_token(page_token) if page_token else 0
     search = (list(experiment_ids), filter_string, ViewType.parse(view), list(order_by))
@@ -136,7 +130,7 @@ def runs_table(
         run_ids = run_ids[:max_results]
         out: dict[str, Any] = {
             "count": 0,
-            "runs": {f: [] for f in _RUN_FIELDS},
+            "runs": {f: [] for f in fields},
             **{group: {} for group in KEY_GROUPS if group in sent},
         }
         if total is not None:
@@ -146,17 +140,21 @@ def runs_table(
         by_id = {
             row[0]: row
             for row in raw.fetch_in(
-                conn, f"SELECT {raw.columns(conn, *_RUN_COLUMNS)} FROM runs WHERE run_uuid", run_ids
+                conn,
+                f"SELECT {raw.columns(conn, *(RUN_FIELDS[f] for f in fields))} FROM runs WHERE run_uuid",
+                run_ids,
             )
         }
         run_ids = [r for r in run_ids if r in by_id]  # deleted between the two reads
         index = {r: i for i, r in enumerate(run_ids)}
         n = len(run_ids)
         rows = [by_id[r] for r in run_ids]
-        runs: dict[str, list[Any]] = {f: [row[c] for row in rows] for c, f in enumerate(_RUN_FIELDS)}
-        runs["experiment_id"] = [str(e) for e in runs["experiment_id"]]
-        runs["run_name"] = [v or "" for v in runs["run_name"]]
-        runs["user_id"] = [v or "" for v in runs["user_id"]]
+        runs: dict[str, list[Any]] = {f: [row[c] for row in rows] for c, f in enumerate(fields)}
+        if "experiment_id" in runs:
+            runs["experiment_id"] = [str(e) for e in runs["experiment_id"]]
+        for text in ("run_name", "user_id"):
+            if text in runs:
+                runs[text] = [v or "" for v in runs[text]]
         out["count"] = n
         out["runs"] = runs
         for group, table, value_columns in _GROUP_READS:

@@ -239,7 +239,9 @@ const toNumber = (v) => (typeof v === 'number' ? v : Number(v)); // "NaN", "Infi
  */
 export function rowsFromColumns(page) {
   const n = page.count || 0;
-  const c = page.runs;
+  const none = new Array(n).fill(null); // a run column the page was asked without (run_fields)
+  const c = { ...page.runs };
+  for (const f of ['run_name', 'experiment_id', 'user_id', 'status', 'start_time', 'end_time', 'lifecycle_stage']) c[f] = c[f] || none;
   const params = keyedObjects(page.params || {}, n);
   const metrics = keyedObjects(page.metrics || {}, n, toNumber);
   const tags = keyedObjects(page.tags || {}, n); // absent when the page was asked without them
@@ -330,6 +332,48 @@ export function loadAllRuns({ experimentIds, filter, viewType, orderBy, include,
     } catch (e) { if (!cancelled) onError(e); }
   })();
   return { cancel() { cancelled = true; } };
+}
+
+// ------------------------------------------------------------------------------------- some keys of every run
+
+/** At most this many exact keys per runs/table request (the server's limit), and this many characters in all. */
+const MAX_KEYS = 64;
+const MAX_KEY_CHARS = 4000;
+
+/** One page of a run search as columns, with all params and metrics (whole groups) and the match count;
+ * `columnar` is false when the server has no runs/table (then the rows came from runs/search, complete). */
+export async function firstRuns({ experimentIds, filter, viewType }, size) {
+  const base = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY' };
+  const out = await searchPage(base, size, null, 'params,metrics', true);
+  return { ...out, columnar: out.total != null };
+}
+
+/**
+ * Only the given params / metrics ({params: [...], metrics: [...]}) of the runs of a search from `offset`
+ * up to `total`, in parallel pages of `pageSize`, through runs/table's param_keys / metric_keys (the
+ * server reads no other key) and of the run columns only its id and name (enough to name a line).
+ * Bakehouse servers only: call it after firstRuns said `columnar`.
+ * More keys than a request may name are fetched as whole groups. Resolves to the rows, in order.
+ */
+export async function runsWithKeys({ experimentIds, filter, viewType }, { keys, offset = 0, total, pageSize = 5000 }) {
+  const wanted = { params: [...new Set(keys.params || [])], metrics: [...new Set(keys.metrics || [])] };
+  const all = [...wanted.params, ...wanted.metrics];
+  const exact = all.length > 0 && all.length <= MAX_KEYS && all.join('').length <= MAX_KEY_CHARS;
+  const select = exact
+    ? { param_keys: wanted.params, metric_keys: wanted.metrics }
+    : { include: 'params,metrics' };
+  const offsets = [];
+  for (let o = offset; o < total; o += pageSize) offsets.push(o);
+  const pages = await Promise.all(offsets.map((o) => helper('runs/table', {
+    experiment_ids: experimentIds.join(','), filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY',
+    max_results: Math.min(pageSize, total - o), page_token: o ? offsetToken(o) : undefined, run_fields: 'run_name', ...select,
+  })));
+  let rows = [];
+  for (const page of pages) {
+    if (!page) throw new ApiError('The server stopped answering runs/table.', 'BAD_RESPONSE', 0);
+    rows = rows.concat(rowsFromColumns(page));
+  }
+  return rows;
 }
 
 // Complete result sets of recent searches, so the compare view can reuse what the runs table just loaded.
