@@ -40,7 +40,9 @@ export async function render(main, _args, query) {
       const sel = { experimentIds: expIds, filter: query.get('q') || '', viewType: query.get('life') || 'ACTIVE_ONLY' };
       // the first runs with every param and metric (the side-by-side table, the default axes), the key
       // names for the axis chooser, then the other runs with only the plotted keys
-      const [first, keys] = await Promise.all([api.firstRuns(sel, TABLE_MAX), api.experimentKeys(expIds, sel.viewType).catch(() => null)]);
+      // (the key names are not waited for before the runs: they are only needed to draw the chooser)
+      const keysLoad = api.experimentKeys(expIds, sel.viewType).catch(() => null);
+      const first = await api.firstRuns(sel, TABLE_MAX);
       if (cancelled) return;
       if (!first.columnar) { // another server: every run, complete, through runs/search
         await new Promise((resolve, reject) => {
@@ -51,12 +53,13 @@ export async function render(main, _args, query) {
       } else {
         rows = first.rows;
         partial = { sel, total: first.total, loaded: new Set(), more: first.total > first.rows.length };
-        if (partial.more && keys) extraKeys = keys;
-        const want = chosenCols(rows);
+        // the link's axes (even keys the first runs lack), or the defaults from the complete first runs
+        const want = linkedCols().length ? linkedCols() : chosenCols(rows);
         partial.cols = want;
         if (partial.more) {
           status.textContent = `${rows.length.toLocaleString()} of ${first.total.toLocaleString()} runs loaded…`;
           rows = rows.concat(await api.runsWithKeys(sel, { keys: splitCols(want), offset: rows.length, total: first.total }));
+          extraKeys = await keysLoad;
         }
         want.forEach((c) => partial.loaded.add(c));
       }
@@ -77,10 +80,12 @@ export async function render(main, _args, query) {
     return { paramKeys, metricKeys, allCols: [...paramKeys.map((k) => `p:${k}`), ...metricKeys.map((k) => `m:${k}`)] };
   }
 
+  function linkedCols() { return query.get('pc') ? query.get('pc').split(',').map(decodeURIComponent).filter(Boolean) : []; }
+
   /** The axes: the link's `pc`, else up to 6 params that vary between the runs, then metrics. */
   function chosenCols(some) {
     const { paramKeys, metricKeys, allCols } = columnsOf(some);
-    const pc = query.get('pc') ? query.get('pc').split(',').map(decodeURIComponent).filter((c) => allCols.includes(c)) : [];
+    const pc = linkedCols().filter((c) => allCols.includes(c));
     if (pc.length) return pc;
     const varies = (get) => { const seen = new Set(); for (const r of some) { seen.add(String(get(r))); if (seen.size > 1) return true; } return false; };
     const vp = paramKeys.filter((k) => varies(accessor(`p:${k}`))).slice(0, 6).map((k) => `p:${k}`);
@@ -109,12 +114,15 @@ export async function render(main, _args, query) {
     clear(box);
     if (!rows.length) { box.append(empty('No runs to compare.')); return; }
     const { paramKeys, metricKeys, allCols } = columnsOf(rows);
-    let pcCols = partial ? partial.cols : chosenCols(rows); // partial rows: chosen on the complete first ones
-    box.append(
-      section('Parallel coordinates', pcSection()),
+    // partial rows: the axes were chosen (on the complete first runs) before the others were fetched
+    let pcCols = partial ? partial.cols.filter((c) => allCols.includes(c)) : chosenCols(rows);
+    if (!pcCols.length) pcCols = chosenCols(rows.slice(0, TABLE_MAX));
+    box.append(section('Parallel coordinates', pcSection()));
+    // the other sections after the plot's first frame: the wide side-by-side table's layout would delay it
+    requestAnimationFrame(() => setTimeout(() => box.append(
       section('Scatter plot', scatterSection()),
       section('Contour plot', contourSection()),
-      section(`Runs side by side${rows.length > TABLE_MAX ? ` (first ${TABLE_MAX})` : ''}`, tableSection()));
+      section(`Runs side by side${rows.length > TABLE_MAX ? ` (first ${TABLE_MAX})` : ''}`, tableSection()))));
 
     function pcSection() {
       const holder = h('div', { class: 'pc-holder' });
@@ -132,7 +140,7 @@ export async function render(main, _args, query) {
           onBrush: (kept) => { selInfo.textContent = kept.length <= 20 ? `Selected: ${kept.map((r) => r.name || r.id).join(', ')}` : `${kept.length} runs in the brushed range.`; },
         }));
       };
-      draw();
+      ensureCols(pcCols).then(draw, (err) => clear(holder).append(errorBox(err)));
       return [chooser, holder, selInfo];
     }
 
