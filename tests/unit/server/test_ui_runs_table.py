@@ -222,6 +222,23 @@ def test_runs_table_include_and_total(ui_api: SyncASGIClient) -> None:
     filtered = {"experiment_ids": eid, "filter": "params.model = 'tree'", "max_results": 2, "total": "true"}
     last = ui_api.get(TABLE, params={**filtered, "page_token": lean["next_page_token"]}).json()
     assert last["total"] == 6 and last["count"] == 1 and "next_page_token" not in last
+    # the count ignores the order (runs without the sort's metric count too) and honours the filter
+    for order_by, filter_string, want in (
+        ("metrics.rare DESC", "", 12),
+        ("params.depth ASC", "metrics.rare >= 0", 4),  # runs 0, 3, 6, 9 (run 4's rare is NaN)
+        ("metrics.loss ASC", "metrics.loss < 0.3 OR tags.team = 'a'", 11),  # runs 3..11, and 1, 2
+    ):
+        counted = ui_api.get(
+            TABLE,
+            params={"experiment_ids": eid, "order_by": order_by, "filter": filter_string, "total": "true"},
+        ).json()
+        searched = ui_api.post(
+            SEARCH, json={"experiment_ids": [eid], "filter": filter_string, "order_by": [order_by]}
+        ).json()
+        assert counted["total"] == want == counted["count"] == len(searched["runs"]), (
+            order_by,
+            filter_string,
+        )
     none = ui_api.get(TABLE, params={"experiment_ids": "999", "include": "metrics", "total": "true"}).json()
     assert none == {"count": 0, "runs": none["runs"], "metrics": {}, "total": 0}
 
