@@ -280,12 +280,24 @@ async function searchPage(base, size, token, include, withTotal) {
   return { rows: (out.runs || []).map(toRow), token: out.next_page_token || null, total: null };
 }
 
+/** How many runs a search matches (runs/table's total), or null when the server does not say. */
+async function countRuns(base) {
+  if (missingHelpers.has('runs/table')) return null;
+  try {
+    const out = await helper('runs/table', {
+      experiment_ids: base.experiment_ids.join(','), filter: base.filter, run_view_type: base.run_view_type,
+      max_results: 1, include: 'metrics', run_fields: 'run_id', total: 'true',
+    });
+    return out ? out.total ?? null : null;
+  } catch { return null; } // a bad filter: the first page's request reports it
+}
+
 /**
  * Fetch every run matching a search: first a small page (fast first rows), then the rest in the
  * background. When the server's page tokens are plain offsets (MLflow's format, and ours) the remaining
  * pages are fetched PARALLEL at a time; otherwise one after the other by following next_page_token.
  * Bakehouse servers answer in columns (ajax-api/2.0/bakehouse/runs/table: a fifth of runs/search's
- * bytes) and say with the first page how many runs match, so exactly the pages that exist are asked for;
+ * bytes) and say (in a count request sent alongside the first page) how many runs match, so exactly the pages that exist are asked for;
  * others answer through runs/search, where a wave may ask past the end. `include` ('params,metrics')
  * leaves out the key groups a view does not show (Bakehouse servers only).
  * onPage(rows, done) is called in order after each page; returns {cancel()}.
@@ -297,13 +309,18 @@ export function loadAllRuns({ experimentIds, filter, viewType, orderBy, include,
   const page = (size, token, withTotal = false) => searchPage(base, size, token, include, withTotal);
   (async () => {
     try {
-      const first = await page(Math.min(firstPage, maxRuns), null, true);
+      // the count in a request of its own, alongside the first page: counting a filtered search of
+      // 100,000 runs takes longer than finding its first 200, and the first rows need not wait for it
+      const counting = countRuns(base);
+      const first = await page(Math.min(firstPage, maxRuns), null);
       if (cancelled) return;
       let count = first.rows.length;
       let token = first.token;
-      // runs still to fetch: known exactly when the server said how many match
-      const end = first.total != null ? Math.min(first.total, maxRuns) : maxRuns;
       onPage(first.rows, !token || count >= maxRuns);
+      const total = token && count < maxRuns ? await counting : null;
+      if (cancelled) return;
+      // runs still to fetch: known exactly when the server said how many match
+      const end = total != null ? Math.min(total, maxRuns) : maxRuns;
       let offset = token ? tokenOffset(token) : null;
       while (token && !cancelled && count < maxRuns) {
         if (offset === null) {

@@ -1,4 +1,5 @@
-"""Parallel coordinates of a whole experiment opened by link, in headless Chromium against a real server.
+"""An experiment of more runs than one page, in headless Chromium against a real server: parallel
+coordinates opened by link, and the runs table's count and pages.
 
 Opened by link, the compare page fetches the first runs with every param and metric, then the other runs
 with only the keys it plots (``runs/table`` with ``param_keys`` / ``metric_keys``); an axis added later is
@@ -134,3 +135,20 @@ def test_parallel_coordinates_by_link_without_the_columnar_helper(
     expect(pc).to_have_attribute("data-lines", str(N_RUNS))
     assert _axis_max(page, "m:m_03") >= 40
     assert searches
+
+
+def test_runs_table_counts_alongside_its_first_page_and_asks_nothing_past_the_end(
+    page: Page, server: tuple[str, str]
+) -> None:
+    """The count is a request of its own (the first rows never wait for it); with it, the remaining pages
+    are exactly the runs that exist."""
+    url, eid = server
+    sent = _table_requests(page)
+    page.goto(f"{url}/#/experiments/{eid}")
+    grid = page.locator(f".grid[data-experiments='{eid}'][data-complete='1']")
+    expect(grid).to_have_attribute("data-loaded", str(N_RUNS))
+    counts = [q for q in sent if q.get("total") == ["true"]]
+    pages = [q for q in sent if "total" not in q]
+    assert len(counts) == 1 and counts[0]["max_results"] == ["1"], sent
+    assert pages[0]["max_results"] == ["200"] and "page_token" not in pages[0], sent
+    assert sum(int(q["max_results"][0]) for q in pages) == N_RUNS, sent  # none past the end
