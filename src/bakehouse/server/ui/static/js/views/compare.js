@@ -24,6 +24,7 @@ export async function render(main, _args, query) {
   // partial.loaded; others are fetched for every run when a plot needs them (ensureCols)
   let partial = null;
   let extraKeys = null; // every key of the experiments (experiments/keys), for the axis chooser
+  let onKeys = null; // redraws the axis chooser when those keys come after the plot
   const t0 = performance.now();
   try {
     if (runIds.length) {
@@ -59,7 +60,10 @@ export async function render(main, _args, query) {
         if (partial.more) {
           status.textContent = `${rows.length.toLocaleString()} of ${first.total.toLocaleString()} runs loaded…`;
           rows = rows.concat(await api.runsWithKeys(sel, { keys: splitCols(want), offset: rows.length, total: first.total }));
-          extraKeys = await keysLoad;
+          // the key names if they are here already; else they fill the axis chooser when they come
+          // (experiments/keys reads every key row of the experiments: seconds at 100,000 runs)
+          extraKeys = await Promise.race([keysLoad, Promise.resolve(null)]);
+          if (!extraKeys) keysLoad.then((k) => { if (k && !cancelled) { extraKeys = k; if (onKeys) onKeys(); } });
         }
         want.forEach((c) => partial.loaded.add(c));
       }
@@ -126,12 +130,15 @@ export async function render(main, _args, query) {
 
     function pcSection() {
       const holder = h('div', { class: 'pc-holder' });
-      const chooser = h('details', { class: 'pc-chooser' }, h('summary', null, 'Axes (last one colors the lines)'),
-        h('div', { class: 'chk-list' }, allCols.map((c) => h('label', { class: 'chk' }, h('input', { type: 'checkbox', checked: pcCols.includes(c), onchange: (e) => {
-          pcCols = e.target.checked ? [...pcCols, c] : pcCols.filter((x) => x !== c);
-          const q = new URLSearchParams(query); q.set('pc', pcCols.map(encodeURIComponent).join(',')); setQuery(q);
-          ensureCols(pcCols).then(draw, (err) => clear(holder).append(errorBox(err)));
-        } }), `${c[0] === 'p' ? 'param' : 'metric'}: ${colLabel(c)}`))));
+      const list = h('div', { class: 'chk-list' });
+      const fillList = (cols) => clear(list).append(cols.map((c) => h('label', { class: 'chk' }, h('input', { type: 'checkbox', checked: pcCols.includes(c), onchange: (e) => {
+        pcCols = e.target.checked ? [...pcCols, c] : pcCols.filter((x) => x !== c);
+        const q = new URLSearchParams(query); q.set('pc', pcCols.map(encodeURIComponent).join(',')); setQuery(q);
+        ensureCols(pcCols).then(draw, (err) => clear(holder).append(errorBox(err)));
+      } }), `${c[0] === 'p' ? 'param' : 'metric'}: ${colLabel(c)}`)));
+      fillList(allCols);
+      onKeys = () => fillList(columnsOf(rows).allCols);
+      const chooser = h('details', { class: 'pc-chooser' }, h('summary', null, 'Axes (last one colors the lines)'), list);
       const selInfo = h('p', { class: 'muted' });
       const draw = () => {
         clear(holder);
