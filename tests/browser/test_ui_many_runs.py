@@ -45,6 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
             Param("fixed", "1"),
         ]
         params += [Param(f"p_{k}", str(rng.randint(0, 9))) for k in range(3, 8)]
+        if i == 0:  # a key only the oldest run has: known from experiments/keys, not from the first runs
+            params.append(Param("late", "7"))
         metrics = [
             Metric(f"m_{k:02d}", OUTLIER if i == 0 and k in (3, 9) else 1 + rng.random(), 5, 0)
             for k in range(10)
@@ -120,6 +122,10 @@ def test_default_axes_by_link_and_an_axis_added_later(page: Page, server: tuple[
     added = sent[before:]
     assert added and all(q["metric_keys"] == ["m_09"] and "param_keys" not in q for q in added), added
     assert "pc=" in page.url and "m_09" in page.url  # the link keeps the axes
+    # a key none of the first runs has is offered too (from the experiment's key names), and plotted
+    page.get_by_label("param: late", exact=True).check()
+    expect(pc.locator(".pc-axis[data-axis='p:late'] .pc-tick")).to_have_text(["7"])
+    assert sent[-1]["param_keys"] == ["late"] and "metric_keys" not in sent[-1], sent[-1]
 
 
 def test_parallel_coordinates_by_link_without_the_columnar_helper(

@@ -131,7 +131,7 @@ export async function render(main, _args, query) {
     function pcSection() {
       const holder = h('div', { class: 'pc-holder' });
       const list = h('div', { class: 'chk-list' });
-      const fillList = (cols) => clear(list).append(cols.map((c) => h('label', { class: 'chk' }, h('input', { type: 'checkbox', checked: pcCols.includes(c), onchange: (e) => {
+      const fillList = (cols) => clear(list).append(...cols.map((c) => h('label', { class: 'chk' }, h('input', { type: 'checkbox', checked: pcCols.includes(c), onchange: (e) => {
         pcCols = e.target.checked ? [...pcCols, c] : pcCols.filter((x) => x !== c);
         const q = new URLSearchParams(query); q.set('pc', pcCols.map(encodeURIComponent).join(',')); setQuery(q);
         ensureCols(pcCols).then(draw, (err) => clear(holder).append(errorBox(err)));
