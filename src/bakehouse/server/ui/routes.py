@@ -255,23 +255,12 @@ async def runs_table(request: Request) -> Response:
     keys = _table_keys(request)
     if isinstance(keys, Response):
         return keys
-    default_include = "" if keys else ",".join(table_query.KEY_GROUPS)
-    include = [g.strip() for g in qp.get("include", default_include).split(",") if g.strip()]
-    unknown = [g for g in include if g not in table_query.KEY_GROUPS]
-    if unknown:
-        return _error(
-            "INVALID_PARAMETER_VALUE",
-            f"include may only name {', '.join(table_query.KEY_GROUPS)}; got {', '.join(unknown)!r}.",
-            400,
-        )
-    run_fields = [f.strip() for f in qp.get("run_fields", ",".join(table_query.RUN_FIELDS)).split(",")]
-    unknown = [f for f in run_fields if f not in table_query.RUN_FIELDS]
-    if unknown:
-        return _error(
-            "INVALID_PARAMETER_VALUE",
-            f"run_fields may only name {', '.join(table_query.RUN_FIELDS)}; got {', '.join(unknown)!r}.",
-            400,
-        )
+    include = _named(request, "include", table_query.KEY_GROUPS, () if keys else table_query.KEY_GROUPS)
+    if isinstance(include, Response):
+        return include
+    run_fields = _named(request, "run_fields", tuple(table_query.RUN_FIELDS), tuple(table_query.RUN_FIELDS))
+    if isinstance(run_fields, Response):
+        return run_fields
     both = [g for g in include if g in keys]
     if both:
         return _error(
@@ -301,6 +290,22 @@ async def runs_table(request: Request) -> Response:
     except BakehouseError as exc:
         return _json(exc.to_json(), exc.http_status)
     return _json(out)
+
+
+def _named(
+    request: Request, name: str, allowed: tuple[str, ...], default: tuple[str, ...]
+) -> list[str] | Response:
+    """A comma-separated choice among ``allowed`` (``include``, ``run_fields``), or the 400 response."""
+    raw_value = request.query_params.get(name)
+    names = list(default) if raw_value is None else [v.strip() for v in raw_value.split(",") if v.strip()]
+    unknown = [v for v in names if v not in allowed]
+    if unknown:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"{name} may only name {', '.join(allowed)}; got {', '.join(unknown)!r}.",
+            400,
+        )
+    return names
 
 
 def _table_keys(request: Request) -> dict[str, list[str]] | Response:
