@@ -123,7 +123,7 @@ def populate(uri: str, n_runs: int, store_runs: int) -> tuple[str, dict[str, flo
                 tags += tg
                 ts = T0 + i * 1000
                 metrics += [(run[0], k, ts, 0, v, 0, None, None, None) for k, v in m]
-                latest += [(run[0], k, ts, 0, v, 0) for k, v in m]
+                latest += [(run[0], k, ts, 0, v, 0, int(eid)) for k, v in m]
             cursor.executemany(f"INSERT INTO runs ({columns}) VALUES ({', '.join([mark] * 14)})", runs)
             insert("params (run_uuid, key, value)", 3, params)
             insert("tags (run_uuid, key, value)", 3, tags)
@@ -133,7 +133,9 @@ def populate(uri: str, n_runs: int, store_runs: int) -> tuple[str, dict[str, flo
                 9,
                 metrics,
             )
-            insert("latest_metrics (run_uuid, key, timestamp, step, value, value_kind)", 6, latest)
+            insert(
+                "latest_metrics (run_uuid, key, timestamp, step, value, value_kind, experiment_id)", 7, latest
+            )
             if chunk.stop % 100_000 < BATCH:
                 print(f"  {chunk.stop:,} runs", flush=True)
     if n_runs > first:

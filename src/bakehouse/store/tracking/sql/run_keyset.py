@@ -5,10 +5,13 @@ MLflow's order for ``metrics.X [ASC|DESC]`` puts runs in three segments: those w
 time (newest first, none last) and run id. The offset query sorts every run of the experiment to return
 100 of them. Here each segment is its own query, read in order and cut after a page:
 
-* numbers: ``latest_metrics`` walked along ``index_latest_metrics_key_value`` from the previous page's
-  last (value, start time, run id), each row joined to its run and tested against the filter;
+* numbers: ``latest_metrics`` of the experiment walked along ``index_latest_metrics_experiment_key_value``
+  from the previous page's last (value, start time, run id), each row joined to its run and tested
+  against the filter;
 * NaN: the same index at the NaN stand-in value 0 (few rows), sorted by start time and id;
-* missing: the runs of the experiments, newest first, that have no row for X.
+* missing: the runs of the experiments, newest first, that have no row for X. Proving there are none is a
+  walk over every run, so it is skipped when two index-only counts agree: the experiments' runs (any
+  stage) and their rows for X (one per run that holds it).
 
 A page that ends inside a segment leaves a token naming its last run's place (see ``page_token``); the next
 page resumes there, so the last page costs what the first does.
@@ -19,11 +22,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Double, Select, and_, exists, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Double,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 
 from bakehouse.entities.lifecycle import ViewType
 from bakehouse.store.db import schema as s
-from bakehouse.store.db.filters import NAN_KIND, run_search_conditions, run_tie_order
+from bakehouse.store.db.filters import NAN_KIND, in_experiments, run_search_conditions, run_tie_order
 
 __all__ = ["RunPlace", "metric_page"]
 
@@ -53,6 +68,7 @@ def _after_tie(start_time: int | None, run_id: str) -> ColumnElement[bool]:
 
 def _segment_query(
     where: list[ColumnElement[bool]],
+    experiment_ids: Sequence[str],
     key: str,
     ascending: bool,
     segment: int,
@@ -79,7 +95,8 @@ def _segment_query(
         query = select(lm.c.run_uuid, lm.c.value, runs.c.start_time).select_from(
             lm.join(runs, runs.c.run_uuid == lm.c.run_uuid)
         )
-    query = query.where(lm.c.key == key)
+    # the run's experiment is on its metric rows too: the walk reads this experiment's values alone
+    query = query.where(in_experiments(lm.c.experiment_id, experiment_ids), lm.c.key == key)
     if segment == NAN:
         # NaN is stored as the stand-in 0 (schema.py): an equality on the index, then a few rows sorted
         query = query.where(lm.c.value == literal(0.0, Double()), lm.c.value_kind == NAN_KIND)
@@ -117,8 +134,12 @@ def metric_page(
     places: list[RunPlace] = []
     first = after.segment if after is not None else NUMBERS
     for segment in range(first, MISSING + 1):
+        if segment == MISSING and _every_run_holds(conn, experiment_ids, key):
+            break
         resume = after if segment == first else None
-        query = _segment_query(where, key, ascending, segment, resume, conn.dialect.name == "sqlite")
+        query = _segment_query(
+            where, experiment_ids, key, ascending, segment, resume, conn.dialect.name == "sqlite"
+        )
         rows = conn.execute(query.limit(limit - len(places))).all()
         places += [
             RunPlace(segment, value if segment == NUMBERS else None, start, run_id)
@@ -127,3 +148,12 @@ def metric_page(
         if len(places) >= limit:
             break
     return places
+
+
+def _every_run_holds(conn: Connection, experiment_ids: Sequence[str], key: str) -> bool:
+    """True when every run of the experiments (whatever its stage) has a latest ``key``: then no run is in
+    the missing segment. Two index-only counts; a run has at most one row per key, and its experiment."""
+    runs, lm = s.runs, s.latest_metrics
+    run_count = select(func.count()).where(in_experiments(runs.c.experiment_id, experiment_ids))
+    holding = select(func.count()).where(in_experiments(lm.c.experiment_id, experiment_ids), lm.c.key == key)
+    return bool(conn.execute(select(run_count.scalar_subquery() == holding.scalar_subquery())).scalar_one())
