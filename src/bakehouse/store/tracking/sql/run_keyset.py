@@ -81,11 +81,12 @@ def _segment_query(
         absent = ~exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == key)
         query = select(runs.c.run_uuid, null(), runs.c.start_time).where(absent, *where)
         return (query if tie is None else query.where(tie)).order_by(*run_tie_order())
-    # SQLite: the metric's rows are the only table of the outer query, so it reads them along (key, value)
-    # and stops after a page (with a join it starts from the experiment's runs and sorts them all); the
-    # run's conditions are a semi-join on its primary key. PostgreSQL and MySQL join the run by its key:
-    # their planners order the join themselves, and nested semi-joins planned before ANALYZE has run can
-    # be quadratic there.
+    # SQLite: the metric's rows are the only table of the outer query, so it reads them along (experiment,
+    # key, value) and stops after a page (with a join it starts from the experiment's runs and sorts them
+    # all); the run's conditions are a semi-join on its primary key. PostgreSQL and MySQL join the run by
+    # its key: their planners order the join themselves (PostgreSQL walks the same index backwards into
+    # an incremental sort), nested semi-joins planned before ANALYZE has run can be quadratic there, and
+    # PostgreSQL splits a semi-join walk over parallel workers that do not stop after a page.
     run_conditions = list(where)
     if semi_join:
         start_time: Any = select(runs.c.start_time).where(runs.c.run_uuid == lm.c.run_uuid).scalar_subquery()
