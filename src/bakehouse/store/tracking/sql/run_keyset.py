@@ -138,17 +138,38 @@ def metric_page(
         if segment == MISSING and _every_run_holds(conn, experiment_ids, key):
             break
         resume = after if segment == first else None
-        query = _segment_query(
-            where, experiment_ids, key, ascending, segment, resume, conn.dialect.name == "sqlite"
-        )
-        rows = conn.execute(query.limit(limit - len(places))).all()
+        # a metric's rows are indexed per experiment: with several, each one's walk is its own query (an
+        # IN over the index would sort every row of them all), merged here in the segment's order
+        walks = [experiment_ids] if segment == MISSING else [[e] for e in _distinct(experiment_ids)]
+        wanted = limit - len(places)
+        rows: list[Any] = []
+        for ids in walks:
+            query = _segment_query(where, ids, key, ascending, segment, resume, conn.dialect.name == "sqlite")
+            rows += conn.execute(query.limit(wanted)).all()
+        if len(walks) > 1:
+            rows.sort(key=lambda r: _merge_key(r, segment, ascending))
         places += [
             RunPlace(segment, value if segment == NUMBERS else None, start, run_id)
-            for run_id, value, start in rows
+            for run_id, value, start in rows[:wanted]
         ]
         if len(places) >= limit:
             break
     return places
+
+
+def _distinct(experiment_ids: Sequence[str]) -> list[str]:
+    """Each experiment once (``"1"`` and ``"01"`` are one), in the order given."""
+    first: dict[int, str] = {}
+    for e in experiment_ids:  # already checked to be integers by run_search_conditions
+        first.setdefault(int(str(e).strip()), str(e))
+    return list(first.values())
+
+
+def _merge_key(row: Any, segment: int, ascending: bool) -> tuple[Any, ...]:
+    """The SQL order of a segment's rows (value, then start time newest first and none last, then id)."""
+    run_id, value, start = row
+    tie = (start is None, -(start or 0), run_id)
+    return tie if segment != NUMBERS else (value if ascending else -value, *tie)
 
 
 def _every_run_holds(conn: Connection, experiment_ids: Sequence[str], key: str) -> bool:
