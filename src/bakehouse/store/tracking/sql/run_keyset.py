@@ -74,7 +74,10 @@ def _segment_query(
     segment: int,
     after: RunPlace | None,
     semi_join: bool,
+    edge: float | None = None,
 ) -> Select[Any]:
+    """One segment's runs after ``after``; for the numbers, in value order only (the caller orders equal
+    values), or only the rows whose value is ``edge``."""
     runs, lm = s.runs, s.latest_metrics.alias("order_metric")
     tie = _after_tie(after.start_time, after.run_id) if after is not None else None
     if segment == MISSING:
@@ -111,8 +114,12 @@ def _segment_query(
             # a plain range on (key, value) that the index seeks, minus the ties already returned
             query = query.where(lm.c.value >= v if ascending else lm.c.value <= v)
             run_conditions.append(or_(lm.c.value != v, tie))
-        value_order = lm.c.value.asc() if ascending else lm.c.value.desc()
-        order = [value_order, *run_tie_order(start_time, lm.c.run_uuid)]
+        # equal values are not ordered here: sorting them by start time in SQL makes SQLite sort every
+        # run of each value it passes (the start time is on runs), which is most of the page's cost when
+        # values repeat; the caller reads the page's last value whole (``edge``) and orders the rows
+        if edge is not None:
+            query = query.where(lm.c.value == literal(edge, Double()))
+        order = [lm.c.value.asc() if ascending else lm.c.value.desc()]
     if semi_join:
         query = query.where(exists().where(runs.c.run_uuid == lm.c.run_uuid, *run_conditions))
     else:
@@ -144,8 +151,7 @@ def metric_page(
         wanted = limit - len(places)
         rows: list[Any] = []
         for ids in walks:
-            query = _segment_query(where, ids, key, ascending, segment, resume, conn.dialect.name == "sqlite")
-            rows += conn.execute(query.limit(wanted)).all()
+            rows += _segment_rows(conn, where, ids, key, ascending, segment, resume, wanted)
         if len(walks) > 1:
             rows.sort(key=lambda r: _merge_key(r, segment, ascending))
         places += [
@@ -155,6 +161,32 @@ def metric_page(
         if len(places) >= limit:
             break
     return places
+
+
+def _segment_rows(
+    conn: Connection,
+    where: list[ColumnElement[bool]],
+    experiment_ids: Sequence[str],
+    key: str,
+    ascending: bool,
+    segment: int,
+    after: RunPlace | None,
+    wanted: int,
+) -> list[Any]:
+    """Up to ``wanted`` (run id, value, start time) rows of one segment, in MLflow's order."""
+    semi_join = conn.dialect.name == "sqlite"
+    query = _segment_query(where, experiment_ids, key, ascending, segment, after, semi_join)
+    rows = list(conn.execute(query.limit(wanted)).all())
+    if segment != NUMBERS:
+        return rows
+    if len(rows) == wanted:  # the page may end inside a run of equal values: read that value whole
+        edge = rows[-1][1]
+        rows = [r for r in rows if r[1] != edge]
+        rows += conn.execute(
+            _segment_query(where, experiment_ids, key, ascending, segment, after, semi_join, edge)
+        ).all()
+    rows.sort(key=lambda r: _merge_key(r, segment, ascending))
+    return rows[:wanted]
 
 
 def _distinct(experiment_ids: Sequence[str]) -> list[str]:
