@@ -342,3 +342,61 @@ def test_run_search_index_revision_downgrades_and_upgrades_again(empty_database:
     assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
     store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
     assert {r.info.run_id for r in store.search_runs([eid], "")} == run_ids
+
+
+def test_latest_metrics_experiment_revision_backfills_and_downgrades(empty_database: str) -> None:
+    """0011 gives each latest point its run's experiment: rows written before it are filled from ``runs``,
+    the index moves to (experiment, key, value) and back, and searches ordered by a metric see the rows."""
+    from sqlalchemy import column, inspect, table, text
+
+    from bakehouse.entities import Metric
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    first, second = store.create_experiment("lm-first"), store.create_experiment("lm-second")
+    runs = {}
+    for eid in (first, second):
+        for i in range(3):
+            run_id = store.create_run(eid, "u", 1_000 + i, [], f"r{i}").info.run_id
+            store.log_batch(run_id, metrics=[Metric("acc", i / 10, 1, 0), Metric("loss", 1 - i / 10, 1, 0)])
+            runs[run_id] = int(eid)
+    engine = db_engine.get_engine(empty_database)
+
+    def latest_indexes() -> set[str]:
+        return {str(ix["name"]) for ix in inspect(engine).get_indexes("latest_metrics")}
+
+    _downgrade_to(empty_database, "0010_run_search_index")
+    engine.dispose()
+    assert "experiment_id" not in {c["name"] for c in inspect(engine).get_columns("latest_metrics")}
+    assert "index_latest_metrics_key_value" in latest_indexes()
+    old_latest = table(  # the table as 0010 had it, without the column
+        "latest_metrics",
+        *(column(c) for c in ("run_uuid", "key", "timestamp", "step", "value", "value_kind")),
+    )
+    late = next(r for r, e in runs.items() if e == int(second))
+    with engine.begin() as conn:  # a point written by the code of 0010
+        conn.execute(
+            old_latest.insert().values(
+                run_uuid=late, key="late", timestamp=1, step=0, value=0.5, value_kind=0
+            )
+        )
+    _upgrade_to(empty_database, "head")
+    engine.dispose()
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    assert "index_latest_metrics_experiment_key_value" in latest_indexes()
+    assert "index_latest_metrics_key_value" not in latest_indexes()
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT run_uuid, experiment_id FROM latest_metrics")).all()
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert len(rows) == 13 and all(runs[run_id] == eid for run_id, eid in rows)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    ordered = store.search_runs([second], "", order_by=["metrics.late DESC"])
+    assert len(ordered) == 3 and ordered[0].info.run_id == late
+    assert [r.data.metrics["acc"] for r in store.search_runs([first], "", order_by=["metrics.acc"])] == [
+        0.0,
+        0.1,
+        0.2,
+    ]

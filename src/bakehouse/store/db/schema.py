@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0010_run_search_index"
+SCHEMA_HEAD = "0011_latest_metrics_experiment"
 
 metadata = MetaData()
 
@@ -112,8 +112,11 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("value", Double, nullable=False),
     Column("value_kind", SmallInteger, nullable=False, default=0),
+    # the run's experiment (runs never move): a metric-ordered search walks its own experiment's values
+    # and counts the runs holding the metric from the index alone (0011_latest_metrics_experiment)
+    Column("experiment_id", ExperimentId, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="latest_metric_pk"),
-    Index("index_latest_metrics_key_value", "key", "value"),
+    Index("index_latest_metrics_experiment_key_value", "experiment_id", "key", "value"),
 )
 
 params = Table(
