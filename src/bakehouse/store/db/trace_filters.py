@@ -12,6 +12,7 @@ attribute ``k`` with that value somewhere in a span of the trace).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,7 @@ from bakehouse.store.db.filters import (
     case_insensitive_like,
     case_sensitive_like,
 )
+from bakehouse.store.db.schema import TRACE_TAG_PREFIX
 from bakehouse.store.search import (
     ATTRIBUTE,
     EXPECTATION,
@@ -38,7 +40,10 @@ from bakehouse.store.search import (
     METADATA,
     SPAN,
     TAG,
+    And,
     Comparison,
+    Node,
+    OrderKey,
     parse_filter,
     parse_order_by,
 )
@@ -169,6 +174,57 @@ def _trace_leaf(c: Comparison) -> ColumnElement[bool]:
     return false()
 
 
+def _newest_first(keys: Sequence[OrderKey]) -> bool:
+    """The default order (newest first, then trace id), whether asked for or not."""
+    return not keys or (
+        len(keys) == 1
+        and keys[0].kind == ATTRIBUTE
+        and keys[0].key == "timestamp_ms"
+        and not keys[0].ascending
+    )
+
+
+def _tag_equality(c: Node) -> tuple[str, str] | None:
+    """(tag key, value) when ``c`` is ``tags.<k> = '<v>'`` or ``trace.name = '<v>'``."""
+    if not isinstance(c, Comparison) or c.op != "=" or not isinstance(c.value, str):
+        return None
+    if c.kind == TAG:
+        return c.key, c.value
+    if c.kind == ATTRIBUTE and c.key == "name":
+        return TraceTag.NAME, c.value
+    return None
+
+
+def _tag_driven_search(experiment_id: int, tree: Node | None) -> Select[Any] | None:
+    """The page of a filter that requires a tag to equal a value, newest first, read off
+    ``index_trace_tags_search`` (0012_trace_tag_search): the matching tags come in the page's order and
+    the rest of the filter is checked on those traces only. None when the filter has no such tag
+    comparison at its top level (the rows are then walked in time order as for any filter)."""
+    items = list(tree.items) if isinstance(tree, And) else [tree] if tree is not None else []
+    for n, item in enumerate(items):
+        tag = _tag_equality(item)
+        if tag is None:
+            continue
+        key, value = tag
+        drive = s.trace_tags.alias("drive")
+        rest = items[:n] + items[n + 1 :]
+        where: list[ColumnElement[bool]] = [
+            drive.c.experiment_id == experiment_id,  # the trace's own, copied by every write that moves it
+            drive.c.key == key,
+            drive.c.value_prefix == value[:TRACE_TAG_PREFIX],
+            drive.c.value == value,
+        ]
+        if rest:
+            where.append(_Compiler(_trace_leaf)(And(tuple(rest))))
+        return (
+            select(_TI.request_id)
+            .select_from(drive.join(s.trace_info, _TI.request_id == drive.c.request_id))
+            .where(*where)
+            .order_by(drive.c.timestamp_ms.desc(), drive.c.request_id.asc())
+        )
+    return None
+
+
 def build_trace_search(
     experiment_ids: Sequence[str],
     filter_string: str | None,
@@ -177,9 +233,34 @@ def build_trace_search(
     limit: int,
 ) -> Select[Any]:
     """``SELECT trace_info.request_id`` for one page of ``search_traces`` (newest first by default)."""
+    if (
+        (filter_string is None or isinstance(filter_string, str))
+        and all(isinstance(e, str) for e in experiment_ids)
+        and all(isinstance(o, str) for o in order_by)
+    ):
+        # a client pages through one search: parsed and built once (the statements are immutable)
+        statement = _cached_search(tuple(experiment_ids), filter_string, tuple(order_by))
+    else:  # refused by the parsers, with their message
+        statement = _search(experiment_ids, filter_string, order_by)
+    return _paged(statement, offset, limit)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_search(
+    experiment_ids: tuple[str, ...], filter_string: str | None, order_by: tuple[str, ...]
+) -> Select[Any]:
+    return _search(experiment_ids, filter_string, order_by)
+
+
+def _search(experiment_ids: Sequence[str], filter_string: str | None, order_by: Sequence[str]) -> Select[Any]:
+    """The search's statement without its page's offset and limit."""
     tree = parse_filter("trace", filter_string)
     keys = parse_order_by("trace", list(order_by))
     ids = _int_ids(experiment_ids)
+    if len(ids) == 1 and _newest_first(keys):
+        driven = _tag_driven_search(ids[0], tree)
+        if driven is not None:
+            return driven
     where: list[ColumnElement[bool]] = [
         _TI.experiment_id.in_(ids) if len(ids) != 1 else _TI.experiment_id == ids[0]
     ]
@@ -208,5 +289,4 @@ def build_trace_search(
         ordering.append(_TI.timestamp_ms.desc())
     if (ATTRIBUTE, "request_id") not in named:
         ordering.append(_TI.request_id.asc())
-    query = select(_TI.request_id).select_from(source).where(*where).order_by(*ordering)
-    return _paged(query, offset, limit)
+    return select(_TI.request_id).select_from(source).where(*where).order_by(*ordering)
