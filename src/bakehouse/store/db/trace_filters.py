@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, exists, false, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, exists, false, literal, or_, select
 
 from bakehouse.entities.trace import TraceMetadata, TraceTag
 from bakehouse.errors import InvalidParameterError
@@ -195,11 +195,14 @@ def _tag_equality(c: Node) -> tuple[str, str] | None:
     return None
 
 
-def _tag_driven_search(experiment_id: int, tree: Node | None) -> Select[Any] | None:
+def _tag_driven_search(experiment_id: int, tree: Node | None) -> tuple[Select[Any], bool] | None:
     """The page of a filter that requires a tag to equal a value, newest first, read off
     ``index_trace_tags_search`` (0012_trace_tag_search): the matching tags come in the page's order and
     the rest of the filter is checked on those traces only. None when the filter has no such tag
-    comparison at its top level (the rows are then walked in time order as for any filter)."""
+    comparison at its top level (the rows are then walked in time order as for any filter).
+
+    With ``True``: a tag is the whole filter, so the page's ids are taken from the index alone (``page_limit``
+    and ``page_offset`` bound inside: the rows skipped by a later page's offset are never joined)."""
     items = list(tree.items) if isinstance(tree, And) else [tree] if tree is not None else []
     for n, item in enumerate(items):
         tag = _tag_equality(item)
@@ -212,16 +215,33 @@ def _tag_driven_search(experiment_id: int, tree: Node | None) -> Select[Any] | N
             drive.c.experiment_id == experiment_id,  # the trace's own, copied by every write that moves it
             drive.c.key == key,
             drive.c.value_prefix == value[:TRACE_TAG_PREFIX],
-            drive.c.value == value,
         ]
-        if rest:
-            where.append(_Compiler(_trace_leaf)(And(tuple(rest))))
-        return (
+        if len(value) >= TRACE_TAG_PREFIX:  # shorter: the prefix is the whole value
+            where.append(drive.c.value == value)
+        newest_first = (drive.c.timestamp_ms.desc(), drive.c.request_id.asc())
+        if not rest:
+            page = (
+                select(drive.c.request_id, drive.c.timestamp_ms)
+                .where(*where)
+                .order_by(*newest_first)
+                .limit(bindparam("page_limit", type_=Integer()))
+                .offset(bindparam("page_offset", type_=Integer()))
+                .subquery("page")
+            )
+            statement = (
+                select(_TI.request_id)
+                .select_from(page.join(s.trace_info, _TI.request_id == page.c.request_id))
+                .order_by(page.c.timestamp_ms.desc(), page.c.request_id.asc())
+            )
+            return statement, True
+        where.append(_Compiler(_trace_leaf)(And(tuple(rest))))
+        statement = (
             select(_TI.request_id)
             .select_from(drive.join(s.trace_info, _TI.request_id == drive.c.request_id))
             .where(*where)
-            .order_by(drive.c.timestamp_ms.desc(), drive.c.request_id.asc())
+            .order_by(*newest_first)
         )
+        return statement, False
     return None
 
 
@@ -239,21 +259,27 @@ def build_trace_search(
         and all(isinstance(o, str) for o in order_by)
     ):
         # a client pages through one search: parsed and built once (the statements are immutable)
-        statement = _cached_search(tuple(experiment_ids), filter_string, tuple(order_by))
+        statement, pages_inside = _cached_search(tuple(experiment_ids), filter_string, tuple(order_by))
     else:  # refused by the parsers, with their message
-        statement = _search(experiment_ids, filter_string, order_by)
+        statement, pages_inside = _search(experiment_ids, filter_string, order_by)
+    if pages_inside:
+        _paged(statement, offset, None)  # the same check of the offset
+        return statement.params(page_limit=limit, page_offset=offset)
     return _paged(statement, offset, limit)
 
 
 @functools.lru_cache(maxsize=256)
 def _cached_search(
     experiment_ids: tuple[str, ...], filter_string: str | None, order_by: tuple[str, ...]
-) -> Select[Any]:
+) -> tuple[Select[Any], bool]:
     return _search(experiment_ids, filter_string, order_by)
 
 
-def _search(experiment_ids: Sequence[str], filter_string: str | None, order_by: Sequence[str]) -> Select[Any]:
-    """The search's statement without its page's offset and limit."""
+def _search(
+    experiment_ids: Sequence[str], filter_string: str | None, order_by: Sequence[str]
+) -> tuple[Select[Any], bool]:
+    """The search's statement without its page's offset and limit, or with them as bound parameters
+    ``page_limit`` and ``page_offset`` (then ``True``)."""
     tree = parse_filter("trace", filter_string)
     keys = parse_order_by("trace", list(order_by))
     ids = _int_ids(experiment_ids)
@@ -289,4 +315,4 @@ def _search(experiment_ids: Sequence[str], filter_string: str | None, order_by: 
         ordering.append(_TI.timestamp_ms.desc())
     if (ATTRIBUTE, "request_id") not in named:
         ordering.append(_TI.request_id.asc())
-    return select(_TI.request_id).select_from(source).where(*where).order_by(*ordering)
+    return select(_TI.request_id).select_from(source).where(*where).order_by(*ordering), False
