@@ -71,6 +71,9 @@ def _client() -> Client:
 # ------------------------------------------------------------------------------------------ URIs
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     stores.choose_tracking_uri(os.fspath(uri) if uri is not None else None)
+    if uri is not None and stores.is_server_uri(get_tracking_uri()):
+        # a database URI is left alone: choosing it must not create the database
+        stores.prepare_tracking_store(_client().tracking_store)
 
 
 def is_tracking_uri_set() -> bool:

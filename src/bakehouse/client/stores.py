@@ -63,6 +63,24 @@ def get_tracking_store(uri: str, artifact_uri: str | None = None) -> TrackingSto
         return store
 
 
+def is_server_uri(uri: str) -> bool:
+    """Whether a tracking URI names a tracking server (rather than a database or a directory)."""
+    return uri_scheme(uri) in {"http", "https"}
+
+
+def prepare_tracking_store(store: TrackingStore) -> None:
+    """Do a server store's one-time local setup now: httpx's imports, the TLS context, the pool.
+
+    No request is sent. Called when a server's URI is chosen, so the first call of a process costs what
+    later ones do.
+    """
+    # imported here: it brings httpx, which a process that never talks to a server does not need
+    from bakehouse.store.tracking.rest import RestTrackingStore
+
+    if isinstance(store, RestTrackingStore):
+        store.transport.prepare()
+
+
 def get_registry_store(uri: str) -> RegistryStore:
     with _lock:
         store = _registry_stores.get(uri)

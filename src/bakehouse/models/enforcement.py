@@ -49,7 +49,11 @@ def to_dataframe(data: Any, schema: Schema | None = None) -> Any:
             return pd.DataFrame({k: [v] for k, v in data.items()})
         return pd.DataFrame(data)
     if isinstance(data, np.ndarray):
-        if data.ndim == 1:
+        if (
+            data.ndim == 0
+        ):  # one scalar (`{"inputs": "some text"}`): one row of one column, as MLflow reads it
+            data = data.reshape(1, 1)
+        elif data.ndim == 1:
             data = data.reshape(-1, 1) if names is None or len(names) == 1 else data.reshape(1, -1)
         return pd.DataFrame(data, columns=names if names and len(names) == data.shape[1] else None)
     if isinstance(data, list):

@@ -35,7 +35,7 @@ from bakehouse.models.payload import (
     parse_json_payload,
     parse_request,
 )
-from bakehouse.serving.fastpath import MatrixFastPath
+from bakehouse.serving.fastpath import FastPath, fast_path_for
 from bakehouse.version import __version__
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class LoadedModel:
     model: Any
     uri: str
     version: str | None = None
-    fast: MatrixFastPath | None = None
+    fast: FastPath | None = None
     policy: InlinePolicy = field(default_factory=InlinePolicy)
 
     @property
@@ -106,7 +106,7 @@ class ModelHolder:
     """The model being served; ``swap`` is atomic (one reference assignment under a lock)."""
 
     def __init__(self, model: Any, uri: str, version: str | None = None) -> None:
-        self._current = LoadedModel(model, uri, version, MatrixFastPath.for_model(model))
+        self._current = LoadedModel(model, uri, version, fast_path_for(model))
         self._lock = threading.Lock()
 
     @property
@@ -116,9 +116,7 @@ class ModelHolder:
     def swap(self, new_model: Any, version: str | None = None, uri: str | None = None) -> LoadedModel:
         with self._lock:
             previous = self._current
-            self._current = LoadedModel(
-                new_model, uri or previous.uri, version, MatrixFastPath.for_model(new_model)
-            )
+            self._current = LoadedModel(new_model, uri or previous.uri, version, fast_path_for(new_model))
             return previous
 
 
@@ -137,7 +135,7 @@ def predict_body(
     model: Any,
     body: bytes,
     content_type: str | None,
-    fast: MatrixFastPath | None = None,
+    fast: FastPath | None = None,
     sample: Callable[[Any], None] | None = None,
 ) -> bytes:
     """Parse, predict and encode one request (synchronous: runs in the worker thread). ``sample`` receives

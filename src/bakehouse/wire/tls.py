@@ -44,6 +44,16 @@ def client_tls(settings: HttpSettings) -> ssl.SSLContext | bool:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def plain_http_only() -> ssl.SSLContext:
+    """The context of a client that only ever speaks plain HTTP (an ``http://`` base URL, no redirects).
+
+    It verifies and trusts no CA, so a TLS connection such a client was never meant to make fails closed;
+    loading a CA bundle for it (25-45 ms) would be a cost on every process's first call for nothing.
+    """
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 @functools.lru_cache(maxsize=8)
 def _context(
     insecure: bool,

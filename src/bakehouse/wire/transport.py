@@ -22,7 +22,7 @@ from bakehouse.errors import BakehouseError, code_for_http_status, error_from_co
 from bakehouse.settings import HttpSettings
 from bakehouse.version import __version__ as _version
 from bakehouse.wire.retry import CallRetry, RetryPolicy
-from bakehouse.wire.tls import client_tls
+from bakehouse.wire.tls import client_tls, plain_http_only
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ class HttpTransport:
                         headers=self._headers(),
                         auth=auth,
                         timeout=httpx.Timeout(s.timeout, connect=min(s.timeout, 10.0)),
-                        verify=client_tls(s),
+                        # no redirects are followed, so only an https base URL ever needs the CA list
+                        verify=client_tls(s) if self.base_url.startswith("https:") else plain_http_only(),
                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                         follow_redirects=False,
                         trust_env=False,
@@ -116,6 +117,13 @@ class HttpTransport:
                     )
                     self._client_pid = os.getpid()
         return self._client
+
+    def prepare(self) -> None:
+        """Build the HTTP client now (httpcore's import, the TLS context, the pool), sending nothing.
+
+        Done when a tracking URI is chosen, so the first call of a process costs what later ones do.
+        """
+        _ = self.client
 
     def close(self) -> None:
         if self._client is not None and self._client_pid == os.getpid():

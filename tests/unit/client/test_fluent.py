@@ -313,3 +313,47 @@ def test_log_input_records_a_dataset_on_the_active_run(tmp_tracking_uri: str) ->
     assert inputs["train"].digest == train.digest and inputs["train"].source_type == "code"
     assert inputs["holdout"].tags == {"mlflow.data.context": "eval"}
     assert '"num_rows": 3' in inputs["train"].profile
+
+
+def test_choosing_a_server_builds_its_client_ahead_and_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first call of a process should cost what later ones do: the HTTP client is built when the URI
+    is chosen (httpx's imports, TLS context, pool), without a request to a server that may not be up yet."""
+    import socket
+
+    from bakehouse.client import fluent
+    from bakehouse.store.tracking.rest import RestTrackingStore
+
+    monkeypatch.chdir(tmp_path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.3)
+    fluent._reset_for_tests()
+    try:
+        bh.set_tracking_uri(f"http://127.0.0.1:{listener.getsockname()[1]}")
+        store = fluent._client().tracking_store
+        assert isinstance(store, RestTrackingStore)
+        assert store.transport._client is not None
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody connected
+    finally:
+        listener.close()
+        bh.set_tracking_uri(None)
+        fluent._reset_for_tests()
+
+
+def test_choosing_a_database_uri_creates_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakehouse.client import fluent
+
+    monkeypatch.chdir(tmp_path)
+    fluent._reset_for_tests()
+    try:
+        bh.set_tracking_uri(f"sqlite:///{tmp_path / 'later.db'}")
+        assert not (tmp_path / "later.db").exists()
+        bh.search_experiments()
+        assert (tmp_path / "later.db").exists()
+    finally:
+        bh.set_tracking_uri(None)
+        fluent._reset_for_tests()

@@ -132,3 +132,16 @@ def test_json_bodies_and_get_params_are_sent_as_mlflow_expects() -> None:
     transport.call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": "r", "metrics": []})
     assert seen[0][:2] == ("GET", "run_ids=a&run_ids=b&metric_key=m")
     assert seen[1] == ("POST", "", "application/json", b'{"run_id":"r","metrics":[]}')
+
+
+def test_a_plain_http_client_loads_no_ca_list_and_could_not_speak_tls_unverified() -> None:
+    """An http:// transport follows no redirects, so it never needs CAs; its context still verifies (and,
+    trusting nothing, would refuse any TLS peer), rather than being an unverified one."""
+    import ssl
+
+    from bakehouse.wire.tls import plain_http_only
+
+    context = plain_http_only()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0

@@ -175,7 +175,12 @@ class TransformersPipelineWrapper:
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
 
-        texts = _texts(data)
+        output = self._run(_texts(data), params)
+        if isinstance(output, list) and output and all(isinstance(item, dict) for item in output):
+            return pd.DataFrame(output)
+        return _generated_texts(output)
+
+    def _run(self, texts: Any, params: dict[str, Any] | None) -> Any:
         if (
             not params
             and self._classifies_text
@@ -185,19 +190,37 @@ class TransformersPipelineWrapper:
         ):
             # one text: the pipeline's single-input path (no batching iterator), documented to give the
             # same one-element list of {label, score} as a one-element list of texts
-            output = self.pipeline(texts[0])
-        else:
-            output = self.pipeline(texts, **(params or {}))
+            return self.pipeline(texts[0])
+        return self.pipeline(texts, **(params or {}))
+
+    @property
+    def classify_texts(self) -> Callable[[list[str]], Any] | None:
+        """For the scoring server's text fast path (``serving.text_fastpath``): texts -> what ``predict``
+        returns, with records in place of the DataFrame ``predict`` would build from them (the same JSON)."""
+        return self._classify_texts if self._classifies_text else None
+
+    def _classify_texts(self, texts: list[str]) -> Any:
+        output = self._run(texts, None)
         if isinstance(output, list) and output and all(isinstance(item, dict) for item in output):
+            keys = list(output[0])
+            if all(list(item) == keys for item in output):
+                return output  # a DataFrame of uniform records gives these records back
+            import pandas as pd
+
             return pd.DataFrame(output)
-        if isinstance(output, list) and all(
-            isinstance(item, list) and len(item) == 1 and "generated_text" in item[0] for item in output
-        ):
-            return [item[0]["generated_text"] for item in output]
-        return output
+        return _generated_texts(output)
 
     def get_raw_model(self) -> Any:
         return self.pipeline
+
+
+def _generated_texts(output: Any) -> Any:
+    """A text-generation pipeline's ``[[{"generated_text": ...}], ...]`` as MLflow's list of strings."""
+    if isinstance(output, list) and all(
+        isinstance(item, list) and len(item) == 1 and "generated_text" in item[0] for item in output
+    ):
+        return [item[0]["generated_text"] for item in output]
+    return output
 
 
 def _texts(data: Any) -> Any:
