@@ -345,9 +345,10 @@ def test_run_search_index_revision_downgrades_and_upgrades_again(empty_database:
 
 
 def test_trace_tag_search_revision_fills_the_copies_and_goes_back(empty_database: str) -> None:
-    """0012 gives trace tags their trace's experiment and time and an indexed value prefix, filled from the
-    rows already there (a non-ASCII value longer than the prefix included); a tag search then finds them in
-    order. Downgrading drops the copies and keeps every tag; upgrading again fills them once more."""
+    """0012 gives trace tags their trace's experiment and time and an indexed value prefix, and trace metadata
+    the prefix, filled from the rows already there (a non-ASCII value longer than the prefix included); tag
+    and run searches then find them in order. Downgrading drops the copies and keeps every tag and metadata
+    row; upgrading again fills them once more."""
     from sqlalchemy import inspect, text
 
     from bakehouse.store.tracking.sql.store import SqlTrackingStore
@@ -375,13 +376,20 @@ def test_trace_tag_search_revision_fills_the_copies_and_goes_back(empty_database
                 text(f"INSERT INTO trace_tags (request_id, {key}, value) VALUES (:t, 'team', :v)"),
                 {"t": trace_id, "v": long_value if trace_id != traces[1][0] else "other"},
             )
+            conn.execute(
+                text(
+                    f"INSERT INTO trace_request_metadata (request_id, {key}, value) "
+                    "VALUES (:t, 'mlflow.sourceRun', :v)"
+                ),
+                {"t": trace_id, "v": "run-a" if trace_id != traces[1][0] else "run-b"},
+            )
 
     def tag_columns() -> set[str]:
-        return {
-            str(c["name"]) for c in inspect(db_engine.get_engine(empty_database)).get_columns("trace_tags")
-        }
+        inspector = inspect(db_engine.get_engine(empty_database))
+        names = {str(c["name"]) for c in inspector.get_columns("trace_tags")}
+        return names | {f"metadata.{c['name']}" for c in inspector.get_columns("trace_request_metadata")}
 
-    copies = {"experiment_id", "timestamp_ms", "value_prefix"}
+    copies = {"experiment_id", "timestamp_ms", "value_prefix", "metadata.value_prefix"}
     assert not tag_columns() & copies
     for _ in range(2):
         _upgrade_to(empty_database, "head")
@@ -402,15 +410,19 @@ def test_trace_tag_search_revision_fills_the_copies_and_goes_back(empty_database
         assert [i.trace_id for i in found] == [traces[2][0], traces[0][0]]
         assert [i.trace_id for i in store.search_traces(["5"], "tags.team = 'other'")[0]] == [traces[1][0]]
         assert store.search_traces(["5"], "tags.team = '" + "ü" * 100 + "'")[0] == []
+        found, _ = store.search_traces(["5"], "trace.run_id = 'run-a'")
+        assert [i.trace_id for i in found] == [traces[2][0], traces[0][0]]
         _downgrade_to(empty_database, "0010_run_search_index")
         assert not tag_columns() & copies
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM trace_tags")).scalar() == 3
+            assert conn.execute(text("SELECT count(*) FROM trace_request_metadata")).scalar() == 3
             if engine.dialect.name == "sqlite":  # dropped in place: still clustered on (request_id, key)
-                ddl = conn.execute(
-                    text("SELECT sql FROM sqlite_master WHERE name = 'trace_tags'")
-                ).scalar_one()
-                assert "WITHOUT ROWID" in ddl
+                for table in ("trace_tags", "trace_request_metadata"):
+                    ddl = conn.execute(
+                        text(f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
+                    ).scalar_one()
+                    assert "WITHOUT ROWID" in ddl
     _upgrade_to(empty_database, "head")
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)

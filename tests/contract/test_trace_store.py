@@ -406,3 +406,47 @@ def test_tag_search_follows_every_write_to_a_trace(tracking_store: Any) -> None:
         [early],
         experiment=other_eid,
     )
+
+
+def test_run_search_finds_made_and_linked_traces_in_order(tracking_store: Any) -> None:
+    """``trace.run_id`` (and metadata ``mlflow.sourceRun``) is answered from the run's traces (the metadata
+    index of 0012 and the run links) instead of walking the experiment: the same traces, in the asked order,
+    pages included, with other conditions beside it; a trace of the run in another experiment stays out."""
+    eid, other_eid = (tracking_store.create_experiment(unique()) for _ in range(2))
+    run_id = tracking_store.create_run(eid, user_id="u", start_time=1).info.run_id
+    other_run = tracking_store.create_run(eid, user_id="u", start_time=1).info.run_id
+    base = 1_700_000_000_000
+    ids = ["tr-" + otel_id() for _ in range(7)]
+    for i, trace_id in enumerate(ids):
+        source = run_id if i % 2 == 0 else other_run
+        state = "ERROR" if i == 4 else "OK"
+        metadata = {"mlflow.sourceRun": source, "mlflow.user": "u"}
+        tracking_store.start_trace(info_for(trace_id, eid, base + i * 1000, state=state, metadata=metadata))
+    tracking_store.link_traces_to_run([ids[1]], run_id)  # made in the other run, linked to this one
+    elsewhere = "tr-" + otel_id()
+    tracking_store.start_trace(
+        info_for(elsewhere, other_eid, base + 500, metadata={"mlflow.sourceRun": run_id})
+    )
+
+    def search(filter_string: str, order_by: list[str] | None = None, page: int = 100) -> list[str]:
+        found: list[str] = []
+        token = None
+        while True:
+            infos, token = tracking_store.search_traces([eid], filter_string, page, order_by, token)
+            found += [i.trace_id for i in infos]
+            if not token:
+                return found
+
+    mine = [ids[6], ids[4], ids[2], ids[1], ids[0]]
+    assert search(f"trace.run_id = '{run_id}'") == mine
+    assert search(f"trace.run_id = '{run_id}'", page=2) == mine
+    assert search(f"metadata.`mlflow.sourceRun` = '{run_id}'") == mine
+    assert search(f"trace.run_id = '{run_id}'", ["timestamp_ms ASC"]) == mine[::-1]
+    assert search(f"trace.run_id = '{run_id}' AND trace.status = 'OK'") == [ids[6], ids[2], ids[1], ids[0]]
+    assert search(f"trace.status = 'ERROR' AND trace.run_id = '{run_id}'") == [ids[4]]
+    assert search(f"trace.run_id IN ('{run_id}', '{other_run}')") == ids[::-1]
+    assert search(f"trace.run_id = '{other_run}'") == [ids[5], ids[3], ids[1]]
+    assert search(f"trace.run_id != '{run_id}'") == [ids[5], ids[3]]  # walked, as before
+    assert search("trace.run_id = 'no-such-run'") == []
+    found, _ = tracking_store.search_traces([eid, other_eid], f"trace.run_id = '{run_id}'")
+    assert [i.trace_id for i in found] == [*mine[:4], elsewhere, ids[0]]

@@ -302,8 +302,12 @@ trace_request_metadata = Table(
     Column("request_id", String(50), ForeignKey("trace_info.request_id"), nullable=False),
     Column("key", Key, nullable=False),
     Column("value", LongText, nullable=True),
+    # the value's first TRACE_TAG_PREFIX characters, indexed (0012_trace_tag_search): the traces of a run
+    # (``mlflow.sourceRun``) are found without walking the experiment
+    Column("value_prefix", String(TRACE_TAG_PREFIX), nullable=True),
     PrimaryKeyConstraint("request_id", "key", name="trace_request_metadata_pk"),
     Index("index_trace_request_metadata_key", "key"),
+    Index("index_trace_request_metadata_search", "key", "value_prefix", "request_id"),
     sqlite_with_rowid=False,
 )
 

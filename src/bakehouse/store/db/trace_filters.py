@@ -17,7 +17,19 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, exists, false, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from bakehouse.entities.trace import TraceMetadata, TraceTag
 from bakehouse.errors import InvalidParameterError
@@ -174,6 +186,40 @@ def _trace_leaf(c: Comparison) -> ColumnElement[bool]:
     return false()
 
 
+def _run_ids(c: Node) -> list[str] | None:
+    """The run ids of ``trace.run_id = | IN ...`` (or metadata ``mlflow.sourceRun``), else None."""
+    if not isinstance(c, Comparison) or c.op not in ("=", "IN"):
+        return None
+    if not (c.kind == ATTRIBUTE and c.key == "run_id") and not (
+        c.kind == METADATA and c.key == TraceMetadata.SOURCE_RUN
+    ):
+        return None
+    values = list(c.value) if isinstance(c.value, tuple) else [c.value]
+    return [str(v) for v in values] if all(isinstance(v, str) for v in values) else None
+
+
+def _run_traces(tree: Node | None) -> tuple[Any, Node | None]:
+    """When the filter requires the traces of given runs (at its top level): the ids of those traces, looked
+    up in ``index_trace_request_metadata_search`` and the run links (0012_trace_tag_search), as a subquery
+    to join, and the rest of the filter. Else (None, the filter as it was)."""
+    items = list(tree.items) if isinstance(tree, And) else [tree] if tree is not None else []
+    for n, item in enumerate(items):
+        runs = _run_ids(item)
+        if runs is None:
+            continue
+        meta, links = s.trace_request_metadata.alias("run_meta"), s.trace_run_links.alias("run_links")
+        made_inside = select(meta.c.request_id).where(
+            meta.c.key == TraceMetadata.SOURCE_RUN,
+            meta.c.value_prefix.in_(sorted({r[:TRACE_TAG_PREFIX] for r in runs})),
+            meta.c.value.in_(runs),
+        )
+        linked = select(links.c.request_id).where(links.c.run_id.in_(runs))
+        rest = items[:n] + items[n + 1 :]
+        remaining: Node | None = And(tuple(rest)) if len(rest) > 1 else rest[0] if rest else None
+        return union(made_inside, linked).subquery("run_traces"), remaining
+    return None, tree
+
+
 def _newest_first(keys: Sequence[OrderKey]) -> bool:
     """The default order (newest first, then trace id), whether asked for or not."""
     return not keys or (
@@ -283,7 +329,11 @@ def _search(
     tree = parse_filter("trace", filter_string)
     keys = parse_order_by("trace", list(order_by))
     ids = _int_ids(experiment_ids)
-    if len(ids) == 1 and _newest_first(keys):
+    source: Any = s.trace_info
+    run_traces, tree = _run_traces(tree)
+    if run_traces is not None:
+        source = run_traces.join(s.trace_info, _TI.request_id == run_traces.c.request_id)
+    elif len(ids) == 1 and _newest_first(keys):
         driven = _tag_driven_search(ids[0], tree)
         if driven is not None:
             return driven
@@ -292,7 +342,6 @@ def _search(
     ]
     if tree is not None:
         where.append(_Compiler(_trace_leaf)(tree))
-    source: Any = s.trace_info
     ordering: list[ColumnElement[Any]] = []
     for n, key in enumerate(keys, 1):
         if key.kind == ATTRIBUTE and key.key in _COLUMNS:

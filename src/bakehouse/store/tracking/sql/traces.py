@@ -80,6 +80,7 @@ _INFO_COLUMNS = (
 )
 _KEY_VALUE = ("request_id", "key", "value")
 _TAG_COLUMNS = (*_KEY_VALUE, "experiment_id", "timestamp_ms", "value_prefix")
+_METADATA_COLUMNS = (*_KEY_VALUE, "value_prefix")
 #: a tag as written: (request_id, key, value, the trace's experiment id, the trace's start time)
 _TagRow = tuple[str, str, str, int, int]
 
@@ -216,8 +217,13 @@ class TracesMixin:
             self._write_trace_tags(
                 conn, [(trace_id, k, v, eid, row["timestamp_ms"]) for k, v in tags.items()]
             )
-            self._write_key_values(
-                conn, "trace_request_metadata", [(trace_id, k, v) for k, v in metadata.items()]
+            raw.execute_many(
+                conn,
+                raw.upsert_sql(conn, "trace_request_metadata", _METADATA_COLUMNS, ("request_id", "key")),
+                [
+                    (trace_id, k, v, v[:TRACE_TAG_PREFIX] if v is not None else None)
+                    for k, v in metadata.items()
+                ],
             )
             for assessment in info.assessments:
                 assessment.trace_id = trace_id
@@ -587,12 +593,6 @@ class TracesMixin:
         if row is None:
             raise NotFoundError(f"Trace with ID '{trace_id}' not found.")
         return row
-
-    @staticmethod
-    def _write_key_values(conn: Connection, table: str, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Tags or metadata ``(request_id, key, value)``, overwriting the value of a key already there."""
-        if rows:
-            raw.execute_many(conn, raw.upsert_sql(conn, table, _KEY_VALUE, ("request_id", "key")), rows)
 
     @staticmethod
     def _write_trace_tags(conn: Connection, rows: Sequence[_TagRow]) -> None:

@@ -6,7 +6,9 @@ tags: ~800 probes for a page of 100 when one trace in eight matches, every trace
 characters of its value (``value_prefix``: the value itself is unbounded text, which no index takes on
 MySQL and a PostgreSQL b-tree refuses past ~2.7 kB), and ``index_trace_tags_search`` on
 (experiment, key, value prefix, time descending, trace id) gives the page of matches in order. Existing rows
-are filled from ``trace_info`` here; the store keeps the copies up to date from then on.
+are filled from ``trace_info`` here; the store keeps the copies up to date from then on. Trace metadata gets
+the same value prefix, indexed with its key, so the traces of one run (``trace.run_id``, metadata
+``mlflow.sourceRun``) are looked up instead of found by walking every trace of the experiment.
 
 Revision ID: 0012_trace_tag_search
 Revises: 0010_run_search_index
@@ -36,6 +38,15 @@ def upgrade() -> None:
         "timestamp_ms = (SELECT t.timestamp_ms FROM trace_info t WHERE t.request_id = trace_tags.request_id), "
         f"value_prefix = substr(value, 1, {_PREFIX})"
     )
+    with op.batch_alter_table("trace_request_metadata") as batch:
+        batch.add_column(sa.Column("value_prefix", sa.String(length=_PREFIX), nullable=True))
+    op.execute(f"UPDATE trace_request_metadata SET value_prefix = substr(value, 1, {_PREFIX})")
+    op.create_index(
+        "index_trace_request_metadata_search",
+        "trace_request_metadata",
+        ["key", "value_prefix", "request_id"],
+        unique=False,
+    )
     op.create_index(
         "index_trace_tags_search",
         "trace_tags",
@@ -46,6 +57,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("index_trace_tags_search", table_name="trace_tags")
+    op.drop_index("index_trace_request_metadata_search", table_name="trace_request_metadata")
+    with op.batch_alter_table("trace_request_metadata", recreate="never") as batch:
+        batch.drop_column("value_prefix")
     # SQLite drops the columns in place (no table copy, so the table stays WITHOUT ROWID)
     with op.batch_alter_table("trace_tags", recreate="never") as batch:
         batch.drop_column("value_prefix")
