@@ -334,6 +334,19 @@ def test_refusals(tracking_store: Any) -> None:
         tracking_store.log_spans(eid, make_trace("tr-" + otel_id(), time.time_ns()))
 
 
+def every_page(
+    store: Any, experiments: list[str], filter_string: str, order_by: list[str] | None, page: int
+) -> list[str]:
+    """The ids of every trace a search finds, following its page tokens."""
+    found: list[str] = []
+    token = None
+    while True:
+        infos, token = store.search_traces(experiments, filter_string, page, order_by, token)
+        found += [i.trace_id for i in infos]
+        if not token:
+            return found
+
+
 def test_tag_search_follows_every_write_to_a_trace(tracking_store: Any) -> None:
     """``tags.k = 'v'`` and ``trace.name = 'v'`` are read off the tag search index (0012): what they find,
     and in which order, matches the same filter answered by walking the traces (``LIKE`` without wildcards) after
@@ -353,13 +366,7 @@ def test_tag_search_follows_every_write_to_a_trace(tracking_store: Any) -> None:
         tracking_store.start_trace(info_for(trace_id, eid, base + i * 1000, state=state, tags=tags))
 
     def search(filter_string: str, experiment: str = eid, page: int = 100) -> list[str]:
-        found: list[str] = []
-        token = None
-        while True:
-            infos, token = tracking_store.search_traces([experiment], filter_string, page, None, token)
-            found += [i.trace_id for i in infos]
-            if not token:
-                return found
+        return every_page(tracking_store, [experiment], filter_string, None, page)
 
     def same_as_walked(filter_string: str, walked: str, expected: list[str], experiment: str = eid) -> None:
         assert search(filter_string, experiment) == expected
@@ -429,13 +436,7 @@ def test_run_search_finds_made_and_linked_traces_in_order(tracking_store: Any) -
     )
 
     def search(filter_string: str, order_by: list[str] | None = None, page: int = 100) -> list[str]:
-        found: list[str] = []
-        token = None
-        while True:
-            infos, token = tracking_store.search_traces([eid], filter_string, page, order_by, token)
-            found += [i.trace_id for i in infos]
-            if not token:
-                return found
+        return every_page(tracking_store, [eid], filter_string, order_by, page)
 
     mine = [ids[6], ids[4], ids[2], ids[1], ids[0]]
     assert search(f"trace.run_id = '{run_id}'") == mine
