@@ -18,6 +18,9 @@ answered the same request once), medians of ``--repeat`` calls:
   the run before them, read with SQL, rather than by walking every page);
 * ``filtered last page``: the same for the filtered, ordered search.
 
+Bakehouse only, what its web UI asks (``ajax-api/2.0/bakehouse/runs/table``): the run count it shows
+(alone and with the filter above) and the runs table's first 200 rows (unfiltered, and filtered and ordered).
+
 A call that takes longer than ``--timeout`` seconds is recorded as such (MLflow at 10^6 runs).
 """
 
@@ -31,6 +34,8 @@ import shutil
 import tempfile
 import time
 import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,6 +237,44 @@ def measure(url: str, eid: str, tokens: dict[str, str | None], repeat: int, time
     return out
 
 
+# What the web UI asks of a Bakehouse server (GET ajax-api/2.0/bakehouse/runs/table): the run count it
+# shows (a request of its own, max_results=1&total=true, no order) and the runs table's first 200 rows.
+UI_CALLS: dict[str, dict[str, Any]] = {
+    "UI run count": {"max_results": 1, "include": "metrics", "run_fields": "run_id", "total": "true"},
+    "UI run count, filtered": {
+        "max_results": 1,
+        "include": "metrics",
+        "run_fields": "run_id",
+        "total": "true",
+        "filter": SHAPES["filtered, ordered"][0],
+    },
+    "UI first 200 rows": {"max_results": 200},
+    "UI first 200 rows, filtered, ordered": {
+        "max_results": 200,
+        "filter": SHAPES["filtered, ordered"][0],
+        "order_by": SHAPES["filtered, ordered"][1][0],
+    },
+}
+
+
+def measure_ui(url: str, eid: str, repeat: int, timeout: float) -> dict[str, Any]:
+    """Warm medians of the UI's own requests (Bakehouse only: MLflow's UI has no count)."""
+    out: dict[str, Any] = {}
+    for label, params in UI_CALLS.items():
+        query = urllib.parse.urlencode({"experiment_ids": eid, **params})
+        times = []
+        for _ in range(repeat + 1):  # the first call warms the server's caches and is not counted
+            t = time.perf_counter()
+            with urllib.request.urlopen(
+                f"{url}/ajax-api/2.0/bakehouse/runs/table?{query}", timeout=timeout
+            ) as r:
+                json.loads(r.read())
+            times.append((time.perf_counter() - t) * 1000)
+        out[label] = {"median_ms": median(times[1:]), "calls_ms": times}
+        print(f"  {label:35} {[round(x) for x in times]} ms", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=1_000_000)
@@ -285,6 +328,8 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
             continue
         try:
             results[tool] = measure(server.url, eid, tokens, args.repeat, args.timeout)
+            if tool == "bakehouse":
+                results[tool].update(measure_ui(server.url, eid, args.repeat, args.timeout))
         finally:
             server.stop()
         loads.append(load_average())
@@ -297,12 +342,14 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         + ("      ratio" if len(tools) > 1 else "")
     )
     for label in results["bakehouse"]:
-        cells = [results[t][label]["median_ms"] if t in results else float("nan") for t in tools]
+        cells = [results[t][label]["median_ms"] if label in results.get(t, {}) else None for t in tools]
         row = f"{label:35} " + " ".join(
-            f"{'no answer':>14}" if math.isnan(c) else f"{c:14.1f}" for c in cells
+            f"{'-':>14}" if c is None else f"{'no answer':>14}" if math.isnan(c) else f"{c:14.1f}"
+            for c in cells
         )
-        if len(cells) > 1 and not any(math.isnan(c) for c in cells):
-            row += f" {cells[1] / cells[0]:9.1f}x"
+        known = [c for c in cells if c is not None and not math.isnan(c)]
+        if len(known) == len(cells) > 1:
+            row += f" {known[1] / known[0]:9.1f}x"
         print(row)
     if args.json:
         args.json.write_text(

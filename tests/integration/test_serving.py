@@ -145,6 +145,7 @@ def test_error_cases(iris_server: Server) -> None:
             "Invalid input. Data is not compatible with model signature."
         )
         assert "Model is missing inputs ['sepal length (cm)'" in mismatch.json()["message"]
+        assert mismatch.json()["error_code"] == "INVALID_PARAMETER_VALUE"  # MLflow's code for a mismatch
         wrong_type = client.post(
             "/invocations", json={"dataframe_records": [dict(zip(COLUMNS, ["big", 1, 1, 1]))]}
         )

@@ -140,7 +140,8 @@ def _enforce_column(name: str | None, values: Any, spec: ColSpec) -> Any:
     kind = spec.type_name
     if kind == "any" or isinstance(spec.type, dict):
         return values
-    if spec.required and kind not in ("double", "float", "long", "integer") and values.isna().any():
+    if spec.required and kind == "boolean" and values.isna().any():
+        # MLflow would read a missing boolean as False; text, bytes and datetimes keep their None/NaT (as there)
         raise SchemaEnforcementError(f"Column '{name}' is required ({kind}) but has missing values")
     dtype = values.dtype
     if kind == "string":
@@ -226,7 +227,8 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
     if isinstance(data, dict) and spec.name is not None and spec.name in data:
         return {spec.name: _enforce_tensor(np.asarray(data[spec.name]), spec)}
     if isinstance(data, pd.DataFrame):
-        data = data.to_numpy()
+        # one column for a 1-d tensor: its values (MLflow reads a one-column table that way too)
+        data = data.iloc[:, 0].to_numpy() if len(spec.shape) == 1 and data.shape[1] == 1 else data.to_numpy()
     return _enforce_tensor(np.asarray(data), spec)
 
 
@@ -283,9 +285,22 @@ def enforce_params(params: dict[str, Any] | None, schema: ParamSchema | None) ->
     result: dict[str, Any] = {}
     for spec in schema.params:
         if spec.name not in params:
-            result[spec.name] = spec.default
+            default = spec.default
+            if spec.dtype == "datetime" and default is not None and spec.shape is None:
+                default = _datetime_param(spec.name, default)
+            result[spec.name] = default
             continue
         value = params.pop(spec.name)
+        if value is None:  # MLflow passes an explicit null on as None
+            result[spec.name] = None
+            continue
+        if spec.dtype == "datetime":
+            result[spec.name] = (
+                [_datetime_param(spec.name, v) for v in value]
+                if spec.shape is not None and isinstance(value, list)
+                else _datetime_param(spec.name, value)
+            )
+            continue
         allowed = _PARAM_PY_TYPES.get(spec.dtype, (object,))
         values = value if spec.shape is not None else [value]
         if spec.shape is not None and not isinstance(value, list):
@@ -305,3 +320,16 @@ def enforce_params(params: dict[str, Any] | None, schema: ParamSchema | None) ->
     if params:
         logger.warning("Ignoring params not in the model signature: %s", sorted(params))
     return result
+
+
+def _datetime_param(name: str, value: Any) -> Any:
+    """An ISO 8601 text as ``datetime.date``/``datetime.datetime`` (what MLflow hands the model)."""
+    import numpy as np  # heavy: only when predicting
+
+    try:
+        converted = np.datetime64(value).item()
+    except (TypeError, ValueError):
+        converted = None
+    if converted is None or isinstance(converted, int):  # no date, or finer than microseconds
+        raise SchemaEnforcementError(f"Param '{name}' must be a datetime (ISO 8601), got {value!r}")
+    return converted

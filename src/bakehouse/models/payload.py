@@ -12,20 +12,25 @@ only orjson, pandas' CSV reader and pyarrow's parquet reader touch the bytes.
 from __future__ import annotations
 
 import io
+import json
+import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from bakehouse.errors import BadRequestError
-from bakehouse.models.signature import NUMPY_DTYPE, ColSpec, Schema, TensorSpec
+from bakehouse.models.request_dtypes import apply_declared_dtypes, named_columns
+from bakehouse.models.signature import Schema, TensorSpec
+
+logger = logging.getLogger(__name__)
 
 JSON_TYPES = frozenset({"application/json"})
 CSV_TYPES = frozenset({"text/csv"})
 PARQUET_TYPES = frozenset({"application/vnd.apache.parquet", "application/x-parquet", "application/parquet"})
 INPUT_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 UNWRAPPED_KEYS = ("messages", "prompt", "input")
-_NUMERIC = frozenset({"double", "float", "long", "integer"})
 
 _FORMAT_HELP = (
     "The input must be a JSON dictionary with exactly one of the input fields "
@@ -78,10 +83,16 @@ def parse_request(body: bytes, content_type: str | None, schema: Schema | None) 
 
 
 def decode_json(body: bytes) -> Any:
+    """The decoded body. orjson first (fast); a body it refuses is read again by the standard library, which
+    also takes the ``NaN``/``Infinity`` literals that Python clients (``json.dumps``, MLflow's own) write."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        raise BadRequestError(f"Invalid JSON input: {e}") from None
+        error = e
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequestError(f"Invalid JSON input: {error}") from None
 
 
 def parse_json_payload(payload: Any, schema: Schema | None) -> ParsedRequest:
@@ -97,10 +108,12 @@ def parse_json_payload(payload: Any, schema: Schema | None) -> ParsedRequest:
     if params is not None and not isinstance(params, dict):
         raise BadRequestError("'params' must be a JSON object")
     extra = set(payload) - {keys[0], "params"}
-    if extra:
-        raise BadRequestError(_FORMAT_HELP + f" Unexpected keys: {sorted(extra)}.")
+    if extra:  # MLflow ignores them too (clients add e.g. request ids)
+        logger.warning("Ignoring request fields other than %r and 'params': %s", keys[0], sorted(extra))
     key = keys[0]
     value = payload[key]
+    if value is None:
+        raise BadRequestError(f"'{key}' is null; send the model's input in it")
     if key == "dataframe_split":
         data = _parse_split(value, schema)
     elif key == "dataframe_records":
@@ -111,25 +124,6 @@ def parse_json_payload(payload: Any, schema: Schema | None) -> ParsedRequest:
 
 
 # ---------------------------------------------------------------------------------------- tables
-
-
-def _named_columns(schema: Schema | None) -> dict[str, ColSpec]:
-    if schema is None or schema.is_tensor_spec() or not schema.has_input_names():
-        return {}
-    return {s.name: s for s in schema.inputs if isinstance(s, ColSpec) and s.name is not None}
-
-
-def _apply_numeric_dtypes(frame: Any, schema: Schema | None) -> Any:
-    """Parse-time conversion: JSON/CSV numbers become the declared numeric dtype when that is lossless."""
-    specs = _named_columns(schema)
-    for column in frame.columns:
-        spec = specs.get(str(column))
-        if spec is None or spec.type_name not in ("double", "float"):
-            continue
-        values = frame[column]
-        if values.dtype.kind in "iub":
-            frame[column] = values.astype(NUMPY_DTYPE[spec.type_name])
-    return frame
 
 
 def _parse_split(value: Any, schema: Schema | None) -> Any:
@@ -143,7 +137,7 @@ def _parse_split(value: Any, schema: Schema | None) -> Any:
     index = value.get("index")
     if not isinstance(rows, list):
         raise BadRequestError("'dataframe_split.data' must be a list of rows")
-    specs = _named_columns(schema)
+    specs = named_columns(schema)
     if (
         columns
         and specs
@@ -161,7 +155,7 @@ def _parse_split(value: Any, schema: Schema | None) -> Any:
         frame = pd.DataFrame(rows, columns=columns, index=index)
     except (TypeError, ValueError) as e:
         raise BadRequestError(f"Could not read 'dataframe_split' as a table: {e}") from None
-    return _apply_numeric_dtypes(frame, schema)
+    return apply_declared_dtypes(frame, schema)
 
 
 def _parse_records(value: Any, schema: Schema | None) -> Any:
@@ -169,7 +163,7 @@ def _parse_records(value: Any, schema: Schema | None) -> Any:
 
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
         raise BadRequestError("'dataframe_records' must be a list of objects (one per row)")
-    return _apply_numeric_dtypes(pd.DataFrame(value), schema)
+    return apply_declared_dtypes(pd.DataFrame(value), schema)
 
 
 def _parse_tf_serving(value: Any, schema: Schema | None, key: str) -> Any:
@@ -177,26 +171,32 @@ def _parse_tf_serving(value: Any, schema: Schema | None, key: str) -> Any:
     import pandas as pd
 
     tensors = schema is not None and schema.is_tensor_spec()
-    if key == "instances" and isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        if tensors:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if tensors and key == "instances":
             names = value[0].keys()
             return {n: _tensor([row[n] for row in value], schema, n) for n in names}
-        return _apply_numeric_dtypes(pd.DataFrame(value), schema)
+        if not tensors and (
+            key == "instances" or named_columns(schema)
+        ):  # rows as records, as MLflow reads them
+            return apply_declared_dtypes(pd.DataFrame(value), schema)
     if isinstance(value, dict):
         if tensors:
             return {n: _tensor(v, schema, n) for n, v in value.items()}
         if all(not isinstance(v, list) for v in value.values()):
             value = {k: [v] for k, v in value.items()}
         try:
-            return _apply_numeric_dtypes(pd.DataFrame(value), schema)
+            return apply_declared_dtypes(pd.DataFrame(value), schema)
         except ValueError as e:
             raise BadRequestError(f"Could not read '{key}' as columns: {e}") from None
     if tensors:
         return _tensor(value, schema, None)
-    if schema is not None and _named_columns(schema) and isinstance(value, list):
-        names = list(_named_columns(schema))
+    names = list(named_columns(schema))
+    if names and isinstance(value, list):
         if value and all(isinstance(r, list) for r in value) and all(len(r) == len(names) for r in value):
-            return _apply_numeric_dtypes(pd.DataFrame(value, columns=names), schema)
+            return apply_declared_dtypes(pd.DataFrame(value, columns=names), schema)
+        if len(names) == 1 and value and not any(isinstance(v, (list, dict)) for v in value):
+            # one named column and a flat list: its values (so they get the column's type, like [[v], ...])
+            return apply_declared_dtypes(pd.DataFrame({names[0]: value}), schema)
     try:
         return np.asarray(value)
     except ValueError as e:
@@ -222,11 +222,13 @@ def _tensor(value: Any, schema: Schema | None, name: str | None) -> Any:
 def _parse_csv(body: bytes, schema: Schema | None) -> Any:
     import pandas as pd
 
+    # string columns are read as text ("007" stays "007"), as MLflow reads them with the signature's dtypes
+    text = {name: str for name, spec in named_columns(schema).items() if spec.type_name == "string"}
     try:
-        frame = pd.read_csv(io.BytesIO(body))
+        frame = pd.read_csv(io.BytesIO(body), dtype=text or None)
     except Exception as e:  # noqa: BLE001 - pandas raises many parser errors
         raise BadRequestError(f"Could not parse CSV input: {e}") from None
-    return _apply_numeric_dtypes(frame, schema)
+    return apply_declared_dtypes(frame, schema, base64_binary=False)
 
 
 def _parse_parquet(body: bytes) -> Any:
@@ -268,7 +270,11 @@ _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 def encode_predictions(predictions: Any, unwrapped: bool = False) -> bytes:
     """``{"predictions": ...}`` (DataFrames as records); unwrapped for LLM-style requests."""
-    if hasattr(predictions, "columns") and hasattr(predictions, "to_dict"):
+    pandas = sys.modules.get("pandas")  # no pandas loaded: no pandas object to convert
+    if pandas is not None and isinstance(predictions, pandas.Series):
+        # as MLflow encodes one: a table of one column, as records ([{"0": 1.5}, ...] for an unnamed series)
+        predictions = predictions.to_frame().to_dict(orient="records")
+    elif hasattr(predictions, "columns") and hasattr(predictions, "to_dict"):
         predictions = predictions.to_dict(orient="records")
     elif hasattr(predictions, "to_numpy") and not hasattr(predictions, "columns"):
         predictions = predictions.to_numpy()

@@ -243,7 +243,11 @@ def create_scoring_app(
         except UnsupportedMediaType as e:
             return Response(str(e), 415, media_type="text/plain")
         except SchemaEnforcementError as e:
-            return _error(400, f"Invalid input. Data is not compatible with model signature. {e.message}")
+            return _error(
+                400,
+                f"Invalid input. Data is not compatible with model signature. {e.message}",
+                "INVALID_PARAMETER_VALUE",  # MLflow's code for a request its schema enforcement refuses
+            )
         except BakehouseError as e:
             code = "BAD_REQUEST" if isinstance(e, BadRequestError) else e.code.value
             return _error(e.http_status if e.http_status < 500 else 400, e.message, code)

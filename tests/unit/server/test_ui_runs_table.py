@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from server_app_helpers import SyncASGIClient
+from sqlalchemy import event
 
 from bakehouse.server.app import create_app
 from bakehouse.server.config import ServerConfig
@@ -200,6 +201,109 @@ def test_runs_table_refuses_bad_input(ui_api: SyncASGIClient) -> None:
     assert ui_api.get(TABLE, params={"experiment_ids": eid, "page_token": "garbage"}).status_code == 400
     empty = ui_api.get(TABLE, params={"experiment_ids": "999"}).json()
     assert empty["count"] == 0 and empty["metrics"] == {}
+    for bad in ({"include": "params,secrets"}, {"total": "maybe"}):
+        refused = ui_api.get(TABLE, params={"experiment_ids": eid, **bad})
+        assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_runs_table_include_and_total(ui_api: SyncASGIClient) -> None:
+    """``include`` leaves out whole key groups (the rest unchanged); ``total`` counts every matching run,
+    whatever the page, so a client fetching all pages asks for none past the end."""
+    eid = _seed(ui_api)
+    full = ui_api.get(TABLE, params={"experiment_ids": eid, "max_results": 5}).json()
+    assert "total" not in full and set(full) >= {"params", "metrics", "tags"}
+    lean = ui_api.get(
+        TABLE, params={"experiment_ids": eid, "max_results": 5, "include": "params,metrics", "total": "true"}
+    ).json()
+    assert "tags" not in lean and lean["total"] == 12
+    assert {k: lean[k] for k in ("runs", "params", "metrics", "count", "next_page_token")} == {
+        k: full[k] for k in ("runs", "params", "metrics", "count", "next_page_token")
+    }
+    filtered = {"experiment_ids": eid, "filter": "params.model = 'tree'", "max_results": 2, "total": "true"}
+    last = ui_api.get(TABLE, params={**filtered, "page_token": lean["next_page_token"]}).json()
+    assert last["total"] == 6 and last["count"] == 1 and "next_page_token" not in last
+    # the count ignores the order (runs without the sort's metric count too) and honours the filter
+    for order_by, filter_string, want in (
+        ("metrics.rare DESC", "", 12),
+        ("params.depth ASC", "metrics.rare >= 0", 4),  # runs 0, 3, 6, 9 (run 4's rare is NaN)
+        ("metrics.loss ASC", "metrics.loss < 0.3 OR tags.team = 'a'", 11),  # runs 3..11, and 1, 2
+    ):
+        counted = ui_api.get(
+            TABLE,
+            params={"experiment_ids": eid, "order_by": order_by, "filter": filter_string, "total": "true"},
+        ).json()
+        searched = ui_api.post(
+            SEARCH, json={"experiment_ids": [eid], "filter": filter_string, "order_by": [order_by]}
+        ).json()
+        assert counted["total"] == want == counted["count"] == len(searched["runs"]), (
+            order_by,
+            filter_string,
+        )
+    none = ui_api.get(TABLE, params={"experiment_ids": "999", "include": "metrics", "total": "true"}).json()
+    assert none == {"count": 0, "runs": none["runs"], "metrics": {}, "total": 0}
+
+
+def test_runs_table_exact_keys(ui_api: SyncASGIClient) -> None:
+    """``param_keys`` / ``metric_keys`` / ``tag_keys`` send exactly those keys (the same columns as the whole
+    groups), and the SQL itself names them: no other key is read from the database."""
+    eid = _seed(ui_api)
+    base = {"experiment_ids": eid, "max_results": 100}
+    full = ui_api.get(TABLE, params=base).json()
+    engine = ui_api.app.state.tracking_store.engine
+    statements: list[str] = []
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    engine.dispose()  # new connections: each one traces its statements (sqlite3's expanded SQL)
+    event.listen(engine, "connect", trace)
+    try:
+        r = ui_api.get(
+            TABLE,
+            params={
+                **base,
+                "param_keys": ["depth", "depth", "absent"],
+                "metric_keys": ["rare", "loss"],
+                "total": "true",
+            },
+        )
+    finally:
+        event.remove(engine, "connect", trace)
+        engine.dispose()
+    assert r.status_code == 200, r.text
+    lean = r.json()
+    assert set(lean) == {"count", "runs", "params", "metrics", "total"}  # no tags: not asked for
+    assert lean["params"] == {"depth": full["params"]["depth"]}  # "model" not sent, "absent" has no values
+    assert lean["metrics"] == {"loss": full["metrics"]["loss"], "rare": full["metrics"]["rare"]}
+    assert lean["runs"] == full["runs"] and lean["total"] == 12
+    reads = [s for s in statements if " FROM params " in s or " FROM latest_metrics " in s]
+    assert len(reads) == 2 and not any(" FROM tags " in s for s in statements), statements
+    assert all('"key" IN (' in s for s in reads), reads
+    assert "'depth', 'absent'" in reads[0] or "'depth', 'absent'" in reads[1], reads
+    # a group named by keys and another sent whole
+    mixed = ui_api.get(TABLE, params={**base, "include": "tags", "metric_keys": "loss"}).json()
+    assert mixed["tags"] == full["tags"] and mixed["metrics"] == {"loss": full["metrics"]["loss"]}
+    assert "params" not in mixed
+    # run columns: run_id always, then only those named
+    named = ui_api.get(TABLE, params={**base, "metric_keys": "loss", "run_fields": "run_name"}).json()
+    assert named["runs"] == {"run_id": full["runs"]["run_id"], "run_name": full["runs"]["run_name"]}
+    # the limit itself is allowed
+    at_limit = ui_api.get(TABLE, params={**base, "metric_keys": ["loss"] + [f"k{i}" for i in range(63)]})
+    assert at_limit.status_code == 200 and at_limit.json()["metrics"] == {"loss": full["metrics"]["loss"]}
+
+
+def test_runs_table_refuses_bad_keys(ui_api: SyncASGIClient) -> None:
+    eid = _seed(ui_api)
+    for bad in (
+        {"param_keys": ""},
+        {"metric_keys": "x" * 251},
+        {"metric_keys": [f"k{i}" for i in range(40)], "param_keys": [f"p{i}" for i in range(25)]},
+        {"include": "params", "param_keys": "depth"},
+        {"run_fields": "run_name,artifact_uri"},
+    ):
+        refused = ui_api.get(TABLE, params={"experiment_ids": eid, **bad})
+        assert refused.status_code == 400, bad
+        assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE", refused.text
 
 
 def test_permissions_mine_without_auth(ui_api: SyncASGIClient) -> None:

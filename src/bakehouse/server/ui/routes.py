@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from bakehouse.errors import BakehouseError
 from bakehouse.server.ui import queries, table_query
 from bakehouse.server.ui.assets import AssetCache
+from bakehouse.store.validation import MAX_KEY_LENGTH
 
 _assets = AssetCache()
 
@@ -221,8 +222,15 @@ async def history_downsampled(request: Request) -> Response:
 
 async def runs_table(request: Request) -> Response:
     """GET ?experiment_ids=1&filter=...&run_view_type=ACTIVE_ONLY&order_by=...&max_results=1000&page_token=...
+    [&include=params,metrics][&param_keys=a&param_keys=b&metric_keys=x&tag_keys=t][&run_fields=run_name]
+    [&total=true]
 
     One page of ``runs/search`` (same selection, order and page tokens) as columns: see ``table_query``.
+    ``include`` names the key groups to send whole; ``param_keys`` / ``metric_keys`` / ``tag_keys``
+    (repeatable, one exact key each) send only those keys of their group. Without any ``*_keys`` the
+    default ``include`` is all three groups, with them none (a group is named one way or the other, not
+    both). ``run_fields`` (default: all) names the run columns to send besides ``run_id``.
+    ``total=true`` adds the match count.
     The experiment ids are query parameters so that, with ``--auth``, the middleware checks READ on each.
     """
     checked = _engine_and_experiments(request)
@@ -244,6 +252,26 @@ async def runs_table(request: Request) -> Response:
     if view not in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL"):
         return _error("INVALID_PARAMETER_VALUE", f"Invalid run_view_type {view!r}.", 400)
     order_by = [o for o in qp.getlist("order_by") if o]
+    keys = _table_keys(request)
+    if isinstance(keys, Response):
+        return keys
+    include = _named(request, "include", table_query.KEY_GROUPS, () if keys else table_query.KEY_GROUPS)
+    if isinstance(include, Response):
+        return include
+    run_fields = _named(request, "run_fields", tuple(table_query.RUN_FIELDS), tuple(table_query.RUN_FIELDS))
+    if isinstance(run_fields, Response):
+        return run_fields
+    both = [g for g in include if g in keys]
+    if both:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"{both[0]} is named both in include (every key) and by {both[0][:-1]}_keys (some keys); "
+            "give one or the other.",
+            400,
+        )
+    with_total = qp.get("total", "false").lower()
+    if with_total not in ("true", "false"):
+        return _error("INVALID_PARAMETER_VALUE", f"total must be true or false, got {with_total!r}.", 400)
     try:
         out = await run_in_threadpool(
             table_query.runs_table,
@@ -254,10 +282,59 @@ async def runs_table(request: Request) -> Response:
             order_by,
             max_results,
             qp.get("page_token") or None,
+            include,
+            with_total == "true",
+            keys,
+            run_fields,
         )
     except BakehouseError as exc:
         return _json(exc.to_json(), exc.http_status)
     return _json(out)
+
+
+def _named(
+    request: Request, name: str, allowed: tuple[str, ...], default: tuple[str, ...]
+) -> list[str] | Response:
+    """A comma-separated choice among ``allowed`` (``include``, ``run_fields``), or the 400 response."""
+    raw_value = request.query_params.get(name)
+    names = list(default) if raw_value is None else [v.strip() for v in raw_value.split(",") if v.strip()]
+    unknown = [v for v in names if v not in allowed]
+    if unknown:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"{name} may only name {', '.join(allowed)}; got {', '.join(unknown)!r}.",
+            400,
+        )
+    return names
+
+
+def _table_keys(request: Request) -> dict[str, list[str]] | Response:
+    """The exact keys asked of runs/table (``param_keys`` / ``metric_keys`` / ``tag_keys``, repeatable, one
+    key per value: keys are never split, whatever they hold), by group; bounded in number and length."""
+    keys: dict[str, list[str]] = {}
+    for group in table_query.KEY_GROUPS:
+        name = f"{group[:-1]}_keys"
+        values = request.query_params.getlist(name)
+        if not values:
+            continue
+        for key in values:
+            if not key or len(key) > MAX_KEY_LENGTH:
+                return _error(
+                    "INVALID_PARAMETER_VALUE",
+                    f"Each {name} value must be one key of 1 to {MAX_KEY_LENGTH} characters; "
+                    f"got {len(key)} characters.",
+                    400,
+                )
+        keys[group] = list(dict.fromkeys(values))
+    count = sum(len(v) for v in keys.values())
+    if count > table_query.MAX_KEYS:
+        return _error(
+            "INVALID_PARAMETER_VALUE",
+            f"At most {table_query.MAX_KEYS} keys per request (param_keys, metric_keys and tag_keys "
+            f"together), got {count}; ask for whole groups with include= instead.",
+            400,
+        )
+    return keys
 
 
 async def my_permissions(request: Request) -> Response:

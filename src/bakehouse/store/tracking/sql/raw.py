@@ -36,11 +36,14 @@ def fetch_in(
     sql_suffix: str = "",
     params_before: Sequence[Any] = (),
 ) -> list[tuple[Any, ...]]:
-    """``<prefix> IN (?, ?, ...) <suffix>`` over ``values`` in chunks; rows of every chunk concatenated."""
+    """``<prefix> IN (?, ?, ...) <suffix>`` over ``values`` in chunks; rows of every chunk concatenated.
+
+    ``params_before`` (bound ahead of each chunk) count against the statement's limit of parameters."""
     out: list[tuple[Any, ...]] = []
     mark = marker(conn)
-    for start in range(0, len(values), _CHUNK):
-        chunk = list(values[start : start + _CHUNK])
+    size = max(1, _CHUNK - len(params_before))
+    for start in range(0, len(values), size):
+        chunk = list(values[start : start + size])
         sql = f"{sql_prefix} IN ({', '.join([mark] * len(chunk))}) {sql_suffix}"
         out.extend(fetch_all(conn, sql, [*params_before, *chunk]))
     return out

@@ -239,10 +239,12 @@ const toNumber = (v) => (typeof v === 'number' ? v : Number(v)); // "NaN", "Infi
  */
 export function rowsFromColumns(page) {
   const n = page.count || 0;
-  const c = page.runs;
-  const params = keyedObjects(page.params, n);
-  const metrics = keyedObjects(page.metrics, n, toNumber);
-  const tags = keyedObjects(page.tags, n);
+  const none = new Array(n).fill(null); // a run column the page was asked without (run_fields)
+  const c = { ...page.runs };
+  for (const f of ['run_name', 'experiment_id', 'user_id', 'status', 'start_time', 'end_time', 'lifecycle_stage']) c[f] = c[f] || none;
+  const params = keyedObjects(page.params || {}, n);
+  const metrics = keyedObjects(page.metrics || {}, n, toNumber);
+  const tags = keyedObjects(page.tags || {}, n); // absent when the page was asked without them
   const rows = new Array(n);
   for (let i = 0; i < n; i++) {
     const start = c.start_time[i]; const end = c.end_time[i]; const t = tags[i];
@@ -260,17 +262,34 @@ export function rowsFromColumns(page) {
 const offsetToken = (n) => btoa(`{"offset": ${n}}`);
 const PARALLEL = 4;
 
-/** One page of a run search as rows: through the columnar helper when the server has it, else runs/search. */
-async function searchPage(base, size, token) {
+/**
+ * One page of a run search as rows: through the columnar helper when the server has it, else runs/search.
+ * `include` names the key groups the view needs ('params,metrics'); `withTotal` asks the helper for the
+ * number of matching runs (total: null through runs/search, which does not say).
+ */
+async function searchPage(base, size, token, include, withTotal) {
   if (!missingHelpers.has('runs/table')) {
     const out = await helper('runs/table', {
       experiment_ids: base.experiment_ids.join(','), filter: base.filter, run_view_type: base.run_view_type,
-      order_by: base.order_by, max_results: size, page_token: token || undefined,
+      order_by: base.order_by, max_results: size, page_token: token || undefined, include,
+      total: withTotal ? 'true' : undefined,
     });
-    if (out) return { rows: rowsFromColumns(out), token: out.next_page_token || null };
+    if (out) return { rows: rowsFromColumns(out), token: out.next_page_token || null, total: out.total ?? null };
   }
   const out = await post('runs/search', token ? { ...base, max_results: size, page_token: token } : { ...base, max_results: size });
-  return { rows: (out.runs || []).map(toRow), token: out.next_page_token || null };
+  return { rows: (out.runs || []).map(toRow), token: out.next_page_token || null, total: null };
+}
+
+/** How many runs a search matches (runs/table's total), or null when the server does not say. */
+async function countRuns(base) {
+  if (missingHelpers.has('runs/table')) return null;
+  try {
+    const out = await helper('runs/table', {
+      experiment_ids: base.experiment_ids.join(','), filter: base.filter, run_view_type: base.run_view_type,
+      max_results: 1, include: 'metrics', run_fields: 'run_id', total: 'true',
+    });
+    return out ? out.total ?? null : null;
+  } catch { return null; } // a bad filter: the first page's request reports it
 }
 
 /**
@@ -278,20 +297,30 @@ async function searchPage(base, size, token) {
  * background. When the server's page tokens are plain offsets (MLflow's format, and ours) the remaining
  * pages are fetched PARALLEL at a time; otherwise one after the other by following next_page_token.
  * Bakehouse servers answer in columns (ajax-api/2.0/bakehouse/runs/table: a fifth of runs/search's
- * bytes); others through runs/search. onPage(rows, done) is called in order after each page; returns {cancel()}.
+ * bytes) and say (in a count request sent alongside the first page) how many runs match, so exactly the pages that exist are asked for;
+ * others answer through runs/search, where a wave may ask past the end. `include` ('params,metrics')
+ * leaves out the key groups a view does not show (Bakehouse servers only).
+ * onPage(rows, done) is called in order after each page; returns {cancel()}.
  */
-export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPage = 200, pageSize = 1000, maxRuns = Infinity }, onPage, onError) {
+export function loadAllRuns({ experimentIds, filter, viewType, orderBy, include, firstPage = 200, pageSize = 1000, maxRuns = Infinity }, onPage, onError) {
   let cancelled = false;
   const base = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY' };
   if (orderBy && orderBy.length) base.order_by = orderBy;
-  const page = (size, token) => searchPage(base, size, token);
+  const page = (size, token, withTotal = false) => searchPage(base, size, token, include, withTotal);
   (async () => {
     try {
-      const first = await page(Math.min(firstPage, maxRuns));
+      // the count in a request of its own, alongside the first page: counting a filtered search of
+      // 100,000 runs takes longer than finding its first 200, and the first rows need not wait for it
+      const counting = countRuns(base);
+      const first = await page(Math.min(firstPage, maxRuns), null);
       if (cancelled) return;
       let count = first.rows.length;
       let token = first.token;
       onPage(first.rows, !token || count >= maxRuns);
+      const total = token && count < maxRuns ? await counting : null;
+      if (cancelled) return;
+      // runs still to fetch: known exactly when the server said how many match
+      const end = total != null ? Math.min(total, maxRuns) : maxRuns;
       let offset = token ? tokenOffset(token) : null;
       while (token && !cancelled && count < maxRuns) {
         if (offset === null) {
@@ -303,8 +332,10 @@ export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPag
           continue;
         }
         // a wave of PARALLEL consecutive pages; results are delivered in order
-        const offsets = Array.from({ length: PARALLEL }, (_, i) => offset + i * pageSize).filter((o) => o < offset + (maxRuns - count));
-        const outs = await Promise.all(offsets.map((o) => page(pageSize, offsetToken(o))));
+        const offsets = Array.from({ length: PARALLEL }, (_, i) => offset + i * pageSize).filter((o) => o < offset + (end - count));
+        // all the counted runs are here, yet the server has more (runs created since): follow its tokens
+        if (!offsets.length) { offset = null; continue; }
+        const outs = await Promise.all(offsets.map((o) => page(Math.min(pageSize, end - count - (o - offset)), offsetToken(o))));
         if (cancelled) return;
         for (let i = 0; i < outs.length; i++) {
           count += outs[i].rows.length;
@@ -318,6 +349,48 @@ export function loadAllRuns({ experimentIds, filter, viewType, orderBy, firstPag
     } catch (e) { if (!cancelled) onError(e); }
   })();
   return { cancel() { cancelled = true; } };
+}
+
+// ------------------------------------------------------------------------------------- some keys of every run
+
+/** At most this many exact keys per runs/table request (the server's limit), and this many characters in all. */
+const MAX_KEYS = 64;
+const MAX_KEY_CHARS = 4000;
+
+/** One page of a run search as columns, with all params and metrics (whole groups) and the match count;
+ * `columnar` is false when the server has no runs/table (then the rows came from runs/search, complete). */
+export async function firstRuns({ experimentIds, filter, viewType }, size) {
+  const base = { experiment_ids: experimentIds, filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY' };
+  const out = await searchPage(base, size, null, 'params,metrics', true);
+  return { ...out, columnar: out.total != null };
+}
+
+/**
+ * Only the given params / metrics ({params: [...], metrics: [...]}) of the runs of a search from `offset`
+ * up to `total`, in parallel pages of `pageSize`, through runs/table's param_keys / metric_keys (the
+ * server reads no other key) and of the run columns only its id and name (enough to name a line).
+ * Bakehouse servers only: call it after firstRuns said `columnar`.
+ * More keys than a request may name are fetched as whole groups. Resolves to the rows, in order.
+ */
+export async function runsWithKeys({ experimentIds, filter, viewType }, { keys, offset = 0, total, pageSize = 5000 }) {
+  const wanted = { params: [...new Set(keys.params || [])], metrics: [...new Set(keys.metrics || [])] };
+  const all = [...wanted.params, ...wanted.metrics];
+  const exact = all.length > 0 && all.length <= MAX_KEYS && all.join('').length <= MAX_KEY_CHARS;
+  const select = exact
+    ? { param_keys: wanted.params, metric_keys: wanted.metrics }
+    : { include: 'params,metrics' };
+  const offsets = [];
+  for (let o = offset; o < total; o += pageSize) offsets.push(o);
+  const pages = await Promise.all(offsets.map((o) => helper('runs/table', {
+    experiment_ids: experimentIds.join(','), filter: filter || '', run_view_type: viewType || 'ACTIVE_ONLY',
+    max_results: Math.min(pageSize, total - o), page_token: o ? offsetToken(o) : undefined, run_fields: 'run_name', ...select,
+  })));
+  let rows = [];
+  for (const page of pages) {
+    if (!page) throw new ApiError('The server stopped answering runs/table.', 'BAD_RESPONSE', 0);
+    rows = rows.concat(rowsFromColumns(page));
+  }
+  return rows;
 }
 
 // Complete result sets of recent searches, so the compare view can reuse what the runs table just loaded.

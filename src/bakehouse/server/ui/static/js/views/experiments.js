@@ -37,7 +37,9 @@ export async function render(main, _args, query) {
     } catch (e) { toast(e.message, 'error'); }
   }
 
+  let loads = 0; // a load started later wins (a restore's reload and a change of "Show" may overlap)
   async function load() {
+    const mine = ++loads;
     clear(list).appendChild(spinner());
     selected.clear(); openBtn.disabled = true;
     try {
@@ -51,6 +53,7 @@ export async function render(main, _args, query) {
         token = out.next_page_token;
       } while (token && exps.length < 20000);
       await perms;
+      if (mine !== loads) return;
       clear(list);
       if (!exps.length) {
         list.appendChild(empty(q ? 'No experiment matches this search.' : 'No experiments yet.', h('button', { class: 'primary', onclick: create }, 'Create one')));
@@ -60,7 +63,7 @@ export async function render(main, _args, query) {
         h('thead', null, h('tr', null, h('th', { class: 'sel' }, ''), h('th', null, 'Name'), h('th', null, 'ID'), h('th', null, 'Created'), h('th', null, 'Last modified'), h('th', null, 'Tags'), h('th', null, 'Actions'))),
         h('tbody', null, exps.map(row)));
       list.appendChild(table);
-    } catch (e) { clear(list).appendChild(errorBox(e)); }
+    } catch (e) { if (mine === loads) clear(list).appendChild(errorBox(e)); }
   }
 
   function row(e) {
