@@ -400,3 +400,89 @@ def test_latest_metrics_experiment_revision_backfills_and_downgrades(empty_datab
         0.1,
         0.2,
     ]
+
+
+def test_trace_tag_search_revision_fills_the_copies_and_goes_back(empty_database: str) -> None:
+    """0012 gives trace tags their trace's experiment and time and an indexed value prefix, and trace metadata
+    the prefix, filled from the rows already there (a non-ASCII value longer than the prefix included); tag
+    and run searches then find them in order. Downgrading drops the copies and keeps every tag and metadata
+    row; upgrading again fills them once more."""
+    from sqlalchemy import inspect, text
+
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    _upgrade_to(empty_database, "0011_latest_metrics_experiment")
+    engine = db_engine.get_engine(empty_database)
+    key = "`key`" if engine.dialect.name in ("mysql", "mariadb") else "key"
+    long_value = "ü" * 120
+    traces = [("tr-" + "a" * 32, 1_000), ("tr-" + "b" * 32, 3_000), ("tr-" + "c" * 32, 2_000)]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (5, 'traces', 'active')"
+            )
+        )
+        for trace_id, timestamp_ms in traces:
+            conn.execute(
+                text(
+                    "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, status) "
+                    "VALUES (:t, 5, :ts, 'OK')"
+                ),
+                {"t": trace_id, "ts": timestamp_ms},
+            )
+            conn.execute(
+                text(f"INSERT INTO trace_tags (request_id, {key}, value) VALUES (:t, 'team', :v)"),
+                {"t": trace_id, "v": long_value if trace_id != traces[1][0] else "other"},
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO trace_request_metadata (request_id, {key}, value) "
+                    "VALUES (:t, 'mlflow.sourceRun', :v)"
+                ),
+                {"t": trace_id, "v": "run-a" if trace_id != traces[1][0] else "run-b"},
+            )
+
+    def tag_columns() -> set[str]:
+        inspector = inspect(db_engine.get_engine(empty_database))
+        names = {str(c["name"]) for c in inspector.get_columns("trace_tags")}
+        return names | {f"metadata.{c['name']}" for c in inspector.get_columns("trace_request_metadata")}
+
+    copies = {"experiment_id", "timestamp_ms", "value_prefix", "metadata.value_prefix"}
+    assert not tag_columns() & copies
+    for _ in range(2):
+        _upgrade_to(empty_database, "head")
+        assert copies <= tag_columns()
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT request_id, experiment_id, timestamp_ms, value_prefix FROM trace_tags ORDER BY request_id"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (traces[0][0], 5, 1_000, "ü" * 100),
+            (traces[1][0], 5, 3_000, "other"),
+            (traces[2][0], 5, 2_000, "ü" * 100),
+        ]
+        store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+        found, _ = store.search_traces(["5"], f"tags.team = '{long_value}'")
+        assert [i.trace_id for i in found] == [traces[2][0], traces[0][0]]
+        assert [i.trace_id for i in store.search_traces(["5"], "tags.team = 'other'")[0]] == [traces[1][0]]
+        assert store.search_traces(["5"], "tags.team = '" + "ü" * 100 + "'")[0] == []
+        found, _ = store.search_traces(["5"], "trace.run_id = 'run-a'")
+        assert [i.trace_id for i in found] == [traces[2][0], traces[0][0]]
+        _downgrade_to(empty_database, "0011_latest_metrics_experiment")
+        assert not tag_columns() & copies
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM trace_tags")).scalar() == 3
+            assert conn.execute(text("SELECT count(*) FROM trace_request_metadata")).scalar() == 3
+            if engine.dialect.name == "sqlite":  # dropped in place: still clustered on (request_id, key)
+                for table in ("trace_tags", "trace_request_metadata"):
+                    ddl = conn.execute(
+                        text(f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
+                    ).scalar_one()
+                    assert "WITHOUT ROWID" in ddl
+    _upgrade_to(empty_database, "head")
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
