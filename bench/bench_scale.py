@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_scale.py                          # 1,000,000 runs on SQLite (~25M rows)
     .venv/bin/python bench/bench_scale.py --runs 100000 --mlflow   # also MLflow, on a copy of the same rows
     .venv/bin/python bench/bench_scale.py --backend-uri postgresql+psycopg://user:pw@127.0.0.1:5432/db
+    .venv/bin/python bench/bench_scale.py --runs 100000 --workdir kept --reuse    # search a kept database
 
 Data: ``--runs`` runs in one experiment, each with 10 params, 10 metrics (one point each) and 5 tags.
 The first ``--store-runs`` runs go through Bakehouse's SQL store (create_run + log_batch + set_terminated)
@@ -128,7 +129,7 @@ def populate(uri: str, n_runs: int, store_runs: int) -> tuple[str, dict[str, flo
                 tags += tg
                 ts = T0 + i * 1000
                 metrics += [(run[0], k, ts, 0, v, 0, None, None, None) for k, v in m]
-                latest += [(run[0], k, ts, 0, v, 0) for k, v in m]
+                latest += [(run[0], k, ts, 0, v, 0, int(eid)) for k, v in m]
             cursor.executemany(f"INSERT INTO runs ({columns}) VALUES ({', '.join([mark] * 14)})", runs)
             insert("params (run_uuid, key, value)", 3, params)
             insert("tags (run_uuid, key, value)", 3, tags)
@@ -138,7 +139,9 @@ def populate(uri: str, n_runs: int, store_runs: int) -> tuple[str, dict[str, flo
                 9,
                 metrics,
             )
-            insert("latest_metrics (run_uuid, key, timestamp, step, value, value_kind)", 6, latest)
+            insert(
+                "latest_metrics (run_uuid, key, timestamp, step, value, value_kind, experiment_id)", 7, latest
+            )
             if chunk.stop % 100_000 < BATCH:
                 print(f"  {chunk.stop:,} runs", flush=True)
     if n_runs > first:
@@ -148,6 +151,18 @@ def populate(uri: str, n_runs: int, store_runs: int) -> tuple[str, dict[str, flo
             conn.exec_driver_sql("ANALYZE")
     store.engine.dispose()
     return eid, rates
+
+
+def existing_experiment(uri: str) -> tuple[str, dict[str, float]]:
+    """The bench's experiment in a database written before (``--reuse``); no population rates."""
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(uri, "mlflow-artifacts:/")
+    experiment = store.get_experiment_by_name(EXPERIMENT)
+    store.engine.dispose()
+    if experiment is None:
+        raise SystemExit(f"--reuse: no experiment {EXPERIMENT!r} in {uri}")
+    return experiment.experiment_id, {}
 
 
 def token_before_last_page(uri: str, eid: str, n_matching: int, shape: str) -> str | None:
@@ -286,6 +301,12 @@ def main() -> None:
         "--timeout", type=float, default=120.0, help="seconds before a call counts as not finished"
     )
     ap.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory, removed")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="search the runs already in the database (a kept --workdir or --backend-uri) instead of writing"
+        " them: e.g. after `bakehouse db upgrade` of a database an older version wrote",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -301,11 +322,15 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     uri = args.backend_uri or f"sqlite:///{workdir / 'bakehouse.db'}"
     loads = [load_average()]
     t = time.perf_counter()
-    eid, rates = populate(uri, args.runs, args.store_runs)
-    print(
-        f"{args.runs:,} runs written in {time.perf_counter() - t:.0f} s: "
-        + ", ".join(f"{k} {v:,.0f}" for k, v in rates.items())
-    )
+    if args.reuse:
+        eid, rates = existing_experiment(uri)
+        print(f"searching the runs already in {uri} (--runs {args.runs:,} is the label of the results)")
+    else:
+        eid, rates = populate(uri, args.runs, args.store_runs)
+        print(
+            f"{args.runs:,} runs written in {time.perf_counter() - t:.0f} s: "
+            + ", ".join(f"{k} {v:,.0f}" for k, v in rates.items())
+        )
     matching = {shape: count_matching(uri, eid, shape) for shape in SHAPES}
     tokens = {shape: token_before_last_page(uri, eid, matching[shape], shape) for shape in SHAPES}
     results: dict[str, dict[str, Any]] = {}

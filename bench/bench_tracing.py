@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_tracing.py                    # 100 traces x 50 spans, 10,000 traces searched
     .venv/bin/python bench/bench_tracing.py --repeat 5
     .venv/bin/python bench/bench_tracing.py --quick            # 10x smaller (smoke run)
+    .venv/bin/python bench/bench_tracing.py --more-queries     # + by name, by run id, oldest first, page 10
 
 Both servers run as subprocesses in their own sessions on 127.0.0.1 with a fresh SQLite database each,
 with their default worker counts. The client sends exactly what MLflow's client sends, built once and
@@ -14,7 +15,8 @@ replayed to both servers over one keep-alive connection:
   Every trace is then read back (``GET /api/3.0/mlflow/traces/get``) and its 50 spans counted.
 - search: 10,000 traces (written beforehand through each tool's own SQL store, not timed), then
   ``POST /api/3.0/mlflow/traces/search`` pages of 100 with no filter, by status, by tag, by a time range;
-  each query's result count is checked to be the same on both servers.
+  each query's result count is checked to be the same on both servers. ``--more-queries`` adds searches by
+  trace name, by run id, oldest first, and the 10th page of the unfiltered and the tag searches.
 
 Both servers are up at once and every workload alternates between them (ingestion rounds in turn, the
 order swapped every round; search requests one by one in turn), so a swing of the shared machine's load
@@ -52,6 +54,15 @@ SEARCH_QUERIES = {
     "status = ERROR": "trace.status = 'ERROR'",
     "tag = value": "tags.team = 'team-3'",
     "time range": "trace.timestamp_ms >= {mid} AND trace.timestamp_ms < {end}",
+}
+#: --more-queries: other searches users run, (filter, order_by, page number); the traces then also carry a
+#: source run (``mlflow.sourceRun``, 20 traces a run), which the four queries above do not look at
+MORE_QUERIES: dict[str, tuple[str | None, list[str] | None, int]] = {
+    "trace.name = value": ("trace.name = 'agent-2'", None, 1),
+    "run id (20 traces)": ("trace.run_id = 'run-0007'", None, 1),
+    "oldest first": (None, ["timestamp_ms ASC"], 1),
+    "no filter, page 10": (None, None, 10),
+    "tag = value, page 10": ("tags.team = 'team-3'", None, 10),
 }
 
 
@@ -197,10 +208,15 @@ def ingest(server: RunningServer, n_traces: int, n_spans: int) -> dict[str, floa
     return {"spans_per_s": n_traces * n_spans / elapsed, "seconds": elapsed, "peak_rss_mb": max(peak)}
 
 
-def populate_search(name: str, db_uri: str, artifacts: str, n_traces: int, base_ms: int) -> str:
+def populate_search(
+    name: str, db_uri: str, artifacts: str, n_traces: int, base_ms: int, with_runs: bool = False
+) -> str:
     """10,000 traces written through the tool's own SQL store (not timed): states, tags, times vary."""
     infos = []
     for i in range(n_traces):
+        metadata = {"mlflow.user": "bench", "mlflow.source.name": "bench"}
+        if with_runs:
+            metadata["mlflow.sourceRun"] = f"run-{i % (n_traces // 20):04d}"
         infos.append(
             {
                 "trace_id": f"tr-{uuid.uuid4().hex}",
@@ -208,7 +224,7 @@ def populate_search(name: str, db_uri: str, artifacts: str, n_traces: int, base_
                 "execution_duration": 100 + i % 900,
                 "state": "ERROR" if i % 10 == 0 else "OK",
                 "tags": {"mlflow.traceName": f"agent-{i % 5}", "team": f"team-{i % 8}"},
-                "metadata": {"mlflow.user": "bench", "mlflow.source.name": "bench"},
+                "metadata": metadata,
             }
         )
     if name == "mlflow":
@@ -292,15 +308,20 @@ def _copy_mlflow_trace_rows(store: Any, written: list[dict[str, Any]], rest: lis
 
 
 def search(
-    servers: dict[str, tuple[RunningServer, str]], repeat: int, base_ms: int, n_traces: int
+    servers: dict[str, tuple[RunningServer, str]],
+    repeat: int,
+    base_ms: int,
+    n_traces: int,
+    queries: dict[str, tuple[str | None, list[str] | None, int]],
 ) -> dict[str, dict[str, Any]]:
     """Every query sent to each server in turn, request by request (the order swapped every request), so a
-    swing of the machine's load lands on both servers alike."""
+    swing of the machine's load lands on both servers alike. A query for page N is sent with the page token
+    each server gave for it (the pages before it are fetched once, untimed)."""
     out: dict[str, dict[str, Any]] = {name: {} for name in servers}
     mid, end = base_ms + (n_traces // 2) * 1000, base_ms + (n_traces // 2 + 500) * 1000
     clients = {name: httpx.Client(base_url=server.url, timeout=600) for name, (server, _) in servers.items()}
     try:
-        for label, template in SEARCH_QUERIES.items():
+        for label, (template, order_by, page) in queries.items():
             bodies: dict[str, dict[str, Any]] = {}
             for name, (_, experiment_id) in servers.items():
                 location = {
@@ -310,6 +331,11 @@ def search(
                 bodies[name] = {"locations": [location], "max_results": 100}
                 if template:
                     bodies[name]["filter"] = template.format(mid=mid, end=end)
+                if order_by:
+                    bodies[name]["order_by"] = order_by
+                for _ in range(page - 1):
+                    answer = clients[name].post("/api/3.0/mlflow/traces/search", json=bodies[name])
+                    bodies[name]["page_token"] = answer.raise_for_status().json()["next_page_token"]
                 for _ in range(WARMUP):  # every worker process warmed up first (MLflow runs 4)
                     clients[name].post("/api/3.0/mlflow/traces/search", json=bodies[name]).raise_for_status()
             times: dict[str, list[float]] = {name: [] for name in servers}
@@ -336,7 +362,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x smaller workloads")
     parser.add_argument("--json", default=None, help="also write the raw results to this file")
+    parser.add_argument(
+        "--more-queries",
+        action="store_true",
+        help="also time the searches in MORE_QUERIES (name, run id, paging)",
+    )
     args = parser.parse_args()
+    queries = {label: (template, None, 1) for label, template in SEARCH_QUERIES.items()}
+    if args.more_queries:
+        queries.update(MORE_QUERIES)
     n_traces, n_spans, n_search = (10, 50, 1000) if args.quick else (100, 50, 10000)
     base_ms = 1_700_000_000_000
     servers: dict[str, tuple[RunningServer, str]] = {}
@@ -346,7 +380,9 @@ def main() -> None:
             workdir = Path(tempfile.mkdtemp(prefix=f"bench-tracing-{name}-"))
             db_uri = f"sqlite:///{workdir / 'db.sqlite'}"
             print(f"{name}: writing {n_search} traces for the search workload (not timed)...", flush=True)
-            search_experiment = populate_search(name, db_uri, str(workdir / "artifacts"), n_search, base_ms)
+            search_experiment = populate_search(
+                name, db_uri, str(workdir / "artifacts"), n_search, base_ms, with_runs=args.more_queries
+            )
             server = start(name, workdir, timeout=600)  # MLflow takes minutes to start on a busy machine
             servers[name] = (server, search_experiment)
             print(f"{name}: up in {server.startup_s:.1f} s", flush=True)
@@ -358,7 +394,7 @@ def main() -> None:
                     f"{name}: ingestion round {i + 1}: {runs[name][-1]['spans_per_s']:,.0f} spans/s",
                     flush=True,
                 )
-        found = search(servers, args.repeat * 7, base_ms, n_search)
+        found = search(servers, args.repeat * 7, base_ms, n_search, queries)
         for name, (server, _) in servers.items():
             results[name] = {
                 "spans_per_s": statistics.median(r["spans_per_s"] for r in runs[name]),
@@ -389,7 +425,7 @@ def main() -> None:
     )
     print(f"\nsearch_traces over {n_search:,} traces, one page of 100, median ms of {args.repeat * 7}")
     print(f"{'query':28}{'bakehouse':>14}{'mlflow':>14}{'ratio':>10}")
-    for label in SEARCH_QUERIES:
+    for label in queries:
         a, b = ours["search"][label], theirs["search"][label]
         assert a["count"] == b["count"], (label, a, b)
         print(f"{label:28}{a['ms']:>11.1f} ms{b['ms']:>11.1f} ms{b['ms'] / a['ms']:>9.1f}x")

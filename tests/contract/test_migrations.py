@@ -342,3 +342,147 @@ def test_run_search_index_revision_downgrades_and_upgrades_again(empty_database:
     assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
     store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
     assert {r.info.run_id for r in store.search_runs([eid], "")} == run_ids
+
+
+def test_latest_metrics_experiment_revision_backfills_and_downgrades(empty_database: str) -> None:
+    """0011 gives each latest point its run's experiment: rows written before it are filled from ``runs``,
+    the index moves to (experiment, key, value) and back, and searches ordered by a metric see the rows."""
+    from sqlalchemy import column, inspect, table, text
+
+    from bakehouse.entities import Metric
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    first, second = store.create_experiment("lm-first"), store.create_experiment("lm-second")
+    runs = {}
+    for eid in (first, second):
+        for i in range(3):
+            run_id = store.create_run(eid, "u", 1_000 + i, [], f"r{i}").info.run_id
+            store.log_batch(run_id, metrics=[Metric("acc", i / 10, 1, 0), Metric("loss", 1 - i / 10, 1, 0)])
+            runs[run_id] = int(eid)
+    engine = db_engine.get_engine(empty_database)
+
+    def latest_indexes() -> set[str]:
+        return {str(ix["name"]) for ix in inspect(engine).get_indexes("latest_metrics")}
+
+    _downgrade_to(empty_database, "0010_run_search_index")
+    engine.dispose()
+    assert "experiment_id" not in {c["name"] for c in inspect(engine).get_columns("latest_metrics")}
+    assert "index_latest_metrics_key_value" in latest_indexes()
+    old_latest = table(  # the table as 0010 had it, without the column
+        "latest_metrics",
+        *(column(c) for c in ("run_uuid", "key", "timestamp", "step", "value", "value_kind")),
+    )
+    late = next(r for r, e in runs.items() if e == int(second))
+    with engine.begin() as conn:  # a point written by the code of 0010
+        conn.execute(
+            old_latest.insert().values(
+                run_uuid=late, key="late", timestamp=1, step=0, value=0.5, value_kind=0
+            )
+        )
+    _upgrade_to(empty_database, "head")
+    engine.dispose()
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    assert "index_latest_metrics_experiment_key_value" in latest_indexes()
+    assert "index_latest_metrics_key_value" not in latest_indexes()
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT run_uuid, experiment_id FROM latest_metrics")).all()
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert len(rows) == 13 and all(runs[run_id] == eid for run_id, eid in rows)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    ordered = store.search_runs([second], "", order_by=["metrics.late DESC"])
+    assert len(ordered) == 3 and ordered[0].info.run_id == late
+    assert [r.data.metrics["acc"] for r in store.search_runs([first], "", order_by=["metrics.acc"])] == [
+        0.0,
+        0.1,
+        0.2,
+    ]
+
+
+def test_trace_tag_search_revision_fills_the_copies_and_goes_back(empty_database: str) -> None:
+    """0012 gives trace tags their trace's experiment and time and an indexed value prefix, and trace metadata
+    the prefix, filled from the rows already there (a non-ASCII value longer than the prefix included); tag
+    and run searches then find them in order. Downgrading drops the copies and keeps every tag and metadata
+    row; upgrading again fills them once more."""
+    from sqlalchemy import inspect, text
+
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    _upgrade_to(empty_database, "0011_latest_metrics_experiment")
+    engine = db_engine.get_engine(empty_database)
+    key = "`key`" if engine.dialect.name in ("mysql", "mariadb") else "key"
+    long_value = "ü" * 120
+    traces = [("tr-" + "a" * 32, 1_000), ("tr-" + "b" * 32, 3_000), ("tr-" + "c" * 32, 2_000)]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) VALUES (5, 'traces', 'active')"
+            )
+        )
+        for trace_id, timestamp_ms in traces:
+            conn.execute(
+                text(
+                    "INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, status) "
+                    "VALUES (:t, 5, :ts, 'OK')"
+                ),
+                {"t": trace_id, "ts": timestamp_ms},
+            )
+            conn.execute(
+                text(f"INSERT INTO trace_tags (request_id, {key}, value) VALUES (:t, 'team', :v)"),
+                {"t": trace_id, "v": long_value if trace_id != traces[1][0] else "other"},
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO trace_request_metadata (request_id, {key}, value) "
+                    "VALUES (:t, 'mlflow.sourceRun', :v)"
+                ),
+                {"t": trace_id, "v": "run-a" if trace_id != traces[1][0] else "run-b"},
+            )
+
+    def tag_columns() -> set[str]:
+        inspector = inspect(db_engine.get_engine(empty_database))
+        names = {str(c["name"]) for c in inspector.get_columns("trace_tags")}
+        return names | {f"metadata.{c['name']}" for c in inspector.get_columns("trace_request_metadata")}
+
+    copies = {"experiment_id", "timestamp_ms", "value_prefix", "metadata.value_prefix"}
+    assert not tag_columns() & copies
+    for _ in range(2):
+        _upgrade_to(empty_database, "head")
+        assert copies <= tag_columns()
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT request_id, experiment_id, timestamp_ms, value_prefix FROM trace_tags ORDER BY request_id"
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            (traces[0][0], 5, 1_000, "ü" * 100),
+            (traces[1][0], 5, 3_000, "other"),
+            (traces[2][0], 5, 2_000, "ü" * 100),
+        ]
+        store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+        found, _ = store.search_traces(["5"], f"tags.team = '{long_value}'")
+        assert [i.trace_id for i in found] == [traces[2][0], traces[0][0]]
+        assert [i.trace_id for i in store.search_traces(["5"], "tags.team = 'other'")[0]] == [traces[1][0]]
+        assert store.search_traces(["5"], "tags.team = '" + "ü" * 100 + "'")[0] == []
+        found, _ = store.search_traces(["5"], "trace.run_id = 'run-a'")
+        assert [i.trace_id for i in found] == [traces[2][0], traces[0][0]]
+        _downgrade_to(empty_database, "0011_latest_metrics_experiment")
+        assert not tag_columns() & copies
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM trace_tags")).scalar() == 3
+            assert conn.execute(text("SELECT count(*) FROM trace_request_metadata")).scalar() == 3
+            if engine.dialect.name == "sqlite":  # dropped in place: still clustered on (request_id, key)
+                for table in ("trace_tags", "trace_request_metadata"):
+                    ddl = conn.execute(
+                        text(f"SELECT sql FROM sqlite_master WHERE name = '{table}'")
+                    ).scalar_one()
+                    assert "WITHOUT ROWID" in ddl
+    _upgrade_to(empty_database, "head")
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []

@@ -24,9 +24,9 @@ from bakehouse.store.validation import encode_metric_value
 FILTER = "metrics.gate > 0.3 and params.p = 'a'"
 
 
-def _value(i: int) -> float | None:
-    """The run's latest ``score``: ties, NaN, infinities, and none for some runs."""
-    if i % 11 == 0:
+def _value(i: int, every_run: bool = False) -> float | None:
+    """The run's latest ``score``: ties, NaN, infinities, and none for some runs (unless ``every_run``)."""
+    if i % 11 == 0 and not every_run:
         return None
     if i % 13 == 0:
         return math.nan
@@ -35,10 +35,12 @@ def _value(i: int) -> float | None:
     return float((i * 7) % 23) / 4
 
 
-def _insert(engine: Any, experiment_id: str, n: int) -> list[dict[str, Any]]:
+def _insert(
+    engine: Any, experiment_id: str, n: int, every_run: bool = False, salt: int = 0
+) -> list[dict[str, Any]]:
     runs, metrics, params = [], [], []
     for i in range(n):
-        run_id = uuid.UUID(int=(i * 2654435761 + 777) % (1 << 128)).hex
+        run_id = uuid.UUID(int=(i * 2654435761 + 777 + salt) % (1 << 128)).hex
         start = None if i % 29 == 0 else 10_000 + i // 5
         stage = "deleted" if i % 31 == 0 else "active"
         runs.append(
@@ -51,7 +53,7 @@ def _insert(engine: Any, experiment_id: str, n: int) -> list[dict[str, Any]]:
                 "lifecycle_stage": stage,
             }
         )
-        value = _value(i)
+        value = _value(i, every_run)
         keyed = [("gate", float(i % 10) / 10)] + ([] if value is None else [("score", value)])
         for key, v in keyed:
             stored, kind = encode_metric_value(v)
@@ -63,6 +65,7 @@ def _insert(engine: Any, experiment_id: str, n: int) -> list[dict[str, Any]]:
                     "step": 0,
                     "value": stored,
                     "value_kind": kind,
+                    "experiment_id": int(experiment_id),
                 }
             )
         params.append({"run_uuid": run_id, "key": "p", "value": "a" if i % 3 else "b"})
@@ -91,12 +94,16 @@ def _expected(runs: list[dict[str, Any]], ascending: bool, filtered: bool) -> li
     return [r["run_uuid"] for r in sorted(kept, key=key)]
 
 
-def _walk(store: Any, eid: str, order: str, page_size: int, filter_string: str = "") -> list[str]:
+def _walk(store: Any, eid: str | list[str], order: str, page_size: int, filter_string: str = "") -> list[str]:
     seen: list[str] = []
     token = None
     while True:
         page = store.search_runs(
-            [eid], filter_string, max_results=page_size, order_by=[order], page_token=token
+            eid if isinstance(eid, list) else [eid],
+            filter_string,
+            max_results=page_size,
+            order_by=[order],
+            page_token=token,
         )
         seen += [r.info.run_id for r in page]
         token = page.token
@@ -104,13 +111,16 @@ def _walk(store: Any, eid: str, order: str, page_size: int, filter_string: str =
             return seen
 
 
-def _offset_order(store: Any, eid: str, order: str, filter_string: str) -> list[str]:
-    query = build_run_search([eid], filter_string, ViewType.ACTIVE_ONLY, [order], 0, None)
+def _offset_order(store: Any, eid: str | list[str], order: str, filter_string: str) -> list[str]:
+    ids = eid if isinstance(eid, list) else [eid]
+    query = build_run_search(ids, filter_string, ViewType.ACTIVE_ONLY, [order], 0, None)
     with store.engine.connect() as conn:
         return [r[0] for r in conn.execute(query)]
 
 
-def _check_every_order(store: Any, eid: str, runs: list[dict[str, Any]], page_sizes: list[int]) -> None:
+def _check_every_order(
+    store: Any, eid: str | list[str], runs: list[dict[str, Any]], page_sizes: list[int]
+) -> None:
     for ascending in (False, True):
         order = "metrics.score " + ("ASC" if ascending else "DESC")
         for filter_string in ("", FILTER):
@@ -133,6 +143,52 @@ def test_metric_ordered_pages_are_exact_on_every_database(server_database_store:
     _check_every_order(store, eid, runs, [13, 400])
 
 
+def test_pages_are_exact_when_every_run_holds_the_metric(server_database_store: Any) -> None:
+    """No active run lacks ``score`` (the missing segment is skipped by its counts), next to a second
+    experiment whose runs share the metric's keys and values: each search sees its own experiments only.
+    A deleted run without the metric then makes the counts differ: the walk runs again, the pages stay."""
+    store = server_database_store
+    suffix = uuid.uuid4().hex[:8]
+    eid, other = store.create_experiment(f"held-{suffix}"), store.create_experiment(f"other-{suffix}")
+    runs = _insert(store.engine, eid, 600, every_run=True)
+    neighbours = _insert(store.engine, other, 400, salt=1)
+    _check_every_order(store, eid, runs, [7, 600])
+    _check_every_order(store, other, neighbours, [50])
+    _check_every_order(store, [eid, other], runs + neighbours, [97])
+    deleted = store.create_run(eid, "u", 1, [], "deleted-without-score").info.run_id
+    store.delete_run(deleted)
+    _check_every_order(store, eid, runs, [250])
+
+
+def test_the_missing_segment_is_skipped_when_every_run_holds_the_metric(sqlite_store: Any) -> None:
+    """The last page reads the numbers and NaN, then two counts, not a walk over every run."""
+    eid = sqlite_store.create_experiment("every-run")
+    runs = _insert(sqlite_store.engine, eid, 500, every_run=True)
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    expected = _expected(runs, False, False)
+    event.listen(sqlite_store.engine, "before_cursor_execute", capture)
+    try:
+        seen = _walk(sqlite_store, eid, "metrics.score DESC", 400)
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", capture)
+    assert seen == expected
+    assert any("count(" in q.lower() for q in statements), statements
+    assert not any("NOT (EXISTS" in q for q in statements), statements
+    # with one run lacking it, the missing segment is read (and holds that run, last)
+    lacking = sqlite_store.create_run(eid, "u", 1, [], "no-score").info.run_id
+    statements.clear()
+    event.listen(sqlite_store.engine, "before_cursor_execute", capture)
+    try:
+        assert _walk(sqlite_store, eid, "metrics.score DESC", 400)[-1] == lacking
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", capture)
+    assert any("NOT (EXISTS" in q for q in statements), statements
+
+
 def test_a_metric_ordered_page_walks_the_metric_index(sqlite_store: Any) -> None:
     """The first page reads (key, value) in order and stops; it does not sort every run first."""
     eid = sqlite_store.create_experiment("plan")
@@ -149,12 +205,19 @@ def test_a_metric_ordered_page_walks_the_metric_index(sqlite_store: Any) -> None
     finally:
         event.remove(sqlite_store.engine, "before_cursor_execute", capture)
     assert len(page) == 10 and page.token
-    assert len(statements) == 1, statements  # the numbers alone filled the page
+    # the numbers alone filled the page: the walk, then the page's last value read whole (its runs are
+    # ordered by start time and id, which the index does not hold)
+    assert len(statements) == 2, statements
     with sqlite_store.engine.connect() as conn:
-        sql, params = statements[0]
-        plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
-    assert plan.startswith("SEARCH order_metric USING INDEX index_latest_metrics_key_value"), plan
-    assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+        walk, edge = (
+            " | ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
+            for sql, params in statements
+        )
+    assert walk.startswith("SEARCH order_metric USING INDEX index_latest_metrics_experiment_key_value"), walk
+    assert "TEMP B-TREE" not in walk, walk
+    assert edge.startswith(
+        "SEARCH order_metric USING INDEX index_latest_metrics_experiment_key_value (experiment_id=? AND key=? AND value=?)"
+    ), edge
 
 
 def test_an_offset_token_still_pages_a_metric_order(sqlite_store: Any) -> None:

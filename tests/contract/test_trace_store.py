@@ -332,3 +332,122 @@ def test_refusals(tracking_store: Any) -> None:
     tracking_store.delete_experiment(eid)
     with pytest.raises(InvalidParameterError):
         tracking_store.log_spans(eid, make_trace("tr-" + otel_id(), time.time_ns()))
+
+
+def every_page(
+    store: Any, experiments: list[str], filter_string: str, order_by: list[str] | None, page: int
+) -> list[str]:
+    """The ids of every trace a search finds, following its page tokens."""
+    found: list[str] = []
+    token = None
+    while True:
+        infos, token = store.search_traces(experiments, filter_string, page, order_by, token)
+        found += [i.trace_id for i in infos]
+        if not token:
+            return found
+
+
+def test_tag_search_follows_every_write_to_a_trace(tracking_store: Any) -> None:
+    """``tags.k = 'v'`` and ``trace.name = 'v'`` are read off the tag search index (0012): what they find,
+    and in which order, matches the same filter answered by walking the traces (``LIKE`` without wildcards) after
+    each kind of write: spans first or the trace info first, a tag set or deleted later, late spans that
+    start the trace earlier, a trace moved to another experiment; with long values that share their first
+    100 characters, another condition beside the tag, and paging."""
+    eid, other_eid = (tracking_store.create_experiment(unique()) for _ in range(2))
+    base = 1_700_000_000_000
+    long_a, long_b = "é" * 100 + "a", "é" * 100 + "b"  # one indexed prefix, two values
+    ids = ["tr-" + otel_id() for _ in range(8)]
+    for i, trace_id in enumerate(ids):
+        team = "red" if i % 2 else "blue"
+        state = "ERROR" if i % 3 == 0 else "OK"
+        if i < 4:  # spans first, as MLflow's client sends a trace
+            tracking_store.log_spans(eid, make_trace(trace_id, (base + i * 1000) * 1_000_000, status=state))
+        tags = {"mlflow.traceName": f"name-{i % 2}", "team": team, "long": long_a if i < 5 else long_b}
+        tracking_store.start_trace(info_for(trace_id, eid, base + i * 1000, state=state, tags=tags))
+
+    def search(filter_string: str, experiment: str = eid, page: int = 100) -> list[str]:
+        return every_page(tracking_store, [experiment], filter_string, None, page)
+
+    def same_as_walked(filter_string: str, walked: str, expected: list[str], experiment: str = eid) -> None:
+        assert search(filter_string, experiment) == expected
+        assert search(walked, experiment) == expected
+        assert search(filter_string, experiment, page=2) == expected
+
+    newest_first = ids[::-1]
+    same_as_walked("tags.team = 'red'", "tags.team LIKE 'red'", [t for t in newest_first if ids.index(t) % 2])
+    same_as_walked("trace.name = 'name-0'", "trace.name LIKE 'name-0'", newest_first[1::2])
+    same_as_walked(f"tags.long = '{long_a}'", f"tags.long LIKE '{long_a}'", newest_first[3:])
+    same_as_walked(f"tags.long = '{long_b}'", f"tags.long LIKE '{long_b}'", newest_first[:3])
+    assert search("tags.long = '" + "é" * 100 + "'") == []  # the indexed prefix of both, not a value
+    assert search("tags.long = '" + "é" * 99 + "'") == []
+    same_as_walked(
+        "tags.team = 'red' AND trace.status = 'ERROR'",
+        "tags.team LIKE 'red' AND trace.status = 'ERROR'",
+        [ids[3]],
+    )
+    assert search("trace.status = 'ERROR' AND tags.team = 'blue'") == [ids[6], ids[0]]
+    tracking_store.set_trace_tag(ids[2], "team", "red")  # a tag changed after the trace was written
+    tracking_store.set_trace_tag(ids[4], "late", "yes")  # and one added
+    tracking_store.delete_trace_tag(ids[7], "team")
+    red = [ids[5], ids[3], ids[2], ids[1]]
+    same_as_walked("tags.team = 'red'", "tags.team LIKE 'red'", red)
+    same_as_walked("tags.late = 'yes'", "tags.late LIKE 'yes'", [ids[4]])
+    # spans that start earlier than every other trace: the trace (not finalized yet) moves to the end
+    early = "tr-" + otel_id()
+    tracking_store.log_spans(eid, make_trace(early, (base + 50_000) * 1_000_000))
+    tracking_store.set_trace_tag(early, "team", "red")
+    assert search("tags.team = 'red'") == [early, *red]
+    tracking_store.log_spans(
+        eid,
+        [Span(early, uuid.uuid4().hex[:16], None, "root", (base - 5000) * 1_000_000, base * 1_000_000, "OK")],
+    )
+    assert tracking_store.get_trace_info(early).request_time == base - 5000
+    same_as_walked("tags.team = 'red'", "tags.team LIKE 'red'", [*red, early])
+    # the client's final info puts the trace in another experiment at another time
+    tracking_store.start_trace(info_for(early, other_eid, base + 100_000, tags={"team": "red"}))
+    same_as_walked("tags.team = 'red'", "tags.team LIKE 'red'", red)
+    same_as_walked("tags.team = 'red'", "tags.team LIKE 'red'", [early], experiment=other_eid)
+    same_as_walked(
+        "tags.`mlflow.traceName` = 'root'",
+        "tags.`mlflow.traceName` LIKE 'root'",
+        [early],
+        experiment=other_eid,
+    )
+
+
+def test_run_search_finds_made_and_linked_traces_in_order(tracking_store: Any) -> None:
+    """``trace.run_id`` (and metadata ``mlflow.sourceRun``) is answered from the run's traces (the metadata
+    index of 0012 and the run links) instead of walking the experiment: the same traces, in the asked order,
+    pages included, with other conditions beside it; a trace of the run in another experiment stays out."""
+    eid, other_eid = (tracking_store.create_experiment(unique()) for _ in range(2))
+    run_id = tracking_store.create_run(eid, user_id="u", start_time=1).info.run_id
+    other_run = tracking_store.create_run(eid, user_id="u", start_time=1).info.run_id
+    base = 1_700_000_000_000
+    ids = ["tr-" + otel_id() for _ in range(7)]
+    for i, trace_id in enumerate(ids):
+        source = run_id if i % 2 == 0 else other_run
+        state = "ERROR" if i == 4 else "OK"
+        metadata = {"mlflow.sourceRun": source, "mlflow.user": "u"}
+        tracking_store.start_trace(info_for(trace_id, eid, base + i * 1000, state=state, metadata=metadata))
+    tracking_store.link_traces_to_run([ids[1]], run_id)  # made in the other run, linked to this one
+    elsewhere = "tr-" + otel_id()
+    tracking_store.start_trace(
+        info_for(elsewhere, other_eid, base + 500, metadata={"mlflow.sourceRun": run_id})
+    )
+
+    def search(filter_string: str, order_by: list[str] | None = None, page: int = 100) -> list[str]:
+        return every_page(tracking_store, [eid], filter_string, order_by, page)
+
+    mine = [ids[6], ids[4], ids[2], ids[1], ids[0]]
+    assert search(f"trace.run_id = '{run_id}'") == mine
+    assert search(f"trace.run_id = '{run_id}'", page=2) == mine
+    assert search(f"metadata.`mlflow.sourceRun` = '{run_id}'") == mine
+    assert search(f"trace.run_id = '{run_id}'", ["timestamp_ms ASC"]) == mine[::-1]
+    assert search(f"trace.run_id = '{run_id}' AND trace.status = 'OK'") == [ids[6], ids[2], ids[1], ids[0]]
+    assert search(f"trace.status = 'ERROR' AND trace.run_id = '{run_id}'") == [ids[4]]
+    assert search(f"trace.run_id IN ('{run_id}', '{other_run}')") == ids[::-1]
+    assert search(f"trace.run_id = '{other_run}'") == [ids[5], ids[3], ids[1]]
+    assert search(f"trace.run_id != '{run_id}'") == [ids[5], ids[3]]  # walked, as before
+    assert search("trace.run_id = 'no-such-run'") == []
+    found, _ = tracking_store.search_traces([eid, other_eid], f"trace.run_id = '{run_id}'")
+    assert [i.trace_id for i in found] == [*mine[:4], elsewhere, ids[0]]

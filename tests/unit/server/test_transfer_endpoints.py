@@ -45,6 +45,14 @@ def test_ids_timestamps_and_non_finite_points_arrive_as_sent(api: SyncASGIClient
         "/api/2.0/mlflow/metrics/get-history", params={"run_id": "f" * 32, "metric_key": "loss"}
     ).json()["metrics"]
     assert [m["value"] for m in history] == ["NaN", "Infinity", 0.5]
+    with app.state.tracking_store.engine.connect() as conn:  # the latest point names the run's experiment
+        latest = conn.exec_driver_sql("SELECT key, experiment_id FROM latest_metrics").all()
+    assert [tuple(r) for r in latest] == [("loss", 7)]
+    ordered = api.post(
+        "/api/2.0/mlflow/runs/search",
+        json={"experiment_ids": ["7"], "order_by": ["metrics.loss DESC"], "filter": "metrics.loss > 0.1"},
+    ).json()["runs"]
+    assert [r["info"]["run_id"] for r in ordered] == ["f" * 32]
     state = api.post(f"{TRANSFER}/state", json={"run_ids": ["f" * 32], "experiment_ids": ["7"]}).json()
     assert state["runs"]["f" * 32]["params"] == {"lr": "0.1"}
     assert state["metric_summaries"]["f" * 32]["loss"]["count"] == 3

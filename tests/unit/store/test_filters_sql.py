@@ -64,8 +64,16 @@ def _run(
     }
 
 
-def _metric(run: str, key: str, value: float, kind: int = 0) -> dict[str, Any]:
-    return {"run_uuid": run, "key": key, "value": value, "value_kind": kind, "timestamp": 1, "step": 0}
+def _metric(run: str, key: str, value: float, kind: int = 0, exp: int = 1) -> dict[str, Any]:
+    return {
+        "run_uuid": run,
+        "key": key,
+        "value": value,
+        "value_kind": kind,
+        "timestamp": 1,
+        "step": 0,
+        "experiment_id": exp,  # the run's
+    }
 
 
 EXPERIMENTS = [
@@ -118,7 +126,7 @@ LATEST_METRICS = [
     _metric("r3", "acc", 0.9),
     _metric("r4", "acc", DBL_MAX, kind=2),  # +inf
     _metric("r5", "acc", 0.99),
-    _metric("r6", "acc", 0.1),
+    _metric("r6", "acc", 0.1, exp=2),
     _metric("r7", "acc", -DBL_MAX, kind=3),  # -inf
     _metric("r1", "loss", 0.0),
     _metric("r3", "loss", 0.2),

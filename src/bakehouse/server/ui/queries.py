@@ -68,11 +68,13 @@ def runs_with_metric(
 ) -> list[str]:
     """Run ids (of these experiments) that logged metric ``key``: one indexed lookup, no run scan."""
     runs, lm = schema.runs, schema.latest_metrics
+    ids = _experiment_ids(experiment_ids)
     stmt = (
         select(lm.c.run_uuid)
         .select_from(lm.join(runs, runs.c.run_uuid == lm.c.run_uuid))
+        # the metric rows name their run's experiment: (experiment, key) is the front of their index
         .where(
-            lm.c.key == key, runs.c.experiment_id.in_(_experiment_ids(experiment_ids)), _stage_clause(view)
+            lm.c.experiment_id.in_(ids), lm.c.key == key, runs.c.experiment_id.in_(ids), _stage_clause(view)
         )
     )
     with engine.connect() as conn:

@@ -83,6 +83,7 @@ __all__ = [
     "build_run_search",
     "case_insensitive_like",
     "case_sensitive_like",
+    "in_experiments",
     "run_search_conditions",
     "run_tie_order",
 ]
@@ -353,6 +354,12 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
     raise InvalidParameterError(f"Cannot filter runs on {c.kind} {c.key!r}")
 
 
+def in_experiments(column: ColumnElement[Any], experiment_ids: Sequence[str]) -> ColumnElement[bool]:
+    """``column`` names one of these experiments (an equality for one: what an index seeks best)."""
+    ids = _int_ids(experiment_ids)
+    return column.in_(ids) if len(ids) != 1 else column == ids[0]
+
+
 def run_search_conditions(
     experiment_ids: Sequence[str], filter_string: str | None, view_type: ViewType | str | int | None
 ) -> list[ColumnElement[bool]]:
@@ -361,9 +368,8 @@ def run_search_conditions(
     runs = s.runs
     stages = ViewType.parse(view_type).stages()
     tree = parse_filter("run", filter_string)
-    ids = _int_ids(experiment_ids)
     where: list[ColumnElement[bool]] = [
-        runs.c.experiment_id.in_(ids) if len(ids) != 1 else runs.c.experiment_id == ids[0],
+        in_experiments(runs.c.experiment_id, experiment_ids),
         runs.c.lifecycle_stage.in_(stages) if len(stages) != 1 else runs.c.lifecycle_stage == stages[0],
     ]
     if tree is not None:

@@ -12,11 +12,24 @@ attribute ``k`` with that value somewhere in a span of the trace).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, exists, false, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from bakehouse.entities.trace import TraceMetadata, TraceTag
 from bakehouse.errors import InvalidParameterError
@@ -31,6 +44,7 @@ from bakehouse.store.db.filters import (
     case_insensitive_like,
     case_sensitive_like,
 )
+from bakehouse.store.db.schema import TRACE_TAG_PREFIX
 from bakehouse.store.search import (
     ATTRIBUTE,
     EXPECTATION,
@@ -38,7 +52,10 @@ from bakehouse.store.search import (
     METADATA,
     SPAN,
     TAG,
+    And,
     Comparison,
+    Node,
+    OrderKey,
     parse_filter,
     parse_order_by,
 )
@@ -169,6 +186,111 @@ def _trace_leaf(c: Comparison) -> ColumnElement[bool]:
     return false()
 
 
+def _run_ids(c: Node) -> list[str] | None:
+    """The run ids of ``trace.run_id = | IN ...`` (or metadata ``mlflow.sourceRun``), else None."""
+    if not isinstance(c, Comparison) or c.op not in ("=", "IN"):
+        return None
+    if not (c.kind == ATTRIBUTE and c.key == "run_id") and not (
+        c.kind == METADATA and c.key == TraceMetadata.SOURCE_RUN
+    ):
+        return None
+    values = list(c.value) if isinstance(c.value, tuple) else [c.value]
+    return [str(v) for v in values] if all(isinstance(v, str) for v in values) else None
+
+
+def _run_traces(tree: Node | None) -> tuple[Any, Node | None]:
+    """When the filter requires the traces of given runs (at its top level): the ids of those traces, looked
+    up in ``index_trace_request_metadata_search`` and the run links (0012_trace_tag_search), as a subquery
+    to join, and the rest of the filter. Else (None, the filter as it was)."""
+    items = list(tree.items) if isinstance(tree, And) else [tree] if tree is not None else []
+    for n, item in enumerate(items):
+        runs = _run_ids(item)
+        if runs is None:
+            continue
+        meta, links = s.trace_request_metadata.alias("run_meta"), s.trace_run_links.alias("run_links")
+        made_inside = select(meta.c.request_id).where(
+            meta.c.key == TraceMetadata.SOURCE_RUN,
+            meta.c.value_prefix.in_(sorted({r[:TRACE_TAG_PREFIX] for r in runs})),
+            meta.c.value.in_(runs),
+        )
+        linked = select(links.c.request_id).where(links.c.run_id.in_(runs))
+        rest = items[:n] + items[n + 1 :]
+        remaining: Node | None = And(tuple(rest)) if len(rest) > 1 else rest[0] if rest else None
+        return union(made_inside, linked).subquery("run_traces"), remaining
+    return None, tree
+
+
+def _newest_first(keys: Sequence[OrderKey]) -> bool:
+    """The default order (newest first, then trace id), whether asked for or not."""
+    return not keys or (
+        len(keys) == 1
+        and keys[0].kind == ATTRIBUTE
+        and keys[0].key == "timestamp_ms"
+        and not keys[0].ascending
+    )
+
+
+def _tag_equality(c: Node) -> tuple[str, str] | None:
+    """(tag key, value) when ``c`` is ``tags.<k> = '<v>'`` or ``trace.name = '<v>'``."""
+    if not isinstance(c, Comparison) or c.op != "=" or not isinstance(c.value, str):
+        return None
+    if c.kind == TAG:
+        return c.key, c.value
+    if c.kind == ATTRIBUTE and c.key == "name":
+        return TraceTag.NAME, c.value
+    return None
+
+
+def _tag_driven_search(experiment_id: int, tree: Node | None) -> tuple[Select[Any], bool] | None:
+    """The page of a filter that requires a tag to equal a value, newest first, read off
+    ``index_trace_tags_search`` (0012_trace_tag_search): the matching tags come in the page's order and
+    the rest of the filter is checked on those traces only. None when the filter has no such tag
+    comparison at its top level (the rows are then walked in time order as for any filter).
+
+    With ``True``: a tag is the whole filter, so the page's ids are taken from the index alone (``page_limit``
+    and ``page_offset`` bound inside: the rows skipped by a later page's offset are never joined)."""
+    items = list(tree.items) if isinstance(tree, And) else [tree] if tree is not None else []
+    for n, item in enumerate(items):
+        tag = _tag_equality(item)
+        if tag is None:
+            continue
+        key, value = tag
+        drive = s.trace_tags.alias("drive")
+        rest = items[:n] + items[n + 1 :]
+        where: list[ColumnElement[bool]] = [
+            drive.c.experiment_id == experiment_id,  # the trace's own, copied by every write that moves it
+            drive.c.key == key,
+            drive.c.value_prefix == value[:TRACE_TAG_PREFIX],
+        ]
+        if len(value) >= TRACE_TAG_PREFIX:  # shorter: the prefix is the whole value
+            where.append(drive.c.value == value)
+        newest_first = (drive.c.timestamp_ms.desc(), drive.c.request_id.asc())
+        if not rest:
+            page = (
+                select(drive.c.request_id, drive.c.timestamp_ms)
+                .where(*where)
+                .order_by(*newest_first)
+                .limit(bindparam("page_limit", type_=Integer()))
+                .offset(bindparam("page_offset", type_=Integer()))
+                .subquery("page")
+            )
+            statement = (
+                select(_TI.request_id)
+                .select_from(page.join(s.trace_info, _TI.request_id == page.c.request_id))
+                .order_by(page.c.timestamp_ms.desc(), page.c.request_id.asc())
+            )
+            return statement, True
+        where.append(_Compiler(_trace_leaf)(And(tuple(rest))))
+        statement = (
+            select(_TI.request_id)
+            .select_from(drive.join(s.trace_info, _TI.request_id == drive.c.request_id))
+            .where(*where)
+            .order_by(*newest_first)
+        )
+        return statement, False
+    return None
+
+
 def build_trace_search(
     experiment_ids: Sequence[str],
     filter_string: str | None,
@@ -177,15 +299,49 @@ def build_trace_search(
     limit: int,
 ) -> Select[Any]:
     """``SELECT trace_info.request_id`` for one page of ``search_traces`` (newest first by default)."""
+    if (
+        (filter_string is None or isinstance(filter_string, str))
+        and all(isinstance(e, str) for e in experiment_ids)
+        and all(isinstance(o, str) for o in order_by)
+    ):
+        # a client pages through one search: parsed and built once (the statements are immutable)
+        statement, pages_inside = _cached_search(tuple(experiment_ids), filter_string, tuple(order_by))
+    else:  # refused by the parsers, with their message
+        statement, pages_inside = _search(experiment_ids, filter_string, order_by)
+    if pages_inside:
+        _paged(statement, offset, None)  # the same check of the offset
+        return statement.params(page_limit=limit, page_offset=offset)
+    return _paged(statement, offset, limit)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_search(
+    experiment_ids: tuple[str, ...], filter_string: str | None, order_by: tuple[str, ...]
+) -> tuple[Select[Any], bool]:
+    return _search(experiment_ids, filter_string, order_by)
+
+
+def _search(
+    experiment_ids: Sequence[str], filter_string: str | None, order_by: Sequence[str]
+) -> tuple[Select[Any], bool]:
+    """The search's statement without its page's offset and limit, or with them as bound parameters
+    ``page_limit`` and ``page_offset`` (then ``True``)."""
     tree = parse_filter("trace", filter_string)
     keys = parse_order_by("trace", list(order_by))
     ids = _int_ids(experiment_ids)
+    source: Any = s.trace_info
+    run_traces, tree = _run_traces(tree)
+    if run_traces is not None:
+        source = run_traces.join(s.trace_info, _TI.request_id == run_traces.c.request_id)
+    elif len(ids) == 1 and _newest_first(keys):
+        driven = _tag_driven_search(ids[0], tree)
+        if driven is not None:
+            return driven
     where: list[ColumnElement[bool]] = [
         _TI.experiment_id.in_(ids) if len(ids) != 1 else _TI.experiment_id == ids[0]
     ]
     if tree is not None:
         where.append(_Compiler(_trace_leaf)(tree))
-    source: Any = s.trace_info
     ordering: list[ColumnElement[Any]] = []
     for n, key in enumerate(keys, 1):
         if key.kind == ATTRIBUTE and key.key in _COLUMNS:
@@ -208,5 +364,4 @@ def build_trace_search(
         ordering.append(_TI.timestamp_ms.desc())
     if (ATTRIBUTE, "request_id") not in named:
         ordering.append(_TI.request_id.asc())
-    query = select(_TI.request_id).select_from(source).where(*where).order_by(*ordering)
-    return _paged(query, offset, limit)
+    return select(_TI.request_id).select_from(source).where(*where).order_by(*ordering), False

@@ -126,6 +126,13 @@ def write_runs(conn: Connection, records: Sequence[RunRecord]) -> None:
         }
         if record.run_id in existing:
             conn.execute(update(s.runs).where(r.run_uuid == record.run_id).values(**values))
+            # the latest points name their run's experiment (0011_latest_metrics_experiment)
+            lm = s.latest_metrics.c
+            conn.execute(
+                update(s.latest_metrics)
+                .where(lm.run_uuid == record.run_id, lm.experiment_id != values["experiment_id"])
+                .values(experiment_id=values["experiment_id"])
+            )
         else:
             conn.execute(s.runs.insert().values(run_uuid=record.run_id, **values))
     _insert_ignore(
@@ -163,6 +170,12 @@ def write_metrics(conn: Connection, run_id: str, points: Iterable[MetricPoint]) 
         if current is None or (step, timestamp, stored) > current[:3]:
             best[key] = (step, timestamp, stored, kind)
     _insert_ignore(conn, "metrics", _METRIC_COLUMNS, rows)
+    if not best:
+        return len(rows)
+    # the run is written before its metrics (write_runs); its experiment goes with each latest point
+    experiment_id = conn.execute(
+        select(s.runs.c.experiment_id).where(s.runs.c.run_uuid == run_id)
+    ).scalar_one()
     upsert_latest_metrics(
         conn,
         s.latest_metrics,
@@ -174,6 +187,7 @@ def write_metrics(conn: Connection, run_id: str, points: Iterable[MetricPoint]) 
                 "timestamp": ts,
                 "value": value,
                 "value_kind": kind,
+                "experiment_id": experiment_id,
             }
             for key, (step, ts, value, kind) in best.items()
         ],

@@ -5,10 +5,13 @@ MLflow's order for ``metrics.X [ASC|DESC]`` puts runs in three segments: those w
 time (newest first, none last) and run id. The offset query sorts every run of the experiment to return
 100 of them. Here each segment is its own query, read in order and cut after a page:
 
-* numbers: ``latest_metrics`` walked along ``index_latest_metrics_key_value`` from the previous page's
-  last (value, start time, run id), each row joined to its run and tested against the filter;
+* numbers: ``latest_metrics`` of the experiment walked along ``index_latest_metrics_experiment_key_value``
+  from the previous page's last (value, start time, run id), each row joined to its run and tested
+  against the filter;
 * NaN: the same index at the NaN stand-in value 0 (few rows), sorted by start time and id;
-* missing: the runs of the experiments, newest first, that have no row for X.
+* missing: the runs of the experiments, newest first, that have no row for X. Proving there are none is a
+  walk over every run, so it is skipped when two index-only counts agree: the experiments' runs (any
+  stage) and their rows for X (one per run that holds it).
 
 A page that ends inside a segment leaves a token naming its last run's place (see ``page_token``); the next
 page resumes there, so the last page costs what the first does.
@@ -19,11 +22,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Double, Select, and_, exists, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Double,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 
 from bakehouse.entities.lifecycle import ViewType
 from bakehouse.store.db import schema as s
-from bakehouse.store.db.filters import NAN_KIND, run_search_conditions, run_tie_order
+from bakehouse.store.db.filters import NAN_KIND, in_experiments, run_search_conditions, run_tie_order
 
 __all__ = ["RunPlace", "metric_page"]
 
@@ -53,23 +68,28 @@ def _after_tie(start_time: int | None, run_id: str) -> ColumnElement[bool]:
 
 def _segment_query(
     where: list[ColumnElement[bool]],
+    experiment_ids: Sequence[str],
     key: str,
     ascending: bool,
     segment: int,
     after: RunPlace | None,
     semi_join: bool,
+    edge: float | None = None,
 ) -> Select[Any]:
+    """One segment's runs after ``after``; for the numbers, in value order only (the caller orders equal
+    values), or only the rows whose value is ``edge``."""
     runs, lm = s.runs, s.latest_metrics.alias("order_metric")
     tie = _after_tie(after.start_time, after.run_id) if after is not None else None
     if segment == MISSING:
         absent = ~exists().where(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == key)
         query = select(runs.c.run_uuid, null(), runs.c.start_time).where(absent, *where)
         return (query if tie is None else query.where(tie)).order_by(*run_tie_order())
-    # SQLite: the metric's rows are the only table of the outer query, so it reads them along (key, value)
-    # and stops after a page (with a join it starts from the experiment's runs and sorts them all); the
-    # run's conditions are a semi-join on its primary key. PostgreSQL and MySQL join the run by its key:
-    # their planners order the join themselves, and nested semi-joins planned before ANALYZE has run can
-    # be quadratic there.
+    # SQLite: the metric's rows are the only table of the outer query, so it reads them along (experiment,
+    # key, value) and stops after a page (with a join it starts from the experiment's runs and sorts them
+    # all); the run's conditions are a semi-join on its primary key. PostgreSQL and MySQL join the run by
+    # its key: their planners order the join themselves (PostgreSQL walks the same index backwards into
+    # an incremental sort), nested semi-joins planned before ANALYZE has run can be quadratic there, and
+    # PostgreSQL splits a semi-join walk over parallel workers that do not stop after a page.
     run_conditions = list(where)
     if semi_join:
         start_time: Any = select(runs.c.start_time).where(runs.c.run_uuid == lm.c.run_uuid).scalar_subquery()
@@ -79,7 +99,8 @@ def _segment_query(
         query = select(lm.c.run_uuid, lm.c.value, runs.c.start_time).select_from(
             lm.join(runs, runs.c.run_uuid == lm.c.run_uuid)
         )
-    query = query.where(lm.c.key == key)
+    # the run's experiment is on its metric rows too: the walk reads this experiment's values alone
+    query = query.where(in_experiments(lm.c.experiment_id, experiment_ids), lm.c.key == key)
     if segment == NAN:
         # NaN is stored as the stand-in 0 (schema.py): an equality on the index, then a few rows sorted
         query = query.where(lm.c.value == literal(0.0, Double()), lm.c.value_kind == NAN_KIND)
@@ -93,8 +114,12 @@ def _segment_query(
             # a plain range on (key, value) that the index seeks, minus the ties already returned
             query = query.where(lm.c.value >= v if ascending else lm.c.value <= v)
             run_conditions.append(or_(lm.c.value != v, tie))
-        value_order = lm.c.value.asc() if ascending else lm.c.value.desc()
-        order = [value_order, *run_tie_order(start_time, lm.c.run_uuid)]
+        # equal values are not ordered here: sorting them by start time in SQL makes SQLite sort every
+        # run of each value it passes (the start time is on runs), which is most of the page's cost when
+        # values repeat; the caller reads the page's last value whole (``edge``) and orders the rows
+        if edge is not None:
+            query = query.where(lm.c.value == literal(edge, Double()))
+        order = [lm.c.value.asc() if ascending else lm.c.value.desc()]
     if semi_join:
         query = query.where(exists().where(runs.c.run_uuid == lm.c.run_uuid, *run_conditions))
     else:
@@ -117,13 +142,72 @@ def metric_page(
     places: list[RunPlace] = []
     first = after.segment if after is not None else NUMBERS
     for segment in range(first, MISSING + 1):
+        if segment == MISSING and _every_run_holds(conn, experiment_ids, key):
+            break
         resume = after if segment == first else None
-        query = _segment_query(where, key, ascending, segment, resume, conn.dialect.name == "sqlite")
-        rows = conn.execute(query.limit(limit - len(places))).all()
+        # a metric's rows are indexed per experiment: with several, each one's walk is its own query (an
+        # IN over the index would sort every row of them all), merged here in the segment's order
+        walks = [experiment_ids] if segment == MISSING else [[e] for e in _distinct(experiment_ids)]
+        wanted = limit - len(places)
+        rows: list[Any] = []
+        for ids in walks:
+            rows += _segment_rows(conn, where, ids, key, ascending, segment, resume, wanted)
+        if len(walks) > 1:
+            rows.sort(key=lambda r: _merge_key(r, segment, ascending))
         places += [
             RunPlace(segment, value if segment == NUMBERS else None, start, run_id)
-            for run_id, value, start in rows
+            for run_id, value, start in rows[:wanted]
         ]
         if len(places) >= limit:
             break
     return places
+
+
+def _segment_rows(
+    conn: Connection,
+    where: list[ColumnElement[bool]],
+    experiment_ids: Sequence[str],
+    key: str,
+    ascending: bool,
+    segment: int,
+    after: RunPlace | None,
+    wanted: int,
+) -> list[Any]:
+    """Up to ``wanted`` (run id, value, start time) rows of one segment, in MLflow's order."""
+    semi_join = conn.dialect.name == "sqlite"
+    query = _segment_query(where, experiment_ids, key, ascending, segment, after, semi_join)
+    rows = list(conn.execute(query.limit(wanted)).all())
+    if segment != NUMBERS:
+        return rows
+    if len(rows) == wanted:  # the page may end inside a run of equal values: read that value whole
+        edge = rows[-1][1]
+        rows = [r for r in rows if r[1] != edge]
+        rows += conn.execute(
+            _segment_query(where, experiment_ids, key, ascending, segment, after, semi_join, edge)
+        ).all()
+    rows.sort(key=lambda r: _merge_key(r, segment, ascending))
+    return rows[:wanted]
+
+
+def _distinct(experiment_ids: Sequence[str]) -> list[str]:
+    """Each experiment once (``"1"`` and ``"01"`` are one), in the order given."""
+    first: dict[int, str] = {}
+    for e in experiment_ids:  # already checked to be integers by run_search_conditions
+        first.setdefault(int(str(e).strip()), str(e))
+    return list(first.values())
+
+
+def _merge_key(row: Any, segment: int, ascending: bool) -> tuple[Any, ...]:
+    """The SQL order of a segment's rows (value, then start time newest first and none last, then id)."""
+    run_id, value, start = row
+    tie = (start is None, -(start or 0), run_id)
+    return tie if segment != NUMBERS else (value if ascending else -value, *tie)
+
+
+def _every_run_holds(conn: Connection, experiment_ids: Sequence[str], key: str) -> bool:
+    """True when every run of the experiments (whatever its stage) has a latest ``key``: then no run is in
+    the missing segment. Two index-only counts; a run has at most one row per key, and its experiment."""
+    runs, lm = s.runs, s.latest_metrics
+    run_count = select(func.count()).where(in_experiments(runs.c.experiment_id, experiment_ids))
+    holding = select(func.count()).where(in_experiments(lm.c.experiment_id, experiment_ids), lm.c.key == key)
+    return bool(conn.execute(select(run_count.scalar_subquery() == holding.scalar_subquery())).scalar_one())

@@ -238,7 +238,7 @@ class RunsMixin:
             if tags:
                 self._write_tags(conn, run_id, tags)
             if metrics:
-                self._write_metrics(conn, run_id, metrics)
+                self._write_metrics(conn, run_id, row.experiment_id, metrics)
 
     def _write_params(self, conn: Connection, run_id: str, params: Sequence[Param]) -> None:
         keys = [p.key for p in params]
@@ -270,7 +270,9 @@ class RunsMixin:
             validate_run_name(latest[RUN_NAME_TAG])
             conn.execute(update(s.runs).where(s.runs.c.run_uuid == run_id).values(name=latest[RUN_NAME_TAG]))
 
-    def _write_metrics(self, conn: Connection, run_id: str, metrics: Sequence[Metric]) -> None:
+    def _write_metrics(
+        self, conn: Connection, run_id: str, experiment_id: int, metrics: Sequence[Metric]
+    ) -> None:
         """Every point, plus the latest point per key; rows are plain tuples (this runs per logged batch)."""
         rows = []
         best: dict[str, tuple[Any, ...]] = {}  # key -> (step, timestamp, value, kind)
@@ -299,6 +301,7 @@ class RunsMixin:
                     "timestamp": ts,
                     "value": value,
                     "value_kind": kind,
+                    "experiment_id": experiment_id,
                 }
                 for key, (step, ts, value, kind) in best.items()
             ],

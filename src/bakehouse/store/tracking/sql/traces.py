@@ -30,6 +30,7 @@ from bakehouse.entities.trace import (
 )
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.db.schema import TRACE_TAG_PREFIX
 from bakehouse.store.db.trace_filters import build_trace_search
 from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.sql import raw
@@ -78,6 +79,10 @@ _INFO_COLUMNS = (
     "info_json",
 )
 _KEY_VALUE = ("request_id", "key", "value")
+_TAG_COLUMNS = (*_KEY_VALUE, "experiment_id", "timestamp_ms", "value_prefix")
+_METADATA_COLUMNS = (*_KEY_VALUE, "value_prefix")
+#: a tag as written: (request_id, key, value, the trace's experiment id, the trace's start time)
+_TagRow = tuple[str, str, str, int, int]
 
 #: Ids per ``IN (...)`` list when loading many traces (well under every database's parameter limit).
 _CHUNK = 500
@@ -108,6 +113,16 @@ def _kept(preview: str | None, previous: Sequence[Any] | None, column: int) -> s
         kept: str | None = previous[column]
         return kept
     return preview
+
+
+def _move_tag_copies(conn: Connection, trace_id: str, experiment_id: int, timestamp_ms: int) -> None:
+    """The trace moved (another experiment, an earlier start): its tags' search copies follow."""
+    tags = s.trace_tags.c
+    conn.execute(
+        update(s.trace_tags)
+        .where(tags.request_id == trace_id)
+        .values(experiment_id=experiment_id, timestamp_ms=timestamp_ms)
+    )
 
 
 def _root_state(spans: Sequence[Span]) -> str | None:
@@ -151,7 +166,7 @@ class TracesMixin:
             tags[TraceTag.SPANS_LOCATION] = SPANS_IN_TRACKING_STORE
             existing = raw.fetch_all(
                 conn,
-                "SELECT experiment_id, request_preview, response_preview, info_json FROM trace_info "
+                "SELECT experiment_id, request_preview, response_preview, info_json, timestamp_ms FROM trace_info "
                 f"WHERE request_id = {raw.marker(conn)}",
                 [trace_id],
             )
@@ -197,9 +212,18 @@ class TracesMixin:
                         .where(s.spans.c.trace_id == trace_id, s.spans.c.experiment_id != eid)
                         .values(experiment_id=eid)
                     )
-            self._write_key_values(conn, "trace_tags", [(trace_id, k, v) for k, v in tags.items()])
-            self._write_key_values(
-                conn, "trace_request_metadata", [(trace_id, k, v) for k, v in metadata.items()]
+                if previous[0] != eid or previous[4] != row["timestamp_ms"]:
+                    _move_tag_copies(conn, trace_id, eid, row["timestamp_ms"])
+            self._write_trace_tags(
+                conn, [(trace_id, k, v, eid, row["timestamp_ms"]) for k, v in tags.items()]
+            )
+            raw.execute_many(
+                conn,
+                raw.upsert_sql(conn, "trace_request_metadata", _METADATA_COLUMNS, ("request_id", "key")),
+                [
+                    (trace_id, k, v, v[:TRACE_TAG_PREFIX] if v is not None else None)
+                    for k, v in metadata.items()
+                ],
             )
             for assessment in info.assessments:
                 assessment.trace_id = trace_id
@@ -253,7 +277,7 @@ class TracesMixin:
                 )
             }
             new_rows: list[dict[str, Any]] = []
-            location_tags: list[tuple[str, str, str]] = []
+            location_tags: list[_TagRow] = []
             for trace_id in trace_ids:
                 group = by_trace[trace_id]
                 start_ms = min(sp.start_time_unix_nano for sp in group) // 1_000_000
@@ -294,13 +318,22 @@ class TracesMixin:
                             "info_json": orjson.dumps(trace_info_to_json(info)).decode("utf-8"),
                         }
                     )
-                    location_tags += [(trace_id, k, v) for k, v in tags.items()]
+                    location_tags += [(trace_id, k, v, eid, start_ms) for k, v in tags.items()]
                     continue
+                timestamp_ms = old.timestamp_ms
                 if trace_id not in finalized:
-                    self._widen_trace(conn, old, start_ms, end_ms, state, root)
-                location_tags.append((trace_id, TraceTag.SPANS_LOCATION, SPANS_IN_TRACKING_STORE))
+                    timestamp_ms = self._widen_trace(conn, old, start_ms, end_ms, state, root)
+                location_tags.append(
+                    (
+                        trace_id,
+                        TraceTag.SPANS_LOCATION,
+                        SPANS_IN_TRACKING_STORE,
+                        old.experiment_id,
+                        timestamp_ms,
+                    )
+                )
             self._insert_trace_rows(conn, new_rows)
-            self._write_key_values(conn, "trace_tags", location_tags)
+            self._write_trace_tags(conn, location_tags)
             raw.execute_many(
                 conn, raw.upsert_sql(conn, "spans", _SPAN_COLUMNS, ("trace_id", "span_id")), span_rows
             )
@@ -312,9 +345,15 @@ class TracesMixin:
 
     @staticmethod
     def _widen_trace(
-        conn: Connection, old: Any, start_ms: int, end_ms: int | None, state: str | None, root: Span | None
-    ) -> None:
-        """A trace made from earlier spans: stretch its time range, take its state from the root span."""
+        conn: Connection,
+        old: _StoredTrace,
+        start_ms: int,
+        end_ms: int | None,
+        state: str | None,
+        root: Span | None,
+    ) -> int:
+        """A trace made from earlier spans: stretch its time range, take its state from the root span.
+        Returns its start time (its tags' copy follows it)."""
         values: dict[str, Any] = {}
         old_end = old.timestamp_ms + old.execution_time_ms if old.execution_time_ms is not None else None
         new_start = min(old.timestamp_ms, start_ms)
@@ -333,12 +372,15 @@ class TracesMixin:
             conn.execute(
                 update(s.trace_info).where(s.trace_info.c.request_id == old.request_id).values(values)
             )
+        if new_start != old.timestamp_ms:
+            _move_tag_copies(conn, old.request_id, old.experiment_id, new_start)
+        return new_start
 
     def set_trace_tag(self, trace_id: str, key: str, value: str) -> None:
         validate_key(key, "trace tag")
         with self.db.write() as conn:
-            self._trace_row(conn, trace_id)
-            self._write_key_values(conn, "trace_tags", [(trace_id, key, value)])
+            trace = self._trace_row(conn, trace_id)
+            self._write_trace_tags(conn, [(trace_id, key, value, trace.experiment_id, trace.timestamp_ms)])
             self._refresh_info_json(conn, [trace_id])
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
@@ -544,19 +586,24 @@ class TracesMixin:
     @staticmethod
     def _trace_row(conn: Connection, trace_id: str) -> Any:
         row = conn.execute(
-            select(s.trace_info.c.request_id, s.trace_info.c.experiment_id).where(
-                s.trace_info.c.request_id == _validate_trace_id(trace_id)
-            )
+            select(
+                s.trace_info.c.request_id, s.trace_info.c.experiment_id, s.trace_info.c.timestamp_ms
+            ).where(s.trace_info.c.request_id == _validate_trace_id(trace_id))
         ).first()
         if row is None:
             raise NotFoundError(f"Trace with ID '{trace_id}' not found.")
         return row
 
     @staticmethod
-    def _write_key_values(conn: Connection, table: str, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Tags or metadata ``(request_id, key, value)``, overwriting the value of a key already there."""
+    def _write_trace_tags(conn: Connection, rows: Sequence[_TagRow]) -> None:
+        """Tags ``(request_id, key, value, experiment_id, timestamp_ms)`` with their search copies (the
+        indexed value prefix), overwriting the value of a key already there."""
         if rows:
-            raw.execute_many(conn, raw.upsert_sql(conn, table, _KEY_VALUE, ("request_id", "key")), rows)
+            raw.execute_many(
+                conn,
+                raw.upsert_sql(conn, "trace_tags", _TAG_COLUMNS, ("request_id", "key")),
+                [(*r, r[2][:TRACE_TAG_PREFIX] if r[2] is not None else None) for r in rows],
+            )
 
     @staticmethod
     def _insert_trace_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
