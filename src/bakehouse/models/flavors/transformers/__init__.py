@@ -21,6 +21,7 @@ from bakehouse.models.flavors.small_batches import (
     serve_small_torch_model_on_one_thread,
 )
 from bakehouse.models.flavors.transformers.autologging import autolog as autolog
+from bakehouse.models.flavors.transformers.traced import TracedTextClassifier, traceable
 from bakehouse.models.logged import log_flavor_model
 from bakehouse.models.mlmodel import Model, ModelInfo
 from bakehouse.models.saving import SaveOptions
@@ -165,12 +166,15 @@ class TransformersPipelineWrapper:
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
         self._classifies_text = type(pipeline).__name__ == "TextClassificationPipeline"
+        self._traced: TracedTextClassifier | None = None
 
     def prepare_for_serving(self) -> None:
-        """A small model is served with one torch thread (see ``serve_small_torch_model_on_one_thread``)."""
+        """A small model is served with one torch thread (see ``serve_small_torch_model_on_one_thread``);
+        a small text classifier answers one text through a torch trace of its model (``traced``)."""
         parameters = getattr(self.pipeline.model, "num_parameters", None)
-        if callable(parameters):
-            serve_small_torch_model_on_one_thread(int(parameters()))
+        small = callable(parameters) and serve_small_torch_model_on_one_thread(int(parameters()))
+        if small and self._classifies_text and traceable(self.pipeline):
+            self._traced = TracedTextClassifier(self.pipeline)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
@@ -190,6 +194,10 @@ class TransformersPipelineWrapper:
         ):
             # one text: the pipeline's single-input path (no batching iterator), documented to give the
             # same one-element list of {label, score} as a one-element list of texts
+            if self._traced is not None:
+                records = self._traced.classify(texts[0])
+                if records is not None:
+                    return records
             return self.pipeline(texts[0])
         return self.pipeline(texts, **(params or {}))
 
