@@ -44,7 +44,15 @@ class FlavorCase:
     #: the file that holds the model's data, relative to the model directory
     data_file: str = ""
     #: predictions -> comparable numpy array
-    normalize: Callable[[Any], Any] = lambda p: np.asarray(p, dtype=float).reshape(len(p), -1)
+    normalize: Callable[[Any], Any] = lambda p: _as_matrix(p)
+
+
+def _as_matrix(predictions: Any) -> Any:
+    """Predictions as a float matrix. A JSON answer's records (a Series or DataFrame, answered as MLflow's
+    scoring server encodes it: ``[{"0": v}, ...]``) count by their values."""
+    if isinstance(predictions, list):
+        predictions = [list(r.values()) if isinstance(r, dict) else r for r in predictions]
+    return np.asarray(predictions, dtype=float).reshape(len(predictions), -1)
 
 
 def _split(X: pd.DataFrame) -> dict[str, Any]:
