@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mlflow import MlflowClient
@@ -115,11 +116,26 @@ def test_every_registry_event_arrives_once_signed_as_mlflow_signs(server: Server
     assert data["model_version_alias.created"] == {"name": name, "alias": "champion", "version": "1"}
     assert data["model_version_alias.deleted"] == {"name": name, "alias": "champion"}
 
-    from bakehouse.client.client import Client
-
-    log = Client(tracking_uri=server.url).list_webhook_deliveries(webhook_id=hook.webhook_id)
+    log = _settled_deliveries(server.url, hook.webhook_id, len(MODEL_EVENTS))
     assert sorted(str(d.event) for d in log) == sorted(MODEL_EVENTS)
     assert {d.status.value for d in log} == {"SUCCEEDED"} and {d.attempts for d in log} == {1}
+
+
+def _settled_deliveries(url: str, webhook_id: str, count: int) -> list[Any]:
+    """The webhook's delivery log once ``count`` deliveries are no longer SENDING (at most 15 s).
+
+    A receiver's answer reaches the test before the server has recorded it in the log: reading the log at
+    once raced with that write (a CI failure saw SENDING after the receiver's 200).
+    """
+    from bakehouse.client.client import Client
+
+    deadline = time.monotonic() + 15
+    while True:
+        log = Client(tracking_uri=url).list_webhook_deliveries(webhook_id=webhook_id)
+        settled = [d for d in log if d.status.value != "SENDING"]
+        if len(settled) >= count or time.monotonic() > deadline:
+            return list(log)
+        time.sleep(0.05)
 
 
 def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(
@@ -143,9 +159,7 @@ def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(
     for request in attempts:
         _check_signature("s", request)
 
-    from bakehouse.client.client import Client
-
-    (delivery,) = Client(tracking_uri=server.url).list_webhook_deliveries(webhook_id=hook.webhook_id)
+    (delivery,) = _settled_deliveries(server.url, hook.webhook_id, 1)
     assert delivery.status.value == "SUCCEEDED" and delivery.attempts == 3
     assert [a.status_code for a in delivery.attempt_log] == [503, 503, 200]
     first, second, third = (a.timestamp for a in delivery.attempt_log)
