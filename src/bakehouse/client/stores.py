@@ -91,9 +91,20 @@ def get_registry_store(uri: str) -> RegistryStore:
 
 
 def clear_store_cache() -> None:
+    """Forget every store; a server store's keep-alive connections are closed, not left to the collector
+    (an unclosed socket warns when collected, at a random later moment)."""
     with _lock:
+        dropped = [*_tracking_stores.values(), *_registry_stores.values()]
         _tracking_stores.clear()
         _registry_stores.clear()
+    if any(hasattr(store, "transport") for store in dropped):
+        # imported here: only a process that made server stores has httpx loaded already
+        from bakehouse.wire.transport import HttpTransport
+
+        for store in dropped:
+            transport = getattr(store, "transport", None)
+            if isinstance(transport, HttpTransport):
+                transport.close()
 
 
 def resolve_tracking_uri(explicit: str | None, fluent_default: str | None = None) -> str:
