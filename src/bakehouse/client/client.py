@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakehouse import settings
 from bakehouse.client import stores
@@ -38,8 +38,12 @@ from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError
 from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.store.registry.base import RegistryStore
+from bakehouse.store.tracking.base import MetricHistoryArrays, history_pages_as_arrays
 from bakehouse.store.validation import validate_key, validate_metric
 from bakehouse.uri import uri_scheme
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _batchers: weakref.WeakSet[MetricBatcher] = weakref.WeakSet()
 _batchers_lock = threading.Lock()
@@ -256,6 +260,24 @@ class Client(RegistryClientMixin, TracesClientMixin, WebhookClientMixin):
             token = page.token
             if not token:
                 return points
+
+    def iter_metric_history_arrays(self, run_id: str, key: str) -> Iterator[np.ndarray]:
+        """A metric history in chunks, none of it held beyond the chunk in hand: numpy arrays of
+        ``bakehouse.wire.metric_stream.RECORD`` (fields ``step``, ``timestamp``, ``value``) in the order
+        ``get_metric_history`` returns. From a Bakehouse server or a database the chunks stream (up to
+        65,536 points each); from an MLflow server they are ``get-history`` pages of 25,000 points."""
+        self._batcher.flush(run_id)
+        store = self.tracking_store
+        if isinstance(store, MetricHistoryArrays):
+            return store.iter_metric_history_arrays(run_id, key)
+        return history_pages_as_arrays(store, run_id, key)
+
+    def iter_metric_history(self, run_id: str, key: str) -> Iterator[Metric]:
+        """``get_metric_history`` as an iterator: the same points, one at a time, read chunk by chunk
+        (``iter_metric_history_arrays``; faster by far when the arrays themselves will do)."""
+        for chunk in self.iter_metric_history_arrays(run_id, key):
+            for step, timestamp, value in chunk.tolist():
+                yield Metric(key, value, timestamp, step, run_id)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[str] | None = None

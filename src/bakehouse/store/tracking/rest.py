@@ -8,8 +8,8 @@ Large batches are split to the server's per-request limits (1000 metrics / 100 p
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bakehouse.entities import (
     Experiment,
@@ -23,19 +23,38 @@ from bakehouse.entities import (
     ViewType,
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
-from bakehouse.errors import NotFoundError
+from bakehouse.errors import ErrorCode, InternalError, NotFoundError
 from bakehouse.store.tracking.base import (
     EXPERIMENTS_MAX_RESULTS_DEFAULT,
     LOGGED_MODELS_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_DEFAULT,
+    history_pages_as_arrays,
 )
 from bakehouse.store.tracking.rest_traces import RestTracesMixin
 from bakehouse.wire import json as wj
 from bakehouse.wire.tracking import BY_NAME
 from bakehouse.wire.transport import HttpTransport, quote_path
 
+if TYPE_CHECKING:
+    import httpx
+    import numpy as np
+
 API_PREFIX = "/api/2.0"
 HISTORY_PAGE = 25000
+
+
+def _stream_records(response: httpx.Response) -> Iterator[np.ndarray]:
+    """The records of a history stream as they arrive; the response is closed when done or dropped."""
+    # numpy loads only when a history is streamed: importing the REST store stays cheap for a cold start
+    from bakehouse.wire.metric_stream import LAYOUT, LAYOUT_HEADER, records_from_blocks
+
+    try:
+        layout = response.headers.get(LAYOUT_HEADER)
+        if layout != LAYOUT:
+            raise InternalError(f"The server streams metric history records as {layout!r}, not {LAYOUT!r}")
+        yield from records_from_blocks(response.iter_raw(1 << 18))
+    finally:
+        response.close()
 
 
 def _kv(mapping: dict[str, str] | None) -> list[dict[str, str]]:
@@ -260,6 +279,24 @@ class RestTrackingStore(RestTracesMixin):
             token = out.get("next_page_token") or None
             if not token:
                 return PagedList(points, None)
+
+    def iter_metric_history_arrays(self, run_id: str, metric_key: str) -> Iterator[np.ndarray]:
+        """The history in chunks of ``RECORD`` arrays from Bakehouse's binary history stream, read as
+        they arrive. A server without the stream (MLflow's answers ENDPOINT_NOT_FOUND) is read page by
+        page through ``get-history`` instead, one page held at a time."""
+        endpoint = BY_NAME["GetMetricHistoryStream"]
+        try:
+            response = self.transport.send(
+                endpoint.method,
+                API_PREFIX + endpoint.path,
+                params=[("run_id", run_id), ("metric_key", metric_key)],
+                stream=True,
+            )
+        except NotFoundError as exc:
+            if exc.code != ErrorCode.ENDPOINT_NOT_FOUND:
+                raise
+            return history_pages_as_arrays(self, run_id, metric_key)
+        return _stream_records(response)
 
     def get_metric_history_bulk_interval(
         self,
