@@ -4,7 +4,7 @@
   without the browser downloading every run first;
 * which runs have a given metric;
 * a metric history downsampled into buckets that keep each bucket's min and max, so a 100,000-point
-  series draws as a few thousand points without losing its spikes; a series of more than 200,000 points
+  series draws as a few thousand points without losing its spikes; a series of more than 100,000 points
   is sampled by index seeks instead (evenly spaced steps, no envelope), so a chart of a 10,000,000-point
   history still answers in milliseconds.
 
@@ -27,7 +27,7 @@ from bakehouse.store.tracking.sql.metric_sampling import sample_history
 FINITE = 0
 #: a series longer than this is sampled by index seeks instead of aggregated into min/max buckets: the
 #: aggregate reads every point (~1 s per million on SQLite), the probe reads at most this many index entries
-SAMPLED_OVER = 200_000
+SAMPLED_OVER = 100_000
 
 
 def _stage_clause(view: str) -> Any:
