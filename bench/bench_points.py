@@ -173,7 +173,7 @@ def _generate(conn: Any, run_id: str, start: int, stop: int) -> None:
         return
     value = "mod(i * 7919, 1000) / 1000.0"
     if conn.dialect.name == "postgresql":
-        series = f"generate_series({start}, {stop - 1}) AS g(i)"
+        series = f"generate_series({start}::bigint, {stop - 1}::bigint) AS g(i)"
         conn.exec_driver_sql(
             f"INSERT INTO metrics (run_uuid, key, timestamp, step, value, value_kind) "
             f"SELECT '{run_id}', '{KEY}', {T0} + i, i, {value}, 0 FROM {series}"
