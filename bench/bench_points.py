@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import VENV_BIN, create_mlflow_database, load_average, median, start_server
+from harness import VENV_BIN, copy_runs_to_mlflow, load_average, median, start_server
 
 EXPERIMENT = "bench-points"
 T0 = 1_600_000_000_000
@@ -235,31 +235,8 @@ def copy_to_mlflow(bh_db: Path, ml_db: Path) -> float:
     import sqlite3
 
     t = time.perf_counter()
-    create_mlflow_database(ml_db)
+    copy_runs_to_mlflow(bh_db, ml_db, [EXPERIMENT])
     con = sqlite3.connect(ml_db)
-    con.execute("ATTACH DATABASE ? AS bh", (str(bh_db),))
-    now = int(time.time() * 1000)
-    eid = con.execute("SELECT experiment_id FROM bh.experiments WHERE name = ?", (EXPERIMENT,)).fetchone()[0]
-    con.execute(
-        "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
-        "last_update_time) VALUES (?, ?, ?, 'active', ?, ?)",
-        (eid, EXPERIMENT, str(ml_db.parent / "mlflow-artifacts"), now, now),
-    )
-    con.execute(
-        "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
-        "start_time, end_time, deleted_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
-        "SELECT run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, "
-        "end_time, deleted_time, source_version, lifecycle_stage, artifact_uri, experiment_id FROM bh.runs"
-    )
-    con.execute(
-        "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-        "SELECT key, value, timestamp, run_uuid, step, value_kind = 1 FROM bh.metrics"
-    )
-    con.execute(
-        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-        "SELECT key, value, timestamp, step, value_kind = 1, run_uuid FROM bh.latest_metrics"
-    )
-    con.commit()
     con.execute("ANALYZE")
     con.close()
     return time.perf_counter() - t
