@@ -1,7 +1,7 @@
 """A metric history read in chunks of fixed-width records, never held whole.
 
 Each database gives its fastest bounded read of the primary-key order (run, key, timestamp, step, ...):
-PostgreSQL a binary ``COPY ... TO STDOUT`` parsed with numpy (no Python object per point), SQLite
+PostgreSQL packs each chunk into one binary value parsed with numpy (no Python object per point), SQLite
 ``fetchmany`` on the raw cursor (the table is that b-tree), MySQL a server-side cursor. Every chunk is an
 array of ``wire.metric_stream.RECORD`` of at most ``chunk_points`` points; NaN and infinities come back as
 IEEE values from ``value_kind``.
@@ -23,23 +23,8 @@ CHUNK_POINTS = 65536
 
 #: what the database hands over per point before decoding
 _ROW = np.dtype([("step", "<i8"), ("timestamp", "<i8"), ("value", "<f8"), ("kind", "<i2")])
-#: one tuple of PostgreSQL's binary COPY of (step int8, timestamp int8, value float8, value_kind int2):
-#: a field count, then each field's length and big-endian bytes
-_PG_TUPLE = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("len_step", ">i4"),
-        ("step", ">i8"),
-        ("len_timestamp", ">i4"),
-        ("timestamp", ">i8"),
-        ("len_value", ">i4"),
-        ("value", ">f8"),
-        ("len_kind", ">i4"),
-        ("kind", ">i2"),
-    ]
-)
-_PG_HEADER = 19  # signature (11 bytes), flags (4), header extension length (4, zero)
-_PG_TRAILER = 2  # a field count of -1
+#: one point as PostgreSQL's ``*send`` functions pack it (big-endian)
+_PG_ROW = np.dtype([("step", ">i8"), ("timestamp", ">i8"), ("value", ">f8"), ("kind", ">i2")])
 
 
 def history_chunks(
@@ -52,7 +37,7 @@ def history_chunks(
     """
     with engine.connect() as conn, conn.begin():
         if conn.dialect.name == "postgresql":
-            yield from _copy_chunks(conn, run_id, key, chunk_points)
+            yield from _keyset_chunks(conn, run_id, key, chunk_points)
         else:
             yield from _cursor_chunks(conn, run_id, key, chunk_points)
 
@@ -83,38 +68,35 @@ def _cursor_chunks(conn: Connection, run_id: str, key: str, chunk_points: int) -
         yield _records(np.array([tuple(r) for r in part], dtype=_ROW))
 
 
-def _copy_chunks(conn: Connection, run_id: str, key: str, chunk_points: int) -> Iterator[np.ndarray]:
-    from psycopg import sql  # the PostgreSQL driver: present whenever this engine is
+def _keyset_chunks(conn: Connection, run_id: str, key: str, chunk_points: int) -> Iterator[np.ndarray]:
+    """PostgreSQL: each chunk is one query that packs its points into one bytea (``int8send`` ...,
+    ``string_agg``) and resumes after the previous chunk's last point (a seek on the primary key).
 
-    statement = sql.SQL(
-        "COPY (SELECT step, timestamp, value, value_kind FROM metrics WHERE run_uuid = {} AND key = {} "
-        "ORDER BY timestamp, step, value) TO STDOUT (FORMAT BINARY)"
-    ).format(sql.Literal(run_id), sql.Literal(key))
-    want = chunk_points * _PG_TUPLE.itemsize
-    pending = bytearray()
-    header_left = _PG_HEADER
+    Measured on a 10,000,000-point history (loaded machine, same run): 17 s this way, 24-28 s with a
+    binary ``COPY ... TO STDOUT``, whose rows psycopg hands over one message (one Python call) at a time.
+    """
     driver: Any = conn.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for block in copy:
-            pending += block
-            if header_left:
-                skipped = min(header_left, len(pending))
-                del pending[:skipped]
-                header_left -= skipped
-            while len(pending) >= want + _PG_TRAILER:
-                yield _parsed(pending, chunk_points)
-    body = len(pending) - _PG_TRAILER
-    if body > 0:
-        yield _parsed(pending, body // _PG_TUPLE.itemsize)
-
-
-def _parsed(pending: bytearray, count: int) -> np.ndarray:
-    """The first ``count`` COPY tuples of ``pending`` as records, removed from it."""
-    rows = np.frombuffer(pending, dtype=_PG_TUPLE, count=count)
-    out = _records(rows)
-    del rows  # the view must go before the buffer can shrink
-    del pending[: count * _PG_TUPLE.itemsize]
-    return out
+    pack = "int8send(step) || int8send(timestamp) || float8send(value) || int2send(value_kind)"
+    inner = "SELECT step, timestamp, value, value_kind FROM metrics WHERE run_uuid = %s AND key = %s"
+    order = f"ORDER BY timestamp, step, value, value_kind LIMIT {int(chunk_points)}"
+    first = f"SELECT string_agg({pack}, ''::bytea) FROM ({inner} {order}) AS chunk"
+    after = (
+        f"SELECT string_agg({pack}, ''::bytea) FROM ({inner} "
+        f"AND (timestamp, step, value, value_kind) > (%s, %s, %s, %s) {order}) AS chunk"
+    )
+    with driver.cursor() as cursor:
+        cursor.execute(first, (run_id, key))
+        while True:
+            (packed,) = cursor.fetchone()
+            if packed is None:
+                return
+            rows = np.frombuffer(packed, dtype=_PG_ROW)
+            yield _records(rows)
+            if len(rows) < chunk_points:
+                return
+            last = rows[-1]
+            resume = (int(last["timestamp"]), int(last["step"]), float(last["value"]), int(last["kind"]))
+            cursor.execute(after, (run_id, key, *resume))
 
 
 def _records(rows: np.ndarray) -> np.ndarray:
