@@ -344,6 +344,29 @@ def test_choosing_a_server_builds_its_client_ahead_and_sends_nothing(
         fluent._reset_for_tests()
 
 
+def test_a_client_for_a_server_builds_its_http_client_ahead_and_sends_nothing(tmp_path: Path) -> None:
+    """``Client(tracking_uri=<server>)`` prepares like ``set_tracking_uri`` does: a script that makes its own
+    client pays for the HTTP client's set-up there, not in its first call."""
+    import socket
+
+    from bakehouse.client import stores
+    from bakehouse.store.tracking.rest import RestTrackingStore
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.3)
+    try:
+        store = Client(tracking_uri=f"http://127.0.0.1:{listener.getsockname()[1]}").tracking_store
+        assert isinstance(store, RestTrackingStore)
+        assert store.transport._client is not None
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody connected
+    finally:
+        listener.close()
+        stores.clear_store_cache()
+
+
 def test_choosing_a_database_uri_creates_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bakehouse.client import fluent
 
