@@ -64,6 +64,9 @@ class Client(RegistryClientMixin, TracesClientMixin, WebhookClientMixin):
         self.tracking_uri = resolve_tracking_uri(tracking_uri, stores.chosen_tracking_uri())
         self._registry_uri = registry_uri or stores.chosen_registry_uri()
         self.tracking_store = get_tracking_store(self.tracking_uri)
+        if stores.is_server_uri(self.tracking_uri):
+            # the HTTP client is built now (no request is sent), so the first call costs what later ones do
+            stores.prepare_tracking_store(self.tracking_store)
         self._batcher = _batcher_for(self.tracking_store)
         self._async_logging = settings.async_logging_enabled()
 

@@ -24,6 +24,7 @@ from bakehouse.entities import (
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import ErrorCode, InternalError, NotFoundError
+from bakehouse.gc_pause import collector_paused
 from bakehouse.store.tracking.base import (
     EXPERIMENTS_MAX_RESULTS_DEFAULT,
     LOGGED_MODELS_MAX_RESULTS_DEFAULT,
@@ -33,7 +34,7 @@ from bakehouse.store.tracking.base import (
 from bakehouse.store.tracking.rest_traces import RestTracesMixin
 from bakehouse.wire import json as wj
 from bakehouse.wire.tracking import BY_NAME
-from bakehouse.wire.transport import HttpTransport, quote_path
+from bakehouse.wire.transport import HttpTransport, decode_answer, quote_path
 
 if TYPE_CHECKING:
     import httpx
@@ -97,11 +98,14 @@ class RestTrackingStore(RestTracesMixin):
         return self.transport.base_url
 
     def _call(self, rpc: str, body: dict[str, Any] | None = None, **path_params: str) -> dict[str, Any]:
+        return decode_answer(self._call_for_bytes(rpc, body, **path_params))
+
+    def _call_for_bytes(self, rpc: str, body: dict[str, Any] | None = None, **path_params: str) -> bytes:
         endpoint = BY_NAME[rpc]
         path = endpoint.path
         for name, value in path_params.items():
             path = path.replace("{" + name + "}", quote_path(value).replace("/", "%2F"))
-        return self.transport.call(
+        return self.transport.call_for_bytes(
             endpoint.method, f"{API_PREFIX}{path}", _drop_none(body or {}), idempotent=endpoint.safe_to_repeat
         )
 
@@ -327,7 +331,7 @@ class RestTrackingStore(RestTracesMixin):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        out = self._call(
+        answer = self._call_for_bytes(
             "SearchRuns",
             {
                 "experiment_ids": [str(e) for e in experiment_ids],
@@ -338,9 +342,11 @@ class RestTrackingStore(RestTracesMixin):
                 "page_token": page_token,
             },
         )
-        return PagedList(
-            [wj.run_from_json(r) for r in out.get("runs") or ()], out.get("next_page_token") or None
-        )
+        with collector_paused():  # a page of runs is tens of thousands of objects, none in a cycle
+            out = decode_answer(answer)
+            return PagedList(
+                [wj.run_from_json(r) for r in out.get("runs") or ()], out.get("next_page_token") or None
+            )
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()
