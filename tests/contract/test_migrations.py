@@ -486,3 +486,26 @@ def test_trace_tag_search_revision_fills_the_copies_and_goes_back(empty_database
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     mysql = engine.dialect.name in ("mysql", "mariadb")
     assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+
+
+@pytest.mark.postgres
+def test_an_upgrade_refreshes_postgresql_planner_statistics(postgres_uri: str) -> None:
+    _upgrade_to(postgres_uri, "0010_run_search_index")
+    engine = db_engine.get_engine(postgres_uri)
+    steps: list[str] = []
+    db_engine.upgrade(postgres_uri, progress=steps.append)
+    assert any("ANALYZE" in s for s in steps)
+    analysed = None
+    deadline = time.monotonic() + 10  # the statistics views are updated shortly after a transaction ends
+    while analysed is None and time.monotonic() < deadline:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            analysed = conn.exec_driver_sql(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'latest_metrics'"
+            ).scalar()
+        if analysed is None:
+            time.sleep(0.2)
+    assert analysed is not None
+    steps.clear()
+    db_engine.upgrade(postgres_uri, progress=steps.append)  # already at head: nothing to refresh
+    assert not any("ANALYZE" in s for s in steps)
