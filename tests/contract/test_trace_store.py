@@ -451,3 +451,83 @@ def test_run_search_finds_made_and_linked_traces_in_order(tracking_store: Any) -
     assert search("trace.run_id = 'no-such-run'") == []
     found, _ = tracking_store.search_traces([eid, other_eid], f"trace.run_id = '{run_id}'")
     assert [i.trace_id for i in found] == [*mine[:4], elsewhere, ids[0]]
+
+
+def test_search_json_pages_equal_the_general_search(tracking_store: Any) -> None:
+    """The server's search path (``search_traces_json``: each shape's SQL compiled once, run on the driver's
+    cursor) gives, page by page, exactly the documents and tokens of ``search_traces``."""
+    if not hasattr(tracking_store, "search_traces_json"):
+        pytest.skip("the REST store has no JSON search: its server runs the SQL store's, tested here")
+    import orjson
+    from sqlalchemy import update
+
+    from bakehouse.store.db import schema as s
+    from bakehouse.store.tracking.sql.traces import _page_statement
+    from bakehouse.wire.trace_json import trace_info_to_json
+
+    store = tracking_store
+    first, second = store.create_experiment(unique()), store.create_experiment(unique())
+    base = 1_700_000_000_000
+    ids = []
+    for i in range(14):
+        trace_id = "tr-" + otel_id()
+        ids.append(trace_id)
+        eid = first if i % 3 else second
+        store.log_spans(eid, make_trace(trace_id, (base + i * 1000) * 1_000_000))
+        store.start_trace(
+            info_for(
+                trace_id,
+                eid,
+                base + (i // 2) * 1000,  # pairs share a start time: ties are broken by id
+                execution_duration=100 + (i * 37) % 90,
+                state="ERROR" if i % 4 == 0 else "OK",
+                tags={"mlflow.traceName": f"agent-{i % 3}", "team": f"team-{i % 2}"},
+                metadata={"mlflow.user": "tester", "mlflow.sourceRun": f"run-{i % 5}"},
+            )
+        )
+    with store.db.write() as conn:  # a trace stored before documents were: built from its rows
+        conn.execute(update(s.trace_info).where(s.trace_info.c.request_id == ids[5]).values(info_json=None))
+    shapes: list[tuple[list[str], str | None, list[str] | None]] = [
+        ([first], None, None),
+        ([first, second], None, None),
+        ([first, second], "trace.status = 'ERROR'", None),
+        ([first], "tags.team = 'team-1'", None),
+        ([first, second], "tags.team = 'team-0' AND trace.status = 'OK'", None),
+        ([first], "trace.name = 'agent-2'", None),
+        ([first, second], "trace.run_id = 'run-3'", None),
+        (
+            [first, second],
+            f"trace.timestamp_ms >= {base + 2000} AND trace.timestamp_ms < {base + 6000}",
+            None,
+        ),
+        ([first, second], None, ["timestamp_ms ASC"]),
+        ([first, second], None, ["execution_time_ms DESC"]),
+        ([first, second], "tags.team = 'team-1'", ["tags.team ASC", "timestamp_ms ASC"]),
+        ([first], "tags.team = 'nobody'", None),
+    ]
+    for experiments, filter_string, order_by in shapes:
+        assert _page_statement(store.db.engine.dialect, experiments, filter_string, order_by) is not None
+        token: str | None = None
+        pages = 0
+        while True:
+            infos, want_token = store.search_traces(experiments, filter_string, 3, order_by, token)
+            documents, got_token = store.search_traces_json(experiments, filter_string, 3, order_by, token)
+            assert [orjson.loads(d) for d in documents] == [trace_info_to_json(i) for i in infos]
+            assert got_token == want_token, (filter_string, order_by, pages)
+            pages += 1
+            if not want_token:
+                break
+            token = want_token
+        assert pages >= 1
+    everything, _ = store.search_traces_json([first, second], None, 100)
+    assert len(everything) == 14 and sum(ids[5] in d for d in everything) == 1  # rebuilt from its rows
+    for bad in ("trace.status = ", "span.bogus = 'x'"):
+        with pytest.raises(InvalidParameterError):
+            store.search_traces_json([first], bad, 3)
+    for max_results in (0, -1, True):
+        with pytest.raises(InvalidParameterError):
+            store.search_traces_json([first], None, max_results)
+    with pytest.raises(InvalidParameterError):
+        store.search_traces_json([first], None, 3, None, "not-a-token")
+    with pytest.raises(InvalidParameterError):
+        store.search_traces_json(["not-an-id"], None, 3)

@@ -31,6 +31,7 @@ from bakehouse.server.forwarded import ForwardedHeadersMiddleware
 from bakehouse.server.handlers.meta import meta_routes
 from bakehouse.server.metrics import RequestMetricsMiddleware, record_pool_capacity, watch_database_pools
 from bakehouse.server.middleware import SecurityMiddleware
+from bakehouse.server.route_index import index_router
 from bakehouse.server.routing import HandlerWrapper, JSONResponse, routes_for
 from bakehouse.server.ui.routes import ui_routes
 from bakehouse.store.db.engine import open_engines
@@ -144,6 +145,7 @@ def create_app(
         middleware=middleware,
         exception_handlers={404: _not_found, 405: _method_not_allowed},
     )
+    index_router(app)  # fixed RPC paths found in one look-up instead of a scan of every route
     app.state.config = config
     app.state.endpoints = endpoints
     app.state.openapi = None  # generated from the same rows on first request

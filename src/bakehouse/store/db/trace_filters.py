@@ -314,6 +314,20 @@ def build_trace_search(
     return _paged(statement, offset, limit)
 
 
+def search_page_with_documents(
+    experiment_ids: tuple[str, ...], filter_string: str | None, order_by: tuple[str, ...]
+) -> Select[Any]:
+    """``SELECT request_id, info_json`` for one page of the search, its limit and offset bound as
+    ``page_limit`` and ``page_offset``: the rows :func:`build_trace_search` selects for that page, with
+    each trace's stored document (compiled once per search shape by the SQL store)."""
+    statement, pages_inside = _cached_search(experiment_ids, filter_string, order_by)
+    if not pages_inside:
+        statement = statement.limit(bindparam("page_limit", type_=Integer())).offset(
+            bindparam("page_offset", type_=Integer())
+        )
+    return statement.add_columns(s.trace_info.c.info_json)
+
+
 @functools.lru_cache(maxsize=256)
 def _cached_search(
     experiment_ids: tuple[str, ...], filter_string: str | None, order_by: tuple[str, ...]

@@ -9,13 +9,14 @@ Spans always live in the tracking store here, so every trace carries MLflow's ta
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Dialect, delete, func, select, update
 
 from bakehouse.entities.trace import (
     SPANS_IN_TRACKING_STORE,
@@ -30,8 +31,9 @@ from bakehouse.entities.trace import (
 )
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
+from bakehouse.store.db.driver_sql import DriverStatement, compile_statement, fetch_rows
 from bakehouse.store.db.schema import TRACE_TAG_PREFIX
-from bakehouse.store.db.trace_filters import build_trace_search
+from bakehouse.store.db.trace_filters import build_trace_search, search_page_with_documents
 from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
@@ -527,11 +529,23 @@ class TracesMixin:
     ) -> tuple[list[str], str | None]:
         """``search_traces`` with each trace info already in its API JSON form (the server's hot path): the
         page's stored documents come with its ids, in one query."""
-        query, offset = _trace_search_query(experiment_ids, filter_string, max_results, order_by, page_token)
-        with self.db.read() as conn:
-            rows = conn.execute(query.add_columns(s.trace_info.c.info_json)).all()
-            built = self._built_documents(conn, [r[0] for r in rows if not r[1]])
+        _check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        statement = _page_statement(self.db.engine.dialect, experiment_ids, filter_string, order_by)
+        if statement is None:  # arguments the parsers refuse: the general path gives their message
+            query, offset = _trace_search_query(
+                experiment_ids, filter_string, max_results, order_by, page_token
+            )
+            with self.db.read() as conn:
+                rows = conn.execute(query.add_columns(s.trace_info.c.info_json)).all()
+        else:  # the statement compiled once for this shape, on the driver's cursor (a single SELECT)
+            rows = fetch_rows(self.db.engine, statement, {"page_limit": max_results, "page_offset": offset})
         token = encode_page_token(offset + max_results) if len(rows) == max_results else None
+        missing = [r[0] for r in rows if not r[1]]
+        if not missing:
+            return [r[1] for r in rows], token
+        with self.db.read() as conn:  # written before documents were stored: built from the rows
+            built = self._built_documents(conn, missing)
         return [r[1] or built[r[0]] for r in rows if r[1] or r[0] in built], token
 
     # -------------------------------------------------------------------------------- retention
@@ -727,6 +741,35 @@ def trace_span_counts(conn: Connection, trace_ids: Sequence[str]) -> dict[str, i
     return out
 
 
+def _check_max_results(max_results: Any) -> None:
+    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results <= 0:
+        raise InvalidParameterError(
+            f"Invalid value {max_results!r} for parameter 'max_results': must be a positive integer"
+        )
+
+
+def _page_statement(
+    dialect: Dialect, experiment_ids: Sequence[str], filter_string: Any, order_by: Sequence[str] | None
+) -> DriverStatement | None:
+    """The search's page statement compiled for ``dialect`` (once per shape), or None when the arguments
+    are not all strings (then the parsers refuse them on the general path)."""
+    order = tuple(order_by or ())
+    if not (
+        (filter_string is None or isinstance(filter_string, str)) and all(isinstance(o, str) for o in order)
+    ):
+        return None
+    ids = tuple(str(parse_experiment_id(e)) for e in experiment_ids)
+    return _compiled_page(dialect, ids, filter_string, order)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_page(
+    dialect: Dialect, experiment_ids: tuple[str, ...], filter_string: str | None, order_by: tuple[str, ...]
+) -> DriverStatement:
+    statement = search_page_with_documents(experiment_ids, filter_string, order_by)
+    return compile_statement(statement, dialect, {"page_limit": 1, "page_offset": 0})
+
+
 def _trace_search_query(
     experiment_ids: Sequence[str],
     filter_string: str | None,
@@ -735,10 +778,7 @@ def _trace_search_query(
     page_token: str | None,
 ) -> tuple[Any, int]:
     """The page's SQL and its offset, shared by ``search_traces`` and its JSON twin (arguments checked)."""
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or max_results <= 0:
-        raise InvalidParameterError(
-            f"Invalid value {max_results!r} for parameter 'max_results': must be a positive integer"
-        )
+    _check_max_results(max_results)
     offset = decode_page_token(page_token)
     ids = [str(parse_experiment_id(e)) for e in experiment_ids]
     return build_trace_search(ids, filter_string, list(order_by or []), offset, max_results), offset
