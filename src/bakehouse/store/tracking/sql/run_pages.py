@@ -69,11 +69,11 @@ def run_id_page(
                 return RunIdPage(page.run_ids, encode_page_token(offset + max_results))
             return page
     position = decode_run_position(page_token) if page_token and not order_by else None
-    if position is None:
+    if not order_by and (position is not None or not page_token):
+        run_ids = runs_after(conn, experiment_ids, filter_string, view, position, max_results + 1)
+    else:
         query = build_run_search(experiment_ids, filter_string, view, list(order_by), offset, max_results + 1)
         run_ids = [r[0] for r in conn.execute(query)]
-    else:
-        run_ids = runs_after(conn, experiment_ids, filter_string, view, position, max_results + 1)
     if len(run_ids) <= max_results:
         return RunIdPage(run_ids, None)
     run_ids = run_ids[:max_results]  # max_results >= 1: the page has a last run
@@ -116,29 +116,40 @@ def runs_after(
     experiment_ids: Sequence[str],
     filter_string: str | None,
     view: ViewType,
-    position: tuple[int | None, str],
+    position: tuple[int | None, str] | None,
     limit: int,
 ) -> list[str]:
-    """The ids of the next ``limit`` runs after ``position`` in the default order (start time newest
-    first, runs without one last, then run id), by seeking the runs index instead of counting an offset.
+    """The ids of the next ``limit`` runs after ``position`` (from the first run when None) in the default
+    order (start time newest first, runs without one last, then run id), by seeking the runs index instead
+    of counting an offset.
 
-    Two range scans, never an OR (which would stop SQLite from seeking): the runs started at or before the
-    position's time, then, if the page is not full yet, the runs without a start time.
+    Two range scans, never an OR (which would stop SQLite from seeking): the runs with a start time (at or
+    before the position's), then, if the page is not full yet, the runs without one. Each is ordered
+    without NULLS LAST (it has no NULLs to place): PostgreSQL then reads the index backwards and sorts only
+    the runs of one start time by id, where ``DESC NULLS LAST`` (the index gives ``DESC NULLS FIRST``) made
+    it sort every run of the range.
     """
-    from bakehouse.store.db.filters import build_run_search
+    from bakehouse.store.db.filters import run_search_conditions
 
-    start, after_id = position
     runs = s.runs
+    where = run_search_conditions(experiment_ids, filter_string, view)
+    start, after_id = position if position is not None else (None, "")
     ids: list[str] = []
-    if start is not None:
-        query = build_run_search(experiment_ids, filter_string, view, [], 0, limit).where(
-            runs.c.start_time <= start, ~and_(runs.c.start_time == start, runs.c.run_uuid <= after_id)
-        )
+    if position is None or start is not None:
+        timed = select(runs.c.run_uuid).where(*where, runs.c.start_time.is_not(None))
+        if start is not None:
+            timed = timed.where(
+                runs.c.start_time <= start, ~and_(runs.c.start_time == start, runs.c.run_uuid <= after_id)
+            )
+        query = timed.order_by(runs.c.start_time.desc(), runs.c.run_uuid.asc()).limit(limit)
         ids = [r[0] for r in conn.execute(query)]
         after_id = ""
     if len(ids) < limit:
-        query = build_run_search(experiment_ids, filter_string, view, [], 0, limit - len(ids)).where(
-            runs.c.start_time.is_(None), runs.c.run_uuid > after_id
+        query = (
+            select(runs.c.run_uuid)
+            .where(*where, runs.c.start_time.is_(None), runs.c.run_uuid > after_id)
+            .order_by(runs.c.run_uuid.asc())
+            .limit(limit - len(ids))
         )
         ids += [r[0] for r in conn.execute(query)]
     return ids
