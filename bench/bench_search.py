@@ -222,6 +222,13 @@ def main() -> None:
         print(json.dumps(worker(tool, url, eid, shape, int(calls))))
         return
 
+    if sys.flags.dont_write_bytecode:
+        print(
+            "note: PYTHONDONTWRITEBYTECODE is set: modules without a compiled file are compiled from source in"
+            " every process (cold calls and imports then cost more); `.venv/bin/python -m compileall -q src"
+            " .venv/lib` once avoids it",
+            flush=True,
+        )
     shapes = [s for s in args.shapes.split(",") if s]
     tools = [t for t in args.tools.split(",") if t]
     unknown = [s for s in shapes if s not in SHAPES]

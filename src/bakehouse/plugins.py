@@ -94,7 +94,9 @@ flavors: PluginRegistry[Any] = PluginRegistry("model flavor", "bakehouse.flavor"
 #: project backends by name (``local``, ``kubernetes``)
 project_backends: PluginRegistry[Any] = PluginRegistry("project backend", "bakehouse.project_backend")
 
-for _scheme in ("sqlite", "postgresql", "postgres", "mysql", "mssql"):
+#: the URI schemes of the built-in SQL stores
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mssql")
+for _scheme in DATABASE_SCHEMES:
     tracking_stores.register(_scheme, "bakehouse.store.tracking.sql.store:SqlTrackingStore.from_uri")
     registry_stores.register(_scheme, "bakehouse.store.registry.sql:SqlRegistryStore.from_uri")
 for _scheme in ("http", "https"):

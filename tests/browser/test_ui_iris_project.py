@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, UiServer, shot
+from browser_harness import REPO, UiServer, shot
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, expect
 

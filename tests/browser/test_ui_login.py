@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import shot, start_server, stop_server
+from browser_harness import shot, start_server, stop_server
 from playwright.sync_api import expect
 
 ADMIN = ("admin", "ui-admin-password")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import start_server, stop_server
+from browser_harness import start_server, stop_server
 from playwright.sync_api import Page, Request, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]

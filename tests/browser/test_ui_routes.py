@@ -8,7 +8,7 @@ import re
 
 import httpx
 import pytest
-from conftest import UiServer
+from browser_harness import UiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 HELPERS = "/ajax-api/2.0/bakehouse"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import UiServer, shot, start_server, stop_server
+from browser_harness import UiServer, shot, start_server, stop_server
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, expect
 from ui_seed import Seeded, seed_iris_project

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import UiServer, shot
+from browser_harness import UiServer, shot
 from playwright.sync_api import expect
 
 from bakehouse.entities.trace import Assessment, Span, SpanEvent, TraceInfo

@@ -486,3 +486,57 @@ def test_trace_tag_search_revision_fills_the_copies_and_goes_back(empty_database
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     mysql = engine.dialect.name in ("mysql", "mariadb")
     assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+
+
+@pytest.mark.postgres
+def test_an_upgrade_refreshes_postgresql_planner_statistics(postgres_uri: str) -> None:
+    _upgrade_to(postgres_uri, "0010_run_search_index")
+    engine = db_engine.get_engine(postgres_uri)
+    steps: list[str] = []
+    db_engine.upgrade(postgres_uri, progress=steps.append)
+    assert any("ANALYZE" in s for s in steps)
+    analysed = None
+    deadline = time.monotonic() + 10  # the statistics views are updated shortly after a transaction ends
+    while analysed is None and time.monotonic() < deadline:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+            analysed = conn.exec_driver_sql(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'latest_metrics'"
+            ).scalar()
+        if analysed is None:
+            time.sleep(0.2)
+    assert analysed is not None
+    steps.clear()
+    db_engine.upgrade(postgres_uri, progress=steps.append)  # already at head: nothing to refresh
+    assert not any("ANALYZE" in s for s in steps)
+
+
+def test_metric_step_index_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0014 adds the index a chart's sampled history seeks on; both ways keep the points and the schema."""
+    from sqlalchemy import inspect
+
+    from bakehouse.entities import Metric
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    def metrics_indexes() -> set[str]:
+        engine = db_engine.get_engine(empty_database)
+        return {str(ix["name"]) for ix in inspect(engine).get_indexes("metrics")}
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    run_id = store.create_run(store.create_experiment("seek"), "u", 1_000, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("loss", i / 7, 1_000 + i, i) for i in range(30)])
+    assert "index_metrics_step_seek" in metrics_indexes()
+    _downgrade_to(empty_database, "0012_trace_tag_search")
+    assert "index_metrics_step_seek" not in metrics_indexes()
+    _upgrade_to(empty_database, "head")
+    engine = db_engine.get_engine(empty_database)
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert [m.step for m in store.get_metric_history(run_id, "loss")] == list(range(30))
+    sampled = store.get_metric_history_bulk_interval([run_id], "loss", 5)
+    assert [m.step for m in sampled] == [0, 6, 12, 18, 29]

@@ -51,6 +51,22 @@ def test_rest_client_first_call_imports_no_pydantic_pandas_or_sqlalchemy(tmp_pat
     assert "importlib.metadata" not in loaded
 
 
+def test_choosing_a_database_uri_loads_the_store_code_and_creates_nothing(tmp_path: Path) -> None:
+    """The embedded store's first call should cost what later ones do: SQLAlchemy, the schema's tables and
+    the client are imported when the URI is chosen, while the database file is only made by the first call."""
+    db = tmp_path / "later.db"
+    loaded = loaded_after(f"import bakehouse as bh\nbh.set_tracking_uri('sqlite:///{db}')\n")
+    assert "sqlalchemy" in loaded
+    assert list(tmp_path.iterdir()) == []  # no database, no journal, no directory
+    code = (
+        f"import sys, bakehouse as bh\nbh.set_tracking_uri('sqlite:///{db}')\n"
+        "print('bakehouse.client.client' in sys.modules, 'bakehouse.store.db.schema' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
+    assert not db.exists()
+
+
 def test_lazy_message_reference_resolves_to_the_pydantic_class() -> None:
     from bakehouse.wire.endpoints import all_endpoints
     from bakehouse.wire.tracking import BY_NAME

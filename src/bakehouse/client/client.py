@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakehouse import settings
 from bakehouse.client import stores
@@ -38,8 +38,12 @@ from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError
 from bakehouse.store.artifacts import ArtifactRepository, get_artifact_repository
 from bakehouse.store.registry.base import RegistryStore
+from bakehouse.store.tracking.base import MetricHistoryArrays, history_pages_as_arrays
 from bakehouse.store.validation import validate_key, validate_metric
 from bakehouse.uri import uri_scheme
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _batchers: weakref.WeakSet[MetricBatcher] = weakref.WeakSet()
 _batchers_lock = threading.Lock()
@@ -60,6 +64,9 @@ class Client(RegistryClientMixin, TracesClientMixin, WebhookClientMixin):
         self.tracking_uri = resolve_tracking_uri(tracking_uri, stores.chosen_tracking_uri())
         self._registry_uri = registry_uri or stores.chosen_registry_uri()
         self.tracking_store = get_tracking_store(self.tracking_uri)
+        if stores.is_server_uri(self.tracking_uri):
+            # the HTTP client is built now (no request is sent), so the first call costs what later ones do
+            stores.prepare_tracking_store(self.tracking_store)
         self._batcher = _batcher_for(self.tracking_store)
         self._async_logging = settings.async_logging_enabled()
 
@@ -256,6 +263,24 @@ class Client(RegistryClientMixin, TracesClientMixin, WebhookClientMixin):
             token = page.token
             if not token:
                 return points
+
+    def iter_metric_history_arrays(self, run_id: str, key: str) -> Iterator[np.ndarray]:
+        """A metric history in chunks, none of it held beyond the chunk in hand: numpy arrays of
+        ``bakehouse.wire.metric_stream.RECORD`` (fields ``step``, ``timestamp``, ``value``) in the order
+        ``get_metric_history`` returns. From a Bakehouse server or a database the chunks stream (up to
+        65,536 points each); from an MLflow server they are ``get-history`` pages of 25,000 points."""
+        self._batcher.flush(run_id)
+        store = self.tracking_store
+        if isinstance(store, MetricHistoryArrays):
+            return store.iter_metric_history_arrays(run_id, key)
+        return history_pages_as_arrays(store, run_id, key)
+
+    def iter_metric_history(self, run_id: str, key: str) -> Iterator[Metric]:
+        """``get_metric_history`` as an iterator: the same points, one at a time, read chunk by chunk
+        (``iter_metric_history_arrays``; faster by far when the arrays themselves will do)."""
+        for chunk in self.iter_metric_history_arrays(run_id, key):
+            for step, timestamp, value in chunk.tolist():
+                yield Metric(key, value, timestamp, step, run_id)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Sequence[str] | None = None

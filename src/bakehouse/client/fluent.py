@@ -58,22 +58,33 @@ def _stack() -> list[ActiveRun]:
     return stack
 
 
-def _client() -> Client:
+def _client_class() -> type[Client]:
     from bakehouse.client.client import Client
 
+    return Client
+
+
+def _client() -> Client:
     key = (stores.chosen_tracking_uri() or settings.tracking_uri_from_env(), stores.chosen_registry_uri())
     client = _client_cache.get(key)
     if client is None:
-        client = _client_cache[key] = Client()
+        client = _client_cache[key] = _client_class()()
     return client
 
 
 # ------------------------------------------------------------------------------------------ URIs
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     stores.choose_tracking_uri(os.fspath(uri) if uri is not None else None)
-    if uri is not None and stores.is_server_uri(get_tracking_uri()):
-        # a database URI is left alone: choosing it must not create the database
+    if uri is None:
+        return
+    chosen = get_tracking_uri()
+    if stores.is_server_uri(chosen):
         stores.prepare_tracking_store(_client().tracking_store)
+    else:
+        # the database is not opened (choosing its URI must not create it), but the code the first call
+        # needs is loaded now: the client's modules, SQLAlchemy and the schema (0.3-1 s in a fresh process)
+        _client_class()
+        stores.load_database_store_code(chosen)
 
 
 def is_tracking_uri_set() -> bool:

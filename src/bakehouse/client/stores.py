@@ -81,6 +81,14 @@ def prepare_tracking_store(store: TrackingStore) -> None:
         store.transport.prepare()
 
 
+def load_database_store_code(uri: str) -> None:
+    """Import a built-in SQL store's code now (SQLAlchemy and the schema's tables: most of what an embedded
+    store's first call costs), without opening the database: choosing a URI must not create it."""
+    scheme = uri_scheme(uri)
+    if scheme in plugins.DATABASE_SCHEMES:
+        plugins.tracking_stores.get(scheme)
+
+
 def get_registry_store(uri: str) -> RegistryStore:
     with _lock:
         store = _registry_stores.get(uri)

@@ -15,13 +15,20 @@ M = "bakehouse.wire.tracking_messages:"  # prefix of a lazy message reference
 
 
 def _row(
-    name: str, method: str, path: str, fn: str, request: Any, permission: tuple[str | None, str], **kw: Any
+    name: str,
+    method: str,
+    path: str,
+    fn: str,
+    request: Any,
+    permission: tuple[str | None, str],
+    handler_module: str = "tracking",
+    **kw: Any,
 ) -> Endpoint:
     return Endpoint(
         name=name,
         method=method,
         path=path,
-        handler=f"tracking:{fn}",
+        handler=f"{handler_module}:{fn}",
         request=request,
         permission=permission,
         **kw,
@@ -151,6 +158,18 @@ ENDPOINTS: list[Endpoint] = [
         "get_metric_history_bulk_interval",
         M + "GetMetricHistoryBulkInterval",
         (None, "read"),
+    ),
+    _row(
+        "GetMetricHistoryStream",
+        "GET",
+        "/bakehouse/metrics/get-history-stream",
+        "get_metric_history_stream",
+        None,
+        _RUN_R,
+        raw=True,
+        handler_module="metric_stream",
+        summary="A whole metric history as 24-byte records (step int64, timestamp int64, value float64, "
+        "little-endian) in MLflow's history order, streamed as read (query: run_id, metric_key).",
     ),
     _row("ListArtifacts", "GET", "/mlflow/artifacts/list", "list_artifacts", M + "ListArtifacts", _RUN_R),
     _row(

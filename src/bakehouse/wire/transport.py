@@ -193,6 +193,18 @@ class HttpTransport:
         idempotent: bool | None = None,
     ) -> dict[str, Any]:
         """A JSON RPC: GET bodies go to the query string, others are sent as JSON. Returns the JSON answer."""
+        return decode_answer(self.call_for_bytes(method, path, body, timeout=timeout, idempotent=idempotent))
+
+    def call_for_bytes(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        idempotent: bool | None = None,
+    ) -> bytes:
+        """:meth:`call`, returning the answer's JSON undecoded (for callers that decode it in bulk)."""
         if method == "GET":
             response = self.send(
                 method, path, params=encode_query(body), timeout=timeout, idempotent=idempotent
@@ -206,10 +218,7 @@ class HttpTransport:
                 timeout=timeout,
                 idempotent=idempotent,
             )
-        if not response.content:
-            return {}
-        result = orjson.loads(response.content)
-        return result if isinstance(result, dict) else {}
+        return response.content
 
     # ------------------------------------------------------------------------------------ bytes
     def upload_file(self, path: str, local_file: str, content_type: str = "application/octet-stream") -> None:
@@ -242,6 +251,14 @@ class HttpTransport:
         finally:
             response.close()
         return written
+
+
+def decode_answer(content: bytes) -> dict[str, Any]:
+    """A JSON answer's object (``{}`` for an empty body or anything but an object)."""
+    if not content:
+        return {}
+    result = orjson.loads(content)
+    return result if isinstance(result, dict) else {}
 
 
 def quote_path(path: str) -> str:

@@ -85,3 +85,27 @@ def test_user_endpoints_show_grants(auth_server: AuthServer) -> None:
     with auth_server.http("editor", PASSWORD) as editor:
         mine = editor.get("/api/3.0/mlflow/users/current/permissions").json()["permissions"]
         assert {"resource_type": "experiment", "resource_id": experiment_id, "permission": "EDIT"} in mine
+
+
+def test_the_metric_history_stream_needs_read_on_the_run(auth_server: AuthServer) -> None:
+    """The binary history stream is a raw route: its run permission is checked from the query string."""
+    import struct
+
+    experiment_id = _new_resource(auth_server, "experiments")
+    url = "/api/2.0/bakehouse/metrics/get-history-stream"
+    with auth_server.http("owner") as owner, auth_server.http("reader") as reader:
+        run = owner.post("/api/2.0/mlflow/runs/create", json={"experiment_id": experiment_id})
+        run_id = run.json()["run"]["info"]["run_id"]
+        point = {"key": "loss", "value": 1.5, "timestamp": 7, "step": 3}
+        assert (
+            owner.post(
+                "/api/2.0/mlflow/runs/log-batch", json={"run_id": run_id, "metrics": [point]}
+            ).status_code
+            == 200
+        )
+        grant = {"experiment_id": experiment_id, "username": "reader", "permission": "NO_PERMISSIONS"}
+        assert owner.post("/api/2.0/mlflow/experiments/permissions/create", json=grant).status_code == 200
+        own = owner.get(url, params={"run_id": run_id, "metric_key": "loss"})
+        assert own.status_code == 200 and struct.unpack("<qqd", own.content) == (3, 7, 1.5)
+        denied = reader.get(url, params={"run_id": run_id, "metric_key": "loss"})
+        assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"

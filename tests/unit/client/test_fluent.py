@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -315,33 +317,55 @@ def test_log_input_records_a_dataset_on_the_active_run(tmp_tracking_uri: str) ->
     assert '"num_rows": 3' in inputs["train"].profile
 
 
-def test_choosing_a_server_builds_its_client_ahead_and_sends_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The first call of a process should cost what later ones do: the HTTP client is built when the URI
-    is chosen (httpx's imports, TLS context, pool), without a request to a server that may not be up yet."""
-    import socket
-
-    from bakehouse.client import fluent
-    from bakehouse.store.tracking.rest import RestTrackingStore
-
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture
+def silent_listener() -> Iterator[socket.socket]:
+    """A listening socket nobody should connect to (``accept`` times out after 0.3 s)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     listener.settimeout(0.3)
+    yield listener
+    listener.close()
+
+
+def test_choosing_a_server_builds_its_client_ahead_and_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, silent_listener: socket.socket
+) -> None:
+    """The first call of a process should cost what later ones do: the HTTP client is built when the URI
+    is chosen (httpx's imports, TLS context, pool), without a request to a server that may not be up yet."""
+    from bakehouse.client import fluent
+    from bakehouse.store.tracking.rest import RestTrackingStore
+
+    monkeypatch.chdir(tmp_path)
     fluent._reset_for_tests()
     try:
-        bh.set_tracking_uri(f"http://127.0.0.1:{listener.getsockname()[1]}")
+        bh.set_tracking_uri(f"http://127.0.0.1:{silent_listener.getsockname()[1]}")
         store = fluent._client().tracking_store
         assert isinstance(store, RestTrackingStore)
         assert store.transport._client is not None
         with pytest.raises(TimeoutError):
-            listener.accept()  # nobody connected
+            silent_listener.accept()  # nobody connected
     finally:
-        listener.close()
         bh.set_tracking_uri(None)
         fluent._reset_for_tests()
+
+
+def test_a_client_for_a_server_builds_its_http_client_ahead_and_sends_nothing(
+    silent_listener: socket.socket,
+) -> None:
+    """``Client(tracking_uri=<server>)`` prepares like ``set_tracking_uri`` does: a script that makes its own
+    client pays for the HTTP client's set-up there, not in its first call."""
+    from bakehouse.client import stores
+    from bakehouse.store.tracking.rest import RestTrackingStore
+
+    try:
+        client = Client(tracking_uri=f"http://127.0.0.1:{silent_listener.getsockname()[1]}")
+        assert isinstance(client.tracking_store, RestTrackingStore)
+        assert client.tracking_store.transport._client is not None
+        with pytest.raises(TimeoutError):
+            silent_listener.accept()  # nobody connected
+    finally:
+        stores.clear_store_cache()
 
 
 def test_choosing_a_database_uri_creates_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -226,6 +226,12 @@ def wrap(endpoint: Endpoint, handler: Handler) -> Handler:
                         "Only administrators may touch the root of the artifact store"
                     )
                 await run_in_threadpool(checker_of(ctx).require_experiment, caller, experiment_id, level)
+            elif not caller.is_admin and resource == "run":  # the history stream: run_id in the query
+                from starlette.concurrency import run_in_threadpool
+
+                run_id = request.query_params.get("run_id") or request.query_params.get("run_uuid")
+                if run_id:
+                    await run_in_threadpool(checker_of(ctx).require_run, caller, run_id, level)
             return await handler(ctx, request)
 
         return raw_wrapped

@@ -30,7 +30,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0012_trace_tag_search"
+SCHEMA_HEAD = "0014_metric_step_index"
 
 metadata = MetaData()
 
@@ -102,6 +102,8 @@ metrics = Table(
     Column("model_id", String(64), nullable=True),
     # the primary key's order is the order of a metric history; on SQLite the table IS that b-tree
     PrimaryKeyConstraint("run_uuid", "key", "timestamp", "step", "value", "value_kind", name="metric_pk"),
+    # a chart's sampled history seeks the first point at or after each bucket's step (0014_metric_step_index)
+    Index("index_metrics_step_seek", "run_uuid", "key", "step", "timestamp", "value", "value_kind"),
     sqlite_with_rowid=False,
 )
 

@@ -6,8 +6,8 @@ callers see the same exception class from every backend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bakehouse.entities import (
     Experiment,
@@ -22,6 +22,9 @@ from bakehouse.entities import (
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.entities.trace import Assessment, Span, Trace, TraceInfo
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Search limits shared by every store (MLflow's SEARCH_MAX_RESULTS_THRESHOLD and defaults).
 SEARCH_MAX_RESULTS_DEFAULT = 1000
@@ -253,3 +256,34 @@ class MetricHistoryRows(Protocol):
     def metric_history_rows(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList[tuple[float, int, int]]: ...
+
+
+@runtime_checkable
+class MetricHistoryArrays(Protocol):
+    """A tracking store that can hand a metric history over in chunks of fixed-width records.
+
+    The SQL store reads the database in chunks; the REST store reads Bakehouse's binary history stream.
+    Each chunk is a numpy array of ``bakehouse.wire.metric_stream.RECORD`` (step, timestamp, value) in
+    MLflow's history order; the whole history is never held. A missing run is refused before the first
+    chunk."""
+
+    def iter_metric_history_arrays(self, run_id: str, metric_key: str) -> Iterator[np.ndarray]: ...
+
+
+#: points per ``get-history`` page when a history is iterated from a store without a stream (MLflow's server)
+HISTORY_PAGE_POINTS = 25000
+
+
+def history_pages_as_arrays(store: TrackingStore, run_id: str, metric_key: str) -> Iterator[np.ndarray]:
+    """Any store's history in chunks of ``RECORD`` arrays, read one ``get_metric_history`` page at a time."""
+    import numpy as np  # only when a history is iterated (cold start)
+
+    from bakehouse.wire.metric_stream import RECORD
+
+    token: str | None = None
+    while True:
+        page = store.get_metric_history(run_id, metric_key, HISTORY_PAGE_POINTS, token)
+        yield np.array([(m.step, m.timestamp, m.value) for m in page], dtype=RECORD)
+        token = page.token
+        if not token:
+            return

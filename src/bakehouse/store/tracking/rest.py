@@ -8,8 +8,8 @@ Large batches are split to the server's per-request limits (1000 metrics / 100 p
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bakehouse.entities import (
     Experiment,
@@ -23,19 +23,39 @@ from bakehouse.entities import (
     ViewType,
 )
 from bakehouse.entities.run import DatasetInput, ModelOutput
-from bakehouse.errors import NotFoundError
+from bakehouse.errors import ErrorCode, InternalError, NotFoundError
+from bakehouse.gc_pause import collector_paused
 from bakehouse.store.tracking.base import (
     EXPERIMENTS_MAX_RESULTS_DEFAULT,
     LOGGED_MODELS_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_DEFAULT,
+    history_pages_as_arrays,
 )
 from bakehouse.store.tracking.rest_traces import RestTracesMixin
 from bakehouse.wire import json as wj
 from bakehouse.wire.tracking import BY_NAME
-from bakehouse.wire.transport import HttpTransport, quote_path
+from bakehouse.wire.transport import HttpTransport, decode_answer, quote_path
+
+if TYPE_CHECKING:
+    import httpx
+    import numpy as np
 
 API_PREFIX = "/api/2.0"
 HISTORY_PAGE = 25000
+
+
+def _stream_records(response: httpx.Response) -> Iterator[np.ndarray]:
+    """The records of a history stream as they arrive; the response is closed when done or dropped."""
+    # numpy loads only when a history is streamed: importing the REST store stays cheap for a cold start
+    from bakehouse.wire.metric_stream import LAYOUT, LAYOUT_HEADER, records_from_blocks
+
+    try:
+        layout = response.headers.get(LAYOUT_HEADER)
+        if layout != LAYOUT:
+            raise InternalError(f"The server streams metric history records as {layout!r}, not {LAYOUT!r}")
+        yield from records_from_blocks(response.iter_raw(1 << 18))
+    finally:
+        response.close()
 
 
 def _kv(mapping: dict[str, str] | None) -> list[dict[str, str]]:
@@ -78,11 +98,14 @@ class RestTrackingStore(RestTracesMixin):
         return self.transport.base_url
 
     def _call(self, rpc: str, body: dict[str, Any] | None = None, **path_params: str) -> dict[str, Any]:
+        return decode_answer(self._call_for_bytes(rpc, body, **path_params))
+
+    def _call_for_bytes(self, rpc: str, body: dict[str, Any] | None = None, **path_params: str) -> bytes:
         endpoint = BY_NAME[rpc]
         path = endpoint.path
         for name, value in path_params.items():
             path = path.replace("{" + name + "}", quote_path(value).replace("/", "%2F"))
-        return self.transport.call(
+        return self.transport.call_for_bytes(
             endpoint.method, f"{API_PREFIX}{path}", _drop_none(body or {}), idempotent=endpoint.safe_to_repeat
         )
 
@@ -261,6 +284,24 @@ class RestTrackingStore(RestTracesMixin):
             if not token:
                 return PagedList(points, None)
 
+    def iter_metric_history_arrays(self, run_id: str, metric_key: str) -> Iterator[np.ndarray]:
+        """The history in chunks of ``RECORD`` arrays from Bakehouse's binary history stream, read as
+        they arrive. A server without the stream (MLflow's answers ENDPOINT_NOT_FOUND) is read page by
+        page through ``get-history`` instead, one page held at a time."""
+        endpoint = BY_NAME["GetMetricHistoryStream"]
+        try:
+            response = self.transport.send(
+                endpoint.method,
+                API_PREFIX + endpoint.path,
+                params=[("run_id", run_id), ("metric_key", metric_key)],
+                stream=True,
+            )
+        except NotFoundError as exc:
+            if exc.code != ErrorCode.ENDPOINT_NOT_FOUND:
+                raise
+            return history_pages_as_arrays(self, run_id, metric_key)
+        return _stream_records(response)
+
     def get_metric_history_bulk_interval(
         self,
         run_ids: Sequence[str],
@@ -290,7 +331,7 @@ class RestTrackingStore(RestTracesMixin):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        out = self._call(
+        answer = self._call_for_bytes(
             "SearchRuns",
             {
                 "experiment_ids": [str(e) for e in experiment_ids],
@@ -301,9 +342,11 @@ class RestTrackingStore(RestTracesMixin):
                 "page_token": page_token,
             },
         )
-        return PagedList(
-            [wj.run_from_json(r) for r in out.get("runs") or ()], out.get("next_page_token") or None
-        )
+        with collector_paused():  # a page of runs is tens of thousands of objects, none in a cycle
+            out = decode_answer(answer)
+            return PagedList(
+                [wj.run_from_json(r) for r in out.get("runs") or ()], out.get("next_page_token") or None
+            )
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), models: Sequence[str] = ()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, select, update
 
@@ -32,6 +32,7 @@ from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
 from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
 from bakehouse.store.tracking.sql.experiments import load_experiments, parse_experiment_id
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
+from bakehouse.store.tracking.sql.metric_sampling import sample_history
 from bakehouse.store.tracking.sql.run_pages import run_id_page
 from bakehouse.store.validation import (
     MAX_MODEL_ID_LENGTH,
@@ -45,6 +46,9 @@ from bakehouse.store.validation import (
     validate_run_name,
     validate_tag,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RUN_NAME_TAG = "mlflow.runName"
 MAX_HISTORY_PAGE = 25000
@@ -348,6 +352,16 @@ class RunsMixin:
             [Metric(metric_key, value, ts, step, run_id) for value, ts, step in page], page.token
         )
 
+    def iter_metric_history_arrays(self, run_id: str, metric_key: str) -> Iterator[np.ndarray]:
+        """The history in chunks of ``RECORD`` arrays (``history_stream``); the run is checked now, the
+        points are read as the chunks are asked for, on a connection of the iterating thread."""
+        # numpy loads only when a history is streamed: opening a store stays cheap for a cold start
+        from bakehouse.store.tracking.sql.history_stream import history_chunks
+
+        with self.db.read() as conn:
+            self._run_row(conn, run_id)
+        return history_chunks(self.db.engine, run_id, metric_key)
+
     def metric_history_rows(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList[tuple[float, int, int]]:
@@ -390,34 +404,22 @@ class RunsMixin:
         start_step: int | None = None,
         end_step: int | None = None,
     ) -> list[Metric]:
-        """Up to ``max_results`` points per run, evenly sampled by step, first and last always kept."""
+        """Up to ``max_results`` points per run, evenly sampled by step with index seeks, first and last
+        kept (``metric_sampling``: MLflow's points when every step has one point)."""
         if (start_step is None) != (end_step is None):
             raise InvalidParameterError(
                 "Both start_step and end_step must be specified together, or neither may be specified."
             )
         max_results = max(1, int(max_results))
-        m = s.metrics.c
         out: list[Metric] = []
         with self.db.read() as conn:
             for run_id in run_ids:
                 self._run_row(conn, run_id)
-                conditions = [m.run_uuid == run_id, m.key == metric_key]
-                if start_step is not None and end_step is not None:
-                    conditions += [m.step >= start_step, m.step <= end_step]
-                steps = [
-                    r[0] for r in conn.execute(select(m.step).where(*conditions).distinct().order_by(m.step))
-                ]
-                if not steps:
-                    continue
-                chosen = _sample_evenly(steps, max_results)
-                rows = conn.execute(
-                    select(m.key, m.value, m.value_kind, m.timestamp, m.step)
-                    .where(*conditions, m.step.in_(chosen))
-                    .order_by(m.step, m.timestamp, m.value)
-                ).all()
+            for run_id in run_ids:
+                rows = sample_history(conn, run_id, metric_key, max_results, start_step, end_step)
                 out.extend(
-                    Metric(k, decode_metric_value(v, kind), ts, st, run_id)
-                    for k, v, kind, ts, st in rows[:max_results]
+                    Metric(metric_key, decode_metric_value(v, kind), ts, st, run_id)
+                    for v, kind, ts, st in rows
                 )
         return out
 
@@ -591,13 +593,3 @@ class RunsMixin:
             raise InvalidParameterError(
                 f"The run {row.run_uuid} must be in the 'active' state. Current state is {row.lifecycle_stage}."
             )
-
-
-def _sample_evenly(values: list[int], count: int) -> list[int]:
-    if len(values) <= count:
-        return values
-    if count == 1:
-        return [values[-1]]
-    last = len(values) - 1
-    picks = {values[round(i * last / (count - 1))] for i in range(count)}
-    return sorted(picks)

@@ -82,14 +82,15 @@ export function renderChartsInto(container, runIds, keys, opts = {}) {
     } catch (e) { clear(plot).append(errorBox(e)); }
   }
   async function drawOne(Plotly, plot, key, series) {
-    const traces = []; let points = 0; let stored = 0; let down = false;
+    const traces = []; let points = 0; let stored = 0; let down = false; let sampled = false;
     series.forEach((s, i) => {
       const color = PALETTE[i % PALETTE.length];
       const t0 = s.timestamps.length ? s.timestamps[0] : 0;
       const xs = st.x === 'step' ? s.steps : st.x === 'wall' ? s.timestamps.map((t) => new Date(t)) : s.timestamps.map((t) => (t - t0) / 1000);
       const name = (opts.names && opts.names[s.run_id]) || s.run_id;
-      points += s.values.length; stored += s.total; down = down || s.downsampled;
-      if (s.downsampled) {
+      // a very long series is sampled (no envelope) and its size is a lower bound: counting it would read it
+      points += s.values.length; stored += s.total ?? s.total_at_least; down = down || s.downsampled; sampled = sampled || !!s.sampled;
+      if (s.downsampled && !s.sampled) {
         traces.push({ x: xs, y: s.maxs, mode: 'lines', line: { width: 0, color }, hoverinfo: 'skip', showlegend: false, type: 'scatter' });
         traces.push({ x: xs, y: s.mins, mode: 'lines', line: { width: 0, color }, fill: 'tonexty', fillcolor: `${color}55`, hoverinfo: 'skip', showlegend: false, type: 'scatter', name: `${name} min/max` });
       }
@@ -102,7 +103,8 @@ export function renderChartsInto(container, runIds, keys, opts = {}) {
     await Plotly.newPlot(plot, traces, { ...LAYOUT, height: 320, showlegend: series.length > 1, legend: { orientation: 'h' },
       xaxis: { title: { text: { step: 'Step', wall: 'Time', relative: 'Seconds since start' }[st.x] } },
       yaxis: { type: st.log ? 'log' : 'linear', title: { text: key } } }, CONFIG);
-    if (down) plot.append(h('p', { class: 'muted note' }, `${stored.toLocaleString()} points, downsampled on the server to ${points.toLocaleString()} (shaded band: min/max of each bucket).`));
+    if (sampled) plot.append(h('p', { class: 'muted note' }, `Over ${stored.toLocaleString()} points, sampled on the server to ${points.toLocaleString()} evenly spaced steps (no min/max band: a spike between two samples does not show).`));
+    else if (down) plot.append(h('p', { class: 'muted note' }, `${stored.toLocaleString()} points, downsampled on the server to ${points.toLocaleString()} (shaded band: min/max of each bucket).`));
   }
   const redraw = () => { saveState(); keys.forEach(loadAndDraw); };
   xSel.addEventListener('change', () => { st.x = xSel.value; redraw(); });
