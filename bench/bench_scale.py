@@ -20,7 +20,8 @@ answered the same request once), medians of ``--repeat`` calls:
 * ``filtered last page``: the same for the filtered, ordered search.
 
 Bakehouse only, what its web UI asks (``ajax-api/2.0/bakehouse/runs/table``): the run count it shows
-(alone and with the filter above) and the runs table's first 200 rows (unfiltered, and filtered and ordered).
+(alone and with the filter above) and the runs table's first 200 rows (unfiltered, and filtered and ordered);
+and (``experiments/keys``) the metric, param and tag keys its column chooser offers.
 
 A call that takes longer than ``--timeout`` seconds is recorded as such (MLflow at 10^6 runs).
 """
@@ -253,36 +254,45 @@ def measure(url: str, eid: str, tokens: dict[str, str | None], repeat: int, time
 
 
 # What the web UI asks of a Bakehouse server (GET ajax-api/2.0/bakehouse/runs/table): the run count it
-# shows (a request of its own, max_results=1&total=true, no order) and the runs table's first 200 rows.
-UI_CALLS: dict[str, dict[str, Any]] = {
-    "UI run count": {"max_results": 1, "include": "metrics", "run_fields": "run_id", "total": "true"},
-    "UI run count, filtered": {
-        "max_results": 1,
-        "include": "metrics",
-        "run_fields": "run_id",
-        "total": "true",
-        "filter": SHAPES["filtered, ordered"][0],
-    },
-    "UI first 200 rows": {"max_results": 200},
-    "UI first 200 rows, filtered, ordered": {
-        "max_results": 200,
-        "filter": SHAPES["filtered, ordered"][0],
-        "order_by": SHAPES["filtered, ordered"][1][0],
-    },
+# shows (a request of its own, max_results=1&total=true, no order) and the runs table's first 200 rows;
+# and (experiments/keys) the keys its column chooser offers.
+UI_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "UI run count": (
+        "runs/table",
+        {"max_results": 1, "include": "metrics", "run_fields": "run_id", "total": "true"},
+    ),
+    "UI run count, filtered": (
+        "runs/table",
+        {
+            "max_results": 1,
+            "include": "metrics",
+            "run_fields": "run_id",
+            "total": "true",
+            "filter": SHAPES["filtered, ordered"][0],
+        },
+    ),
+    "UI first 200 rows": ("runs/table", {"max_results": 200}),
+    "UI first 200 rows, filtered, ordered": (
+        "runs/table",
+        {
+            "max_results": 200,
+            "filter": SHAPES["filtered, ordered"][0],
+            "order_by": SHAPES["filtered, ordered"][1][0],
+        },
+    ),
+    "UI experiment keys": ("experiments/keys", {}),
 }
 
 
 def measure_ui(url: str, eid: str, repeat: int, timeout: float) -> dict[str, Any]:
     """Warm medians of the UI's own requests (Bakehouse only: MLflow's UI has no count)."""
     out: dict[str, Any] = {}
-    for label, params in UI_CALLS.items():
+    for label, (path, params) in UI_CALLS.items():
         query = urllib.parse.urlencode({"experiment_ids": eid, **params})
         times = []
         for _ in range(repeat + 1):  # the first call warms the server's caches and is not counted
             t = time.perf_counter()
-            with urllib.request.urlopen(
-                f"{url}/ajax-api/2.0/bakehouse/runs/table?{query}", timeout=timeout
-            ) as r:
+            with urllib.request.urlopen(f"{url}/ajax-api/2.0/bakehouse/{path}?{query}", timeout=timeout) as r:
                 json.loads(r.read())
             times.append((time.perf_counter() - t) * 1000)
         out[label] = {"median_ms": median(times[1:]), "calls_ms": times}

@@ -247,3 +247,73 @@ def test_a_forged_metric_position_token_is_refused(sqlite_store: Any) -> None:
         forged = base64.b64encode(json.dumps(body).encode()).decode()
         with pytest.raises(InvalidParameterError, match="page token"):
             sqlite_store.search_runs([eid], "", max_results=10, order_by=["metrics.x"], page_token=forged)
+
+
+def test_a_filter_on_the_ordering_metric_needs_no_proof_about_runs_without_it(sqlite_store: Any) -> None:
+    """``metrics.score != x`` matches no run without ``score``: the pages end after the numbers and NaN
+    with neither the counts nor the walk over runs without it, though such runs exist; with an OR that
+    lets a run without ``score`` match, that run comes last as before."""
+    eid = sqlite_store.create_experiment("filtered-on-order")
+    runs = _insert(sqlite_store.engine, eid, 1_000)
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    def order(r: dict[str, Any]) -> tuple[Any, ...]:
+        v = r["_score"]
+        segment = 2 if v is None else 1 if math.isnan(v) else 0
+        return (
+            segment,
+            0.0 if segment else -v,
+            r["start_time"] is None,
+            -(r["start_time"] or 0),
+            r["run_uuid"],
+        )
+
+    active = [r for r in runs if r["lifecycle_stage"] == "active"]
+    holding = [r["run_uuid"] for r in sorted((r for r in active if r["_score"] is not None), key=order)]
+    event.listen(sqlite_store.engine, "before_cursor_execute", capture)
+    try:
+        for size in (7, 100, len(holding), 2_000):
+            assert _walk(sqlite_store, eid, "metrics.score DESC", size, "metrics.score != 1234.5") == holding
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", capture)
+    assert not any("count(" in q.lower() for q in statements), statements
+    assert not any("NOT (EXISTS" in q for q in statements), statements
+    either = "metrics.score < 2 OR metrics.gate > 0.85"
+    matching = [
+        r
+        for r in active
+        if r["_gate"] > 0.85 or (r["_score"] is not None and not math.isnan(r["_score"]) and r["_score"] < 2)
+    ]
+    expected = [r["run_uuid"] for r in sorted(matching, key=order)]
+    assert any(r["_score"] is None for r in matching)
+    assert _offset_order(sqlite_store, eid, "metrics.score DESC", either) == expected
+    for size in (9, 333):
+        assert _walk(sqlite_store, eid, "metrics.score DESC", size, either) == expected
+
+
+@pytest.mark.parametrize("size", [1, 50, 199])
+def test_runs_table_first_page_by_metric_equals_runs_search(sqlite_store: Any, size: int) -> None:
+    """The UI's runs table reads a metric-ordered first page the same way (and its later pages by offset):
+    the same runs in the same order as the store's search, across the NaN and missing segments."""
+    from bakehouse.server.ui.table_query import runs_table
+    from bakehouse.store.page_token import decode_page_token
+
+    eid = sqlite_store.create_experiment(f"table-{size}")
+    runs = _insert(sqlite_store.engine, eid, 400)
+    for filter_string in ("", FILTER):
+        expected = _expected(runs, False, bool(filter_string))
+        seen: list[str] = []
+        token = None
+        while True:
+            page = runs_table(
+                sqlite_store.engine, [eid], filter_string, "ACTIVE_ONLY", ["metrics.score DESC"], size, token
+            )
+            seen += page["runs"]["run_id"]
+            token = page.get("next_page_token")
+            if not token:
+                break
+            assert decode_page_token(token) == len(seen)  # offsets: the UI asks for later pages at once
+        assert seen == expected, (filter_string, size)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from bakehouse.entities import LifecycleStage
@@ -43,30 +43,69 @@ def _experiment_ids(experiment_ids: Sequence[str]) -> list[int]:
     return [int(e) for e in experiment_ids]
 
 
+#: up to this many runs (of the experiments, in the view) the keys are read by joining each run's rows; past
+#: it, each distinct key is found by an index seek and kept when one run of the view holds it
+_JOIN_KEYS_UP_TO_RUNS = 2_000
+
+
 def experiment_keys(
     engine: Engine, experiment_ids: Sequence[str], view: str = "ACTIVE_ONLY"
 ) -> dict[str, Any]:
-    """Distinct metric, param and tag keys over the runs of ``experiment_ids`` (index-only scans)."""
+    """Distinct metric, param and tag keys over the runs of ``experiment_ids``, in the view.
+
+    Joining every key row of every run cost seconds at 10^5 runs (10^6 rows per group). A large experiment
+    is read key by key instead: the next key after the last one is one seek on an index that starts with
+    the key (``latest_metrics`` by experiment and key; ``params`` and ``tags`` by key, all experiments), and
+    the key is kept when some run of the experiments and view holds it (the first row looked at, usually).
+    """
     runs = schema.runs
     ids = _experiment_ids(experiment_ids)
     where = and_(runs.c.experiment_id.in_(ids), _stage_clause(view))
     out: dict[str, Any] = {}
     with engine.connect() as conn:
+        run_count = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
         for name, table in (
             ("metric_keys", schema.latest_metrics),
             ("param_keys", schema.params),
             ("tag_keys", schema.tags),
         ):
-            stmt = (
-                select(table.c.key)
-                .distinct()
-                .select_from(table.join(runs, runs.c.run_uuid == table.c.run_uuid))
-                .where(where)
-                .order_by(table.c.key)
-            )
-            out[name] = [row[0] for row in conn.execute(stmt)]
-        out["run_count"] = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
+            if run_count <= _JOIN_KEYS_UP_TO_RUNS:
+                stmt = (
+                    select(table.c.key)
+                    .distinct()
+                    .select_from(table.join(runs, runs.c.run_uuid == table.c.run_uuid))
+                    .where(where)
+                    .order_by(table.c.key)
+                )
+                out[name] = [row[0] for row in conn.execute(stmt)]
+            else:
+                out[name] = _keys_by_seeks(conn, table, ids, where)
+        out["run_count"] = run_count
     return out
+
+
+def _keys_by_seeks(conn: Any, table: Any, ids: list[int], where: Any) -> list[str]:
+    """The keys of ``table`` some run matching ``where`` holds: distinct keys one index seek at a time
+    (per experiment where the table names it), each checked by an EXISTS that stops at its first run."""
+    runs = schema.runs
+    scopes: list[list[Any]] = (
+        [[table.c.experiment_id == e] for e in sorted(set(ids))] if "experiment_id" in table.c else [[]]
+    )
+    found: dict[str, None] = {}  # in the database's key order (one scope), as the join's ORDER BY gives
+    for scope in scopes:
+        last: str | None = None
+        while True:
+            after = [table.c.key > last] if last is not None else []
+            key = conn.execute(select(func.min(table.c.key)).where(*scope, *after)).scalar()
+            if key is None:
+                break
+            last = key
+            if key in found:
+                continue
+            held = exists().where(*scope, table.c.key == key, runs.c.run_uuid == table.c.run_uuid, where)
+            if conn.execute(select(held)).scalar():
+                found[key] = None
+    return list(found) if len(scopes) == 1 else sorted(found)
 
 
 def runs_with_metric(

@@ -10,8 +10,10 @@ time (newest first, none last) and run id. The offset query sorts every run of t
   against the filter;
 * NaN: the same index at the NaN stand-in value 0 (few rows), sorted by start time and id;
 * missing: the runs of the experiments, newest first, that have no row for X. Proving there are none is a
-  walk over every run, so it is skipped when two index-only counts agree: the experiments' runs (any
-  stage) and their rows for X (one per run that holds it).
+  walk over every run, so it is skipped when the filter compares X itself (no run without X matches a
+  metric comparison), or else when two index-only counts agree: the experiments' runs (any stage) and
+  their rows for X (one per run that holds it). Only the page where the numbers and NaN run out gets
+  there: a page filled before it needs no proof.
 
 A page that ends inside a segment leaves a token naming its last run's place (see ``page_token``); the next
 page resumes there, so the last page costs what the first does.
@@ -39,6 +41,7 @@ from sqlalchemy import (
 from bakehouse.entities.lifecycle import ViewType
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.filters import NAN_KIND, in_experiments, run_search_conditions, run_tie_order
+from bakehouse.store.search import METRIC, And, Comparison, Node, parse_filter
 
 __all__ = ["RunPlace", "metric_page"]
 
@@ -142,7 +145,12 @@ def metric_page(
     places: list[RunPlace] = []
     first = after.segment if after is not None else NUMBERS
     for segment in range(first, MISSING + 1):
-        if segment == MISSING and _every_run_holds(conn, experiment_ids, key):
+        # resuming inside the missing segment, some run lacks the metric: no proof to look for
+        if (
+            segment == MISSING
+            and first != MISSING
+            and _none_missing(conn, experiment_ids, filter_string, key)
+        ):
             break
         resume = after if segment == first else None
         # a metric's rows are indexed per experiment: with several, each one's walk is its own query (an
@@ -202,6 +210,28 @@ def _merge_key(row: Any, segment: int, ascending: bool) -> tuple[Any, ...]:
     run_id, value, start = row
     tie = (start is None, -(start or 0), run_id)
     return tie if segment != NUMBERS else (value if ascending else -value, *tie)
+
+
+def _none_missing(
+    conn: Connection, experiment_ids: Sequence[str], filter_string: str | None, key: str
+) -> bool:
+    """True when no run the filter can match lacks ``key``: the filter itself compares ``key`` (a metric
+    comparison never matches a run without the metric), or every run of the experiments holds it."""
+    if _requires_metric(parse_filter("run", filter_string), key):
+        return True
+    return _every_run_holds(conn, experiment_ids, key)
+
+
+def _requires_metric(node: Node | None, key: str) -> bool:
+    """Whether every run matching ``node`` has a latest ``key`` (each of an AND's parts may say so; all of
+    an OR's must)."""
+    if node is None:
+        return False
+    if isinstance(node, Comparison):
+        return node.kind == METRIC and node.key == key
+    if isinstance(node, And):
+        return any(_requires_metric(item, key) for item in node.items)
+    return all(_requires_metric(item, key) for item in node.items)
 
 
 def _every_run_holds(conn: Connection, experiment_ids: Sequence[str], key: str) -> bool:

@@ -25,14 +25,7 @@ from bakehouse.entities.run import DatasetInput, ModelOutput
 from bakehouse.errors import InvalidParameterError, NotFoundError
 from bakehouse.store.db import schema as s
 from bakehouse.store.names import generate_run_name
-from bakehouse.store.page_token import (
-    decode_page_token,
-    decode_run_metric_position,
-    decode_run_position,
-    encode_page_token,
-    encode_run_metric_position_token,
-    encode_run_position_token,
-)
+from bakehouse.store.page_token import decode_page_token, encode_page_token
 from bakehouse.store.tracking.base import SEARCH_MAX_RESULTS_THRESHOLD
 from bakehouse.store.tracking.sql import raw
 from bakehouse.store.tracking.sql.connection import SqlConnection, append_to_uri
@@ -40,6 +33,7 @@ from bakehouse.store.tracking.sql.dialect import upsert, upsert_latest_metrics
 from bakehouse.store.tracking.sql.experiments import load_experiments, parse_experiment_id
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
 from bakehouse.store.tracking.sql.metric_sampling import sample_history
+from bakehouse.store.tracking.sql.run_pages import run_id_page
 from bakehouse.store.validation import (
     MAX_MODEL_ID_LENGTH,
     MAX_USER_ID_LENGTH,
@@ -55,8 +49,6 @@ from bakehouse.store.validation import (
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from bakehouse.store.search import OrderKey
 
 RUN_NAME_TAG = "mlflow.runName"
 MAX_HISTORY_PAGE = 25000
@@ -441,75 +433,17 @@ class RunsMixin:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        from bakehouse.store.db.filters import build_run_search
-
         validate_max_results(max_results, SEARCH_MAX_RESULTS_THRESHOLD)
-        offset = decode_page_token(page_token) if page_token else 0
+        if page_token:
+            decode_page_token(page_token)  # a malformed token is refused before anything is read
         ids = [str(parse_experiment_id(e)) for e in experiment_ids]
         if not ids:
             return PagedList([], None)
         view = ViewType.parse(run_view_type)
-        metric_key = _single_metric_order(order_by)
-        if metric_key is not None:
-            place = decode_run_metric_position(page_token) if page_token else None
-            if place is not None or not page_token:
-                return self._search_runs_by_metric(
-                    ids, filter_string, view, metric_key, place, offset, max_results
-                )
-        position = decode_run_position(page_token) if page_token and not order_by else None
         with self.db.read() as conn:
-            if position is None:
-                query = build_run_search(
-                    ids, filter_string, view, list(order_by or []), offset, max_results + 1
-                )
-                run_ids = [r[0] for r in conn.execute(query)]
-            else:
-                run_ids = _run_ids_after(conn, ids, filter_string, view, position, max_results + 1)
-            has_more = len(run_ids) > max_results
-            run_ids = run_ids[:max_results]
-            runs = load_runs(conn, run_ids, with_io=True) if run_ids else []
-        if not has_more:
-            return PagedList(runs, None)
-        if order_by:
-            return PagedList(runs, encode_page_token(offset + max_results))
-        last = runs[-1].info if runs else None
-        start, run_id = (last.start_time, last.run_id) if last else (position or (None, ""))
-        return PagedList(runs, encode_run_position_token(offset + max_results, start, run_id))
-
-    def _search_runs_by_metric(
-        self,
-        experiment_ids: list[str],
-        filter_string: str | None,
-        view: ViewType,
-        metric: OrderKey,
-        after: tuple[int, float | None, int | None, str] | None,
-        offset: int,
-        max_results: int,
-    ) -> PagedList[Run]:
-        """A page of a search ordered by one metric, read along the metric's index (``run_keyset``)."""
-        from bakehouse.store.tracking.sql.run_keyset import RunPlace, metric_page
-
-        place = RunPlace(*after) if after is not None else None
-        with self.db.read() as conn:
-            places = metric_page(
-                conn,
-                experiment_ids,
-                filter_string,
-                view,
-                metric.key,
-                metric.ascending,
-                place,
-                max_results + 1,
-            )
-            page = places[:max_results]
-            runs = load_runs(conn, [p.run_id for p in page], with_io=True) if page else []
-        if len(places) <= max_results:
-            return PagedList(runs, None)
-        last = page[-1]
-        token = encode_run_metric_position_token(
-            offset + max_results, last.segment, last.value, last.start_time, last.run_id
-        )
-        return PagedList(runs, token)
+            page = run_id_page(conn, ids, filter_string, view, list(order_by or []), page_token, max_results)
+            runs = load_runs(conn, page.run_ids, with_io=True) if page.run_ids else []
+        return PagedList(runs, page.next_token)
 
     # -------------------------------------------------------------------------------------- inputs
     def log_inputs(
@@ -659,46 +593,3 @@ class RunsMixin:
             raise InvalidParameterError(
                 f"The run {row.run_uuid} must be in the 'active' state. Current state is {row.lifecycle_stage}."
             )
-
-
-def _run_ids_after(
-    conn: Connection,
-    experiment_ids: Sequence[str],
-    filter_string: str | None,
-    view: ViewType,
-    position: tuple[int | None, str],
-    limit: int,
-) -> list[str]:
-    """The ids of the next ``limit`` runs after ``position`` in the default order (start time newest
-    first, runs without one last, then run id), by seeking the runs index instead of counting an offset.
-
-    Two range scans, never an OR (which would stop SQLite from seeking): the runs started at or before the
-    position's time, then, if the page is not full yet, the runs without a start time.
-    """
-    from bakehouse.store.db.filters import build_run_search
-
-    start, after_id = position
-    runs = s.runs
-    ids: list[str] = []
-    if start is not None:
-        query = build_run_search(experiment_ids, filter_string, view, [], 0, limit).where(
-            runs.c.start_time <= start, ~and_(runs.c.start_time == start, runs.c.run_uuid <= after_id)
-        )
-        ids = [r[0] for r in conn.execute(query)]
-        after_id = ""
-    if len(ids) < limit:
-        query = build_run_search(experiment_ids, filter_string, view, [], 0, limit - len(ids)).where(
-            runs.c.start_time.is_(None), runs.c.run_uuid > after_id
-        )
-        ids += [r[0] for r in conn.execute(query)]
-    return ids
-
-
-def _single_metric_order(order_by: Sequence[str] | None) -> OrderKey | None:
-    """The order key when a search is ordered by one metric alone (the order ``run_keyset`` can walk)."""
-    if not order_by or len(order_by) != 1:
-        return None
-    from bakehouse.store.search import METRIC, parse_order_by  # the filter grammar loads on first search
-
-    keys = parse_order_by("run", list(order_by))
-    return keys[0] if len(keys) == 1 and keys[0].kind == METRIC else None
