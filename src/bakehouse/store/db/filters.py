@@ -28,6 +28,7 @@ as in MLflow's file store. ``ILIKE`` is ``lower(x) LIKE lower(pattern)`` everywh
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import sys
@@ -83,6 +84,7 @@ __all__ = [
     "build_run_search",
     "case_insensitive_like",
     "case_sensitive_like",
+    "comparison_run_ids",
     "in_experiments",
     "metric_value_condition",
     "param_value_condition",
@@ -397,6 +399,34 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
     raise InvalidParameterError(f"Cannot filter runs on {c.kind} {c.key!r}")
 
 
+#: metric comparisons an index range of ``latest_metrics`` (experiment, key, value) can list
+_RANGE_OPS = frozenset({"=", "<", "<=", ">", ">="})
+
+
+def comparison_run_ids(c: Comparison, experiment_ids: Sequence[str]) -> Select[Any] | None:
+    """``SELECT run_uuid`` of the runs one comparison holds for, read off one key's rows instead of
+    probing run by run; None when no such listing exists (attributes, datasets, negations, patterns).
+
+    For a param or tag the list spans every experiment (their rows carry no experiment); the run search
+    still applies its own conditions to whatever it is given. ``EXISTS`` on the run's rows (``_run_leaf``)
+    and membership in this list are the same condition, so a search may start from a short list.
+    """
+    if c.kind == METRIC and c.op in _RANGE_OPS:
+        lm = s.latest_metrics
+        return select(lm.c.run_uuid).where(
+            in_experiments(lm.c.experiment_id, experiment_ids),
+            lm.c.key == c.key,
+            metric_value_condition(lm.c.value, lm.c.value_kind, c),
+        )
+    if c.kind == PARAM and c.op == "=":
+        p = s.params
+        return select(p.c.run_uuid).where(p.c.key == c.key, param_value_condition(p.c.value, c.op, c.value))
+    if c.kind == TAG and c.op == "=":
+        tags = s.tags
+        return select(tags.c.run_uuid).where(tags.c.key == c.key, _compare(tags.c.value, c.op, c.value))
+    return None
+
+
 def in_experiments(column: ColumnElement[Any], experiment_ids: Sequence[str]) -> ColumnElement[bool]:
     """``column`` names one of these experiments (an equality for one: what an index seeks best)."""
     ids = _int_ids(experiment_ids)
@@ -404,11 +434,30 @@ def in_experiments(column: ColumnElement[Any], experiment_ids: Sequence[str]) ->
 
 
 def run_search_conditions(
-    experiment_ids: Sequence[str], filter_string: str | None, view_type: ViewType | str | int | None
+    experiment_ids: Sequence[str],
+    filter_string: str | None,
+    view_type: ViewType | str | int | None,
+    among: Sequence[str] | None = None,
 ) -> list[ColumnElement[bool]]:
     """The WHERE of a run search (experiments, life cycle stages, the filter), on ``runs``: shared by the
-    offset query below and the keyset walks of ``store.tracking.sql.run_keyset``."""
-    return run_tree_conditions(experiment_ids, parse_filter("run", filter_string), view_type)
+    offset query below and the keyset walks of ``store.tracking.sql.run_keyset``.
+
+    ``among``: run ids known to include every match (``run_pages.few_candidates``); the search then reads
+    those runs by primary key instead of walking the experiment's.
+    """
+    where = list(_run_conditions(tuple(experiment_ids), filter_string, ViewType.parse(view_type)))
+    if among is not None:
+        where.append(s.runs.c.run_uuid.in_(list(among)))
+    return where
+
+
+@functools.lru_cache(maxsize=256)
+def _run_conditions(
+    experiment_ids: tuple[str, ...], filter_string: str | None, view: ViewType
+) -> tuple[ColumnElement[bool], ...]:
+    """Parsed and built once per search shape (SQLAlchemy expressions are immutable, so they are shared):
+    parsing a filter and building its ``EXISTS`` clauses cost more CPU than a narrow search's SQL."""
+    return tuple(run_tree_conditions(experiment_ids, parse_filter("run", filter_string), view))
 
 
 def run_tree_conditions(
@@ -433,12 +482,14 @@ def build_run_search(
     order_by: Sequence[str] | None,
     offset: int,
     limit: int | None,
+    among: Sequence[str] | None = None,
 ) -> Select[Any]:
-    """``SELECT runs.run_uuid`` for one page of ``search_runs`` (MLflow's semantics, plus OR)."""
+    """``SELECT runs.run_uuid`` for one page of ``search_runs`` (MLflow's semantics, plus OR); ``among`` as
+    in :func:`run_search_conditions`."""
     runs = s.runs
     keys = parse_order_by("run", list(order_by or []))
     source: Any = runs
-    where = run_search_conditions(experiment_ids, filter_string, view_type)
+    where = run_search_conditions(experiment_ids, filter_string, view_type, among)
 
     ordering: list[ColumnElement[Any]] = []
     for n, key in enumerate(keys, 1):

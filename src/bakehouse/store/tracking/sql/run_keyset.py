@@ -139,9 +139,11 @@ def metric_page(
     ascending: bool,
     after: RunPlace | None,
     limit: int,
+    among: Sequence[str] | None = None,
 ) -> list[RunPlace]:
-    """Up to ``limit`` runs after ``after`` (from the start when None) in the order of ``metrics.<key>``."""
-    where = run_search_conditions(experiment_ids, filter_string, view)
+    """Up to ``limit`` runs after ``after`` (from the start when None) in the order of ``metrics.<key>``
+    (``among``: as in ``run_search_conditions``)."""
+    where = run_search_conditions(experiment_ids, filter_string, view, among)
     places: list[RunPlace] = []
     first = after.segment if after is not None else NUMBERS
     for segment in range(first, MISSING + 1):
