@@ -248,20 +248,28 @@ def copy_to_mlflow(bh_db: Path, ml_db: Path) -> float:
 
 
 # ------------------------------------------------------------------------------------------ measurement
-def tree_peak_rss_kb(pid: int) -> int:
-    """The largest VmHWM among the server process and its descendants (uvicorn / gunicorn workers)."""
-    peak = 0
+def tree_status_kb(pid: int, field: str) -> list[int]:
+    """``field`` of /proc/<pid>/status (in kB) for the server process and each of its descendants
+    (uvicorn / gunicorn workers)."""
+    values = []
     todo = [pid]
     while todo:
         p = todo.pop()
         try:
             status = Path(f"/proc/{p}/status").read_text()
-            peak = max(peak, int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM"))))
+            values.append(
+                int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith(field + ":")))
+            )
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
             continue
-    return peak
+    return values
+
+
+def tree_peak_rss_kb(pid: int) -> int:
+    """The largest VmHWM among the server process and its descendants."""
+    return max(tree_status_kb(pid, "VmHWM"), default=0)
 
 
 def tree_rss_anon_kb(pid: int) -> int:
@@ -270,18 +278,7 @@ def tree_rss_anon_kb(pid: int) -> int:
     VmHWM also counts file pages mapped into the process: SQLite reads the database through a memory
     map, so a server that has walked a 2 GB history shows ~2 GB of VmHWM that is the OS page cache, shared
     and dropped under pressure, not memory the server holds."""
-    total = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            total += int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("RssAnon")))
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError, StopIteration):
-            continue
-    return total
+    return sum(tree_status_kb(pid, "RssAnon"))
 
 
 def stream(tool: str, url: str, run_id: str, timeout: float, server_pid: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A metric history read in chunks of fixed-width records, never held whole.
 
 Each database gives its fastest bounded read of the primary-key order (run, key, timestamp, step, ...):
-PostgreSQL packs each chunk into one binary value parsed with numpy (no Python object per point), SQLite
+PostgreSQL packs each chunk into one binary value parsed with numpy (no Python object per point) and reads
+a long history's timestamp ranges on two connections at once, SQLite
 ``fetchmany`` on the raw cursor (the table is that b-tree), MySQL a server-side cursor. Every chunk is an
 array of ``wire.metric_stream.RECORD`` of at most ``chunk_points`` points; NaN and infinities come back as
 IEEE values from ``value_kind``.
