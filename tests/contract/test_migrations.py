@@ -177,6 +177,18 @@ def test_processes_opening_a_new_database_at_once_all_get_one_schema(empty_datab
         )  # one Default experiment
 
 
+def _upgrade_to_head_with_the_declared_schema(uri: str) -> None:
+    """Upgrade to head; the database is then stamped with it and holds exactly ``schema.py`` (MySQL also
+    reports its implicit indexes on foreign keys)."""
+    _upgrade_to(uri, "head")
+    engine = db_engine.get_engine(uri)
+    assert db_engine.current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    mysql = engine.dialect.name in ("mysql", "mariadb")
+    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+
+
 def _downgrade_to(uri: str, revision: str) -> None:
     from alembic import command
 
@@ -333,13 +345,7 @@ def test_run_search_index_revision_downgrades_and_upgrades_again(empty_database:
     _downgrade_to(empty_database, "0009_trace_indexes")
     assert "index_runs_experiment_stage_start" in runs_indexes()
     assert "index_runs_experiment_stage_start_id" not in runs_indexes()
-    _upgrade_to(empty_database, "head")
-    engine = db_engine.get_engine(empty_database)
-    assert db_engine.current_revision(engine) == SCHEMA_HEAD
-    with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), metadata)
-    mysql = engine.dialect.name in ("mysql", "mariadb")
-    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+    _upgrade_to_head_with_the_declared_schema(empty_database)
     store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
     assert {r.info.run_id for r in store.search_runs([eid], "")} == run_ids
 
@@ -529,14 +535,40 @@ def test_metric_step_index_revision_downgrades_and_upgrades_again(empty_database
     assert "index_metrics_step_seek" in metrics_indexes()
     _downgrade_to(empty_database, "0012_trace_tag_search")
     assert "index_metrics_step_seek" not in metrics_indexes()
-    _upgrade_to(empty_database, "head")
-    engine = db_engine.get_engine(empty_database)
-    assert db_engine.current_revision(engine) == SCHEMA_HEAD
-    with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), metadata)
-    mysql = engine.dialect.name in ("mysql", "mariadb")
-    assert [d for d in differences if not (mysql and d[0] == "remove_index")] == []
+    _upgrade_to_head_with_the_declared_schema(empty_database)
     store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
     assert [m.step for m in store.get_metric_history(run_id, "loss")] == list(range(30))
     sampled = store.get_metric_history_bulk_interval([run_id], "loss", 5)
     assert [m.step for m in sampled] == [0, 6, 12, 18, 29]
+
+
+def test_param_value_index_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0015 adds the (key, value, run) index of params and the narrow runs index of the UI's count; both
+    ways keep the rows, the schema and what a param equality finds."""
+    from sqlalchemy import inspect
+
+    from bakehouse.entities import Param
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    def indexes(table: str) -> set[str]:
+        engine = db_engine.get_engine(empty_database)
+        return {str(ix["name"]) for ix in inspect(engine).get_indexes(table)}
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    eid = store.create_experiment("param-values")
+    run_ids = []
+    for i, value in enumerate(["0.01", "0.1", "x" * 2_000, "0.01"]):
+        run_id = store.create_run(eid, "u", 1_000 + i, [], f"r{i}").info.run_id
+        store.log_batch(run_id, params=[Param("lr", value)])
+        run_ids.append(run_id)
+    assert "index_params_key_value" in indexes("params")
+    assert "index_runs_experiment_stage" in indexes("runs")
+    _downgrade_to(empty_database, "0014_metric_step_index")
+    assert "index_params_key_value" not in indexes("params")
+    assert "index_runs_experiment_stage" not in indexes("runs")
+    _upgrade_to_head_with_the_declared_schema(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert {r.info.run_id for r in store.search_runs([eid], "params.lr = '0.01'")} == {run_ids[0], run_ids[3]}
+    long_value = "x" * 2_000
+    assert [r.info.run_id for r in store.search_runs([eid], f"params.lr = '{long_value}'")] == [run_ids[2]]

@@ -84,8 +84,11 @@ __all__ = [
     "case_insensitive_like",
     "case_sensitive_like",
     "in_experiments",
+    "metric_value_condition",
+    "param_value_condition",
     "run_search_conditions",
     "run_tie_order",
+    "run_tree_conditions",
 ]
 
 DBL_MAX = sys.float_info.max
@@ -150,6 +153,37 @@ def _like_mysql(element: case_sensitive_like, compiler: Any, **kw: Any) -> str:
     column, like, _glob = list(element.clauses)
     col, pat = compiler.process(column, **kw), compiler.process(like, **kw)
     return f"(CAST({col} AS BINARY) LIKE CAST({pat} AS BINARY) ESCAPE '{_LIKE_ESCAPE}')"
+
+
+class in_param_value_index(FunctionElement[bool]):
+    """True for a ``params.value`` equal to a literal of up to ``PARAM_VALUE_INDEXED_BYTES``: on PostgreSQL
+    the partial index's own condition (its planner uses ``index_params_key_value`` only when the query
+    states it), elsewhere nothing (``1 = 1``; those databases index every value, or its prefix)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "in_param_value_index"
+
+
+@compiles(in_param_value_index)
+def _in_param_value_index_default(element: in_param_value_index, compiler: Any, **kw: Any) -> str:
+    return "1 = 1"
+
+
+@compiles(in_param_value_index, "postgresql")
+def _in_param_value_index_postgresql(element: in_param_value_index, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    # a literal bound, as in the index's WHERE: the planner proves the implication on the text alone
+    return f"octet_length({compiler.process(column, **kw)}) <= {s.PARAM_VALUE_INDEXED_BYTES}"
+
+
+def param_value_condition(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+    """``params.value <op> value``, stating the index's condition when the literal is short enough that
+    every equal value is in it (the condition is then implied: it never changes which rows match)."""
+    compared = _compare(column, op, value)
+    if op == "=" and len(str(value).encode()) <= s.PARAM_VALUE_INDEXED_BYTES:
+        return and_(compared, in_param_value_index(column))
+    return compared
 
 
 def case_insensitive_like(column: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
@@ -316,6 +350,13 @@ _RUN_COLUMNS = {
 }
 
 
+def metric_value_condition(
+    value_col: ColumnElement[Any], kind_col: ColumnElement[Any], c: Comparison
+) -> ColumnElement[bool]:
+    """A metric comparison of the filter over one ``latest_metrics`` row's (value, value_kind)."""
+    return _number_condition(value_col, kind_col, c.op, _number(c.value))
+
+
 def _run_leaf(c: Comparison) -> ColumnElement[bool]:
     runs = s.runs
     if c.kind == ATTRIBUTE:
@@ -325,7 +366,7 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
         return exists().where(
             lm.c.run_uuid == runs.c.run_uuid,
             lm.c.key == c.key,
-            _number_condition(lm.c.value, lm.c.value_kind, c.op, _number(c.value)),
+            metric_value_condition(lm.c.value, lm.c.value_kind, c),
         )
     if c.kind in (PARAM, TAG):
         table = (s.params if c.kind == PARAM else s.tags).alias()
@@ -334,6 +375,8 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
             return ~keyed
         if c.op == "IS NOT NULL":
             return keyed
+        if c.kind == PARAM:
+            return keyed.where(param_value_condition(table.c.value, c.op, c.value))
         return keyed.where(_compare(table.c.value, c.op, c.value))
     if c.kind == DATASET:
         inputs, datasets = s.inputs.alias(), s.datasets.alias()
@@ -365,9 +408,15 @@ def run_search_conditions(
 ) -> list[ColumnElement[bool]]:
     """The WHERE of a run search (experiments, life cycle stages, the filter), on ``runs``: shared by the
     offset query below and the keyset walks of ``store.tracking.sql.run_keyset``."""
+    return run_tree_conditions(experiment_ids, parse_filter("run", filter_string), view_type)
+
+
+def run_tree_conditions(
+    experiment_ids: Sequence[str], tree: Node | None, view_type: ViewType | str | int | None
+) -> list[ColumnElement[bool]]:
+    """``run_search_conditions`` of a parsed filter (the run count drops the part it reads from an index)."""
     runs = s.runs
     stages = ViewType.parse(view_type).stages()
-    tree = parse_filter("run", filter_string)
     where: list[ColumnElement[bool]] = [
         in_experiments(runs.c.experiment_id, experiment_ids),
         runs.c.lifecycle_stage.in_(stages) if len(stages) != 1 else runs.c.lifecycle_stage == stages[0],

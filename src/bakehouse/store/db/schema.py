@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects import mysql
 
@@ -30,12 +31,14 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0014_metric_step_index"
+SCHEMA_HEAD = "0015_param_value_index"
 
 metadata = MetaData()
 
 # Values may be up to 1 MiB (compat-traps: never truncate); MySQL's TEXT stops at 64 KiB.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
+#: Longest param value (UTF-8 bytes) in PostgreSQL's ``index_params_key_value``: a b-tree entry holds ~2.7 kB.
+PARAM_VALUE_INDEXED_BYTES = 1000
 # Keys are part of primary keys, so they need a bounded length everywhere.
 Key = String(250)
 # 64-bit: MLflow's file store names experiments with random 63-bit integers. SQLite keeps INTEGER, the type
@@ -86,6 +89,8 @@ runs = Table(
     Index(
         "index_runs_experiment_stage_start_id", "experiment_id", "lifecycle_stage", "start_time", "run_uuid"
     ),
+    # narrow entries for the UI's run count, a range count of the experiment's runs (0015)
+    Index("index_runs_experiment_stage", "experiment_id", "lifecycle_stage"),
 )
 
 metrics = Table(
@@ -131,6 +136,16 @@ params = Table(
     Column("value", LongText, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="param_pk"),
     Index("index_params_key", "key"),
+    # the runs holding one value of a param are an index range (0015_param_value_index); values are
+    # unbounded, so PostgreSQL indexes those of up to PARAM_VALUE_INDEXED_BYTES and MySQL a prefix
+    Index(
+        "index_params_key_value",
+        "key",
+        "value",
+        "run_uuid",
+        mysql_length={"value": 255},
+        postgresql_where=text(f"octet_length(value) <= {PARAM_VALUE_INDEXED_BYTES}"),
+    ),
 )
 
 tags = Table(
