@@ -31,6 +31,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -129,10 +130,14 @@ def populate(
     per_run = (n_points - history) // max(1, n_runs - 1)
     with store.engine.begin() as conn:
         _generate(conn, long_run, stored, history)
-        for i in range(1, n_runs):
-            _generate(conn, run_id_of(i), 0, per_run)
-            if i % 1000 == 0:
-                print(f"  {history + i * per_run:,} points", flush=True)
+    # a transaction per 1,000 runs: SQLite checkpoints its write-ahead log between them (in one
+    # transaction, 10^8 points sat in a 15 GB WAL that the checkpoint then had to copy whole)
+    for first in range(1, n_runs, 1000):
+        with store.engine.begin() as conn:
+            for i in range(first, min(first + 1000, n_runs)):
+                _generate(conn, run_id_of(i), 0, per_run)
+        print(f"  {history + min(first + 999, n_runs - 1) * per_run:,} points", flush=True)
+    with store.engine.begin() as conn:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         latest = [
             (
@@ -243,24 +248,50 @@ def copy_to_mlflow(bh_db: Path, ml_db: Path) -> float:
 
 
 # ------------------------------------------------------------------------------------------ measurement
-def tree_peak_rss_kb(pid: int) -> int:
-    """The largest VmHWM among the server process and its descendants (uvicorn / gunicorn workers)."""
-    peak = 0
+def tree_status_kb(pid: int, field: str) -> list[int]:
+    """``field`` of /proc/<pid>/status (in kB) for the server process and each of its descendants
+    (uvicorn / gunicorn workers)."""
+    values = []
     todo = [pid]
     while todo:
         p = todo.pop()
         try:
             status = Path(f"/proc/{p}/status").read_text()
-            peak = max(peak, int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM"))))
+            values.append(
+                int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith(field + ":")))
+            )
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
             continue
-    return peak
+    return values
 
 
-def stream(tool: str, url: str, run_id: str, timeout: float) -> dict[str, Any]:
+def tree_peak_rss_kb(pid: int) -> int:
+    """The largest VmHWM among the server process and its descendants."""
+    return max(tree_status_kb(pid, "VmHWM"), default=0)
+
+
+def tree_rss_anon_kb(pid: int) -> int:
+    """The anonymous resident memory (RssAnon) of the server process and its descendants, now.
+
+    VmHWM also counts file pages mapped into the process: SQLite reads the database through a memory
+    map, so a server that has walked a 2 GB history shows ~2 GB of VmHWM that is the OS page cache, shared
+    and dropped under pressure, not memory the server holds."""
+    return sum(tree_status_kb(pid, "RssAnon"))
+
+
+def stream(tool: str, url: str, run_id: str, timeout: float, server_pid: int) -> dict[str, Any]:
     code = BAKEHOUSE_CLIENT if tool == "bakehouse" else MLFLOW_CLIENT
+    peak_anon = [tree_rss_anon_kb(server_pid)]
+    done = threading.Event()
+
+    def sample() -> None:  # the server's anonymous memory, every 50 ms while the client reads
+        while not done.wait(0.05):
+            peak_anon[0] = max(peak_anon[0], tree_rss_anon_kb(server_pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     t = time.perf_counter()
     try:
         out = subprocess.run(
@@ -272,12 +303,19 @@ def stream(tool: str, url: str, run_id: str, timeout: float) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired:
         return {"finished": False, "why": f"no answer in {timeout:.0f} s", "wall": time.perf_counter() - t}
+    finally:
+        done.set()
+        sampler.join()
     if out.returncode != 0:
         return {
             "finished": False,
             "why": out.stderr.strip().splitlines()[-1][:300] if out.stderr else "failed",
         }
-    return {"finished": True, **json.loads(out.stdout.strip().splitlines()[-1])}
+    return {
+        "finished": True,
+        "server_peak_anon_kb": peak_anon[0],
+        **json.loads(out.stdout.strip().splitlines()[-1]),
+    }
 
 
 def timed_get(url: str, timeout: float) -> tuple[float, Any]:
@@ -325,14 +363,16 @@ def measure(tool: str, backend: str, workdir: Path, run_id: str, args: argparse.
     server = start_server(tool, backend, workdir)
     try:
         base_rss = tree_peak_rss_kb(server.proc.pid)
+        base_anon = tree_rss_anon_kb(server.proc.pid)
         streams = []
         for _ in range(args.repeat if tool == "bakehouse" else 1):  # MLflow's single try takes minutes
-            result = stream(tool, server.url, run_id, args.timeout)
+            result = stream(tool, server.url, run_id, args.timeout, server.proc.pid)
             streams.append(result)
             if result["finished"]:
                 print(
                     f"  history: {result['points']:,} points in {result['seconds']:.2f} s, client peak RSS "
-                    f"{result['peak_rss_kb'] / 1024:,.0f} MB",
+                    f"{result['peak_rss_kb'] / 1024:,.0f} MB, server RssAnon peak "
+                    f"{result['server_peak_anon_kb'] / 1024:,.0f} MB (sampled every 50 ms)",
                     flush=True,
                 )
             else:
@@ -342,11 +382,14 @@ def measure(tool: str, backend: str, workdir: Path, run_id: str, args: argparse.
         out = {
             "streams": streams,
             "server_rss_before_mb": base_rss / 1024,
+            "server_anon_before_mb": base_anon / 1024,
             "server_peak_rss_mb": server_peak / 1024,
             "charts": charts(tool, server.url, run_id, args.repeat, min(args.timeout, 600)),
         }
         print(
-            f"  server peak RSS {server_peak / 1024:,.0f} MB (at start {base_rss / 1024:,.0f} MB)", flush=True
+            f"  server peak RSS (VmHWM, with mapped file pages) {server_peak / 1024:,.0f} MB, at start "
+            f"{base_rss / 1024:,.0f} MB; RssAnon at start {base_anon / 1024:,.0f} MB",
+            flush=True,
         )
         return out
     finally:
@@ -439,7 +482,15 @@ def report(args: argparse.Namespace, uri: str, results: dict[str, Any], loads: l
         client = f"{max(s['peak_rss_kb'] for s in done) / 1024:,.0f}" if done else "-"
         return f"{client} / {results[t].get('server_peak_rss_mb', math.nan):,.0f} MB"
 
-    print(f"{'peak RSS client / server':36}" + "".join(f"{rss(t):>22}" for t in tools))
+    def anon(t: str) -> str:
+        done = [s for s in results[t].get("streams") or [] if s.get("finished")]
+        if not done:
+            return "-"
+        before = results[t].get("server_anon_before_mb", math.nan)
+        return f"{max(s['server_peak_anon_kb'] for s in done) / 1024:,.0f} MB ({before:,.0f} before)"
+
+    print(f"{'peak RSS client / server (VmHWM)':36}" + "".join(f"{rss(t):>22}" for t in tools))
+    print(f"{'server RssAnon peak (sampled)':36}" + "".join(f"{anon(t):>22}" for t in tools))
     for label in results["bakehouse"].get("charts", {}):
         cells = []
         for t in tools:
