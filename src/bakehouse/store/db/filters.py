@@ -77,6 +77,7 @@ from bakehouse.store.search import (
 )
 
 __all__ = [
+    "METRIC_RANGE_OPS",
     "build_experiment_search",
     "build_logged_model_search",
     "build_model_version_search",
@@ -400,7 +401,7 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
 
 
 #: metric comparisons an index range of ``latest_metrics`` (experiment, key, value) can list
-_RANGE_OPS = frozenset({"=", "<", "<=", ">", ">="})
+METRIC_RANGE_OPS = frozenset({"=", "<", "<=", ">", ">="})
 
 
 def comparison_run_ids(c: Comparison, experiment_ids: Sequence[str]) -> Select[Any] | None:
@@ -411,7 +412,7 @@ def comparison_run_ids(c: Comparison, experiment_ids: Sequence[str]) -> Select[A
     still applies its own conditions to whatever it is given. ``EXISTS`` on the run's rows (``_run_leaf``)
     and membership in this list are the same condition, so a search may start from a short list.
     """
-    if c.kind == METRIC and c.op in _RANGE_OPS:
+    if c.kind == METRIC and c.op in METRIC_RANGE_OPS:
         lm = s.latest_metrics
         return select(lm.c.run_uuid).where(
             in_experiments(lm.c.experiment_id, experiment_ids),

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Connection, exists, func, select
 from bakehouse.entities.lifecycle import ViewType
 from bakehouse.store.db import schema as s
 from bakehouse.store.db.filters import (
+    METRIC_RANGE_OPS,
     in_experiments,
     metric_value_condition,
     param_value_condition,
@@ -33,8 +34,6 @@ from bakehouse.store.db.filters import (
 from bakehouse.store.search import METRIC, PARAM, And, Comparison, Node, parse_filter
 
 __all__ = ["count_runs"]
-
-_RANGE_OPS = ("=", "<", "<=", ">", ">=")
 
 
 def count_runs(
@@ -73,6 +72,6 @@ def _driver(parts: Sequence[Node]) -> Comparison | None:
         if c.kind == PARAM and c.op == "=":
             return c
     for c in comparisons:
-        if c.kind == METRIC and c.op in _RANGE_OPS:
+        if c.kind == METRIC and c.op in METRIC_RANGE_OPS:
             return c
     return None
