@@ -390,7 +390,7 @@ def test_latest_metrics_experiment_revision_backfills_and_downgrades(empty_datab
     _upgrade_to(empty_database, "head")
     engine.dispose()
     assert db_engine.current_revision(engine) == SCHEMA_HEAD
-    assert "index_latest_metrics_experiment_key_value" in latest_indexes()
+    assert "index_latest_metrics_experiment_key_value_run" in latest_indexes()  # 0016 widened it
     assert "index_latest_metrics_key_value" not in latest_indexes()
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT run_uuid, experiment_id FROM latest_metrics")).all()
@@ -572,3 +572,53 @@ def test_param_value_index_revision_downgrades_and_upgrades_again(empty_database
     assert {r.info.run_id for r in store.search_runs([eid], "params.lr = '0.01'")} == {run_ids[0], run_ids[3]}
     long_value = "x" * 2_000
     assert [r.info.run_id for r in store.search_runs([eid], f"params.lr = '{long_value}'")] == [run_ids[2]]
+
+
+def test_run_walk_indexes_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0016 swaps the (experiment, key, value) index of latest metrics for one that also holds the value's
+    kind and the run, and adds the runs index led by the run id; both ways keep the rows, the schema and
+    what a metric-ordered, filtered search returns."""
+    from sqlalchemy import inspect
+
+    from bakehouse.entities import Metric, Param
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    def indexes(table: str) -> set[str]:
+        engine = db_engine.get_engine(empty_database)
+        return {str(ix["name"]) for ix in inspect(engine).get_indexes(table)}
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    eid = store.create_experiment("run-walk")
+    values = [0.5, float("nan"), 2.0, float("inf"), 0.5, -1.0]
+    run_ids = []
+    for i, value in enumerate(values):
+        run_id = store.create_run(eid, "u", 1_000 + i, [], f"r{i}").info.run_id
+        store.log_batch(
+            run_id, metrics=[Metric("acc", value, 1, 0)], params=[Param("lr", "a" if i % 2 else "b")]
+        )
+        run_ids.append(run_id)
+
+    def searched() -> list[str]:
+        pages, token = [], None
+        while True:
+            page = store.search_runs(
+                [eid], "params.lr = 'b'", max_results=2, order_by=["metrics.acc DESC"], page_token=token
+            )
+            pages += [r.info.run_id for r in page]
+            token = page.token
+            if not token:
+                return pages
+
+    # params.lr = 'b': runs 0 (0.5), 2 (2.0), 4 (0.5, started later: first of the tie)
+    expected = [run_ids[2], run_ids[4], run_ids[0]]
+    assert searched() == expected
+    assert "index_latest_metrics_experiment_key_value_run" in indexes("latest_metrics")
+    assert "index_runs_id_experiment_stage_start" in indexes("runs")
+    _downgrade_to(empty_database, "0015_param_value_index")
+    assert "index_latest_metrics_experiment_key_value" in indexes("latest_metrics")
+    assert "index_latest_metrics_experiment_key_value_run" not in indexes("latest_metrics")
+    assert "index_runs_id_experiment_stage_start" not in indexes("runs")
+    _upgrade_to_head_with_the_declared_schema(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert searched() == expected

@@ -213,11 +213,16 @@ def test_a_metric_ordered_page_walks_the_metric_index(sqlite_store: Any) -> None
             " | ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
             for sql, params in statements
         )
-    assert walk.startswith("SEARCH order_metric USING INDEX index_latest_metrics_experiment_key_value"), walk
+    # the walk reads the index alone; a run is tested by seeks of covering indexes (0016_run_walk_indexes)
+    index = "SEARCH order_metric USING COVERING INDEX index_latest_metrics_experiment_key_value_run"
+    assert walk.startswith(index + " (experiment_id=? AND key=?)"), walk
     assert "TEMP B-TREE" not in walk, walk
-    assert edge.startswith(
-        "SEARCH order_metric USING INDEX index_latest_metrics_experiment_key_value (experiment_id=? AND key=? AND value=?)"
-    ), edge
+    assert edge.startswith(index + " (experiment_id=? AND key=? AND value=?)"), edge
+    for plan in (walk, edge):
+        assert "SEARCH param_eq USING COVERING INDEX index_params_key_value" in plan, plan
+        assert "SEARCH runs USING COVERING INDEX index_runs_id_experiment_stage_start (run_uuid=?)" in plan, (
+            plan
+        )
 
 
 def test_an_offset_token_still_pages_a_metric_order(sqlite_store: Any) -> None:
@@ -317,3 +322,59 @@ def test_runs_table_first_page_by_metric_equals_runs_search(sqlite_store: Any, s
                 break
             assert decode_page_token(token) == len(seen)  # offsets: the UI asks for later pages at once
         assert seen == expected, (filter_string, size)
+
+
+def _matches(r: dict[str, Any], filter_string: str) -> bool:
+    """The filters of ``SHAPES`` evaluated in Python on what ``_insert`` wrote."""
+    score, gate, p = r["_score"], r["_gate"], r["_p"]
+    number = score is not None and not math.isnan(score)
+    return {
+        "attributes.run_name LIKE 'r1%' and params.p = 'a'": r["name"].startswith("r1") and p == "a",
+        "params.p = 'b' or metrics.gate >= 0.8": p == "b" or gate >= 0.8,
+        "metrics.gate < 0.5 and params.p != 'a'": gate < 0.5 and p != "a",
+        "attributes.start_time > 10100 and metrics.gate > 0.2 and params.p = 'a'": (
+            (r["start_time"] or 0) > 10100 and gate > 0.2 and p == "a"
+        ),
+        "metrics.score >= 2 and params.p = 'a'": number and score >= 2 and p == "a",
+        "metrics.gate >= 0.9 and params.p = 'a'": gate >= 0.9 and p == "a",
+        "params.q IS NULL and metrics.gate > 0.6": gate > 0.6,
+        "params.p = 'a' and attributes.run_name != 'r5'": p == "a" and r["name"] != "r5",
+    }[filter_string]
+
+
+SHAPES = [
+    "attributes.run_name LIKE 'r1%' and params.p = 'a'",
+    "params.p = 'b' or metrics.gate >= 0.8",
+    "metrics.gate < 0.5 and params.p != 'a'",
+    "attributes.start_time > 10100 and metrics.gate > 0.2 and params.p = 'a'",
+    "metrics.score >= 2 and params.p = 'a'",
+    "metrics.gate >= 0.9 and params.p = 'a'",  # 120 runs of gate >= 0.9: the search reads those alone
+    "params.q IS NULL and metrics.gate > 0.6",
+    "params.p = 'a' and attributes.run_name != 'r5'",
+]
+
+
+def _check_shapes(store: Any, n: int, sizes: list[int]) -> None:
+    """Every filter shape, both directions: the pages equal the filter evaluated in Python and the offset
+    query (a walk tests each row's run by its rows first and by the run itself last)."""
+    eid = store.create_experiment(f"shapes-{uuid.uuid4().hex[:8]}")
+    runs = _insert(store.engine, eid, n)
+    other = store.create_experiment(f"shapes-other-{uuid.uuid4().hex[:8]}")
+    _insert(store.engine, other, n // 4, salt=3)  # same keys and values in another experiment
+    for filter_string in SHAPES:
+        for ascending in (False, True):
+            order = "metrics.score " + ("ASC" if ascending else "DESC")
+            kept = [r for r in runs if _matches(r, filter_string)]
+            expected = [r for r in _expected(kept, ascending, False)]
+            assert expected, filter_string
+            assert _offset_order(store, eid, order, filter_string) == expected, (order, filter_string)
+            for size in sizes:
+                assert _walk(store, eid, order, size, filter_string) == expected, (order, filter_string, size)
+
+
+def test_every_filter_shape_pages_as_the_filter_says_on_sqlite(sqlite_store: Any) -> None:
+    _check_shapes(sqlite_store, 1_200, [7, 250])
+
+
+def test_every_filter_shape_pages_as_the_filter_says_on_every_database(server_database_store: Any) -> None:
+    _check_shapes(server_database_store, 1_200, [13, 400])

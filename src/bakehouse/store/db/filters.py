@@ -89,6 +89,7 @@ __all__ = [
     "in_experiments",
     "metric_value_condition",
     "param_value_condition",
+    "run_row_probes",
     "run_search_conditions",
     "run_tie_order",
     "run_tree_conditions",
@@ -187,6 +188,62 @@ def param_value_condition(column: ColumnElement[Any], op: str, value: Any) -> Co
     if op == "=" and len(str(value).encode()) <= s.PARAM_VALUE_INDEXED_BYTES:
         return and_(compared, in_param_value_index(column))
     return compared
+
+
+class param_equals(FunctionElement[bool]):
+    """``EXISTS`` a ``params`` row of the run (``run_id``) with this key and value: what ``params.X = 'v'``
+    asks of each run a search tests. On SQLite it names ``index_params_key_value`` (key, value, run), one
+    seek of a covering index: its planner otherwise takes the primary key (run, key) and then reads the
+    table row for the value, a second random read per run tested."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "param_equals"
+    #: the value is short enough for PostgreSQL's partial index (a class, not a flag: compiled statements
+    #: are cached by their structure, and the SQL differs)
+    indexed = False
+
+    def __init__(self, run_id: ColumnElement[Any], key: str, value: str) -> None:
+        super().__init__(run_id, literal(key, String()), literal(value, String()))
+
+
+class _indexed_param_equals(param_equals):
+    """``param_equals`` of a value of up to ``PARAM_VALUE_INDEXED_BYTES``."""
+
+    inherit_cache = True
+    name = "indexed_param_equals"
+    indexed = True
+
+
+def param_equals_probe(run_id: ColumnElement[Any], key: str, value: str) -> param_equals:
+    """``param_equals`` of the class the value's length asks for."""
+    short = len(value.encode()) <= s.PARAM_VALUE_INDEXED_BYTES
+    return (_indexed_param_equals if short else param_equals)(run_id, key, value)
+
+
+def _param_equals_sql(element: param_equals, compiler: Any, hint: str = "", also: str = "", **kw: Any) -> str:
+    run_id, key, value = (compiler.process(c, **kw) for c in element.clauses)
+    k, v = compiler.preparer.quote("key"), compiler.preparer.quote("value")
+    where = f"param_eq.run_uuid = {run_id} AND param_eq.{k} = {key} AND param_eq.{v} = {value}{also}"
+    return f"(EXISTS (SELECT 1 FROM params AS param_eq{hint} WHERE {where}))"
+
+
+@compiles(param_equals)
+def _param_equals_default(element: param_equals, compiler: Any, **kw: Any) -> str:
+    return _param_equals_sql(element, compiler, **kw)
+
+
+@compiles(param_equals, "sqlite")
+def _param_equals_sqlite(element: param_equals, compiler: Any, **kw: Any) -> str:
+    return _param_equals_sql(element, compiler, hint=" INDEXED BY index_params_key_value", **kw)
+
+
+@compiles(param_equals, "postgresql")
+def _param_equals_postgresql(element: param_equals, compiler: Any, **kw: Any) -> str:
+    # the partial index's condition when every equal value is in it (``param_value_condition``): then
+    # PostgreSQL may answer from (key, value, run) alone, an index-only scan
+    also = f" AND octet_length(param_eq.value) <= {s.PARAM_VALUE_INDEXED_BYTES}" if element.indexed else ""
+    return _param_equals_sql(element, compiler, also=also, **kw)
 
 
 def case_insensitive_like(column: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
@@ -360,24 +417,27 @@ def metric_value_condition(
     return _number_condition(value_col, kind_col, c.op, _number(c.value))
 
 
-def _run_leaf(c: Comparison) -> ColumnElement[bool]:
-    runs = s.runs
+def _run_leaf(c: Comparison, run_id: ColumnElement[Any] = s.runs.c.run_uuid) -> ColumnElement[bool]:
+    """One comparison on ``runs``; its rows' lookups correlated with ``run_id`` (a column holding the run's
+    id: ``runs.run_uuid``, or the id on another table's row when the search walks that table)."""
     if c.kind == ATTRIBUTE:
         return _compare(_RUN_COLUMNS[c.key], c.op, c.value)
     if c.kind == METRIC:
         lm = s.latest_metrics.alias()
         return exists().where(
-            lm.c.run_uuid == runs.c.run_uuid,
+            lm.c.run_uuid == run_id,
             lm.c.key == c.key,
             metric_value_condition(lm.c.value, lm.c.value_kind, c),
         )
     if c.kind in (PARAM, TAG):
         table = (s.params if c.kind == PARAM else s.tags).alias()
-        keyed = exists().where(table.c.run_uuid == runs.c.run_uuid, table.c.key == c.key)
+        keyed = exists().where(table.c.run_uuid == run_id, table.c.key == c.key)
         if c.op == "IS NULL":
             return ~keyed
         if c.op == "IS NOT NULL":
             return keyed
+        if c.kind == PARAM and c.op == "=" and isinstance(c.value, str):
+            return param_equals_probe(run_id, c.key, c.value)
         if c.kind == PARAM:
             return keyed.where(param_value_condition(table.c.value, c.op, c.value))
         return keyed.where(_compare(table.c.value, c.op, c.value))
@@ -385,7 +445,7 @@ def _run_leaf(c: Comparison) -> ColumnElement[bool]:
         inputs, datasets = s.inputs.alias(), s.datasets.alias()
         query = exists().where(
             inputs.c.destination_type == "RUN",
-            inputs.c.destination_id == runs.c.run_uuid,
+            inputs.c.destination_id == run_id,
             inputs.c.source_type == "DATASET",
             datasets.c.dataset_uuid == inputs.c.source_id,
         )
@@ -474,6 +534,39 @@ def run_tree_conditions(
     if tree is not None:
         where.append(_Compiler(_run_leaf)(tree))
     return where
+
+
+@functools.lru_cache(maxsize=256)
+def run_row_probes(
+    filter_string: str | None, run_id: ColumnElement[Any]
+) -> tuple[tuple[ColumnElement[bool], ...], Node | None]:
+    """The filter split for a walk over another table's rows that carry the run's id (``run_id``): the
+    parts ANDed into it that look at the run's own rows only (metrics, params, tags, datasets), as lookups
+    correlated with ``run_id`` and cheapest first, and the rest (attribute comparisons), None if none.
+
+    A walk then tests a row's run with index seeks keyed by the id it already holds and reads the run
+    itself only for the rows that pass them. Equalities on params and tags go first (one seek, and an
+    equality is usually the narrowest), then metric comparisons, then other key comparisons; ``run_id``
+    must be hashable and long-lived (a module-level alias's column): it keys this cache.
+    """
+    tree = parse_filter("run", filter_string)
+    items = list(tree.items) if isinstance(tree, And) else [tree] if tree is not None else []
+    probes = [i for i in items if all(c.kind != ATTRIBUTE for c in comparisons(i))]
+    rest = [i for i in items if any(c.kind == ATTRIBUTE for c in comparisons(i))]
+    probes.sort(key=_probe_rank)
+    compiled = tuple(_Compiler(functools.partial(_run_leaf, run_id=run_id))(i) for i in probes)
+    return compiled, (And(tuple(rest)) if len(rest) > 1 else rest[0] if rest else None)
+
+
+def _probe_rank(node: Node) -> int:
+    """How early a probe runs (``run_row_probes``): key equalities, metric comparisons, the others."""
+    if isinstance(node, Comparison):
+        if node.kind in (PARAM, TAG) and node.op in ("=", "IN"):
+            return 0
+        if node.kind == METRIC:
+            return 1
+        return 2
+    return 3
 
 
 def build_run_search(

@@ -31,7 +31,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0015_param_value_index"
+SCHEMA_HEAD = "0016_run_walk_indexes"
 
 metadata = MetaData()
 
@@ -91,6 +91,10 @@ runs = Table(
     ),
     # narrow entries for the UI's run count, a range count of the experiment's runs (0015)
     Index("index_runs_experiment_stage", "experiment_id", "lifecycle_stage"),
+    # a walk over a metric's rows tests each row's run and reads its start time in one seek (0016)
+    Index(
+        "index_runs_id_experiment_stage_start", "run_uuid", "experiment_id", "lifecycle_stage", "start_time"
+    ),
 )
 
 metrics = Table(
@@ -125,7 +129,15 @@ latest_metrics = Table(
     # and counts the runs holding the metric from the index alone (0011_latest_metrics_experiment)
     Column("experiment_id", ExperimentId, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key", name="latest_metric_pk"),
-    Index("index_latest_metrics_experiment_key_value", "experiment_id", "key", "value"),
+    # the walk of a metric-ordered search reads its rows' kind and run from the index alone (0016)
+    Index(
+        "index_latest_metrics_experiment_key_value_run",
+        "experiment_id",
+        "key",
+        "value",
+        "value_kind",
+        "run_uuid",
+    ),
 )
 
 params = Table(
