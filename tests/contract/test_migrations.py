@@ -576,8 +576,8 @@ def test_param_value_index_revision_downgrades_and_upgrades_again(empty_database
 
 def test_run_walk_indexes_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
     """0016 swaps the (experiment, key, value) index of latest metrics for one that also holds the value's
-    kind and the run, and adds the runs index led by the run id; both ways keep the rows, the schema and
-    what a metric-ordered, filtered search returns."""
+    kind and the run, and adds the (run, key, value, kind) index of latest metrics and the runs index led
+    by the run id; both ways keep the rows, the schema and what a metric-ordered, filtered search returns."""
     from sqlalchemy import inspect
 
     from bakehouse.entities import Metric, Param
@@ -614,10 +614,12 @@ def test_run_walk_indexes_revision_downgrades_and_upgrades_again(empty_database:
     expected = [run_ids[2], run_ids[4], run_ids[0]]
     assert searched() == expected
     assert "index_latest_metrics_experiment_key_value_run" in indexes("latest_metrics")
+    assert "index_latest_metrics_run_key_value" in indexes("latest_metrics")
     assert "index_runs_id_experiment_stage_start" in indexes("runs")
     _downgrade_to(empty_database, "0015_param_value_index")
     assert "index_latest_metrics_experiment_key_value" in indexes("latest_metrics")
     assert "index_latest_metrics_experiment_key_value_run" not in indexes("latest_metrics")
+    assert "index_latest_metrics_run_key_value" not in indexes("latest_metrics")
     assert "index_runs_id_experiment_stage_start" not in indexes("runs")
     _upgrade_to_head_with_the_declared_schema(empty_database)
     store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")

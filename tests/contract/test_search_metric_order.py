@@ -223,6 +223,7 @@ def test_a_metric_ordered_page_walks_the_metric_index(sqlite_store: Any) -> None
         assert "SEARCH runs USING COVERING INDEX index_runs_id_experiment_stage_start (run_uuid=?)" in plan, (
             plan
         )
+        assert "SEARCH metric_probe USING COVERING INDEX index_latest_metrics_run_key_value" in plan, plan
 
 
 def test_an_offset_token_still_pages_a_metric_order(sqlite_store: Any) -> None:

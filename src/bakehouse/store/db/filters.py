@@ -246,6 +246,46 @@ def _param_equals_postgresql(element: param_equals, compiler: Any, **kw: Any) ->
     return _param_equals_sql(element, compiler, also=also, **kw)
 
 
+#: the latest metric a comparison of the filter looks up (one name: each lookup is its own subquery)
+_METRIC_PROBE = s.latest_metrics.alias("metric_probe")
+
+
+class metric_exists(FunctionElement[bool]):
+    """``EXISTS`` a latest metric of the run (``run_id``) meeting ``conditions`` (on ``_METRIC_PROBE``):
+    what a metric comparison asks of each run a search tests. On SQLite it names
+    ``index_latest_metrics_run_key_value`` (run, key, value, kind), one seek of a covering index: its
+    planner otherwise takes the primary key (run, key) and then reads the table row for the value."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "metric_exists"
+
+    def __init__(self, run_id: ColumnElement[Any], *conditions: ColumnElement[bool]) -> None:
+        super().__init__(run_id, *conditions)
+
+    @property
+    def _from_objects(self) -> Any:
+        # only the run id's table belongs to the query around it; the probe's own table is its subquery's
+        return next(iter(self.clauses))._from_objects
+
+
+def _metric_exists_sql(element: metric_exists, compiler: Any, hint: str = "", **kw: Any) -> str:
+    run_id, *conditions = (compiler.process(c, **kw) for c in element.clauses)
+    name = _METRIC_PROBE.name
+    where = " AND ".join([f"{name}.run_uuid = {run_id}", *(f"({c})" for c in conditions)])
+    return f"(EXISTS (SELECT 1 FROM latest_metrics AS {name}{hint} WHERE {where}))"
+
+
+@compiles(metric_exists)
+def _metric_exists_default(element: metric_exists, compiler: Any, **kw: Any) -> str:
+    return _metric_exists_sql(element, compiler, **kw)
+
+
+@compiles(metric_exists, "sqlite")
+def _metric_exists_sqlite(element: metric_exists, compiler: Any, **kw: Any) -> str:
+    return _metric_exists_sql(element, compiler, hint=" INDEXED BY index_latest_metrics_run_key_value", **kw)
+
+
 def case_insensitive_like(column: ColumnElement[Any], pattern: str) -> ColumnElement[bool]:
     return func.lower(column).like(func.lower(literal(_like_pattern(pattern), String())), escape=_LIKE_ESCAPE)
 
@@ -423,11 +463,9 @@ def _run_leaf(c: Comparison, run_id: ColumnElement[Any] = s.runs.c.run_uuid) -> 
     if c.kind == ATTRIBUTE:
         return _compare(_RUN_COLUMNS[c.key], c.op, c.value)
     if c.kind == METRIC:
-        lm = s.latest_metrics.alias()
-        return exists().where(
-            lm.c.run_uuid == run_id,
-            lm.c.key == c.key,
-            metric_value_condition(lm.c.value, lm.c.value_kind, c),
+        lm = _METRIC_PROBE
+        return metric_exists(
+            run_id, lm.c.key == c.key, metric_value_condition(lm.c.value, lm.c.value_kind, c)
         )
     if c.kind in (PARAM, TAG):
         table = (s.params if c.kind == PARAM else s.tags).alias()

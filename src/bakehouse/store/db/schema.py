@@ -138,6 +138,8 @@ latest_metrics = Table(
         "value_kind",
         "run_uuid",
     ),
+    # a metric comparison of a search's filter is one seek for each run it tests (0016)
+    Index("index_latest_metrics_run_key_value", "run_uuid", "key", "value", "value_kind"),
 )
 
 params = Table(

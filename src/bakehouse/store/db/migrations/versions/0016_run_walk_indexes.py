@@ -10,7 +10,10 @@ time) by the primary key and then the table. Two indexes hold what the walk read
   instead of (experiment, key, value): the walk, the metric ranges and the counts of runs holding a metric
   read the index alone;
 * ``index_runs_id_experiment_stage_start`` on (run_uuid, experiment, lifecycle stage, start time): the
-  run's part of the test and its start time (the tie order) are one seek of an index.
+  run's part of the test and its start time (the tie order) are one seek of an index;
+* ``index_latest_metrics_run_key_value`` on (run_uuid, key, value, value_kind): a metric comparison of the
+  filter (``metrics.m0 > 0.5``) is one seek of an index for each run tested, not the primary key's
+  index and then the table row.
 
 Revision ID: 0016_run_walk_indexes
 Revises: 0015_param_value_index
@@ -38,9 +41,16 @@ def upgrade() -> None:
         ["run_uuid", "experiment_id", "lifecycle_stage", "start_time"],
         unique=False,
     )
+    op.create_index(
+        "index_latest_metrics_run_key_value",
+        "latest_metrics",
+        ["run_uuid", "key", "value", "value_kind"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("index_latest_metrics_run_key_value", table_name="latest_metrics")
     op.drop_index("index_runs_id_experiment_stage_start", table_name="runs")
     op.create_index(
         "index_latest_metrics_experiment_key_value",
