@@ -36,9 +36,7 @@ def _store(url: str) -> RestTrackingStore:
 
 def _idle_connections(transport: HttpTransport) -> list[socket.socket]:
     """The sockets of the pool's idle keep-alive connections."""
-    queue = transport.pool.pool
-    assert queue is not None
-    return [conn.sock for conn in list(queue.queue) if conn is not None and conn.sock is not None]
+    return [conn.sock for conn in transport.pool.idle() if conn.sock is not None]
 
 
 def test_one_keep_alive_connection_carries_a_process_s_calls(server: Server) -> None:
@@ -51,7 +49,7 @@ def test_one_keep_alive_connection_carries_a_process_s_calls(server: Server) -> 
         store.get_experiment(experiment_id)
     assert _idle_connections(store.transport) == [sock]
     assert sock.getsockname() == local_address  # the same TCP connection, never reopened
-    assert store.transport.pool.num_connections == 1
+    assert store.transport.pool.opened == 1
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     store.transport.close()
 
@@ -65,7 +63,7 @@ def test_a_forked_child_opens_its_own_connection_and_the_parent_keeps_its(server
     if pid == 0:  # the child: a call on the inherited store must not touch the parent's socket
         try:
             run = store.create_run(experiment_id, "child", 1)
-            fresh = store.transport.pool is not parent_pool and store.transport.pool.num_connections == 1
+            fresh = store.transport.pool is not parent_pool and store.transport.pool.opened == 1
             os.write(write, f"{run.info.run_id} {fresh}".encode())
         finally:
             os._exit(0)
@@ -75,7 +73,7 @@ def test_a_forked_child_opens_its_own_connection_and_the_parent_keeps_its(server
     os.waitpid(pid, 0)
     assert fresh == "True"
     assert store.get_run(child_run_id).info.experiment_id == experiment_id
-    assert store.transport.pool is parent_pool and parent_pool.num_connections == 1
+    assert store.transport.pool is parent_pool and parent_pool.opened == 1
     store.transport.close()
 
 

@@ -25,7 +25,6 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -66,9 +65,15 @@ class Answer(Protocol):
     def status_code(self) -> int: ...
 
     @property
-    def headers(self) -> Mapping[str, str]: ...
+    def headers(self) -> Headers: ...
 
     def close(self) -> None: ...
+
+
+class Headers(Protocol):
+    """Case-insensitive header lookup (httpx's ``Headers``, ``http.client``'s ``HTTPMessage``)."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -121,15 +121,15 @@ def test_json_bodies_and_get_params_are_sent_as_mlflow_expects(
     assert get.headers["user-agent"].startswith("bakehouse/")
 
 
-def test_a_plain_http_server_gets_a_pool_that_cannot_speak_tls() -> None:
+def test_a_plain_http_server_gets_connections_that_cannot_speak_tls() -> None:
     """An http:// transport follows no redirects, so it never needs CAs: no TLS context is built for it
-    (loading a CA list costs 25-45 ms of a process's first call) and its pool could not open TLS at all."""
-    from urllib3.connectionpool import HTTPSConnectionPool
+    (loading a CA list costs 25-45 ms of a process's first call) and its connections could not open TLS."""
+    import http.client
 
     from bakehouse.wire import tls
 
     tls._context.cache_clear()
     transport = HttpTransport("http://127.0.0.1:1", settings())
     transport.prepare()
-    assert not isinstance(transport.pool, HTTPSConnectionPool)
+    assert not isinstance(transport.pool.get(), http.client.HTTPSConnection)
     assert tls._context.cache_info().currsize == 0

@@ -28,17 +28,7 @@ from bakehouse.projects.environments.requirements import PythonRequirements
 logger = logging.getLogger(__name__)
 
 #: what ``import bakehouse`` + logging to a SQLite or HTTP tracking store needs in the child
-CLIENT_REQUIREMENTS = (
-    "sqlalchemy",
-    "alembic",
-    "pyyaml",
-    "httpx",
-    "urllib3",
-    "orjson",
-    "pydantic",
-    "click",
-    "rich",
-)
+CLIENT_REQUIREMENTS = ("sqlalchemy", "alembic", "pyyaml", "httpx", "orjson", "pydantic", "click", "rich")
 _VERIFY = (
     "import importlib, sys\n"
     "for name in ('bakehouse', 'bakehouse.client.fluent', 'bakehouse.store.tracking.sql.store'):\n"
