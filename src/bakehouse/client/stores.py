@@ -69,12 +69,12 @@ def is_server_uri(uri: str) -> bool:
 
 
 def prepare_tracking_store(store: TrackingStore) -> None:
-    """Do a server store's one-time local setup now: httpx's imports, the TLS context, the pool.
+    """Do a server store's one-time local setup now: the HTTP client's imports, the TLS context, the pool.
 
     No request is sent. Called when a server's URI is chosen, so the first call of a process costs what
     later ones do.
     """
-    # imported here: it brings httpx, which a process that never talks to a server does not need
+    # imported here: it brings the HTTP client, which a process that never talks to a server does not need
     from bakehouse.store.tracking.rest import RestTrackingStore
 
     if isinstance(store, RestTrackingStore):
@@ -106,7 +106,7 @@ def clear_store_cache() -> None:
         _tracking_stores.clear()
         _registry_stores.clear()
     if any(hasattr(store, "transport") for store in dropped):
-        # imported here: only a process that made server stores has httpx loaded already
+        # imported here: only a process that made server stores has the HTTP client loaded already
         from bakehouse.wire.transport import HttpTransport
 
         for store in dropped:

@@ -19,15 +19,15 @@ the artifact-proxy client.
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
-
-import httpx
 
 from bakehouse.errors import BakehouseError, DeadlineExceededError, TemporarilyUnavailableError
 from bakehouse.settings import HttpSettings
@@ -42,14 +42,38 @@ MAX_BACKOFF_SECONDS = 15.0
 NOTICE_AFTER_SECONDS = 2.0
 FIRST_CONTACT_WINDOW_SECONDS = 1.0
 
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_MAYBE_PROCESSED_ERRORS = (
-    httpx.ReadTimeout,
-    httpx.WriteTimeout,
-    httpx.RemoteProtocolError,
-    httpx.ReadError,
-    httpx.WriteError,
-)
+
+class Failure(enum.Enum):
+    """What a failed attempt means for sending it again. Each HTTP client library maps its own exceptions
+    to one of these (the transport's urllib3 errors, the artifact client's httpx errors), so the policy is
+    written once."""
+
+    #: the request never reached the server: refused, unknown host, connect timeout, TLS handshake
+    NOT_SENT = "not sent"
+    #: no answer in time: the server may have processed it
+    TIMED_OUT = "timed out"
+    #: the connection dropped mid-call: the server may have processed it
+    LOST = "lost"
+    #: anything else (a malformed URL, a protocol the client cannot speak): sending again cannot help
+    FATAL = "fatal"
+
+
+class Answer(Protocol):
+    """What the policy reads of an HTTP answer (httpx's responses and the transport's replies have it)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    def close(self) -> None: ...
+
+
+class Headers(Protocol):
+    """Case-insensitive header lookup (httpx's ``Headers``, ``http.client``'s ``HTTPMessage``)."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -120,17 +144,6 @@ def server_key(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def _describe_error(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "Connection refused" in text or "Errno 111" in text:
-            return "connection refused"
-        return f"could not connect ({text or type(exc).__name__})"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer in time ({type(exc).__name__})"
-    return f"connection lost ({str(exc) or type(exc).__name__})"
-
-
 class CallRetry:
     """The retry state of one call. Use as::
 
@@ -138,8 +151,9 @@ class CallRetry:
     while True:
         try:
             response = client.send(request)
-        except httpx.TransportError as exc:
-            retry.after_error(exc)  # sleeps, or raises the BakehouseError for it
+        except OSError as exc:  # the client library's transport errors
+            failure, reason = classify(exc)  # the library's own mapping
+            retry.after_error(exc, failure, reason)  # sleeps, or raises the BakehouseError for it
             continue
         if retry.after_response(response):  # closed it and slept: send again
             continue
@@ -177,18 +191,18 @@ class CallRetry:
     def _fits(self, delay: float, window: float) -> bool:
         return self.retries < self.policy.max_retries and self.elapsed() + delay <= window
 
-    def after_error(self, exc: httpx.TransportError) -> None:
-        """Sleep before the next attempt, or raise the error this failure stands for."""
+    def after_error(self, exc: BaseException, failure: Failure, reason: str) -> None:
+        """Sleep before the next attempt, or raise the error this failure stands for (``reason``: what
+        happened, in a few words, e.g. "connection refused")."""
         try:
-            self._after_error(exc)
+            self._after_error(exc, failure, reason)
         except BakehouseError:
             self._give_up()
             raise
 
-    def _after_error(self, exc: httpx.TransportError) -> None:
-        reason = _describe_error(exc)
+    def _after_error(self, exc: BaseException, failure: Failure, reason: str) -> None:
         where = f"{self.label} at {self.server}"
-        if isinstance(exc, _NOT_SENT_ERRORS):
+        if failure is Failure.NOT_SENT:
             first_contact = not SERVERS.reached(self.server)
             window = self.policy.first_contact_window if first_contact else self.policy.window
             delay = self._backoff()
@@ -201,25 +215,21 @@ class CallRetry:
                     f"{self._tried()}"
                 ) from exc
             raise TemporarilyUnavailableError(f"{where} is unreachable: {reason}{self._tried()}") from exc
-        if isinstance(exc, _MAYBE_PROCESSED_ERRORS):
-            delay = self._backoff()
-            if self.idempotent and self._fits(delay, self.policy.window):
-                self._sleep(delay, f"{where}: {reason}")
-                return
-            if isinstance(exc, httpx.TimeoutException):
-                limit = f" after {self.timeout:g} s" if self.timeout else ""
-                raise DeadlineExceededError(
-                    f"{self.what} to {where} timed out{limit}{self._tried()}; "
-                    "raise BAKEHOUSE_HTTP_REQUEST_TIMEOUT for slow links"
-                ) from exc
-            raise TemporarilyUnavailableError(
-                f"{self.what} to {where} failed: {reason}{self._tried()}"
+        if failure is Failure.FATAL:
+            raise TemporarilyUnavailableError(f"{self.what} to {where} failed: {reason}") from exc
+        delay = self._backoff()
+        if self.idempotent and self._fits(delay, self.policy.window):
+            self._sleep(delay, f"{where}: {reason}")
+            return
+        if failure is Failure.TIMED_OUT:
+            limit = f" after {self.timeout:g} s" if self.timeout else ""
+            raise DeadlineExceededError(
+                f"{self.what} to {where} timed out{limit}{self._tried()}; "
+                "raise BAKEHOUSE_HTTP_REQUEST_TIMEOUT for slow links"
             ) from exc
-        raise TemporarilyUnavailableError(
-            f"{self.what} to {where} failed: {exc or type(exc).__name__}"
-        ) from exc
+        raise TemporarilyUnavailableError(f"{self.what} to {where} failed: {reason}{self._tried()}") from exc
 
-    def after_response(self, response: httpx.Response) -> bool:
+    def after_response(self, response: Answer) -> bool:
         """True (after closing the response and sleeping) when the call should be sent again."""
         status = response.status_code
         retriable = status in NOT_PROCESSED_STATUSES or (
@@ -277,7 +287,7 @@ class CallRetry:
         time.sleep(max(0.0, delay))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
         return None

@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 
 def client_tls(settings: HttpSettings) -> ssl.SSLContext | bool:
-    """The ``verify=`` value for httpx: a context, or False when verification is turned off."""
+    """The TLS context of the HTTP clients (httpx's ``verify=``, the transport's pool), or False when
+    verification is turned off."""
     return _context(
         settings.insecure_tls,
         settings.server_cert_path,
@@ -42,16 +43,6 @@ def client_tls(settings: HttpSettings) -> ssl.SSLContext | bool:
         settings.ca_dir,
         settings.client_cert_path,
     )
-
-
-@functools.lru_cache(maxsize=1)
-def plain_http_only() -> ssl.SSLContext:
-    """The context of a client that only ever speaks plain HTTP (an ``http://`` base URL, no redirects).
-
-    It verifies and trusts no CA, so a TLS connection such a client was never meant to make fails closed;
-    loading a CA bundle for it (25-45 ms) would be a cost on every process's first call for nothing.
-    """
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 @functools.lru_cache(maxsize=8)

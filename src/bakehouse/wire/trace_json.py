@@ -13,8 +13,6 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from bakehouse.entities.trace import (
     Assessment,
     Span,
@@ -28,7 +26,6 @@ from bakehouse.entities.trace import (
 )
 from bakehouse.errors import InvalidParameterError
 from bakehouse.wire.json import INT64_MAX, INT64_MIN
-from bakehouse.wire.otlp import attributes_from_json, attributes_to_json
 
 _STATUS_NAMES = {
     SpanStatusCode.OK: "STATUS_CODE_OK",
@@ -60,6 +57,10 @@ def timestamp_from_json(value: Any, name: str) -> int:
         return value
     if not isinstance(value, str):
         raise InvalidParameterError(f"Invalid {name} {value!r}: expected an RFC 3339 timestamp")
+    # imported here, as the OTLP helpers below: protobuf costs ~100 ms, which creating a REST client (this
+    # module comes with the trace API) should not pay when no trace is ever read
+    from google.protobuf.timestamp_pb2 import Timestamp
+
     stamp = Timestamp()
     try:
         stamp.FromJsonString(value)
@@ -276,6 +277,8 @@ def _hex(b64_id: str) -> str:
 
 def span_to_json(span: Span) -> dict[str, Any]:
     """An OpenTelemetry ``Span`` message in protobuf JSON (what MLflow's ``GetTrace`` answers)."""
+    from bakehouse.wire.otlp import attributes_to_json
+
     out: dict[str, Any] = {
         "trace_id": _b64(otel_id_of(span.trace_id)),
         "span_id": _b64(span.span_id),
@@ -307,6 +310,8 @@ def span_to_json(span: Span) -> dict[str, Any]:
 
 
 def span_from_json(data: dict[str, Any]) -> Span:
+    from bakehouse.wire.otlp import attributes_from_json
+
     status = data.get("status") or {}
     end = data.get("end_time_unix_nano")
     return Span(

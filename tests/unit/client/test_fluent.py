@@ -332,7 +332,7 @@ def test_choosing_a_server_builds_its_client_ahead_and_sends_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, silent_listener: socket.socket
 ) -> None:
     """The first call of a process should cost what later ones do: the HTTP client is built when the URI
-    is chosen (httpx's imports, TLS context, pool), without a request to a server that may not be up yet."""
+    is chosen (the HTTP client's imports, TLS context, pool), without a request to a server that may not be up yet."""
     from bakehouse.client import fluent
     from bakehouse.store.tracking.rest import RestTrackingStore
 
@@ -342,7 +342,7 @@ def test_choosing_a_server_builds_its_client_ahead_and_sends_nothing(
         bh.set_tracking_uri(f"http://127.0.0.1:{silent_listener.getsockname()[1]}")
         store = fluent._client().tracking_store
         assert isinstance(store, RestTrackingStore)
-        assert store.transport._client is not None
+        assert store.transport._pool is not None
         with pytest.raises(TimeoutError):
             silent_listener.accept()  # nobody connected
     finally:
@@ -361,7 +361,7 @@ def test_a_client_for_a_server_builds_its_http_client_ahead_and_sends_nothing(
     try:
         client = Client(tracking_uri=f"http://127.0.0.1:{silent_listener.getsockname()[1]}")
         assert isinstance(client.tracking_store, RestTrackingStore)
-        assert client.tracking_store.transport._client is not None
+        assert client.tracking_store.transport._pool is not None
         with pytest.raises(TimeoutError):
             silent_listener.accept()  # nobody connected
     finally:

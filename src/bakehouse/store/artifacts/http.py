@@ -38,7 +38,7 @@ from bakehouse.settings import HttpSettings
 from bakehouse.store.artifacts.base import CHUNK_SIZE, ArtifactRepository, ChunkStream, ProgressCallback
 from bakehouse.store.artifacts.direct_download import DirectDownloader, auth_header
 from bakehouse.store.artifacts.paths import join_artifact_path, safe_file_name, safe_relative_path
-from bakehouse.wire.retry import CallRetry, RetryPolicy
+from bakehouse.wire.retry import CallRetry, Failure, RetryPolicy
 from bakehouse.wire.tls import client_tls
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,22 @@ _USERINFO = re.compile(r"://[^/@]*@")
 def _redact(url: str) -> str:
     """``http://user:secret@host/...`` → ``http://***@host/...`` for messages and logs."""
     return _USERINFO.sub("://***@", url)
+
+
+def _failure(exc: httpx.TransportError) -> tuple[Failure, str]:
+    """What an httpx error means for the retry policy, and how to say it."""
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "Connection refused" in text or "Errno 111" in text:
+            return Failure.NOT_SENT, "connection refused"
+        return Failure.NOT_SENT, f"could not connect ({text or type(exc).__name__})"
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return Failure.NOT_SENT, f"no answer in time ({type(exc).__name__})"
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure.TIMED_OUT, f"no answer in time ({type(exc).__name__})"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return Failure.LOST, f"connection lost ({str(exc) or type(exc).__name__})"
+    return Failure.FATAL, str(exc) or type(exc).__name__
 
 
 def _error_for(response: httpx.Response, what: str) -> BakehouseError:
@@ -159,7 +175,7 @@ class HttpArtifactRepository(ArtifactRepository):
                 )
                 response = self.client.send(request, stream=stream)
             except httpx.TransportError as exc:
-                retry.after_error(exc)
+                retry.after_error(exc, *_failure(exc))
                 continue
             if retry.after_response(response):
                 continue

@@ -37,14 +37,15 @@ from bakehouse.wire.tracking import BY_NAME
 from bakehouse.wire.transport import HttpTransport, decode_answer, quote_path
 
 if TYPE_CHECKING:
-    import httpx
     import numpy as np
+
+    from bakehouse.wire.transport import Reply
 
 API_PREFIX = "/api/2.0"
 HISTORY_PAGE = 25000
 
 
-def _stream_records(response: httpx.Response) -> Iterator[np.ndarray]:
+def _stream_records(response: Reply) -> Iterator[np.ndarray]:
     """The records of a history stream as they arrive; the response is closed when done or dropped."""
     # numpy loads only when a history is streamed: importing the REST store stays cheap for a cold start
     from bakehouse.wire.metric_stream import LAYOUT, LAYOUT_HEADER, records_from_blocks
@@ -53,7 +54,7 @@ def _stream_records(response: httpx.Response) -> Iterator[np.ndarray]:
         layout = response.headers.get(LAYOUT_HEADER)
         if layout != LAYOUT:
             raise InternalError(f"The server streams metric history records as {layout!r}, not {LAYOUT!r}")
-        yield from records_from_blocks(response.iter_raw(1 << 18))
+        yield from records_from_blocks(response.iter_bytes(1 << 18))
     finally:
         response.close()
 

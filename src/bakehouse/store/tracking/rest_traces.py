@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from bakehouse.entities.trace import Assessment, Span, Trace, TraceInfo
-from bakehouse.wire import otlp
 from bakehouse.wire.trace_json import (
     assessment_from_json,
     assessment_to_json,
@@ -42,6 +41,10 @@ class RestTracesMixin:
     def log_spans(self, experiment_id: str, spans: Sequence[Span], run_id: str | None = None) -> int:
         if not spans:
             return 0
+        # imported here: protobuf and the OTLP classes cost ~100 ms, which a client that never logs spans
+        # (a script that searches runs) should not pay when it is created
+        from bakehouse.wire import otlp
+
         headers = {"Content-Type": otlp.PROTOBUF, otlp.EXPERIMENT_ID_HEADER: str(experiment_id)}
         if run_id:
             headers[otlp.RUN_ID_HEADER] = run_id
