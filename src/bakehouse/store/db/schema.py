@@ -156,10 +156,38 @@ END
 """
 
 
+#: PostgreSQL: the same, made exact with a per-history advisory lock: a writer's trigger holds it shared until
+#: its commit, a sealer exclusively while it reads the rows and writes their block (``metric_blocks``). A
+#: writer whose point was not in the sealer's read either committed after the block (and its trigger, run
+#: after the sealer released the lock, sees the block) or the sealer waited for it.
+PG_UNSEAL_FUNCTION = """
+CREATE OR REPLACE FUNCTION metric_blocks_unseal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(1651272563, hashtext(NEW.run_uuid || '/' || NEW.key));
+  DELETE FROM metric_blocks WHERE run_uuid = NEW.run_uuid AND key = NEW.key
+    AND last_timestamp >= NEW.timestamp
+    AND (last_timestamp, last_step, last_value, last_kind)
+        >= (NEW.timestamp, NEW.step, NEW.value, NEW.value_kind);
+  RETURN NULL;
+END
+$$
+"""
+PG_UNSEAL_TRIGGER = (
+    "CREATE TRIGGER metric_blocks_unseal AFTER INSERT ON metrics "
+    "FOR EACH ROW EXECUTE FUNCTION metric_blocks_unseal()"
+)
+
+
 @event.listens_for(metadata, "after_create")
-def _create_sqlite_unseal_trigger(_target: MetaData, connection: Connection, **_kw: Any) -> None:
+def _metric_blocks_extras(_target: MetaData, connection: Connection, **_kw: Any) -> None:
+    """What 0016_metric_blocks adds beyond the table: the triggers; PostgreSQL's payloads stored out of line
+    uncompressed (packed doubles hardly compress, and pglz would cost every read)."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(SQLITE_UNSEAL_TRIGGER)
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ALTER TABLE metric_blocks ALTER COLUMN payload SET STORAGE EXTERNAL")
+        connection.exec_driver_sql(PG_UNSEAL_FUNCTION)
+        connection.exec_driver_sql(PG_UNSEAL_TRIGGER)
 
 
 latest_metrics = Table(

@@ -13,11 +13,12 @@ are used only when they provably hold exactly its rows up to the last sealed sor
    point is in two blocks, and each payload holds its ``n_points`` records;
 2. each block was sealed from the rows in its key range, read and written in one write transaction;
    rows are never changed nor deleted one by one (only with their run, and its blocks with it);
-3. no row was added inside a sealed range since. SQLite: a trigger on ``metrics`` deletes, in the writing
-   transaction, the blocks from the one a new point falls into onwards (exact: one writer at a time), so
-   the blocks left need no count. PostgreSQL and MySQL, where a writer may commit between a sealer's read
-   and its commit: the rows up to the last sealed key are counted and must number the sealed points (a
-   subset of the rows as large as the set is the set).
+3. no row was added inside a sealed range since. SQLite and PostgreSQL: a trigger on ``metrics`` deletes,
+   in the writing transaction, the blocks from the one a new point falls into onwards, so the blocks left
+   need no count (SQLite: one writer at a time; PostgreSQL: the trigger holds a per-history advisory lock
+   shared until its commit, a sealer holds it exclusively while it reads and writes, so no point slips
+   between them). MySQL: the rows up to the last sealed key are counted and must number the sealed points
+   (a subset of the rows as large as the set is the set).
 
 A history whose proof fails is read from rows as before; ``seal_history(verify=True)`` drops blocks that
 no longer hold their rows and seals again. Sealing happens on the store's write path once a history's
@@ -50,6 +51,10 @@ SortKey = tuple[int, int, float, int]
 #: a row as the database hands it over for sealing
 _ROW = np.dtype([("step", "<i8"), ("timestamp", "<i8"), ("value", "<f8"), ("kind", "<i2")])
 _KIND_VALUES = {1: np.nan, 2: np.inf, 3: -np.inf}
+#: databases whose trigger on ``metrics`` deletes the blocks a late point falls into (0016_metric_blocks)
+TRIGGERED = ("sqlite", "postgresql")
+#: PostgreSQL: the advisory lock (class, hashtext of run/key) the trigger holds shared, a sealer exclusively
+_PG_LOCK_CLASS = 1651272563
 
 
 @dataclass(frozen=True)
@@ -129,12 +134,12 @@ def _count(conn: Connection, run_id: str, key: str, after: SortKey | None = None
 def proven_blocks(conn: Connection, run_id: str, key: str, count: bool | None = None) -> list[Block] | None:
     """The history's blocks when they hold exactly its rows up to the last sealed key (see the module's
     docstring), else None. ``count``: prove it by counting the history's rows (index entries only); by
-    default only where no trigger keeps the blocks exact (every database but SQLite)."""
+    default only where no trigger keeps the blocks exact (MySQL)."""
     blocks = blocks_of(conn, run_id, key)
     if not blocks or not _in_sequence(blocks):
         return None
     if count is None:
-        count = conn.dialect.name != "sqlite"
+        count = conn.dialect.name not in TRIGGERED
     if not count:
         return blocks
     sealed = sum(b.n_points for b in blocks)
@@ -145,11 +150,20 @@ def proven_blocks(conn: Connection, run_id: str, key: str, count: bool | None = 
 
 def payload_records(conn: Connection, run_id: str, key: str, block: Block) -> np.ndarray:
     """A block's points as a read-only ``RECORD`` array over its payload."""
-    b = s.metric_blocks.c
-    payload = conn.execute(
-        select(b.payload).where(b.run_uuid == run_id, b.key == key, b.block_no == block.block_no)
-    ).scalar_one()
-    records = np.frombuffer(bytes(payload), dtype=RECORD)
+    if conn.dialect.name == "postgresql":
+        driver: Any = conn.connection.driver_connection
+        with driver.cursor(binary=True) as cursor:  # bytea as raw bytes, not hex text twice the size
+            cursor.execute(
+                "SELECT payload FROM metric_blocks WHERE run_uuid = %s AND key = %s AND block_no = %s",
+                (run_id, key, block.block_no),
+            )
+            (payload,) = cursor.fetchone()
+    else:
+        b = s.metric_blocks.c
+        payload = conn.execute(
+            select(b.payload).where(b.run_uuid == run_id, b.key == key, b.block_no == block.block_no)
+        ).scalar_one()
+    records = np.frombuffer(payload, dtype=RECORD)
     if len(records) != block.n_points:
         raise RuntimeError(
             f"metric block {block.block_no} of {run_id}/{key} holds {len(records)} points, "
@@ -216,10 +230,15 @@ def seal_history(
                 conn.execute(delete(s.metric_blocks).where(b.run_uuid == run_id, b.key == key))
     sealed = 0
     while max_blocks is None or sealed < max_blocks:
-        # the rows and their block in one write transaction: on SQLite no point can be written between
-        # them (one writer at a time), so the trigger sees every block a later point falls into
+        # the rows and their block in one write transaction, no point written between them (SQLite: one
+        # writer at a time; PostgreSQL: the history's lock), so the trigger sees every block a later
+        # point falls into
         try:
             with write_transaction(engine) as conn:
+                if conn.dialect.name == "postgresql":  # wait out writers whose points this read may miss
+                    conn.exec_driver_sql(
+                        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_PG_LOCK_CLASS, f"{run_id}/{key}")
+                    )
                 blocks = blocks_of(conn, run_id, key)
                 if not _in_sequence(blocks):
                     return sealed  # left to ``verify`` (the stream reads rows meanwhile)
