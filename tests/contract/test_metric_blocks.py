@@ -180,3 +180,36 @@ def test_deleting_a_run_or_its_experiment_deletes_its_blocks(store: SqlTrackingS
     store.delete_experiment(experiment_id)
     store.hard_delete_experiment(experiment_id)
     assert blocks(second) == 0
+
+
+def test_points_logged_while_the_history_is_sealed_are_streamed_once(store: SqlTrackingStore) -> None:
+    """A writer logs late points all over the history while it is sealed again and again: whatever
+    interleaving happened, the stream is the rows (SQLite: one writer at a time; PostgreSQL: the trigger's
+    lock; MySQL: the count)."""
+    run_id = _run(store)
+    _log(store, run_id, _points("dense", 4_000))
+    stop = threading.Event()
+    written: list[int] = []
+
+    def write() -> None:
+        rng = np.random.default_rng(11)
+        while not stop.is_set() and len(written) < 2_000:
+            stamps = rng.integers(10_000, 14_000, size=20)
+            steps = [1_000_000 + len(written) + j for j in range(20)]
+            store.log_batch(
+                run_id, metrics=[Metric("loss", 0.5, int(t), s) for t, s in zip(stamps, steps, strict=True)]
+            )
+            written.extend(steps)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(6):
+            store.seal_metric_history(run_id, "loss")
+    finally:
+        stop.set()
+        writer.join()
+    want = _rows(store, run_id)
+    assert len(want) == 4_000 + len(written) and _same(_streamed(store, run_id), want)
+    store.seal_metric_history(run_id, "loss")
+    assert _proven(store, run_id) == len(want) // BLOCK and _same(_streamed(store, run_id), want)
