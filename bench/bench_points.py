@@ -19,6 +19,8 @@ Measured (``--repeat`` times, medians):
   ``bakehouse server`` (wall time in the client, its peak RSS, the server's peak RSS);
   MLflow's client ``get_metric_history`` against ``mlflow server`` on a copy (``--mlflow``, SQLite only),
   stopped after ``--timeout`` seconds;
+* with ``--seal``: the long history packed into metric blocks first (time, bytes per sealed point); the
+  stream then reads the blocks and the rows after them;
 * a chart of that history over HTTP: ``get-history-bulk-interval`` (320 points, what MLflow's UI asks),
   on both servers, and Bakehouse's own UI request (``history-downsampled``, 1000 points).
 """
@@ -216,6 +218,40 @@ def storage(uri: str, path: Path | None) -> dict[str, Any]:
     return out
 
 
+def seal(uri: str, run_id: str) -> dict[str, Any]:
+    """Pack the long history into metric blocks (a history written by plain SQL has none until sealed):
+    the time it takes, and the blocks' bytes per point of the history (payload and row, the database's
+    own accounting)."""
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(uri, "mlflow-artifacts:/")
+    t = time.perf_counter()
+    sealed = store.seal_metric_history(run_id, KEY)
+    seconds = time.perf_counter() - t
+    with store.engine.connect() as conn:
+        points, blocks = conn.exec_driver_sql(
+            f"SELECT coalesce(sum(n_points), 0), count(*) FROM metric_blocks WHERE run_uuid = '{run_id}'"
+        ).one()
+        if conn.dialect.name == "postgresql":
+            size = int(conn.exec_driver_sql("SELECT pg_total_relation_size('metric_blocks')").scalar_one())
+        else:
+            size = int(
+                conn.exec_driver_sql(
+                    "SELECT SUM(pgsize) FROM dbstat WHERE name = 'metric_blocks' OR name IN "
+                    "(SELECT name FROM sqlite_master WHERE tbl_name = 'metric_blocks')"
+                ).scalar_one()
+            )
+    store.engine.dispose()
+    return {
+        "sealed_now": sealed,
+        "blocks": int(blocks),
+        "points": int(points),
+        "seconds": seconds,
+        "bytes": size,
+        "bytes_per_sealed_point": size / max(1, int(points)),
+    }
+
+
 def mlflow_storage(ml_db: Path) -> dict[str, Any]:
     import sqlite3
 
@@ -409,6 +445,11 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory, removed")
     ap.add_argument("--reuse", action="store_true", help="measure the points already in the database")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--seal",
+        action="store_true",
+        help="pack the long history into metric blocks before measuring (seal_metric_history)",
+    )
     args = ap.parse_args()
     args.history = min(args.history, args.points)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-points-"))
@@ -436,6 +477,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         )
     results: dict[str, Any] = {"bakehouse": {"storage": storage(uri, db_path)}}
     print(f"bakehouse storage: {results['bakehouse']['storage']}", flush=True)
+    if args.seal:
+        results["bakehouse"]["blocks"] = seal(uri, run_id)
+        print(f"bakehouse blocks: {results['bakehouse']['blocks']}", flush=True)
     print("bakehouse:", flush=True)
     results["bakehouse"].update(measure("bakehouse", uri, workdir, run_id, args))
     loads.append(load_average())

@@ -624,3 +624,54 @@ def test_run_walk_indexes_revision_downgrades_and_upgrades_again(empty_database:
     _upgrade_to_head_with_the_declared_schema(empty_database)
     store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
     assert searched() == expected
+
+
+def test_metric_blocks_revision_downgrades_and_upgrades_again(empty_database: str) -> None:
+    """0017 adds the packed read copy of long histories (and, on SQLite, the trigger that
+    drops the blocks a late point falls into); both ways keep the points, and blocks sealed after the way
+    back are used again."""
+    from sqlalchemy import inspect
+
+    from bakehouse.entities import Metric
+    from bakehouse.store.tracking.sql.metric_blocks import proven_blocks
+    from bakehouse.store.tracking.sql.store import SqlTrackingStore
+
+    def tables() -> set[str]:
+        return set(inspect(db_engine.get_engine(empty_database)).get_table_names())
+
+    def triggers() -> set[str]:
+        engine = db_engine.get_engine(empty_database)
+        sql = {
+            "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+            "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+        }.get(engine.dialect.name)
+        if sql is None:
+            return set()
+        with engine.connect() as conn:
+            return {r[0] for r in conn.exec_driver_sql(sql)}
+
+    def sealed(run_id: str) -> int:
+        store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+        store.metric_seals.block_points, store.metric_seals.lag_ms = 100, 0
+        store.seal_metric_history(run_id, "loss")
+        with store.engine.connect() as conn:
+            blocks = proven_blocks(conn, run_id, "loss", count=True)
+        return 0 if blocks is None else len(blocks)
+
+    db_engine.upgrade(empty_database)
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    run_id = store.create_run(store.create_experiment("blocks"), "u", 1_000, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("loss", i / 7, 1_000 + i, i) for i in range(250)])
+    assert sealed(run_id) == 2
+    triggered = db_engine.get_engine(empty_database).dialect.name == "sqlite"
+    assert "metric_blocks" in tables() and triggers() == ({"metric_blocks_unseal"} if triggered else set())
+    _downgrade_to(empty_database, "0016_run_walk_indexes")
+    assert "metric_blocks" not in tables() and triggers() == set()
+    engine = db_engine.get_engine(empty_database)  # the schema is behind the store: count the rows in SQL
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM metrics").scalar_one() == 250
+    _upgrade_to_head_with_the_declared_schema(empty_database)
+    assert triggers() == ({"metric_blocks_unseal"} if triggered else set())
+    assert sealed(run_id) == 2
+    store = SqlTrackingStore(empty_database, "/tmp/unused-artifacts")
+    assert [m.step for m in store.get_metric_history(run_id, "loss")] == list(range(250))

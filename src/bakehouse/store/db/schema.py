@@ -9,20 +9,25 @@ while ``value`` keeps a sortable stand-in (0 for NaN, +/-DBL_MAX for infinities)
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Double,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
     Text,
+    event,
     text,
 )
 from sqlalchemy.dialects import mysql
@@ -31,7 +36,7 @@ from bakehouse.entities import LifecycleStage
 
 #: The Alembic revision that creates this schema; written into ``alembic_version`` when a fresh database
 #: is created directly from the metadata (faster than running the migration chain).
-SCHEMA_HEAD = "0016_run_walk_indexes"
+SCHEMA_HEAD = "0017_metric_blocks"
 
 metadata = MetaData()
 
@@ -115,6 +120,55 @@ metrics = Table(
     Index("index_metrics_step_seek", "run_uuid", "key", "step", "timestamp", "value", "value_kind"),
     sqlite_with_rowid=False,
 )
+
+#: A packed read copy of long histories (0017_metric_blocks, ``tracking/sql/metric_blocks.py``): blocks of
+#: points in history order, used by the streamed history only when proven complete against ``metrics``.
+metric_blocks = Table(
+    "metric_blocks",
+    metadata,
+    Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("block_no", Integer, nullable=False),
+    Column("n_points", Integer, nullable=False),
+    Column("first_timestamp", BigInteger, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("first_value", Double, nullable=False),
+    Column("first_kind", SmallInteger, nullable=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("last_value", Double, nullable=False),
+    Column("last_kind", SmallInteger, nullable=False),
+    # little-endian (int64 step, int64 timestamp, float64 value) records: wire.metric_stream.RECORD
+    Column("payload", LargeBinary().with_variant(mysql.LONGBLOB(), "mysql"), nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key", "block_no", name="metric_block_pk"),
+    # SQLite's trigger below finds the blocks a late point falls into with one seek
+    Index("index_metric_blocks_last", "run_uuid", "key", "last_timestamp"),
+)
+
+#: SQLite: a point written at or before a history's last sealed point deletes the blocks from the one it
+#: falls into onwards, in the writing transaction, whoever writes it (the store, imports, plain SQL); one
+#: writer at a time makes that exact, so a SQLite stream needs no count to trust the blocks left.
+SQLITE_UNSEAL_TRIGGER = """
+CREATE TRIGGER metric_blocks_unseal AFTER INSERT ON metrics
+WHEN EXISTS (SELECT 1 FROM metric_blocks b WHERE b.run_uuid = NEW.run_uuid AND b.key = NEW.key
+             AND b.last_timestamp >= NEW.timestamp)
+BEGIN
+  DELETE FROM metric_blocks WHERE run_uuid = NEW.run_uuid AND key = NEW.key
+    AND (last_timestamp, last_step, last_value, last_kind)
+        >= (NEW.timestamp, NEW.step, NEW.value, NEW.value_kind);
+END
+"""
+
+
+@event.listens_for(metadata, "after_create")
+def _metric_blocks_extras(_target: MetaData, connection: Connection, **_kw: Any) -> None:
+    """What 0017_metric_blocks adds beyond the table: SQLite's trigger; PostgreSQL's payloads stored out of line
+    uncompressed (packed doubles hardly compress, and pglz would cost every read)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(SQLITE_UNSEAL_TRIGGER)
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ALTER TABLE metric_blocks ALTER COLUMN payload SET STORAGE EXTERNAL")
+
 
 latest_metrics = Table(
     "latest_metrics",

@@ -6,6 +6,9 @@ a long history's timestamp ranges on two connections at once, SQLite
 ``fetchmany`` on the raw cursor (the table is that b-tree), MySQL a server-side cursor. Every chunk is an
 array of ``wire.metric_stream.RECORD`` of at most ``chunk_points`` points; NaN and infinities come back as
 IEEE values from ``value_kind``.
+
+A long history whose sealed blocks are proven complete (``metric_blocks``) is read from them instead,
+then its rows after the last sealed point; all of it in one snapshot (PostgreSQL: REPEATABLE READ).
 """
 
 from __future__ import annotations
@@ -19,8 +22,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
-from bakehouse.store.tracking.sql import raw
-from bakehouse.wire.metric_stream import RECORD
+from bakehouse.store.tracking.sql.metric_blocks import (
+    SortKey,
+    block_chunks,
+    proven_blocks,
+    records_from_rows,
+    tail_sql,
+)
 
 #: points per chunk: 1.5 MiB of records
 CHUNK_POINTS = 65536
@@ -39,37 +47,43 @@ def history_chunks(
     Opens its own connection when first iterated and closes it when done or closed, so the thread that
     iterates it (the server's read-ahead thread) is the one that uses the connection.
     """
-    if engine.dialect.name == "postgresql":
-        yield from _keyset_chunks(engine, run_id, key, chunk_points)
+    snapshot = engine.connect()
+    if engine.dialect.name == "postgresql":  # the proof, the blocks and the tail must see one state
+        snapshot = snapshot.execution_options(isolation_level="REPEATABLE READ")
+    with snapshot as conn, conn.begin():
+        blocks = proven_blocks(conn, run_id, key)
+        if blocks is not None:
+            yield from block_chunks(conn, run_id, key, blocks, chunk_points)
+            yield from _tail_chunks(conn, run_id, key, chunk_points, blocks[-1].last)
+            return
+        if engine.dialect.name != "postgresql":
+            yield from _tail_chunks(conn, run_id, key, chunk_points, None)
+            return
+    yield from _keyset_chunks(engine, run_id, key, chunk_points)
+
+
+def _tail_chunks(
+    conn: Connection, run_id: str, key: str, chunk_points: int, after: SortKey | None
+) -> Iterator[np.ndarray]:
+    """The points after ``after`` (every point for None) in history order."""
+    if conn.dialect.name == "postgresql":
+        yield from _range_chunks(conn, run_id, key, chunk_points, after, (None, None), threading.Event())
         return
-    with engine.connect() as conn, conn.begin():
-        yield from _cursor_chunks(conn, run_id, key, chunk_points)
-
-
-def _select(conn: Connection) -> str:
-    mark = raw.marker(conn)
-    return (
-        f"SELECT {raw.columns(conn, 'step', 'timestamp', 'value', 'value_kind')} FROM metrics "
-        f"WHERE run_uuid = {mark} AND {raw.quoted(conn, 'key')} = {mark} "
-        f"ORDER BY {raw.columns(conn, 'timestamp', 'step', 'value')}"
-    )
-
-
-def _cursor_chunks(conn: Connection, run_id: str, key: str, chunk_points: int) -> Iterator[np.ndarray]:
+    sql, params = tail_sql(conn, after)
     if conn.dialect.name == "sqlite":
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(_select(conn), (run_id, key))
+            cursor.execute(sql, (run_id, key, *params))
             while rows := cursor.fetchmany(chunk_points):
-                yield _records(np.array(rows, dtype=_ROW))
+                yield records_from_rows(np.array(rows, dtype=_ROW))
         finally:
             cursor.close()
         return
     result = conn.execution_options(stream_results=True, max_row_buffer=chunk_points).exec_driver_sql(
-        _select(conn), (run_id, key)
+        sql, (run_id, key, *params)
     )
     for part in result.partitions(chunk_points):
-        yield _records(np.array([tuple(r) for r in part], dtype=_ROW))
+        yield records_from_rows(np.array([tuple(r) for r in part], dtype=_ROW))
 
 
 def _keyset_chunks(engine: Engine, run_id: str, key: str, chunk_points: int) -> Iterator[np.ndarray]:
@@ -88,7 +102,7 @@ def _keyset_chunks(engine: Engine, run_id: str, key: str, chunk_points: int) -> 
             first = _pg_chunk(cursor, run_id, key, chunk_points)
             if first is None:
                 return
-            yield _records(first)
+            yield records_from_rows(first)
             if len(first) < chunk_points:
                 return
             cursor.execute(
@@ -185,7 +199,7 @@ def _range_chunks(
             rows = _pg_chunk(cursor, run_id, key, chunk_points, after, lower, upper)
             if rows is None:
                 return
-            yield _records(rows)
+            yield records_from_rows(rows)
             if len(rows) < chunk_points:
                 return
             after = _resume_key(rows)
@@ -246,19 +260,3 @@ def _parallel_ranges(
 
 
 _RANGE_END = object()
-
-
-def _records(rows: np.ndarray) -> np.ndarray:
-    """``RECORD`` array from decoded rows (any byte order), the value kinds turned into NaN / +-inf."""
-    out = np.empty(len(rows), dtype=RECORD)
-    out["step"] = rows["step"]
-    out["timestamp"] = rows["timestamp"]
-    values = out["value"]
-    values[:] = rows["value"]
-    kinds = rows["kind"]
-    special = kinds != 0
-    if special.any():
-        values[special & (kinds == 1)] = np.nan
-        values[special & (kinds == 2)] = np.inf
-        values[special & (kinds == 3)] = -np.inf
-    return out

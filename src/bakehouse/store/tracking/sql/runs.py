@@ -34,6 +34,7 @@ from bakehouse.store.tracking.sql.experiments import load_experiments, parse_exp
 from bakehouse.store.tracking.sql.loading import load_runs, run_info_from_row
 from bakehouse.store.tracking.sql.metric_sampling import sample_history
 from bakehouse.store.tracking.sql.run_pages import run_id_page
+from bakehouse.store.tracking.sql.seal_schedule import BLOCKS_PER_CHECK, SealSchedule
 from bakehouse.store.validation import (
     MAX_MODEL_ID_LENGTH,
     MAX_USER_ID_LENGTH,
@@ -80,6 +81,7 @@ _METRIC_COLUMNS = (
 
 class RunsMixin:
     db: SqlConnection
+    metric_seals: SealSchedule
 
     # ---------------------------------------------------------------------------------- life cycle
     def create_run(
@@ -234,6 +236,41 @@ class RunsMixin:
                 self._write_tags(conn, run_id, tags)
             if metrics:
                 self._write_metrics(conn, run_id, row.experiment_id, metrics)
+        if metrics:
+            self._seal_due(run_id, [m.key for m in metrics])
+
+    def _seal_due(self, run_id: str, keys: Sequence[str]) -> None:
+        """Seal the histories whose unsealed tail may have reached a block (``metric_blocks``), after the
+        batch is committed: its points are stored whatever the sealing does. Write transactions of their
+        own (~0.1-0.5 s per block, once per 100,000 points of a history): log_batch is therefore not an
+        ``inline`` endpoint (``server.inline`` allows one write transaction)."""
+        due = self.metric_seals.wrote(run_id, keys)
+        if not due:
+            return
+        from bakehouse.store.tracking.sql.metric_blocks import seal_history  # numpy: only when due
+
+        for key in due:
+            seal_history(
+                self.db.engine,
+                run_id,
+                key,
+                self.metric_seals.block_points,
+                max_blocks=BLOCKS_PER_CHECK,
+                lag_ms=self.metric_seals.lag_ms,
+            )
+
+    def seal_metric_history(self, run_id: str, metric_key: str, verify: bool = True) -> int:
+        """Pack the history's unsealed points into blocks now (an imported history, a benchmark); with
+        ``verify``, blocks that no longer hold exactly their rows are dropped and sealed again first.
+        Returns the blocks sealed."""
+        from bakehouse.store.tracking.sql.metric_blocks import seal_history
+
+        with self.db.read() as conn:
+            self._run_row(conn, run_id)
+        seals = self.metric_seals
+        return seal_history(
+            self.db.engine, run_id, metric_key, seals.block_points, verify=verify, lag_ms=seals.lag_ms
+        )
 
     def _write_params(self, conn: Connection, run_id: str, params: Sequence[Param]) -> None:
         keys = [p.key for p in params]
@@ -561,7 +598,7 @@ class RunsMixin:
     def _hard_delete_runs(self, conn: Connection, run_ids: Sequence[str]) -> None:
         if not run_ids:
             return
-        for table in (s.metrics, s.latest_metrics, s.params, s.tags):
+        for table in (s.metric_blocks, s.metrics, s.latest_metrics, s.params, s.tags):
             conn.execute(delete(table).where(table.c.run_uuid.in_(run_ids)))
         input_ids = [
             r[0]

@@ -14,6 +14,7 @@ from bakehouse.store.tracking.sql.connection import SqlConnection
 from bakehouse.store.tracking.sql.experiments import ExperimentsMixin, parse_experiment_id
 from bakehouse.store.tracking.sql.logged_models import LoggedModelsMixin
 from bakehouse.store.tracking.sql.runs import RunsMixin
+from bakehouse.store.tracking.sql.seal_schedule import SealSchedule
 from bakehouse.store.tracking.sql.traces import TracesMixin
 
 
@@ -23,6 +24,7 @@ class SqlTrackingStore(ExperimentsMixin, RunsMixin, LoggedModelsMixin, TracesMix
     def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
         root = default_artifact_root or settings.artifact_root_from_env() or settings.default_artifact_root()
         self.db = SqlConnection(db_uri, root)
+        self.metric_seals = SealSchedule()
 
     @classmethod
     def from_uri(cls, uri: str, artifact_uri: str | None = None) -> SqlTrackingStore:
