@@ -36,12 +36,25 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def saved_models() -> dict[int, tuple[Any, Path]]:
+    """Models saved so far, by id(): each kept alive beside its directory, so a later test's model cannot
+    get a reused id() and load an earlier test's model from the same path."""
+    return {}
+
+
 @pytest.fixture
-def evaluate_both(stores: dict[str, str]) -> Iterator[Callable[..., tuple[Any, Any]]]:
+def evaluate_both(
+    stores: dict[str, str], saved_models: dict[int, tuple[Any, Path]]
+) -> Iterator[Callable[..., tuple[Any, Any]]]:
+    saved = saved_models
+
     def run(model: Any, data: Any, **kwargs: Any) -> tuple[Any, Any]:
-        path = Path(stores["root"]) / f"model-{id(model)}"
-        if not path.exists():
+        if id(model) not in saved:
+            path = Path(stores["root"]) / f"model-{len(saved)}"
             mlflow.sklearn.save_model(model, str(path), pip_requirements=["scikit-learn"])  # no inference
+            saved[id(model)] = (model, path)
+        path = saved[id(model)][1]
         mlflow.set_tracking_uri(stores["mlflow"])
         with mlflow.start_run(), warnings.catch_warnings():
             # MLflow gives array-fitted sklearn models a DataFrame and sklearn warns; Bakehouse does not
